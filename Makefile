@@ -1,0 +1,31 @@
+# Two commands: `make run` starts the platform, `make test` runs the whole suite. Both set up what they need.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test setup lint bench clean-data
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing dependencies into $(VENV) (first run only; torch is large)..."
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@touch $(STAMP)
+
+setup: $(STAMP)
+	@$(PY) manage.py bootstrap
+
+run: setup
+	@$(PY) manage.py serve
+
+lint: $(STAMP)
+	@$(PY) -m ruff check --quiet .
+	@$(PY) manage.py makemigrations --check --dry-run --settings=faune_platform.settings.test > /dev/null
+
+test: $(STAMP) lint
+	@$(PY) -m pytest -q
+
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done

@@ -1,0 +1,212 @@
+"""REST API of the labelled pool: thin views that validate, call one service or selector, serialize."""
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import ListAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.models import BatchKind, BatchOutcome, BatchStatus, Image, Taxon, UploadBatch
+from annotation.selectors import (
+    batches_visible_to,
+    deployments_visible_to,
+    image_editable_by,
+    image_filter,
+    images_visible_to,
+    label_history,
+    taxon_resolve,
+    user_access,
+)
+from annotation.serializers import (
+    AnnotationCreateSerializer,
+    AnnotationSerializer,
+    BatchItemSerializer,
+    BatchSerializer,
+    DeploymentSerializer,
+    ImageDetailSerializer,
+    ImageFilterSerializer,
+    ImageSerializer,
+    ImportRequestSerializer,
+    TaxonCreateSerializer,
+    TaxonSerializer,
+    UploadTargetSerializer,
+)
+from annotation.services.annotations import Box, annotation_add
+from annotation.services.batches import batch_add_uploads, batch_counts, batch_open
+from annotation.services.imports_web import import_archive_accept
+from annotation.services.organisations import deployment_get_or_create
+from annotation.services.targets import upload_target_resolve
+from annotation.services.taxa import taxon_create
+
+
+def _require_coordinator(request: Request) -> None:
+    if not user_access(request.user).coordinator:
+        raise PermissionDenied("Only coordinators can do this.")
+
+
+class TaxonListApi(APIView):
+    def get(self, request: Request) -> Response:
+        return Response(TaxonSerializer(Taxon.objects.all(), many=True).data)
+
+    def post(self, request: Request) -> Response:
+        _require_coordinator(request)
+        serializer = TaxonCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        taxon = taxon_create(**serializer.validated_data, created_by=request.user)
+        return Response(TaxonSerializer(taxon).data, status=status.HTTP_201_CREATED)
+
+
+class DeploymentListApi(ListAPIView):
+    serializer_class = DeploymentSerializer
+
+    def get_queryset(self):
+        return deployments_visible_to(self.request.user).order_by("pk")
+
+    def post(self, request: Request) -> Response:
+        serializer = DeploymentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        organisation, name = data.pop("organisation"), data.pop("name")
+        if not user_access(request.user).can_contribute_to(organisation.pk):
+            raise PermissionDenied(f"You are not a member of {organisation.name}.")
+        deployment = deployment_get_or_create(organisation=organisation, name=name, **data)
+        return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
+
+
+def upload_response(batch: UploadBatch, items: list) -> Response:
+    """201 when something new entered the pool, 200 when all were duplicates, 400 when all were refused."""
+    outcomes = {item.outcome for item in items}
+    if BatchOutcome.IMPORTED in outcomes:
+        code = status.HTTP_201_CREATED
+    elif BatchOutcome.DUPLICATE in outcomes:
+        code = status.HTTP_200_OK
+    else:
+        code = status.HTTP_400_BAD_REQUEST
+    body = {"batch": batch.pk, "files": BatchItemSerializer(items, many=True).data, "counts": batch_counts(batch)}
+    if code == status.HTTP_400_BAD_REQUEST:
+        body["detail"] = "No file was accepted: " + "; ".join(f"{i.name}: {i.reason}" for i in items[:20])
+    return Response(body, status=code)
+
+
+class ImageListApi(ListAPIView):
+    serializer_class = ImageSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        filters = ImageFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        params = dict(filters.validated_data)
+        if params.get("taxon"):
+            params["taxon"] = taxon_resolve(params["taxon"]).pk
+        images = images_visible_to(self.request.user).select_related(None)
+        return image_filter(images, **params)
+
+    def post(self, request: Request) -> Response:
+        files = request.FILES.getlist("files") or request.FILES.getlist("file")
+        if not files:
+            return Response({"detail": "Send one or more files in the multipart field 'files'."}, status=400)
+        target = UploadTargetSerializer(data=request.data)
+        target.is_valid(raise_exception=True)
+        organisation, deployment = upload_target_resolve(
+            user=request.user, organisation_id=target.validated_data.get("organisation"),
+            deployment_id=target.validated_data.get("deployment"),
+            deployment_name=target.validated_data.get("deployment_name", ""))
+        batch = batch_open(organisation=organisation, deployment=deployment, uploader=request.user)
+        items = batch_add_uploads(batch=batch, uploads=files)
+        return upload_response(batch, items)
+
+
+def _visible_image(request: Request, pk: int) -> Image:
+    return get_object_or_404(images_visible_to(request.user).select_related("sequence", "organisation"), pk=pk)
+
+
+class ImageDetailApi(APIView):
+    def get(self, request: Request, pk: int) -> Response:
+        image = _visible_image(request, pk)
+        context = {"history": label_history(image)}
+        return Response(ImageDetailSerializer(image, context=context).data)
+
+
+class ImageAnnotationApi(APIView):
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(AnnotationSerializer(label_history(_visible_image(request, pk)), many=True).data)
+
+    def post(self, request: Request, pk: int) -> Response:
+        image = _visible_image(request, pk)
+        if not image_editable_by(request.user, image):
+            raise PermissionDenied("You can see this image but not label it: it is outside your organisation "
+                                   "and your review taxa.")
+        serializer = AnnotationCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            box = Box(*data["box"]) if data.get("box") else None
+        except ValueError as error:
+            return Response({"detail": str(error)}, status=400)
+        annotation = annotation_add(
+            image=image, taxon=taxon_resolve(data["taxon"]), author=request.user,
+            whole_sequence=data["whole_sequence"], box=box, count=data.get("count"),
+            expected_current_id=data.get("expected_current"), accept_prediction=data["accept_prediction"])
+        return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class BatchListApi(APIView):
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def post(self, request: Request) -> Response:
+        target = UploadTargetSerializer(data=request.data)
+        target.is_valid(raise_exception=True)
+        organisation, deployment = upload_target_resolve(
+            user=request.user, organisation_id=target.validated_data.get("organisation"),
+            deployment_id=target.validated_data.get("deployment"),
+            deployment_name=target.validated_data.get("deployment_name", ""))
+        batch = batch_open(organisation=organisation, deployment=deployment, uploader=request.user)
+        return Response(BatchSerializer(batch).data, status=status.HTTP_201_CREATED)
+
+
+def _visible_batch(request: Request, pk: int) -> UploadBatch:
+    return get_object_or_404(batches_visible_to(request.user), pk=pk)
+
+
+class BatchDetailApi(APIView):
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(BatchSerializer(_visible_batch(request, pk)).data)
+
+
+class BatchFilesApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    def get(self, request: Request, pk: int) -> Response:
+        items = _visible_batch(request, pk).items.all()[:1000]
+        return Response(BatchItemSerializer(items, many=True).data)
+
+    def post(self, request: Request, pk: int) -> Response:
+        batch = _visible_batch(request, pk)
+        if batch.kind != BatchKind.UPLOAD or batch.status != BatchStatus.OPEN:
+            return Response({"detail": "This batch no longer accepts files; open a new upload."}, status=409)
+        files = request.FILES.getlist("files")
+        if not files:
+            return Response({"detail": "Send one or more files in the multipart field 'files'."}, status=400)
+        return upload_response(batch, batch_add_uploads(batch=batch, uploads=files))
+
+
+class ImportApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    def post(self, request: Request) -> Response:
+        serializer = ImportRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        organisation, deployment = upload_target_resolve(
+            user=request.user, organisation_id=data.get("organisation"), deployment_id=data.get("deployment"),
+            deployment_name=data.get("deployment_name", ""))
+        with transaction.atomic():
+            batch = import_archive_accept(
+                archive=data["archive"], organisation=organisation, deployment=deployment, user=request.user,
+                fmt=data["format"], create_taxa=data["create_taxa"], maxlag_s=data.get("maxlag"))
+        return Response(BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,29 @@
+from django import forms
+
+from annotation.ingest.layouts import FORMATS
+from annotation.models import Taxon, TaxonKind
+
+
+class LabelForm(forms.Form):
+    taxon = forms.ModelChoiceField(queryset=Taxon.objects.all(), empty_label=None)
+    whole_sequence = forms.BooleanField(required=False, label="Apply to the whole sequence")
+    count = forms.IntegerField(min_value=1, required=False)
+    expected_current = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
+
+
+class ImportForm(forms.Form):
+    archive = forms.FileField(help_text="A .zip of the folder: one sub-folder per class, or a COCO Camera Traps "
+                                        "JSON beside the images, or plain media.")
+    format = forms.ChoiceField(choices=[(f, f) for f in FORMATS], initial="auto")
+    organisation = forms.TypedChoiceField(coerce=int)
+    deployment_name = forms.CharField(required=False, help_text="Leave empty: one deployment per folder.")
+    maxlag = forms.FloatField(min_value=0, required=False, help_text="Seconds; empty = organisation default.")
+    create_taxa = forms.BooleanField(required=False, help_text="Coordinators: create taxa for unknown classes.")
+
+
+class TaxonForm(forms.Form):
+    name_en = forms.CharField(max_length=120, label="English name")
+    name_fr = forms.CharField(max_length=120, label="French name")
+    scientific_name = forms.CharField(max_length=160, required=False)
+    parent = forms.ModelChoiceField(queryset=Taxon.objects.all(), required=False)
+    kind = forms.ChoiceField(choices=TaxonKind.choices, initial=TaxonKind.ANIMAL)

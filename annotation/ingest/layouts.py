@@ -1,0 +1,189 @@
+"""Reading the folder layouts partners already use into one plan: which file, which camera, which label.
+
+Three layouts: `plain` (media only; sub-folders are cameras), `classes` (a folder per class, optionally under a
+folder per camera) and `coco` (COCO Camera Traps JSON). `auto` picks one from what the folder holds.
+"""
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from annotation.ingest.exif import parse_camera_datetime
+from annotation.ingest.media import MEDIA_EXTENSIONS
+
+FORMATS = ("auto", "plain", "classes", "coco")
+
+
+class LayoutError(Exception):
+    """The folder or its index file cannot be read as the chosen layout."""
+
+    http_status = 400
+
+
+@dataclass(frozen=True)
+class PlannedLabel:
+    class_name: str
+    box: tuple[float, float, float, float] | None = None  # normalised x, y, w, h
+
+
+@dataclass
+class PlannedFile:
+    path: Path | None  # None when an index lists a file that is not on disk
+    name: str  # relative to the import root, as shown in reports
+    deployment: str
+    labels: list[PlannedLabel] = field(default_factory=list)
+    taken_at: dt.datetime | None = None  # from the index; overrides EXIF
+    sequence_id: str = ""
+    rejection: str = ""
+
+
+@dataclass
+class ImportPlan:
+    format: str
+    files: list[PlannedFile]
+
+    @property
+    def class_names(self) -> set[str]:
+        return {label.class_name for item in self.files for label in item.labels}
+
+
+def _all_files(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if path.is_file())
+
+
+def _unsupported(path: Path) -> str:
+    if path.suffix.lower() in MEDIA_EXTENSIONS:
+        return ""
+    return f"unsupported file type {path.suffix or '(no extension)'!r}: only images and videos are imported"
+
+
+def _relative_name(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def plan_plain(root: Path, *, deployment: str | None) -> ImportPlan:
+    files = []
+    for path in _all_files(root):
+        parent = path.parent.relative_to(root).as_posix()
+        camera = deployment or (parent if parent != "." else root.name)
+        files.append(PlannedFile(path, _relative_name(path, root), camera, rejection=_unsupported(path)))
+    return ImportPlan("plain", files)
+
+
+def plan_classes(root: Path, *, deployment: str | None) -> ImportPlan:
+    """`root/CLASS/file` or `root/CAMERA/.../CLASS/file`: the innermost folder names the class."""
+    files = []
+    for path in _all_files(root):
+        parts = path.relative_to(root).parts
+        item = PlannedFile(path, _relative_name(path, root), deployment or root.name)
+        item.rejection = _unsupported(path)
+        if len(parts) < 2:
+            item.rejection = item.rejection or "not inside a class folder, so its label is unknown"
+        elif not item.rejection:
+            item.labels = [PlannedLabel(parts[-2])]
+            if len(parts) > 2 and not deployment:
+                item.deployment = "/".join(parts[:-2])
+        files.append(item)
+    return ImportPlan("classes", files)
+
+
+def find_coco_index(root: Path) -> Path | None:
+    if root.is_file() and root.suffix.lower() == ".json":
+        return root
+    for candidate in sorted(root.glob("*.json")):
+        try:
+            with candidate.open("rb") as handle:
+                head = handle.read(1 << 20)
+        except OSError:
+            continue
+        if b'"images"' in head and (b'"categories"' in head or b'"annotations"' in head):
+            return candidate
+    return None
+
+
+def _coco_box(bbox: object, width: float | None, height: float | None) -> tuple[float, ...] | None:
+    if not (isinstance(bbox, list) and len(bbox) == 4 and width and height):
+        return None
+    x, y, w, h = (float(value) for value in bbox)
+    x, y = max(0.0, x / width), max(0.0, y / height)
+    w, h = min(w / width, 1.0 - x), min(h / height, 1.0 - y)
+    return (x, y, w, h) if w > 0 and h > 0 else None
+
+
+def _coco_entries(index: Path) -> tuple[list[dict], dict[int, list[dict]], dict[object, str]]:
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+        images = data["images"]
+        annotations = data.get("annotations", [])
+        categories = {category["id"]: str(category["name"]) for category in data.get("categories", [])}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise LayoutError(f"{index.name} is not a readable COCO Camera Traps file ({error})") from None
+    by_image: dict[int, list[dict]] = {}
+    for annotation in annotations:
+        by_image.setdefault(annotation.get("image_id"), []).append(annotation)
+    return images, by_image, categories
+
+
+def plan_coco(root: Path, *, deployment: str | None) -> ImportPlan:
+    index = find_coco_index(root)
+    if index is None:
+        raise LayoutError("no COCO Camera Traps JSON file found (expected a .json with 'images' and 'categories')")
+    base = index.parent
+    images, by_image, categories = _coco_entries(index)
+    files, listed = [], set()
+    for entry in images:
+        files.append(_coco_file(entry, base, by_image.get(entry.get("id"), []), categories, deployment))
+        listed.add(str(entry.get("file_name", "")))
+    for path in _all_files(base):
+        if path != index and _relative_name(path, base) not in listed:
+            files.append(PlannedFile(path, _relative_name(path, base), deployment or base.name,
+                                     rejection=f"not listed in {index.name}"))
+    return ImportPlan("coco", files)
+
+
+def _coco_file(entry: dict, base: Path, annotations: Iterable[dict], categories: dict, deployment: str | None):
+    name = str(entry.get("file_name", ""))
+    path = (base / name).resolve()
+    item = PlannedFile(path, name, deployment or str(entry.get("location") or base.name))
+    if not name or ".." in Path(name).parts or base.resolve() not in path.parents:
+        item.path, item.rejection = None, "the COCO file names a path outside the dataset folder"
+        return item
+    if not path.is_file():
+        item.path, item.rejection = None, f"listed in the COCO file but missing on disk: {name}"
+        return item
+    item.rejection = _unsupported(path)
+    item.taken_at = parse_camera_datetime(str(entry.get("datetime") or ""))
+    item.sequence_id = str(entry.get("seq_id") or "")
+    width, height = entry.get("width"), entry.get("height")
+    for annotation in annotations:
+        class_name = categories.get(annotation.get("category_id"))
+        if class_name is None:
+            item.rejection = f"annotation refers to category {annotation.get('category_id')!r}, absent from the file"
+            break
+        item.labels.append(PlannedLabel(class_name, _coco_box(annotation.get("bbox"), width, height)))
+    return item
+
+
+def detect_format(root: Path, known_names: set[str], normalise) -> str:
+    """Pick a layout: a COCO index wins; else `classes` when most media folders are named after known taxa."""
+    if find_coco_index(root) is not None:
+        return "coco"
+    folders = {path.parent.name for path in _all_files(root) if path.suffix.lower() in MEDIA_EXTENSIONS
+               and path.parent != root}
+    if folders and sum(normalise(name) in known_names for name in folders) * 2 >= len(folders):
+        return "classes"
+    return "plain"
+
+
+def plan_import(root: Path, fmt: str, *, deployment: str | None, known_names: set[str], normalise) -> ImportPlan:
+    if not root.exists():
+        raise LayoutError(f"{root} does not exist")
+    if fmt not in FORMATS:
+        raise LayoutError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "auto":
+        fmt = detect_format(root, known_names, normalise)
+    planner = {"plain": plan_plain, "classes": plan_classes, "coco": plan_coco}[fmt]
+    if fmt != "coco" and not root.is_dir():
+        raise LayoutError(f"{root} is not a folder")
+    return planner(root, deployment=deployment)

@@ -1,0 +1,153 @@
+"""Decide what a file is and read what the pool needs from it, refusing anything unsafe with a plain reason.
+
+A file is identified by its bytes, never by its name: a text file called `.jpg` is refused, and an image is
+decoded once, at reduced scale where the format allows (JPEG draft mode), which still reads the whole stream
+so that truncation is caught.
+"""
+import datetime as dt
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from annotation.ingest.exif import ExifFacts, read_exif
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
+VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".m4v"}
+MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+_SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
+
+
+class MediaRejected(Exception):
+    """The file cannot enter the pool; the message says why, for a person."""
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    max_pixels: int
+    thumbnail_size: int
+    earliest_year: int
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    kind: str  # "image" or "video"
+    extension: str  # normalised, with the dot, used to name the stored file
+    width: int
+    height: int
+    exif: ExifFacts
+    thumbnail_jpeg: bytes
+    duration_s: float | None = None
+    frame_count: int | None = None
+    fps: float | None = None
+
+
+def sniff_video(head: bytes) -> str | None:
+    """Return the container's extension when the first bytes say it is a video we accept."""
+    if head[4:8] == b"ftyp":
+        return ".mov" if head[8:10] == b"qt" else ".mp4"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return ".avi"
+    return None
+
+
+def probe(path: Path, limits: MediaLimits) -> MediaInfo:
+    size = path.stat().st_size
+    if size == 0:
+        raise MediaRejected("the file is empty (0 bytes)")
+    with path.open("rb") as handle:
+        head = handle.read(16)
+    video_extension = sniff_video(head)
+    if video_extension:
+        return _probe_video(path, video_extension, limits)
+    return _probe_image(path, limits)
+
+
+def _open_image(path: Path, limits: MediaLimits) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except Image.DecompressionBombError:
+        raise MediaRejected("the image declares an absurd pixel count (a decompression bomb); refused") from None
+    except UnidentifiedImageError:
+        raise MediaRejected("the file is not an image or video this platform can read") from None
+    except OSError as error:
+        raise MediaRejected(f"the image cannot be read: {error}") from None
+    width, height = image.size
+    if width * height > limits.max_pixels:
+        raise MediaRejected(
+            f"the image declares {width}x{height} pixels, over the limit of {limits.max_pixels:,} "
+            "(a decompression bomb or a panorama); refused"
+        )
+    return image
+
+
+def _probe_image(path: Path, limits: MediaLimits) -> MediaInfo:
+    image = _open_image(path, limits)
+    width, height = image.size
+    exif = read_exif(image, earliest_year=limits.earliest_year, now=limits.now)
+    if exif.orientation in _SWAPS_AXES:
+        width, height = height, width
+    extension = "." + (image.format or "jpeg").lower().replace("jpeg", "jpg")
+    if image.format == "JPEG":
+        image.draft("RGB", (limits.thumbnail_size, limits.thumbnail_size))
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as error:
+        raise MediaRejected(f"the image is damaged or truncated ({error})") from None
+    thumbnail = _thumbnail(image, exif.orientation, limits.thumbnail_size)
+    return MediaInfo(kind="image", extension=extension, width=width, height=height, exif=exif,
+                     thumbnail_jpeg=thumbnail)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        image = image.point(lambda value: value / 256).convert("L")
+    if image.mode in ("RGBA", "LA", "P", "PA"):
+        image = image.convert("RGBA")
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image, mask=image.getchannel("A"))
+        return background
+    return image.convert("RGB")  # CMYK, grayscale, YCbCr
+
+
+def _thumbnail(image: Image.Image, orientation: int, size: int) -> bytes:
+    if orientation != 1:
+        image = ImageOps.exif_transpose(image)
+    try:
+        rgb = _to_rgb(image)
+    except (OSError, ValueError) as error:
+        raise MediaRejected(f"the image uses a pixel format that cannot be displayed ({error})") from None
+    rgb.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    out = io.BytesIO()
+    rgb.save(out, "JPEG", quality=82, optimize=False)
+    return out.getvalue()
+
+
+def _probe_video(path: Path, extension: str, limits: MediaLimits) -> MediaInfo:
+    import cv2  # heavy; only videos need it
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise MediaRejected("the file looks like a video but cannot be opened (damaged or unknown codec)")
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            raise MediaRejected("the video has no readable frame (damaged or truncated)")
+        fps = capture.get(cv2.CAP_PROP_FPS) or None
+        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    finally:
+        capture.release()
+    height, width = frame.shape[:2]
+    if width * height > limits.max_pixels:
+        raise MediaRejected(f"the video frame size {width}x{height} is over the pixel limit; refused")
+    first = Image.fromarray(frame[:, :, ::-1])
+    return MediaInfo(
+        kind="video", extension=extension, width=width, height=height, exif=ExifFacts(),
+        thumbnail_jpeg=_thumbnail(first, 1, limits.thumbnail_size),
+        duration_s=round(frames / fps, 3) if frames and fps else None, frame_count=frames, fps=fps,
+    )

@@ -1,0 +1,303 @@
+"""The labelled pool: who contributes, where cameras stand, what they saw and every label ever given."""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    PARTNER = "partner", "partner"
+    EXPERT = "expert", "expert"
+    COORDINATOR = "coordinator", "coordinator"
+
+
+class Organisation(models.Model):
+    """A partner: a lab, a park, a federation."""
+
+    name = models.CharField(max_length=200, unique=True)
+    sequence_maxlag_s = models.FloatField(
+        default=20.0, help_text="A gap longer than this between two frames of a camera starts a new sequence."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(sequence_maxlag_s__gte=0), name="maxlag_not_negative")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TaxonKind(models.TextChoices):
+    ANIMAL = "animal", "animal"
+    HUMAN = "human", "human"
+    VEHICLE = "vehicle", "vehicle"
+    EMPTY = "empty", "empty"
+
+
+class Taxon(models.Model):
+    """A node of the class tree: a species, a higher taxon, or a detector-level category."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name_en = models.CharField(max_length=120)
+    name_fr = models.CharField(max_length=120)
+    scientific_name = models.CharField(max_length=160, blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    kind = models.CharField(max_length=10, choices=TaxonKind.choices, default=TaxonKind.ANIMAL)
+    deepfaune_order = models.PositiveSmallIntegerField(
+        null=True, blank=True, unique=True, help_text="Position in DeepFaune's original class list."
+    )
+    aliases = models.JSONField(default=list, blank=True, help_text="Other common names matched on import.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = [models.F("deepfaune_order").asc(nulls_last=True), "name_en"]
+        verbose_name_plural = "taxa"
+
+    def __str__(self) -> str:
+        return self.name_en
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=12, choices=Role.choices, default=Role.PARTNER)
+    review_taxa = models.ManyToManyField(Taxon, blank=True, help_text="Experts: the taxa whose queues they work.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "organisation"], name="one_membership_per_org")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.organisation}"
+
+
+class Deployment(models.Model):
+    """A camera at a site for a period."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="deployments")
+    name = models.CharField(max_length=200)
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    camera_make = models.CharField(max_length=100, blank=True)
+    camera_model = models.CharField(max_length=100, blank=True)
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    clock_offset_s = models.IntegerField(
+        default=0, help_text="Seconds added to the camera's clock to get true time (fixes a wrong camera clock)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organisation", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="deployment_name_unique_per_org"),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90), name="latitude_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
+                name="longitude_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BatchKind(models.TextChoices):
+    UPLOAD = "upload", "upload"
+    IMPORT = "import", "import"
+
+
+class BatchStatus(models.TextChoices):
+    OPEN = "open", "open"
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    DONE = "done", "done"
+    FAILED = "failed", "failed"
+
+
+class UploadBatch(models.Model):
+    """One upload session or import: the unit whose progress and per-file report a partner follows."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="batches")
+    deployment = models.ForeignKey(Deployment, null=True, blank=True, on_delete=models.PROTECT)
+    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    kind = models.CharField(max_length=8, choices=BatchKind.choices, default=BatchKind.UPLOAD)
+    source_name = models.CharField(max_length=255, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=8, choices=BatchStatus.choices, default=BatchStatus.OPEN)
+    total = models.PositiveIntegerField(default=0, help_text="Files expected, when known in advance.")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "upload batches"
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.organisation})"
+
+
+class Sequence(models.Model):
+    """Frames of one camera close in time (or of one upload folder when no camera is known)."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="sequences")
+    deployment = models.ForeignKey(Deployment, null=True, blank=True, on_delete=models.PROTECT)
+    batch = models.ForeignKey(UploadBatch, null=True, blank=True, on_delete=models.PROTECT)
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    external_id = models.CharField(max_length=200, blank=True, help_text="Sequence id given by an import.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start", "pk"]
+        indexes = [models.Index(fields=["deployment", "start"]), models.Index(fields=["batch", "start"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(deployment__isnull=False) | Q(batch__isnull=False), name="sequence_has_scope"
+            ),
+            models.CheckConstraint(
+                condition=Q(start__isnull=True) | Q(end__gte=models.F("start")), name="sequence_end_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"sequence {self.pk}"
+
+
+class MediaKind(models.TextChoices):
+    IMAGE = "image", "image"
+    VIDEO = "video", "video"
+
+
+class Image(models.Model):
+    """One stored photograph or video clip. Videos are kept as media of kind video and classified later."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="images")
+    deployment = models.ForeignKey(Deployment, null=True, blank=True, on_delete=models.PROTECT, related_name="images")
+    batch = models.ForeignKey(UploadBatch, on_delete=models.PROTECT, related_name="images")
+    sequence = models.ForeignKey(Sequence, on_delete=models.PROTECT, related_name="images")
+    uploader = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    kind = models.CharField(max_length=5, choices=MediaKind.choices, default=MediaKind.IMAGE)
+    file = models.FileField(max_length=300)
+    thumbnail = models.FileField(max_length=300, blank=True)
+    original_name = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64)
+    bytes = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    exif_datetime = models.CharField(max_length=32, blank=True, help_text="DateTimeOriginal as the camera wrote it.")
+    taken_at = models.DateTimeField(null=True, blank=True, help_text="Camera time corrected by the clock offset.")
+    date_note = models.CharField(max_length=300, blank=True, help_text="Why the camera's date was not used.")
+    camera_make = models.CharField(max_length=100, blank=True)
+    camera_model = models.CharField(max_length=100, blank=True)
+    duration_s = models.FloatField(null=True, blank=True)
+    frame_count = models.PositiveIntegerField(null=True, blank=True)
+    fps = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["deployment", "taken_at"]),
+            models.Index(fields=["organisation", "-created_at"]),
+            models.Index(fields=["sha256"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "sha256"], name="image_bytes_unique_per_org"),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class LabelSource(models.TextChoices):
+    PARTNER = "partner", "partner"
+    EXPERT = "expert", "expert"
+    IMPORT = "import", "import"
+    MODEL_ACCEPTED = "model_accepted", "model accepted"
+
+
+# Which label wins when several exist: expert over partner over import; newest first within a rank.
+SOURCE_RANK = {
+    LabelSource.EXPERT: 3,
+    LabelSource.PARTNER: 2,
+    LabelSource.MODEL_ACCEPTED: 2,
+    LabelSource.IMPORT: 1,
+}
+
+
+class Annotation(models.Model):
+    """One label event, never edited: the current label of an image is derived from all of them."""
+
+    image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.CASCADE, related_name="annotations")
+    sequence = models.ForeignKey(
+        Sequence, null=True, blank=True, on_delete=models.CASCADE, related_name="annotations"
+    )
+    taxon = models.ForeignKey(Taxon, on_delete=models.PROTECT, related_name="annotations")
+    box_x = models.FloatField(null=True, blank=True)
+    box_y = models.FloatField(null=True, blank=True)
+    box_w = models.FloatField(null=True, blank=True)
+    box_h = models.FloatField(null=True, blank=True)
+    count = models.PositiveIntegerField(null=True, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    role = models.CharField(max_length=12, choices=Role.choices)
+    source = models.CharField(max_length=16, choices=LabelSource.choices)
+    batch = models.ForeignKey(UploadBatch, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(image__isnull=False) & Q(sequence__isnull=True))
+                | (Q(image__isnull=True) & Q(sequence__isnull=False)),
+                name="annotation_targets_image_or_sequence",
+            ),
+            models.CheckConstraint(
+                condition=Q(box_x__isnull=True, box_y__isnull=True, box_w__isnull=True, box_h__isnull=True)
+                | Q(
+                    box_x__gte=0, box_y__gte=0, box_w__gt=0, box_h__gt=0,
+                    box_x__lte=1, box_y__lte=1, box_w__lte=1, box_h__lte=1,
+                ),
+                name="box_normalised_or_absent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.taxon_id} on {'sequence' if self.sequence_id else 'image'} ({self.source})"
+
+    @property
+    def has_box(self) -> bool:
+        return self.box_w is not None
+
+    @property
+    def rank(self) -> int:
+        return SOURCE_RANK[LabelSource(self.source)]
+
+
+class BatchOutcome(models.TextChoices):
+    IMPORTED = "imported", "imported"
+    DUPLICATE = "duplicate", "duplicate"
+    REJECTED = "rejected", "rejected"
+
+
+class BatchItem(models.Model):
+    """What became of one file of a batch: the per-file report partners read."""
+
+    batch = models.ForeignKey(UploadBatch, on_delete=models.CASCADE, related_name="items")
+    name = models.CharField(max_length=500)
+    outcome = models.CharField(max_length=10, choices=BatchOutcome.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.SET_NULL)
+    labelled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["batch", "outcome"])]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.outcome}"

@@ -1,0 +1,144 @@
+from django.urls import reverse
+from rest_framework import serializers
+
+from annotation.ingest.layouts import FORMATS
+from annotation.models import Annotation, BatchItem, Deployment, Image, Sequence, Taxon, TaxonKind, UploadBatch
+from annotation.services.batches import batch_counts
+
+
+class TaxonSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Taxon
+        fields = ["id", "slug", "name_en", "name_fr", "scientific_name", "parent", "kind", "deepfaune_order",
+                  "aliases"]
+        read_only_fields = ["id", "slug", "deepfaune_order"]
+
+
+class TaxonCreateSerializer(serializers.Serializer):
+    name_en = serializers.CharField(max_length=120)
+    name_fr = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    scientific_name = serializers.CharField(max_length=160, required=False, allow_blank=True)
+    parent = serializers.PrimaryKeyRelatedField(queryset=Taxon.objects.all(), required=False, allow_null=True)
+    kind = serializers.ChoiceField(choices=TaxonKind.choices, default=TaxonKind.ANIMAL)
+    aliases = serializers.ListField(child=serializers.CharField(max_length=120), required=False)
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Deployment
+        fields = ["id", "organisation", "name", "latitude", "longitude", "camera_make", "camera_model", "start",
+                  "end", "clock_offset_s"]
+        read_only_fields = ["id"]
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
+    taxon = TaxonSerializer(read_only=True)
+    author = serializers.CharField(source="author.username", default=None, read_only=True)
+    box = serializers.SerializerMethodField()
+    applies_to = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Annotation
+        fields = ["id", "taxon", "box", "count", "author", "role", "source", "applies_to", "created_at"]
+
+    def get_box(self, annotation: Annotation) -> list[float] | None:
+        if not annotation.has_box:
+            return None
+        return [annotation.box_x, annotation.box_y, annotation.box_w, annotation.box_h]
+
+    def get_applies_to(self, annotation: Annotation) -> str:
+        return "sequence" if annotation.sequence_id else "image"
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    current_taxon = serializers.IntegerField(source="current_taxon_id", read_only=True, allow_null=True)
+    current_label = serializers.IntegerField(source="current_label_id", read_only=True, allow_null=True)
+    file_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Image
+        fields = ["id", "organisation", "deployment", "sequence", "batch", "kind", "original_name", "sha256",
+                  "bytes", "width", "height", "taken_at", "exif_datetime", "date_note", "camera_make",
+                  "camera_model", "duration_s", "frame_count", "fps", "created_at", "current_taxon",
+                  "current_label", "file_url", "thumbnail_url"]
+
+    def get_file_url(self, image: Image) -> str:
+        return reverse("image-file", args=[image.pk])
+
+    def get_thumbnail_url(self, image: Image) -> str:
+        return reverse("image-thumbnail", args=[image.pk])
+
+
+class SequenceSerializer(serializers.ModelSerializer):
+    images = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Sequence
+        fields = ["id", "deployment", "start", "end", "external_id", "images"]
+
+    def get_images(self, sequence: Sequence) -> list[int]:
+        return list(sequence.images.order_by("taken_at", "pk").values_list("pk", flat=True))
+
+
+class ImageDetailSerializer(ImageSerializer):
+    sequence = SequenceSerializer(read_only=True)
+    history = serializers.SerializerMethodField()
+
+    class Meta(ImageSerializer.Meta):
+        fields = [*ImageSerializer.Meta.fields, "history"]
+
+    def get_history(self, image: Image) -> list[dict]:
+        return AnnotationSerializer(self.context["history"], many=True).data
+
+
+class AnnotationCreateSerializer(serializers.Serializer):
+    taxon = serializers.CharField(help_text="taxon id, slug, or French/English name")
+    whole_sequence = serializers.BooleanField(default=False)
+    box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4, required=False,
+                                allow_null=True)
+    count = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    expected_current = serializers.IntegerField(min_value=0, required=False, allow_null=True,
+                                                help_text="id of the label you saw as current (0 for none)")
+    accept_prediction = serializers.BooleanField(default=False)
+
+
+class ImageFilterSerializer(serializers.Serializer):
+    organisation = serializers.IntegerField(required=False)
+    deployment = serializers.IntegerField(required=False)
+    batch = serializers.IntegerField(required=False)
+    taken_after = serializers.DateTimeField(required=False)
+    taken_before = serializers.DateTimeField(required=False)
+    taxon = serializers.CharField(required=False)
+    labelled = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class UploadTargetSerializer(serializers.Serializer):
+    organisation = serializers.IntegerField(required=False)
+    deployment = serializers.IntegerField(required=False)
+    deployment_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class ImportRequestSerializer(UploadTargetSerializer):
+    archive = serializers.FileField()
+    format = serializers.ChoiceField(choices=FORMATS, default="auto")
+    create_taxa = serializers.BooleanField(default=False)
+    maxlag = serializers.FloatField(min_value=0, required=False)
+
+
+class BatchItemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BatchItem
+        fields = ["name", "outcome", "reason", "image", "labelled"]
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    counts = serializers.SerializerMethodField()
+
+    class Meta:
+        model = UploadBatch
+        fields = ["id", "organisation", "deployment", "kind", "source_name", "status", "total", "error",
+                  "created_at", "finished_at", "counts"]
+
+    def get_counts(self, batch: UploadBatch) -> dict[str, int]:
+        return batch_counts(batch)

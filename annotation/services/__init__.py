@@ -1,0 +1,1 @@
+"""Everything that writes to the labelled pool goes through these functions."""

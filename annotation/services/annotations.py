@@ -1,0 +1,70 @@
+"""Adding labels. Nothing is ever edited or deleted: a correction is a newer event that outranks the old one."""
+from dataclasses import dataclass
+
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from annotation.models import Annotation, Image, LabelSource, Role, Taxon
+from annotation.selectors import label_history, user_access
+
+
+class LabelConflict(Exception):
+    """Someone labelled the image since the client last saw it; the client must reload before overriding."""
+
+    http_status = 409
+
+
+@dataclass(frozen=True)
+class Box:
+    x: float
+    y: float
+    w: float
+    h: float
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.x <= 1 and 0 <= self.y <= 1 and 0 < self.w <= 1 and 0 < self.h <= 1):
+            raise ValueError("a box is x, y, width, height as fractions of the image, each between 0 and 1")
+        if self.x + self.w > 1.0001 or self.y + self.h > 1.0001:
+            raise ValueError("the box runs past the edge of the image")
+
+
+def author_role_and_source(user: User, image: Image) -> tuple[str, str]:
+    """Experts (and coordinators reviewing) label as experts; everyone else as a partner."""
+    access = user_access(user)
+    if access.coordinator:
+        return Role.COORDINATOR, LabelSource.EXPERT
+    if access.expert and getattr(image, "current_taxon_id", None) in access.expert_taxon_ids:
+        return Role.EXPERT, LabelSource.EXPERT
+    return Role.PARTNER, LabelSource.PARTNER
+
+
+@transaction.atomic
+def annotation_add(
+    *,
+    image: Image,
+    taxon: Taxon,
+    author: User,
+    whole_sequence: bool = False,
+    box: Box | None = None,
+    count: int | None = None,
+    expected_current_id: int | None = None,
+    accept_prediction: bool = False,
+) -> Annotation:
+    """Record one label event on an image or its whole sequence.
+
+    `expected_current_id` is the label the client saw as current (0 when it saw none): when another label has
+    won since, the call fails with LabelConflict instead of silently overriding a colleague's work.
+    """
+    Image.objects.select_for_update().filter(pk=image.pk).first()
+    current = label_history(image).first()
+    if expected_current_id is not None and (current.pk if current else 0) != expected_current_id:
+        who = current.author.username if current and current.author else "an import"
+        raise LabelConflict(f"This image was labelled {current.taxon.name_en if current else '(none)'} by {who} "
+                            "since you loaded it; reload to see the change, then label again.")
+    role, source = author_role_and_source(author, image)
+    if accept_prediction:
+        source = LabelSource.MODEL_ACCEPTED if source == LabelSource.PARTNER else source
+    target = {"sequence_id": image.sequence_id} if whole_sequence else {"image": image}
+    box_fields = {"box_x": box.x, "box_y": box.y, "box_w": box.w, "box_h": box.h} if box else {}
+    return Annotation.objects.create(taxon=taxon, author=author, role=role, source=source, count=count,
+                                     **target, **box_fields)

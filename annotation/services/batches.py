@@ -1,0 +1,93 @@
+"""Upload batches: open one, feed it files (or zips of a card's folder), close it."""
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Count
+from django.utils import timezone
+
+from annotation.ingest.archive import ArchiveRejected, extract_zip
+from annotation.models import BatchItem, BatchKind, BatchOutcome, BatchStatus, Deployment, Organisation, UploadBatch
+from annotation.services.ingest import image_ingest, remove_staged, stage_upload, staging_dir
+
+
+class UploadTooLarge(Exception):
+    pass
+
+
+def batch_open(
+    *,
+    organisation: Organisation,
+    uploader: User | None,
+    deployment: Deployment | None = None,
+    kind: str = BatchKind.UPLOAD,
+    source_name: str = "",
+    params: dict | None = None,
+) -> UploadBatch:
+    return UploadBatch.objects.create(organisation=organisation, uploader=uploader, deployment=deployment,
+                                      kind=kind, source_name=source_name[:255], params=params or {})
+
+
+def batch_counts(batch: UploadBatch) -> dict[str, int]:
+    rows = dict(batch.items.values_list("outcome").annotate(n=Count("pk")).values_list("outcome", "n"))
+    counts = {outcome: rows.get(outcome, 0) for outcome in BatchOutcome.values}
+    counts["labelled"] = batch.items.filter(outcome=BatchOutcome.IMPORTED, labelled=True).count()
+    counts["sequences"] = batch.images.values("sequence_id").distinct().count()
+    return counts
+
+
+def batch_finish(*, batch: UploadBatch, status: str = BatchStatus.DONE, error: str = "") -> UploadBatch:
+    batch.status, batch.error, batch.finished_at = status, error[:5000], timezone.now()
+    batch.save(update_fields=["status", "error", "finished_at"])
+    return batch
+
+
+def _is_zip(upload: UploadedFile) -> bool:
+    head = upload.read(4)
+    upload.seek(0)
+    return head == b"PK\x03\x04"
+
+
+def _stage(upload: UploadedFile, target: Path) -> str:
+    limit = settings.FAUNE["MAX_UPLOAD_BYTES"]
+    if upload.size is not None and upload.size > limit:
+        raise UploadTooLarge(f"the file is {upload.size:,} bytes, over the {limit:,} byte limit")
+    return stage_upload(upload, target)
+
+
+def batch_add_uploads(*, batch: UploadBatch, uploads: Iterable[UploadedFile]) -> list[BatchItem]:
+    """Ingest each uploaded file; a zip is unpacked safely and each of its entries ingested."""
+    items: list[BatchItem] = []
+    for upload in uploads:
+        name = Path(upload.name or "unnamed").name
+        staged = staging_dir() / uuid.uuid4().hex
+        try:
+            sha = _stage(upload, staged)
+            if _is_zip(upload):
+                items += _add_zip(batch, staged, name)
+            else:
+                items.append(image_ingest(path=staged, name=name, batch=batch, deployment=batch.deployment,
+                                          sha256=sha))
+        except (UploadTooLarge, ArchiveRejected) as error:
+            items.append(BatchItem.objects.create(batch=batch, name=name, outcome=BatchOutcome.REJECTED,
+                                                  reason=str(error)))
+        finally:
+            remove_staged(staged)
+    return items
+
+
+def _add_zip(batch: UploadBatch, archive: Path, zip_name: str) -> list[BatchItem]:
+    folder = archive.with_suffix(".d")
+    try:
+        rejections = extract_zip(archive, folder, max_total_bytes=settings.FAUNE["MAX_ZIP_UNCOMPRESSED_BYTES"])
+        items = [BatchItem.objects.create(batch=batch, name=f"{zip_name}/{r.name}", outcome=BatchOutcome.REJECTED,
+                                          reason=r.reason) for r in rejections]
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            name = f"{zip_name}/{path.relative_to(folder).as_posix()}"
+            items.append(image_ingest(path=path, name=name, batch=batch, deployment=batch.deployment))
+        return items
+    finally:
+        remove_staged(folder)

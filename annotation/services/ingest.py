@@ -1,0 +1,201 @@
+"""One file into the pool: hash, probe, de-duplicate, store, place in its sequence, label, report.
+
+Either the image row, its stored files, its sequence placement, its labels and its report line all exist, or
+none do: stored files are removed when the transaction does not commit.
+"""
+import datetime as dt
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotation.ingest.media import MediaInfo, MediaLimits, MediaRejected, probe
+from annotation.models import (
+    Annotation,
+    BatchItem,
+    BatchOutcome,
+    Deployment,
+    Image,
+    LabelSource,
+    Role,
+    Taxon,
+    UploadBatch,
+)
+from annotation.services.sequences import sequence_place
+
+_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class IngestLabel:
+    taxon: Taxon
+    box: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True)
+class IngestHints:
+    """What an import knows better than the file: labels, a corrected date, a sequence id."""
+
+    labels: tuple[IngestLabel, ...] = ()
+    taken_at: dt.datetime | None = None
+    sequence_id: str = ""
+    label_role: str = Role.PARTNER
+
+
+def media_limits() -> MediaLimits:
+    config = settings.FAUNE
+    return MediaLimits(max_pixels=config["MAX_IMAGE_PIXELS"], thumbnail_size=config["THUMBNAIL_SIZE"],
+                       earliest_year=config["EARLIEST_PLAUSIBLE_YEAR"], now=dt.datetime.now())  # noqa: DTZ005
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def stage_upload(stream: BinaryIO, destination: Path) -> str:
+    """Copy an uploaded stream to a staging file, hashing on the way; return the sha256."""
+    digest = hashlib.sha256()
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with destination.open("wb") as sink:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+            sink.write(chunk)
+    return digest.hexdigest()
+
+
+def _report(batch: UploadBatch, name: str, outcome: str, reason: str = "", image: Image | None = None,
+            labelled: bool = False) -> BatchItem:
+    return BatchItem.objects.create(batch=batch, name=name[:500], outcome=outcome, reason=reason[:500],
+                                    image=image, labelled=labelled)
+
+
+def image_ingest(
+    *,
+    path: Path,
+    name: str,
+    batch: UploadBatch,
+    deployment: Deployment | None,
+    maxlag_s: float | None = None,
+    hints: IngestHints = IngestHints(),  # noqa: B008 frozen, so one shared default is safe
+    sha256: str | None = None,
+) -> BatchItem:
+    """Bring one file into the pool and return its report line (imported, duplicate or rejected)."""
+    sha256 = sha256 or file_sha256(path)
+    existing = Image.objects.filter(organisation_id=batch.organisation_id, sha256=sha256).first()
+    if existing is not None:
+        return _duplicate(batch, name, existing, hints)
+    try:
+        info = probe(path, media_limits())
+    except MediaRejected as rejection:
+        return _report(batch, name, BatchOutcome.REJECTED, str(rejection))
+    stored = _store_files(path, sha256, batch.organisation_id, info)
+    try:
+        with transaction.atomic():
+            image = _create_image(path, name, batch, deployment, info, sha256, stored, maxlag_s, hints)
+            return _report(batch, name, BatchOutcome.IMPORTED, info.exif.date_note, image, bool(hints.labels))
+    except IntegrityError:
+        # The same bytes arrived concurrently and the other upload won: ours becomes the duplicate.
+        _delete_files(stored)
+        existing = Image.objects.filter(organisation_id=batch.organisation_id, sha256=sha256).first()
+        if existing is None:
+            raise
+        return _duplicate(batch, name, existing, hints)
+    except BaseException:
+        _delete_files(stored)
+        raise
+
+
+def _duplicate(batch: UploadBatch, name: str, existing: Image, hints: IngestHints) -> BatchItem:
+    """Same bytes again: keep the first image, but never drop labels the second copy brings."""
+    with transaction.atomic():
+        added = _add_labels(existing, batch, hints, skip_known=True)
+        reason = f"same bytes as {existing.original_name!r} (image #{existing.pk}), already in the pool"
+        if added:
+            reason += f"; its {added} new label(s) were added to that image"
+        return _report(batch, name, BatchOutcome.DUPLICATE, reason, existing, labelled=bool(added))
+
+
+def _add_labels(image: Image, batch: UploadBatch, hints: IngestHints, *, skip_known: bool = False) -> int:
+    known = set()
+    if skip_known:
+        known = set(image.annotations.filter(source=LabelSource.IMPORT)
+                    .values_list("taxon_id", "box_x", "box_y", "box_w", "box_h"))
+    rows = []
+    for label in hints.labels:
+        box = label.box or (None,) * 4
+        if (label.taxon.pk, *box) in known:
+            continue
+        rows.append(Annotation(image=image, taxon=label.taxon, author=batch.uploader, role=hints.label_role,
+                               source=LabelSource.IMPORT, batch=batch,
+                               **dict(zip(("box_x", "box_y", "box_w", "box_h"), box, strict=True))))
+    Annotation.objects.bulk_create(rows)
+    return len(rows)
+
+
+def _store_files(path: Path, sha256: str, organisation_id: int, info: MediaInfo) -> tuple[str, str]:
+    folder = f"{organisation_id}/{sha256[:2]}"
+    with path.open("rb") as handle:
+        original = default_storage.save(f"images/{folder}/{sha256[:20]}{info.extension}", File(handle))
+    try:
+        thumbnail = default_storage.save(f"thumbs/{folder}/{sha256[:20]}.jpg", ContentFile(info.thumbnail_jpeg))
+    except BaseException:
+        default_storage.delete(original)
+        raise
+    return original, thumbnail
+
+
+def _delete_files(names: tuple[str, ...]) -> None:
+    for name in names:
+        default_storage.delete(name)
+
+
+def _taken_at(info: MediaInfo, hints: IngestHints, deployment: Deployment | None) -> dt.datetime | None:
+    naive = hints.taken_at or info.exif.taken_at
+    if naive is None:
+        return None
+    offset = dt.timedelta(seconds=deployment.clock_offset_s if deployment else 0)
+    # Camera clocks carry no zone; the pool keeps camera time as if it were UTC, corrected by the offset.
+    return timezone.make_aware(naive, dt.UTC) + offset
+
+
+def _create_image(path, name, batch, deployment, info, sha256, stored, maxlag_s, hints) -> Image:
+    if deployment is not None:
+        # Serialise sequence placement per camera (PostgreSQL; SQLite already holds the write lock).
+        Deployment.objects.select_for_update().filter(pk=deployment.pk).first()
+    image = Image(
+        organisation_id=batch.organisation_id, deployment=deployment, batch=batch, uploader=batch.uploader,
+        kind=info.kind, file=stored[0], thumbnail=stored[1], original_name=name[:500], sha256=sha256,
+        bytes=path.stat().st_size, width=info.width, height=info.height, exif_datetime=info.exif.raw_datetime,
+        taken_at=_taken_at(info, hints, deployment), date_note=info.exif.date_note,
+        camera_make=info.exif.camera_make, camera_model=info.exif.camera_model,
+        duration_s=info.duration_s, frame_count=info.frame_count, fps=info.fps,
+    )
+    if maxlag_s is None:
+        maxlag_s = batch.organisation.sequence_maxlag_s
+    image.sequence = sequence_place(image=image, maxlag_s=maxlag_s, external_id=hints.sequence_id)
+    image.save()
+    _add_labels(image, batch, hints)
+    return image
+
+
+def staging_dir() -> Path:
+    return Path(settings.DATA_DIR) / "staging"
+
+
+def remove_staged(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

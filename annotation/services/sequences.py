@@ -1,0 +1,53 @@
+"""Grouping frames into sequences as they arrive, in any order.
+
+Sequences of one camera are separated by gaps over `maxlag`. A new frame can only shrink gaps, so it joins the
+sequences whose [start - maxlag, end + maxlag] window holds it, merging them when it bridges two: the result is
+the same as grouping the whole sorted history again, whatever the upload order.
+"""
+from datetime import timedelta
+
+from annotation.models import Annotation, Image, Sequence
+
+
+def _scope(image: Image) -> dict:
+    if image.deployment_id:
+        return {"deployment_id": image.deployment_id}
+    return {"deployment_id": None, "batch_id": image.batch_id}
+
+
+def sequence_place(*, image: Image, maxlag_s: float, external_id: str = "") -> Sequence:
+    """Find or make the image's sequence. Call inside the transaction that holds the camera's lock."""
+    scope = {"organisation_id": image.organisation_id, **_scope(image)}
+    if external_id:
+        sequence, _ = Sequence.objects.get_or_create(external_id=external_id, **scope)
+        return _stretch(sequence, image)
+    if image.taken_at is None:
+        return Sequence.objects.create(**scope)
+    lag = timedelta(seconds=maxlag_s)
+    touching = list(
+        Sequence.objects.filter(external_id="", start__lte=image.taken_at + lag, end__gte=image.taken_at - lag,
+                                **scope).order_by("start", "pk")
+    )
+    if not touching:
+        return Sequence.objects.create(start=image.taken_at, end=image.taken_at, **scope)
+    keep = touching[0]
+    for other in touching[1:]:
+        _absorb(keep, other)
+    return _stretch(keep, image)
+
+
+def _absorb(keep: Sequence, other: Sequence) -> None:
+    """Move every frame and every sequence-level label of `other` into `keep`: nothing is lost in a merge."""
+    Image.objects.filter(sequence=other).update(sequence=keep)
+    Annotation.objects.filter(sequence=other).update(sequence=keep)
+    keep.start = min(keep.start, other.start)
+    keep.end = max(keep.end, other.end)
+    other.delete()
+
+
+def _stretch(sequence: Sequence, image: Image) -> Sequence:
+    if image.taken_at is not None:
+        sequence.start = min(sequence.start or image.taken_at, image.taken_at)
+        sequence.end = max(sequence.end or image.taken_at, image.taken_at)
+    sequence.save()
+    return sequence

@@ -1,0 +1,27 @@
+from django.urls import path
+
+from annotation import apis, views
+
+api_urlpatterns = [
+    path("taxa/", apis.TaxonListApi.as_view(), name="api-taxa"),
+    path("deployments/", apis.DeploymentListApi.as_view(), name="api-deployments"),
+    path("images/", apis.ImageListApi.as_view(), name="api-images"),
+    path("images/<int:pk>/", apis.ImageDetailApi.as_view(), name="api-image"),
+    path("images/<int:pk>/annotations/", apis.ImageAnnotationApi.as_view(), name="api-image-annotations"),
+    path("batches/", apis.BatchListApi.as_view(), name="api-batches"),
+    path("batches/<int:pk>/", apis.BatchDetailApi.as_view(), name="api-batch"),
+    path("batches/<int:pk>/files/", apis.BatchFilesApi.as_view(), name="api-batch-files"),
+    path("imports/", apis.ImportApi.as_view(), name="api-imports"),
+]
+
+urlpatterns = [
+    path("images/", views.image_list, name="image-list"),
+    path("images/<int:pk>/", views.image_detail, name="image-detail"),
+    path("images/<int:pk>/file", views.image_file, name="image-file"),
+    path("images/<int:pk>/thumbnail", views.image_thumbnail, name="image-thumbnail"),
+    path("upload/", views.upload_page, name="upload"),
+    path("import/", views.import_page, name="import"),
+    path("batches/", views.batch_list, name="batch-list"),
+    path("batches/<int:pk>/", views.batch_detail, name="batch-detail"),
+    path("taxa/", views.taxon_list, name="taxon-list"),
+]

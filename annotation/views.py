@@ -1,0 +1,190 @@
+"""Pages of the labelled pool. Each view checks access through the selectors, then renders."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from annotation.forms import ImportForm, LabelForm, TaxonForm
+from annotation.ingest.archive import ArchiveRejected
+from annotation.ingest.layouts import LayoutError
+from annotation.models import BatchOutcome, Deployment, Organisation, Taxon
+from annotation.selectors import (
+    batches_visible_to,
+    deployments_visible_to,
+    image_editable_by,
+    image_filter,
+    images_visible_to,
+    label_history,
+    user_access,
+)
+from annotation.services.annotations import LabelConflict, annotation_add
+from annotation.services.batches import batch_counts
+from annotation.services.imports import UnknownClasses
+from annotation.services.imports_web import import_archive_accept
+from annotation.services.targets import upload_target_resolve
+from annotation.services.taxa import taxon_create
+
+PAGE_SIZE = 60
+
+
+def _organisations_for(request: HttpRequest):
+    access = user_access(request.user)
+    if access.coordinator:
+        return Organisation.objects.all()
+    return Organisation.objects.filter(pk__in=access.organisation_ids)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@login_required
+def image_list(request: HttpRequest) -> HttpResponse:
+    query = request.GET
+    labelled = {"yes": True, "no": False}.get(query.get("labelled", ""))
+    images = image_filter(
+        images_visible_to(request.user).select_related("deployment"),
+        organisation=_int_or_none(query.get("organisation")), deployment=_int_or_none(query.get("deployment")),
+        taxon=_int_or_none(query.get("taxon")), labelled=labelled, batch=_int_or_none(query.get("batch")),
+    )
+    page = Paginator(images, PAGE_SIZE).get_page(query.get("page"))
+    taxa = {taxon.pk: taxon for taxon in Taxon.objects.all()}
+    for image in page:
+        image.current_taxon = taxa.get(image.current_taxon_id)
+    params = query.copy()
+    params.pop("page", None)
+    return render(request, "annotation/image_list.html", {
+        "page": page, "taxa": taxa.values(), "deployments": deployments_visible_to(request.user),
+        "organisations": _organisations_for(request), "query": query, "filter_params": params.urlencode(),
+    })
+
+
+def _image_for(request: HttpRequest, pk: int):
+    return get_object_or_404(images_visible_to(request.user).select_related("sequence", "deployment",
+                                                                             "organisation"), pk=pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    image = _image_for(request, pk)
+    editable = image_editable_by(request.user, image)
+    history = list(label_history(image))
+    form = LabelForm(initial={"expected_current": history[0].pk if history else 0})
+    if request.method == "POST":
+        if not editable:
+            raise PermissionDenied("You can see this image but not label it.")
+        form = LabelForm(request.POST)
+        if form.is_valid():
+            try:
+                annotation_add(image=image, taxon=form.cleaned_data["taxon"], author=request.user,
+                               whole_sequence=form.cleaned_data["whole_sequence"],
+                               count=form.cleaned_data["count"],
+                               expected_current_id=form.cleaned_data["expected_current"])
+            except LabelConflict as conflict:
+                messages.error(request, str(conflict))
+                return redirect("image-detail", pk=pk)
+            messages.success(request, f"Labelled {form.cleaned_data['taxon'].name_en}.")
+            return redirect("image-detail", pk=pk)
+    frames = image.sequence.images.order_by("taken_at", "pk")
+    return render(request, "annotation/image_detail.html", {
+        "image": image, "history": history, "current": history[0] if history else None, "form": form,
+        "editable": editable, "frames": frames[:200], "frame_count": frames.count(),
+    })
+
+
+def _serve(request: HttpRequest, pk: int, field: str) -> FileResponse:
+    image = _image_for(request, pk)
+    name = getattr(image, field).name
+    if not name or not default_storage.exists(name):
+        raise Http404("The stored file is missing.")
+    response = FileResponse(default_storage.open(name, "rb"))
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@login_required
+def image_file(request: HttpRequest, pk: int) -> FileResponse:
+    return _serve(request, pk, "file")
+
+
+@login_required
+def image_thumbnail(request: HttpRequest, pk: int) -> FileResponse:
+    return _serve(request, pk, "thumbnail")
+
+
+@login_required
+def upload_page(request: HttpRequest) -> HttpResponse:
+    organisations = _organisations_for(request)
+    if not organisations:
+        raise PermissionDenied("You are not a member of any organisation yet; ask a coordinator to add you.")
+    deployments = Deployment.objects.filter(organisation__in=organisations)
+    return render(request, "annotation/upload.html", {"organisations": organisations,
+                                                      "deployments": deployments})
+
+
+@login_required
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = get_object_or_404(batches_visible_to(request.user).select_related("organisation", "deployment"),
+                              pk=pk)
+    problems = batch.items.exclude(outcome=BatchOutcome.IMPORTED).select_related("image")
+    return render(request, "annotation/batch_detail.html", {
+        "batch": batch, "counts": batch_counts(batch), "problems": problems[:1000],
+        "running": batch.status in ("queued", "running"),
+    })
+
+
+@login_required
+def batch_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(batches_visible_to(request.user).select_related("organisation", "deployment"),
+                     50).get_page(request.GET.get("page"))
+    return render(request, "annotation/batch_list.html", {"page": page})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_page(request: HttpRequest) -> HttpResponse:
+    organisations = _organisations_for(request)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    form.fields["organisation"].choices = [(o.pk, o.name) for o in organisations]
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                organisation, deployment = upload_target_resolve(
+                    user=request.user, organisation_id=data["organisation"],
+                    deployment_name=data["deployment_name"])
+                batch = import_archive_accept(archive=data["archive"], organisation=organisation,
+                                              deployment=deployment, user=request.user, fmt=data["format"],
+                                              create_taxa=data["create_taxa"], maxlag_s=data["maxlag"])
+        except (UnknownClasses, LayoutError, ArchiveRejected, ValidationError, PermissionDenied) as error:
+            form.add_error(None, " ".join(getattr(error, "messages", [str(error)])))
+        else:
+            messages.success(request, "Import accepted; it runs in the background. This page follows it.")
+            return redirect("batch-detail", pk=batch.pk)
+    return render(request, "annotation/import.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def taxon_list(request: HttpRequest) -> HttpResponse:
+    coordinator = user_access(request.user).coordinator
+    form = TaxonForm(request.POST or None)
+    if request.method == "POST":
+        if not coordinator:
+            raise PermissionDenied("Only coordinators can add taxa.")
+        if form.is_valid():
+            try:
+                taxon = taxon_create(**form.cleaned_data, created_by=request.user)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, f"Added taxon {taxon.name_en}.")
+                return redirect("taxon-list")
+    return render(request, "annotation/taxa.html", {"taxa": Taxon.objects.select_related("parent"),
+                                                    "form": form, "coordinator": coordinator})

@@ -1,0 +1,13 @@
+"""How API errors reach people: every refusal is JSON with a `detail` a person can act on."""
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(error: Exception, context: dict) -> Response | None:
+    if isinstance(error, DjangoValidationError):
+        return Response({"detail": " ".join(error.messages)}, status=400)
+    status = getattr(error, "http_status", None)
+    if status is not None:
+        return Response({"detail": str(error)}, status=status)
+    return drf_exception_handler(error, context)

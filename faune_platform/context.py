@@ -1,0 +1,8 @@
+from django.http import HttpRequest
+
+from annotation.selectors import user_access
+
+
+def roles(request: HttpRequest) -> dict:
+    """Expose the signed-in user's access to templates, so navigation shows only what they may use."""
+    return {"access": user_access(request.user)}

@@ -1,0 +1,47 @@
+"""Run the web server and a django-q2 worker together; Ctrl-C stops both.
+
+Either process dying stops the other, so a half-running platform (pages up, jobs never processed) cannot
+go unnoticed."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Start the web server (waitress) and the background worker (qcluster); Ctrl-C stops both."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("FAUNE_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("FAUNE_PORT", "8000")))
+        parser.add_argument("--threads", type=int, default=8)
+
+    def handle(self, *args: object, **options: object) -> None:
+        web = [sys.executable, "-m", "waitress", f"--host={options['host']}", f"--port={options['port']}",
+               f"--threads={options['threads']}", "--max-request-body-size=4294967296",
+               "faune_platform.wsgi:application"]
+        worker = [sys.executable, "manage.py", "qcluster"]
+        processes = [subprocess.Popen(web), subprocess.Popen(worker)]  # noqa: S603 our own interpreter
+        self.stdout.write(f"Faune is running at http://{options['host']}:{options['port']}/ (Ctrl-C stops it)")
+        try:
+            while all(process.poll() is None for process in processes):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._stop(processes)
+
+    def _stop(self, processes: list[subprocess.Popen]) -> None:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 15
+        for process in processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.stdout.write("Faune stopped.")

@@ -1,0 +1,187 @@
+"""Settings for every environment; `test.py` overrides what tests need. Values come from the environment."""
+from pathlib import Path
+
+import dj_database_url
+
+from faune_platform.settings.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_path,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+# Everything the platform writes lives under one folder, so two data dirs never share state.
+DATA_DIR = env_path("FAUNE_DATA_DIR", BASE_DIR / "var")
+MEDIA_ROOT = DATA_DIR / "media"
+IMPORTS_DIR = DATA_DIR / "imports"
+SECRET_KEY_FILE = DATA_DIR / "secret_key"
+
+
+def _secret_key() -> str:
+    from_env = env_str("FAUNE_SECRET_KEY", "")
+    if from_env:
+        return from_env
+    if SECRET_KEY_FILE.exists():  # written once by `manage.py bootstrap`
+        return SECRET_KEY_FILE.read_text().strip()
+    return "insecure-key-run-manage-py-bootstrap"
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("FAUNE_DEBUG", False)
+ALLOWED_HOSTS = env_list("FAUNE_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("FAUNE_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_q",
+    "faune_platform",
+    "annotation",
+    "inference",
+    "training",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "faune_platform.urls"
+WSGI_APPLICATION = "faune_platform.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "faune_platform.context.roles",
+            ],
+        },
+    },
+]
+
+_SQLITE_OPTIONS = {
+    # WAL lets the web server read while the worker writes; IMMEDIATE takes the write lock up front so two
+    # writers queue on the busy timeout instead of failing on a lock upgrade.
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+}
+
+
+def _database() -> dict:
+    url = env_str("DATABASE_URL", "")
+    if url:
+        return dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": DATA_DIR / "db.sqlite3",
+        "OPTIONS": _SQLITE_OPTIONS,
+    }
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MEDIA_URL = "/media/"
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+# Uploads: keep request bodies bounded; large files stream to disk instead of memory.
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("FAUNE_MAX_FILES_PER_REQUEST", 500, minimum=1)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
+FILE_UPLOAD_TEMP_DIR = None
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "faune_platform.api.exception_handler",
+}
+
+
+def _q_cluster() -> dict:
+    cluster = {
+        "name": "faune",
+        "workers": env_int("FAUNE_WORKERS", 1, minimum=1),
+        "timeout": env_int("FAUNE_JOB_TIMEOUT_S", 6 * 3600, minimum=60),
+        "retry": env_int("FAUNE_JOB_TIMEOUT_S", 6 * 3600, minimum=60) + 600,
+        "max_attempts": 2,
+        "catch_up": False,
+        "save_limit": 1000,
+        "ack_failures": True,
+        "poll": 1,
+    }
+    redis_url = env_str("REDIS_URL", "")
+    if redis_url:
+        cluster["redis"] = redis_url
+    else:
+        cluster["orm"] = "default"
+    return cluster
+
+
+Q_CLUSTER = _q_cluster()
+
+# Domain defaults a deployment may tune.
+FAUNE = {
+    "MAX_IMAGE_PIXELS": env_int("FAUNE_MAX_IMAGE_PIXELS", 120_000_000, minimum=1_000_000),
+    "MAX_UPLOAD_BYTES": env_int("FAUNE_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1024),
+    "MAX_ZIP_UNCOMPRESSED_BYTES": env_int("FAUNE_MAX_ZIP_BYTES", 20 * 1024**3, minimum=1024),
+    "THUMBNAIL_SIZE": env_int("FAUNE_THUMBNAIL_SIZE", 320, minimum=64),
+    "DEFAULT_MAXLAG_S": env_float("FAUNE_DEFAULT_MAXLAG_S", 20.0),
+    "EARLIEST_PLAUSIBLE_YEAR": env_int("FAUNE_EARLIEST_PLAUSIBLE_YEAR", 1990, minimum=1900),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("FAUNE_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

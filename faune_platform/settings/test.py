@@ -1,0 +1,25 @@
+"""Test settings: fast hashing, jobs run inline, everything written to a throw-away data dir."""
+import tempfile
+from pathlib import Path
+
+from faune_platform.settings.base import *  # noqa: F403
+from faune_platform.settings.base import _SQLITE_OPTIONS, DATABASES, Q_CLUSTER
+
+# Tests never touch the checkout's var/: each run gets its own folder (pytest's conftest removes it).
+DATA_DIR = Path(tempfile.mkdtemp(prefix="faune-test-"))
+MEDIA_ROOT = DATA_DIR / "media"
+IMPORTS_DIR = DATA_DIR / "imports"
+STATIC_ROOT = DATA_DIR / "static"
+SECRET_KEY = "test-only-secret"  # noqa: S105
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+ALLOWED_HOSTS = ["*"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": DATA_DIR / "db.sqlite3",
+        "OPTIONS": _SQLITE_OPTIONS,
+        "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
+    }
+
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}

@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from rest_framework.authtoken.views import obtain_auth_token
+
+from annotation.urls import api_urlpatterns as annotation_api
+from faune_platform import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/token/", obtain_auth_token, name="api-token"),
+    path("api/", include(annotation_api)),
+    path("", include("annotation.urls")),
+]
