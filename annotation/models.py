@@ -273,10 +273,6 @@ class Annotation(models.Model):
     def has_box(self) -> bool:
         return self.box_w is not None
 
-    @property
-    def rank(self) -> int:
-        return SOURCE_RANK[LabelSource(self.source)]
-
 
 class BatchOutcome(models.TextChoices):
     IMPORTED = "imported", "imported"

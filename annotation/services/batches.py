@@ -45,10 +45,9 @@ def batch_finish(*, batch: UploadBatch, status: str = BatchStatus.DONE, error: s
     return batch
 
 
-def _is_zip(upload: UploadedFile) -> bool:
-    head = upload.read(4)
-    upload.seek(0)
-    return head == b"PK\x03\x04"
+def _is_zip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4) == b"PK\x03\x04"
 
 
 def _stage(upload: UploadedFile, target: Path) -> str:
@@ -66,7 +65,7 @@ def batch_add_uploads(*, batch: UploadBatch, uploads: Iterable[UploadedFile]) ->
         staged = staging_dir() / uuid.uuid4().hex
         try:
             sha = _stage(upload, staged)
-            if _is_zip(upload):
+            if _is_zip(staged):
                 items += _add_zip(batch, staged, name)
             else:
                 items.append(image_ingest(path=staged, name=name, batch=batch, deployment=batch.deployment,

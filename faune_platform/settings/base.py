@@ -93,6 +93,8 @@ _SQLITE_OPTIONS = {
 
 def _database() -> dict:
     url = env_str("DATABASE_URL", "")
+    if url.startswith("sqlite"):
+        return {**dj_database_url.parse(url), "OPTIONS": _SQLITE_OPTIONS}
     if url:
         return dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
     return {
@@ -116,7 +118,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT = None  # no collectstatic step: whitenoise serves app static files directly
 WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -9,7 +9,6 @@ from faune_platform.settings.base import _SQLITE_OPTIONS, DATABASES, Q_CLUSTER
 DATA_DIR = Path(tempfile.mkdtemp(prefix="faune-test-"))
 MEDIA_ROOT = DATA_DIR / "media"
 IMPORTS_DIR = DATA_DIR / "imports"
-STATIC_ROOT = DATA_DIR / "static"
 SECRET_KEY = "test-only-secret"  # noqa: S105
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["*"]

@@ -1,0 +1,48 @@
+import zipfile
+
+import pytest
+
+from annotation.ingest.archive import ArchiveRejected, extract_zip
+from tests.factories import jpeg_bytes, zip_bytes
+
+
+def _zip(tmp_path, entries):
+    path = tmp_path / "card.zip"
+    path.write_bytes(zip_bytes(entries))
+    return path
+
+
+def test_safe_entries_keep_their_folders(tmp_path):
+    archive = _zip(tmp_path, {"DCIM/100/a.jpg": jpeg_bytes(), "b.jpg": jpeg_bytes(seed=1)})
+    assert extract_zip(archive, tmp_path / "out", max_total_bytes=10**7) == []
+    assert (tmp_path / "out/DCIM/100/a.jpg").is_file() and (tmp_path / "out/b.jpg").is_file()
+
+
+@pytest.mark.parametrize("name", ["../evil.jpg", "a/../../evil.jpg", "/etc/evil.jpg", "C:/evil.jpg",
+                                  "..\\evil.jpg"])
+def test_entries_escaping_the_folder_are_refused(tmp_path, name):
+    archive = _zip(tmp_path, {name: b"x", "ok.jpg": jpeg_bytes()})
+    rejections = extract_zip(archive, tmp_path / "out", max_total_bytes=10**7)
+    assert [r.name for r in rejections] == [name] and "unsafe path" in rejections[0].reason
+    assert not (tmp_path / "evil.jpg").exists() and (tmp_path / "out/ok.jpg").exists()
+
+
+def test_macos_metadata_is_reported_not_imported(tmp_path):
+    archive = _zip(tmp_path, {"__MACOSX/._a.jpg": b"x", "a.jpg": jpeg_bytes()})
+    rejections = extract_zip(archive, tmp_path / "out", max_total_bytes=10**7)
+    assert len(rejections) == 1 and "macOS" in rejections[0].reason
+
+
+def test_zip_bomb_stops_at_the_byte_cap(tmp_path):
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("zeros.jpg", b"\0" * 5_000_000)
+    with pytest.raises(ArchiveRejected, match="zip bomb"):
+        extract_zip(path, tmp_path / "out", max_total_bytes=1_000_000)
+
+
+def test_not_a_zip_is_refused(tmp_path):
+    path = tmp_path / "fake.zip"
+    path.write_bytes(b"PK\x03\x04 but not really")
+    with pytest.raises(ArchiveRejected, match="cannot be read"):
+        extract_zip(path, tmp_path / "out", max_total_bytes=10**6)

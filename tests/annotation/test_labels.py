@@ -1,0 +1,60 @@
+"""Label history: every event kept, the current label derived (expert over partner over import)."""
+import pytest
+
+from annotation.models import Annotation, Image, LabelSource
+from annotation.selectors import label_history, with_current_label
+from annotation.services.annotations import LabelConflict, annotation_add
+from annotation.services.batches import batch_open
+from annotation.services.ingest import IngestHints, IngestLabel, image_ingest
+from tests.factories import taxon, write_jpeg
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def image(org, partner, tmp_path):
+    batch = batch_open(organisation=org, uploader=partner)
+    hints = IngestHints(labels=(IngestLabel(taxon("roe-deer")),))
+    return image_ingest(path=write_jpeg(tmp_path / "a.jpg"), name="a.jpg", batch=batch, deployment=None,
+                        hints=hints).image
+
+
+def current(image) -> str:
+    return with_current_label(Image.objects.filter(pk=image.pk)).get().current_taxon_id
+
+
+def test_partner_label_outranks_import_and_expert_outranks_partner(image, partner, coordinator):
+    assert current(image) == taxon("roe-deer").pk
+    annotation_add(image=image, taxon=taxon("red-deer"), author=partner)
+    assert current(image) == taxon("red-deer").pk
+    annotation_add(image=image, taxon=taxon("chamois"), author=coordinator)
+    annotation_add(image=image, taxon=taxon("fox"), author=partner)  # a later partner label does not win
+    assert current(image) == taxon("chamois").pk
+    assert [a.taxon.slug for a in label_history(image)] == ["chamois", "fox", "red-deer", "roe-deer"]
+    assert Annotation.objects.count() == 4  # nothing overwritten
+
+
+def test_expert_label_on_own_taxa_counts_as_expert(image, expert, partner):
+    annotation_add(image=image, taxon=taxon("red-deer"), author=partner)
+    image = with_current_label(Image.objects.filter(pk=image.pk)).get()
+    label = annotation_add(image=image, taxon=taxon("red-deer"), author=expert)
+    assert (label.source, label.role) == (LabelSource.EXPERT, "expert")
+
+
+def test_sequence_label_applies_to_every_frame(image, partner):
+    annotation_add(image=image, taxon=taxon("wild-boar"), author=partner, whole_sequence=True)
+    assert current(image) == taxon("wild-boar").pk
+    assert Annotation.objects.filter(sequence=image.sequence).exists()
+
+
+def test_stale_client_gets_a_conflict_not_a_silent_overwrite(image, partner, other_partner):
+    seen = label_history(image).first().pk
+    annotation_add(image=image, taxon=taxon("red-deer"), author=partner, expected_current_id=seen)
+    with pytest.raises(LabelConflict, match="since you loaded it"):
+        annotation_add(image=image, taxon=taxon("fox"), author=partner, expected_current_id=seen)
+    assert current(image) == taxon("red-deer").pk
+
+
+def test_accepting_a_prediction_is_recorded_as_such(image, partner):
+    label = annotation_add(image=image, taxon=taxon("roe-deer"), author=partner, accept_prediction=True)
+    assert label.source == LabelSource.MODEL_ACCEPTED

@@ -1,0 +1,89 @@
+import importlib
+import shutil
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from annotation.models import Role
+from tests import factories
+
+SHARED_CAMTRAP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "camtrap"
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    data_dir = Path(settings.DATA_DIR)
+    if data_dir.name.startswith("faune-test-"):
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def seeded_taxa(transactional_db):
+    """Transactional tests flush every table, the seeded taxa included: seed them again, as the migration does."""
+    from django.apps import apps
+
+    importlib.import_module("annotation.migrations.0002_seed_taxa").seed(apps, None)
+
+
+@pytest.fixture
+def org(db):
+    return factories.organisation("Parc des Écrins")
+
+
+@pytest.fixture
+def other_org(db):
+    return factories.organisation("Réserve du Vercors")
+
+
+@pytest.fixture
+def partner(org):
+    return factories.member("paula", org, Role.PARTNER)
+
+
+@pytest.fixture
+def other_partner(other_org):
+    return factories.member("otto", other_org, Role.PARTNER)
+
+
+@pytest.fixture
+def expert(other_org):
+    """An expert of deer, belonging to another organisation than the partner's."""
+    return factories.member("erin", other_org, Role.EXPERT, taxa=[factories.taxon("red-deer")])
+
+
+@pytest.fixture
+def coordinator(db):
+    return factories.member("cora", factories.organisation("Coordination"), Role.COORDINATOR)
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def api(partner):
+    return client_for(partner)
+
+
+@pytest.fixture
+def shared_camtrap() -> Path:
+    if not SHARED_CAMTRAP.is_dir():
+        pytest.skip(f"real camera-trap samples not found at {SHARED_CAMTRAP} (they live beside the checkout)")
+    return SHARED_CAMTRAP
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Each test stores media in its own folder, so leftovers from one test never hide orphans in another."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.IMPORTS_DIR = tmp_path / "imports"
+    settings.DATA_DIR = tmp_path
+
+
+def stored_files(settings) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []

@@ -1,0 +1,101 @@
+"""Builders for test data: generated images with real EXIF, organisations and users in each role."""
+import datetime as dt
+import io
+import random
+import zipfile
+from pathlib import Path
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from annotation.models import Organisation, Role, Taxon
+from annotation.services.organisations import membership_set, user_create
+
+_EXIF_IFD, _DATETIME_ORIGINAL, _MAKE, _MODEL, _ORIENTATION = 0x8769, 0x9003, 0x010F, 0x0110, 0x0112
+
+
+def jpeg_bytes(
+    *,
+    size: tuple[int, int] = (64, 48),
+    taken: dt.datetime | str | None = None,
+    orientation: int | None = None,
+    mode: str = "RGB",
+    seed: int = 0,
+    make: str = "TrapCam",
+    model: str = "TC-1",
+    fmt: str = "JPEG",
+) -> bytes:
+    """A small image whose pixels depend on `seed`, so two seeds never share bytes."""
+    rng = random.Random(seed)
+    color = tuple(rng.randrange(256) for _ in range(4 if mode == "CMYK" else 3))
+    image = Image.new("RGB" if mode == "CMYK" else "RGB", size, color[:3])
+    image.putpixel((rng.randrange(size[0]), rng.randrange(size[1])), (255 - color[0], 0, 0))
+    if mode != "RGB":
+        image = image.convert(mode)
+    exif = Image.Exif()
+    exif[_MAKE], exif[_MODEL] = make, model
+    if orientation is not None:
+        exif[_ORIENTATION] = orientation
+    if taken is not None:
+        text = taken if isinstance(taken, str) else taken.strftime("%Y:%m:%d %H:%M:%S")
+        exif.get_ifd(_EXIF_IFD)[_DATETIME_ORIGINAL] = text
+    out = io.BytesIO()
+    image.save(out, fmt, exif=exif.tobytes()) if fmt == "JPEG" else image.save(out, fmt)
+    return out.getvalue()
+
+
+def write_jpeg(path: Path, **options) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(jpeg_bytes(**options))
+    return path
+
+
+def upload(name: str, content: bytes, content_type: str = "image/jpeg") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type=content_type)
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as bundle:
+        for name, content in entries.items():
+            bundle.writestr(name, content)
+    return out.getvalue()
+
+
+def bomb_png_bytes(width: int = 30000, height: int = 30000) -> bytes:
+    """A tiny PNG that declares a huge canvas: decoding it would take gigabytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1024)) + \
+        chunk(b"IEND", b"")
+
+
+def video_bytes(tmp: Path, frames: int = 6) -> bytes:
+    import cv2
+    import numpy as np
+
+    path = tmp / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 6.0, (64, 48))
+    for index in range(frames):
+        writer.write(np.full((48, 64, 3), index * 30, dtype=np.uint8))
+    writer.release()
+    return path.read_bytes()
+
+
+def organisation(name: str = "Parc des Écrins") -> Organisation:
+    return Organisation.objects.get_or_create(name=name)[0]
+
+
+def member(username: str, org: Organisation, role: str = Role.PARTNER, taxa: list[Taxon] | None = None):
+    user = user_create(username=username, password="pw-" + username)
+    membership_set(user=user, organisation=org, role=role, review_taxa=taxa)
+    return user
+
+
+def taxon(slug: str) -> Taxon:
+    return Taxon.objects.get(slug=slug)

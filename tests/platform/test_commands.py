@@ -1,0 +1,80 @@
+"""`bootstrap` and `serve`, the two halves of `make run`, in fresh data dirs of their own."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _env(data_dir: Path, **extra: str) -> dict:
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "FAUNE_SECRET_KEY")}
+    return {**env, "DJANGO_SETTINGS_MODULE": "faune_platform.settings.base", "FAUNE_DATA_DIR": str(data_dir),
+            **extra}
+
+
+def _manage(data_dir: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=_env(data_dir, **extra),  # noqa: S603
+                          capture_output=True, text=True, timeout=120, check=True)
+
+
+def test_bootstrap_sets_up_once_and_is_quiet_after(tmp_path):
+    first = _manage(tmp_path, "bootstrap", FAUNE_ADMIN_PASSWORD="s3cret-enough")
+    assert "Created coordinator 'coordinator'" in first.stdout
+    assert (tmp_path / "db.sqlite3").exists() and (tmp_path / "secret_key").exists()
+    second = _manage(tmp_path, "bootstrap")
+    assert second.stdout.strip().count("\n") == 0 and "Created" not in second.stdout
+    taxa = _manage(tmp_path, "shell", "-c", "from annotation.models import Taxon; print(Taxon.objects.count())")
+    assert taxa.stdout.strip().splitlines()[-1] == "29"
+
+
+def test_two_data_dirs_never_share_state(tmp_path):
+    _manage(tmp_path / "one", "bootstrap")
+    _manage(tmp_path / "two", "bootstrap", FAUNE_ADMIN_USER="someone")
+    code = "from django.contrib.auth.models import User; print(sorted(User.objects.values_list('username', flat=1)))"
+    users = _manage(tmp_path / "one", "shell", "-c", code)
+    assert users.stdout.strip().splitlines()[-1] == "['coordinator']"
+
+
+def test_serve_starts_web_and_worker_and_stops_both_on_ctrl_c(tmp_path):
+    _manage(tmp_path, "bootstrap")
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT,  # noqa: S603
+                               env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    try:
+        body = _wait_for(f"http://127.0.0.1:{port}/")
+        assert "Faune" in body
+        assert "faune.css" in body and _wait_for(f"http://127.0.0.1:{port}/static/faune/faune.css")
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0 and "Faune stopped." in output, output[-3000:]
+    assert "Q Cluster" in output, output[-3000:]  # the worker ran beside the web server
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for(url: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 local test server
+                return response.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
