@@ -24,7 +24,10 @@ class Command(BaseCommand):
                f"--threads={options['threads']}", "--max-request-body-size=4294967296",
                "faune_platform.wsgi:application"]
         worker = [sys.executable, "manage.py", "qcluster"]
-        processes = [subprocess.Popen(web), subprocess.Popen(worker)]  # noqa: S603 our own interpreter
+        # Children get their own session so a terminal's Ctrl-C reaches only this process, which then stops
+        # them in order; otherwise each would print its own KeyboardInterrupt traceback.
+        processes = [subprocess.Popen(command, start_new_session=True) for command in (web, worker)]  # noqa: S603
+        signal.signal(signal.SIGTERM, _raise_interrupt)
         self.stdout.write(f"Faune is running at http://{options['host']}:{options['port']}/ (Ctrl-C stops it)")
         try:
             while all(process.poll() is None for process in processes):
@@ -37,7 +40,7 @@ class Command(BaseCommand):
     def _stop(self, processes: list[subprocess.Popen]) -> None:
         for process in processes:
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+                process.terminate()
         deadline = time.monotonic() + 15
         for process in processes:
             try:
@@ -45,3 +48,7 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 process.kill()
         self.stdout.write("Faune stopped.")
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
