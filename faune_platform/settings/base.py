@@ -1,4 +1,5 @@
 """Settings for every environment; `test.py` overrides what tests need. Values come from the environment."""
+import hashlib
 from pathlib import Path
 
 import dj_database_url
@@ -149,7 +150,8 @@ REST_FRAMEWORK = {
 
 def _q_cluster() -> dict:
     cluster = {
-        "name": "faune",
+        # One queue per data dir: two checkouts sharing a Redis server must never run each other's jobs.
+        "name": "faune-" + hashlib.sha256(str(DATA_DIR).encode()).hexdigest()[:8],
         "workers": env_int("FAUNE_WORKERS", 1, minimum=1),
         "timeout": env_int("FAUNE_JOB_TIMEOUT_S", 6 * 3600, minimum=60),
         "retry": env_int("FAUNE_JOB_TIMEOUT_S", 6 * 3600, minimum=60) + 600,
