@@ -17,11 +17,18 @@ class Organisation(models.Model):
     sequence_maxlag_s = models.FloatField(
         default=20.0, help_text="A gap longer than this between two frames of a camera starts a new sequence."
     )
+    undefined_threshold = models.FloatField(
+        default=0.8, help_text="A sequence whose top score is under this reads 'undefined' (its top class is kept)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.CheckConstraint(condition=Q(sequence_maxlag_s__gte=0), name="maxlag_not_negative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(sequence_maxlag_s__gte=0), name="maxlag_not_negative"),
+            models.CheckConstraint(condition=Q(undefined_threshold__gte=0, undefined_threshold__lte=1),
+                                   name="threshold_is_a_probability"),
+        ]
 
     def __str__(self) -> str:
         return self.name

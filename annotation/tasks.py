@@ -9,7 +9,7 @@ from django.db import transaction
 from annotation.ingest.archive import remove_tree
 from annotation.ingest.layouts import LayoutError
 from annotation.models import BatchStatus, UploadBatch
-from annotation.services.batches import batch_finish
+from annotation.services.batches import batch_announce, batch_finish
 from annotation.services.imports import UnknownClasses, import_prepare, import_run
 
 logger = logging.getLogger(__name__)
@@ -47,4 +47,5 @@ def import_batch_run(batch_id: int) -> None:
         raise
     else:
         batch_finish(batch=batch, status=BatchStatus.DONE)
+        batch_announce(batch)
     remove_tree(import_folder(batch_id))

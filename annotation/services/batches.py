@@ -6,6 +6,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -37,6 +38,14 @@ def batch_counts(batch: UploadBatch) -> dict[str, int]:
     counts["labelled"] = batch.items.filter(outcome=BatchOutcome.IMPORTED, labelled=True).count()
     counts["sequences"] = batch.images.values("sequence_id").distinct().count()
     return counts
+
+
+def batch_announce(batch: UploadBatch) -> None:
+    """Queue the jobs that consume new images (pre-labelling), by dotted path, once the files are committed."""
+    from django_q.tasks import async_task
+
+    for task in settings.FAUNE["AFTER_INGEST_TASKS"]:
+        transaction.on_commit(lambda task=task: async_task(task, batch.pk, task_name=f"{task}-{batch.pk}"))
 
 
 def batch_finish(*, batch: UploadBatch, status: str = BatchStatus.DONE, error: str = "") -> UploadBatch:
@@ -75,6 +84,8 @@ def batch_add_uploads(*, batch: UploadBatch, uploads: Iterable[UploadedFile]) ->
                                                   reason=str(error)))
         finally:
             remove_staged(staged)
+    if any(item.outcome == BatchOutcome.IMPORTED for item in items):
+        batch_announce(batch)
     return items
 
 

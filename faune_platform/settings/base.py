@@ -151,7 +151,7 @@ REST_FRAMEWORK = {
 def _q_cluster() -> dict:
     cluster = {
         # One queue per data dir: two checkouts sharing a Redis server must never run each other's jobs.
-        "name": "faune-" + hashlib.sha256(str(DATA_DIR).encode()).hexdigest()[:8],
+        "name": env_str("FAUNE_QUEUE_NAME", "faune-" + hashlib.sha256(str(DATA_DIR).encode()).hexdigest()[:8]),
         "workers": env_int("FAUNE_WORKERS", 1, minimum=1),
         "timeout": env_int("FAUNE_JOB_TIMEOUT_S", 6 * 3600, minimum=60),
         "retry": env_int("FAUNE_JOB_TIMEOUT_S", 6 * 3600, minimum=60) + 600,
@@ -179,6 +179,13 @@ FAUNE = {
     "THUMBNAIL_SIZE": env_int("FAUNE_THUMBNAIL_SIZE", 320, minimum=64),
     "DEFAULT_MAXLAG_S": env_float("FAUNE_DEFAULT_MAXLAG_S", 20.0),
     "EARLIEST_PLAUSIBLE_YEAR": env_int("FAUNE_EARLIEST_PLAUSIBLE_YEAR", 1990, minimum=1900),
+    "DETECTION_THRESHOLD": env_float("FAUNE_DETECTION_THRESHOLD", 0.2),
+    "DECODE_THREADS": env_int("FAUNE_DECODE_THREADS", 2, minimum=1),
+    "PRELABEL_BATCH_SIZE": env_int("FAUNE_PRELABEL_BATCH_SIZE", 16, minimum=1),
+    # Jobs queued (by dotted path, with the batch id) when files enter the pool: the labelled pool does not
+    # import the apps that consume it, it only names their tasks here.
+    "AFTER_INGEST_TASKS": env_list("FAUNE_AFTER_INGEST_TASKS", ["inference.tasks.prelabel_batch"]),
+    "NEAR_DUPLICATE_COSINE": env_float("FAUNE_NEAR_DUPLICATE_COSINE", 0.97),
 }
 
 LOGGING = {
@@ -187,5 +194,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("FAUNE_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "faiss": {"level": "WARNING"}},
 }

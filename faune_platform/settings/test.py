@@ -22,3 +22,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+
+# Pre-labelling after every upload would load a model in every test; the inference tests turn it back on.
+FAUNE = {**FAUNE, "AFTER_INGEST_TASKS": []}  # noqa: F405

@@ -23,7 +23,8 @@ def worker(settings, monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", False)  # queue for real instead of running inline
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "faune_platform.settings.base",
            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "FAUNE_DATA_DIR": str(settings.DATA_DIR),
-           "FAUNE_SECRET_KEY": settings.SECRET_KEY}  # tasks are signed with it
+           "FAUNE_SECRET_KEY": settings.SECRET_KEY,  # tasks are signed with it
+           "FAUNE_QUEUE_NAME": settings.Q_CLUSTER["name"]}
     process = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env,  # noqa: S603
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     yield process

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation.ingest.layouts import FORMATS, LayoutError
 from annotation.models import BatchKind, BatchStatus
-from annotation.services.batches import batch_finish, batch_open
+from annotation.services.batches import batch_announce, batch_finish, batch_open
 from annotation.services.imports import UnknownClasses, import_prepare, import_run
 from annotation.services.organisations import organisation_get_or_create
 
@@ -45,6 +45,7 @@ class Command(BaseCommand):
                            source_name=str(root), params={"format": prepared.plan.format})
         counts = import_run(batch=batch, prepared=prepared, maxlag_s=options["maxlag"], on_progress=self._progress)
         batch_finish(batch=batch, status=BatchStatus.DONE)
+        batch_announce(batch)  # pre-labelling runs in the worker
         for item in batch.items.filter(outcome="rejected"):
             self.stderr.write(f"rejected {item.name}: {item.reason}")
         summary = {key: counts[key] for key in ("imported", "duplicate", "rejected", "sequences", "labelled")}

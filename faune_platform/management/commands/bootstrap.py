@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from annotation.models import Role
 from annotation.services.organisations import membership_set, organisation_get_or_create
+from inference.services.registry import default_version_ensure
 
 COORDINATOR_ORGANISATION = "Faune coordination"
 
@@ -30,6 +31,7 @@ class Command(BaseCommand):
             settings.SECRET_KEY_FILE.chmod(0o600)
         call_command("migrate", interactive=False, verbosity=0)
         message = self._ensure_coordinator(options["username"])
+        default_version_ensure()  # pre-labels from the first upload, marked zero-shot everywhere
         self.stdout.write(f"Faune data in {data_dir}. {message}")
 
     def _ensure_coordinator(self, username: str) -> str:

@@ -1,0 +1,178 @@
+"""Models that run: the version registry, what each version predicted, and the embeddings it computed."""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from annotation.models import Image, Sequence, Taxon, UploadBatch
+
+
+class VersionStatus(models.TextChoices):
+    CANDIDATE = "candidate", "candidate"
+    PRODUCTION = "production", "production"
+    ARCHIVED = "archived", "archived"
+    REJECTED = "rejected", "rejected"
+
+
+class HeadKind(models.TextChoices):
+    ZERO_SHOT = "zero_shot", "zero-shot (ImageNet classes mapped onto taxa)"
+    CHECKPOINT = "checkpoint", "classifier from a checkpoint file"
+    TRAINED_HEAD = "trained_head", "head trained on frozen embeddings"
+
+
+class ModelVersion(models.Model):
+    name = models.CharField(max_length=120)
+    version = models.CharField(max_length=40)
+    backbone = models.JSONField(help_text="BackboneSpec: timm name, input size, interpolation, mean/std, crop.")
+    head_kind = models.CharField(max_length=14, choices=HeadKind.choices)
+    artifacts = models.JSONField(default=dict, blank=True, help_text="role -> {path, sha256} of each file.")
+    detector = models.JSONField(default=dict, blank=True, help_text="{path, sha256, image_size} when one runs.")
+    temperature = models.FloatField(default=1.0)
+    status = models.CharField(max_length=10, choices=VersionStatus.choices, default=VersionStatus.CANDIDATE)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    promoted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="model_version_unique"),
+            models.UniqueConstraint(fields=["status"], condition=Q(status="production"),
+                                    name="one_production_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+    @property
+    def is_zero_shot(self) -> bool:
+        return self.head_kind == HeadKind.ZERO_SHOT
+
+    @property
+    def backbone_key(self) -> str:
+        return f"{self.backbone['timm_name']}@{self.backbone['input_size']}:{self.backbone.get('pooling', 'default')}"
+
+
+class ModelClass(models.Model):
+    """The ordered class list of a version: output `index` of the classifier means `taxon`."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="classes")
+    index = models.PositiveIntegerField()
+    taxon = models.ForeignKey(Taxon, on_delete=models.PROTECT)
+
+    class Meta:
+        ordering = ["version", "index"]
+        constraints = [models.UniqueConstraint(fields=["version", "index"], name="class_index_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.version}[{self.index}] = {self.taxon}"
+
+
+class BoxSource(models.TextChoices):
+    DETECTOR = "detector", "detector"
+    MEGADETECTOR_JSON = "megadetector_json", "imported MegaDetector output"
+    POOL = "pool", "box from the labelled pool"
+    WHOLE_IMAGE = "whole_image", "whole image"
+
+
+class Detection(models.Model):
+    """A box found on an image by a detector run or an imported MegaDetector file."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="detections")
+    source = models.CharField(max_length=20, choices=BoxSource.choices)
+    detector = models.CharField(max_length=120, blank=True, help_text="Which weights or file produced it.")
+    category = models.CharField(max_length=8)
+    confidence = models.FloatField()
+    box_x = models.FloatField()
+    box_y = models.FloatField()
+    box_w = models.FloatField()
+    box_h = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-confidence"]
+        indexes = [models.Index(fields=["image", "source"])]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.confidence:.2f} on {self.image_id}"
+
+
+class Prediction(models.Model):
+    """What one version said about one image (or the 12 sampled frames of one video)."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="predictions")
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="predictions")
+    category = models.CharField(max_length=8, help_text="animal / human / vehicle / empty")
+    taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.PROTECT)
+    score = models.FloatField()
+    top = models.JSONField(default=list, help_text="[[taxon id, probability], ...], best first, up to 5.")
+    logits = models.BinaryField(null=True, blank=True, help_text="float16 class logits.")
+    box_source = models.CharField(max_length=20, choices=BoxSource.choices, default=BoxSource.WHOLE_IMAGE)
+    box = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "version"], name="one_prediction_per_version")]
+        indexes = [models.Index(fields=["version", "taxon", "score"])]
+
+    def __str__(self) -> str:
+        return f"{self.version} on {self.image_id}: {self.taxon_id or self.category} {self.score:.2f}"
+
+
+class SequencePrediction(models.Model):
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="predictions")
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE)
+    category = models.CharField(max_length=8)
+    taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.PROTECT)
+    score = models.FloatField()
+    undefined = models.BooleanField(default=False, help_text="Top score under the organisation's threshold.")
+    top = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sequence", "version"], name="one_sequence_prediction")]
+
+    def __str__(self) -> str:
+        return f"{self.version} on sequence {self.sequence_id}"
+
+
+class Embedding(models.Model):
+    """One vector per image per backbone, computed once and reused by every head trained on it."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="embeddings")
+    backbone_key = models.CharField(max_length=160)
+    vector = models.BinaryField(help_text="float16, L2-normalised.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["image", "backbone_key"], name="one_embedding_per_backbone")]
+        indexes = [models.Index(fields=["backbone_key", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.backbone_key} of {self.image_id}"
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    DONE = "done", "done"
+    FAILED = "failed", "failed"
+
+
+class PrelabelRun(models.Model):
+    """One pre-labelling job: an upload batch, or the whole pool after a production change."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="runs")
+    batch = models.ForeignKey(UploadBatch, null=True, blank=True, on_delete=models.CASCADE)
+    status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"prelabel run {self.pk} ({self.status})"

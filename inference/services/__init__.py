@@ -1,0 +1,1 @@
+"""Writes of the inference app: registry, pre-labelling, detections, the similarity index."""

@@ -1,0 +1,95 @@
+"""Which part of each image gets classified, in DeepFaune's order of trust: a box from the labelled pool, then
+detections already stored (an imported MegaDetector file or an earlier detector run), then the version's own
+detector, else the whole image."""
+from dataclasses import dataclass
+
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from annotation.models import Annotation, Image, MediaKind, Taxon
+from inference.engine.detections import Detection as FoundBox
+from inference.models import BoxSource, Detection
+
+CATEGORY_TAXON = {"person": "human", "human": "human", "vehicle": "vehicle", "empty": "empty"}
+
+
+@dataclass(frozen=True)
+class BoxChoice:
+    category: str  # animal / human / vehicle / empty
+    box: tuple[float, float, float, float] | None
+    source: str
+    confidence: float = 1.0
+
+
+WHOLE_IMAGE = BoxChoice("animal", None, BoxSource.WHOLE_IMAGE)
+
+
+def detector_label(category: str) -> Taxon | None:
+    slug = CATEGORY_TAXON.get(category)
+    return Taxon.objects.filter(slug=slug).first() if slug else None
+
+
+def _pool_boxes(images: list[Image]) -> dict[int, BoxChoice]:
+    found: dict[int, BoxChoice] = {}
+    rows = (Annotation.objects.filter(image__in=images, box_w__isnull=False).select_related("taxon")
+            .order_by("-created_at", "-pk"))
+    for label in rows:
+        if label.image_id not in found:
+            category = {"human": "human", "vehicle": "vehicle"}.get(label.taxon.kind, "animal")
+            box = (label.box_x, label.box_y, label.box_w, label.box_h)
+            found[label.image_id] = BoxChoice(category, box, BoxSource.POOL)
+    return found
+
+
+def decide(detections: list[Detection] | list[FoundBox], threshold: float, source: str) -> BoxChoice:
+    """The best animal box above the threshold; else a person or vehicle; else the image is empty."""
+    def box_of(d):
+        return d.box if isinstance(d, FoundBox) else (d.box_x, d.box_y, d.box_w, d.box_h)
+
+    ranked = sorted((d for d in detections if d.confidence >= threshold and d.category != "empty"),
+                    key=lambda d: (d.category != "animal", -d.confidence))
+    if not ranked:
+        return BoxChoice("empty", None, source, 1.0 - max((d.confidence for d in detections
+                                                          if d.category != "empty"), default=0.0))
+    best = ranked[0]
+    return BoxChoice("animal" if best.category == "animal" else CATEGORY_TAXON[best.category], box_of(best),
+                     source, best.confidence)
+
+
+def store_detections(image: Image, found: list[FoundBox], *, source: str, detector: str) -> None:
+    """Replace this source's detections of the image; an empty result is stored as an 'empty' row, so that
+    'the detector ran and saw nothing' is remembered."""
+    Detection.objects.filter(image=image, source=source).delete()
+    rows = found or [FoundBox("empty", 1.0, (0.0, 0.0, 1.0, 1.0))]
+    Detection.objects.bulk_create(
+        Detection(image=image, source=source, detector=detector[:120], category=d.category, confidence=d.confidence,
+                  box_x=d.box[0], box_y=d.box[1], box_w=d.box[2], box_h=d.box[3]) for d in rows)
+
+
+def _stored(images: list[Image]) -> dict[int, list[Detection]]:
+    grouped: dict[int, list[Detection]] = {}
+    for detection in Detection.objects.filter(image__in=images):
+        grouped.setdefault(detection.image_id, []).append(detection)
+    return grouped
+
+
+def _run_detector(images: list[Image], runner, threshold: float) -> dict[int, BoxChoice]:
+    pictures = [ImageOps.exif_transpose(PILImage.open(image.file.path)).convert("RGB") for image in images]
+    name = runner.detector_name
+    choices = {}
+    for image, found in zip(images, runner.detector.detect(pictures), strict=True):
+        store_detections(image, found, source=BoxSource.DETECTOR, detector=name)
+        choices[image.pk] = decide(found, threshold, BoxSource.DETECTOR)
+    return choices
+
+
+def choose_boxes(images: list[Image], runner, *, threshold: float) -> list[BoxChoice]:
+    pool, stored = _pool_boxes(images), _stored(images)
+    choices = {pk: choice for pk, choice in pool.items()}
+    for image in images:
+        if image.pk not in choices and image.pk in stored:
+            choices[image.pk] = decide(stored[image.pk], threshold, stored[image.pk][0].source)
+    missing = [i for i in images if i.pk not in choices and i.kind == MediaKind.IMAGE]
+    if missing and runner.detector is not None:
+        choices.update(_run_detector(missing, runner, threshold))
+    return [choices.get(image.pk, WHOLE_IMAGE) for image in images]

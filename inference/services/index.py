@@ -1,0 +1,70 @@
+"""The FAISS index of each backbone, kept on disk under the data dir and updated as embeddings arrive.
+
+Writers take a file lock, so several workers never interleave a load-add-save."""
+import fcntl
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from inference.engine.similarity import EXACT_LIMIT, VectorIndex
+from inference.models import Embedding
+
+
+def index_path(backbone_key: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in backbone_key)
+    return Path(settings.DATA_DIR) / "faiss" / f"{safe}.index"
+
+
+@contextmanager
+def _locked(backbone_key: str):
+    lock = index_path(backbone_key).with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def load_index(backbone_key: str) -> VectorIndex | None:
+    path = index_path(backbone_key)
+    return VectorIndex.load(path) if path.exists() else None
+
+
+def stored_vectors(backbone_key: str, *, chunk: int = 20_000):
+    """(ids, float32 vectors) of every stored embedding of a backbone, read in chunks."""
+    ids, vectors = [], []
+    rows = Embedding.objects.filter(backbone_key=backbone_key).order_by("id").values_list("image_id", "vector")
+    for image_id, vector in rows.iterator(chunk_size=chunk):
+        ids.append(image_id)
+        vectors.append(np.frombuffer(vector, dtype=np.float16))
+    if not ids:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    return np.array(ids, dtype=np.int64), np.stack(vectors).astype(np.float32)
+
+
+def index_rebuild(backbone_key: str) -> VectorIndex:
+    with _locked(backbone_key):
+        ids, vectors = stored_vectors(backbone_key)
+        index = VectorIndex.build(ids, vectors) if len(ids) else None
+        if index is not None:
+            index.save(index_path(backbone_key))
+        return index
+
+
+def index_add(backbone_key: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+    with _locked(backbone_key):
+        index = load_index(backbone_key)
+        if index is None:
+            index = VectorIndex.exact(vectors.shape[1])
+        elif index.kind == "exact" and index.size + len(ids) > EXACT_LIMIT:
+            index = None  # outgrown: rebuild as IVF from the database below
+        if index is None:
+            all_ids, all_vectors = stored_vectors(backbone_key)
+            index = VectorIndex.build(all_ids, all_vectors)
+        else:
+            index.add(ids, vectors)
+        index.save(index_path(backbone_key))

@@ -1,0 +1,150 @@
+"""Pre-labelling images with a version: pick each image's box, classify the crop, store the top classes, the
+logits and the embedding, then refresh the verdicts of the sequences touched. Re-running adds nothing twice
+(one prediction per image and version, one embedding per image and backbone), so a crashed job just resumes.
+
+Worker-only: imports torch through the runtime."""
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from django.conf import settings
+from django.db import transaction
+
+from annotation.models import Image, MediaKind, Taxon, TaxonKind
+from inference.engine.aggregate import ANIMAL, FrameResult, aggregate_sequence, class_probabilities
+from inference.engine.preprocess import CropRequest, load_crop, to_tensor, video_frames
+from inference.models import Embedding, ModelVersion, Prediction, SequencePrediction
+from inference.services.boxes import BoxChoice, choose_boxes, detector_label
+from inference.services.index import index_add
+from inference.services.runtime import Runner, runner_for
+
+logger = logging.getLogger(__name__)
+CATEGORY_OF_KIND = {TaxonKind.HUMAN: "human", TaxonKind.VEHICLE: "vehicle", TaxonKind.EMPTY: "empty"}
+
+
+@dataclass
+class Outcome:
+    image: Image
+    choice: BoxChoice
+    logits: np.ndarray
+    embedding: np.ndarray
+
+
+def _pixels(image: Image, choice: BoxChoice, runner: Runner) -> torch.Tensor:
+    if image.kind == MediaKind.VIDEO:
+        frames = video_frames(image.file.path) or []
+        return torch.stack([to_tensor(frame, runner.spec) for frame in frames]) if frames else None
+    return load_crop(CropRequest(image.file.path, choice.box), runner.spec).unsqueeze(0)
+
+
+def _forward(runner: Runner, images: list[Image], choices: list[BoxChoice], pool: ThreadPoolExecutor):
+    tensors = list(pool.map(lambda pair: _pixels(pair[0], pair[1], runner), zip(images, choices, strict=True)))
+    kept = [(image, choice, t) for image, choice, t in zip(images, choices, tensors, strict=True) if t is not None]
+    if not kept:
+        return []
+    logits, embeddings = runner.forward(torch.cat([t for _, _, t in kept]))
+    outcomes, row = [], 0
+    for image, choice, tensor in kept:  # videos contribute several frames: average them into one result
+        span = slice(row, row + len(tensor))
+        outcomes.append(Outcome(image, choice, logits[span].mean(axis=0), embeddings[span].mean(axis=0)))
+        row += len(tensor)
+    return outcomes
+
+
+def prelabel_images(
+    *,
+    version: ModelVersion,
+    image_ids: list[int],
+    batch_size: int = 16,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
+    """Predict every given image with `version`; return how many were predicted."""
+    runner = runner_for(version.pk)
+    taxa = {taxon.slug: taxon for taxon in Taxon.objects.all()}
+    classes = [taxa[slug] for slug in runner.class_slugs]
+    done = 0
+    with ThreadPoolExecutor(max_workers=settings.FAUNE.get("DECODE_THREADS", 2)) as pool:
+        chunks = [image_ids[i:i + batch_size] for i in range(0, len(image_ids), batch_size)]
+        pending = pool.submit(_prepare, chunks[0], runner) if chunks else None
+        for index in range(len(chunks)):
+            images, choices = pending.result()
+            if index + 1 < len(chunks):  # decode the next chunk while this one runs through the model
+                pending = pool.submit(_prepare, chunks[index + 1], runner)
+            outcomes = _forward(runner, images, choices, pool)
+            _store(version, runner, classes, outcomes)
+            done += len(images)
+            if on_progress:
+                on_progress(done)
+    return done
+
+
+def _prepare(ids: list[int], runner: Runner) -> tuple[list[Image], list[BoxChoice]]:
+    images = list(Image.objects.filter(pk__in=ids).select_related("organisation"))
+    return images, choose_boxes(images, runner, threshold=settings.FAUNE["DETECTION_THRESHOLD"])
+
+
+def _top(probabilities: np.ndarray, classes: list[Taxon], k: int = 5) -> list[list]:
+    order = np.argsort(-probabilities)[:k]
+    return [[classes[i].pk, round(float(probabilities[i]), 5)] for i in order]
+
+
+def _prediction(version: ModelVersion, classes: list[Taxon], outcome: Outcome) -> Prediction:
+    probabilities = class_probabilities(outcome.logits, temperature=version.temperature,
+                                        renormalise=not version.is_zero_shot)
+    best = int(np.argmax(probabilities))
+    taxon, score = classes[best], float(probabilities[best])
+    category = outcome.choice.category
+    if category == ANIMAL:
+        category = CATEGORY_OF_KIND.get(taxon.kind, ANIMAL)
+    else:  # the detector decided: person, vehicle or nothing
+        taxon, score = detector_label(category), outcome.choice.confidence
+    return Prediction(
+        image=outcome.image, version=version, category=category, taxon=taxon, score=score,
+        top=_top(probabilities, classes), logits=outcome.logits.astype(np.float16).tobytes(),
+        box_source=outcome.choice.source, box=list(outcome.choice.box) if outcome.choice.box else None)
+
+
+def _store(version: ModelVersion, runner: Runner, classes: list[Taxon], outcomes: list[Outcome]) -> None:
+    if not outcomes:
+        return
+    vectors = np.stack([o.embedding for o in outcomes]).astype(np.float32)
+    vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+    with transaction.atomic():
+        Prediction.objects.bulk_create(
+            [_prediction(version, classes, o) for o in outcomes], update_conflicts=True,
+            unique_fields=["image", "version"],
+            update_fields=["category", "taxon", "score", "top", "logits", "box_source", "box"])
+        Embedding.objects.bulk_create(
+            [Embedding(image=o.image, backbone_key=runner.spec.key, vector=v.astype(np.float16).tobytes())
+             for o, v in zip(outcomes, vectors, strict=True)],
+            update_conflicts=True, unique_fields=["image", "backbone_key"], update_fields=["vector"])
+    index_add(runner.spec.key, np.array([o.image.pk for o in outcomes]), vectors)
+
+
+def sequence_predictions_refresh(*, version: ModelVersion, sequence_ids: Iterable[int]) -> int:
+    """Aggregate each sequence's frame predictions into its verdict, as DeepFaune does."""
+    classes = list(version.classes.order_by("index").select_related("taxon"))
+    refreshed = 0
+    for sequence_id in set(sequence_ids):
+        predictions = list(Prediction.objects.filter(version=version, image__sequence_id=sequence_id)
+                           .select_related("image__organisation"))
+        if not predictions:
+            continue
+        frames = [FrameResult(p.category, np.frombuffer(p.logits, dtype=np.float16).astype(np.float32)
+                              if p.logits and p.category == ANIMAL else None) for p in predictions]
+        threshold = predictions[0].image.organisation.undefined_threshold
+        verdict = aggregate_sequence(frames, temperature=version.temperature, threshold=threshold,
+                                     renormalise=not version.is_zero_shot)
+        taxon = classes[verdict.class_index].taxon if verdict.class_index is not None else \
+            detector_label(verdict.category)
+        SequencePrediction.objects.update_or_create(
+            sequence_id=sequence_id, version=version,
+            defaults={"category": verdict.category, "taxon": taxon, "score": verdict.score,
+                      "undefined": verdict.undefined,
+                      "top": [[classes[i].taxon_id, round(p, 5)] for i, p in verdict.top]})
+        refreshed += 1
+    return refreshed
+

@@ -1,0 +1,74 @@
+"""Turning a registered version into something that runs: weights checked against their sha256, models built
+once per worker process. Imported only by worker code paths (it pulls in torch)."""
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from django.conf import settings
+
+from inference.engine.backbones import (
+    CheckpointError,
+    EmbeddingClassifier,
+    load_deepfaune_checkpoint,
+    load_efficientnet_lite0,
+    load_timm_checkpoint,
+)
+from inference.engine.detections import YoloDetector
+from inference.engine.specs import BackboneSpec
+from inference.engine.zero_shot import imagenet_to_taxa
+from inference.models import HeadKind, ModelVersion
+from inference.services.registry import file_sha256
+
+
+@dataclass
+class Runner:
+    spec: BackboneSpec
+    classifier: EmbeddingClassifier
+    class_slugs: list[str]
+    zero_shot: bool
+    detector: YoloDetector | None
+    detector_name: str = ""
+
+    @torch.inference_mode()
+    def forward(self, pixels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Class logits (in the version's class order) and embeddings for a batch of crops."""
+        logits, embeddings = self.classifier(pixels)
+        logits = logits.float().numpy()
+        if self.zero_shot:
+            logits = imagenet_to_taxa(logits, self.class_slugs)
+        return logits, embeddings.float().numpy()
+
+
+def _checked(artifact: dict) -> str:
+    path = artifact["path"]
+    if not Path(path).is_file():
+        raise CheckpointError(f"the model file {path} is missing")
+    if file_sha256(Path(path)) != artifact["sha256"]:
+        raise CheckpointError(f"the model file {path} changed since it was registered (sha256 differs)")
+    return path
+
+
+def _classifier(version: ModelVersion, spec: BackboneSpec) -> EmbeddingClassifier:
+    if version.head_kind == HeadKind.ZERO_SHOT:
+        _checked(version.artifacts["backbone"])
+        return load_efficientnet_lite0()
+    path = _checked(version.artifacts["checkpoint"])
+    fmt = version.artifacts["checkpoint"].get("format", "timm")
+    loaded = load_deepfaune_checkpoint(path, spec) if fmt == "deepfaune" else load_timm_checkpoint(path, spec)
+    return loaded.classifier
+
+
+@lru_cache(maxsize=2)
+def runner_for(version_id: int) -> Runner:
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    version = ModelVersion.objects.get(pk=version_id)
+    spec = BackboneSpec.from_dict(version.backbone)
+    detector = None
+    if version.detector.get("path"):
+        detector = YoloDetector(_checked(version.detector), image_size=int(version.detector.get("image_size", 960)),
+                                config_dir=str(Path(settings.DATA_DIR) / "ultralytics"))
+    slugs = list(version.classes.order_by("index").values_list("taxon__slug", flat=True))
+    return Runner(spec, _classifier(version, spec), slugs, version.is_zero_shot, detector,
+                  detector_name=f"yolo:{version.detector.get('sha256', '')[:12]}" if detector else "")

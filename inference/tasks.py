@@ -1,0 +1,68 @@
+"""Background jobs of the inference app. They take ids, re-fetch, and skip what is already done, so a job
+killed halfway is simply run again."""
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.models import Image
+from inference.models import ModelVersion, PrelabelRun, RunStatus, VersionStatus
+
+logger = logging.getLogger(__name__)
+
+
+def queue_prelabel_all(version: ModelVersion) -> None:
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task("inference.tasks.prelabel_all", version.pk,
+                                             task_name=f"prelabel-all-{version.pk}"))
+
+
+def _pending(version: ModelVersion, images) -> list[int]:
+    """Images without a prediction of this version, newest uploads first."""
+    return list(images.exclude(predictions__version=version).order_by("-created_at", "-pk")
+                .values_list("pk", flat=True))
+
+
+def _run(version: ModelVersion, image_ids: list[int], batch_id: int | None) -> PrelabelRun:
+    from inference.services.prelabel import prelabel_images, sequence_predictions_refresh
+
+    run = PrelabelRun.objects.create(version=version, batch_id=batch_id, total=len(image_ids),
+                                     status=RunStatus.RUNNING)
+    try:
+        prelabel_images(version=version, image_ids=image_ids, batch_size=settings.FAUNE["PRELABEL_BATCH_SIZE"],
+                        on_progress=lambda done: PrelabelRun.objects.filter(pk=run.pk).update(done=done))
+        sequences = Image.objects.filter(pk__in=image_ids).values_list("sequence_id", flat=True).distinct()
+        sequence_predictions_refresh(version=version, sequence_ids=list(sequences))
+    except Exception as error:
+        PrelabelRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, error=f"{type(error).__name__}: {error}",
+                                                     finished_at=timezone.now())
+        raise
+    PrelabelRun.objects.filter(pk=run.pk).update(status=RunStatus.DONE, done=len(image_ids),
+                                                 finished_at=timezone.now())
+    return run
+
+
+def prelabel_batch(batch_id: int) -> None:
+    version = ModelVersion.objects.filter(status=VersionStatus.PRODUCTION).first()
+    if version is None:
+        logger.info("no production model: batch %s is not pre-labelled", batch_id)
+        return
+    pending = _pending(version, Image.objects.filter(batch_id=batch_id))
+    if pending:
+        _run(version, pending, batch_id)
+
+
+def prelabel_all(version_id: int, chunk: int = 2000) -> None:
+    """After a production change: every image, newest first, in chunks so progress shows and a newer promotion
+    stops this one."""
+    while True:
+        version = ModelVersion.objects.get(pk=version_id)
+        if version.status != VersionStatus.PRODUCTION:
+            logger.info("version %s is no longer in production; re-prediction stops", version_id)
+            return
+        pending = _pending(version, Image.objects.all())[:chunk]
+        if not pending:
+            return
+        _run(version, pending, None)
