@@ -93,22 +93,27 @@ def _strip_prefix(state_dict: dict, prefix: str) -> dict:
     return {key[len(prefix):] if key.startswith(prefix) else key: value for key, value in state_dict.items()}
 
 
-def load_deepfaune_checkpoint(path: str, spec: BackboneSpec | None = None) -> LoadedCheckpoint:
-    """DeepFaune's format: {'args': {'backbone', 'num_classes', ...}, 'state_dict': {'base_model.…': tensor}}."""
+def load_deepfaune_checkpoint(path: str, spec: BackboneSpec | None = None, *, backbone: str | None = None,
+                              input_size: int | None = None) -> LoadedCheckpoint:
+    """DeepFaune's format: {'args': {'backbone', 'num_classes', ...}, 'state_dict': {'base_model.…': tensor}}.
+    `spec` (as registered) wins; else the backbone named in the file (or `backbone`), at `input_size` if given."""
     data = _read(path)
     if not isinstance(data, dict) or "state_dict" not in data or "args" not in data:
         raise CheckpointError("not a DeepFaune checkpoint: expected a dict with 'args' and 'state_dict'")
     args = data["args"]
     if not isinstance(args, dict) or "num_classes" not in args:
         raise CheckpointError("the checkpoint's 'args' lacks 'num_classes'")
-    backbone = str(args.get("backbone") or (spec.timm_name if spec else ""))
+    backbone = backbone or str(args.get("backbone") or (spec.timm_name if spec else ""))
     if not backbone:
         raise CheckpointError("the checkpoint's 'args' names no backbone; pass --backbone")
-    spec = spec or _deepfaune_spec(backbone)
+    if spec is None:
+        spec = deepfaune_spec(backbone)
+        if input_size:
+            spec = BackboneSpec.from_dict({**spec.to_dict(), "input_size": input_size})
     return _load_into(spec, int(args["num_classes"]), _strip_prefix(data["state_dict"], "base_model."))
 
 
-def _deepfaune_spec(backbone: str) -> BackboneSpec:
+def deepfaune_spec(backbone: str) -> BackboneSpec:
     from inference.engine.specs import DEEPFAUNE_DINOV2, DEEPFAUNE_DINOV3
 
     for known in (DEEPFAUNE_DINOV2, DEEPFAUNE_DINOV3):

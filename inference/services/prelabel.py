@@ -5,7 +5,7 @@ logits and the embedding, then refresh the verdicts of the sequences touched. Re
 Worker-only: imports torch through the runtime."""
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,14 +40,30 @@ def _pixels(image: Image, choice: BoxChoice, runner: Runner) -> torch.Tensor:
     return load_crop(CropRequest(image.file.path, choice.box), runner.spec).unsqueeze(0)
 
 
-def _forward(runner: Runner, images: list[Image], choices: list[BoxChoice], pool: ThreadPoolExecutor):
-    tensors = list(pool.map(lambda pair: _pixels(pair[0], pair[1], runner), zip(images, choices, strict=True)))
-    kept = [(image, choice, t) for image, choice, t in zip(images, choices, tensors, strict=True) if t is not None]
+@dataclass
+class Chunk:
+    images: list[Image]
+    choices: list[BoxChoice]
+    pixels: list[Future]
+
+
+def _submit(ids: list[int], runner: Runner, pool: ThreadPoolExecutor) -> Chunk:
+    """Read rows and choose boxes here (database work stays on this thread); decode pixels in the pool."""
+    images = list(Image.objects.filter(pk__in=ids).select_related("organisation"))
+    choices = choose_boxes(images, runner, threshold=settings.FAUNE["DETECTION_THRESHOLD"])
+    futures = [pool.submit(_pixels, image, choice, runner) for image, choice in zip(images, choices, strict=True)]
+    return Chunk(images, choices, futures)
+
+
+def _forward(runner: Runner, chunk: Chunk) -> list[Outcome]:
+    kept = [(image, choice, future.result()) for image, choice, future
+            in zip(chunk.images, chunk.choices, chunk.pixels, strict=True)]
+    kept = [row for row in kept if row[2] is not None]
     if not kept:
         return []
-    logits, embeddings = runner.forward(torch.cat([t for _, _, t in kept]))
+    logits, embeddings = runner.forward(torch.cat([tensor for _, _, tensor in kept]))
     outcomes, row = [], 0
-    for image, choice, tensor in kept:  # videos contribute several frames: average them into one result
+    for image, choice, tensor in kept:  # a video brings several frames: average them into one result
         span = slice(row, row + len(tensor))
         outcomes.append(Outcome(image, choice, logits[span].mean(axis=0), embeddings[span].mean(axis=0)))
         row += len(tensor)
@@ -61,29 +77,24 @@ def prelabel_images(
     batch_size: int = 16,
     on_progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Predict every given image with `version`; return how many were predicted."""
+    """Predict every given image with `version`; return how many were predicted. The next chunk is decoded
+    while the current one runs through the model."""
     runner = runner_for(version.pk)
     taxa = {taxon.slug: taxon for taxon in Taxon.objects.all()}
     classes = [taxa[slug] for slug in runner.class_slugs]
+    chunks = [image_ids[i:i + batch_size] for i in range(0, len(image_ids), batch_size)]
     done = 0
-    with ThreadPoolExecutor(max_workers=settings.FAUNE.get("DECODE_THREADS", 2)) as pool:
-        chunks = [image_ids[i:i + batch_size] for i in range(0, len(image_ids), batch_size)]
-        pending = pool.submit(_prepare, chunks[0], runner) if chunks else None
+    with ThreadPoolExecutor(max_workers=settings.FAUNE["DECODE_THREADS"]) as pool:
+        pending = _submit(chunks[0], runner, pool) if chunks else None
         for index in range(len(chunks)):
-            images, choices = pending.result()
-            if index + 1 < len(chunks):  # decode the next chunk while this one runs through the model
-                pending = pool.submit(_prepare, chunks[index + 1], runner)
-            outcomes = _forward(runner, images, choices, pool)
-            _store(version, runner, classes, outcomes)
-            done += len(images)
+            current = pending
+            if index + 1 < len(chunks):
+                pending = _submit(chunks[index + 1], runner, pool)
+            _store(version, runner, classes, _forward(runner, current))
+            done += len(current.images)
             if on_progress:
                 on_progress(done)
     return done
-
-
-def _prepare(ids: list[int], runner: Runner) -> tuple[list[Image], list[BoxChoice]]:
-    images = list(Image.objects.filter(pk__in=ids).select_related("organisation"))
-    return images, choose_boxes(images, runner, threshold=settings.FAUNE["DETECTION_THRESHOLD"])
 
 
 def _top(probabilities: np.ndarray, classes: list[Taxon], k: int = 5) -> list[list]:

@@ -1,5 +1,6 @@
 """Turning a registered version into something that runs: weights checked against their sha256, models built
 once per worker process. Imported only by worker code paths (it pulls in torch)."""
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -60,9 +61,15 @@ def _classifier(version: ModelVersion, spec: BackboneSpec) -> EmbeddingClassifie
     return loaded.classifier
 
 
-@lru_cache(maxsize=2)
 def runner_for(version_id: int) -> Runner:
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    """The built model of a version, cached per worker process. The cache key includes the creation time and
+    files, since a database id alone can come back after a rolled-back registration."""
+    version = ModelVersion.objects.get(pk=version_id)
+    return _runner(version.pk, version.created_at.isoformat(), json.dumps(version.artifacts, sort_keys=True))
+
+
+@lru_cache(maxsize=2)
+def _runner(version_id: int, created_at: str, artifacts: str) -> Runner:
     version = ModelVersion.objects.get(pk=version_id)
     spec = BackboneSpec.from_dict(version.backbone)
     detector = None

@@ -1,0 +1,116 @@
+"""REST API of the inference app: predictions, similar images, bulk acceptance, the model registry."""
+from django.db import transaction
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.models import Image
+from annotation.selectors import (
+    batches_visible_to,
+    image_editable_by,
+    images_visible_to,
+    taxon_resolve,
+    user_access,
+)
+from annotation.services.annotations import annotation_add
+from inference.models import ModelVersion, Prediction, PrelabelRun
+from inference.selectors import prediction_summary, production_version, similar_images
+from inference.services.registry import model_version_set_status
+
+
+def _visible_image(request: Request, pk: int) -> Image:
+    return get_object_or_404(images_visible_to(request.user), pk=pk)
+
+
+class ImagePredictionApi(APIView):
+    def get(self, request: Request, pk: int) -> Response:
+        image = _visible_image(request, pk)
+        version = production_version()
+        summary = prediction_summary(image, version) if version else None
+        if summary is None:
+            return Response({"detail": "Not pre-labelled yet: the worker has not reached this image."}, status=404)
+        return Response(summary)
+
+
+class SimilarImagesApi(APIView):
+    def get(self, request: Request, pk: int) -> Response:
+        image = _visible_image(request, pk)
+        raw = str(request.query_params.get("k", "12"))
+        k = min(max(int(raw), 1), 100) if raw.isdigit() else 12
+        results = similar_images(request.user, image, k)
+        for row in results:
+            row["thumbnail_url"] = reverse("image-thumbnail", args=[row["image"]])
+            row["url"] = reverse("image-detail", args=[row["image"]])
+        return Response({"results": results})
+
+
+class BatchPrelabelApi(APIView):
+    def get(self, request: Request, pk: int) -> Response:
+        batch = get_object_or_404(batches_visible_to(request.user), pk=pk)
+        version = production_version()
+        total = batch.images.count()
+        predicted = Prediction.objects.filter(image__batch=batch, version=version).count() if version else 0
+        run = PrelabelRun.objects.filter(batch=batch).first()
+        return Response({"images": total, "predicted": predicted, "status": run.status if run else "waiting",
+                         "error": run.error if run else "",
+                         "version": str(version) if version else None,
+                         "zero_shot": bool(version and version.is_zero_shot)})
+
+
+class AcceptSerializer(serializers.Serializer):
+    images = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000)
+    taxon = serializers.CharField(required=False, allow_blank=True,
+                                  help_text="correct every image to this taxon instead of accepting predictions")
+
+
+class PrelabelAcceptApi(APIView):
+    """Accept the pre-labels of many images at once, or correct them all to one taxon."""
+
+    def post(self, request: Request) -> Response:
+        serializer = AcceptSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        correction = serializer.validated_data.get("taxon")
+        taxon = taxon_resolve(correction) if correction else None
+        version = production_version()
+        images = images_visible_to(request.user).filter(pk__in=serializer.validated_data["images"])
+        predictions = {p.image_id: p for p in Prediction.objects.filter(image__in=images, version=version)
+                       .select_related("taxon")} if version else {}
+        labelled, skipped = [], []
+        with transaction.atomic():
+            for image in images:
+                chosen = taxon or (predictions[image.pk].taxon if image.pk in predictions else None)
+                if chosen is None or not image_editable_by(request.user, image):
+                    skipped.append(image.pk)
+                    continue
+                annotation_add(image=image, taxon=chosen, author=request.user, accept_prediction=taxon is None)
+                labelled.append(image.pk)
+        missing = set(serializer.validated_data["images"]) - set(labelled) - set(skipped)
+        return Response({"labelled": labelled, "skipped": sorted(skipped + list(missing))},
+                        status=status.HTTP_201_CREATED if labelled else status.HTTP_400_BAD_REQUEST)
+
+
+def _version_row(version: ModelVersion) -> dict:
+    return {"id": version.pk, "name": version.name, "version": version.version, "status": version.status,
+            "head_kind": version.head_kind, "zero_shot": version.is_zero_shot, "backbone": version.backbone,
+            "classes": list(version.classes.values_list("taxon__slug", flat=True)),
+            "artifacts": version.artifacts, "created_at": version.created_at}
+
+
+class ModelVersionListApi(APIView):
+    def get(self, request: Request) -> Response:
+        return Response([_version_row(v) for v in ModelVersion.objects.all()])
+
+
+class ModelVersionStatusApi(APIView):
+    def post(self, request: Request, pk: int) -> Response:
+        if not user_access(request.user).coordinator:
+            raise PermissionDenied("Only coordinators change which model is in production.")
+        version = get_object_or_404(ModelVersion, pk=pk)
+        wanted = str(request.data.get("status", ""))
+        if wanted not in ("production", "archived", "rejected", "candidate"):
+            return Response({"detail": "status must be production, archived, rejected or candidate"}, status=400)
+        return Response(_version_row(model_version_set_status(version=version, status=wanted)))

@@ -1,0 +1,67 @@
+"""Reads of predictions and similar images, always through what the asking user may see."""
+import numpy as np
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from annotation.models import Image, Taxon
+from annotation.selectors import images_visible_to
+from inference.models import ModelVersion, Prediction, SequencePrediction, VersionStatus
+from inference.services.index import load_index
+
+
+def production_version() -> ModelVersion | None:
+    return ModelVersion.objects.filter(status=VersionStatus.PRODUCTION).first()
+
+
+def with_prediction(images: QuerySet[Image], version: ModelVersion) -> QuerySet[Image]:
+    predicted = Prediction.objects.filter(image=OuterRef("pk"), version=version)
+    return images.annotate(predicted_taxon_id=Subquery(predicted.values("taxon_id")[:1]),
+                           predicted_score=Subquery(predicted.values("score")[:1]),
+                           predicted_category=Subquery(predicted.values("category")[:1]))
+
+
+def _taxon_names(taxon_ids: set[int]) -> dict[int, dict]:
+    return {t.pk: {"id": t.pk, "slug": t.slug, "name_en": t.name_en, "name_fr": t.name_fr}
+            for t in Taxon.objects.filter(pk__in=taxon_ids)}
+
+
+def prediction_summary(image: Image, version: ModelVersion) -> dict | None:
+    """The image's pre-label and its sequence's verdict, with taxon names, as pages and the API show them."""
+    prediction = Prediction.objects.filter(image=image, version=version).first()
+    if prediction is None:
+        return None
+    sequence = SequencePrediction.objects.filter(sequence_id=image.sequence_id, version=version).first()
+    wanted = {prediction.taxon_id, *(row[0] for row in prediction.top)}
+    if sequence:
+        wanted |= {sequence.taxon_id, *(row[0] for row in sequence.top)}
+    names = _taxon_names({pk for pk in wanted if pk})
+
+    def ranked(rows: list) -> list[dict]:
+        return [{"taxon": names.get(taxon_id), "probability": p} for taxon_id, p in rows]
+
+    return {
+        "version": {"id": version.pk, "name": version.name, "version": version.version,
+                    "zero_shot": version.is_zero_shot},
+        "image": {"category": prediction.category, "taxon": names.get(prediction.taxon_id),
+                  "score": prediction.score, "box": prediction.box, "box_source": prediction.box_source,
+                  "top": ranked(prediction.top)},
+        "sequence": None if sequence is None else {
+            "category": sequence.category, "taxon": names.get(sequence.taxon_id), "score": sequence.score,
+            "undefined": sequence.undefined, "top": ranked(sequence.top)},
+    }
+
+
+def similar_images(user: User | AnonymousUser, image: Image, k: int = 12, *, oversample: int = 8) -> list[dict]:
+    """The k most similar images the user may see, by cosine similarity of the production backbone's
+    embeddings. Searches k x oversample neighbours, then keeps the visible ones."""
+    version = production_version()
+    embedding = image.embeddings.filter(backbone_key=version.backbone_key).first() if version else None
+    index = load_index(version.backbone_key) if embedding else None
+    if index is None:
+        return []
+    query = np.frombuffer(embedding.vector, dtype=np.float16).astype(np.float32)[None, :]
+    found = index.search(query, min(index.size, k * oversample + 1))
+    ranked = [(int(i), float(s)) for i, s in zip(found.ids[0], found.scores[0], strict=True)
+              if i >= 0 and i != image.pk]
+    visible = set(images_visible_to(user).filter(pk__in=[i for i, _ in ranked]).values_list("pk", flat=True))
+    return [{"image": i, "similarity": round(s, 4)} for i, s in ranked if i in visible][:k]

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from inference import apis, views
+
+api_urlpatterns = [
+    path("images/<int:pk>/prediction/", apis.ImagePredictionApi.as_view(), name="api-image-prediction"),
+    path("images/<int:pk>/similar/", apis.SimilarImagesApi.as_view(), name="api-image-similar"),
+    path("batches/<int:pk>/prelabel/", apis.BatchPrelabelApi.as_view(), name="api-batch-prelabel"),
+    path("prelabels/accept/", apis.PrelabelAcceptApi.as_view(), name="api-prelabel-accept"),
+    path("models/", apis.ModelVersionListApi.as_view(), name="api-models"),
+    path("models/<int:pk>/status/", apis.ModelVersionStatusApi.as_view(), name="api-model-status"),
+]
+
+urlpatterns = [
+    path("prelabels/", views.prelabel_list, name="prelabel-list"),
+    path("models/", views.model_list, name="model-list"),
+    path("models/<int:pk>/status/", views.model_status, name="model-status"),
+]

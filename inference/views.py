@@ -1,0 +1,95 @@
+"""Pages of the inference app: pre-labels to accept or correct in bulk, and the model registry."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from annotation.models import Taxon
+from annotation.selectors import image_editable_by, images_visible_to, user_access, with_current_label
+from annotation.services.annotations import annotation_add
+from inference.models import ModelVersion
+from inference.selectors import production_version, with_prediction
+from inference.services.registry import model_version_set_status
+
+PAGE_SIZE = 60
+
+
+def _float_or_none(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _filtered(request: HttpRequest, version: ModelVersion):
+    query = request.GET
+    images = with_prediction(images_visible_to(request.user), version).filter(predicted_score__isnull=False)
+    if query.get("taxon", "").isdigit():
+        images = images.filter(predicted_taxon_id=int(query["taxon"]))
+    if (low := _float_or_none(query.get("min_score"))) is not None:
+        images = images.filter(predicted_score__gte=low)
+    if (high := _float_or_none(query.get("max_score"))) is not None:
+        images = images.filter(predicted_score__lte=high)
+    if query.get("labelled") == "no":
+        images = images.filter(current_taxon_id__isnull=True)
+    return images.order_by("predicted_score" if query.get("order") == "score" else "-created_at")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def prelabel_list(request: HttpRequest) -> HttpResponse:
+    version = production_version()
+    if version is None:
+        return render(request, "inference/prelabels.html", {"version": None})
+    if request.method == "POST":
+        return _bulk_label(request, version)
+    page = Paginator(_filtered(request, version).select_related("deployment"), PAGE_SIZE).get_page(
+        request.GET.get("page"))
+    taxa = {t.pk: t for t in Taxon.objects.all()}
+    for image in page:
+        image.predicted_taxon = taxa.get(image.predicted_taxon_id)
+        image.current_taxon = taxa.get(image.current_taxon_id)
+    params = request.GET.copy()
+    params.pop("page", None)
+    return render(request, "inference/prelabels.html", {"version": version, "page": page, "taxa": taxa.values(),
+                                                        "query": request.GET, "filter_params": params.urlencode()})
+
+
+def _bulk_label(request: HttpRequest, version: ModelVersion) -> HttpResponse:
+    ids = [int(pk) for pk in request.POST.getlist("images") if pk.isdigit()]
+    correction = request.POST.get("taxon", "")
+    taxon = Taxon.objects.filter(pk=int(correction)).first() if correction.isdigit() else None
+    images = with_prediction(with_current_label(images_visible_to(request.user).filter(pk__in=ids)), version)
+    predicted = {t.pk: t for t in Taxon.objects.filter(pk__in=[i.predicted_taxon_id for i in images])}
+    done = 0
+    with transaction.atomic():
+        for image in images:
+            chosen = taxon or predicted.get(image.predicted_taxon_id)
+            if chosen is not None and image_editable_by(request.user, image):
+                annotation_add(image=image, taxon=chosen, author=request.user, accept_prediction=taxon is None)
+                done += 1
+    verb = f"Corrected to {taxon.name_en}" if taxon else "Accepted the pre-label of"
+    messages.success(request, f"{verb} {done} image(s)." if done else "Nothing selected that you may label.")
+    return redirect(request.get_full_path())
+
+
+@login_required
+def model_list(request: HttpRequest) -> HttpResponse:
+    versions = ModelVersion.objects.prefetch_related("classes__taxon")
+    return render(request, "inference/models.html", {"versions": versions,
+                                                     "coordinator": user_access(request.user).coordinator})
+
+
+@login_required
+@require_POST
+def model_status(request: HttpRequest, pk: int) -> HttpResponse:
+    if not user_access(request.user).coordinator:
+        raise PermissionDenied("Only coordinators change which model is in production.")
+    version = get_object_or_404(ModelVersion, pk=pk)
+    model_version_set_status(version=version, status=request.POST.get("status", ""))
+    messages.success(request, f"{version} is now {request.POST.get('status')}.")
+    return redirect("model-list")

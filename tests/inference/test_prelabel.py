@@ -1,0 +1,187 @@
+"""Pre-labelling through the real pieces: upload, queued job (inline in tests), real EfficientNet-Lite0
+weights, predictions, sequence verdicts, embeddings in FAISS, and what pages and the API show of them."""
+import io
+import json
+
+import pytest
+import torch
+from django.core.management import CommandError, call_command
+
+from annotation.models import Annotation, Image, LabelSource
+from inference.engine.backbones import create_timm_model
+from inference.models import Detection, Embedding, ModelVersion, Prediction, PrelabelRun, SequencePrediction
+from inference.services.index import load_index
+from inference.services.registry import default_version_ensure, model_version_promote
+from inference.tasks import prelabel_batch
+from tests.conftest import client_for
+from tests.factories import jpeg_bytes, upload
+from tests.inference.test_engine import TINY_VIT
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def zero_shot(db, settings):
+    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
+    return default_version_ensure()
+
+
+def post(api, *files, **fields):
+    return api.post("/api/images/", {"files": list(files), **fields}, format="multipart")
+
+
+@pytest.fixture
+def uploaded(api, zero_shot, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(api, upload("a.jpg", jpeg_bytes(size=(320, 240), seed=1, taken="2024:05:01 10:00:00")),
+                        upload("b.jpg", jpeg_bytes(size=(320, 240), seed=2, taken="2024:05:01 10:00:04")),
+                        upload("c.jpg", jpeg_bytes(size=(320, 240), seed=3)), deployment_name="Cam")
+    assert response.status_code == 201
+    return response.json()["batch"]
+
+
+def test_default_version_is_zero_shot_production_with_real_weights(zero_shot):
+    assert zero_shot.status == "production" and zero_shot.is_zero_shot
+    assert zero_shot.artifacts["backbone"]["sha256"] and zero_shot.classes.count() >= 20
+    assert default_version_ensure().pk == zero_shot.pk and ModelVersion.objects.count() == 1
+
+
+def test_upload_is_prelabelled_with_top5_logits_and_embeddings(uploaded, zero_shot):
+    predictions = Prediction.objects.filter(version=zero_shot)
+    assert predictions.count() == 3
+    for prediction in predictions:
+        assert len(prediction.top) == 5 and prediction.top[0][1] >= prediction.top[1][1]
+        assert len(bytes(prediction.logits)) == 2 * zero_shot.classes.count()
+        assert prediction.box_source == "whole_image"
+    assert Embedding.objects.filter(backbone_key=zero_shot.backbone_key).count() == 3
+    assert load_index(zero_shot.backbone_key).size == 3
+    assert SequencePrediction.objects.count() == 2  # a+b one sequence, undated c its own
+    assert PrelabelRun.objects.get().status == "done"
+
+
+def test_running_again_adds_nothing(uploaded, zero_shot):
+    prelabel_batch(uploaded)
+    Prediction.objects.all().delete()
+    prelabel_batch(uploaded)
+    prelabel_batch(uploaded)
+    assert Prediction.objects.count() == 3 and Embedding.objects.count() == 3
+
+
+def test_pool_boxes_and_imported_detections_choose_the_crop(api, uploaded, zero_shot, partner, tmp_path):
+    a, b, c = Image.objects.order_by("original_name")
+    Annotation.objects.create(image=a, taxon_id=zero_shot.classes.first().taxon_id, role="partner",
+                              source=LabelSource.PARTNER, box_x=0.1, box_y=0.1, box_w=0.5, box_h=0.5)
+    md = tmp_path / "md.json"
+    md.write_text(json.dumps({"images": [{"file": "b.jpg", "detections": [
+        {"category": "1", "conf": 0.95, "bbox": [0.2, 0.2, 0.3, 0.3]}]}, {"file": "c.jpg", "detections": []},
+        {"file": "nowhere.jpg", "detections": []}]}))
+    out = io.StringIO()
+    call_command("import_detections", str(md), stdout=out, stderr=io.StringIO())
+    assert json.loads(out.getvalue().splitlines()[-1]) == {"matched": 2, "unmatched": 1, "detections": 1}
+    Prediction.objects.filter(image=a).delete()
+    prelabel_batch(uploaded)
+    sources = dict(Prediction.objects.values_list("image__original_name", "box_source"))
+    assert sources == {"a.jpg": "pool", "b.jpg": "megadetector_json", "c.jpg": "megadetector_json"}
+    empty = Prediction.objects.get(image=c)
+    assert empty.category == "empty" and empty.taxon.slug == "empty"
+    assert Detection.objects.filter(image=c, category="empty").exists()
+
+
+def test_promotion_is_atomic_and_repredicts_the_pool(uploaded, zero_shot, tmp_path, django_capture_on_commit_callbacks):
+    other = ModelVersion.objects.create(name="other", version="2", backbone=zero_shot.backbone,
+                                        head_kind="zero_shot", artifacts=zero_shot.artifacts)
+    for row in zero_shot.classes.all():
+        other.classes.create(index=row.index, taxon=row.taxon)
+    with django_capture_on_commit_callbacks(execute=True):
+        model_version_promote(version=other)
+    zero_shot.refresh_from_db()
+    assert zero_shot.status == "archived" and ModelVersion.objects.filter(status="production").get() == other
+    assert Prediction.objects.filter(version=other).count() == 3
+
+
+def test_prediction_similar_and_bulk_accept_apis(api, uploaded, zero_shot, other_partner):
+    image = Image.objects.get(original_name="a.jpg")
+    body = api.get(f"/api/images/{image.pk}/prediction/").json()
+    assert body["version"]["zero_shot"] is True and len(body["image"]["top"]) == 5
+    assert body["sequence"]["undefined"] in (True, False)
+    similar = api.get(f"/api/images/{image.pk}/similar/?k=5").json()["results"]
+    assert {row["image"] for row in similar} == set(Image.objects.exclude(pk=image.pk).values_list("pk", flat=True))
+    assert client_for(other_partner).get(f"/api/images/{image.pk}/similar/").status_code == 404
+    accepted = api.post("/api/prelabels/accept/", {"images": [image.pk]}, format="json")
+    assert accepted.status_code == 201
+    label = Annotation.objects.get(image=image)
+    assert label.source == LabelSource.MODEL_ACCEPTED and label.taxon_id == body["image"]["taxon"]["id"]
+    corrected = api.post("/api/prelabels/accept/", {"images": [image.pk], "taxon": "loup"}, format="json")
+    assert corrected.status_code == 201 and Annotation.objects.filter(taxon__slug="wolf").exists()
+    assert client_for(other_partner).post("/api/prelabels/accept/", {"images": [image.pk]},
+                                          format="json").status_code == 400
+
+
+def test_prelabel_page_filters_and_bulk_accepts(client, partner, uploaded, zero_shot):
+    client.force_login(partner)
+    page = client.get("/prelabels/", {"max_score": "1", "order": "score"})
+    assert page.status_code == 200 and b"zero-shot" in page.content
+    ids = list(Image.objects.values_list("pk", flat=True))
+    response = client.post("/prelabels/", {"images": ids, "action": "accept"})
+    assert response.status_code == 302
+    assert Annotation.objects.filter(source=LabelSource.MODEL_ACCEPTED).count() == 3
+    batch_progress = client.get(f"/api/batches/{uploaded}/prelabel/").json()
+    assert batch_progress["predicted"] == batch_progress["images"] == 3
+
+
+def test_model_pages_and_promotion_rights(client, partner, coordinator, zero_shot):
+    client.force_login(partner)
+    assert client.get("/models/").status_code == 200
+    assert client.post(f"/models/{zero_shot.pk}/status/", {"status": "rejected"}).status_code == 403
+    api = client_for(partner)
+    assert api.post(f"/api/models/{zero_shot.pk}/status/", {"status": "archived"}, format="json").status_code == 403
+    assert client_for(coordinator).get("/api/models/").json()[0]["zero_shot"] is True
+
+
+def _standin(tmp_path, classes: int) -> str:
+    model = create_timm_model(TINY_VIT, num_classes=classes)
+    path = tmp_path / "deepfaune.pt"
+    torch.save({"args": {"backbone": TINY_VIT.timm_name, "num_classes": classes},
+                "state_dict": {f"base_model.{k}": v for k, v in model.state_dict().items()}}, path)
+    return str(path)
+
+
+def test_register_model_deepfaune_format(tmp_path, settings):
+    classes = tmp_path / "classes.txt"
+    classes.write_text("renard\nsanglier\nchevreuil\n")
+    out = io.StringIO()
+    call_command("register_model", "--checkpoint", _standin(tmp_path, 3), "--format", "deepfaune",
+                 "--classes", str(classes), "--input-size", "56", "--name", "df-standin", stdout=out)
+    registered = json.loads(out.getvalue())
+    version = ModelVersion.objects.get(pk=registered["id"])
+    assert version.status == "candidate" and version.backbone["input_size"] == 56
+    assert list(version.classes.values_list("taxon__slug", flat=True)) == ["fox", "wild-boar", "roe-deer"]
+    assert version.artifacts["checkpoint"]["path"].startswith(str(settings.DATA_DIR))
+
+
+def test_register_model_refuses_wrong_class_count_and_corrupt_files(tmp_path):
+    classes = tmp_path / "classes.txt"
+    classes.write_text("renard\nsanglier\n")
+    with pytest.raises(CommandError, match="lists 2 classes but the checkpoint outputs 3"):
+        call_command("register_model", "--checkpoint", _standin(tmp_path, 3), "--format", "deepfaune",
+                     "--classes", str(classes), stdout=io.StringIO())
+    with pytest.raises(CommandError, match="only DeepFaune's 26 seeded classes"):
+        call_command("register_model", "--checkpoint", _standin(tmp_path, 3), "--format", "deepfaune",
+                     stdout=io.StringIO())
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"garbage")
+    with pytest.raises(CommandError, match="Nothing registered"):
+        call_command("register_model", "--checkpoint", str(corrupt), "--format", "deepfaune", stdout=io.StringIO())
+    assert not ModelVersion.objects.exists()
+
+
+def test_registered_deepfaune_version_prelabels(tmp_path, api, django_capture_on_commit_callbacks, settings):
+    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
+    classes = tmp_path / "classes.txt"
+    classes.write_text("renard\nsanglier\nchevreuil\n")
+    call_command("register_model", "--checkpoint", _standin(tmp_path, 3), "--format", "deepfaune",
+                 "--classes", str(classes), "--input-size", "56", "--promote", stdout=io.StringIO())
+    with django_capture_on_commit_callbacks(execute=True):
+        post(api, upload("a.jpg", jpeg_bytes(size=(200, 150))))
+    prediction = Prediction.objects.get()
+    assert prediction.taxon.slug in ("fox", "wild-boar", "roe-deer") and len(prediction.top) == 3
