@@ -5,7 +5,8 @@ from django.db.models import OuterRef, QuerySet, Subquery
 
 from annotation.models import Image, Taxon
 from annotation.selectors import images_visible_to
-from inference.models import ModelVersion, Prediction, SequencePrediction, VersionStatus
+from inference.engine.similarity import VectorIndex, near_duplicates
+from inference.models import Embedding, ModelVersion, Prediction, SequencePrediction, VersionStatus
 from inference.services.index import load_index
 
 
@@ -65,3 +66,23 @@ def similar_images(user: User | AnonymousUser, image: Image, k: int = 12, *, ove
               if i >= 0 and i != image.pk]
     visible = set(images_visible_to(user).filter(pk__in=[i for i, _ in ranked]).values_list("pk", flat=True))
     return [{"image": i, "similarity": round(s, 4)} for i, s in ranked if i in visible][:k]
+
+
+def near_duplicates_in_deployment(deployment_id: int, *, threshold: float | None = None,
+                                  k: int = 10) -> list[tuple[int, int, float]]:
+    """Pairs of images of one camera whose embeddings have cosine >= threshold (burst frames, a camera that
+    fired on wind): selection uses this to avoid sending near-copies to experts. Each image is compared with its
+    k nearest neighbours in an index of that camera only, so the cost grows with n log n, not n squared."""
+    from django.conf import settings
+
+    version = production_version()
+    if version is None:
+        return []
+    rows = list(Embedding.objects.filter(backbone_key=version.backbone_key, image__deployment_id=deployment_id)
+                .values_list("image_id", "vector"))
+    if len(rows) < 2:
+        return []
+    ids = np.array([image_id for image_id, _ in rows], dtype=np.int64)
+    vectors = np.stack([np.frombuffer(vector, dtype=np.float16) for _, vector in rows]).astype(np.float32)
+    cosine = threshold if threshold is not None else settings.FAUNE["NEAR_DUPLICATE_COSINE"]
+    return near_duplicates(VectorIndex.build(ids, vectors), ids, vectors, cosine, k=min(k, len(rows)))

@@ -82,7 +82,7 @@ def video_bytes(tmp: Path, frames: int = 6) -> bytes:
     path = tmp / "clip.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 6.0, (64, 48))
     for index in range(frames):
-        writer.write(np.full((48, 64, 3), index * 30, dtype=np.uint8))
+        writer.write(np.full((48, 64, 3), (index * 30) % 256, dtype=np.uint8))
     writer.release()
     return path.read_bytes()
 

@@ -36,13 +36,13 @@ class VectorIndex:
     def approximate(cls, training: np.ndarray, *, nprobe: int = 32, seed: int = 0) -> "VectorIndex":
         """IVF with 8-bit scalar quantisation, trained on (a sample of) the vectors it will hold."""
         count, dim = training.shape
-        nlist = int(min(65536, max(16, 4 * math.sqrt(count))))
+        nlist = int(min(16384, max(16, math.sqrt(count))))  # ~1,000 lists for a million vectors
         quantizer = faiss.IndexFlatIP(dim)
         index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit,
                                               faiss.METRIC_INNER_PRODUCT)
         sample = training
-        if count > 64 * nlist:
-            rows = np.random.default_rng(seed).choice(count, 64 * nlist, replace=False)
+        if count > 48 * nlist:  # k-means needs ~40 points a centroid, not the whole pool
+            rows = np.random.default_rng(seed).choice(count, 48 * nlist, replace=False)
             sample = training[np.sort(rows)]
         index.train(normalise(sample))
         index.nprobe = min(nprobe, nlist)

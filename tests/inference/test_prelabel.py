@@ -185,3 +185,53 @@ def test_registered_deepfaune_version_prelabels(tmp_path, api, django_capture_on
         post(api, upload("a.jpg", jpeg_bytes(size=(200, 150))))
     prediction = Prediction.objects.get()
     assert prediction.taxon.slug in ("fox", "wild-boar", "roe-deer") and len(prediction.top) == 3
+
+
+def test_near_duplicates_and_index_rebuild(api, zero_shot, django_capture_on_commit_callbacks):
+    from inference.selectors import near_duplicates_in_deployment
+
+    same = jpeg_bytes(size=(320, 240), seed=5)
+    almost = bytearray(same)
+    almost[-3] ^= 1  # different bytes (not a duplicate upload) that decode to nearly the same picture
+    with django_capture_on_commit_callbacks(execute=True):
+        post(api, upload("a.jpg", same), upload("a2.jpg", bytes(almost)),
+             upload("b.jpg", jpeg_bytes(size=(320, 240), seed=77)), deployment_name="Cam")
+    images = dict(Image.objects.values_list("original_name", "pk"))
+    pairs = near_duplicates_in_deployment(Image.objects.first().deployment_id, threshold=0.995)
+    assert [(a, b) for a, b, _ in pairs] == [tuple(sorted((images["a.jpg"], images["a2.jpg"])))]
+    out = io.StringIO()
+    call_command("rebuild_index", stdout=out)
+    assert json.loads(out.getvalue().splitlines()[-1])["vectors"] == 3
+
+
+def test_video_is_prelabelled_from_sampled_frames(api, zero_shot, tmp_path, django_capture_on_commit_callbacks):
+    from tests.factories import video_bytes
+
+    with django_capture_on_commit_callbacks(execute=True):
+        post(api, upload("clip.mp4", video_bytes(tmp_path, frames=20), "video/mp4"))
+    prediction = Prediction.objects.get()
+    assert prediction.image.kind == "video" and len(prediction.top) == 5
+
+
+@pytest.mark.slow
+def test_version_with_a_yolo_detector_stores_its_boxes(tmp_path, api, settings, django_capture_on_commit_callbacks,
+                                                       monkeypatch):
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path))
+    from ultralytics import YOLO
+
+    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"],
+                      "DETECTION_THRESHOLD": 0.0}
+    detector = YOLO("yolov8n.yaml")
+    detector.model.names = {0: "animal", 1: "person", 2: "vehicle"}
+    weights = tmp_path / "detector.pt"
+    torch.save({"model": detector.model, "train_args": {}}, weights)
+    classes = tmp_path / "classes.txt"
+    classes.write_text("renard\nsanglier\nchevreuil\n")
+    call_command("register_model", "--checkpoint", _standin(tmp_path, 3), "--format", "deepfaune",
+                 "--classes", str(classes), "--input-size", "56", "--detector", str(weights), "--detector-size", "64",
+                 "--promote", stdout=io.StringIO())
+    with django_capture_on_commit_callbacks(execute=True):
+        post(api, upload("a.jpg", jpeg_bytes(size=(200, 150))))
+    prediction = Prediction.objects.get()
+    assert Detection.objects.filter(image=prediction.image, source="detector").exists()
+    assert prediction.box_source == "detector"
