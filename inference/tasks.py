@@ -55,14 +55,12 @@ def prelabel_batch(batch_id: int) -> None:
 
 
 def prelabel_all(version_id: int, chunk: int = 2000) -> None:
-    """After a production change: every image, newest first, in chunks so progress shows and a newer promotion
-    stops this one."""
-    while True:
-        version = ModelVersion.objects.get(pk=version_id)
-        if version.status != VersionStatus.PRODUCTION:
+    """After a production change: every image without a prediction of this version, newest first, in chunks so
+    progress shows and a newer promotion stops this one. Images uploaded meanwhile get their batch's own job."""
+    version = ModelVersion.objects.get(pk=version_id)
+    pending = _pending(version, Image.objects.all())
+    for start in range(0, len(pending), chunk):
+        if not ModelVersion.objects.filter(pk=version_id, status=VersionStatus.PRODUCTION).exists():
             logger.info("version %s is no longer in production; re-prediction stops", version_id)
             return
-        pending = _pending(version, Image.objects.all())[:chunk]
-        if not pending:
-            return
-        _run(version, pending, None)
+        _run(version, pending[start:start + chunk], None)

@@ -56,15 +56,15 @@ def index_rebuild(backbone_key: str) -> VectorIndex:
 
 
 def index_add(backbone_key: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+    """Add a job's new vectors in one load-add-save. If the index and the database disagree afterwards (a job
+    killed after storing embeddings but before this call), rebuild it from the database instead."""
     with _locked(backbone_key):
         index = load_index(backbone_key)
         if index is None:
             index = VectorIndex.exact(vectors.shape[1])
-        elif index.kind == "exact" and index.size + len(ids) > EXACT_LIMIT:
-            index = None  # outgrown: rebuild as IVF from the database below
-        if index is None:
-            all_ids, all_vectors = stored_vectors(backbone_key)
-            index = VectorIndex.build(all_ids, all_vectors)
-        else:
+        outgrown = index.kind == "exact" and index.size + len(ids) > EXACT_LIMIT
+        if not outgrown:
             index.add(ids, vectors)
+        if outgrown or index.size != Embedding.objects.filter(backbone_key=backbone_key).count():
+            index = VectorIndex.build(*stored_vectors(backbone_key))
         index.save(index_path(backbone_key))

@@ -33,11 +33,17 @@ class Outcome:
     embedding: np.ndarray
 
 
-def _pixels(image: Image, choice: BoxChoice, runner: Runner) -> torch.Tensor:
-    if image.kind == MediaKind.VIDEO:
-        frames = video_frames(image.file.path) or []
-        return torch.stack([to_tensor(frame, runner.spec) for frame in frames]) if frames else None
-    return load_crop(CropRequest(image.file.path, choice.box), runner.spec).unsqueeze(0)
+def _pixels(image: Image, choice: BoxChoice, runner: Runner) -> torch.Tensor | None:
+    """The crop (or a video's sampled frames) as a batch; None when the stored file cannot be read, so one
+    damaged file is logged and skipped instead of stopping the whole job."""
+    try:
+        if image.kind == MediaKind.VIDEO:
+            frames = video_frames(image.file.path)
+            return torch.stack([to_tensor(frame, runner.spec) for frame in frames]) if frames else None
+        return load_crop(CropRequest(image.file.path, choice.box), runner.spec).unsqueeze(0)
+    except (OSError, ValueError) as error:
+        logger.warning("image %s (%s) cannot be pre-labelled: %s", image.pk, image.file.name, error)
+        return None
 
 
 @dataclass
@@ -83,17 +89,21 @@ def prelabel_images(
     taxa = {taxon.slug: taxon for taxon in Taxon.objects.all()}
     classes = [taxa[slug] for slug in runner.class_slugs]
     chunks = [image_ids[i:i + batch_size] for i in range(0, len(image_ids), batch_size)]
-    done = 0
+    done, new_ids, new_vectors = 0, [], []
     with ThreadPoolExecutor(max_workers=settings.FAUNE["DECODE_THREADS"]) as pool:
         pending = _submit(chunks[0], runner, pool) if chunks else None
         for index in range(len(chunks)):
             current = pending
             if index + 1 < len(chunks):
                 pending = _submit(chunks[index + 1], runner, pool)
-            _store(version, runner, classes, _forward(runner, current))
+            ids, vectors = _store(version, runner, classes, _forward(runner, current))
+            new_ids.append(ids)
+            new_vectors.append(vectors)
             done += len(current.images)
             if on_progress:
                 on_progress(done)
+    if new_ids and sum(len(ids) for ids in new_ids):
+        index_add(runner.spec.key, np.concatenate(new_ids), np.concatenate(new_vectors))
     return done
 
 
@@ -118,9 +128,11 @@ def _prediction(version: ModelVersion, classes: list[Taxon], outcome: Outcome) -
         box_source=outcome.choice.source, box=list(outcome.choice.box) if outcome.choice.box else None)
 
 
-def _store(version: ModelVersion, runner: Runner, classes: list[Taxon], outcomes: list[Outcome]) -> None:
+def _store(version: ModelVersion, runner: Runner, classes: list[Taxon],
+           outcomes: list[Outcome]) -> tuple[np.ndarray, np.ndarray]:
+    """Write predictions and embeddings of a chunk; return (image ids, normalised vectors) for the index."""
     if not outcomes:
-        return
+        return np.zeros(0, dtype=np.int64), np.zeros((0, runner.classifier.embedding_dim), dtype=np.float32)
     vectors = np.stack([o.embedding for o in outcomes]).astype(np.float32)
     vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
     with transaction.atomic():
@@ -132,7 +144,7 @@ def _store(version: ModelVersion, runner: Runner, classes: list[Taxon], outcomes
             [Embedding(image=o.image, backbone_key=runner.spec.key, vector=v.astype(np.float16).tobytes())
              for o, v in zip(outcomes, vectors, strict=True)],
             update_conflicts=True, unique_fields=["image", "backbone_key"], update_fields=["vector"])
-    index_add(runner.spec.key, np.array([o.image.pk for o in outcomes]), vectors)
+    return np.array([o.image.pk for o in outcomes], dtype=np.int64), vectors
 
 
 def sequence_predictions_refresh(*, version: ModelVersion, sequence_ids: Iterable[int]) -> int:
