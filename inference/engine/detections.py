@@ -31,6 +31,19 @@ def category_of(name: str, index: int) -> str:
     return CATEGORIES[index] if index < len(CATEGORIES) else "animal"
 
 
+def import_yolo():
+    """ultralytics, imported without its side effects: no package auto-install, no network checks, and
+    Pillow's `Image.open` given back (ultralytics replaces it with one that pip-installs a HEIF plugin the
+    first time a file is not an image, which would break our own refusal of non-images)."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+    from ultralytics import YOLO
+    from ultralytics.utils import patches
+
+    Image.open = getattr(patches, "_image_open", Image.open)
+    return YOLO
+
+
 class YoloDetector:
     """An ultralytics YOLO weights file given by path; runs at `image_size` (DeepFaune's detector: 960)."""
 
@@ -38,9 +51,7 @@ class YoloDetector:
                  config_dir: str | None = None) -> None:
         if config_dir:
             os.environ.setdefault("YOLO_CONFIG_DIR", config_dir)  # ultralytics writes settings; keep them local
-        os.environ.setdefault("YOLO_OFFLINE", "1")
-        from ultralytics import YOLO
-
+        YOLO = import_yolo()  # noqa: N806 the class, under its usual name
         if not Path(weights).is_file():
             raise DetectionFileError(f"no detector weights at {weights}")
         self.model = YOLO(weights, task="detect")

@@ -161,7 +161,9 @@ def test_megadetector_json_is_read_and_bad_files_refused(tmp_path):
 @pytest.mark.slow
 def test_yolo_detector_runs_a_tiny_random_model_from_disk(tmp_path, monkeypatch):
     monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path))
-    from ultralytics import YOLO
+    from inference.engine.detections import import_yolo
+
+    YOLO = import_yolo()  # noqa: N806
 
     model = YOLO("yolov8n.yaml")
     model.model.names = {0: "animal", 1: "person", 2: "vehicle"}
@@ -172,3 +174,13 @@ def test_yolo_detector_runs_a_tiny_random_model_from_disk(tmp_path, monkeypatch)
     assert len(results) == 1
     for found in results[0]:
         assert found.category in ("animal", "person", "vehicle") and all(0 <= v <= 1 for v in found.box)
+
+
+def test_importing_ultralytics_leaves_pillow_refusing_non_images(tmp_path):
+    from annotation.ingest.media import MediaRejected
+    from inference.engine.detections import import_yolo
+    from tests.annotation.test_media import _probe
+
+    import_yolo()
+    with pytest.raises(MediaRejected, match="not an image or video"):
+        _probe(tmp_path, b"plain text, not a picture", "fake.jpg")

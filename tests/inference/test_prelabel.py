@@ -217,7 +217,9 @@ def test_video_is_prelabelled_from_sampled_frames(api, zero_shot, tmp_path, djan
 def test_version_with_a_yolo_detector_stores_its_boxes(tmp_path, api, settings, django_capture_on_commit_callbacks,
                                                        monkeypatch):
     monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path))
-    from ultralytics import YOLO
+    from inference.engine.detections import import_yolo
+
+    YOLO = import_yolo()  # noqa: N806
 
     settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"],
                       "DETECTION_THRESHOLD": 0.0}
