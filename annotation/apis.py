@@ -76,6 +76,20 @@ class DeploymentListApi(ListAPIView):
         return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
 
 
+def _upload_target(request: Request, data: dict):
+    return upload_target_resolve(user=request.user, organisation_id=data.get("organisation"),
+                                 deployment_id=data.get("deployment"),
+                                 deployment_name=data.get("deployment_name", ""))
+
+
+def _open_batch(request: Request) -> UploadBatch:
+    """A new upload batch where the request says (organisation, deployment or a new deployment's name)."""
+    target = UploadTargetSerializer(data=request.data)
+    target.is_valid(raise_exception=True)
+    organisation, deployment = _upload_target(request, target.validated_data)
+    return batch_open(organisation=organisation, deployment=deployment, uploader=request.user)
+
+
 def upload_response(batch: UploadBatch, items: list) -> Response:
     """201 when something new entered the pool, 200 when all were duplicates, 400 when all were refused."""
     outcomes = {item.outcome for item in items}
@@ -108,13 +122,7 @@ class ImageListApi(ListAPIView):
         files = request.FILES.getlist("files") or request.FILES.getlist("file")
         if not files:
             return Response({"detail": "Send one or more files in the multipart field 'files'."}, status=400)
-        target = UploadTargetSerializer(data=request.data)
-        target.is_valid(raise_exception=True)
-        organisation, deployment = upload_target_resolve(
-            user=request.user, organisation_id=target.validated_data.get("organisation"),
-            deployment_id=target.validated_data.get("deployment"),
-            deployment_name=target.validated_data.get("deployment_name", ""))
-        batch = batch_open(organisation=organisation, deployment=deployment, uploader=request.user)
+        batch = _open_batch(request)
         items = batch_add_uploads(batch=batch, uploads=files)
         return upload_response(batch, items)
 
@@ -159,13 +167,7 @@ class BatchListApi(APIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def post(self, request: Request) -> Response:
-        target = UploadTargetSerializer(data=request.data)
-        target.is_valid(raise_exception=True)
-        organisation, deployment = upload_target_resolve(
-            user=request.user, organisation_id=target.validated_data.get("organisation"),
-            deployment_id=target.validated_data.get("deployment"),
-            deployment_name=target.validated_data.get("deployment_name", ""))
-        batch = batch_open(organisation=organisation, deployment=deployment, uploader=request.user)
+        batch = _open_batch(request)
         return Response(BatchSerializer(batch).data, status=status.HTTP_201_CREATED)
 
 
@@ -202,9 +204,7 @@ class ImportApi(APIView):
         serializer = ImportRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        organisation, deployment = upload_target_resolve(
-            user=request.user, organisation_id=data.get("organisation"), deployment_id=data.get("deployment"),
-            deployment_name=data.get("deployment_name", ""))
+        organisation, deployment = _upload_target(request, data)
         with transaction.atomic():
             batch = import_archive_accept(
                 archive=data["archive"], organisation=organisation, deployment=deployment, user=request.user,
