@@ -5,7 +5,7 @@ from annotation.models import Taxon, TaxonKind
 
 
 class LabelForm(forms.Form):
-    taxon = forms.ModelChoiceField(queryset=Taxon.objects.all(), empty_label=None)
+    taxon = forms.ModelChoiceField(queryset=Taxon.objects.all(), empty_label="— choose a taxon —")
     whole_sequence = forms.BooleanField(required=False, label="Apply to the whole sequence")
     count = forms.IntegerField(min_value=1, required=False)
     expected_current = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
