@@ -28,4 +28,5 @@ test: $(STAMP) lint
 	@$(PY) -m pytest -q
 
 bench: $(STAMP)
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[bench]' 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script; done
