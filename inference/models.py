@@ -27,6 +27,8 @@ class ModelVersion(models.Model):
     artifacts = models.JSONField(default=dict, blank=True, help_text="role -> {path, sha256} of each file.")
     detector = models.JSONField(default=dict, blank=True, help_text="{path, sha256, image_size} when one runs.")
     temperature = models.FloatField(default=1.0)
+    lineage = models.JSONField(default=dict, blank=True, help_text="Parent version, label snapshot, seed, "
+                               "hyper-parameters, code version: what reproduces this version.")
     status = models.CharField(max_length=10, choices=VersionStatus.choices, default=VersionStatus.CANDIDATE)
     notes = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

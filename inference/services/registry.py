@@ -56,14 +56,19 @@ def model_version_register(
     temperature: float = 1.0,
     created_by: User | None = None,
     notes: str = "",
+    inherited_artifacts: dict | None = None,
+    lineage: dict | None = None,
 ) -> ModelVersion:
-    """Register a version atomically: its row, its ordered class list and its files, or none of them."""
+    """Register a version atomically: its row, its ordered class list and its files, or none of them.
+    `inherited_artifacts` are file records of a parent version (a trained head keeps its base's backbone)."""
     artifacts, copied = _keep_artifacts(name, version, files, copy_files)
+    artifacts = {**(inherited_artifacts or {}), **artifacts}
     try:
         with transaction.atomic():
             model = ModelVersion.objects.create(
                 name=name, version=version, backbone=spec.to_dict(), head_kind=head_kind, artifacts=artifacts,
-                detector=detector or {}, temperature=temperature, created_by=created_by, notes=notes)
+                detector=detector or {}, temperature=temperature, created_by=created_by, notes=notes,
+                lineage=lineage or {})
             ModelClass.objects.bulk_create(ModelClass(version=model, index=i, taxon=t) for i, t in enumerate(classes))
             return model
     except BaseException:

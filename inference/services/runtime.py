@@ -17,6 +17,7 @@ from inference.engine.backbones import (
     load_timm_checkpoint,
 )
 from inference.engine.detections import YoloDetector
+from inference.engine.heads import load_head
 from inference.engine.specs import BackboneSpec
 from inference.engine.zero_shot import imagenet_to_taxa
 from inference.models import HeadKind, ModelVersion
@@ -31,11 +32,15 @@ class Runner:
     zero_shot: bool
     detector: YoloDetector | None
     detector_name: str = ""
+    head: torch.nn.Module | None = None  # a head trained on stored (L2-normalised) embeddings
 
     @torch.inference_mode()
     def forward(self, pixels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Class logits (in the version's class order) and embeddings for a batch of crops."""
         logits, embeddings = self.classifier(pixels)
+        if self.head is not None:
+            return self.head(torch.nn.functional.normalize(embeddings.float(), dim=1)).numpy(), \
+                embeddings.float().numpy()
         logits = logits.float().numpy()
         if self.zero_shot:
             logits = imagenet_to_taxa(logits, self.class_slugs)
@@ -51,12 +56,14 @@ def _checked(artifact: dict) -> str:
     return path
 
 
-def _classifier(version: ModelVersion, spec: BackboneSpec) -> EmbeddingClassifier:
-    if version.head_kind == HeadKind.ZERO_SHOT:
-        _checked(version.artifacts["backbone"])
+def _classifier(artifacts: dict, spec: BackboneSpec) -> EmbeddingClassifier:
+    """The backbone (with its own head) that a version's files describe; a trained head's version keeps its
+    base's files under the same roles."""
+    if "backbone" in artifacts:
+        _checked(artifacts["backbone"])
         return load_efficientnet_lite0()
-    path = _checked(version.artifacts["checkpoint"])
-    fmt = version.artifacts["checkpoint"].get("format", "timm")
+    path = _checked(artifacts["checkpoint"])
+    fmt = artifacts["checkpoint"].get("format", "timm")
     loaded = load_deepfaune_checkpoint(path, spec) if fmt == "deepfaune" else load_timm_checkpoint(path, spec)
     return loaded.classifier
 
@@ -77,5 +84,6 @@ def _runner(version_id: int, created_at: str, artifacts: str) -> Runner:
         detector = YoloDetector(_checked(version.detector), image_size=int(version.detector.get("image_size", 960)),
                                 config_dir=str(Path(settings.DATA_DIR) / "ultralytics"))
     slugs = list(version.classes.order_by("index").values_list("taxon__slug", flat=True))
-    return Runner(spec, _classifier(version, spec), slugs, version.is_zero_shot, detector,
-                  detector_name=f"yolo:{version.detector.get('sha256', '')[:12]}" if detector else "")
+    head = load_head(_checked(version.artifacts["head"])) if version.head_kind == HeadKind.TRAINED_HEAD else None
+    return Runner(spec, _classifier(version.artifacts, spec), slugs, version.is_zero_shot, detector,
+                  detector_name=f"yolo:{version.detector.get('sha256', '')[:12]}" if detector else "", head=head)

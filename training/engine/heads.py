@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from inference.engine.heads import build_head
 from training.engine.metrics import macro_f1
 
 
@@ -37,32 +38,6 @@ class TrainedHead:
 
 class TrainingCancelled(Exception):
     pass
-
-
-class Standardise(nn.Module):
-    """Per-dimension centring and scaling fitted on the training embeddings; kept in the head's weights so that
-    whoever loads the head gets the same input scale."""
-
-    def __init__(self, input_dim: int) -> None:
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(input_dim))
-        self.register_buffer("scale", torch.ones(input_dim))
-
-    def fit(self, features: torch.Tensor) -> None:
-        self.mean.copy_(features.mean(dim=0))
-        self.scale.copy_(features.std(dim=0).clamp_min(1e-6))
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return (features - self.mean) / self.scale
-
-
-def build_head(kind: str, input_dim: int, num_classes: int, hidden: int) -> nn.Sequential:
-    if kind == "linear":
-        return nn.Sequential(Standardise(input_dim), nn.Linear(input_dim, num_classes))
-    if kind == "mlp":
-        return nn.Sequential(Standardise(input_dim), nn.Linear(input_dim, hidden), nn.GELU(), nn.Dropout(0.2),
-                             nn.Linear(hidden, num_classes))
-    raise ValueError(f"unknown head kind {kind!r}; use 'linear' or 'mlp'")
 
 
 def class_weights(labels: np.ndarray, num_classes: int, scheme: str) -> torch.Tensor:

@@ -1,0 +1,42 @@
+"""Classifier heads on frozen embeddings, as trained by the training app and run here. They live on the
+inference side because running a head must not depend on the code that trains it."""
+import torch
+from torch import nn
+
+
+class Standardise(nn.Module):
+    """Per-dimension centring and scaling fitted on the training embeddings; kept in the head's weights so that
+    whoever loads the head gets the same input scale."""
+
+    def __init__(self, input_dim: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(input_dim))
+        self.register_buffer("scale", torch.ones(input_dim))
+
+    def fit(self, features: torch.Tensor) -> None:
+        self.mean.copy_(features.mean(dim=0))
+        self.scale.copy_(features.std(dim=0).clamp_min(1e-6))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return (features - self.mean) / self.scale
+
+
+def build_head(kind: str, input_dim: int, num_classes: int, hidden: int) -> nn.Sequential:
+    if kind == "linear":
+        return nn.Sequential(Standardise(input_dim), nn.Linear(input_dim, num_classes))
+    if kind == "mlp":
+        return nn.Sequential(Standardise(input_dim), nn.Linear(input_dim, hidden), nn.GELU(), nn.Dropout(0.2),
+                             nn.Linear(hidden, num_classes))
+    raise ValueError(f"unknown head kind {kind!r}; use 'linear' or 'mlp'")
+
+
+def save_head(path: str, *, kind: str, input_dim: int, num_classes: int, hidden: int, state: dict) -> None:
+    torch.save({"kind": kind, "input_dim": input_dim, "num_classes": num_classes, "hidden": hidden,
+                "state": {k: torch.as_tensor(v) for k, v in state.items()}}, path)
+
+
+def load_head(path: str) -> nn.Sequential:
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    head = build_head(data["kind"], data["input_dim"], data["num_classes"], data["hidden"])
+    head.load_state_dict(data["state"])
+    return head.eval()

@@ -1,0 +1,108 @@
+"""Retraining rounds on a small labelled pool with stored embeddings (the way rounds see the pool)."""
+import io
+import json
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from annotation.models import Annotation, Image, LabelSource, Sequence
+from annotation.services.batches import batch_open
+from inference.models import Embedding, ModelVersion
+from inference.services.registry import default_version_ensure
+from tests.factories import taxon
+from training.models import TrainingRound
+from training.services.rounds import RoundBusy, training_round_run, training_round_start
+
+pytestmark = pytest.mark.django_db
+
+
+def labelled_pool(org, parent, counts: dict[str, int], seed: int = 0) -> None:
+    """Images in sequences of 3, each with an embedding near its taxon's centre and an expert label."""
+    rng = np.random.default_rng(seed)
+    batch = batch_open(organisation=org, uploader=None)
+    centres = {slug: rng.normal(size=64) for slug in counts}
+    for slug, count in counts.items():
+        for index in range(count):
+            if index % 3 == 0:
+                sequence = Sequence.objects.create(organisation=org, batch=batch)
+            image = Image.objects.create(
+                organisation=org, batch=batch, sequence=sequence, file=f"fake/{slug}-{index}.jpg",
+                original_name=f"{slug}-{index}.jpg", sha256=f"{slug}-{index}", bytes=1, width=1, height=1)
+            vector = centres[slug] + rng.normal(scale=0.5, size=64)
+            Embedding.objects.create(image=image, backbone_key=parent.backbone_key,
+                                     vector=(vector / np.linalg.norm(vector)).astype(np.float16).tobytes())
+            Annotation.objects.create(image=image, taxon=taxon(slug), role="expert", source=LabelSource.EXPERT)
+
+
+@pytest.fixture
+def parent(db):
+    return default_version_ensure()
+
+
+def run_round(**params) -> TrainingRound:
+    training_round = training_round_start(user=None, params={"min_labels": 5, "epochs": 20, **params},
+                                          queue=False)
+    training_round_run(training_round.pk)
+    return TrainingRound.objects.get(pk=training_round.pk)
+
+
+def test_round_registers_a_candidate_with_lineage_metrics_and_plots(org, parent, settings):
+    labelled_pool(org, parent, {"fox": 90, "wild-boar": 90, "roe-deer": 60})
+    done = run_round()
+    assert done.status == "done" and done.active is None and done.progress == 1.0
+    candidate = done.candidate
+    assert candidate.status == "candidate" and candidate.head_kind == "trained_head"
+    assert list(candidate.classes.values_list("taxon__slug", flat=True)) == ["roe-deer", "fox", "wild-boar"]
+    assert candidate.lineage["parent"] == parent.pk and candidate.lineage["labels"] == 240
+    assert candidate.lineage["label_hash"] == done.snapshot["label_hash"] and "code_version" in candidate.lineage
+    assert set(candidate.artifacts) == {"backbone", "head"}
+    test = done.metrics["candidate"]["test"]
+    assert test["macro_f1"] > 0.8 and test["sequence_accuracy"] is not None and test["coverage"]
+    folder = settings.DATA_DIR / "rounds" / str(done.pk)
+    assert {p.name for p in folder.iterdir()} >= {"labels.json", "metrics.json", "confusion.png", "reliability.png"}
+
+
+def test_same_snapshot_and_seed_give_the_same_metrics(org, parent):
+    labelled_pool(org, parent, {"fox": 60, "wild-boar": 60})
+    first, second = run_round(), run_round()
+    assert first.snapshot["label_hash"] == second.snapshot["label_hash"]
+    assert first.metrics["candidate"] == second.metrics["candidate"]
+
+
+def test_two_rounds_never_run_at_once(parent):
+    training_round_start(user=None, queue=False)
+    with pytest.raises(RoundBusy, match="already queued"):
+        training_round_start(user=None, queue=False)
+
+
+def test_rare_taxa_are_merged_into_their_parent_or_reported(org, parent):
+    labelled_pool(org, parent, {"fox": 60, "mustelid": 60, "badger": 3, "lynx": 3})
+    done = run_round()
+    assert "badger: " in done.log and "merged into mustelid" in done.log
+    assert "lynx: " in done.log and "left out" in done.log
+    assert "badger" not in done.candidate.classes.values_list("taxon__slug", flat=True)
+
+
+def test_too_few_labels_fail_with_a_reason_and_register_nothing(org, parent):
+    labelled_pool(org, parent, {"fox": 30})
+    done = run_round()
+    assert done.status == "failed" and "a classifier needs at least two" in done.log
+    assert ModelVersion.objects.count() == 1 and done.active is None
+
+
+def test_cancel_during_training_registers_nothing(org, parent):
+    labelled_pool(org, parent, {"fox": 30, "wild-boar": 30})
+    training_round = training_round_start(user=None, params={"min_labels": 5}, queue=False)
+    TrainingRound.objects.filter(pk=training_round.pk).update(cancel_requested=True)
+    training_round_run(training_round.pk)
+    training_round.refresh_from_db()
+    assert training_round.status == "cancelled" and ModelVersion.objects.count() == 1
+
+
+def test_command_waits_and_prints_json(org, parent):
+    labelled_pool(org, parent, {"fox": 45, "wild-boar": 45})
+    out, err = io.StringIO(), io.StringIO()
+    call_command("training_round", "--wait", "--min-labels", "5", "--epochs", "10", stdout=out, stderr=err)
+    result = json.loads(out.getvalue().splitlines()[-1])
+    assert result["status"] == "done" and result["candidate"] and "snapshot:" in err.getvalue()

@@ -1,0 +1,40 @@
+"""Retraining rounds: what each one learned from, how it went, and the candidate it produced."""
+from django.conf import settings
+from django.db import models
+
+from inference.models import ModelVersion
+
+
+class RoundStatus(models.TextChoices):
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    DONE = "done", "done"
+    FAILED = "failed", "failed"
+    CANCELLED = "cancelled", "cancelled"
+
+
+class TrainingRound(models.Model):
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(max_length=10, choices=RoundStatus.choices, default=RoundStatus.QUEUED)
+    # True while queued or running, NULL afterwards: the unique constraint lets only one round be active.
+    active = models.BooleanField(null=True, default=True)
+    params = models.JSONField(default=dict, blank=True)
+    seed = models.IntegerField(default=0)
+    parent = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    candidate = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="rounds")
+    snapshot_at = models.DateTimeField(null=True, blank=True)
+    snapshot = models.JSONField(default=dict, blank=True, help_text="Label ids used (as a hash and a file), counts.")
+    metrics = models.JSONField(default=dict, blank=True)
+    progress = models.FloatField(default=0.0)
+    log = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["active"], name="one_active_round")]
+
+    def __str__(self) -> str:
+        return f"round {self.pk} ({self.status})"

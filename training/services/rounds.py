@@ -1,0 +1,202 @@
+"""Retraining rounds: start one (never two at once), run it in the worker, register its candidate.
+
+A round freezes the labelled pool, splits it by sequence and camera with the stable rule, trains a head on the
+stored embeddings, scores it and the production version on the same test split, and registers the candidate
+with its lineage. A failure or a cancellation leaves the round failed or cancelled with its log, and nothing
+registered."""
+import json
+import subprocess
+import traceback
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotation.models import Taxon
+from inference.engine.specs import BackboneSpec
+from inference.models import HeadKind, ModelVersion, Prediction
+from inference.selectors import production_version
+from inference.services.registry import model_version_register, models_dir
+from training.engine.heads import HeadConfig, TrainingCancelled, head_logits, train_head
+from training.engine.metrics import evaluate
+from training.engine.plots import confusion_png, coverage_png, reliability_png
+from training.engine.splits import HOLDOUT, TEST, TRAIN, VALIDATION, assign_split
+from training.models import RoundStatus, TrainingRound
+from training.services.snapshot import class_list, labelled_snapshot
+
+DEFAULTS = {"head": "linear", "min_labels": 10, "epochs": 60, "learning_rate": 1e-3}
+
+
+class RoundBusy(Exception):
+    http_status = 409
+
+
+class RoundFailed(Exception):
+    """A round that cannot run, with the reason a coordinator needs."""
+
+
+def training_round_start(*, user: User | None, params: dict | None = None, seed: int = 0,
+                         queue: bool = True) -> TrainingRound:
+    """Create a round (refused while another is queued or running) and queue it for the worker, unless the
+    caller runs it itself (`queue=False`, as `training_round --wait` does)."""
+    from django_q.tasks import async_task
+
+    try:
+        with transaction.atomic():
+            training_round = TrainingRound.objects.create(created_by=user, params={**DEFAULTS, **(params or {})},
+                                                          seed=seed)
+            if queue:
+                transaction.on_commit(lambda: async_task("training.tasks.training_round_run", training_round.pk,
+                                                         task_name=f"training-round-{training_round.pk}"))
+    except IntegrityError:
+        busy = TrainingRound.objects.filter(active=True).first()
+        raise RoundBusy(f"Round #{busy.pk if busy else '?'} is already {busy.status if busy else 'active'}; "
+                        "wait for it to finish or cancel it.") from None
+    return training_round
+
+
+def training_round_cancel(*, training_round: TrainingRound) -> None:
+    TrainingRound.objects.filter(pk=training_round.pk, status=RoundStatus.QUEUED).update(
+        status=RoundStatus.CANCELLED, active=None, finished_at=timezone.now())
+    TrainingRound.objects.filter(pk=training_round.pk).update(cancel_requested=True)
+
+
+def _log(round_id: int, line: str, progress: float | None = None) -> None:
+    current = TrainingRound.objects.get(pk=round_id)
+    current.log += f"{timezone.now():%H:%M:%S} {line}\n"
+    fields = ["log"]
+    if progress is not None:
+        current.progress, fields = progress, [*fields, "progress"]
+    current.save(update_fields=fields)
+
+
+def _finish(round_id: int, status: str, **fields: object) -> None:
+    TrainingRound.objects.filter(pk=round_id).update(status=status, active=None, finished_at=timezone.now(),
+                                                     **fields)
+
+
+def training_round_run(round_id: int) -> None:
+    if not TrainingRound.objects.filter(pk=round_id, status=RoundStatus.QUEUED).update(status=RoundStatus.RUNNING):
+        return  # claimed by another worker, cancelled, or already done
+    try:
+        candidate = _run(TrainingRound.objects.get(pk=round_id))
+    except TrainingCancelled:
+        _log(round_id, "cancelled; nothing registered")
+        _finish(round_id, RoundStatus.CANCELLED)
+    except Exception as error:
+        _log(round_id, f"failed: {error}\n{traceback.format_exc() if not isinstance(error, RoundFailed) else ''}")
+        _finish(round_id, RoundStatus.FAILED)
+        if not isinstance(error, RoundFailed):
+            raise
+    else:
+        _finish(round_id, RoundStatus.DONE, candidate=candidate, progress=1.0)
+
+
+def _code_version() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=settings.BASE_DIR,  # noqa: S603 S607
+                              capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _run(training_round: TrainingRound) -> ModelVersion:
+    parent = production_version()
+    if parent is None:
+        raise RoundFailed("no production version: its backbone's embeddings are what a round trains on")
+    params, round_id = training_round.params, training_round.pk
+    snapshot = labelled_snapshot(parent.backbone_key)
+    folder = Path(settings.DATA_DIR) / "rounds" / str(round_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "labels.json").write_text(json.dumps(snapshot.label_ids.tolist()))
+    TrainingRound.objects.filter(pk=round_id).update(snapshot_at=timezone.now(), snapshot={
+        "labels": len(snapshot.label_ids), "label_hash": snapshot.label_hash, "file": str(folder / "labels.json")})
+    _log(round_id, f"snapshot: {len(snapshot.label_ids)} labelled images with {parent.backbone_key} embeddings", 0.05)
+    sides = np.array([assign_split(str(s), str(d) if d >= 0 else None)
+                      for s, d in zip(snapshot.sequence_ids, snapshot.deployment_ids, strict=True)])
+    classes, mapping, report = class_list(snapshot.taxon_ids, sides == TRAIN, int(params["min_labels"]))
+    for line in report:
+        _log(round_id, line)
+    if len(classes) < 2:
+        raise RoundFailed(f"only {len(classes)} taxon has {params['min_labels']} or more training labels; "
+                          "a classifier needs at least two")
+    keep = np.array([t in mapping for t in snapshot.taxon_ids.tolist()])
+    y = np.array([classes.index(mapping[t]) if t in mapping else -1 for t in snapshot.taxon_ids.tolist()])
+    subset = {side: keep & (sides == side) for side in (TRAIN, VALIDATION, TEST, HOLDOUT)}
+    _log(round_id, "split: " + ", ".join(f"{side} {int(mask.sum())}" for side, mask in subset.items()), 0.1)
+    config = HeadConfig(kind=params["head"], epochs=int(params["epochs"]), seed=training_round.seed,
+                        learning_rate=float(params["learning_rate"]))
+    head = train_head(
+        (snapshot.features[subset[TRAIN]], y[subset[TRAIN]]),
+        (snapshot.features[subset[VALIDATION]], y[subset[VALIDATION]]), len(classes), config,
+        on_epoch=lambda row: _log(round_id, f"epoch {row['epoch']}: loss {row['loss']}, "
+                                            f"validation macro-F1 {row['val_macro_f1']}",
+                                  0.1 + 0.7 * row["epoch"] / config.epochs),
+        should_stop=lambda: TrainingRound.objects.filter(pk=round_id, cancel_requested=True).exists())
+    metrics = _evaluate(snapshot, y, subset, head, classes, parent, folder)
+    TrainingRound.objects.filter(pk=round_id).update(metrics=metrics)
+    _log(round_id, f"test macro-F1 {metrics['candidate']['test']['macro_f1']}, accuracy "
+                   f"{metrics['candidate']['test']['accuracy']}", 0.9)
+    return _register(training_round, parent, head, classes, snapshot, metrics, folder)
+
+
+def _production_logits(parent: ModelVersion, image_ids: np.ndarray, classes: list[int]) -> dict[int, np.ndarray]:
+    """The production version's stored logits, rearranged into the candidate's class order."""
+    order = list(parent.classes.order_by("index").values_list("taxon_id", flat=True))
+    position = {taxon: i for i, taxon in enumerate(order)}
+    found = {}
+    for image_id, logits in Prediction.objects.filter(version=parent, image_id__in=image_ids.tolist()) \
+            .values_list("image_id", "logits"):
+        values = np.frombuffer(logits, dtype=np.float16).astype(np.float32) if logits else None
+        if values is not None and len(values) == len(order):
+            found[image_id] = np.array([values[position[t]] if t in position else -1e4 for t in classes])
+    return found
+
+
+def _evaluate(snapshot, y, subset, head, classes, parent, folder: Path) -> dict:
+    names = list(Taxon.objects.filter(pk__in=classes).values_list("pk", "name_en"))
+    names = [dict(names)[t] for t in classes]
+    test = subset[TEST]
+    candidate = evaluate(y[test], head_logits(head, snapshot.features[test]), names, temperature=head.temperature,
+                         sequence_ids=snapshot.sequence_ids[test])
+    holdout = subset[HOLDOUT]
+    metrics = {"classes": names, "candidate": {"test": candidate}}
+    if holdout.any():
+        metrics["candidate"]["holdout_deployments"] = evaluate(
+            y[holdout], head_logits(head, snapshot.features[holdout]), names, temperature=head.temperature)
+    stored = _production_logits(parent, snapshot.image_ids[test], classes)
+    if stored:
+        rows = np.array([i in stored for i in snapshot.image_ids[test].tolist()])
+        logits = np.stack([stored[i] for i in snapshot.image_ids[test][rows].tolist()])
+        scored = evaluate(y[test][rows], logits, names, temperature=parent.temperature,
+                          sequence_ids=snapshot.sequence_ids[test][rows])
+        metrics["production"] = {"version": str(parent), "test": scored}
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    (folder / "confusion.png").write_bytes(confusion_png(candidate["confusion"], names))
+    (folder / "reliability.png").write_bytes(reliability_png(candidate["reliability"], candidate["ece"]))
+    (folder / "coverage.png").write_bytes(coverage_png(candidate["coverage"]))
+    return metrics
+
+
+def _register(training_round, parent, head, classes, snapshot, metrics, folder: Path) -> ModelVersion:
+    from inference.engine.heads import save_head
+
+    head_path = models_dir() / f"round-{training_round.pk}" / "head.pt"
+    head_path.parent.mkdir(parents=True, exist_ok=True)
+    save_head(str(head_path), kind=head.kind, input_dim=head.input_dim, num_classes=head.num_classes,
+              hidden=head.hidden, state=head.state)
+    taxa = Taxon.objects.in_bulk(classes)
+    base = {role: record for role, record in parent.artifacts.items() if role in ("backbone", "checkpoint")}
+    lineage = {"round": training_round.pk, "parent": parent.pk, "label_hash": snapshot.label_hash,
+               "labels": len(snapshot.label_ids), "labels_file": str(folder / "labels.json"),
+               "seed": training_round.seed, "params": training_round.params, "code_version": _code_version(),
+               "best_epoch": head.best_epoch, "test_macro_f1": metrics["candidate"]["test"]["macro_f1"]}
+    return model_version_register(
+        name="faune-head", version=f"round-{training_round.pk}", spec=BackboneSpec.from_dict(parent.backbone),
+        head_kind=HeadKind.TRAINED_HEAD, classes=[taxa[t] for t in classes], files={"head": head_path},
+        copy_files=False,
+        temperature=head.temperature, inherited_artifacts=base, lineage=lineage, detector=parent.detector,
+        notes=f"Head trained in round {training_round.pk} on {len(snapshot.label_ids)} labels.")

@@ -1,0 +1,7 @@
+"""Background jobs of the training app: take ids, claim with a conditional update, leave nothing half-done."""
+
+
+def training_round_run(round_id: int) -> None:
+    from training.services.rounds import training_round_run as run  # torch stays out of web processes
+
+    run(round_id)
