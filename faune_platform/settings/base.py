@@ -186,6 +186,11 @@ FAUNE = {
     # import the apps that consume it, it only names their tasks here.
     "AFTER_INGEST_TASKS": env_list("FAUNE_AFTER_INGEST_TASKS", ["inference.tasks.prelabel_batch"]),
     "NEAR_DUPLICATE_COSINE": env_float("FAUNE_NEAR_DUPLICATE_COSINE", 0.97),
+    # Promotion gate: a candidate goes to production by itself only if macro-F1 does not drop and no class with
+    # at least GATE_MIN_SUPPORT test images loses more than GATE_MAX_RECALL_DROP of recall.
+    "AUTO_PROMOTE": env_bool("FAUNE_AUTO_PROMOTE", True),
+    "GATE_MAX_RECALL_DROP": env_float("FAUNE_GATE_MAX_RECALL_DROP", 0.05),
+    "GATE_MIN_SUPPORT": env_int("FAUNE_GATE_MIN_SUPPORT", 20, minimum=1),
 }
 
 LOGGING = {

@@ -106,3 +106,44 @@ def test_command_waits_and_prints_json(org, parent):
     call_command("training_round", "--wait", "--min-labels", "5", "--epochs", "10", stdout=out, stderr=err)
     result = json.loads(out.getvalue().splitlines()[-1])
     assert result["status"] == "done" and result["candidate"] and "snapshot:" in err.getvalue()
+
+
+def _figures(macro_f1: float, recalls: dict[str, tuple[float, int]]) -> dict:
+    return {"macro_f1": macro_f1, "per_class": [{"class": name, "recall": recall, "support": support}
+                                                for name, (recall, support) in recalls.items()]}
+
+
+def test_gate_passes_only_without_regressions():
+    from training.services.gate import promotion_gate
+
+    production = _figures(0.80, {"fox": (0.90, 50), "lynx": (0.70, 5)})
+    better = {"candidate": {"test": _figures(0.85, {"fox": (0.88, 50), "lynx": (0.20, 5)})},
+              "production": {"test": production}}
+    assert promotion_gate(better).promote  # lynx has too little support to block
+    worse_class = {"candidate": {"test": _figures(0.85, {"fox": (0.80, 50), "lynx": (0.7, 5)})},
+                   "production": {"test": production}}
+    decision = promotion_gate(worse_class)
+    assert not decision.promote and "fox: recall drops" in decision.reasons[0]
+    worse_f1 = {"candidate": {"test": _figures(0.70, {"fox": (0.9, 50)})}, "production": {"test": production}}
+    assert "macro-F1 drops" in promotion_gate(worse_f1).reasons[0]
+    assert not promotion_gate({"candidate": {"test": production}}).promote
+
+
+def test_round_without_production_figures_waits_for_a_coordinator(org, parent):
+    labelled_pool(org, parent, {"fox": 45, "wild-boar": 45})
+    done = run_round()
+    assert done.metrics["gate"]["promote"] is False and "waiting for a coordinator" in done.log
+    assert ModelVersion.objects.get(status="production") == parent
+
+
+def test_better_candidate_is_promoted_by_the_gate(org, parent, django_capture_on_commit_callbacks):
+    from inference.models import Prediction
+
+    labelled_pool(org, parent, {"fox": 60, "wild-boar": 60})
+    uniform = np.zeros(parent.classes.count(), dtype=np.float16).tobytes()
+    Prediction.objects.bulk_create(Prediction(image=image, version=parent, category="animal", score=0.1,
+                                              logits=uniform) for image in Image.objects.all())
+    done = run_round()
+    assert done.metrics["production"]["test"]["macro_f1"] < done.metrics["candidate"]["test"]["macro_f1"]
+    assert done.metrics["gate"]["promote"] is True
+    assert ModelVersion.objects.get(status="production") == done.candidate

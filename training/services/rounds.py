@@ -19,12 +19,13 @@ from annotation.models import Taxon
 from inference.engine.specs import BackboneSpec
 from inference.models import HeadKind, ModelVersion, Prediction
 from inference.selectors import production_version
-from inference.services.registry import model_version_register, models_dir
+from inference.services.registry import model_version_promote, model_version_register, models_dir
 from training.engine.heads import HeadConfig, TrainingCancelled, head_logits, train_head
 from training.engine.metrics import evaluate
 from training.engine.plots import confusion_png, coverage_png, reliability_png
 from training.engine.splits import HOLDOUT, TEST, TRAIN, VALIDATION, assign_split
 from training.models import RoundStatus, TrainingRound
+from training.services.gate import promotion_gate
 from training.services.snapshot import class_list, labelled_snapshot
 
 DEFAULTS = {"head": "linear", "min_labels": 10, "epochs": 60, "learning_rate": 1e-3}
@@ -93,6 +94,22 @@ def training_round_run(round_id: int) -> None:
             raise
     else:
         _finish(round_id, RoundStatus.DONE, candidate=candidate, progress=1.0)
+        _apply_gate(round_id, candidate)
+
+
+def _apply_gate(round_id: int, candidate: ModelVersion) -> None:
+    """Promote the candidate when the gate passes (and automatic promotion is on); otherwise it waits for a
+    coordinator, with the reasons on the round's page."""
+    training_round = TrainingRound.objects.get(pk=round_id)
+    decision = promotion_gate(training_round.metrics)
+    training_round.metrics = {**training_round.metrics, "gate": decision.as_dict()}
+    training_round.save(update_fields=["metrics"])
+    if decision.promote and settings.FAUNE["AUTO_PROMOTE"]:
+        model_version_promote(version=candidate)
+        _log(round_id, f"gate passed: {candidate} promoted to production")
+    else:
+        _log(round_id, "gate: waiting for a coordinator" + (": " + "; ".join(decision.reasons)
+                                                             if decision.reasons else " (automatic promotion off)"))
 
 
 def _code_version() -> str:
