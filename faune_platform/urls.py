@@ -6,6 +6,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 from annotation.urls import api_urlpatterns as annotation_api
 from faune_platform import views
 from inference.urls import api_urlpatterns as inference_api
+from training.urls import api_urlpatterns as training_api
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +16,8 @@ urlpatterns = [
     path("api/token/", obtain_auth_token, name="api-token"),
     path("api/", include(annotation_api)),
     path("api/", include(inference_api)),
+    path("api/", include(training_api)),
     path("", include("annotation.urls")),
     path("", include("inference.urls")),
+    path("", include("training.urls")),
 ]

@@ -1,0 +1,37 @@
+"""Round pages and API: anyone signed in reads them; only coordinators start or cancel rounds."""
+import pytest
+
+from tests.conftest import client_for
+from tests.training.test_rounds import labelled_pool, run_round
+from training.models import TrainingRound
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def finished(org, db):
+    from inference.services.registry import default_version_ensure
+
+    labelled_pool(org, default_version_ensure(), {"fox": 45, "wild-boar": 45})
+    return run_round()
+
+
+def test_round_pages_show_metrics_plots_and_log(client, partner, finished):
+    client.force_login(partner)
+    assert client.get("/rounds/").status_code == 200
+    page = client.get(f"/rounds/{finished.pk}/")
+    assert page.status_code == 200 and b"macro-F1" in page.content and b"Promotion gate" in page.content
+    assert client.get(f"/rounds/{finished.pk}/plots/confusion.png")["Content-Type"] == "image/png"
+    assert client.get(f"/rounds/{finished.pk}/plots/../../secret_key").status_code == 404
+    assert client.get(f"/api/rounds/{finished.pk}/").json()["metrics"]["candidate"]["test"]["macro_f1"] > 0.5
+
+
+def test_only_coordinators_start_and_cancel(client, partner, coordinator, django_capture_on_commit_callbacks):
+    client.force_login(partner)
+    assert client.post("/rounds/", {"head": "linear"}).status_code == 403
+    assert client_for(partner).post("/api/rounds/", {}, format="json").status_code == 403
+    started = client_for(coordinator).post("/api/rounds/", {"head": "mlp"}, format="json")
+    assert started.status_code == 202 and started.json()["params"]["head"] == "mlp"
+    assert client_for(coordinator).post("/api/rounds/", {}, format="json").status_code == 409
+    cancelled = client_for(coordinator).post(f"/api/rounds/{started.json()['id']}/cancel/")
+    assert cancelled.json()["status"] == "cancelled" and TrainingRound.objects.get().active is None

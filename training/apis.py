@@ -1,0 +1,50 @@
+"""REST API of the training app."""
+from django.shortcuts import get_object_or_404
+from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.selectors import user_access
+from training.models import TrainingRound
+from training.services.rounds import training_round_cancel, training_round_start
+
+
+def _row(training_round: TrainingRound) -> dict:
+    return {"id": training_round.pk, "status": training_round.status, "progress": training_round.progress,
+            "params": training_round.params, "seed": training_round.seed, "snapshot": training_round.snapshot,
+            "candidate": training_round.candidate_id, "parent": training_round.parent_id,
+            "metrics": training_round.metrics, "log": training_round.log, "created_at": training_round.created_at,
+            "finished_at": training_round.finished_at}
+
+
+def _require_coordinator(request: Request) -> None:
+    if not user_access(request.user).coordinator:
+        raise PermissionDenied("Only coordinators run retraining rounds.")
+
+
+class RoundListApi(APIView):
+    def get(self, request: Request) -> Response:
+        return Response([_row(r) for r in TrainingRound.objects.all()[:100]])
+
+    def post(self, request: Request) -> Response:
+        _require_coordinator(request)
+        params = {key: request.data[key] for key in ("head", "min_labels", "epochs") if key in request.data}
+        seed = int(request.data.get("seed", 0)) if str(request.data.get("seed", "0")).lstrip("-").isdigit() else 0
+        training_round = training_round_start(user=request.user, params=params, seed=seed)
+        return Response(_row(training_round), status=status.HTTP_202_ACCEPTED)
+
+
+class RoundDetailApi(APIView):
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_row(get_object_or_404(TrainingRound, pk=pk)))
+
+
+class RoundCancelApi(APIView):
+    def post(self, request: Request, pk: int) -> Response:
+        _require_coordinator(request)
+        training_round = get_object_or_404(TrainingRound, pk=pk)
+        training_round_cancel(training_round=training_round)
+        training_round.refresh_from_db()
+        return Response(_row(training_round))

@@ -1,0 +1,79 @@
+"""Pages of the training app: rounds (start, follow, cancel, read their evaluation)."""
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from annotation.selectors import user_access
+from training.models import TrainingRound
+from training.services.rounds import RoundBusy, training_round_cancel, training_round_start
+
+PLOTS = ("confusion.png", "reliability.png", "coverage.png")
+
+
+def _require_coordinator(request: HttpRequest) -> None:
+    if not user_access(request.user).coordinator:
+        raise PermissionDenied("Only coordinators run retraining rounds.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def round_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        _require_coordinator(request)
+        head = request.POST.get("head") if request.POST.get("head") in ("linear", "mlp") else "linear"
+        try:
+            training_round = training_round_start(user=request.user, params={"head": head})
+        except RoundBusy as error:
+            messages.error(request, str(error))
+            return redirect("round-list")
+        return redirect("round-detail", pk=training_round.pk)
+    return render(request, "training/rounds.html", {"rounds": TrainingRound.objects.select_related("candidate")[:100],
+                                                    "coordinator": user_access(request.user).coordinator})
+
+
+def _deltas(metrics: dict) -> list[dict]:
+    """Per-class rows of the candidate with the production version's figures beside them."""
+    production = {row["class"]: row for row in metrics.get("production", {}).get("test", {}).get("per_class", [])}
+    rows = []
+    for row in metrics.get("candidate", {}).get("test", {}).get("per_class", []):
+        before = production.get(row["class"])
+        rows.append({**row, "production_recall": before["recall"] if before else None,
+                     "recall_delta": round(row["recall"] - before["recall"], 4) if before else None})
+    return rows
+
+
+@login_required
+def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    training_round = get_object_or_404(TrainingRound.objects.select_related("candidate", "parent"), pk=pk)
+    folder = Path(settings.DATA_DIR) / "rounds" / str(pk)
+    return render(request, "training/round_detail.html", {
+        "round": training_round, "running": training_round.status in ("queued", "running"),
+        "candidate": training_round.metrics.get("candidate", {}).get("test"),
+        "production": training_round.metrics.get("production", {}).get("test"),
+        "gate": training_round.metrics.get("gate"), "rows": _deltas(training_round.metrics),
+        "plots": [name for name in PLOTS if (folder / name).exists()],
+        "coordinator": user_access(request.user).coordinator,
+    })
+
+
+@login_required
+def round_plot(request: HttpRequest, pk: int, name: str) -> FileResponse:
+    path = Path(settings.DATA_DIR) / "rounds" / str(pk) / name
+    if name not in PLOTS or not path.exists():
+        raise Http404("No such plot.")
+    return FileResponse(path.open("rb"), content_type="image/png")
+
+
+@login_required
+@require_POST
+def round_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_coordinator(request)
+    training_round_cancel(training_round=get_object_or_404(TrainingRound, pk=pk))
+    messages.success(request, "Cancellation requested; the round stops at its next epoch and registers nothing.")
+    return redirect("round-detail", pk=pk)
