@@ -191,6 +191,9 @@ FAUNE = {
     "AUTO_PROMOTE": env_bool("FAUNE_AUTO_PROMOTE", True),
     "GATE_MAX_RECALL_DROP": env_float("FAUNE_GATE_MAX_RECALL_DROP", 0.05),
     "GATE_MIN_SUPPORT": env_int("FAUNE_GATE_MIN_SUPPORT", 20, minimum=1),
+    # Periodic rounds: checked every ROUND_CADENCE_MINUTES, started when this many new expert labels arrived.
+    "ROUND_CADENCE_MINUTES": env_int("FAUNE_ROUND_CADENCE_MINUTES", 24 * 60, minimum=1),
+    "ROUND_MIN_NEW_EXPERT_LABELS": env_int("FAUNE_ROUND_MIN_NEW_EXPERT_LABELS", 500, minimum=1),
 }
 
 LOGGING = {

@@ -147,3 +147,20 @@ def test_better_candidate_is_promoted_by_the_gate(org, parent, django_capture_on
     assert done.metrics["production"]["test"]["macro_f1"] < done.metrics["candidate"]["test"]["macro_f1"]
     assert done.metrics["gate"]["promote"] is True
     assert ModelVersion.objects.get(status="production") == done.candidate
+
+
+def test_periodic_round_starts_only_after_enough_new_expert_labels(org, parent, settings):
+    from django_q.models import Schedule
+
+    from training.services.schedule import training_round_if_due, training_schedule_ensure
+
+    training_schedule_ensure()
+    training_schedule_ensure()
+    assert Schedule.objects.filter(func="training.tasks.training_round_if_due").count() == 1
+    settings.FAUNE = {**settings.FAUNE, "ROUND_MIN_NEW_EXPERT_LABELS": 50}
+    labelled_pool(org, parent, {"fox": 30})
+    assert training_round_if_due() is None
+    labelled_pool(org, parent, {"wild-boar": 30}, seed=1)
+    started = training_round_if_due()
+    assert started is not None and started.params["trigger"] == "schedule"
+    assert training_round_if_due() is None  # one is already queued

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from annotation.models import Role
 from annotation.services.organisations import membership_set, organisation_get_or_create
 from inference.services.registry import default_version_ensure
+from training.services.schedule import training_schedule_ensure
 
 COORDINATOR_ORGANISATION = "Faune coordination"
 
@@ -32,6 +33,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         message = self._ensure_coordinator(options["username"])
         default_version_ensure()  # pre-labels from the first upload, marked zero-shot everywhere
+        training_schedule_ensure()
         self.stdout.write(f"Faune data in {data_dir}. {message}")
 
     def _ensure_coordinator(self, username: str) -> str:
