@@ -38,3 +38,21 @@ class TrainingRound(models.Model):
 
     def __str__(self) -> str:
         return f"round {self.pk} ({self.status})"
+
+
+class Release(models.Model):
+    """A published production version: an immutable bundle of files, each with its sha256."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="releases")
+    semver = models.CharField(max_length=20, unique=True)
+    files = models.JSONField(default=dict, help_text="file name -> sha256")
+    changelog = models.JSONField(default=dict, blank=True)
+    model_card = models.TextField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Faune {self.semver}"

@@ -13,4 +13,7 @@ urlpatterns = [
     path("rounds/<int:pk>/", views.round_detail, name="round-detail"),
     path("rounds/<int:pk>/cancel/", views.round_cancel, name="round-cancel"),
     path("rounds/<int:pk>/plots/<str:name>", views.round_plot, name="round-plot"),
+    path("releases/", views.release_list, name="release-list"),
+    path("releases/<str:semver>/", views.release_detail, name="release-detail"),
+    path("releases/<str:semver>/files/<str:name>", views.release_file, name="release-file"),
 ]

@@ -4,13 +4,15 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.selectors import user_access
-from training.models import TrainingRound
+from inference.selectors import production_version
+from training.models import Release, TrainingRound
+from training.services.releases import release_publish, releases_dir
 from training.services.rounds import RoundBusy, training_round_cancel, training_round_start
 
 PLOTS = ("confusion.png", "reliability.png", "coverage.png")
@@ -77,3 +79,34 @@ def round_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     training_round_cancel(training_round=get_object_or_404(TrainingRound, pk=pk))
     messages.success(request, "Cancellation requested; the round stops at its next epoch and registers nothing.")
     return redirect("round-detail", pk=pk)
+
+
+@require_http_methods(["GET", "POST"])
+def release_list(request: HttpRequest) -> HttpResponse:
+    """Public: anyone reads releases and downloads them. Coordinators publish the production version here."""
+    coordinator = user_access(request.user).coordinator
+    if request.method == "POST":
+        if not coordinator:
+            raise PermissionDenied("Only coordinators publish releases.")
+        try:
+            release = release_publish(version=production_version(), semver=request.POST.get("semver", "").strip(),
+                                      user=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect("release-list")
+        return redirect("release-detail", semver=release.semver)
+    return render(request, "training/releases.html", {"releases": Release.objects.select_related("version"),
+                                                      "coordinator": coordinator, "production": production_version()})
+
+
+def release_detail(request: HttpRequest, semver: str) -> HttpResponse:
+    release = get_object_or_404(Release.objects.select_related("version"), semver=semver)
+    return render(request, "training/release_detail.html", {"release": release})
+
+
+def release_file(request: HttpRequest, semver: str, name: str) -> FileResponse:
+    release = get_object_or_404(Release, semver=semver)
+    path = releases_dir() / release.semver / name
+    if name not in release.files and name != "SHA256SUMS" or not path.is_file():
+        raise Http404("No such file in this release.")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=f"faune-{release.semver}-{name}")

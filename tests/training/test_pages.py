@@ -35,3 +35,28 @@ def test_only_coordinators_start_and_cancel(client, partner, coordinator, django
     assert client_for(coordinator).post("/api/rounds/", {}, format="json").status_code == 409
     cancelled = client_for(coordinator).post(f"/api/rounds/{started.json()['id']}/cancel/")
     assert cancelled.json()["status"] == "cancelled" and TrainingRound.objects.get().active is None
+
+
+def test_publishing_a_release_bundle(client, coordinator, finished, settings):
+    from inference.services.registry import model_version_promote
+    from training.models import Release
+
+    model_version_promote(version=finished.candidate)
+    client.force_login(coordinator)
+    assert client.post("/releases/", {"semver": "one"}).status_code == 302 and not Release.objects.exists()
+    assert client.post("/releases/", {"semver": "1.0.0"})["Location"] == "/releases/1.0.0/"
+    release = Release.objects.get()
+    folder = settings.DATA_DIR / "releases" / "1.0.0"
+    assert {"head.pt", "backbone.pth", "classes.json", "MODEL_CARD.md", "metrics.json", "lineage.json",
+            "confusion.png"} <= set(release.files)
+    from inference.services.registry import file_sha256
+
+    assert all(file_sha256(folder / name) == digest for name, digest in release.files.items())
+    assert release.changelog["added_classes"] == ["fox", "wild boar"] and "| fox | renard |" in release.model_card
+    assert client.post("/releases/", {"semver": "0.9.0"}).status_code == 302 and Release.objects.count() == 1
+    client.logout()  # releases are public
+    assert client.get("/releases/").status_code == 200 and b"1.0.0" in client.get("/releases/").content
+    download = client.get("/releases/1.0.0/files/classes.json")
+    assert download.status_code == 200 and b"renard" in b"".join(download.streaming_content)
+    assert client.get("/releases/1.0.0/files/secret_key").status_code == 404
+    assert client.post("/releases/", {"semver": "2.0.0"}).status_code == 403

@@ -1,0 +1,126 @@
+"""Publishing a production version as a release: an immutable folder (weights, class list, metrics, plots, a
+model card) whose every file is listed with its sha256, written completely before the release row exists."""
+import json
+import re
+import shutil
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from annotation.models import Organisation
+from inference.models import ModelVersion, VersionStatus
+from inference.services.registry import file_sha256
+from training.models import Release, TrainingRound
+
+SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+
+
+def releases_dir() -> Path:
+    return Path(settings.DATA_DIR) / "releases"
+
+
+def _key(semver: str) -> tuple[int, int, int]:
+    return tuple(int(part) for part in SEMVER.match(semver).groups())
+
+
+def _classes(version: ModelVersion) -> list[dict]:
+    return [{"index": row.index, "slug": row.taxon.slug, "name_en": row.taxon.name_en, "name_fr": row.taxon.name_fr,
+             "scientific_name": row.taxon.scientific_name}
+            for row in version.classes.order_by("index").select_related("taxon")]
+
+
+def _changelog(version: ModelVersion, metrics: dict, previous: Release | None) -> dict:
+    classes = {row["name_en"] for row in _classes(version)}
+    if previous is None:
+        return {"previous": None, "added_classes": sorted(classes), "removed_classes": [], "metric_deltas": {}}
+    before = {row["name_en"] for row in _classes(previous.version)}
+    old = previous.changelog.get("metrics", {})
+    deltas = {name: round(metrics[name] - old[name], 5) for name in ("accuracy", "macro_f1")
+              if name in metrics and name in old}
+    return {"previous": previous.semver, "added_classes": sorted(classes - before),
+            "removed_classes": sorted(before - classes), "metric_deltas": deltas}
+
+
+def _model_card(version: ModelVersion, semver: str, training_round: TrainingRound | None, changelog: dict,
+                classes: list[dict]) -> str:
+    test = (training_round.metrics.get("candidate", {}).get("test", {}) if training_round else {})
+    per_class = {row["class"]: row for row in test.get("per_class", [])}
+    lines = [f"# Faune classifier {semver}", "", f"Model version: {version} ({version.get_head_kind_display()}).",
+             f"Backbone: `{version.backbone['timm_name']}` at {version.backbone['input_size']} px, "
+             f"{version.backbone.get('interpolation', 'bicubic')} resize, mean {version.backbone.get('mean')}, "
+             f"std {version.backbone.get('std')}; temperature {version.temperature:.3f}.", "", "## Data", ""]
+    if training_round:
+        lines += [f"Trained in round {training_round.pk} on {training_round.snapshot.get('labels')} labelled "
+                  f"camera-trap images (label snapshot sha256 `{training_round.snapshot.get('label_hash')}`), "
+                  f"contributed by {Organisation.objects.count()} organisations; split by sequence, whole cameras "
+                  "held out for the out-of-sample figure. Seed and hyper-parameters are in `lineage.json`.", ""]
+    else:
+        lines += ["Not trained on the pool (zero-shot or external weights); see the version's notes.", ""]
+    lines += ["## Test figures", "", f"Accuracy {test.get('accuracy', '—')}, macro-F1 {test.get('macro_f1', '—')}, "
+              f"sequence accuracy {test.get('sequence_accuracy', '—')}, ECE {test.get('ece', '—')}.", "",
+              "| class | French | precision | recall | support |", "|---|---|---|---|---|"]
+    for row in classes:
+        figures = per_class.get(row["name_en"], {})
+        lines.append(f"| {row['name_en']} | {row['name_fr']} | {figures.get('precision', '—')} | "
+                     f"{figures.get('recall', '—')} | {figures.get('support', '—')} |")
+    lines += ["", "## Known limits", "",
+              "- Figures come from images of the contributing partners' cameras; other regions, camera models and "
+              "seasons can score lower. Classes with little test support have unreliable figures.",
+              "- A sequence whose top score is under the threshold should read 'undefined'.",
+              "- Human, vehicle and empty come from the detector stage, not from this classifier.", "",
+              "## Changelog", "", f"Previous release: {changelog['previous'] or 'none'}.",
+              f"Classes added: {', '.join(changelog['added_classes']) or 'none'}.",
+              f"Classes removed: {', '.join(changelog['removed_classes']) or 'none'}.",
+              f"Metric deltas: {json.dumps(changelog['metric_deltas']) if changelog['metric_deltas'] else 'none'}.", ""]
+    return "\n".join(lines)
+
+
+def _write_bundle(folder: Path, version: ModelVersion, training_round: TrainingRound | None, card: str,
+                  classes: list[dict]) -> None:
+    folder.mkdir(parents=True)
+    for role, record in version.artifacts.items():
+        shutil.copyfile(record["path"], folder / f"{role}{''.join(Path(record['path']).suffixes) or '.bin'}")
+    (folder / "classes.json").write_text(json.dumps(classes, ensure_ascii=False, indent=1))
+    (folder / "MODEL_CARD.md").write_text(card)
+    (folder / "lineage.json").write_text(json.dumps({"version": str(version), "backbone": version.backbone,
+                                                     "lineage": version.lineage}, indent=1, default=str))
+    if training_round:
+        source = Path(settings.DATA_DIR) / "rounds" / str(training_round.pk)
+        for name in ("metrics.json", "confusion.png", "reliability.png", "coverage.png", "labels.json"):
+            if (source / name).exists():
+                shutil.copyfile(source / name, folder / name)
+
+
+def release_publish(*, version: ModelVersion, semver: str, user: User | None) -> Release:
+    if version.status != VersionStatus.PRODUCTION:
+        raise ValidationError("Only the production version can be published; promote it first.")
+    if not SEMVER.match(semver):
+        raise ValidationError(f"{semver!r} is not a semantic version such as 1.4.0.")
+    previous = Release.objects.order_by("-created_at").first()
+    if previous and _key(semver) <= _key(previous.semver):
+        raise ValidationError(f"{semver} must be greater than the last release, {previous.semver}.")
+    training_round = TrainingRound.objects.filter(candidate=version).first()
+    metrics = training_round.metrics.get("candidate", {}).get("test", {}) if training_round else {}
+    classes = _classes(version)
+    changelog = {**_changelog(version, metrics, previous),
+                 "metrics": {k: metrics[k] for k in ("accuracy", "macro_f1") if k in metrics}}
+    card = _model_card(version, semver, training_round, changelog, classes)
+    folder, staging = releases_dir() / semver, releases_dir() / f".{semver}.partial"
+    if folder.exists():
+        raise ValidationError(f"A release folder for {semver} already exists.")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _write_bundle(staging, version, training_round, card, classes)
+        files = {path.name: file_sha256(path) for path in sorted(staging.iterdir())}
+        (staging / "SHA256SUMS").write_text("".join(f"{digest}  {name}\n" for name, digest in files.items()))
+        with transaction.atomic():
+            release = Release.objects.create(version=version, semver=semver, files=files, changelog=changelog,
+                                             model_card=card, created_by=user)
+            staging.rename(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return release
