@@ -30,6 +30,7 @@ class TrainingRound(models.Model):
     log = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, help_text="Heartbeat: every log line updates it.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -194,6 +194,7 @@ FAUNE = {
     # Periodic rounds: checked every ROUND_CADENCE_MINUTES, started when this many new expert labels arrived.
     "ROUND_CADENCE_MINUTES": env_int("FAUNE_ROUND_CADENCE_MINUTES", 24 * 60, minimum=1),
     "ROUND_MIN_NEW_EXPERT_LABELS": env_int("FAUNE_ROUND_MIN_NEW_EXPERT_LABELS", 500, minimum=1),
+    "ROUND_STALE_MINUTES": env_int("FAUNE_ROUND_STALE_MINUTES", 30, minimum=1),
 }
 
 LOGGING = {

@@ -164,3 +164,17 @@ def test_periodic_round_starts_only_after_enough_new_expert_labels(org, parent, 
     started = training_round_if_due()
     assert started is not None and started.params["trigger"] == "schedule"
     assert training_round_if_due() is None  # one is already queued
+
+
+def test_a_killed_round_is_marked_failed_and_unblocks_the_next(parent):
+    from django.utils import timezone
+
+    killed = training_round_start(user=None, queue=False)
+    TrainingRound.objects.filter(pk=killed.pk).update(status="running")
+    with pytest.raises(RoundBusy):
+        training_round_start(user=None, queue=False)
+    TrainingRound.objects.filter(pk=killed.pk).update(updated_at=timezone.now() - timezone.timedelta(hours=2))
+    training_round_start(user=None, queue=False)
+    killed.refresh_from_db()
+    assert killed.status == "failed" and "the worker stopped" in killed.log and killed.active is None
+    assert ModelVersion.objects.count() == 1

@@ -45,6 +45,7 @@ def training_round_start(*, user: User | None, params: dict | None = None, seed:
     caller runs it itself (`queue=False`, as `training_round --wait` does)."""
     from django_q.tasks import async_task
 
+    _fail_if_stale()
     try:
         with transaction.atomic():
             training_round = TrainingRound.objects.create(created_by=user, params={**DEFAULTS, **(params or {})},
@@ -59,6 +60,16 @@ def training_round_start(*, user: User | None, params: dict | None = None, seed:
     return training_round
 
 
+def _fail_if_stale() -> None:
+    """A round whose worker was killed stays 'running' and would block every later round: past a period with no
+    heartbeat it is marked failed, with a line in its log saying so (it registered nothing: registration is its
+    last, atomic step)."""
+    limit = timezone.now() - timezone.timedelta(minutes=settings.FAUNE["ROUND_STALE_MINUTES"])
+    for stale in TrainingRound.objects.filter(active=True, status=RoundStatus.RUNNING, updated_at__lt=limit):
+        _log(stale.pk, f"no progress since {stale.updated_at:%Y-%m-%d %H:%M}: the worker stopped; marked failed")
+        _finish(stale.pk, RoundStatus.FAILED)
+
+
 def training_round_cancel(*, training_round: TrainingRound) -> None:
     TrainingRound.objects.filter(pk=training_round.pk, status=RoundStatus.QUEUED).update(
         status=RoundStatus.CANCELLED, active=None, finished_at=timezone.now())
@@ -68,7 +79,7 @@ def training_round_cancel(*, training_round: TrainingRound) -> None:
 def _log(round_id: int, line: str, progress: float | None = None) -> None:
     current = TrainingRound.objects.get(pk=round_id)
     current.log += f"{timezone.now():%H:%M:%S} {line}\n"
-    fields = ["log"]
+    fields = ["log", "updated_at"]  # the heartbeat that tells a live round from a killed one
     if progress is not None:
         current.progress, fields = progress, [*fields, "progress"]
     current.save(update_fields=fields)
