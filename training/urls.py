@@ -12,6 +12,7 @@ urlpatterns = [
     path("rounds/", views.round_list, name="round-list"),
     path("rounds/<int:pk>/", views.round_detail, name="round-detail"),
     path("rounds/<int:pk>/cancel/", views.round_cancel, name="round-cancel"),
+    path("rounds/<int:pk>/compare/", views.round_compare, name="round-compare"),
     path("rounds/<int:pk>/plots/<str:name>", views.round_plot, name="round-plot"),
     path("releases/", views.release_list, name="release-list"),
     path("releases/<str:semver>/", views.release_detail, name="release-detail"),

@@ -10,8 +10,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.selectors import user_access
+from inference.models import ModelVersion
 from inference.selectors import production_version
 from training.models import Release, TrainingRound
+from training.services.compare import versions_compare
 from training.services.releases import release_publish, releases_dir
 from training.services.rounds import RoundBusy, training_round_cancel, training_round_start
 
@@ -110,3 +112,15 @@ def release_file(request: HttpRequest, semver: str, name: str) -> FileResponse:
     if name not in release.files and name != "SHA256SUMS" or not path.is_file():
         raise Http404("No such file in this release.")
     return FileResponse(path.open("rb"), as_attachment=True, filename=f"faune-{release.semver}-{name}")
+
+
+@login_required
+def round_compare(request: HttpRequest, pk: int) -> HttpResponse:
+    training_round = get_object_or_404(TrainingRound, pk=pk)
+    versions = list(ModelVersion.objects.all())
+    chosen = {key: next((v for v in versions if str(v.pk) == request.GET.get(key)), None) for key in ("a", "b")}
+    result = None
+    if chosen["a"] and chosen["b"] and training_round.snapshot.get("file"):
+        result = versions_compare(training_round=training_round, a=chosen["a"], b=chosen["b"])
+    return render(request, "training/compare.html", {"round": training_round, "versions": versions,
+                                                     "chosen": chosen, "result": result})

@@ -60,3 +60,28 @@ def test_publishing_a_release_bundle(client, coordinator, finished, settings):
     assert download.status_code == 200 and b"renard" in b"".join(download.streaming_content)
     assert client.get("/releases/1.0.0/files/secret_key").status_code == 404
     assert client.post("/releases/", {"semver": "2.0.0"}).status_code == 403
+
+
+def test_two_versions_compared_on_a_round_split(client, partner, finished):
+    import numpy as np
+
+    from annotation.models import Image
+    from inference.models import ModelVersion, Prediction
+
+    parent, candidate = finished.parent, finished.candidate
+    for version, good in ((parent, False), (candidate, True)):
+        order = list(version.classes.order_by("index").values_list("taxon__slug", flat=True))
+        rows = []
+        for image in Image.objects.prefetch_related("annotations__taxon"):
+            logits = np.zeros(len(order), dtype=np.float16)
+            if good:
+                logits[order.index(image.annotations.all()[0].taxon.slug)] = 5
+            rows.append(Prediction(image=image, version=version, category="animal", score=0.5,
+                                   logits=logits.tobytes()))
+        Prediction.objects.bulk_create(rows)
+    client.force_login(partner)
+    page = client.get(f"/rounds/{finished.pk}/compare/", {"a": parent.pk, "b": candidate.pk})
+    result = page.context["result"]
+    assert result["images"] > 0 and result["b"]["accuracy"] == 1.0 and result["a"]["accuracy"] < 1.0
+    assert all(row["recall_delta"] >= 0 for row in result["per_class"])
+    assert ModelVersion.objects.count() == 2

@@ -140,7 +140,7 @@ def _run(training_round: TrainingRound) -> ModelVersion:
     folder = Path(settings.DATA_DIR) / "rounds" / str(round_id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "labels.json").write_text(json.dumps(snapshot.label_ids.tolist()))
-    TrainingRound.objects.filter(pk=round_id).update(snapshot_at=timezone.now(), snapshot={
+    TrainingRound.objects.filter(pk=round_id).update(parent=parent, snapshot_at=timezone.now(), snapshot={
         "labels": len(snapshot.label_ids), "label_hash": snapshot.label_hash, "file": str(folder / "labels.json")})
     _log(round_id, f"snapshot: {len(snapshot.label_ids)} labelled images with {parent.backbone_key} embeddings", 0.05)
     sides = np.array([assign_split(str(s), str(d) if d >= 0 else None)

@@ -1,0 +1,53 @@
+"""Any two versions side by side on one round's test split, from the predictions each stored: no re-running."""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from annotation.models import Annotation, Taxon
+from inference.models import ModelVersion, Prediction
+from training.engine.metrics import evaluate
+from training.engine.splits import TEST, assign_split
+from training.models import TrainingRound
+
+
+def _test_labels(training_round: TrainingRound) -> dict[int, int]:
+    """image id -> labelled taxon id, for the round's frozen labels that fall in the test split."""
+    label_ids = json.loads(Path(training_round.snapshot["file"]).read_text())
+    rows = Annotation.objects.filter(pk__in=label_ids).values_list(
+        "image_id", "taxon_id", "image__sequence_id", "image__deployment_id")
+    return {image: taxon for image, taxon, sequence, deployment in rows
+            if assign_split(str(sequence), str(deployment) if deployment else None) == TEST}
+
+
+def _logits(version: ModelVersion, image_ids: list[int], taxa: list[int]) -> dict[int, np.ndarray]:
+    order = list(version.classes.order_by("index").values_list("taxon_id", flat=True))
+    position = {taxon: i for i, taxon in enumerate(order)}
+    found = {}
+    for image_id, raw in Prediction.objects.filter(version=version, image_id__in=image_ids).values_list(
+            "image_id", "logits"):
+        values = np.frombuffer(raw, dtype=np.float16).astype(np.float32) if raw else None
+        if values is not None and len(values) == len(order):
+            found[image_id] = np.array([values[position[t]] if t in position else -1e4 for t in taxa])
+    return found
+
+
+def versions_compare(*, training_round: TrainingRound, a: ModelVersion, b: ModelVersion) -> dict:
+    labels = _test_labels(training_round)
+    taxa = sorted({*a.classes.values_list("taxon_id", flat=True), *b.classes.values_list("taxon_id", flat=True)})
+    first, second = _logits(a, list(labels), taxa), _logits(b, list(labels), taxa)
+    shared = sorted(set(first) & set(second) & {i for i, t in labels.items() if t in taxa})
+    if not shared:
+        return {"images": 0, "detail": "the two versions share no predicted test image of this round"}
+    names = dict(Taxon.objects.filter(pk__in=taxa).values_list("pk", "name_en"))
+    y = np.array([taxa.index(labels[i]) for i in shared])
+    figures = [evaluate(y, np.stack([found[i] for i in shared]), [names[t] for t in taxa], temperature=v.temperature)
+               for found, v in ((first, a), (second, b))]
+    rows = [{"class": ra["class"], "support": ra["support"], "recall_a": ra["recall"], "recall_b": rb["recall"],
+             "recall_delta": round(rb["recall"] - ra["recall"], 4), "precision_a": ra["precision"],
+             "precision_b": rb["precision"]}
+            for ra, rb in zip(figures[0]["per_class"], figures[1]["per_class"], strict=True) if ra["support"]]
+    return {"images": len(shared), "a": {"version": str(a), "accuracy": figures[0]["accuracy"],
+                                         "macro_f1": figures[0]["macro_f1"]},
+            "b": {"version": str(b), "accuracy": figures[1]["accuracy"], "macro_f1": figures[1]["macro_f1"]},
+            "per_class": rows}
