@@ -86,3 +86,17 @@ def near_duplicates_in_deployment(deployment_id: int, *, threshold: float | None
     vectors = np.stack([np.frombuffer(vector, dtype=np.float16) for _, vector in rows]).astype(np.float32)
     cosine = threshold if threshold is not None else settings.FAUNE["NEAR_DUPLICATE_COSINE"]
     return near_duplicates(VectorIndex.build(ids, vectors), ids, vectors, cosine, k=min(k, len(rows)))
+
+
+def stored_logits(version: ModelVersion, image_ids: list[int], taxa: list[int]) -> dict[int, np.ndarray]:
+    """The logits a version stored for these images, rearranged into the order of `taxa` (a taxon the version
+    does not know gets a very low logit), for comparing versions without running them again."""
+    order = list(version.classes.order_by("index").values_list("taxon_id", flat=True))
+    position = {taxon: i for i, taxon in enumerate(order)}
+    found = {}
+    for image_id, raw in Prediction.objects.filter(version=version, image_id__in=image_ids).values_list(
+            "image_id", "logits"):
+        values = np.frombuffer(raw, dtype=np.float16).astype(np.float32) if raw else None
+        if values is not None and len(values) == len(order):
+            found[image_id] = np.array([values[position[t]] if t in position else -1e4 for t in taxa])
+    return found

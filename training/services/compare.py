@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 
 from annotation.models import Annotation, Taxon
-from inference.models import ModelVersion, Prediction
+from inference.models import ModelVersion
+from inference.selectors import stored_logits
 from training.engine.metrics import evaluate
 from training.engine.splits import TEST, assign_split
 from training.models import TrainingRound
@@ -20,22 +21,10 @@ def _test_labels(training_round: TrainingRound) -> dict[int, int]:
             if assign_split(str(sequence), str(deployment) if deployment else None) == TEST}
 
 
-def _logits(version: ModelVersion, image_ids: list[int], taxa: list[int]) -> dict[int, np.ndarray]:
-    order = list(version.classes.order_by("index").values_list("taxon_id", flat=True))
-    position = {taxon: i for i, taxon in enumerate(order)}
-    found = {}
-    for image_id, raw in Prediction.objects.filter(version=version, image_id__in=image_ids).values_list(
-            "image_id", "logits"):
-        values = np.frombuffer(raw, dtype=np.float16).astype(np.float32) if raw else None
-        if values is not None and len(values) == len(order):
-            found[image_id] = np.array([values[position[t]] if t in position else -1e4 for t in taxa])
-    return found
-
-
 def versions_compare(*, training_round: TrainingRound, a: ModelVersion, b: ModelVersion) -> dict:
     labels = _test_labels(training_round)
     taxa = sorted({*a.classes.values_list("taxon_id", flat=True), *b.classes.values_list("taxon_id", flat=True)})
-    first, second = _logits(a, list(labels), taxa), _logits(b, list(labels), taxa)
+    first, second = stored_logits(a, list(labels), taxa), stored_logits(b, list(labels), taxa)
     shared = sorted(set(first) & set(second) & {i for i, t in labels.items() if t in taxa})
     if not shared:
         return {"images": 0, "detail": "the two versions share no predicted test image of this round"}

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from annotation.models import Taxon
 from inference.engine.specs import BackboneSpec
-from inference.models import HeadKind, ModelVersion, Prediction
-from inference.selectors import production_version
+from inference.models import HeadKind, ModelVersion
+from inference.selectors import production_version, stored_logits
 from inference.services.registry import model_version_promote, model_version_register, models_dir
 from training.engine.heads import HeadConfig, TrainingCancelled, head_logits, train_head
 from training.engine.metrics import evaluate
@@ -171,19 +171,6 @@ def _run(training_round: TrainingRound) -> ModelVersion:
     return _register(training_round, parent, head, classes, snapshot, metrics, folder)
 
 
-def _production_logits(parent: ModelVersion, image_ids: np.ndarray, classes: list[int]) -> dict[int, np.ndarray]:
-    """The production version's stored logits, rearranged into the candidate's class order."""
-    order = list(parent.classes.order_by("index").values_list("taxon_id", flat=True))
-    position = {taxon: i for i, taxon in enumerate(order)}
-    found = {}
-    for image_id, logits in Prediction.objects.filter(version=parent, image_id__in=image_ids.tolist()) \
-            .values_list("image_id", "logits"):
-        values = np.frombuffer(logits, dtype=np.float16).astype(np.float32) if logits else None
-        if values is not None and len(values) == len(order):
-            found[image_id] = np.array([values[position[t]] if t in position else -1e4 for t in classes])
-    return found
-
-
 def _evaluate(snapshot, y, subset, head, classes, parent, folder: Path) -> dict:
     names = list(Taxon.objects.filter(pk__in=classes).values_list("pk", "name_en"))
     names = [dict(names)[t] for t in classes]
@@ -195,7 +182,7 @@ def _evaluate(snapshot, y, subset, head, classes, parent, folder: Path) -> dict:
     if holdout.any():
         metrics["candidate"]["holdout_deployments"] = evaluate(
             y[holdout], head_logits(head, snapshot.features[holdout]), names, temperature=head.temperature)
-    stored = _production_logits(parent, snapshot.image_ids[test], classes)
+    stored = stored_logits(parent, snapshot.image_ids[test].tolist(), classes)
     if stored:
         rows = np.array([i in stored for i in snapshot.image_ids[test].tolist()])
         logits = np.stack([stored[i] for i in snapshot.image_ids[test][rows].tolist()])
