@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 
 from annotation.models import Image, Sequence, Taxon, UploadBatch
+from inference.engine.specs import BackboneSpec
 
 
 class VersionStatus(models.TextChoices):
@@ -52,7 +53,7 @@ class ModelVersion(models.Model):
 
     @property
     def backbone_key(self) -> str:
-        return f"{self.backbone['timm_name']}@{self.backbone['input_size']}:{self.backbone.get('pooling', 'default')}"
+        return BackboneSpec.from_dict(self.backbone).key
 
 
 class ModelClass(models.Model):

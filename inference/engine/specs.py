@@ -29,8 +29,10 @@ class BackboneSpec:
 
     @property
     def key(self) -> str:
-        """Embeddings from two specs are comparable only when this key is equal."""
-        return f"{self.timm_name}@{self.input_size}:{self.pooling}"
+        """Embeddings from two specs are comparable only when this key is equal: a fine-tuned backbone records
+        its weights' hash in `extra`, so its embeddings never mix with the original's."""
+        weights = self.extra.get("weights")
+        return f"{self.timm_name}@{self.input_size}:{self.pooling}" + (f":{weights}" if weights else "")
 
 
 EFFICIENTNET_LITE0 = BackboneSpec(timm_name="efficientnet_lite0", input_size=224)

@@ -73,23 +73,23 @@ def _stored(images: list[Image]) -> dict[int, list[Detection]]:
     return grouped
 
 
-def _run_detector(images: list[Image], runner, threshold: float) -> dict[int, BoxChoice]:
+def _run_detector(images: list[Image], detector, name: str, threshold: float) -> dict[int, BoxChoice]:
     pictures = [ImageOps.exif_transpose(PILImage.open(image.file.path)).convert("RGB") for image in images]
-    name = runner.detector_name
     choices = {}
-    for image, found in zip(images, runner.detector.detect(pictures), strict=True):
+    for image, found in zip(images, detector.detect(pictures), strict=True):
         store_detections(image, found, source=BoxSource.DETECTOR, detector=name)
         choices[image.pk] = decide(found, threshold, BoxSource.DETECTOR)
     return choices
 
 
-def choose_boxes(images: list[Image], runner, *, threshold: float) -> list[BoxChoice]:
+def choose_boxes(images: list[Image], *, threshold: float, detector=None, detector_name: str = "") -> list[BoxChoice]:
+    """One box choice per image; the detector (a YoloDetector) runs only on images that have no box yet."""
     pool, stored = _pool_boxes(images), _stored(images)
     choices = {pk: choice for pk, choice in pool.items()}
     for image in images:
         if image.pk not in choices and image.pk in stored:
             choices[image.pk] = decide(stored[image.pk], threshold, stored[image.pk][0].source)
     missing = [i for i in images if i.pk not in choices and i.kind == MediaKind.IMAGE]
-    if missing and runner.detector is not None:
-        choices.update(_run_detector(missing, runner, threshold))
+    if missing and detector is not None:
+        choices.update(_run_detector(missing, detector, detector_name, threshold))
     return [choices.get(image.pk, WHOLE_IMAGE) for image in images]

@@ -56,7 +56,8 @@ class Chunk:
 def _submit(ids: list[int], runner: Runner, pool: ThreadPoolExecutor) -> Chunk:
     """Read rows and choose boxes here (database work stays on this thread); decode pixels in the pool."""
     images = list(Image.objects.filter(pk__in=ids).select_related("organisation"))
-    choices = choose_boxes(images, runner, threshold=settings.FAUNE["DETECTION_THRESHOLD"])
+    choices = choose_boxes(images, threshold=settings.FAUNE["DETECTION_THRESHOLD"], detector=runner.detector,
+                           detector_name=runner.detector_name)
     futures = [pool.submit(_pixels, image, choice, runner) for image, choice in zip(images, choices, strict=True)]
     return Chunk(images, choices, futures)
 

@@ -97,3 +97,25 @@ def test_plots_are_png():
     for png in (confusion_png(report["confusion"], ["a", "b"]), reliability_png(report["reliability"], 0.1),
                 coverage_png(report["coverage"])):
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_finetune_runs_a_tiny_model_on_cpu(tmp_path):
+    from PIL import Image as PILImage
+
+    from inference.engine.backbones import create_timm_model
+    from inference.engine.preprocess import CropRequest
+    from inference.engine.specs import BackboneSpec
+    from training.engine.finetune import FinetuneConfig, finetune
+
+    spec = BackboneSpec(timm_name="resnet10t", input_size=32)
+    items, labels = [], []
+    for index in range(16):
+        path = tmp_path / f"{index}.jpg"
+        PILImage.new("RGB", (64, 48), (250, 10, 10) if index % 2 else (10, 10, 250)).save(path)
+        items.append(CropRequest(str(path), (0.1, 0.1, 0.5, 0.5) if index % 4 == 0 else None))
+        labels.append(index % 2)
+    model = create_timm_model(spec, num_classes=2)
+    state, epoch = finetune(model, spec, (items, np.array(labels)), (items, np.array(labels)),
+                            FinetuneConfig(epochs=3, batch_size=8, learning_rate=1e-3, workers=0))
+    assert 1 <= epoch <= 3 and set(state) == set(model.state_dict())

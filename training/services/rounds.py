@@ -7,6 +7,8 @@ registered."""
 import json
 import subprocess
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,7 @@ from training.engine.plots import confusion_png, coverage_png, reliability_png
 from training.engine.splits import HOLDOUT, TEST, TRAIN, VALIDATION, assign_split
 from training.models import RoundStatus, TrainingRound
 from training.services.gate import promotion_gate
-from training.services.snapshot import class_list, labelled_snapshot
+from training.services.snapshot import Snapshot, class_list, labelled_snapshot
 
 DEFAULTS = {"head": "linear", "min_labels": 10, "epochs": 60, "learning_rate": 1e-3}
 
@@ -131,10 +133,18 @@ def _code_version() -> str:
         return "unknown"
 
 
-def _run(training_round: TrainingRound) -> ModelVersion:
-    parent = production_version()
-    if parent is None:
-        raise RoundFailed("no production version: its backbone's embeddings are what a round trains on")
+@dataclass
+class RoundData:
+    """What a round trains and scores on: the frozen labels, their classes and their side of the split."""
+
+    snapshot: Snapshot
+    y: np.ndarray  # class index of each snapshot row (-1: left out)
+    subset: dict[str, np.ndarray]  # side -> boolean mask over snapshot rows
+    classes: list[int]  # taxon ids, in output order
+    folder: Path
+
+
+def _prepare(training_round: TrainingRound, parent: ModelVersion) -> RoundData:
     params, round_id = training_round.params, training_round.pk
     snapshot = labelled_snapshot(parent.backbone_key)
     folder = Path(settings.DATA_DIR) / "rounds" / str(round_id)
@@ -155,33 +165,52 @@ def _run(training_round: TrainingRound) -> ModelVersion:
     y = np.array([classes.index(mapping[t]) if t in mapping else -1 for t in snapshot.taxon_ids.tolist()])
     subset = {side: keep & (sides == side) for side in (TRAIN, VALIDATION, TEST, HOLDOUT)}
     _log(round_id, "split: " + ", ".join(f"{side} {int(mask.sum())}" for side, mask in subset.items()), 0.1)
+    return RoundData(snapshot, y, subset, classes, folder)
+
+
+def epoch_logger(round_id: int, epochs: int) -> Callable[[dict], None]:
+    return lambda row: _log(round_id, f"epoch {row['epoch']}: loss {row['loss']}, validation macro-F1 "
+                                      f"{row['val_macro_f1']}", 0.1 + 0.7 * row["epoch"] / epochs)
+
+
+def cancel_check(round_id: int) -> Callable[[], bool]:
+    return lambda: TrainingRound.objects.filter(pk=round_id, cancel_requested=True).exists()
+
+
+def _run(training_round: TrainingRound) -> ModelVersion:
+    parent = production_version()
+    if parent is None:
+        raise RoundFailed("no production version: its backbone's embeddings are what a round trains on")
+    data = _prepare(training_round, parent)
+    if training_round.params.get("mode") == "finetune":
+        from training.services.finetune import finetune_candidate  # torchvision data loading, GPU when present
+
+        return finetune_candidate(training_round, parent, data)
+    params, round_id, snapshot = training_round.params, training_round.pk, data.snapshot
     config = HeadConfig(kind=params["head"], epochs=int(params["epochs"]), seed=training_round.seed,
                         learning_rate=float(params["learning_rate"]))
-    head = train_head(
-        (snapshot.features[subset[TRAIN]], y[subset[TRAIN]]),
-        (snapshot.features[subset[VALIDATION]], y[subset[VALIDATION]]), len(classes), config,
-        on_epoch=lambda row: _log(round_id, f"epoch {row['epoch']}: loss {row['loss']}, "
-                                            f"validation macro-F1 {row['val_macro_f1']}",
-                                  0.1 + 0.7 * row["epoch"] / config.epochs),
-        should_stop=lambda: TrainingRound.objects.filter(pk=round_id, cancel_requested=True).exists())
-    metrics = _evaluate(snapshot, y, subset, head, classes, parent, folder)
-    TrainingRound.objects.filter(pk=round_id).update(metrics=metrics)
-    _log(round_id, f"test macro-F1 {metrics['candidate']['test']['macro_f1']}, accuracy "
-                   f"{metrics['candidate']['test']['accuracy']}", 0.9)
-    return _register(training_round, parent, head, classes, snapshot, metrics, folder)
+    head = train_head((snapshot.features[data.subset[TRAIN]], data.y[data.subset[TRAIN]]),
+                      (snapshot.features[data.subset[VALIDATION]], data.y[data.subset[VALIDATION]]),
+                      len(data.classes), config, on_epoch=epoch_logger(round_id, config.epochs),
+                      should_stop=cancel_check(round_id))
+    metrics = evaluate_round(training_round, data, lambda mask: head_logits(head, snapshot.features[mask]),
+                             head.temperature, parent)
+    return _register(training_round, parent, head, data.classes, snapshot, metrics, data.folder)
 
 
-def _evaluate(snapshot, y, subset, head, classes, parent, folder: Path) -> dict:
-    names = list(Taxon.objects.filter(pk__in=classes).values_list("pk", "name_en"))
-    names = [dict(names)[t] for t in classes]
+def evaluate_round(training_round: TrainingRound, data: RoundData, logits_of: Callable[[np.ndarray], np.ndarray],
+                   temperature: float, parent: ModelVersion) -> dict:
+    """Score the candidate (through `logits_of(mask)`) and the production version on the same test split."""
+    snapshot, y, subset, classes = data.snapshot, data.y, data.subset, data.classes
+    names = dict(Taxon.objects.filter(pk__in=classes).values_list("pk", "name_en"))
+    names = [names[t] for t in classes]
     test = subset[TEST]
-    candidate = evaluate(y[test], head_logits(head, snapshot.features[test]), names, temperature=head.temperature,
+    candidate = evaluate(y[test], logits_of(test), names, temperature=temperature,
                          sequence_ids=snapshot.sequence_ids[test])
-    holdout = subset[HOLDOUT]
     metrics = {"classes": names, "candidate": {"test": candidate}}
-    if holdout.any():
-        metrics["candidate"]["holdout_deployments"] = evaluate(
-            y[holdout], head_logits(head, snapshot.features[holdout]), names, temperature=head.temperature)
+    if subset[HOLDOUT].any():
+        metrics["candidate"]["holdout_deployments"] = evaluate(y[subset[HOLDOUT]], logits_of(subset[HOLDOUT]), names,
+                                                               temperature=temperature)
     stored = stored_logits(parent, snapshot.image_ids[test].tolist(), classes)
     if stored:
         rows = np.array([i in stored for i in snapshot.image_ids[test].tolist()])
@@ -189,11 +218,22 @@ def _evaluate(snapshot, y, subset, head, classes, parent, folder: Path) -> dict:
         scored = evaluate(y[test][rows], logits, names, temperature=parent.temperature,
                           sequence_ids=snapshot.sequence_ids[test][rows])
         metrics["production"] = {"version": str(parent), "test": scored}
+    folder = data.folder
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1))
     (folder / "confusion.png").write_bytes(confusion_png(candidate["confusion"], names))
     (folder / "reliability.png").write_bytes(reliability_png(candidate["reliability"], candidate["ece"]))
     (folder / "coverage.png").write_bytes(coverage_png(candidate["coverage"]))
+    TrainingRound.objects.filter(pk=training_round.pk).update(metrics=metrics)
+    _log(training_round.pk, f"test macro-F1 {candidate['macro_f1']}, accuracy {candidate['accuracy']}", 0.9)
     return metrics
+
+
+def lineage_of(training_round: TrainingRound, parent: ModelVersion, snapshot: Snapshot, metrics: dict,
+               best_epoch: int) -> dict:
+    return {"round": training_round.pk, "parent": parent.pk, "label_hash": snapshot.label_hash,
+            "labels": len(snapshot.label_ids), "labels_file": str(Path(training_round.snapshot.get("file", ""))),
+            "seed": training_round.seed, "params": training_round.params, "code_version": _code_version(),
+            "best_epoch": best_epoch, "test_macro_f1": metrics["candidate"]["test"]["macro_f1"]}
 
 
 def _register(training_round, parent, head, classes, snapshot, metrics, folder: Path) -> ModelVersion:
@@ -205,10 +245,8 @@ def _register(training_round, parent, head, classes, snapshot, metrics, folder: 
               hidden=head.hidden, state=head.state)
     taxa = Taxon.objects.in_bulk(classes)
     base = {role: record for role, record in parent.artifacts.items() if role in ("backbone", "checkpoint")}
-    lineage = {"round": training_round.pk, "parent": parent.pk, "label_hash": snapshot.label_hash,
-               "labels": len(snapshot.label_ids), "labels_file": str(folder / "labels.json"),
-               "seed": training_round.seed, "params": training_round.params, "code_version": _code_version(),
-               "best_epoch": head.best_epoch, "test_macro_f1": metrics["candidate"]["test"]["macro_f1"]}
+    training_round.refresh_from_db(fields=["snapshot"])
+    lineage = lineage_of(training_round, parent, snapshot, metrics, head.best_epoch)
     return model_version_register(
         name="faune-head", version=f"round-{training_round.pk}", spec=BackboneSpec.from_dict(parent.backbone),
         head_kind=HeadKind.TRAINED_HEAD, classes=[taxa[t] for t in classes], files={"head": head_path},
