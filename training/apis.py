@@ -30,7 +30,8 @@ class RoundListApi(APIView):
 
     def post(self, request: Request) -> Response:
         _require_coordinator(request)
-        params = {key: request.data[key] for key in ("head", "min_labels", "epochs") if key in request.data}
+        params = {key: request.data[key] for key in ("mode", "head", "min_labels", "epochs", "finetune_epochs")
+                  if key in request.data}
         seed = int(request.data.get("seed", 0)) if str(request.data.get("seed", "0")).lstrip("-").isdigit() else 0
         training_round = training_round_start(user=request.user, params=params, seed=seed)
         return Response(_row(training_round), status=status.HTTP_202_ACCEPTED)

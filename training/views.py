@@ -31,8 +31,9 @@ def round_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         _require_coordinator(request)
         head = request.POST.get("head") if request.POST.get("head") in ("linear", "mlp") else "linear"
+        mode = "finetune" if request.POST.get("mode") == "finetune" else "head"
         try:
-            training_round = training_round_start(user=request.user, params={"head": head})
+            training_round = training_round_start(user=request.user, params={"head": head, "mode": mode})
         except RoundBusy as error:
             messages.error(request, str(error))
             return redirect("round-list")

@@ -30,7 +30,8 @@ from training.models import RoundStatus, TrainingRound
 from training.services.gate import promotion_gate
 from training.services.snapshot import Snapshot, class_list, labelled_snapshot
 
-DEFAULTS = {"head": "linear", "min_labels": 10, "epochs": 60, "learning_rate": 1e-3}
+DEFAULTS = {"mode": "head", "head": "linear", "min_labels": 10, "epochs": 60, "learning_rate": 1e-3,
+            "finetune_epochs": 10}
 
 
 class RoundBusy(Exception):

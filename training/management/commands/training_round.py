@@ -15,13 +15,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--wait", action="store_true", help="run the round in this process and report it")
+        parser.add_argument("--mode", choices=["head", "finetune"], default="head",
+                            help="train a head on stored embeddings, or fine-tune the backbone (GPU worker)")
         parser.add_argument("--head", choices=["linear", "mlp"], default="linear")
         parser.add_argument("--min-labels", type=int, default=10, help="training labels a taxon needs")
         parser.add_argument("--epochs", type=int, default=60)
         parser.add_argument("--seed", type=int, default=0)
 
     def handle(self, *args: object, **options: object) -> None:
-        params = {"head": options["head"], "min_labels": options["min_labels"], "epochs": options["epochs"]}
+        params = {"mode": options["mode"], "head": options["head"], "min_labels": options["min_labels"],
+                  "epochs": options["epochs"]}
         try:
             training_round = training_round_start(user=None, params=params, seed=options["seed"],
                                                   queue=not options["wait"])
