@@ -145,6 +145,8 @@ class Embedding(models.Model):
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="embeddings")
     backbone_key = models.CharField(max_length=160)
     vector = models.BinaryField(help_text="float16, L2-normalised.")
+    norm = models.FloatField(default=1.0, help_text="The L2 norm removed from `vector`: vector x norm is the raw "
+                             "pooled feature that the backbone's own head sees.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

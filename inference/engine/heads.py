@@ -40,3 +40,14 @@ def load_head(path: str) -> nn.Sequential:
     head = build_head(data["kind"], data["input_dim"], data["num_classes"], data["hidden"])
     head.load_state_dict(data["state"])
     return head.eval()
+
+
+def fold_linear_head(path: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """A linear head's standardisation folded into its weights, (weight, bias) such that
+    weight @ x + bias == head(x): the plain linear layer other software (DeepFaune's) expects. None for an MLP."""
+    data = torch.load(path, map_location="cpu", weights_only=True)
+    if data["kind"] != "linear":
+        return None
+    state = data["state"]
+    weight = state["1.weight"] / state["0.scale"][None, :]
+    return weight, state["1.bias"] - weight @ state["0.mean"]

@@ -135,16 +135,17 @@ def _store(version: ModelVersion, runner: Runner, classes: list[Taxon],
     if not outcomes:
         return np.zeros(0, dtype=np.int64), np.zeros((0, runner.classifier.embedding_dim), dtype=np.float32)
     vectors = np.stack([o.embedding for o in outcomes]).astype(np.float32)
-    vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+    norms = np.clip(np.linalg.norm(vectors, axis=1), 1e-12, None)
+    vectors /= norms[:, None]
     with transaction.atomic():
         Prediction.objects.bulk_create(
             [_prediction(version, classes, o) for o in outcomes], update_conflicts=True,
             unique_fields=["image", "version"],
             update_fields=["category", "taxon", "score", "top", "logits", "box_source", "box"])
         Embedding.objects.bulk_create(
-            [Embedding(image=o.image, backbone_key=runner.spec.key, vector=v.astype(np.float16).tobytes())
-             for o, v in zip(outcomes, vectors, strict=True)],
-            update_conflicts=True, unique_fields=["image", "backbone_key"], update_fields=["vector"])
+            [Embedding(image=o.image, backbone_key=runner.spec.key, vector=v.astype(np.float16).tobytes(),
+                       norm=float(n)) for o, v, n in zip(outcomes, vectors, norms, strict=True)],
+            update_conflicts=True, unique_fields=["image", "backbone_key"], update_fields=["vector", "norm"])
     return np.array([o.image.pk for o in outcomes], dtype=np.int64), vectors
 
 

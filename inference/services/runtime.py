@@ -32,15 +32,14 @@ class Runner:
     zero_shot: bool
     detector: YoloDetector | None
     detector_name: str = ""
-    head: torch.nn.Module | None = None  # a head trained on stored (L2-normalised) embeddings
+    head: torch.nn.Module | None = None  # a head trained on the stored embeddings (raw pooled features)
 
     @torch.inference_mode()
     def forward(self, pixels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Class logits (in the version's class order) and embeddings for a batch of crops."""
         logits, embeddings = self.classifier(pixels)
         if self.head is not None:
-            return self.head(torch.nn.functional.normalize(embeddings.float(), dim=1)).numpy(), \
-                embeddings.float().numpy()
+            return self.head(embeddings.float()).numpy(), embeddings.float().numpy()
         logits = logits.float().numpy()
         if self.zero_shot:
             logits = imagenet_to_taxa(logits, self.class_slugs)

@@ -85,3 +85,45 @@ def test_two_versions_compared_on_a_round_split(client, partner, finished):
     assert result["images"] > 0 and result["b"]["accuracy"] == 1.0 and result["a"]["accuracy"] < 1.0
     assert all(row["recall_delta"] >= 0 for row in result["per_class"])
     assert ModelVersion.objects.count() == 2
+
+
+@pytest.mark.slow
+def test_release_of_a_head_on_a_deepfaune_backbone_holds_a_deepfaune_checkpoint(
+        api, coordinator, tmp_path, settings, django_capture_on_commit_callbacks):
+    import io
+
+    import torch
+    from django.core.management import call_command
+
+    from annotation.models import Image
+    from annotation.services.annotations import annotation_add
+    from inference.engine.backbones import load_deepfaune_checkpoint
+    from inference.engine.preprocess import CropRequest, load_crop
+    from inference.services.registry import model_version_promote
+    from inference.services.runtime import runner_for
+    from tests.factories import jpeg_bytes, taxon, upload
+    from tests.inference.test_prelabel import _standin, post
+    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
+    classes = tmp_path / "classes.txt"
+    classes.write_text("renard\nsanglier\nchevreuil\n")
+    call_command("register_model", "--checkpoint", _standin(tmp_path, 3), "--format", "deepfaune", "--classes",
+                 str(classes), "--input-size", "56", "--promote", stdout=io.StringIO())
+    with django_capture_on_commit_callbacks(execute=True):
+        post(api, *[upload(f"{i}.jpg", jpeg_bytes(size=(96, 72), seed=i)) for i in range(40)], deployment_name="C")
+    for image in Image.objects.all():
+        annotation_add(image=image, taxon=taxon("fox" if image.pk % 2 else "wild-boar"), author=coordinator)
+    done = run_round(min_labels=2, epochs=5)
+    assert done.status == "done", done.log
+    model_version_promote(version=done.candidate)
+    from training.services.releases import release_publish
+
+    release = release_publish(version=done.candidate, semver="1.0.0", user=coordinator)
+    bundled = settings.DATA_DIR / "releases" / "1.0.0" / "deepfaune-classifier.pt"
+    assert "deepfaune-classifier.pt" in release.files and bundled.exists()
+    exported = load_deepfaune_checkpoint(str(bundled), input_size=56)
+    pixels = load_crop(CropRequest(Image.objects.first().file.path, None), exported.spec).unsqueeze(0)
+    theirs, _ = exported.classifier(pixels)
+    ours, _ = runner_for(done.candidate.pk).forward(pixels)
+    # The same function, folded: equal up to float32 rounding (the standardisation divides by small deviations).
+    assert exported.num_classes == 2 and torch.allclose(theirs, torch.tensor(ours), rtol=1e-2, atol=1e-2)
+    assert theirs.argmax() == int(ours.argmax())

@@ -5,13 +5,15 @@ import re
 import shutil
 from pathlib import Path
 
+import torch
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import Organisation
-from inference.models import ModelVersion, VersionStatus
+from inference.engine.heads import fold_linear_head
+from inference.models import HeadKind, ModelVersion, VersionStatus
 from inference.services.registry import file_sha256
 from training.models import Release, TrainingRound
 
@@ -78,6 +80,21 @@ def _model_card(version: ModelVersion, semver: str, training_round: TrainingRoun
     return "\n".join(lines)
 
 
+def _deepfaune_classifier(version: ModelVersion) -> dict | None:
+    """For a linear head on a DeepFaune backbone: DeepFaune's own checkpoint format with the head folded in, so
+    DeepFaune's software loads the release directly. (A fine-tuned DeepFaune backbone is already saved so.)"""
+    base = version.artifacts.get("checkpoint", {})
+    if version.head_kind != HeadKind.TRAINED_HEAD or base.get("format") != "deepfaune":
+        return None
+    folded = fold_linear_head(version.artifacts["head"]["path"])
+    if folded is None:
+        return None
+    checkpoint = torch.load(base["path"], map_location="cpu", weights_only=True)
+    state = dict(checkpoint["state_dict"])
+    state["base_model.head.weight"], state["base_model.head.bias"] = folded
+    return {"args": {**checkpoint["args"], "num_classes": int(folded[0].shape[0])}, "state_dict": state}
+
+
 def _write_bundle(folder: Path, version: ModelVersion, training_round: TrainingRound | None, card: str,
                   classes: list[dict]) -> None:
     folder.mkdir(parents=True)
@@ -87,6 +104,8 @@ def _write_bundle(folder: Path, version: ModelVersion, training_round: TrainingR
     (folder / "MODEL_CARD.md").write_text(card)
     (folder / "lineage.json").write_text(json.dumps({"version": str(version), "backbone": version.backbone,
                                                      "lineage": version.lineage}, indent=1, default=str))
+    if (folded := _deepfaune_classifier(version)) is not None:
+        torch.save(folded, folder / "deepfaune-classifier.pt")
     if training_round:
         source = Path(settings.DATA_DIR) / "rounds" / str(training_round.pk)
         for name in ("metrics.json", "confusion.png", "reliability.png", "coverage.png", "labels.json"):

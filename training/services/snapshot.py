@@ -16,7 +16,7 @@ class Snapshot:
     taxon_ids: np.ndarray
     sequence_ids: np.ndarray
     deployment_ids: np.ndarray  # -1 where unknown
-    features: np.ndarray
+    features: np.ndarray  # raw pooled features (stored unit vector x stored norm), what the backbone's head sees
 
     @property
     def label_hash(self) -> str:
@@ -29,12 +29,12 @@ def labelled_snapshot(backbone_key: str) -> Snapshot:
     rows = [row for row in with_current_label(Image.objects.filter(embeddings__backbone_key=backbone_key))
             .values_list("pk", "current_label_id", "current_taxon_id", "sequence_id", "deployment_id")
             if row[2] in animal_taxa]
-    vectors = dict(Embedding.objects.filter(backbone_key=backbone_key, image_id__in=[r[0] for r in rows])
-                   .values_list("image_id", "vector"))
+    vectors = {image_id: (vector, norm) for image_id, vector, norm in Embedding.objects.filter(
+        backbone_key=backbone_key, image_id__in=[r[0] for r in rows]).values_list("image_id", "vector", "norm")}
     rows.sort()
     columns = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
-    features = np.stack([np.frombuffer(vectors[r[0]], dtype=np.float16) for r in rows]).astype(np.float32) \
-        if rows else np.zeros((0, 0), dtype=np.float32)
+    features = np.stack([np.frombuffer(vectors[r[0]][0], dtype=np.float16).astype(np.float32) * vectors[r[0]][1]
+                         for r in rows]) if rows else np.zeros((0, 0), dtype=np.float32)
     return Snapshot(np.array(columns[0], dtype=np.int64), np.array(columns[1], dtype=np.int64),
                     np.array(columns[2], dtype=np.int64), np.array(columns[3], dtype=np.int64),
                     np.array([d if d is not None else -1 for d in columns[4]], dtype=np.int64), features)
