@@ -72,7 +72,12 @@ def _model_card(version: ModelVersion, semver: str, training_round: TrainingRoun
               "- Figures come from images of the contributing partners' cameras; other regions, camera models and "
               "seasons can score lower. Classes with little test support have unreliable figures.",
               "- A sequence whose top score is under the threshold should read 'undefined'.",
-              "- Human, vehicle and empty come from the detector stage, not from this classifier.", "",
+              "- Human, vehicle and empty come from the detector stage, not from this classifier.",
+              *(["- The backbone is DeepFaune's but this head is an MLP: no DeepFaune-format checkpoint can hold it; "
+                 "use the Faune files (backbone checkpoint + head.pt)."]
+                if version.artifacts.get("checkpoint", {}).get("format") == "deepfaune"
+                and version.head_kind == HeadKind.TRAINED_HEAD and _deepfaune_classifier(version) is None else []),
+              "",
               "## Changelog", "", f"Previous release: {changelog['previous'] or 'none'}.",
               f"Classes added: {', '.join(changelog['added_classes']) or 'none'}.",
               f"Classes removed: {', '.join(changelog['removed_classes']) or 'none'}.",
