@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from annotation.admin import ReadOnlyAdmin
 from training.models import Release, TrainingRound
 
 
@@ -11,16 +12,7 @@ class TrainingRoundAdmin(admin.ModelAdmin):
 
 
 @admin.register(Release)
-class ReleaseAdmin(admin.ModelAdmin):
+class ReleaseAdmin(ReadOnlyAdmin):
     """Releases are immutable: the admin shows them and changes nothing."""
 
     list_display = ["semver", "version", "created_by", "created_at"]
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_add_permission(self, request) -> bool:
-        return False
