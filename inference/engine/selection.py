@@ -1,0 +1,150 @@
+"""Picking the images most worth an expert's time, on stored embeddings and predictions only (no re-embedding,
+no n x n matrix anywhere). Strategies: random, least_confidence, margin, entropy, kcenter, typical, hybrid.
+
+`hybrid` (the default): the lowest-margin candidates, spread over FAISS k-means clusters of those candidates
+(cluster-margin style), at most one image per sequence, near-duplicates of an already chosen image skipped, and
+uncertainty boosted for taxa that are rare in the labelled pool."""
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from inference.engine.similarity import normalise
+
+STRATEGIES = ("random", "least_confidence", "margin", "entropy", "kcenter", "typical", "hybrid")
+
+
+@dataclass
+class Pool:
+    ids: np.ndarray  # (n,) candidate image ids
+    embeddings: np.ndarray  # (n, d) float32
+    probabilities: np.ndarray | None = None  # (n, classes), None before any head exists
+    sequences: np.ndarray | None = None  # (n,) sequence id of each candidate
+    labelled: np.ndarray | None = None  # (m, d) embeddings already labelled (k-center starts from them)
+    rarity: np.ndarray | None = None  # (classes,) labelled count per class, for the rare-taxa boost
+
+
+@dataclass(frozen=True)
+class Picked:
+    ids: np.ndarray
+    scores: np.ndarray  # the strategy's score of each pick (higher: picked earlier)
+
+
+def uncertainty(probabilities: np.ndarray, kind: str) -> np.ndarray:
+    """Higher means less sure."""
+    if kind == "least_confidence":
+        return 1.0 - probabilities.max(axis=1)
+    if kind == "margin":
+        top = np.partition(probabilities, -2, axis=1)[:, -2:]
+        return 1.0 - (top[:, 1] - top[:, 0])
+    if kind == "entropy":
+        return -(probabilities * np.log(np.clip(probabilities, 1e-12, None))).sum(axis=1)
+    raise ValueError(f"unknown uncertainty {kind!r}")
+
+
+def _one_per_sequence(order: np.ndarray, sequences: np.ndarray | None, size: int) -> np.ndarray:
+    if sequences is None:
+        return order[:size]
+    _, first = np.unique(sequences[order], return_index=True)
+    return order[np.sort(first)][:size]
+
+
+def _kmeans(vectors: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Cluster labels of each vector (FAISS k-means, a few iterations: the clusters only spread the picks)."""
+    k = max(1, min(k, len(vectors)))
+    kmeans = faiss.Kmeans(vectors.shape[1], k, niter=10, seed=seed, spherical=True, verbose=False,
+                          max_points_per_centroid=64, min_points_per_centroid=1)
+    kmeans.train(vectors)
+    return kmeans.index.search(vectors, 1)[1][:, 0]
+
+
+def kcenter(pool: Pool, size: int) -> Picked:
+    """Greedy farthest-point (coreset): each pick is the candidate farthest from everything labelled or picked.
+    Distances are kept as one vector, updated against each new centre: O(n d) memory, never n x n."""
+    vectors = normalise(pool.embeddings)
+    nearest = np.full(len(vectors), np.inf, dtype=np.float32)
+    if pool.labelled is not None and len(pool.labelled):
+        index = faiss.IndexFlatIP(vectors.shape[1])
+        index.add(normalise(pool.labelled))
+        similarity, _ = index.search(vectors, 1)
+        nearest = 2.0 - 2.0 * similarity[:, 0]
+    picks, scores = [], []
+    for _ in range(min(size, len(vectors))):
+        chosen = int(np.argmax(nearest)) if np.isfinite(nearest).any() else 0
+        picks.append(chosen)
+        scores.append(float(nearest[chosen]) if np.isfinite(nearest[chosen]) else 4.0)
+        nearest = np.minimum(nearest, 2.0 - 2.0 * vectors @ vectors[chosen])
+        nearest[chosen] = -1.0
+    return Picked(pool.ids[picks], np.array(scores))
+
+
+def typical(pool: Pool, size: int, seed: int = 0) -> Picked:
+    """Cold start: the image nearest the centre of each of `size` clusters: what the pool mostly looks like."""
+    vectors = normalise(pool.embeddings)
+    kmeans = faiss.Kmeans(vectors.shape[1], max(1, min(size, len(vectors))), niter=15, seed=seed, spherical=True,
+                          max_points_per_centroid=256)
+    kmeans.train(vectors)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    similarity, nearest = index.search(kmeans.centroids, min(16, len(vectors)))
+    rows, scores = [], []
+    for row_ids, row_scores in zip(nearest, similarity, strict=True):  # two centres may share a nearest image
+        free = [(i, s) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0 and i not in rows]
+        if free:
+            rows.append(int(free[0][0]))
+            scores.append(float(free[0][1]))
+    return Picked(pool.ids[rows], np.array(scores))
+
+
+def hybrid(pool: Pool, size: int, *, seed: int = 0, oversample: int = 10, rare_boost: float = 1.0,
+           duplicate_cosine: float = 0.97) -> Picked:
+    if pool.probabilities is None:
+        return typical(pool, size, seed)
+    score = uncertainty(pool.probabilities, "margin")
+    if pool.rarity is not None:
+        predicted = pool.probabilities.argmax(axis=1)
+        score = score * (1.0 + rare_boost / np.sqrt(1.0 + pool.rarity[predicted]))
+    order = _one_per_sequence(np.argsort(-score, kind="stable"), pool.sequences, size * oversample)
+    vectors = normalise(pool.embeddings[order])
+    clusters = _kmeans(vectors, size, seed)
+    picks, chosen = [], np.zeros((size, vectors.shape[1]), dtype=np.float32)
+    for rank in _round_robin(clusters):
+        if len(picks) == size:
+            break
+        if picks and float(np.max(chosen[:len(picks)] @ vectors[rank])) >= duplicate_cosine:
+            continue  # a near-copy of a pick teaches the expert nothing new
+        chosen[len(picks)] = vectors[rank]
+        picks.append(rank)
+    rows = order[picks]
+    return Picked(pool.ids[rows], score[rows])
+
+
+def _round_robin(clusters: np.ndarray) -> list[int]:
+    """Positions (already sorted by decreasing score) taken one per cluster in turn: the most uncertain of each
+    cluster first, then the second most uncertain of each, and so on."""
+    rank_in_cluster = np.zeros(len(clusters), dtype=np.int64)
+    seen: dict[int, int] = {}
+    for position, cluster in enumerate(clusters):
+        rank_in_cluster[position] = seen.get(int(cluster), 0)
+        seen[int(cluster)] = rank_in_cluster[position] + 1
+    return list(np.lexsort((np.arange(len(clusters)), rank_in_cluster)))
+
+
+def select(pool: Pool, strategy: str, size: int, *, seed: int = 0) -> Picked:
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if strategy == "random":
+        rows = np.random.default_rng(seed).permutation(len(pool.ids))
+        rows = _one_per_sequence(rows, pool.sequences, size)
+        return Picked(pool.ids[rows], np.zeros(len(rows)))
+    if strategy in ("least_confidence", "margin", "entropy"):
+        if pool.probabilities is None:
+            raise ValueError(f"{strategy} needs predictions; use 'typical' before any head exists")
+        score = uncertainty(pool.probabilities, strategy)
+        rows = _one_per_sequence(np.argsort(-score, kind="stable"), pool.sequences, size)
+        return Picked(pool.ids[rows], score[rows])
+    if strategy == "kcenter":
+        return kcenter(pool, size)
+    if strategy == "typical":
+        return typical(pool, size, seed)
+    return hybrid(pool, size, seed=seed)
