@@ -304,3 +304,34 @@ class BatchItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.outcome}"
+
+
+class ReviewState(models.TextChoices):
+    OPEN = "open", "open"
+    DONE = "done", "done"
+    SKIPPED = "skipped", "skipped"
+
+
+class ReviewTask(models.Model):
+    """An item of an expert review queue: a sequence (shown through one of its frames) chosen for labelling.
+    `queue_taxon` is the predicted taxon whose experts see it; empty means the triage queue any expert takes."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="review_tasks")
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="review_tasks")
+    queue_taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.PROTECT)
+    reason = models.CharField(max_length=200)
+    score = models.FloatField(default=0.0)
+    origin = models.CharField(max_length=60, blank=True, help_text="What created it, e.g. 'selection:12'.")
+    state = models.CharField(max_length=8, choices=ReviewState.choices, default=ReviewState.OPEN)
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-score", "pk"]
+        indexes = [models.Index(fields=["queue_taxon", "state", "-score"])]
+        constraints = [models.UniqueConstraint(fields=["sequence"], condition=Q(state="open"),
+                                               name="one_open_review_per_sequence")]
+
+    def __str__(self) -> str:
+        return f"review of sequence {self.sequence_id} ({self.state})"

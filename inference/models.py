@@ -181,3 +181,24 @@ class PrelabelRun(models.Model):
 
     def __str__(self) -> str:
         return f"prelabel run {self.pk} ({self.status})"
+
+
+class SelectionBatch(models.Model):
+    """One active-learning pick: its parameters, the version whose predictions it used, and what it chose, so
+    later analysis can ask which strategy paid off."""
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    strategy = models.CharField(max_length=20)
+    size = models.PositiveIntegerField()
+    filters = models.JSONField(default=dict, blank=True)
+    seed = models.IntegerField(default=0)
+    version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
+    picked = models.JSONField(default=list, help_text="[[image id, score], ...] in pick order.")
+    candidates = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"selection {self.pk} ({self.strategy}, {len(self.picked)} picked)"

@@ -75,6 +75,8 @@ def kcenter(pool: Pool, size: int) -> Picked:
         scores.append(float(nearest[chosen]) if np.isfinite(nearest[chosen]) else 4.0)
         nearest = np.minimum(nearest, 2.0 - 2.0 * vectors @ vectors[chosen])
         nearest[chosen] = -1.0
+        if pool.sequences is not None:  # one image per sequence: its burst frames are no longer candidates
+            nearest[pool.sequences == pool.sequences[chosen]] = -1.0
     return Picked(pool.ids[picks], np.array(scores))
 
 
@@ -87,12 +89,15 @@ def typical(pool: Pool, size: int, seed: int = 0) -> Picked:
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
     similarity, nearest = index.search(kmeans.centroids, min(16, len(vectors)))
-    rows, scores = [], []
+    rows, scores, used = [], [], set()
     for row_ids, row_scores in zip(nearest, similarity, strict=True):  # two centres may share a nearest image
-        free = [(i, s) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0 and i not in rows]
+        free = [(i, s) for i, s in zip(row_ids, row_scores, strict=True)
+                if i >= 0 and i not in rows and (pool.sequences is None or pool.sequences[i] not in used)]
         if free:
             rows.append(int(free[0][0]))
             scores.append(float(free[0][1]))
+            if pool.sequences is not None:
+                used.add(pool.sequences[free[0][0]])
     return Picked(pool.ids[rows], np.array(scores))
 
 

@@ -31,7 +31,7 @@ def test_every_strategy_picks_distinct_candidates(strategy):
     assert set(picked.ids) <= set(range(1000, 1400))
 
 
-@pytest.mark.parametrize("strategy", ["random", "margin", "entropy", "hybrid"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_at_most_one_image_per_sequence(strategy):
     candidates = pool()
     picked = select(candidates, strategy, 30)
