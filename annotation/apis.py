@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.models import BatchKind, BatchOutcome, BatchStatus, Image, Taxon, UploadBatch
+from annotation.models import BatchKind, BatchOutcome, BatchStatus, Image, ReviewState, ReviewTask, Taxon, UploadBatch
 from annotation.selectors import (
     batches_visible_to,
     deployments_visible_to,
@@ -38,6 +38,7 @@ from annotation.services.annotations import Box, annotation_add
 from annotation.services.batches import batch_add_uploads, batch_counts, batch_open
 from annotation.services.imports_web import import_archive_accept
 from annotation.services.organisations import deployment_get_or_create
+from annotation.services.review import review_queue_counts, review_task_claim_next, review_task_finish
 from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
 
@@ -210,3 +211,60 @@ class ImportApi(APIView):
                 archive=data["archive"], organisation=organisation, deployment=deployment, user=request.user,
                 fmt=data["format"], create_taxa=data["create_taxa"], maxlag_s=data.get("maxlag"))
         return Response(BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _review_taxa(request: Request) -> set[int] | None:
+    """The queues this user works: None for coordinators (all); an expert's taxa (with triage); else refused."""
+    access = user_access(request.user)
+    if access.coordinator:
+        return None
+    if not access.expert:
+        raise PermissionDenied("Review queues are for experts and coordinators.")
+    return set(access.expert_taxon_ids)
+
+
+class ReviewQueueApi(APIView):
+    def get(self, request: Request) -> Response:
+        return Response(review_queue_counts(taxon_ids=_review_taxa(request)))
+
+
+class ReviewClaimApi(APIView):
+    parser_classes = [JSONParser, FormParser]
+
+    def post(self, request: Request) -> Response:
+        allowed = _review_taxa(request)
+        raw = str(request.data.get("queue", "triage"))
+        queue = None if raw == "triage" else (int(raw) if raw.isdigit() else -1)
+        if queue == -1 or (queue is not None and allowed is not None and queue not in allowed):
+            raise PermissionDenied("That queue is not one of your review taxa.")
+        task = review_task_claim_next(user=request.user, queue_taxon_id=queue)
+        if task is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        frames = list(task.sequence.images.order_by("taken_at", "pk").values_list("pk", flat=True))
+        return Response({"id": task.pk, "image": task.image_id, "sequence": task.sequence_id, "frames": frames,
+                         "queue": task.queue_taxon_id or "triage", "reason": task.reason, "score": task.score,
+                         "claimed_until": task.claimed_until})
+
+
+def _held_task(request: Request, pk: int) -> ReviewTask:
+    _review_taxa(request)
+    return get_object_or_404(ReviewTask.objects.select_related("image"), pk=pk)
+
+
+class ReviewLabelApi(APIView):
+    parser_classes = [JSONParser, FormParser]
+
+    def post(self, request: Request, pk: int) -> Response:
+        task = _held_task(request, pk)
+        taxon = taxon_resolve(str(request.data.get("taxon", "")))
+        with transaction.atomic():
+            review_task_finish(task=task, user=request.user, state=ReviewState.DONE)
+            annotation = annotation_add(image=task.image, taxon=taxon, author=request.user, whole_sequence=True,
+                                        reviewing=True)
+        return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+
+
+class ReviewSkipApi(APIView):
+    def post(self, request: Request, pk: int) -> Response:
+        review_task_finish(task=_held_task(request, pk), user=request.user, state=ReviewState.SKIPPED)
+        return Response({"skipped": pk})

@@ -12,6 +12,10 @@ api_urlpatterns = [
     path("batches/<int:pk>/", apis.BatchDetailApi.as_view(), name="api-batch"),
     path("batches/<int:pk>/files/", apis.BatchFilesApi.as_view(), name="api-batch-files"),
     path("imports/", apis.ImportApi.as_view(), name="api-imports"),
+    path("review/queues/", apis.ReviewQueueApi.as_view(), name="api-review-queues"),
+    path("review/claim/", apis.ReviewClaimApi.as_view(), name="api-review-claim"),
+    path("review/tasks/<int:pk>/label/", apis.ReviewLabelApi.as_view(), name="api-review-label"),
+    path("review/tasks/<int:pk>/skip/", apis.ReviewSkipApi.as_view(), name="api-review-skip"),
 ]
 
 urlpatterns = [

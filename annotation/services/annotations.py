@@ -49,6 +49,7 @@ def annotation_add(
     count: int | None = None,
     expected_current_id: int | None = None,
     accept_prediction: bool = False,
+    reviewing: bool = False,
 ) -> Annotation:
     """Record one label event on an image or its whole sequence.
 
@@ -62,6 +63,8 @@ def annotation_add(
         raise LabelConflict(f"This image was labelled {current.taxon.name_en if current else '(none)'} by {who} "
                             "since you loaded it; reload to see the change, then label again.")
     role, source = author_role_and_source(author, image)
+    if reviewing and role == Role.PARTNER:  # an expert working a review queue labels as an expert
+        role, source = Role.EXPERT, LabelSource.EXPERT
     if accept_prediction:
         source = LabelSource.MODEL_ACCEPTED if source == LabelSource.PARTNER else source
     target = {"sequence_id": image.sequence_id} if whole_sequence else {"image": image}
