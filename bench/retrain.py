@@ -89,7 +89,8 @@ def main() -> None:
     print(f"pool written to SQLite in {time.perf_counter() - start:.1f} s")
 
     from training.models import TrainingRound
-    from training.services.rounds import training_round_run, training_round_start
+    from training.services.round_run import training_round_run
+    from training.services.rounds import training_round_start
 
     start = time.perf_counter()
     training_round = training_round_start(user=None, params={"head": args.kind}, queue=False)

@@ -2,7 +2,7 @@
 
 
 def training_round_run(round_id: int) -> None:
-    from training.services.rounds import training_round_run as run  # torch stays out of web processes
+    from training.services.round_run import training_round_run as run  # torch stays out of web processes
 
     run(round_id)
 

@@ -12,7 +12,8 @@ from inference.models import Embedding, ModelVersion
 from inference.services.registry import default_version_ensure
 from tests.factories import taxon
 from training.models import TrainingRound
-from training.services.rounds import RoundBusy, training_round_run, training_round_start
+from training.services.round_run import training_round_run
+from training.services.rounds import RoundBusy, training_round_start
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from training.engine.finetune import CropDataset, FinetuneConfig, finetune
 from training.engine.heads import fit_temperature
 from training.engine.splits import TRAIN, VALIDATION
 from training.models import TrainingRound
-from training.services.rounds import RoundData, cancel_check, epoch_logger, evaluate_round, lineage_of
+from training.services.round_run import RoundData, cancel_check, epoch_logger, evaluate_round, lineage_of
 
 DEEPFAUNE_BACKBONES = ("vit_large_patch14_dinov2", "vit_large_patch16_dinov3")
 

@@ -5,14 +5,12 @@ import re
 import shutil
 from pathlib import Path
 
-import torch
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.models import Organisation
-from inference.engine.heads import fold_linear_head
 from inference.models import HeadKind, ModelVersion, VersionStatus
 from inference.services.registry import file_sha256
 from training.models import Release, TrainingRound
@@ -91,6 +89,10 @@ def _deepfaune_classifier(version: ModelVersion) -> dict | None:
     base = version.artifacts.get("checkpoint", {})
     if version.head_kind != HeadKind.TRAINED_HEAD or base.get("format") != "deepfaune":
         return None
+    import torch  # only here: publishing runs in a web request, which must not load torch for nothing
+
+    from inference.engine.heads import fold_linear_head
+
     folded = fold_linear_head(version.artifacts["head"]["path"])
     if folded is None:
         return None
@@ -110,6 +112,8 @@ def _write_bundle(folder: Path, version: ModelVersion, training_round: TrainingR
     (folder / "lineage.json").write_text(json.dumps({"version": str(version), "backbone": version.backbone,
                                                      "lineage": version.lineage}, indent=1, default=str))
     if (folded := _deepfaune_classifier(version)) is not None:
+        import torch
+
         torch.save(folded, folder / "deepfaune-classifier.pt")
     if training_round:
         source = Path(settings.DATA_DIR) / "rounds" / str(training_round.pk)

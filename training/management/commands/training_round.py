@@ -33,7 +33,7 @@ class Command(BaseCommand):
         if not options["wait"]:
             self.stdout.write(f"Round {training_round.pk} queued; the worker runs it.")
             return
-        from training.services.rounds import training_round_run
+        from training.services.round_run import training_round_run
 
         training_round_run(training_round.pk)
         training_round = TrainingRound.objects.get(pk=training_round.pk)
