@@ -17,6 +17,7 @@ from annotation.selectors import (
     image_filter,
     images_visible_to,
     label_history,
+    require_coordinator,
     taxon_resolve,
     user_access,
 )
@@ -43,17 +44,12 @@ from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
 
 
-def _require_coordinator(request: Request) -> None:
-    if not user_access(request.user).coordinator:
-        raise PermissionDenied("Only coordinators can do this.")
-
-
 class TaxonListApi(APIView):
     def get(self, request: Request) -> Response:
         return Response(TaxonSerializer(Taxon.objects.all(), many=True).data)
 
     def post(self, request: Request) -> Response:
-        _require_coordinator(request)
+        require_coordinator(request.user, "add taxa")
         serializer = TaxonCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         taxon = taxon_create(**serializer.validated_data, created_by=request.user)

@@ -2,6 +2,7 @@
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 
 from annotation.models import SOURCE_RANK, Annotation, Deployment, Image, Membership, Role, Taxon, UploadBatch
@@ -54,6 +55,12 @@ def user_access(user: User | AnonymousUser) -> Access:
     )
     user._faune_access = access  # one lookup per request
     return access
+
+
+def require_coordinator(user: User | AnonymousUser, doing: str) -> None:
+    """Refuse (403 in pages and in the API alike) unless the user is a coordinator; `doing` ends the message."""
+    if not user_access(user).coordinator:
+        raise PermissionDenied(f"Only coordinators {doing}.")
 
 
 def _rank_expression() -> Case:

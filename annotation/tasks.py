@@ -6,11 +6,11 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from annotation.ingest.archive import remove_tree
 from annotation.ingest.layouts import LayoutError
 from annotation.models import BatchStatus, UploadBatch
 from annotation.services.batches import batch_announce, batch_finish
 from annotation.services.imports import UnknownClasses, import_prepare, import_run
+from annotation.services.ingest import remove_staged
 
 logger = logging.getLogger(__name__)
 
@@ -48,4 +48,4 @@ def import_batch_run(batch_id: int) -> None:
     else:
         batch_finish(batch=batch, status=BatchStatus.DONE)
         batch_announce(batch)
-    remove_tree(import_folder(batch_id))
+    remove_staged(import_folder(batch_id))

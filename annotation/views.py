@@ -20,6 +20,7 @@ from annotation.selectors import (
     image_filter,
     images_visible_to,
     label_history,
+    require_coordinator,
     user_access,
 )
 from annotation.services.annotations import LabelConflict, annotation_add
@@ -176,8 +177,7 @@ def taxon_list(request: HttpRequest) -> HttpResponse:
     coordinator = user_access(request.user).coordinator
     form = TaxonForm(request.POST or None)
     if request.method == "POST":
-        if not coordinator:
-            raise PermissionDenied("Only coordinators can add taxa.")
+        require_coordinator(request.user, "add taxa")
         if form.is_valid():
             try:
                 taxon = taxon_create(**form.cleaned_data, created_by=request.user)

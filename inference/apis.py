@@ -3,7 +3,6 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,8 +12,8 @@ from annotation.selectors import (
     batches_visible_to,
     image_editable_by,
     images_visible_to,
+    require_coordinator,
     taxon_resolve,
-    user_access,
 )
 from annotation.services.annotations import annotation_add
 from inference.models import ModelVersion, Prediction, PrelabelRun
@@ -107,8 +106,7 @@ class ModelVersionListApi(APIView):
 
 class ModelVersionStatusApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
-        if not user_access(request.user).coordinator:
-            raise PermissionDenied("Only coordinators change which model is in production.")
+        require_coordinator(request.user, "change which model is in production")
         version = get_object_or_404(ModelVersion, pk=pk)
         wanted = str(request.data.get("status", ""))
         if wanted not in ("production", "archived", "rejected", "candidate"):

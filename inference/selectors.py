@@ -6,6 +6,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from annotation.models import Image, Taxon
 from annotation.selectors import images_visible_to
 from inference.engine.similarity import VectorIndex, near_duplicates
+from inference.engine.stored import from_f16_bytes
 from inference.models import Embedding, ModelVersion, Prediction, SequencePrediction, VersionStatus
 from inference.services.index import load_index
 
@@ -60,7 +61,7 @@ def similar_images(user: User | AnonymousUser, image: Image, k: int = 12, *, ove
     index = load_index(version.backbone_key) if embedding else None
     if index is None:
         return []
-    query = np.frombuffer(embedding.vector, dtype=np.float16).astype(np.float32)[None, :]
+    query = from_f16_bytes(embedding.vector)[None, :]
     found = index.search(query, min(index.size, k * oversample + 1))
     ranked = [(int(i), float(s)) for i, s in zip(found.ids[0], found.scores[0], strict=True)
               if i >= 0 and i != image.pk]
@@ -83,7 +84,7 @@ def near_duplicates_in_deployment(deployment_id: int, *, threshold: float | None
     if len(rows) < 2:
         return []
     ids = np.array([image_id for image_id, _ in rows], dtype=np.int64)
-    vectors = np.stack([np.frombuffer(vector, dtype=np.float16) for _, vector in rows]).astype(np.float32)
+    vectors = np.stack([from_f16_bytes(vector) for _, vector in rows])
     cosine = threshold if threshold is not None else settings.FAUNE["NEAR_DUPLICATE_COSINE"]
     return near_duplicates(VectorIndex.build(ids, vectors), ids, vectors, cosine, k=min(k, len(rows)))
 
@@ -96,7 +97,7 @@ def stored_logits(version: ModelVersion, image_ids: list[int], taxa: list[int]) 
     found = {}
     for image_id, raw in Prediction.objects.filter(version=version, image_id__in=image_ids).values_list(
             "image_id", "logits"):
-        values = np.frombuffer(raw, dtype=np.float16).astype(np.float32) if raw else None
+        values = from_f16_bytes(raw) if raw else None
         if values is not None and len(values) == len(order):
             found[image_id] = np.array([values[position[t]] if t in position else -1e4 for t in taxa])
     return found

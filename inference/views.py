@@ -1,7 +1,6 @@
 """Pages of the inference app: pre-labels to accept or correct in bulk, and the model registry."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -9,7 +8,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.models import Taxon
-from annotation.selectors import image_editable_by, images_visible_to, user_access, with_current_label
+from annotation.selectors import (
+    image_editable_by,
+    images_visible_to,
+    require_coordinator,
+    user_access,
+    with_current_label,
+)
 from annotation.services.annotations import annotation_add
 from inference.models import ModelVersion
 from inference.selectors import production_version, with_prediction
@@ -87,8 +92,7 @@ def model_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def model_status(request: HttpRequest, pk: int) -> HttpResponse:
-    if not user_access(request.user).coordinator:
-        raise PermissionDenied("Only coordinators change which model is in production.")
+    require_coordinator(request.user, "change which model is in production")
     version = get_object_or_404(ModelVersion, pk=pk)
     model_version_set_status(version=version, status=request.POST.get("status", ""))
     messages.success(request, f"{version} is now {request.POST.get('status')}.")

@@ -1,12 +1,11 @@
 """REST API of the training app."""
 from django.shortcuts import get_object_or_404
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.selectors import user_access
+from annotation.selectors import require_coordinator
 from training.models import TrainingRound
 from training.services.rounds import training_round_cancel, training_round_start
 
@@ -19,17 +18,12 @@ def _row(training_round: TrainingRound) -> dict:
             "finished_at": training_round.finished_at}
 
 
-def _require_coordinator(request: Request) -> None:
-    if not user_access(request.user).coordinator:
-        raise PermissionDenied("Only coordinators run retraining rounds.")
-
-
 class RoundListApi(APIView):
     def get(self, request: Request) -> Response:
         return Response([_row(r) for r in TrainingRound.objects.all()[:100]])
 
     def post(self, request: Request) -> Response:
-        _require_coordinator(request)
+        require_coordinator(request.user, "run retraining rounds")
         params = {key: request.data[key] for key in ("mode", "head", "min_labels", "epochs", "finetune_epochs")
                   if key in request.data}
         seed = int(request.data.get("seed", 0)) if str(request.data.get("seed", "0")).lstrip("-").isdigit() else 0
@@ -44,7 +38,7 @@ class RoundDetailApi(APIView):
 
 class RoundCancelApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
-        _require_coordinator(request)
+        require_coordinator(request.user, "run retraining rounds")
         training_round = get_object_or_404(TrainingRound, pk=pk)
         training_round_cancel(training_round=training_round)
         training_round.refresh_from_db()

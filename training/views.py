@@ -4,12 +4,12 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.selectors import user_access
+from annotation.selectors import require_coordinator, user_access
 from inference.models import ModelVersion
 from inference.selectors import production_version
 from training.models import Release, TrainingRound
@@ -20,16 +20,11 @@ from training.services.rounds import RoundBusy, training_round_cancel, training_
 PLOTS = ("confusion.png", "reliability.png", "coverage.png")
 
 
-def _require_coordinator(request: HttpRequest) -> None:
-    if not user_access(request.user).coordinator:
-        raise PermissionDenied("Only coordinators run retraining rounds.")
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def round_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        _require_coordinator(request)
+        require_coordinator(request.user, "run retraining rounds")
         head = request.POST.get("head") if request.POST.get("head") in ("linear", "mlp") else "linear"
         mode = "finetune" if request.POST.get("mode") == "finetune" else "head"
         try:
@@ -78,7 +73,7 @@ def round_plot(request: HttpRequest, pk: int, name: str) -> FileResponse:
 @login_required
 @require_POST
 def round_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_coordinator(request)
+    require_coordinator(request.user, "run retraining rounds")
     training_round_cancel(training_round=get_object_or_404(TrainingRound, pk=pk))
     messages.success(request, "Cancellation requested; the round stops at its next epoch and registers nothing.")
     return redirect("round-detail", pk=pk)
@@ -89,8 +84,7 @@ def release_list(request: HttpRequest) -> HttpResponse:
     """Public: anyone reads releases and downloads them. Coordinators publish the production version here."""
     coordinator = user_access(request.user).coordinator
     if request.method == "POST":
-        if not coordinator:
-            raise PermissionDenied("Only coordinators publish releases.")
+        require_coordinator(request.user, "publish releases")
         try:
             release = release_publish(version=production_version(), semver=request.POST.get("semver", "").strip(),
                                       user=request.user)

@@ -1,5 +1,4 @@
 """Unpacking a zip of a camera card's folder without trusting a single entry name or size in it."""
-import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -78,7 +77,3 @@ def _extract_entry(bundle: zipfile.ZipFile, entry: zipfile.ZipInfo, target: Path
                 raise ArchiveRejected("the zip expands to more than the allowed size (a zip bomb?); refused")
             sink.write(chunk)
     return copied
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

@@ -6,7 +6,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 
-from annotation.ingest.archive import extract_zip, remove_tree
+from annotation.ingest.archive import extract_zip
 from annotation.models import BatchItem, BatchKind, BatchOutcome, BatchStatus, Deployment, Organisation, UploadBatch
 from annotation.selectors import user_access
 from annotation.services.batches import batch_open
@@ -42,7 +42,7 @@ def import_archive_accept(
         batch.status = BatchStatus.QUEUED
         batch.save(update_fields=["total", "status"])
     except BaseException:
-        remove_tree(folder)
+        remove_staged(folder)
         raise
     queue_import(batch)
     return batch

@@ -17,6 +17,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from annotation.ingest.hashing import file_sha256
 from annotation.ingest.media import MediaInfo, MediaLimits, MediaRejected, probe
 from annotation.models import (
     Annotation,
@@ -54,14 +55,6 @@ def media_limits() -> MediaLimits:
     config = settings.FAUNE
     return MediaLimits(max_pixels=config["MAX_IMAGE_PIXELS"], thumbnail_size=config["THUMBNAIL_SIZE"],
                        earliest_year=config["EARLIEST_PLAUSIBLE_YEAR"], now=dt.datetime.now())  # noqa: DTZ005
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def stage_upload(stream: BinaryIO, destination: Path) -> str:

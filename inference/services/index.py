@@ -9,6 +9,7 @@ import numpy as np
 from django.conf import settings
 
 from inference.engine.similarity import EXACT_LIMIT, VectorIndex
+from inference.engine.stored import from_f16_bytes
 from inference.models import Embedding
 
 
@@ -40,10 +41,10 @@ def stored_vectors(backbone_key: str, *, chunk: int = 20_000):
     rows = Embedding.objects.filter(backbone_key=backbone_key).order_by("id").values_list("image_id", "vector")
     for image_id, vector in rows.iterator(chunk_size=chunk):
         ids.append(image_id)
-        vectors.append(np.frombuffer(vector, dtype=np.float16))
+        vectors.append(from_f16_bytes(vector))
     if not ids:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-    return np.array(ids, dtype=np.int64), np.stack(vectors).astype(np.float32)
+    return np.array(ids, dtype=np.int64), np.stack(vectors)
 
 
 def index_rebuild(backbone_key: str) -> VectorIndex:

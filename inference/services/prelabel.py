@@ -16,6 +16,7 @@ from django.db import transaction
 from annotation.models import Image, MediaKind, Taxon, TaxonKind
 from inference.engine.aggregate import ANIMAL, FrameResult, aggregate_sequence, class_probabilities
 from inference.engine.preprocess import CropRequest, load_crop, to_tensor, video_frames
+from inference.engine.stored import from_f16_bytes, to_f16_bytes
 from inference.models import Embedding, ModelVersion, Prediction, SequencePrediction
 from inference.services.boxes import BoxChoice, choose_boxes, detector_label
 from inference.services.index import index_add
@@ -125,7 +126,7 @@ def _prediction(version: ModelVersion, classes: list[Taxon], outcome: Outcome) -
         taxon, score = detector_label(category), outcome.choice.confidence
     return Prediction(
         image=outcome.image, version=version, category=category, taxon=taxon, score=score,
-        top=_top(probabilities, classes), logits=outcome.logits.astype(np.float16).tobytes(),
+        top=_top(probabilities, classes), logits=to_f16_bytes(outcome.logits),
         box_source=outcome.choice.source, box=list(outcome.choice.box) if outcome.choice.box else None)
 
 
@@ -143,7 +144,7 @@ def _store(version: ModelVersion, runner: Runner, classes: list[Taxon],
             unique_fields=["image", "version"],
             update_fields=["category", "taxon", "score", "top", "logits", "box_source", "box"])
         Embedding.objects.bulk_create(
-            [Embedding(image=o.image, backbone_key=runner.spec.key, vector=v.astype(np.float16).tobytes(),
+            [Embedding(image=o.image, backbone_key=runner.spec.key, vector=to_f16_bytes(v),
                        norm=float(n)) for o, v, n in zip(outcomes, vectors, norms, strict=True)],
             update_conflicts=True, unique_fields=["image", "backbone_key"], update_fields=["vector", "norm"])
     return np.array([o.image.pk for o in outcomes], dtype=np.int64), vectors
@@ -158,7 +159,7 @@ def sequence_predictions_refresh(*, version: ModelVersion, sequence_ids: Iterabl
                            .select_related("image__organisation"))
         if not predictions:
             continue
-        frames = [FrameResult(p.category, np.frombuffer(p.logits, dtype=np.float16).astype(np.float32)
+        frames = [FrameResult(p.category, from_f16_bytes(p.logits)
                               if p.logits and p.category == ANIMAL else None) for p in predictions]
         threshold = predictions[0].image.organisation.undefined_threshold
         verdict = aggregate_sequence(frames, temperature=version.temperature, threshold=threshold,

@@ -1,5 +1,4 @@
 """The model registry: versions with their files (by sha256), class lists, and exactly one in production."""
-import hashlib
 import shutil
 from pathlib import Path
 
@@ -8,20 +7,13 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from annotation.ingest.hashing import file_sha256
 from annotation.models import Taxon
 from inference.engine.specs import EFFICIENTNET_LITE0, BackboneSpec
 from inference.engine.zero_shot import zero_shot_slugs
 from inference.models import HeadKind, ModelClass, ModelVersion, VersionStatus
 
 DEFAULT_NAME = "efficientnet-lite0-zero-shot"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def models_dir() -> Path:

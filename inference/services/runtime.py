@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from django.conf import settings
 
+from annotation.ingest.hashing import file_sha256
 from inference.engine.backbones import (
     CheckpointError,
     EmbeddingClassifier,
@@ -21,7 +22,6 @@ from inference.engine.heads import load_head
 from inference.engine.specs import BackboneSpec
 from inference.engine.zero_shot import imagenet_to_taxa
 from inference.models import HeadKind, ModelVersion
-from inference.services.registry import file_sha256
 
 
 @dataclass

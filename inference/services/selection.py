@@ -9,6 +9,7 @@ from annotation.selectors import with_current_label
 from annotation.services.review import ReviewItem, review_tasks_create
 from inference.engine.aggregate import class_probabilities
 from inference.engine.selection import STRATEGIES, Pool, select
+from inference.engine.stored import from_f16_bytes
 from inference.models import Embedding, ModelVersion, Prediction, SelectionBatch, VersionStatus
 
 LABELLED_SAMPLE = 20_000  # k-center measures distance to at most this many labelled images
@@ -32,7 +33,7 @@ def _candidates(version: ModelVersion, filters: dict) -> list[tuple]:
 
 def _vectors(backbone_key: str, image_ids: list[int]) -> dict[int, np.ndarray]:
     rows = Embedding.objects.filter(backbone_key=backbone_key, image_id__in=image_ids).values_list("image_id", "vector")
-    return {image_id: np.frombuffer(vector, dtype=np.float16).astype(np.float32) for image_id, vector in rows}
+    return {image_id: from_f16_bytes(vector) for image_id, vector in rows}
 
 
 def _labelled(version: ModelVersion) -> tuple[np.ndarray | None, np.ndarray]:
@@ -62,7 +63,7 @@ def selection_batch_open(*, user: User | None, strategy: str = "hybrid", size: i
     rows = [row for row in rows if row[0] in vectors and row[1]]
     if not rows:
         raise SelectionError("No unlabelled, pre-labelled image matches; nothing to select.")
-    logits = np.stack([np.frombuffer(row[1], dtype=np.float16).astype(np.float32) for row in rows])
+    logits = np.stack([from_f16_bytes(row[1]) for row in rows])
     probabilities = class_probabilities(logits, temperature=version.temperature, renormalise=not version.is_zero_shot)
     labelled, rarity = _labelled(version)
     pool = Pool(ids=np.array([row[0] for row in rows]), embeddings=np.stack([vectors[row[0]] for row in rows]),

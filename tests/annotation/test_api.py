@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from annotation.models import Annotation, BatchStatus, Image, UploadBatch
 from tests.conftest import client_for
-from tests.factories import jpeg_bytes, upload, write_jpeg, zip_bytes
+from tests.factories import jpeg_bytes, upload, zip_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -141,6 +141,3 @@ def test_thumbnail_and_file_are_served_to_those_who_may_see_them(api, partner, o
     client.force_login(other_partner)
     assert client.get(f"/images/{image.pk}/file").status_code == 404
 
-
-def test_write_jpeg_helper_is_deterministic(tmp_path):
-    assert write_jpeg(tmp_path / "a.jpg", seed=4).read_bytes() == write_jpeg(tmp_path / "b.jpg", seed=4).read_bytes()

@@ -9,12 +9,13 @@ from django.conf import settings
 from django.db import transaction
 from torch.utils.data import DataLoader
 
+from annotation.ingest.hashing import file_sha256
 from annotation.models import Image, Taxon
 from inference.engine.preprocess import CropRequest
 from inference.engine.specs import BackboneSpec
 from inference.models import HeadKind, ModelVersion
 from inference.services.boxes import choose_boxes
-from inference.services.registry import file_sha256, model_version_register, models_dir
+from inference.services.registry import model_version_register, models_dir
 from inference.services.runtime import runner_for
 from training.engine.finetune import CropDataset, FinetuneConfig, finetune
 from training.engine.heads import fit_temperature

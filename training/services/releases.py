@@ -10,9 +10,9 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from annotation.ingest.hashing import file_sha256
 from annotation.models import Organisation
 from inference.models import HeadKind, ModelVersion, VersionStatus
-from inference.services.registry import file_sha256
 from training.models import Release, TrainingRound
 
 SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")

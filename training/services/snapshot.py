@@ -6,6 +6,7 @@ import numpy as np
 
 from annotation.models import Image, Taxon, TaxonKind
 from annotation.selectors import with_current_label
+from inference.engine.stored import from_f16_bytes
 from inference.models import Embedding
 
 
@@ -33,8 +34,8 @@ def labelled_snapshot(backbone_key: str) -> Snapshot:
         backbone_key=backbone_key, image_id__in=[r[0] for r in rows]).values_list("image_id", "vector", "norm")}
     rows.sort()
     columns = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
-    features = np.stack([np.frombuffer(vectors[r[0]][0], dtype=np.float16).astype(np.float32) * vectors[r[0]][1]
-                         for r in rows]) if rows else np.zeros((0, 0), dtype=np.float32)
+    features = np.stack([from_f16_bytes(vectors[r[0]][0]) * vectors[r[0]][1] for r in rows]) if rows \
+        else np.zeros((0, 0), dtype=np.float32)
     return Snapshot(np.array(columns[0], dtype=np.int64), np.array(columns[1], dtype=np.int64),
                     np.array(columns[2], dtype=np.int64), np.array(columns[3], dtype=np.int64),
                     np.array([d if d is not None else -1 for d in columns[4]], dtype=np.int64), features)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotation.ingest.hashing import file_sha256
 from annotation.models import Taxon
 from annotation.services.taxa import taxa_match
 from inference.engine.backbones import (
@@ -16,7 +17,7 @@ from inference.engine.backbones import (
 )
 from inference.engine.specs import BackboneSpec
 from inference.models import HeadKind
-from inference.services.registry import file_sha256, model_version_promote, model_version_register
+from inference.services.registry import model_version_promote, model_version_register
 
 
 class Command(BaseCommand):
