@@ -1,5 +1,4 @@
 """REST API of the inference app: predictions, similar images, bulk acceptance, the model registry."""
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from rest_framework import serializers, status
@@ -10,14 +9,13 @@ from rest_framework.views import APIView
 from annotation.models import Image
 from annotation.selectors import (
     batches_visible_to,
-    image_editable_by,
     images_visible_to,
     require_coordinator,
     taxon_resolve,
 )
-from annotation.services.annotations import annotation_add
 from inference.models import ModelVersion, Prediction, PrelabelRun
 from inference.selectors import prediction_summary, production_version, similar_images
+from inference.services.acceptance import prelabels_accept
 from inference.services.registry import model_version_set_status
 
 
@@ -73,22 +71,9 @@ class PrelabelAcceptApi(APIView):
         serializer = AcceptSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         correction = serializer.validated_data.get("taxon")
-        taxon = taxon_resolve(correction) if correction else None
-        version = production_version()
-        images = images_visible_to(request.user).filter(pk__in=serializer.validated_data["images"])
-        predictions = {p.image_id: p for p in Prediction.objects.filter(image__in=images, version=version)
-                       .select_related("taxon")} if version else {}
-        labelled, skipped = [], []
-        with transaction.atomic():
-            for image in images:
-                chosen = taxon or (predictions[image.pk].taxon if image.pk in predictions else None)
-                if chosen is None or not image_editable_by(request.user, image):
-                    skipped.append(image.pk)
-                    continue
-                annotation_add(image=image, taxon=chosen, author=request.user, accept_prediction=taxon is None)
-                labelled.append(image.pk)
-        missing = set(serializer.validated_data["images"]) - set(labelled) - set(skipped)
-        return Response({"labelled": labelled, "skipped": sorted(skipped + list(missing))},
+        labelled, skipped = prelabels_accept(user=request.user, image_ids=serializer.validated_data["images"],
+                                             taxon=taxon_resolve(correction) if correction else None)
+        return Response({"labelled": labelled, "skipped": skipped},
                         status=status.HTTP_201_CREATED if labelled else status.HTTP_400_BAD_REQUEST)
 
 

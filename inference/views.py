@@ -2,22 +2,19 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.models import Taxon
 from annotation.selectors import (
-    image_editable_by,
     images_visible_to,
     require_coordinator,
     user_access,
-    with_current_label,
 )
-from annotation.services.annotations import annotation_add
 from inference.models import ModelVersion
 from inference.selectors import production_version, with_prediction
+from inference.services.acceptance import prelabels_accept
 from inference.services.registry import model_version_set_status
 
 PAGE_SIZE = 60
@@ -51,7 +48,7 @@ def prelabel_list(request: HttpRequest) -> HttpResponse:
     if version is None:
         return render(request, "inference/prelabels.html", {"version": None})
     if request.method == "POST":
-        return _bulk_label(request, version)
+        return _bulk_label(request)
     page = Paginator(_filtered(request, version).select_related("deployment"), PAGE_SIZE).get_page(
         request.GET.get("page"))
     taxa = {t.pk: t for t in Taxon.objects.all()}
@@ -64,19 +61,11 @@ def prelabel_list(request: HttpRequest) -> HttpResponse:
                                                         "query": request.GET, "filter_params": params.urlencode()})
 
 
-def _bulk_label(request: HttpRequest, version: ModelVersion) -> HttpResponse:
+def _bulk_label(request: HttpRequest) -> HttpResponse:
     ids = [int(pk) for pk in request.POST.getlist("images") if pk.isdigit()]
     correction = request.POST.get("taxon", "")
     taxon = Taxon.objects.filter(pk=int(correction)).first() if correction.isdigit() else None
-    images = with_prediction(with_current_label(images_visible_to(request.user).filter(pk__in=ids)), version)
-    predicted = {t.pk: t for t in Taxon.objects.filter(pk__in=[i.predicted_taxon_id for i in images])}
-    done = 0
-    with transaction.atomic():
-        for image in images:
-            chosen = taxon or predicted.get(image.predicted_taxon_id)
-            if chosen is not None and image_editable_by(request.user, image):
-                annotation_add(image=image, taxon=chosen, author=request.user, accept_prediction=taxon is None)
-                done += 1
+    done = len(prelabels_accept(user=request.user, image_ids=ids, taxon=taxon)[0])
     verb = f"Corrected to {taxon.name_en}" if taxon else "Accepted the pre-label of"
     messages.success(request, f"{verb} {done} image(s)." if done else "Nothing selected that you may label.")
     return redirect(request.get_full_path())
