@@ -1,5 +1,6 @@
 """Reads of predictions and similar images, always through what the asking user may see."""
 import numpy as np
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import OuterRef, QuerySet, Subquery
 
@@ -74,8 +75,6 @@ def near_duplicates_in_deployment(deployment_id: int, *, threshold: float | None
     """Pairs of images of one camera whose embeddings have cosine >= threshold (burst frames, a camera that
     fired on wind): selection uses this to avoid sending near-copies to experts. Each image is compared with its
     k nearest neighbours in an index of that camera only, so the cost grows with n log n, not n squared."""
-    from django.conf import settings
-
     version = production_version()
     if version is None:
         return []

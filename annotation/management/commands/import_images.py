@@ -48,10 +48,9 @@ class Command(BaseCommand):
         batch_announce(batch)  # pre-labelling runs in the worker
         for item in batch.items.filter(outcome="rejected"):
             self.stderr.write(f"rejected {item.name}: {item.reason}")
-        summary = {key: counts[key] for key in ("imported", "duplicate", "rejected", "sequences", "labelled")}
-        summary["duplicates"] = summary.pop("duplicate")
-        self.stdout.write(json.dumps({k: summary[k] for k in
-                                      ("imported", "duplicates", "rejected", "sequences", "labelled")}))
+        self.stdout.write(json.dumps({"imported": counts["imported"], "duplicates": counts["duplicate"],
+                                      "rejected": counts["rejected"], "sequences": counts["sequences"],
+                                      "labelled": counts["labelled"]}))
 
     def _progress(self, done: int, total: int) -> None:
         if done == total or done % 250 == 0:
