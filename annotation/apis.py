@@ -2,14 +2,24 @@
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.models import BatchKind, BatchOutcome, BatchStatus, Image, ReviewState, ReviewTask, Taxon, UploadBatch
+from annotation.models import (
+    BatchKind,
+    BatchOutcome,
+    BatchStatus,
+    Image,
+    ReviewState,
+    ReviewTask,
+    Taxon,
+    UploadBatch,
+    VerdictKind,
+)
 from annotation.selectors import (
     batches_visible_to,
     deployments_visible_to,
@@ -18,6 +28,7 @@ from annotation.selectors import (
     images_visible_to,
     label_history,
     require_coordinator,
+    review_agreement,
     taxon_resolve,
     user_access,
 )
@@ -34,14 +45,17 @@ from annotation.serializers import (
     TaxonCreateSerializer,
     TaxonSerializer,
     UploadTargetSerializer,
+    VerdictSerializer,
+    review_task_data,
 )
 from annotation.services.annotations import Box, annotation_add
 from annotation.services.batches import batch_add_uploads, batch_counts, batch_open
 from annotation.services.imports_web import import_archive_accept
 from annotation.services.organisations import deployment_get_or_create
-from annotation.services.review import review_queue_counts, review_task_claim_next, review_task_finish
+from annotation.services.review import review_queue_counts, review_task_claim_next
 from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
+from annotation.services.verdicts import Verdict, review_conflict_resolve, review_verdict_submit
 
 
 class TaxonListApi(APIView):
@@ -221,7 +235,13 @@ def _review_taxa(request: Request) -> set[int] | None:
 
 class ReviewQueueApi(APIView):
     def get(self, request: Request) -> Response:
-        return Response(review_queue_counts(taxon_ids=_review_taxa(request)))
+        return Response(review_queue_counts(taxon_ids=_review_taxa(request), user=request.user))
+
+
+def _task_response(task: ReviewTask, code: int = 200) -> Response:
+    task = ReviewTask.objects.select_related("queue_taxon", "sequence", "image").get(pk=task.pk)
+    current = label_history(task.image).select_related("taxon", "author").first()
+    return Response(review_task_data(task, current=current), status=code)
 
 
 class ReviewClaimApi(APIView):
@@ -236,31 +256,67 @@ class ReviewClaimApi(APIView):
         task = review_task_claim_next(user=request.user, queue_taxon_id=queue)
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        frames = list(task.sequence.images.order_by("taken_at", "pk").values_list("pk", flat=True))
-        return Response({"id": task.pk, "image": task.image_id, "sequence": task.sequence_id, "frames": frames,
-                         "queue": task.queue_taxon_id or "triage", "reason": task.reason, "score": task.score,
-                         "claimed_until": task.claimed_until})
+        return _task_response(task)
 
 
-def _held_task(request: Request, pk: int) -> ReviewTask:
-    _review_taxa(request)
-    return get_object_or_404(ReviewTask.objects.select_related("image"), pk=pk)
+def _verdict(request: Request, kind: str = VerdictKind.LABEL) -> Verdict:
+    if kind != VerdictKind.LABEL:
+        return Verdict(kind=kind)
+    serializer = VerdictSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    box = None
+    if data.get("box"):
+        raw = data["box"]
+        try:
+            box = (raw["frame"], Box(raw["x"], raw["y"], raw["w"], raw["h"]))
+        except ValueError as error:
+            raise ValidationError({"box": [str(error)]}) from None
+    return Verdict(kind=kind, taxon=taxon_resolve(data["taxon"]), box=box,
+                   split={frame: taxon_resolve(name) for frame, name in data["split"].items()},
+                   expected_current_id=data.get("expected_current"))
 
 
-class ReviewLabelApi(APIView):
+class ReviewVerdictApi(APIView):
+    """POST label / unsure / skip on a task the user holds."""
+
+    parser_classes = [JSONParser, FormParser]
+    kind = VerdictKind.LABEL
+
+    def post(self, request: Request, pk: int) -> Response:
+        _review_taxa(request)
+        task = review_verdict_submit(task_id=pk, user=request.user, verdict=_verdict(request, self.kind))
+        return Response({"id": task.pk, "state": task.state, "verdict": self.kind,
+                         "waiting_for_second_review": task.state == ReviewState.OPEN and self.kind == "label"},
+                        status=status.HTTP_201_CREATED if self.kind == VerdictKind.LABEL else status.HTTP_200_OK)
+
+
+class ReviewConflictListApi(APIView):
+    def get(self, request: Request) -> Response:
+        require_coordinator(request.user, "see review conflicts")
+        tasks = ReviewTask.objects.filter(state=ReviewState.CONFLICT).select_related(
+            "queue_taxon", "sequence", "image").prefetch_related("verdicts__expert").order_by("created_at")
+        names = dict(Taxon.objects.values_list("pk", "name_en"))
+        rows = []
+        for task in tasks[:200]:
+            row = review_task_data(task)
+            row["verdicts"] = [{"expert": v.expert.username if v.expert else None, "kind": v.kind,
+                                "frames": {k: names.get(t) for k, t in v.frames.items()}, "box": v.box}
+                               for v in task.verdicts.all()]
+            rows.append(row)
+        return Response({"count": tasks.count(), "results": rows})
+
+
+class ReviewResolveApi(APIView):
     parser_classes = [JSONParser, FormParser]
 
     def post(self, request: Request, pk: int) -> Response:
-        task = _held_task(request, pk)
-        taxon = taxon_resolve(str(request.data.get("taxon", "")))
-        with transaction.atomic():
-            review_task_finish(task=task, user=request.user, state=ReviewState.DONE)
-            annotation = annotation_add(image=task.image, taxon=taxon, author=request.user, whole_sequence=True,
-                                        reviewing=True)
-        return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+        require_coordinator(request.user, "resolve review conflicts")
+        task = review_conflict_resolve(task_id=pk, user=request.user, verdict=_verdict(request))
+        return Response({"id": task.pk, "state": task.state}, status=status.HTTP_201_CREATED)
 
 
-class ReviewSkipApi(APIView):
-    def post(self, request: Request, pk: int) -> Response:
-        review_task_finish(task=_held_task(request, pk), user=request.user, state=ReviewState.SKIPPED)
-        return Response({"skipped": pk})
+class ReviewAgreementApi(APIView):
+    def get(self, request: Request) -> Response:
+        require_coordinator(request.user, "see expert agreement")
+        return Response(review_agreement())

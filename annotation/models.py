@@ -20,6 +20,10 @@ class Organisation(models.Model):
     undefined_threshold = models.FloatField(
         default=0.8, help_text="A sequence whose top score is under this reads 'undefined' (its top class is kept)."
     )
+    check_corrections_below = models.FloatField(
+        default=0.5, help_text="A partner's correction of a pre-label whose model score is under this goes to an "
+                               "expert for a check (0: never)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -28,6 +32,8 @@ class Organisation(models.Model):
             models.CheckConstraint(condition=Q(sequence_maxlag_s__gte=0), name="maxlag_not_negative"),
             models.CheckConstraint(condition=Q(undefined_threshold__gte=0, undefined_threshold__lte=1),
                                    name="threshold_is_a_probability"),
+            models.CheckConstraint(condition=Q(check_corrections_below__gte=0, check_corrections_below__lte=1),
+                                   name="correction_check_is_a_probability"),
         ]
 
     def __str__(self) -> str:
@@ -310,6 +316,7 @@ class ReviewState(models.TextChoices):
     OPEN = "open", "open"
     DONE = "done", "done"
     SKIPPED = "skipped", "skipped"
+    CONFLICT = "conflict", "conflict"  # two experts disagreed: waits for a coordinator
 
 
 class ReviewTask(models.Model):
@@ -323,15 +330,44 @@ class ReviewTask(models.Model):
     score = models.FloatField(default=0.0)
     origin = models.CharField(max_length=60, blank=True, help_text="What created it, e.g. 'selection:12'.")
     state = models.CharField(max_length=8, choices=ReviewState.choices, default=ReviewState.OPEN)
+    reviews_needed = models.PositiveSmallIntegerField(
+        default=1, help_text="2 for the fraction of tasks reviewed twice, blind, to measure agreement.")
     claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", help_text="The coordinator who settled a conflict.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-score", "pk"]
         indexes = [models.Index(fields=["queue_taxon", "state", "-score"])]
-        constraints = [models.UniqueConstraint(fields=["sequence"], condition=Q(state="open"),
+        constraints = [models.UniqueConstraint(fields=["sequence"], condition=Q(state__in=["open", "conflict"]),
                                                name="one_open_review_per_sequence")]
 
     def __str__(self) -> str:
         return f"review of sequence {self.sequence_id} ({self.state})"
+
+
+class VerdictKind(models.TextChoices):
+    LABEL = "label", "label"
+    UNSURE = "unsure", "unsure"  # the expert cannot tell: the task goes to triage for someone else
+    SKIP = "skip", "skip"  # not now: the task stays where it is for someone else
+
+
+class ReviewVerdict(models.Model):
+    """What one expert said about one task. Labels are written to the pool when the task has all the verdicts it
+    needs and they agree, so the first of two blind reviewers never sees (or is overwritten by) the second."""
+
+    task = models.ForeignKey(ReviewTask, on_delete=models.CASCADE, related_name="verdicts")
+    expert = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    kind = models.CharField(max_length=8, choices=VerdictKind.choices)
+    frames = models.JSONField(default=dict, blank=True, help_text="{frame image id: taxon id} for a label.")
+    box = models.JSONField(null=True, blank=True, help_text="{frame, x, y, w, h} drawn or fixed by the expert.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["task", "expert"], name="one_verdict_per_expert")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on task {self.task_id}"

@@ -1,11 +1,23 @@
 """Reads of the labelled pool, always through what the asking user may see."""
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 
-from annotation.models import SOURCE_RANK, Annotation, Deployment, Image, Membership, Role, Taxon, UploadBatch
+from annotation.models import (
+    SOURCE_RANK,
+    Annotation,
+    Deployment,
+    Image,
+    Membership,
+    ReviewTask,
+    Role,
+    Taxon,
+    UploadBatch,
+    VerdictKind,
+)
 
 
 @dataclass(frozen=True)
@@ -94,8 +106,15 @@ def images_visible_to(user: User | AnonymousUser) -> QuerySet[Image]:
         return images.none()
     visible = Q(organisation_id__in=access.organisation_ids)
     if access.expert:
-        visible |= Q(current_taxon_id__in=access.expert_taxon_ids)
+        in_review = Exists(_reviewable_by(access, OuterRef("sequence_id")))
+        visible |= Q(current_taxon_id__in=access.expert_taxon_ids) | in_review
     return images.filter(visible)
+
+
+def _reviewable_by(access: Access, sequence_ref: OuterRef) -> QuerySet[ReviewTask]:
+    """Waiting review tasks of a sequence in the expert's queues (or triage): experts see what they review."""
+    return ReviewTask.objects.filter(Q(queue_taxon__isnull=True) | Q(queue_taxon_id__in=access.expert_taxon_ids),
+                                     sequence_id=sequence_ref, state__in=["open", "conflict"])
 
 
 def image_editable_by(user: User | AnonymousUser, image: Image) -> bool:
@@ -170,3 +189,43 @@ def taxon_resolve(text: str) -> Taxon:
         raise UnknownTaxon(f"Unknown taxon {text!r}. Use a taxon id, slug, or its French or English name "
                            "(GET /api/taxa/ lists them); a coordinator can add new taxa.")
     return taxon
+
+
+def _sequence_taxon(frames: dict[str, int]) -> int:
+    return Counter(frames.values()).most_common(1)[0][0]
+
+
+def _kappa(pairs: list[tuple[int, int]]) -> float | None:
+    """Cohen's kappa: agreement beyond what two raters labelling at their own base rates would reach by chance."""
+    if not pairs:
+        return None
+    observed = sum(a == b for a, b in pairs) / len(pairs)
+    first, second = Counter(a for a, _ in pairs), Counter(b for _, b in pairs)
+    chance = sum(first[k] * second[k] for k in first) / len(pairs) ** 2
+    return 1.0 if chance >= 1 else round((observed - chance) / (1 - chance), 4)
+
+
+def review_agreement() -> dict:
+    """Blind double reviews: how often the two experts gave the same labels, overall, per queue and per expert,
+    with Cohen's kappa on the sequence's taxon."""
+    tasks = ReviewTask.objects.filter(reviews_needed__gte=2).select_related("queue_taxon").prefetch_related(
+        "verdicts__expert")
+    per_queue, per_expert, taxa_pairs, agreed_total, total = defaultdict(list), defaultdict(list), [], 0, 0
+    for task in tasks:
+        labels = [v for v in task.verdicts.all() if v.kind == VerdictKind.LABEL][:2]
+        if len(labels) < 2:
+            continue
+        agreed = labels[0].frames == labels[1].frames
+        total, agreed_total = total + 1, agreed_total + agreed
+        per_queue[task.queue_taxon.name_en if task.queue_taxon_id else "triage"].append(agreed)
+        for verdict in labels:
+            per_expert[verdict.expert.username if verdict.expert else "(deleted)"].append(agreed)
+        taxa_pairs.append((_sequence_taxon(labels[0].frames), _sequence_taxon(labels[1].frames)))
+
+    def rows(groups: dict) -> list[dict]:
+        return [{"name": name, "double_reviews": len(values), "agreement": round(sum(values) / len(values), 4)}
+                for name, values in sorted(groups.items())]
+
+    return {"double_reviews": total, "agreement": round(agreed_total / total, 4) if total else None,
+            "kappa": _kappa(taxa_pairs), "by_queue": rows(per_queue), "by_expert": rows(per_expert),
+            "conflicts_open": ReviewTask.objects.filter(state="conflict").count()}

@@ -142,3 +142,43 @@ class BatchSerializer(serializers.ModelSerializer):
 
     def get_counts(self, batch: UploadBatch) -> dict[str, int]:
         return batch_counts(batch)
+
+
+class BoxField(serializers.Serializer):
+    frame = serializers.IntegerField()
+    x = serializers.FloatField(min_value=0, max_value=1)
+    y = serializers.FloatField(min_value=0, max_value=1)
+    w = serializers.FloatField(min_value=0, max_value=1)
+    h = serializers.FloatField(min_value=0, max_value=1)
+
+
+class VerdictSerializer(serializers.Serializer):
+    """A label for the whole sequence (`taxon`), frames split off with another taxon (`split`: {frame id:
+    taxon}), an optional box, and the current label the expert saw (`expected_current`, 0 for none)."""
+
+    taxon = serializers.CharField(max_length=120)
+    split = serializers.DictField(child=serializers.CharField(max_length=120), required=False, default=dict)
+    box = BoxField(required=False, allow_null=True)
+    expected_current = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+
+    def validate_split(self, value: dict) -> dict:
+        if not all(str(key).isdigit() for key in value):
+            raise serializers.ValidationError("Split frames are given by their image id.")
+        return {int(key): taxon for key, taxon in value.items()}
+
+
+def review_task_data(task, *, current=None) -> dict:
+    """A task as the review page needs it: every frame of the sequence in time order, and the current label."""
+    frames = task.sequence.images.order_by("taken_at", "pk")
+    return {
+        "id": task.pk, "image": task.image_id, "sequence": task.sequence_id, "state": task.state,
+        "queue": task.queue_taxon_id or "triage",
+        "queue_name": task.queue_taxon.name_en if task.queue_taxon_id else "triage",
+        "reason": task.reason, "score": task.score, "claimed_until": task.claimed_until,
+        "reviews_needed": task.reviews_needed,
+        "frames": [{"id": frame.pk, "kind": frame.kind, "taken_at": frame.taken_at, "width": frame.width,
+                    "height": frame.height,
+                    "url": reverse("image-file", args=[frame.pk]),
+                    "thumbnail_url": reverse("image-thumbnail", args=[frame.pk])} for frame in frames],
+        "current_label": AnnotationSerializer(current).data if current else None,
+    }

@@ -14,8 +14,12 @@ api_urlpatterns = [
     path("imports/", apis.ImportApi.as_view(), name="api-imports"),
     path("review/queues/", apis.ReviewQueueApi.as_view(), name="api-review-queues"),
     path("review/claim/", apis.ReviewClaimApi.as_view(), name="api-review-claim"),
-    path("review/tasks/<int:pk>/label/", apis.ReviewLabelApi.as_view(), name="api-review-label"),
-    path("review/tasks/<int:pk>/skip/", apis.ReviewSkipApi.as_view(), name="api-review-skip"),
+    path("review/tasks/<int:pk>/label/", apis.ReviewVerdictApi.as_view(), name="api-review-label"),
+    path("review/tasks/<int:pk>/unsure/", apis.ReviewVerdictApi.as_view(kind="unsure"), name="api-review-unsure"),
+    path("review/tasks/<int:pk>/skip/", apis.ReviewVerdictApi.as_view(kind="skip"), name="api-review-skip"),
+    path("review/tasks/<int:pk>/resolve/", apis.ReviewResolveApi.as_view(), name="api-review-resolve"),
+    path("review/conflicts/", apis.ReviewConflictListApi.as_view(), name="api-review-conflicts"),
+    path("review/agreement/", apis.ReviewAgreementApi.as_view(), name="api-review-agreement"),
 ]
 
 urlpatterns = [
@@ -28,4 +32,6 @@ urlpatterns = [
     path("batches/", views.batch_list, name="batch-list"),
     path("batches/<int:pk>/", views.batch_detail, name="batch-detail"),
     path("taxa/", views.taxon_list, name="taxon-list"),
+    path("review/", views.review_page, name="review"),
+    path("review/conflicts/", views.review_conflicts_page, name="review-conflicts"),
 ]

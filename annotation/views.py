@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 from annotation.forms import ImportForm, LabelForm, TaxonForm
 from annotation.ingest.archive import ArchiveRejected
 from annotation.ingest.layouts import LayoutError
-from annotation.models import BatchOutcome, Deployment, Organisation, Taxon
+from annotation.models import BatchOutcome, Deployment, Organisation, ReviewState, ReviewTask, Taxon
 from annotation.selectors import (
     batches_visible_to,
     deployments_visible_to,
@@ -21,14 +21,17 @@ from annotation.selectors import (
     images_visible_to,
     label_history,
     require_coordinator,
+    review_agreement,
     user_access,
 )
 from annotation.services.annotations import LabelConflict, annotation_add
 from annotation.services.batches import batch_counts
 from annotation.services.imports import UnknownClasses
 from annotation.services.imports_web import import_archive_accept
+from annotation.services.review import ReviewConflict, review_queue_counts
 from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
+from annotation.services.verdicts import Verdict, review_conflict_resolve
 
 PAGE_SIZE = 60
 
@@ -188,3 +191,43 @@ def taxon_list(request: HttpRequest) -> HttpResponse:
                 return redirect("taxon-list")
     return render(request, "annotation/taxa.html", {"taxa": Taxon.objects.select_related("parent"),
                                                     "form": form, "coordinator": coordinator})
+
+
+@login_required
+def review_page(request: HttpRequest) -> HttpResponse:
+    """The expert's desk: queues with counts; a task is claimed and worked in the page (keyboard first)."""
+    access = user_access(request.user)
+    if not (access.coordinator or access.expert):
+        raise PermissionDenied("Review queues are for experts and coordinators.")
+    queues = review_queue_counts(taxon_ids=None if access.coordinator else set(access.expert_taxon_ids),
+                                 user=request.user)
+    return render(request, "annotation/review.html", {
+        "queues": queues, "taxa": Taxon.objects.all(), "coordinator": access.coordinator,
+        "conflicts": ReviewTask.objects.filter(state=ReviewState.CONFLICT).count() if access.coordinator else 0})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def review_conflicts_page(request: HttpRequest) -> HttpResponse:
+    """Coordinators settle the tasks two experts disagreed on, and read how often experts agree."""
+    require_coordinator(request.user, "resolve review conflicts")
+    if request.method == "POST":
+        taxon = Taxon.objects.filter(pk=int(request.POST.get("taxon", "0") or 0)).first()
+        try:
+            if taxon is None:
+                raise ValidationError("Choose the taxon the sequence shows.")
+            review_conflict_resolve(task_id=int(request.POST.get("task", "0") or 0), user=request.user,
+                                    verdict=Verdict(taxon=taxon))
+            messages.success(request, f"Resolved as {taxon.name_en}.")
+        except (ReviewConflict, LabelConflict, ValidationError) as error:
+            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        return redirect("review-conflicts")
+    tasks = ReviewTask.objects.filter(state=ReviewState.CONFLICT).select_related("queue_taxon").prefetch_related(
+        "verdicts__expert").order_by("created_at")
+    page = Paginator(tasks, 20).get_page(request.GET.get("page"))
+    names = dict(Taxon.objects.values_list("pk", "name_en"))
+    for task in page:
+        task.said = [(v.expert.username if v.expert else "—", sorted({names.get(t) for t in v.frames.values()}))
+                     for v in task.verdicts.all() if v.kind == "label"]
+    return render(request, "annotation/review_conflicts.html", {
+        "page": page, "taxa": Taxon.objects.all(), "report": review_agreement()})

@@ -13,10 +13,12 @@ from annotation.selectors import (
     require_coordinator,
     taxon_resolve,
 )
-from inference.models import ModelVersion, Prediction, PrelabelRun
-from inference.selectors import prediction_summary, production_version, similar_images
+from inference.models import ModelVersion, Prediction, PrelabelRun, SelectionBatch
+from inference.selectors import prediction_summary, production_version, similar_images, similar_labelled
+from inference.serializers import SelectionRequestSerializer, selection_batch_rows
 from inference.services.acceptance import prelabels_accept
 from inference.services.registry import model_version_set_status
+from inference.services.selection import selection_batch_request
 
 
 def _visible_image(request: Request, pk: int) -> Image:
@@ -38,11 +40,19 @@ class SimilarImagesApi(APIView):
         image = _visible_image(request, pk)
         raw = str(request.query_params.get("k", "12"))
         k = min(max(int(raw), 1), 100) if raw.isdigit() else 12
-        results = similar_images(request.user, image, k)
-        for row in results:
-            row["thumbnail_url"] = reverse("image-thumbnail", args=[row["image"]])
-            row["url"] = reverse("image-detail", args=[row["image"]])
-        return Response({"results": results})
+        taxa = [int(t) for t in str(request.query_params.get("taxa", "")).split(",") if t.isdigit()][:10]
+        if taxa:  # labelled examples of each candidate taxon, for review
+            grouped = similar_labelled(request.user, image, taxa, per_taxon=min(k, 12))
+            return Response({"by_taxon": [{"taxon": taxon_id, "results": _linked(rows)}
+                                          for taxon_id, rows in grouped.items()]})
+        return Response({"results": _linked(similar_images(request.user, image, k))})
+
+
+def _linked(rows: list[dict]) -> list[dict]:
+    for row in rows:
+        row["thumbnail_url"] = reverse("image-thumbnail", args=[row["image"]])
+        row["url"] = reverse("image-detail", args=[row["image"]])
+    return rows
 
 
 class BatchPrelabelApi(APIView):
@@ -97,3 +107,22 @@ class ModelVersionStatusApi(APIView):
         if wanted not in ("production", "archived", "rejected", "candidate"):
             return Response({"detail": "status must be production, archived, rejected or candidate"}, status=400)
         return Response(_version_row(model_version_set_status(version=version, status=wanted)))
+
+
+class SelectionBatchListApi(APIView):
+    """Coordinators open active-learning batches (the pick runs as a job) and see how each one paid off."""
+
+    def get(self, request: Request) -> Response:
+        require_coordinator(request.user, "see selection batches")
+        batches = list(SelectionBatch.objects.select_related("version", "created_by")[:100])
+        return Response({"results": selection_batch_rows(batches)})
+
+    def post(self, request: Request) -> Response:
+        require_coordinator(request.user, "open selection batches")
+        serializer = SelectionRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        batch = selection_batch_request(user=request.user, strategy=data["strategy"], size=data["size"],
+                                        filters=serializer.filters(), seed=data["seed"])
+        batch.refresh_from_db()
+        return Response(selection_batch_rows([batch])[0], status=status.HTTP_202_ACCEPTED)

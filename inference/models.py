@@ -195,7 +195,12 @@ class SelectionBatch(models.Model):
     version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
     picked = models.JSONField(default=list, help_text="[[image id, score], ...] in pick order.")
     candidates = models.PositiveIntegerField(default=0)
+    restricted = models.BooleanField(default=False, help_text="Candidates were limited to the neighbourhood of "
+                                                              "labelled images (pool too large to scan).")
+    status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.DONE)
+    error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -4,11 +4,11 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from annotation.models import Image, Taxon
-from annotation.selectors import images_visible_to
+from annotation.models import Image, ReviewTask, Taxon
+from annotation.selectors import images_visible_to, with_current_label
 from inference.engine.similarity import VectorIndex, near_duplicates
 from inference.engine.stored import from_f16_bytes
-from inference.models import Embedding, ModelVersion, Prediction, SequencePrediction, VersionStatus
+from inference.models import Embedding, ModelVersion, Prediction, SelectionBatch, SequencePrediction, VersionStatus
 from inference.services.index import load_index
 
 
@@ -70,6 +70,29 @@ def similar_images(user: User | AnonymousUser, image: Image, k: int = 12, *, ove
     return [{"image": i, "similarity": round(s, 4)} for i, s in ranked if i in visible][:k]
 
 
+def similar_labelled(user: User | AnonymousUser, image: Image, taxon_ids: list[int], *, per_taxon: int = 4,
+                     search: int = 500) -> dict[int, list[dict]]:
+    """For each candidate taxon, the nearest images the user may see whose current label is that taxon: what an
+    expert compares a doubtful frame with. Searches the `search` nearest neighbours, so a taxon with no labelled
+    image nearby comes back empty rather than with far-fetched examples."""
+    version = production_version()
+    embedding = image.embeddings.filter(backbone_key=version.backbone_key).first() if version else None
+    index = load_index(version.backbone_key) if embedding else None
+    found: dict[int, list[dict]] = {taxon_id: [] for taxon_id in taxon_ids}
+    if index is None or not taxon_ids:
+        return found
+    neighbours = index.search(from_f16_bytes(embedding.vector)[None, :], min(index.size, search))
+    ranked = [(int(i), float(s)) for i, s in zip(neighbours.ids[0], neighbours.scores[0], strict=True)
+              if i >= 0 and i != image.pk]
+    labels = dict(images_visible_to(user).filter(pk__in=[i for i, _ in ranked], current_taxon_id__in=taxon_ids)
+                  .exclude(sequence_id=image.sequence_id).values_list("pk", "current_taxon_id"))
+    for image_id, similarity in ranked:
+        taxon_id = labels.get(image_id)
+        if taxon_id is not None and len(found[taxon_id]) < per_taxon:
+            found[taxon_id].append({"image": image_id, "similarity": round(similarity, 4)})
+    return found
+
+
 def near_duplicates_in_deployment(deployment_id: int, *, threshold: float | None = None,
                                   k: int = 10) -> list[tuple[int, int, float]]:
     """Pairs of images of one camera whose embeddings have cosine >= threshold (burst frames, a camera that
@@ -100,3 +123,26 @@ def stored_logits(version: ModelVersion, image_ids: list[int], taxa: list[int]) 
         if values is not None and len(values) == len(order):
             found[image_id] = np.array([values[position[t]] if t in position else -1e4 for t in taxa])
     return found
+
+
+def selection_outcomes(batches: list[SelectionBatch]) -> dict[int, dict]:
+    """Per batch: picks reviewed so far, still waiting, and how often the expert's label differed from the model's
+    prediction at pick time. A strategy whose picks the model already got right taught it little: this is the
+    figure that says which strategy paid off."""
+    origins = {f"selection:{batch.pk}": batch for batch in batches}
+    tasks = list(ReviewTask.objects.filter(origin__in=origins).values_list("origin", "state", "image_id"))
+    done = [(origin, image_id) for origin, state, image_id in tasks if state == "done"]
+    labels = dict(with_current_label(Image.objects.filter(pk__in=[image_id for _, image_id in done]))
+                  .values_list("pk", "current_taxon_id"))
+    predicted = {(version_id, image_id): taxon_id for version_id, image_id, taxon_id in Prediction.objects.filter(
+        image_id__in=[image_id for _, image_id in done]).values_list("version_id", "image_id", "taxon_id")}
+    outcomes = {batch.pk: {"tasks": 0, "reviewed": 0, "waiting": 0, "model_wrong": 0} for batch in batches}
+    for origin, state, image_id in tasks:
+        row = outcomes[origins[origin].pk]
+        row["tasks"] += 1
+        row["waiting"] += state in ("open", "conflict")
+        if state == "done":
+            row["reviewed"] += 1
+            row["model_wrong"] += labels.get(image_id) != predicted.get((origins[origin].version_id, image_id))
+    return outcomes
+

@@ -64,3 +64,26 @@ def prelabel_all(version_id: int, chunk: int = 2000) -> None:
             logger.info("version %s is no longer in production; re-prediction stops", version_id)
             return
         _run(version, pending[start:start + chunk], None)
+    _refresh_queues(version)
+
+
+def _refresh_queues(version: ModelVersion) -> None:
+    from inference.services.selection import review_queues_refresh
+
+    moved = review_queues_refresh(version=version)
+    logger.info("version %s: %s review tasks moved to the queue of their new prediction", version.pk, moved)
+
+
+def selection_batch_run(batch_id: int) -> None:
+    from inference.services.selection import selection_batch_run as run
+
+    run(batch_id)
+
+
+def partner_labels_route(annotation_ids: list[int]) -> None:
+    """Queued by the labelled pool for new partner labels: send doubtful corrections to an expert."""
+    from inference.services.corrections import partner_corrections_route
+
+    opened = partner_corrections_route(annotation_ids=annotation_ids)
+    if opened:
+        logger.info("%s partner corrections sent to expert check", opened)

@@ -8,11 +8,13 @@ api_urlpatterns = [
     path("batches/<int:pk>/prelabel/", apis.BatchPrelabelApi.as_view(), name="api-batch-prelabel"),
     path("prelabels/accept/", apis.PrelabelAcceptApi.as_view(), name="api-prelabel-accept"),
     path("models/", apis.ModelVersionListApi.as_view(), name="api-models"),
+    path("selection/batches/", apis.SelectionBatchListApi.as_view(), name="api-selection-batches"),
     path("models/<int:pk>/status/", apis.ModelVersionStatusApi.as_view(), name="api-model-status"),
 ]
 
 urlpatterns = [
     path("prelabels/", views.prelabel_list, name="prelabel-list"),
     path("models/", views.model_list, name="model-list"),
+    path("selection/", views.selection_page, name="selection"),
     path("models/<int:pk>/status/", views.model_status, name="model-status"),
 ]

@@ -6,16 +6,19 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.models import Taxon
+from annotation.models import Organisation, Taxon
 from annotation.selectors import (
     images_visible_to,
     require_coordinator,
     user_access,
 )
-from inference.models import ModelVersion
+from inference.engine.selection import STRATEGIES
+from inference.models import ModelVersion, RunStatus, SelectionBatch
 from inference.selectors import production_version, with_prediction
+from inference.serializers import SelectionRequestSerializer, selection_batch_rows
 from inference.services.acceptance import prelabels_accept
 from inference.services.registry import model_version_set_status
+from inference.services.selection import selection_batch_request
 
 PAGE_SIZE = 60
 
@@ -86,3 +89,25 @@ def model_status(request: HttpRequest, pk: int) -> HttpResponse:
     model_version_set_status(version=version, status=request.POST.get("status", ""))
     messages.success(request, f"{version} is now {request.POST.get('status')}.")
     return redirect("model-list")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def selection_page(request: HttpRequest) -> HttpResponse:
+    """Coordinators open active-learning batches and compare how the strategies paid off."""
+    require_coordinator(request.user, "open selection batches")
+    if request.method == "POST":
+        form = SelectionRequestSerializer(data={k: v for k, v in request.POST.items() if v != ""})
+        if form.is_valid():
+            data = form.validated_data
+            batch = selection_batch_request(user=request.user, strategy=data["strategy"], size=data["size"],
+                                            filters=form.filters(), seed=data["seed"])
+            messages.success(request, f"Batch {batch.pk} queued: {data['size']} picks with {data['strategy']}.")
+        else:
+            messages.error(request, "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items()))
+        return redirect("selection")
+    batches = list(SelectionBatch.objects.select_related("version", "created_by")[:100])
+    return render(request, "inference/selection.html", {
+        "rows": selection_batch_rows(batches), "strategies": STRATEGIES, "version": production_version(),
+        "organisations": Organisation.objects.all(), "taxa": Taxon.objects.all(),
+        "busy": any(b.status in (RunStatus.QUEUED, RunStatus.RUNNING) for b in batches)})

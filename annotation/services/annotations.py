@@ -1,6 +1,7 @@
 """Adding labels. Nothing is ever edited or deleted: a correction is a newer event that outranks the old one."""
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 
@@ -50,11 +51,13 @@ def annotation_add(
     expected_current_id: int | None = None,
     accept_prediction: bool = False,
     reviewing: bool = False,
+    announce: bool = True,
 ) -> Annotation:
     """Record one label event on an image or its whole sequence.
 
     `expected_current_id` is the label the client saw as current (0 when it saw none): when another label has
     won since, the call fails with LabelConflict instead of silently overriding a colleague's work.
+    A partner's label is announced to the apps that check corrections, unless the caller announces in bulk.
     """
     Image.objects.select_for_update().filter(pk=image.pk).first()
     current = label_history(image).first()
@@ -69,5 +72,17 @@ def annotation_add(
         source = LabelSource.MODEL_ACCEPTED if source == LabelSource.PARTNER else source
     target = {"sequence_id": image.sequence_id} if whole_sequence else {"image": image}
     box_fields = {"box_x": box.x, "box_y": box.y, "box_w": box.w, "box_h": box.h} if box else {}
-    return Annotation.objects.create(taxon=taxon, author=author, role=role, source=source, count=count,
-                                     **target, **box_fields)
+    annotation = Annotation.objects.create(taxon=taxon, author=author, role=role, source=source, count=count,
+                                           **target, **box_fields)
+    if announce and source == LabelSource.PARTNER:
+        partner_labels_announce([annotation.pk])
+    return annotation
+
+
+def partner_labels_announce(annotation_ids: list[int]) -> None:
+    """Queue the jobs that check partner labels (routing doubtful corrections to experts), by dotted path, once
+    the labels are committed: the labelled pool names those jobs in settings and imports nothing from them."""
+    from django_q.tasks import async_task
+
+    for task in settings.FAUNE["AFTER_PARTNER_LABEL_TASKS"]:
+        transaction.on_commit(lambda task=task: async_task(task, list(annotation_ids)))

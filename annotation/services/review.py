@@ -1,11 +1,17 @@
-"""Review queues: tasks are written here (by selection, through this service) and worked by experts."""
+"""Review queues: tasks are written here (by selection and by correction checks, through this service) and
+claimed by experts. What experts say about a task is handled in `verdicts`."""
+import hashlib
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotation.models import Image, ReviewState, ReviewTask, Taxon
+
+CLAIM_MINUTES = 15
+WAITING = (ReviewState.OPEN, ReviewState.CONFLICT)  # a sequence in either state gets no second task
 
 
 @dataclass(frozen=True)
@@ -16,11 +22,22 @@ class ReviewItem:
     score: float
 
 
+class ReviewConflict(Exception):
+    http_status = 409
+
+
+def _reviews_needed(sequence_id: int, origin: str) -> int:
+    """A stable share of tasks (DOUBLE_REVIEW_FRACTION) is reviewed twice, blind, to measure agreement. A hash,
+    not a random draw, so re-running a selection never changes which tasks those are."""
+    digest = hashlib.sha256(f"double-review:{origin}:{sequence_id}".encode()).digest()
+    position = int.from_bytes(digest[:8], "big") / 2**64
+    return 2 if position < settings.FAUNE["DOUBLE_REVIEW_FRACTION"] else 1
+
+
 @transaction.atomic
 def review_tasks_create(*, items: list[ReviewItem], origin: str) -> list[ReviewTask]:
-    """One open task per sequence: items whose sequence already waits in a queue are skipped, not duplicated."""
-    waiting = set(ReviewTask.objects.filter(state=ReviewState.OPEN, sequence_id__in=[i.image.sequence_id
-                                                                                     for i in items])
+    """One waiting task per sequence: items whose sequence already waits are skipped, not duplicated."""
+    waiting = set(ReviewTask.objects.filter(state__in=WAITING, sequence_id__in=[i.image.sequence_id for i in items])
                   .values_list("sequence_id", flat=True))
     tasks, seen = [], set(waiting)
     for item in items:
@@ -28,36 +45,34 @@ def review_tasks_create(*, items: list[ReviewItem], origin: str) -> list[ReviewT
             continue
         seen.add(item.image.sequence_id)
         tasks.append(ReviewTask(image=item.image, sequence_id=item.image.sequence_id, queue_taxon=item.queue_taxon,
-                                reason=item.reason[:200], score=item.score, origin=origin[:60]))
+                                reason=item.reason[:200], score=item.score, origin=origin[:60],
+                                reviews_needed=_reviews_needed(item.image.sequence_id, origin)))
     return ReviewTask.objects.bulk_create(tasks)
 
 
-class ReviewConflict(Exception):
-    http_status = 409
-
-
-CLAIM_MINUTES = 15
-
-
-def review_queue_counts(*, taxon_ids: set[int] | None) -> list[dict]:
-    """Open tasks per queue the user may work (None: every queue, for coordinators); triage first."""
+def review_queue_counts(*, taxon_ids: set[int] | None, user=None) -> list[dict]:
+    """Open tasks per queue the user may work (None: every queue, for coordinators); triage first. Tasks the
+    user already gave a verdict on are not counted: they will not be offered again."""
     tasks = ReviewTask.objects.filter(state=ReviewState.OPEN)
     if taxon_ids is not None:
         tasks = tasks.filter(Q(queue_taxon__isnull=True) | Q(queue_taxon_id__in=taxon_ids))
-    rows = tasks.values("queue_taxon_id", "queue_taxon__name_en").annotate(open=Count("pk")).order_by(
-        "-queue_taxon_id")
+    if user is not None:
+        tasks = tasks.exclude(verdicts__expert=user)
+    rows = tasks.values("queue_taxon_id", "queue_taxon__name_en", "queue_taxon__name_fr").annotate(
+        open=Count("pk")).order_by("-queue_taxon_id")
     return [{"queue": row["queue_taxon_id"] or "triage", "name": row["queue_taxon__name_en"] or "triage",
-             "open": row["open"]} for row in rows]
+             "name_fr": row["queue_taxon__name_fr"] or "tri", "open": row["open"]} for row in rows]
 
 
 def review_task_claim_next(*, user, queue_taxon_id: int | None) -> ReviewTask | None:
     """Claim the best open task of a queue for CLAIM_MINUTES. The claim is a conditional UPDATE, so two experts
-    asking at once never get the same task; an expired claim is free again."""
+    asking at once never get the same task; an expired claim is free again. A task the user already gave a
+    verdict on (the first of two blind reviews, a skip) is never offered to them again."""
     now = timezone.now()
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now) | Q(claimed_by=user)
     for _ in range(5):
-        task = ReviewTask.objects.filter(free, state=ReviewState.OPEN, queue_taxon_id=queue_taxon_id).order_by(
-            "-score", "pk").first()
+        task = (ReviewTask.objects.filter(free, state=ReviewState.OPEN, queue_taxon_id=queue_taxon_id)
+                .exclude(verdicts__expert=user).order_by("-score", "pk").first())
         if task is None:
             return None
         claimed = ReviewTask.objects.filter(free, pk=task.pk, state=ReviewState.OPEN).update(
@@ -68,12 +83,32 @@ def review_task_claim_next(*, user, queue_taxon_id: int | None) -> ReviewTask | 
     return None
 
 
-def review_task_finish(*, task: ReviewTask, user, state: str) -> ReviewTask:
-    """Close a task the user holds; a lost or expired claim is a conflict, never a silent overwrite."""
-    done = ReviewTask.objects.filter(pk=task.pk, state=ReviewState.OPEN, claimed_by=user,
-                                     claimed_until__gte=timezone.now()).update(state=state)
-    if not done:
+def review_task_held(task_id: int, user) -> ReviewTask:
+    """The task, locked for this transaction, if the user holds a live claim on it; else a conflict."""
+    task = ReviewTask.objects.select_for_update().filter(
+        pk=task_id, state=ReviewState.OPEN, claimed_by=user, claimed_until__gte=timezone.now()).first()
+    if task is None:
         raise ReviewConflict("This task is no longer yours (its claim expired or it was finished); "
                              "claim the next one.")
-    task.refresh_from_db()
     return task
+
+
+def review_task_release(task: ReviewTask, **changes) -> None:
+    """Give the claim back (and apply `changes`, e.g. a new state or queue)."""
+    changes = {"claimed_by": None, "claimed_until": None, **changes}
+    ReviewTask.objects.filter(pk=task.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(task, name, value)
+
+
+def review_tasks_requeue(*, moves: dict[int, tuple[int | None, str, float]]) -> int:
+    """Move unclaimed open tasks to another queue ({task id: (queue taxon id or None, reason, score)}), e.g. when a
+    new production version predicts something else. Claimed tasks are left with the expert working them."""
+    now = timezone.now()
+    moved = 0
+    with transaction.atomic():
+        for task_id, (queue_taxon_id, reason, score) in moves.items():
+            moved += ReviewTask.objects.filter(
+                Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk=task_id, state=ReviewState.OPEN,
+            ).update(queue_taxon_id=queue_taxon_id, reason=reason[:200], score=score)
+    return moved

@@ -185,6 +185,14 @@ FAUNE = {
     # Jobs queued (by dotted path, with the batch id) when files enter the pool: the labelled pool does not
     # import the apps that consume it, it only names their tasks here.
     "AFTER_INGEST_TASKS": env_list("FAUNE_AFTER_INGEST_TASKS", ["inference.tasks.prelabel_batch"]),
+    # Jobs queued with the ids of new partner labels (a doubtful correction goes to an expert for a check).
+    "AFTER_PARTNER_LABEL_TASKS": env_list("FAUNE_AFTER_PARTNER_LABEL_TASKS",
+                                          ["inference.tasks.partner_labels_route"]),
+    # Share of review tasks given to two experts, blind, to measure agreement; disagreements go to a coordinator.
+    "DOUBLE_REVIEW_FRACTION": env_float("FAUNE_DOUBLE_REVIEW_FRACTION", 0.1),
+    # Above this many unlabelled candidates, selection looks only at the neighbourhood of labelled images (SEALS).
+    "SELECTION_SCAN_LIMIT": env_int("FAUNE_SELECTION_SCAN_LIMIT", 200_000, minimum=100),
+    "SELECTION_NEIGHBOURS": env_int("FAUNE_SELECTION_NEIGHBOURS", 100, minimum=1),
     "NEAR_DUPLICATE_COSINE": env_float("FAUNE_NEAR_DUPLICATE_COSINE", 0.97),
     # Promotion gate: a candidate goes to production by itself only if macro-F1 does not drop and no class with
     # at least GATE_MIN_SUPPORT test images loses more than GATE_MAX_RECALL_DROP of recall.

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
-from inference.engine.similarity import normalise
+from inference.engine.similarity import VectorIndex, normalise
 
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "kcenter", "typical", "hybrid")
 
@@ -40,6 +40,16 @@ def uncertainty(probabilities: np.ndarray, kind: str) -> np.ndarray:
     if kind == "entropy":
         return -(probabilities * np.log(np.clip(probabilities, 1e-12, None))).sum(axis=1)
     raise ValueError(f"unknown uncertainty {kind!r}")
+
+
+def neighbourhood(index: VectorIndex, labelled: np.ndarray, per_image: int, *, chunk: int = 4096) -> np.ndarray:
+    """Ids of the `per_image` nearest neighbours of each labelled embedding (SEALS): in a huge pool, the images
+    near what is already labelled are where the model's boundary is, so only they are scored. The index holds
+    labelled images too; callers keep the unlabelled ones."""
+    found = [index.search(labelled[start:start + chunk], per_image).ids.ravel()
+             for start in range(0, len(labelled), chunk)]
+    ids = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+    return ids[ids >= 0]
 
 
 def _one_per_sequence(order: np.ndarray, sequences: np.ndarray | None, size: int) -> np.ndarray:

@@ -4,7 +4,7 @@ from django.db import transaction
 
 from annotation.models import Taxon
 from annotation.selectors import image_editable_by, images_visible_to
-from annotation.services.annotations import annotation_add
+from annotation.services.annotations import annotation_add, partner_labels_announce
 from inference.models import Prediction
 from inference.selectors import production_version
 
@@ -16,11 +16,14 @@ def prelabels_accept(*, user: User, image_ids: list[int], taxon: Taxon | None = 
     images = images_visible_to(user).filter(pk__in=image_ids)
     predicted = {p.image_id: p.taxon for p in Prediction.objects.filter(image__in=images, version=version)
                  .select_related("taxon")} if version else {}
-    labelled = []
+    labelled, events = [], []
     with transaction.atomic():
         for image in images:
             chosen = taxon or predicted.get(image.pk)
             if chosen is not None and image_editable_by(user, image):
-                annotation_add(image=image, taxon=chosen, author=user, accept_prediction=taxon is None)
+                events.append(annotation_add(image=image, taxon=chosen, author=user, accept_prediction=taxon is None,
+                                             announce=False).pk)
                 labelled.append(image.pk)
+        if taxon is not None:  # one check job for the whole correction, not one per image
+            partner_labels_announce(events)
     return labelled, sorted(set(image_ids) - set(labelled))

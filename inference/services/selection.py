@@ -1,92 +1,187 @@
 """Opening an active-learning batch: read the stored predictions and embeddings of unlabelled images, pick with a
-strategy, and put each pick in the review queue of its predicted taxon (low scores go to triage)."""
+strategy, and put each pick in the review queue of its predicted taxon (low scores go to triage).
+
+Coordinators ask from the page or the API (the pick runs as a job, recorded on the batch); the command runs it at
+once. A pool too large to scan is first narrowed to the neighbourhood of labelled images (SEALS style)."""
 import numpy as np
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
-from annotation.models import Image, ReviewState, Taxon
+from annotation.models import Image, ReviewTask, Taxon
 from annotation.selectors import with_current_label
-from annotation.services.review import ReviewItem, review_tasks_create
+from annotation.services.review import WAITING, ReviewItem, review_tasks_create, review_tasks_requeue
 from inference.engine.aggregate import class_probabilities
-from inference.engine.selection import STRATEGIES, Pool, select
+from inference.engine.selection import STRATEGIES, Pool, neighbourhood, select
 from inference.engine.stored import from_f16_bytes
-from inference.models import Embedding, ModelVersion, Prediction, SelectionBatch, VersionStatus
+from inference.models import Embedding, ModelVersion, Prediction, RunStatus, SelectionBatch, VersionStatus
+from inference.services.index import load_index
 
 LABELLED_SAMPLE = 20_000  # k-center measures distance to at most this many labelled images
+ID_CHUNK = 10_000  # ids per IN (...) query: SQLite limits the number of parameters
 
 
 class SelectionError(Exception):
     http_status = 400
 
 
-def _candidates(version: ModelVersion, filters: dict) -> list[tuple]:
+def _unlabelled_predictions(version: ModelVersion, filters: dict):
     unlabelled = with_current_label(Image.objects.all()).filter(current_taxon_id__isnull=True).exclude(
-        sequence__review_tasks__state=ReviewState.OPEN)
+        sequence__review_tasks__state__in=WAITING)
     for key in ("organisation", "deployment"):
         if filters.get(key):
             unlabelled = unlabelled.filter(**{f"{key}_id": filters[key]})
     predictions = Prediction.objects.filter(version=version, category="animal", image__in=unlabelled)
     if filters.get("taxon"):
         predictions = predictions.filter(taxon_id=filters["taxon"])
-    return list(predictions.values_list("image_id", "logits", "image__sequence_id"))
+    return predictions
+
+
+def _in_chunks(queryset, field: str, ids: list[int], columns: tuple[str, ...]) -> list[tuple]:
+    rows = []
+    for start in range(0, len(ids), ID_CHUNK):
+        rows += queryset.filter(**{f"{field}__in": ids[start:start + ID_CHUNK]}).values_list(*columns)
+    return rows
+
+
+def _candidates(version: ModelVersion, filters: dict, labelled: np.ndarray | None) -> tuple[list[tuple], bool]:
+    """(image id, logits, sequence id) of the candidates, and whether they were narrowed to the neighbourhood
+    of labelled images because the pool is larger than SELECTION_SCAN_LIMIT."""
+    predictions = _unlabelled_predictions(version, filters)
+    columns = ("image_id", "logits", "image__sequence_id")
+    limit = settings.FAUNE["SELECTION_SCAN_LIMIT"]
+    index = load_index(version.backbone_key) if labelled is not None else None
+    if index is None or predictions.count() <= limit:
+        return list(predictions.values_list(*columns)), False
+    per_image = max(1, min(settings.FAUNE["SELECTION_NEIGHBOURS"], limit // len(labelled)))
+    near = neighbourhood(index, labelled, per_image).tolist()
+    return _in_chunks(predictions, "image_id", near, columns), True
 
 
 def _vectors(backbone_key: str, image_ids: list[int]) -> dict[int, np.ndarray]:
-    rows = Embedding.objects.filter(backbone_key=backbone_key, image_id__in=image_ids).values_list("image_id", "vector")
+    rows = _in_chunks(Embedding.objects.filter(backbone_key=backbone_key), "image_id", image_ids,
+                      ("image_id", "vector"))
     return {image_id: from_f16_bytes(vector) for image_id, vector in rows}
 
 
 def _labelled(version: ModelVersion) -> tuple[np.ndarray | None, np.ndarray]:
     """Embeddings of (a sample of) labelled images, and how many labels each class of the version has."""
-    order = list(version.classes.order_by("index").values_list("taxon_id", flat=True))
+    order = {taxon_id: i for i, taxon_id in enumerate(version.classes.order_by("index")
+                                                       .values_list("taxon_id", flat=True))}
     labelled = list(with_current_label(Image.objects.filter(embeddings__backbone_key=version.backbone_key))
                     .filter(current_taxon_id__isnull=False).values_list("pk", "current_taxon_id"))
     counts = np.zeros(len(order), dtype=np.int64)
     for _, taxon_id in labelled:
         if taxon_id in order:
-            counts[order.index(taxon_id)] += 1
+            counts[order[taxon_id]] += 1
     sample = [pk for pk, _ in labelled[:LABELLED_SAMPLE]]
     vectors = list(_vectors(version.backbone_key, sample).values())
     return (np.stack(vectors) if vectors else None), counts
 
 
-def selection_batch_open(*, user: User | None, strategy: str = "hybrid", size: int = 100, filters: dict | None = None,
-                         seed: int = 0) -> SelectionBatch:
-    if strategy not in STRATEGIES:
-        raise SelectionError(f"Unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
+def _production() -> ModelVersion:
     version = ModelVersion.objects.filter(status=VersionStatus.PRODUCTION).first()
     if version is None:
         raise SelectionError("No production model: selection works on its predictions and embeddings.")
-    filters = filters or {}
-    rows = _candidates(version, filters)
+    return version
+
+
+def _check(strategy: str, size: int) -> None:
+    if strategy not in STRATEGIES:
+        raise SelectionError(f"Unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
+    if not 1 <= size <= 10_000:
+        raise SelectionError("A batch holds between 1 and 10,000 items.")
+
+
+def selection_batch_request(*, user: User | None, strategy: str = "hybrid", size: int = 100,
+                            filters: dict | None = None, seed: int = 0) -> SelectionBatch:
+    """Record a coordinator's request and queue the pick as a job (large pools take a while to read)."""
+    from django_q.tasks import async_task
+
+    _check(strategy, size)
+    batch = SelectionBatch.objects.create(created_by=user, strategy=strategy, size=size, filters=filters or {},
+                                          seed=seed, version=_production(), status=RunStatus.QUEUED)
+    transaction.on_commit(lambda: async_task("inference.tasks.selection_batch_run", batch.pk,
+                                             task_name=f"selection-{batch.pk}"))
+    return batch
+
+
+def selection_batch_open(*, user: User | None, strategy: str = "hybrid", size: int = 100, filters: dict | None = None,
+                         seed: int = 0) -> SelectionBatch:
+    """Pick now (the command's path): the batch is recorded only when the pick succeeds."""
+    _check(strategy, size)
+    batch = SelectionBatch(created_by=user, strategy=strategy, size=size, filters=filters or {}, seed=seed,
+                           version=_production(), status=RunStatus.RUNNING)
+    _pick(batch)
+    return batch
+
+
+def selection_batch_run(batch_id: int) -> None:
+    """The job: claim the queued batch, pick, record; a failure is written on the batch for the page."""
+    if not SelectionBatch.objects.filter(pk=batch_id, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING):
+        return
+    batch = SelectionBatch.objects.select_related("version").get(pk=batch_id)
+    try:
+        _pick(batch)
+    except Exception as error:
+        message = str(error) if isinstance(error, SelectionError) else f"{type(error).__name__}: {error}"
+        SelectionBatch.objects.filter(pk=batch_id).update(status=RunStatus.FAILED, error=message[:2000],
+                                                          finished_at=timezone.now())
+        if not isinstance(error, SelectionError):
+            raise
+
+
+def _pick(batch: SelectionBatch) -> None:
+    version = batch.version
+    labelled, rarity = _labelled(version)
+    rows, restricted = _candidates(version, batch.filters, labelled)
     vectors = _vectors(version.backbone_key, [row[0] for row in rows])
     rows = [row for row in rows if row[0] in vectors and row[1]]
     if not rows:
         raise SelectionError("No unlabelled, pre-labelled image matches; nothing to select.")
     logits = np.stack([from_f16_bytes(row[1]) for row in rows])
     probabilities = class_probabilities(logits, temperature=version.temperature, renormalise=not version.is_zero_shot)
-    labelled, rarity = _labelled(version)
     pool = Pool(ids=np.array([row[0] for row in rows]), embeddings=np.stack([vectors[row[0]] for row in rows]),
                 probabilities=probabilities, sequences=np.array([row[2] for row in rows]), labelled=labelled,
                 rarity=rarity)
-    picked = select(pool, strategy, size, seed=seed)
-    return _record(user, strategy, size, filters, seed, version, picked, len(rows))
+    picked = select(pool, batch.strategy, batch.size, seed=batch.seed)
+    batch.picked = [[int(i), round(float(s), 5)] for i, s in zip(picked.ids, picked.scores, strict=True)]
+    batch.candidates, batch.restricted = len(rows), restricted
+    batch.status, batch.finished_at = RunStatus.DONE, timezone.now()
+    with transaction.atomic():
+        batch.save()
+        review_tasks_create(items=_review_items(version, batch), origin=f"selection:{batch.pk}")
 
 
-def _record(user, strategy, size, filters, seed, version, picked, candidates: int) -> SelectionBatch:
-    predictions = {p.image_id: p for p in Prediction.objects.filter(version=version, image_id__in=picked.ids.tolist())
+def _queue_of(prediction: Prediction) -> int | None:
+    """The predicted taxon's queue when the model is fairly sure, else triage."""
+    sure = prediction.score >= prediction.image.organisation.undefined_threshold
+    return prediction.taxon_id if sure else None
+
+
+def _review_items(version: ModelVersion, batch: SelectionBatch) -> list[ReviewItem]:
+    picked = [image_id for image_id, _ in batch.picked]
+    predictions = {p.image_id: p for p in Prediction.objects.filter(version=version, image_id__in=picked)
                    .select_related("image__organisation")}
     taxa = Taxon.objects.in_bulk([p.taxon_id for p in predictions.values()])
-    with transaction.atomic():
-        batch = SelectionBatch.objects.create(
-            created_by=user, strategy=strategy, size=size, filters=filters, seed=seed, version=version,
-            picked=[[int(i), round(float(s), 5)] for i, s in zip(picked.ids, picked.scores, strict=True)],
-            candidates=candidates)
-        items = []
-        for image_id, score in zip(picked.ids.tolist(), picked.scores.tolist(), strict=True):
-            prediction = predictions[image_id]
-            sure = prediction.score >= prediction.image.organisation.undefined_threshold
-            items.append(ReviewItem(image=prediction.image, queue_taxon=taxa.get(prediction.taxon_id) if sure else None,
-                                    reason=f"{strategy} pick (model score {prediction.score:.2f})", score=score))
-        review_tasks_create(items=items, origin=f"selection:{batch.pk}")
-    return batch
+    return [ReviewItem(image=predictions[image_id].image, queue_taxon=taxa.get(_queue_of(predictions[image_id])),
+                       reason=f"{batch.strategy} pick (model score {predictions[image_id].score:.2f})", score=score)
+            for image_id, score in batch.picked]
+
+
+def review_queues_refresh(*, version: ModelVersion) -> int:
+    """After a promotion: move the open, unclaimed tasks that selection created to the queue the new version's
+    prediction points to (its taxon, or triage when unsure). Returns how many moved."""
+    tasks = ReviewTask.objects.filter(state="open", origin__startswith="selection:")
+    predictions = {p.image_id: p for p in Prediction.objects.filter(
+        version=version, image_id__in=tasks.values("image_id")).select_related("image__organisation")}
+    moves = {}
+    for task in tasks.only("pk", "image_id", "queue_taxon_id", "score"):
+        prediction = predictions.get(task.image_id)
+        if prediction is None or prediction.category != "animal":
+            continue
+        queue = _queue_of(prediction)
+        if queue != task.queue_taxon_id:
+            moves[task.pk] = (queue, f"re-queued by {version} (model score {prediction.score:.2f})", task.score)
+    return review_tasks_requeue(moves=moves)

@@ -59,6 +59,9 @@ PAGES = [
     ("/batches/{batch}/", (LOGIN, OK, HIDDEN, HIDDEN, OK)),
     ("/taxa/", (LOGIN, OK, OK, OK, OK)),
     ("/admin/", (LOGIN, LOGIN, LOGIN, LOGIN, OK)),
+    ("/review/", (LOGIN, FORBIDDEN, FORBIDDEN, OK, OK)),
+    ("/review/conflicts/", (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)),
+    ("/selection/", (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)),
 ]
 API_READS = [
     ("/api/taxa/", (DENIED_API, OK, OK, OK, OK)),
@@ -69,6 +72,10 @@ API_READS = [
     ("/api/images/{deer}/annotations/", (DENIED_API, OK, HIDDEN, OK, OK)),
     ("/api/batches/{batch}/", (DENIED_API, OK, HIDDEN, HIDDEN, OK)),
     ("/api/batches/{batch}/files/", (DENIED_API, OK, HIDDEN, HIDDEN, OK)),
+    ("/api/review/queues/", (DENIED_API, FORBIDDEN, FORBIDDEN, OK, OK)),
+    ("/api/review/conflicts/", (DENIED_API, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)),
+    ("/api/review/agreement/", (DENIED_API, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)),
+    ("/api/selection/batches/", (DENIED_API, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)),
 ]
 
 

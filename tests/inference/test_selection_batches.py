@@ -2,8 +2,10 @@
 import io
 import json
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from annotation.models import Image, ReviewTask
 from annotation.services.annotations import annotation_add
@@ -61,3 +63,75 @@ def test_command_prints_json(pool):
     assert result["picked"] == 3 and SelectionBatch.objects.get().strategy == "entropy"
     with pytest.raises(CommandError, match="Unknown taxon"):
         call_command("select_batch", "--taxon", "unicorn", stdout=io.StringIO())
+
+
+def test_coordinators_open_batches_from_the_api_as_a_job(pool, coordinator, partner,
+                                                         django_capture_on_commit_callbacks):
+    from tests.conftest import client_for
+
+    assert client_for(partner).post("/api/selection/batches/", {"size": 3}, format="json").status_code == 403
+    bad = client_for(coordinator).post("/api/selection/batches/", {"strategy": "oracle"}, format="json")
+    assert bad.status_code == 400 and "strategy" in bad.json()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(coordinator).post("/api/selection/batches/", {"size": 4, "strategy": "margin"},
+                                                format="json")
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    batch = SelectionBatch.objects.get()
+    assert (batch.status, len(batch.picked), batch.created_by) == ("done", 4, coordinator)
+    listed = client_for(coordinator).get("/api/selection/batches/").json()["results"][0]
+    assert (listed["tasks"], listed["waiting"], listed["reviewed"]) == (4, 4, 0)
+
+
+def test_a_failed_pick_is_recorded_on_the_batch(pool, coordinator, django_capture_on_commit_callbacks):
+    from tests.conftest import client_for
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client_for(coordinator).post("/api/selection/batches/", {"size": 4, "taxon": "ibex"}, format="json")
+    batch = SelectionBatch.objects.get()
+    assert batch.status == "failed" and "nothing to select" in batch.error
+
+
+def test_the_page_opens_a_batch_and_reports_how_picks_were_labelled(pool, coordinator, client,
+                                                                     django_capture_on_commit_callbacks):
+    from tests.conftest import client_for
+
+    client.force_login(coordinator)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post("/selection/", {"strategy": "hybrid", "size": "2", "seed": "0"}).status_code == 302
+    task = client_for(coordinator).post("/api/review/claim/", {"queue": "triage"}, format="json").json()
+    predicted = Image.objects.get(pk=task["image"]).predictions.get().taxon.slug
+    other = "wolf" if predicted != "wolf" else "fox"
+    client_for(coordinator).post(f"/api/review/tasks/{task['id']}/label/", {"taxon": other}, format="json")
+    row = client_for(coordinator).get("/api/selection/batches/").json()["results"][0]
+    assert (row["reviewed"], row["model_wrong"], row["waiting"]) == (1, 1, 1)
+    assert "hybrid" in client.get("/selection/").content.decode()
+
+
+def test_a_pool_too_large_to_scan_is_narrowed_to_neighbours_of_labelled_images(pool, coordinator, settings):
+    from inference.services.index import load_index
+    from inference.services.selection import _vectors
+
+    settings.FAUNE = {**settings.FAUNE, "SELECTION_SCAN_LIMIT": 6, "SELECTION_NEIGHBOURS": 4}
+    labelled = list(Image.objects.order_by("pk")[:2])
+    for image in labelled:
+        annotation_add(image=image, taxon=taxon("fox"), author=coordinator)
+    batch = selection_batch_open(user=None, strategy="margin", size=3)
+    vectors = _vectors(pool.backbone_key, [image.pk for image in labelled])
+    found = load_index(pool.backbone_key).search(np.stack(list(vectors.values())), 3)
+    near = set(found.ids.ravel().tolist())
+    assert batch.restricted and 0 < batch.candidates <= 6
+    assert {image_id for image_id, _ in batch.picked} <= near - {image.pk for image in labelled}
+
+
+def test_promotion_moves_waiting_tasks_to_the_new_prediction_queue(pool, coordinator):
+    from inference.tasks import prelabel_all
+
+    selection_batch_open(user=None, size=4)
+    claimed = ReviewTask.objects.first()
+    ReviewTask.objects.filter(pk=claimed.pk).update(claimed_by=coordinator,
+                                                    claimed_until=timezone.now() + timezone.timedelta(minutes=5))
+    Image.objects.first().organisation.__class__.objects.update(undefined_threshold=0.0)
+    prelabel_all(pool.pk)  # what promotion queues: re-predict what is missing, then refresh the queues
+    for task in ReviewTask.objects.select_related("image"):
+        predicted = task.image.predictions.get(version=pool).taxon_id
+        assert task.queue_taxon_id == (None if task.pk == claimed.pk else predicted)

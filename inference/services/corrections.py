@@ -1,0 +1,35 @@
+"""Routing doubtful partner corrections to experts: a partner who overrules a pre-label the model itself was
+unsure of (score under the organisation's `check_corrections_below`) is asked for a second opinion."""
+from annotation.models import Annotation, Image, LabelSource, Role
+from annotation.services.review import ReviewItem, review_tasks_create
+from inference.models import Prediction
+from inference.selectors import production_version
+
+
+def _doubtful(annotation: Annotation, image: Image, prediction: Prediction | None) -> bool:
+    if prediction is None or prediction.category != "animal" or prediction.taxon_id == annotation.taxon_id:
+        return False  # nothing predicted, or the partner agreed with the model: not a correction
+    return prediction.score < image.organisation.check_corrections_below
+
+
+def partner_corrections_route(*, annotation_ids: list[int]) -> int:
+    """Open a check task (in the queue of the taxon the partner chose) for each doubtful correction. Returns how
+    many were opened; a sequence already waiting for review gets no second task."""
+    version = production_version()
+    if version is None:
+        return 0
+    labels = (Annotation.objects.filter(pk__in=annotation_ids, role=Role.PARTNER, source=LabelSource.PARTNER)
+              .select_related("image__organisation", "taxon"))
+    items = []
+    for annotation in labels:
+        image = annotation.image or Image.objects.select_related("organisation").filter(
+            sequence_id=annotation.sequence_id).order_by("taken_at", "pk").first()
+        if image is None:
+            continue
+        prediction = Prediction.objects.filter(image=image, version=version).select_related("taxon").first()
+        if _doubtful(annotation, image, prediction):
+            model_said = prediction.taxon.name_en if prediction.taxon else prediction.category
+            items.append(ReviewItem(image=image, queue_taxon=annotation.taxon, score=1.0 - prediction.score,
+                                    reason=f"partner correction to {annotation.taxon.name_en}; the model said "
+                                           f"{model_said} ({prediction.score:.2f})"))
+    return len(review_tasks_create(items=items, origin="correction"))
