@@ -23,5 +23,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 
-# Pre-labelling after every upload would load a model in every test; the inference tests turn it back on.
-FAUNE = {**FAUNE, "AFTER_INGEST_TASKS": []}  # noqa: F405
+# Pre-labelling after every upload would load a model in every test, and double review would make single-review
+# tests depend on a hash: the tests that need them switch them back on.
+FAUNE = {**FAUNE, "AFTER_INGEST_TASKS": [], "DOUBLE_REVIEW_FRACTION": 0.0}  # noqa: F405

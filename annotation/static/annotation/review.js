@@ -44,7 +44,7 @@
   async function claim(wanted) {
     queue = wanted;
     const {ok, status, body} = await api(root.dataset.claimUrl, {method: "POST", body: JSON.stringify({queue})});
-    if (status === 204) { task = null; $("work").hidden = $("decide").hidden = true; say(`The ${queue} queue is empty. Well done.`); refreshQueues(); return; }
+    if (status === 204) { $("work").hidden = $("decide").hidden = true; say(`${task === null && !$("status").hidden ? $("status").textContent + " " : ""}The ${queue} queue is empty.`); task = null; refreshQueues(); return; }
     if (!ok) { say(detail(body), true); return; }
     show(body);
   }
@@ -52,6 +52,7 @@
   function show(data) {
     task = data; frame = Math.max(0, task.frames.findIndex((f) => f.id === task.image)); split = {}; splitNext = false; box = null;
     $("work").hidden = $("decide").hidden = false;
+    $("work").dataset.task = task.id;
     $("task-queue").textContent = task.queue_name;
     $("task-reason").textContent = task.reason;
     $("task-double").hidden = task.reviews_needed < 2;
@@ -144,6 +145,8 @@
       return;
     }
     say(done(reply));
+    task = null;  // keys do nothing until the next task is shown, so no verdict lands on the finished one
+    $("suggestions").innerHTML = "";
     refreshQueues();
     claim(queue);
   }
