@@ -1,0 +1,232 @@
+"""The active-learning simulation: its engine on synthetic embeddings (no images, no database), the whole-history
+sequence grouping, and the command on the real samples beside the checkout (skipped where they are absent).
+No test here has database access, which is the check that the command needs no rows."""
+import datetime as dt
+import io
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+from PIL import Image
+
+from annotation.ingest.sequences import Frame, group_sequences
+from inference.engine.preprocess import CropRequest
+from tests.conftest import SHARED_CAMTRAP
+from training.engine import simulation as sim
+from training.engine.heads import HeadConfig
+from training.engine.simulation import LabelledSet, Oracle, Point, SimulationConfig
+
+FAST = SimulationConfig(seed_size=4, batch_size=4, budget=20, head=HeadConfig(epochs=15))
+
+
+def _synthetic(classes: int = 4, sequences_per_class: int = 8, frames: int = 3) -> LabelledSet:
+    """Bursts of near-identical frames around one point per sequence, sequences scattered around a class centre."""
+    rng = np.random.default_rng(7)
+    centres = rng.normal(scale=3.0, size=(classes, 16))
+    rows, labels, keys = [], [], []
+    for label in range(classes):
+        for sequence in range(sequences_per_class):
+            burst = centres[label] + rng.normal(size=16)
+            rows += [burst + rng.normal(scale=0.1, size=16) for _ in range(frames)]
+            labels += [label] * frames
+            keys += [f"cam#{label}-{sequence}"] * frames
+    return LabelledSet(np.array(rows, np.float32), np.array(labels), np.array(keys), [f"c{i}" for i in range(classes)])
+
+
+# --- engine ----------------------------------------------------------------------------------------------------
+
+def test_curves_grow_by_one_batch_a_round_up_to_the_budget():
+    data = _synthetic()
+    test = sim.held_out(data.sequences, 0, 0.25)
+    for strategy in ("random", "hybrid", "kcenter", "margin"):
+        points = sim.run_strategy(data, test, strategy, 0, FAST)
+        assert [p.labels for p in points] == [4, 8, 12, 16, 20], strategy
+        assert all(0.0 <= p.accuracy <= 1.0 and 0.0 <= p.macro_f1 <= 1.0 for p in points)
+
+
+def test_a_campaign_stops_when_the_pool_runs_out():
+    data = _synthetic(classes=2, sequences_per_class=4, frames=2)
+    test = sim.held_out(data.sequences, 0, 0.25)
+    points = sim.run_strategy(data, test, "random", 0, replace(FAST, budget=1000))
+    assert points[-1].labels == int((~test).sum())
+
+
+def test_the_test_split_takes_whole_sequences_and_depends_on_the_seed():
+    data = _synthetic(sequences_per_class=10)
+    masks = [sim.held_out(data.sequences, seed, 0.25) for seed in range(3)]
+    for mask in masks:
+        assert not set(data.sequences[mask]) & set(data.sequences[~mask])
+        assert len(set(data.sequences[mask])) == 10
+    assert not np.array_equal(masks[0], masks[1])
+    tiny = np.array(["a", "b"])
+    assert sim.held_out(tiny, 0, 0.01).sum() == 1 and sim.held_out(tiny, 0, 0.99).sum() == 1
+
+
+def test_seeds_are_paired_across_strategies_and_runs_repeat_exactly():
+    data = _synthetic()
+    result = sim.simulate(data, ["random", "hybrid", "typical"], 2, FAST)
+    for seed in range(2):
+        starts = {(p.accuracy, p.macro_f1) for p in result.points if p.seed == seed and p.labels == 4}
+        assert len(starts) == 1  # same test split, same start set, same head: the first point is shared
+    assert sim.simulate(data, ["random", "hybrid", "typical"], 2, FAST) == result
+
+
+def test_the_oracle_reveals_only_what_was_picked():
+    data = _synthetic()
+    test = sim.held_out(data.sequences, 1, 0.25)
+    oracle = Oracle(data.labels)
+    points = sim.run_strategy(data, test, "hybrid", 1, FAST, oracle)
+    revealed = np.array(oracle.revealed)
+    assert len(revealed) == len(set(revealed.tolist())) == points[-1].labels
+    assert not test[revealed].any()
+    # Scrambling every label nobody asked for changes nothing: the strategy never saw them.
+    scrambled = replace(data, labels=data.labels.copy())
+    hidden = np.setdiff1d(np.flatnonzero(~test), revealed)
+    scrambled.labels[hidden] = (scrambled.labels[hidden] + 1) % len(data.class_names)
+    again = Oracle(scrambled.labels)
+    assert sim.run_strategy(scrambled, test, "hybrid", 1, FAST, again) == points
+    assert again.revealed == oracle.revealed
+
+
+def test_the_seed_set_takes_one_frame_per_sequence_while_it_can():
+    data = _synthetic(classes=2, sequences_per_class=3, frames=4)
+    rows = sim.seed_rows(np.arange(len(data.labels)), data.sequences, 6, 0)
+    assert len(set(data.sequences[rows].tolist())) == 6
+    rows = sim.seed_rows(np.arange(len(data.labels)), data.sequences, 9, 0)
+    assert len(set(rows.tolist())) == 9 and len(set(data.sequences[rows].tolist())) == 6
+
+
+def test_curves_and_labels_to_target():
+    points = [Point("random", seed, labels, 0.5, f1) for seed, labels, f1 in
+              [(0, 8, 0.2), (1, 8, 0.4), (0, 16, 0.8), (1, 16, 0.6), (0, 24, 0.9), (1, 24, 0.9)]]
+    rows = sim.curves(points)
+    assert [(r.labels, r.seeds, round(r.macro_f1_mean, 3)) for r in rows] == [(8, 2, 0.3), (16, 2, 0.7), (24, 2, 0.9)]
+    assert rows[0].macro_f1_std == pytest.approx(np.std([0.2, 0.4], ddof=1))
+    result = sim.Simulation(points, [(0.9, 1.0), (0.9, 0.6)])  # full-pool macro-F1 0.8: target 0.72
+    summary = sim.report(result)
+    assert summary["full_pool"] == {"accuracy": 0.9, "macro_f1": 0.8}
+    assert summary["strategies"]["random"]["labels_to_target"] == 24
+    assert sim.report(result, target_share=2.0)["strategies"]["random"]["labels_to_target"] is None
+
+
+def test_embeddings_skip_damaged_files_and_come_back_from_the_cache(tmp_path, monkeypatch):
+    folder = _classes_folder(tmp_path / "set", ["fox"], per_class=2)
+    (folder / "fox" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    requests = [CropRequest(str(folder / "fox" / name), box) for name, box in
+                [("0.jpg", None), ("1.jpg", (0.1, 0.1, 0.5, 0.5)), ("broken.jpg", None)]]
+    vectors, readable = sim.embed(requests, cache=tmp_path / "cache.npz")
+    assert vectors.shape == (3, 1280) and readable.tolist() == [True, True, False]
+    monkeypatch.setattr(sim, "load_efficientnet_lite0", lambda: pytest.fail("the cache should have answered"))
+    again, _ = sim.embed(requests[:2], cache=tmp_path / "cache.npz")
+    np.testing.assert_array_equal(again, vectors[:2])
+
+
+# --- sequence grouping -----------------------------------------------------------------------------------------
+
+def _at(seconds: int) -> dt.datetime:
+    return dt.datetime(2024, 5, 1, 6, 0) + dt.timedelta(seconds=seconds)
+
+
+def test_grouping_cuts_a_camera_at_gaps_over_maxlag_whatever_the_order():
+    frames = [Frame("a", _at(s)) for s in (50, 0, 10, 30, 100)] + [Frame("b", _at(5))]
+    keys = group_sequences(frames, maxlag_s=20)
+    assert keys[1] == keys[2] == keys[3] == keys[0]  # 0, 10, 30, 50: every gap is 20 s or less
+    assert keys[4] != keys[0]
+    assert keys[5] not in keys[:5]  # another camera never shares a sequence, even at the same time
+
+
+def test_frames_without_a_time_stand_alone_and_explicit_ids_win():
+    frames = [Frame("a", None), Frame("a", None), Frame("a", _at(0), "S1"), Frame("a", _at(500), "S1"),
+              Frame("a", _at(1)), Frame("b", _at(0), "S1")]
+    keys = group_sequences(frames, maxlag_s=20)
+    assert keys[0] != keys[1]
+    assert keys[2] == keys[3]  # far apart in time, but the dataset says one sequence
+    assert keys[4] not in (keys[2], keys[0], keys[1])  # an id-less frame never joins an explicit sequence
+    assert keys[5] != keys[2]  # the same id on another camera is another sequence
+    assert group_sequences([], maxlag_s=20) == []
+
+
+# --- the command -----------------------------------------------------------------------------------------------
+
+def _run(*args: str) -> tuple[dict, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("simulate_active_learning", *args, stdout=out, stderr=err)
+    lines = out.getvalue().strip().splitlines()
+    return json.loads(lines[-1]), out.getvalue()
+
+
+def _classes_folder(root, names: list[str], per_class: int = 2):
+    for name in names:
+        (root / name).mkdir(parents=True)
+        for index in range(per_class):
+            Image.new("RGB", (64, 48), (40 * index, 90, 160)).save(root / name / f"{index}.jpg")
+    return root
+
+
+def test_command_errors_are_plain(tmp_path):
+    with pytest.raises(CommandError, match="does not exist"):
+        _run("--dataset", str(tmp_path / "missing"))
+    with pytest.raises(CommandError, match="unknown strategy"):
+        _run("--dataset", str(tmp_path), "--strategies", "random,clever")
+    (tmp_path / "loose.jpg").write_bytes(b"")
+    with pytest.raises(CommandError, match="no labelled images"):
+        _run("--dataset", str(tmp_path))
+    single = _classes_folder(tmp_path / "single", ["fox"])
+    with pytest.raises(CommandError, match="needs two"):
+        _run("--dataset", str(single), "--out", str(tmp_path / "out"))
+
+
+def _check_shape(summary: dict, strategies: list[str], labels: list[int]) -> None:
+    assert set(summary) == {"full_pool", "strategies"}
+    assert set(summary["full_pool"]) == {"accuracy", "macro_f1"}
+    assert list(summary["strategies"]) == strategies
+    for entry in summary["strategies"].values():
+        assert [point[0] for point in entry["curve"]] == labels
+        assert all(len(point) == 3 and 0 <= point[1] <= 1 and 0 <= point[2] <= 1 for point in entry["curve"])
+        assert entry["labels_to_target"] is None or entry["labels_to_target"] in labels
+
+
+@pytest.fixture(scope="module")
+def missouri(tmp_path_factory):
+    if not (SHARED_CAMTRAP / "missouri_tnc").is_dir():
+        pytest.skip(f"real camera-trap samples not found at {SHARED_CAMTRAP} (they live beside the checkout)")
+    folder = tmp_path_factory.mktemp("missouri")
+    args = ["--dataset", str(SHARED_CAMTRAP / "missouri_tnc"), "--seeds", "2", "--budget", "40",
+            "--strategies", "random,hybrid", "--cache", str(folder / "embeddings.npz")]
+    return args, folder, _run(*args, "--out", str(folder / "first"))
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_command_on_missouri_writes_curves_and_beats_chance(missouri):
+    _, folder, (summary, output) = missouri
+    _check_shape(summary, ["random", "hybrid"], [8, 16, 24, 32, 40])
+    assert summary["full_pool"]["accuracy"] > 3 / 20  # 20 classes: chance is 0.05
+    assert "1275 images, 20 classes, 100 sequences" in output
+    written = folder / "first"
+    assert (written / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    curves = (written / "curves.csv").read_text().splitlines()
+    assert curves[0] == "strategy,seed,labels,accuracy,macro_f1" and len(curves) == 1 + 2 * 2 * 5
+    summary_csv = (written / "summary.csv").read_text().splitlines()
+    assert summary_csv[0].startswith("strategy,labels,seeds,accuracy_mean,accuracy_std") and len(summary_csv) == 11
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_command_rerun_from_the_cache_repeats_the_result(missouri):
+    args, folder, (summary, _) = missouri
+    again, _ = _run(*args, "--out", str(folder / "second"))
+    assert again == summary
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_command_on_borneo_folders_skips_the_video(shared_camtrap, tmp_path):
+    summary, output = _run("--dataset", str(shared_camtrap / "camtrapR_borneo"), "--format", "classes",
+                           "--seeds", "2", "--seed-size", "4", "--batch-size", "4", "--budget", "12",
+                           "--out", str(tmp_path))
+    _check_shape(summary, ["random", "hybrid"], [4, 8, 12])
+    assert "1 video (not simulated)" in output
+    assert (tmp_path / "learning_curves.png").is_file()

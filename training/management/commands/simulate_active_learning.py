@@ -1,0 +1,142 @@
+"""python manage.py simulate_active_learning --dataset PATH [--format coco|classes] [--strategies random,hybrid]
+[--seeds 5] [--seed-size 8] [--batch-size 8] [--budget 120] [--maxlag 20] [--out DIR] [--cache FILE]
+
+Replays active learning on a labelled dataset with the platform's own embedding, sequence grouping, selection
+code and head trainer, an oracle standing in for the expert. Touches no database rows. Writes curves.csv,
+summary.csv and learning_curves.png to --out (default: DATA_DIR/simulations/<dataset folder>), progress to
+stderr, and prints the result as a JSON object on the last stdout line.
+
+--strategies defaults to `random,hybrid`: the platform's default against the baseline it must beat; name
+others (or `all`) to compare more. --cache (default: embeddings.npz in --out) keeps the embeddings between runs.
+"""
+import csv
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from annotation.ingest.layouts import LayoutError, find_coco_index, plan_import
+from inference.engine.preprocess import CropRequest
+from inference.engine.selection import STRATEGIES
+from training.engine.plots import learning_curves_png
+from training.engine.simulation import (
+    Item,
+    LabelledSet,
+    Simulation,
+    SimulationConfig,
+    SimulationError,
+    curves,
+    embed,
+    labelled_set,
+    plan_items,
+    report,
+    simulate,
+)
+
+
+class Command(BaseCommand):
+    help = "Replay active learning on a labelled dataset and write learning curves for each selection strategy."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dataset", required=True, help="COCO Camera Traps folder (or its .json), or a "
+                                                             "folder per class")
+        parser.add_argument("--format", choices=["coco", "classes"], help="default: coco when a COCO index is found")
+        parser.add_argument("--strategies", default="random,hybrid",
+                            help=f"comma-separated, or 'all' ({', '.join(STRATEGIES)})")
+        parser.add_argument("--seeds", type=int, default=5, help="paired repetitions (test split and start set)")
+        parser.add_argument("--seed-size", type=int, default=8, help="random images labelled before the first round")
+        parser.add_argument("--batch-size", type=int, default=8, help="images picked per round")
+        parser.add_argument("--budget", type=int, default=120, help="labelled images at which a campaign stops")
+        parser.add_argument("--maxlag", type=float, default=settings.FAUNE["DEFAULT_MAXLAG_S"],
+                            help="seconds between frames that start a new sequence")
+        parser.add_argument("--out", help="output folder")
+        parser.add_argument("--cache", help="embedding cache file (default: embeddings.npz in the output folder)")
+
+    def handle(self, *args: object, **options: object) -> None:
+        root = Path(str(options["dataset"])).expanduser()
+        if not root.exists():
+            raise CommandError(f"dataset {root} does not exist")
+        strategies = _strategies(str(options["strategies"]))
+        config = _config(options)
+        out = Path(str(options["out"])) if options["out"] else Path(settings.DATA_DIR) / "simulations" / root.name
+        items = self._items(root, options)
+        data = self._embed(items, Path(str(options["cache"])) if options["cache"] else out / "embeddings.npz")
+        try:
+            result = simulate(data, strategies, int(options["seeds"]), config, on_progress=self.stderr.write)
+        except SimulationError as error:
+            raise CommandError(str(error)) from None
+        summary = report(result)
+        _write_outputs(out, result, summary)
+        self.stdout.write(f"wrote curves.csv, summary.csv and learning_curves.png to {out}")
+        self.stdout.write(json.dumps(summary))
+
+    def _items(self, root: Path, options: dict) -> list[Item]:
+        fmt = options["format"] or ("coco" if find_coco_index(root) else "classes")
+        try:
+            plan = plan_import(root, fmt, deployment=None, known_names=set(), normalise=str)
+        except LayoutError as error:
+            raise CommandError(str(error)) from None
+        items, skipped = plan_items(plan, maxlag_s=float(options["maxlag"]),
+                                    earliest_year=settings.FAUNE["EARLIEST_PLAUSIBLE_YEAR"])
+        notes = ", ".join(f"{count} {reason}" for reason, count in sorted(skipped.items()))
+        self.stdout.write(f"{fmt} dataset: {len(items)} labelled images" + (f"; skipped {notes}" if notes else ""))
+        if not items:
+            raise CommandError(f"no labelled images in {root} read as {fmt}")
+        _require_classes(items)
+        return items
+
+    def _embed(self, items: list[Item], cache: Path) -> LabelledSet:
+        self.stderr.write(f"embedding {len(items)} images (cache: {cache})")
+        vectors, readable = embed([CropRequest(item.path, item.box) for item in items], cache=cache,
+                                  on_progress=lambda done, total: self.stderr.write(f"embedded {done}/{total}"))
+        if not readable.all():
+            self.stdout.write(f"skipped {int((~readable).sum())} unreadable images")
+        kept = [item for item, ok in zip(items, readable, strict=True) if ok]
+        _require_classes(kept)
+        data = labelled_set(kept, vectors[readable])
+        self.stdout.write(f"{len(kept)} images, {len(data.class_names)} classes, "
+                          f"{len(set(data.sequences.tolist()))} sequences")
+        return data
+
+
+def _strategies(text: str) -> list[str]:
+    names = list(STRATEGIES) if text.strip() == "all" else [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in STRATEGIES]
+    if unknown or not names:
+        raise CommandError(f"unknown strategy {', '.join(unknown) or '(none given)'}; choose from "
+                           f"{', '.join(STRATEGIES)} or 'all'")
+    return list(dict.fromkeys(names))
+
+
+def _config(options: dict) -> SimulationConfig:
+    for name in ("seeds", "seed_size", "batch_size", "budget"):
+        if int(options[name]) < 1:
+            raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
+    return SimulationConfig(seed_size=int(options["seed_size"]), batch_size=int(options["batch_size"]),
+                            budget=int(options["budget"]))
+
+
+def _require_classes(items: list[Item]) -> None:
+    names = {item.class_name for item in items}
+    if len(names) < 2:
+        listed = f" ({', '.join(sorted(names))})" if names else ""
+        raise CommandError(f"only {len(names)} class among the readable labelled images{listed}; a classifier "
+                           "needs two")
+
+
+def _write_outputs(out: Path, result: Simulation, summary: dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    _write_csv(out / "curves.csv", [asdict(point) for point in result.points])
+    rows = [asdict(row) for row in curves(result.points)]
+    _write_csv(out / "summary.csv", rows)
+    target = 0.9 * summary["full_pool"]["macro_f1"]
+    (out / "learning_curves.png").write_bytes(learning_curves_png(rows, target_f1=target))
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
