@@ -14,8 +14,14 @@ class Standardise(nn.Module):
         self.register_buffer("scale", torch.ones(input_dim))
 
     def fit(self, features: torch.Tensor) -> None:
+        """The scale has a floor (a tenth of the median spread): a dimension that barely varies on the training
+        images (a ReLU unit silent on all of them) would otherwise multiply a new image's value by up to a
+        million, and its weight, which never received a gradient, would then decide the prediction."""
+        std = features.std(dim=0) if len(features) > 1 else torch.zeros(features.shape[1])
+        varying = std[std > 0]
+        floor = 0.1 * float(varying.median()) if len(varying) else 1.0
         self.mean.copy_(features.mean(dim=0))
-        self.scale.copy_(features.std(dim=0).clamp_min(1e-6))
+        self.scale.copy_(std.clamp_min(max(floor, 1e-6)))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return (features - self.mean) / self.scale

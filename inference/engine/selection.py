@@ -52,6 +52,12 @@ def neighbourhood(index: VectorIndex, labelled: np.ndarray, per_image: int, *, c
     return ids[ids >= 0]
 
 
+def _ranked(score: np.ndarray, seed: int) -> np.ndarray:
+    """Positions by decreasing score; ties in random order. Saturated probabilities tie by the thousand, and
+    breaking them in storage order would hand the picks to whatever was uploaded (or listed) first."""
+    return np.lexsort((np.random.default_rng(seed).random(len(score)), -score))
+
+
 def _one_per_sequence(order: np.ndarray, sequences: np.ndarray | None, size: int) -> np.ndarray:
     if sequences is None:
         return order[:size]
@@ -119,7 +125,9 @@ def hybrid(pool: Pool, size: int, *, seed: int = 0, oversample: int = 10, rare_b
     if pool.rarity is not None:
         predicted = pool.probabilities.argmax(axis=1)
         score = score * (1.0 + rare_boost / np.sqrt(1.0 + pool.rarity[predicted]))
-    order = _one_per_sequence(np.argsort(-score, kind="stable"), pool.sequences, size * oversample)
+    order = _one_per_sequence(_ranked(score, seed), pool.sequences, size * oversample)
+    near = _near_labelled(pool, order, duplicate_cosine)
+    order = order[~near] if not near.all() else order  # all near-copies: better a near-copy than nothing
     vectors = normalise(pool.embeddings[order])
     clusters = _kmeans(vectors, size, seed)
     picks, chosen = [], np.zeros((size, vectors.shape[1]), dtype=np.float32)
@@ -132,6 +140,16 @@ def hybrid(pool: Pool, size: int, *, seed: int = 0, oversample: int = 10, rare_b
         picks.append(rank)
     rows = order[picks]
     return Picked(pool.ids[rows], score[rows])
+
+
+def _near_labelled(pool: Pool, rows: np.ndarray, duplicate_cosine: float) -> np.ndarray:
+    """Which candidate rows are near-copies of an image already labelled (its label is as good as theirs)."""
+    if pool.labelled is None or not len(pool.labelled) or not len(rows):
+        return np.zeros(len(rows), dtype=bool)
+    index = faiss.IndexFlatIP(pool.labelled.shape[1])
+    index.add(normalise(pool.labelled))
+    similarity, _ = index.search(normalise(pool.embeddings[rows]), 1)
+    return similarity[:, 0] >= duplicate_cosine
 
 
 def _round_robin(clusters: np.ndarray) -> list[int]:
@@ -156,7 +174,7 @@ def select(pool: Pool, strategy: str, size: int, *, seed: int = 0) -> Picked:
         if pool.probabilities is None:
             raise ValueError(f"{strategy} needs predictions; use 'typical' before any head exists")
         score = uncertainty(pool.probabilities, strategy)
-        rows = _one_per_sequence(np.argsort(-score, kind="stable"), pool.sequences, size)
+        rows = _one_per_sequence(_ranked(score, seed), pool.sequences, size)
         return Picked(pool.ids[rows], score[rows])
     if strategy == "kcenter":
         return kcenter(pool, size)

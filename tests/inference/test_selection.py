@@ -85,3 +85,22 @@ def test_unknown_strategy_and_missing_predictions_say_so():
         select(pool(), "oracle", 5)
     with pytest.raises(ValueError, match="needs predictions"):
         select(pool(with_probabilities=False), "margin", 5)
+
+
+def test_ties_are_broken_at_random_not_in_storage_order():
+    """Saturated probabilities tie: the picks must not simply be the first candidates stored."""
+    candidates = pool(n=400)
+    candidates.probabilities = np.tile([1.0, 0.0, 0.0, 0.0], (400, 1))
+    for strategy in ("margin", "least_confidence", "entropy"):
+        picked = select(candidates, strategy, 10, seed=3)
+        assert picked.ids.max() > 1000 + 200, strategy  # storage order would give the first 10 sequences
+        assert not np.array_equal(picked.ids, select(candidates, strategy, 10, seed=4).ids)
+
+
+def test_hybrid_skips_near_copies_of_labelled_images():
+    candidates = pool(n=200)
+    candidates.labelled = candidates.embeddings[:100].copy()  # half the pool is a copy of something labelled
+    picked = select(candidates, "hybrid", 20, seed=0)
+    assert len(picked.ids) == 20 and picked.ids.min() >= 1100
+    candidates.labelled = candidates.embeddings.copy()  # everything is a copy: it still picks
+    assert len(select(candidates, "hybrid", 20, seed=0).ids) == 20

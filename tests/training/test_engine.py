@@ -119,3 +119,17 @@ def test_finetune_runs_a_tiny_model_on_cpu(tmp_path):
     state, epoch = finetune(model, spec, (items, np.array(labels)), (items, np.array(labels)),
                             FinetuneConfig(epochs=3, batch_size=8, learning_rate=1e-3, workers=0))
     assert 1 <= epoch <= 3 and set(state) == set(model.state_dict())
+
+
+def test_a_dimension_silent_in_training_does_not_blow_up_a_new_image():
+    """ReLU features that are zero on every training image must not be scaled by a million at prediction."""
+    import torch
+
+    from inference.engine.heads import Standardise
+
+    features = torch.rand(50, 8)
+    features[:, 3] = 0.0
+    layer = Standardise(8)
+    layer.fit(features)
+    fresh = torch.rand(1, 8)
+    assert float(layer(fresh).abs().max()) < 100
