@@ -19,6 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.similarity import WIDTH, clustered  # noqa: E402
 from inference.engine.selection import Pool, select  # noqa: E402
 
+LABELLED_SAMPLE = 20_000  # what inference/services/selection.py passes at most
+
 
 def numpy_kcenter(vectors: np.ndarray, picks: int) -> list[int]:
     nearest = np.full(len(vectors), np.inf, dtype=np.float32)
@@ -37,13 +39,15 @@ def main() -> None:
     parser.add_argument("--baseline-picks", type=int, default=20)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    vectors = clustered(args.n)
+    drawn = clustered(args.n + LABELLED_SAMPLE)  # labelled images come from the same cameras and species
+    vectors, labelled = drawn[:args.n], drawn[args.n:]
     logits = rng.normal(scale=2.0, size=(args.n, 40)).astype(np.float32)
     probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     sequences = np.repeat(np.arange(args.n), rng.integers(1, 9, args.n))[:args.n]
+    # As the service passes them: a sample of labelled embeddings (near-copies of them are skipped) and counts.
     pool = Pool(ids=np.arange(args.n), embeddings=vectors, probabilities=probabilities, sequences=sequences,
-                rarity=rng.integers(0, 5000, 40))
+                labelled=labelled, rarity=rng.integers(0, 5000, 40))
     print(f"{args.n:,} embeddings of width {WIDTH}, {sequences.max() + 1:,} sequences")
     timings = []
     for repeat in range(3):

@@ -75,7 +75,9 @@ def _labelled(version: ModelVersion) -> tuple[np.ndarray | None, np.ndarray]:
     for _, taxon_id in labelled:
         if taxon_id in order:
             counts[order[taxon_id]] += 1
-    sample = [pk for pk, _ in labelled[:LABELLED_SAMPLE]]
+    keys = [pk for pk, _ in labelled]
+    sample = keys if len(keys) <= LABELLED_SAMPLE else \
+        np.random.default_rng(0).choice(keys, LABELLED_SAMPLE, replace=False).tolist()  # spread, not oldest
     vectors = list(_vectors(version.backbone_key, sample).values())
     return (np.stack(vectors) if vectors else None), counts
 

@@ -61,13 +61,15 @@ def test_expert_labels_a_sequence_from_the_keyboard(page, desk):
     page.goto("/review/")
     page.click("#queues button:has-text('triage')")
     page.wait_for_selector("#suggestions li")
-    assert page.inner_text("#frame-position") == "1 / 3"
+    task = ReviewTask.objects.get(sequence=burst[0].sequence)
+    shown_first = [image.pk for image in burst].index(task.image_id) + 1
+    assert page.inner_text("#frame-position") == f"{shown_first} / 3"  # opens on the frame selection picked
     assert top.name_en in page.inner_text("#suggestions li:first-child")
     page.wait_for_selector("#references img")
     assert page.locator("#references img").count() == 2
 
-    page.keyboard.press("ArrowRight")
-    page.keyboard.press("ArrowRight")
+    page.click("#strip img[data-index='0']")
+    page.keyboard.press("ArrowLeft")  # from the first frame, left wraps round to the last
     assert page.inner_text("#frame-position") == "3 / 3"
     page.keyboard.press("x")
     assert "frame 3 only" in page.inner_text("#mode")
