@@ -1,9 +1,10 @@
 """Picking the images most worth an expert's time, on stored embeddings and predictions only (no re-embedding,
 no n x n matrix anywhere). Strategies: random, least_confidence, margin, entropy, kcenter, typical, hybrid.
 
-`hybrid` (the default): the lowest-margin candidates, spread over FAISS k-means clusters of those candidates
-(cluster-margin style), at most one image per sequence, near-duplicates of an already chosen image skipped, and
-uncertainty boosted for taxa that are rare in the labelled pool."""
+`hybrid` (the default): a share of the batch (large while labels are few per class) covers the largest clusters
+that nothing labelled resembles, by their most typical image; the rest are the lowest-margin candidates spread
+over FAISS k-means clusters (cluster-margin style). At most one image per sequence, near-copies of a pick or of a
+labelled image skipped, uncertainty boosted for taxa that are rare in the labelled pool."""
 from dataclasses import dataclass
 
 import faiss
@@ -119,13 +120,77 @@ def typical(pool: Pool, size: int, seed: int = 0) -> Picked:
 
 def hybrid(pool: Pool, size: int, *, seed: int = 0, oversample: int = 10, rare_boost: float = 1.0,
            duplicate_cosine: float = 0.97) -> Picked:
+    """Part of the batch covers what nothing labelled resembles yet, the rest goes to the least sure images.
+    The covering share is classes / (classes + labels): while the head has seen few labels per class its
+    uncertainty says little (it is sure of classes it never saw), so a young pool is mostly explored; a pool
+    with thousands of labels is almost all uncertainty."""
     if pool.probabilities is None:
         return typical(pool, size, seed)
+    classes = pool.probabilities.shape[1]
+    labels = int(pool.rarity.sum()) if pool.rarity is not None else (0 if pool.labelled is None else len(pool.labelled))
+    explore = round(size * classes / (classes + labels))
+    covering = _uncovered_typical(pool, explore, seed) if explore else np.zeros(0, dtype=np.int64)
+    uncertain = _uncertain_spread(pool, size - len(covering), covering, seed=seed, oversample=oversample,
+                                  rare_boost=rare_boost, duplicate_cosine=duplicate_cosine)
+    rows = np.concatenate([covering, uncertain])
+    return Picked(pool.ids[rows], _boosted_margin(pool, rare_boost)[rows])
+
+
+def _boosted_margin(pool: Pool, rare_boost: float) -> np.ndarray:
     score = uncertainty(pool.probabilities, "margin")
     if pool.rarity is not None:
         predicted = pool.probabilities.argmax(axis=1)
         score = score * (1.0 + rare_boost / np.sqrt(1.0 + pool.rarity[predicted]))
+    return score
+
+
+def _uncovered_typical(pool: Pool, size: int, seed: int, *, sample: int = 20_000,
+                       labelled_cap: int = 1_000) -> np.ndarray:
+    """Rows of the most central image of each of the largest clusters that hold no labelled image (typicality,
+    not outliers: k-center's farthest points are often glare and blur). Clustered: a sample of the candidates with
+    (a sample of) the labelled images, into as many clusters as there are labelled images plus picks."""
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(pool.ids), min(len(pool.ids), sample), replace=False)
+    vectors = normalise(pool.embeddings[rows])
+    labelled = np.zeros((0, vectors.shape[1]), dtype=np.float32)
+    if pool.labelled is not None and len(pool.labelled):
+        keep = rng.choice(len(pool.labelled), min(len(pool.labelled), labelled_cap), replace=False)
+        labelled = normalise(pool.labelled[keep])
+    k = min(len(rows), size + len(labelled))
+    kmeans = faiss.Kmeans(vectors.shape[1], k, niter=15, seed=seed, spherical=True, max_points_per_centroid=64,
+                          min_points_per_centroid=1, verbose=False)
+    kmeans.train(np.concatenate([vectors, labelled]))
+    closeness, assigned = (column[:, 0] for column in kmeans.index.search(vectors, 1))
+    covered = set(kmeans.index.search(labelled, 1)[1][:, 0].tolist()) if len(labelled) else set()
+    sizes = np.bincount(assigned, minlength=k)
+    picks, used = [], set()
+    for cluster in sorted(range(k), key=lambda c: (c in covered, -sizes[c])):
+        if len(picks) == size:
+            break
+        members = np.flatnonzero(assigned == cluster)
+        for member in members[np.argsort(-closeness[members], kind="stable")]:
+            sequence = pool.sequences[rows[member]] if pool.sequences is not None else rows[member]
+            if sequence not in used:
+                used.add(sequence)
+                picks.append(rows[member])
+                break
+    return np.array(picks, dtype=np.int64)
+
+
+def _uncertain_spread(pool: Pool, size: int, taken: np.ndarray, *, seed: int, oversample: int, rare_boost: float,
+                      duplicate_cosine: float) -> np.ndarray:
+    """Rows of the lowest-margin candidates spread over FAISS clusters (cluster-margin style), skipping the
+    sequences already `taken`, near-copies of labelled images and near-copies of each other."""
+    if size <= 0:
+        return np.zeros(0, dtype=np.int64)
+    score = _boosted_margin(pool, rare_boost)
+    score[taken] = -np.inf
+    if pool.sequences is not None and len(taken):
+        score[np.isin(pool.sequences, pool.sequences[taken])] = -np.inf
     order = _one_per_sequence(_ranked(score, seed), pool.sequences, size * oversample)
+    order = order[np.isfinite(score[order])]
+    if not len(order):
+        return np.zeros(0, dtype=np.int64)
     near = _near_labelled(pool, order, duplicate_cosine)
     order = order[~near] if not near.all() else order  # all near-copies: better a near-copy than nothing
     vectors = normalise(pool.embeddings[order])
@@ -138,8 +203,7 @@ def hybrid(pool: Pool, size: int, *, seed: int = 0, oversample: int = 10, rare_b
             continue  # a near-copy of a pick teaches the expert nothing new
         chosen[len(picks)] = vectors[rank]
         picks.append(rank)
-    rows = order[picks]
-    return Picked(pool.ids[rows], score[rows])
+    return order[picks]
 
 
 def _near_labelled(pool: Pool, rows: np.ndarray, duplicate_cosine: float) -> np.ndarray:

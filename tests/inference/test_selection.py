@@ -104,3 +104,23 @@ def test_hybrid_skips_near_copies_of_labelled_images():
     assert len(picked.ids) == 20 and picked.ids.min() >= 1100
     candidates.labelled = candidates.embeddings.copy()  # everything is a copy: it still picks
     assert len(select(candidates, "hybrid", 20, seed=0).ids) == 20
+
+
+def _three_groups() -> Pool:
+    """Group 0 is labelled already; the head is unsure on groups 0 and 1 and (wrongly) sure on group 2."""
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(3, 16)) * 4
+    group = np.repeat([0, 1, 2], 100)
+    embeddings = (centres[group] + rng.normal(size=(300, 16))).astype(np.float32)
+    probabilities = np.where(group[:, None] == 2, [0.97, 0.01, 0.01, 0.01], [0.3, 0.3, 0.2, 0.2])
+    return Pool(ids=np.arange(300), embeddings=embeddings, probabilities=probabilities, sequences=np.arange(300),
+                labelled=centres[[0, 0]] + 0.1, rarity=np.array([2, 0, 0, 0]))
+
+
+def test_hybrid_explores_what_nothing_labelled_resembles_while_labels_are_few():
+    young = _three_groups()
+    assert (select(young, "hybrid", 6, seed=0).ids >= 200).any()  # the group the head is wrongly sure of
+    mature = _three_groups()
+    mature.rarity = np.array([5000, 5000, 0, 0])
+    assert not (select(mature, "hybrid", 6, seed=0).ids >= 200).any()  # now uncertainty decides
+    assert not (select(young, "margin", 6, seed=0).ids >= 200).any()
