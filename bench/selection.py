@@ -4,7 +4,7 @@ against a plain numpy k-center greedy over the same candidates in the same run.
 
 The numpy baseline costs one full pass over the pool per pick, so it is timed on --baseline-picks picks and scaled
 to 1,000 (its cost per pick is constant); the printed line says so.
-Usage: python bench/selection.py [--n 1000000] [--picks 1000] [--baseline-picks 20]
+Usage: python bench/selection.py [--n 1000000] [--picks 1000] [--baseline-picks 20] [--labels N]
 Target (issue 5): under 10 s, and at least 10x faster than the baseline."""
 import argparse
 import json
@@ -32,11 +32,19 @@ def numpy_kcenter(vectors: np.ndarray, picks: int) -> list[int]:
     return chosen
 
 
+def _label_counts(rng: np.random.Generator, total: int | None) -> np.ndarray:
+    if total is None:
+        return rng.integers(0, 5000, 40)
+    return np.bincount(rng.integers(0, 40, total), minlength=40)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--picks", type=int, default=1000)
     parser.add_argument("--baseline-picks", type=int, default=20)
+    parser.add_argument("--labels", type=int, help="labelled images in the pool (default about 100,000); a young "
+                                                   "pool (e.g. 400) makes hybrid explore part of the batch")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     drawn = clustered(args.n + LABELLED_SAMPLE)  # labelled images come from the same cameras and species
@@ -47,7 +55,7 @@ def main() -> None:
     sequences = np.repeat(np.arange(args.n), rng.integers(1, 9, args.n))[:args.n]
     # As the service passes them: a sample of labelled embeddings (near-copies of them are skipped) and counts.
     pool = Pool(ids=np.arange(args.n), embeddings=vectors, probabilities=probabilities, sequences=sequences,
-                labelled=labelled, rarity=rng.integers(0, 5000, 40))
+                labelled=labelled, rarity=_label_counts(rng, args.labels))
     print(f"{args.n:,} embeddings of width {WIDTH}, {sequences.max() + 1:,} sequences")
     timings = []
     for repeat in range(3):
