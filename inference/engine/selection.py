@@ -144,7 +144,7 @@ def _boosted_margin(pool: Pool, rare_boost: float) -> np.ndarray:
     return score
 
 
-def _uncovered_typical(pool: Pool, size: int, seed: int, *, sample: int = 20_000,
+def _uncovered_typical(pool: Pool, size: int, seed: int, *, sample: int = 10_000,
                        labelled_cap: int = 1_000) -> np.ndarray:
     """Rows of the most central image of each of the largest clusters that hold no labelled image (typicality,
     not outliers: k-center's farthest points are often glare and blur). Clustered: a sample of the candidates with
@@ -157,7 +157,7 @@ def _uncovered_typical(pool: Pool, size: int, seed: int, *, sample: int = 20_000
         keep = rng.choice(len(pool.labelled), min(len(pool.labelled), labelled_cap), replace=False)
         labelled = normalise(pool.labelled[keep])
     k = min(len(rows), size + len(labelled))
-    kmeans = faiss.Kmeans(vectors.shape[1], k, niter=15, seed=seed, spherical=True, max_points_per_centroid=64,
+    kmeans = faiss.Kmeans(vectors.shape[1], k, niter=10, seed=seed, spherical=True, max_points_per_centroid=64,
                           min_points_per_centroid=1, verbose=False)
     kmeans.train(np.concatenate([vectors, labelled]))
     closeness, assigned = (column[:, 0] for column in kmeans.index.search(vectors, 1))
