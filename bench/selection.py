@@ -1,4 +1,5 @@
-"""Selection at pool scale: time and peak memory to pick 1,000 items from 1,000,000 stored embeddings (width 1280,
+"""Selection at pool scale: time and peak memory to pick 1,000 items from 1,000,000 embeddings held in memory
+(reading them from the database is not timed here) (width 1280,
 synthetic clustered data, 40-class predictions, sequences of 1-8 frames) with the default strategy (hybrid),
 against a plain numpy k-center greedy over the same candidates in the same run.
 
@@ -47,13 +48,15 @@ def main() -> None:
                                                    "pool (e.g. 400) makes hybrid explore part of the batch")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    drawn = clustered(args.n + LABELLED_SAMPLE)  # labelled images come from the same cameras and species
+    # As the service passes them: a sample of at most LABELLED_SAMPLE labelled embeddings, from the same cameras
+    # and species as the pool.
+    sample = min(args.labels or LABELLED_SAMPLE, LABELLED_SAMPLE)
+    drawn = clustered(args.n + sample)
     vectors, labelled = drawn[:args.n], drawn[args.n:]
     logits = rng.normal(scale=2.0, size=(args.n, 40)).astype(np.float32)
     probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
     probabilities /= probabilities.sum(axis=1, keepdims=True)
     sequences = np.repeat(np.arange(args.n), rng.integers(1, 9, args.n))[:args.n]
-    # As the service passes them: a sample of labelled embeddings (near-copies of them are skipped) and counts.
     pool = Pool(ids=np.arange(args.n), embeddings=vectors, probabilities=probabilities, sequences=sequences,
                 labelled=labelled, rarity=_label_counts(rng, args.labels))
     print(f"{args.n:,} embeddings of width {WIDTH}, {sequences.max() + 1:,} sequences")

@@ -90,23 +90,21 @@ class PrelabelAcceptApi(APIView):
 def _version_row(version: ModelVersion) -> dict:
     return {"id": version.pk, "name": version.name, "version": version.version, "status": version.status,
             "head_kind": version.head_kind, "zero_shot": version.is_zero_shot, "backbone": version.backbone,
-            "classes": list(version.classes.values_list("taxon__slug", flat=True)),
+            "classes": [model_class.taxon.slug for model_class in version.classes.all()],
             "artifacts": version.artifacts, "created_at": version.created_at}
 
 
 class ModelVersionListApi(APIView):
     def get(self, request: Request) -> Response:
-        return Response([_version_row(v) for v in ModelVersion.objects.all()])
+        return Response([_version_row(v) for v in ModelVersion.objects.prefetch_related("classes__taxon")])
 
 
 class ModelVersionStatusApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         require_coordinator(request.user, "change which model is in production")
         version = get_object_or_404(ModelVersion, pk=pk)
-        wanted = str(request.data.get("status", ""))
-        if wanted not in ("production", "archived", "rejected", "candidate"):
-            return Response({"detail": "status must be production, archived, rejected or candidate"}, status=400)
-        return Response(_version_row(model_version_set_status(version=version, status=wanted)))
+        version = model_version_set_status(version=version, status=str(request.data.get("status", "")))
+        return Response(_version_row(version))
 
 
 class SelectionBatchListApi(APIView):

@@ -1,15 +1,13 @@
 """Reads of predictions and similar images, always through what the asking user may see."""
 import numpy as np
-from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from annotation.models import Image, ReviewTask, Taxon
 from annotation.selectors import images_visible_to, with_current_label
-from inference.engine.similarity import VectorIndex, near_duplicates
 from inference.engine.stored import from_f16_bytes
-from inference.models import Embedding, ModelVersion, Prediction, SelectionBatch, SequencePrediction, VersionStatus
-from inference.services.index import load_index
+from inference.models import ModelVersion, Prediction, SelectionBatch, SequencePrediction, VersionStatus
+from inference.services.index import search_index
 
 
 def production_version() -> ModelVersion | None:
@@ -59,7 +57,7 @@ def similar_images(user: User | AnonymousUser, image: Image, k: int = 12, *, ove
     embeddings. Searches k x oversample neighbours, then keeps the visible ones."""
     version = production_version()
     embedding = image.embeddings.filter(backbone_key=version.backbone_key).first() if version else None
-    index = load_index(version.backbone_key) if embedding else None
+    index = search_index(version.backbone_key) if embedding else None
     if index is None:
         return []
     query = from_f16_bytes(embedding.vector)[None, :]
@@ -77,7 +75,7 @@ def similar_labelled(user: User | AnonymousUser, image: Image, taxon_ids: list[i
     image nearby comes back empty rather than with far-fetched examples."""
     version = production_version()
     embedding = image.embeddings.filter(backbone_key=version.backbone_key).first() if version else None
-    index = load_index(version.backbone_key) if embedding else None
+    index = search_index(version.backbone_key) if embedding else None
     found: dict[int, list[dict]] = {taxon_id: [] for taxon_id in taxon_ids}
     if index is None or not taxon_ids:
         return found
@@ -91,24 +89,6 @@ def similar_labelled(user: User | AnonymousUser, image: Image, taxon_ids: list[i
         if taxon_id is not None and len(found[taxon_id]) < per_taxon:
             found[taxon_id].append({"image": image_id, "similarity": round(similarity, 4)})
     return found
-
-
-def near_duplicates_in_deployment(deployment_id: int, *, threshold: float | None = None,
-                                  k: int = 10) -> list[tuple[int, int, float]]:
-    """Pairs of images of one camera whose embeddings have cosine >= threshold (burst frames, a camera that
-    fired on wind): selection uses this to avoid sending near-copies to experts. Each image is compared with its
-    k nearest neighbours in an index of that camera only, so the cost grows with n log n, not n squared."""
-    version = production_version()
-    if version is None:
-        return []
-    rows = list(Embedding.objects.filter(backbone_key=version.backbone_key, image__deployment_id=deployment_id)
-                .values_list("image_id", "vector"))
-    if len(rows) < 2:
-        return []
-    ids = np.array([image_id for image_id, _ in rows], dtype=np.int64)
-    vectors = np.stack([from_f16_bytes(vector) for _, vector in rows])
-    cosine = threshold if threshold is not None else settings.FAUNE["NEAR_DUPLICATE_COSINE"]
-    return near_duplicates(VectorIndex.build(ids, vectors), ids, vectors, cosine, k=min(k, len(rows)))
 
 
 def stored_logits(version: ModelVersion, image_ids: list[int], taxa: list[int]) -> dict[int, np.ndarray]:

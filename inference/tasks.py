@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from annotation.models import Image
 from inference.models import ModelVersion, PrelabelRun, RunStatus, VersionStatus
+from inference.selectors import production_version
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def _run(version: ModelVersion, image_ids: list[int], batch_id: int | None) -> P
 
 
 def prelabel_batch(batch_id: int) -> None:
-    version = ModelVersion.objects.filter(status=VersionStatus.PRODUCTION).first()
+    version = production_version()
     if version is None:
         logger.info("no production model: batch %s is not pre-labelled", batch_id)
         return

@@ -17,7 +17,7 @@ from inference.models import ModelVersion, RunStatus, SelectionBatch
 from inference.selectors import production_version, with_prediction
 from inference.serializers import SelectionRequestSerializer, selection_batch_rows
 from inference.services.acceptance import prelabels_accept
-from inference.services.registry import model_version_set_status
+from inference.services.registry import RegistryError, model_version_set_status
 from inference.services.selection import selection_batch_request
 
 PAGE_SIZE = 60
@@ -86,8 +86,12 @@ def model_list(request: HttpRequest) -> HttpResponse:
 def model_status(request: HttpRequest, pk: int) -> HttpResponse:
     require_coordinator(request.user, "change which model is in production")
     version = get_object_or_404(ModelVersion, pk=pk)
-    model_version_set_status(version=version, status=request.POST.get("status", ""))
-    messages.success(request, f"{version} is now {request.POST.get('status')}.")
+    try:
+        model_version_set_status(version=version, status=request.POST.get("status", ""))
+    except RegistryError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{version} is now {request.POST.get('status')}.")
     return redirect("model-list")
 
 

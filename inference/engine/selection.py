@@ -227,7 +227,7 @@ def _round_robin(clusters: np.ndarray) -> list[int]:
     return list(np.lexsort((np.arange(len(clusters)), rank_in_cluster)))
 
 
-def select(pool: Pool, strategy: str, size: int, *, seed: int = 0) -> Picked:
+def select(pool: Pool, strategy: str, size: int, *, seed: int = 0, duplicate_cosine: float = 0.97) -> Picked:
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if strategy == "random":
@@ -244,4 +244,4 @@ def select(pool: Pool, strategy: str, size: int, *, seed: int = 0) -> Picked:
         return kcenter(pool, size)
     if strategy == "typical":
         return typical(pool, size, seed)
-    return hybrid(pool, size, seed=seed)
+    return hybrid(pool, size, seed=seed, duplicate_cosine=duplicate_cosine)

@@ -83,15 +83,3 @@ class VectorIndex:
     @classmethod
     def load(cls, path: Path) -> "VectorIndex":
         return cls(faiss.read_index(str(path)))
-
-
-def near_duplicates(index: VectorIndex, ids: np.ndarray, vectors: np.ndarray, threshold: float,
-                    k: int = 10) -> list[tuple[int, int, float]]:
-    """Pairs (a, b, cosine) with cosine >= threshold among the k nearest of each given vector (a < b)."""
-    found = index.search(vectors, k)
-    pairs = set()
-    for own, row_ids, row_scores in zip(ids, found.ids, found.scores, strict=True):
-        for other, score in zip(row_ids, row_scores, strict=True):
-            if other >= 0 and other != own and score >= threshold:
-                pairs.add((min(int(own), int(other)), max(int(own), int(other)), round(float(score), 4)))
-    return sorted(pairs)

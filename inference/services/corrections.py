@@ -12,6 +12,12 @@ def _doubtful(annotation: Annotation, image: Image, prediction: Prediction | Non
     return prediction.score < image.organisation.check_corrections_below
 
 
+def _first_frame(sequence_id: int) -> Image | None:
+    """The frame that stands for a sequence-level label (partners label whole sequences one at a time)."""
+    return Image.objects.select_related("organisation").filter(sequence_id=sequence_id).order_by(
+        "taken_at", "pk").first()
+
+
 def partner_corrections_route(*, annotation_ids: list[int]) -> int:
     """Open a check task (in the queue of the taxon the partner chose) for each doubtful correction. Returns how
     many were opened; a sequence already waiting for review gets no second task."""
@@ -20,13 +26,12 @@ def partner_corrections_route(*, annotation_ids: list[int]) -> int:
         return 0
     labels = (Annotation.objects.filter(pk__in=annotation_ids, role=Role.PARTNER, source=LabelSource.PARTNER)
               .select_related("image__organisation", "taxon"))
+    shown = {annotation: annotation.image or _first_frame(annotation.sequence_id) for annotation in labels}
+    predictions = {p.image_id: p for p in Prediction.objects.filter(
+        version=version, image__in=[image for image in shown.values() if image]).select_related("taxon")}
     items = []
-    for annotation in labels:
-        image = annotation.image or Image.objects.select_related("organisation").filter(
-            sequence_id=annotation.sequence_id).order_by("taken_at", "pk").first()
-        if image is None:
-            continue
-        prediction = Prediction.objects.filter(image=image, version=version).select_related("taxon").first()
+    for annotation, image in shown.items():
+        prediction = predictions.get(image.pk) if image else None
         if _doubtful(annotation, image, prediction):
             model_said = prediction.taxon.name_en if prediction.taxon else prediction.category
             items.append(ReviewItem(image=image, queue_taxon=annotation.taxon, score=1.0 - prediction.score,

@@ -31,8 +31,29 @@ def _locked(backbone_key: str):
 
 
 def load_index(backbone_key: str) -> VectorIndex | None:
+    """A fresh copy from disk, for writers that add to it."""
     path = index_path(backbone_key)
     return VectorIndex.load(path) if path.exists() else None
+
+
+_read_cache: dict[str, tuple[tuple, VectorIndex]] = {}
+
+
+def search_index(backbone_key: str) -> VectorIndex | None:
+    """The index for searching, read from disk once per process and again only when a writer replaced the file
+    (saves replace it whole, so its inode and mtime change): pages ask for neighbours on every view, and the
+    file is about 1.3 GB per million images. Never add to it: writers take `load_index` under the lock."""
+    path = index_path(backbone_key)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    cached = _read_cache.get(str(path))
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, VectorIndex.load(path))
+        _read_cache[str(path)] = cached
+    return cached[1]
 
 
 def stored_vectors(backbone_key: str, *, chunk: int = 20_000):

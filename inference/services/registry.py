@@ -12,6 +12,7 @@ from annotation.models import Taxon
 from inference.engine.specs import EFFICIENTNET_LITE0, BackboneSpec
 from inference.engine.zero_shot import zero_shot_slugs
 from inference.models import HeadKind, ModelClass, ModelVersion, VersionStatus
+from inference.selectors import production_version
 
 DEFAULT_NAME = "efficientnet-lite0-zero-shot"
 
@@ -84,16 +85,18 @@ def model_version_promote(*, version: ModelVersion) -> ModelVersion:
     return locked
 
 
+class RegistryError(Exception):
+    http_status = 400
+
+
 def model_version_set_status(*, version: ModelVersion, status: str) -> ModelVersion:
+    if status not in VersionStatus.values:
+        raise RegistryError(f"Unknown status {status!r}; use one of {', '.join(VersionStatus.values)}.")
     if status == VersionStatus.PRODUCTION:
         return model_version_promote(version=version)
     version.status = status
     version.save(update_fields=["status"])
     return version
-
-
-def production_version() -> ModelVersion | None:
-    return ModelVersion.objects.filter(status=VersionStatus.PRODUCTION).first()
 
 
 def default_version_ensure() -> ModelVersion:

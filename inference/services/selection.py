@@ -15,8 +15,9 @@ from annotation.services.review import WAITING, ReviewItem, review_tasks_create,
 from inference.engine.aggregate import class_probabilities
 from inference.engine.selection import STRATEGIES, Pool, neighbourhood, select
 from inference.engine.stored import from_f16_bytes
-from inference.models import Embedding, ModelVersion, Prediction, RunStatus, SelectionBatch, VersionStatus
-from inference.services.index import load_index
+from inference.models import Embedding, ModelVersion, Prediction, RunStatus, SelectionBatch
+from inference.selectors import production_version
+from inference.services.index import search_index
 
 LABELLED_SAMPLE = 20_000  # k-center measures distance to at most this many labelled images
 ID_CHUNK = 10_000  # ids per IN (...) query: SQLite limits the number of parameters
@@ -51,8 +52,10 @@ def _candidates(version: ModelVersion, filters: dict, labelled: np.ndarray | Non
     predictions = _unlabelled_predictions(version, filters)
     columns = ("image_id", "logits", "image__sequence_id")
     limit = settings.FAUNE["SELECTION_SCAN_LIMIT"]
-    index = load_index(version.backbone_key) if labelled is not None else None
-    if index is None or predictions.count() <= limit:
+    if labelled is None or predictions.count() <= limit:
+        return list(predictions.values_list(*columns)), False
+    index = search_index(version.backbone_key)
+    if index is None:
         return list(predictions.values_list(*columns)), False
     per_image = max(1, min(settings.FAUNE["SELECTION_NEIGHBOURS"], limit // len(labelled)))
     near = neighbourhood(index, labelled, per_image).tolist()
@@ -83,7 +86,7 @@ def _labelled(version: ModelVersion) -> tuple[np.ndarray | None, np.ndarray]:
 
 
 def _production() -> ModelVersion:
-    version = ModelVersion.objects.filter(status=VersionStatus.PRODUCTION).first()
+    version = production_version()
     if version is None:
         raise SelectionError("No production model: selection works on its predictions and embeddings.")
     return version
@@ -147,7 +150,8 @@ def _pick(batch: SelectionBatch) -> None:
     pool = Pool(ids=np.array([row[0] for row in rows]), embeddings=np.stack([vectors[row[0]] for row in rows]),
                 probabilities=probabilities, sequences=np.array([row[2] for row in rows]), labelled=labelled,
                 rarity=rarity)
-    picked = select(pool, batch.strategy, batch.size, seed=batch.seed)
+    picked = select(pool, batch.strategy, batch.size, seed=batch.seed,
+                    duplicate_cosine=settings.FAUNE["NEAR_DUPLICATE_COSINE"])
     batch.picked = [[int(i), round(float(s), 5)] for i, s in zip(picked.ids, picked.scores, strict=True)]
     batch.candidates, batch.restricted = len(rows), restricted
     batch.status, batch.finished_at = RunStatus.DONE, timezone.now()

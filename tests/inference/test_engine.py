@@ -16,7 +16,7 @@ from inference.engine.backbones import (
 )
 from inference.engine.detections import DetectionFileError, YoloDetector, read_megadetector_json
 from inference.engine.preprocess import CropRequest, load_crop, square_around
-from inference.engine.similarity import VectorIndex, near_duplicates
+from inference.engine.similarity import VectorIndex
 from inference.engine.specs import BackboneSpec
 from inference.engine.zero_shot import IMAGENET_TO_TAXON, imagenet_to_taxa
 
@@ -135,12 +135,6 @@ def test_index_round_trips_and_re_adding_replaces(tmp_path):
     index.save(tmp_path / "x.index")
     loaded = VectorIndex.load(tmp_path / "x.index")
     assert loaded.size == 2 and loaded.search(np.eye(4, dtype=np.float32)[2:3], 1).ids[0][0] == 1
-
-
-def test_near_duplicates_pairs_close_vectors_only():
-    vectors = np.array([[1, 0, 0], [0.999, 0.01, 0], [0, 1, 0]], dtype=np.float32)
-    index = VectorIndex.build(np.array([1, 2, 3]), vectors)
-    assert [(a, b) for a, b, _ in near_duplicates(index, np.array([1, 2, 3]), vectors, 0.98, k=3)] == [(1, 2)]
 
 
 def test_megadetector_json_is_read_and_bad_files_refused(tmp_path):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from inference.engine.selection import STRATEGIES, Pool, kcenter, select, uncertainty
+from inference.engine.selection import STRATEGIES, Pool, kcenter, select, typical, uncertainty
 
 
 def pool(n: int = 400, classes: int = 4, seed: int = 0, with_probabilities: bool = True) -> Pool:
@@ -66,8 +66,9 @@ def test_hybrid_spreads_over_clusters_and_skips_near_duplicates():
 
 
 def test_hybrid_without_predictions_falls_back_to_typical():
-    picked = select(pool(with_probabilities=False), "hybrid", 8)
-    assert len(picked.ids) == 8
+    candidates = pool(with_probabilities=False)
+    picked = select(candidates, "hybrid", 8)
+    assert len(picked.ids) == 8 and np.array_equal(picked.ids, typical(candidates, 8).ids)
 
 
 def test_rare_taxa_are_boosted():
