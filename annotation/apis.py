@@ -1,5 +1,6 @@
 """REST API of the labelled pool: thin views that validate, call one service or selector, serialize."""
 from django.db import transaction
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -21,6 +22,7 @@ from annotation.models import (
     VerdictKind,
 )
 from annotation.selectors import (
+    FRAME_ORDER,
     batches_visible_to,
     deployments_visible_to,
     image_editable_by,
@@ -29,6 +31,9 @@ from annotation.selectors import (
     label_history,
     require_coordinator,
     review_agreement,
+    review_conflicts,
+    review_taxa_of,
+    sequence_frames,
     taxon_resolve,
     user_access,
 )
@@ -223,32 +228,21 @@ class ImportApi(APIView):
         return Response(BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
 
 
-def _review_taxa(request: Request) -> set[int] | None:
-    """The queues this user works: None for coordinators (all); an expert's taxa (with triage); else refused."""
-    access = user_access(request.user)
-    if access.coordinator:
-        return None
-    if not access.expert:
-        raise PermissionDenied("Review queues are for experts and coordinators.")
-    return set(access.expert_taxon_ids)
-
-
 class ReviewQueueApi(APIView):
     def get(self, request: Request) -> Response:
-        return Response(review_queue_counts(taxon_ids=_review_taxa(request), user=request.user))
+        return Response(review_queue_counts(taxon_ids=review_taxa_of(request.user), user=request.user))
 
 
-def _task_response(task: ReviewTask, code: int = 200) -> Response:
-    task = ReviewTask.objects.select_related("queue_taxon", "sequence", "image").get(pk=task.pk)
-    current = label_history(task.image).select_related("taxon", "author").first()
-    return Response(review_task_data(task, current=current), status=code)
+def _task_response(task: ReviewTask) -> Response:
+    current = label_history(task.image).first()
+    return Response(review_task_data(task, frames=sequence_frames(task.sequence_id), current=current))
 
 
 class ReviewClaimApi(APIView):
     parser_classes = [JSONParser, FormParser]
 
     def post(self, request: Request) -> Response:
-        allowed = _review_taxa(request)
+        allowed = review_taxa_of(request.user)
         raw = str(request.data.get("queue", "triage"))
         queue = None if raw == "triage" else (int(raw) if raw.isdigit() else -1)
         if queue == -1 or (queue is not None and allowed is not None and queue not in allowed):
@@ -284,7 +278,7 @@ class ReviewVerdictApi(APIView):
     kind = VerdictKind.LABEL
 
     def post(self, request: Request, pk: int) -> Response:
-        _review_taxa(request)
+        review_taxa_of(request.user)
         task = review_verdict_submit(task_id=pk, user=request.user, verdict=_verdict(request, self.kind))
         return Response({"id": task.pk, "state": task.state, "verdict": self.kind,
                          "waiting_for_second_review": task.state == ReviewState.OPEN and self.kind == "label"},
@@ -294,12 +288,12 @@ class ReviewVerdictApi(APIView):
 class ReviewConflictListApi(APIView):
     def get(self, request: Request) -> Response:
         require_coordinator(request.user, "see review conflicts")
-        tasks = ReviewTask.objects.filter(state=ReviewState.CONFLICT).select_related(
-            "queue_taxon", "sequence", "image").prefetch_related("verdicts__expert").order_by("created_at")
+        frames = Prefetch("sequence__images", Image.objects.order_by(*FRAME_ORDER), to_attr="in_order")
+        tasks = review_conflicts().select_related("sequence").prefetch_related(frames)
         names = dict(Taxon.objects.values_list("pk", "name_en"))
         rows = []
         for task in tasks[:200]:
-            row = review_task_data(task)
+            row = review_task_data(task, frames=task.sequence.in_order)
             row["verdicts"] = [{"expert": v.expert.username if v.expert else None, "kind": v.kind,
                                 "frames": {k: names.get(t) for k, t in v.frames.items()}, "box": v.box}
                                for v in task.verdicts.all()]

@@ -319,6 +319,9 @@ class ReviewState(models.TextChoices):
     CONFLICT = "conflict", "conflict"  # two experts disagreed: waits for a coordinator
 
 
+WAITING = (ReviewState.OPEN, ReviewState.CONFLICT)  # a sequence in either state gets no second task
+
+
 class ReviewTask(models.Model):
     """An item of an expert review queue: a sequence (shown through one of its frames) chosen for labelling.
     `queue_taxon` is the predicted taxon whose experts see it; empty means the triage queue any expert takes."""
@@ -341,7 +344,7 @@ class ReviewTask(models.Model):
     class Meta:
         ordering = ["-score", "pk"]
         indexes = [models.Index(fields=["queue_taxon", "state", "-score"])]
-        constraints = [models.UniqueConstraint(fields=["sequence"], condition=Q(state__in=["open", "conflict"]),
+        constraints = [models.UniqueConstraint(fields=["sequence"], condition=Q(state__in=WAITING),
                                                name="one_open_review_per_sequence")]
 
     def __str__(self) -> str:

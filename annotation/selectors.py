@@ -8,10 +8,12 @@ from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, 
 
 from annotation.models import (
     SOURCE_RANK,
+    WAITING,
     Annotation,
     Deployment,
     Image,
     Membership,
+    ReviewState,
     ReviewTask,
     Role,
     Taxon,
@@ -114,7 +116,7 @@ def images_visible_to(user: User | AnonymousUser) -> QuerySet[Image]:
 def _reviewable_by(access: Access, sequence_ref: OuterRef) -> QuerySet[ReviewTask]:
     """Waiting review tasks of a sequence in the expert's queues (or triage): experts see what they review."""
     return ReviewTask.objects.filter(Q(queue_taxon__isnull=True) | Q(queue_taxon_id__in=access.expert_taxon_ids),
-                                     sequence_id=sequence_ref, state__in=["open", "conflict"])
+                                     sequence_id=sequence_ref, state__in=WAITING)
 
 
 def image_editable_by(user: User | AnonymousUser, image: Image) -> bool:
@@ -228,4 +230,27 @@ def review_agreement() -> dict:
 
     return {"double_reviews": total, "agreement": round(agreed_total / total, 4) if total else None,
             "kappa": _kappa(taxa_pairs), "by_queue": rows(per_queue), "by_expert": rows(per_expert),
-            "conflicts_open": ReviewTask.objects.filter(state="conflict").count()}
+            "conflicts_open": review_conflicts().count()}
+
+
+def review_taxa_of(user: User | AnonymousUser) -> set[int] | None:
+    """The queues a user works: None for coordinators (every queue); an expert's taxa (and triage); else refused."""
+    access = user_access(user)
+    if access.coordinator:
+        return None
+    if not access.expert:
+        raise PermissionDenied("Review queues are for experts and coordinators.")
+    return set(access.expert_taxon_ids)
+
+
+def review_conflicts() -> QuerySet[ReviewTask]:
+    """Tasks two experts disagreed on, oldest first, with what each said."""
+    return ReviewTask.objects.filter(state=ReviewState.CONFLICT).select_related("queue_taxon").prefetch_related(
+        "verdicts__expert").order_by("created_at")
+
+
+FRAME_ORDER = ("taken_at", "pk")  # the frames of a sequence as they were taken (undated ones by arrival)
+
+
+def sequence_frames(sequence_id: int) -> QuerySet[Image]:
+    return Image.objects.filter(sequence_id=sequence_id).order_by(*FRAME_ORDER)

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from annotation.ingest.layouts import FORMATS
 from annotation.models import Annotation, BatchItem, Deployment, Image, Sequence, Taxon, TaxonKind, UploadBatch
+from annotation.selectors import sequence_frames
 from annotation.services.batches import batch_counts
 
 
@@ -78,7 +79,7 @@ class SequenceSerializer(serializers.ModelSerializer):
         fields = ["id", "deployment", "start", "end", "external_id", "images"]
 
     def get_images(self, sequence: Sequence) -> list[int]:
-        return list(sequence.images.order_by("taken_at", "pk").values_list("pk", flat=True))
+        return list(sequence_frames(sequence.pk).values_list("pk", flat=True))
 
 
 class ImageDetailSerializer(ImageSerializer):
@@ -167,9 +168,9 @@ class VerdictSerializer(serializers.Serializer):
         return {int(key): taxon for key, taxon in value.items()}
 
 
-def review_task_data(task, *, current=None) -> dict:
-    """A task as the review page needs it: every frame of the sequence in time order, and the current label."""
-    frames = task.sequence.images.order_by("taken_at", "pk")
+def review_task_data(task, *, frames, current=None) -> dict:
+    """A task as the review page needs it: every frame of its sequence (`frames`, in time order) and the
+    current label."""
     return {
         "id": task.pk, "image": task.image_id, "sequence": task.sequence_id, "state": task.state,
         "queue": task.queue_taxon_id or "triage",

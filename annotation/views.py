@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 from annotation.forms import ImportForm, LabelForm, TaxonForm
 from annotation.ingest.archive import ArchiveRejected
 from annotation.ingest.layouts import LayoutError
-from annotation.models import BatchOutcome, Deployment, Organisation, ReviewState, ReviewTask, Taxon
+from annotation.models import BatchOutcome, Deployment, Organisation, Taxon
 from annotation.selectors import (
     batches_visible_to,
     deployments_visible_to,
@@ -22,6 +22,9 @@ from annotation.selectors import (
     label_history,
     require_coordinator,
     review_agreement,
+    review_conflicts,
+    review_taxa_of,
+    sequence_frames,
     user_access,
 )
 from annotation.services.annotations import LabelConflict, annotation_add
@@ -95,7 +98,7 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect("image-detail", pk=pk)
             messages.success(request, f"Labelled {form.cleaned_data['taxon'].name_en}.")
             return redirect("image-detail", pk=pk)
-    frames = image.sequence.images.order_by("taken_at", "pk")
+    frames = sequence_frames(image.sequence_id)
     return render(request, "annotation/image_detail.html", {
         "image": image, "history": history, "current": history[0] if history else None, "form": form,
         "editable": editable, "frames": frames[:200], "frame_count": frames.count(),
@@ -196,14 +199,11 @@ def taxon_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def review_page(request: HttpRequest) -> HttpResponse:
     """The expert's desk: queues with counts; a task is claimed and worked in the page (keyboard first)."""
-    access = user_access(request.user)
-    if not (access.coordinator or access.expert):
-        raise PermissionDenied("Review queues are for experts and coordinators.")
-    queues = review_queue_counts(taxon_ids=None if access.coordinator else set(access.expert_taxon_ids),
-                                 user=request.user)
+    taxa = review_taxa_of(request.user)
+    coordinator = taxa is None
     return render(request, "annotation/review.html", {
-        "queues": queues, "taxa": Taxon.objects.all(), "coordinator": access.coordinator,
-        "conflicts": ReviewTask.objects.filter(state=ReviewState.CONFLICT).count() if access.coordinator else 0})
+        "queues": review_queue_counts(taxon_ids=taxa, user=request.user), "taxa": Taxon.objects.all(),
+        "coordinator": coordinator, "conflicts": review_conflicts().count() if coordinator else 0})
 
 
 @login_required
@@ -222,9 +222,7 @@ def review_conflicts_page(request: HttpRequest) -> HttpResponse:
         except (ReviewConflict, LabelConflict, ValidationError) as error:
             messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
         return redirect("review-conflicts")
-    tasks = ReviewTask.objects.filter(state=ReviewState.CONFLICT).select_related("queue_taxon").prefetch_related(
-        "verdicts__expert").order_by("created_at")
-    page = Paginator(tasks, 20).get_page(request.GET.get("page"))
+    page = Paginator(review_conflicts(), 20).get_page(request.GET.get("page"))
     names = dict(Taxon.objects.values_list("pk", "name_en"))
     for task in page:
         task.said = [(v.expert.username if v.expert else "—", sorted({names.get(t) for t in v.frames.values()}))

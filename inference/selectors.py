@@ -3,7 +3,7 @@ import numpy as np
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from annotation.models import Image, ReviewTask, Taxon
+from annotation.models import WAITING, Image, ReviewTask, Taxon
 from annotation.selectors import images_visible_to, with_current_label
 from inference.engine.stored import from_f16_bytes
 from inference.models import ModelVersion, Prediction, SelectionBatch, SequencePrediction, VersionStatus
@@ -120,7 +120,7 @@ def selection_outcomes(batches: list[SelectionBatch]) -> dict[int, dict]:
     for origin, state, image_id in tasks:
         row = outcomes[origins[origin].pk]
         row["tasks"] += 1
-        row["waiting"] += state in ("open", "conflict")
+        row["waiting"] += state in WAITING
         if state == "done":
             row["reviewed"] += 1
             row["model_wrong"] += labels.get(image_id) != predicted.get((origins[origin].version_id, image_id))

@@ -39,6 +39,18 @@ def author_role_and_source(user: User, image: Image) -> tuple[str, str]:
     return Role.PARTNER, LabelSource.PARTNER
 
 
+def label_conflict_check(image: Image, expected_current_id: int | None, *, advice: str) -> None:
+    """`expected_current_id` is the label the client saw as current (0: none, None: no check). If another label
+    has won since, say whose instead of silently overriding a colleague's work."""
+    if expected_current_id is None:
+        return
+    current = label_history(image).first()
+    if (current.pk if current else 0) != expected_current_id:
+        who = current.author.username if current and current.author else "an import"
+        raise LabelConflict(f"This was labelled {current.taxon.name_en if current else '(none)'} by {who} since "
+                            f"you loaded it; {advice}")
+
+
 @transaction.atomic
 def annotation_add(
     *,
@@ -55,16 +67,11 @@ def annotation_add(
 ) -> Annotation:
     """Record one label event on an image or its whole sequence.
 
-    `expected_current_id` is the label the client saw as current (0 when it saw none): when another label has
-    won since, the call fails with LabelConflict instead of silently overriding a colleague's work.
+    `expected_current_id`: see `label_conflict_check`.
     A partner's label is announced to the apps that check corrections, unless the caller announces in bulk.
     """
     Image.objects.select_for_update().filter(pk=image.pk).first()
-    current = label_history(image).first()
-    if expected_current_id is not None and (current.pk if current else 0) != expected_current_id:
-        who = current.author.username if current and current.author else "an import"
-        raise LabelConflict(f"This image was labelled {current.taxon.name_en if current else '(none)'} by {who} "
-                            "since you loaded it; reload to see the change, then label again.")
+    label_conflict_check(image, expected_current_id, advice="reload to see the change, then label again.")
     role, source = author_role_and_source(author, image)
     if reviewing and role == Role.PARTNER:  # an expert working a review queue labels as an expert
         role, source = Role.EXPERT, LabelSource.EXPERT

@@ -8,10 +8,9 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from annotation.models import Image, ReviewState, ReviewTask, Taxon
+from annotation.models import WAITING, Image, ReviewState, ReviewTask, Taxon
 
 CLAIM_MINUTES = 15
-WAITING = (ReviewState.OPEN, ReviewState.CONFLICT)  # a sequence in either state gets no second task
 
 
 @dataclass(frozen=True)
@@ -50,14 +49,13 @@ def review_tasks_create(*, items: list[ReviewItem], origin: str) -> list[ReviewT
     return ReviewTask.objects.bulk_create(tasks)
 
 
-def review_queue_counts(*, taxon_ids: set[int] | None, user=None) -> list[dict]:
+def review_queue_counts(*, taxon_ids: set[int] | None, user) -> list[dict]:
     """Open tasks per queue the user may work (None: every queue, for coordinators); triage first. Tasks the
     user already gave a verdict on are not counted: they will not be offered again."""
     tasks = ReviewTask.objects.filter(state=ReviewState.OPEN)
     if taxon_ids is not None:
         tasks = tasks.filter(Q(queue_taxon__isnull=True) | Q(queue_taxon_id__in=taxon_ids))
-    if user is not None:
-        tasks = tasks.exclude(verdicts__expert=user)
+    tasks = tasks.exclude(verdicts__expert=user)
     rows = tasks.values("queue_taxon_id", "queue_taxon__name_en", "queue_taxon__name_fr").annotate(
         open=Count("pk")).order_by("-queue_taxon_id")
     return [{"queue": row["queue_taxon_id"] or "triage", "name": row["queue_taxon__name_en"] or "triage",

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from annotation.models import Image, ReviewState, ReviewTask, ReviewVerdict, Taxon, VerdictKind
-from annotation.selectors import label_history
-from annotation.services.annotations import Box, LabelConflict, annotation_add
+from annotation.selectors import sequence_frames
+from annotation.services.annotations import Box, annotation_add, label_conflict_check
 from annotation.services.review import ReviewConflict, review_task_held, review_task_release
 
 
@@ -27,9 +27,11 @@ class Verdict:
     expected_current_id: int | None = None  # the label the expert saw as current (0: none), to catch a race
 
 
+RELOAD_TASK = "reload the task to see their label, then decide."
+
+
 def _frame_ids(task: ReviewTask) -> list[int]:
-    return list(Image.objects.filter(sequence_id=task.sequence_id).order_by("taken_at", "pk")
-                .values_list("pk", flat=True))
+    return list(sequence_frames(task.sequence_id).values_list("pk", flat=True))
 
 
 def _frames_of(task: ReviewTask, verdict: Verdict) -> dict[str, int]:
@@ -50,15 +52,6 @@ def _box_json(verdict: Verdict) -> dict | None:
         return None
     frame, box = verdict.box
     return {"frame": frame, "x": box.x, "y": box.y, "w": box.w, "h": box.h}
-
-
-def _check_current(task: ReviewTask, expected_current_id: int | None) -> None:
-    """Someone labelled the sequence since the expert loaded it: say so rather than replace their label."""
-    current = label_history(task.image).first()
-    if expected_current_id is not None and (current.pk if current else 0) != expected_current_id:
-        who = current.author.username if current and current.author else "an import"
-        raise LabelConflict(f"{who} labelled this sequence {current.taxon.name_en if current else '(none)'} since "
-                            "you opened it; reload the task to see their label, then decide.")
 
 
 def review_verdict_submit(*, task_id: int, user, verdict: Verdict) -> ReviewTask:
@@ -85,7 +78,7 @@ def _settle(task: ReviewTask, user, expected_current_id: int | None) -> None:
     if any(verdict.frames != labels[0].frames for verdict in labels[1:]):
         review_task_release(task, state=ReviewState.CONFLICT)
         return
-    _check_current(task, expected_current_id)
+    label_conflict_check(task.image, expected_current_id, advice=RELOAD_TASK)
     for verdict in labels:
         _write_labels(task, verdict.frames, verdict.box, verdict.expert or user)
     review_task_release(task, state=ReviewState.DONE)
@@ -114,7 +107,7 @@ def review_conflict_resolve(*, task_id: int, user, verdict: Verdict) -> ReviewTa
         if task is None:
             raise ReviewConflict("This conflict was already resolved (or the task is not in conflict).")
         frames = _frames_of(task, verdict)
-        _check_current(task, verdict.expected_current_id)
+        label_conflict_check(task.image, verdict.expected_current_id, advice=RELOAD_TASK)
         _write_labels(task, frames, _box_json(verdict), user)
         review_task_release(task, state=ReviewState.DONE, resolved_by=user)
     return task

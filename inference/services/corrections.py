@@ -1,6 +1,7 @@
 """Routing doubtful partner corrections to experts: a partner who overrules a pre-label the model itself was
 unsure of (score under the organisation's `check_corrections_below`) is asked for a second opinion."""
 from annotation.models import Annotation, Image, LabelSource, Role
+from annotation.selectors import sequence_frames
 from annotation.services.review import ReviewItem, review_tasks_create
 from inference.models import Prediction
 from inference.selectors import production_version
@@ -14,8 +15,7 @@ def _doubtful(annotation: Annotation, image: Image, prediction: Prediction | Non
 
 def _first_frame(sequence_id: int) -> Image | None:
     """The frame that stands for a sequence-level label (partners label whole sequences one at a time)."""
-    return Image.objects.select_related("organisation").filter(sequence_id=sequence_id).order_by(
-        "taken_at", "pk").first()
+    return sequence_frames(sequence_id).select_related("organisation").first()
 
 
 def partner_corrections_route(*, annotation_ids: list[int]) -> int:

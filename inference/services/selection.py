@@ -9,9 +9,9 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.models import Image, ReviewTask, Taxon
+from annotation.models import WAITING, Image, ReviewState, ReviewTask, Taxon
 from annotation.selectors import with_current_label
-from annotation.services.review import WAITING, ReviewItem, review_tasks_create, review_tasks_requeue
+from annotation.services.review import ReviewItem, review_tasks_create, review_tasks_requeue
 from inference.engine.aggregate import class_probabilities
 from inference.engine.selection import STRATEGIES, Pool, neighbourhood, select
 from inference.engine.stored import from_f16_bytes
@@ -179,7 +179,7 @@ def _review_items(version: ModelVersion, batch: SelectionBatch) -> list[ReviewIt
 def review_queues_refresh(*, version: ModelVersion) -> int:
     """After a promotion: move the open, unclaimed tasks that selection created to the queue the new version's
     prediction points to (its taxon, or triage when unsure). Returns how many moved."""
-    tasks = ReviewTask.objects.filter(state="open", origin__startswith="selection:")
+    tasks = ReviewTask.objects.filter(state=ReviewState.OPEN, origin__startswith="selection:")
     predictions = {p.image_id: p for p in Prediction.objects.filter(
         version=version, image_id__in=tasks.values("image_id")).select_related("image__organisation")}
     moves = {}
