@@ -1,7 +1,5 @@
 """Pages of the training app: rounds (start, follow, cancel, read their evaluation)."""
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -15,7 +13,7 @@ from inference.selectors import production_version
 from training.models import Release, TrainingRound
 from training.services.compare import versions_compare
 from training.services.releases import release_publish, releases_dir
-from training.services.rounds import RoundBusy, training_round_cancel, training_round_start
+from training.services.rounds import RoundBusy, round_dir, training_round_cancel, training_round_start
 
 PLOTS = ("confusion.png", "reliability.png", "coverage.png")
 
@@ -51,7 +49,7 @@ def _deltas(metrics: dict) -> list[dict]:
 @login_required
 def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
     training_round = get_object_or_404(TrainingRound.objects.select_related("candidate", "parent"), pk=pk)
-    folder = Path(settings.DATA_DIR) / "rounds" / str(pk)
+    folder = round_dir(pk)
     return render(request, "training/round_detail.html", {
         "round": training_round, "running": training_round.status in ("queued", "running"),
         "candidate": training_round.metrics.get("candidate", {}).get("test"),
@@ -64,7 +62,7 @@ def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def round_plot(request: HttpRequest, pk: int, name: str) -> FileResponse:
-    path = Path(settings.DATA_DIR) / "rounds" / str(pk) / name
+    path = round_dir(pk) / name
     if name not in PLOTS or not path.exists():
         raise Http404("No such plot.")
     return FileResponse(path.open("rb"), content_type="image/png")

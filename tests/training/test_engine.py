@@ -10,17 +10,19 @@ from training.engine.splits import HOLDOUT, TEST, TRAIN, VALIDATION, SplitRule, 
 
 def test_split_is_stable_and_roughly_proportioned():
     sides = [assign_split(f"seq-{i}", f"cam-{i % 50}") for i in range(20000)]
-    assert sides == [assign_split(f"seq-{i}", f"cam-{i % 50}") for i in range(20000)]
     shares = {side: sides.count(side) / len(sides) for side in (TRAIN, VALIDATION, TEST, HOLDOUT)}
     assert all(shares[side] > 0 for side in shares)
     in_sample = [s for s in sides if s != HOLDOUT]
     assert abs(in_sample.count(TEST) / len(in_sample) - 0.15) < 0.02
 
 
-def test_a_sequence_keeps_its_side_as_the_pool_grows():
-    before = {f"seq-{i}": assign_split(f"seq-{i}", None) for i in range(500)}
-    after = {f"seq-{i}": assign_split(f"seq-{i}", None) for i in range(5000)}
-    assert all(after[key] == side for key, side in before.items())
+def test_a_sequence_keeps_its_side_on_every_machine_and_in_every_year():
+    """Pinned values: if these move, versions trained before and after are no longer scored on the same test
+    sequences (change the salt deliberately, never by accident)."""
+    assert stable_fraction("sequence:seq-0", "faune-split-v1") == pytest.approx(0.1981995492629335)
+    assert [assign_split(f"seq-{i}", None) for i in range(8)] == [
+        "validation", "train", "train", "validation", "test", "train", "test", "test"]
+    assert [assign_split(f"seq-{i}", f"cam-{i}") for i in range(4)] == ["validation", "train", "holdout", "holdout"]
 
 
 def test_whole_cameras_are_held_out_together():

@@ -3,11 +3,7 @@ calibration error with its reliability bins, sequence-level accuracy, and the co
 the "undefined" threshold."""
 import numpy as np
 
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+from inference.engine.aggregate import softmax
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
@@ -31,6 +27,10 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Mean F1 over the classes present in y_true (a class nobody labelled cannot be scored)."""
     num_classes = int(max(y_true.max(initial=0), y_pred.max(initial=0))) + 1
     _, _, f1, support = per_class(confusion(y_true, y_pred, num_classes))
+    return _mean_over_present(f1, support)
+
+
+def _mean_over_present(f1: np.ndarray, support: np.ndarray) -> float:
     return float(f1[support > 0].mean()) if (support > 0).any() else 0.0
 
 
@@ -80,7 +80,7 @@ def evaluate(y_true: np.ndarray, logits: np.ndarray, class_names: list[str], *, 
     return {
         "count": int(len(y_true)),
         "accuracy": round(float(correct.mean()), 5) if len(y_true) else 0.0,
-        "macro_f1": round(float(f1[support > 0].mean()), 5) if (support > 0).any() else 0.0,
+        "macro_f1": round(_mean_over_present(f1, support), 5),
         "per_class": [{"class": name, "precision": round(float(p), 4), "recall": round(float(r), 4),
                        "f1": round(float(f), 4), "support": int(s)}
                       for name, p, r, f, s in zip(class_names, precision, recall, f1, support, strict=True)],

@@ -32,6 +32,7 @@ from training.engine.metrics import macro_f1
 from training.engine.splits import stable_fraction
 
 SPLIT_SALT = "faune-simulation-v1"
+TARGET_SHARE = 0.9  # a strategy's target: this share of the full-pool macro-F1
 
 
 class SimulationError(Exception):
@@ -339,7 +340,7 @@ def labels_to_target(rows: list[CurveRow], strategy: str, target: float) -> int 
     return min(reached) if reached else None
 
 
-def report(result: Simulation, target_share: float = 0.9) -> dict:
+def report(result: Simulation, target_share: float = TARGET_SHARE) -> dict:
     """The command's JSON: the full-pool reference and, per strategy, its mean curve and the labels it needed to
     reach `target_share` of the full-pool macro-F1."""
     accuracy, f1 = (float(np.mean(column)) for column in zip(*result.full_pool, strict=True))

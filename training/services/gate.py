@@ -13,12 +13,9 @@ class GateDecision:
         return {"promote": self.promote, "reasons": self.reasons}
 
 
-def promotion_gate(
-    metrics: dict, *, max_recall_drop: float | None = None, min_support: int | None = None
-) -> GateDecision:
+def promotion_gate(metrics: dict) -> GateDecision:
     """Pass when macro-F1 does not drop and no class with enough test support loses more than the allowed recall."""
-    max_recall_drop = settings.FAUNE["GATE_MAX_RECALL_DROP"] if max_recall_drop is None else max_recall_drop
-    min_support = settings.FAUNE["GATE_MIN_SUPPORT"] if min_support is None else min_support
+    max_recall_drop, min_support = settings.FAUNE["GATE_MAX_RECALL_DROP"], settings.FAUNE["GATE_MIN_SUPPORT"]
     candidate = metrics["candidate"]["test"]
     production = metrics.get("production", {}).get("test")
     if production is None:

@@ -14,6 +14,7 @@ from annotation.ingest.hashing import file_sha256
 from annotation.models import Organisation
 from inference.models import HeadKind, ModelVersion, VersionStatus
 from training.models import Release, TrainingRound
+from training.services.rounds import round_dir
 
 SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
@@ -45,7 +46,7 @@ def _changelog(version: ModelVersion, metrics: dict, previous: Release | None) -
 
 
 def _model_card(version: ModelVersion, semver: str, training_round: TrainingRound | None, changelog: dict,
-                classes: list[dict]) -> str:
+                classes: list[dict], folded: dict | None) -> str:
     test = (training_round.metrics.get("candidate", {}).get("test", {}) if training_round else {})
     per_class = {row["class"]: row for row in test.get("per_class", [])}
     lines = [f"# Faune classifier {semver}", "", f"Model version: {version} ({version.get_head_kind_display()}).",
@@ -74,7 +75,7 @@ def _model_card(version: ModelVersion, semver: str, training_round: TrainingRoun
               *(["- The backbone is DeepFaune's but this head is an MLP: no DeepFaune-format checkpoint can hold it; "
                  "use the Faune files (backbone checkpoint + head.pt)."]
                 if version.artifacts.get("checkpoint", {}).get("format") == "deepfaune"
-                and version.head_kind == HeadKind.TRAINED_HEAD and _deepfaune_classifier(version) is None else []),
+                and version.head_kind == HeadKind.TRAINED_HEAD and folded is None else []),
               "",
               "## Changelog", "", f"Previous release: {changelog['previous'] or 'none'}.",
               f"Classes added: {', '.join(changelog['added_classes']) or 'none'}.",
@@ -103,7 +104,7 @@ def _deepfaune_classifier(version: ModelVersion) -> dict | None:
 
 
 def _write_bundle(folder: Path, version: ModelVersion, training_round: TrainingRound | None, card: str,
-                  classes: list[dict]) -> None:
+                  classes: list[dict], folded: dict | None) -> None:
     folder.mkdir(parents=True)
     for role, record in version.artifacts.items():
         shutil.copyfile(record["path"], folder / f"{role}{''.join(Path(record['path']).suffixes) or '.bin'}")
@@ -111,12 +112,12 @@ def _write_bundle(folder: Path, version: ModelVersion, training_round: TrainingR
     (folder / "MODEL_CARD.md").write_text(card)
     (folder / "lineage.json").write_text(json.dumps({"version": str(version), "backbone": version.backbone,
                                                      "lineage": version.lineage}, indent=1, default=str))
-    if (folded := _deepfaune_classifier(version)) is not None:
+    if folded is not None:
         import torch
 
         torch.save(folded, folder / "deepfaune-classifier.pt")
     if training_round:
-        source = Path(settings.DATA_DIR) / "rounds" / str(training_round.pk)
+        source = round_dir(training_round.pk)
         for name in ("metrics.json", "confusion.png", "reliability.png", "coverage.png", "labels.json"):
             if (source / name).exists():
                 shutil.copyfile(source / name, folder / name)
@@ -135,13 +136,14 @@ def release_publish(*, version: ModelVersion, semver: str, user: User | None) ->
     classes = _classes(version)
     changelog = {**_changelog(version, metrics, previous),
                  "metrics": {k: metrics[k] for k in ("accuracy", "macro_f1") if k in metrics}}
-    card = _model_card(version, semver, training_round, changelog, classes)
+    folded = _deepfaune_classifier(version)  # loads the backbone checkpoint: once per publish
+    card = _model_card(version, semver, training_round, changelog, classes, folded)
     folder, staging = releases_dir() / semver, releases_dir() / f".{semver}.partial"
     if folder.exists():
         raise ValidationError(f"A release folder for {semver} already exists.")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        _write_bundle(staging, version, training_round, card, classes)
+        _write_bundle(staging, version, training_round, card, classes, folded)
         files = {path.name: file_sha256(path) for path in sorted(staging.iterdir())}
         (staging / "SHA256SUMS").write_text("".join(f"{digest}  {name}\n" for name, digest in files.items()))
         with transaction.atomic():

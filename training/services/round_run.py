@@ -26,7 +26,7 @@ from training.engine.plots import confusion_png, coverage_png, reliability_png
 from training.engine.splits import HOLDOUT, TEST, TRAIN, VALIDATION, assign_split
 from training.models import RoundStatus, TrainingRound
 from training.services.gate import promotion_gate
-from training.services.rounds import round_finish, round_log
+from training.services.rounds import round_dir, round_finish, round_log
 from training.services.snapshot import Snapshot, class_list, labelled_snapshot
 
 
@@ -89,7 +89,7 @@ class RoundData:
 def _prepare(training_round: TrainingRound, parent: ModelVersion) -> RoundData:
     params, round_id = training_round.params, training_round.pk
     snapshot = labelled_snapshot(parent.backbone_key)
-    folder = Path(settings.DATA_DIR) / "rounds" / str(round_id)
+    folder = round_dir(round_id)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "labels.json").write_text(json.dumps(snapshot.label_ids.tolist()))
     TrainingRound.objects.filter(pk=round_id).update(parent=parent, snapshot_at=timezone.now(), snapshot={

@@ -1,5 +1,7 @@
 """Retraining rounds as web processes see them: start one (never two at once), cancel one, write its log.
 Running a round needs torch and lives in `round_run` (worker side)."""
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -13,6 +15,11 @@ DEFAULTS = {"mode": "head", "head": "linear", "min_labels": 10, "epochs": 60, "l
 
 class RoundBusy(Exception):
     http_status = 409
+
+
+def round_dir(round_id: int) -> Path:
+    """Where a round keeps its label snapshot, metrics and plots."""
+    return Path(settings.DATA_DIR) / "rounds" / str(round_id)
 
 
 def training_round_start(*, user: User | None, params: dict | None = None, seed: int = 0,

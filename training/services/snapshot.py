@@ -56,7 +56,7 @@ def class_list(
         if taxon.parent_id in mapping:
             mapping[taxon_id] = taxon.parent_id
             report.append(f"{taxon.name_en}: {seen} training label(s), under {minimum}: merged into "
-                          f"{taxon.parent.name_en}")
+                          f"{taxa[taxon.parent_id].name_en}")
         else:
             report.append(f"{taxon.name_en}: {seen} training label(s), under {minimum}: left out of this round")
     return classes, mapping, report

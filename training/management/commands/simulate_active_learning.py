@@ -22,6 +22,7 @@ from inference.engine.preprocess import CropRequest
 from inference.engine.selection import STRATEGIES
 from training.engine.plots import learning_curves_png
 from training.engine.simulation import (
+    TARGET_SHARE,
     Item,
     LabelledSet,
     Simulation,
@@ -131,7 +132,7 @@ def _write_outputs(out: Path, result: Simulation, summary: dict) -> None:
     _write_csv(out / "curves.csv", [asdict(point) for point in result.points])
     rows = [asdict(row) for row in curves(result.points)]
     _write_csv(out / "summary.csv", rows)
-    target = 0.9 * summary["full_pool"]["macro_f1"]
+    target = TARGET_SHARE * summary["full_pool"]["macro_f1"]
     (out / "learning_curves.png").write_bytes(learning_curves_png(rows, target_f1=target))
 
 
