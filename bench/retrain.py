@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from training.engine.metrics import macro_f1  # noqa: E402
-from training.engine.splits import TEST, TRAIN, assign_split  # noqa: E402
+from training.engine.splits import TEST, TRAIN, split_of  # noqa: E402
 
 WIDTH = 1280
 
@@ -44,9 +44,10 @@ def synthetic_pool(n: int, classes: int, seed: int = 0):
     return x, np.array(labels), np.array(sequences), np.array(cameras)
 
 
-def fill_pool(x, y, sequences, cameras, classes: int) -> None:
+def fill_pool(x, y, sequences, cameras, classes: int) -> tuple[np.ndarray, np.ndarray]:
     """Write the synthetic pool as the platform stores it: images in sequences and cameras, an embedding of the
-    production backbone each, one expert label each. Classes are new taxa, as a coordinator would add them."""
+    production backbone each, one expert label each. Classes are new taxa, as a coordinator would add them.
+    Returns each image's sequence and camera database ids: the round splits on those."""
     from annotation.models import Annotation, Deployment, Image, LabelSource, Sequence, Taxon, UploadBatch
     from annotation.services.organisations import organisation_get_or_create
     from inference.models import Embedding
@@ -70,6 +71,8 @@ def fill_pool(x, y, sequences, cameras, classes: int) -> None:
     Annotation.objects.bulk_create((Annotation(image=image, taxon=taxa[y[i]], role="expert",
                                                source=LabelSource.EXPERT) for i, image in enumerate(images)),
                                    batch_size=5000)
+    return np.array([s.pk for s in seqs])[np.unique(sequences, return_inverse=True)[1]], \
+        np.array([c.pk for c in cams])[cameras]
 
 
 def main() -> None:
@@ -85,7 +88,7 @@ def main() -> None:
 
     setup_django()
     start = time.perf_counter()
-    fill_pool(x, y, sequences, cameras, args.classes)
+    sequence_ids, camera_ids = fill_pool(x, y, sequences, cameras, args.classes)
     print(f"pool written to SQLite in {time.perf_counter() - start:.1f} s")
 
     from training.models import TrainingRound
@@ -100,14 +103,14 @@ def main() -> None:
     assert done.status == "done", done.log[-2000:]
     report = done.metrics["candidate"]["test"]
     holdout = done.metrics["candidate"].get("holdout_deployments", {})
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # includes building the synthetic pool
     print(f"full round: {elapsed:.1f} s; test macro-F1 {report['macro_f1']:.4f}, accuracy {report['accuracy']:.4f}, "
           f"ECE {report['ece']:.4f}, sequence accuracy {report['sequence_accuracy']:.4f}; held-out cameras macro-F1 "
           f"{holdout.get('macro_f1', float('nan')):.4f}; candidate {done.candidate}")
 
     from sklearn.linear_model import LogisticRegression
 
-    side = np.array([assign_split(str(s), str(c)) for s, c in zip(sequences, cameras, strict=True)])
+    side = np.array([split_of(int(s), int(c)) for s, c in zip(sequence_ids, camera_ids, strict=True)])
     test = side == TEST
     start = time.perf_counter()
     baseline = LogisticRegression(max_iter=300).fit(x[side == TRAIN], y[side == TRAIN])

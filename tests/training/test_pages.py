@@ -8,11 +8,11 @@ from training.models import TrainingRound
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def finished(org, db):
+@pytest.fixture(params=[False, True], ids=["image labels", "sequence labels"])
+def finished(org, db, request):
     from inference.services.registry import default_version_ensure
 
-    labelled_pool(org, default_version_ensure(), {"fox": 45, "wild-boar": 45})
+    labelled_pool(org, default_version_ensure(), {"fox": 45, "wild-boar": 45}, by_sequence=request.param)
     return run_round()
 
 
@@ -65,17 +65,19 @@ def test_publishing_a_release_bundle(client, coordinator, finished, settings):
 def test_two_versions_compared_on_a_round_split(client, partner, finished):
     import numpy as np
 
-    from annotation.models import Image
+    from annotation.models import Image, Taxon
+    from annotation.selectors import with_current_label
     from inference.models import ModelVersion, Prediction
 
     parent, candidate = finished.parent, finished.candidate
     for version, good in ((parent, False), (candidate, True)):
         order = list(version.classes.order_by("index").values_list("taxon__slug", flat=True))
         rows = []
-        for image in Image.objects.prefetch_related("annotations__taxon"):
+        slugs = dict(Taxon.objects.values_list("pk", "slug"))
+        for image in with_current_label(Image.objects.all()):
             logits = np.zeros(len(order), dtype=np.float16)
             if good:
-                logits[order.index(image.annotations.all()[0].taxon.slug)] = 5
+                logits[order.index(slugs[image.current_taxon_id])] = 5
             rows.append(Prediction(image=image, version=version, category="animal", score=0.5,
                                    logits=logits.tobytes()))
         Prediction.objects.bulk_create(rows)

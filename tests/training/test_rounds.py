@@ -18,8 +18,9 @@ from training.services.rounds import RoundBusy, training_round_start
 pytestmark = pytest.mark.django_db
 
 
-def labelled_pool(org, parent, counts: dict[str, int], seed: int = 0) -> None:
-    """Images in sequences of 3, each with an embedding near its taxon's centre and an expert label."""
+def labelled_pool(org, parent, counts: dict[str, int], seed: int = 0, by_sequence: bool = False) -> None:
+    """Images in sequences of 3, each with an embedding near its taxon's centre and an expert label (one per
+    sequence with `by_sequence`, as the review desk writes them)."""
     rng = np.random.default_rng(seed)
     batch = batch_open(organisation=org, uploader=None)
     centres = {slug: rng.normal(size=64) for slug in counts}
@@ -27,13 +28,17 @@ def labelled_pool(org, parent, counts: dict[str, int], seed: int = 0) -> None:
         for index in range(count):
             if index % 3 == 0:
                 sequence = Sequence.objects.create(organisation=org, batch=batch)
+                if by_sequence:
+                    Annotation.objects.create(sequence=sequence, taxon=taxon(slug), role="expert",
+                                              source=LabelSource.EXPERT)
             image = Image.objects.create(
                 organisation=org, batch=batch, sequence=sequence, file=f"fake/{slug}-{index}.jpg",
                 original_name=f"{slug}-{index}.jpg", sha256=f"{slug}-{index}", bytes=1, width=1, height=1)
             vector = centres[slug] + rng.normal(scale=0.5, size=64)
             Embedding.objects.create(image=image, backbone_key=parent.backbone_key,
                                      vector=(vector / np.linalg.norm(vector)).astype(np.float16).tobytes())
-            Annotation.objects.create(image=image, taxon=taxon(slug), role="expert", source=LabelSource.EXPERT)
+            if not by_sequence:
+                Annotation.objects.create(image=image, taxon=taxon(slug), role="expert", source=LabelSource.EXPERT)
 
 
 @pytest.fixture

@@ -31,3 +31,9 @@ def assign_split(sequence_key: str, deployment_key: str | None, rule: SplitRule 
     if position < rule.test_fraction + rule.validation_fraction:
         return VALIDATION
     return TRAIN
+
+
+def split_of(sequence_id: int, deployment_id: int | None, rule: SplitRule = SplitRule()) -> str:  # noqa: B008
+    """The side of a stored sequence, keyed by its database ids (no camera: None or a negative id)."""
+    has_camera = deployment_id is not None and deployment_id >= 0
+    return assign_split(str(sequence_id), str(deployment_id) if has_camera else None, rule)

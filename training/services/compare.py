@@ -4,21 +4,22 @@ from pathlib import Path
 
 import numpy as np
 
-from annotation.models import Annotation, Taxon
+from annotation.models import Annotation, Image, Taxon
 from inference.models import ModelVersion
 from inference.selectors import stored_logits
 from training.engine.metrics import evaluate
-from training.engine.splits import TEST, assign_split
+from training.engine.splits import TEST, split_of
 from training.models import TrainingRound
 
 
 def _test_labels(training_round: TrainingRound) -> dict[int, int]:
     """image id -> labelled taxon id, for the round's frozen labels that fall in the test split."""
-    label_ids = json.loads(Path(training_round.snapshot["file"]).read_text())
-    rows = Annotation.objects.filter(pk__in=label_ids).values_list(
-        "image_id", "taxon_id", "image__sequence_id", "image__deployment_id")
-    return {image: taxon for image, taxon, sequence, deployment in rows
-            if assign_split(str(sequence), str(deployment) if deployment else None) == TEST}
+    frozen = json.loads(Path(training_round.snapshot["file"]).read_text())
+    taxon_of = dict(Annotation.objects.filter(pk__in=set(frozen["label_ids"])).values_list("pk", "taxon_id"))
+    places = {pk: (sequence, deployment) for pk, sequence, deployment in Image.objects.filter(
+        pk__in=frozen["image_ids"]).values_list("pk", "sequence_id", "deployment_id")}
+    return {image: taxon_of[label] for image, label in zip(frozen["image_ids"], frozen["label_ids"], strict=True)
+            if image in places and split_of(*places[image]) == TEST}
 
 
 def versions_compare(*, training_round: TrainingRound, a: ModelVersion, b: ModelVersion) -> dict:

@@ -23,7 +23,7 @@ from inference.services.registry import model_version_promote, model_version_reg
 from training.engine.heads import HeadConfig, TrainingCancelled, head_logits, train_head
 from training.engine.metrics import evaluate
 from training.engine.plots import confusion_png, coverage_png, reliability_png
-from training.engine.splits import HOLDOUT, TEST, TRAIN, VALIDATION, assign_split
+from training.engine.splits import HOLDOUT, TEST, TRAIN, VALIDATION, split_of
 from training.models import RoundStatus, TrainingRound
 from training.services.gate import promotion_gate
 from training.services.rounds import round_dir, round_finish, round_log
@@ -91,13 +91,15 @@ def _prepare(training_round: TrainingRound, parent: ModelVersion) -> RoundData:
     snapshot = labelled_snapshot(parent.backbone_key)
     folder = round_dir(round_id)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "labels.json").write_text(json.dumps(snapshot.label_ids.tolist()))
+    # Image ids beside label ids: a sequence label stands for every frame, so the label alone does not say which.
+    (folder / "labels.json").write_text(json.dumps({"image_ids": snapshot.image_ids.tolist(),
+                                                    "label_ids": snapshot.label_ids.tolist()}))
     TrainingRound.objects.filter(pk=round_id).update(parent=parent, snapshot_at=timezone.now(), snapshot={
         "labels": len(snapshot.label_ids), "label_hash": snapshot.label_hash, "file": str(folder / "labels.json")})
     round_log(round_id, f"snapshot: {len(snapshot.label_ids)} labelled images with {parent.backbone_key} "
                         "embeddings", 0.05)
-    sides = np.array([assign_split(str(s), str(d) if d >= 0 else None)
-                      for s, d in zip(snapshot.sequence_ids, snapshot.deployment_ids, strict=True)])
+    sides = np.array([split_of(int(s), int(d)) for s, d in zip(snapshot.sequence_ids, snapshot.deployment_ids,
+                                                               strict=True)])
     classes, mapping, report = class_list(snapshot.taxon_ids, sides == TRAIN, int(params["min_labels"]))
     for line in report:
         round_log(round_id, line)
