@@ -38,11 +38,16 @@ def _decode(path: str, box: Box | None, input_size: int) -> Image.Image:
     return image.convert("RGB")
 
 
-def load_crop(request: CropRequest, spec: BackboneSpec) -> torch.Tensor:
+def crop_image(request: CropRequest, spec: BackboneSpec) -> Image.Image:
+    """The picture the backbone sees, before resizing: upright (EXIF), decoded small, cropped square."""
     image = _decode(request.path, request.box, spec.input_size)
     if request.box is not None and spec.crop == "square_box":
         image = image.crop(square_around(request.box, *image.size))
-    return to_tensor(image, spec)
+    return image
+
+
+def load_crop(request: CropRequest, spec: BackboneSpec) -> torch.Tensor:
+    return to_tensor(crop_image(request, spec), spec)
 
 
 def to_tensor(image: Image.Image, spec: BackboneSpec) -> torch.Tensor:

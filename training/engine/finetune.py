@@ -8,12 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from inference.engine.preprocess import CropRequest, load_crop, square_around
+from inference.engine.preprocess import CropRequest, crop_image, load_crop
 from inference.engine.specs import BackboneSpec
 from training.engine.heads import TrainingCancelled
 from training.engine.metrics import macro_f1
@@ -47,10 +46,8 @@ class CropDataset(Dataset):
         item = self.items[index]
         if not self.train:
             return load_crop(item, self.spec), int(self.labels[index])
-        image = Image.open(item.path).convert("RGB")
-        if item.box is not None:
-            image = image.crop(square_around(item.box, *image.size))
-        return self.augment(image), int(self.labels[index])
+        # The same upright, square crop as evaluation and pre-labelling see; only the augmentation differs.
+        return self.augment(crop_image(item, self.spec)), int(self.labels[index])
 
 
 def _evaluate(model: nn.Module, loader: DataLoader, device: str) -> tuple[float, np.ndarray]:
