@@ -11,6 +11,7 @@ from annotation.models import (
     Taxon,
     UploadBatch,
 )
+from annotation.services.organisations import deployment_clock_offset_set
 
 
 class MembershipInline(admin.TabularInline):
@@ -45,6 +46,17 @@ class DeploymentAdmin(admin.ModelAdmin):
     list_display = ["name", "organisation", "latitude", "longitude", "camera_model", "clock_offset_s"]
     list_filter = ["organisation"]
     search_fields = ["name"]
+
+    def save_model(self, request, obj: Deployment, form, change: bool) -> None:
+        """A corrected camera clock must move the images' dates too, which the service does."""
+        wanted = obj.clock_offset_s
+        if change and "clock_offset_s" in form.changed_data:
+            obj.clock_offset_s = form.initial["clock_offset_s"]
+            super().save_model(request, obj, form, change)
+            deployment_clock_offset_set(deployment=obj, clock_offset_s=wanted)
+            obj.clock_offset_s = wanted
+        else:
+            super().save_model(request, obj, form, change)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

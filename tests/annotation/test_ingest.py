@@ -123,3 +123,16 @@ def test_unique_bytes_per_organisation_is_enforced_by_the_database(batch, camera
     clone.pk = None
     with pytest.raises(IntegrityError):
         clone.save()
+
+
+def test_correcting_the_clock_in_the_admin_moves_the_dates(batch, camera, tmp_path, coordinator, client):
+    item = image_ingest(path=write_jpeg(tmp_path / "a.jpg", taken="2024:05:01 10:00:00"), name="a.jpg",
+                        batch=batch, deployment=camera)
+    client.force_login(coordinator)
+    url = f"/admin/annotation/deployment/{camera.pk}/change/"
+    form = {"organisation": camera.organisation_id, "name": camera.name, "clock_offset_s": 7200}
+    response = client.post(url, form)
+    assert response.status_code == 302, response.content[:2000]
+    item.image.refresh_from_db()
+    camera.refresh_from_db()
+    assert camera.clock_offset_s == 7200 and item.image.taken_at.hour == 12
