@@ -1,5 +1,6 @@
 """Engine code on tiny tensors and arrays: no database."""
 import json
+import math
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from inference.engine.detections import DetectionFileError, YoloDetector, read_m
 from inference.engine.preprocess import CropRequest, load_crop, square_around
 from inference.engine.similarity import VectorIndex
 from inference.engine.specs import BackboneSpec
-from inference.engine.zero_shot import IMAGENET_TO_TAXON, imagenet_to_taxa
+from inference.engine.zero_shot import IMAGENET_TO_TAXON, imagenet_to_taxa, zero_shot_slugs
 
 TINY_VIT = BackboneSpec(timm_name="vit_small_patch14_dinov2.lvd142m", input_size=56)
 
@@ -41,6 +42,49 @@ def test_temperature_softens_scores():
     assert class_probabilities(logits, temperature=3.0)[0] < class_probabilities(logits, temperature=1.0)[0]
 
 
+# Four frames of one sequence, classes (A, B, C). The three ways of pooling frames disagree on them:
+# - mean of logits (DeepFaune): A, since A's logits are never very negative while B's and C's once are;
+# - mean of probabilities: B, which three frames prefer moderately (p = 0.62 each);
+# - the single most confident frame: C (p = 0.993 on the first frame).
+DISAGREEING_FRAMES = np.array([[15.0, -30.0, 20.0], [1.0, 1.5, -30.0], [1.0, 1.5, -30.0], [1.0, 1.5, -30.0]])
+
+
+def _softmax_by_hand(logits: list[float]) -> list[float]:
+    exps = [math.exp(value) for value in logits]
+    return [value / sum(exps) for value in exps]
+
+
+def test_sequence_verdict_is_the_mean_of_logits_not_of_probabilities_nor_the_best_frame():
+    per_frame = [_softmax_by_hand(list(row)) for row in DISAGREEING_FRAMES]
+    mean_of_probabilities = np.mean(per_frame, axis=0)
+    best_frame = per_frame[int(np.argmax([max(p) for p in per_frame]))]
+    assert (int(np.argmax(mean_of_probabilities)), int(np.argmax(best_frame))) == (1, 2)  # the rivals' verdicts
+    frames = [FrameResult("animal", row) for row in DISAGREEING_FRAMES] + [FrameResult("empty", None)]
+    verdict = aggregate_sequence(frames, threshold=0.8)
+    expected = _softmax_by_hand([4.5, -6.375, -17.5])  # the column means of DISAGREEING_FRAMES
+    assert verdict.class_index == 0 and not verdict.undefined
+    assert verdict.score == pytest.approx(expected[0], rel=1e-9)
+    assert [i for i, _ in verdict.top] == [0, 1, 2]
+    assert [p for _, p in verdict.top] == pytest.approx(expected, rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 4.0, 10.0])
+def test_temperature_divides_the_mean_logits_before_the_softmax(temperature):
+    frames = [FrameResult("animal", row) for row in DISAGREEING_FRAMES]
+    verdict = aggregate_sequence(frames, temperature=temperature, threshold=0.8)
+    expected = _softmax_by_hand([4.5 / temperature, -6.375 / temperature, -17.5 / temperature])
+    assert verdict.class_index == 0
+    assert verdict.score == pytest.approx(expected[0], rel=1e-9)
+    assert [p for _, p in verdict.top] == pytest.approx(expected, rel=1e-9, abs=1e-15)
+    assert verdict.undefined == (expected[0] < 0.8)  # T = 10 softens 0.99998 to 0.69: undefined
+
+
+def test_a_warmer_temperature_lowers_the_sequence_score():
+    frames = [FrameResult("animal", row) for row in DISAGREEING_FRAMES]
+    scores = [aggregate_sequence(frames, temperature=t).score for t in (1.0, 4.0, 10.0)]
+    assert scores[0] > 0.9999 > scores[1] > 0.9 > 0.8 > scores[2] > 0.6
+
+
 def test_all_empty_is_empty_and_people_win_by_majority():
     assert aggregate_sequence([FrameResult("empty", None)] * 3).category == "empty"
     frames = [FrameResult("human", None), FrameResult("human", None), FrameResult("vehicle", None)]
@@ -55,6 +99,62 @@ def test_zero_shot_mapping_sums_imagenet_classes_and_keeps_the_remainder():
     jeep_only = np.full(1000, -20.0)
     jeep_only[609] = 5.0
     assert np.exp(imagenet_to_taxa(jeep_only[None, :], ["fox"])[0][0]) < 0.01  # no mass moved onto fox
+
+
+# ImageNet-1k indices with a word of their official name (checked against timm's own ImageNet class list, so a
+# table shifted by one, or built from another class order, fails) and the taxon each must land on.
+KNOWN_IMAGENET_CLASSES = [
+    (277, "red fox", "fox"), (280, "grey fox", "fox"), (341, "hog", "wild-boar"), (342, "wild boar", "wild-boar"),
+    (294, "brown bear", "bear"), (295, "American black bear", "bear"), (362, "badger", "badger"),
+    (287, "lynx", "lynx"), (269, "timber wolf", "wolf"), (331, "hare", "lagomorph"), (335, "fox squirrel", "squirrel"),
+    (336, "marmot", "marmot"), (334, "hedgehog", "hedgehog"), (345, "ox", "cow"), (348, "ram", "sheep"),
+    (349, "bighorn", "mouflon"), (350, "ibex", "ibex"), (339, "sorrel", "equid"), (358, "polecat", "mustelid"),
+    (17, "jay", "bird"), (24, "great grey owl", "bird"), (281, "tabby", "cat"), (207, "golden retriever", "dog"),
+    (333, "hamster", "micromammal"), (717, "pickup", "vehicle"),
+]
+
+
+def test_imagenet_class_table_names_what_we_think():
+    from timm.data import ImageNetInfo
+
+    names = ImageNetInfo()
+    for index, words, _ in KNOWN_IMAGENET_CLASSES:
+        assert words.lower() in names.index_to_description(index).lower(), index
+
+
+@pytest.mark.parametrize(("index", "taxon"), [(index, taxon) for index, _, taxon in KNOWN_IMAGENET_CLASSES])
+def test_a_confident_imagenet_class_lands_on_its_taxon(index, taxon):
+    slugs = zero_shot_slugs(set(IMAGENET_TO_TAXON))
+    logits = np.zeros(1000)
+    logits[index] = 12.0  # softmax puts 0.994 on it; a plain one-hot of 1 would leave the 118 dog breeds ahead
+    mapped = np.exp(imagenet_to_taxa(logits[None, :], slugs)[0])
+    assert slugs[int(np.argmax(mapped))] == taxon and mapped.max() > 0.99
+
+
+def test_no_imagenet_class_counts_for_two_taxa():
+    indices = [index for table in IMAGENET_TO_TAXON.values() for index in table]
+    assert len(indices) == len(set(indices)) and all(0 <= index < 1000 for index in indices)
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize(("sample", "taxon", "least"), [
+    # Both are clear daytime photos of a single whole animal. The trap photos of a fox, a wolf and a rabbit in
+    # animl_southwest are not used: the ImageNet model calls the fox a corgi and the others a fence or a pool
+    # table, which says nothing about the mapping. These two say whether the package weights reach timm intact
+    # (scrambled weights give noise) and whether the mapping is read at the right indices.
+    ("ecoassist_test/images/bear.jpg", "bear", 0.9),  # top ImageNet class: American black bear, 0.95 on bear
+    ("animl_southwest/images/testdataowl.JPG", "bird", 0.5),  # grouse, turnstone, ptarmigan: 0.71 on bird
+])
+def test_a_real_photo_lands_on_its_taxon_through_the_package_weights(shared_camtrap, sample, taxon, least):
+    from inference.engine.specs import EFFICIENTNET_LITE0
+
+    model = load_efficientnet_lite0()
+    pixels = load_crop(CropRequest(str(shared_camtrap / sample), None), EFFICIENTNET_LITE0)
+    with torch.inference_mode():
+        logits, _ = model(pixels[None])
+    slugs = zero_shot_slugs(set(IMAGENET_TO_TAXON))
+    mapped = np.exp(imagenet_to_taxa(logits.numpy(), slugs)[0])
+    assert slugs[int(np.argmax(mapped))] == taxon and mapped.max() > least
 
 
 def test_square_crop_is_centred_square_and_inside():
