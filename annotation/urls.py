@@ -1,36 +1,37 @@
 from django.urls import path
 
 from annotation import apis, views
+from faune_platform import converters  # noqa: F401 registers <id:...>
 
 api_urlpatterns = [
     path("taxa/", apis.TaxonListApi.as_view(), name="api-taxa"),
     path("deployments/", apis.DeploymentListApi.as_view(), name="api-deployments"),
     path("images/", apis.ImageListApi.as_view(), name="api-images"),
-    path("images/<int:pk>/", apis.ImageDetailApi.as_view(), name="api-image"),
-    path("images/<int:pk>/annotations/", apis.ImageAnnotationApi.as_view(), name="api-image-annotations"),
+    path("images/<id:pk>/", apis.ImageDetailApi.as_view(), name="api-image"),
+    path("images/<id:pk>/annotations/", apis.ImageAnnotationApi.as_view(), name="api-image-annotations"),
     path("batches/", apis.BatchListApi.as_view(), name="api-batches"),
-    path("batches/<int:pk>/", apis.BatchDetailApi.as_view(), name="api-batch"),
-    path("batches/<int:pk>/files/", apis.BatchFilesApi.as_view(), name="api-batch-files"),
+    path("batches/<id:pk>/", apis.BatchDetailApi.as_view(), name="api-batch"),
+    path("batches/<id:pk>/files/", apis.BatchFilesApi.as_view(), name="api-batch-files"),
     path("imports/", apis.ImportApi.as_view(), name="api-imports"),
     path("review/queues/", apis.ReviewQueueApi.as_view(), name="api-review-queues"),
     path("review/claim/", apis.ReviewClaimApi.as_view(), name="api-review-claim"),
-    path("review/tasks/<int:pk>/label/", apis.ReviewVerdictApi.as_view(), name="api-review-label"),
-    path("review/tasks/<int:pk>/unsure/", apis.ReviewVerdictApi.as_view(kind="unsure"), name="api-review-unsure"),
-    path("review/tasks/<int:pk>/skip/", apis.ReviewVerdictApi.as_view(kind="skip"), name="api-review-skip"),
-    path("review/tasks/<int:pk>/resolve/", apis.ReviewResolveApi.as_view(), name="api-review-resolve"),
+    path("review/tasks/<id:pk>/label/", apis.ReviewVerdictApi.as_view(), name="api-review-label"),
+    path("review/tasks/<id:pk>/unsure/", apis.ReviewVerdictApi.as_view(kind="unsure"), name="api-review-unsure"),
+    path("review/tasks/<id:pk>/skip/", apis.ReviewVerdictApi.as_view(kind="skip"), name="api-review-skip"),
+    path("review/tasks/<id:pk>/resolve/", apis.ReviewResolveApi.as_view(), name="api-review-resolve"),
     path("review/conflicts/", apis.ReviewConflictListApi.as_view(), name="api-review-conflicts"),
     path("review/agreement/", apis.ReviewAgreementApi.as_view(), name="api-review-agreement"),
 ]
 
 urlpatterns = [
     path("images/", views.image_list, name="image-list"),
-    path("images/<int:pk>/", views.image_detail, name="image-detail"),
-    path("images/<int:pk>/file", views.image_file, name="image-file"),
-    path("images/<int:pk>/thumbnail", views.image_thumbnail, name="image-thumbnail"),
+    path("images/<id:pk>/", views.image_detail, name="image-detail"),
+    path("images/<id:pk>/file", views.image_file, name="image-file"),
+    path("images/<id:pk>/thumbnail", views.image_thumbnail, name="image-thumbnail"),
     path("upload/", views.upload_page, name="upload"),
     path("import/", views.import_page, name="import"),
     path("batches/", views.batch_list, name="batch-list"),
-    path("batches/<int:pk>/", views.batch_detail, name="batch-detail"),
+    path("batches/<id:pk>/", views.batch_detail, name="batch-detail"),
     path("taxa/", views.taxon_list, name="taxon-list"),
     path("review/", views.review_page, name="review"),
     path("review/conflicts/", views.review_conflicts_page, name="review-conflicts"),

@@ -1,7 +1,19 @@
 """How API errors reach people: every refusal is JSON with a `detail` a person can act on."""
 from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from faune_platform.converters import MAX_ID
+
+
+class IdField(serializers.IntegerField):
+    """An id given in a request body or query string: a positive integer that fits a primary key."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
 
 
 def exception_handler(error: Exception, context: dict) -> Response | None:

@@ -1,20 +1,21 @@
 from django.urls import path
 
+from faune_platform import converters  # noqa: F401 registers <id:...>
 from inference import apis, views
 
 api_urlpatterns = [
-    path("images/<int:pk>/prediction/", apis.ImagePredictionApi.as_view(), name="api-image-prediction"),
-    path("images/<int:pk>/similar/", apis.SimilarImagesApi.as_view(), name="api-image-similar"),
-    path("batches/<int:pk>/prelabel/", apis.BatchPrelabelApi.as_view(), name="api-batch-prelabel"),
+    path("images/<id:pk>/prediction/", apis.ImagePredictionApi.as_view(), name="api-image-prediction"),
+    path("images/<id:pk>/similar/", apis.SimilarImagesApi.as_view(), name="api-image-similar"),
+    path("batches/<id:pk>/prelabel/", apis.BatchPrelabelApi.as_view(), name="api-batch-prelabel"),
     path("prelabels/accept/", apis.PrelabelAcceptApi.as_view(), name="api-prelabel-accept"),
     path("models/", apis.ModelVersionListApi.as_view(), name="api-models"),
     path("selection/batches/", apis.SelectionBatchListApi.as_view(), name="api-selection-batches"),
-    path("models/<int:pk>/status/", apis.ModelVersionStatusApi.as_view(), name="api-model-status"),
+    path("models/<id:pk>/status/", apis.ModelVersionStatusApi.as_view(), name="api-model-status"),
 ]
 
 urlpatterns = [
     path("prelabels/", views.prelabel_list, name="prelabel-list"),
     path("models/", views.model_list, name="model-list"),
     path("selection/", views.selection_page, name="selection"),
-    path("models/<int:pk>/status/", views.model_status, name="model-status"),
+    path("models/<id:pk>/status/", views.model_status, name="model-status"),
 ]
