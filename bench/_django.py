@@ -13,6 +13,10 @@ def setup_django() -> Path:
     import django
     from django.core.management import call_command
 
+    from faune_platform.settings.secret import secret_key_ensure
+
+    secret_key_ensure(data_dir)  # before settings load, as manage.py bootstrap does
+
     django.setup()
     call_command("bootstrap", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
     return data_dir

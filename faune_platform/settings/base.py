@@ -1,6 +1,5 @@
 """Settings for every environment; `test.py` overrides what tests need. Values come from the environment."""
 import hashlib
-from pathlib import Path
 
 import dj_database_url
 
@@ -9,29 +8,15 @@ from faune_platform.settings.env import (
     env_float,
     env_int,
     env_list,
-    env_path,
     env_str,
 )
+from faune_platform.settings.secret import BASE_DIR as BASE_DIR  # a setting other modules read
+from faune_platform.settings.secret import data_dir, secret_key_read
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
-
-# Everything the platform writes lives under one folder, so two data dirs never share state.
-DATA_DIR = env_path("FAUNE_DATA_DIR", BASE_DIR / "var")
+DATA_DIR = data_dir()
 MEDIA_ROOT = DATA_DIR / "media"
 IMPORTS_DIR = DATA_DIR / "imports"
-SECRET_KEY_FILE = DATA_DIR / "secret_key"
-
-
-def _secret_key() -> str:
-    from_env = env_str("FAUNE_SECRET_KEY", "")
-    if from_env:
-        return from_env
-    if SECRET_KEY_FILE.exists():  # written once by `manage.py bootstrap`
-        return SECRET_KEY_FILE.read_text().strip()
-    return "insecure-key-run-manage-py-bootstrap"
-
-
-SECRET_KEY = _secret_key()
+SECRET_KEY = secret_key_read(DATA_DIR)
 DEBUG = env_bool("FAUNE_DEBUG", False)
 ALLOWED_HOSTS = env_list("FAUNE_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("FAUNE_CSRF_TRUSTED_ORIGINS", [])
@@ -148,13 +133,18 @@ REST_FRAMEWORK = {
 }
 
 
+_JOB_TIMEOUT_S = env_int("FAUNE_JOB_TIMEOUT_S", 600, minimum=10)
+
+
 def _q_cluster() -> dict:
     cluster = {
         # One queue per data dir: two checkouts sharing a Redis server must never run each other's jobs.
         "name": env_str("FAUNE_QUEUE_NAME", "faune-" + hashlib.sha256(str(DATA_DIR).encode()).hexdigest()[:8]),
         "workers": env_int("FAUNE_WORKERS", 1, minimum=1),
-        "timeout": env_int("FAUNE_JOB_TIMEOUT_S", 6 * 3600, minimum=60),
-        "retry": env_int("FAUNE_JOB_TIMEOUT_S", 6 * 3600, minimum=60) + 600,
+        # A task that runs longer is stopped; a task not acknowledged after `retry` is delivered again. Jobs are
+        # cut into chunks of about JOB_CHUNK_S, so both stay at minutes and a killed worker's job resumes soon.
+        "timeout": _JOB_TIMEOUT_S,
+        "retry": _JOB_TIMEOUT_S + 60,
         "max_attempts": 2,
         "catch_up": False,
         "save_limit": 1000,
@@ -203,6 +193,17 @@ FAUNE = {
     "ROUND_CADENCE_MINUTES": env_int("FAUNE_ROUND_CADENCE_MINUTES", 24 * 60, minimum=1),
     "ROUND_MIN_NEW_EXPERT_LABELS": env_int("FAUNE_ROUND_MIN_NEW_EXPERT_LABELS", 500, minimum=1),
     "ROUND_STALE_MINUTES": env_int("FAUNE_ROUND_STALE_MINUTES", 30, minimum=1),
+    # A round is one long task (training cannot be cut into chunks); this is its own time limit.
+    "ROUND_TIMEOUT_S": env_int("FAUNE_ROUND_TIMEOUT_S", 24 * 3600, minimum=60),
+    # Jobs (see faune_platform/jobs.py): each chunk works about JOB_CHUNK_S seconds, then queues the next one.
+    # A running job with no heartbeat for JOB_STALE_S lost its worker: the sweep, every JOB_SWEEP_MINUTES,
+    # queues it again, at most JOB_MAX_RESUMES times.
+    "JOB_CHUNK_S": env_float("FAUNE_JOB_CHUNK_S", 60.0),
+    "JOB_STALE_S": env_float("FAUNE_JOB_STALE_S", 180.0),
+    "JOB_MAX_RESUMES": env_int("FAUNE_JOB_MAX_RESUMES", 3, minimum=0),
+    "JOB_SWEEP_MINUTES": env_int("FAUNE_JOB_SWEEP_MINUTES", 2, minimum=1),
+    "JOB_SWEEPS": env_list("FAUNE_JOB_SWEEPS", ["inference.tasks.jobs_sweep", "annotation.tasks.jobs_sweep",
+                                                "training.tasks.jobs_sweep"]),
 }
 
 LOGGING = {

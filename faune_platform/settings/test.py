@@ -1,15 +1,18 @@
 """Test settings: fast hashing, jobs run inline, everything written to a throw-away data dir."""
+import os
 import tempfile
 from pathlib import Path
 
-from faune_platform.settings.base import *  # noqa: F403
-from faune_platform.settings.base import _SQLITE_OPTIONS, DATABASES, Q_CLUSTER
+# The base settings refuse to start without a key; tests use a fixed one (worker subprocesses get it too).
+os.environ.setdefault("FAUNE_SECRET_KEY", "test-only-secret")
+
+from faune_platform.settings.base import *  # noqa: E402, F403
+from faune_platform.settings.base import _SQLITE_OPTIONS, DATABASES, Q_CLUSTER  # noqa: E402
 
 # Tests never touch the checkout's var/: each run gets its own folder (pytest's conftest removes it).
 DATA_DIR = Path(tempfile.mkdtemp(prefix="faune-test-"))
 MEDIA_ROOT = DATA_DIR / "media"
 IMPORTS_DIR = DATA_DIR / "imports"
-SECRET_KEY = "test-only-secret"  # noqa: S105
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ALLOWED_HOSTS = ["*"]
 

@@ -21,8 +21,10 @@ def _env(data_dir: Path, **extra: str) -> dict:
 
 
 def _manage(data_dir: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=_env(data_dir, **extra),  # noqa: S603
-                          capture_output=True, text=True, timeout=120, check=True)
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=_env(data_dir, **extra),  # noqa: S603
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
 
 
 def test_bootstrap_sets_up_once_and_is_quiet_after(tmp_path):
@@ -84,5 +86,23 @@ def test_web_processes_do_not_import_torch(tmp_path):
     """Pages and the API load every view module; none may pull torch, timm or matplotlib in at start-up."""
     code = ("import sys; from django.urls import get_resolver; get_resolver().url_patterns; "
             "print(sorted(m for m in ('torch', 'timm', 'matplotlib', 'ultralytics') if m in sys.modules))")
-    result = _manage(tmp_path, "shell", "-c", code)
+    result = _manage(tmp_path, "shell", "-c", code, FAUNE_SECRET_KEY="any")
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_bootstrap_queues_jobs_that_a_later_worker_can_read(tmp_path):
+    """bootstrap queues the default model's pre-labelling; the worker started afterwards by `serve` must accept
+    its signature (it once was signed with a fallback key, and the first job was dropped as BadSignature)."""
+    _manage(tmp_path, "bootstrap")
+    code = ("from django_q.models import OrmQ; tasks = [q.task for q in OrmQ.objects.all()]; "
+            "print(len(tasks), sorted(t['func'] for t in tasks))")
+    queued = _manage(tmp_path, "shell", "-c", code)
+    count, funcs = queued.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert int(count) >= 1 and "inference.tasks.prelabel_all" in funcs, queued.stdout
+
+
+def test_settings_refuse_to_start_without_a_secret_key(tmp_path):
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=_env(tmp_path),  # noqa: S603
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "No secret key" in result.stderr and "bootstrap" in result.stderr

@@ -1,4 +1,5 @@
-"""Prepare a data dir for use: folders, secret key, database schema and seeds, a coordinator account.
+"""Prepare a data dir for use: folders, database schema and seeds, a coordinator account. (The secret key is
+written by manage.py before settings load, see faune_platform/settings/secret.py.)
 Safe to run again: it changes nothing that is already in place and then says so in one line."""
 import os
 import secrets
@@ -11,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from annotation.models import Role
 from annotation.services.organisations import membership_set, organisation_get_or_create
+from faune_platform.jobs import sweep_schedule_ensure
 from inference.services.registry import default_version_ensure
 from training.services.schedule import training_schedule_ensure
 
@@ -27,13 +29,11 @@ class Command(BaseCommand):
         data_dir = Path(settings.DATA_DIR)
         for folder in (data_dir, Path(settings.MEDIA_ROOT), Path(settings.IMPORTS_DIR)):
             folder.mkdir(parents=True, exist_ok=True)
-        if not settings.SECRET_KEY_FILE.exists() and not os.environ.get("FAUNE_SECRET_KEY"):
-            settings.SECRET_KEY_FILE.write_text(secrets.token_urlsafe(50))
-            settings.SECRET_KEY_FILE.chmod(0o600)
         call_command("migrate", interactive=False, verbosity=0)
         message = self._ensure_coordinator(options["username"])
         default_version_ensure()  # pre-labels from the first upload, marked zero-shot everywhere
         training_schedule_ensure()
+        sweep_schedule_ensure()  # resumes the jobs of a worker that was killed
         self.stdout.write(f"Faune data in {data_dir}. {message}")
 
     def _ensure_coordinator(self, username: str) -> str:

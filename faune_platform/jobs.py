@@ -1,0 +1,172 @@
+"""Background jobs, one way for every app.
+
+A job is a row (a model built on `Job`) and a chain of django-q2 tasks that each carry the row's id and a token:
+- `job_enqueue` gives the row a new token and queues a task once the transaction commits;
+- the task claims the row with a conditional UPDATE that only the current token passes, so a stale or
+  duplicated delivery does nothing;
+- long work is cut into chunks of about `JOB_CHUNK_S` seconds; a chunk that has more to do queues the next
+  one (`job_continue`), so no task runs long enough for the queue's retry time to matter;
+- a chunk keeps `heartbeat_at` fresh while it works; a worker killed mid-chunk leaves a stale heartbeat, and
+  either the broker delivers the same task again after its retry time (the token still matches, so it resumes)
+  or the periodic sweep queues the job again, up to `JOB_MAX_RESUMES` times, then fails it with a message.
+Chunks must be idempotent: a resumed chunk redoes at most the work of the one that was killed.
+"""
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "queued"
+    RUNNING = "running", "running"
+    DONE = "done", "done"
+    FAILED = "failed", "failed"
+    CANCELLED = "cancelled", "cancelled"
+
+
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class Job(models.Model):
+    """The fields every job row shares."""
+
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    error = models.TextField(blank=True)
+    token = models.CharField(max_length=32, blank=True, help_text="Only the task carrying it may work the job.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the worker.")
+    resumes = models.PositiveSmallIntegerField(default=0, help_text="Times the job was queued again after its "
+                                                                    "worker stopped.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+
+def _rows(job: Job) -> models.QuerySet:
+    return type(job)._default_manager.filter(pk=job.pk)
+
+
+def job_enqueue(job: Job, task: str, *, timeout_s: int | None = None) -> str:
+    """Queue `task(job id, token)` when the current transaction commits; any older task of this job is
+    disowned by the new token. Returns the token."""
+    from django_q.tasks import async_task
+
+    token = uuid.uuid4().hex
+    _rows(job).update(token=token, status=JobStatus.QUEUED, finished_at=None)
+    job.token, job.status = token, JobStatus.QUEUED
+    options = {"timeout": timeout_s} if timeout_s else {}
+    name = f"{type(job).__name__.lower()}-{job.pk}-{token[:8]}"
+    transaction.on_commit(lambda: async_task(task, job.pk, token, task_name=name, **options))
+    return token
+
+
+def job_claim(model: type[Job], job_id: int, token: str) -> Job | None:
+    """Take the job for this task if its token is still the current one; None means someone else owns it
+    (or it finished, failed or was cancelled meanwhile)."""
+    claimed = model._default_manager.filter(pk=job_id, token=token, status__in=ACTIVE).update(
+        status=JobStatus.RUNNING, heartbeat_at=timezone.now())
+    return model._default_manager.get(pk=job_id) if claimed else None
+
+
+def job_heartbeat(job: Job, **fields: object) -> bool:
+    """Say the job is alive (and record progress fields); False when this task no longer owns it."""
+    return bool(_rows(job).filter(token=job.token, status=JobStatus.RUNNING).update(
+        heartbeat_at=timezone.now(), **fields))
+
+
+def job_continue(job: Job, task: str, *, timeout_s: int | None = None) -> bool:
+    """Queue the next chunk, unless another task took the job over meanwhile."""
+    with transaction.atomic():
+        owned = _rows(job).select_for_update().filter(token=job.token, status=JobStatus.RUNNING).exists()
+        if owned:
+            job_enqueue(job, task, timeout_s=timeout_s)
+    return owned
+
+
+def job_finish(job: Job, *, status: str = JobStatus.DONE, error: str = "", **fields: object) -> bool:
+    """End the job (done, failed with a message, cancelled), unless another task owns it now."""
+    return bool(_rows(job).filter(token=job.token).update(status=status, error=error[:5000],
+                                                          finished_at=timezone.now(), **fields))
+
+
+def job_fail(job: Job, error: BaseException | str) -> bool:
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return job_finish(job, status=JobStatus.FAILED, error=message)
+
+
+@dataclass
+class ChunkClock:
+    """How long a chunk may keep working before it hands over to the next one."""
+
+    started: float
+    budget_s: float
+
+    @classmethod
+    def start(cls) -> "ChunkClock":
+        return cls(time.monotonic(), settings.FAUNE["JOB_CHUNK_S"])
+
+    @property
+    def spent(self) -> bool:
+        return time.monotonic() - self.started >= self.budget_s
+
+
+@dataclass(frozen=True)
+class Resumable:
+    """One kind of job for the sweep: its rows, and the task that continues it."""
+
+    model: type[Job]
+    task: str
+    timeout_s: int | None = None
+
+
+def job_sweep(kind: Resumable, *, stale_s: float) -> tuple[int, int]:
+    """Queue again the running jobs whose heartbeat is older than `stale_s` (their worker stopped); fail the
+    ones that were resumed too often. Returns (resumed, failed)."""
+    limit = timezone.now() - timezone.timedelta(seconds=stale_s)
+    stale = kind.model._default_manager.filter(status=JobStatus.RUNNING, heartbeat_at__lt=limit)
+    resumed = failed = 0
+    for job in stale:
+        if job.resumes >= settings.FAUNE["JOB_MAX_RESUMES"]:
+            failed += job_fail(job, f"its worker stopped {job.resumes + 1} times while running it "
+                                    "(killed, out of memory or restarted); see the worker's log")
+            continue
+        with transaction.atomic():
+            if _rows(job).filter(token=job.token, status=JobStatus.RUNNING).update(resumes=F("resumes") + 1):
+                job_enqueue(job, kind.task, timeout_s=kind.timeout_s)
+                resumed += 1
+    return resumed, failed
+
+
+def sweep_all() -> dict[str, tuple[int, int]]:
+    """The periodic sweep over every app's resumable jobs, named in settings (apps import nothing from each
+    other through it)."""
+    report = {}
+    for path in settings.FAUNE["JOB_SWEEPS"]:
+        sweep: Callable[[], tuple[int, int]] = import_string(path)
+        report[path] = sweep()
+    return report
+
+
+SWEEP_SCHEDULE_NAME = "faune-job-sweep"
+
+
+def sweep_schedule_ensure() -> None:
+    """Create or update the Schedule of the sweep (idempotent; run by bootstrap)."""
+    from django_q.models import Schedule
+
+    minutes = settings.FAUNE["JOB_SWEEP_MINUTES"]
+    Schedule.objects.update_or_create(
+        name=SWEEP_SCHEDULE_NAME,
+        defaults={"func": "faune_platform.jobs.sweep_all", "schedule_type": Schedule.MINUTES, "minutes": minutes,
+                  "repeats": -1, "next_run": timezone.now() + timezone.timedelta(minutes=minutes)})
