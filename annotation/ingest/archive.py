@@ -33,38 +33,70 @@ def _skip_reason(path: PurePosixPath) -> str:
     return ""
 
 
-def extract_zip(archive: Path, destination: Path, *, max_total_bytes: int) -> list[EntryRejection]:
+# Camera-trap media barely compresses, but index files (a COCO JSON, a CSV of labels) do: this much on top of
+# `max_ratio` x the archive's size lets a small archive carry a large index.
+INDEX_ALLOWANCE_BYTES = 64 * 1024**2
+
+
+def expansion_budget(archive: Path, *, max_total_bytes: int, max_ratio: float | None) -> int:
+    """How many bytes the archive may write once unpacked."""
+    if max_ratio is None:
+        return max_total_bytes
+    return min(max_total_bytes, int(max_ratio * archive.stat().st_size) + INDEX_ALLOWANCE_BYTES)
+
+
+def extract_zip(archive: Path, destination: Path, *, max_total_bytes: int,
+                max_ratio: float | None = None) -> list[EntryRejection]:
     """Extract every safe entry under `destination`; return what was refused and why.
 
-    Sizes are counted as bytes are written, not as the archive declares them, so a zip bomb stops at the cap.
+    The archive may write at most `expansion_budget` bytes. It is refused before anything is written when the
+    sizes it declares already say more, and bytes are counted as they are written too, since declared sizes
+    can lie: a zip bomb stops at the budget either way.
     """
     try:
         bundle = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError) as error:
         raise ArchiveRejected(f"the zip archive cannot be read ({error})") from None
-    rejections: list[EntryRejection] = []
-    written = 0
+    budget = expansion_budget(archive, max_total_bytes=max_total_bytes, max_ratio=max_ratio)
     with bundle:
-        for entry in bundle.infolist():
-            if entry.is_dir():
-                continue
-            relative = _safe_relative(entry.filename)
-            if relative is None:
-                reason = "unsafe path in the zip (absolute or with '..'); skipped"
-                rejections.append(EntryRejection(entry.filename, reason))
-                continue
-            if reason := _skip_reason(relative):
-                rejections.append(EntryRejection(entry.filename, reason))
-                continue
-            if entry.flag_bits & 0x1:
-                rejections.append(EntryRejection(entry.filename, "the entry is encrypted; skipped"))
-                continue
+        wanted, rejections = _sort_entries(bundle.infolist())
+        _refuse_declared_excess(wanted, budget)
+        written = 0
+        for entry, relative in wanted:
             try:
-                written += _extract_entry(bundle, entry, destination / relative, max_total_bytes - written)
+                written += _extract_entry(bundle, entry, destination / relative, budget - written)
             except (zipfile.BadZipFile, OSError, EOFError) as error:
                 (destination / relative).unlink(missing_ok=True)
                 rejections.append(EntryRejection(entry.filename, f"damaged inside the zip ({error}); skipped"))
     return rejections
+
+
+def _sort_entries(entries: list[zipfile.ZipInfo]) -> tuple[list[tuple[zipfile.ZipInfo, PurePosixPath]],
+                                                            list[EntryRejection]]:
+    """The entries to write (with their safe path) and the ones refused, with why."""
+    wanted, rejections = [], []
+    for entry in entries:
+        if entry.is_dir():
+            continue
+        relative = _safe_relative(entry.filename)
+        if relative is None:
+            reason = "unsafe path in the zip (absolute or with '..'); skipped"
+        elif entry.flag_bits & 0x1:
+            reason = "the entry is encrypted; skipped"
+        else:
+            reason = _skip_reason(relative)
+        if reason:
+            rejections.append(EntryRejection(entry.filename, reason))
+        else:
+            wanted.append((entry, relative))
+    return wanted, rejections
+
+
+def _refuse_declared_excess(wanted: list[tuple[zipfile.ZipInfo, PurePosixPath]], budget: int) -> None:
+    declared = sum(entry.file_size for entry, _ in wanted)
+    if declared > budget:
+        raise ArchiveRejected(f"the zip says it expands to {declared:,} bytes, more than the {budget:,} allowed "
+                              "for an archive of its size (photos barely compress: a zip bomb?); refused")
 
 
 def _extract_entry(bundle: zipfile.ZipFile, entry: zipfile.ZipInfo, target: Path, budget: int) -> int:

@@ -77,6 +77,8 @@ def _open_image(path: Path, limits: MediaLimits) -> Image.Image:
         raise MediaRejected("the file is not an image or video this platform can read") from None
     except OSError as error:
         raise MediaRejected(f"the image cannot be read: {error}") from None
+    # Only the header is read so far. The pixel count is judged here, before anything decodes: reading a PNG's
+    # EXIF loads the whole image, so read_exif must come after this check.
     width, height = image.size
     if width * height > limits.max_pixels:
         raise MediaRejected(

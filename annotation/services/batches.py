@@ -1,4 +1,5 @@
 """Upload batches: open one, feed it files (or zips of a card's folder), close it."""
+import logging
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,6 +14,8 @@ from django.utils import timezone
 from annotation.ingest.archive import ArchiveRejected, extract_zip
 from annotation.models import BatchItem, BatchKind, BatchOutcome, BatchStatus, Deployment, Organisation, UploadBatch
 from annotation.services.ingest import image_ingest, remove_staged, stage_upload, staging_dir
+
+logger = logging.getLogger(__name__)
 
 
 class UploadTooLarge(Exception):
@@ -67,37 +70,56 @@ def _stage(upload: UploadedFile, target: Path) -> str:
 
 
 def batch_add_uploads(*, batch: UploadBatch, uploads: Iterable[UploadedFile]) -> list[BatchItem]:
-    """Ingest each uploaded file; a zip is unpacked safely and each of its entries ingested."""
+    """Ingest each uploaded file; a zip is unpacked safely and each of its entries ingested.
+    One file that fails never keeps the others out, and whatever entered the pool is announced."""
     items: list[BatchItem] = []
-    for upload in uploads:
-        name = Path(upload.name or "unnamed").name
-        staged = staging_dir() / uuid.uuid4().hex
-        try:
-            sha = _stage(upload, staged)
-            if _is_zip(staged):
-                items += _add_zip(batch, staged, name)
-            else:
-                items.append(image_ingest(path=staged, name=name, batch=batch, deployment=batch.deployment,
-                                          sha256=sha))
-        except (UploadTooLarge, ArchiveRejected) as error:
-            items.append(BatchItem.objects.create(batch=batch, name=name, outcome=BatchOutcome.REJECTED,
-                                                  reason=str(error)))
-        finally:
-            remove_staged(staged)
-    if any(item.outcome == BatchOutcome.IMPORTED for item in items):
-        batch_announce(batch)
+    try:
+        for upload in uploads:
+            items += _add_upload(batch, upload)
+    finally:
+        # Even when a file raised past the per-file net, the images already committed must be pre-labelled.
+        if any(item.outcome == BatchOutcome.IMPORTED for item in items):
+            batch_announce(batch)
     return items
+
+
+def _add_upload(batch: UploadBatch, upload: UploadedFile) -> list[BatchItem]:
+    name = Path(upload.name or "unnamed").name
+    staged = staging_dir() / uuid.uuid4().hex
+    try:
+        sha = _stage(upload, staged)
+        if _is_zip(staged):
+            return _add_zip(batch, staged, name)
+        return [_ingest_one(batch, staged, name, sha256=sha)]
+    except (UploadTooLarge, ArchiveRejected) as error:
+        return [_rejected(batch, name, str(error))]
+    finally:
+        remove_staged(staged)
+
+
+def _ingest_one(batch: UploadBatch, path: Path, name: str, *, sha256: str | None = None) -> BatchItem:
+    """`image_ingest` refuses bad files with a reason; anything else it raises is our bug, not the file's: the
+    file is reported refused (the traceback goes to the log) and the request goes on with the next one."""
+    try:
+        return image_ingest(path=path, name=name, batch=batch, deployment=batch.deployment, sha256=sha256)
+    except Exception:
+        logger.exception("ingesting %r into batch %s failed", name, batch.pk)
+        return _rejected(batch, name, "the file could not be stored because of an internal error; it was "
+                                      "logged, and the other files went on")
+
+
+def _rejected(batch: UploadBatch, name: str, reason: str) -> BatchItem:
+    return BatchItem.objects.create(batch=batch, name=name[:500], outcome=BatchOutcome.REJECTED, reason=reason)
 
 
 def _add_zip(batch: UploadBatch, archive: Path, zip_name: str) -> list[BatchItem]:
     folder = archive.with_suffix(".d")
     try:
-        rejections = extract_zip(archive, folder, max_total_bytes=settings.FAUNE["MAX_ZIP_UNCOMPRESSED_BYTES"])
-        items = [BatchItem.objects.create(batch=batch, name=f"{zip_name}/{r.name}", outcome=BatchOutcome.REJECTED,
-                                          reason=r.reason) for r in rejections]
+        rejections = extract_zip(archive, folder, max_total_bytes=settings.FAUNE["MAX_ZIP_UNCOMPRESSED_BYTES"],
+                                 max_ratio=settings.FAUNE["MAX_ZIP_RATIO"])
+        items = [_rejected(batch, f"{zip_name}/{r.name}", r.reason) for r in rejections]
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            name = f"{zip_name}/{path.relative_to(folder).as_posix()}"
-            items.append(image_ingest(path=path, name=name, batch=batch, deployment=batch.deployment))
+            items.append(_ingest_one(batch, path, f"{zip_name}/{path.relative_to(folder).as_posix()}"))
         return items
     finally:
         remove_staged(folder)

@@ -52,7 +52,8 @@ def _unpack(archive: UploadedFile, folder, batch: UploadBatch) -> None:
     staged = staging_dir() / f"{uuid.uuid4().hex}.zip"
     try:
         stage_upload(archive, staged)
-        rejections = extract_zip(staged, folder, max_total_bytes=settings.FAUNE["MAX_ZIP_UNCOMPRESSED_BYTES"])
+        rejections = extract_zip(staged, folder, max_total_bytes=settings.FAUNE["MAX_ZIP_UNCOMPRESSED_BYTES"],
+                                 max_ratio=settings.FAUNE["MAX_ZIP_RATIO"])
     finally:
         remove_staged(staged)
     BatchItem.objects.bulk_create(BatchItem(batch=batch, name=r.name[:500], outcome=BatchOutcome.REJECTED,

@@ -163,9 +163,13 @@ Q_CLUSTER = _q_cluster()
 
 # Domain defaults a deployment may tune.
 FAUNE = {
-    "MAX_IMAGE_PIXELS": env_int("FAUNE_MAX_IMAGE_PIXELS", 120_000_000, minimum=1_000_000),
+    # The largest common trap frames are about 24 MP and some cameras write interpolated 30-48 MP files; past
+    # 50 MP a file is a panorama or a decompression bomb (checked from the header, before any decoding).
+    "MAX_IMAGE_PIXELS": env_int("FAUNE_MAX_IMAGE_PIXELS", 50_000_000, minimum=1_000_000),
     "MAX_UPLOAD_BYTES": env_int("FAUNE_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1024),
     "MAX_ZIP_UNCOMPRESSED_BYTES": env_int("FAUNE_MAX_ZIP_BYTES", 20 * 1024**3, minimum=1024),
+    # Photos and videos barely compress: a zip may unpack to this many times its size (plus room for an index).
+    "MAX_ZIP_RATIO": env_float("FAUNE_MAX_ZIP_RATIO", 10.0, minimum=1.0),
     "THUMBNAIL_SIZE": env_int("FAUNE_THUMBNAIL_SIZE", 320, minimum=64),
     "DEFAULT_MAXLAG_S": env_float("FAUNE_DEFAULT_MAXLAG_S", 20.0),
     "EARLIEST_PLAUSIBLE_YEAR": env_int("FAUNE_EARLIEST_PLAUSIBLE_YEAR", 1990, minimum=1900),
