@@ -99,3 +99,46 @@ def member(username: str, org: Organisation, role: str = Role.PARTNER, taxa: lis
 
 def taxon(slug: str) -> Taxon:
     return Taxon.objects.get(slug=slug)
+
+
+def png_pixels(data: bytes, *, least_side: int = 200, most_side: int = 4000, least_colours: int = 32):
+    """Decode PNG bytes and check that they hold a drawn picture, not just a valid header: a plausible size,
+    more than a handful of colours, and some coloured ink (axes and text alone are grey). RGB pixels as ints."""
+    import numpy as np
+
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG"
+    assert least_side <= min(image.size) and max(image.size) <= most_side, image.size
+    rgb = image.convert("RGB")
+    colours = rgb.getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > least_colours, f"{len(colours or [])} colours"
+    pixels = np.asarray(rgb).astype(int)
+    chromatic = (pixels.max(axis=2) - pixels.min(axis=2)) > 40
+    assert chromatic.mean() > 0.002, f"only {chromatic.mean():.4%} coloured pixels"
+    return pixels
+
+
+def confusion_cell_brightness(data: bytes, size: int):
+    """The mean brightness of each cell of a confusion-matrix PNG drawn in greens: the cells are found as the
+    bounding box of the green-tinted pixels (text and frame are grey), cut into `size` x `size`."""
+    import numpy as np
+
+    pixels = png_pixels(data)
+    rows, columns = np.nonzero(pixels[..., 1] - pixels[..., 0] > 15)
+    grid = pixels[rows.min():rows.max() + 1, columns.min():columns.max() + 1].mean(axis=2)
+    height, width = grid.shape
+    return np.array([[grid[i * height // size:(i + 1) * height // size, j * width // size:(j + 1) * width // size]
+                      .mean() for j in range(size)] for i in range(size)])
+
+
+def assert_cells_follow(matrix: list[list[int]], data: bytes) -> None:
+    """Each cell of the drawn matrix is darker than every cell with a clearly lower row-normalised value."""
+    import numpy as np
+
+    values = np.array(matrix, dtype=float)
+    values = (values / np.clip(values.sum(axis=1, keepdims=True), 1, None)).ravel()
+    brightness = confusion_cell_brightness(data, len(matrix)).ravel()
+    for a in range(len(values)):
+        for b in range(len(values)):
+            if values[a] > values[b] + 0.1:
+                assert brightness[a] < brightness[b] - 10, (matrix, brightness.round(1).tolist())

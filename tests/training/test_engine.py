@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from tests.factories import assert_cells_follow, confusion_cell_brightness, png_pixels
 from training.engine.heads import HeadConfig, TrainingCancelled, fit_temperature, head_logits, train_head
 from training.engine.metrics import evaluate, macro_f1, sequence_accuracy
 from training.engine.plots import confusion_png, coverage_png, reliability_png
@@ -94,11 +95,30 @@ def test_sequence_accuracy_averages_frames():
     assert sequence_accuracy(np.array([0, 0, 1]), logits, np.array([7, 7, 9])) == 1.0
 
 
-def test_plots_are_png():
-    report = evaluate(np.array([0, 1]), np.array([[2.0, 0.0], [0.0, 2.0]]), ["a", "b"])
-    for png in (confusion_png(report["confusion"], ["a", "b"]), reliability_png(report["reliability"], 0.1),
+def test_plots_are_pictures_of_their_figures():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 300)
+    logits = rng.normal(size=(300, 3))
+    logits[np.arange(300), labels] += 1.5
+    report = evaluate(labels, logits, ["a", "b", "c"])
+    for png in (confusion_png(report["confusion"], ["a", "b", "c"]), reliability_png(report["reliability"], 0.1),
                 coverage_png(report["coverage"])):
-        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        png_pixels(png)  # decodes, plausible size, many colours, coloured ink beyond axes and text
+    assert_cells_follow(report["confusion"], confusion_png(report["confusion"], ["a", "b", "c"]))
+
+
+@pytest.mark.parametrize("matrix", [[[5, 0], [0, 5]], [[0, 5], [5, 0]], [[3, 2], [1, 4]], [[9, 1], [6, 4]]])
+def test_confusion_plot_cells_show_their_matrix(matrix):
+    assert_cells_follow(matrix, confusion_png(matrix, ["a", "b"]))
+
+
+def test_different_matrices_draw_different_cells():
+    def cells(matrix: list[list[int]]) -> np.ndarray:
+        return confusion_cell_brightness(confusion_png(matrix, ["a", "b"]), 2)
+
+    right, swapped = cells([[5, 0], [0, 5]]), cells([[0, 5], [5, 0]])
+    assert (right == cells([[5, 0], [0, 5]])).all()  # drawing is deterministic: differences come from the matrix
+    assert np.abs(right - swapped).min() > 100  # every cell changed
 
 
 @pytest.mark.slow
