@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 
 from annotation.models import (
@@ -11,7 +12,7 @@ from annotation.models import (
     Taxon,
     UploadBatch,
 )
-from annotation.services.organisations import deployment_clock_offset_set
+from annotation.services.organisations import MAX_CLOCK_OFFSET_S, deployment_clock_offset_set
 
 
 class MembershipInline(admin.TabularInline):
@@ -41,8 +42,21 @@ class TaxonAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
 
 
+class DeploymentAdminForm(forms.ModelForm):
+    # The model field takes any 64-bit number on SQLite; the service refuses past this bound, so the form too.
+    clock_offset_s = forms.IntegerField(
+        min_value=-MAX_CLOCK_OFFSET_S, max_value=MAX_CLOCK_OFFSET_S, initial=0,
+        help_text=Deployment._meta.get_field("clock_offset_s").help_text)
+
+    class Meta:
+        model = Deployment
+        fields = ["organisation", "name", "latitude", "longitude", "camera_make", "camera_model", "start",
+                  "end", "clock_offset_s"]
+
+
 @admin.register(Deployment)
 class DeploymentAdmin(admin.ModelAdmin):
+    form = DeploymentAdminForm
     list_display = ["name", "organisation", "latitude", "longitude", "camera_model", "clock_offset_s"]
     list_filter = ["organisation"]
     search_fields = ["name"]

@@ -61,6 +61,7 @@ from annotation.services.review import review_queue_counts, review_task_claim_ne
 from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
 from annotation.services.verdicts import Verdict, review_conflict_resolve, review_verdict_submit
+from faune_platform.converters import id_or_none
 
 
 class TaxonListApi(APIView):
@@ -244,8 +245,9 @@ class ReviewClaimApi(APIView):
     def post(self, request: Request) -> Response:
         allowed = review_taxa_of(request.user)
         raw = str(request.data.get("queue", "triage"))
-        queue = None if raw == "triage" else (int(raw) if raw.isdigit() else -1)
-        if queue == -1 or (queue is not None and allowed is not None and queue not in allowed):
+        queue = None if raw == "triage" else id_or_none(raw)
+        not_a_queue = raw != "triage" and queue is None
+        if not_a_queue or (queue is not None and allowed is not None and queue not in allowed):
             raise PermissionDenied("That queue is not one of your review taxa.")
         task = review_task_claim_next(user=request.user, queue_taxon_id=queue)
         if task is None:

@@ -2,13 +2,19 @@ from django import forms
 
 from annotation.ingest.layouts import FORMATS
 from annotation.models import Taxon, TaxonKind
+from faune_platform.converters import MAX_ID
+
+# Bounds of numbers people type: past them a value is a slip (or an attack), never a count or a gap.
+MAX_LABEL_COUNT = 10_000  # more animals than any camera frame shows
+MAX_MAXLAG_S = 86_400.0  # frames a day apart are separate visits, not one sequence
 
 
 class LabelForm(forms.Form):
     taxon = forms.ModelChoiceField(queryset=Taxon.objects.all(), empty_label="— choose a taxon —")
     whole_sequence = forms.BooleanField(required=False, label="Apply to the whole sequence")
-    count = forms.IntegerField(min_value=1, required=False)
-    expected_current = forms.IntegerField(min_value=0, required=False, widget=forms.HiddenInput)
+    count = forms.IntegerField(min_value=1, max_value=MAX_LABEL_COUNT, required=False)
+    expected_current = forms.IntegerField(min_value=0, max_value=MAX_ID, required=False,
+                                          widget=forms.HiddenInput)
 
 
 class ImportForm(forms.Form):
@@ -17,7 +23,8 @@ class ImportForm(forms.Form):
     format = forms.ChoiceField(choices=[(f, f) for f in FORMATS], initial="auto")
     organisation = forms.TypedChoiceField(coerce=int)
     deployment_name = forms.CharField(required=False, help_text="Leave empty: one deployment per folder.")
-    maxlag = forms.FloatField(min_value=0, required=False, help_text="Seconds; empty = organisation default.")
+    maxlag = forms.FloatField(min_value=0, max_value=MAX_MAXLAG_S, required=False,
+                              help_text="Seconds; empty = organisation default.")
     create_taxa = forms.BooleanField(required=False, help_text="Coordinators: create taxa for unknown classes.")
 
 
@@ -27,3 +34,11 @@ class TaxonForm(forms.Form):
     scientific_name = forms.CharField(max_length=160, required=False)
     parent = forms.ModelChoiceField(queryset=Taxon.objects.all(), required=False)
     kind = forms.ChoiceField(choices=TaxonKind.choices, initial=TaxonKind.ANIMAL)
+
+
+class ConflictResolveForm(forms.Form):
+    """A coordinator's answer to a review conflict: which task, and the taxon the sequence shows."""
+
+    task = forms.IntegerField(min_value=1, max_value=MAX_ID)
+    taxon = forms.ModelChoiceField(queryset=Taxon.objects.all(),
+                                   error_messages={"required": "Choose the taxon the sequence shows."})

@@ -1,10 +1,30 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from annotation.forms import MAX_LABEL_COUNT, MAX_MAXLAG_S
 from annotation.ingest.layouts import FORMATS
 from annotation.models import Annotation, BatchItem, Deployment, Image, Sequence, Taxon, TaxonKind, UploadBatch
 from annotation.selectors import sequence_frames
 from annotation.services.batches import batch_counts
+from annotation.services.organisations import MAX_CLOCK_OFFSET_S
+from faune_platform.api import IdField
+from faune_platform.converters import MAX_ID, id_or_none
+
+
+class TaxonRefField(serializers.CharField):
+    """A taxon by id, slug or name. Digits are looked up as an id, so they must be one that fits."""
+
+    default_error_messages = {"bad_id": "A taxon id is a whole number from 1 to 2**63-1."}
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("max_length", 160)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: object) -> str:
+        text = super().to_internal_value(data)
+        if text.isdigit() and id_or_none(text) is None:
+            self.fail("bad_id")
+        return text
 
 
 class TaxonSerializer(serializers.ModelSerializer):
@@ -30,6 +50,12 @@ class DeploymentSerializer(serializers.ModelSerializer):
         fields = ["id", "organisation", "name", "latitude", "longitude", "camera_make", "camera_model", "start",
                   "end", "clock_offset_s"]
         read_only_fields = ["id"]
+        # The model's check constraints, said here too: DRF does not run them, the database would refuse (500).
+        extra_kwargs = {
+            "latitude": {"min_value": -90, "max_value": 90},
+            "longitude": {"min_value": -180, "max_value": 180},
+            "clock_offset_s": {"min_value": -MAX_CLOCK_OFFSET_S, "max_value": MAX_CLOCK_OFFSET_S},
+        }
 
 
 class AnnotationSerializer(serializers.ModelSerializer):
@@ -94,29 +120,29 @@ class ImageDetailSerializer(ImageSerializer):
 
 
 class AnnotationCreateSerializer(serializers.Serializer):
-    taxon = serializers.CharField(help_text="taxon id, slug, or French/English name")
+    taxon = TaxonRefField(help_text="taxon id, slug, or French/English name")
     whole_sequence = serializers.BooleanField(default=False)
     box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4, required=False,
                                 allow_null=True)
-    count = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    expected_current = serializers.IntegerField(min_value=0, required=False, allow_null=True,
+    count = serializers.IntegerField(min_value=1, max_value=MAX_LABEL_COUNT, required=False, allow_null=True)
+    expected_current = serializers.IntegerField(min_value=0, max_value=MAX_ID, required=False, allow_null=True,
                                                 help_text="id of the label you saw as current (0 for none)")
     accept_prediction = serializers.BooleanField(default=False)
 
 
 class ImageFilterSerializer(serializers.Serializer):
-    organisation = serializers.IntegerField(required=False)
-    deployment = serializers.IntegerField(required=False)
-    batch = serializers.IntegerField(required=False)
+    organisation = IdField(required=False)
+    deployment = IdField(required=False)
+    batch = IdField(required=False)
     taken_after = serializers.DateTimeField(required=False)
     taken_before = serializers.DateTimeField(required=False)
-    taxon = serializers.CharField(required=False)
+    taxon = TaxonRefField(required=False)
     labelled = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
 class UploadTargetSerializer(serializers.Serializer):
-    organisation = serializers.IntegerField(required=False)
-    deployment = serializers.IntegerField(required=False)
+    organisation = IdField(required=False)
+    deployment = IdField(required=False)
     deployment_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
@@ -124,7 +150,7 @@ class ImportRequestSerializer(UploadTargetSerializer):
     archive = serializers.FileField()
     format = serializers.ChoiceField(choices=FORMATS, default="auto")
     create_taxa = serializers.BooleanField(default=False)
-    maxlag = serializers.FloatField(min_value=0, required=False)
+    maxlag = serializers.FloatField(min_value=0, max_value=MAX_MAXLAG_S, required=False)
 
 
 class BatchItemSerializer(serializers.ModelSerializer):
@@ -146,7 +172,7 @@ class BatchSerializer(serializers.ModelSerializer):
 
 
 class BoxField(serializers.Serializer):
-    frame = serializers.IntegerField()
+    frame = IdField()
     x = serializers.FloatField(min_value=0, max_value=1)
     y = serializers.FloatField(min_value=0, max_value=1)
     w = serializers.FloatField(min_value=0, max_value=1)
@@ -157,15 +183,16 @@ class VerdictSerializer(serializers.Serializer):
     """A label for the whole sequence (`taxon`), frames split off with another taxon (`split`: {frame id:
     taxon}), an optional box, and the current label the expert saw (`expected_current`, 0 for none)."""
 
-    taxon = serializers.CharField(max_length=120)
-    split = serializers.DictField(child=serializers.CharField(max_length=120), required=False, default=dict)
+    taxon = TaxonRefField()
+    split = serializers.DictField(child=TaxonRefField(), required=False, default=dict)
     box = BoxField(required=False, allow_null=True)
-    expected_current = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    expected_current = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_ID)
 
     def validate_split(self, value: dict) -> dict:
-        if not all(str(key).isdigit() for key in value):
+        frames = {id_or_none(key): taxon for key, taxon in value.items()}
+        if None in frames:
             raise serializers.ValidationError("Split frames are given by their image id.")
-        return {int(key): taxon for key, taxon in value.items()}
+        return frames
 
 
 def review_task_data(task, *, frames, current=None) -> dict:

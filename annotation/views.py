@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from annotation.forms import ImportForm, LabelForm, TaxonForm
+from annotation.forms import ConflictResolveForm, ImportForm, LabelForm, TaxonForm
 from annotation.ingest.archive import ArchiveRejected
 from annotation.ingest.layouts import LayoutError
 from annotation.models import BatchOutcome, Deployment, Organisation, Taxon
@@ -35,6 +35,7 @@ from annotation.services.review import ReviewConflict, review_queue_counts
 from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
 from annotation.services.verdicts import Verdict, review_conflict_resolve
+from faune_platform.converters import id_or_none
 
 PAGE_SIZE = 60
 
@@ -46,18 +47,14 @@ def _organisations_for(request: HttpRequest):
     return Organisation.objects.filter(pk__in=access.organisation_ids)
 
 
-def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
-
-
 @login_required
 def image_list(request: HttpRequest) -> HttpResponse:
     query = request.GET
     labelled = {"yes": True, "no": False}.get(query.get("labelled", ""))
     images = image_filter(
         images_visible_to(request.user).select_related("deployment"),
-        organisation=_int_or_none(query.get("organisation")), deployment=_int_or_none(query.get("deployment")),
-        taxon=_int_or_none(query.get("taxon")), labelled=labelled, batch=_int_or_none(query.get("batch")),
+        organisation=id_or_none(query.get("organisation")), deployment=id_or_none(query.get("deployment")),
+        taxon=id_or_none(query.get("taxon")), labelled=labelled, batch=id_or_none(query.get("batch")),
     )
     page = Paginator(images, PAGE_SIZE).get_page(query.get("page"))
     taxa = {taxon.pk: taxon for taxon in Taxon.objects.all()}
@@ -212,15 +209,7 @@ def review_conflicts_page(request: HttpRequest) -> HttpResponse:
     """Coordinators settle the tasks two experts disagreed on, and read how often experts agree."""
     require_coordinator(request.user, "resolve review conflicts")
     if request.method == "POST":
-        taxon = Taxon.objects.filter(pk=int(request.POST.get("taxon", "0") or 0)).first()
-        try:
-            if taxon is None:
-                raise ValidationError("Choose the taxon the sequence shows.")
-            review_conflict_resolve(task_id=int(request.POST.get("task", "0") or 0), user=request.user,
-                                    verdict=Verdict(taxon=taxon))
-            messages.success(request, f"Resolved as {taxon.name_en}.")
-        except (ReviewConflict, LabelConflict, ValidationError) as error:
-            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        _resolve_conflict(request, ConflictResolveForm(request.POST))
         return redirect("review-conflicts")
     page = Paginator(review_conflicts(), 20).get_page(request.GET.get("page"))
     names = dict(Taxon.objects.values_list("pk", "name_en"))
@@ -229,3 +218,17 @@ def review_conflicts_page(request: HttpRequest) -> HttpResponse:
                      for v in task.verdicts.all() if v.kind == "label"]
     return render(request, "annotation/review_conflicts.html", {
         "page": page, "taxa": Taxon.objects.all(), "report": review_agreement()})
+
+
+def _resolve_conflict(request: HttpRequest, form: ConflictResolveForm) -> None:
+    if not form.is_valid():
+        messages.error(request, " ".join(message for errors in form.errors.values() for message in errors))
+        return
+    taxon = form.cleaned_data["taxon"]
+    try:
+        review_conflict_resolve(task_id=form.cleaned_data["task"], user=request.user,
+                                verdict=Verdict(taxon=taxon))
+    except (ReviewConflict, LabelConflict, ValidationError) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+    else:
+        messages.success(request, f"Resolved as {taxon.name_en}.")

@@ -35,16 +35,19 @@ def parse_camera_datetime(raw: str) -> dt.datetime | None:
     return None
 
 
-def check_plausible(taken: dt.datetime | None, raw: str, *, earliest_year: int, now: dt.datetime) -> str:
-    """Return why a camera date cannot be used, or '' when it is plausible."""
+def check_plausible(taken: dt.datetime | None, raw: str, *, earliest_year: int, now: dt.datetime,
+                    source: str = "EXIF date") -> str:
+    """Return why a camera date cannot be used, or '' when it is plausible. A date outside the plausible years
+    (a reset clock's year 1, an index's 9999) is no date at all: sequences and clock offsets would overflow."""
     if not raw:
         return ""
     if taken is None:
-        return f"EXIF date {raw.strip()!r} is unreadable; the image is kept without a date"
+        return f"{source} {raw.strip()!r} is unreadable; the image is kept without a date"
+    shown = taken.isoformat(sep=" ")
     if taken.year < earliest_year:
-        return f"EXIF date {taken:%Y-%m-%d %H:%M:%S} is before {earliest_year}; the image is kept without a date"
+        return f"{source} {shown} is before {earliest_year}; the image is kept without a date"
     if taken > now + dt.timedelta(days=1):
-        return f"EXIF date {taken:%Y-%m-%d %H:%M:%S} is in the future; the image is kept without a date"
+        return f"{source} {shown} is in the future; the image is kept without a date"
     return ""
 
 

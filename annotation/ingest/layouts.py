@@ -5,7 +5,8 @@ folder per camera) and `coco` (COCO Camera Traps JSON). `auto` picks one from wh
 """
 import datetime as dt
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,8 +103,8 @@ def find_coco_index(root: Path) -> Path | None:
     return None
 
 
-def _coco_box(bbox: object, width: float | None, height: float | None) -> tuple[float, ...] | None:
-    if not (isinstance(bbox, list) and len(bbox) == 4 and width and height):
+def _coco_box(bbox: list | None, width: float | None, height: float | None) -> tuple[float, ...] | None:
+    if bbox is None or not (width and height):
         return None
     x, y, w, h = (float(value) for value in bbox)
     x, y = max(0.0, x / width), max(0.0, y / height)
@@ -111,16 +112,84 @@ def _coco_box(bbox: object, width: float | None, height: float | None) -> tuple[
     return (x, y, w, h) if w > 0 and h > 0 else None
 
 
-def _coco_entries(index: Path) -> tuple[list[dict], dict[int, list[dict]], dict[object, str]]:
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _is_name(value: object) -> bool:
+    return isinstance(value, str) and "\x00" not in value
+
+
+def _is_size(value: object) -> bool:
+    return _is_number(value) and value > 0
+
+
+def _is_bbox(value: object) -> bool:
+    return isinstance(value, list) and len(value) == 4 and all(_is_number(item) for item in value)
+
+
+Check = tuple[Callable[[object], bool], str]
+_ID: Check = (_is_id, "a number or a text")
+_NAME: Check = (_is_name, "a text")
+_SIZE: Check = (_is_size, "a positive number of pixels")
+# Every field the planner reads, with what it must be. Null counts as absent, except for _COCO_REQUIRED fields.
+_COCO_FIELDS: dict[str, dict[str, Check]] = {
+    "images": {"id": _ID, "file_name": _NAME, "location": _ID, "seq_id": _ID, "width": _SIZE, "height": _SIZE,
+               "datetime": (_is_name, "a text such as '2024-05-01 10:00:00'")},
+    "annotations": {"image_id": _ID, "category_id": _ID,
+                    "bbox": (_is_bbox, "a list of 4 numbers (x, y, width, height in pixels)")},
+    "categories": {"id": _ID, "name": _NAME},
+}
+_COCO_REQUIRED = {"categories": ("id", "name")}
+
+
+def _coco_list(data: dict, key: str, index: Path) -> list[dict]:
+    """`data[key]`, checked field by field: LayoutError names the first field the planner could not read."""
+    entries = data.get(key)
+    if entries is None and key != "images":
+        return []
+    if not isinstance(entries, list):
+        raise LayoutError(f"{index.name}: '{key}' must be a list of objects, not {_shown(entries)}")
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise LayoutError(f"{index.name}: {key}[{position}] must be an object, not {_shown(entry)}")
+        for field_name, (valid, expected) in _COCO_FIELDS[key].items():
+            value = entry.get(field_name)
+            if value is None and field_name not in _COCO_REQUIRED.get(key, ()):
+                continue
+            if not valid(value):
+                raise LayoutError(f"{index.name}: {key}[{position}].{field_name} must be {expected}, "
+                                  f"not {_shown(value)}")
+    return entries
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    text = json.dumps(value, ensure_ascii=False)  # a value json.loads made: always serialisable
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _coco_entries(index: Path) -> tuple[list[dict], dict[object, list[dict]], dict[object, str]]:
     try:
         data = json.loads(index.read_text(encoding="utf-8"))
-        images = data["images"]
-        annotations = data.get("annotations", [])
-        categories = {category["id"]: str(category["name"]) for category in data.get("categories", [])}
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    except (OSError, ValueError) as error:
         raise LayoutError(f"{index.name} is not a readable COCO Camera Traps file ({error})") from None
-    by_image: dict[int, list[dict]] = {}
-    for annotation in annotations:
+    if not isinstance(data, dict):
+        raise LayoutError(f"{index.name}: a COCO Camera Traps file is a JSON object with an 'images' list")
+    images = _coco_list(data, "images", index)
+    categories = {category["id"]: category["name"] for category in _coco_list(data, "categories", index)}
+    by_image: dict[object, list[dict]] = {}
+    for annotation in _coco_list(data, "annotations", index):
         by_image.setdefault(annotation.get("image_id"), []).append(annotation)
     return images, by_image, categories
 
@@ -134,7 +203,7 @@ def plan_coco(root: Path, *, deployment: str | None) -> ImportPlan:
     files, listed = [], set()
     for entry in images:
         files.append(_coco_file(entry, base, by_image.get(entry.get("id"), []), categories, deployment))
-        listed.add(str(entry.get("file_name", "")))
+        listed.add(entry.get("file_name") or "")
     for path in _all_files(base):
         if path != index and _relative_name(path, base) not in listed:
             files.append(PlannedFile(path, _relative_name(path, base), deployment or base.name,
@@ -143,7 +212,7 @@ def plan_coco(root: Path, *, deployment: str | None) -> ImportPlan:
 
 
 def _coco_file(entry: dict, base: Path, annotations: Iterable[dict], categories: dict, deployment: str | None):
-    name = str(entry.get("file_name", ""))
+    name = entry.get("file_name") or ""
     path = (base / name).resolve()
     item = PlannedFile(path, name, deployment or str(entry.get("location") or base.name))
     if not name or ".." in Path(name).parts or base.resolve() not in path.parents:
@@ -153,7 +222,7 @@ def _coco_file(entry: dict, base: Path, annotations: Iterable[dict], categories:
         item.path, item.rejection = None, f"listed in the COCO file but missing on disk: {name}"
         return item
     item.rejection = _unsupported(path)
-    item.taken_at = parse_camera_datetime(str(entry.get("datetime") or ""))
+    item.taken_at = parse_camera_datetime(entry.get("datetime") or "")
     item.sequence_id = str(entry.get("seq_id") or "")
     width, height = entry.get("width"), entry.get("height")
     for annotation in annotations:

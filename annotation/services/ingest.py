@@ -17,6 +17,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from annotation.ingest.exif import check_plausible
 from annotation.ingest.hashing import file_sha256
 from annotation.ingest.media import MediaInfo, MediaLimits, MediaRejected, probe
 from annotation.models import (
@@ -97,7 +98,7 @@ def image_ingest(
     try:
         with transaction.atomic():
             image = _create_image(path, name, batch, deployment, info, sha256, stored, maxlag_s, hints)
-            return _report(batch, name, BatchOutcome.IMPORTED, info.exif.date_note, image, bool(hints.labels))
+            return _report(batch, name, BatchOutcome.IMPORTED, image.date_note, image, bool(hints.labels))
     except IntegrityError:
         # The same bytes arrived concurrently and the other upload won: ours becomes the duplicate.
         _delete_files(stored)
@@ -154,24 +155,44 @@ def _delete_files(names: tuple[str, ...]) -> None:
         default_storage.delete(name)
 
 
-def _taken_at(info: MediaInfo, hints: IngestHints, deployment: Deployment | None) -> dt.datetime | None:
-    naive = hints.taken_at or info.exif.taken_at
+def _taken_at(
+    info: MediaInfo, hints: IngestHints, deployment: Deployment | None
+) -> tuple[dt.datetime | None, str]:
+    """The image's time and date note: camera time corrected by the camera's clock offset, or None and why."""
+    naive, note = _camera_time(info, hints)
     if naive is None:
-        return None
-    offset = dt.timedelta(seconds=deployment.clock_offset_s if deployment else 0)
-    # Camera clocks carry no zone; the pool keeps camera time as if it were UTC, corrected by the offset.
-    return timezone.make_aware(naive, dt.UTC) + offset
+        return None, note
+    seconds = deployment.clock_offset_s if deployment else 0
+    try:
+        # Camera clocks carry no zone; the pool keeps camera time as if it were UTC, corrected by the offset.
+        return timezone.make_aware(naive, dt.UTC) + dt.timedelta(seconds=seconds), note
+    except OverflowError:
+        shown = naive.isoformat(sep=" ")
+        return None, (f"camera date {shown} moved by the camera's clock offset ({seconds:,} s) is out of range; "
+                      "the image is kept without a date")
+
+
+def _camera_time(info: MediaInfo, hints: IngestHints) -> tuple[dt.datetime | None, str]:
+    """An import's date wins over EXIF, judged as EXIF dates are (an index's year 1 or 9999 is no date)."""
+    if hints.taken_at is None:
+        return info.exif.taken_at, info.exif.date_note
+    limits = media_limits()
+    raw = hints.taken_at.isoformat(sep=" ")
+    note = check_plausible(hints.taken_at, raw, earliest_year=limits.earliest_year, now=limits.now,
+                           source="the import's date")
+    return (None, note) if note else (hints.taken_at, info.exif.date_note)
 
 
 def _create_image(path, name, batch, deployment, info, sha256, stored, maxlag_s, hints) -> Image:
     if deployment is not None:
         # Serialise sequence placement per camera (PostgreSQL; SQLite already holds the write lock).
         Deployment.objects.select_for_update().filter(pk=deployment.pk).first()
+    taken_at, date_note = _taken_at(info, hints, deployment)
     image = Image(
         organisation_id=batch.organisation_id, deployment=deployment, batch=batch, uploader=batch.uploader,
         kind=info.kind, file=stored[0], thumbnail=stored[1], original_name=name[:500], sha256=sha256,
         bytes=path.stat().st_size, width=info.width, height=info.height, exif_datetime=info.exif.raw_datetime,
-        taken_at=_taken_at(info, hints, deployment), date_note=info.exif.date_note,
+        taken_at=taken_at, date_note=date_note[:300],
         camera_make=info.exif.camera_make, camera_model=info.exif.camera_model,
         duration_s=info.duration_s, frame_count=info.frame_count, fps=info.fps,
     )

@@ -8,6 +8,11 @@ from django.db.models import F
 
 from annotation.models import Deployment, Membership, Organisation, Role, Taxon
 
+# How far a camera's clock may be corrected: about 68 years either way, more than any wrong clock needs (camera
+# dates before the earliest plausible year are dropped anyway), and what a 32-bit integer column holds. Larger
+# offsets push dates past year 9999 and every dated upload to the camera would fail.
+MAX_CLOCK_OFFSET_S = 2**31 - 1
+
 
 def organisation_get_or_create(*, name: str) -> tuple[Organisation, bool]:
     name = name.strip()
@@ -36,10 +41,17 @@ def user_create(*, username: str, password: str, email: str = "") -> User:
     return get_user_model().objects.create_user(username=username, password=password, email=email)
 
 
+def clock_offset_check(clock_offset_s: int) -> None:
+    if abs(clock_offset_s) > MAX_CLOCK_OFFSET_S:
+        raise ValidationError(f"A clock offset is at most {MAX_CLOCK_OFFSET_S:,} seconds (about 68 years) "
+                              f"either way; {clock_offset_s:,} is not a camera clock error.")
+
+
 def deployment_get_or_create(*, organisation: Organisation, name: str, **details: object) -> Deployment:
     name = name.strip()[:200]
     if not name:
         raise ValidationError("A deployment needs a name.")
+    clock_offset_check(int(details.get("clock_offset_s", 0)))
     deployment, _ = Deployment.objects.get_or_create(organisation=organisation, name=name, defaults=details)
     return deployment
 
@@ -47,6 +59,7 @@ def deployment_get_or_create(*, organisation: Organisation, name: str, **details
 @transaction.atomic
 def deployment_clock_offset_set(*, deployment: Deployment, clock_offset_s: int) -> Deployment:
     """Shift every dated image of the camera by the change; sequences keep their members since all gaps stay."""
+    clock_offset_check(clock_offset_s)
     locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
     delta = timedelta(seconds=clock_offset_s - locked.clock_offset_s)
     if delta:
