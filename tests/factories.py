@@ -142,3 +142,19 @@ def assert_cells_follow(matrix: list[list[int]], data: bytes) -> None:
         for b in range(len(values)):
             if values[a] > values[b] + 0.1:
                 assert brightness[a] < brightness[b] - 10, (matrix, brightness.round(1).tolist())
+
+
+MATPLOTLIB_LINE_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]  # its default cycle
+
+
+def line_colours_drawn(pixels, *, least: int = 100) -> int:
+    """How many of matplotlib's default line colours, taken in cycle order, each cover `least` pixels or more:
+    one per curve drawn."""
+    import numpy as np
+
+    drawn = 0
+    for colour in MATPLOTLIB_LINE_COLOURS:
+        if (np.abs(pixels - np.array(colour)).sum(axis=2) < 30).sum() < least:
+            break
+        drawn += 1
+    return drawn
