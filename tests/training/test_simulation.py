@@ -207,8 +207,8 @@ def test_command_on_missouri_writes_curves_and_beats_chance(missouri):
     assert summary["full_pool"]["accuracy"] > 3 / 20  # 20 classes: chance is 0.05
     assert "1275 images, 20 classes, 100 sequences" in output
     written = folder / "first"
-    curves = png_pixels((written / "learning_curves.png").read_bytes())
-    assert curves.shape[1] > 1.8 * curves.shape[0] and line_colours_drawn(curves) == 2  # 2 panels, 2 strategies
+    plot = png_pixels((written / "learning_curves.png").read_bytes())
+    assert plot.shape[1] > 1.8 * plot.shape[0] and line_colours_drawn(plot) == 2  # 2 panels, 2 strategies
     curves = (written / "curves.csv").read_text().splitlines()
     assert curves[0] == "strategy,seed,labels,accuracy,macro_f1" and len(curves) == 1 + 2 * 2 * 5
     summary_csv = (written / "summary.csv").read_text().splitlines()
@@ -231,5 +231,5 @@ def test_command_on_borneo_folders_skips_the_video(shared_camtrap, tmp_path):
                            "--out", str(tmp_path))
     _check_shape(summary, ["random", "hybrid"], [4, 8, 12])
     assert "1 video (not simulated)" in output
-    curves = png_pixels((tmp_path / "learning_curves.png").read_bytes())
-    assert curves.shape[1] > 1.8 * curves.shape[0] and line_colours_drawn(curves) == 2  # 2 panels, 2 strategies
+    plot = png_pixels((tmp_path / "learning_curves.png").read_bytes())
+    assert plot.shape[1] > 1.8 * plot.shape[0] and line_colours_drawn(plot) == 2  # 2 panels, 2 strategies
