@@ -13,7 +13,10 @@ from annotation.selectors import (
     require_coordinator,
     taxon_resolve,
 )
-from inference.models import ModelVersion, Prediction, PrelabelRun, SelectionBatch
+from annotation.serializers import TaxonRefField
+from faune_platform.api import IdField
+from faune_platform.converters import id_or_none
+from inference.models import ModelVersion, Prediction, PrelabelRun, SelectionBatch, VersionStatus
 from inference.selectors import prediction_summary, production_version, similar_images, similar_labelled
 from inference.serializers import SelectionRequestSerializer, selection_batch_rows
 from inference.services.acceptance import prelabels_accept
@@ -36,11 +39,21 @@ class ImagePredictionApi(APIView):
 
 
 class SimilarImagesApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        k = serializers.IntegerField(min_value=1, max_value=100, default=12)
+        taxa = serializers.CharField(required=False, allow_blank=True, help_text="comma-separated taxon ids")
+
+        def validate_taxa(self, value: str) -> list[int]:
+            ids = [id_or_none(item) for item in value.split(",") if item.strip()]
+            if None in ids:
+                raise serializers.ValidationError("Give taxon ids separated by commas, e.g. 3,7.")
+            return ids[:10]
+
     def get(self, request: Request, pk: int) -> Response:
         image = _visible_image(request, pk)
-        raw = str(request.query_params.get("k", "12"))
-        k = min(max(int(raw), 1), 100) if raw.isdigit() else 12
-        taxa = [int(t) for t in str(request.query_params.get("taxa", "")).split(",") if t.isdigit()][:10]
+        query = self.InputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        k, taxa = query.validated_data["k"], query.validated_data.get("taxa")
         if taxa:  # labelled examples of each candidate taxon, for review
             grouped = similar_labelled(request.user, image, taxa, per_taxon=min(k, 12))
             return Response({"by_taxon": [{"taxon": taxon_id, "results": _linked(rows)}
@@ -69,9 +82,9 @@ class BatchPrelabelApi(APIView):
 
 
 class AcceptSerializer(serializers.Serializer):
-    images = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000)
-    taxon = serializers.CharField(required=False, allow_blank=True,
-                                  help_text="correct every image to this taxon instead of accepting predictions")
+    images = serializers.ListField(child=IdField(), min_length=1, max_length=1000)
+    taxon = TaxonRefField(required=False, allow_blank=True,
+                          help_text="correct every image to this taxon instead of accepting predictions")
 
 
 class PrelabelAcceptApi(APIView):
@@ -99,11 +112,20 @@ class ModelVersionListApi(APIView):
         return Response([_version_row(v) for v in ModelVersion.objects.prefetch_related("classes__taxon")])
 
 
+class ModelStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=VersionStatus.choices)
+    confirm_lost_classes = serializers.BooleanField(
+        default=False, help_text="promote even though the version cannot say classes production says (409 lists "
+                                 "them otherwise)")
+
+
 class ModelVersionStatusApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         require_coordinator(request.user, "change which model is in production")
         version = get_object_or_404(ModelVersion, pk=pk)
-        version = model_version_set_status(version=version, status=str(request.data.get("status", "")))
+        serializer = ModelStatusSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        version = model_version_set_status(version=version, user=request.user, **serializer.validated_data)
         return Response(_version_row(version))
 
 

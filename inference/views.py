@@ -18,7 +18,7 @@ from inference.selectors import production_version, with_prediction
 from inference.serializers import SelectionRequestSerializer, selection_batch_rows
 from inference.services.acceptance import prelabels_accept
 from inference.services.registry import RegistryError, model_version_set_status
-from inference.services.selection import selection_batch_request
+from inference.services.selection import SelectionError, selection_batch_request
 
 PAGE_SIZE = 60
 
@@ -103,10 +103,7 @@ def selection_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = SelectionRequestSerializer(data={k: v for k, v in request.POST.items() if v != ""})
         if form.is_valid():
-            data = form.validated_data
-            batch = selection_batch_request(user=request.user, strategy=data["strategy"], size=data["size"],
-                                            filters=form.filters(), seed=data["seed"])
-            messages.success(request, f"Batch {batch.pk} queued: {data['size']} picks with {data['strategy']}.")
+            _request_selection(request, form)
         else:
             messages.error(request, "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items()))
         return redirect("selection")
@@ -115,3 +112,14 @@ def selection_page(request: HttpRequest) -> HttpResponse:
         "rows": selection_batch_rows(batches), "strategies": STRATEGIES, "version": production_version(),
         "organisations": Organisation.objects.all(), "taxa": Taxon.objects.all(),
         "busy": any(b.status in (RunStatus.QUEUED, RunStatus.RUNNING) for b in batches)})
+
+
+def _request_selection(request: HttpRequest, form: SelectionRequestSerializer) -> None:
+    data = form.validated_data
+    try:
+        batch = selection_batch_request(user=request.user, strategy=data["strategy"], size=data["size"],
+                                        filters=form.filters(), seed=data["seed"])
+    except SelectionError as error:  # e.g. no production model yet: the page says so instead of failing
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Batch {batch.pk} queued: {data['size']} picks with {data['strategy']}.")

@@ -1,11 +1,12 @@
 """REST API of the training app."""
 from django.shortcuts import get_object_or_404
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.selectors import require_coordinator
+from inference.serializers import MAX_SEED
 from training.models import TrainingRound
 from training.services.rounds import training_round_cancel, training_round_start
 
@@ -19,14 +20,27 @@ def _row(training_round: TrainingRound) -> dict:
 
 
 class RoundListApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        """What a coordinator may set; what is left out takes the round defaults. Ranges keep a typing slip
+        (epochs=1e9) from holding the worker for days."""
+
+        mode = serializers.ChoiceField(choices=["head", "finetune"], required=False)
+        head = serializers.ChoiceField(choices=["linear", "mlp"], required=False)
+        min_labels = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
+        epochs = serializers.IntegerField(min_value=1, max_value=1_000, required=False)
+        finetune_epochs = serializers.IntegerField(min_value=1, max_value=200, required=False)
+        learning_rate = serializers.FloatField(min_value=1e-7, max_value=1.0, required=False)
+        seed = serializers.IntegerField(min_value=0, max_value=MAX_SEED, default=0)
+
     def get(self, request: Request) -> Response:
         return Response([_row(r) for r in TrainingRound.objects.all()[:100]])
 
     def post(self, request: Request) -> Response:
         require_coordinator(request.user, "run retraining rounds")
-        params = {key: request.data[key] for key in ("mode", "head", "min_labels", "epochs", "finetune_epochs")
-                  if key in request.data}
-        seed = int(request.data.get("seed", 0)) if str(request.data.get("seed", "0")).lstrip("-").isdigit() else 0
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        params = dict(serializer.validated_data)
+        seed = params.pop("seed")
         training_round = training_round_start(user=request.user, params=params, seed=seed)
         return Response(_row(training_round), status=status.HTTP_202_ACCEPTED)
 

@@ -1,6 +1,7 @@
 """Boxes before classification: from an ultralytics YOLO file (MegaDetector, DeepFaune's detector) or from a
 MegaDetector batch-output JSON. Boxes are normalised [x, y, w, h] with the top-left corner first."""
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,29 +69,108 @@ class YoloDetector:
         for xywhn, cls, conf in zip(result.boxes.xywhn.tolist(), result.boxes.cls.tolist(),
                                     result.boxes.conf.tolist(), strict=True):
             cx, cy, w, h = xywhn
-            box = (max(0.0, cx - w / 2), max(0.0, cy - h / 2), min(w, 1.0), min(h, 1.0))
-            found.append(Detection(category_of(str(names.get(int(cls), "")), int(cls)), float(conf), box))
+            box = clip_box(cx - w / 2, cy - h / 2, w, h)
+            if box is not None:
+                found.append(Detection(category_of(str(names.get(int(cls), "")), int(cls)), float(conf), box))
         return sorted(found, key=lambda d: -d.confidence)
+
+
+def clip_box(x: float, y: float, w: float, h: float) -> tuple[float, float, float, float] | None:
+    """The part of a normalised [x, y, w, h] box inside the frame, or None when none of it is."""
+    left, top = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)
+    right, bottom = min(max(x + w, 0.0), 1.0), min(max(y + h, 0.0), 1.0)
+    if right <= left or bottom <= top:
+        return None
+    return (left, top, right - left, bottom - top)
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _shown(value: object) -> str:
+    text = "an object" if isinstance(value, dict) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_DEFAULT_CATEGORIES = {"1": "animal", "2": "person", "3": "vehicle"}
 
 
 def read_megadetector_json(path: Path) -> dict[str, list[Detection]]:
     """MegaDetector batch output: {'images': [{'file', 'detections': [{'category', 'conf', 'bbox'}]}],
-    'detection_categories': {'1': 'animal', '2': 'person', '3': 'vehicle'}}."""
+    'detection_categories': {'1': 'animal', '2': 'person', '3': 'vehicle'}}. Every field read is checked
+    (DetectionFileError names the entry and the field); boxes are clipped to the frame, empty ones dropped."""
+    path = Path(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        names = data.get("detection_categories") or {"1": "animal", "2": "person", "3": "vehicle"}
-        images = data["images"]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
         raise DetectionFileError(f"{path} is not a MegaDetector batch-output file ({error})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise DetectionFileError(f"{path.name}: a MegaDetector batch-output file is a JSON object with an "
+                                 "'images' list")
+    names = _category_names(data.get("detection_categories"), path)
     by_file: dict[str, list[Detection]] = {}
-    for entry in images:
-        if not isinstance(entry, dict) or "file" not in entry or entry.get("failure"):
-            continue
-        detections = []
-        for detection in entry.get("detections") or []:
-            category = str(detection.get("category"))
-            x, y, w, h = (float(v) for v in detection["bbox"])
-            detections.append(Detection(category_of(names.get(category, ""), int(category) - 1),
-                                        float(detection.get("conf", 0.0)), (x, y, w, h)))
-        by_file[str(entry["file"]).replace("\\", "/")] = sorted(detections, key=lambda d: -d.confidence)
+    for position, entry in enumerate(data["images"]):
+        where = f"{path.name}: images[{position}]"
+        if not isinstance(entry, dict):
+            raise DetectionFileError(f"{where} must be an object, not {_shown(entry)}")
+        if entry.get("failure"):
+            continue  # MegaDetector could not read that image: nothing was detected, nor ruled out
+        name = entry.get("file")
+        if not isinstance(name, str) or not name or "\x00" in name:
+            raise DetectionFileError(f"{where}.file must be the image's path, not {_shown(name)}")
+        found = _detections(entry.get("detections"), names, f"{where} ({name})")
+        by_file[name.replace("\\", "/")] = sorted(found, key=lambda d: -d.confidence)
     return by_file
+
+
+def _category_names(raw: object, path: Path) -> dict[str, str]:
+    if raw is None:
+        return _DEFAULT_CATEGORIES
+    if not isinstance(raw, dict) or not all(isinstance(name, str) for name in raw.values()):
+        raise DetectionFileError(f"{path.name}: detection_categories must map ids to names, not {_shown(raw)}")
+    return raw
+
+
+def _detections(raw: object, names: dict[str, str], where: str) -> list[Detection]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise DetectionFileError(f"{where}: detections must be a list, not {_shown(raw)}")
+    found = []
+    for position, detection in enumerate(raw):
+        at = f"{where} detections[{position}]"
+        if not isinstance(detection, dict):
+            raise DetectionFileError(f"{at} must be an object, not {_shown(detection)}")
+        found += _detection(detection, names, at)
+    return found
+
+
+def _detection(detection: dict, names: dict[str, str], at: str) -> list[Detection]:
+    """The detection as a one-item list, or [] when its box lies outside the frame."""
+    category = detection.get("category")
+    if isinstance(category, bool) or not isinstance(category, str | int) or str(category) not in names:
+        raise DetectionFileError(f"{at}.category must be one of {', '.join(map(repr, names))}, "
+                                 f"not {_shown(category)}")
+    confidence = detection.get("conf", 0.0)
+    if not (_is_number(confidence) and 0 <= confidence <= 1):
+        raise DetectionFileError(f"{at}.conf must be a number from 0 to 1, not {_shown(confidence)}")
+    bbox = detection.get("bbox")
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(value) for value in bbox)):
+        raise DetectionFileError(f"{at}.bbox must be 4 numbers (x, y, width, height as fractions of the "
+                                 f"image), not {_shown(bbox)}")
+    box = clip_box(*(float(value) for value in bbox))
+    if box is None:
+        return []
+    return [Detection(category_of(names[str(category)], _index_of(str(category))), float(confidence), box)]
+
+
+def _index_of(category: str) -> int:
+    """MegaDetector numbers its categories from 1 in CATEGORIES' order; other ids fall back to 'animal'."""
+    numbered = category.isascii() and category.isdigit() and int(category) >= 1
+    return int(category) - 1 if numbered else len(CATEGORIES)
