@@ -2,6 +2,7 @@
 import pytest
 
 from tests.conftest import client_for
+from tests.factories import assert_cells_follow, png_pixels
 from tests.training.test_rounds import labelled_pool, run_round
 from training.models import TrainingRound
 
@@ -21,7 +22,13 @@ def test_round_pages_show_metrics_plots_and_log(client, partner, finished):
     assert client.get("/rounds/").status_code == 200
     page = client.get(f"/rounds/{finished.pk}/")
     assert page.status_code == 200 and b"macro-F1" in page.content and b"Promotion gate" in page.content
-    assert client.get(f"/rounds/{finished.pk}/plots/confusion.png")["Content-Type"] == "image/png"
+    for name in ("confusion.png", "reliability.png", "coverage.png"):
+        plot = client.get(f"/rounds/{finished.pk}/plots/{name}")
+        assert plot["Content-Type"] == "image/png"
+        png = b"".join(plot.streaming_content)
+        png_pixels(png)
+        if name == "confusion.png":  # the served picture is the one of this round's matrix
+            assert_cells_follow(finished.metrics["candidate"]["test"]["confusion"], png)
     assert client.get(f"/rounds/{finished.pk}/plots/../../secret_key").status_code == 404
     assert client.get(f"/api/rounds/{finished.pk}/").json()["metrics"]["candidate"]["test"]["macro_f1"] > 0.5
 
