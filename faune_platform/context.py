@@ -1,6 +1,6 @@
 from django.http import HttpRequest
 
-from annotation.selectors import user_access
+from annotation.permissions import user_access
 
 
 def roles(request: HttpRequest) -> dict:

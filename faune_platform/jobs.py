@@ -57,14 +57,21 @@ def _rows(job: Job) -> models.QuerySet:
     return type(job)._default_manager.filter(pk=job.pk)
 
 
+def job_start(job: Job) -> str:
+    """Give the job a new token (disowning any older task of it) and mark it queued; returns the token. A task
+    that is already running in a worker can then work the job itself: `job_claim(..., token)`."""
+    token = uuid.uuid4().hex
+    _rows(job).update(token=token, status=JobStatus.QUEUED, finished_at=None)
+    job.token, job.status = token, JobStatus.QUEUED
+    return token
+
+
 def job_enqueue(job: Job, task: str, *, timeout_s: int | None = None) -> str:
     """Queue `task(job id, token)` when the current transaction commits; any older task of this job is
     disowned by the new token. Returns the token."""
     from django_q.tasks import async_task
 
-    token = uuid.uuid4().hex
-    _rows(job).update(token=token, status=JobStatus.QUEUED, finished_at=None)
-    job.token, job.status = token, JobStatus.QUEUED
+    token = job_start(job)
     options = {"timeout": timeout_s} if timeout_s else {}
     name = f"{type(job).__name__.lower()}-{job.pk}-{token[:8]}"
     transaction.on_commit(lambda: async_task(task, job.pk, token, task_name=name, **options))

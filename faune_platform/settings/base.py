@@ -22,7 +22,7 @@ ALLOWED_HOSTS = env_list("FAUNE_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1
 CSRF_TRUSTED_ORIGINS = env_list("FAUNE_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "faune_platform.apps.FauneAdminConfig",  # django.contrib.admin, opened to coordinators by membership
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -92,6 +92,11 @@ def _database() -> dict:
 
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "faune_platform.auth.CoordinatorBackend",  # coordinators' admin rights, from memberships
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -188,9 +193,12 @@ FAUNE = {
     "SELECTION_SCAN_LIMIT": env_int("FAUNE_SELECTION_SCAN_LIMIT", 200_000, minimum=100),
     "SELECTION_NEIGHBOURS": env_int("FAUNE_SELECTION_NEIGHBOURS", 100, minimum=1),
     "NEAR_DUPLICATE_COSINE": env_float("FAUNE_NEAR_DUPLICATE_COSINE", 0.97),
-    # Promotion gate: a candidate goes to production by itself only if macro-F1 does not drop and no class with
-    # at least GATE_MIN_SUPPORT test images loses more than GATE_MAX_RECALL_DROP of recall.
+    # Promotion gate: a candidate goes to production by itself only if it can say every class production says
+    # and the pool holds, the lower end of the 95% bootstrap interval of its macro-F1 difference to production
+    # (paired, over test sequences) is above -GATE_MACRO_F1_MARGIN, and no class with at least GATE_MIN_SUPPORT
+    # test images loses more than GATE_MAX_RECALL_DROP of recall.
     "AUTO_PROMOTE": env_bool("FAUNE_AUTO_PROMOTE", True),
+    "GATE_MACRO_F1_MARGIN": env_float("FAUNE_GATE_MACRO_F1_MARGIN", 0.01),
     "GATE_MAX_RECALL_DROP": env_float("FAUNE_GATE_MAX_RECALL_DROP", 0.05),
     "GATE_MIN_SUPPORT": env_int("FAUNE_GATE_MIN_SUPPORT", 20, minimum=1),
     # Periodic rounds: checked every ROUND_CADENCE_MINUTES, started when this many new expert labels arrived.

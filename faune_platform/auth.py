@@ -1,0 +1,35 @@
+"""Coordinators manage the platform through the Django admin without any account flag: their rights come from
+their memberships, read on each request, so taking the role back takes the admin away at once.
+
+Site admins (the `is_superuser` flag, set only by `createsuperuser` and `bootstrap`) keep Django's own rules."""
+from django.contrib import admin
+from django.contrib.auth.backends import BaseBackend
+from django.http import HttpRequest
+
+from annotation.permissions import user_access
+
+# What coordinators may change in the admin. Not `authtoken`: another user's token is their password.
+COORDINATOR_APPS = {"annotation", "inference", "training", "auth", "django_q"}
+
+
+def is_coordinator(user: object) -> bool:
+    return bool(getattr(user, "is_active", False)) and user_access(user).coordinator
+
+
+class CoordinatorBackend(BaseBackend):
+    """Grants coordinators the model permissions of the platform's apps; authenticates nobody."""
+
+    def has_perm(self, user_obj: object, perm: str, obj: object = None) -> bool:
+        return perm.split(".", 1)[0] in COORDINATOR_APPS and is_coordinator(user_obj)
+
+    def has_module_perms(self, user_obj: object, app_label: str) -> bool:
+        return app_label in COORDINATOR_APPS and is_coordinator(user_obj)
+
+
+class FauneAdminSite(admin.AdminSite):
+    site_header = "Faune administration"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        """Coordinators and site admins; not the `is_staff` flag, which memberships never set."""
+        user = request.user
+        return user.is_active and (user.is_superuser or is_coordinator(user))

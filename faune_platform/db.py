@@ -1,0 +1,21 @@
+"""Query helpers every app needs at million-image scale."""
+from collections.abc import Iterable, Iterator
+from itertools import islice
+
+from django.db.models import QuerySet
+
+ID_CHUNK = 10_000  # ids per IN (...) query: SQLite limits the number of parameters, PostgreSQL plans worse
+
+
+def chunked(ids: Iterable[int], size: int = ID_CHUNK) -> Iterator[list[int]]:
+    iterator = iter(ids)
+    while part := list(islice(iterator, size)):
+        yield part
+
+
+def in_chunks(queryset: QuerySet, field: str, ids: Iterable[int], columns: tuple[str, ...]) -> list[tuple]:
+    """`queryset.filter(<field>__in=ids).values_list(*columns)`, one bounded IN (...) at a time."""
+    rows: list[tuple] = []
+    for part in chunked(ids):
+        rows += queryset.filter(**{f"{field}__in": part}).values_list(*columns)
+    return rows
