@@ -1,5 +1,9 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
 from annotation.models import (
     Annotation,
@@ -12,7 +16,13 @@ from annotation.models import (
     Taxon,
     UploadBatch,
 )
-from annotation.services.organisations import MAX_CLOCK_OFFSET_S, deployment_clock_offset_set
+from annotation.services.organisations import (
+    MAX_CLOCK_OFFSET_S,
+    deployment_clock_offset_set,
+    membership_remove,
+    membership_set,
+)
+from faune_platform.admin import ReadOnlyAdmin
 
 
 class MembershipInline(admin.TabularInline):
@@ -21,11 +31,42 @@ class MembershipInline(admin.TabularInline):
     filter_horizontal = ["review_taxa"]
 
 
+def _membership_save(form: forms.ModelForm, organisation: Organisation | None = None) -> Membership:
+    """A membership form saved through the one service that changes memberships (never the form's own save)."""
+    data, before = form.cleaned_data, form.instance
+    organisation = organisation or data["organisation"]
+    if before.pk and (before.user_id != data["user"].pk or before.organisation_id != organisation.pk):
+        old = Membership.objects.get(pk=before.pk)
+        membership_remove(user=old.user, organisation=old.organisation)
+    return membership_set(user=data["user"], organisation=organisation, role=data["role"],
+                          review_taxa=list(data.get("review_taxa") or []))
+
+
+def _admin_refusal(request: HttpRequest, error: ValidationError) -> None:
+    messages.error(request, " ".join(error.messages))
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin):
     list_display = ["name", "sequence_maxlag_s", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        for member in formset.forms:
+            data = getattr(member, "cleaned_data", None)
+            if not data or not (member.has_changed() or data.get("DELETE")):
+                continue
+            try:
+                if data.get("DELETE") and member.instance.pk:
+                    membership_remove(user=member.instance.user, organisation=form.instance)
+                elif not data.get("DELETE"):
+                    _membership_save(member, form.instance)
+            except ValidationError as error:
+                _admin_refusal(request, error)
+        return None
 
 
 @admin.register(Membership)
@@ -33,6 +74,25 @@ class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "organisation", "role"]
     list_filter = ["role", "organisation"]
     filter_horizontal = ["review_taxa"]
+
+    def save_model(self, request: HttpRequest, obj: Membership, form, change: bool) -> None:
+        try:
+            obj.pk = _membership_save(form).pk
+        except ValidationError as error:
+            _admin_refusal(request, error)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        """The service already set the review taxa."""
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        try:
+            membership_remove(user=obj.user, organisation=obj.organisation)
+        except ValidationError as error:
+            _admin_refusal(request, error)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for membership in queryset.select_related("user", "organisation"):
+            self.delete_model(request, membership)
 
 
 @admin.register(Taxon)
@@ -73,19 +133,6 @@ class DeploymentAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Label events and contributed media are history: the admin shows them but never edits them."""
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-
 @admin.register(Image)
 class ImageAdmin(ReadOnlyAdmin):
     list_display = ["original_name", "organisation", "deployment", "kind", "taken_at", "created_at"]
@@ -114,3 +161,36 @@ class UploadBatchAdmin(ReadOnlyAdmin):
 class BatchItemAdmin(ReadOnlyAdmin):
     list_display = ["batch", "name", "outcome", "reason"]
     list_filter = ["outcome"]
+
+
+SITE_ADMIN_FIELDS = {"is_staff", "is_superuser", "groups", "user_permissions"}
+
+
+class FauneUserAdmin(UserAdmin):
+    """Coordinators add and edit accounts; only site admins see, change or grant site-admin rights (a
+    coordinator who could would keep them after losing the role)."""
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [(name, {**options, "fields": [f for f in options["fields"] if f not in SITE_ADMIN_FIELDS]})
+                for name, options in fieldsets]
+
+    def get_queryset(self, request: HttpRequest):
+        users = super().get_queryset(request)
+        return users if request.user.is_superuser else users.filter(is_superuser=False)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+
+admin.site.unregister(get_user_model())
+admin.site.register(get_user_model(), FauneUserAdmin)

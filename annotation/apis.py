@@ -1,5 +1,4 @@
 """REST API of the labelled pool: thin views that validate, call one service or selector, serialize."""
-from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from rest_framework import status
@@ -21,6 +20,7 @@ from annotation.models import (
     UploadBatch,
     VerdictKind,
 )
+from annotation.permissions import require_coordinator, review_taxa_of, user_access
 from annotation.selectors import (
     FRAME_ORDER,
     batches_visible_to,
@@ -29,13 +29,10 @@ from annotation.selectors import (
     image_filter,
     images_visible_to,
     label_history,
-    require_coordinator,
     review_agreement,
     review_conflicts,
-    review_taxa_of,
     sequence_frames,
     taxon_resolve,
-    user_access,
 )
 from annotation.serializers import (
     AnnotationCreateSerializer,
@@ -222,10 +219,9 @@ class ImportApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         organisation, deployment = _upload_target(request, data)
-        with transaction.atomic():
-            batch = import_archive_accept(
-                archive=data["archive"], organisation=organisation, deployment=deployment, user=request.user,
-                fmt=data["format"], create_taxa=data["create_taxa"], maxlag_s=data.get("maxlag"))
+        batch = import_archive_accept(  # unpacks before its own short write transaction
+            archive=data["archive"], organisation=organisation, deployment=deployment, user=request.user,
+            fmt=data["format"], create_taxa=data["create_taxa"], maxlag_s=data.get("maxlag"))
         return Response(BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
 
 

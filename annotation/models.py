@@ -3,6 +3,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from faune_platform.jobs import Job
+
 
 class Role(models.TextChoices):
     PARTNER = "partner", "partner"
@@ -130,8 +132,9 @@ class BatchStatus(models.TextChoices):
     FAILED = "failed", "failed"
 
 
-class UploadBatch(models.Model):
-    """One upload session or import: the unit whose progress and per-file report a partner follows."""
+class UploadBatch(Job):
+    """One upload session or import: the unit whose progress and per-file report a partner follows. An import
+    runs as a job (the job fields); an upload's status is `open` while files arrive."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="batches")
     deployment = models.ForeignKey(Deployment, null=True, blank=True, on_delete=models.PROTECT)
@@ -139,11 +142,9 @@ class UploadBatch(models.Model):
     kind = models.CharField(max_length=8, choices=BatchKind.choices, default=BatchKind.UPLOAD)
     source_name = models.CharField(max_length=255, blank=True)
     params = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=8, choices=BatchStatus.choices, default=BatchStatus.OPEN)
+    status = models.CharField(max_length=10, choices=BatchStatus.choices, default=BatchStatus.OPEN)
     total = models.PositiveIntegerField(default=0, help_text="Files expected, when known in advance.")
-    error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -209,6 +210,12 @@ class Image(models.Model):
     duration_s = models.FloatField(null=True, blank=True)
     frame_count = models.PositiveIntegerField(null=True, blank=True)
     fps = models.FloatField(null=True, blank=True)
+    # The winning label event (see SOURCE_RANK), kept by the annotation services in the same transaction as every
+    # label event and merge, so that lists, counts and access rules read a column instead of ranking events.
+    current_label = models.ForeignKey("Annotation", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="+")
+    current_taxon = models.ForeignKey("Taxon", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    current_source = models.CharField(max_length=16, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -246,8 +253,9 @@ class Annotation(models.Model):
     """One label event, never edited: the current label of an image is derived from all of them."""
 
     image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.CASCADE, related_name="annotations")
+    # PROTECT: a merge moves a sequence's labels before deleting it; nothing may delete them with it.
     sequence = models.ForeignKey(
-        Sequence, null=True, blank=True, on_delete=models.CASCADE, related_name="annotations"
+        Sequence, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations"
     )
     taxon = models.ForeignKey(Taxon, on_delete=models.PROTECT, related_name="annotations")
     box_x = models.FloatField(null=True, blank=True)
@@ -317,6 +325,7 @@ class ReviewState(models.TextChoices):
     DONE = "done", "done"
     SKIPPED = "skipped", "skipped"
     CONFLICT = "conflict", "conflict"  # two experts disagreed: waits for a coordinator
+    MERGED = "merged", "merged"  # its sequence merged into one that already waited; nobody had worked on it
 
 
 WAITING = (ReviewState.OPEN, ReviewState.CONFLICT)  # a sequence in either state gets no second task
@@ -324,10 +333,16 @@ WAITING = (ReviewState.OPEN, ReviewState.CONFLICT)  # a sequence in either state
 
 class ReviewTask(models.Model):
     """An item of an expert review queue: a sequence (shown through one of its frames) chosen for labelling.
-    `queue_taxon` is the predicted taxon whose experts see it; empty means the triage queue any expert takes."""
+    `queue_taxon` is the predicted taxon whose experts see it; empty means the triage queue any expert takes.
+
+    A sequence gets one waiting task at a time. When a late frame merges two sequences, their tasks (verdicts,
+    claims and conflicts with them) move to the surviving sequence: `opened_for` keeps the sequence each was
+    opened for, so two tasks that were waiting before the merge may wait side by side after it."""
 
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="review_tasks")
-    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="review_tasks")
+    sequence = models.ForeignKey(Sequence, on_delete=models.PROTECT, related_name="review_tasks")
+    opened_for = models.BigIntegerField(help_text="The sequence this task was opened for (it may since have "
+                                                  "merged into `sequence`).")
     queue_taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.PROTECT)
     reason = models.CharField(max_length=200)
     score = models.FloatField(default=0.0)
@@ -344,7 +359,7 @@ class ReviewTask(models.Model):
     class Meta:
         ordering = ["-score", "pk"]
         indexes = [models.Index(fields=["queue_taxon", "state", "-score"])]
-        constraints = [models.UniqueConstraint(fields=["sequence"], condition=Q(state__in=WAITING),
+        constraints = [models.UniqueConstraint(fields=["sequence", "opened_for"], condition=Q(state__in=WAITING),
                                                name="one_open_review_per_sequence")]
 
     def __str__(self) -> str:

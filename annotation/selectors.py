@@ -1,10 +1,8 @@
 """Reads of the labelled pool, always through what the asking user may see."""
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
 
 from annotation.models import (
     SOURCE_RANK,
@@ -12,69 +10,13 @@ from annotation.models import (
     Annotation,
     Deployment,
     Image,
-    Membership,
     ReviewState,
     ReviewTask,
-    Role,
     Taxon,
     UploadBatch,
     VerdictKind,
 )
-
-
-@dataclass(frozen=True)
-class Access:
-    """What one user may see and change. Coordinators see everything; partners their organisations;
-    experts also the whole pool within the taxa they review."""
-
-    authenticated: bool = False
-    coordinator: bool = False
-    organisation_ids: frozenset[int] = field(default_factory=frozenset)
-    expert_taxon_ids: frozenset[int] = field(default_factory=frozenset)
-
-    @property
-    def expert(self) -> bool:
-        return bool(self.expert_taxon_ids)
-
-    def can_contribute_to(self, organisation_id: int) -> bool:
-        return self.coordinator or organisation_id in self.organisation_ids
-
-
-def _with_descendants(taxon_ids: set[int]) -> frozenset[int]:
-    children: dict[int | None, list[int]] = {}
-    for pk, parent_id in Taxon.objects.values_list("pk", "parent_id"):
-        children.setdefault(parent_id, []).append(pk)
-    found, frontier = set(taxon_ids), list(taxon_ids)
-    while frontier:
-        for child in children.get(frontier.pop(), []):
-            if child not in found:
-                found.add(child)
-                frontier.append(child)
-    return frozenset(found)
-
-
-def user_access(user: User | AnonymousUser) -> Access:
-    if not user.is_authenticated:
-        return Access()
-    cached = getattr(user, "_faune_access", None)
-    if cached is not None:
-        return cached
-    memberships = list(Membership.objects.filter(user=user).prefetch_related("review_taxa"))
-    expert_taxa = {t.pk for m in memberships if m.role == Role.EXPERT for t in m.review_taxa.all()}
-    access = Access(
-        authenticated=True,
-        coordinator=user.is_superuser or any(m.role == Role.COORDINATOR for m in memberships),
-        organisation_ids=frozenset(m.organisation_id for m in memberships),
-        expert_taxon_ids=_with_descendants(expert_taxa) if expert_taxa else frozenset(),
-    )
-    user._faune_access = access  # one lookup per request
-    return access
-
-
-def require_coordinator(user: User | AnonymousUser, doing: str) -> None:
-    """Refuse (403 in pages and in the API alike) unless the user is a coordinator; `doing` ends the message."""
-    if not user_access(user).coordinator:
-        raise PermissionDenied(f"Only coordinators {doing}.")
+from annotation.permissions import Access, taxa_with_descendants, user_access
 
 
 def _rank_expression() -> Case:
@@ -83,7 +25,8 @@ def _rank_expression() -> Case:
 
 
 def labels_for_image(image_ref: OuterRef | Image, sequence_ref: OuterRef | int) -> QuerySet[Annotation]:
-    """All label events that apply to an image, the winning one first (rank, then newest)."""
+    """All label events that apply to an image, the winning one first (rank, then newest): the rule that
+    `Image.current_label` materialises."""
     return (
         Annotation.objects.filter(Q(image=image_ref) | Q(sequence=sequence_ref))
         .annotate(rank=_rank_expression())
@@ -91,17 +34,9 @@ def labels_for_image(image_ref: OuterRef | Image, sequence_ref: OuterRef | int) 
     )
 
 
-def with_current_label(images: QuerySet[Image]) -> QuerySet[Image]:
-    winner = labels_for_image(OuterRef("pk"), OuterRef("sequence_id"))
-    return images.annotate(
-        current_taxon_id=Subquery(winner.values("taxon_id")[:1]),
-        current_label_id=Subquery(winner.values("pk")[:1]),
-    )
-
-
 def images_visible_to(user: User | AnonymousUser) -> QuerySet[Image]:
     access = user_access(user)
-    images = with_current_label(Image.objects.all())
+    images = Image.objects.all()
     if access.coordinator:
         return images
     if not access.authenticated:
@@ -124,8 +59,7 @@ def image_editable_by(user: User | AnonymousUser, image: Image) -> bool:
     access = user_access(user)
     if access.can_contribute_to(image.organisation_id):
         return True
-    current = getattr(image, "current_taxon_id", None)
-    return access.expert and current in access.expert_taxon_ids
+    return access.expert and image.current_taxon_id in access.expert_taxon_ids
 
 
 def image_filter(
@@ -150,7 +84,7 @@ def image_filter(
     if taken_before is not None:
         images = images.filter(taken_at__lte=taken_before)
     if taxon is not None:
-        images = images.filter(current_taxon_id__in=_with_descendants({taxon}))
+        images = images.filter(current_taxon_id__in=taxa_with_descendants({taxon}))
     if labelled is not None:
         images = images.filter(current_taxon_id__isnull=not labelled)
     return images
@@ -168,6 +102,14 @@ def batches_visible_to(user: User | AnonymousUser) -> QuerySet[UploadBatch]:
     if access.coordinator:
         return UploadBatch.objects.all()
     return UploadBatch.objects.filter(organisation_id__in=access.organisation_ids)
+
+
+def taxa_held(taxon_ids: set[int] | None = None) -> dict[int, int]:
+    """{taxon id: images whose current label it is} over the whole pool (or these taxa)."""
+    images = Image.objects.filter(current_taxon__isnull=False)
+    if taxon_ids is not None:
+        images = images.filter(current_taxon_id__in=taxon_ids)
+    return dict(images.values_list("current_taxon_id").annotate(n=Count("pk")).values_list("current_taxon_id", "n"))
 
 
 def label_history(image: Image) -> QuerySet[Annotation]:
@@ -231,16 +173,6 @@ def review_agreement() -> dict:
     return {"double_reviews": total, "agreement": round(agreed_total / total, 4) if total else None,
             "kappa": _kappa(taxa_pairs), "by_queue": rows(per_queue), "by_expert": rows(per_expert),
             "conflicts_open": review_conflicts().count()}
-
-
-def review_taxa_of(user: User | AnonymousUser) -> set[int] | None:
-    """The queues a user works: None for coordinators (every queue); an expert's taxa (and triage); else refused."""
-    access = user_access(user)
-    if access.coordinator:
-        return None
-    if not access.expert:
-        raise PermissionDenied("Review queues are for experts and coordinators.")
-    return set(access.expert_taxon_ids)
 
 
 def review_conflicts() -> QuerySet[ReviewTask]:

@@ -1,18 +1,30 @@
-"""Background jobs of the labelled pool. Each takes ids, claims its work with a conditional update, and can be
-run again after a crash without duplicating anything."""
+"""Background jobs of the labelled pool (see faune_platform/jobs.py for how every job runs). Each takes ids,
+claims its work, and can be run again after a crash without duplicating anything."""
 import logging
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db.models import ProtectedError
 
 from annotation.ingest.layouts import LayoutError
-from annotation.models import BatchStatus, UploadBatch
-from annotation.services.batches import batch_announce, batch_finish
+from annotation.models import Deployment, UploadBatch
+from annotation.services.batches import batch_announce
 from annotation.services.imports import UnknownClasses, import_prepare, import_run
 from annotation.services.ingest import remove_staged
+from faune_platform.jobs import (
+    ChunkClock,
+    Resumable,
+    job_claim,
+    job_continue,
+    job_enqueue,
+    job_fail,
+    job_finish,
+    job_heartbeat,
+    job_sweep,
+)
 
 logger = logging.getLogger(__name__)
+IMPORT_TASK = "annotation.tasks.import_batch_run"
 
 
 def import_folder(batch_id: int) -> Path:
@@ -20,32 +32,65 @@ def import_folder(batch_id: int) -> Path:
 
 
 def queue_import(batch: UploadBatch) -> None:
-    from django_q.tasks import async_task
-
-    transaction.on_commit(lambda: async_task("annotation.tasks.import_batch_run", batch.pk,
-                                             task_name=f"import-batch-{batch.pk}"))
+    job_enqueue(batch, IMPORT_TASK)
 
 
-def import_batch_run(batch_id: int) -> None:
-    claimed = UploadBatch.objects.filter(pk=batch_id, status__in=[BatchStatus.QUEUED, BatchStatus.RUNNING]).update(
-        status=BatchStatus.RUNNING)
-    if not claimed:
-        logger.info("import batch %s is not waiting to run; nothing to do", batch_id)
+def import_batch_run(batch_id: int, token: str) -> None:
+    """One chunk of an import: files not reported yet, until the chunk's time is spent; then the next chunk is
+    queued, or the import ends, its images are announced for pre-labelling and its staged folder removed."""
+    batch = job_claim(UploadBatch, batch_id, token)
+    if batch is None:
+        logger.info("import batch %s is not waiting for this task; nothing to do", batch_id)
         return
-    batch = UploadBatch.objects.select_related("organisation", "uploader").get(pk=batch_id)
-    params = batch.params
+    clock = ChunkClock.start()
     try:
-        prepared = import_prepare(root=import_folder(batch_id), fmt=params.get("format", "auto"),
-                                  deployment_name=params.get("deployment") or None,
-                                  create_taxa=params.get("create_taxa", False), user=batch.uploader)
-        UploadBatch.objects.filter(pk=batch_id).update(total=len(prepared.plan.files))
-        import_run(batch=batch, prepared=prepared, maxlag_s=params.get("maxlag"))
+        finished = _work(batch, clock)
     except (LayoutError, UnknownClasses) as error:
-        batch_finish(batch=batch, status=BatchStatus.FAILED, error=str(error))
+        _give_up(batch, str(error))
+        return
     except Exception as error:
-        batch_finish(batch=batch, status=BatchStatus.FAILED, error=f"{type(error).__name__}: {error}")
+        _give_up(batch, error)
         raise
-    else:
-        batch_finish(batch=batch, status=BatchStatus.DONE)
-        batch_announce(batch)
+    if not finished:
+        job_continue(batch, IMPORT_TASK)
+        return
+    job_finish(batch)
+    batch_announce(batch)
     remove_staged(import_folder(batch_id))
+
+
+def _work(batch: UploadBatch, clock: ChunkClock) -> bool:
+    """Import files until done (True) or the chunk's time is spent, or another task took the batch over."""
+    params = batch.params
+    prepared = import_prepare(root=import_folder(batch.pk), fmt=params.get("format", "auto"),
+                              deployment_name=params.get("deployment") or None,
+                              create_taxa=params.get("create_taxa", False), user=batch.uploader)
+    job_heartbeat(batch, total=len(prepared.plan.files))
+    stopped = []
+
+    def keep_going() -> bool:
+        go_on = not clock.spent and job_heartbeat(batch)
+        if not go_on:
+            stopped.append(True)
+        return go_on
+
+    import_run(batch=batch, prepared=prepared, maxlag_s=params.get("maxlag"), keep_going=keep_going)
+    return not stopped
+
+
+def _give_up(batch: UploadBatch, error: BaseException | str) -> None:
+    """A failed import leaves nothing half-made behind: its staged files, and the cameras it created that hold
+    nothing (what it did import stays, with its report, and is announced for pre-labelling)."""
+    job_fail(batch, error)
+    remove_staged(import_folder(batch.pk))
+    for deployment in Deployment.objects.filter(pk__in=batch.params.get("created_deployments", [])):
+        try:
+            deployment.delete()
+        except ProtectedError:
+            continue  # it holds images now: keep it
+    batch_announce(batch)
+
+
+def jobs_sweep() -> tuple[int, int]:
+    """Resume the imports whose worker stopped (see faune_platform.jobs.job_sweep)."""
+    return job_sweep(Resumable(UploadBatch, IMPORT_TASK), stale_s=settings.FAUNE["JOB_STALE_S"])

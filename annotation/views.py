@@ -4,7 +4,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -13,6 +12,7 @@ from annotation.forms import ConflictResolveForm, ImportForm, LabelForm, TaxonFo
 from annotation.ingest.archive import ArchiveRejected
 from annotation.ingest.layouts import LayoutError
 from annotation.models import BatchOutcome, Deployment, Organisation, Taxon
+from annotation.permissions import require_coordinator, review_taxa_of, user_access
 from annotation.selectors import (
     batches_visible_to,
     deployments_visible_to,
@@ -20,12 +20,9 @@ from annotation.selectors import (
     image_filter,
     images_visible_to,
     label_history,
-    require_coordinator,
     review_agreement,
     review_conflicts,
-    review_taxa_of,
     sequence_frames,
-    user_access,
 )
 from annotation.services.annotations import LabelConflict, annotation_add
 from annotation.services.batches import batch_counts
@@ -159,13 +156,11 @@ def import_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                organisation, deployment = upload_target_resolve(
-                    user=request.user, organisation_id=data["organisation"],
-                    deployment_name=data["deployment_name"])
-                batch = import_archive_accept(archive=data["archive"], organisation=organisation,
-                                              deployment=deployment, user=request.user, fmt=data["format"],
-                                              create_taxa=data["create_taxa"], maxlag_s=data["maxlag"])
+            organisation, deployment = upload_target_resolve(
+                user=request.user, organisation_id=data["organisation"], deployment_name=data["deployment_name"])
+            batch = import_archive_accept(archive=data["archive"], organisation=organisation,  # unpacks first
+                                          deployment=deployment, user=request.user, fmt=data["format"],
+                                          create_taxa=data["create_taxa"], maxlag_s=data["maxlag"])
         except (UnknownClasses, LayoutError, ArchiveRejected, ValidationError, PermissionDenied) as error:
             form.add_error(None, " ".join(getattr(error, "messages", [str(error)])))
         else:

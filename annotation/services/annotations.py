@@ -4,9 +4,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from annotation.models import Annotation, Image, LabelSource, Role, Taxon
-from annotation.selectors import label_history, user_access
+from annotation.permissions import user_access
+from annotation.selectors import label_history, labels_for_image
 
 
 class LabelConflict(Exception):
@@ -34,7 +37,7 @@ def author_role_and_source(user: User, image: Image) -> tuple[str, str]:
     access = user_access(user)
     if access.coordinator:
         return Role.COORDINATOR, LabelSource.EXPERT
-    if access.expert and getattr(image, "current_taxon_id", None) in access.expert_taxon_ids:
+    if access.expert and image.current_taxon_id in access.expert_taxon_ids:
         return Role.EXPERT, LabelSource.EXPERT
     return Role.PARTNER, LabelSource.PARTNER
 
@@ -81,9 +84,20 @@ def annotation_add(
     box_fields = {"box_x": box.x, "box_y": box.y, "box_w": box.w, "box_h": box.h} if box else {}
     annotation = Annotation.objects.create(taxon=taxon, author=author, role=role, source=source, count=count,
                                            **target, **box_fields)
+    current_labels_refresh(images=Image.objects.filter(**({"sequence_id": image.sequence_id} if whole_sequence
+                                                          else {"pk": image.pk})))
     if announce and source == LabelSource.PARTNER:
         partner_labels_announce([annotation.pk])
     return annotation
+
+
+def current_labels_refresh(*, images: QuerySet[Image]) -> int:
+    """Write each image's winning label (the rule of `labels_for_image`) into its current-label columns. Called in
+    the transaction of every label event and sequence merge, so the columns never disagree with the events."""
+    winner = labels_for_image(OuterRef("pk"), OuterRef("sequence_id"))
+    return images.update(current_label_id=Subquery(winner.values("pk")[:1]),
+                         current_taxon_id=Subquery(winner.values("taxon_id")[:1]),
+                         current_source=Coalesce(Subquery(winner.values("source")[:1]), Value("")))
 
 
 def partner_labels_announce(annotation_ids: list[int]) -> None:

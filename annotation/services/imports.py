@@ -14,7 +14,7 @@ from annotation.ingest.layouts import ImportPlan, PlannedFile, plan_import
 from annotation.models import BatchItem, BatchOutcome, Deployment, Role, Taxon, UploadBatch
 from annotation.services.batches import batch_counts
 from annotation.services.ingest import IngestHints, IngestLabel, image_ingest
-from annotation.services.organisations import deployment_get_or_create
+from annotation.services.organisations import deployment_ensure
 from annotation.services.taxa import normalise_name, taxa_by_name, taxa_create_missing, taxa_match
 
 
@@ -65,17 +65,32 @@ def import_run(
     maxlag_s: float | None = None,
     role: str = Role.PARTNER,
     on_progress: Callable[[int, int], None] | None = None,
+    keep_going: Callable[[], bool] | None = None,
 ) -> dict[str, int]:
-    """Ingest every planned file into `batch`; return the counts the command and pages report."""
+    """Ingest every planned file into `batch` (or until `keep_going()` says stop, asked before each file not
+    reported yet); return the counts the command and pages report."""
     files = prepared.plan.files
     done = set(batch.items.values_list("name", flat=True))
     deployments: dict[str, Deployment] = {}
     for position, item in enumerate(files, start=1):
         if item.name not in done:
+            if keep_going and not keep_going():
+                break
             _import_one(batch, item, prepared.taxa, deployments, maxlag_s, role)
         if on_progress and (position % 25 == 0 or position == len(files)):
             on_progress(position, len(files))
     return batch_counts(batch)
+
+
+def _deployment(batch: UploadBatch, name: str) -> Deployment:
+    """The camera an imported file names; one the import creates is noted on the batch, so that a failed import
+    can remove the cameras it left empty."""
+    deployment, created = deployment_ensure(organisation=batch.organisation, name=name)
+    if created:
+        batch.params = {**batch.params, "created_deployments": [*batch.params.get("created_deployments", []),
+                                                                deployment.pk]}
+        UploadBatch.objects.filter(pk=batch.pk).update(params=batch.params)
+    return deployment
 
 
 def _import_one(batch, item: PlannedFile, taxa, deployments: dict[str, Deployment], maxlag_s, role) -> BatchItem:
@@ -83,7 +98,6 @@ def _import_one(batch, item: PlannedFile, taxa, deployments: dict[str, Deploymen
         return BatchItem.objects.create(batch=batch, name=item.name[:500], outcome=BatchOutcome.REJECTED,
                                         reason=item.rejection[:500])
     if item.deployment not in deployments:
-        deployments[item.deployment] = deployment_get_or_create(organisation=batch.organisation,
-                                                                name=item.deployment)
+        deployments[item.deployment] = _deployment(batch, item.deployment)
     return image_ingest(path=item.path, name=item.name, batch=batch, deployment=deployments[item.deployment],
                         maxlag_s=maxlag_s, hints=_hints(item, taxa, role))

@@ -1,14 +1,20 @@
-"""Imports sent through the web page or the API: a zip is unpacked and checked now, then imported by a job."""
+"""Imports sent through the web page or the API: a zip is unpacked and checked now, then imported by a job.
+
+Unpacking happens before any write transaction (on SQLite a write transaction holds the database lock, and an
+archive of thousands of photographs takes a while); only recording the batch and queueing the job is one short
+transaction."""
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 
-from annotation.ingest.archive import extract_zip
-from annotation.models import BatchItem, BatchKind, BatchOutcome, BatchStatus, Deployment, Organisation, UploadBatch
-from annotation.selectors import user_access
+from annotation.ingest.archive import EntryRejection, extract_zip
+from annotation.models import BatchItem, BatchKind, BatchOutcome, Deployment, Organisation, UploadBatch
+from annotation.permissions import user_access
 from annotation.services.batches import batch_open
 from annotation.services.imports import import_prepare
 from annotation.services.ingest import remove_staged, stage_upload, staging_dir
@@ -25,36 +31,45 @@ def import_archive_accept(
     create_taxa: bool,
     maxlag_s: float | None,
 ) -> UploadBatch:
-    """Unpack and check an import now (bad zip, unknown classes: refused at once); queue the import itself.
-    Call inside a transaction: the job is queued when it commits."""
+    """Unpack and check an import now (bad zip, unknown classes: refused at once, nothing recorded); record the
+    batch and queue the import itself. Call outside any transaction."""
     if create_taxa and not user_access(user).coordinator:
         raise PermissionDenied("Only coordinators can create taxa; ask one, or rename the class folders.")
     params = {"format": fmt, "create_taxa": create_taxa, "maxlag": maxlag_s,
               "deployment": deployment.name if deployment else ""}
-    batch = batch_open(organisation=organisation, uploader=user, deployment=deployment, kind=BatchKind.IMPORT,
-                       source_name=archive.name or "archive.zip", params=params)
-    folder = import_folder(batch.pk)
+    unpacked = staging_dir() / f"{uuid.uuid4().hex}.d"
     try:
-        _unpack(archive, folder, batch)
-        prepared = import_prepare(root=folder, fmt=fmt, deployment_name=params["deployment"] or None,
-                                  create_taxa=False) if not create_taxa else None
-        batch.total = len(prepared.plan.files) if prepared else 0
-        batch.status = BatchStatus.QUEUED
-        batch.save(update_fields=["total", "status"])
+        rejections = _unpack(archive, unpacked)
+        planned = 0 if create_taxa else len(import_prepare(
+            root=unpacked, fmt=fmt, deployment_name=params["deployment"] or None, create_taxa=False).plan.files)
+        return _record(unpacked, rejections, planned, organisation=organisation, deployment=deployment, uploader=user,
+                       source_name=archive.name or "archive.zip", params=params)
+    finally:
+        remove_staged(unpacked)  # gone already when the batch took it
+
+
+@transaction.atomic
+def _record(unpacked: Path, rejections: list[EntryRejection], planned: int, **batch_fields: object) -> UploadBatch:
+    batch = batch_open(kind=BatchKind.IMPORT, **batch_fields)
+    BatchItem.objects.bulk_create(BatchItem(batch=batch, name=r.name[:500], outcome=BatchOutcome.REJECTED,
+                                            reason=r.reason) for r in rejections)
+    UploadBatch.objects.filter(pk=batch.pk).update(total=planned)
+    folder = import_folder(batch.pk)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    unpacked.rename(folder)
+    try:
+        queue_import(batch)
     except BaseException:
-        remove_staged(folder)
+        folder.rename(unpacked)  # the transaction rolls back: the folder goes back to staging, then away
         raise
-    queue_import(batch)
     return batch
 
 
-def _unpack(archive: UploadedFile, folder, batch: UploadBatch) -> None:
+def _unpack(archive: UploadedFile, folder: Path) -> list[EntryRejection]:
     staged = staging_dir() / f"{uuid.uuid4().hex}.zip"
     try:
         stage_upload(archive, staged)
-        rejections = extract_zip(staged, folder, max_total_bytes=settings.FAUNE["MAX_ZIP_UNCOMPRESSED_BYTES"],
-                                 max_ratio=settings.FAUNE["MAX_ZIP_RATIO"])
+        return extract_zip(staged, folder, max_total_bytes=settings.FAUNE["MAX_ZIP_UNCOMPRESSED_BYTES"],
+                           max_ratio=settings.FAUNE["MAX_ZIP_RATIO"])
     finally:
         remove_staged(staged)
-    BatchItem.objects.bulk_create(BatchItem(batch=batch, name=r.name[:500], outcome=BatchOutcome.REJECTED,
-                                            reason=r.reason) for r in rejections)

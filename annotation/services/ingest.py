@@ -31,6 +31,7 @@ from annotation.models import (
     Taxon,
     UploadBatch,
 )
+from annotation.services.annotations import current_labels_refresh
 from annotation.services.sequences import sequence_place
 
 _CHUNK = 1024 * 1024
@@ -135,6 +136,7 @@ def _add_labels(image: Image, batch: UploadBatch, hints: IngestHints, *, skip_kn
                                source=LabelSource.IMPORT, batch=batch,
                                **dict(zip(("box_x", "box_y", "box_w", "box_h"), box, strict=True))))
     Annotation.objects.bulk_create(rows)
+    current_labels_refresh(images=Image.objects.filter(pk=image.pk))
     return len(rows)
 
 

@@ -21,20 +21,42 @@ def organisation_get_or_create(*, name: str) -> tuple[Organisation, bool]:
     return Organisation.objects.get_or_create(name=name)
 
 
+def _coordinators_left(*, without: Membership) -> bool:
+    """Someone must still be able to manage memberships: another coordinator, or a site admin."""
+    others = Membership.objects.filter(role=Role.COORDINATOR, user__is_active=True).exclude(pk=without.pk)
+    admins = get_user_model().objects.filter(is_superuser=True, is_active=True)
+    return others.exists() or admins.exists()
+
+
 @transaction.atomic
 def membership_set(
     *, user: User, organisation: Organisation, role: str, review_taxa: list[Taxon] | None = None
 ) -> Membership:
+    """Add a member or change their role (and, for experts, the taxa they review). The one way memberships
+    change: the admin, the members page and the API all call it. Coordinator rights come from the membership
+    alone (no account flag is set), so a demotion takes effect on the member's next request."""
     if role not in Role.values:
         raise ValidationError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
+    current = Membership.objects.select_for_update().filter(user=user, organisation=organisation).first()
+    if current and current.role == Role.COORDINATOR and role != Role.COORDINATOR \
+            and not _coordinators_left(without=current):
+        raise ValidationError(f"{user.username} is the last coordinator: make someone else coordinator first.")
     membership, _ = Membership.objects.update_or_create(user=user, organisation=organisation,
                                                         defaults={"role": role})
     if review_taxa is not None:
         membership.review_taxa.set(review_taxa)
-    if role == Role.COORDINATOR and not (user.is_staff and user.is_superuser):
-        user.is_staff = user.is_superuser = True  # coordinators see everything, the Django admin included
-        user.save(update_fields=["is_staff", "is_superuser"])
     return membership
+
+
+@transaction.atomic
+def membership_remove(*, user: User, organisation: Organisation) -> None:
+    """Take a member out of an organisation (their labels and uploads stay, credited to them)."""
+    current = Membership.objects.select_for_update().filter(user=user, organisation=organisation).first()
+    if current is None:
+        return
+    if current.role == Role.COORDINATOR and not _coordinators_left(without=current):
+        raise ValidationError(f"{user.username} is the last coordinator: make someone else coordinator first.")
+    current.delete()
 
 
 def user_create(*, username: str, password: str, email: str = "") -> User:
@@ -47,13 +69,17 @@ def clock_offset_check(clock_offset_s: int) -> None:
                               f"either way; {clock_offset_s:,} is not a camera clock error.")
 
 
-def deployment_get_or_create(*, organisation: Organisation, name: str, **details: object) -> Deployment:
+def deployment_ensure(*, organisation: Organisation, name: str, **details: object) -> tuple[Deployment, bool]:
+    """The organisation's camera of that name, created (with `details`) when missing; True when created."""
     name = name.strip()[:200]
     if not name:
         raise ValidationError("A deployment needs a name.")
     clock_offset_check(int(details.get("clock_offset_s", 0)))
-    deployment, _ = Deployment.objects.get_or_create(organisation=organisation, name=name, defaults=details)
-    return deployment
+    return Deployment.objects.get_or_create(organisation=organisation, name=name, defaults=details)
+
+
+def deployment_get_or_create(*, organisation: Organisation, name: str, **details: object) -> Deployment:
+    return deployment_ensure(organisation=organisation, name=name, **details)[0]
 
 
 @transaction.atomic

@@ -4,11 +4,11 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from annotation.models import WAITING, Image, ReviewState, ReviewTask, Taxon
+from annotation.models import WAITING, Image, ReviewState, ReviewTask, Sequence, Taxon
 
 CLAIM_MINUTES = 15
 
@@ -35,18 +35,52 @@ def _reviews_needed(sequence_id: int, origin: str) -> int:
 
 @transaction.atomic
 def review_tasks_create(*, items: list[ReviewItem], origin: str) -> list[ReviewTask]:
-    """One waiting task per sequence: items whose sequence already waits are skipped, not duplicated."""
-    waiting = set(ReviewTask.objects.filter(state__in=WAITING, sequence_id__in=[i.image.sequence_id for i in items])
-                  .values_list("sequence_id", flat=True))
-    tasks, seen = [], set(waiting)
+    """One waiting task per sequence: items whose sequence already waits are skipped, not duplicated. Each
+    insert has its own savepoint, so a task another job inserted meanwhile for the same sequence (the unique
+    constraint catches it) skips that item instead of failing the whole batch."""
+    sequence_ids = {item.image.sequence_id for item in items}
+    seen = set(ReviewTask.objects.filter(state__in=WAITING, sequence_id__in=sequence_ids)
+               .values_list("sequence_id", flat=True))
+    created = []
     for item in items:
         if item.image.sequence_id in seen:
             continue
         seen.add(item.image.sequence_id)
-        tasks.append(ReviewTask(image=item.image, sequence_id=item.image.sequence_id, queue_taxon=item.queue_taxon,
-                                reason=item.reason[:200], score=item.score, origin=origin[:60],
-                                reviews_needed=_reviews_needed(item.image.sequence_id, origin)))
-    return ReviewTask.objects.bulk_create(tasks)
+        task = _task_insert(item, origin)
+        if task is not None:
+            created.append(task)
+    return created
+
+
+def _task_insert(item: ReviewItem, origin: str) -> ReviewTask | None:
+    sequence_id = item.image.sequence_id
+    try:
+        with transaction.atomic():
+            return ReviewTask.objects.create(
+                image=item.image, sequence_id=sequence_id, opened_for=sequence_id, queue_taxon=item.queue_taxon,
+                reason=item.reason[:200], score=item.score, origin=origin[:60],
+                reviews_needed=_reviews_needed(sequence_id, origin))
+    except IntegrityError:
+        return None
+
+
+def review_tasks_merge(*, keep: Sequence, other: Sequence) -> None:
+    """A late frame merged `other` into `keep`: every task of `other` moves along, claims, verdicts and conflicts
+    with it, and keeps `opened_for`. When both sequences were waiting, a task nobody has touched yet (open,
+    unclaimed, no verdict) is folded into the other one instead of asking experts twice about one sequence."""
+    ReviewTask.objects.filter(sequence=other).update(sequence=keep)
+    waiting = list(ReviewTask.objects.select_for_update().filter(sequence=keep, state__in=WAITING)
+                   .annotate(verdict_count=Count("verdicts")).order_by("created_at", "pk"))
+    now = timezone.now()
+    untouched = [t for t in waiting if t.state == ReviewState.OPEN and not t.verdict_count
+                 and (t.claimed_until is None or t.claimed_until < now)]
+    worked = [t for t in waiting if t not in untouched]
+    survivor = worked[0] if worked else (untouched[0] if untouched else None)
+    for task in untouched:
+        if task != survivor:
+            ReviewTask.objects.filter(pk=task.pk).update(
+                state=ReviewState.MERGED, claimed_by=None, claimed_until=None,
+                reason=f"{task.reason} (sequence merged: covered by task #{survivor.pk})"[:200])
 
 
 def review_queue_counts(*, taxon_ids: set[int] | None, user) -> list[dict]:

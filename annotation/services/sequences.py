@@ -7,6 +7,8 @@ the same as grouping the whole sorted history again, whatever the upload order.
 from datetime import timedelta
 
 from annotation.models import Annotation, Image, Sequence
+from annotation.services.annotations import current_labels_refresh
+from annotation.services.review import review_tasks_merge
 
 
 def _scope(image: Image) -> dict:
@@ -37,9 +39,14 @@ def sequence_place(*, image: Image, maxlag_s: float, external_id: str = "") -> S
 
 
 def _absorb(keep: Sequence, other: Sequence) -> None:
-    """Move every frame and every sequence-level label of `other` into `keep`: nothing is lost in a merge."""
+    """Move every frame, every sequence-level label and every review task (with its verdicts, claim or conflict)
+    of `other` into `keep`: nothing is lost in a merge. The frames' current labels are worked out again, since
+    a sequence label of either side now covers the other's frames. What is derived from predictions (the
+    sequence's verdict) follows when the frame that caused the merge is pre-labelled."""
     Image.objects.filter(sequence=other).update(sequence=keep)
     Annotation.objects.filter(sequence=other).update(sequence=keep)
+    review_tasks_merge(keep=keep, other=other)
+    current_labels_refresh(images=Image.objects.filter(sequence=keep))
     keep.start = min(keep.start, other.start)
     keep.end = max(keep.end, other.end)
     other.delete()

@@ -3,7 +3,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from annotation.models import Deployment, Organisation
-from annotation.selectors import user_access
+from annotation.permissions import user_access
 from annotation.services.organisations import deployment_get_or_create
 
 

@@ -2,7 +2,7 @@
 import pytest
 
 from annotation.models import Annotation, Image, LabelSource
-from annotation.selectors import label_history, with_current_label
+from annotation.selectors import label_history
 from annotation.services.annotations import LabelConflict, annotation_add
 from annotation.services.batches import batch_open
 from annotation.services.ingest import IngestHints, IngestLabel, image_ingest
@@ -20,7 +20,7 @@ def image(org, partner, tmp_path):
 
 
 def current(image) -> str:
-    return with_current_label(Image.objects.filter(pk=image.pk)).get().current_taxon_id
+    return Image.objects.get(pk=image.pk).current_taxon_id
 
 
 def test_partner_label_outranks_import_and_expert_outranks_partner(image, partner, coordinator):
@@ -36,7 +36,7 @@ def test_partner_label_outranks_import_and_expert_outranks_partner(image, partne
 
 def test_expert_label_on_own_taxa_counts_as_expert(image, expert, partner):
     annotation_add(image=image, taxon=taxon("red-deer"), author=partner)
-    image = with_current_label(Image.objects.filter(pk=image.pk)).get()
+    image = Image.objects.get(pk=image.pk)
     label = annotation_add(image=image, taxon=taxon("red-deer"), author=expert)
     assert (label.source, label.role) == (LabelSource.EXPERT, "expert")
 
