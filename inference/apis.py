@@ -7,12 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models import Image
-from annotation.selectors import (
-    batches_visible_to,
-    images_visible_to,
-    require_coordinator,
-    taxon_resolve,
-)
+from annotation.permissions import require_coordinator
+from annotation.selectors import batches_visible_to, images_visible_to, taxon_resolve
 from annotation.serializers import TaxonRefField
 from faune_platform.api import IdField
 from faune_platform.converters import id_or_none

@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 
 from annotation.models import Image, Sequence, Taxon, UploadBatch
+from faune_platform.jobs import Job
 from inference.engine.specs import BackboneSpec
 
 
@@ -123,12 +124,14 @@ class Prediction(models.Model):
 
 
 class SequencePrediction(models.Model):
+    """A sequence's verdict, derived from its frames' predictions. Whether it reads "undefined" is not stored:
+    it follows the organisation's threshold of the day (`is_undefined`)."""
+
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="predictions")
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE)
     category = models.CharField(max_length=8)
     taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.PROTECT)
     score = models.FloatField()
-    undefined = models.BooleanField(default=False, help_text="Top score under the organisation's threshold.")
     top = models.JSONField(default=list)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -137,6 +140,9 @@ class SequencePrediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} on sequence {self.sequence_id}"
+
+    def is_undefined(self, threshold: float) -> bool:
+        return self.category == "animal" and self.score < threshold
 
 
 class Embedding(models.Model):
@@ -147,6 +153,10 @@ class Embedding(models.Model):
     vector = models.BinaryField(help_text="float16, L2-normalised.")
     norm = models.FloatField(default=1.0, help_text="The L2 norm removed from `vector`: vector x norm is the raw "
                              "pooled feature that the backbone's own head sees.")
+    box = models.JSONField(null=True, blank=True, help_text="The crop it was computed on ([x, y, w, h]); "
+                                                            "null: the whole image.")
+    box_source = models.CharField(max_length=20, blank=True, help_text="Where that box came from; empty for "
+                                  "embeddings stored before crops were recorded (never reused without one).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -157,33 +167,26 @@ class Embedding(models.Model):
         return f"{self.backbone_key} of {self.image_id}"
 
 
-class RunStatus(models.TextChoices):
-    QUEUED = "queued", "queued"
-    RUNNING = "running", "running"
-    DONE = "done", "done"
-    FAILED = "failed", "failed"
-
-
-class PrelabelRun(models.Model):
-    """One pre-labelling job: an upload batch, or the whole pool after a production change."""
+class PrelabelRun(Job):
+    """One pre-labelling job of a version: over an upload batch, or over the whole pool after a production
+    change. It works in chunks, newest images first; `cursor` is the image id below which it still has to look."""
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="runs")
     batch = models.ForeignKey(UploadBatch, null=True, blank=True, on_delete=models.CASCADE)
-    status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.QUEUED)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
+    cursor = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["version", "batch"])]
 
     def __str__(self) -> str:
         return f"prelabel run {self.pk} ({self.status})"
 
 
-class SelectionBatch(models.Model):
+class SelectionBatch(Job):
     """One active-learning pick: its parameters, the version whose predictions it used, and what it chose, so
     later analysis can ask which strategy paid off."""
 
@@ -197,13 +200,28 @@ class SelectionBatch(models.Model):
     candidates = models.PositiveIntegerField(default=0)
     restricted = models.BooleanField(default=False, help_text="Candidates were limited to the neighbourhood of "
                                                               "labelled images (pool too large to scan).")
-    status = models.CharField(max_length=8, choices=RunStatus.choices, default=RunStatus.DONE)
-    error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"selection {self.pk} ({self.strategy}, {len(self.picked)} picked)"
+
+
+class ModelStatusChange(models.Model):
+    """Append-only record of who put which version in which status, and why: promotions, rejections,
+    roll-backs, archiving."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=10, blank=True)
+    to_status = models.CharField(max_length=10, choices=VersionStatus.choices)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.version}: {self.from_status or 'new'} -> {self.to_status}"

@@ -4,7 +4,8 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from annotation.models import WAITING, Image, ReviewTask, Taxon
-from annotation.selectors import images_visible_to, with_current_label
+from annotation.selectors import images_visible_to, taxa_held
+from faune_platform.db import in_chunks
 from inference.engine.stored import from_f16_bytes
 from inference.models import ModelVersion, Prediction, SelectionBatch, SequencePrediction, VersionStatus
 from inference.services.index import search_index
@@ -12,6 +13,31 @@ from inference.services.index import search_index
 
 def production_version() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=VersionStatus.PRODUCTION).first()
+
+
+DETECTOR_SLUGS = ("human", "vehicle", "empty")  # what a detector says when it sees no animal
+
+
+def detector_category_taxa() -> set[int]:
+    return set(Taxon.objects.filter(slug__in=DETECTOR_SLUGS).values_list("pk", flat=True))
+
+
+def version_outputs(version: ModelVersion) -> set[int]:
+    """The taxa a version can say: its classes, and the detector's categories when it has a detector."""
+    classes = set(version.classes.values_list("taxon_id", flat=True))
+    return classes | (detector_category_taxa() if version.detector.get("path") else set())
+
+
+def classes_lost(*, production: ModelVersion | None, candidate_taxa: set[int]) -> list[dict]:
+    """Taxa that production can say and the pool holds labels of, but the candidate cannot say: promoting it
+    would silence them (a head trained without empty frames calls blank frames "red deer")."""
+    if production is None:
+        return []
+    wanted = version_outputs(production) - candidate_taxa
+    held = taxa_held(wanted)
+    names = dict(Taxon.objects.filter(pk__in=held).values_list("pk", "name_en"))
+    return [{"taxon": taxon_id, "name": names[taxon_id], "labels": count}
+            for taxon_id, count in sorted(held.items(), key=lambda row: -row[1])]
 
 
 def with_prediction(images: QuerySet[Image], version: ModelVersion) -> QuerySet[Image]:
@@ -48,7 +74,8 @@ def prediction_summary(image: Image, version: ModelVersion) -> dict | None:
                   "top": ranked(prediction.top)},
         "sequence": None if sequence is None else {
             "category": sequence.category, "taxon": names.get(sequence.taxon_id), "score": sequence.score,
-            "undefined": sequence.undefined, "top": ranked(sequence.top)},
+            "undefined": sequence.is_undefined(image.organisation.undefined_threshold),
+            "threshold": image.organisation.undefined_threshold, "top": ranked(sequence.top)},
     }
 
 
@@ -91,17 +118,23 @@ def similar_labelled(user: User | AnonymousUser, image: Image, taxon_ids: list[i
     return found
 
 
-def stored_logits(version: ModelVersion, image_ids: list[int], taxa: list[int]) -> dict[int, np.ndarray]:
-    """The logits a version stored for these images, rearranged into the order of `taxa` (a taxon the version
-    does not know gets a very low logit), for comparing versions without running them again."""
-    order = list(version.classes.order_by("index").values_list("taxon_id", flat=True))
+def reorder_logits(values: np.ndarray, order: list[int], taxa: list[int]) -> np.ndarray:
+    """Logits in a version's class `order`, rearranged into the order of `taxa`; a taxon the version does not
+    know gets a very low logit."""
     position = {taxon: i for i, taxon in enumerate(order)}
+    return np.array([values[position[t]] if t in position else -1e4 for t in taxa], dtype=np.float32)
+
+
+def stored_logits(version: ModelVersion, image_ids: list[int], taxa: list[int]) -> dict[int, np.ndarray]:
+    """The logits a version stored for these images, in the order of `taxa`, for comparing versions without
+    running them again."""
+    order = list(version.classes.order_by("index").values_list("taxon_id", flat=True))
     found = {}
-    for image_id, raw in Prediction.objects.filter(version=version, image_id__in=image_ids).values_list(
-            "image_id", "logits"):
+    for image_id, raw in in_chunks(Prediction.objects.filter(version=version), "image_id", image_ids,
+                                   ("image_id", "logits")):
         values = from_f16_bytes(raw) if raw else None
         if values is not None and len(values) == len(order):
-            found[image_id] = np.array([values[position[t]] if t in position else -1e4 for t in taxa])
+            found[image_id] = reorder_logits(values, order, taxa)
     return found
 
 
@@ -112,10 +145,10 @@ def selection_outcomes(batches: list[SelectionBatch]) -> dict[int, dict]:
     origins = {f"selection:{batch.pk}": batch for batch in batches}
     tasks = list(ReviewTask.objects.filter(origin__in=origins).values_list("origin", "state", "image_id"))
     done = [(origin, image_id) for origin, state, image_id in tasks if state == "done"]
-    labels = dict(with_current_label(Image.objects.filter(pk__in=[image_id for _, image_id in done]))
-                  .values_list("pk", "current_taxon_id"))
-    predicted = {(version_id, image_id): taxon_id for version_id, image_id, taxon_id in Prediction.objects.filter(
-        image_id__in=[image_id for _, image_id in done]).values_list("version_id", "image_id", "taxon_id")}
+    done_ids = [image_id for _, image_id in done]
+    labels = dict(in_chunks(Image.objects.all(), "pk", done_ids, ("pk", "current_taxon_id")))
+    predicted = {(version_id, image_id): taxon_id for version_id, image_id, taxon_id in in_chunks(
+        Prediction.objects.all(), "image_id", done_ids, ("version_id", "image_id", "taxon_id"))}
     outcomes = {batch.pk: {"tasks": 0, "reviewed": 0, "waiting": 0, "model_wrong": 0} for batch in batches}
     for origin, state, image_id in tasks:
         row = outcomes[origins[origin].pk]

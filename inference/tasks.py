@@ -1,71 +1,136 @@
-"""Background jobs of the inference app. They take ids, re-fetch, and skip what is already done, so a job
-killed halfway is simply run again."""
+"""Background jobs of the inference app (see faune_platform/jobs.py for how every job runs). They take ids,
+re-fetch, and skip what is already done, so a chunk killed halfway is simply run again."""
 import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import QuerySet
 
 from annotation.models import Image
-from inference.models import ModelVersion, PrelabelRun, RunStatus, VersionStatus
+from faune_platform.jobs import (
+    ChunkClock,
+    JobStatus,
+    Resumable,
+    job_claim,
+    job_continue,
+    job_enqueue,
+    job_fail,
+    job_finish,
+    job_heartbeat,
+    job_start,
+    job_sweep,
+)
+from inference.models import ModelVersion, PrelabelRun, SelectionBatch, VersionStatus
 from inference.selectors import production_version
 
 logger = logging.getLogger(__name__)
+CHUNK_TASK = "inference.tasks.prelabel_run_chunk"
+PENDING_SLICE = 2000  # images looked up at once; a chunk works through slices until its time is spent
 
 
-def queue_prelabel_all(version: ModelVersion) -> None:
-    from django_q.tasks import async_task
-
-    transaction.on_commit(lambda: async_task("inference.tasks.prelabel_all", version.pk,
-                                             task_name=f"prelabel-all-{version.pk}"))
-
-
-def _pending(version: ModelVersion, images) -> list[int]:
-    """Images without a prediction of this version, newest uploads first."""
-    return list(images.exclude(predictions__version=version).order_by("-created_at", "-pk")
-                .values_list("pk", flat=True))
-
-
-def _run(version: ModelVersion, image_ids: list[int], batch_id: int | None) -> PrelabelRun:
-    from inference.services.prelabel import prelabel_images, sequence_predictions_refresh
-
-    run = PrelabelRun.objects.create(version=version, batch_id=batch_id, total=len(image_ids),
-                                     status=RunStatus.RUNNING)
-    try:
-        prelabel_images(version=version, image_ids=image_ids, batch_size=settings.FAUNE["PRELABEL_BATCH_SIZE"],
-                        on_progress=lambda done: PrelabelRun.objects.filter(pk=run.pk).update(done=done))
-        sequences = Image.objects.filter(pk__in=image_ids).values_list("sequence_id", flat=True).distinct()
-        sequence_predictions_refresh(version=version, sequence_ids=list(sequences))
-    except Exception as error:
-        PrelabelRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, error=f"{type(error).__name__}: {error}",
-                                                     finished_at=timezone.now())
-        raise
-    PrelabelRun.objects.filter(pk=run.pk).update(status=RunStatus.DONE, done=len(image_ids),
-                                                 finished_at=timezone.now())
+def _run_for(version: ModelVersion, batch_id: int | None) -> PrelabelRun:
+    """The one run of a version over a batch (or the whole pool), looking again from the newest image."""
+    run = PrelabelRun.objects.filter(version=version, batch_id=batch_id).order_by("-pk").first()
+    if run is None:
+        run = PrelabelRun.objects.create(version=version, batch_id=batch_id)
+    PrelabelRun.objects.filter(pk=run.pk).update(cursor=None, error="")
     return run
 
 
+def prelabel_run_start(*, version: ModelVersion, batch_id: int | None) -> PrelabelRun:
+    """Queue the pre-labelling of a batch (or of the whole pool) by `version` when the transaction commits."""
+    with transaction.atomic():
+        run = _run_for(version, batch_id)
+        job_enqueue(run, CHUNK_TASK)
+    return run
+
+
+def queue_prelabel_all(version: ModelVersion) -> None:
+    """After a production change: the whole pool, newest first, in chunks (queued when the promotion commits)."""
+    transaction.on_commit(lambda: prelabel_run_start(version=version, batch_id=None))
+
+
+def _work_here(version: ModelVersion, batch_id: int | None) -> None:
+    """Already in a worker: take the run and work its first chunk in this task; later chunks are queued."""
+    run = _run_for(version, batch_id)
+    prelabel_run_chunk(run.pk, job_start(run))
+
+
 def prelabel_batch(batch_id: int) -> None:
+    """Queued by the labelled pool when files of a batch were stored (named in settings: AFTER_INGEST_TASKS)."""
     version = production_version()
     if version is None:
         logger.info("no production model: batch %s is not pre-labelled", batch_id)
         return
-    pending = _pending(version, Image.objects.filter(batch_id=batch_id))
-    if pending:
-        _run(version, pending, batch_id)
+    _work_here(version, batch_id)
 
 
-def prelabel_all(version_id: int, chunk: int = 2000) -> None:
-    """After a production change: every image without a prediction of this version, newest first, in chunks so
-    progress shows and a newer promotion stops this one. Images uploaded meanwhile get their batch's own job."""
-    version = ModelVersion.objects.get(pk=version_id)
-    pending = _pending(version, Image.objects.all())
-    for start in range(0, len(pending), chunk):
-        if not ModelVersion.objects.filter(pk=version_id, status=VersionStatus.PRODUCTION).exists():
-            logger.info("version %s is no longer in production; re-prediction stops", version_id)
-            return
-        _run(version, pending[start:start + chunk], None)
-    _refresh_queues(version)
+def prelabel_all(version_id: int) -> None:
+    _work_here(ModelVersion.objects.get(pk=version_id), None)
+
+
+def _scope(run: PrelabelRun) -> QuerySet[Image]:
+    images = Image.objects.all()
+    return images.filter(batch_id=run.batch_id) if run.batch_id else images
+
+
+def _next_pending(run: PrelabelRun) -> list[int]:
+    """The newest images under the run's cursor that this version has not predicted yet."""
+    images = _scope(run).exclude(predictions__version_id=run.version_id)
+    if run.cursor is not None:
+        images = images.filter(pk__lt=run.cursor)
+    return list(images.order_by("-pk").values_list("pk", flat=True)[:PENDING_SLICE])
+
+
+def _progress(run: PrelabelRun) -> dict[str, int]:
+    scope = _scope(run)
+    return {"total": scope.count(), "done": scope.filter(predictions__version_id=run.version_id).count()}
+
+
+def prelabel_run_chunk(run_id: int, token: str) -> None:
+    """One chunk of a run: slices of pending images, newest first, until the chunk's time is spent; then the
+    next chunk is queued, or the run ends (and, for a whole-pool run, review queues follow the new version)."""
+    run = job_claim(PrelabelRun, run_id, token)
+    if run is None:
+        return
+    if run.version.status != VersionStatus.PRODUCTION:
+        job_finish(run, status=JobStatus.CANCELLED, error=f"{run.version} is no longer in production")
+        return
+    try:
+        finished = _work(run, ChunkClock.start())
+    except Exception as error:
+        job_fail(run, error)
+        raise
+    if not finished:
+        job_continue(run, CHUNK_TASK)
+        return
+    job_finish(run, **_progress(run))
+    if run.batch_id is None:
+        _refresh_queues(run.version)
+
+
+def _work(run: PrelabelRun, clock: ChunkClock) -> bool:
+    """Work slices until the pool is done (True) or the chunk's time is spent or the run was taken over."""
+    from inference.services.prelabel import context_for, prelabel_images, sequence_predictions_refresh
+
+    context = context_for(run.version)
+    progress = _progress(run)
+    alive = job_heartbeat(run, **progress)
+    while alive and not clock.spent:
+        slice_ids = _next_pending(run)
+        if not slice_ids:
+            return True
+        done = prelabel_images(context=context, image_ids=slice_ids,
+                               batch_size=settings.FAUNE["PRELABEL_BATCH_SIZE"],
+                               keep_going=lambda _: not clock.spent and job_heartbeat(run))
+        sequences = Image.objects.filter(pk__in=done).values_list("sequence_id", flat=True).distinct()
+        sequence_predictions_refresh(context=context, sequence_ids=list(sequences))
+        # Ids above the cursor are done (or unreadable: skipped for good); below it, still to look at.
+        left = set(slice_ids) - set(done)
+        run.cursor = (max(left) + 1) if left else min(slice_ids)
+        progress["done"] = min(progress["total"], progress["done"] + len(done))
+        alive = job_heartbeat(run, cursor=run.cursor, done=progress["done"])
+    return False
 
 
 def _refresh_queues(version: ModelVersion) -> None:
@@ -75,10 +140,18 @@ def _refresh_queues(version: ModelVersion) -> None:
     logger.info("version %s: %s review tasks moved to the queue of their new prediction", version.pk, moved)
 
 
-def selection_batch_run(batch_id: int) -> None:
+def selection_batch_run(batch_id: int, token: str) -> None:
     from inference.services.selection import selection_batch_run as run
 
-    run(batch_id)
+    run(batch_id, token)
+
+
+def jobs_sweep() -> tuple[int, int]:
+    """Resume the pre-label and selection jobs whose worker stopped (see faune_platform.jobs.job_sweep)."""
+    stale_s = settings.FAUNE["JOB_STALE_S"]
+    runs = job_sweep(Resumable(PrelabelRun, CHUNK_TASK), stale_s=stale_s)
+    picks = job_sweep(Resumable(SelectionBatch, "inference.tasks.selection_batch_run"), stale_s=stale_s)
+    return runs[0] + picks[0], runs[1] + picks[1]
 
 
 def partner_labels_route(annotation_ids: list[int]) -> None:

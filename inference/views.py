@@ -4,20 +4,19 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.models import Organisation, Taxon
-from annotation.selectors import (
-    images_visible_to,
-    require_coordinator,
-    user_access,
-)
+from annotation.permissions import require_coordinator, user_access
+from annotation.selectors import images_visible_to
+from faune_platform.converters import id_or_none
 from inference.engine.selection import STRATEGIES
-from inference.models import ModelVersion, RunStatus, SelectionBatch
+from inference.models import ModelStatusChange, ModelVersion, SelectionBatch
 from inference.selectors import production_version, with_prediction
 from inference.serializers import SelectionRequestSerializer, selection_batch_rows
 from inference.services.acceptance import prelabels_accept
-from inference.services.registry import RegistryError, model_version_set_status
+from inference.services.registry import LostClasses, RegistryError, model_version_set_status, promotion_warnings
 from inference.services.selection import SelectionError, selection_batch_request
 
 PAGE_SIZE = 60
@@ -77,21 +76,30 @@ def _bulk_label(request: HttpRequest) -> HttpResponse:
 @login_required
 def model_list(request: HttpRequest) -> HttpResponse:
     versions = ModelVersion.objects.prefetch_related("classes__taxon")
-    return render(request, "inference/models.html", {"versions": versions,
-                                                     "coordinator": user_access(request.user).coordinator})
+    confirm = versions.filter(pk=id_or_none(request.GET.get("confirm"))).first()
+    return render(request, "inference/models.html", {
+        "versions": versions, "coordinator": user_access(request.user).coordinator,
+        "changes": ModelStatusChange.objects.select_related("version", "changed_by")[:50],
+        "confirm": confirm, "lost": promotion_warnings(version=confirm) if confirm else []})
 
 
 @login_required
 @require_POST
 def model_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Promote, reject or roll back. A version that cannot say a class production says is promoted only after
+    the coordinator saw the warning and confirmed."""
     require_coordinator(request.user, "change which model is in production")
     version = get_object_or_404(ModelVersion, pk=pk)
+    status = request.POST.get("status", "")
     try:
-        model_version_set_status(version=version, status=request.POST.get("status", ""))
+        model_version_set_status(version=version, status=status, user=request.user,
+                                 confirm_lost_classes=request.POST.get("confirm") == "1")
+    except LostClasses:
+        return redirect(f"{reverse('model-list')}?confirm={version.pk}")
     except RegistryError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, f"{version} is now {request.POST.get('status')}.")
+        messages.success(request, f"{version} is now {status}.")
     return redirect("model-list")
 
 
@@ -111,7 +119,7 @@ def selection_page(request: HttpRequest) -> HttpResponse:
     return render(request, "inference/selection.html", {
         "rows": selection_batch_rows(batches), "strategies": STRATEGIES, "version": production_version(),
         "organisations": Organisation.objects.all(), "taxa": Taxon.objects.all(),
-        "busy": any(b.status in (RunStatus.QUEUED, RunStatus.RUNNING) for b in batches)})
+        "busy": any(b.active for b in batches)})
 
 
 def _request_selection(request: HttpRequest, form: SelectionRequestSerializer) -> None:

@@ -24,9 +24,10 @@ class BoxChoice:
 WHOLE_IMAGE = BoxChoice("animal", None, BoxSource.WHOLE_IMAGE)
 
 
-def detector_label(category: str) -> Taxon | None:
-    slug = CATEGORY_TAXON.get(category)
-    return Taxon.objects.filter(slug=slug).first() if slug else None
+def detector_taxa() -> dict[str, Taxon | None]:
+    """The taxon that stands for each detector category (person is labelled human), read once per job."""
+    taxa = Taxon.objects.in_bulk(set(CATEGORY_TAXON.values()), field_name="slug")
+    return {category: taxa.get(slug) for category, slug in CATEGORY_TAXON.items()}
 
 
 def _pool_boxes(images: list[Image]) -> dict[int, BoxChoice]:

@@ -2,6 +2,10 @@
 logits and the embedding, then refresh the verdicts of the sequences touched. Re-running adds nothing twice
 (one prediction per image and version, one embedding per image and backbone), so a crashed job just resumes.
 
+An image whose embedding of this backbone was computed on the crop it would get today is not run through the
+backbone again: its stored embedding goes through the version's classifier alone (a promoted head round
+re-predicts a pool in seconds instead of hours).
+
 Worker-only: imports torch through the runtime."""
 import logging
 from collections.abc import Callable, Iterable
@@ -17,13 +21,15 @@ from annotation.models import Image, MediaKind, Taxon, TaxonKind
 from inference.engine.aggregate import ANIMAL, FrameResult, aggregate_sequence, class_probabilities
 from inference.engine.preprocess import CropRequest, load_crop, to_tensor, video_frames
 from inference.engine.stored import from_f16_bytes, to_f16_bytes
-from inference.models import Embedding, ModelVersion, Prediction, SequencePrediction
-from inference.services.boxes import BoxChoice, choose_boxes, detector_label
+from inference.models import BoxSource, Embedding, ModelVersion, Prediction, SequencePrediction
+from inference.services.boxes import BoxChoice, choose_boxes, detector_taxa
 from inference.services.index import index_add
 from inference.services.runtime import Runner, runner_for
 
 logger = logging.getLogger(__name__)
 CATEGORY_OF_KIND = {TaxonKind.HUMAN: "human", TaxonKind.VEHICLE: "vehicle", TaxonKind.EMPTY: "empty"}
+REUSE_CHUNK = 2000  # stored embeddings classified per step of the fast path
+SEQUENCE_CHUNK = 500  # sequences whose verdicts are refreshed per query
 
 
 @dataclass
@@ -31,7 +37,23 @@ class Outcome:
     image: Image
     choice: BoxChoice
     logits: np.ndarray
-    embedding: np.ndarray
+    embedding: np.ndarray | None  # None: the stored embedding was reused, nothing new to store
+
+
+@dataclass
+class Context:
+    """What every step of one job needs: the built model and the taxa its outputs and categories mean."""
+
+    version: ModelVersion
+    runner: Runner
+    classes: list[Taxon]
+    category_taxa: dict[str, Taxon | None]
+
+
+def context_for(version: ModelVersion) -> Context:
+    runner = runner_for(version.pk)
+    taxa = {taxon.slug: taxon for taxon in Taxon.objects.all()}
+    return Context(version, runner, [taxa[slug] for slug in runner.class_slugs], detector_taxa())
 
 
 def _pixels(image: Image, choice: BoxChoice, runner: Runner) -> torch.Tensor | None:
@@ -48,24 +70,21 @@ def _pixels(image: Image, choice: BoxChoice, runner: Runner) -> torch.Tensor | N
 
 
 @dataclass
-class Chunk:
+class Pending:
     images: list[Image]
     choices: list[BoxChoice]
     pixels: list[Future]
 
 
-def _submit(ids: list[int], runner: Runner, pool: ThreadPoolExecutor) -> Chunk:
-    """Read rows and choose boxes here (database work stays on this thread); decode pixels in the pool."""
-    images = list(Image.objects.filter(pk__in=ids).select_related("organisation"))
-    choices = choose_boxes(images, threshold=settings.FAUNE["DETECTION_THRESHOLD"], detector=runner.detector,
-                           detector_name=runner.detector_name)
+def _submit(images: list[Image], choices: list[BoxChoice], runner: Runner, pool: ThreadPoolExecutor) -> Pending:
+    """Decode pixels in the pool, so the next batch is read while the current one runs through the model."""
     futures = [pool.submit(_pixels, image, choice, runner) for image, choice in zip(images, choices, strict=True)]
-    return Chunk(images, choices, futures)
+    return Pending(images, choices, futures)
 
 
-def _forward(runner: Runner, chunk: Chunk) -> list[Outcome]:
+def _forward(runner: Runner, pending: Pending) -> list[Outcome]:
     kept = [(image, choice, future.result()) for image, choice, future
-            in zip(chunk.images, chunk.choices, chunk.pixels, strict=True)]
+            in zip(pending.images, pending.choices, pending.pixels, strict=True)]
     kept = [row for row in kept if row[2] is not None]
     if not kept:
         return []
@@ -78,33 +97,81 @@ def _forward(runner: Runner, chunk: Chunk) -> list[Outcome]:
     return outcomes
 
 
+def _same_box(stored: list | None, chosen: tuple | None) -> bool:
+    if stored is None or chosen is None:
+        return stored is None and chosen is None
+    return bool(np.allclose(np.asarray(stored, dtype=float), np.asarray(chosen, dtype=float), atol=1e-6))
+
+
+def _reusable(context: Context, images: list[Image], choices: list[BoxChoice]) -> dict[int, tuple[bytes, float]]:
+    """{image id: (stored vector, norm)} for images whose stored embedding of this backbone was computed on the
+    crop chosen today. A version with a detector reuses nothing the detector has not looked at yet."""
+    wanted = {image.pk: choice for image, choice in zip(images, choices, strict=True)
+              if not (context.runner.detector and choice.source == BoxSource.WHOLE_IMAGE
+                      and image.kind == MediaKind.IMAGE)}
+    rows = Embedding.objects.filter(image_id__in=list(wanted), backbone_key=context.version.backbone_key).exclude(
+        box_source="").values_list("image_id", "vector", "norm", "box")
+    return {image_id: (vector, norm) for image_id, vector, norm, box in rows if _same_box(box, wanted[image_id].box)}
+
+
+def _reuse(context: Context, images: list[Image], choices: list[BoxChoice],
+           stored: dict[int, tuple[bytes, float]]) -> list[Outcome]:
+    """Classify stored embeddings: the raw pooled feature is the unit vector times its norm."""
+    if not images:
+        return []
+    features = np.stack([from_f16_bytes(stored[image.pk][0]) * stored[image.pk][1] for image in images])
+    logits = context.runner.logits_from_features(features)
+    return [Outcome(image, choice, row, None) for image, choice, row in zip(images, choices, logits, strict=True)]
+
+
 def prelabel_images(
     *,
-    version: ModelVersion,
+    context: Context,
     image_ids: list[int],
     batch_size: int = 16,
-    on_progress: Callable[[int], None] | None = None,
-) -> int:
-    """Predict every given image with `version`; return how many were predicted. The next chunk is decoded
-    while the current one runs through the model."""
-    runner = runner_for(version.pk)
-    taxa = {taxon.slug: taxon for taxon in Taxon.objects.all()}
-    classes = [taxa[slug] for slug in runner.class_slugs]
-    chunks = [image_ids[i:i + batch_size] for i in range(0, len(image_ids), batch_size)]
-    done, new_ids, new_vectors = 0, [], []
+    keep_going: Callable[[int], bool] | None = None,
+) -> list[int]:
+    """Predict the given images with the context's version; return the ids predicted, in the order given.
+    Stored embeddings are classified first (cheap); the rest run through the backbone in batches, the next
+    batch decoded while the current one runs. `keep_going(done)` is asked between batches: False stops early."""
+    images = {image.pk: image for image in Image.objects.filter(pk__in=image_ids).select_related("organisation")}
+    ordered = [images[pk] for pk in image_ids if pk in images]
+    choices = choose_boxes(ordered, threshold=settings.FAUNE["DETECTION_THRESHOLD"], detector=None)
+    stored = _reusable(context, ordered, choices)
+    fast = [(image, choice) for image, choice in zip(ordered, choices, strict=True) if image.pk in stored]
+    done: list[int] = []
+    for start in range(0, len(fast), REUSE_CHUNK):
+        part = fast[start:start + REUSE_CHUNK]
+        done += _store(context, _reuse(context, [i for i, _ in part], [c for _, c in part], stored))[0]
+    slow = [image for image in ordered if image.pk not in stored]
+    return done + _through_backbone(context, slow, batch_size, keep_going, already=len(done))
+
+
+def _through_backbone(context: Context, images: list[Image], batch_size: int,
+                      keep_going: Callable[[int], bool] | None, already: int) -> list[int]:
+    runner = context.runner
+    batches = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
+    done, new_ids, new_vectors = [], [], []
+
+    def submit(batch: list[Image], pool: ThreadPoolExecutor) -> Pending:
+        choices = choose_boxes(batch, threshold=settings.FAUNE["DETECTION_THRESHOLD"], detector=runner.detector,
+                               detector_name=runner.detector_name)  # database work stays on this thread
+        return _submit(batch, choices, runner, pool)
+
     with ThreadPoolExecutor(max_workers=settings.FAUNE["DECODE_THREADS"]) as pool:
-        pending = _submit(chunks[0], runner, pool) if chunks else None
-        for index in range(len(chunks)):
+        pending = submit(batches[0], pool) if batches else None
+        for index in range(len(batches)):
             current = pending
-            if index + 1 < len(chunks):
-                pending = _submit(chunks[index + 1], runner, pool)
-            ids, vectors = _store(version, runner, classes, _forward(runner, current))
-            new_ids.append(ids)
+            go_on = keep_going is None or keep_going(already + len(done))
+            if index + 1 < len(batches) and go_on:
+                pending = submit(batches[index + 1], pool)
+            ids, vectors = _store(context, _forward(runner, current))
+            done += [image.pk for image in current.images]  # unreadable files count as done: never retried
+            new_ids.append(np.array(ids, dtype=np.int64))
             new_vectors.append(vectors)
-            done += len(current.images)
-            if on_progress:
-                on_progress(done)
-    if new_ids and sum(len(ids) for ids in new_ids):
+            if not go_on:
+                break
+    if sum(len(ids) for ids in new_ids):
         index_add(runner.spec.key, np.concatenate(new_ids), np.concatenate(new_vectors))
     return done
 
@@ -114,7 +181,8 @@ def _top(probabilities: np.ndarray, classes: list[Taxon], k: int = 5) -> list[li
     return [[classes[i].pk, round(float(probabilities[i]), 5)] for i in order]
 
 
-def _prediction(version: ModelVersion, classes: list[Taxon], outcome: Outcome) -> Prediction:
+def _prediction(context: Context, outcome: Outcome) -> Prediction:
+    version, classes = context.version, context.classes
     probabilities = class_probabilities(outcome.logits, temperature=version.temperature,
                                         renormalise=not version.is_zero_shot)
     best = int(np.argmax(probabilities))
@@ -123,54 +191,63 @@ def _prediction(version: ModelVersion, classes: list[Taxon], outcome: Outcome) -
     if category == ANIMAL:
         category = CATEGORY_OF_KIND.get(taxon.kind, ANIMAL)
     else:  # the detector decided: person, vehicle or nothing
-        taxon, score = detector_label(category), outcome.choice.confidence
+        taxon, score = context.category_taxa.get(category), outcome.choice.confidence
     return Prediction(
         image=outcome.image, version=version, category=category, taxon=taxon, score=score,
         top=_top(probabilities, classes), logits=to_f16_bytes(outcome.logits),
         box_source=outcome.choice.source, box=list(outcome.choice.box) if outcome.choice.box else None)
 
 
-def _store(version: ModelVersion, runner: Runner, classes: list[Taxon],
-           outcomes: list[Outcome]) -> tuple[np.ndarray, np.ndarray]:
-    """Write predictions and embeddings of a chunk; return (image ids, normalised vectors) for the index."""
-    if not outcomes:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, runner.classifier.embedding_dim), dtype=np.float32)
-    vectors = np.stack([o.embedding for o in outcomes]).astype(np.float32)
+def _embedding(context: Context, outcome: Outcome, vector: np.ndarray, norm: float) -> Embedding:
+    box = list(outcome.choice.box) if outcome.choice.box else None
+    return Embedding(image=outcome.image, backbone_key=context.runner.spec.key, vector=to_f16_bytes(vector),
+                     norm=norm, box=box, box_source=outcome.choice.source)
+
+
+def _store(context: Context, outcomes: list[Outcome]) -> tuple[list[int], np.ndarray]:
+    """Write the predictions (and new embeddings) of a step; return (image ids, unit vectors) of the new
+    embeddings, for the index."""
+    fresh = [o for o in outcomes if o.embedding is not None]
+    vectors = np.stack([o.embedding for o in fresh]).astype(np.float32) if fresh else \
+        np.zeros((0, context.runner.classifier.embedding_dim), dtype=np.float32)
     norms = np.clip(np.linalg.norm(vectors, axis=1), 1e-12, None)
     vectors /= norms[:, None]
     with transaction.atomic():
         Prediction.objects.bulk_create(
-            [_prediction(version, classes, o) for o in outcomes], update_conflicts=True,
-            unique_fields=["image", "version"],
+            [_prediction(context, o) for o in outcomes], update_conflicts=True, unique_fields=["image", "version"],
             update_fields=["category", "taxon", "score", "top", "logits", "box_source", "box"])
         Embedding.objects.bulk_create(
-            [Embedding(image=o.image, backbone_key=runner.spec.key, vector=to_f16_bytes(v),
-                       norm=float(n)) for o, v, n in zip(outcomes, vectors, norms, strict=True)],
-            update_conflicts=True, unique_fields=["image", "backbone_key"], update_fields=["vector", "norm"])
-    return np.array([o.image.pk for o in outcomes], dtype=np.int64), vectors
+            [_embedding(context, o, v, float(n)) for o, v, n in zip(fresh, vectors, norms, strict=True)],
+            update_conflicts=True, unique_fields=["image", "backbone_key"],
+            update_fields=["vector", "norm", "box", "box_source"])
+    return [o.image.pk for o in fresh], vectors
 
 
-def sequence_predictions_refresh(*, version: ModelVersion, sequence_ids: Iterable[int]) -> int:
-    """Aggregate each sequence's frame predictions into its verdict, as DeepFaune does."""
-    classes = list(version.classes.order_by("index").select_related("taxon"))
-    refreshed = 0
-    for sequence_id in set(sequence_ids):
-        predictions = list(Prediction.objects.filter(version=version, image__sequence_id=sequence_id)
-                           .select_related("image__organisation"))
-        if not predictions:
-            continue
-        frames = [FrameResult(p.category, from_f16_bytes(p.logits)
-                              if p.logits and p.category == ANIMAL else None) for p in predictions]
-        threshold = predictions[0].image.organisation.undefined_threshold
-        verdict = aggregate_sequence(frames, temperature=version.temperature, threshold=threshold,
-                                     renormalise=not version.is_zero_shot)
-        taxon = classes[verdict.class_index].taxon if verdict.class_index is not None else \
-            detector_label(verdict.category)
-        SequencePrediction.objects.update_or_create(
-            sequence_id=sequence_id, version=version,
-            defaults={"category": verdict.category, "taxon": taxon, "score": verdict.score,
-                      "undefined": verdict.undefined,
-                      "top": [[classes[i].taxon_id, round(p, 5)] for i, p in verdict.top]})
-        refreshed += 1
+def _verdict_row(context: Context, sequence_id: int, frames: list[FrameResult]) -> SequencePrediction:
+    version, classes = context.version, context.classes
+    verdict = aggregate_sequence(frames, temperature=version.temperature, renormalise=not version.is_zero_shot)
+    if verdict.class_index is not None:
+        taxon = classes[verdict.class_index]
+    else:
+        taxon = context.category_taxa.get(verdict.category)
+    return SequencePrediction(sequence_id=sequence_id, version=version, category=verdict.category, taxon=taxon,
+                              score=verdict.score, top=[[classes[i].pk, round(p, 5)] for i, p in verdict.top])
+
+
+def sequence_predictions_refresh(*, context: Context, sequence_ids: Iterable[int]) -> int:
+    """Aggregate each sequence's frame predictions into its verdict, as DeepFaune does; a few queries per
+    SEQUENCE_CHUNK sequences, whatever their number."""
+    wanted, refreshed = sorted(set(sequence_ids)), 0
+    for start in range(0, len(wanted), SEQUENCE_CHUNK):
+        frames: dict[int, list[FrameResult]] = {}
+        rows = Prediction.objects.filter(version=context.version, image__sequence_id__in=wanted[
+            start:start + SEQUENCE_CHUNK]).values_list("image__sequence_id", "category", "logits")
+        for sequence_id, category, logits in rows:
+            values = from_f16_bytes(logits) if logits and category == ANIMAL else None
+            frames.setdefault(sequence_id, []).append(FrameResult(category, values))
+        SequencePrediction.objects.bulk_create(
+            [_verdict_row(context, sequence_id, found) for sequence_id, found in frames.items()],
+            update_conflicts=True, unique_fields=["sequence", "version"],
+            update_fields=["category", "taxon", "score", "top", "updated_at"])
+        refreshed += len(frames)
     return refreshed
-

@@ -11,8 +11,8 @@ from annotation.ingest.hashing import file_sha256
 from annotation.models import Taxon
 from inference.engine.specs import EFFICIENTNET_LITE0, BackboneSpec
 from inference.engine.zero_shot import zero_shot_slugs
-from inference.models import HeadKind, ModelClass, ModelVersion, VersionStatus
-from inference.selectors import production_version
+from inference.models import HeadKind, ModelClass, ModelStatusChange, ModelVersion, VersionStatus
+from inference.selectors import classes_lost, production_version, version_outputs
 
 DEFAULT_NAME = "efficientnet-lite0-zero-shot"
 
@@ -21,8 +21,9 @@ def models_dir() -> Path:
     return Path(settings.DATA_DIR) / "models"
 
 
-def _keep_artifacts(name: str, version: str, files: dict[str, Path], copy: bool) -> tuple[dict, list[Path]]:
-    """Copy each file into the data dir (unless it ships with a package) and record its sha256."""
+def _keep_artifacts(name: str, version: str, files: dict[str, Path], copy: bool,
+                    formats: dict[str, str]) -> tuple[dict, list[Path]]:
+    """Copy each file into the data dir (unless it ships with a package) and record its sha256 (and format)."""
     records, copied = {}, []
     for role, source in files.items():
         source = Path(source)
@@ -33,6 +34,8 @@ def _keep_artifacts(name: str, version: str, files: dict[str, Path], copy: bool)
             shutil.copyfile(source, target)
             copied.append(target)
         records[role] = {"path": str(target), "sha256": file_sha256(target)}
+        if role in formats:
+            records[role]["format"] = formats[role]
     return records, copied
 
 
@@ -51,10 +54,12 @@ def model_version_register(
     notes: str = "",
     inherited_artifacts: dict | None = None,
     lineage: dict | None = None,
+    formats: dict[str, str] | None = None,
 ) -> ModelVersion:
     """Register a version atomically: its row, its ordered class list and its files, or none of them.
-    `inherited_artifacts` are file records of a parent version (a trained head keeps its base's backbone)."""
-    artifacts, copied = _keep_artifacts(name, version, files, copy_files)
+    `inherited_artifacts` are file records of a parent version (a trained head keeps its base's backbone);
+    `formats` names the format of a file role (a checkpoint in DeepFaune's or timm's layout)."""
+    artifacts, copied = _keep_artifacts(name, version, files, copy_files, formats or {})
     artifacts = {**(inherited_artifacts or {}), **artifacts}
     try:
         with transaction.atomic():
@@ -63,6 +68,7 @@ def model_version_register(
                 detector=detector or {}, temperature=temperature, created_by=created_by, notes=notes,
                 lineage=lineage or {})
             ModelClass.objects.bulk_create(ModelClass(version=model, index=i, taxon=t) for i, t in enumerate(classes))
+            _record(model, "", VersionStatus.CANDIDATE, created_by, "registered")
             return model
     except BaseException:
         for path in copied:
@@ -70,32 +76,76 @@ def model_version_register(
         raise
 
 
-def model_version_promote(*, version: ModelVersion) -> ModelVersion:
-    """Make `version` the one production version; the previous one is archived in the same transaction.
-    Re-prediction of the whole pool is queued when it commits."""
-    from inference.tasks import queue_prelabel_all
-
-    with transaction.atomic():
-        locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
-        ModelVersion.objects.filter(status=VersionStatus.PRODUCTION).exclude(pk=locked.pk).update(
-            status=VersionStatus.ARCHIVED)
-        locked.status, locked.promoted_at = VersionStatus.PRODUCTION, timezone.now()
-        locked.save(update_fields=["status", "promoted_at"])
-        queue_prelabel_all(locked)
-    return locked
+def _record(version: ModelVersion, before: str, after: str, user: User | None, note: str) -> None:
+    ModelStatusChange.objects.create(version=version, from_status=before, to_status=after, changed_by=user,
+                                     note=note[:500])
 
 
 class RegistryError(Exception):
     http_status = 400
 
 
-def model_version_set_status(*, version: ModelVersion, status: str) -> ModelVersion:
+class LostClasses(Exception):
+    """Promoting would silence classes production says and the pool holds; a coordinator must confirm."""
+
+    http_status = 409
+
+    def __init__(self, version: ModelVersion, lost: list[dict]) -> None:
+        self.lost = lost
+        names = ", ".join(f"{row['name']} ({row['labels']} labels)" for row in lost)
+        super().__init__(f"{version} cannot say {names}, which the production version says and the pool holds. "
+                         "Promote anyway only if that is intended (confirm the promotion).")
+
+
+def promotion_warnings(*, version: ModelVersion) -> list[dict]:
+    """What promoting `version` would make the platform unable to say (see `classes_lost`)."""
+    current = production_version()
+    if current is None or current.pk == version.pk:
+        return []
+    return classes_lost(production=current, candidate_taxa=version_outputs(version))
+
+
+def model_version_promote(*, version: ModelVersion, user: User | None = None, note: str = "",
+                          confirm_lost_classes: bool = False) -> ModelVersion:
+    """Make `version` the one production version; the previous one is archived in the same transaction, and
+    both changes are recorded with who made them. Refused (LostClasses) when the version cannot say a class
+    production says and the pool holds, unless confirmed. Re-prediction of the pool is queued on commit."""
+    from inference.tasks import queue_prelabel_all
+
+    lost = promotion_warnings(version=version)
+    if lost and not confirm_lost_classes:
+        raise LostClasses(version, lost)
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        previous = ModelVersion.objects.select_for_update().filter(status=VersionStatus.PRODUCTION).exclude(
+            pk=locked.pk).first()
+        if previous is not None:
+            ModelVersion.objects.filter(pk=previous.pk).update(status=VersionStatus.ARCHIVED)
+            _record(previous, VersionStatus.PRODUCTION, VersionStatus.ARCHIVED, user, f"replaced by {locked}")
+        before = locked.status
+        locked.status, locked.promoted_at = VersionStatus.PRODUCTION, timezone.now()
+        locked.save(update_fields=["status", "promoted_at"])
+        lost_note = f"; confirmed despite losing {', '.join(row['name'] for row in lost)}" if lost else ""
+        _record(locked, before, VersionStatus.PRODUCTION, user, (note or "promoted") + lost_note)
+        queue_prelabel_all(locked)
+    return locked
+
+
+def model_version_set_status(*, version: ModelVersion, status: str, user: User | None = None,
+                             confirm_lost_classes: bool = False) -> ModelVersion:
     if status not in VersionStatus.values:
         raise RegistryError(f"Unknown status {status!r}; use one of {', '.join(VersionStatus.values)}.")
     if status == VersionStatus.PRODUCTION:
-        return model_version_promote(version=version)
-    version.status = status
-    version.save(update_fields=["status"])
+        note = "rolled back to" if version.status == VersionStatus.ARCHIVED else "promoted by hand"
+        return model_version_promote(version=version, user=user, note=note,
+                                     confirm_lost_classes=confirm_lost_classes)
+    if version.status == VersionStatus.PRODUCTION:
+        raise RegistryError("The production version cannot be demoted directly; promote another version instead.")
+    with transaction.atomic():
+        before = version.status
+        version.status = status
+        version.save(update_fields=["status"])
+        _record(version, before, status, user, "set by hand")
     return version
 
 
@@ -112,5 +162,5 @@ def default_version_ensure() -> ModelVersion:
             files={"backbone": Path(efficientnet_lite0_weights_path())}, copy_files=False,
             notes="ImageNet weights mapped onto taxa through a fixed table; no training on camera-trap data.")
     if production_version() is None:
-        existing = model_version_promote(version=existing)
+        existing = model_version_promote(version=existing, note="the default, while nothing else is in production")
     return existing

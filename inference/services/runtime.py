@@ -37,13 +37,19 @@ class Runner:
     @torch.inference_mode()
     def forward(self, pixels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Class logits (in the version's class order) and embeddings for a batch of crops."""
-        logits, embeddings = self.classifier(pixels)
+        _, embeddings = self.classifier(pixels)
+        features = embeddings.float().numpy()
+        return self.logits_from_features(features), features
+
+    @torch.inference_mode()
+    def logits_from_features(self, features: np.ndarray) -> np.ndarray:
+        """Class logits from pooled features (fresh, or stored ones of the same backbone): the trained head,
+        else the backbone's own classifier, mapped onto taxa for the zero-shot version."""
+        tensor = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
         if self.head is not None:
-            return self.head(embeddings.float()).numpy(), embeddings.float().numpy()
-        logits = logits.float().numpy()
-        if self.zero_shot:
-            logits = imagenet_to_taxa(logits, self.class_slugs)
-        return logits, embeddings.float().numpy()
+            return self.head(tensor).numpy()
+        logits = self.classifier.model.get_classifier()(tensor).float().numpy()
+        return imagenet_to_taxa(logits, self.class_slugs) if self.zero_shot else logits
 
 
 def _checked(artifact: dict) -> str:
@@ -86,3 +92,21 @@ def _runner(version_id: int, created_at: str, artifacts: str) -> Runner:
     head = load_head(_checked(version.artifacts["head"])) if version.head_kind == HeadKind.TRAINED_HEAD else None
     return Runner(spec, _classifier(version.artifacts, spec), slugs, version.is_zero_shot, detector,
                   detector_name=f"yolo:{version.detector.get('sha256', '')[:12]}" if detector else "", head=head)
+
+
+def version_logits(version: ModelVersion, image_ids: list[int], features: np.ndarray, taxa: list[int]) -> np.ndarray:
+    """A version's logits for these images in the order of `taxa`: what it stored where it predicted the image,
+    else its classifier run on the given pooled features (same backbone), so two versions are always scored on
+    the same images."""
+    from inference.selectors import reorder_logits, stored_logits
+
+    found = stored_logits(version, image_ids, taxa)
+    missing = [row for row, image_id in enumerate(image_ids) if image_id not in found]
+    computed = {}
+    if missing:
+        order = list(version.classes.order_by("index").values_list("taxon_id", flat=True))
+        raw = runner_for(version.pk).logits_from_features(features[missing])
+        computed = {image_ids[row]: reorder_logits(values, order, taxa) for row, values in zip(missing, raw,
+                                                                                               strict=True)}
+    rows = [found[i] if i in found else computed[i] for i in image_ids]
+    return np.stack(rows) if rows else np.zeros((0, len(taxa)), dtype=np.float32)

@@ -3,24 +3,28 @@ strategy, and put each pick in the review queue of its predicted taxon (low scor
 
 Coordinators ask from the page or the API (the pick runs as a job, recorded on the batch); the command runs it at
 once. A pool too large to scan is first narrowed to the neighbourhood of labelled images (SEALS style)."""
+import math
+
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Mod
 from django.utils import timezone
 
 from annotation.models import WAITING, Image, ReviewState, ReviewTask, Taxon
-from annotation.selectors import with_current_label
 from annotation.services.review import ReviewItem, review_tasks_create, review_tasks_requeue
+from faune_platform.db import in_chunks
+from faune_platform.jobs import JobStatus, job_claim, job_enqueue, job_fail, job_finish
 from inference.engine.aggregate import class_probabilities
 from inference.engine.selection import STRATEGIES, Pool, neighbourhood, select
 from inference.engine.stored import from_f16_bytes
-from inference.models import Embedding, ModelVersion, Prediction, RunStatus, SelectionBatch
+from inference.models import Embedding, ModelVersion, Prediction, SelectionBatch
 from inference.selectors import production_version
 from inference.services.index import search_index
 
 LABELLED_SAMPLE = 20_000  # k-center measures distance to at most this many labelled images
-ID_CHUNK = 10_000  # ids per IN (...) query: SQLite limits the number of parameters
 
 
 class SelectionError(Exception):
@@ -28,8 +32,7 @@ class SelectionError(Exception):
 
 
 def _unlabelled_predictions(version: ModelVersion, filters: dict):
-    unlabelled = with_current_label(Image.objects.all()).filter(current_taxon_id__isnull=True).exclude(
-        sequence__review_tasks__state__in=WAITING)
+    unlabelled = Image.objects.filter(current_label__isnull=True).exclude(sequence__review_tasks__state__in=WAITING)
     for key in ("organisation", "deployment"):
         if filters.get(key):
             unlabelled = unlabelled.filter(**{f"{key}_id": filters[key]})
@@ -39,32 +42,30 @@ def _unlabelled_predictions(version: ModelVersion, filters: dict):
     return predictions
 
 
-def _in_chunks(queryset, field: str, ids: list[int], columns: tuple[str, ...]) -> list[tuple]:
-    rows = []
-    for start in range(0, len(ids), ID_CHUNK):
-        rows += queryset.filter(**{f"{field}__in": ids[start:start + ID_CHUNK]}).values_list(*columns)
-    return rows
-
-
-def _candidates(version: ModelVersion, filters: dict, labelled: np.ndarray | None) -> tuple[list[tuple], bool]:
-    """(image id, logits, sequence id) of the candidates, and whether they were narrowed to the neighbourhood
-    of labelled images because the pool is larger than SELECTION_SCAN_LIMIT."""
+def _candidates(version: ModelVersion, filters: dict, labelled: np.ndarray | None,
+                seed: int) -> tuple[list[tuple], bool]:
+    """(image id, logits, sequence id) of the candidates, and whether they were narrowed because the pool is
+    larger than SELECTION_SCAN_LIMIT: to the neighbourhood of labelled images (SEALS) where an index and labels
+    exist, else to a systematic sample of image ids (every k-th, offset by the seed)."""
     predictions = _unlabelled_predictions(version, filters)
     columns = ("image_id", "logits", "image__sequence_id")
     limit = settings.FAUNE["SELECTION_SCAN_LIMIT"]
-    if labelled is None or predictions.count() <= limit:
+    count = predictions.count()
+    if count <= limit:
         return list(predictions.values_list(*columns)), False
-    index = search_index(version.backbone_key)
+    index = search_index(version.backbone_key) if labelled is not None else None
     if index is None:
-        return list(predictions.values_list(*columns)), False
+        step = math.ceil(count / limit)
+        sample = predictions.annotate(bucket=Mod(F("image_id"), step)).filter(bucket=seed % step)
+        return list(sample.values_list(*columns)[:limit]), True
     per_image = max(1, min(settings.FAUNE["SELECTION_NEIGHBOURS"], limit // len(labelled)))
     near = neighbourhood(index, labelled, per_image).tolist()
-    return _in_chunks(predictions, "image_id", near, columns), True
+    return in_chunks(predictions, "image_id", near, columns), True
 
 
 def _vectors(backbone_key: str, image_ids: list[int]) -> dict[int, np.ndarray]:
-    rows = _in_chunks(Embedding.objects.filter(backbone_key=backbone_key), "image_id", image_ids,
-                      ("image_id", "vector"))
+    rows = in_chunks(Embedding.objects.filter(backbone_key=backbone_key), "image_id", image_ids,
+                     ("image_id", "vector"))
     return {image_id: from_f16_bytes(vector) for image_id, vector in rows}
 
 
@@ -72,8 +73,8 @@ def _labelled(version: ModelVersion) -> tuple[np.ndarray | None, np.ndarray]:
     """Embeddings of (a sample of) labelled images, and how many labels each class of the version has."""
     order = {taxon_id: i for i, taxon_id in enumerate(version.classes.order_by("index")
                                                        .values_list("taxon_id", flat=True))}
-    labelled = list(with_current_label(Image.objects.filter(embeddings__backbone_key=version.backbone_key))
-                    .filter(current_taxon_id__isnull=False).values_list("pk", "current_taxon_id"))
+    labelled = list(Image.objects.filter(embeddings__backbone_key=version.backbone_key, current_label__isnull=False)
+                    .values_list("pk", "current_taxon_id"))
     counts = np.zeros(len(order), dtype=np.int64)
     for _, taxon_id in labelled:
         if taxon_id in order:
@@ -102,13 +103,11 @@ def _check(strategy: str, size: int) -> None:
 def selection_batch_request(*, user: User | None, strategy: str = "hybrid", size: int = 100,
                             filters: dict | None = None, seed: int = 0) -> SelectionBatch:
     """Record a coordinator's request and queue the pick as a job (large pools take a while to read)."""
-    from django_q.tasks import async_task
-
     _check(strategy, size)
-    batch = SelectionBatch.objects.create(created_by=user, strategy=strategy, size=size, filters=filters or {},
-                                          seed=seed, version=_production(), status=RunStatus.QUEUED)
-    transaction.on_commit(lambda: async_task("inference.tasks.selection_batch_run", batch.pk,
-                                             task_name=f"selection-{batch.pk}"))
+    with transaction.atomic():
+        batch = SelectionBatch.objects.create(created_by=user, strategy=strategy, size=size, filters=filters or {},
+                                              seed=seed, version=_production())
+        job_enqueue(batch, "inference.tasks.selection_batch_run")
     return batch
 
 
@@ -117,30 +116,30 @@ def selection_batch_open(*, user: User | None, strategy: str = "hybrid", size: i
     """Pick now (the command's path): the batch is recorded only when the pick succeeds."""
     _check(strategy, size)
     batch = SelectionBatch(created_by=user, strategy=strategy, size=size, filters=filters or {}, seed=seed,
-                           version=_production(), status=RunStatus.RUNNING)
+                           version=_production(), status=JobStatus.RUNNING)
     _pick(batch)
     return batch
 
 
-def selection_batch_run(batch_id: int) -> None:
-    """The job: claim the queued batch, pick, record; a failure is written on the batch for the page."""
-    if not SelectionBatch.objects.filter(pk=batch_id, status=RunStatus.QUEUED).update(status=RunStatus.RUNNING):
+def selection_batch_run(batch_id: int, token: str) -> None:
+    """The job: claim the queued batch, pick, record; a failure is written on the batch for the page. Picking
+    again after a killed worker is harmless: the tasks are written with the batch, in one transaction."""
+    batch = job_claim(SelectionBatch, batch_id, token)
+    if batch is None:
         return
-    batch = SelectionBatch.objects.select_related("version").get(pk=batch_id)
     try:
         _pick(batch)
+    except SelectionError as error:
+        job_fail(batch, str(error))
     except Exception as error:
-        message = str(error) if isinstance(error, SelectionError) else f"{type(error).__name__}: {error}"
-        SelectionBatch.objects.filter(pk=batch_id).update(status=RunStatus.FAILED, error=message[:2000],
-                                                          finished_at=timezone.now())
-        if not isinstance(error, SelectionError):
-            raise
+        job_fail(batch, error)
+        raise
 
 
 def _pick(batch: SelectionBatch) -> None:
     version = batch.version
     labelled, rarity = _labelled(version)
-    rows, restricted = _candidates(version, batch.filters, labelled)
+    rows, restricted = _candidates(version, batch.filters, labelled, batch.seed)
     vectors = _vectors(version.backbone_key, [row[0] for row in rows])
     rows = [row for row in rows if row[0] in vectors and row[1]]
     if not rows:
@@ -154,9 +153,14 @@ def _pick(batch: SelectionBatch) -> None:
                     duplicate_cosine=settings.FAUNE["NEAR_DUPLICATE_COSINE"])
     batch.picked = [[int(i), round(float(s), 5)] for i, s in zip(picked.ids, picked.scores, strict=True)]
     batch.candidates, batch.restricted = len(rows), restricted
-    batch.status, batch.finished_at = RunStatus.DONE, timezone.now()
     with transaction.atomic():
-        batch.save()
+        if batch.pk is None:  # the command's path: recorded only now that the pick succeeded
+            batch.status, batch.finished_at = JobStatus.DONE, timezone.now()
+            batch.save()
+        else:
+            SelectionBatch.objects.filter(pk=batch.pk).update(picked=batch.picked, candidates=batch.candidates,
+                                                              restricted=restricted)
+            job_finish(batch)
         review_tasks_create(items=_review_items(version, batch), origin=f"selection:{batch.pk}")
 
 

@@ -17,7 +17,7 @@ from inference.engine.backbones import (
 )
 from inference.engine.specs import BackboneSpec
 from inference.models import HeadKind
-from inference.services.registry import model_version_promote, model_version_register
+from inference.services.registry import LostClasses, model_version_promote, model_version_register
 
 
 class Command(BaseCommand):
@@ -34,6 +34,8 @@ class Command(BaseCommand):
         parser.add_argument("--detector", type=Path, help="ultralytics YOLO weights to detect before classifying")
         parser.add_argument("--detector-size", type=int, default=960)
         parser.add_argument("--promote", action="store_true", help="make it the production version")
+        parser.add_argument("--confirm-lost-classes", action="store_true",
+                            help="promote even if it cannot say classes the production version says")
 
     def handle(self, *args: object, **options: object) -> None:
         try:
@@ -43,13 +45,17 @@ class Command(BaseCommand):
             raise CommandError(f"Nothing registered: {error}") from None
         detector = self._detector(options)
         version = model_version_register(
-            name=options["name"] or options["checkpoint"].stem, version=options["version_label"], spec=loaded.spec,
-            head_kind=HeadKind.CHECKPOINT, classes=classes, files={"checkpoint": options["checkpoint"]},
-            detector=detector)
-        version.artifacts["checkpoint"]["format"] = options["format"]
-        version.save(update_fields=["artifacts"])
+            name=options["name"] or options["checkpoint"].stem, version=options["version_label"],
+            spec=_with_weights_key(loaded.spec, options["checkpoint"]), head_kind=HeadKind.CHECKPOINT,
+            classes=classes, files={"checkpoint": options["checkpoint"]}, detector=detector,
+            formats={"checkpoint": options["format"]})
         if options["promote"]:
-            version = model_version_promote(version=version)
+            try:
+                version = model_version_promote(version=version, note="register_model --promote",
+                                                confirm_lost_classes=options["confirm_lost_classes"])
+            except LostClasses as error:
+                raise CommandError(f"Registered as a candidate, not promoted: {error} "
+                                   "(--confirm-lost-classes promotes anyway)") from None
         self.stdout.write(json.dumps({"id": version.pk, "name": version.name, "version": version.version,
                                       "status": version.status, "classes": len(classes),
                                       "backbone": loaded.spec.timm_name}))
@@ -85,3 +91,10 @@ class Command(BaseCommand):
         if not path.is_file():
             raise CommandError(f"Nothing registered: no detector weights at {path}")
         return {"path": str(path.resolve()), "sha256": file_sha256(path), "image_size": options["detector_size"]}
+
+
+def _with_weights_key(spec: BackboneSpec, checkpoint: Path) -> BackboneSpec:
+    """Two checkpoints of one architecture (DeepFaune 1.3 and 1.4 both fine-tuned DINOv2) embed differently: the
+    weights' hash in the spec keeps their embeddings apart, so stored ones are only reused by the same weights."""
+    extra = {**spec.extra, "weights": file_sha256(checkpoint)[:12]}
+    return BackboneSpec.from_dict({**spec.to_dict(), "extra": extra})
