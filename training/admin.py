@@ -1,14 +1,15 @@
 from django.contrib import admin
 
-from annotation.admin import ReadOnlyAdmin
-from training.models import Release, TrainingRound
+from faune_platform.admin import ReadOnlyAdmin
+from training.models import Release, ReleaseRequest, TrainingRound
 
 
 @admin.register(TrainingRound)
-class TrainingRoundAdmin(admin.ModelAdmin):
+class TrainingRoundAdmin(ReadOnlyAdmin):
+    """Rounds start and stop on the Rounds page (one active at a time, queued for the worker)."""
+
     list_display = ["pk", "status", "created_by", "candidate", "created_at", "finished_at"]
     list_filter = ["status"]
-    readonly_fields = [field.name for field in TrainingRound._meta.fields]
 
 
 @admin.register(Release)
@@ -16,3 +17,9 @@ class ReleaseAdmin(ReadOnlyAdmin):
     """Releases are immutable: the admin shows them and changes nothing."""
 
     list_display = ["semver", "version", "created_by", "created_at"]
+
+
+@admin.register(ReleaseRequest)
+class ReleaseRequestAdmin(ReadOnlyAdmin):
+    list_display = ["semver", "version", "status", "progress", "created_by", "created_at"]
+    list_filter = ["status"]

@@ -5,7 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.selectors import require_coordinator
+from annotation.permissions import require_coordinator
 from inference.serializers import MAX_SEED
 from training.models import TrainingRound
 from training.services.rounds import training_round_cancel, training_round_start

@@ -2,15 +2,10 @@
 from django.conf import settings
 from django.db import models
 
+from faune_platform.jobs import Job, JobStatus
 from inference.models import ModelVersion
 
-
-class RoundStatus(models.TextChoices):
-    QUEUED = "queued", "queued"
-    RUNNING = "running", "running"
-    DONE = "done", "done"
-    FAILED = "failed", "failed"
-    CANCELLED = "cancelled", "cancelled"
+RoundStatus = JobStatus  # a round is one long job: it is claimed once and keeps `updated_at` as its heartbeat
 
 
 class TrainingRound(models.Model):
@@ -57,3 +52,22 @@ class Release(models.Model):
 
     def __str__(self) -> str:
         return f"Faune {self.semver}"
+
+
+class ReleaseRequest(Job):
+    """A coordinator's request to publish the production version: the bundle is written by a job (loading a
+    checkpoint that may weigh gigabytes), each attempt in a staging folder of its own, and the Release row exists
+    only once the folder is complete."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="release_requests")
+    semver = models.CharField(max_length=20)
+    progress = models.FloatField(default=0.0)
+    release = models.OneToOneField(Release, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"publish {self.semver} ({self.status})"

@@ -7,12 +7,13 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.selectors import require_coordinator, user_access
+from annotation.permissions import require_coordinator, user_access
+from faune_platform.jobs import JobStatus
 from inference.models import ModelVersion
 from inference.selectors import production_version
-from training.models import Release, TrainingRound
+from training.models import Release, ReleaseRequest, TrainingRound
 from training.services.compare import versions_compare
-from training.services.releases import release_publish, releases_dir
+from training.services.releases import release_request, releases_dir
 from training.services.rounds import RoundBusy, round_dir, training_round_cancel, training_round_start
 
 PLOTS = ("confusion.png", "reliability.png", "coverage.png")
@@ -55,6 +56,7 @@ def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "candidate": training_round.metrics.get("candidate", {}).get("test"),
         "production": training_round.metrics.get("production", {}).get("test"),
         "gate": training_round.metrics.get("gate"), "rows": _deltas(training_round.metrics),
+        "metrics": training_round.metrics, "comparison": training_round.metrics.get("comparison"),
         "plots": [name for name in PLOTS if (folder / name).exists()],
         "coordinator": user_access(request.user).coordinator,
     })
@@ -79,19 +81,26 @@ def round_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def release_list(request: HttpRequest) -> HttpResponse:
-    """Public: anyone reads releases and downloads them. Coordinators publish the production version here."""
+    """Public: anyone reads releases and downloads them. Coordinators ask to publish the production version
+    here; a job writes the bundle and this page follows it."""
     coordinator = user_access(request.user).coordinator
     if request.method == "POST":
         require_coordinator(request.user, "publish releases")
         try:
-            release = release_publish(version=production_version(), semver=request.POST.get("semver", "").strip(),
-                                      user=request.user)
+            asked = release_request(version=production_version(), semver=request.POST.get("semver", "").strip(),
+                                    user=request.user)
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
-            return redirect("release-list")
-        return redirect("release-detail", semver=release.semver)
-    return render(request, "training/releases.html", {"releases": Release.objects.select_related("version"),
-                                                      "coordinator": coordinator, "production": production_version()})
+        else:
+            messages.success(request, f"Publishing {asked.semver}: the bundle is being written (this page "
+                                      "follows it).")
+        return redirect("release-list")
+    requests = ReleaseRequest.objects.select_related("version").exclude(status=JobStatus.DONE)[:5] \
+        if coordinator else []
+    return render(request, "training/releases.html", {
+        "releases": Release.objects.select_related("version"), "coordinator": coordinator,
+        "production": production_version(), "requests": requests,
+        "publishing": any(r.active for r in requests)})
 
 
 def release_detail(request: HttpRequest, semver: str) -> HttpResponse:

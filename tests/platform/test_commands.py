@@ -98,7 +98,7 @@ def test_bootstrap_queues_jobs_that_a_later_worker_can_read(tmp_path):
             "print(len(tasks), sorted(t['func'] for t in tasks))")
     queued = _manage(tmp_path, "shell", "-c", code)
     count, funcs = queued.stdout.strip().splitlines()[-1].split(" ", 1)
-    assert int(count) >= 1 and "inference.tasks.prelabel_all" in funcs, queued.stdout
+    assert int(count) >= 1 and "inference.tasks.prelabel_run_chunk" in funcs, queued.stdout
 
 
 def test_settings_refuse_to_start_without_a_secret_key(tmp_path):

@@ -44,15 +44,20 @@ def test_only_coordinators_start_and_cancel(client, partner, coordinator, django
     assert cancelled.json()["status"] == "cancelled" and TrainingRound.objects.get().active is None
 
 
-def test_publishing_a_release_bundle(client, coordinator, finished, settings):
+def test_publishing_a_release_bundle(client, coordinator, finished, settings, django_capture_on_commit_callbacks):
     from inference.services.registry import model_version_promote
-    from training.models import Release
+    from training.models import Release, ReleaseRequest
 
     model_version_promote(version=finished.candidate)
     client.force_login(coordinator)
-    assert client.post("/releases/", {"semver": "one"}).status_code == 302 and not Release.objects.exists()
-    assert client.post("/releases/", {"semver": "1.0.0"})["Location"] == "/releases/1.0.0/"
+    refused = client.post("/releases/", {"semver": "one"}, follow=True)
+    assert b"is not a semantic version" in refused.content and not Release.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):  # the job runs inline in tests
+        assert client.post("/releases/", {"semver": "1.0.0"})["Location"] == "/releases/"
+    request = ReleaseRequest.objects.get()
+    assert request.status == "done" and request.progress == 1.0
     release = Release.objects.get()
+    assert request.release == release and not list((settings.DATA_DIR / "releases").glob(".*partial"))
     folder = settings.DATA_DIR / "releases" / "1.0.0"
     assert {"head.pt", "backbone.pth", "classes.json", "MODEL_CARD.md", "metrics.json", "lineage.json",
             "confusion.png"} <= set(release.files)
@@ -73,7 +78,6 @@ def test_two_versions_compared_on_a_round_split(client, partner, finished):
     import numpy as np
 
     from annotation.models import Image, Taxon
-    from annotation.selectors import with_current_label
     from inference.models import ModelVersion, Prediction
 
     parent, candidate = finished.parent, finished.candidate
@@ -81,7 +85,7 @@ def test_two_versions_compared_on_a_round_split(client, partner, finished):
         order = list(version.classes.order_by("index").values_list("taxon__slug", flat=True))
         rows = []
         slugs = dict(Taxon.objects.values_list("pk", "slug"))
-        for image in with_current_label(Image.objects.all()):
+        for image in Image.objects.all():
             logits = np.zeros(len(order), dtype=np.float16)
             if good:
                 logits[order.index(slugs[image.current_taxon_id])] = 5
@@ -123,7 +127,7 @@ def test_release_of_a_head_on_a_deepfaune_backbone_holds_a_deepfaune_checkpoint(
         annotation_add(image=image, taxon=taxon("fox" if image.pk % 2 else "wild-boar"), author=coordinator)
     done = run_round(min_labels=2, epochs=5)
     assert done.status == "done", done.log
-    model_version_promote(version=done.candidate)
+    model_version_promote(version=done.candidate, confirm_lost_classes=True)
     from training.services.releases import release_publish
 
     release = release_publish(version=done.candidate, semver="1.0.0", user=coordinator)

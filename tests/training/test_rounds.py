@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from annotation.models import Annotation, Image, LabelSource, Sequence
+from annotation.services.annotations import current_labels_refresh
 from annotation.services.batches import batch_open
 from inference.models import Embedding, ModelVersion
 from inference.services.registry import default_version_ensure
@@ -23,7 +24,8 @@ def labelled_pool(org, parent, counts: dict[str, int], seed: int = 0, by_sequenc
     sequence with `by_sequence`, as the review desk writes them)."""
     rng = np.random.default_rng(seed)
     batch = batch_open(organisation=org, uploader=None)
-    centres = {slug: rng.normal(size=64) for slug in counts}
+    dim = 1280  # EfficientNet-Lite0's pooled features: production's own classifier runs on them when scored
+    centres = {slug: rng.normal(size=dim) for slug in counts}
     for slug, count in counts.items():
         for index in range(count):
             if index % 3 == 0:
@@ -34,11 +36,12 @@ def labelled_pool(org, parent, counts: dict[str, int], seed: int = 0, by_sequenc
             image = Image.objects.create(
                 organisation=org, batch=batch, sequence=sequence, file=f"fake/{slug}-{index}.jpg",
                 original_name=f"{slug}-{index}.jpg", sha256=f"{slug}-{index}", bytes=1, width=1, height=1)
-            vector = centres[slug] + rng.normal(scale=0.5, size=64)
+            vector = centres[slug] + rng.normal(scale=0.5, size=dim)
             Embedding.objects.create(image=image, backbone_key=parent.backbone_key,
                                      vector=(vector / np.linalg.norm(vector)).astype(np.float16).tobytes())
             if not by_sequence:
                 Annotation.objects.create(image=image, taxon=taxon(slug), role="expert", source=LabelSource.EXPERT)
+    current_labels_refresh(images=Image.objects.filter(batch=batch))  # labels written here, not by the service
 
 
 @pytest.fixture
@@ -58,7 +61,10 @@ def test_round_registers_a_candidate_with_lineage_metrics_and_plots(org, parent,
     done = run_round()
     assert done.status == "done" and done.active is None and done.progress == 1.0
     candidate = done.candidate
-    assert candidate.status == "candidate" and candidate.head_kind == "trained_head"
+    assert candidate.head_kind == "trained_head"
+    assert candidate.status == "production"  # far better than the zero-shot default on the same test images
+    change = candidate.status_changes.get(to_status="production")
+    assert change.changed_by is None and change.note == f"gate passed in round {done.pk}"
     assert list(candidate.classes.values_list("taxon__slug", flat=True)) == ["roe-deer", "fox", "wild-boar"]
     assert candidate.lineage["parent"] == parent.pk and candidate.lineage["labels"] == 240
     assert candidate.lineage["label_hash"] == done.snapshot["label_hash"] and "code_version" in candidate.lineage
@@ -119,27 +125,41 @@ def _figures(macro_f1: float, recalls: dict[str, tuple[float, int]]) -> dict:
                                                 for name, (recall, support) in recalls.items()]}
 
 
+def _metrics(candidate: dict, production: dict, low: float = 0.01, lost: list | None = None) -> dict:
+    comparison = {"difference": 0.05, "low": low, "high": 0.09, "level": 0.95, "resamples": 1000, "sequences": 40}
+    return {"candidate": {"test": candidate}, "production": {"test": production}, "comparison": comparison,
+            "lost_classes": lost or []}
+
+
 def test_gate_passes_only_without_regressions():
     from training.services.gate import promotion_gate
 
     production = _figures(0.80, {"fox": (0.90, 50), "lynx": (0.70, 5)})
-    better = {"candidate": {"test": _figures(0.85, {"fox": (0.88, 50), "lynx": (0.20, 5)})},
-              "production": {"test": production}}
-    assert promotion_gate(better).promote  # lynx has too little support to block
-    worse_class = {"candidate": {"test": _figures(0.85, {"fox": (0.80, 50), "lynx": (0.7, 5)})},
-                   "production": {"test": production}}
+    better = _metrics(_figures(0.85, {"fox": (0.88, 50), "lynx": (0.20, 5)}), production)
+    decision = promotion_gate(better)
+    assert decision.promote and decision.not_judged == ["lynx (5 test images)"]  # too little support to block
+    worse_class = _metrics(_figures(0.85, {"fox": (0.80, 50), "lynx": (0.7, 5)}), production)
     decision = promotion_gate(worse_class)
     assert not decision.promote and "fox: recall drops" in decision.reasons[0]
-    worse_f1 = {"candidate": {"test": _figures(0.70, {"fox": (0.9, 50)})}, "production": {"test": production}}
-    assert "macro-F1 drops" in promotion_gate(worse_f1).reasons[0]
+    maybe_worse = _metrics(_figures(0.81, {"fox": (0.9, 50)}), production, low=-0.04)
+    assert "may be a drop larger than 0.01" in promotion_gate(maybe_worse).reasons[0]
+    noisy_but_fine = _metrics(_figures(0.79, {"fox": (0.9, 50)}), production, low=-0.005)
+    assert promotion_gate(noisy_but_fine).promote  # a lower macro-F1 within the noise is not a drop
+    lost = _metrics(_figures(0.9, {"fox": (0.9, 50)}), production, lost=[{"name": "empty", "labels": 12}])
+    assert "cannot say empty" in promotion_gate(lost).reasons[0]
     assert not promotion_gate({"candidate": {"test": production}}).promote
 
 
-def test_round_without_production_figures_waits_for_a_coordinator(org, parent):
-    labelled_pool(org, parent, {"fox": 45, "wild-boar": 45})
+def test_a_candidate_that_cannot_say_a_class_production_says_waits(org, parent):
+    """The zero-shot default says "vehicle"; the pool holds three vehicle frames, too few to become a class of
+    the head: promoting the head would call every vehicle something else."""
+    labelled_pool(org, parent, {"fox": 45, "wild-boar": 45, "vehicle": 3})
     done = run_round()
-    assert done.metrics["gate"]["promote"] is False and "waiting for a coordinator" in done.log
+    gate = done.metrics["gate"]
+    assert gate["promote"] is False and "cannot say vehicle" in gate["reasons"][0]
+    assert done.metrics["lost_classes"] == [{"taxon": taxon("vehicle").pk, "name": "vehicle", "labels": 3}]
     assert ModelVersion.objects.get(status="production") == parent
+    assert "waiting for a coordinator: cannot say vehicle" in done.log
 
 
 def test_better_candidate_is_promoted_by_the_gate(org, parent, django_capture_on_commit_callbacks):

@@ -1,25 +1,34 @@
-"""Any two versions side by side on one round's test split, from the predictions each stored: no re-running."""
-import json
-from pathlib import Path
-
+"""Any two versions side by side on one round's test split, from the predictions each stored: no re-running.
+The split is the one the round froze (see `round_data`), whatever has merged or moved since."""
 import numpy as np
 
 from annotation.models import Annotation, Image, Taxon
+from faune_platform.db import in_chunks
 from inference.models import ModelVersion
 from inference.selectors import stored_logits
 from training.engine.metrics import evaluate
 from training.engine.splits import TEST, split_of
 from training.models import TrainingRound
+from training.selectors import frozen_split
 
 
 def _test_labels(training_round: TrainingRound) -> dict[int, int]:
-    """image id -> labelled taxon id, for the round's frozen labels that fall in the test split."""
-    frozen = json.loads(Path(training_round.snapshot["file"]).read_text())
-    taxon_of = dict(Annotation.objects.filter(pk__in=set(frozen["label_ids"])).values_list("pk", "taxon_id"))
-    places = {pk: (sequence, deployment) for pk, sequence, deployment in Image.objects.filter(
-        pk__in=frozen["image_ids"]).values_list("pk", "sequence_id", "deployment_id")}
-    return {image: taxon_of[label] for image, label in zip(frozen["image_ids"], frozen["label_ids"], strict=True)
-            if image in places and split_of(*places[image]) == TEST}
+    """image id -> labelled taxon id, for the round's frozen labels on its frozen (independent) test side."""
+    frozen = frozen_split(training_round) or {"image_ids": [], "label_ids": []}
+    taxon_of = dict(in_chunks(Annotation.objects.all(), "pk", set(frozen["label_ids"]), ("pk", "taxon_id")))
+    sides = frozen.get("sides") or _sides_from_today(frozen["image_ids"])
+    accepted = frozen.get("model_accepted") or [False] * len(sides)
+    rows = zip(frozen["image_ids"], frozen["label_ids"], sides, accepted, strict=True)
+    return {image: taxon_of[label] for image, label, side, was_accepted in rows
+            if side == TEST and not was_accepted and label in taxon_of}
+
+
+def _sides_from_today(image_ids: list[int]) -> list[str]:
+    """Rounds made before splits were frozen kept only their image ids: their sides are worked out from today's
+    sequences (a merge since then may have moved a few frames)."""
+    places = {pk: (sequence, deployment) for pk, sequence, deployment in in_chunks(
+        Image.objects.all(), "pk", image_ids, ("pk", "sequence_id", "deployment_id"))}
+    return [split_of(*places[i]) if i in places else "" for i in image_ids]
 
 
 def versions_compare(*, training_round: TrainingRound, a: ModelVersion, b: ModelVersion) -> dict:

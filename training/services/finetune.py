@@ -6,7 +6,6 @@ import copy
 import numpy as np
 import torch
 from django.conf import settings
-from django.db import transaction
 from torch.utils.data import DataLoader
 
 from annotation.ingest.hashing import file_sha256
@@ -21,7 +20,7 @@ from training.engine.finetune import CropDataset, FinetuneConfig, finetune
 from training.engine.heads import fit_temperature
 from training.engine.splits import TRAIN, VALIDATION
 from training.models import TrainingRound
-from training.services.round_run import RoundData, cancel_check, epoch_logger, evaluate_round, lineage_of
+from training.services.round_data import RoundData, cancel_check, epoch_logger, evaluate_round, lineage_of
 
 DEEPFAUNE_BACKBONES = ("vit_large_patch14_dinov2", "vit_large_patch16_dinov3")
 
@@ -77,13 +76,10 @@ def finetune_candidate(training_round: TrainingRound, parent: ModelVersion, data
     tuned = BackboneSpec.from_dict({**spec.to_dict(), "extra": {**spec.extra, "weights": file_sha256(path)[:12]}})
     training_round.refresh_from_db(fields=["snapshot"])
     taxa = Taxon.objects.in_bulk(data.classes)
-    with transaction.atomic():
-        version = model_version_register(
-            name="faune-finetuned", version=f"round-{round_id}", spec=tuned, head_kind=HeadKind.CHECKPOINT,
-            classes=[taxa[t] for t in data.classes], files={"checkpoint": path}, copy_files=False,
-            temperature=temperature, detector=parent.detector,
-            lineage=lineage_of(training_round, parent, data.snapshot, metrics, best_epoch),
-            notes=f"Backbone fine-tuned in round {round_id} on {len(data.snapshot.label_ids)} labels.")
-        version.artifacts["checkpoint"]["format"] = fmt
-        version.save(update_fields=["artifacts"])
-    return version
+    return model_version_register(
+        name="faune-finetuned", version=f"round-{round_id}", spec=tuned, head_kind=HeadKind.CHECKPOINT,
+        classes=[taxa[t] for t in data.classes], files={"checkpoint": path}, copy_files=False,
+        temperature=temperature, detector=parent.detector, formats={"checkpoint": fmt},
+        lineage=lineage_of(training_round, parent, data.snapshot, metrics, best_epoch),
+        created_by=training_round.created_by,
+        notes=f"Backbone fine-tuned in round {round_id} on {len(data.snapshot.label_ids)} labels.")

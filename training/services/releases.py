@@ -1,8 +1,10 @@
 """Publishing a production version as a release: an immutable folder (weights, class list, metrics, plots, a
-model card) whose every file is listed with its sha256, written completely before the release row exists."""
+model card) whose every file is listed with its sha256, written completely before the release row exists.
+Coordinators ask from the page; a job writes the bundle (see `release_request`)."""
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -11,10 +13,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from annotation.ingest.hashing import file_sha256
-from annotation.models import Organisation
+from annotation.models import TaxonKind
+from faune_platform.jobs import ACTIVE, job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
 from inference.models import HeadKind, ModelVersion, VersionStatus
-from training.models import Release, TrainingRound
+from training.models import Release, ReleaseRequest, TrainingRound
 from training.services.rounds import round_dir
+
+DETECTOR_KINDS = (TaxonKind.HUMAN, TaxonKind.VEHICLE, TaxonKind.EMPTY)
 
 SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
@@ -45,6 +50,39 @@ def _changelog(version: ModelVersion, metrics: dict, previous: Release | None) -
             "removed_classes": sorted(before - classes), "metric_deltas": deltas}
 
 
+def _provenance(version: ModelVersion, training_round: TrainingRound | None) -> list[str]:
+    """Only what happened: how many cameras were held out (0 is said as 0), whether a detector runs, and where
+    the answers empty, human and vehicle come from."""
+    split = training_round.metrics.get("split", {}) if training_round else {}
+    cameras, images = split.get("holdout_cameras"), split.get("holdout")
+    lines = []
+    if training_round and cameras:
+        lines.append(f"- Whole cameras held out for the out-of-sample figure: {cameras} ({images} images).")
+    elif training_round and cameras is not None:
+        lines.append("- Whole cameras held out: 0. There is no out-of-sample figure for this version.")
+    elif training_round:
+        lines.append("- Cameras held out: not recorded by this round.")
+    accepted = split.get("test_model_accepted_left_out")
+    if accepted:
+        lines.append(f"- {accepted} test images whose label was a model's prediction accepted by a partner were "
+                     "left out of the test figures (they would favour the model).")
+    detector = version.detector
+    if detector.get("path"):
+        lines.append(f"- Detector: YOLO weights (sha256 {detector.get('sha256', '')[:12]}) at "
+                     f"{detector.get('image_size', 960)} px; the best animal box is cropped square and classified.")
+        lines.append("- Empty, human and vehicle come from the detector.")
+        return lines
+    lines.append("- Detector: none. Images are classified whole, or on a box stored with them (expert-drawn, "
+                 "imported, or from a MegaDetector file).")
+    said = sorted(row.taxon.name_en for row in version.classes.select_related("taxon")
+                  if row.taxon.kind in DETECTOR_KINDS)
+    if said:
+        lines.append(f"- {', '.join(said).capitalize()}: classes of this classifier, learned from labelled frames.")
+    else:
+        lines.append("- This version cannot say empty, human or vehicle (no detector, and no such class).")
+    return lines
+
+
 def _model_card(version: ModelVersion, semver: str, training_round: TrainingRound | None, changelog: dict,
                 classes: list[dict], folded: dict | None) -> str:
     test = (training_round.metrics.get("candidate", {}).get("test", {}) if training_round else {})
@@ -54,12 +92,14 @@ def _model_card(version: ModelVersion, semver: str, training_round: TrainingRoun
              f"{version.backbone.get('interpolation', 'bicubic')} resize, mean {version.backbone.get('mean')}, "
              f"std {version.backbone.get('std')}; temperature {version.temperature:.3f}.", "", "## Data", ""]
     if training_round:
+        organisations = training_round.snapshot.get("organisations")
         lines += [f"Trained in round {training_round.pk} on {training_round.snapshot.get('labels')} labelled "
-                  f"camera-trap images (label snapshot sha256 `{training_round.snapshot.get('label_hash')}`), "
-                  f"contributed by {Organisation.objects.count()} organisations; split by sequence, whole cameras "
-                  "held out for the out-of-sample figure. Seed and hyper-parameters are in `lineage.json`.", ""]
+                  f"camera-trap images (label snapshot sha256 `{training_round.snapshot.get('label_hash')}`)"
+                  + (f" from {organisations} organisation(s)" if organisations is not None else "")
+                  + "; split by sequence. Seed and hyper-parameters are in `lineage.json`.", ""]
     else:
         lines += ["Not trained on the pool (zero-shot or external weights); see the version's notes.", ""]
+    lines += [*_provenance(version, training_round), ""]
     lines += ["## Test figures", "", f"Accuracy {test.get('accuracy', '—')}, macro-F1 {test.get('macro_f1', '—')}, "
               f"sequence accuracy {test.get('sequence_accuracy', '—')}, ECE {test.get('ece', '—')}.", "",
               "| class | French | precision | recall | support |", "|---|---|---|---|---|"]
@@ -71,7 +111,6 @@ def _model_card(version: ModelVersion, semver: str, training_round: TrainingRoun
               "- Figures come from images of the contributing partners' cameras; other regions, camera models and "
               "seasons can score lower. Classes with little test support have unreliable figures.",
               "- A sequence whose top score is under the threshold should read 'undefined'.",
-              "- Human, vehicle and empty come from the detector stage, not from this classifier.",
               *(["- The backbone is DeepFaune's but this head is an MLP: no DeepFaune-format checkpoint can hold it; "
                  "use the Faune files (backbone checkpoint + head.pt)."]
                 if version.artifacts.get("checkpoint", {}).get("format") == "deepfaune"
@@ -90,7 +129,7 @@ def _deepfaune_classifier(version: ModelVersion) -> dict | None:
     base = version.artifacts.get("checkpoint", {})
     if version.head_kind != HeadKind.TRAINED_HEAD or base.get("format") != "deepfaune":
         return None
-    import torch  # only here: publishing runs in a web request, which must not load torch for nothing
+    import torch  # only here: only a DeepFaune backbone needs torch to publish
 
     from inference.engine.heads import fold_linear_head
 
@@ -123,7 +162,50 @@ def _write_bundle(folder: Path, version: ModelVersion, training_round: TrainingR
                 shutil.copyfile(source / name, folder / name)
 
 
-def release_publish(*, version: ModelVersion, semver: str, user: User | None) -> Release:
+def _check_semver(semver: str) -> None:
+    if not SEMVER.match(semver):
+        raise ValidationError(f"{semver!r} is not a semantic version such as 1.4.0.")
+    previous = Release.objects.order_by("-created_at").first()
+    if previous and _key(semver) <= _key(previous.semver):
+        raise ValidationError(f"{semver} must be greater than the last release, {previous.semver}.")
+    pending = ReleaseRequest.objects.filter(status__in=ACTIVE).first()
+    if pending is not None:
+        raise ValidationError(f"Release {pending.semver} is being published; wait for it to finish.")
+
+
+def release_request(*, version: ModelVersion | None, semver: str, user: User | None) -> ReleaseRequest:
+    """A coordinator asks to publish the production version: checked now, written by a job."""
+    if version is None or version.status != VersionStatus.PRODUCTION:
+        raise ValidationError("Only the production version can be published, and none is in production.")
+    _check_semver(semver)
+    with transaction.atomic():
+        request = ReleaseRequest.objects.create(version=version, semver=semver, created_by=user)
+        job_enqueue(request, "training.tasks.release_publish_run")
+    return request
+
+
+def release_publish_run(request_id: int, token: str) -> None:
+    """The job. Running it again after a killed worker starts over in a new staging folder; a release that was
+    already created by the killed attempt is simply linked."""
+    request = job_claim(ReleaseRequest, request_id, token)
+    if request is None:
+        return
+    try:
+        release = Release.objects.filter(semver=request.semver, version=request.version).first() or \
+            release_publish(version=request.version, semver=request.semver, user=request.created_by,
+                            on_progress=lambda share: job_heartbeat(request, progress=share), staging_tag=token[:8])
+    except ValidationError as error:
+        job_fail(request, " ".join(error.messages))
+        return
+    except Exception as error:
+        job_fail(request, error)
+        raise
+    job_finish(request, release=release, progress=1.0)
+
+
+def release_publish(*, version: ModelVersion, semver: str, user: User | None,
+                    on_progress: Callable[[float], object] | None = None, staging_tag: str = "now") -> Release:
+    """Write the bundle in a staging folder of this attempt, then create the row and move the folder in place."""
     if version.status != VersionStatus.PRODUCTION:
         raise ValidationError("Only the production version can be published; promote it first.")
     if not SEMVER.match(semver):
@@ -131,19 +213,22 @@ def release_publish(*, version: ModelVersion, semver: str, user: User | None) ->
     previous = Release.objects.order_by("-created_at").first()
     if previous and _key(semver) <= _key(previous.semver):
         raise ValidationError(f"{semver} must be greater than the last release, {previous.semver}.")
+    progress = on_progress or (lambda share: None)
     training_round = TrainingRound.objects.filter(candidate=version).first()
     metrics = training_round.metrics.get("candidate", {}).get("test", {}) if training_round else {}
     classes = _classes(version)
     changelog = {**_changelog(version, metrics, previous),
                  "metrics": {k: metrics[k] for k in ("accuracy", "macro_f1") if k in metrics}}
     folded = _deepfaune_classifier(version)  # loads the backbone checkpoint: once per publish
+    progress(0.3)
     card = _model_card(version, semver, training_round, changelog, classes, folded)
-    folder, staging = releases_dir() / semver, releases_dir() / f".{semver}.partial"
+    folder, staging = releases_dir() / semver, releases_dir() / f".{semver}.{staging_tag}.partial"
     if folder.exists():
         raise ValidationError(f"A release folder for {semver} already exists.")
     shutil.rmtree(staging, ignore_errors=True)
     try:
         _write_bundle(staging, version, training_round, card, classes, folded)
+        progress(0.8)
         files = {path.name: file_sha256(path) for path in sorted(staging.iterdir())}
         (staging / "SHA256SUMS").write_text("".join(f"{digest}  {name}\n" for name, digest in files.items()))
         with transaction.atomic():
@@ -153,4 +238,11 @@ def release_publish(*, version: ModelVersion, semver: str, user: User | None) ->
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    _remove_abandoned_staging(semver)
     return release
+
+
+def _remove_abandoned_staging(semver: str) -> None:
+    """Staging folders that killed attempts of this release left behind."""
+    for leftover in releases_dir().glob(f".{semver}.*.partial"):
+        shutil.rmtree(leftover, ignore_errors=True)

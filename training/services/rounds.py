@@ -5,6 +5,8 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from training.models import RoundStatus, TrainingRound
@@ -28,14 +30,15 @@ def training_round_start(*, user: User | None, params: dict | None = None, seed:
     caller runs it itself (`queue=False`, as `training_round --wait` does)."""
     from django_q.tasks import async_task
 
-    _fail_if_stale()
+    rounds_fail_stale()
     try:
         with transaction.atomic():
             training_round = TrainingRound.objects.create(created_by=user, params={**DEFAULTS, **(params or {})},
                                                           seed=seed)
-            if queue:
+            if queue:  # one long task, with its own time limit (see ROUND_TIMEOUT_S)
                 transaction.on_commit(lambda: async_task("training.tasks.training_round_run", training_round.pk,
-                                                         task_name=f"training-round-{training_round.pk}"))
+                                                         task_name=f"training-round-{training_round.pk}",
+                                                         timeout=settings.FAUNE["ROUND_TIMEOUT_S"]))
     except IntegrityError:
         busy = TrainingRound.objects.filter(active=True).first()
         raise RoundBusy(f"Round #{busy.pk if busy else '?'} is already {busy.status if busy else 'active'}; "
@@ -43,14 +46,17 @@ def training_round_start(*, user: User | None, params: dict | None = None, seed:
     return training_round
 
 
-def _fail_if_stale() -> None:
+def rounds_fail_stale() -> int:
     """A round whose worker was killed stays 'running' and would block every later round: past a period with no
     heartbeat it is marked failed, with a line in its log saying so (it registered nothing: registration is its
-    last, atomic step)."""
+    last, atomic step). Run by the periodic job sweep and before a round starts."""
     limit = timezone.now() - timezone.timedelta(minutes=settings.FAUNE["ROUND_STALE_MINUTES"])
+    failed = 0
     for stale in TrainingRound.objects.filter(active=True, status=RoundStatus.RUNNING, updated_at__lt=limit):
         round_log(stale.pk, f"no progress since {stale.updated_at:%Y-%m-%d %H:%M}: the worker stopped; marked failed")
         round_finish(stale.pk, RoundStatus.FAILED)
+        failed += 1
+    return failed
 
 
 def training_round_cancel(*, training_round: TrainingRound) -> None:
@@ -60,12 +66,13 @@ def training_round_cancel(*, training_round: TrainingRound) -> None:
 
 
 def round_log(round_id: int, line: str, progress: float | None = None) -> None:
-    current = TrainingRound.objects.get(pk=round_id)
-    current.log += f"{timezone.now():%H:%M:%S} {line}\n"
-    fields = ["log", "updated_at"]  # the heartbeat that tells a live round from a killed one
+    """Append a line in one UPDATE (never read-modify-write: lines written at the same moment by the worker and a
+    page would be lost); `updated_at` is the heartbeat that tells a live round from a killed one."""
+    fields: dict[str, object] = {"log": Concat(F("log"), Value(f"{timezone.now():%H:%M:%S} {line}\n")),
+                                 "updated_at": timezone.now()}
     if progress is not None:
-        current.progress, fields = progress, [*fields, "progress"]
-    current.save(update_fields=fields)
+        fields["progress"] = progress
+    TrainingRound.objects.filter(pk=round_id).update(**fields)
 
 
 def round_finish(round_id: int, status: str, **fields: object) -> None:

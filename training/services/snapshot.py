@@ -4,10 +4,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annotation.models import Image, Taxon, TaxonKind
-from annotation.selectors import with_current_label
+from annotation.models import Taxon, TaxonKind
 from inference.engine.stored import from_f16_bytes
 from inference.models import Embedding
+
+ROW_CHUNK = 20_000  # embeddings read per round trip
 
 
 @dataclass
@@ -17,6 +18,8 @@ class Snapshot:
     taxon_ids: np.ndarray
     sequence_ids: np.ndarray
     deployment_ids: np.ndarray  # -1 where unknown
+    organisation_ids: np.ndarray
+    sources: np.ndarray  # the winning label's source (expert, partner, model_accepted, import)
     features: np.ndarray  # raw pooled features (stored unit vector x stored norm), what the backbone's head sees
 
     @property
@@ -24,21 +27,32 @@ class Snapshot:
         return hashlib.sha256(np.sort(self.label_ids).astype(np.int64).tobytes()).hexdigest()
 
 
-def labelled_snapshot(backbone_key: str) -> Snapshot:
-    """Every image whose current label is an animal taxon and that has an embedding of this backbone."""
-    animal_taxa = set(Taxon.objects.filter(kind=TaxonKind.ANIMAL).values_list("pk", flat=True))
-    rows = [row for row in with_current_label(Image.objects.filter(embeddings__backbone_key=backbone_key))
-            .values_list("pk", "current_label_id", "current_taxon_id", "sequence_id", "deployment_id")
-            if row[2] in animal_taxa]
-    vectors = {image_id: (vector, norm) for image_id, vector, norm in Embedding.objects.filter(
-        backbone_key=backbone_key, image_id__in=[r[0] for r in rows]).values_list("image_id", "vector", "norm")}
-    rows.sort()
-    columns = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
-    features = np.stack([from_f16_bytes(vectors[r[0]][0]) * vectors[r[0]][1] for r in rows]) if rows \
-        else np.zeros((0, 0), dtype=np.float32)
-    return Snapshot(np.array(columns[0], dtype=np.int64), np.array(columns[1], dtype=np.int64),
-                    np.array(columns[2], dtype=np.int64), np.array(columns[3], dtype=np.int64),
-                    np.array([d if d is not None else -1 for d in columns[4]], dtype=np.int64), features)
+COLUMNS = ("image_id", "image__current_label_id", "image__current_taxon_id", "image__sequence_id",
+           "image__deployment_id", "image__organisation_id", "image__current_source", "vector", "norm")
+
+
+def labelled_snapshot(backbone_key: str, *, kinds: tuple[str, ...] = (TaxonKind.ANIMAL,)) -> Snapshot:
+    """Every image whose current label is a taxon of these kinds and that has an embedding of this backbone,
+    in image id order, read in one streamed query (no id list is ever sent to the database)."""
+    rows = (Embedding.objects.filter(backbone_key=backbone_key, image__current_label__isnull=False,
+                                     image__current_taxon__kind__in=kinds)
+            .order_by("image_id").values_list(*COLUMNS))
+    ids, labels, taxa, sequences, deployments, organisations, sources, features = ([] for _ in range(8))
+    for image_id, label, taxon, sequence, deployment, organisation, source, vector, norm in rows.iterator(
+            chunk_size=ROW_CHUNK):
+        ids.append(image_id)
+        labels.append(label)
+        taxa.append(taxon)
+        sequences.append(sequence)
+        deployments.append(-1 if deployment is None else deployment)
+        organisations.append(organisation)
+        sources.append(source)
+        features.append(from_f16_bytes(vector) * norm)
+    return Snapshot(
+        np.array(ids, dtype=np.int64), np.array(labels, dtype=np.int64), np.array(taxa, dtype=np.int64),
+        np.array(sequences, dtype=np.int64), np.array(deployments, dtype=np.int64),
+        np.array(organisations, dtype=np.int64), np.array(sources, dtype=object),
+        np.stack(features) if features else np.zeros((0, 0), dtype=np.float32))
 
 
 def class_list(
