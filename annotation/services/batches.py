@@ -109,7 +109,8 @@ def _ingest_one(batch: UploadBatch, path: Path, name: str, *, sha256: str | None
 
 
 def _rejected(batch: UploadBatch, name: str, reason: str) -> BatchItem:
-    return BatchItem.objects.create(batch=batch, name=name[:500], outcome=BatchOutcome.REJECTED, reason=reason)
+    return BatchItem.objects.create(batch=batch, name=name[:500], outcome=BatchOutcome.REJECTED,
+                                    reason=reason[:500])
 
 
 def _add_zip(batch: UploadBatch, archive: Path, zip_name: str) -> list[BatchItem]:
