@@ -59,10 +59,6 @@ PRELABEL_PAGE = ("inference/views.py _filtered/_bulk_label: int() of a non-ASCII
 KNOWN_ELSEWHERE = {
     ("prelabel-list", "ValueError"): PRELABEL_PAGE,
     ("prelabel-list", "OverflowError"): PRELABEL_PAGE,
-    ("inference_modelversion_add", "IntegrityError"): "inference/admin.py: the add form saves a ModelVersion "
-                                                      "without a backbone (NOT NULL); make it read-only or complete",
-    ("training_traininground_add", "IntegrityError"): "training/admin.py: the add form saves a second active round "
-                                                      "(unique 'active'); rounds start through the service",
 }
 
 
