@@ -55,6 +55,7 @@ class OrganisationAdmin(admin.ModelAdmin):
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
         if formset.model is not Membership:
             return super().save_formset(request, form, formset, change)
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []  # the admin's log reads them
         for member in formset.forms:
             data = getattr(member, "cleaned_data", None)
             if not data or not (member.has_changed() or data.get("DELETE")):
@@ -62,8 +63,10 @@ class OrganisationAdmin(admin.ModelAdmin):
             try:
                 if data.get("DELETE") and member.instance.pk:
                     membership_remove(user=member.instance.user, organisation=form.instance)
+                    formset.deleted_objects.append(member.instance)
                 elif not data.get("DELETE"):
-                    _membership_save(member, form.instance)
+                    saved = _membership_save(member, form.instance)
+                    formset.changed_objects.append((saved, member.changed_data))
             except ValidationError as error:
                 _admin_refusal(request, error)
         return None

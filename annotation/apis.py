@@ -14,6 +14,7 @@ from annotation.models import (
     BatchOutcome,
     BatchStatus,
     Image,
+    Organisation,
     ReviewState,
     ReviewTask,
     Taxon,
@@ -44,6 +45,8 @@ from annotation.serializers import (
     ImageFilterSerializer,
     ImageSerializer,
     ImportRequestSerializer,
+    MembershipInputSerializer,
+    MembershipSerializer,
     TaxonCreateSerializer,
     TaxonSerializer,
     UploadTargetSerializer,
@@ -53,7 +56,7 @@ from annotation.serializers import (
 from annotation.services.annotations import Box, annotation_add
 from annotation.services.batches import batch_add_uploads, batch_counts, batch_open
 from annotation.services.imports_web import import_archive_accept
-from annotation.services.organisations import deployment_get_or_create
+from annotation.services.organisations import deployment_get_or_create, membership_remove, membership_set
 from annotation.services.review import review_queue_counts, review_task_claim_next
 from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
@@ -312,3 +315,39 @@ class ReviewAgreementApi(APIView):
     def get(self, request: Request) -> Response:
         require_coordinator(request.user, "see expert agreement")
         return Response(review_agreement())
+
+
+def _organisation_of(request: Request, pk: int) -> Organisation:
+    require_coordinator(request.user, "manage memberships")
+    return get_object_or_404(Organisation, pk=pk)
+
+
+class OrganisationMembersApi(APIView):
+    """Coordinators list and set an organisation's members (role, an expert's taxa): through the one membership
+    service, so a demotion takes effect on the member's next request."""
+
+    parser_classes = [JSONParser, FormParser]
+
+    def get(self, request: Request, pk: int) -> Response:
+        organisation = _organisation_of(request, pk)
+        members = organisation.memberships.select_related("user").prefetch_related("review_taxa").order_by(
+            "user__username")
+        return Response(MembershipSerializer(members, many=True).data)
+
+    def post(self, request: Request, pk: int) -> Response:
+        organisation = _organisation_of(request, pk)
+        serializer = MembershipInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        taxa = [taxon_resolve(name) for name in data["review_taxa"]] if "review_taxa" in data else None
+        membership = membership_set(user=data["username"], organisation=organisation, role=data["role"],
+                                    review_taxa=taxa)
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class OrganisationMemberApi(APIView):
+    def delete(self, request: Request, pk: int, user_id: int) -> Response:
+        organisation = _organisation_of(request, pk)
+        membership = get_object_or_404(organisation.memberships.select_related("user"), user_id=user_id)
+        membership_remove(user=membership.user, organisation=organisation)
+        return Response(status=status.HTTP_204_NO_CONTENT)

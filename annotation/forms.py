@@ -1,7 +1,8 @@
 from django import forms
+from django.contrib.auth.models import User
 
 from annotation.ingest.layouts import FORMATS
-from annotation.models import Taxon, TaxonKind
+from annotation.models import Role, Taxon, TaxonKind
 from faune_platform.converters import MAX_ID
 
 # Bounds of numbers people type: past them a value is a slip (or an attack), never a count or a gap.
@@ -42,3 +43,19 @@ class ConflictResolveForm(forms.Form):
     task = forms.IntegerField(min_value=1, max_value=MAX_ID)
     taxon = forms.ModelChoiceField(queryset=Taxon.objects.all(),
                                    error_messages={"required": "Choose the taxon the sequence shows."})
+
+
+class MembershipForm(forms.Form):
+    """Add a member to an organisation, or change a member's role and review taxa (the members page)."""
+
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices)
+    review_taxa = forms.ModelMultipleChoiceField(queryset=Taxon.objects.all(), required=False,
+                                                 help_text="Experts: the taxa whose queues they work.")
+    remove = forms.BooleanField(required=False)
+
+    def clean_username(self) -> User:
+        user = User.objects.filter(username=self.cleaned_data["username"]).first()
+        if user is None:
+            raise forms.ValidationError("No account has this name; create it in the admin first.")
+        return user

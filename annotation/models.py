@@ -389,3 +389,7 @@ class ReviewVerdict(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on task {self.task_id}"
+
+    def agrees_with(self, other: "ReviewVerdict") -> bool:
+        """Same taxon on every frame both experts saw (after a sequence merge the later one saw more frames)."""
+        return all(self.frames[frame] == other.frames[frame] for frame in self.frames.keys() & other.frames.keys())

@@ -159,7 +159,7 @@ def review_agreement() -> dict:
         labels = [v for v in task.verdicts.all() if v.kind == VerdictKind.LABEL][:2]
         if len(labels) < 2:
             continue
-        agreed = labels[0].frames == labels[1].frames
+        agreed = labels[0].agrees_with(labels[1])
         total, agreed_total = total + 1, agreed_total + agreed
         per_queue[task.queue_taxon.name_en if task.queue_taxon_id else "triage"].append(agreed)
         for verdict in labels:

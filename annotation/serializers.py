@@ -1,9 +1,21 @@
+from django.contrib.auth.models import User
 from django.urls import reverse
 from rest_framework import serializers
 
 from annotation.forms import MAX_LABEL_COUNT, MAX_MAXLAG_S
 from annotation.ingest.layouts import FORMATS
-from annotation.models import Annotation, BatchItem, Deployment, Image, Sequence, Taxon, TaxonKind, UploadBatch
+from annotation.models import (
+    Annotation,
+    BatchItem,
+    Deployment,
+    Image,
+    Membership,
+    Role,
+    Sequence,
+    Taxon,
+    TaxonKind,
+    UploadBatch,
+)
 from annotation.selectors import sequence_frames
 from annotation.services.batches import batch_counts
 from annotation.services.organisations import MAX_CLOCK_OFFSET_S
@@ -210,3 +222,27 @@ def review_task_data(task, *, frames, current=None) -> dict:
                     "thumbnail_url": reverse("image-thumbnail", args=[frame.pk])} for frame in frames],
         "current_label": AnnotationSerializer(current).data if current else None,
     }
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    review_taxa = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user", "username", "organisation", "role", "review_taxa"]
+
+
+class MembershipInputSerializer(serializers.Serializer):
+    """Add a member or change their role; `review_taxa` (ids, slugs or names) are the taxa an expert reviews."""
+
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=Role.choices)
+    review_taxa = serializers.ListField(child=serializers.CharField(max_length=120), required=False,
+                                        max_length=200)
+
+    def validate_username(self, value: str) -> User:
+        user = User.objects.filter(username=value).first()
+        if user is None:
+            raise serializers.ValidationError(f"No account is named {value!r}; create it in the admin first.")
+        return user

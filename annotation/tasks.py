@@ -55,8 +55,7 @@ def import_batch_run(batch_id: int, token: str) -> None:
         job_continue(batch, IMPORT_TASK)
         return
     job_finish(batch)
-    batch_announce(batch)
-    remove_staged(import_folder(batch_id))
+    _tidy(batch)
 
 
 def _work(batch: UploadBatch, clock: ChunkClock) -> bool:
@@ -66,10 +65,11 @@ def _work(batch: UploadBatch, clock: ChunkClock) -> bool:
                               deployment_name=params.get("deployment") or None,
                               create_taxa=params.get("create_taxa", False), user=batch.uploader)
     job_heartbeat(batch, total=len(prepared.plan.files))
-    stopped = []
+    stopped, asked = [], []
 
     def keep_going() -> bool:
-        go_on = not clock.spent and job_heartbeat(batch)
+        asked.append(True)  # the first file of a chunk is always imported: every chunk makes progress
+        go_on = len(asked) == 1 or (not clock.spent and job_heartbeat(batch))
         if not go_on:
             stopped.append(True)
         return go_on
@@ -79,15 +79,20 @@ def _work(batch: UploadBatch, clock: ChunkClock) -> bool:
 
 
 def _give_up(batch: UploadBatch, error: BaseException | str) -> None:
-    """A failed import leaves nothing half-made behind: its staged files, and the cameras it created that hold
-    nothing (what it did import stays, with its report, and is announced for pre-labelling)."""
+    """A failed import leaves nothing half-made behind (what it did import stays, with its report)."""
     job_fail(batch, error)
+    _tidy(batch)
+
+
+def _tidy(batch: UploadBatch) -> None:
+    """After an import, done or failed: its staged files go, so do the cameras it created that hold nothing (all
+    their files were refused), and what it imported is announced for pre-labelling."""
     remove_staged(import_folder(batch.pk))
     for deployment in Deployment.objects.filter(pk__in=batch.params.get("created_deployments", [])):
         try:
             deployment.delete()
         except ProtectedError:
-            continue  # it holds images now: keep it
+            continue  # it holds images: keep it
     batch_announce(batch)
 
 

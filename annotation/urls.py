@@ -21,6 +21,8 @@ api_urlpatterns = [
     path("review/tasks/<id:pk>/resolve/", apis.ReviewResolveApi.as_view(), name="api-review-resolve"),
     path("review/conflicts/", apis.ReviewConflictListApi.as_view(), name="api-review-conflicts"),
     path("review/agreement/", apis.ReviewAgreementApi.as_view(), name="api-review-agreement"),
+    path("organisations/<id:pk>/members/", apis.OrganisationMembersApi.as_view(), name="api-members"),
+    path("organisations/<id:pk>/members/<id:user_id>/", apis.OrganisationMemberApi.as_view(), name="api-member"),
 ]
 
 urlpatterns = [
@@ -35,4 +37,6 @@ urlpatterns = [
     path("taxa/", views.taxon_list, name="taxon-list"),
     path("review/", views.review_page, name="review"),
     path("review/conflicts/", views.review_conflicts_page, name="review-conflicts"),
+    path("organisations/", views.organisation_list, name="organisation-list"),
+    path("organisations/<id:pk>/members/", views.organisation_members, name="organisation-members"),
 ]

@@ -68,9 +68,12 @@ def fill_pool(x, y, sequences, cameras, classes: int) -> tuple[np.ndarray, np.nd
          for i in range(len(y))), batch_size=5000)
     Embedding.objects.bulk_create((Embedding(image=image, backbone_key=key, vector=x[i].astype(np.float16).tobytes())
                                    for i, image in enumerate(images)), batch_size=5000)
-    Annotation.objects.bulk_create((Annotation(image=image, taxon=taxa[y[i]], role="expert",
-                                               source=LabelSource.EXPERT) for i, image in enumerate(images)),
-                                   batch_size=5000)
+    labels = Annotation.objects.bulk_create((Annotation(image=image, taxon=taxa[y[i]], role="expert",
+                                                        source=LabelSource.EXPERT) for i, image in enumerate(images)),
+                                            batch_size=5000)
+    for image, label in zip(images, labels, strict=True):  # what the annotation service keeps for each event
+        image.current_label, image.current_taxon, image.current_source = label, label.taxon, label.source
+    Image.objects.bulk_update(images, ["current_label", "current_taxon", "current_source"], batch_size=5000)
     return np.array([s.pk for s in seqs])[np.unique(sequences, return_inverse=True)[1]], \
         np.array([c.pk for c in cams])[cameras]
 

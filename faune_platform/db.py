@@ -7,8 +7,8 @@ from django.db.models import QuerySet
 ID_CHUNK = 10_000  # ids per IN (...) query: SQLite limits the number of parameters, PostgreSQL plans worse
 
 
-def chunked(ids: Iterable[int], size: int = ID_CHUNK) -> Iterator[list[int]]:
-    iterator = iter(ids)
+def chunked(ids: Iterable[int], size: int | None = None) -> Iterator[list[int]]:
+    iterator, size = iter(ids), size or ID_CHUNK
     while part := list(islice(iterator, size)):
         yield part
 

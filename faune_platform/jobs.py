@@ -57,6 +57,17 @@ def _rows(job: Job) -> models.QuerySet:
     return type(job)._default_manager.filter(pk=job.pk)
 
 
+def task_enqueue_on_commit(task: str, *args: object, name: str | None = None, timeout_s: int | None = None) -> None:
+    """Queue a plain task (one that owns no job row, such as an announcement to other apps) once the current
+    transaction commits, so it never runs against rows that may still roll back."""
+    from django_q.tasks import async_task
+
+    options: dict[str, object] = {"task_name": name} if name else {}
+    if timeout_s:
+        options["timeout"] = timeout_s
+    transaction.on_commit(lambda: async_task(task, *args, **options))
+
+
 def job_start(job: Job) -> str:
     """Give the job a new token (disowning any older task of it) and mark it queued; returns the token. A task
     that is already running in a worker can then work the job itself: `job_claim(..., token)`."""
@@ -69,12 +80,9 @@ def job_start(job: Job) -> str:
 def job_enqueue(job: Job, task: str, *, timeout_s: int | None = None) -> str:
     """Queue `task(job id, token)` when the current transaction commits; any older task of this job is
     disowned by the new token. Returns the token."""
-    from django_q.tasks import async_task
-
     token = job_start(job)
-    options = {"timeout": timeout_s} if timeout_s else {}
-    name = f"{type(job).__name__.lower()}-{job.pk}-{token[:8]}"
-    transaction.on_commit(lambda: async_task(task, job.pk, token, task_name=name, **options))
+    task_enqueue_on_commit(task, job.pk, token, name=f"{type(job).__name__.lower()}-{job.pk}-{token[:8]}",
+                           timeout_s=timeout_s)
     return token
 
 

@@ -11,7 +11,7 @@ from annotation.permissions import require_coordinator
 from annotation.selectors import batches_visible_to, images_visible_to, taxon_resolve
 from annotation.serializers import TaxonRefField
 from faune_platform.api import IdField
-from faune_platform.converters import id_or_none
+from faune_platform.converters import MAX_ID, id_or_none
 from inference.models import ModelVersion, Prediction, PrelabelRun, SelectionBatch, VersionStatus
 from inference.selectors import prediction_summary, production_version, similar_images, similar_labelled
 from inference.serializers import SelectionRequestSerializer, selection_batch_rows
@@ -81,6 +81,16 @@ class AcceptSerializer(serializers.Serializer):
     images = serializers.ListField(child=IdField(), min_length=1, max_length=1000)
     taxon = TaxonRefField(required=False, allow_blank=True,
                           help_text="correct every image to this taxon instead of accepting predictions")
+    expected_current = serializers.DictField(
+        child=serializers.IntegerField(min_value=0, max_value=MAX_ID), required=False, default=dict,
+        help_text="{image id: id of the label you saw as current, 0 for none}: an image labelled since is left "
+                  "alone and listed under 'conflicts'. Without it nothing is checked: a newer label is outranked.")
+
+    def validate_expected_current(self, value: dict) -> dict[int, int]:
+        ids = {key: id_or_none(key) for key in value}
+        if None in ids.values():
+            raise serializers.ValidationError("Keys are image ids.")
+        return {ids[key]: label for key, label in value.items()}
 
 
 class PrelabelAcceptApi(APIView):
@@ -90,10 +100,15 @@ class PrelabelAcceptApi(APIView):
         serializer = AcceptSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         correction = serializer.validated_data.get("taxon")
-        labelled, skipped = prelabels_accept(user=request.user, image_ids=serializer.validated_data["images"],
-                                             taxon=taxon_resolve(correction) if correction else None)
-        return Response({"labelled": labelled, "skipped": skipped},
-                        status=status.HTTP_201_CREATED if labelled else status.HTTP_400_BAD_REQUEST)
+        result = prelabels_accept(user=request.user, image_ids=serializer.validated_data["images"],
+                                  taxon=taxon_resolve(correction) if correction else None,
+                                  expected=serializer.validated_data["expected_current"])
+        if result.labelled:
+            code = status.HTTP_201_CREATED
+        else:
+            code = status.HTTP_409_CONFLICT if result.conflicts else status.HTTP_400_BAD_REQUEST
+        return Response({"labelled": result.labelled, "skipped": result.skipped, "conflicts": result.conflicts},
+                        status=code)
 
 
 def _version_row(version: ModelVersion) -> dict:

@@ -115,8 +115,8 @@ def _work(run: PrelabelRun, clock: ChunkClock) -> bool:
 
     context = context_for(run.version)
     progress = _progress(run)
-    alive = job_heartbeat(run, **progress)
-    while alive and not clock.spent:
+    job_heartbeat(run, **progress)
+    while True:  # at least one slice per chunk, whatever the clock says: every chunk makes progress
         slice_ids = _next_pending(run)
         if not slice_ids:
             return True
@@ -130,7 +130,8 @@ def _work(run: PrelabelRun, clock: ChunkClock) -> bool:
         run.cursor = (max(left) + 1) if left else min(slice_ids)
         progress["done"] = min(progress["total"], progress["done"] + len(done))
         alive = job_heartbeat(run, cursor=run.cursor, done=progress["done"])
-    return False
+        if clock.spent or not alive:
+            return False
 
 
 def _refresh_queues(version: ModelVersion) -> None:

@@ -32,8 +32,8 @@ def _float_or_none(value: str | None) -> float | None:
 def _filtered(request: HttpRequest, version: ModelVersion):
     query = request.GET
     images = with_prediction(images_visible_to(request.user), version).filter(predicted_score__isnull=False)
-    if query.get("taxon", "").isdigit():
-        images = images.filter(predicted_taxon_id=int(query["taxon"]))
+    if (taxon := id_or_none(query.get("taxon"))) is not None:
+        images = images.filter(predicted_taxon_id=taxon)
     if (low := _float_or_none(query.get("min_score"))) is not None:
         images = images.filter(predicted_score__gte=low)
     if (high := _float_or_none(query.get("max_score"))) is not None:
@@ -64,12 +64,18 @@ def prelabel_list(request: HttpRequest) -> HttpResponse:
 
 
 def _bulk_label(request: HttpRequest) -> HttpResponse:
-    ids = [int(pk) for pk in request.POST.getlist("images") if pk.isdigit()]
-    correction = request.POST.get("taxon", "")
-    taxon = Taxon.objects.filter(pk=int(correction)).first() if correction.isdigit() else None
-    done = len(prelabels_accept(user=request.user, image_ids=ids, taxon=taxon)[0])
+    """Accept or correct the ticked images; each carries the label id the page showed as current, so an image
+    someone labelled meanwhile is left alone and reported."""
+    ids = [pk for pk in map(id_or_none, request.POST.getlist("images")) if pk is not None]
+    expected = {pk: id_or_none(request.POST.get(f"current-{pk}")) or 0 for pk in ids}
+    taxon = Taxon.objects.filter(pk=id_or_none(request.POST.get("taxon"))).first()
+    result = prelabels_accept(user=request.user, image_ids=ids, taxon=taxon, expected=expected)
     verb = f"Corrected to {taxon.name_en}" if taxon else "Accepted the pre-label of"
+    done = len(result.labelled)
     messages.success(request, f"{verb} {done} image(s)." if done else "Nothing selected that you may label.")
+    if result.conflicts:
+        messages.error(request, f"{len(result.conflicts)} image(s) left alone, labelled by someone else since this "
+                                "page loaded: " + " ".join(list(result.conflicts.values())[:3]))
     return redirect(request.get_full_path())
 
 

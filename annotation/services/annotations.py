@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 from annotation.models import Annotation, Image, LabelSource, Role, Taxon
 from annotation.permissions import user_access
 from annotation.selectors import label_history, labels_for_image
+from faune_platform.jobs import task_enqueue_on_commit
 
 
 class LabelConflict(Exception):
@@ -103,7 +104,5 @@ def current_labels_refresh(*, images: QuerySet[Image]) -> int:
 def partner_labels_announce(annotation_ids: list[int]) -> None:
     """Queue the jobs that check partner labels (routing doubtful corrections to experts), by dotted path, once
     the labels are committed: the labelled pool names those jobs in settings and imports nothing from them."""
-    from django_q.tasks import async_task
-
     for task in settings.FAUNE["AFTER_PARTNER_LABEL_TASKS"]:
-        transaction.on_commit(lambda task=task: async_task(task, list(annotation_ids)))
+        task_enqueue_on_commit(task, list(annotation_ids))

@@ -7,13 +7,13 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from annotation.ingest.archive import ArchiveRejected, extract_zip
 from annotation.models import BatchItem, BatchKind, BatchOutcome, BatchStatus, Deployment, Organisation, UploadBatch
 from annotation.services.ingest import image_ingest, remove_staged, stage_upload, staging_dir
+from faune_platform.jobs import task_enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -45,10 +45,8 @@ def batch_counts(batch: UploadBatch) -> dict[str, int]:
 
 def batch_announce(batch: UploadBatch) -> None:
     """Queue the jobs that consume new images (pre-labelling), by dotted path, once the files are committed."""
-    from django_q.tasks import async_task
-
     for task in settings.FAUNE["AFTER_INGEST_TASKS"]:
-        transaction.on_commit(lambda task=task: async_task(task, batch.pk, task_name=f"{task}-{batch.pk}"))
+        task_enqueue_on_commit(task, batch.pk, name=f"{task}-{batch.pk}")
 
 
 def batch_finish(*, batch: UploadBatch, status: str = BatchStatus.DONE, error: str = "") -> UploadBatch:

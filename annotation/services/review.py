@@ -102,9 +102,10 @@ def review_task_claim_next(*, user, queue_taxon_id: int | None) -> ReviewTask | 
     verdict on (the first of two blind reviews, a skip) is never offered to them again."""
     now = timezone.now()
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now) | Q(claimed_by=user)
-    for _ in range(5):
+    lost: set[int] = set()
+    while True:  # each lost race removes a task from the candidates, so this ends
         task = (ReviewTask.objects.filter(free, state=ReviewState.OPEN, queue_taxon_id=queue_taxon_id)
-                .exclude(verdicts__expert=user).order_by("-score", "pk").first())
+                .exclude(verdicts__expert=user).exclude(pk__in=lost).order_by("-score", "pk").first())
         if task is None:
             return None
         claimed = ReviewTask.objects.filter(free, pk=task.pk, state=ReviewState.OPEN).update(
@@ -112,7 +113,7 @@ def review_task_claim_next(*, user, queue_taxon_id: int | None) -> ReviewTask | 
         if claimed:
             task.refresh_from_db()
             return task
-    return None
+        lost.add(task.pk)  # another expert got it first: try the next one, never answer "empty" too early
 
 
 def review_task_held(task_id: int, user) -> ReviewTask:

@@ -75,7 +75,7 @@ def _settle(task: ReviewTask, user, expected_current_id: int | None) -> None:
     if len(labels) < task.reviews_needed:
         review_task_release(task)  # waits, blind, for the next expert
         return
-    if any(verdict.frames != labels[0].frames for verdict in labels[1:]):
+    if not all(verdict.agrees_with(labels[0]) for verdict in labels[1:]):
         review_task_release(task, state=ReviewState.CONFLICT)
         return
     label_conflict_check(task.image, expected_current_id, advice=RELOAD_TASK)

@@ -149,7 +149,7 @@ def _q_cluster() -> dict:
         # A task that runs longer is stopped; a task not acknowledged after `retry` is delivered again. Jobs are
         # cut into chunks of about JOB_CHUNK_S, so both stay at minutes and a killed worker's job resumes soon.
         "timeout": _JOB_TIMEOUT_S,
-        "retry": _JOB_TIMEOUT_S + 60,
+        "retry": _JOB_TIMEOUT_S + max(10, _JOB_TIMEOUT_S // 10),
         "max_attempts": 2,
         "catch_up": False,
         "save_limit": 1000,

@@ -1,29 +1,48 @@
 """Accepting pre-labels in bulk, or correcting many images to one taxon: one label event per image."""
+from dataclasses import dataclass, field
+
 from django.contrib.auth.models import User
 from django.db import transaction
 
 from annotation.models import Taxon
 from annotation.selectors import image_editable_by, images_visible_to
-from annotation.services.annotations import annotation_add, partner_labels_announce
+from annotation.services.annotations import LabelConflict, annotation_add, partner_labels_announce
 from inference.models import Prediction
 from inference.selectors import production_version
 
 
-def prelabels_accept(*, user: User, image_ids: list[int], taxon: Taxon | None = None) -> tuple[list[int], list[int]]:
-    """Label each image with its production pre-label (or with `taxon`, a correction). Returns (labelled,
-    skipped): skipped are images the user may not label, cannot see, or that have no pre-label."""
-    version = production_version()
+@dataclass
+class Accepted:
+    labelled: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)  # not visible, not editable, or nothing predicted
+    conflicts: dict[int, str] = field(default_factory=dict)  # {image id: who labelled it since it was shown}
+
+
+def prelabels_accept(*, user: User, image_ids: list[int], taxon: Taxon | None = None,
+                     expected: dict[int, int] | None = None) -> Accepted:
+    """Label each image with its production pre-label (or with `taxon`, a correction). `expected` maps an image
+    to the label the user saw as current (0: none): an image someone labelled since is left alone and reported,
+    never overridden. Without it, no such check is made (the pages always send it)."""
+    version, expected = production_version(), expected or {}
     images = images_visible_to(user).filter(pk__in=image_ids)
     predicted = {p.image_id: p.taxon for p in Prediction.objects.filter(image__in=images, version=version)
                  .select_related("taxon")} if version else {}
-    labelled, events = [], []
+    result, events = Accepted(), []
     with transaction.atomic():
         for image in images:
             chosen = taxon or predicted.get(image.pk)
-            if chosen is not None and image_editable_by(user, image):
-                events.append(annotation_add(image=image, taxon=chosen, author=user, accept_prediction=taxon is None,
-                                             announce=False).pk)
-                labelled.append(image.pk)
+            if chosen is None or not image_editable_by(user, image):
+                continue
+            try:
+                with transaction.atomic():
+                    events.append(annotation_add(image=image, taxon=chosen, author=user, announce=False,
+                                                 accept_prediction=taxon is None,
+                                                 expected_current_id=expected.get(image.pk)).pk)
+            except LabelConflict as conflict:
+                result.conflicts[image.pk] = str(conflict)
+                continue
+            result.labelled.append(image.pk)
         if taxon is not None:  # one check job for the whole correction, not one per image
             partner_labels_announce(events)
-    return labelled, sorted(set(image_ids) - set(labelled))
+    result.skipped = sorted(set(image_ids) - set(result.labelled) - set(result.conflicts))
+    return result

@@ -9,6 +9,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from faune_platform.jobs import task_enqueue_on_commit
 from training.models import RoundStatus, TrainingRound
 
 DEFAULTS = {"mode": "head", "head": "linear", "min_labels": 10, "epochs": 60, "learning_rate": 1e-3,
@@ -28,17 +29,15 @@ def training_round_start(*, user: User | None, params: dict | None = None, seed:
                          queue: bool = True) -> TrainingRound:
     """Create a round (refused while another is queued or running) and queue it for the worker, unless the
     caller runs it itself (`queue=False`, as `training_round --wait` does)."""
-    from django_q.tasks import async_task
-
     rounds_fail_stale()
     try:
         with transaction.atomic():
             training_round = TrainingRound.objects.create(created_by=user, params={**DEFAULTS, **(params or {})},
                                                           seed=seed)
             if queue:  # one long task, with its own time limit (see ROUND_TIMEOUT_S)
-                transaction.on_commit(lambda: async_task("training.tasks.training_round_run", training_round.pk,
-                                                         task_name=f"training-round-{training_round.pk}",
-                                                         timeout=settings.FAUNE["ROUND_TIMEOUT_S"]))
+                task_enqueue_on_commit("training.tasks.training_round_run", training_round.pk,
+                                       name=f"training-round-{training_round.pk}",
+                                       timeout_s=settings.FAUNE["ROUND_TIMEOUT_S"])
     except IntegrityError:
         busy = TrainingRound.objects.filter(active=True).first()
         raise RoundBusy(f"Round #{busy.pk if busy else '?'} is already {busy.status if busy else 'active'}; "

@@ -20,8 +20,11 @@
     panel.innerHTML = html;
     const button = document.getElementById("accept-prelabel");
     if (button) {
+      // The label shown as current goes along: if someone labelled the image since, nothing is overridden.
+      const body = {images: [Number(panel.dataset.image)],
+        expected_current: {[panel.dataset.image]: Number(panel.dataset.currentLabel || 0)}};
       const accept = () => fetch(panel.dataset.acceptUrl, {method: "POST", headers: {"Content-Type": "application/json",
-        "X-CSRFToken": csrf ? csrf.value : ""}, body: JSON.stringify({images: [Number(panel.dataset.image)]})})
+        "X-CSRFToken": csrf ? csrf.value : ""}, body: JSON.stringify(body)})
         .then(() => window.location.reload());
       button.addEventListener("click", accept);
       document.addEventListener("keydown", (e) => { if (e.key === "y" && e.target.tagName !== "INPUT" && e.target.tagName !== "SELECT") accept(); });
