@@ -68,7 +68,7 @@ def model_version_register(
                 detector=detector or {}, temperature=temperature, created_by=created_by, notes=notes,
                 lineage=lineage or {})
             ModelClass.objects.bulk_create(ModelClass(version=model, index=i, taxon=t) for i, t in enumerate(classes))
-            _record(model, "", VersionStatus.CANDIDATE, created_by, "registered")
+            _record(model, "", VersionStatus.CANDIDATE, created_by, notes or "registered")
             return model
     except BaseException:
         for path in copied:

@@ -115,6 +115,7 @@ def test_the_model_card_states_only_what_happened(client, coordinator, org, pare
     assert "Whole cameras held out: 0. There is no out-of-sample figure" in card  # this pool knows no camera
     assert "Detector: none" in card and "cannot say empty, human or vehicle" in card
     assert "from 1 organisation(s)" in card
+    assert f"On {done.metrics['candidate']['test']['count']} test images (" in card
 
 
 @pytest.mark.django_db(transaction=True)

@@ -100,8 +100,12 @@ def _model_card(version: ModelVersion, semver: str, training_round: TrainingRoun
     else:
         lines += ["Not trained on the pool (zero-shot or external weights); see the version's notes.", ""]
     lines += [*_provenance(version, training_round), ""]
-    lines += ["## Test figures", "", f"Accuracy {test.get('accuracy', '—')}, macro-F1 {test.get('macro_f1', '—')}, "
-              f"sequence accuracy {test.get('sequence_accuracy', '—')}, ECE {test.get('ece', '—')}.", "",
+    sequences = training_round.metrics.get("comparison", {}).get("sequences") if training_round else None
+    size = f"On {test['count']} test images" + (f" ({sequences} sequences)" if sequences else "") + ": " \
+        if "count" in test else ""
+    lines += ["## Test figures", "", f"{size}accuracy {test.get('accuracy', '—')}, macro-F1 "
+              f"{test.get('macro_f1', '—')}, sequence accuracy {test.get('sequence_accuracy', '—')}, ECE "
+              f"{test.get('ece', '—')}.", "",
               "| class | French | precision | recall | support |", "|---|---|---|---|---|"]
     for row in classes:
         figures = per_class.get(row["name_en"], {})
