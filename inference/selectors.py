@@ -1,4 +1,6 @@
 """Reads of predictions and similar images, always through what the asking user may see."""
+from dataclasses import dataclass
+
 import numpy as np
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -6,6 +8,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from annotation.models import WAITING, Image, ReviewTask, Taxon
 from annotation.selectors import images_visible_to, taxa_held
 from faune_platform.db import in_chunks
+from inference.engine.rollup import NO_NODE, roll_up
 from inference.engine.stored import from_f16_bytes
 from inference.models import ModelVersion, Prediction, SelectionBatch, SequencePrediction, VersionStatus
 from inference.services.index import search_index
@@ -52,15 +55,58 @@ def _taxon_names(taxon_ids: set[int]) -> dict[int, dict]:
             for t in Taxon.objects.filter(pk__in=taxon_ids)}
 
 
+@dataclass(frozen=True)
+class TaxonTree:
+    """Taxa as the roll-up engine takes them: the given classes first, in their order, then the higher taxa
+    above them; `parents[i]` is the position of node i's parent (-1 at a root)."""
+
+    nodes: list[int]  # taxon ids
+    parents: list[int]
+
+
+def taxon_tree(class_ids: list[int]) -> TaxonTree:
+    parent_of = dict(Taxon.objects.values_list("pk", "parent_id"))
+    nodes = list(class_ids)
+    position = {taxon_id: index for index, taxon_id in enumerate(nodes)}
+    parents = []
+    for taxon_id in nodes:  # grows while it runs: each new ancestor is visited in turn
+        parent = parent_of.get(taxon_id)
+        if parent is not None and parent not in position:
+            position[parent] = len(nodes)
+            nodes.append(parent)
+        parents.append(NO_NODE if parent is None else position[parent])
+    return TaxonTree(nodes, parents)
+
+
+SHOWN_TOP = 3  # best classes shown with a sequence's verdict; more are stored, for roll-up
+
+
+def _sequence_rollup(sequence: SequencePrediction, threshold: float) -> tuple[int, float] | None:
+    """(taxon id, summed probability) of the higher taxon an undefined verdict rolls up to under today's
+    threshold and tree. Only the best classes are stored: their sum is a floor of the taxon's, so a roll-up
+    is never claimed that the full distribution would refuse."""
+    if not sequence.is_undefined(threshold) or not sequence.top:
+        return None
+    tree = taxon_tree([taxon_id for taxon_id, _ in sequence.top])
+    found = roll_up(np.array([p for _, p in sequence.top]), np.array(tree.parents), threshold)
+    node = int(found.node[0])
+    return None if node == NO_NODE else (tree.nodes[node], float(found.probability[0]))
+
+
 def prediction_summary(image: Image, version: ModelVersion) -> dict | None:
-    """The image's pre-label and its sequence's verdict, with taxon names, as pages and the API show them."""
+    """The image's pre-label and its sequence's verdict, with taxon names, as pages and the API show them. An
+    undefined verdict carries its roll-up: the higher taxon that is sure enough, or null."""
     prediction = Prediction.objects.filter(image=image, version=version).first()
     if prediction is None:
         return None
+    threshold = image.organisation.undefined_threshold
     sequence = SequencePrediction.objects.filter(sequence_id=image.sequence_id, version=version).first()
+    rollup = _sequence_rollup(sequence, threshold) if sequence else None
     wanted = {prediction.taxon_id, *(row[0] for row in prediction.top)}
     if sequence:
-        wanted |= {sequence.taxon_id, *(row[0] for row in sequence.top)}
+        wanted |= {sequence.taxon_id, *(row[0] for row in sequence.top[:SHOWN_TOP])}
+    if rollup:
+        wanted.add(rollup[0])
     names = _taxon_names({pk for pk in wanted if pk})
 
     def ranked(rows: list) -> list[dict]:
@@ -74,8 +120,10 @@ def prediction_summary(image: Image, version: ModelVersion) -> dict | None:
                   "top": ranked(prediction.top)},
         "sequence": None if sequence is None else {
             "category": sequence.category, "taxon": names.get(sequence.taxon_id), "score": sequence.score,
-            "undefined": sequence.is_undefined(image.organisation.undefined_threshold),
-            "threshold": image.organisation.undefined_threshold, "top": ranked(sequence.top)},
+            "undefined": sequence.is_undefined(threshold), "threshold": threshold,
+            "rollup": None if rollup is None else {"taxon": names.get(rollup[0]),
+                                                   "probability": round(rollup[1], 5)},
+            "top": ranked(sequence.top[:SHOWN_TOP])},
     }
 
 

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 CATEGORY_OF_KIND = {TaxonKind.HUMAN: "human", TaxonKind.VEHICLE: "vehicle", TaxonKind.EMPTY: "empty"}
 REUSE_CHUNK = 2000  # stored embeddings classified per step of the fast path
 SEQUENCE_CHUNK = 500  # sequences whose verdicts are refreshed per query
+SEQUENCE_TOP = 10  # best classes stored per verdict: a family's sum read back from them misses little
 
 
 @dataclass
@@ -225,7 +226,8 @@ def _store(context: Context, outcomes: list[Outcome]) -> tuple[list[int], np.nda
 
 def _verdict_row(context: Context, sequence_id: int, frames: list[FrameResult]) -> SequencePrediction:
     version, classes = context.version, context.classes
-    verdict = aggregate_sequence(frames, temperature=version.temperature, renormalise=not version.is_zero_shot)
+    verdict = aggregate_sequence(frames, temperature=version.temperature,
+                                 renormalise=not version.is_zero_shot, top_k=SEQUENCE_TOP)
     if verdict.class_index is not None:
         taxon = classes[verdict.class_index]
     else:

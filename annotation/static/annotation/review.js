@@ -99,7 +99,7 @@
     const ranked = (p.sequence && p.sequence.top.length ? p.sequence.top : p.image.top).filter((row) => row.taxon).slice(0, 3);
     suggestions = ranked.map((row) => row.taxon);
     const zero = p.version.zero_shot ? ' <span class="zero-shot">zero-shot</span>' : "";
-    const seq = p.sequence ? ` Sequence: ${p.sequence.undefined ? "undefined, " : ""}${esc(p.sequence.taxon ? p.sequence.taxon.name_en : p.sequence.category)} ${pct(p.sequence.score)}.` : "";
+    const seq = !p.sequence ? "" : p.sequence.rollup ? ` Sequence: <em class="rollup">${esc(p.sequence.rollup.taxon.name_en)} (roll-up: no species over ${pct(p.sequence.threshold)})</em> ${pct(p.sequence.rollup.probability)}.` : ` Sequence: ${p.sequence.undefined ? "undefined, " : ""}${esc(p.sequence.taxon ? p.sequence.taxon.name_en : p.sequence.category)} ${pct(p.sequence.score)}.`;
     $("prediction").innerHTML = `Model: <span class="label">${esc(p.image.taxon ? p.image.taxon.name_en : p.image.category)}</span> ${pct(p.image.score)}.${seq}${zero}`;
     $("suggestions").innerHTML = ranked.map((row, i) => `<li><button type="button" data-slug="${esc(row.taxon.slug)}">${i + 1}. ${esc(row.taxon.name_en)} <span class="muted">${esc(row.taxon.name_fr)}</span> ${pct(row.probability)}</button></li>`).join("");
     loadReferences(shown);

@@ -14,7 +14,9 @@
     const zero = data.version.zero_shot ? ' <span class="zero-shot">zero-shot</span>' : "";
     let html = `<p id="prelabel-top">Model says <span class="label">${name(img.taxon, img.category)}</span> ${pct(img.score)}${zero}</p>`;
     html += "<ol>" + img.top.slice(0, 3).map((row) => `<li>${name(row.taxon, "?")} ${pct(row.probability)}</li>`).join("") + "</ol>";
-    if (seq) html += `<p>Sequence: <span class="label">${seq.undefined ? "undefined — " : ""}${name(seq.taxon, seq.category)}</span> ${pct(seq.score)}</p>`;
+    // An undefined verdict whose family is sure shows the family, marked as a roll-up, and the species it beat.
+    if (seq && seq.rollup) html += `<p id="sequence-verdict">Sequence: <span class="label">${name(seq.rollup.taxon, "?")}</span> ${pct(seq.rollup.probability)} <em class="rollup">(roll-up: no species over the ${pct(seq.threshold)} threshold; best ${name(seq.taxon, seq.category)} ${pct(seq.score)})</em></p>`;
+    else if (seq) html += `<p id="sequence-verdict">Sequence: <span class="label">${seq.undefined ? "undefined — " : ""}${name(seq.taxon, seq.category)}</span> ${pct(seq.score)}</p>`;
     if (img.box) html += `<p class="muted">Classified the ${esc(img.box_source.replace("_", " "))} box.</p>`;
     if (panel.dataset.editable === "1" && img.taxon) html += '<button id="accept-prelabel" type="button">Accept pre-label (y)</button>';
     panel.innerHTML = html;
