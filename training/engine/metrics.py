@@ -1,9 +1,12 @@
 """Evaluation figures: accuracy, macro-F1, per-class precision/recall/support, confusion matrix, expected
 calibration error with its reliability bins, sequence-level accuracy, and the coverage/accuracy trade-off of
-the "undefined" threshold."""
+the "undefined" threshold, species only and with taxonomic roll-up."""
 import numpy as np
 
 from inference.engine.aggregate import softmax
+from inference.engine.rollup import NO_NODE, roll_up, rolled_up_correct
+
+THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
@@ -58,7 +61,7 @@ def sequence_accuracy(y_true: np.ndarray, logits: np.ndarray, sequence_ids: np.n
 
 
 def coverage_curve(confidence: np.ndarray, correct: np.ndarray,
-                   thresholds: tuple[float, ...] = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)) -> list[dict]:
+                   thresholds: tuple[float, ...] = THRESHOLDS) -> list[dict]:
     """For each 'undefined' threshold: the share of images that keep a label, and how often it is right."""
     rows = []
     for threshold in thresholds:
@@ -68,8 +71,29 @@ def coverage_curve(confidence: np.ndarray, correct: np.ndarray,
     return rows
 
 
+def rollup_curve(probabilities: np.ndarray, y_true: np.ndarray, parents: np.ndarray,
+                 thresholds: tuple[float, ...] = THRESHOLDS) -> list[dict]:
+    """The same trade-off when an undefined image rolls up to the deepest higher taxon whose summed
+    probability reaches the threshold: it keeps that answer, right when its true class lies under the taxon."""
+    classes = probabilities.shape[1]
+    species_right = probabilities.argmax(axis=1) == y_true
+    rows = []
+    for threshold in thresholds:
+        defined = probabilities.max(axis=1) >= threshold
+        found = roll_up(probabilities, parents, threshold)
+        rolled = found.node != NO_NODE
+        kept = defined | rolled
+        right = np.where(defined, species_right, rolled_up_correct(found.node, y_true, parents, classes))
+        rows.append({"rollup_coverage": round(float(kept.mean()), 4),
+                     "rollup_accuracy": round(float(right[kept].mean()), 4) if kept.any() else None,
+                     "rolled_up": round(float(rolled.mean()), 4)})
+    return rows
+
+
 def evaluate(y_true: np.ndarray, logits: np.ndarray, class_names: list[str], *, temperature: float = 1.0,
-             sequence_ids: np.ndarray | None = None) -> dict:
+             sequence_ids: np.ndarray | None = None, parents: np.ndarray | list[int] | None = None) -> dict:
+    """`parents`: the tree above the classes (see inference.engine.rollup); with it, the coverage rows carry
+    the figures with roll-up as well."""
     probabilities = softmax(logits / temperature)
     y_pred = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
@@ -89,5 +113,14 @@ def evaluate(y_true: np.ndarray, logits: np.ndarray, class_names: list[str], *, 
         "reliability": bins,
         "sequence_accuracy": round(sequence_accuracy(y_true, logits, sequence_ids), 5)
         if sequence_ids is not None and len(y_true) else None,
-        "coverage": coverage_curve(confidence, correct),
+        "coverage": _coverage_rows(probabilities, y_true, correct, parents),
     }
+
+
+def _coverage_rows(probabilities: np.ndarray, y_true: np.ndarray, correct: np.ndarray,
+                   parents: np.ndarray | list[int] | None) -> list[dict]:
+    rows = coverage_curve(probabilities.max(axis=1), correct)
+    if parents is None:
+        return rows
+    extra = rollup_curve(probabilities, y_true, np.asarray(parents, dtype=np.int64))
+    return [{**row, **more} for row, more in zip(rows, extra, strict=True)]

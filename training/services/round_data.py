@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from annotation.models import LabelSource, Taxon, TaxonKind
 from inference.models import ModelVersion
-from inference.selectors import classes_lost
+from inference.selectors import classes_lost, taxon_tree
 from training.engine.comparison import paired_macro_f1_bootstrap
 from training.engine.metrics import evaluate
 from training.engine.plots import confusion_png, coverage_png, reliability_png
@@ -168,7 +168,7 @@ def _production_logits(parent: ModelVersion, data: RoundData, mask: np.ndarray) 
 
 def _score(data: RoundData, mask: np.ndarray, logits: np.ndarray, names: list[str], temperature: float) -> dict:
     return evaluate(data.y[mask], logits, names, temperature=temperature,
-                    sequence_ids=data.snapshot.sequence_ids[mask])
+                    sequence_ids=data.snapshot.sequence_ids[mask], parents=taxon_tree(data.classes).parents)
 
 
 def evaluate_round(training_round: TrainingRound, data: RoundData, logits_of: Callable[[np.ndarray], np.ndarray],
