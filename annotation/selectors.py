@@ -1,8 +1,23 @@
 """Reads of the labelled pool, always through what the asking user may see."""
 from collections import Counter, defaultdict
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    IntegerField,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.utils import timezone
 
 from annotation.models import (
     SOURCE_RANK,
@@ -10,8 +25,11 @@ from annotation.models import (
     Annotation,
     Deployment,
     Image,
+    Membership,
     ReviewState,
     ReviewTask,
+    ReviewVerdict,
+    Role,
     Taxon,
     UploadBatch,
     VerdictKind,
@@ -49,9 +67,11 @@ def images_visible_to(user: User | AnonymousUser) -> QuerySet[Image]:
 
 
 def _reviewable_by(access: Access, sequence_ref: OuterRef) -> QuerySet[ReviewTask]:
-    """Waiting review tasks of a sequence in the expert's queues (or triage): experts see what they review."""
-    return ReviewTask.objects.filter(Q(queue_taxon__isnull=True) | Q(queue_taxon_id__in=access.expert_taxon_ids),
-                                     sequence_id=sequence_ref, state__in=WAITING)
+    """Waiting review tasks of a sequence in the expert's queues (or triage), and second opinions past the
+    wait (offered to every expert): experts see what they review."""
+    queues = Q(queue_taxon__isnull=True) | Q(queue_taxon_id__in=access.expert_taxon_ids)
+    offered = queues | second_opinion_overdue()
+    return ReviewTask.objects.filter(offered, sequence_id=sequence_ref, state__in=WAITING)
 
 
 def image_editable_by(user: User | AnonymousUser, image: Image) -> bool:
@@ -186,3 +206,45 @@ FRAME_ORDER = ("taken_at", "pk")  # the frames of a sequence as they were taken 
 
 def sequence_frames(sequence_id: int) -> QuerySet[Image]:
     return Image.objects.filter(sequence_id=sequence_id).order_by(*FRAME_ORDER)
+
+
+def taxa_with_experts() -> frozenset[int]:
+    """Taxa some active expert reviews; an expert of a higher taxon covers its descendants. Routing reads this
+    once per batch of tasks."""
+    experts = Membership.objects.filter(role=Role.EXPERT, user__is_active=True, review_taxa__isnull=False)
+    reviewed = set(experts.values_list("review_taxa", flat=True))
+    return taxa_with_descendants(reviewed) if reviewed else frozenset()
+
+
+def first_label_at() -> Subquery:
+    """When a task's first label verdict was given: since then a blind double review waits for the next
+    expert."""
+    labels = ReviewVerdict.objects.filter(task=OuterRef("pk"), kind=VerdictKind.LABEL)
+    return Subquery(labels.order_by("created_at", "pk").values("created_at")[:1])
+
+
+def second_opinion_cutoff(now: datetime | None = None) -> datetime:
+    """A first label given before this waited long enough for an expert of its own taxon."""
+    return (now or timezone.now()) - timedelta(hours=settings.FAUNE["SECOND_OPINION_WAIT_HOURS"])
+
+
+def second_opinion_overdue(now: datetime | None = None) -> Q:
+    """Open blind double reviews whose first label is older than the wait: offered to every expert and
+    coordinator (never to the first expert again), so none waits forever for a second expert of its taxon."""
+    old_label = ReviewVerdict.objects.filter(task=OuterRef("pk"), kind=VerdictKind.LABEL,
+                                             created_at__lte=second_opinion_cutoff(now))
+    return Q(state=ReviewState.OPEN, reviews_needed__gte=2) & Q(Exists(old_label))
+
+
+def second_opinions_waiting(*, taxon_ids: set[int] | None, now: datetime | None = None) -> dict:
+    """Blind double reviews holding their first label, in the queues a user works (None: every queue) plus
+    those past the wait: how many, since when (the oldest first label), how many are past the wait."""
+    waiting = (ReviewTask.objects.filter(state=ReviewState.OPEN, reviews_needed__gte=2)
+               .annotate(waiting_since=first_label_at()).filter(waiting_since__isnull=False))
+    if taxon_ids is not None:
+        queues = Q(queue_taxon__isnull=True) | Q(queue_taxon_id__in=taxon_ids)
+        waiting = waiting.filter(queues | second_opinion_overdue(now))
+    overdue = Q(waiting_since__lte=second_opinion_cutoff(now))
+    summary = waiting.aggregate(count=Count("pk"), since=Min("waiting_since"),
+                                overdue=Count("pk", filter=overdue))
+    return {**summary, "wait_hours": settings.FAUNE["SECOND_OPINION_WAIT_HOURS"]}

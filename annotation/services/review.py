@@ -1,16 +1,21 @@
 """Review queues: tasks are written here (by selection and by correction checks, through this service) and
 claimed by experts. What experts say about a task is handled in `verdicts`."""
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
 from annotation.models import WAITING, Image, ReviewState, ReviewTask, Sequence, Taxon
+from annotation.selectors import first_label_at, second_opinion_overdue
 
 CLAIM_MINUTES = 15
+SECOND_OPINION = "second-opinion"  # the queue of blind second reviews past the wait, open to every expert
+NAME_IN_REASON = 24  # characters of a taxon name quoted in a reason, so a reason fits its 200 characters
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,38 @@ class ReviewItem:
 
 class ReviewConflict(Exception):
     http_status = 409
+
+
+@dataclass(frozen=True)
+class Route:
+    queue_taxon_id: int | None  # None: the triage queue
+    why: str  # for the task's reason
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= NAME_IN_REASON else name[:NAME_IN_REASON - 1] + "…"
+
+
+def review_queue_route(*, taxa: list[tuple[int, str]], expert_taxa: Iterable[int]) -> Route:
+    """The queue of a task among candidate taxa ([(taxon id, name)], best first): the first that some expert
+    reviews, so a task never waits in a queue nobody works; triage only when none has an expert. Pure: the
+    caller reads `expert_taxa` (selectors.taxa_with_experts) once per batch."""
+    covered = set(expert_taxa)
+    for taxon_id, name in taxa:
+        if taxon_id in covered:
+            return Route(taxon_id, f"queue {_short(name)} ({_first_of(len(taxa))})")
+    if not taxa:
+        return Route(None, "triage: no taxon to route by")
+    return Route(None, "triage: no expert for " + ", ".join(_short(name) for _, name in taxa))
+
+
+def _first_of(count: int) -> str:
+    return f"first of the top {count} with an expert" if count > 1 else "it has an expert"
+
+
+def model_said(top: list[tuple[str, float]]) -> str:
+    """'model: red deer 0.41, roe deer 0.33, fox 0.10' for a reason."""
+    return "model: " + ", ".join(f"{_short(name)} {probability:.2f}" for name, probability in top)
 
 
 def _reviews_needed(sequence_id: int, origin: str) -> int:
@@ -83,37 +120,74 @@ def review_tasks_merge(*, keep: Sequence, other: Sequence) -> None:
                 reason=f"{task.reason} (sequence merged: covered by task #{survivor.pk})"[:200])
 
 
+def _claimable(user, now: datetime) -> QuerySet[ReviewTask]:
+    """Open tasks the user could claim now: free (or already theirs) and not judged by them before (the first
+    of two blind reviews, a skip). `overdue` marks the second opinions past the wait."""
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now) | Q(claimed_by=user)
+    overdue = second_opinion_overdue(now)
+    return (ReviewTask.objects.filter(free, state=ReviewState.OPEN).exclude(verdicts__expert=user)
+            .annotate(overdue=ExpressionWrapper(overdue, output_field=BooleanField())))
+
+
+def _in_queue(tasks: QuerySet[ReviewTask], queue_taxon_id: int | None, second_opinion: bool) -> QuerySet:
+    """A second opinion past the wait leaves its taxon's queue for the second-opinion queue, where every
+    expert sees it: counted once, claimed from where it is counted."""
+    if second_opinion:
+        return tasks.filter(overdue=True)
+    return tasks.filter(overdue=False, queue_taxon_id=queue_taxon_id)
+
+
 def review_queue_counts(*, taxon_ids: set[int] | None, user) -> list[dict]:
-    """Open tasks per queue the user may work (None: every queue, for coordinators); triage first. Tasks the
-    user already gave a verdict on are not counted: they will not be offered again."""
-    tasks = ReviewTask.objects.filter(state=ReviewState.OPEN)
+    """Tasks the user can claim now, per queue they may work (None: every queue, for coordinators): second
+    opinions past the wait first, then triage. What is counted is what `review_task_claim_next` offers."""
+    tasks = _claimable(user, timezone.now())
+    regular = tasks.filter(overdue=False)
     if taxon_ids is not None:
-        tasks = tasks.filter(Q(queue_taxon__isnull=True) | Q(queue_taxon_id__in=taxon_ids))
-    tasks = tasks.exclude(verdicts__expert=user)
-    rows = tasks.values("queue_taxon_id", "queue_taxon__name_en", "queue_taxon__name_fr").annotate(
+        regular = regular.filter(Q(queue_taxon__isnull=True) | Q(queue_taxon_id__in=taxon_ids))
+    rows = regular.values("queue_taxon_id", "queue_taxon__name_en", "queue_taxon__name_fr").annotate(
         open=Count("pk")).order_by("-queue_taxon_id")
-    return [{"queue": row["queue_taxon_id"] or "triage", "name": row["queue_taxon__name_en"] or "triage",
-             "name_fr": row["queue_taxon__name_fr"] or "tri", "open": row["open"]} for row in rows]
+    counts = [{"queue": row["queue_taxon_id"] or "triage", "name": row["queue_taxon__name_en"] or "triage",
+               "name_fr": row["queue_taxon__name_fr"] or "tri", "open": row["open"]} for row in rows]
+    counts.sort(key=lambda row: row["queue"] != "triage")
+    overdue = _in_queue(tasks, None, second_opinion=True).count()
+    second = {"queue": SECOND_OPINION, "name": "second opinions", "name_fr": "seconds avis", "open": overdue}
+    return ([second] if overdue else []) + counts
 
 
-def review_task_claim_next(*, user, queue_taxon_id: int | None) -> ReviewTask | None:
-    """Claim the best open task of a queue for CLAIM_MINUTES. The claim is a conditional UPDATE, so two experts
-    asking at once never get the same task; an expired claim is free again. A task the user already gave a
-    verdict on (the first of two blind reviews, a skip) is never offered to them again."""
+def review_task_claim_next(*, user, queue_taxon_id: int | None,
+                           second_opinion: bool = False) -> ReviewTask | None:
+    """Claim the best task of a queue (`second_opinion`: of the second-opinion queue) for CLAIM_MINUTES. The
+    claim is a conditional UPDATE, so two experts asking at once never get the same task; an expired claim is
+    free again. A task the user already gave a verdict on (the first of two blind reviews, a skip) is never
+    offered to them again. The task comes back with `waiting_since` (its first label's time, or None)."""
     now = timezone.now()
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now) | Q(claimed_by=user)
+    candidates = _in_queue(_claimable(user, now), queue_taxon_id, second_opinion).annotate(
+        waiting_since=first_label_at()).order_by("-score", "pk")
     lost: set[int] = set()
     while True:  # each lost race removes a task from the candidates, so this ends
-        task = (ReviewTask.objects.filter(free, state=ReviewState.OPEN, queue_taxon_id=queue_taxon_id)
-                .exclude(verdicts__expert=user).exclude(pk__in=lost).order_by("-score", "pk").first())
+        task = candidates.exclude(pk__in=lost).first()
         if task is None:
             return None
         claimed = ReviewTask.objects.filter(free, pk=task.pk, state=ReviewState.OPEN).update(
             claimed_by=user, claimed_until=now + timezone.timedelta(minutes=CLAIM_MINUTES))
         if claimed:
-            task.refresh_from_db()
+            task.refresh_from_db()  # the annotations (waiting_since) stay on the instance
             return task
         lost.add(task.pk)  # another expert got it first: try the next one, never answer "empty" too early
+
+
+def second_opinion_note(*, task: ReviewTask, now: datetime | None = None) -> str:
+    """Why a second opinion past the wait is offered outside its taxon, e.g. 'second opinion: waited 52 h for
+    another red-deer expert'; empty for every other task."""
+    since = getattr(task, "waiting_since", None)
+    if since is None or task.reviews_needed < 2:
+        return ""
+    waited = (now or timezone.now()) - since
+    if waited < timedelta(hours=settings.FAUNE["SECOND_OPINION_WAIT_HOURS"]):
+        return ""
+    expert = f"{task.queue_taxon.name_en.replace(' ', '-')} expert" if task.queue_taxon_id else "expert"
+    return f"second opinion: waited {waited // timedelta(hours=1)} h for another {expert}"
 
 
 def review_task_held(task_id: int, user) -> ReviewTask:

@@ -189,6 +189,9 @@ FAUNE = {
                                           ["inference.tasks.partner_labels_route"]),
     # Share of review tasks given to two experts, blind, to measure agreement; disagreements go to a coordinator.
     "DOUBLE_REVIEW_FRACTION": env_float("FAUNE_DOUBLE_REVIEW_FRACTION", 0.1),
+    # A blind second review that waited this long for another expert of its taxon is offered to every expert
+    # and coordinator: a taxon with a single expert must not keep its double reviews waiting forever.
+    "SECOND_OPINION_WAIT_HOURS": env_float("FAUNE_SECOND_OPINION_WAIT_HOURS", 48.0, minimum=0.0),
     # Above this many unlabelled candidates, selection looks only at the neighbourhood of labelled images (SEALS).
     "SELECTION_SCAN_LIMIT": env_int("FAUNE_SELECTION_SCAN_LIMIT", 200_000, minimum=100),
     "SELECTION_NEIGHBOURS": env_int("FAUNE_SELECTION_NEIGHBOURS", 100, minimum=1),

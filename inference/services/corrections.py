@@ -1,8 +1,9 @@
 """Routing doubtful partner corrections to experts: a partner who overrules a pre-label the model itself was
-unsure of (score under the organisation's `check_corrections_below`) is asked for a second opinion."""
+unsure of (score under the organisation's `check_corrections_below`) is asked for a second opinion: in the
+queue of the partner's taxon when an expert reviews it, else in triage."""
 from annotation.models import Annotation, Image, LabelSource, Role
-from annotation.selectors import sequence_frames
-from annotation.services.review import ReviewItem, review_tasks_create
+from annotation.selectors import sequence_frames, taxa_with_experts
+from annotation.services.review import ReviewItem, review_queue_route, review_tasks_create
 from inference.models import Prediction
 from inference.selectors import production_version
 
@@ -29,12 +30,22 @@ def partner_corrections_route(*, annotation_ids: list[int]) -> int:
     shown = {annotation: annotation.image or _first_frame(annotation.sequence_id) for annotation in labels}
     predictions = {p.image_id: p for p in Prediction.objects.filter(
         version=version, image__in=[image for image in shown.values() if image]).select_related("taxon")}
+    expert_taxa = taxa_with_experts()
     items = []
     for annotation, image in shown.items():
         prediction = predictions.get(image.pk) if image else None
         if _doubtful(annotation, image, prediction):
-            model_said = prediction.taxon.name_en if prediction.taxon else prediction.category
-            items.append(ReviewItem(image=image, queue_taxon=annotation.taxon, score=1.0 - prediction.score,
-                                    reason=f"partner correction to {annotation.taxon.name_en}; the model said "
-                                           f"{model_said} ({prediction.score:.2f})"))
+            items.append(_check_item(annotation, image, prediction, expert_taxa))
     return len(review_tasks_create(items=items, origin="correction"))
+
+
+def _check_item(annotation: Annotation, image: Image, prediction: Prediction,
+                expert_taxa: frozenset[int]) -> ReviewItem:
+    """A check in the queue of the partner's taxon when an expert reviews it, else in triage (saying so)."""
+    chosen = annotation.taxon
+    route = review_queue_route(taxa=[(chosen.pk, chosen.name_en)], expert_taxa=expert_taxa)
+    model_said = prediction.taxon.name_en if prediction.taxon else prediction.category
+    reason = f"partner correction to {chosen.name_en}; the model said {model_said} ({prediction.score:.2f})"
+    triaged = route.queue_taxon_id is None
+    return ReviewItem(image=image, queue_taxon=None if triaged else chosen, score=1.0 - prediction.score,
+                      reason=f"{reason}; {route.why}" if triaged else reason)

@@ -1,5 +1,6 @@
 """Opening an active-learning batch: read the stored predictions and embeddings of unlabelled images, pick with a
-strategy, and put each pick in the review queue of its predicted taxon (low scores go to triage).
+strategy, and put each pick in the review queue of the first of its top 3 taxa that has an expert (triage when
+none has).
 
 Coordinators ask from the page or the API (the pick runs as a job, recorded on the batch); the command runs it at
 once. A pool too large to scan is first narrowed to the neighbourhood of labelled images (SEALS style)."""
@@ -14,7 +15,14 @@ from django.db.models.functions import Mod
 from django.utils import timezone
 
 from annotation.models import WAITING, Image, ReviewState, ReviewTask, Taxon
-from annotation.services.review import ReviewItem, review_tasks_create, review_tasks_requeue
+from annotation.selectors import taxa_with_experts
+from annotation.services.review import (
+    ReviewItem,
+    model_said,
+    review_queue_route,
+    review_tasks_create,
+    review_tasks_requeue,
+)
 from faune_platform.db import in_chunks
 from faune_platform.jobs import JobStatus, job_claim, job_enqueue, job_fail, job_finish
 from inference.engine.aggregate import class_probabilities
@@ -164,34 +172,50 @@ def _pick(batch: SelectionBatch) -> None:
         review_tasks_create(items=_review_items(version, batch), origin=f"selection:{batch.pk}")
 
 
-def _queue_of(prediction: Prediction) -> int | None:
-    """The predicted taxon's queue when the model is fairly sure, else triage."""
-    sure = prediction.score >= prediction.image.organisation.undefined_threshold
-    return prediction.taxon_id if sure else None
+def _route(prediction: Prediction, names: dict[int, str],
+           expert_taxa: frozenset[int]) -> tuple[int | None, str]:
+    """The queue of a pick: the first of its prediction's top 3 taxa that has an expert (triage when none
+    has), and what the model said, for the task's reason."""
+    top = [(names[taxon_id], taxon_id, p) for taxon_id, p in prediction.top[:3] if taxon_id in names]
+    route = review_queue_route(taxa=[(taxon_id, name) for name, taxon_id, _ in top], expert_taxa=expert_taxa)
+    said = model_said([(name, p) for name, _, p in top])
+    return route.queue_taxon_id, f"{said}; {route.why}"
+
+
+def _top_names(predictions) -> dict[int, str]:
+    """{taxon id: English name} of every taxon in the top 3 of these predictions, read in one query."""
+    ids = {taxon_id for prediction in predictions for taxon_id, _ in prediction.top[:3]}
+    return dict(Taxon.objects.filter(pk__in=ids).values_list("pk", "name_en"))
 
 
 def _review_items(version: ModelVersion, batch: SelectionBatch) -> list[ReviewItem]:
     picked = [image_id for image_id, _ in batch.picked]
     predictions = {p.image_id: p for p in Prediction.objects.filter(version=version, image_id__in=picked)
-                   .select_related("image__organisation")}
-    taxa = Taxon.objects.in_bulk([p.taxon_id for p in predictions.values()])
-    return [ReviewItem(image=predictions[image_id].image, queue_taxon=taxa.get(_queue_of(predictions[image_id])),
-                       reason=f"{batch.strategy} pick (model score {predictions[image_id].score:.2f})", score=score)
-            for image_id, score in batch.picked]
+                   .select_related("image")}
+    names, expert_taxa = _top_names(predictions.values()), taxa_with_experts()
+    taxa = Taxon.objects.in_bulk(names)
+    items = []
+    for image_id, score in batch.picked:
+        queue, why = _route(predictions[image_id], names, expert_taxa)
+        items.append(ReviewItem(image=predictions[image_id].image, queue_taxon=taxa.get(queue),
+                                reason=f"{batch.strategy} pick; {why}", score=score))
+    return items
 
 
 def review_queues_refresh(*, version: ModelVersion) -> int:
     """After a promotion: move the open, unclaimed tasks that selection created to the queue the new version's
-    prediction points to (its taxon, or triage when unsure). Returns how many moved."""
+    prediction points to (the first of its top 3 taxa that has an expert, else triage). Returns how many
+    moved."""
     tasks = ReviewTask.objects.filter(state=ReviewState.OPEN, origin__startswith="selection:")
     predictions = {p.image_id: p for p in Prediction.objects.filter(
-        version=version, image_id__in=tasks.values("image_id")).select_related("image__organisation")}
+        version=version, category="animal", image_id__in=tasks.values("image_id"))}
+    names, expert_taxa = _top_names(predictions.values()), taxa_with_experts()
     moves = {}
     for task in tasks.only("pk", "image_id", "queue_taxon_id", "score"):
         prediction = predictions.get(task.image_id)
-        if prediction is None or prediction.category != "animal":
+        if prediction is None:
             continue
-        queue = _queue_of(prediction)
+        queue, why = _route(prediction, names, expert_taxa)
         if queue != task.queue_taxon_id:
-            moves[task.pk] = (queue, f"re-queued by {version} (model score {prediction.score:.2f})", task.score)
+            moves[task.pk] = (queue, f"re-queued by {version}; {why}", task.score)
     return review_tasks_requeue(moves=moves)

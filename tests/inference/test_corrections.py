@@ -1,9 +1,9 @@
 """A partner who overrules a pre-label the model was unsure of gets a second opinion from an expert."""
 import pytest
 
-from annotation.models import Organisation, ReviewTask
+from annotation.models import Organisation, ReviewTask, Role, Taxon
 from inference.models import Prediction
-from tests.factories import jpeg_bytes, taxon, upload
+from tests.factories import jpeg_bytes, member, organisation, taxon, upload
 from tests.inference.test_prelabel import post, zero_shot  # noqa: F401 fixture
 
 pytestmark = pytest.mark.django_db
@@ -16,6 +16,12 @@ def predicted(api, zero_shot, django_capture_on_commit_callbacks):  # noqa: F811
     return list(Prediction.objects.select_related("taxon", "image").order_by("image_id"))
 
 
+@pytest.fixture
+def experts(db):
+    """An expert of every animal taxon: a check goes to the partner's taxon only where someone reviews it."""
+    return member("ida", organisation("Muséum"), Role.EXPERT, taxa=list(Taxon.objects.filter(kind="animal")))
+
+
 def _another(prediction: Prediction) -> str:
     return "wolf" if prediction.taxon.slug != "wolf" else "fox"
 
@@ -25,7 +31,7 @@ def _label(api, captured, prediction, slug):
         return api.post(f"/api/images/{prediction.image_id}/annotations/", {"taxon": slug}, format="json")
 
 
-def test_a_correction_of_a_doubtful_prelabel_goes_to_the_chosen_taxon_queue(api, predicted,
+def test_a_correction_of_a_doubtful_prelabel_goes_to_the_chosen_taxon_queue(api, predicted, experts,
                                                                             django_capture_on_commit_callbacks):
     Organisation.objects.update(check_corrections_below=1.0)
     first = predicted[0]
@@ -44,7 +50,7 @@ def test_agreeing_with_the_model_or_a_confident_model_opens_nothing(api, predict
     assert not ReviewTask.objects.exists()
 
 
-def test_bulk_corrections_are_checked_in_one_job(api, predicted, django_capture_on_commit_callbacks):
+def test_bulk_corrections_are_checked_in_one_job(api, predicted, experts, django_capture_on_commit_callbacks):
     Organisation.objects.update(check_corrections_below=1.0)
     ids = [p.image_id for p in predicted]
     with django_capture_on_commit_callbacks(execute=True) as callbacks:

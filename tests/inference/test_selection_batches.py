@@ -7,11 +7,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from annotation.models import Image, ReviewTask
+from annotation.models import Image, ReviewTask, Role, Taxon
 from annotation.services.annotations import annotation_add
 from inference.models import SelectionBatch
 from inference.services.selection import SelectionError, selection_batch_open
-from tests.factories import jpeg_bytes, taxon, upload
+from tests.factories import jpeg_bytes, member, organisation, taxon, upload
 from tests.inference.test_prelabel import post, zero_shot  # noqa: F401 fixture
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def test_batch_records_picks_and_queues_one_task_per_sequence(pool, strategy):
     tasks = list(ReviewTask.objects.all())
     assert len({t.sequence_id for t in tasks}) == len(tasks)
     assert all(t.origin == f"selection:{batch.pk}" for t in tasks)
-    # zero-shot scores are low, so everything goes to the triage queue any expert can take
+    # no expert reviews any taxon yet, so everything goes to the triage queue any expert can take
     assert all(t.queue_taxon is None for t in tasks)
 
 
@@ -130,7 +130,7 @@ def test_promotion_moves_waiting_tasks_to_the_new_prediction_queue(pool, coordin
     claimed = ReviewTask.objects.first()
     ReviewTask.objects.filter(pk=claimed.pk).update(claimed_by=coordinator,
                                                     claimed_until=timezone.now() + timezone.timedelta(minutes=5))
-    Image.objects.first().organisation.__class__.objects.update(undefined_threshold=0.0)
+    member("ida", organisation("Muséum"), Role.EXPERT, taxa=list(Taxon.objects.filter(kind="animal")))
     prelabel_all(pool.pk)  # what promotion queues: re-predict what is missing, then refresh the queues
     for task in ReviewTask.objects.select_related("image"):
         predicted = task.image.predictions.get(version=pool).taxon_id
