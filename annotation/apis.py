@@ -57,7 +57,7 @@ from annotation.services.annotations import Box, annotation_add
 from annotation.services.batches import batch_add_uploads, batch_counts, batch_open
 from annotation.services.imports_web import import_archive_accept
 from annotation.services.organisations import deployment_get_or_create, membership_remove, membership_set
-from annotation.services.review import review_queue_counts, review_task_claim_next
+from annotation.services.review import SECOND_OPINION, review_queue_counts, review_task_claim_next
 from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
 from annotation.services.verdicts import Verdict, review_conflict_resolve, review_verdict_submit
@@ -244,11 +244,12 @@ class ReviewClaimApi(APIView):
     def post(self, request: Request) -> Response:
         allowed = review_taxa_of(request.user)
         raw = str(request.data.get("queue", "triage"))
-        queue = None if raw == "triage" else id_or_none(raw)
-        not_a_queue = raw != "triage" and queue is None
+        second_opinion = raw == SECOND_OPINION  # open to every expert and coordinator
+        queue = None if raw == "triage" or second_opinion else id_or_none(raw)
+        not_a_queue = raw not in ("triage", SECOND_OPINION) and queue is None
         if not_a_queue or (queue is not None and allowed is not None and queue not in allowed):
             raise PermissionDenied("That queue is not one of your review taxa.")
-        task = review_task_claim_next(user=request.user, queue_taxon_id=queue)
+        task = review_task_claim_next(user=request.user, queue_taxon_id=queue, second_opinion=second_opinion)
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return _task_response(task)

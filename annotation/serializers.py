@@ -19,6 +19,7 @@ from annotation.models import (
 from annotation.selectors import sequence_frames
 from annotation.services.batches import batch_counts
 from annotation.services.organisations import MAX_CLOCK_OFFSET_S
+from annotation.services.review import second_opinion_note
 from faune_platform.api import IdField
 from faune_platform.converters import MAX_ID, id_or_none
 
@@ -208,14 +209,16 @@ class VerdictSerializer(serializers.Serializer):
 
 
 def review_task_data(task, *, frames, current=None) -> dict:
-    """A task as the review page needs it: every frame of its sequence (`frames`, in time order) and the
-    current label."""
+    """A task as the review page needs it: every frame of its sequence (`frames`, in time order), the current
+    label, and why it is offered (`reason`; `second_opinion` too when it waited past the wait for an expert of
+    its taxon: a claimed task carries `waiting_since`)."""
     return {
         "id": task.pk, "image": task.image_id, "sequence": task.sequence_id, "state": task.state,
         "queue": task.queue_taxon_id or "triage",
         "queue_name": task.queue_taxon.name_en if task.queue_taxon_id else "triage",
-        "reason": task.reason, "score": task.score, "claimed_until": task.claimed_until,
-        "reviews_needed": task.reviews_needed,
+        "reason": task.reason, "second_opinion": second_opinion_note(task=task),
+        "waiting_since": getattr(task, "waiting_since", None),
+        "score": task.score, "claimed_until": task.claimed_until, "reviews_needed": task.reviews_needed,
         "frames": [{"id": frame.pk, "kind": frame.kind, "taken_at": frame.taken_at, "width": frame.width,
                     "height": frame.height,
                     "url": reverse("image-file", args=[frame.pk]),

@@ -23,6 +23,7 @@ from annotation.selectors import (
     label_history,
     review_agreement,
     review_conflicts,
+    second_opinions_waiting,
     sequence_frames,
 )
 from annotation.services.annotations import LabelConflict, annotation_add
@@ -197,6 +198,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
     coordinator = taxa is None
     return render(request, "annotation/review.html", {
         "queues": review_queue_counts(taxon_ids=taxa, user=request.user), "taxa": Taxon.objects.all(),
+        "second_opinions": second_opinions_waiting(taxon_ids=taxa),
         "coordinator": coordinator, "conflicts": review_conflicts().count() if coordinator else 0})
 
 

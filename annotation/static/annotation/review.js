@@ -54,7 +54,9 @@
     $("work").hidden = $("decide").hidden = false;
     $("work").dataset.task = task.id;
     $("task-queue").textContent = task.queue_name;
-    $("task-reason").textContent = task.reason;
+    // why this task is offered: its routing, and first why it left its taxon's queue when it waited too long
+    const why = task.second_opinion ? `${task.second_opinion}; ${task.reason}` : task.reason;
+    $("task-reason").textContent = why;
     $("task-double").hidden = task.reviews_needed < 2;
     const current = task.current_label;
     $("current-label").textContent = current ? `Current label: ${current.taxon.name_en} by ${current.author || "an import"} (${current.source})` : "Not labelled yet.";
