@@ -1,4 +1,5 @@
-"""REST API of the inference app: predictions, similar images, bulk acceptance, the model registry."""
+"""REST API of the inference app: predictions, similar images, bulk acceptance, the model registry, active
+learning and possibly new taxa."""
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from rest_framework import serializers, status
@@ -12,10 +13,33 @@ from annotation.selectors import batches_visible_to, images_visible_to, taxon_re
 from annotation.serializers import TaxonRefField
 from faune_platform.api import IdField
 from faune_platform.converters import MAX_ID, id_or_none
-from inference.models import ModelVersion, Prediction, PrelabelRun, SelectionBatch, VersionStatus
-from inference.selectors import prediction_summary, production_version, similar_images, similar_labelled
-from inference.serializers import SelectionRequestSerializer, selection_batch_rows
+from inference.models import (
+    ModelVersion,
+    NoveltyScan,
+    Prediction,
+    PrelabelRun,
+    SelectionBatch,
+    VersionStatus,
+)
+from inference.selectors import (
+    novelty_cluster_members,
+    novelty_cluster_rows,
+    novelty_scan_latest,
+    novelty_scan_shown,
+    prediction_summary,
+    production_version,
+    similar_images,
+    similar_labelled,
+)
+from inference.serializers import (
+    NoveltyClusterLabelSerializer,
+    NoveltyScanRequestSerializer,
+    SelectionRequestSerializer,
+    novelty_scan_row,
+    selection_batch_rows,
+)
 from inference.services.acceptance import prelabels_accept
+from inference.services.novelty import novelty_cluster_label, novelty_scan_request
 from inference.services.registry import model_version_set_status
 from inference.services.selection import selection_batch_request
 
@@ -157,3 +181,77 @@ class SelectionBatchListApi(APIView):
                                         filters=serializer.filters(), seed=data["seed"])
         batch.refresh_from_db()
         return Response(selection_batch_rows([batch])[0], status=status.HTTP_202_ACCEPTED)
+
+
+class NoveltyScanApi(APIView):
+    """The latest scan for possibly new taxa (follow its progress here), and starting a new one."""
+
+    def get(self, request: Request) -> Response:
+        require_coordinator(request.user, "look for possibly new taxa")
+        scan = novelty_scan_latest()
+        if scan is None:
+            return Response({"detail": "No scan yet: POST here to start one."},
+                            status=status.HTTP_404_NOT_FOUND)
+        return Response(novelty_scan_row(scan))
+
+    def post(self, request: Request) -> Response:
+        require_coordinator(request.user, "look for possibly new taxa")
+        serializer = NoveltyScanRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        scan = novelty_scan_request(user=request.user, seed=serializer.validated_data["seed"])
+        scan.refresh_from_db()
+        return Response(novelty_scan_row(scan), status=status.HTTP_202_ACCEPTED)
+
+
+def _thumbnails(image_ids: list[int]) -> list[dict]:
+    return [{"image": pk, "thumbnail_url": reverse("image-thumbnail", args=[pk])} for pk in image_ids]
+
+
+class NoveltyClusterListApi(APIView):
+    """The clusters of the latest finished scan, largest first, each with its most typical members."""
+
+    def get(self, request: Request) -> Response:
+        require_coordinator(request.user, "look for possibly new taxa")
+        if production_version() is None:
+            return Response({"detail": "No production model: scans work on its embeddings and predictions."},
+                            status=status.HTTP_409_CONFLICT)
+        scan = novelty_scan_shown()
+        if scan is None:
+            return Response({"detail": "No finished scan yet: POST /api/novelty/scans/ starts one."},
+                            status=status.HTTP_404_NOT_FOUND)
+        rows = novelty_cluster_rows(scan)
+        for row in rows:
+            row["typical"] = _thumbnails(row["typical"])
+        return Response({"scan": novelty_scan_row(scan), "clusters": rows})
+
+
+class NoveltyClusterApi(APIView):
+    """Every member of one cluster, most typical first."""
+
+    def get(self, request: Request, pk: int, number: int) -> Response:
+        require_coordinator(request.user, "look for possibly new taxa")
+        scan = get_object_or_404(NoveltyScan, pk=pk, status="done")
+        members = novelty_cluster_members(scan, number)
+        if members is None:
+            return Response({"detail": f"Scan {scan.pk} has no cluster {number}."},
+                            status=status.HTTP_404_NOT_FOUND)
+        for member in members:
+            member["thumbnail_url"] = reverse("image-thumbnail", args=[member["image"]])
+        outcome = scan.clusters[number - 1]["outcome"]
+        return Response({"scan": scan.pk, "number": number, "outcome": outcome, "members": members})
+
+
+class NoveltyClusterLabelApi(APIView):
+    """Name a cluster's taxon (new or existing) and label it: its members get the label, its outliers go to
+    review."""
+
+    def post(self, request: Request, pk: int, number: int) -> Response:
+        require_coordinator(request.user, "label possibly-new clusters")
+        scan = get_object_or_404(NoveltyScan, pk=pk)
+        serializer = NoveltyClusterLabelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = novelty_cluster_label(user=request.user, scan=scan, number=number,
+                                       taxon=serializer.chosen_taxon(), new_taxon=serializer.new_taxon())
+        chosen = {"id": result.taxon.pk, "slug": result.taxon.slug, "name_en": result.taxon.name_en}
+        return Response({"taxon": chosen, "labelled": result.labelled, "conflicts": result.conflicts,
+                         "review": result.review, "skipped": result.skipped}, status=status.HTTP_201_CREATED)

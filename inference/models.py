@@ -225,3 +225,31 @@ class ModelStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version}: {self.from_status or 'new'} -> {self.to_status}"
+
+
+class NoveltyScan(Job):
+    """One search for possibly new taxa over the production version's stored embeddings and predictions: the
+    thresholds it read off the data, and the clusters it found, largest first. Each cluster is
+    {"members": [image ids, most typical first], "typicality": [...], "outliers": [image ids], "outcome": null
+    until a coordinator labels it, then who, which taxon, what was labelled and what was sent to review}."""
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL)
+    version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
+    seed = models.IntegerField(default=0)
+    stage = models.CharField(max_length=60, blank=True, help_text="What the job is doing now, for the page.")
+    scanned = models.PositiveIntegerField(default=0, help_text="Unsure unlabelled images looked at.")
+    sampled = models.BooleanField(default=False, help_text="More were unsure: a sample was looked at.")
+    labelled = models.PositiveIntegerField(default=0, help_text="Labelled images compared with.")
+    possibly_new = models.PositiveIntegerField(default=0, help_text="Far from every labelled image, unsure.")
+    joined = models.PositiveIntegerField(default=0, help_text="Unsure, not far, joined a cluster.")
+    scattered = models.PositiveIntegerField(default=0, help_text="Possibly new, but in no cluster.")
+    thresholds = models.JSONField(default=dict, blank=True)
+    clusters = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"novelty scan {self.pk} ({self.status}, {len(self.clusters)} clusters)"

@@ -10,7 +10,14 @@ from annotation.selectors import images_visible_to, taxa_held
 from faune_platform.db import in_chunks
 from inference.engine.rollup import NO_NODE, roll_up
 from inference.engine.stored import from_f16_bytes
-from inference.models import ModelVersion, Prediction, SelectionBatch, SequencePrediction, VersionStatus
+from inference.models import (
+    ModelVersion,
+    NoveltyScan,
+    Prediction,
+    SelectionBatch,
+    SequencePrediction,
+    VersionStatus,
+)
 from inference.services.index import search_index
 
 
@@ -207,3 +214,53 @@ def selection_outcomes(batches: list[SelectionBatch]) -> dict[int, dict]:
             row["model_wrong"] += labels.get(image_id) != predicted.get((origins[origin].version_id, image_id))
     return outcomes
 
+
+def novelty_scan_latest() -> NoveltyScan | None:
+    """The newest scan in whatever state: the one the page follows."""
+    return NoveltyScan.objects.select_related("version", "created_by").first()
+
+
+def novelty_scan_shown() -> NoveltyScan | None:
+    """The newest finished scan: the one whose clusters are listed."""
+    return NoveltyScan.objects.filter(status="done").select_related("version", "created_by").first()
+
+
+def _labelled_now(image_ids: list[int]) -> set[int]:
+    rows = in_chunks(Image.objects.filter(current_label__isnull=False), "pk", image_ids, ("pk",))
+    return {pk for (pk,) in rows}
+
+
+def novelty_cluster_rows(scan: NoveltyScan, *, strip: int = 8) -> list[dict]:
+    """Each cluster of a scan, largest first (number 1): its size, its outliers, its `strip` most typical
+    members that are not outliers, how many of its members carry a label now, and what labelling it did."""
+    labelled = _labelled_now([pk for cluster in scan.clusters for pk in cluster["members"]])
+    rows = []
+    for number, cluster in enumerate(scan.clusters, start=1):
+        outliers = set(cluster["outliers"])
+        rows.append({"number": number, "size": len(cluster["members"]), "outliers": len(outliers),
+                     "typical": [pk for pk in cluster["members"] if pk not in outliers][:strip],
+                     "labelled_now": len(labelled.intersection(cluster["members"])),
+                     "outcome": cluster["outcome"]})
+    return rows
+
+
+def novelty_cluster_members(scan: NoveltyScan, number: int) -> list[dict] | None:
+    """Every member of cluster `number`, most typical first: its similarity to the cluster's centre, whether
+    it is an outlier, its label now and what the scan's version predicted. None: no such cluster."""
+    if not 1 <= number <= len(scan.clusters):
+        return None
+    cluster = scan.clusters[number - 1]
+    ids, outliers = cluster["members"], set(cluster["outliers"])
+    labels = dict(in_chunks(Image.objects.all(), "pk", ids, ("pk", "current_taxon_id")))
+    predictions = Prediction.objects.filter(version_id=scan.version_id)
+    columns = ("image_id", "taxon_id", "score")
+    predicted = {row[0]: row[1:] for row in in_chunks(predictions, "image_id", ids, columns)}
+    names = dict(Taxon.objects.filter(pk__in={*labels.values(), *(row[0] for row in predicted.values())})
+                 .values_list("pk", "name_en"))
+    rows = []
+    for pk, typicality in zip(ids, cluster["typicality"], strict=True):
+        taxon_id, score = predicted.get(pk, (None, None))
+        rows.append({"image": pk, "typicality": typicality, "outlier": pk in outliers,
+                     "exists": pk in labels, "label": names.get(labels.get(pk)),
+                     "predicted": names.get(taxon_id), "score": score})
+    return rows

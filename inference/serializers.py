@@ -1,12 +1,14 @@
 """Request and response shapes of the inference API that pages share."""
 from rest_framework import serializers
 
-from annotation.selectors import taxon_resolve
+from annotation.models import Taxon
+from annotation.selectors import UnknownTaxon, taxon_resolve
 from annotation.serializers import TaxonRefField
 from faune_platform.api import IdField
 from inference.engine.selection import STRATEGIES
-from inference.models import SelectionBatch
+from inference.models import NoveltyScan, SelectionBatch
 from inference.selectors import selection_outcomes
+from inference.services.novelty import NewTaxon
 
 # Seeds feed numpy and torch generators and a 32-bit integer column: 0..2**31-1 fits them all.
 MAX_SEED = 2**31 - 1
@@ -36,3 +38,62 @@ def selection_batch_rows(batches: list[SelectionBatch]) -> list[dict]:
              "created_by": b.created_by.username if b.created_by else None, "created_at": b.created_at,
              **outcomes[b.pk]} for b in batches]
 
+
+class NoveltyScanRequestSerializer(serializers.Serializer):
+    seed = serializers.IntegerField(min_value=0, max_value=MAX_SEED, default=0)
+
+
+def _taxon_or_refusal(text: str) -> Taxon | None:
+    if not text:
+        return None
+    try:
+        return taxon_resolve(text)
+    except UnknownTaxon as error:
+        raise serializers.ValidationError(str(error)) from error
+
+
+class NoveltyClusterLabelSerializer(serializers.Serializer):
+    """The taxon a cluster shows: an existing one (`taxon`: id, slug or name), or a new one named here."""
+
+    taxon = TaxonRefField(required=False, allow_blank=True, help_text="an existing taxon")
+    name_en = serializers.CharField(max_length=120, required=False, allow_blank=True,
+                                    help_text="a new taxon's English name")
+    name_fr = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    scientific_name = serializers.CharField(max_length=160, required=False, allow_blank=True)
+    parent = TaxonRefField(required=False, allow_blank=True, help_text="the new taxon's parent")
+
+    def validate_taxon(self, value: str) -> Taxon | None:
+        return _taxon_or_refusal(value)
+
+    def validate_parent(self, value: str) -> Taxon | None:
+        return _taxon_or_refusal(value)
+
+    def validate(self, data: dict) -> dict:
+        named = bool(data.get("name_en", "").strip())
+        if named == bool(data.get("taxon")):
+            raise serializers.ValidationError("Name a new taxon (name_en) or choose an existing one "
+                                              "(taxon), not both.")
+        if not named and (data.get("name_fr") or data.get("scientific_name") or data.get("parent")):
+            raise serializers.ValidationError("French name, scientific name and parent describe a new "
+                                              "taxon: give its English name too, or leave them empty.")
+        return data
+
+    def chosen_taxon(self) -> Taxon | None:
+        return self.validated_data.get("taxon")
+
+    def new_taxon(self) -> NewTaxon | None:
+        data = self.validated_data
+        if data.get("taxon"):
+            return None
+        return NewTaxon(name_en=data["name_en"], name_fr=data.get("name_fr", ""),
+                        scientific_name=data.get("scientific_name", ""), parent=data.get("parent"))
+
+
+def novelty_scan_row(scan: NoveltyScan) -> dict:
+    return {"id": scan.pk, "status": scan.status, "stage": scan.stage, "error": scan.error,
+            "version": str(scan.version) if scan.version else None, "seed": scan.seed,
+            "scanned": scan.scanned, "sampled": scan.sampled, "labelled": scan.labelled,
+            "possibly_new": scan.possibly_new, "joined": scan.joined, "scattered": scan.scattered,
+            "thresholds": scan.thresholds, "clusters": len(scan.clusters),
+            "created_by": scan.created_by.username if scan.created_by else None,
+            "created_at": scan.created_at, "finished_at": scan.finished_at}

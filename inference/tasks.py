@@ -162,3 +162,9 @@ def partner_labels_route(annotation_ids: list[int]) -> None:
     opened = partner_corrections_route(annotation_ids=annotation_ids)
     if opened:
         logger.info("%s partner corrections sent to expert check", opened)
+
+
+def novelty_scan_run(scan_id: int, token: str) -> None:
+    from inference.services.novelty import novelty_scan_run as run
+
+    run(scan_id, token)

@@ -11,6 +11,12 @@ api_urlpatterns = [
     path("models/", apis.ModelVersionListApi.as_view(), name="api-models"),
     path("selection/batches/", apis.SelectionBatchListApi.as_view(), name="api-selection-batches"),
     path("models/<id:pk>/status/", apis.ModelVersionStatusApi.as_view(), name="api-model-status"),
+    path("novelty/scans/", apis.NoveltyScanApi.as_view(), name="api-novelty-scans"),
+    path("novelty/clusters/", apis.NoveltyClusterListApi.as_view(), name="api-novelty-clusters"),
+    path("novelty/scans/<id:pk>/clusters/<int:number>/", apis.NoveltyClusterApi.as_view(),
+         name="api-novelty-cluster"),
+    path("novelty/scans/<id:pk>/clusters/<int:number>/label/", apis.NoveltyClusterLabelApi.as_view(),
+         name="api-novelty-cluster-label"),
 ]
 
 urlpatterns = [
@@ -18,4 +24,6 @@ urlpatterns = [
     path("models/", views.model_list, name="model-list"),
     path("selection/", views.selection_page, name="selection"),
     path("models/<id:pk>/status/", views.model_status, name="model-status"),
+    path("novelty/", views.novelty_page, name="novelty"),
+    path("novelty/<id:pk>/clusters/<int:number>/", views.novelty_cluster_page, name="novelty-cluster"),
 ]

@@ -1,21 +1,37 @@
-"""Pages of the inference app: pre-labels to accept or correct in bulk, and the model registry."""
+"""Pages of the inference app: pre-labels to accept or correct in bulk, the model registry, active learning
+and possibly new taxa."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
+from rest_framework import serializers
 
 from annotation.models import Organisation, Taxon
 from annotation.permissions import require_coordinator, user_access
 from annotation.selectors import images_visible_to
 from faune_platform.converters import id_or_none
 from inference.engine.selection import STRATEGIES
-from inference.models import ModelStatusChange, ModelVersion, SelectionBatch
-from inference.selectors import production_version, with_prediction
-from inference.serializers import SelectionRequestSerializer, selection_batch_rows
+from inference.models import ModelStatusChange, ModelVersion, NoveltyScan, SelectionBatch
+from inference.selectors import (
+    novelty_cluster_members,
+    novelty_cluster_rows,
+    novelty_scan_latest,
+    novelty_scan_shown,
+    production_version,
+    with_prediction,
+)
+from inference.serializers import (
+    NoveltyClusterLabelSerializer,
+    NoveltyScanRequestSerializer,
+    SelectionRequestSerializer,
+    selection_batch_rows,
+)
 from inference.services.acceptance import prelabels_accept
+from inference.services.novelty import NoveltyScanError, novelty_cluster_label, novelty_scan_request
 from inference.services.registry import LostClasses, RegistryError, model_version_set_status, promotion_warnings
 from inference.services.selection import SelectionError, selection_batch_request
 
@@ -137,3 +153,78 @@ def _request_selection(request: HttpRequest, form: SelectionRequestSerializer) -
         messages.error(request, str(error))
     else:
         messages.success(request, f"Batch {batch.pk} queued: {data['size']} picks with {data['strategy']}.")
+
+
+def _filled(request: HttpRequest) -> dict[str, str]:
+    """The form's fields that were filled in (an empty field means "not given", as in the API)."""
+    return {key: value for key, value in request.POST.items() if value != ""}
+
+
+def _form_errors(form: serializers.Serializer) -> str:
+    return "; ".join(f"{key}: {' '.join(map(str, value))}" for key, value in form.errors.items())
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def novelty_page(request: HttpRequest) -> HttpResponse:
+    """Coordinators scan for possibly new taxa and see the clusters of the latest finished scan; the page
+    refreshes itself while a scan runs."""
+    require_coordinator(request.user, "look for possibly new taxa")
+    if request.method == "POST":
+        _request_scan(request)
+        return redirect("novelty")
+    latest, shown = novelty_scan_latest(), novelty_scan_shown()
+    return render(request, "inference/novelty.html", {
+        "version": production_version(), "latest": latest, "scan": shown,
+        "rows": novelty_cluster_rows(shown) if shown else [], "busy": bool(latest and latest.active)})
+
+
+def _request_scan(request: HttpRequest) -> None:
+    form = NoveltyScanRequestSerializer(data=_filled(request))
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return
+    try:
+        scan = novelty_scan_request(user=request.user, seed=form.validated_data["seed"])
+    except NoveltyScanError as error:  # no production model, or a scan still running: the page says so
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Scan {scan.pk} queued; this page follows it.")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def novelty_cluster_page(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """All the members of one cluster, and the form that names its taxon and labels it."""
+    require_coordinator(request.user, "label possibly-new clusters")
+    scan = get_object_or_404(NoveltyScan.objects.select_related("version"), pk=pk, status="done")
+    members = novelty_cluster_members(scan, number)
+    if members is None:
+        raise Http404(f"Scan {scan.pk} has no cluster {number}.")
+    if request.method == "POST":
+        _label_cluster(request, scan, number)
+        return redirect("novelty-cluster", pk=scan.pk, number=number)
+    return render(request, "inference/novelty_cluster.html", {
+        "scan": scan, "number": number, "members": members, "taxa": Taxon.objects.all(),
+        "outcome": scan.clusters[number - 1]["outcome"], "outliers": sum(m["outlier"] for m in members)})
+
+
+def _label_cluster(request: HttpRequest, scan: NoveltyScan, number: int) -> None:
+    form = NoveltyClusterLabelSerializer(data=_filled(request))
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return
+    try:
+        result = novelty_cluster_label(user=request.user, scan=scan, number=number,
+                                       taxon=form.chosen_taxon(), new_taxon=form.new_taxon())
+    except ValidationError as error:  # e.g. a taxon of that name exists already
+        messages.error(request, " ".join(error.messages))
+        return
+    except NoveltyScanError as error:
+        messages.error(request, str(error))
+        return
+    messages.success(request, f"Labelled {len(result.labelled)} image(s) {result.taxon.name_en}; "
+                              f"{len(result.review)} outlier(s) sent to review.")
+    if result.conflicts:
+        messages.error(request, f"{len(result.conflicts)} image(s) left alone, labelled by someone else "
+                                "since the scan: " + " ".join(list(result.conflicts.values())[:3]))

@@ -1,13 +1,29 @@
 """Possibly new taxa. The engine on generated embeddings (labelled taxa as Gaussian blobs on the sphere, one
 taxon held back from the labels entirely): the held-back taxon comes out as one cluster, with few false
-members, over several seeds, dimensions and spreads."""
+members, over several seeds, dimensions and spreads. Then the job on the database, labelling a cluster, and
+the refusals."""
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
+from annotation.models import Annotation, Image, ReviewTask, Sequence, Taxon, UploadBatch
+from annotation.services.annotations import annotation_add, current_labels_refresh
 from inference.engine import novelty as engine
 from inference.engine.similarity import normalise
+from inference.engine.specs import EFFICIENTNET_LITE0
+from inference.engine.stored import to_f16_bytes
+from inference.models import Embedding, ModelVersion, NoveltyScan, Prediction
+from inference.services.novelty import (
+    NewTaxon,
+    NoveltyScanBusy,
+    NoveltyScanError,
+    novelty_cluster_label,
+    novelty_scan_request,
+)
+from tests.conftest import client_for
+from tests.factories import taxon
 
 NOISE, STRAY = -1, -2  # truth of images of no taxon, and of held-back images planted far from its centre
 
@@ -152,3 +168,187 @@ def test_too_few_labelled_images_say_so():
     data = generate(0, labelled_sequences=2)
     with pytest.raises(engine.NoveltyError, match="labelled sequences"):
         engine.novelty_scan(data.candidates, data.labelled)
+
+
+# ---- the job, labelling and refusals on the database -------------------------------------------------------
+
+KNOWN = ("fox", "badger", "red-deer", "wild-boar", "chamois")
+
+
+def _images(org, batch, frames: np.ndarray, sequences: np.ndarray) -> list[Image]:
+    """Image rows for generated frames (no files: the scan reads only stored embeddings and predictions)."""
+    sequence_of = {s: Sequence.objects.create(organisation=org, batch=batch)
+                   for s in np.unique(sequences).tolist()}
+    images = Image.objects.bulk_create([
+        Image(organisation=org, batch=batch, sequence=sequence_of[int(s)], file=f"gen/{i}.jpg",
+              original_name=f"{i}.jpg", sha256=f"{i:064x}", bytes=1, width=64, height=48)
+        for i, s in enumerate(sequences.tolist(), start=Image.objects.count())])
+    return list(Image.objects.filter(sha256__in=[image.sha256 for image in images]).order_by("pk"))
+
+
+def store_pool(org, data: Generated, version: ModelVersion, author) -> dict[int, Image]:
+    """The generated pool in the database: images, embeddings, the version's predictions, and the labelled
+    images' labels (one label event each, current labels refreshed as the annotation services do)."""
+    batch = UploadBatch.objects.create(organisation=org)
+    taxa = [taxon(slug) for slug in KNOWN]
+    labelled = _images(org, batch, data.labelled.embeddings, data.labelled.sequences)
+    unlabelled = _images(org, batch, data.candidates.embeddings, data.candidates.sequences)
+    labels = zip(labelled, data.labelled.labels.tolist(), strict=True)
+    Annotation.objects.bulk_create([Annotation(image=image, taxon=taxa[t], author=author, role="coordinator",
+                                               source="expert") for image, t in labels])
+    current_labels_refresh(images=Image.objects.filter(pk__in=[image.pk for image in labelled]))
+    rows = [*zip(labelled, data.labelled.embeddings, data.labelled.confidence, strict=True),
+            *zip(unlabelled, data.candidates.embeddings, data.candidates.confidence, strict=True)]
+    Embedding.objects.bulk_create([Embedding(image=image, backbone_key=version.backbone_key,
+                                             vector=to_f16_bytes(vector)) for image, vector, _ in rows])
+    Prediction.objects.bulk_create([Prediction(image=image, version=version, category="animal", taxon=taxa[0],
+                                               score=float(score)) for image, _, score in rows])
+    return dict(zip(data.candidates.ids.tolist(), unlabelled, strict=True))
+
+
+@pytest.fixture
+def version(db):
+    version = ModelVersion.objects.create(name="head", version="1", backbone=EFFICIENTNET_LITE0.to_dict(),
+                                          head_kind="trained_head", status="production")
+    for index, slug in enumerate(KNOWN):
+        version.classes.create(index=index, taxon=taxon(slug))
+    return version
+
+
+@pytest.fixture
+def pool(org, version, coordinator):
+    data = generate(4, known=5, labelled_sequences=30, unlabelled_sequences=30, held_sequences=20, frames=2,
+                    noise=20, strays=3)
+    return data, store_pool(org, data, version, coordinator)
+
+
+@pytest.fixture
+def scanned(pool, coordinator, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # the test cluster runs the queued job inline
+        scan = novelty_scan_request(user=coordinator)
+    scan.refresh_from_db()
+    assert scan.status == "done", scan.error
+    return scan
+
+
+def test_the_scan_job_stores_the_held_back_taxon_as_the_first_cluster(pool, scanned):
+    data, images = pool
+    held = {images[i].pk for i in data.candidates.ids[data.truth == data.held].tolist()}
+    first = scanned.clusters[0]
+    kept = set(first["members"]) - set(first["outliers"])
+    assert held <= set(first["members"]) and kept <= held | {images[i].pk for i in
+                                                            data.candidates.ids[data.truth == STRAY].tolist()}
+    assert first["outliers"] and first["outcome"] is None
+    unsure = data.candidates.confidence < np.median(data.labelled.confidence)  # the only ones read
+    assert scanned.scanned == unsure.sum() < len(unsure) and scanned.labelled == len(data.labelled.ids)
+    assert 0 < scanned.thresholds["far_similarity"] < 1 and scanned.stage == ""
+
+
+def test_labelling_a_cluster_with_a_new_taxon(pool, scanned, coordinator, partner):
+    first = scanned.clusters[0]
+    kept = [pk for pk in first["members"] if pk not in first["outliers"]]
+    meanwhile = Image.objects.get(pk=kept[-1])
+    annotation_add(image=meanwhile, taxon=taxon("fox"), author=coordinator)  # labelled since the scan
+    result = novelty_cluster_label(user=coordinator, scan=scanned, number=1, new_taxon=NewTaxon(
+        name_en="golden jackal", name_fr="chacal doré", scientific_name="Canis aureus", parent=None))
+    jackal = Taxon.objects.get(name_en="golden jackal")
+    assert result.taxon == jackal and jackal.scientific_name == "Canis aureus"
+    assert jackal.name_fr == "chacal doré" and jackal.created_by == coordinator
+    assert sorted(result.labelled) == sorted(kept[:-1]) and list(result.conflicts) == [meanwhile.pk]
+    assert set(Image.objects.filter(pk__in=kept[:-1]).values_list("current_taxon", flat=True)) == {jackal.pk}
+    assert Image.objects.get(pk=meanwhile.pk).current_taxon == taxon("fox")  # left alone
+    tasks = ReviewTask.objects.filter(origin=f"novelty:{scanned.pk}:1")
+    sequences = set(Image.objects.filter(pk__in=result.review).values_list("sequence_id", flat=True))
+    assert set(tasks.values_list("sequence_id", flat=True)) == sequences and result.review  # one per sequence
+    assert {t.queue_taxon for t in tasks} == {jackal}
+    assert all(t.reason == "outlier of a possibly-new cluster labelled golden jackal" for t in tasks)
+    assert set(result.review) <= set(first["outliers"]) <= set(result.review) | set(result.skipped)
+    outcome = NoveltyScan.objects.get(pk=scanned.pk).clusters[0]["outcome"]
+    assert outcome["labelled"] == len(kept) - 1 and outcome["by"] == "cora" and outcome["new_taxon"]
+    with pytest.raises(NoveltyScanBusy, match="already labelled golden jackal"):
+        novelty_cluster_label(user=coordinator, scan=scanned, number=1, taxon=taxon("fox"))
+
+
+def test_a_pool_past_the_cap_is_sampled_in_the_database(pool, coordinator, monkeypatch,
+                                                        django_capture_on_commit_callbacks):
+    monkeypatch.setattr(engine, "CANDIDATE_CAP", 100)
+    with django_capture_on_commit_callbacks(execute=True):
+        scan = novelty_scan_request(user=coordinator, seed=1)
+    scan.refresh_from_db()
+    assert (scan.status, scan.sampled) == ("done", True) and 50 < scan.scanned <= 100
+
+
+def test_a_refused_labelling_leaves_no_new_taxon(scanned, coordinator):
+    with pytest.raises(NoveltyScanError, match="no cluster 99"):
+        novelty_cluster_label(user=coordinator, scan=scanned, number=99,
+                              new_taxon=NewTaxon(name_en="mongoose"))
+    assert not Taxon.objects.filter(name_en="mongoose").exists()
+
+
+def test_refusals_say_why(db, coordinator, partner, django_capture_on_commit_callbacks):
+    with pytest.raises(NoveltyScanError, match="No production model"):
+        novelty_scan_request(user=coordinator)
+    api = client_for(coordinator)
+    assert "No production model" in api.get("/api/novelty/clusters/").json()["detail"]
+    assert client_for(partner).get("/api/novelty/clusters/").status_code == 403
+    assert client_for(partner).post("/api/novelty/scans/", {}, format="json").status_code == 403
+
+
+def test_one_scan_at_a_time_and_a_stale_one_is_replaced(version, coordinator, settings):
+    first = novelty_scan_request(user=coordinator)  # queued, not run: no on-commit callbacks here
+    with pytest.raises(NoveltyScanBusy, match=f"Scan {first.pk} is still queued"):
+        novelty_scan_request(user=coordinator)
+    NoveltyScan.objects.filter(pk=first.pk).update(
+        created_at=timezone.now() - timezone.timedelta(seconds=settings.FAUNE["JOB_STALE_S"] + 1))
+    second = novelty_scan_request(user=coordinator)
+    assert NoveltyScan.objects.get(pk=first.pk).status == "failed" and second.pk != first.pk
+
+
+def test_a_scan_without_enough_labels_fails_with_the_reason(version, coordinator,
+                                                            django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        scan = novelty_scan_request(user=coordinator)
+    scan.refresh_from_db()
+    assert scan.status == "failed" and "labelled sequences" in scan.error
+
+
+def test_the_api(scanned, coordinator, django_capture_on_commit_callbacks):
+    api = client_for(coordinator)
+    listed = api.get("/api/novelty/clusters/").json()
+    assert listed["scan"]["id"] == scanned.pk and listed["clusters"][0]["number"] == 1
+    assert listed["clusters"][0]["typical"][0]["thumbnail_url"].endswith("/thumbnail")
+    members = api.get(f"/api/novelty/scans/{scanned.pk}/clusters/1/").json()["members"]
+    assert [m["image"] for m in members] == scanned.clusters[0]["members"]
+    assert api.get(f"/api/novelty/scans/{scanned.pk}/clusters/99/").status_code == 404
+    url = f"/api/novelty/scans/{scanned.pk}/clusters/1/label/"
+    assert api.post(url, {}, format="json").status_code == 400  # neither a taxon nor a name
+    both = api.post(url, {"taxon": "fox", "name_en": "mongoose"}, format="json")
+    assert both.status_code == 400 and "not both" in str(both.json())
+    assert "Unknown taxon" in str(api.post(url, {"taxon": "unicorn"}, format="json").json())
+    assert api.post(url, {"name_en": "x" * 121}, format="json").status_code == 400
+    clash = api.post(url, {"name_en": "Fox"}, format="json")
+    assert clash.status_code == 400 and "already exists" in clash.json()["detail"]
+    done = api.post(url, {"taxon": "genet"}, format="json")
+    assert done.status_code == 201 and done.json()["taxon"]["slug"] == "genet" and done.json()["review"]
+    assert api.post(url, {"taxon": "genet"}, format="json").status_code == 409
+    assert api.post("/api/novelty/scans/", {"seed": -1}, format="json").status_code == 400
+    with django_capture_on_commit_callbacks(execute=True):
+        started = api.post("/api/novelty/scans/", {"seed": 3}, format="json")
+    assert started.status_code == 202 and api.get("/api/novelty/scans/").json()["status"] == "done"
+
+
+def test_the_pages(client, scanned, coordinator, partner):
+    client.force_login(partner)
+    assert client.get("/novelty/").status_code == 403
+    client.force_login(coordinator)
+    page = client.get("/novelty/").content.decode()
+    first = scanned.clusters[0]
+    assert "Cluster 1" in page and f"/images/{first['members'][0]}/thumbnail" in page
+    assert f'href="/novelty/{scanned.pk}/clusters/1/"' in page and "Possibly new taxa" in page
+    cluster = client.get(f"/novelty/{scanned.pk}/clusters/1/").content.decode()
+    assert all(f"/images/{pk}/thumbnail" in cluster for pk in first["members"])
+    assert client.get(f"/novelty/{scanned.pk}/clusters/0/").status_code == 404
+    url = f"/novelty/{scanned.pk}/clusters/1/"
+    assert "Unknown taxon" in client.post(url, {"taxon": "unicorn"}, follow=True).content.decode()
+    labelled = client.post(url, {"name_en": "mongoose", "name_fr": "mangouste"}, follow=True).content.decode()
+    assert "Labelled" in labelled and "mongoose" in labelled and "sent to review" in labelled
