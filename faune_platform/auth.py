@@ -8,8 +8,10 @@ from django.http import HttpRequest
 
 from annotation.permissions import user_access
 
-# What coordinators may change in the admin. Not `authtoken`: another user's token is their password.
-COORDINATOR_APPS = {"annotation", "inference", "training", "auth", "django_q"}
+# What coordinators may change in the admin. Not `authtoken` (another user's token is their password), and not
+# `django_q`: a Schedule names any function for the worker to run, so whoever edits them runs code as the platform
+# (and could plant a job that gives back a role taken away). Site admins keep both.
+COORDINATOR_APPS = {"annotation", "inference", "training", "auth"}
 
 
 def is_coordinator(user: object) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -149,7 +149,9 @@ def job_sweep(kind: Resumable, *, stale_s: float) -> tuple[int, int]:
     """Queue again the running jobs whose heartbeat is older than `stale_s` (their worker stopped); fail the
     ones that were resumed too often. Returns (resumed, failed)."""
     limit = timezone.now() - timezone.timedelta(seconds=stale_s)
-    stale = kind.model._default_manager.filter(status=JobStatus.RUNNING, heartbeat_at__lt=limit)
+    # No heartbeat at all: a record left "running" by a worker from before heartbeats existed.
+    silent = Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True)
+    stale = kind.model._default_manager.filter(silent, status=JobStatus.RUNNING)
     resumed = failed = 0
     for job in stale:
         if job.resumes >= settings.FAUNE["JOB_MAX_RESUMES"]:

@@ -20,7 +20,7 @@ from faune_platform.jobs import (
     job_start,
     job_sweep,
 )
-from inference.models import ModelVersion, PrelabelRun, SelectionBatch, VersionStatus
+from inference.models import ModelVersion, NoveltyScan, PrelabelRun, SelectionBatch, VersionStatus
 from inference.selectors import production_version
 
 logger = logging.getLogger(__name__)
@@ -134,6 +134,18 @@ def _work(run: PrelabelRun, clock: ChunkClock) -> bool:
             return False
 
 
+def sequence_verdicts_refresh(sequence_ids: list[int]) -> None:
+    """Queued by the labelled pool when sequences merged: their verdicts are derived from their frames'
+    predictions, so each version that predicted any of their frames aggregates them again."""
+    from inference.models import Prediction
+    from inference.services.prelabel import sequence_predictions_refresh, verdict_context
+
+    versions = ModelVersion.objects.filter(pk__in=Prediction.objects.filter(
+        image__sequence_id__in=sequence_ids).values("version_id"))
+    for version in versions:
+        sequence_predictions_refresh(context=verdict_context(version), sequence_ids=sequence_ids)
+
+
 def _refresh_queues(version: ModelVersion) -> None:
     from inference.services.selection import review_queues_refresh
 
@@ -148,11 +160,12 @@ def selection_batch_run(batch_id: int, token: str) -> None:
 
 
 def jobs_sweep() -> tuple[int, int]:
-    """Resume the pre-label and selection jobs whose worker stopped (see faune_platform.jobs.job_sweep)."""
+    """Resume the pre-label, selection and novelty jobs whose worker stopped (see faune_platform.jobs.job_sweep)."""
     stale_s = settings.FAUNE["JOB_STALE_S"]
-    runs = job_sweep(Resumable(PrelabelRun, CHUNK_TASK), stale_s=stale_s)
-    picks = job_sweep(Resumable(SelectionBatch, "inference.tasks.selection_batch_run"), stale_s=stale_s)
-    return runs[0] + picks[0], runs[1] + picks[1]
+    kinds = (Resumable(PrelabelRun, CHUNK_TASK), Resumable(SelectionBatch, "inference.tasks.selection_batch_run"),
+             Resumable(NoveltyScan, "inference.tasks.novelty_scan_run"))
+    swept = [job_sweep(kind, stale_s=stale_s) for kind in kinds]
+    return sum(resumed for resumed, _ in swept), sum(failed for _, failed in swept)
 
 
 def partner_labels_route(annotation_ids: list[int]) -> None:

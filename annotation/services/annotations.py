@@ -74,7 +74,10 @@ def annotation_add(
     `expected_current_id`: see `label_conflict_check`.
     A partner's label is announced to the apps that check corrections, unless the caller announces in bulk.
     """
-    Image.objects.select_for_update().filter(pk=image.pk).first()
+    # Lock what this label changes (PostgreSQL; SQLite already holds the write lock), so a concurrent label on a
+    # frame cannot interleave with this one's current-label update.
+    changed = {"sequence_id": image.sequence_id} if whole_sequence else {"pk": image.pk}
+    list(Image.objects.select_for_update().filter(**changed).values_list("pk", flat=True))
     label_conflict_check(image, expected_current_id, advice="reload to see the change, then label again.")
     role, source = author_role_and_source(author, image)
     if reviewing and role == Role.PARTNER:  # an expert working a review queue labels as an expert

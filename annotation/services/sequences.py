@@ -6,9 +6,12 @@ the same as grouping the whole sorted history again, whatever the upload order.
 """
 from datetime import timedelta
 
+from django.conf import settings
+
 from annotation.models import Annotation, Image, Sequence
 from annotation.services.annotations import current_labels_refresh
 from annotation.services.review import review_tasks_merge
+from faune_platform.jobs import task_enqueue_on_commit
 
 
 def _scope(image: Image) -> dict:
@@ -42,7 +45,7 @@ def _absorb(keep: Sequence, other: Sequence) -> None:
     """Move every frame, every sequence-level label and every review task (with its verdicts, claim or conflict)
     of `other` into `keep`: nothing is lost in a merge. The frames' current labels are worked out again, since
     a sequence label of either side now covers the other's frames. What is derived from predictions (the
-    sequence's verdict) follows when the frame that caused the merge is pre-labelled."""
+    sequence's verdict) is worked out again by the apps that own it, announced once the merge commits."""
     Image.objects.filter(sequence=other).update(sequence=keep)
     Annotation.objects.filter(sequence=other).update(sequence=keep)
     review_tasks_merge(keep=keep, other=other)
@@ -50,6 +53,8 @@ def _absorb(keep: Sequence, other: Sequence) -> None:
     keep.start = min(keep.start, other.start)
     keep.end = max(keep.end, other.end)
     other.delete()
+    for task in settings.FAUNE["AFTER_SEQUENCE_MERGE_TASKS"]:  # named in settings: this app imports no consumer
+        task_enqueue_on_commit(task, [keep.pk])
 
 
 def _stretch(sequence: Sequence, image: Image) -> Sequence:

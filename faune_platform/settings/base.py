@@ -184,6 +184,9 @@ FAUNE = {
     # Jobs queued (by dotted path, with the batch id) when files enter the pool: the labelled pool does not
     # import the apps that consume it, it only names their tasks here.
     "AFTER_INGEST_TASKS": env_list("FAUNE_AFTER_INGEST_TASKS", ["inference.tasks.prelabel_batch"]),
+    # Jobs queued with the ids of sequences that merged (their verdicts, derived from frames, are worked out again).
+    "AFTER_SEQUENCE_MERGE_TASKS": env_list("FAUNE_AFTER_SEQUENCE_MERGE_TASKS",
+                                           ["inference.tasks.sequence_verdicts_refresh"]),
     # Jobs queued with the ids of new partner labels (a doubtful correction goes to an expert for a check).
     "AFTER_PARTNER_LABEL_TASKS": env_list("FAUNE_AFTER_PARTNER_LABEL_TASKS",
                                           ["inference.tasks.partner_labels_route"]),

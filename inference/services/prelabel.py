@@ -46,7 +46,7 @@ class Context:
     """What every step of one job needs: the built model and the taxa its outputs and categories mean."""
 
     version: ModelVersion
-    runner: Runner
+    runner: Runner | None  # None: only sequence verdicts are refreshed, nothing is run
     classes: list[Taxon]
     category_taxa: dict[str, Taxon | None]
 
@@ -55,6 +55,12 @@ def context_for(version: ModelVersion) -> Context:
     runner = runner_for(version.pk)
     taxa = {taxon.slug: taxon for taxon in Taxon.objects.all()}
     return Context(version, runner, [taxa[slug] for slug in runner.class_slugs], detector_taxa())
+
+
+def verdict_context(version: ModelVersion) -> Context:
+    """Enough to aggregate stored predictions into sequence verdicts, without building the model."""
+    classes = [row.taxon for row in version.classes.order_by("index").select_related("taxon")]
+    return Context(version, None, classes, detector_taxa())
 
 
 def _pixels(image: Image, choice: BoxChoice, runner: Runner) -> torch.Tensor | None:

@@ -139,14 +139,16 @@ def model_version_set_status(*, version: ModelVersion, status: str, user: User |
         note = "rolled back to" if version.status == VersionStatus.ARCHIVED else "promoted by hand"
         return model_version_promote(version=version, user=user, note=note,
                                      confirm_lost_classes=confirm_lost_classes)
-    if version.status == VersionStatus.PRODUCTION:
-        raise RegistryError("The production version cannot be demoted directly; promote another version instead.")
     with transaction.atomic():
-        before = version.status
-        version.status = status
-        version.save(update_fields=["status"])
-        _record(version, before, status, user, "set by hand")
-    return version
+        locked = ModelVersion.objects.select_for_update().get(pk=version.pk)  # a promotion may be under way
+        if locked.status == VersionStatus.PRODUCTION:
+            raise RegistryError("The production version cannot be demoted directly; promote another version "
+                                "instead.")
+        before = locked.status
+        locked.status = status
+        locked.save(update_fields=["status"])
+        _record(locked, before, status, user, "set by hand")
+    return locked
 
 
 def default_version_ensure() -> ModelVersion:

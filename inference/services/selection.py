@@ -66,6 +66,8 @@ def _candidates(version: ModelVersion, filters: dict, labelled: np.ndarray | Non
         step = math.ceil(count / limit)
         sample = predictions.annotate(bucket=Mod(F("image_id"), step)).filter(bucket=seed % step)
         return list(sample.values_list(*columns)[:limit]), True
+    if len(labelled) > limit:  # one neighbour each would already read more than the limit: fewer anchors
+        labelled = labelled[np.random.default_rng(seed).choice(len(labelled), limit, replace=False)]
     per_image = max(1, min(settings.FAUNE["SELECTION_NEIGHBOURS"], limit // len(labelled)))
     near = neighbourhood(index, labelled, per_image).tolist()
     return in_chunks(predictions, "image_id", near, columns), True

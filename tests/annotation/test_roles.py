@@ -102,6 +102,9 @@ def test_coordinators_cannot_grant_or_use_site_admin_rights(cora, site_admin):
     assert admin.get(f"/admin/auth/user/{site_admin.pk}/change/").status_code in (302, 403, 404)
     assert b"root" not in admin.get("/admin/auth/user/").content
     assert admin.get("/admin/authtoken/tokenproxy/").status_code == 403
+    # a Schedule names a function for the worker to run: code execution, a site admin's business only
+    assert admin.get("/admin/django_q/schedule/add/").status_code == 403
+    assert admin.post("/admin/django_q/schedule/add/", {"func": "os.system", "args": "'id'"}).status_code == 403
 
 
 def test_the_last_coordinator_cannot_be_demoted(org):

@@ -111,3 +111,22 @@ def test_every_status_change_is_on_record(client, coordinator, pool, head_withou
                                                                      "changed_by__username"))
     assert rows[-1] == ("head", "candidate", "rejected", "cora")
     assert ("efficientnet-lite0-zero-shot", "candidate", "production", None) in rows
+
+
+def test_a_merge_works_out_the_surviving_sequences_verdict_again(api, zero_shot, settings, org,  # noqa: F811
+                                                                  django_capture_on_commit_callbacks):
+    org.sequence_maxlag_s = 35
+    org.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        post(api, upload("a.jpg", jpeg_bytes(size=(96, 72), seed=1, taken="2024:05:01 10:00:00")),
+             upload("b.jpg", jpeg_bytes(size=(96, 72), seed=2, taken="2024:05:01 10:01:00")), deployment_name="Cam")
+    assert SequencePrediction.objects.filter(version=zero_shot).count() == 2
+    before = {row.sequence_id: row.updated_at for row in SequencePrediction.objects.all()}
+    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": []}  # the bridging frame itself is not pre-labelled
+    with django_capture_on_commit_callbacks(execute=True):
+        post(api, upload("c.jpg", jpeg_bytes(size=(96, 72), seed=3, taken="2024:05:01 10:00:30")),
+             deployment_name="Cam")
+    survivor = Image.objects.get(original_name="c.jpg").sequence_id
+    verdict = SequencePrediction.objects.get(version=zero_shot)
+    assert verdict.sequence_id == survivor and Image.objects.filter(sequence_id=survivor).count() == 3
+    assert verdict.updated_at > before[survivor]  # aggregated again over the frames it now holds

@@ -98,3 +98,14 @@ def test_the_sweep_resumes_a_job_whose_worker_stopped(settings, partner, django_
     sweep_all()
     run.refresh_from_db()
     assert run.status == "failed" and "stopped 4 times" in run.error
+
+
+def test_a_record_left_running_before_heartbeats_existed_is_swept(settings, partner):
+    default_version_ensure()
+    files = [upload(f"{i}.jpg", jpeg_bytes(size=(96, 72), seed=i)) for i in range(2)]
+    batch = client_for(partner).post("/api/images/", {"files": files}, format="multipart").json()["batch"]
+    legacy = PrelabelRun.objects.create(version=default_version_ensure(), batch_id=batch, status="running")
+    assert legacy.heartbeat_at is None
+    sweep_all()
+    legacy.refresh_from_db()
+    assert legacy.status == "done" and Prediction.objects.count() == 2

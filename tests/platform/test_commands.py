@@ -34,7 +34,7 @@ def test_bootstrap_sets_up_once_and_is_quiet_after(tmp_path):
     second = _manage(tmp_path, "bootstrap")
     assert second.stdout.strip().count("\n") == 0 and "Created" not in second.stdout
     taxa = _manage(tmp_path, "shell", "-c", "from annotation.models import Taxon; print(Taxon.objects.count())")
-    assert taxa.stdout.strip().splitlines()[-1] == "29"
+    assert taxa.stdout.strip().splitlines()[-1] == "35"  # 26 DeepFaune classes, 3 detector categories, 6 higher taxa
 
 
 def test_two_data_dirs_never_share_state(tmp_path):

@@ -152,3 +152,73 @@ def test_publishing_writes_nothing_inside_the_request(client, coordinator, org, 
     assert "publishing" in page and "<progress" in page
     without = client.post("/releases/", {"semver": "1.0.1"}, follow=True)  # one publication at a time
     assert "is being published" in without.content.decode()
+
+
+def test_a_round_the_sweep_marked_failed_registers_nothing_even_if_its_worker_was_alive(parent):
+    from django.utils import timezone
+
+    from inference.models import ModelVersion
+    from training.services.round_data import RoundFailed, candidate_register
+    from training.services.rounds import rounds_fail_stale
+
+    slow = training_round_start(user=None, queue=False)
+    TrainingRound.objects.filter(pk=slow.pk).update(status="running",
+                                                    updated_at=timezone.now() - timezone.timedelta(hours=2))
+    assert rounds_fail_stale() == 1
+    registered = []
+    with pytest.raises(RoundFailed, match="nothing registered"):
+        candidate_register(slow.pk, lambda: registered.append(1) or parent)
+    slow.refresh_from_db()
+    assert slow.status == "failed" and not registered and ModelVersion.objects.count() == 1
+
+
+def test_the_gate_does_not_promote_over_a_version_it_was_not_compared_with(org, parent, settings):
+    from inference.models import ModelVersion
+    from inference.services.registry import model_version_promote
+    from training.services.round_run import _apply_gate
+
+    labelled_pool(org, parent, {"fox": 60, "wild-boar": 60})
+    settings.FAUNE = {**settings.FAUNE, "AUTO_PROMOTE": False}
+    done = run_round()
+    other = ModelVersion.objects.create(name="other", version="1", backbone=parent.backbone, head_kind="zero_shot",
+                                        artifacts=parent.artifacts)
+    for row in parent.classes.all():
+        other.classes.create(index=row.index, taxon=row.taxon)
+    model_version_promote(version=other)  # promoted by hand while the round ran
+    settings.FAUNE = {**settings.FAUNE, "AUTO_PROMOTE": True}
+    _apply_gate(done.pk, done.candidate)
+    assert ModelVersion.objects.get(status="production") == other
+    assert "production changed to other 1 during the round" in TrainingRound.objects.get(pk=done.pk).log
+
+
+def test_the_model_card_says_where_imported_detections_answer(client, coordinator, org, parent,
+                                                              django_capture_on_commit_callbacks):
+    from inference.models import BoxSource, Detection
+    from inference.services.registry import model_version_promote
+    from training.models import Release
+
+    labelled_pool(org, parent, {"fox": 60, "wild-boar": 60})
+    done = run_round()
+    Detection.objects.create(image=Image.objects.first(), source=BoxSource.MEGADETECTOR_JSON, category="empty",
+                             confidence=1.0, box_x=0, box_y=0, box_w=1, box_h=1)
+    model_version_promote(version=done.candidate, confirm_lost_classes=True)
+    client.force_login(coordinator)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/releases/", {"semver": "1.0.0"})
+    card = Release.objects.get().model_card
+    assert "On the 1 images of the pool with imported MegaDetector detections, empty, human and vehicle come " \
+           "from those detections; elsewhere this version cannot say them" in card
+
+
+def test_a_release_folder_left_by_a_killed_attempt_does_not_block_the_version(org, parent, settings, coordinator):
+    from inference.services.registry import model_version_promote
+    from training.services.releases import release_publish, releases_dir
+
+    labelled_pool(org, parent, {"fox": 60, "wild-boar": 60})
+    done = run_round()
+    model_version_promote(version=done.candidate, confirm_lost_classes=True)
+    orphan = releases_dir() / "1.0.0"
+    orphan.mkdir(parents=True)
+    (orphan / "MODEL_CARD.md").write_text("moved in place, then the worker was killed before the row committed")
+    release = release_publish(version=done.candidate, semver="1.0.0", user=coordinator)
+    assert "killed" not in (orphan / "MODEL_CARD.md").read_text() and release.semver == "1.0.0"

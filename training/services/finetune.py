@@ -20,7 +20,14 @@ from training.engine.finetune import CropDataset, FinetuneConfig, finetune
 from training.engine.heads import fit_temperature
 from training.engine.splits import TRAIN, VALIDATION
 from training.models import TrainingRound
-from training.services.round_data import RoundData, cancel_check, epoch_logger, evaluate_round, lineage_of
+from training.services.round_data import (
+    RoundData,
+    cancel_check,
+    candidate_register,
+    epoch_logger,
+    evaluate_round,
+    lineage_of,
+)
 
 DEEPFAUNE_BACKBONES = ("vit_large_patch14_dinov2", "vit_large_patch16_dinov3")
 
@@ -76,10 +83,10 @@ def finetune_candidate(training_round: TrainingRound, parent: ModelVersion, data
     tuned = BackboneSpec.from_dict({**spec.to_dict(), "extra": {**spec.extra, "weights": file_sha256(path)[:12]}})
     training_round.refresh_from_db(fields=["snapshot"])
     taxa = Taxon.objects.in_bulk(data.classes)
-    return model_version_register(
+    return candidate_register(round_id, lambda: model_version_register(
         name="faune-finetuned", version=f"round-{round_id}", spec=tuned, head_kind=HeadKind.CHECKPOINT,
         classes=[taxa[t] for t in data.classes], files={"checkpoint": path}, copy_files=False,
         temperature=temperature, detector=parent.detector, formats={"checkpoint": fmt},
         lineage=lineage_of(training_round, parent, data.snapshot, metrics, best_epoch),
         created_by=training_round.created_by,
-        notes=f"Backbone fine-tuned in round {round_id} on {len(data.snapshot.label_ids)} labels.")
+        notes=f"Backbone fine-tuned in round {round_id} on {len(data.snapshot.label_ids)} labels."))

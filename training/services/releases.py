@@ -15,7 +15,7 @@ from django.db import transaction
 from annotation.ingest.hashing import file_sha256
 from annotation.models import TaxonKind
 from faune_platform.jobs import ACTIVE, job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
-from inference.models import HeadKind, ModelVersion, VersionStatus
+from inference.models import BoxSource, Detection, HeadKind, ModelVersion, VersionStatus
 from training.models import Release, ReleaseRequest, TrainingRound
 from training.services.rounds import round_dir
 
@@ -76,10 +76,15 @@ def _provenance(version: ModelVersion, training_round: TrainingRound | None) -> 
                  "imported, or from a MegaDetector file).")
     said = sorted(row.taxon.name_en for row in version.classes.select_related("taxon")
                   if row.taxon.kind in DETECTOR_KINDS)
+    imported = Detection.objects.filter(source=BoxSource.MEGADETECTOR_JSON).values("image_id").distinct().count()
     if said:
         lines.append(f"- {', '.join(said).capitalize()}: classes of this classifier, learned from labelled frames.")
-    else:
+    elif not imported:
         lines.append("- This version cannot say empty, human or vehicle (no detector, and no such class).")
+    if imported:
+        lines.append(f"- On the {imported} images of the pool with imported MegaDetector detections, empty, human "
+                     "and vehicle come from those detections" + ("." if said else "; elsewhere this version cannot "
+                                                                 "say them (no detector, and no such class)."))
     return lines
 
 
@@ -227,6 +232,8 @@ def release_publish(*, version: ModelVersion, semver: str, user: User | None,
     progress(0.3)
     card = _model_card(version, semver, training_round, changelog, classes, folded)
     folder, staging = releases_dir() / semver, releases_dir() / f".{semver}.{staging_tag}.partial"
+    if folder.exists() and not Release.objects.filter(semver=semver).exists():
+        shutil.rmtree(folder)  # an attempt killed between moving its folder and committing its row: not released
     if folder.exists():
         raise ValidationError(f"A release folder for {semver} already exists.")
     shutil.rmtree(staging, ignore_errors=True)

@@ -7,12 +7,14 @@ move a scored frame; labels that a partner took from a model's own prediction ne
 favour it); production is scored on exactly the candidate's test images."""
 import json
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import LabelSource, Taxon, TaxonKind
@@ -24,7 +26,7 @@ from training.engine.plots import confusion_png, coverage_png, reliability_png
 from training.engine.splits import HOLDOUT, TEST, TRAIN, VALIDATION, split_of
 from training.models import RoundStatus, TrainingRound
 from training.selectors import frozen_split
-from training.services.rounds import round_dir, round_log
+from training.services.rounds import round_dir, round_finish, round_log
 from training.services.snapshot import Snapshot, class_list, labelled_snapshot
 
 DETECTOR_KINDS = (TaxonKind.HUMAN, TaxonKind.VEHICLE, TaxonKind.EMPTY)
@@ -155,8 +157,34 @@ def epoch_logger(round_id: int, epochs: int) -> Callable[[dict], None]:
                                       f"{row['val_macro_f1']}", 0.1 + 0.7 * row["epoch"] / epochs)
 
 
+HEARTBEAT_S = 30.0
+
+
 def cancel_check(round_id: int) -> Callable[[], bool]:
-    return lambda: TrainingRound.objects.filter(pk=round_id, cancel_requested=True).exists()
+    """Asked by the trainers between batches: has a coordinator cancelled the round? It doubles as the round's
+    heartbeat (at most every HEARTBEAT_S), so a long epoch never looks like a dead worker to the sweep."""
+    last_beat = [time.monotonic()]
+
+    def check() -> bool:
+        if time.monotonic() - last_beat[0] >= HEARTBEAT_S:
+            last_beat[0] = time.monotonic()
+            TrainingRound.objects.filter(pk=round_id).update(updated_at=timezone.now())
+        return TrainingRound.objects.filter(pk=round_id, cancel_requested=True).exists()
+
+    return check
+
+
+def candidate_register(round_id: int, register: Callable[[], ModelVersion]) -> ModelVersion:
+    """Register the candidate and end the round in one transaction, only if the round is still running: one the
+    sweep marked failed (no sign of life for a while) registers nothing, even if its worker was only slow."""
+    with transaction.atomic():
+        running = TrainingRound.objects.select_for_update().filter(pk=round_id, status=RoundStatus.RUNNING)
+        if not running.exists():
+            raise RoundFailed("the round was ended while it ran (marked failed for lack of a heartbeat, or "
+                              "cancelled); nothing registered")
+        version = register()
+        round_finish(round_id, RoundStatus.DONE, candidate=version, progress=1.0)
+    return version
 
 
 def _production_logits(parent: ModelVersion, data: RoundData, mask: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from annotation.models import Taxon
 from inference.engine.specs import BackboneSpec
 from inference.models import HeadKind, ModelVersion
 from inference.selectors import production_version
-from inference.services.registry import model_version_promote, model_version_register, models_dir
+from inference.services.registry import LostClasses, model_version_promote, model_version_register, models_dir
 from training.engine.heads import HeadConfig, TrainedHead, TrainingCancelled, head_logits, train_head
 from training.engine.splits import TRAIN, VALIDATION
 from training.models import RoundStatus, TrainingRound
@@ -21,6 +21,7 @@ from training.services.round_data import (
     RoundData,
     RoundFailed,
     cancel_check,
+    candidate_register,
     epoch_logger,
     evaluate_round,
     lineage_of,
@@ -44,24 +45,35 @@ def training_round_run(round_id: int) -> None:
         if not isinstance(error, RoundFailed):
             raise
     else:
-        round_finish(round_id, RoundStatus.DONE, candidate=candidate, progress=1.0)
-        _apply_gate(round_id, candidate)
+        _apply_gate(round_id, candidate)  # the candidate was registered and the round ended in one transaction
 
 
 def _apply_gate(round_id: int, candidate: ModelVersion) -> None:
     """Promote the candidate when the gate passes (and automatic promotion is on); otherwise it waits for a
-    coordinator, with the reasons on the round's page."""
+    coordinator, with the reasons on the round's page. The gate judged the candidate against the version in
+    production when the round started: if another was promoted meanwhile, a coordinator decides."""
     training_round = TrainingRound.objects.get(pk=round_id)
     decision = promotion_gate(training_round.metrics)
     training_round.metrics = {**training_round.metrics, "gate": decision.as_dict()}
     training_round.save(update_fields=["metrics"])
-    if decision.promote and settings.FAUNE["AUTO_PROMOTE"]:
-        model_version_promote(version=candidate, user=None, note=f"gate passed in round {round_id}",
-                              confirm_lost_classes=False)
-        round_log(round_id, f"gate passed: {candidate} promoted to production")
+    current = production_version()
+    if decision.promote and current is not None and current.pk != training_round.parent_id:
+        round_log(round_id, f"gate: waiting for a coordinator: production changed to {current} during the round, "
+                            "and the candidate was compared with the version before it")
+    elif decision.promote and settings.FAUNE["AUTO_PROMOTE"]:
+        _promote(round_id, candidate)
+    else:
+        waiting = "; ".join(decision.reasons) if decision.reasons else "automatic promotion is off"
+        round_log(round_id, f"gate: waiting for a coordinator: {waiting}")
+
+
+def _promote(round_id: int, candidate: ModelVersion) -> None:
+    try:
+        model_version_promote(version=candidate, user=None, note=f"gate passed in round {round_id}")
+    except LostClasses as error:  # the pool changed since the round's snapshot
+        round_log(round_id, f"gate: waiting for a coordinator: {error}")
         return
-    waiting = "; ".join(decision.reasons) if decision.reasons else "automatic promotion is off"
-    round_log(round_id, f"gate: waiting for a coordinator: {waiting}")
+    round_log(round_id, f"gate passed: {candidate} promoted to production")
 
 
 def _run(training_round: TrainingRound) -> ModelVersion:
@@ -98,9 +110,9 @@ def _register(training_round: TrainingRound, parent: ModelVersion, head: Trained
     base = {role: record for role, record in parent.artifacts.items() if role in ("backbone", "checkpoint")}
     training_round.refresh_from_db(fields=["snapshot"])
     lineage = lineage_of(training_round, parent, data.snapshot, metrics, head.best_epoch)
-    return model_version_register(
+    return candidate_register(training_round.pk, lambda: model_version_register(
         name="faune-head", version=f"round-{training_round.pk}", spec=BackboneSpec.from_dict(parent.backbone),
         head_kind=HeadKind.TRAINED_HEAD, classes=[taxa[t] for t in data.classes], files={"head": head_path},
         copy_files=False, temperature=head.temperature, inherited_artifacts=base, lineage=lineage,
         detector=parent.detector, created_by=training_round.created_by,
-        notes=f"Head trained in round {training_round.pk} on {len(data.snapshot.label_ids)} labels.")
+        notes=f"Head trained in round {training_round.pk} on {len(data.snapshot.label_ids)} labels."))

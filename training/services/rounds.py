@@ -9,7 +9,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from faune_platform.jobs import task_enqueue_on_commit
+from faune_platform.jobs import ACTIVE, task_enqueue_on_commit
 from training.models import RoundStatus, TrainingRound
 
 DEFAULTS = {"mode": "head", "head": "linear", "min_labels": 10, "epochs": 60, "learning_rate": 1e-3,
@@ -74,6 +74,8 @@ def round_log(round_id: int, line: str, progress: float | None = None) -> None:
     TrainingRound.objects.filter(pk=round_id).update(**fields)
 
 
-def round_finish(round_id: int, status: str, **fields: object) -> None:
-    TrainingRound.objects.filter(pk=round_id).update(status=status, active=None, finished_at=timezone.now(),
-                                                     **fields)
+def round_finish(round_id: int, status: str, **fields: object) -> bool:
+    """End a round that is still queued or running; False when it already ended (a round the sweep marked failed
+    stays failed, whatever its worker says later)."""
+    return bool(TrainingRound.objects.filter(pk=round_id, status__in=ACTIVE).update(
+        status=status, active=None, finished_at=timezone.now(), **fields))
