@@ -43,6 +43,8 @@ class ConflictResolveForm(forms.Form):
     task = forms.IntegerField(min_value=1, max_value=MAX_ID)
     taxon = forms.ModelChoiceField(queryset=Taxon.objects.all(),
                                    error_messages={"required": "Choose the taxon the sequence shows."})
+    expected_current = forms.IntegerField(min_value=0, max_value=MAX_ID, required=False,
+                                          widget=forms.HiddenInput)  # the sequence's labels as the page showed them
 
 
 class MembershipForm(forms.Form):

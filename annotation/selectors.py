@@ -9,6 +9,7 @@ from django.db.models import (
     Count,
     Exists,
     IntegerField,
+    Max,
     Min,
     OuterRef,
     Q,
@@ -130,6 +131,13 @@ def taxa_held(taxon_ids: set[int] | None = None) -> dict[int, int]:
     if taxon_ids is not None:
         images = images.filter(current_taxon_id__in=taxon_ids)
     return dict(images.values_list("current_taxon_id").annotate(n=Count("pk")).values_list("current_taxon_id", "n"))
+
+
+def sequence_label_stamp(sequence_id: int) -> int:
+    """The newest label event on a sequence or any of its frames (0: none): what a reviewer saw is stale once it
+    changes, whichever frame was labelled."""
+    events = Annotation.objects.filter(Q(sequence_id=sequence_id) | Q(image__sequence_id=sequence_id))
+    return events.aggregate(newest=Max("pk"))["newest"] or 0
 
 
 def label_history(image: Image) -> QuerySet[Annotation]:

@@ -16,7 +16,7 @@ from annotation.models import (
     TaxonKind,
     UploadBatch,
 )
-from annotation.selectors import sequence_frames
+from annotation.selectors import sequence_frames, sequence_label_stamp
 from annotation.services.batches import batch_counts
 from annotation.services.organisations import MAX_CLOCK_OFFSET_S
 from annotation.services.review import second_opinion_note
@@ -194,7 +194,7 @@ class BoxField(serializers.Serializer):
 
 class VerdictSerializer(serializers.Serializer):
     """A label for the whole sequence (`taxon`), frames split off with another taxon (`split`: {frame id:
-    taxon}), an optional box, and the current label the expert saw (`expected_current`, 0 for none)."""
+    taxon}), an optional box, and the task's `labels_stamp` as the expert saw it (`expected_current`, 0 for none)."""
 
     taxon = TaxonRefField()
     split = serializers.DictField(child=TaxonRefField(), required=False, default=dict)
@@ -224,6 +224,8 @@ def review_task_data(task, *, frames, current=None) -> dict:
                     "url": reverse("image-file", args=[frame.pk]),
                     "thumbnail_url": reverse("image-thumbnail", args=[frame.pk])} for frame in frames],
         "current_label": AnnotationSerializer(current).data if current else None,
+        # Send it back as `expected_current` with the verdict: a label on any frame since then is a conflict.
+        "labels_stamp": sequence_label_stamp(task.sequence_id),
     }
 
 

@@ -25,6 +25,7 @@ from annotation.selectors import (
     review_conflicts,
     second_opinions_waiting,
     sequence_frames,
+    sequence_label_stamp,
 )
 from annotation.services.annotations import LabelConflict, annotation_add
 from annotation.services.batches import batch_counts
@@ -213,6 +214,7 @@ def review_conflicts_page(request: HttpRequest) -> HttpResponse:
     page = Paginator(review_conflicts(), 20).get_page(request.GET.get("page"))
     names = dict(Taxon.objects.values_list("pk", "name_en"))
     for task in page:
+        task.labels_stamp = sequence_label_stamp(task.sequence_id)
         task.said = [(v.expert.username if v.expert else "—", sorted({names.get(t) for t in v.frames.values()}))
                      for v in task.verdicts.all() if v.kind == "label"]
     return render(request, "annotation/review_conflicts.html", {
@@ -226,7 +228,7 @@ def _resolve_conflict(request: HttpRequest, form: ConflictResolveForm) -> None:
     taxon = form.cleaned_data["taxon"]
     try:
         review_conflict_resolve(task_id=form.cleaned_data["task"], user=request.user,
-                                verdict=Verdict(taxon=taxon))
+                                verdict=Verdict(taxon=taxon, expected_current_id=form.cleaned_data["expected_current"]))
     except (ReviewConflict, LabelConflict, ValidationError) as error:
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
     else:

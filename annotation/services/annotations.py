@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 
 from annotation.models import Annotation, Image, LabelSource, Role, Taxon
 from annotation.permissions import user_access
-from annotation.selectors import label_history, labels_for_image
+from annotation.selectors import label_history, labels_for_image, sequence_label_stamp
 from faune_platform.jobs import task_enqueue_on_commit
 
 
@@ -53,6 +53,18 @@ def label_conflict_check(image: Image, expected_current_id: int | None, *, advic
         who = current.author.username if current and current.author else "an import"
         raise LabelConflict(f"This was labelled {current.taxon.name_en if current else '(none)'} by {who} since "
                             f"you loaded it; {advice}")
+
+
+def sequence_conflict_check(sequence_id: int, expected_stamp: int | None, *, advice: str) -> None:
+    """`expected_stamp` is the newest label event on the sequence the reviewer saw (0: none, None: no check): a
+    verdict covers every frame, so a label on any of them since then means the reviewer decided on stale facts."""
+    if expected_stamp is None:
+        return
+    newest = sequence_label_stamp(sequence_id)
+    if newest != expected_stamp:
+        event = Annotation.objects.select_related("taxon", "author").get(pk=newest)
+        who = event.author.username if event.author else "an import"
+        raise LabelConflict(f"This sequence was labelled {event.taxon.name_en} by {who} since you loaded it; {advice}")
 
 
 @transaction.atomic

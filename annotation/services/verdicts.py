@@ -10,7 +10,7 @@ from django.db import transaction
 
 from annotation.models import Image, ReviewState, ReviewTask, ReviewVerdict, Taxon, VerdictKind
 from annotation.selectors import sequence_frames
-from annotation.services.annotations import Box, annotation_add, label_conflict_check
+from annotation.services.annotations import Box, annotation_add, sequence_conflict_check
 from annotation.services.review import ReviewConflict, review_task_held, review_task_release
 
 
@@ -24,7 +24,7 @@ class Verdict:
     taxon: Taxon | None = None  # every frame's taxon, unless split off below
     split: dict[int, Taxon] = field(default_factory=dict)  # {frame image id: another taxon}
     box: tuple[int, Box] | None = None  # (frame image id, box) drawn or fixed by the expert
-    expected_current_id: int | None = None  # the label the expert saw as current (0: none), to catch a race
+    expected_current_id: int | None = None  # the task's `labels_stamp` the expert saw (0: none), to catch a race
 
 
 RELOAD_TASK = "reload the task to see their label, then decide."
@@ -78,7 +78,7 @@ def _settle(task: ReviewTask, user, expected_current_id: int | None) -> None:
     if not all(verdict.agrees_with(labels[0]) for verdict in labels[1:]):
         review_task_release(task, state=ReviewState.CONFLICT)
         return
-    label_conflict_check(task.image, expected_current_id, advice=RELOAD_TASK)
+    sequence_conflict_check(task.sequence_id, expected_current_id, advice=RELOAD_TASK)
     for verdict in labels:
         _write_labels(task, verdict.frames, verdict.box, verdict.expert or user)
     review_task_release(task, state=ReviewState.DONE)
@@ -107,7 +107,7 @@ def review_conflict_resolve(*, task_id: int, user, verdict: Verdict) -> ReviewTa
         if task is None:
             raise ReviewConflict("This conflict was already resolved (or the task is not in conflict).")
         frames = _frames_of(task, verdict)
-        label_conflict_check(task.image, verdict.expected_current_id, advice=RELOAD_TASK)
+        sequence_conflict_check(task.sequence_id, verdict.expected_current_id, advice=RELOAD_TASK)
         _write_labels(task, frames, _box_json(verdict), user)
         review_task_release(task, state=ReviewState.DONE, resolved_by=user)
     return task

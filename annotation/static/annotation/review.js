@@ -135,7 +135,7 @@
       showFrame(frame); setMode();
       return;
     }
-    const body = {taxon: slug, split, box, expected_current: task.current_label ? task.current_label.id : 0};
+    const body = {taxon: slug, split, box, expected_current: task.labels_stamp};
     await send("label", body, (r) => r.waiting_for_second_review ? "Saved; a second expert will review it blind." : `Labelled ${task.frames.length} frame(s).`);
   }
 
