@@ -12,7 +12,8 @@ import numpy as np
 
 from inference.engine.similarity import VectorIndex, normalise
 
-STRATEGIES = ("random", "least_confidence", "margin", "entropy", "kcenter", "typical", "hybrid")
+STRATEGIES = ("random", "least_confidence", "margin", "entropy", "kcenter", "typical", "hybrid", "adaptive")
+DEFAULT_STRATEGY = "hybrid"  # what the suite (bench/active_learning.py) says works best across data sets
 
 
 @dataclass
@@ -23,6 +24,8 @@ class Pool:
     sequences: np.ndarray | None = None  # (n,) sequence id of each candidate
     labelled: np.ndarray | None = None  # (m, d) embeddings already labelled (k-center starts from them)
     rarity: np.ndarray | None = None  # (classes,) labelled count per class, for the rare-taxa boost
+    labelled_labels: np.ndarray | None = None  # (m,) the label of each labelled embedding
+    labelled_sequences: np.ndarray | None = None  # (m,) the sequence of each labelled embedding
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,16 @@ def _one_per_sequence(order: np.ndarray, sequences: np.ndarray | None, size: int
         return order[:size]
     _, first = np.unique(sequences[order], return_index=True)
     return order[np.sort(first)][:size]
+
+
+def _random(pool: Pool, size: int, seed: int) -> np.ndarray:
+    """Sequences drawn uniformly (a long burst is no likelier than a single frame), one random frame of each."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(pool.ids))
+    if pool.sequences is None:
+        return order[:size]
+    _, first = np.unique(pool.sequences[order], return_index=True)  # a random frame of every sequence
+    return rng.permutation(order[first])[:size]
 
 
 def _kmeans(vectors: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -227,12 +240,83 @@ def _round_robin(clusters: np.ndarray) -> list[int]:
     return list(np.lexsort((np.arange(len(clusters)), rank_in_cluster)))
 
 
+RELIABILITY_SAMPLE = 2_000  # labelled images the reliability estimate compares (m x m similarities)
+
+
+def reliability(pool: Pool, seed: int = 0) -> float | None:
+    """How far the labels so far generalise to sequences not labelled yet: leave-one-sequence-out nearest-neighbour
+    accuracy of the labelled images (a frame's nearest labelled frame from another sequence has its label). Low while
+    classes have a single labelled sequence or overlap; None before two sequences are labelled."""
+    if pool.labelled is None or pool.labelled_labels is None or pool.labelled_sequences is None:
+        return None
+    if len(np.unique(pool.labelled_sequences)) < 2:
+        return None
+    rows = np.arange(len(pool.labelled))
+    if len(rows) > RELIABILITY_SAMPLE:
+        rows = np.random.default_rng(seed).choice(rows, RELIABILITY_SAMPLE, replace=False)
+    vectors = normalise(pool.labelled[rows])
+    similarity = vectors @ vectors.T
+    sequences = pool.labelled_sequences[rows]
+    similarity[sequences[:, None] == sequences[None, :]] = -np.inf  # its own burst says nothing
+    nearest = similarity.argmax(axis=1)
+    labels = pool.labelled_labels[rows]
+    return float((labels[nearest] == labels).mean())
+
+
+def _sequence_probabilities(pool: Pool) -> np.ndarray:
+    """Each candidate's probabilities replaced by its sequence's mean (a verdict labels the whole sequence, so its
+    uncertainty is the sequence's, as DeepFaune pools frames)."""
+    if pool.sequences is None:
+        return pool.probabilities
+    _, group = np.unique(pool.sequences, return_inverse=True)
+    sums = np.zeros((group.max() + 1, pool.probabilities.shape[1]))
+    np.add.at(sums, group, pool.probabilities)
+    return (sums / np.bincount(group)[:, None])[group]
+
+
+def _sequence_kcenter(pool: Pool, size: int) -> np.ndarray:
+    """Rows of k-center picks over whole sequences: each sequence stands as the mean of its frames (one odd frame
+    of a burst, a flash or a blur, does not make its sequence look far), represented by its most central frame."""
+    if pool.sequences is None:
+        return np.flatnonzero(np.isin(pool.ids, kcenter(pool, size).ids))
+    keys, group = np.unique(pool.sequences, return_inverse=True)
+    vectors = normalise(pool.embeddings)
+    means = np.zeros((len(keys), vectors.shape[1]), dtype=np.float32)
+    np.add.at(means, group, vectors)
+    means = normalise(means)
+    closeness = (vectors * means[group]).sum(axis=1)
+    central = np.full(len(keys), -1)
+    best = np.full(len(keys), -np.inf)
+    for row, (key, value) in enumerate(zip(group, closeness, strict=True)):
+        if value > best[key]:
+            best[key], central[key] = value, row
+    picked = kcenter(Pool(np.arange(len(keys)), means, labelled=pool.labelled), size).ids
+    return central[picked]
+
+
+def adaptive(pool: Pool, size: int, *, seed: int = 0, duplicate_cosine: float = 0.97) -> Picked:
+    """Coverage while the labels do not yet generalise, uncertainty once they do, in the proportion the data
+    says: a share (1 - reliability) of the batch goes to k-center coverage (the sequences farthest from everything
+    labelled), the rest to the least sure sequences (margin of the sequence's pooled prediction, spread over
+    clusters, near-copies skipped). No constant is tuned: the split is measured on the labels at hand."""
+    if pool.probabilities is None:
+        return typical(pool, size, seed)
+    trust = reliability(pool, seed)
+    explore = size if trust is None else int(round(size * (1.0 - trust)))
+    rows = _sequence_kcenter(pool, explore) if explore else np.zeros(0, dtype=np.int64)
+    pooled = Pool(pool.ids, pool.embeddings, _sequence_probabilities(pool), pool.sequences, pool.labelled,
+                  pool.rarity)
+    uncertain = _uncertain_spread(pooled, size - len(rows), rows, seed=seed, oversample=10, rare_boost=0.0,
+                                  duplicate_cosine=duplicate_cosine)
+    chosen = np.concatenate([rows, uncertain])
+    return Picked(pool.ids[chosen], uncertainty(pooled.probabilities[chosen], "margin"))
+
+
 def select(pool: Pool, strategy: str, size: int, *, seed: int = 0, duplicate_cosine: float = 0.97) -> Picked:
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if strategy == "random":
-        rows = np.random.default_rng(seed).permutation(len(pool.ids))
-        rows = _one_per_sequence(rows, pool.sequences, size)
+        rows = _random(pool, size, seed)
         return Picked(pool.ids[rows], np.zeros(len(rows)))
     if strategy in ("least_confidence", "margin", "entropy"):
         if pool.probabilities is None:
@@ -244,4 +328,6 @@ def select(pool: Pool, strategy: str, size: int, *, seed: int = 0, duplicate_cos
         return kcenter(pool, size)
     if strategy == "typical":
         return typical(pool, size, seed)
+    if strategy == "adaptive":
+        return adaptive(pool, size, seed=seed, duplicate_cosine=duplicate_cosine)
     return hybrid(pool, size, seed=seed, duplicate_cosine=duplicate_cosine)

@@ -43,7 +43,7 @@ def test_curves_grow_by_one_batch_a_round_up_to_the_budget():
     test = sim.held_out(data.sequences, 0, 0.25)
     for strategy in ("random", "hybrid", "kcenter", "margin"):
         points = sim.run_strategy(data, test, strategy, 0, FAST)
-        assert [p.labels for p in points] == [4, 8, 12, 16, 20], strategy
+        assert [p.actions for p in points] == [4, 8, 12, 16, 20], strategy
         assert all(0.0 <= p.accuracy <= 1.0 and 0.0 <= p.macro_f1 <= 1.0 for p in points)
 
 
@@ -51,7 +51,8 @@ def test_a_campaign_stops_when_the_pool_runs_out():
     data = _synthetic(classes=2, sequences_per_class=4, frames=2)
     test = sim.held_out(data.sequences, 0, 0.25)
     points = sim.run_strategy(data, test, "random", 0, replace(FAST, budget=1000))
-    assert points[-1].labels == int((~test).sum())
+    assert points[-1].images == int((~test).sum())
+    assert points[-1].actions == len(set(data.sequences[~test].tolist()))  # one action a sequence
 
 
 def test_the_test_split_takes_whole_sequences_and_depends_on_the_seed():
@@ -69,7 +70,7 @@ def test_seeds_are_paired_across_strategies_and_runs_repeat_exactly():
     data = _synthetic()
     result = sim.simulate(data, ["random", "hybrid", "typical"], 2, FAST)
     for seed in range(2):
-        starts = {(p.accuracy, p.macro_f1) for p in result.points if p.seed == seed and p.labels == 4}
+        starts = {(p.accuracy, p.macro_f1) for p in result.points if p.seed == seed and p.actions == 4}
         assert len(starts) == 1  # same test split, same start set, same head: the first point is shared
     assert sim.simulate(data, ["random", "hybrid", "typical"], 2, FAST) == result
 
@@ -80,7 +81,7 @@ def test_the_oracle_reveals_only_what_was_picked():
     oracle = Oracle(data.labels)
     points = sim.run_strategy(data, test, "hybrid", 1, FAST, oracle)
     revealed = np.array(oracle.revealed)
-    assert len(revealed) == len(set(revealed.tolist())) == points[-1].labels
+    assert len(revealed) == len(set(revealed.tolist())) == points[-1].images
     assert not test[revealed].any()
     # Scrambling every label nobody asked for changes nothing: the strategy never saw them.
     scrambled = replace(data, labels=data.labels.copy())
@@ -99,17 +100,68 @@ def test_the_seed_set_takes_one_frame_per_sequence_while_it_can():
     assert len(set(rows.tolist())) == 9 and len(set(data.sequences[rows].tolist())) == 6
 
 
-def test_curves_and_labels_to_target():
-    points = [Point("random", seed, labels, 0.5, f1) for seed, labels, f1 in
-              [(0, 8, 0.2), (1, 8, 0.4), (0, 16, 0.8), (1, 16, 0.6), (0, 24, 0.9), (1, 24, 0.9)]]
+def test_a_sequence_action_labels_every_frame_of_the_sequence_and_an_image_action_one():
+    data = _synthetic(classes=3, sequences_per_class=10, frames=3)
+    test = sim.held_out(data.sequences, 0, 0.25)
+    by_sequence = sim.run_strategy(data, test, "margin", 0, FAST)
+    by_image = sim.run_strategy(data, test, "margin", 0, replace(FAST, unit="image"))
+    assert [(p.actions, p.images) for p in by_sequence] == [(a, 3 * a) for a in (4, 8, 12, 16, 20)]
+    assert [(p.actions, p.images) for p in by_image] == [(a, a) for a in (4, 8, 12, 16, 20)]
+
+
+def test_random_draws_sequences_uniformly_whatever_their_length():
+    from inference.engine.selection import Pool, select
+
+    sequences = np.array(["long"] * 50 + [f"short{i}" for i in range(50)])
+    pool = Pool(ids=np.arange(100), embeddings=np.zeros((100, 2), np.float32), sequences=sequences)
+    picked_long = sum("long" in sequences[select(pool, "random", 1, seed=seed).ids] for seed in range(400))
+    assert 0 < picked_long < 25  # about 1 in 51; frame-uniform draws would pick it half the time
+
+
+def test_label_noise_corrupts_the_same_answers_for_every_strategy():
+    labels = np.arange(200) % 4
+    first, second = (Oracle(labels, noise=0.2, classes=4, seed=3) for _ in range(2))
+    rows = np.arange(200)
+    answers = first.reveal(rows)
+    np.testing.assert_array_equal(answers, second.reveal(rows))
+    assert 0.1 < (answers != labels).mean() < 0.3
+    np.testing.assert_array_equal(Oracle(labels, seed=3).reveal(rows), labels)
+
+
+def test_images_that_arrive_late_are_not_picked_before_they_arrive():
+    data = _synthetic(classes=3, sequences_per_class=6, frames=2)
+    late = data.labels == 2
+    test = sim.held_out(data.sequences, 0, 0.25)
+    oracle = Oracle(data.labels)
+    config = replace(FAST, budget=40)
+    points = sim.run_strategy(replace(data, arrival=np.where(late, 5, 0)), test, "random", 0, config, oracle)
+    revealed = np.array(oracle.revealed)
+    early_pool = len(set(data.sequences[~test & ~late].tolist()))
+    assert points[-1].actions == len(set(data.sequences[~test].tolist()))  # everything, once it arrived
+    assert not late[revealed[:2 * early_pool]].any() and late[revealed].any()
+
+
+def test_curves_aulc_paired_differences_and_actions_to_target():
+    config = SimulationConfig(seed_size=8, batch_size=8, budget=24)
+    points = [Point(strategy, seed, actions, actions, 0.5, f1) for strategy, seed, actions, f1 in [
+        ("random", 0, 8, 0.2), ("random", 1, 8, 0.4), ("random", 0, 16, 0.8), ("random", 1, 16, 0.6),
+        ("random", 0, 24, 0.9), ("random", 1, 24, 0.9),
+        ("hybrid", 0, 8, 0.2), ("hybrid", 1, 8, 0.4), ("hybrid", 0, 16, 0.9), ("hybrid", 1, 16, 0.9)]]
     rows = sim.curves(points)
-    assert [(r.labels, r.seeds, round(r.macro_f1_mean, 3)) for r in rows] == [(8, 2, 0.3), (16, 2, 0.7), (24, 2, 0.9)]
+    assert [(r.actions, r.seeds, round(r.macro_f1_mean, 3)) for r in rows[:3]] == [(8, 2, 0.3), (16, 2, 0.7),
+                                                                                  (24, 2, 0.9)]
     assert rows[0].macro_f1_std == pytest.approx(np.std([0.2, 0.4], ddof=1))
     result = sim.Simulation(points, [(0.9, 1.0), (0.9, 0.6)])  # full-pool macro-F1 0.8: target 0.72
-    summary = sim.report(result)
-    assert summary["full_pool"] == {"accuracy": 0.9, "macro_f1": 0.8}
-    assert summary["strategies"]["random"]["labels_to_target"] == 24
-    assert sim.report(result, target_share=2.0)["strategies"]["random"]["labels_to_target"] is None
+    summary = sim.report(result, config)
+    assert summary["full_pool"] == {"accuracy": 0.9, "macro_f1": 0.8} and summary["unit"] == "sequence"
+    assert summary["strategies"]["random"]["actions_to_target"] == 24
+    assert summary["strategies"]["hybrid"]["actions_to_target"] == 16  # its pool ran out: the last value holds
+    assert summary["strategies"]["random"]["aulc"] == pytest.approx((0.3 + 0.7) / 4 + (0.7 + 0.9) / 4)
+    differences = summary["strategies"]["hybrid"]["vs_random"]
+    assert [row["actions"] for row in differences] == [8, 16, 24]
+    assert differences[1]["difference"] == pytest.approx(0.2) and differences[1]["standard_error"] == pytest.approx(
+        np.std([0.1, 0.3], ddof=1) / np.sqrt(2))
+    assert sim.report(result, config, target_share=2.0)["strategies"]["random"]["actions_to_target"] is None
 
 
 def test_embeddings_skip_damaged_files_and_come_back_from_the_cache(tmp_path, monkeypatch):
@@ -179,14 +231,15 @@ def test_command_errors_are_plain(tmp_path):
         _run("--dataset", str(single), "--out", str(tmp_path / "out"))
 
 
-def _check_shape(summary: dict, strategies: list[str], labels: list[int]) -> None:
-    assert set(summary) == {"full_pool", "strategies"}
+def _check_shape(summary: dict, strategies: list[str], actions: list[int]) -> None:
+    assert set(summary) == {"unit", "full_pool", "target", "strategies"}
     assert set(summary["full_pool"]) == {"accuracy", "macro_f1"}
     assert list(summary["strategies"]) == strategies
     for entry in summary["strategies"].values():
-        assert [point[0] for point in entry["curve"]] == labels
-        assert all(len(point) == 3 and 0 <= point[1] <= 1 and 0 <= point[2] <= 1 for point in entry["curve"])
-        assert entry["labels_to_target"] is None or entry["labels_to_target"] in labels
+        assert [point[0] for point in entry["curve"]] == actions
+        assert all(len(point) == 2 and 0 <= point[1] <= 1 for point in entry["curve"])
+        assert entry["actions_to_target"] is None or entry["actions_to_target"] in actions
+        assert 0 <= entry["aulc"] <= 1
 
 
 @pytest.fixture(scope="module")
@@ -210,9 +263,10 @@ def test_command_on_missouri_writes_curves_and_beats_chance(missouri):
     plot = png_pixels((written / "learning_curves.png").read_bytes())
     assert plot.shape[1] > 1.8 * plot.shape[0] and line_colours_drawn(plot) == 2  # 2 panels, 2 strategies
     curves = (written / "curves.csv").read_text().splitlines()
-    assert curves[0] == "strategy,seed,labels,accuracy,macro_f1" and len(curves) == 1 + 2 * 2 * 5
+    assert curves[0] == "strategy,seed,actions,images,accuracy,macro_f1" and len(curves) == 1 + 2 * 2 * 5
     summary_csv = (written / "summary.csv").read_text().splitlines()
-    assert summary_csv[0].startswith("strategy,labels,seeds,accuracy_mean,accuracy_std") and len(summary_csv) == 11
+    assert summary_csv[0].startswith("strategy,actions,seeds,images_mean,accuracy_mean") and len(summary_csv) == 11
+    assert summary["strategies"]["hybrid"]["vs_random"][0]["difference"] == 0.0  # the shared start set
 
 
 @pytest.mark.slow

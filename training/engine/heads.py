@@ -22,6 +22,7 @@ class HeadConfig:
     patience: int = 6
     seed: int = 0
     class_weighting: str = "inverse_sqrt"  # "none", "inverse_sqrt" or "inverse"
+    calibrate: bool = True  # fit a temperature on validation (simulations with no validation to spare skip it)
 
 
 @dataclass
@@ -114,7 +115,7 @@ def train_head(
             if stale >= config.patience:
                 break
     model.load_state_dict(best[2])
-    temperature = fit_temperature(_logits(model, val_features).numpy(), validation[1])
+    temperature = fit_temperature(_logits(model, val_features).numpy(), validation[1]) if config.calibrate else 1.0
     return TrainedHead(config.kind, features.shape[1], num_classes, config.hidden,
                        {k: v.numpy() for k, v in model.state_dict().items()}, temperature, best[1], history)
 

@@ -50,21 +50,21 @@ def coverage_png(rows: list[dict]) -> bytes:
     return _png(figure)
 
 
-def learning_curves_png(rows: list[dict], *, target_f1: float) -> bytes:
-    """Accuracy and macro-F1 against labels: per strategy the mean over seeds, shaded one standard deviation
-    either side; the macro-F1 target dashed. `rows`: strategy, labels and the mean/std of each metric."""
+def learning_curves_png(rows: list[dict], *, target_f1: float, unit: str = "sequence") -> bytes:
+    """Accuracy and macro-F1 against expert actions: per strategy the mean over seeds, shaded one standard
+    deviation either side; the macro-F1 target dashed. `rows`: strategy, actions and the mean/std of each metric."""
     figure, panels = plt.subplots(1, 2, figsize=(11, 4.5), sharex=True)
     for strategy in dict.fromkeys(row["strategy"] for row in rows):
         curve = [row for row in rows if row["strategy"] == strategy]
-        labels = [row["labels"] for row in curve]
+        actions = [row["actions"] for row in curve]
         for axes, metric in zip(panels, ("accuracy", "macro_f1"), strict=True):
             mean = np.array([row[f"{metric}_mean"] for row in curve])
             spread = np.array([row[f"{metric}_std"] for row in curve])
-            line, = axes.plot(labels, mean, label=strategy, linewidth=1.5)
-            axes.fill_between(labels, mean - spread, mean + spread, color=line.get_color(), alpha=0.15)
+            line, = axes.plot(actions, mean, label=strategy, linewidth=1.5)
+            axes.fill_between(actions, mean - spread, mean + spread, color=line.get_color(), alpha=0.15)
     panels[1].axhline(target_f1, color="grey", linestyle="--", linewidth=1, label="90% of full pool")
     for axes, title in zip(panels, ("accuracy", "macro-F1"), strict=True):
-        axes.set_xlabel("labelled images")
+        axes.set_xlabel("labelled sequences (expert actions)" if unit == "sequence" else "labelled images")
         axes.set_ylabel(title)
         axes.grid(alpha=0.3)
     panels[1].legend(fontsize=8)

@@ -1,14 +1,15 @@
-"""Active learning replayed on a labelled dataset: how many labels each selection strategy needs to approach what
-the whole pool would teach. Everything real is reused (the platform's embedding and crops, sequence grouping,
-the selection code, the rounds' head trainer); only the expert is simulated, by an oracle that reveals the label
-of an image when, and only when, a strategy picks it.
+"""Active learning replayed on a labelled dataset: how many expert actions each selection strategy needs to
+approach what the whole pool would teach. Everything real is reused (the platform's embedding and crops, sequence
+grouping, the selection code, the rounds' head trainer); only the expert is simulated, by an oracle that reveals
+the label of an image when, and only when, a strategy picks it.
 
-For one seed every strategy shares the test split (a quarter of the sequences, never single frames) and the
-random seed set, so curves are paired and differences between strategies are not split or start-set luck.
+Experts pay per action. In `sequence` units (the default, as the review desk works) a pick labels every frame of
+its sequence and costs one action; in `image` units a pick labels one frame. Random means random sequences in
+sequence units. For one seed every strategy shares the test split (a quarter of the sequences, never single frames)
+and the random start set, so curves are paired and differences between strategies are not split or start-set
+luck. The dataset is read elsewhere (training/services/simulation_data.py): this engine receives its items.
 """
-import datetime as dt
 import itertools
-from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -16,12 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
-from annotation.ingest.exif import read_exif
-from annotation.ingest.layouts import ImportPlan, PlannedFile, PlannedLabel
-from annotation.ingest.media import MEDIA_EXTENSIONS, VIDEO_EXTENSIONS
-from annotation.ingest.sequences import Frame, group_sequences
 from inference.engine.aggregate import class_probabilities
 from inference.engine.backbones import load_efficientnet_lite0
 from inference.engine.preprocess import Box, CropRequest, load_crop
@@ -33,6 +29,7 @@ from training.engine.splits import stable_fraction
 
 SPLIT_SALT = "faune-simulation-v1"
 TARGET_SHARE = 0.9  # a strategy's target: this share of the full-pool macro-F1
+UNITS = ("sequence", "image")
 
 
 class SimulationError(Exception):
@@ -55,14 +52,17 @@ class LabelledSet:
     labels: np.ndarray  # (n,) class index
     sequences: np.ndarray  # (n,) sequence key
     class_names: list[str]
+    arrival: np.ndarray | None = None  # (n,) round at which the image joins the pool (0: from the start)
 
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    seed_size: int = 8
-    batch_size: int = 8
-    budget: int = 120
+    seed_size: int = 8  # actions spent at random before the first round
+    batch_size: int = 8  # actions per round
+    budget: int = 120  # actions at which a campaign stops
     test_fraction: float = 0.25
+    unit: str = "sequence"  # what one expert action labels: a whole sequence, or one image
+    label_noise: float = 0.0  # share of the oracle's answers that are wrong (the test split stays exact)
     head: HeadConfig = field(default_factory=HeadConfig)
 
 
@@ -70,7 +70,8 @@ class SimulationConfig:
 class Point:
     strategy: str
     seed: int
-    labels: int  # labelled images when the head was trained
+    actions: int  # expert actions spent when the head was trained (sequences or images, by the unit)
+    images: int  # labelled images at that moment
     accuracy: float
     macro_f1: float
 
@@ -79,51 +80,6 @@ class Point:
 class Simulation:
     points: list[Point]
     full_pool: list[tuple[float, float]]  # (accuracy, macro-F1) of a head trained on the whole pool, per seed
-
-
-# --- dataset ---------------------------------------------------------------------------------------------------
-
-def _skip_reason(planned: PlannedFile) -> str:
-    if Path(planned.name).suffix.lower() not in MEDIA_EXTENSIONS:
-        return "not an image or video"
-    if planned.rejection or planned.path is None:
-        return "refused by the layout reader"
-    if planned.path.suffix.lower() in VIDEO_EXTENSIONS:
-        return "video (not simulated)"
-    return "" if planned.labels else "unlabelled"
-
-
-def _main_label(labels: list[PlannedLabel]) -> PlannedLabel:
-    """The label of the largest box: the animal the pipeline would crop. Without boxes, the first label."""
-    return max(labels, key=lambda label: label.box[2] * label.box[3] if label.box else -1.0)
-
-
-def _exif_time(planned: PlannedFile, earliest_year: int) -> dt.datetime | None:
-    """The camera's date, read as an import reads it: only a `classes` folder needs it (an index gives its own)."""
-    try:
-        with Image.open(planned.path) as image:
-            return read_exif(image, earliest_year=earliest_year, now=dt.datetime.now()).taken_at  # noqa: DTZ005
-    except OSError:
-        return None
-
-
-def plan_items(plan: ImportPlan, *, maxlag_s: float, earliest_year: int) -> tuple[list[Item], Counter[str]]:
-    """The plan's labelled images, grouped into sequences as the platform groups them; and what was skipped, why."""
-    kept, skipped = [], Counter()
-    for planned in plan.files:
-        reason = _skip_reason(planned)
-        if reason:
-            skipped[reason] += 1
-        else:
-            kept.append(planned)
-    frames = [Frame(p.deployment, p.taken_at or (None if p.sequence_id else _exif_time(p, earliest_year)),
-                    p.sequence_id) for p in kept]
-    keys = group_sequences(frames, maxlag_s=maxlag_s)
-    items = []
-    for planned, key in zip(kept, keys, strict=True):
-        label = _main_label(planned.labels)
-        items.append(Item(str(planned.path), label.box, label.class_name, key))
-    return items, skipped
 
 
 def labelled_set(items: list[Item], embeddings: np.ndarray) -> LabelledSet:
@@ -200,10 +156,16 @@ def _run_backbone(requests: list[CropRequest], batch_size: int,
 # --- one simulated campaign ------------------------------------------------------------------------------------
 
 class Oracle:
-    """The simulated expert: the label of an image is known only once a strategy asked for it."""
+    """The simulated expert: the label of an image is known only once a strategy asked for it. With label noise, a
+    fixed share of answers (the same images whatever the strategy, for a seed) names another class."""
 
-    def __init__(self, labels: np.ndarray) -> None:
-        self._labels = labels
+    def __init__(self, labels: np.ndarray, *, noise: float = 0.0, classes: int = 0, seed: int = 0) -> None:
+        self._labels = labels.copy()
+        if noise > 0:
+            rng = np.random.default_rng(10_000 + seed)
+            wrong = rng.random(len(labels)) < noise
+            shift = rng.integers(1, max(classes, 2), size=len(labels))
+            self._labels[wrong] = (labels[wrong] + shift[wrong]) % max(classes, 2)
         self.revealed: list[int] = []
 
     def reveal(self, rows: np.ndarray) -> np.ndarray:
@@ -223,11 +185,14 @@ def held_out(sequences: np.ndarray, seed: int, fraction: float) -> np.ndarray:
 
 
 def seed_rows(pool: np.ndarray, sequences: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """A random start set: one image per sequence while sequences last, then further frames."""
-    order = np.random.default_rng(seed).permutation(pool)
-    _, first = np.unique(sequences[order], return_index=True)
-    firsts = order[np.sort(first)]
-    return np.concatenate([firsts, order[~np.isin(order, firsts)]])[:size]
+    """A random start set: one image per sequence while sequences last (sequences drawn uniformly, whatever their
+    length), then further frames."""
+    rng = np.random.default_rng(seed)
+    keys = rng.permutation(np.unique(sequences[pool]))
+    order = rng.permutation(pool)
+    firsts = np.array([order[sequences[order] == key][0] for key in keys[:size]], dtype=np.int64)
+    rest = order[~np.isin(order, firsts)]
+    return np.concatenate([firsts, rest])[:size]
 
 
 def fit_head(features: np.ndarray, labels: np.ndarray, num_classes: int, config: HeadConfig) -> TrainedHead:
@@ -235,8 +200,7 @@ def fit_head(features: np.ndarray, labels: np.ndarray, num_classes: int, config:
     # few dozen labels has none to spare, so the labelled images serve as validation too: training stops soon
     # after it fits them. A temperature fitted on images the head was trained on only says how well it memorised
     # them (it sinks to its floor), so the campaign keeps the uncalibrated probabilities (temperature 1).
-    head = train_head((features, labels), (features, labels), num_classes, config)
-    return replace(head, temperature=1.0)
+    return train_head((features, labels), (features, labels), num_classes, replace(config, calibrate=False))
 
 
 def score(head: TrainedHead, features: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -246,39 +210,79 @@ def score(head: TrainedHead, features: np.ndarray, labels: np.ndarray) -> tuple[
 
 def _pick_from(data: LabelledSet, unlabelled: np.ndarray, head: TrainedHead, labelled: np.ndarray,
                known: np.ndarray, strategy: str, size: int, seed: int) -> np.ndarray:
-    """The strategy's picks among the unlabelled pool, fed as the platform feeds it: the head's probabilities,
-    sequences, the labelled embeddings (k-center, near-copies) and the labelled count per class (rare-taxa
-    boost)."""
+    """The strategy's picks among the unlabelled pool (one image per sequence), fed as the platform feeds it: the
+    head's probabilities, sequences, the labelled embeddings (k-center, near-copies) and the labelled count per
+    class (rare-taxa boost)."""
     features = data.embeddings[unlabelled]
     pool = Pool(ids=unlabelled, embeddings=features,
                 probabilities=class_probabilities(head_logits(head, features), temperature=head.temperature),
                 sequences=data.sequences[unlabelled], labelled=data.embeddings[labelled],
-                rarity=np.bincount(known, minlength=len(data.class_names)))
+                rarity=np.bincount(known, minlength=len(data.class_names)), labelled_labels=known,
+                labelled_sequences=data.sequences[labelled])
     return select(pool, strategy, size, seed=seed).ids
+
+
+@dataclass
+class Campaign:
+    """What one strategy has labelled so far, and what it cost."""
+
+    data: LabelledSet
+    unit: str
+    oracle: Oracle
+    labelled: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    known: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    actions: int = 0
+
+    def label(self, picks: np.ndarray, pool: np.ndarray) -> None:
+        """Pay for the picks: one action each; in sequence units every pool frame of a pick's sequence is
+        labelled with it (the expert's verdict covers the sequence; frames of another class are split off, free)."""
+        self.actions += len(picks)
+        if self.unit == "sequence":
+            sequences = self.data.sequences
+            picks = pool[np.isin(sequences[pool], sequences[picks])]
+        picks = np.setdiff1d(picks, self.labelled)
+        self.labelled = np.concatenate([self.labelled, picks])
+        self.known = np.concatenate([self.known, self.oracle.reveal(picks)])
+
+
+def _available(data: LabelledSet, pool: np.ndarray, round_number: int) -> np.ndarray:
+    return pool if data.arrival is None else pool[data.arrival[pool] <= round_number]
+
+
+def _more_to_come(data: LabelledSet, pool: np.ndarray, round_number: int) -> bool:
+    return data.arrival is not None and bool((data.arrival[pool] > round_number).any())
 
 
 def run_strategy(data: LabelledSet, test: np.ndarray, strategy: str, seed: int, config: SimulationConfig,
                  oracle: Oracle | None = None) -> list[Point]:
-    """Train, score on the test split, pick a batch, reveal its labels; until the budget or the pool runs out.
-    Test labels are used for scoring only; selection sees labels through the oracle alone."""
-    oracle = oracle or Oracle(data.labels)
-    pool = np.flatnonzero(~test)
-    labelled = seed_rows(pool, data.sequences, min(config.seed_size, config.budget), seed)
-    known, points = oracle.reveal(labelled), []
-    head_config = replace(config.head, seed=seed)
+    """Train, score on the test split, pick a batch, reveal its labels; round after round until the budget is
+    spent or the pool runs out (a round with nothing new to pick waits for images that arrive later). Test labels
+    are used for scoring only; selection sees labels through the oracle alone."""
+    if config.unit not in UNITS:
+        raise SimulationError(f"unknown unit {config.unit!r}; use one of {', '.join(UNITS)}")
+    oracle = oracle or Oracle(data.labels, noise=config.label_noise, classes=len(data.class_names), seed=seed)
+    pool, campaign = np.flatnonzero(~test), Campaign(data, config.unit, oracle)
+    start = _available(data, pool, 0)
+    campaign.label(seed_rows(start, data.sequences, min(config.seed_size, config.budget), seed), start)
+    head_config, points, trained_at = replace(config.head, seed=seed), [], -1
     for round_number in itertools.count():
-        head = fit_head(data.embeddings[labelled], known, len(data.class_names), head_config)
-        accuracy, f1 = score(head, data.embeddings[test], data.labels[test])
-        points.append(Point(strategy, seed, len(labelled), accuracy, f1))
-        unlabelled = np.setdiff1d(pool, labelled)
-        room = min(config.batch_size, config.budget - len(labelled))
-        if room <= 0 or not len(unlabelled):
+        if campaign.actions != trained_at:
+            head = fit_head(data.embeddings[campaign.labelled], campaign.known, len(data.class_names), head_config)
+            accuracy, f1 = score(head, data.embeddings[test], data.labels[test])
+            points.append(Point(strategy, seed, campaign.actions, len(campaign.labelled), accuracy, f1))
+            trained_at = campaign.actions
+        available = _available(data, pool, round_number)
+        unlabelled = np.setdiff1d(available, campaign.labelled)
+        room = min(config.batch_size, config.budget - campaign.actions)
+        if room <= 0 or not (len(unlabelled) or _more_to_come(data, pool, round_number)):
             return points
+        if not len(unlabelled):
+            continue  # nothing to pick this round: later images have not arrived yet
         round_seed = seed * 1009 + round_number  # random picks and k-means differ per round and per seed
-        picks = _pick_from(data, unlabelled, head, labelled, known, strategy, room, round_seed)
+        picks = _pick_from(data, unlabelled, head, campaign.labelled, campaign.known, strategy, room, round_seed)
         if not len(picks):
             return points
-        labelled, known = np.concatenate([labelled, picks]), np.concatenate([known, oracle.reveal(picks)])
+        campaign.label(picks, available)
 
 
 def full_pool_score(data: LabelledSet, test: np.ndarray, config: HeadConfig) -> tuple[float, float]:
@@ -299,8 +303,9 @@ def simulate(data: LabelledSet, strategies: list[str], seeds: int, config: Simul
             result.points += points
             if on_progress:
                 last = points[-1]
-                on_progress(f"seed {seed} {strategy}: {last.labels} labels, accuracy {last.accuracy:.3f}, "
-                            f"macro-F1 {last.macro_f1:.3f} (full pool {result.full_pool[-1][1]:.3f})")
+                on_progress(f"seed {seed} {strategy}: {last.actions} actions ({last.images} images), accuracy "
+                            f"{last.accuracy:.3f}, macro-F1 {last.macro_f1:.3f} (full pool "
+                            f"{result.full_pool[-1][1]:.3f})")
     return result
 
 
@@ -309,8 +314,9 @@ def simulate(data: LabelledSet, strategies: list[str], seeds: int, config: Simul
 @dataclass(frozen=True)
 class CurveRow:
     strategy: str
-    labels: int
-    seeds: int  # how many seeds reached this label count
+    actions: int
+    seeds: int  # how many seeds reached this many actions (a small pool can run out before the budget)
+    images_mean: float
     accuracy_mean: float
     accuracy_std: float
     macro_f1_mean: float
@@ -322,32 +328,81 @@ def _spread(values: list[float]) -> float:
 
 
 def curves(points: list[Point]) -> list[CurveRow]:
-    """Mean and spread over seeds of each (strategy, label count), in the order strategies first appear."""
+    """Mean and spread over seeds of each (strategy, action count), in the order strategies first appear."""
     groups: dict[tuple[str, int], list[Point]] = {}
     for point in points:
-        groups.setdefault((point.strategy, point.labels), []).append(point)
+        groups.setdefault((point.strategy, point.actions), []).append(point)
     order = list(dict.fromkeys(point.strategy for point in points))
     rows = []
-    for (strategy, labels), group in sorted(groups.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1])):
+    for (strategy, actions), group in sorted(groups.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1])):
         accuracy, f1 = [p.accuracy for p in group], [p.macro_f1 for p in group]
-        rows.append(CurveRow(strategy, labels, len(group), float(np.mean(accuracy)), _spread(accuracy),
-                             float(np.mean(f1)), _spread(f1)))
+        rows.append(CurveRow(strategy, actions, len(group), float(np.mean([p.images for p in group])),
+                             float(np.mean(accuracy)), _spread(accuracy), float(np.mean(f1)), _spread(f1)))
     return rows
 
 
-def labels_to_target(rows: list[CurveRow], strategy: str, target: float) -> int | None:
-    reached = [row.labels for row in rows if row.strategy == strategy and row.macro_f1_mean >= target]
-    return min(reached) if reached else None
+def budget_grid(config: SimulationConfig) -> np.ndarray:
+    """The action counts every campaign is compared at: the start set, then one batch more each round."""
+    return np.unique(np.minimum(np.arange(config.seed_size, config.budget + config.batch_size, config.batch_size),
+                                config.budget))
 
 
-def report(result: Simulation, target_share: float = TARGET_SHARE) -> dict:
-    """The command's JSON: the full-pool reference and, per strategy, its mean curve and the labels it needed to
-    reach `target_share` of the full-pool macro-F1."""
+def seed_curves(points: list[Point], strategy: str, grid: np.ndarray) -> dict[int, np.ndarray]:
+    """{seed: macro-F1 at each grid point}. A campaign whose pool ran out keeps its last figure (everything was
+    labelled: more actions could not change it)."""
+    by_seed: dict[int, list[Point]] = {}
+    for point in points:
+        if point.strategy == strategy:
+            by_seed.setdefault(point.seed, []).append(point)
+    found = {}
+    for seed, rows in by_seed.items():
+        rows.sort(key=lambda point: point.actions)
+        actions = np.array([point.actions for point in rows])
+        values = np.array([point.macro_f1 for point in rows])
+        found[seed] = values[np.clip(np.searchsorted(actions, grid, side="right") - 1, 0, None)]
+    return found
+
+
+def normalised_aulc(values: np.ndarray, grid: np.ndarray) -> float:
+    """Area under the macro-F1 curve from the start set to the budget, divided by that span: a mean macro-F1."""
+    if len(grid) < 2:
+        return float(values[0])
+    return float(np.trapezoid(values, grid) / (grid[-1] - grid[0]))
+
+
+def paired_differences(points: list[Point], strategy: str, reference: str, grid: np.ndarray) -> list[dict]:
+    """At each grid point: the mean over seeds of (strategy − reference) macro-F1 and its standard error. Seeds are
+    paired: both campaigns share the test split and the start set."""
+    mine, theirs = seed_curves(points, strategy, grid), seed_curves(points, reference, grid)
+    seeds = sorted(set(mine) & set(theirs))
+    differences = np.array([mine[seed] - theirs[seed] for seed in seeds]) if seeds else np.zeros((0, len(grid)))
+    error = differences.std(axis=0, ddof=1) / np.sqrt(len(seeds)) if len(seeds) > 1 else np.zeros(len(grid))
+    mean = differences.mean(axis=0) if len(seeds) else np.zeros(len(grid))
+    return [{"actions": int(x), "difference": round(float(d), 4), "standard_error": round(float(e), 4)}
+            for x, d, e in zip(grid, mean, error, strict=True)]
+
+
+def actions_to_target(mean_curve: np.ndarray, grid: np.ndarray, target: float) -> int | None:
+    reached = grid[mean_curve >= target]
+    return int(reached[0]) if len(reached) else None
+
+
+def report(result: Simulation, config: SimulationConfig, *, target_share: float = TARGET_SHARE,
+           reference: str = "random") -> dict:
+    """The command's JSON: the full-pool reference and, per strategy, its mean curve over the budget grid, the
+    actions it needed to reach `target_share` of the full-pool macro-F1, its normalised area under the curve, and
+    (when the reference strategy ran) its paired difference to it at each grid point."""
     accuracy, f1 = (float(np.mean(column)) for column in zip(*result.full_pool, strict=True))
-    rows = curves(result.points)
+    grid = budget_grid(config)
     strategies = {}
-    for strategy in dict.fromkeys(row.strategy for row in rows):
-        curve = [[row.labels, round(row.accuracy_mean, 4), round(row.macro_f1_mean, 4)]
-                 for row in rows if row.strategy == strategy]
-        strategies[strategy] = {"curve": curve, "labels_to_target": labels_to_target(rows, strategy, target_share * f1)}
-    return {"full_pool": {"accuracy": round(accuracy, 4), "macro_f1": round(f1, 4)}, "strategies": strategies}
+    for strategy in dict.fromkeys(point.strategy for point in result.points):
+        per_seed = np.array(list(seed_curves(result.points, strategy, grid).values()))
+        mean = per_seed.mean(axis=0)
+        entry = {"curve": [[int(x), round(float(y), 4)] for x, y in zip(grid, mean, strict=True)],
+                 "actions_to_target": actions_to_target(mean, grid, target_share * f1),
+                 "aulc": round(float(np.mean([normalised_aulc(row, grid) for row in per_seed])), 4)}
+        if reference != strategy and any(point.strategy == reference for point in result.points):
+            entry["vs_" + reference] = paired_differences(result.points, strategy, reference, grid)
+        strategies[strategy] = entry
+    return {"unit": config.unit, "full_pool": {"accuracy": round(accuracy, 4), "macro_f1": round(f1, 4)},
+            "target": round(target_share * f1, 4), "strategies": strategies}

@@ -1,5 +1,6 @@
 """python manage.py simulate_active_learning --dataset PATH [--format coco|classes] [--strategies random,hybrid]
-[--seeds 5] [--seed-size 8] [--batch-size 8] [--budget 120] [--maxlag 20] [--out DIR] [--cache FILE]
+[--unit sequence|image] [--seeds 5] [--seed-size 8] [--batch-size 8] [--budget 120] [--maxlag 20] [--out DIR]
+[--cache FILE]
 
 Replays active learning on a labelled dataset with the platform's own embedding, sequence grouping, selection
 code and head trainer, an oracle standing in for the expert. Touches no database rows. Writes curves.csv,
@@ -7,7 +8,9 @@ summary.csv and learning_curves.png to --out (default: DATA_DIR/simulations/<dat
 stderr, and prints the result as a JSON object on the last stdout line.
 
 --strategies defaults to `random,hybrid`: the platform's default against the baseline it must beat; name
-others (or `all`) to compare more. --cache (default: embeddings.npz in --out) keeps the embeddings between runs.
+others (or `all`) to compare more. --unit sequence (the default, as the review desk works) makes a pick label its
+whole sequence for one action; --unit image labels one frame. Seed size, batch size and budget count actions.
+--cache (default: embeddings.npz in --out) keeps the embeddings between runs.
 """
 import csv
 import json
@@ -17,12 +20,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.ingest.layouts import LayoutError, find_coco_index, plan_import
+from annotation.ingest.layouts import LayoutError
 from inference.engine.preprocess import CropRequest
 from inference.engine.selection import STRATEGIES
 from training.engine.plots import learning_curves_png
 from training.engine.simulation import (
-    TARGET_SHARE,
+    UNITS,
     Item,
     LabelledSet,
     Simulation,
@@ -31,10 +34,10 @@ from training.engine.simulation import (
     curves,
     embed,
     labelled_set,
-    plan_items,
     report,
     simulate,
 )
+from training.services.simulation_data import dataset_items
 
 
 class Command(BaseCommand):
@@ -46,10 +49,12 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["coco", "classes"], help="default: coco when a COCO index is found")
         parser.add_argument("--strategies", default="random,hybrid",
                             help=f"comma-separated, or 'all' ({', '.join(STRATEGIES)})")
+        parser.add_argument("--unit", choices=UNITS, default="sequence",
+                            help="what one expert action labels: a whole sequence (default) or one image")
         parser.add_argument("--seeds", type=int, default=5, help="paired repetitions (test split and start set)")
-        parser.add_argument("--seed-size", type=int, default=8, help="random images labelled before the first round")
-        parser.add_argument("--batch-size", type=int, default=8, help="images picked per round")
-        parser.add_argument("--budget", type=int, default=120, help="labelled images at which a campaign stops")
+        parser.add_argument("--seed-size", type=int, default=8, help="random actions before the first round")
+        parser.add_argument("--batch-size", type=int, default=8, help="actions per round")
+        parser.add_argument("--budget", type=int, default=120, help="actions at which a campaign stops")
         parser.add_argument("--maxlag", type=float, default=settings.FAUNE["DEFAULT_MAXLAG_S"],
                             help="seconds between frames that start a new sequence")
         parser.add_argument("--out", help="output folder")
@@ -68,19 +73,17 @@ class Command(BaseCommand):
             result = simulate(data, strategies, int(options["seeds"]), config, on_progress=self.stderr.write)
         except SimulationError as error:
             raise CommandError(str(error)) from None
-        summary = report(result)
+        summary = report(result, config)
         _write_outputs(out, result, summary)
         self.stdout.write(f"wrote curves.csv, summary.csv and learning_curves.png to {out}")
         self.stdout.write(json.dumps(summary))
 
     def _items(self, root: Path, options: dict) -> list[Item]:
-        fmt = options["format"] or ("coco" if find_coco_index(root) else "classes")
         try:
-            plan = plan_import(root, fmt, deployment=None, known_names=set(), normalise=str)
+            fmt, items, skipped = dataset_items(root, options["format"], maxlag_s=float(options["maxlag"]),
+                                                earliest_year=settings.FAUNE["EARLIEST_PLAUSIBLE_YEAR"])
         except LayoutError as error:
             raise CommandError(str(error)) from None
-        items, skipped = plan_items(plan, maxlag_s=float(options["maxlag"]),
-                                    earliest_year=settings.FAUNE["EARLIEST_PLAUSIBLE_YEAR"])
         notes = ", ".join(f"{count} {reason}" for reason, count in sorted(skipped.items()))
         self.stdout.write(f"{fmt} dataset: {len(items)} labelled images" + (f"; skipped {notes}" if notes else ""))
         if not items:
@@ -116,7 +119,7 @@ def _config(options: dict) -> SimulationConfig:
         if int(options[name]) < 1:
             raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
     return SimulationConfig(seed_size=int(options["seed_size"]), batch_size=int(options["batch_size"]),
-                            budget=int(options["budget"]))
+                            budget=int(options["budget"]), unit=str(options["unit"]))
 
 
 def _require_classes(items: list[Item]) -> None:
@@ -132,8 +135,8 @@ def _write_outputs(out: Path, result: Simulation, summary: dict) -> None:
     _write_csv(out / "curves.csv", [asdict(point) for point in result.points])
     rows = [asdict(row) for row in curves(result.points)]
     _write_csv(out / "summary.csv", rows)
-    target = TARGET_SHARE * summary["full_pool"]["macro_f1"]
-    (out / "learning_curves.png").write_bytes(learning_curves_png(rows, target_f1=target))
+    (out / "learning_curves.png").write_bytes(learning_curves_png(rows, target_f1=summary["target"],
+                                                                  unit=summary["unit"]))
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
