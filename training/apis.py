@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from annotation.permissions import require_coordinator
 from inference.serializers import MAX_SEED
 from training.models import TrainingRound
-from training.services.rounds import training_round_cancel, training_round_start
+from training.services.rounds import HEAD_KINDS, training_round_cancel, training_round_start
 
 
 def _row(training_round: TrainingRound) -> dict:
@@ -25,7 +25,7 @@ class RoundListApi(APIView):
         (epochs=1e9) from holding the worker for days."""
 
         mode = serializers.ChoiceField(choices=["head", "finetune"], required=False)
-        head = serializers.ChoiceField(choices=["linear", "mlp"], required=False)
+        head = serializers.ChoiceField(choices=HEAD_KINDS, required=False)
         min_labels = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
         epochs = serializers.IntegerField(min_value=1, max_value=1_000, required=False)
         finetune_epochs = serializers.IntegerField(min_value=1, max_value=200, required=False)

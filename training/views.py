@@ -14,7 +14,14 @@ from inference.selectors import production_version
 from training.models import Release, ReleaseRequest, TrainingRound
 from training.services.compare import versions_compare
 from training.services.releases import release_request, releases_dir
-from training.services.rounds import RoundBusy, round_dir, training_round_cancel, training_round_start
+from training.services.rounds import (
+    DEFAULTS,
+    HEAD_KINDS,
+    RoundBusy,
+    round_dir,
+    training_round_cancel,
+    training_round_start,
+)
 
 PLOTS = ("confusion.png", "reliability.png", "coverage.png")
 
@@ -24,7 +31,7 @@ PLOTS = ("confusion.png", "reliability.png", "coverage.png")
 def round_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         require_coordinator(request.user, "run retraining rounds")
-        head = request.POST.get("head") if request.POST.get("head") in ("linear", "mlp") else "linear"
+        head = request.POST.get("head") if request.POST.get("head") in HEAD_KINDS else DEFAULTS["head"]
         mode = "finetune" if request.POST.get("mode") == "finetune" else "head"
         try:
             training_round = training_round_start(user=request.user, params={"head": head, "mode": mode})

@@ -13,7 +13,7 @@ from training.engine.metrics import macro_f1
 
 @dataclass(frozen=True)
 class HeadConfig:
-    kind: str = "linear"  # "linear" or "mlp"
+    kind: str = "linear"  # "linear", "mlp", or "auto": linear or prototype, chosen by cross-validation (few_labels)
     hidden: int = 512
     epochs: int = 60
     batch_size: int = 1024
@@ -35,6 +35,7 @@ class TrainedHead:
     temperature: float
     best_epoch: int
     history: list[dict] = field(default_factory=list)
+    learner: str = ""  # "linear", "mlp" or "prototype" (a prototype head is stored as the linear head it is)
 
 
 class TrainingCancelled(Exception):
@@ -76,6 +77,15 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.clip(log_t.exp().item(), 0.05, 20.0))
 
 
+MIN_STEPS_PER_EPOCH = 16
+
+
+def _batch_size(count: int, largest: int) -> int:
+    """Small enough for a few dozen labels to take several optimiser steps an epoch (one full batch an epoch
+    leaves a head on few labels barely trained when early stopping ends it), never past `largest`."""
+    return int(np.clip(count // MIN_STEPS_PER_EPOCH, 32, largest))
+
+
 def train_head(
     train: tuple[np.ndarray, np.ndarray],
     validation: tuple[np.ndarray, np.ndarray],
@@ -94,11 +104,12 @@ def train_head(
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     best = (-1.0, 0, {k: v.clone() for k, v in model.state_dict().items()})
     history, stale = [], 0
+    batch_size = _batch_size(len(features), config.batch_size)
     for epoch in range(1, config.epochs + 1):
         if should_stop and should_stop():
             raise TrainingCancelled("the round was cancelled")
         model.train()
-        for batch in torch.randperm(len(features), generator=generator).split(config.batch_size):
+        for batch in torch.randperm(len(features), generator=generator).split(batch_size):
             optimiser.zero_grad()
             loss = loss_fn(model(features[batch]), labels[batch])
             loss.backward()
@@ -117,7 +128,8 @@ def train_head(
     model.load_state_dict(best[2])
     temperature = fit_temperature(_logits(model, val_features).numpy(), validation[1]) if config.calibrate else 1.0
     return TrainedHead(config.kind, features.shape[1], num_classes, config.hidden,
-                       {k: v.numpy() for k, v in model.state_dict().items()}, temperature, best[1], history)
+                       {k: v.numpy() for k, v in model.state_dict().items()}, temperature, best[1], history,
+                       learner=config.kind)
 
 
 def head_module(head: TrainedHead) -> nn.Module:

@@ -23,7 +23,8 @@ from inference.engine.backbones import load_efficientnet_lite0
 from inference.engine.preprocess import Box, CropRequest, load_crop
 from inference.engine.selection import Pool, select
 from inference.engine.specs import EFFICIENTNET_LITE0
-from training.engine.heads import HeadConfig, TrainedHead, head_logits, train_head
+from training.engine.few_labels import learn_head
+from training.engine.heads import HeadConfig, TrainedHead, head_logits
 from training.engine.metrics import macro_f1
 from training.engine.splits import stable_fraction
 
@@ -195,12 +196,15 @@ def seed_rows(pool: np.ndarray, sequences: np.ndarray, size: int, seed: int) -> 
     return np.concatenate([firsts, rest])[:size]
 
 
-def fit_head(features: np.ndarray, labels: np.ndarray, num_classes: int, config: HeadConfig) -> TrainedHead:
+def fit_head(features: np.ndarray, labels: np.ndarray, num_classes: int, config: HeadConfig,
+             groups: np.ndarray | None = None) -> TrainedHead:
     # Platform rounds stop training and fit the temperature on a validation split of sequences; a campaign of a
     # few dozen labels has none to spare, so the labelled images serve as validation too: training stops soon
     # after it fits them. A temperature fitted on images the head was trained on only says how well it memorised
-    # them (it sinks to its floor), so the campaign keeps the uncalibrated probabilities (temperature 1).
-    return train_head((features, labels), (features, labels), num_classes, replace(config, calibrate=False))
+    # them (it sinks to its floor), so the campaign keeps the uncalibrated probabilities (temperature 1); a
+    # prototype head chosen by cross-validation has out-of-fold logits to fit one on honestly.
+    return learn_head((features, labels), (features, labels), num_classes, replace(config, calibrate=False),
+                      groups=groups)
 
 
 def score(head: TrainedHead, features: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -267,7 +271,8 @@ def run_strategy(data: LabelledSet, test: np.ndarray, strategy: str, seed: int, 
     head_config, points, trained_at = replace(config.head, seed=seed), [], -1
     for round_number in itertools.count():
         if campaign.actions != trained_at:
-            head = fit_head(data.embeddings[campaign.labelled], campaign.known, len(data.class_names), head_config)
+            head = fit_head(data.embeddings[campaign.labelled], campaign.known, len(data.class_names), head_config,
+                            groups=data.sequences[campaign.labelled])
             accuracy, f1 = score(head, data.embeddings[test], data.labels[test])
             points.append(Point(strategy, seed, campaign.actions, len(campaign.labelled), accuracy, f1))
             trained_at = campaign.actions
@@ -288,7 +293,8 @@ def run_strategy(data: LabelledSet, test: np.ndarray, strategy: str, seed: int, 
 def full_pool_score(data: LabelledSet, test: np.ndarray, config: HeadConfig) -> tuple[float, float]:
     """The reference a campaign works toward: every pool image labelled, the same head, the same test split."""
     pool = ~test
-    head = fit_head(data.embeddings[pool], data.labels[pool], len(data.class_names), config)
+    head = fit_head(data.embeddings[pool], data.labels[pool], len(data.class_names), config,
+                    groups=data.sequences[pool])
     return score(head, data.embeddings[test], data.labels[test])
 
 

@@ -13,7 +13,8 @@ from inference.engine.specs import BackboneSpec
 from inference.models import HeadKind, ModelVersion
 from inference.selectors import production_version
 from inference.services.registry import LostClasses, model_version_promote, model_version_register, models_dir
-from training.engine.heads import HeadConfig, TrainedHead, TrainingCancelled, head_logits, train_head
+from training.engine.few_labels import learn_head
+from training.engine.heads import HeadConfig, TrainedHead, TrainingCancelled, head_logits
 from training.engine.splits import TRAIN, VALIDATION
 from training.models import RoundStatus, TrainingRound
 from training.services.gate import promotion_gate
@@ -89,13 +90,22 @@ def _run(training_round: TrainingRound) -> ModelVersion:
     config = HeadConfig(kind=params["head"], epochs=int(params["epochs"]), seed=training_round.seed,
                         learning_rate=float(params["learning_rate"]))
     train, validation = data.subset[TRAIN], data.subset[VALIDATION]
-    head = train_head((snapshot.features[train], data.y[train]),
+    head = learn_head((snapshot.features[train], data.y[train]),
                       (snapshot.features[validation], data.y[validation]),
-                      len(data.classes), config, on_epoch=epoch_logger(round_id, config.epochs),
-                      should_stop=cancel_check(round_id))
+                      len(data.classes), config, groups=snapshot.sequence_ids[train],
+                      on_epoch=epoch_logger(round_id, config.epochs), should_stop=cancel_check(round_id))
+    round_log(round_id, _learner_line(head))
     metrics = evaluate_round(training_round, data, lambda mask: head_logits(head, snapshot.features[mask]),
                              head.temperature, parent)
     return _register(training_round, parent, head, data, metrics)
+
+
+def _learner_line(head: TrainedHead) -> str:
+    scored = next((row["cross_validated"] for row in head.history if "cross_validated" in row), None)
+    if scored is None:
+        return f"head: {head.learner}"
+    figures = ", ".join(f"{name} {value:.3f}" for name, value in scored.items())
+    return f"head: {head.learner}, chosen by cross-validation over training sequences (macro-F1 {figures})"
 
 
 def _register(training_round: TrainingRound, parent: ModelVersion, head: TrainedHead, data: RoundData,
@@ -109,7 +119,7 @@ def _register(training_round: TrainingRound, parent: ModelVersion, head: Trained
     taxa = Taxon.objects.in_bulk(data.classes)
     base = {role: record for role, record in parent.artifacts.items() if role in ("backbone", "checkpoint")}
     training_round.refresh_from_db(fields=["snapshot"])
-    lineage = lineage_of(training_round, parent, data.snapshot, metrics, head.best_epoch)
+    lineage = {**lineage_of(training_round, parent, data.snapshot, metrics, head.best_epoch), "learner": head.learner}
     return candidate_register(training_round.pk, lambda: model_version_register(
         name="faune-head", version=f"round-{training_round.pk}", spec=BackboneSpec.from_dict(parent.backbone),
         head_kind=HeadKind.TRAINED_HEAD, classes=[taxa[t] for t in data.classes], files={"head": head_path},

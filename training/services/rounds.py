@@ -12,7 +12,10 @@ from django.utils import timezone
 from faune_platform.jobs import ACTIVE, task_enqueue_on_commit
 from training.models import RoundStatus, TrainingRound
 
-DEFAULTS = {"mode": "head", "head": "linear", "min_labels": 10, "epochs": 60, "learning_rate": 1e-3,
+# "auto": a linear head, or a prototype head while labels are few if it scores better out of fold
+# (training/engine/few_labels.py); chosen on the active-learning suite, as the simulation trains.
+HEAD_KINDS = ("auto", "linear", "mlp")
+DEFAULTS = {"mode": "head", "head": "auto", "min_labels": 10, "epochs": 60, "learning_rate": 1e-3,
             "finetune_epochs": 10}
 
 

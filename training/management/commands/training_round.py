@@ -1,4 +1,4 @@
-"""python manage.py training_round [--wait] [--head linear|mlp] [--min-labels 10] [--seed 0]
+"""python manage.py training_round [--wait] [--head auto|linear|mlp] [--min-labels 10] [--seed 0]
 
 Starts a retraining round. With --wait it runs the round here and now (no worker needed) and prints its result
 as a JSON line; otherwise the worker runs it."""
@@ -7,7 +7,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from training.models import TrainingRound
-from training.services.rounds import RoundBusy, training_round_start
+from training.services.rounds import DEFAULTS, HEAD_KINDS, RoundBusy, training_round_start
 
 
 class Command(BaseCommand):
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--wait", action="store_true", help="run the round in this process and report it")
         parser.add_argument("--mode", choices=["head", "finetune"], default="head",
                             help="train a head on stored embeddings, or fine-tune the backbone (GPU worker)")
-        parser.add_argument("--head", choices=["linear", "mlp"], default="linear")
+        parser.add_argument("--head", choices=HEAD_KINDS, default=DEFAULTS["head"])
         parser.add_argument("--min-labels", type=int, default=10, help="training labels a taxon needs")
         parser.add_argument("--epochs", type=int, default=60)
         parser.add_argument("--seed", type=int, default=0)
