@@ -5,7 +5,7 @@ from annotation.models import Taxon
 from annotation.selectors import UnknownTaxon, taxon_resolve
 from annotation.serializers import TaxonRefField
 from faune_platform.api import IdField
-from inference.engine.selection import STRATEGIES
+from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES
 from inference.models import NoveltyScan, SelectionBatch
 from inference.selectors import selection_outcomes
 from inference.services.novelty import NewTaxon
@@ -15,7 +15,7 @@ MAX_SEED = 2**31 - 1
 
 
 class SelectionRequestSerializer(serializers.Serializer):
-    strategy = serializers.ChoiceField(choices=STRATEGIES, default="hybrid")
+    strategy = serializers.ChoiceField(choices=STRATEGIES, default=DEFAULT_STRATEGY)
     size = serializers.IntegerField(min_value=1, max_value=10_000, default=100)
     organisation = IdField(required=False, allow_null=True)
     deployment = IdField(required=False, allow_null=True)

@@ -14,7 +14,7 @@ from annotation.models import Organisation, Taxon
 from annotation.permissions import require_coordinator, user_access
 from annotation.selectors import images_visible_to
 from faune_platform.converters import id_or_none
-from inference.engine.selection import STRATEGIES
+from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES
 from inference.models import ModelStatusChange, ModelVersion, NoveltyScan, SelectionBatch
 from inference.selectors import (
     novelty_cluster_members,
@@ -139,7 +139,8 @@ def selection_page(request: HttpRequest) -> HttpResponse:
         return redirect("selection")
     batches = list(SelectionBatch.objects.select_related("version", "created_by")[:100])
     return render(request, "inference/selection.html", {
-        "rows": selection_batch_rows(batches), "strategies": STRATEGIES, "version": production_version(),
+        "rows": selection_batch_rows(batches), "strategies": STRATEGIES, "default_strategy": DEFAULT_STRATEGY,
+        "version": production_version(),
         "organisations": Organisation.objects.all(), "taxa": Taxon.objects.all(),
         "busy": any(b.active for b in batches)})
 

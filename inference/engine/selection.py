@@ -1,10 +1,17 @@
 """Picking the images most worth an expert's time, on stored embeddings and predictions only (no re-embedding,
-no n x n matrix anywhere). Strategies: random, least_confidence, margin, entropy, kcenter, typical, hybrid.
+no n x n matrix anywhere). Strategies: random, least_confidence, margin, entropy, kcenter, typical, hybrid,
+adaptive. A pick stands for its sequence (the review desk labels the whole sequence): at most one image per
+sequence, random draws sequences uniformly.
 
-`hybrid` (the default): a share of the batch (large while labels are few per class) covers the largest clusters
-that nothing labelled resembles, by their most typical image; the rest are the lowest-margin candidates spread
-over FAISS k-means clusters (cluster-margin style). At most one image per sequence, near-copies of a pick or of a
-labelled image skipped, uncertainty boosted for taxa that are rare in the labelled pool."""
+`adaptive` (the default, chosen on the suite of bench/active_learning.py): the batch is split by a measured
+signal, how far the labels so far generalise to unlabelled sequences (leave-one-sequence-out nearest-neighbour
+accuracy of the labelled images). The share they do not yet cover goes to k-center over whole sequences (the
+sequences least like anything labelled); the rest to the sequences the model is least sure of (margin of the
+sequence's pooled prediction), spread over clusters, near-copies skipped.
+
+`hybrid` (the default until the suite replaced it): a share classes / (classes + labels) of the batch covers the
+largest clusters that nothing labelled resembles, the rest are cluster-spread low-margin picks with a rare-taxa
+boost."""
 from dataclasses import dataclass
 
 import faiss
@@ -13,7 +20,7 @@ import numpy as np
 from inference.engine.similarity import VectorIndex, normalise
 
 STRATEGIES = ("random", "least_confidence", "margin", "entropy", "kcenter", "typical", "hybrid", "adaptive")
-DEFAULT_STRATEGY = "hybrid"  # what the suite (bench/active_learning.py) says works best across data sets
+DEFAULT_STRATEGY = "adaptive"  # what the suite (bench/active_learning.py) says works best across data sets
 
 
 @dataclass

@@ -5,6 +5,7 @@ none has).
 Coordinators ask from the page or the API (the pick runs as a job, recorded on the batch); the command runs it at
 once. A pool too large to scan is first narrowed to the neighbourhood of labelled images (SEALS style)."""
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
@@ -26,7 +27,7 @@ from annotation.services.review import (
 from faune_platform.db import in_chunks
 from faune_platform.jobs import JobStatus, job_claim, job_enqueue, job_fail, job_finish
 from inference.engine.aggregate import class_probabilities
-from inference.engine.selection import STRATEGIES, Pool, neighbourhood, select
+from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES, Pool, neighbourhood, select
 from inference.engine.stored import from_f16_bytes
 from inference.models import Embedding, ModelVersion, Prediction, SelectionBatch
 from inference.selectors import production_version
@@ -79,21 +80,32 @@ def _vectors(backbone_key: str, image_ids: list[int]) -> dict[int, np.ndarray]:
     return {image_id: from_f16_bytes(vector) for image_id, vector in rows}
 
 
-def _labelled(version: ModelVersion) -> tuple[np.ndarray | None, np.ndarray]:
-    """Embeddings of (a sample of) labelled images, and how many labels each class of the version has."""
+@dataclass
+class Labelled:
+    """(A sample of) the labelled images the strategies measure against, and the labelled count per class."""
+
+    vectors: np.ndarray | None  # (m, d) embeddings, None when nothing is labelled
+    labels: np.ndarray  # (m,) current taxon of each
+    sequences: np.ndarray  # (m,) sequence of each
+    counts: np.ndarray  # (classes,) labelled images per class of the version
+
+
+def _labelled(version: ModelVersion) -> Labelled:
     order = {taxon_id: i for i, taxon_id in enumerate(version.classes.order_by("index")
                                                        .values_list("taxon_id", flat=True))}
-    labelled = list(Image.objects.filter(embeddings__backbone_key=version.backbone_key, current_label__isnull=False)
-                    .values_list("pk", "current_taxon_id"))
+    rows = list(Image.objects.filter(embeddings__backbone_key=version.backbone_key, current_label__isnull=False)
+                .values_list("pk", "current_taxon_id", "sequence_id"))
     counts = np.zeros(len(order), dtype=np.int64)
-    for _, taxon_id in labelled:
+    for _, taxon_id, _ in rows:
         if taxon_id in order:
             counts[order[taxon_id]] += 1
-    keys = [pk for pk, _ in labelled]
-    sample = keys if len(keys) <= LABELLED_SAMPLE else \
-        np.random.default_rng(0).choice(keys, LABELLED_SAMPLE, replace=False).tolist()  # spread, not oldest
-    vectors = list(_vectors(version.backbone_key, sample).values())
-    return (np.stack(vectors) if vectors else None), counts
+    if len(rows) > LABELLED_SAMPLE:  # spread, not oldest
+        rows = [rows[i] for i in np.random.default_rng(0).choice(len(rows), LABELLED_SAMPLE, replace=False)]
+    vectors = _vectors(version.backbone_key, [pk for pk, _, _ in rows])
+    rows = [row for row in rows if row[0] in vectors]
+    return Labelled(np.stack([vectors[pk] for pk, _, _ in rows]) if rows else None,
+                    np.array([taxon for _, taxon, _ in rows]), np.array([sequence for _, _, sequence in rows]),
+                    counts)
 
 
 def _production() -> ModelVersion:
@@ -110,7 +122,7 @@ def _check(strategy: str, size: int) -> None:
         raise SelectionError("A batch holds between 1 and 10,000 items.")
 
 
-def selection_batch_request(*, user: User | None, strategy: str = "hybrid", size: int = 100,
+def selection_batch_request(*, user: User | None, strategy: str = DEFAULT_STRATEGY, size: int = 100,
                             filters: dict | None = None, seed: int = 0) -> SelectionBatch:
     """Record a coordinator's request and queue the pick as a job (large pools take a while to read)."""
     _check(strategy, size)
@@ -121,8 +133,8 @@ def selection_batch_request(*, user: User | None, strategy: str = "hybrid", size
     return batch
 
 
-def selection_batch_open(*, user: User | None, strategy: str = "hybrid", size: int = 100, filters: dict | None = None,
-                         seed: int = 0) -> SelectionBatch:
+def selection_batch_open(*, user: User | None, strategy: str = DEFAULT_STRATEGY, size: int = 100,
+                         filters: dict | None = None, seed: int = 0) -> SelectionBatch:
     """Pick now (the command's path): the batch is recorded only when the pick succeeds."""
     _check(strategy, size)
     batch = SelectionBatch(created_by=user, strategy=strategy, size=size, filters=filters or {}, seed=seed,
@@ -148,8 +160,8 @@ def selection_batch_run(batch_id: int, token: str) -> None:
 
 def _pick(batch: SelectionBatch) -> None:
     version = batch.version
-    labelled, rarity = _labelled(version)
-    rows, restricted = _candidates(version, batch.filters, labelled, batch.seed)
+    labelled = _labelled(version)
+    rows, restricted = _candidates(version, batch.filters, labelled.vectors, batch.seed)
     vectors = _vectors(version.backbone_key, [row[0] for row in rows])
     rows = [row for row in rows if row[0] in vectors and row[1]]
     if not rows:
@@ -157,8 +169,9 @@ def _pick(batch: SelectionBatch) -> None:
     logits = np.stack([from_f16_bytes(row[1]) for row in rows])
     probabilities = class_probabilities(logits, temperature=version.temperature, renormalise=not version.is_zero_shot)
     pool = Pool(ids=np.array([row[0] for row in rows]), embeddings=np.stack([vectors[row[0]] for row in rows]),
-                probabilities=probabilities, sequences=np.array([row[2] for row in rows]), labelled=labelled,
-                rarity=rarity)
+                probabilities=probabilities, sequences=np.array([row[2] for row in rows]),
+                labelled=labelled.vectors, rarity=labelled.counts, labelled_labels=labelled.labels,
+                labelled_sequences=labelled.sequences)
     picked = select(pool, batch.strategy, batch.size, seed=batch.seed,
                     duplicate_cosine=settings.FAUNE["NEAR_DUPLICATE_COSINE"])
     batch.picked = [[int(i), round(float(s), 5)] for i, s in zip(picked.ids, picked.scores, strict=True)]

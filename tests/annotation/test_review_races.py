@@ -31,7 +31,7 @@ def test_a_conflict_settled_on_a_page_older_than_a_new_label_is_refused(org, tmp
                                      opened_for=frames[0].sequence_id, reason="two experts", state=ReviewState.CONFLICT)
     client.force_login(coordinator)
     page = client.get("/review/conflicts/").content.decode()
-    assert f'name="expected_current" value="0"' in page
+    assert 'name="expected_current" value="0"' in page
     other = factories.member("carl", factories.organisation("Coordination"), "coordinator")
     annotation_add(image=frames[1], taxon=factories.taxon("wild-boar"), author=other)  # another frame, meanwhile
     answer = client.post("/review/conflicts/", {"task": task.pk, "taxon": factories.taxon("fox").pk,

@@ -13,6 +13,7 @@ from PIL import Image
 
 from annotation.ingest.sequences import Frame, group_sequences
 from inference.engine.preprocess import CropRequest
+from inference.engine.selection import DEFAULT_STRATEGY
 from tests.conftest import SHARED_CAMTRAP
 from tests.factories import line_colours_drawn, png_pixels
 from training.engine import simulation as sim
@@ -248,7 +249,7 @@ def missouri(tmp_path_factory):
         pytest.skip(f"real camera-trap samples not found at {SHARED_CAMTRAP} (they live beside the checkout)")
     folder = tmp_path_factory.mktemp("missouri")
     args = ["--dataset", str(SHARED_CAMTRAP / "missouri_tnc"), "--seeds", "2", "--budget", "40",
-            "--strategies", "random,hybrid", "--cache", str(folder / "embeddings.npz")]
+            "--strategies", "random,adaptive", "--cache", str(folder / "embeddings.npz")]
     return args, folder, _run(*args, "--out", str(folder / "first"))
 
 
@@ -256,7 +257,7 @@ def missouri(tmp_path_factory):
 @pytest.mark.shared_data
 def test_command_on_missouri_writes_curves_and_beats_chance(missouri):
     _, folder, (summary, output) = missouri
-    _check_shape(summary, ["random", "hybrid"], [8, 16, 24, 32, 40])
+    _check_shape(summary, ["random", "adaptive"], [8, 16, 24, 32, 40])
     assert summary["full_pool"]["accuracy"] > 3 / 20  # 20 classes: chance is 0.05
     assert "1275 images, 20 classes, 100 sequences" in output
     written = folder / "first"
@@ -266,7 +267,7 @@ def test_command_on_missouri_writes_curves_and_beats_chance(missouri):
     assert curves[0] == "strategy,seed,actions,images,accuracy,macro_f1" and len(curves) == 1 + 2 * 2 * 5
     summary_csv = (written / "summary.csv").read_text().splitlines()
     assert summary_csv[0].startswith("strategy,actions,seeds,images_mean,accuracy_mean") and len(summary_csv) == 11
-    assert summary["strategies"]["hybrid"]["vs_random"][0]["difference"] == 0.0  # the shared start set
+    assert summary["strategies"]["adaptive"]["vs_random"][0]["difference"] == 0.0  # the shared start set
 
 
 @pytest.mark.slow
@@ -283,7 +284,7 @@ def test_command_on_borneo_folders_skips_the_video(shared_camtrap, tmp_path):
     summary, output = _run("--dataset", str(shared_camtrap / "camtrapR_borneo"), "--format", "classes",
                            "--seeds", "2", "--seed-size", "4", "--batch-size", "4", "--budget", "12",
                            "--out", str(tmp_path))
-    _check_shape(summary, ["random", "hybrid"], [4, 8, 12])
+    _check_shape(summary, ["random", DEFAULT_STRATEGY], [4, 8, 12])  # the default comparison
     assert "1 video (not simulated)" in output
     plot = png_pixels((tmp_path / "learning_curves.png").read_bytes())
     assert plot.shape[1] > 1.8 * plot.shape[0] and line_colours_drawn(plot) == 2  # 2 panels, 2 strategies

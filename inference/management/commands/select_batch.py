@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation.selectors import UnknownTaxon, taxon_resolve
-from inference.engine.selection import STRATEGIES
+from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES
 from inference.services.selection import SelectionError, selection_batch_open
 
 
@@ -13,7 +13,7 @@ class Command(BaseCommand):
     help = "Pick the images most worth an expert's time and queue them for review."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--strategy", choices=STRATEGIES, default="hybrid")
+        parser.add_argument("--strategy", choices=STRATEGIES, default=DEFAULT_STRATEGY)
         parser.add_argument("--size", type=int, default=100)
         parser.add_argument("--organisation", type=int)
         parser.add_argument("--deployment", type=int)

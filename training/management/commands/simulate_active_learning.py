@@ -1,4 +1,4 @@
-"""python manage.py simulate_active_learning --dataset PATH [--format coco|classes] [--strategies random,hybrid]
+"""python manage.py simulate_active_learning --dataset PATH [--format coco|classes] [--strategies random,adaptive]
 [--unit sequence|image] [--seeds 5] [--seed-size 8] [--batch-size 8] [--budget 120] [--maxlag 20] [--out DIR]
 [--cache FILE]
 
@@ -7,7 +7,7 @@ code and head trainer, an oracle standing in for the expert. Touches no database
 summary.csv and learning_curves.png to --out (default: DATA_DIR/simulations/<dataset folder>), progress to
 stderr, and prints the result as a JSON object on the last stdout line.
 
---strategies defaults to `random,hybrid`: the platform's default against the baseline it must beat; name
+--strategies defaults to `random,adaptive`: the platform's default against the baseline it must beat; name
 others (or `all`) to compare more. --unit sequence (the default, as the review desk works) makes a pick label its
 whole sequence for one action; --unit image labels one frame. Seed size, batch size and budget count actions.
 --cache (default: embeddings.npz in --out) keeps the embeddings between runs.
@@ -22,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation.ingest.layouts import LayoutError
 from inference.engine.preprocess import CropRequest
-from inference.engine.selection import STRATEGIES
+from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES
 from training.engine.plots import learning_curves_png
 from training.engine.simulation import (
     UNITS,
@@ -47,7 +47,7 @@ class Command(BaseCommand):
         parser.add_argument("--dataset", required=True, help="COCO Camera Traps folder (or its .json), or a "
                                                              "folder per class")
         parser.add_argument("--format", choices=["coco", "classes"], help="default: coco when a COCO index is found")
-        parser.add_argument("--strategies", default="random,hybrid",
+        parser.add_argument("--strategies", default=f"random,{DEFAULT_STRATEGY}",
                             help=f"comma-separated, or 'all' ({', '.join(STRATEGIES)})")
         parser.add_argument("--unit", choices=UNITS, default="sequence",
                             help="what one expert action labels: a whole sequence (default) or one image")
