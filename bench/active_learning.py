@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from inference.engine.preprocess import CropRequest  # noqa: E402
 from inference.engine.selection import DEFAULT_STRATEGY  # noqa: E402
+from training.engine.heads import HeadConfig  # noqa: E402
 from training.engine.simulation import LabelledSet, SimulationConfig, embed, labelled_set, report, simulate  # noqa: E402
 from training.engine.synthetic import SetShape, generate  # noqa: E402
 
@@ -74,10 +75,16 @@ def _sets() -> dict[str, tuple]:
     }
 
 
+def _at(entry: dict, actions: int) -> float | None:
+    return next((value for x, value in entry["curve"] if x == actions), None)
+
+
 def _summarise(summary: dict, default: str) -> dict:
     ours, theirs = summary["strategies"][default], summary["strategies"]["random"]
     worst = min(ours["vs_random"], key=lambda row: row["difference"] + row["standard_error"])
-    return {"full_pool_macro_f1": summary["full_pool"]["macro_f1"], "aulc": ours["aulc"], "aulc_random": theirs["aulc"],
+    return {"full_pool_macro_f1": summary["full_pool"]["macro_f1"],
+            "macro_f1_at_40": _at(ours, 40), "macro_f1_at_40_random": _at(theirs, 40),
+            "aulc": ours["aulc"], "aulc_random": theirs["aulc"],
             "aulc_gain": round(ours["aulc"] - theirs["aulc"], 4),
             "actions_to_target": ours["actions_to_target"], "actions_to_target_random": theirs["actions_to_target"],
             "worst_point": worst, "below_random": worst["difference"] + worst["standard_error"] < 0}
@@ -103,6 +110,7 @@ def main() -> None:
     parser.add_argument("--sets", default="all")
     parser.add_argument("--strategies", default=f"{DEFAULT_STRATEGY},random")
     parser.add_argument("--unit", default="sequence", choices=["sequence", "image"])
+    parser.add_argument("--head", default="auto", choices=["auto", "linear"], help="the rounds' head kind")
     args = parser.parse_args()
     strategies = [name for name in args.strategies.split(",") if name]
     default = strategies[0]
@@ -115,7 +123,7 @@ def main() -> None:
         if data is None:
             print(f"{name}: skipped (no samples at {SHARED})")
             continue
-        config = replace(config, unit=args.unit, label_noise=noise)
+        config = replace(config, unit=args.unit, label_noise=noise, head=HeadConfig(kind=args.head))
         clock = time.perf_counter()
         summary = report(simulate(data, strategies, args.seeds, config), config)
         row = _summarise(summary, default)
@@ -125,7 +133,8 @@ def main() -> None:
         print(f"{name}: {len(data.labels)} images, {len(set(data.sequences.tolist()))} sequences, "
               f"{len(data.class_names)} classes; full pool {row['full_pool_macro_f1']:.3f}; AULC {default} "
               f"{row['aulc']:.3f}  {others}; actions to 90%: {row['actions_to_target']} vs "
-              f"{row['actions_to_target_random']}; worst point {row['worst_point']['actions']} actions: "
+              f"{row['actions_to_target_random']}; macro-F1 at 40 actions {row['macro_f1_at_40']} vs "
+              f"{row['macro_f1_at_40_random']}; worst point {row['worst_point']['actions']} actions: "
               f"{row['worst_point']['difference']:+.3f} ± {row['worst_point']['standard_error']:.3f} "
               f"({time.perf_counter() - clock:.0f} s)", flush=True)
     gains = {name: row["aulc_gain"] for name, row in per_set.items()}
