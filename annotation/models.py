@@ -91,12 +91,15 @@ class Deployment(models.Model):
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="deployments")
     name = models.CharField(max_length=200)
+    location_name = models.CharField(max_length=200, blank=True, help_text="The site as field teams call it.")
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     camera_make = models.CharField(max_length=100, blank=True)
     camera_model = models.CharField(max_length=100, blank=True)
-    start = models.DateTimeField(null=True, blank=True)
-    end = models.DateTimeField(null=True, blank=True)
+    camera_id = models.CharField(max_length=100, blank=True, help_text="The serial or inventory number of the camera.")
+    start = models.DateTimeField(null=True, blank=True, help_text="When the camera was set up.")
+    end = models.DateTimeField(null=True, blank=True, help_text="When the camera was picked up.")
+    habitat = models.TextField(blank=True, help_text="Habitat and set-up notes (height, bait, direction).")
     clock_offset_s = models.IntegerField(
         default=0, help_text="Seconds added to the camera's clock to get true time (fixes a wrong camera clock)."
     )
@@ -144,6 +147,9 @@ class UploadBatch(Job):
     params = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=BatchStatus.choices, default=BatchStatus.OPEN)
     total = models.PositiveIntegerField(default=0, help_text="Files expected, when known in advance.")
+    class_mapping = models.JSONField(
+        default=dict, blank=True, help_text="For imports: each source class and the taxon slug it was mapped to."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
