@@ -28,6 +28,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from faune_platform.blas import kernels_report  # noqa: E402  (first: it sets the BLAS kernels before faiss loads)
+
+# isort: split
 from inference.engine.preprocess import CropRequest  # noqa: E402
 from inference.engine.selection import DEFAULT_STRATEGY  # noqa: E402
 from training.engine.heads import HeadConfig  # noqa: E402
@@ -151,4 +154,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print(kernels_report(), flush=True)
     main()

@@ -17,6 +17,9 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from faune_platform.blas import kernels_report  # noqa: E402  (first: it sets the BLAS kernels before faiss loads)
+
+# isort: split
 from bench._django import setup_django  # noqa: E402
 
 
@@ -95,4 +98,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print(kernels_report(), flush=True)
     main()

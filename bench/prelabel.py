@@ -15,6 +15,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from faune_platform.blas import kernels_report  # noqa: E402  (first: it sets the BLAS kernels before faiss loads)
+
+# isort: split
 from bench._django import setup_django  # noqa: E402
 from bench.ingest import make_jpegs  # noqa: E402
 
@@ -80,4 +83,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print(kernels_report(), flush=True)
     main()

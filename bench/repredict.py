@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from faune_platform.blas import kernels_report  # noqa: E402  (first: it sets the BLAS kernels before faiss loads)
+
 WIDTH = 1280
 SEQUENCE_LENGTH = 3
 
@@ -146,4 +148,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print(kernels_report(), flush=True)
     main()

@@ -16,6 +16,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from faune_platform.blas import kernels_report  # noqa: E402  (first: it sets the BLAS kernels before faiss loads)
+
+# isort: split
 from training.engine.metrics import macro_f1  # noqa: E402
 from training.engine.splits import TEST, TRAIN, split_of  # noqa: E402
 
@@ -128,4 +131,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print(kernels_report(), flush=True)
     main()

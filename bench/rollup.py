@@ -26,6 +26,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from faune_platform.blas import kernels_report  # noqa: E402  (first: it sets the BLAS kernels before faiss loads)
+
+# isort: split
 from inference.engine.aggregate import class_probabilities  # noqa: E402
 from inference.engine.preprocess import CropRequest  # noqa: E402
 from inference.engine.rollup import NO_NODE  # noqa: E402
@@ -241,4 +244,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    print(kernels_report(), flush=True)
     main()

@@ -10,6 +10,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from faune_platform.blas import kernels_report
+
 
 class Command(BaseCommand):
     help = "Start the web server (waitress) and the background worker (qcluster); Ctrl-C stops both."
@@ -28,6 +30,7 @@ class Command(BaseCommand):
         # them in order; otherwise each would print its own KeyboardInterrupt traceback.
         processes = [subprocess.Popen(command, start_new_session=True) for command in (web, worker)]  # noqa: S603
         signal.signal(signal.SIGTERM, _raise_interrupt)
+        self.stdout.write(kernels_report())  # slow similarity search on some CPUs starts here: see blas.py
         self.stdout.write(f"Faune is running at http://{options['host']}:{options['port']}/ (Ctrl-C stops it)")
         try:
             while all(process.poll() is None for process in processes):
