@@ -1,8 +1,10 @@
 from django import forms
 from django.contrib.auth.models import User
+from django.forms.models import ModelChoiceIterator
 
 from annotation.ingest.layouts import FORMATS
 from annotation.models import Role, Taxon, TaxonKind
+from annotation.taxon_names import taxa_in_reading_order, taxon_name
 from faune_platform.converters import MAX_ID
 
 # Bounds of numbers people type: past them a value is a slip (or an attack), never a count or a gap.
@@ -10,8 +12,33 @@ MAX_LABEL_COUNT = 10_000  # more animals than any camera frame shows
 MAX_MAXLAG_S = 86_400.0  # frames a day apart are separate visits, not one sequence
 
 
+class _TaxaInReadingOrder(ModelChoiceIterator):
+    """A taxon select's options sorted by name in the reader's language, worked out when the form renders (so in
+    the request's language, not the one of the process that imported this module)."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for taxon in taxa_in_reading_order(self.queryset):
+            yield self.choice(taxon)
+
+
+class TaxonChoiceField(forms.ModelChoiceField):
+    iterator = _TaxaInReadingOrder
+
+    def label_from_instance(self, obj: Taxon) -> str:
+        return taxon_name(obj)
+
+
+class TaxonMultipleChoiceField(forms.ModelMultipleChoiceField):
+    iterator = _TaxaInReadingOrder
+
+    def label_from_instance(self, obj: Taxon) -> str:
+        return taxon_name(obj)
+
+
 class LabelForm(forms.Form):
-    taxon = forms.ModelChoiceField(queryset=Taxon.objects.all(), empty_label="— choose a taxon —")
+    taxon = TaxonChoiceField(queryset=Taxon.objects.all(), empty_label="— choose a taxon —")
     whole_sequence = forms.BooleanField(required=False, label="Apply to the whole sequence")
     count = forms.IntegerField(min_value=1, max_value=MAX_LABEL_COUNT, required=False)
     expected_current = forms.IntegerField(min_value=0, max_value=MAX_ID, required=False,
@@ -33,7 +60,7 @@ class TaxonForm(forms.Form):
     name_en = forms.CharField(max_length=120, label="English name")
     name_fr = forms.CharField(max_length=120, label="French name")
     scientific_name = forms.CharField(max_length=160, required=False)
-    parent = forms.ModelChoiceField(queryset=Taxon.objects.all(), required=False)
+    parent = TaxonChoiceField(queryset=Taxon.objects.all(), required=False)
     kind = forms.ChoiceField(choices=TaxonKind.choices, initial=TaxonKind.ANIMAL)
 
 
@@ -41,8 +68,8 @@ class ConflictResolveForm(forms.Form):
     """A coordinator's answer to a review conflict: which task, and the taxon the sequence shows."""
 
     task = forms.IntegerField(min_value=1, max_value=MAX_ID)
-    taxon = forms.ModelChoiceField(queryset=Taxon.objects.all(),
-                                   error_messages={"required": "Choose the taxon the sequence shows."})
+    taxon = TaxonChoiceField(queryset=Taxon.objects.all(),
+                             error_messages={"required": "Choose the taxon the sequence shows."})
     expected_current = forms.IntegerField(min_value=0, max_value=MAX_ID, required=False,
                                           widget=forms.HiddenInput)  # the sequence's labels as the page showed them
 
@@ -52,8 +79,8 @@ class MembershipForm(forms.Form):
 
     username = forms.CharField(max_length=150)
     role = forms.ChoiceField(choices=Role.choices)
-    review_taxa = forms.ModelMultipleChoiceField(queryset=Taxon.objects.all(), required=False,
-                                                 help_text="Experts: the taxa whose queues they work.")
+    review_taxa = TaxonMultipleChoiceField(queryset=Taxon.objects.all(), required=False,
+                                           help_text="Experts: the taxa whose queues they work.")
     remove = forms.BooleanField(required=False)
 
     def clean_username(self) -> User:
@@ -61,3 +88,4 @@ class MembershipForm(forms.Form):
         if user is None:
             raise forms.ValidationError("No account has this name; create it in the admin first.")
         return user
+

@@ -36,6 +36,7 @@ from annotation.services.review import ReviewConflict, review_queue_counts
 from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
 from annotation.services.verdicts import Verdict, review_conflict_resolve
+from annotation.taxon_names import taxa_in_reading_order
 from faune_platform.converters import id_or_none
 
 PAGE_SIZE = 60
@@ -58,7 +59,7 @@ def image_list(request: HttpRequest) -> HttpResponse:
         taxon=id_or_none(query.get("taxon")), labelled=labelled, batch=id_or_none(query.get("batch")),
     )
     page = Paginator(images, PAGE_SIZE).get_page(query.get("page"))
-    taxa = {taxon.pk: taxon for taxon in Taxon.objects.all()}
+    taxa = {taxon.pk: taxon for taxon in taxa_in_reading_order()}
     for image in page:
         image.current_taxon = taxa.get(image.current_taxon_id)
     params = query.copy()
@@ -188,8 +189,8 @@ def taxon_list(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Added taxon {taxon.name_en}.")
                 return redirect("taxon-list")
-    return render(request, "annotation/taxa.html", {"taxa": Taxon.objects.select_related("parent"),
-                                                    "form": form, "coordinator": coordinator})
+    taxa = taxa_in_reading_order(Taxon.objects.select_related("parent"))
+    return render(request, "annotation/taxa.html", {"taxa": taxa, "form": form, "coordinator": coordinator})
 
 
 @login_required
@@ -198,7 +199,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
     taxa = review_taxa_of(request.user)
     coordinator = taxa is None
     return render(request, "annotation/review.html", {
-        "queues": review_queue_counts(taxon_ids=taxa, user=request.user), "taxa": Taxon.objects.all(),
+        "queues": review_queue_counts(taxon_ids=taxa, user=request.user), "taxa": taxa_in_reading_order(),
         "second_opinions": second_opinions_waiting(taxon_ids=taxa),
         "coordinator": coordinator, "conflicts": review_conflicts().count() if coordinator else 0})
 
@@ -218,7 +219,7 @@ def review_conflicts_page(request: HttpRequest) -> HttpResponse:
         task.said = [(v.expert.username if v.expert else "—", sorted({names.get(t) for t in v.frames.values()}))
                      for v in task.verdicts.all() if v.kind == "label"]
     return render(request, "annotation/review_conflicts.html", {
-        "page": page, "taxa": Taxon.objects.all(), "report": review_agreement()})
+        "page": page, "taxa": taxa_in_reading_order(), "report": review_agreement()})
 
 
 def _resolve_conflict(request: HttpRequest, form: ConflictResolveForm) -> None:
@@ -259,7 +260,7 @@ def organisation_members(request: HttpRequest, pk: int) -> HttpResponse:
     members = organisation.memberships.select_related("user").prefetch_related("review_taxa").order_by(
         "user__username")
     return render(request, "annotation/members.html", {
-        "organisation": organisation, "members": members, "roles": Role.choices, "taxa": Taxon.objects.all(),
+        "organisation": organisation, "members": members, "roles": Role.choices, "taxa": taxa_in_reading_order(),
         "form": form})
 
 
