@@ -1,11 +1,13 @@
 from django import forms
 from django.contrib.auth.models import User
 from django.forms.models import ModelChoiceIterator
+from django.utils.translation import gettext_lazy as _
 
+from annotation.browse import SOURCE_CHOICES, Browse
 from annotation.ingest.layouts import FORMATS
 from annotation.models import Role, Taxon, TaxonKind
 from annotation.taxon_names import taxa_in_reading_order, taxon_name
-from faune_platform.converters import MAX_ID
+from faune_platform.converters import MAX_ID, id_or_none
 
 # Bounds of numbers people type: past them a value is a slip (or an attack), never a count or a gap.
 MAX_LABEL_COUNT = 10_000  # more animals than any camera frame shows
@@ -89,3 +91,41 @@ class MembershipForm(forms.Form):
             raise forms.ValidationError("No account has this name; create it in the admin first.")
         return user
 
+
+class ImageBrowseForm(forms.Form):
+    """The image list's filters, read from the query string (the image page reads the same, to step through the
+    same images). Ids that name no row are ignored, as links to a deleted camera should still open the list; a
+    date that is not one, or a range that ends before it starts, is refused with a message."""
+
+    organisation = forms.CharField(required=False)
+    deployment = forms.CharField(required=False)
+    batch = forms.CharField(required=False)
+    taxon = forms.CharField(required=False)
+    source = forms.ChoiceField(required=False, label=_("Label from"), choices=[("", _("anyone")), *SOURCE_CHOICES])
+    labelled = forms.CharField(required=False)
+    taken_from = forms.DateField(required=False, label=_("Taken from"))
+    taken_to = forms.DateField(required=False, label=_("Taken until"))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        start, end = data.get("taken_from"), data.get("taken_to")
+        if start and end and end < start:
+            raise forms.ValidationError(_("The date range ends (%(end)s) before it starts (%(start)s).")
+                                        % {"end": end, "start": start})
+        return data
+
+    def browse(self) -> Browse:
+        data = self.cleaned_data
+        return Browse(
+            organisation=id_or_none(data["organisation"]), deployment=id_or_none(data["deployment"]),
+            batch=id_or_none(data["batch"]), taxon=id_or_none(data["taxon"]), source=data["source"],
+            labelled={"yes": True, "no": False}.get(data["labelled"]),
+            taken_from=data["taken_from"], taken_to=data["taken_to"])
+
+    def messages(self) -> list[str]:
+        """Each refusal as a sentence that names the field."""
+        found = []
+        for name, errors in self.errors.items():
+            label = self.fields[name].label if name in self.fields else ""
+            found += [f"{label}: {error}" if label else str(error) for error in errors]
+        return found

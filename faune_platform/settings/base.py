@@ -193,6 +193,10 @@ FAUNE = {
     # Jobs queued with the ids of new partner labels (a doubtful correction goes to an expert for a check).
     "AFTER_PARTNER_LABEL_TASKS": env_list("FAUNE_AFTER_PARTNER_LABEL_TASKS",
                                           ["inference.tasks.partner_labels_route"]),
+    # Adds each image's pre-label (predicted_taxon_id, predicted_score, predicted_category, null when none; and
+    # predicted_zero_shot) to a queryset of images, by dotted path: the image list shows and filters pre-labels
+    # without importing the app that makes them.
+    "PRELABEL_COLUMNS": "inference.selectors.with_production_prediction",
     # Share of review tasks given to two experts, blind, to measure agreement; disagreements go to a coordinator.
     "DOUBLE_REVIEW_FRACTION": env_float("FAUNE_DOUBLE_REVIEW_FRACTION", 0.1),
     # A blind second review that waited this long for another expert of its taxon is offered to every expert
