@@ -12,7 +12,7 @@ from rest_framework import serializers
 
 from annotation.models import Organisation, Taxon
 from annotation.permissions import require_coordinator, user_access
-from annotation.selectors import images_visible_to
+from annotation.selectors import deployments_visible_to, images_visible_to
 from annotation.taxon_names import taxa_in_reading_order
 from faune_platform.converters import id_or_none
 from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES
@@ -51,6 +51,8 @@ def _filtered(request: HttpRequest, version: ModelVersion):
     images = with_prediction(images_visible_to(request.user), version).filter(predicted_score__isnull=False)
     if (taxon := id_or_none(query.get("taxon"))) is not None:
         images = images.filter(predicted_taxon_id=taxon)
+    if (deployment := id_or_none(query.get("deployment"))) is not None:
+        images = images.filter(deployment_id=deployment)
     if (low := _float_or_none(query.get("min_score"))) is not None:
         images = images.filter(predicted_score__gte=low)
     if (high := _float_or_none(query.get("max_score"))) is not None:
@@ -70,14 +72,16 @@ def prelabel_list(request: HttpRequest) -> HttpResponse:
         return _bulk_label(request)
     page = Paginator(_filtered(request, version).select_related("deployment"), PAGE_SIZE).get_page(
         request.GET.get("page"))
-    taxa = {t.pk: t for t in taxa_in_reading_order()}
+    taxa = taxa_in_reading_order()
+    by_id = {t.pk: t for t in taxa}
     for image in page:
-        image.predicted_taxon = taxa.get(image.predicted_taxon_id)
-        image.current_taxon = taxa.get(image.current_taxon_id)
+        image.predicted_taxon = by_id.get(image.predicted_taxon_id)
+        image.current_taxon = by_id.get(image.current_taxon_id)
     params = request.GET.copy()
     params.pop("page", None)
-    return render(request, "inference/prelabels.html", {"version": version, "page": page, "taxa": taxa.values(),
-                                                        "query": request.GET, "filter_params": params.urlencode()})
+    return render(request, "inference/prelabels.html", {
+        "version": version, "page": page, "taxa": taxa, "deployments": deployments_visible_to(request.user),
+        "query": request.GET, "filter_params": params.urlencode()})
 
 
 def _bulk_label(request: HttpRequest) -> HttpResponse:
