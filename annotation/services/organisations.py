@@ -1,10 +1,11 @@
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from annotation.models import Deployment, Membership, Organisation, Role, Taxon
 
@@ -93,4 +94,58 @@ def deployment_clock_offset_set(*, deployment: Deployment, clock_offset_s: int) 
         locked.sequence_set.filter(start__isnull=False).update(start=F("start") + delta, end=F("end") + delta)
         locked.clock_offset_s = clock_offset_s
         locked.save(update_fields=["clock_offset_s"])
+    return locked
+
+
+# What a field team records about a camera, and the deployment page edits; empty text is "", not NULL.
+DEPLOYMENT_TEXT = ("name", "location_name", "camera_id", "camera_make", "camera_model", "habitat")
+DEPLOYMENT_DETAILS = (*DEPLOYMENT_TEXT, "latitude", "longitude", "start", "end", "clock_offset_s")
+
+
+def _name_error(deployment: Deployment, name: str) -> str | None:
+    if not name:
+        return _("A deployment needs a name.")
+    taken = Deployment.objects.filter(organisation_id=deployment.organisation_id, name=name)
+    return _("Another deployment of this organisation has this name.") if taken.exclude(pk=deployment.pk).exists() \
+        else None
+
+
+def _deployment_errors(deployment: Deployment, values: dict) -> dict[str, str]:
+    """What is wrong with these details, by field: the form says it too, this is the service's own guard."""
+    errors = {}
+    if name_error := _name_error(deployment, values["name"]):
+        errors["name"] = name_error
+    for field in DEPLOYMENT_TEXT:
+        limit = Deployment._meta.get_field(field).max_length
+        if limit and len(values[field]) > limit:
+            errors[field] = _("At most %(limit)s characters.") % {"limit": limit}
+    for field, bound in (("latitude", 90), ("longitude", 180)):
+        if values[field] is not None and not -bound <= values[field] <= bound:  # NaN fails too
+            errors[field] = _("Between -%(bound)s and %(bound)s degrees.") % {"bound": bound}
+    start, end = values["start"], values["end"]
+    if isinstance(start, datetime) and isinstance(end, datetime) and end <= start:
+        errors["end"] = _("The pick-up must come after the set-up.")
+    if abs(values["clock_offset_s"]) > MAX_CLOCK_OFFSET_S:
+        errors["clock_offset_s"] = _("At most %(bound)s seconds either way.") % {"bound": f"{MAX_CLOCK_OFFSET_S:,}"}
+    return errors
+
+
+@transaction.atomic
+def deployment_update(*, deployment: Deployment, **details: object) -> Deployment:
+    """Record a camera's metadata (any of DEPLOYMENT_DETAILS). A new clock offset shifts the camera's dated images
+    and sequences in the same transaction (`deployment_clock_offset_set`), so dates and offset never disagree."""
+    unknown = set(details) - set(DEPLOYMENT_DETAILS)
+    if unknown:
+        raise TypeError(f"not a deployment detail: {', '.join(sorted(unknown))}")
+    locked = Deployment.objects.select_for_update().get(pk=deployment.pk)
+    values = {field: details.get(field, getattr(locked, field)) for field in DEPLOYMENT_DETAILS}
+    values |= {field: str(values[field] or "").strip() for field in DEPLOYMENT_TEXT}
+    if errors := _deployment_errors(locked, values):
+        raise ValidationError(errors)
+    offset = int(values.pop("clock_offset_s"))
+    if offset != locked.clock_offset_s:
+        locked = deployment_clock_offset_set(deployment=locked, clock_offset_s=offset)
+    for field, value in values.items():
+        setattr(locked, field, value)
+    locked.save(update_fields=list(values))
     return locked
