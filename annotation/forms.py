@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth.models import User
+from django.utils.translation import gettext as _
 
 from annotation.ingest.layouts import FORMATS
 from annotation.models import Role, Taxon, TaxonKind
@@ -59,5 +60,5 @@ class MembershipForm(forms.Form):
     def clean_username(self) -> User:
         user = User.objects.filter(username=self.cleaned_data["username"]).first()
         if user is None:
-            raise forms.ValidationError("No account has this name; create it in the admin first.")
+            raise forms.ValidationError(_("No account has this name: invite them as a new person instead."))
         return user

@@ -1,10 +1,14 @@
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from annotation.models import Deployment, Membership, Organisation, Role, Taxon
@@ -22,11 +26,31 @@ def organisation_get_or_create(*, name: str) -> tuple[Organisation, bool]:
     return Organisation.objects.get_or_create(name=name)
 
 
+@transaction.atomic
+def organisation_create(*, name: str) -> Organisation:
+    """A new organisation; a name that differs from an existing one only by case or spaces is refused, since two
+    such organisations would be told apart by nobody."""
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError(_("An organisation needs a name."))
+    if Organisation.objects.filter(name__iexact=name).exists():
+        raise ValidationError(_("An organisation named %(name)s exists already.") % {"name": name})
+    try:
+        with transaction.atomic():
+            return Organisation.objects.create(name=name)
+    except IntegrityError:  # created by someone else between the check and the insert
+        raise ValidationError(_("An organisation named %(name)s exists already.") % {"name": name}) from None
+
+
 def _coordinators_left(*, without: Membership) -> bool:
-    """Someone must still be able to manage memberships: another coordinator, or a site admin."""
-    others = Membership.objects.filter(role=Role.COORDINATOR, user__is_active=True).exclude(pk=without.pk)
+    """Someone must still be able to manage memberships: another coordinator, or a site admin. The coordinator
+    memberships are locked first, so two coordinators demoting each other at the same moment cannot both pass
+    this check (on PostgreSQL; SQLite runs write transactions one at a time anyway)."""
+    coordinators = Membership.objects.select_for_update(of=("self",)).filter(role=Role.COORDINATOR,
+                                                                             user__is_active=True)
+    others = [pk for pk in coordinators.values_list("pk", flat=True) if pk != without.pk]
     admins = get_user_model().objects.filter(is_superuser=True, is_active=True)
-    return others.exists() or admins.exists()
+    return bool(others) or admins.exists()
 
 
 @transaction.atomic
@@ -62,6 +86,46 @@ def membership_remove(*, user: User, organisation: Organisation) -> None:
 
 def user_create(*, username: str, password: str, email: str = "") -> User:
     return get_user_model().objects.create_user(username=username, password=password, email=email)
+
+
+@dataclass(frozen=True)
+class PasswordLink:
+    """What a set-password link is made of: the account's id, encoded, and a token that works once."""
+
+    user: User
+    uidb64: str
+    token: str
+
+
+def password_link_issue(*, user: User) -> PasswordLink:
+    """A link for someone who has not chosen a password yet. The token (Django's password-reset token) is signed
+    over the stored password, so it stops working once the password is set; drawing a new unusable password also
+    voids every link given before. Accounts with a password are refused: a coordinator passing on such a link
+    would take the account over."""
+    if user.has_usable_password():
+        raise ValidationError(_("%(username)s has chosen a password already; only people who have not get a "
+                                "set-password link.") % {"username": user.username})
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    return PasswordLink(user, urlsafe_base64_encode(force_bytes(user.pk)), default_token_generator.make_token(user))
+
+
+@transaction.atomic
+def member_invite(*, username: str, email: str = "", organisation: Organisation, role: str,
+                  review_taxa: list[Taxon] | None = None) -> PasswordLink:
+    """Create a person's account (with no password) and their membership, and return the one-time link with
+    which they choose their password: there is no mail server, so the coordinator passes the link on."""
+    username = username.strip()
+    if get_user_model().objects.filter(username__iexact=username).exists():
+        raise ValidationError(_("An account named %(username)s exists already: add it as a member instead.")
+                              % {"username": username})
+    try:
+        with transaction.atomic():
+            user = get_user_model().objects.create_user(username=username, email=email.strip(), password=None)
+    except IntegrityError:  # created by someone else between the check and the insert
+        raise ValidationError(_("An account named %(username)s exists already.") % {"username": username}) from None
+    membership_set(user=user, organisation=organisation, role=role, review_taxa=review_taxa)
+    return password_link_issue(user=user)
 
 
 def clock_offset_check(clock_offset_s: int) -> None:
