@@ -5,9 +5,14 @@ from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 
+from faune_platform.home import home_figures
+
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    """Each role's work: a partner's uploads and pre-labels to check, an expert's queues, and for coordinators
+    everything plus rounds, models and people."""
+    figures = home_figures(request.user) if request.user.is_authenticated else {}
+    return render(request, "home.html", figures)
 
 
 class PasswordSetView(PasswordResetConfirmView):
