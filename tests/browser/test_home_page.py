@@ -54,6 +54,7 @@ def test_an_expert_sees_their_queues_above_everything_and_starts_one(page, org, 
     assert rows.nth(0).inner_text().split("\t")[:2] == ["red deer yours", "2"]
     assert rows.nth(1).inner_text().split("\t")[:2] == ["roe deer yours", "0"]
     assert rows.nth(1).get_by_role("link").count() == 0  # nothing to review there
+    assert page.locator("#home-images h2").inner_text() == "Images you can see"  # not theirs: in their taxa
     assert page.locator("#home-models").count() == 0 and "Organisations" not in page.inner_text("header nav")
     rows.nth(0).get_by_role("link", name="Review now").click()
     page.wait_for_url(re.compile(r"/review/\?queue=\d+$"))
