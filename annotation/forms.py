@@ -88,7 +88,7 @@ class MembershipForm(forms.Form):
     def clean_username(self) -> User:
         user = User.objects.filter(username=self.cleaned_data["username"]).first()
         if user is None:
-            raise forms.ValidationError("No account has this name; create it in the admin first.")
+            raise forms.ValidationError(_("No account has this name: invite them as a new person instead."))
         return user
 
 

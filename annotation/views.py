@@ -4,17 +4,16 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from annotation.browse import SOURCE_CHOICES, SOURCE_WORDS, browse_neighbours, images_browse, label_boxes
-from annotation.forms import ConflictResolveForm, ImageBrowseForm, ImportForm, LabelForm, MembershipForm, TaxonForm
+from annotation.forms import ConflictResolveForm, ImageBrowseForm, ImportForm, LabelForm, TaxonForm
 from annotation.ingest.archive import ArchiveRejected
 from annotation.ingest.layouts import LayoutError
-from annotation.models import BatchOutcome, Deployment, Image, Organisation, Role, Taxon
+from annotation.models import BatchOutcome, Deployment, Image, Organisation, Taxon
 from annotation.permissions import require_coordinator, review_taxa_of, user_access
 from annotation.selectors import (
     batches_visible_to,
@@ -32,7 +31,6 @@ from annotation.services.annotations import LabelConflict, annotation_add
 from annotation.services.batches import batch_counts
 from annotation.services.imports import UnknownClasses
 from annotation.services.imports_web import import_archive_accept
-from annotation.services.organisations import membership_remove, membership_set
 from annotation.services.review import ReviewConflict, review_queue_counts
 from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
@@ -266,44 +264,3 @@ def _resolve_conflict(request: HttpRequest, form: ConflictResolveForm) -> None:
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
     else:
         messages.success(request, f"Resolved as {taxon.name_en}.")
-
-
-@login_required
-def organisation_list(request: HttpRequest) -> HttpResponse:
-    require_coordinator(request.user, "manage organisations")
-    organisations = Organisation.objects.annotate(members=Count("memberships")).order_by("name")
-    return render(request, "annotation/organisations.html", {"organisations": organisations})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def organisation_members(request: HttpRequest, pk: int) -> HttpResponse:
-    """Coordinators add members, change roles and experts' taxa, or remove members: through the one membership
-    service, so a demotion takes effect on the member's next request."""
-    require_coordinator(request.user, "manage memberships")
-    organisation = get_object_or_404(Organisation, pk=pk)
-    form = MembershipForm(request.POST or None)
-    if request.method == "POST":
-        if form.is_valid():
-            _membership_change(request, organisation, form.cleaned_data)
-        else:
-            messages.error(request, "; ".join(" ".join(errors) for errors in form.errors.values()))
-        return redirect("organisation-members", pk=pk)
-    members = organisation.memberships.select_related("user").prefetch_related("review_taxa").order_by(
-        "user__username")
-    return render(request, "annotation/members.html", {
-        "organisation": organisation, "members": members, "roles": Role.choices, "taxa": taxa_in_reading_order(),
-        "form": form})
-
-
-def _membership_change(request: HttpRequest, organisation: Organisation, data: dict) -> None:
-    user = data["username"]
-    try:
-        if data["remove"]:
-            membership_remove(user=user, organisation=organisation)
-            messages.success(request, f"{user.username} is no longer a member of {organisation.name}.")
-            return
-        membership_set(user=user, organisation=organisation, role=data["role"], review_taxa=list(data["review_taxa"]))
-        messages.success(request, f"{user.username} is now {data['role']} of {organisation.name}.")
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))

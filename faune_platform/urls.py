@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/set-password/<uidb64>/<token>/", views.PasswordSetView.as_view(), name="password-set"),
     path("admin/", admin.site.urls),
     path("api/token/", obtain_auth_token, name="api-token"),
     path("api/", include(annotation_api)),
