@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import BooleanField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import BooleanField, F, OuterRef, QuerySet, Subquery, Value
 
 from annotation.models import WAITING, Image, ReviewTask, Taxon
 from annotation.selectors import images_visible_to, taxa_held
@@ -281,3 +281,12 @@ def novelty_cluster_members(scan: NoveltyScan, number: int) -> list[dict] | None
                      "exists": pk in labels, "label": names.get(labels.get(pk)),
                      "predicted": names.get(taxon_id), "score": score})
     return rows
+
+
+def versions_trained() -> list[dict]:
+    """Versions whose lineage records the labels they were trained on and their test macro-F1 (every version a
+    round registered; not zero-shot or imported ones), oldest first: the points of a learning curve."""
+    versions = ModelVersion.objects.filter(lineage__has_key="labels").filter(lineage__has_key="test_macro_f1")
+    return list(versions.order_by("created_at", "pk").values(
+        "pk", "name", "version", "status", "created_at", labels=F("lineage__labels"),
+        macro_f1=F("lineage__test_macro_f1"), round=F("lineage__round")))
