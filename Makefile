@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test setup lint bench clean-data
+.PHONY: run test test-integration setup lint bench clean-data
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	@$(PY) -m pytest -q
+
+# The scale-out subset against DATABASE_URL and REDIS_URL (see .ci/services), with FAUNE_WORKERS workers each.
+test-integration: $(STAMP)
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[postgres,redis]' 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@$(PY) -m pytest -q -m integration
 
 bench: $(STAMP)
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[bench]' 2>&1 | { grep -v '^WARNING: Location' || true; }

@@ -12,6 +12,25 @@ from tests import factories
 SHARED_CAMTRAP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "camtrap"
 
 
+# The scale-out subset (`pytest -m integration`, run by .ci/run on PostgreSQL, Redis and two workers): the path
+# an image takes from ingest through pre-labelling, selection and review to a round and a release, and the faults.
+INTEGRATION_MODULES = {
+    "tests/annotation/test_ingest.py", "tests/annotation/test_import_jobs.py", "tests/annotation/test_worker.py",
+    "tests/annotation/test_labels.py", "tests/annotation/test_merges.py", "tests/annotation/test_review.py",
+    "tests/annotation/test_review_races.py", "tests/inference/test_prelabel.py",
+    "tests/inference/test_worker_kill.py", "tests/inference/test_selection_batches.py",
+    "tests/inference/test_selection_routing.py", "tests/inference/test_object_storage.py",
+    "tests/training/test_rounds.py", "tests/training/test_trust.py", "tests/platform/test_faults.py",
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    root = Path(__file__).resolve().parent.parent
+    for item in items:
+        if str(Path(item.fspath).relative_to(root)) in INTEGRATION_MODULES:
+            item.add_marker(pytest.mark.integration)
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
     data_dir = Path(settings.DATA_DIR)
     if data_dir.name.startswith("faune-test-"):

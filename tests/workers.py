@@ -56,6 +56,18 @@ def worker_stop(process: subprocess.Popen, *, kill: bool = False) -> str:
     return process.log.read().decode(errors="replace")[-3000:]
 
 
+def resume_bound(settings, stale_s: float, timeout_s: float) -> float:
+    """How soon a job whose worker was killed must be done again. The ORM broker delivers the task again after
+    its retry time; Redis cannot, and the periodic sweep (scheduled here as bootstrap does) queues the stale job
+    again: its minute, the staleness and the scheduler's tick. Both plus start-up and the rest of the work."""
+    if "redis" in settings.Q_CLUSTER:
+        from faune_platform.jobs import sweep_schedule_ensure
+
+        sweep_schedule_ensure()
+        return 60 + stale_s + 30 + 90
+    return timeout_s + 10 + 90
+
+
 def wait_until(condition, timeout: float, what: str, explain=lambda: "") -> float:
     """Poll `condition` until it holds; fail the test naming `what` (and what `explain` returns: the worker's
     log, say) after `timeout` seconds. Returns the wait."""

@@ -229,6 +229,9 @@ FAUNE = {
     "JOB_SWEEP_MINUTES": env_int("FAUNE_JOB_SWEEP_MINUTES", 2, minimum=1),
     "JOB_SWEEPS": env_list("FAUNE_JOB_SWEEPS", ["inference.tasks.jobs_sweep", "annotation.tasks.jobs_sweep",
                                                 "training.tasks.jobs_sweep"]),
+    "JOB_TIMEOUT_S": _JOB_TIMEOUT_S,
+    # Fault tests only (faune_platform/failpoints.py): where a worker stops so that the test can kill it.
+    "FAILPOINTS": frozenset(env_list("FAUNE_FAILPOINTS", [])),
 }
 
 LOGGING = {

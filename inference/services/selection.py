@@ -25,6 +25,7 @@ from annotation.services.review import (
     review_tasks_requeue,
 )
 from faune_platform.db import in_chunks
+from faune_platform.failpoints import failpoint
 from faune_platform.jobs import JobStatus, job_claim, job_enqueue, job_fail, job_finish
 from inference.engine.aggregate import class_probabilities
 from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES, Pool, neighbourhood, select
@@ -176,6 +177,7 @@ def _pick(batch: SelectionBatch) -> None:
                     duplicate_cosine=settings.FAUNE["NEAR_DUPLICATE_COSINE"])
     batch.picked = [[int(i), round(float(s), 5)] for i, s in zip(picked.ids, picked.scores, strict=True)]
     batch.candidates, batch.restricted = len(rows), restricted
+    failpoint("selection.picked")
     with transaction.atomic():
         if batch.pk is None:  # the command's path: recorded only now that the pick succeeded
             batch.status, batch.finished_at = JobStatus.DONE, timezone.now()

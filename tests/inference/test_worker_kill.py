@@ -6,12 +6,12 @@ import pytest
 from django_q.conf import Conf
 
 from annotation.models import Image
-from faune_platform.jobs import sweep_all, sweep_schedule_ensure
+from faune_platform.jobs import sweep_all
 from inference.models import Prediction, PrelabelRun
 from inference.services.registry import default_version_ensure
 from tests.conftest import client_for
 from tests.factories import jpeg_bytes, upload
-from tests.workers import wait_until, worker_start, worker_stop
+from tests.workers import resume_bound, wait_until, worker_start, worker_stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_taxa")]
 TIMEOUT_S = 15  # the task time limit the worker runs with; its retry time is then 25 s
@@ -26,24 +26,15 @@ def _start_worker(settings) -> subprocess.Popen:
                         FAUNE_JOB_STALE_S=str(STALE_S), FAUNE_JOB_SWEEP_MINUTES="1", FAUNE_LOG_LEVEL="WARNING")
 
 
-def _resume_bound(settings) -> float:
-    """How soon the job must be running again: the ORM broker delivers a task whose worker died again after its
-    retry time; Redis cannot, and the periodic sweep (scheduled as bootstrap does) queues the stale job again."""
-    if "redis" in settings.Q_CLUSTER:
-        sweep_schedule_ensure()
-        return 60 + STALE_S + 30 + 90  # the sweep's minute, the staleness, the scheduler's tick, the work
-    return TIMEOUT_S + 10 + 90  # the retry time, plus start-up and the rest of the work
-
-
 def _kill(process: subprocess.Popen) -> None:
     worker_stop(process, kill=True)  # the whole cluster: sentinel, workers, monitor
 
 
-def _explain(run_pk: int, worker: subprocess.Popen) -> str:
+def _explain(batch_id: int, worker: subprocess.Popen) -> str:
     from django_q.models import Schedule
 
     schedules = list(Schedule.objects.values("name", "next_run", "repeats", "cluster"))
-    run = PrelabelRun.objects.values("status", "done", "heartbeat_at", "resumes").get(pk=run_pk)
+    run = list(PrelabelRun.objects.filter(batch_id=batch_id).values("status", "done", "heartbeat_at", "resumes"))
     return f"run {run}\nschedules {schedules}\nworker:\n{worker_stop(worker)}"
 
 
@@ -60,17 +51,17 @@ def announced(settings, monkeypatch, partner):
 
 
 def test_a_killed_worker_resumes_the_prelabel_job(settings, announced):
-    bound = _resume_bound(settings)
+    bound = resume_bound(settings, STALE_S, TIMEOUT_S)
     worker = _start_worker(settings)
     try:
         wait_until(lambda: PrelabelRun.objects.filter(batch_id=announced, done__gt=0, status="running").exists(), 180,
-              "the first worker is in the middle of a chunk")
+                   "the first worker is in the middle of a chunk", lambda: _explain(announced, worker))
         _kill(worker)
         run = PrelabelRun.objects.get(batch_id=announced)
         assert run.done < IMAGES, "killed too late: the job was already finished"
         worker = _start_worker(settings)
         waited = wait_until(lambda: PrelabelRun.objects.get(pk=run.pk).status == "done", bound + 60,
-                            "a restarted worker finishes the job", lambda: _explain(run.pk, worker))
+                            "a restarted worker finishes the job", lambda: _explain(announced, worker))
     finally:
         _kill(worker)
     assert waited < bound

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from annotation.ingest.hashing import file_sha256
 from annotation.models import TaxonKind
+from faune_platform.failpoints import failpoint
 from faune_platform.jobs import ACTIVE, job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
 from inference.models import BoxSource, Detection, HeadKind, ModelVersion, VersionStatus
 from training.models import Release, ReleaseRequest, TrainingRound
@@ -246,6 +247,7 @@ def release_publish(*, version: ModelVersion, semver: str, user: User | None,
             release = Release.objects.create(version=version, semver=semver, files=files, changelog=changelog,
                                              model_card=card, created_by=user)
             staging.rename(folder)
+            failpoint("release.moved")  # the worst moment: the folder in place, its row not yet committed
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

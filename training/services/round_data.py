@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import LabelSource, Taxon, TaxonKind
+from faune_platform.failpoints import failpoint
 from inference.models import ModelVersion
 from inference.selectors import classes_lost, taxon_tree
 from training.engine.comparison import paired_macro_f1_bootstrap
@@ -183,6 +184,7 @@ def candidate_register(round_id: int, register: Callable[[], ModelVersion]) -> M
             raise RoundFailed("the round was ended while it ran (marked failed for lack of a heartbeat, or "
                               "cancelled); nothing registered")
         version = register()
+        failpoint("round.registered")  # the version written, the transaction not yet committed
         round_finish(round_id, RoundStatus.DONE, candidate=version, progress=1.0)
     return version
 

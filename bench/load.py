@@ -1,0 +1,275 @@
+"""Load: the platform under gunicorn on PostgreSQL, driven over loopback by simulated experts working review queues
+(list the queues, claim a task, fetch each frame's thumbnail, the model's prediction and similar images, post a
+verdict) and partners uploading small batches of photos, for a fixed time. Prints throughput, p50/p95/p99 per
+action and the errors.
+
+The baseline, in the same run and against the same server, is one expert alone for a shorter time: the ratio says
+what the crowd costs each expert. Review actions are every expert action (the uploads are reported apart).
+
+Needs a PostgreSQL server: DATABASE_URL=postgres://... (e.g. `eval "$(.ci/services start)"`); a throw-away
+database is created on it and dropped at the end. Needs gunicorn (`make bench` installs it).
+Usage: python bench/load.py [--experts 20] [--partners 5] [--seconds 60] [--tasks 3000] [--gunicorn-workers 4]
+Target (issue 13): zero errors, p95 under 200 ms for review actions."""
+import argparse
+import io
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from faune_platform.blas import kernels_report  # noqa: E402  (first: it sets the BLAS kernels before faiss loads)
+
+# isort: split
+from bench.selection_db import _admin, _database_urls  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+REVIEW_TAXA = ["roe-deer", "wild-boar", "fox", "badger", "red-deer", "chamois", "lagomorph", "squirrel"]
+
+
+def _jpeg(seed: int, size=(160, 120)) -> bytes:
+    from PIL import Image as Picture
+
+    pixels = np.random.default_rng(seed).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Picture.fromarray(pixels).save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
+def prepare(tasks: int, experts: int, partners: int) -> dict:
+    """Experts, partners, a pool of single-frame sequences with the production version's predictions and
+    embeddings, the index, and one waiting review task per sequence, in the queue of its taxon. Returns the
+    session cookies of the simulated people."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from annotation.models import Image, Membership, Organisation, Role, Sequence, Taxon
+    from annotation.services.batches import batch_open
+    from annotation.services.review import ReviewItem, review_tasks_create
+    from inference.models import Embedding, Prediction
+    from inference.selectors import production_version
+    from inference.services.index import index_rebuild
+
+    version = production_version()
+    organisation = Organisation.objects.create(name="Load")
+    taxa = list(Taxon.objects.filter(slug__in=REVIEW_TAXA))
+    people = {"experts": [], "partners": []}
+    users = get_user_model().objects
+    for index in range(experts):
+        user = users.create_user(f"expert{index}", password="unused-here")
+        membership = Membership.objects.create(user=user, organisation=organisation, role=Role.EXPERT)
+        mine = [taxa[index % len(taxa)], taxa[(index + 1) % len(taxa)]]
+        membership.review_taxa.set(mine)
+        people["experts"].append((user, [taxon.pk for taxon in mine]))
+    for index in range(partners):
+        user = users.create_user(f"partner{index}", password="unused-here")
+        Membership.objects.create(user=user, organisation=organisation, role=Role.PARTNER)
+        people["partners"].append((user, []))
+    photo = default_storage.save("load/photo.jpg", ContentFile(_jpeg(0, (1280, 960))))
+    thumbnail = default_storage.save("load/thumbnail.jpg", ContentFile(_jpeg(0)))
+    batch = batch_open(organisation=organisation, uploader=None)
+    classes = list(version.classes.order_by("index").values_list("taxon_id", flat=True))
+    rng = np.random.default_rng(0)
+    images = []
+    for index in range(tasks):
+        sequence = Sequence.objects.create(organisation=organisation, batch=batch)
+        images.append(Image(organisation=organisation, batch=batch, sequence=sequence, file=photo,
+                            thumbnail=thumbnail, original_name=f"{index}.jpg", sha256=f"{index:064x}",
+                            bytes=1, width=1280, height=960))
+    images = Image.objects.bulk_create(images)
+    vectors = rng.normal(size=(tasks, 1280)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    Embedding.objects.bulk_create(Embedding(image=image, backbone_key=version.backbone_key,
+                                            vector=vectors[k].astype(np.float16).tobytes())
+                                  for k, image in enumerate(images))
+    Prediction.objects.bulk_create(Prediction(
+        image=image, version=version, category="animal", taxon_id=taxa[k % len(taxa)].pk, score=0.6,
+        top=[[taxa[k % len(taxa)].pk, 0.6], [classes[0], 0.2]],
+        logits=rng.normal(size=len(classes)).astype(np.float16).tobytes()) for k, image in enumerate(images))
+    index_rebuild(version.backbone_key)
+    review_tasks_create(items=[ReviewItem(image=image, queue_taxon=taxa[k % len(taxa)], reason="load", score=0.5)
+                               for k, image in enumerate(images)], origin="load")
+    sessions = {}
+    for role, members in people.items():
+        sessions[role] = []
+        for user, queues in members:
+            session = SessionStore()
+            session.update({"_auth_user_id": str(user.pk),
+                            "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+                            "_auth_user_hash": user.get_session_auth_hash()})
+            session.create()
+            sessions[role].append((session.session_key, queues))
+    return sessions
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.errors: list[str] = []
+        self.lock = threading.Lock()
+
+    def call(self, http, action: str, method: str, url: str, **kwargs):
+        start = time.perf_counter()
+        try:
+            response = http.request(method, url, timeout=30, **kwargs)
+        except Exception as error:  # noqa: BLE001 (a refused or broken connection is an error to report)
+            with self.lock:
+                self.errors.append(f"{action}: {error!r}")
+            return None
+        elapsed = (time.perf_counter() - start) * 1000
+        with self.lock:
+            self.latencies[action].append(elapsed)
+            if response.status_code >= 400:
+                self.errors.append(f"{action}: {response.status_code} {response.text[:200]}")
+        return response
+
+
+def _client(base: str, session_key: str, page: str):
+    """A person's browser: their session, and the CSRF cookie their first page (with a form) sets."""
+    import requests
+
+    http = requests.Session()
+    http.cookies.set("sessionid", session_key)
+    http.get(base + page, timeout=30)
+    http.headers.update({"X-CSRFToken": http.cookies.get("csrftoken", ""), "Referer": base + page})
+    return http
+
+
+def expert(base: str, session_key: str, queues: list[int], recorder: Recorder, stop: float, seed: int) -> None:
+    http, rng = _client(base, session_key, "/review/"), random.Random(seed)
+    while time.monotonic() < stop:
+        recorder.call(http, "queues", "GET", f"{base}/api/review/queues/")
+        claimed = recorder.call(http, "claim", "POST", f"{base}/api/review/claim/", json={"queue": rng.choice(queues)})
+        if claimed is None or claimed.status_code != 200:
+            continue
+        task = claimed.json()
+        for frame in task["frames"]:
+            recorder.call(http, "thumbnail", "GET", base + frame["thumbnail_url"])
+            recorder.call(http, "prediction", "GET", f"{base}/api/images/{frame['id']}/prediction/")
+            recorder.call(http, "similar", "GET", f"{base}/api/images/{frame['id']}/similar/")
+        recorder.call(http, "verdict", "POST", f"{base}/api/review/tasks/{task['id']}/label/",
+                      json={"taxon": REVIEW_TAXA[rng.randrange(len(REVIEW_TAXA))],
+                            "expected_current": task["labels_stamp"]})
+
+
+def partner(base: str, session_key: str, recorder: Recorder, stop: float, seed: int) -> None:
+    http, sent = _client(base, session_key, "/upload/"), 0
+    while time.monotonic() < stop:
+        files = [("files", (f"p{seed}-{sent + k}.jpg", _jpeg(seed * 100_000 + sent + k), "image/jpeg"))
+                 for k in range(3)]
+        sent += 3
+        recorder.call(http, "upload", "POST", f"{base}/api/images/", files=files,
+                      data={"deployment_name": f"camera {seed}"})
+
+
+def drive(base: str, sessions: dict, experts: int, partners: int, seconds: float) -> Recorder:
+    recorder, stop = Recorder(), time.monotonic() + seconds
+    threads = [threading.Thread(target=expert, args=(base, key, queues, recorder, stop, k))
+               for k, (key, queues) in enumerate(sessions["experts"][:experts])]
+    threads += [threading.Thread(target=partner, args=(base, key, recorder, stop, k))
+                for k, (key, _) in enumerate(sessions["partners"][:partners])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return recorder
+
+
+def _percentiles(values: list[float]) -> dict:
+    return {f"p{q}": round(float(np.percentile(values, q)), 1) for q in (50, 95, 99)} if values else {}
+
+
+def report(recorder: Recorder, seconds: float, title: str) -> float:
+    print(title)
+    review = []
+    for action, values in sorted(recorder.latencies.items()):
+        figures = _percentiles(values)
+        print(f"  {action:<10} {len(values) / seconds:7.1f}/s  p50 {figures['p50']:7.1f}  p95 {figures['p95']:7.1f}  "
+              f"p99 {figures['p99']:7.1f} ms  ({len(values)})")
+        review += values if action != "upload" else []
+    for error in recorder.errors[:10]:
+        print("  error:", error)
+    print(f"  {len(recorder.errors)} errors")
+    return float(np.percentile(review, 95)) if review else float("nan")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--experts", type=int, default=20)
+    parser.add_argument("--partners", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--baseline-seconds", type=float, default=15)
+    parser.add_argument("--tasks", type=int, default=3000)
+    parser.add_argument("--gunicorn-workers", type=int, default=4)
+    args = parser.parse_args()
+    maintenance, database = _database_urls()
+    name = database.rsplit("/", 1)[1].replace("selection", "load")
+    database = database.rsplit("/", 1)[0] + "/" + name
+    _admin(maintenance, f"CREATE DATABASE {name}")
+    server = None
+    try:
+        os.environ["DATABASE_URL"] = database
+        from bench._django import setup_django
+
+        setup_django()
+        sessions = prepare(args.tasks, args.experts, args.partners)
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        os.environ["FAUNE_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
+        command = [sys.executable, "-m", "gunicorn", "faune_platform.wsgi", "-b", f"127.0.0.1:{port}",
+                   "-w", str(args.gunicorn_workers), "-k", "gthread", "--threads", "4", "--log-level", "warning"]
+        server = subprocess.Popen(command, cwd=ROOT, env=os.environ)  # noqa: S603
+        _wait_for(base)
+        baseline = report(drive(base, sessions, 1, 0, args.baseline_seconds), args.baseline_seconds,
+                          f"one expert alone, {args.baseline_seconds:.0f} s")
+        loaded = drive(base, sessions, args.experts, args.partners, args.seconds)
+        p95 = report(loaded, args.seconds, f"{args.experts} experts and {args.partners} partners, "
+                                           f"{args.seconds:.0f} s, gunicorn {args.gunicorn_workers}x4 threads")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        from django.db import connections
+
+        connections.close_all()
+        _admin(maintenance, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    per_action = {action: _percentiles(values) for action, values in loaded.latencies.items()}
+    print(json.dumps({"metric": "review_p95_ms", "value": round(p95, 1), "unit": "ms", "baseline": round(baseline, 1),
+                      "ratio": round(p95 / baseline, 3), "errors": len(loaded.errors),
+                      "review_actions_per_s": round(sum(len(v) for a, v in loaded.latencies.items()
+                                                        if a != "upload") / args.seconds, 1),
+                      "per_action": per_action}))
+
+
+def _wait_for(base: str, timeout: float = 60) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"{base}/accounts/login/", timeout=2)
+            return
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still importing the app
+            time.sleep(0.5)
+    sys.exit("gunicorn did not answer within a minute")
+
+
+if __name__ == "__main__":
+    print(kernels_report(), flush=True)
+    main()
