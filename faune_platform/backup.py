@@ -1,0 +1,200 @@
+"""Backup and restore of a whole platform: the database (as Django fixtures, so a backup taken on SQLite restores
+on PostgreSQL and back), media through the storage API (local disk or object storage alike), and the folders of
+the data dir that hold model files, round reports, releases and waiting imports. FAISS indexes are not kept: they
+are rebuilt from the stored embeddings after a restore. Neither is the secret key, nor the job queue.
+
+A backup folder holds `database.jsonl.gz` (one row per line), `media/`, one folder per data-dir part, and
+`manifest.json` (row counts per model, every file with its size and SHA-256, the data dir it came from): restore
+checks every file against it before touching anything, so a damaged backup is refused whole."""
+import base64
+import gzip
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from uuid import UUID
+
+from django.apps import apps
+from django.conf import settings
+from django.core import serializers
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.core.management.color import no_style
+from django.db import connection, transaction
+from django.utils import timezone
+
+from annotation.ingest.hashing import file_sha256
+
+DATA_DIR_PARTS = ("models", "rounds", "releases", "imports")  # media goes through the storage API
+# Queue state, sessions and what migrations create are not data a person wrote: a restored platform starts clean.
+NOT_BACKED_UP = ("contenttypes", "auth.permission", "sessions", "django_q", "admin.logentry")
+
+
+class BackupError(Exception):
+    pass
+
+
+def _models():
+    skipped = {label.lower() for label in NOT_BACKED_UP}
+    for model in apps.get_models():
+        label = model._meta.label_lower
+        if model._meta.app_label not in skipped and label not in skipped and not model._meta.proxy:
+            yield model
+
+
+def _storage_files(folder: str = "") -> Iterator[str]:
+    try:
+        folders, files = default_storage.listdir(folder)
+    except FileNotFoundError:  # local storage before the first upload
+        return
+    for name in files:
+        yield f"{folder}/{name}" if folder else name
+    for name in folders:
+        yield from _storage_files(f"{folder}/{name}" if folder else name)
+
+
+def _encode(value):
+    """Full precision (Django's JSON encoder keeps milliseconds only); bytes as base64; the rest as text."""
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, bytes | memoryview):
+        return {"base64": base64.b64encode(bytes(value)).decode()}
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    raise TypeError(f"cannot back up a {type(value).__name__}")
+
+
+def _decoded(record: dict) -> dict:
+    fields = record["fields"]
+    for name, value in fields.items():
+        if isinstance(value, dict) and set(value) == {"base64"}:
+            fields[name] = base64.b64decode(value["base64"])
+    return record
+
+
+def _dump(out) -> None:
+    """One JSON object per row, model by model, read in chunks (a pool of a million images fits in no memory)."""
+    for model in _models():
+        rows = model._default_manager.order_by("pk").iterator(chunk_size=2000)
+        for record in serializers.serialize("python", rows, use_natural_foreign_keys=True):
+            out.write(json.dumps(record, default=_encode) + "\n")
+
+
+def _load(lines) -> None:
+    """Rows back in, with the database's checks of references held until every row is in (rows refer to rows
+    of models written later); then the id sequences carry on from the restored ids (PostgreSQL)."""
+    with connection.constraint_checks_disabled():
+        chunk = []
+        for line in lines:
+            chunk.append(_decoded(json.loads(line)))
+            if len(chunk) == 2000:
+                _save(chunk)
+                chunk = []
+        _save(chunk)
+    connection.check_constraints()
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sequence_reset_sql(no_style(), list(_models())):
+            cursor.execute(statement)
+
+
+def _save(records: list[dict]) -> None:
+    for restored in serializers.deserialize("python", records, handle_forward_references=True):
+        restored.save()
+
+
+def backup(target: Path) -> dict:
+    """Write a backup into `target` (a new or empty folder). Returns the manifest."""
+    target.mkdir(parents=True, exist_ok=True)
+    if any(target.iterdir()):
+        raise BackupError(f"{target} is not empty: back up into a new folder.")
+    data_dir = Path(settings.DATA_DIR)
+    with transaction.atomic():  # one consistent view of the database (a snapshot on PostgreSQL)
+        counts = {model._meta.label: model._default_manager.count() for model in _models()}
+        with gzip.open(target / "database.jsonl.gz", "wt", encoding="utf-8") as out:
+            _dump(out)
+    for name in _storage_files():
+        destination = target / "media" / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with default_storage.open(name, "rb") as source, destination.open("wb") as out:
+            shutil.copyfileobj(source, out)
+    for part in DATA_DIR_PARTS:
+        if (data_dir / part).is_dir():
+            shutil.copytree(data_dir / part, target / part, ignore=shutil.ignore_patterns("*.lock", ".*.partial"))
+    files = {str(path.relative_to(target)): {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+             for path in sorted(target.rglob("*")) if path.is_file()}
+    manifest = {"created_at": timezone.now().isoformat(), "data_dir": str(data_dir), "rows": counts, "files": files}
+    (target / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def _checked_manifest(source: Path) -> dict:
+    try:
+        manifest = json.loads((source / "manifest.json").read_text())
+    except (FileNotFoundError, ValueError) as error:
+        raise BackupError(f"{source} holds no readable manifest.json: is it a backup folder? ({error})") from None
+    for name, expected in manifest["files"].items():
+        path = source / name
+        if not path.is_file() or file_sha256(path) != expected["sha256"]:
+            raise BackupError(f"{name} is missing or differs from the manifest: the backup is damaged; "
+                              "nothing was restored.")
+    return manifest
+
+
+def _holds_data() -> bool:
+    return any(model._default_manager.exists() for model in _models()
+               if model._meta.app_label in ("annotation", "inference", "training") and
+               model._meta.model_name not in ("taxon",))
+
+
+def _rewrite_artifact_paths(old: str, new: str) -> None:
+    """Model files registered under the old data dir now live under this one."""
+    from inference.models import ModelVersion
+
+    for version in ModelVersion.objects.all():
+        text = json.dumps(version.artifacts)
+        if old in text:
+            version.artifacts = json.loads(text.replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1]))
+            version.save(update_fields=["artifacts"])
+
+
+def restore(source: Path, *, replace: bool = False) -> dict:
+    """Restore a backup over this platform's database and files; refuses to overwrite data unless `replace`."""
+    manifest = _checked_manifest(source)
+    if _holds_data() and not replace:
+        raise BackupError("This platform already holds images, labels or models: restoring would replace them. "
+                          "Run again with --replace to do so.")
+    data_dir = Path(settings.DATA_DIR)
+    with transaction.atomic():
+        call_command("flush", interactive=False, verbosity=0)
+        with gzip.open(source / "database.jsonl.gz", "rt", encoding="utf-8") as lines:
+            _load(lines)
+        _rewrite_artifact_paths(manifest["data_dir"], str(data_dir))
+    _restore_files(source, data_dir)
+    _rebuild_indexes()
+    return manifest
+
+
+def _restore_files(source: Path, data_dir: Path) -> None:
+    for name in _storage_files():
+        default_storage.delete(name)
+    media = source / "media"
+    for path in sorted(media.rglob("*")) if media.is_dir() else []:
+        if path.is_file():
+            with path.open("rb") as content:
+                default_storage.save(str(path.relative_to(media)), content)
+    for part in DATA_DIR_PARTS:
+        shutil.rmtree(data_dir / part, ignore_errors=True)
+        if (source / part).is_dir():
+            shutil.copytree(source / part, data_dir / part)
+    shutil.rmtree(data_dir / "faiss", ignore_errors=True)
+
+
+def _rebuild_indexes() -> None:
+    from inference.models import Embedding
+    from inference.services.index import index_rebuild
+
+    for key in Embedding.objects.values_list("backbone_key", flat=True).distinct():
+        index_rebuild(key)
+
