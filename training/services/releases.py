@@ -159,15 +159,17 @@ def _write_bundle(folder: Path, version: ModelVersion, training_round: TrainingR
         shutil.copyfile(record["path"], folder / f"{role}{''.join(Path(record['path']).suffixes) or '.bin'}")
     (folder / "classes.json").write_text(json.dumps(classes, ensure_ascii=False, indent=1))
     (folder / "MODEL_CARD.md").write_text(card)
+    # Public: the label snapshot is named by its hash; its file (a server path) and its image ids stay here.
+    lineage = {key: value for key, value in version.lineage.items() if key != "labels_file"}
     (folder / "lineage.json").write_text(json.dumps({"version": str(version), "backbone": version.backbone,
-                                                     "lineage": version.lineage}, indent=1, default=str))
+                                                     "lineage": lineage}, indent=1, default=str))
     if folded is not None:
         import torch
 
         torch.save(folded, folder / "deepfaune-classifier.pt")
     if training_round:
         source = round_dir(training_round.pk)
-        for name in ("metrics.json", "confusion.png", "reliability.png", "coverage.png", "labels.json"):
+        for name in ("metrics.json", "confusion.png", "reliability.png", "coverage.png"):
             if (source / name).exists():
                 shutil.copyfile(source / name, folder / name)
 
