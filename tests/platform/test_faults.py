@@ -41,6 +41,7 @@ def real_queue(settings, monkeypatch):
 
 def _worker(settings, *failpoints: str):
     return worker_start(settings, FAUNE_JOB_TIMEOUT_S=str(TIMEOUT_S), FAUNE_JOB_STALE_S=str(STALE_S),
+                        FAUNE_JOB_CHUNK_S="1",
                         FAUNE_JOB_SWEEP_MINUTES="1", FAUNE_FAILPOINTS=",".join(failpoints))
 
 
@@ -111,7 +112,7 @@ def test_a_release_killed_between_moving_its_folder_and_recording_it_is_publishe
 
 def test_a_round_killed_while_registering_registers_nothing_and_fails_cleanly(settings, org):
     parent = default_version_ensure()
-    labelled_pool(org, parent, {"roe-deer": 12, "wild-boar": 12, "fox": 12})
+    labelled_pool(org, parent, {"roe-deer": 30, "wild-boar": 30, "fox": 30})
     training_round = training_round_start(user=None, params={"min_labels": 5, "epochs": 5})
     _killed_at(settings, "round.registered")
     assert ModelVersion.objects.count() == 1, "the killed transaction registered nothing"

@@ -103,6 +103,18 @@ def test_too_few_labels_fail_with_a_reason_and_register_nothing(org, parent):
     assert ModelVersion.objects.count() == 1 and done.active is None
 
 
+def test_a_round_whose_test_split_is_empty_fails_with_the_reason(org, parent):
+    from training.engine.splits import TEST, split_of
+
+    labelled_pool(org, parent, {"fox": 30, "wild-boar": 30})
+    tested = [image.pk for image in Image.objects.all() if split_of(image.sequence_id, image.deployment_id) == TEST]
+    Annotation.objects.filter(image_id__in=tested).delete()
+    Image.objects.filter(pk__in=tested).delete()
+    done = run_round()
+    assert done.status == "failed" and "no independent labelled image fell in the test split" in done.log
+    assert ModelVersion.objects.count() == 1
+
+
 def test_cancel_during_training_registers_nothing(org, parent):
     labelled_pool(org, parent, {"fox": 30, "wild-boar": 30})
     training_round = training_round_start(user=None, params={"min_labels": 5}, queue=False)

@@ -143,6 +143,10 @@ def round_prepare(training_round: TrainingRound, parent: ModelVersion) -> RoundD
     data = RoundData(snapshot, y, subset, classes, folder, keep & (sides == TEST) & accepted)
     data.split = _split_report(data)
     round_log(round_id, "split: " + ", ".join(f"{side} {count}" for side, count in data.split.items()), 0.1)
+    if not subset[TEST].any():  # nothing could judge the candidate against production
+        raise RoundFailed(f"no independent labelled image fell in the test split ({len(set(snapshot.sequence_ids))} "
+                          "sequences in all; sides are drawn by sequence and camera): label more sequences before "
+                          "a round can be judged")
     return data
 
 
