@@ -155,6 +155,9 @@ def test_done_closes_the_upload_and_the_page_follows_pre_labelling_live(page, pa
     assert "5 of 5 files" in page.inner_text("#phase-stored")
     prelabel = page.locator("#phase-prelabel")
     assert prelabel.get_attribute("data-state") == "waiting" and "0 of 4 images" in prelabel.inner_text()
+    # Waiting is drawn as an empty bar, not a moving one that would say work goes on.
+    assert page.eval_on_selector("#phase-prelabel progress", "bar => [bar.matches(':indeterminate'), bar.value]") \
+        == [False, 0]
     assert page.locator("#upload-open").is_hidden() and page.locator("#report-link").is_visible()
 
     # The worker predicts the images: the page moves on by itself.
@@ -166,6 +169,7 @@ def test_done_closes_the_upload_and_the_page_follows_pre_labelling_live(page, pa
     stored_bar, prelabel_bar = (page.locator(f"#{phase} progress").bounding_box()
                                 for phase in ("phase-stored", "phase-prelabel"))
     assert stored_bar["x"] == prelabel_bar["x"] and stored_bar["y"] < prelabel_bar["y"]  # two aligned rows
+    assert stored_bar["width"] == prelabel_bar["width"]
 
     page.click("#report-link")
     assert "5 of 5 files" in page.inner_text("#phase-stored") and page.locator("#close-upload").count() == 0
@@ -180,6 +184,10 @@ def test_an_upload_left_open_can_be_closed_from_its_report(page, partner, tmp_pa
     page.click("#batch-link")
     assert page.inner_text("#batch-state") == "receiving files"
     assert "press Done when every file is sent" in page.inner_text("#phase-stored")
+    # The number of files to come is unknown: an empty, still bar (an animated one would say work goes on).
+    page.wait_for_function("document.querySelector('#phase-prelabel').dataset.state !== ''")
+    for phase in ("phase-stored", "phase-prelabel"):
+        assert page.eval_on_selector(f"#{phase} progress", "bar => bar.matches(':indeterminate')") is False
     page.click("#close-upload button")
     assert page.inner_text("#batch-state") == "done" and UploadBatch.objects.get().status == "done"
     page.goto("/batches/")

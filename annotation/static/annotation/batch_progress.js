@@ -14,9 +14,10 @@
   function show(phase, state, done, total, text) {
     phase.dataset.state = state;
     const bar = phase.querySelector("progress");
-    if (total) { bar.max = total; bar.value = Math.min(done, total); }
-    else if (state === "done" || state === "nothing" || state === "no_model") { bar.max = 1; bar.value = 1; }
-    else bar.removeAttribute("value");  // indeterminate: nothing to count against yet
+    // No moving "indeterminate" bar: it would say work goes on where the batch only waits.
+    const full = state === "done" || state === "nothing" || state === "no_model";
+    bar.max = total || 1;
+    bar.value = total ? Math.min(done, total) : (full ? 1 : 0);
     phase.querySelector(".phase-state").textContent = words.states[state] || state;
     phase.querySelector(".phase-text").textContent = text;
   }
