@@ -188,7 +188,10 @@ def test_an_upload_left_open_can_be_closed_from_its_report(page, partner, tmp_pa
     page.wait_for_function("document.querySelector('#phase-prelabel').dataset.state !== ''")
     for phase in ("phase-stored", "phase-prelabel"):
         assert page.eval_on_selector(f"#{phase} progress", "bar => bar.matches(':indeterminate')") is False
+    bar_before = page.locator("#phase-stored progress").bounding_box()
     page.click("#close-upload button")
     assert page.inner_text("#batch-state") == "done" and UploadBatch.objects.get().status == "done"
+    bar_after = page.locator("#phase-stored progress").bounding_box()
+    assert (bar_after["x"], bar_after["width"]) == (bar_before["x"], bar_before["width"])  # same bar, other words
     page.goto("/batches/")
     assert page.locator("#batches td[data-state]").inner_text() == "done"
