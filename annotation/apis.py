@@ -40,6 +40,7 @@ from annotation.serializers import (
     AnnotationSerializer,
     BatchItemSerializer,
     BatchSerializer,
+    ClassMappingSerializer,
     DeploymentSerializer,
     ImageDetailSerializer,
     ImageFilterSerializer,
@@ -51,11 +52,17 @@ from annotation.serializers import (
     TaxonSerializer,
     UploadTargetSerializer,
     VerdictSerializer,
+    class_rows_data,
     review_task_data,
 )
 from annotation.services.annotations import Box, annotation_add
-from annotation.services.batches import batch_add_uploads, batch_counts, batch_open
-from annotation.services.imports_web import import_archive_accept
+from annotation.services.batches import batch_add_uploads, batch_close, batch_counts, batch_open
+from annotation.services.imports_web import (
+    import_archive_accept,
+    import_cancel,
+    import_classes,
+    import_mapping_submit,
+)
 from annotation.services.organisations import deployment_get_or_create, membership_remove, membership_set
 from annotation.services.review import SECOND_OPINION, review_queue_counts, review_task_claim_next
 from annotation.services.targets import upload_target_resolve
@@ -215,6 +222,29 @@ class BatchFilesApi(APIView):
         return upload_response(batch, batch_add_uploads(batch=batch, uploads=files))
 
 
+class BatchCloseApi(APIView):
+    """The upload page's Done: the upload takes no more files (its pre-labelling goes on)."""
+
+    def post(self, request: Request, pk: int) -> Response:
+        batch = _visible_batch(request, pk)
+        if not user_access(request.user).can_contribute_to(batch.organisation_id):
+            raise PermissionDenied(f"You are not a member of {batch.organisation}.")
+        return Response(BatchSerializer(batch_close(batch=batch)).data)
+
+
+def _import_response(batch: UploadBatch) -> Response:
+    """202 once the import is queued; 201 while the batch waits for its class mapping, with the classes, their
+    counts and suggestions, and what to do."""
+    if batch.status != BatchStatus.OPEN:
+        return Response(BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
+    rows = import_classes(batch)
+    missing = [row.name for row in rows if row.suggestion is None or not row.suggestion.exact]
+    body = {**BatchSerializer(batch).data, "classes": class_rows_data(rows), "detail": (
+        f"{len(missing)} class name(s) need a taxon: {', '.join(missing[:30])}. Nothing is imported until "
+        f"POST /api/imports/{batch.pk}/mapping/ maps them (the archive stays on the server).")}
+    return Response(body, status=status.HTTP_201_CREATED)
+
+
 class ImportApi(APIView):
     parser_classes = [MultiPartParser]
 
@@ -222,11 +252,38 @@ class ImportApi(APIView):
         serializer = ImportRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        organisation, deployment = _upload_target(request, data)
-        batch = import_archive_accept(  # unpacks before its own short write transaction
-            archive=data["archive"], organisation=organisation, deployment=deployment, user=request.user,
-            fmt=data["format"], create_taxa=data["create_taxa"], maxlag_s=data.get("maxlag"))
+        organisation, deployment = upload_target_resolve(user=request.user, organisation_id=data.get("organisation"),
+                                                         deployment_id=data.get("deployment"))
+        name = deployment.name if deployment else data.get("deployment_name", "").strip()
+        batch = import_archive_accept(  # unpacks before its own short write transactions
+            archive=data["archive"], organisation=organisation, deployment_name=name, user=request.user,
+            fmt=data["format"], create_taxa=data["create_taxa"], maxlag_s=data.get("maxlag"),
+            choices=data.get("class_mapping"))
+        return _import_response(batch)
+
+
+class ImportMappingApi(APIView):
+    """An import waiting for its class mapping: read its classes, send the mapping (then it runs), or cancel it."""
+
+    parser_classes = [JSONParser]
+
+    def get(self, request: Request, pk: int) -> Response:
+        batch = get_object_or_404(batches_visible_to(request.user), pk=pk, kind=BatchKind.IMPORT)
+        return Response({"id": batch.pk, "status": batch.status, "class_mapping": batch.class_mapping,
+                         "classes": class_rows_data(import_classes(batch))})
+
+    def post(self, request: Request, pk: int) -> Response:
+        batch = get_object_or_404(batches_visible_to(request.user), pk=pk, kind=BatchKind.IMPORT)
+        serializer = ClassMappingSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        batch = import_mapping_submit(batch=batch, choices=serializer.validated_data["class_mapping"],
+                                      user=request.user)
         return Response(BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
+
+    def delete(self, request: Request, pk: int) -> Response:
+        import_cancel(batch=get_object_or_404(batches_visible_to(request.user), pk=pk, kind=BatchKind.IMPORT),
+                      user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ReviewQueueApi(APIView):

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from annotation.browse import SOURCE_CHOICES, Browse
 from annotation.ingest.layouts import FORMATS
 from annotation.models import Role, Taxon, TaxonKind
+from annotation.services.class_mapping import Choice, ClassRow, NewTaxon
 from annotation.taxon_names import taxa_in_reading_order, taxon_name
 from faune_platform.converters import MAX_ID, id_or_none
 
@@ -48,14 +49,78 @@ class LabelForm(forms.Form):
 
 
 class ImportForm(forms.Form):
-    archive = forms.FileField(help_text="A .zip of the folder: one sub-folder per class, or a COCO Camera Traps "
-                                        "JSON beside the images, or plain media.")
-    format = forms.ChoiceField(choices=[(f, f) for f in FORMATS], initial="auto")
-    organisation = forms.TypedChoiceField(coerce=int)
-    deployment_name = forms.CharField(required=False, help_text="Leave empty: one deployment per folder.")
-    maxlag = forms.FloatField(min_value=0, max_value=MAX_MAXLAG_S, required=False,
-                              help_text="Seconds; empty = organisation default.")
-    create_taxa = forms.BooleanField(required=False, help_text="Coordinators: create taxa for unknown classes.")
+    archive = forms.FileField(label=_("Archive (.zip)"),
+                              help_text=_("A .zip of the folder: one sub-folder per class, or a COCO Camera Traps "
+                                          "JSON beside the images, or plain media."))
+    format = forms.ChoiceField(choices=[(f, f) for f in FORMATS], initial="auto", label=_("Layout"))
+    organisation = forms.TypedChoiceField(coerce=int, label=_("Organisation"))
+    deployment_name = forms.CharField(required=False, max_length=200, label=_("Deployment"),
+                                      widget=forms.TextInput(attrs={"list": "deployment-names"}),
+                                      help_text=_("Every file goes to this deployment (an existing one, or a new one "
+                                                  "of this name). Empty: the cameras the folders or the COCO "
+                                                  "locations name, else one named after the archive."))
+    maxlag = forms.FloatField(min_value=0, max_value=MAX_MAXLAG_S, required=False, label=_("Sequence gap (s)"),
+                              help_text=_("Seconds; empty = organisation default."))
+
+
+NO_LABEL, NEW_TAXON = "none", "new"  # the class mapping's choices besides a taxon's slug
+
+
+class ClassMappingForm(forms.Form):
+    """The mapping step of an import: for each source class a taxon, no label, or (coordinators only) a new
+    taxon with its English, French and scientific names. `rows` are the import's classes in order."""
+
+    def __init__(self, *args: object, rows: list[ClassRow], taxa: list[Taxon], coordinator: bool,
+                 **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows, self.coordinator = rows, coordinator
+        options = [("", _("— choose a taxon —")), *((t.slug, f"{t.name_en} · {t.name_fr}") for t in taxa),
+                   (NO_LABEL, _("no label: import these images unlabelled"))]
+        if coordinator:
+            options.append((NEW_TAXON, _("create a new taxon…")))
+        for position, row in enumerate(rows):
+            self.fields[f"class_{position}"] = forms.ChoiceField(
+                choices=options, label=row.name, initial=row.suggestion.taxon.slug if row.suggestion else "",
+                error_messages={"required": _("Choose a taxon for this class, or import it without a label.")})
+            if coordinator:
+                self._new_taxon_fields(position, row)
+
+    def _new_taxon_fields(self, position: int, row: ClassRow) -> None:
+        self.fields[f"new_{position}_name_en"] = forms.CharField(
+            required=False, max_length=120, label=_("English name"), initial=row.name.replace("_", " ").strip())
+        self.fields[f"new_{position}_name_fr"] = forms.CharField(required=False, max_length=120,
+                                                                 label=_("French name"))
+        self.fields[f"new_{position}_scientific_name"] = forms.CharField(required=False, max_length=160,
+                                                                         label=_("Scientific name"))
+
+    def asks_new_taxa(self) -> bool:
+        """Whether the submitted data asks for a new taxon anywhere (the view refuses it from partners)."""
+        return any(self.data.get(f"class_{position}") == NEW_TAXON for position in range(len(self.rows)))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for position in range(len(self.rows)):
+            if data.get(f"class_{position}") == NEW_TAXON and not (data.get(f"new_{position}_name_en") or "").strip():
+                self.add_error(f"new_{position}_name_en", _("A new taxon needs an English name."))
+        return data
+
+    def choices(self, taxa: dict[str, Taxon]) -> dict[str, Choice]:
+        """{source class: taxon, NewTaxon or None} from the cleaned data; `taxa` by slug."""
+        chosen: dict[str, Choice] = {}
+        for position, row in enumerate(self.rows):
+            value = self.cleaned_data[f"class_{position}"]
+            if value == NEW_TAXON:
+                chosen[row.name] = NewTaxon(*(self.cleaned_data[f"new_{position}_{key}"].strip()
+                                              for key in ("name_en", "name_fr", "scientific_name")))
+            else:
+                chosen[row.name] = None if value == NO_LABEL else taxa[value]
+        return chosen
+
+    def row_fields(self) -> list[tuple[ClassRow, forms.BoundField, list[forms.BoundField]]]:
+        """For the template: each class with its select and (coordinators) its new-taxon fields."""
+        keys = ("name_en", "name_fr", "scientific_name") if self.coordinator else ()
+        return [(row, self[f"class_{position}"], [self[f"new_{position}_{key}"] for key in keys])
+                for position, row in enumerate(self.rows)]
 
 
 class TaxonForm(forms.Form):

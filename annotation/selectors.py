@@ -31,6 +31,9 @@ from annotation.models import (
     SOURCE_RANK,
     WAITING,
     Annotation,
+    BatchKind,
+    BatchOutcome,
+    BatchStatus,
     Deployment,
     Image,
     Membership,
@@ -132,6 +135,50 @@ def batches_visible_to(user: User | AnonymousUser) -> QuerySet[UploadBatch]:
     if access.coordinator:
         return UploadBatch.objects.all()
     return UploadBatch.objects.filter(organisation_id__in=access.organisation_ids)
+
+
+def batch_counts(batch: UploadBatch) -> dict[str, int]:
+    rows = dict(batch.items.values_list("outcome").annotate(n=Count("pk")).values_list("outcome", "n"))
+    counts = {outcome: rows.get(outcome, 0) for outcome in BatchOutcome.values}
+    counts["labelled"] = batch.items.filter(outcome=BatchOutcome.IMPORTED, labelled=True).count()
+    counts["sequences"] = batch.images.values("sequence_id").distinct().count()
+    return counts
+
+
+def batch_state(batch: UploadBatch) -> str:
+    """Where a batch's storing phase stands: receiving (an upload still taking files), mapping (an import waiting
+    for its class mapping), queued, running, done or failed."""
+    if batch.status == BatchStatus.OPEN:
+        return "receiving" if batch.kind == BatchKind.UPLOAD else "mapping"
+    return batch.status
+
+
+def batch_stored_progress(batch: UploadBatch) -> dict:
+    """The storing phase of an upload or import, as its pages follow it: its state (`batch_state`), the files
+    handled and the files expected (an upload knows them once closed)."""
+    counts = batch_counts(batch)
+    handled = counts[BatchOutcome.IMPORTED] + counts[BatchOutcome.DUPLICATE] + counts[BatchOutcome.REJECTED]
+    state = batch_state(batch)
+    if batch.kind == BatchKind.IMPORT:
+        total = max(batch.total, handled) if batch.total else None
+    else:
+        total = None if state == "receiving" else handled
+    return {"state": state, "handled": handled, "total": total, "error": batch.error, "counts": counts}
+
+
+def batch_deployment_names(batches: list[UploadBatch]) -> dict[int, list[str]]:
+    """{batch id: the deployments its images went to, by name}; before any image, the one chosen for it."""
+    names: dict[int, list[str]] = defaultdict(list)
+    rows = (Image.objects.filter(batch__in=batches).values_list("batch_id", "deployment__name").distinct()
+            .order_by("batch_id", "deployment__name"))
+    for batch_id, name in rows:
+        if name:
+            names[batch_id].append(name)
+    for batch in batches:
+        if not names[batch.pk]:
+            chosen = batch.deployment.name if batch.deployment else batch.params.get("deployment", "")
+            names[batch.pk] = [chosen] if chosen else []
+    return dict(names)
 
 
 def taxa_held(taxon_ids: set[int] | None = None) -> dict[int, int]:

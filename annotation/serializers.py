@@ -1,4 +1,5 @@
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from rest_framework import serializers
 
@@ -16,8 +17,8 @@ from annotation.models import (
     TaxonKind,
     UploadBatch,
 )
-from annotation.selectors import sequence_frames, sequence_label_stamp
-from annotation.services.batches import batch_counts
+from annotation.selectors import batch_counts, batch_stored_progress, sequence_frames, sequence_label_stamp
+from annotation.services.class_mapping import Choice, ClassRow, choice_from_text
 from annotation.services.organisations import MAX_CLOCK_OFFSET_S
 from annotation.services.review import second_opinion_note
 from faune_platform.api import IdField
@@ -159,11 +160,43 @@ class UploadTargetSerializer(serializers.Serializer):
     deployment_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
+def _class_choices(value: object) -> dict[str, Choice]:
+    """{source class: taxon id, slug or name | null (no label) | {"name_en", "name_fr", "scientific_name"}}."""
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("A JSON object: {source class: taxon (id, slug or name), null for no "
+                                          "label, or {\"name_en\", \"name_fr\", \"scientific_name\"} for a new "
+                                          "taxon}.")
+    try:
+        return {str(name): choice_from_text(text) for name, text in value.items()}
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(error.messages) from None
+
+
 class ImportRequestSerializer(UploadTargetSerializer):
     archive = serializers.FileField()
     format = serializers.ChoiceField(choices=FORMATS, default="auto")
     create_taxa = serializers.BooleanField(default=False)
     maxlag = serializers.FloatField(min_value=0, max_value=MAX_MAXLAG_S, required=False)
+    class_mapping = serializers.JSONField(binary=True, required=False,  # multipart: a JSON text
+                                          help_text="{source class: taxon | null | new taxon}; see README")
+
+    def validate_class_mapping(self, value: object) -> dict[str, Choice]:
+        return _class_choices(value)
+
+
+class ClassMappingSerializer(serializers.Serializer):
+    class_mapping = serializers.JSONField()
+
+    def validate_class_mapping(self, value: object) -> dict[str, Choice]:
+        return _class_choices(value)
+
+
+def class_rows_data(rows: list[ClassRow]) -> list[dict]:
+    """An import's classes as the API shows them: counts and suggestions (exact ones are applied by default)."""
+    return [{"name": row.name, "images": row.images, "suggestion": None if row.suggestion is None else {
+        "taxon": row.suggestion.taxon.slug, "name_en": row.suggestion.taxon.name_en,
+        "name_fr": row.suggestion.taxon.name_fr, "how": row.suggestion.how, "exact": row.suggestion.exact,
+        "why": row.suggestion.why}} for row in rows]
 
 
 class BatchItemSerializer(serializers.ModelSerializer):
@@ -174,14 +207,20 @@ class BatchItemSerializer(serializers.ModelSerializer):
 
 class BatchSerializer(serializers.ModelSerializer):
     counts = serializers.SerializerMethodField()
+    stored = serializers.SerializerMethodField()
 
     class Meta:
         model = UploadBatch
         fields = ["id", "organisation", "deployment", "kind", "source_name", "status", "total", "error",
-                  "created_at", "finished_at", "counts"]
+                  "created_at", "finished_at", "counts", "stored", "class_mapping"]
 
     def get_counts(self, batch: UploadBatch) -> dict[str, int]:
         return batch_counts(batch)
+
+    def get_stored(self, batch: UploadBatch) -> dict:
+        """The storing phase: state (receiving, mapping, queued, running, done, failed), handled, total."""
+        progress = batch_stored_progress(batch)
+        return {key: progress[key] for key in ("state", "handled", "total")}
 
 
 class BoxField(serializers.Serializer):

@@ -4,12 +4,15 @@ import logging
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import ProtectedError
+from django.core.exceptions import ValidationError
+from django.db.models import Max, ProtectedError
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from annotation.ingest.layouts import LayoutError
-from annotation.models import Deployment, UploadBatch
+from annotation.models import BatchKind, BatchStatus, Deployment, UploadBatch
 from annotation.services.batches import batch_announce
-from annotation.services.imports import UnknownClasses, import_prepare, import_run
+from annotation.services.imports import import_prepare_mapped, import_run
 from annotation.services.ingest import remove_staged
 from faune_platform.jobs import (
     ChunkClock,
@@ -45,8 +48,8 @@ def import_batch_run(batch_id: int, token: str) -> None:
     clock = ChunkClock.start()
     try:
         finished = _work(batch, clock)
-    except (LayoutError, UnknownClasses) as error:
-        _give_up(batch, str(error))
+    except (LayoutError, ValidationError) as error:
+        _give_up(batch, " ".join(getattr(error, "messages", [str(error)])))
         return
     except Exception as error:
         _give_up(batch, error)
@@ -61,10 +64,8 @@ def import_batch_run(batch_id: int, token: str) -> None:
 def _work(batch: UploadBatch, clock: ChunkClock) -> bool:
     """Import files until done (True) or the chunk's time is spent, or another task took the batch over."""
     params = batch.params
-    prepared = import_prepare(root=import_folder(batch.pk), fmt=params.get("format", "auto"),
-                              deployment_name=params.get("deployment") or None,
-                              create_taxa=params.get("create_taxa", False), user=batch.uploader)
-    job_heartbeat(batch, total=len(prepared.plan.files))
+    prepared = import_prepare_mapped(batch=batch, root=import_folder(batch.pk))
+    job_heartbeat(batch, total=len(prepared.plan.files) + params.get("unpack_rejected", 0))
     stopped, asked = [], []
 
     def keep_going() -> bool:
@@ -96,6 +97,33 @@ def _tidy(batch: UploadBatch) -> None:
     batch_announce(batch)
 
 
+# Batches nobody finished: an upload whose page was closed before "Done", an import whose classes were never mapped.
+UPLOAD_IDLE_CLOSE_H = 24
+UNMAPPED_IMPORT_KEPT_H = 72
+
+
 def jobs_sweep() -> tuple[int, int]:
-    """Resume the imports whose worker stopped (see faune_platform.jobs.job_sweep)."""
+    """Resume the imports whose worker stopped (see faune_platform.jobs.job_sweep); close the uploads nobody said
+    Done to, and drop the imports nobody mapped."""
+    batches_left_open_tidy()
     return job_sweep(Resumable(UploadBatch, IMPORT_TASK), stale_s=settings.FAUNE["JOB_STALE_S"])
+
+
+def batches_left_open_tidy() -> tuple[int, int]:
+    """Close the uploads that took no file for a day; drop the imports that waited three days for their class
+    mapping (nothing of them was stored) with their unpacked files. Returns (closed, dropped)."""
+    now = timezone.now()
+    idle = (UploadBatch.objects.filter(kind=BatchKind.UPLOAD, status=BatchStatus.OPEN)
+            .annotate(last=Coalesce(Max("items__created_at"), "created_at"))
+            .filter(last__lt=now - timezone.timedelta(hours=UPLOAD_IDLE_CLOSE_H)))
+    closed = UploadBatch.objects.filter(pk__in=list(idle.values_list("pk", flat=True)),
+                                        status=BatchStatus.OPEN).update(status=BatchStatus.DONE, finished_at=now)
+    stale = UploadBatch.objects.filter(kind=BatchKind.IMPORT, status=BatchStatus.OPEN,
+                                       created_at__lt=now - timezone.timedelta(hours=UNMAPPED_IMPORT_KEPT_H))
+    dropped = 0
+    for batch_id in list(stale.values_list("pk", flat=True)):
+        # one by one, still open: a mapping submitted meanwhile keeps its batch and its files
+        if UploadBatch.objects.filter(pk=batch_id, status=BatchStatus.OPEN).delete()[0]:
+            remove_staged(import_folder(batch_id))
+            dropped += 1
+    return closed, dropped

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import apis, views, views_deployments, views_people
+from annotation import apis, views, views_batches, views_deployments, views_people
 from faune_platform import converters  # noqa: F401 registers <id:...>
 
 api_urlpatterns = [
@@ -12,7 +12,9 @@ api_urlpatterns = [
     path("batches/", apis.BatchListApi.as_view(), name="api-batches"),
     path("batches/<id:pk>/", apis.BatchDetailApi.as_view(), name="api-batch"),
     path("batches/<id:pk>/files/", apis.BatchFilesApi.as_view(), name="api-batch-files"),
+    path("batches/<id:pk>/close/", apis.BatchCloseApi.as_view(), name="api-batch-close"),
     path("imports/", apis.ImportApi.as_view(), name="api-imports"),
+    path("imports/<id:pk>/mapping/", apis.ImportMappingApi.as_view(), name="api-import-mapping"),
     path("review/queues/", apis.ReviewQueueApi.as_view(), name="api-review-queues"),
     path("review/claim/", apis.ReviewClaimApi.as_view(), name="api-review-claim"),
     path("review/tasks/<id:pk>/label/", apis.ReviewVerdictApi.as_view(), name="api-review-label"),
@@ -30,10 +32,13 @@ urlpatterns = [
     path("images/<id:pk>/", views.image_detail, name="image-detail"),
     path("images/<id:pk>/file", views.image_file, name="image-file"),
     path("images/<id:pk>/thumbnail", views.image_thumbnail, name="image-thumbnail"),
-    path("upload/", views.upload_page, name="upload"),
-    path("import/", views.import_page, name="import"),
-    path("batches/", views.batch_list, name="batch-list"),
-    path("batches/<id:pk>/", views.batch_detail, name="batch-detail"),
+    path("upload/", views_batches.upload_page, name="upload"),
+    path("import/", views_batches.import_page, name="import"),
+    path("import/<id:pk>/classes/", views_batches.import_classes_page, name="import-classes"),
+    path("import/<id:pk>/cancel/", views_batches.import_cancel_view, name="import-cancel"),
+    path("batches/", views_batches.batch_list, name="batch-list"),
+    path("batches/<id:pk>/", views_batches.batch_detail, name="batch-detail"),
+    path("batches/<id:pk>/close/", views_batches.batch_close_view, name="batch-close"),
     path("taxa/", views.taxon_list, name="taxon-list"),
     path("review/", views.review_page, name="review"),
     path("review/conflicts/", views.review_conflicts_page, name="review-conflicts"),

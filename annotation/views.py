@@ -10,13 +10,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from annotation.browse import SOURCE_CHOICES, SOURCE_WORDS, browse_neighbours, images_browse, label_boxes
-from annotation.forms import ConflictResolveForm, ImageBrowseForm, ImportForm, LabelForm, TaxonForm
-from annotation.ingest.archive import ArchiveRejected
-from annotation.ingest.layouts import LayoutError
-from annotation.models import BatchOutcome, Deployment, Image, Organisation, Taxon
+from annotation.forms import ConflictResolveForm, ImageBrowseForm, LabelForm, TaxonForm
+from annotation.models import Image, Organisation, Taxon
 from annotation.permissions import require_coordinator, review_taxa_of, user_access
 from annotation.selectors import (
-    batches_visible_to,
     deployments_visible_to,
     image_editable_by,
     images_visible_to,
@@ -28,11 +25,7 @@ from annotation.selectors import (
     sequence_label_stamp,
 )
 from annotation.services.annotations import LabelConflict, annotation_add
-from annotation.services.batches import batch_counts
-from annotation.services.imports import UnknownClasses
-from annotation.services.imports_web import import_archive_accept
 from annotation.services.review import ReviewConflict, review_queue_counts
-from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
 from annotation.services.verdicts import Verdict, review_conflict_resolve
 from annotation.taxon_names import taxa_in_reading_order
@@ -152,56 +145,6 @@ def image_file(request: HttpRequest, pk: int) -> FileResponse:
 @login_required
 def image_thumbnail(request: HttpRequest, pk: int) -> FileResponse:
     return _serve(request, pk, "thumbnail")
-
-
-@login_required
-def upload_page(request: HttpRequest) -> HttpResponse:
-    organisations = _organisations_for(request)
-    if not organisations:
-        raise PermissionDenied("You are not a member of any organisation yet; ask a coordinator to add you.")
-    deployments = Deployment.objects.filter(organisation__in=organisations)
-    return render(request, "annotation/upload.html", {"organisations": organisations,
-                                                      "deployments": deployments})
-
-
-@login_required
-def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    batch = get_object_or_404(batches_visible_to(request.user).select_related("organisation", "deployment"),
-                              pk=pk)
-    problems = batch.items.exclude(outcome=BatchOutcome.IMPORTED).select_related("image")
-    return render(request, "annotation/batch_detail.html", {
-        "batch": batch, "counts": batch_counts(batch), "problems": problems[:1000],
-        "running": batch.status in ("queued", "running"),
-    })
-
-
-@login_required
-def batch_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(batches_visible_to(request.user).select_related("organisation", "deployment"),
-                     50).get_page(request.GET.get("page"))
-    return render(request, "annotation/batch_list.html", {"page": page})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def import_page(request: HttpRequest) -> HttpResponse:
-    organisations = _organisations_for(request)
-    form = ImportForm(request.POST or None, request.FILES or None)
-    form.fields["organisation"].choices = [(o.pk, o.name) for o in organisations]
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            organisation, deployment = upload_target_resolve(
-                user=request.user, organisation_id=data["organisation"], deployment_name=data["deployment_name"])
-            batch = import_archive_accept(archive=data["archive"], organisation=organisation,  # unpacks first
-                                          deployment=deployment, user=request.user, fmt=data["format"],
-                                          create_taxa=data["create_taxa"], maxlag_s=data["maxlag"])
-        except (UnknownClasses, LayoutError, ArchiveRejected, ValidationError, PermissionDenied) as error:
-            form.add_error(None, " ".join(getattr(error, "messages", [str(error)])))
-        else:
-            messages.success(request, "Import accepted; it runs in the background. This page follows it.")
-            return redirect("batch-detail", pk=batch.pk)
-    return render(request, "annotation/import.html", {"form": form}, status=400 if form.errors else 200)
 
 
 @login_required

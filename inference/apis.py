@@ -17,12 +17,11 @@ from faune_platform.converters import MAX_ID, id_or_none
 from inference.models import (
     ModelVersion,
     NoveltyScan,
-    Prediction,
-    PrelabelRun,
     SelectionBatch,
     VersionStatus,
 )
 from inference.selectors import (
+    batch_prelabel_progress,
     image_detections,
     novelty_cluster_members,
     novelty_cluster_rows,
@@ -103,15 +102,8 @@ def _linked(rows: list[dict]) -> list[dict]:
 
 class BatchPrelabelApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
-        batch = get_object_or_404(batches_visible_to(request.user), pk=pk)
-        version = production_version()
-        total = batch.images.count()
-        predicted = Prediction.objects.filter(image__batch=batch, version=version).count() if version else 0
-        run = PrelabelRun.objects.filter(batch=batch).first()
-        return Response({"images": total, "predicted": predicted, "status": run.status if run else "waiting",
-                         "error": run.error if run else "",
-                         "version": str(version) if version else None,
-                         "zero_shot": bool(version and version.is_zero_shot)})
+        progress = batch_prelabel_progress(get_object_or_404(batches_visible_to(request.user), pk=pk))
+        return Response({**progress, "status": progress["state"]})  # "status": its name before "state"
 
 
 class AcceptSerializer(serializers.Serializer):

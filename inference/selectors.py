@@ -5,9 +5,10 @@ import numpy as np
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import BooleanField, F, OuterRef, QuerySet, Subquery, Value
 
-from annotation.models import WAITING, Image, ReviewTask, Taxon
+from annotation.models import WAITING, Image, ReviewTask, Taxon, UploadBatch
 from annotation.selectors import images_visible_to, taxa_held
 from faune_platform.db import in_chunks
+from faune_platform.jobs import ACTIVE, JobStatus
 from inference.engine.rollup import NO_NODE, roll_up
 from inference.engine.stored import from_f16_bytes
 from inference.models import (
@@ -15,6 +16,7 @@ from inference.models import (
     ModelVersion,
     NoveltyScan,
     Prediction,
+    PrelabelRun,
     SelectionBatch,
     SequencePrediction,
     VersionStatus,
@@ -24,6 +26,38 @@ from inference.services.index import search_index
 
 def production_version() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=VersionStatus.PRODUCTION).first()
+
+
+def _prelabel_state(batch: UploadBatch, version: ModelVersion, images: int, predicted: int) -> tuple[str, str]:
+    """(state, error) of the pre-labelling of a batch by `version`: done once every image is predicted, or once
+    a run ended after the newest image arrived (the rest could not be read); running while a run of the batch
+    (or of the whole pool, after a promotion) is active; failed with the run's error; else waiting."""
+    run = PrelabelRun.objects.filter(batch=batch, version=version).first()
+    if images and predicted >= images:
+        return "done", ""
+    if run is not None and run.status == JobStatus.FAILED:
+        return "failed", run.error
+    newest = batch.images.order_by("-created_at").values_list("created_at", flat=True).first()
+    if run is not None and run.status == JobStatus.DONE and newest and run.finished_at and run.finished_at >= newest:
+        return "done", ""
+    pool = PrelabelRun.objects.filter(batch=None, version=version, status__in=ACTIVE).exists()
+    if (run is not None and run.status in ACTIVE) or pool:
+        return "running", ""
+    return "waiting", ""
+
+
+def batch_prelabel_progress(batch: UploadBatch) -> dict:
+    """The pre-labelling phase of an upload or import, as its pages follow it: the production version, how many
+    of the batch's images it predicted, and a state (no_model, waiting, running, done, failed)."""
+    version = production_version()
+    images = batch.images.count()
+    if version is None:
+        return {"state": "no_model", "images": images, "predicted": 0, "error": "", "version": None,
+                "zero_shot": False}
+    predicted = Prediction.objects.filter(image__batch=batch, version=version).count()
+    state, error = _prelabel_state(batch, version, images, predicted)
+    return {"state": state, "images": images, "predicted": predicted, "error": error, "version": str(version),
+            "zero_shot": version.is_zero_shot}
 
 
 DETECTOR_SLUGS = ("human", "vehicle", "empty")  # what a detector says when it sees no animal

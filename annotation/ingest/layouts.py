@@ -2,6 +2,8 @@
 
 Three layouts: `plain` (media only; sub-folders are cameras), `classes` (a folder per class, optionally under a
 folder per camera) and `coco` (COCO Camera Traps JSON). `auto` picks one from what the folder holds.
+Files the layout names no camera for go to the `fallback` deployment: the folder's name on the command line, the
+archive's name on the web (where the unpacked folder is named after the batch, a number nobody chose).
 """
 import datetime as dt
 import json
@@ -48,6 +50,16 @@ class ImportPlan:
     def class_names(self) -> set[str]:
         return {label.class_name for item in self.files for label in item.labels}
 
+    @property
+    def class_counts(self) -> dict[str, int]:
+        """Each class name labelling a file that will be imported, with how many such files it labels."""
+        counts: dict[str, int] = {}
+        for item in self.files:
+            if not item.rejection:
+                for name in {label.class_name for label in item.labels}:
+                    counts[name] = counts.get(name, 0) + 1
+        return dict(sorted(counts.items()))
+
 
 def _all_files(root: Path) -> list[Path]:
     return sorted(path for path in root.rglob("*") if path.is_file())
@@ -63,21 +75,21 @@ def _relative_name(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def plan_plain(root: Path, *, deployment: str | None) -> ImportPlan:
+def plan_plain(root: Path, *, deployment: str | None, fallback: str) -> ImportPlan:
     files = []
     for path in _all_files(root):
         parent = path.parent.relative_to(root).as_posix()
-        camera = deployment or (parent if parent != "." else root.name)
+        camera = deployment or (parent if parent != "." else fallback)
         files.append(PlannedFile(path, _relative_name(path, root), camera, rejection=_unsupported(path)))
     return ImportPlan("plain", files)
 
 
-def plan_classes(root: Path, *, deployment: str | None) -> ImportPlan:
+def plan_classes(root: Path, *, deployment: str | None, fallback: str) -> ImportPlan:
     """`root/CLASS/file` or `root/CAMERA/.../CLASS/file`: the innermost folder names the class."""
     files = []
     for path in _all_files(root):
         parts = path.relative_to(root).parts
-        item = PlannedFile(path, _relative_name(path, root), deployment or root.name)
+        item = PlannedFile(path, _relative_name(path, root), deployment or fallback)
         item.rejection = _unsupported(path)
         if len(parts) < 2:
             item.rejection = item.rejection or "not inside a class folder, so its label is unknown"
@@ -89,10 +101,21 @@ def plan_classes(root: Path, *, deployment: str | None) -> ImportPlan:
     return ImportPlan("classes", files)
 
 
+def _index_folders(root: Path) -> list[Path]:
+    """Where a COCO index may sit: the root, or the one folder it holds (a zip of the dataset's folder)."""
+    entries = list(root.iterdir())
+    if len(entries) == 1 and entries[0].is_dir():
+        return [root, entries[0]]
+    return [root]
+
+
 def find_coco_index(root: Path) -> Path | None:
     if root.is_file() and root.suffix.lower() == ".json":
         return root
-    for candidate in sorted(root.glob("*.json")):
+    if not root.is_dir():
+        return None
+    candidates = [path for folder in _index_folders(root) for path in sorted(folder.glob("*.json"))]
+    for candidate in candidates:
         try:
             with candidate.open("rb") as handle:
                 head = handle.read(1 << 20)
@@ -194,7 +217,7 @@ def _coco_entries(index: Path) -> tuple[list[dict], dict[object, list[dict]], di
     return images, by_image, categories
 
 
-def plan_coco(root: Path, *, deployment: str | None) -> ImportPlan:
+def plan_coco(root: Path, *, deployment: str | None, fallback: str) -> ImportPlan:
     index = find_coco_index(root)
     if index is None:
         raise LayoutError("no COCO Camera Traps JSON file found (expected a .json with 'images' and 'categories')")
@@ -202,19 +225,26 @@ def plan_coco(root: Path, *, deployment: str | None) -> ImportPlan:
     images, by_image, categories = _coco_entries(index)
     files, listed = [], set()
     for entry in images:
-        files.append(_coco_file(entry, base, by_image.get(entry.get("id"), []), categories, deployment))
+        files.append(_coco_file(entry, base, by_image.get(entry.get("id"), []), categories,
+                                deployment or _coco_location(entry) or fallback))
         listed.add(entry.get("file_name") or "")
     for path in _all_files(base):
         if path != index and _relative_name(path, base) not in listed:
-            files.append(PlannedFile(path, _relative_name(path, base), deployment or base.name,
+            files.append(PlannedFile(path, _relative_name(path, base), deployment or fallback,
                                      rejection=f"not listed in {index.name}"))
     return ImportPlan("coco", files)
 
 
-def _coco_file(entry: dict, base: Path, annotations: Iterable[dict], categories: dict, deployment: str | None):
+def _coco_location(entry: dict) -> str:
+    """The image's `location`, as the deployment's name: exactly as written (0 is a location too)."""
+    location = entry.get("location")
+    return "" if location is None else str(location).strip()
+
+
+def _coco_file(entry: dict, base: Path, annotations: Iterable[dict], categories: dict, deployment: str):
     name = entry.get("file_name") or ""
     path = (base / name).resolve()
-    item = PlannedFile(path, name, deployment or str(entry.get("location") or base.name))
+    item = PlannedFile(path, name, deployment)
     if not name or ".." in Path(name).parts or base.resolve() not in path.parents:
         item.path, item.rejection = None, "the COCO file names a path outside the dataset folder"
         return item
@@ -234,25 +264,32 @@ def _coco_file(entry: dict, base: Path, annotations: Iterable[dict], categories:
     return item
 
 
-def detect_format(root: Path, known_names: set[str], normalise) -> str:
-    """Pick a layout: a COCO index wins; else `classes` when most media folders are named after known taxa."""
+def detect_format(root: Path, known_names: set[str], normalise,
+                  resembles: Callable[[str], bool] | None = None) -> str:
+    """Pick a layout: a COCO index wins; else `classes` when at least half the media folders are named after
+    known taxa (or, with `resembles`, like one: "chevreuils", "white_tailed_deer")."""
     if find_coco_index(root) is not None:
         return "coco"
     folders = {path.parent.name for path in _all_files(root) if path.suffix.lower() in MEDIA_EXTENSIONS
                and path.parent != root}
-    if folders and sum(normalise(name) in known_names for name in folders) * 2 >= len(folders):
+    named = sum(normalise(name) in known_names or bool(resembles and resembles(name)) for name in folders)
+    if folders and named * 2 >= len(folders):
         return "classes"
     return "plain"
 
 
-def plan_import(root: Path, fmt: str, *, deployment: str | None, known_names: set[str], normalise) -> ImportPlan:
+def plan_import(root: Path, fmt: str, *, deployment: str | None, known_names: set[str], normalise,
+                fallback: str | None = None, resembles: Callable[[str], bool] | None = None) -> ImportPlan:
+    """The plan of `root` in layout `fmt`; every file goes to `deployment` when one is given, else to the camera
+    the layout names, else to `fallback` (by default the folder's name)."""
     if not root.exists():
         raise LayoutError(f"{root} does not exist")
     if fmt not in FORMATS:
         raise LayoutError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "auto":
-        fmt = detect_format(root, known_names, normalise)
+        fmt = detect_format(root, known_names, normalise, resembles)
     planner = {"plain": plan_plain, "classes": plan_classes, "coco": plan_coco}[fmt]
     if fmt != "coco" and not root.is_dir():
         raise LayoutError(f"{root} is not a folder")
-    return planner(root, deployment=deployment)
+    folder = root if root.is_dir() else root.parent  # a COCO index may be given as the file itself
+    return planner(root, deployment=deployment, fallback=(fallback or "").strip() or folder.name)

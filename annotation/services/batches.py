@@ -7,11 +7,12 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotation.ingest.archive import ArchiveRejected, extract_zip
 from annotation.models import BatchItem, BatchKind, BatchOutcome, BatchStatus, Deployment, Organisation, UploadBatch
+from annotation.selectors import batch_counts  # noqa: F401  (read here by the import services and pages)
 from annotation.services.ingest import image_ingest, remove_staged, stage_upload, staging_dir
 from faune_platform.jobs import task_enqueue_on_commit
 
@@ -20,6 +21,10 @@ logger = logging.getLogger(__name__)
 
 class UploadTooLarge(Exception):
     pass
+
+
+class BatchNotAnUpload(Exception):
+    http_status = 409
 
 
 def batch_open(
@@ -35,14 +40,6 @@ def batch_open(
                                       kind=kind, source_name=source_name[:255], params=params or {})
 
 
-def batch_counts(batch: UploadBatch) -> dict[str, int]:
-    rows = dict(batch.items.values_list("outcome").annotate(n=Count("pk")).values_list("outcome", "n"))
-    counts = {outcome: rows.get(outcome, 0) for outcome in BatchOutcome.values}
-    counts["labelled"] = batch.items.filter(outcome=BatchOutcome.IMPORTED, labelled=True).count()
-    counts["sequences"] = batch.images.values("sequence_id").distinct().count()
-    return counts
-
-
 def batch_announce(batch: UploadBatch) -> None:
     """Queue the jobs that consume new images (pre-labelling), by dotted path, once the files are committed."""
     for task in settings.FAUNE["AFTER_INGEST_TASKS"]:
@@ -52,6 +49,17 @@ def batch_announce(batch: UploadBatch) -> None:
 def batch_finish(*, batch: UploadBatch, status: str = BatchStatus.DONE, error: str = "") -> UploadBatch:
     batch.status, batch.error, batch.finished_at = status, error[:5000], timezone.now()
     batch.save(update_fields=["status", "error", "finished_at"])
+    return batch
+
+
+def batch_close(*, batch: UploadBatch) -> UploadBatch:
+    """The uploader said Done: the upload takes no more files and its storing phase is over (its pre-labelling
+    may go on). Closing a closed upload changes nothing."""
+    if batch.kind != BatchKind.UPLOAD:
+        raise BatchNotAnUpload(_("Only an upload is closed with Done; an import ends by itself."))
+    UploadBatch.objects.filter(pk=batch.pk, status=BatchStatus.OPEN).update(status=BatchStatus.DONE,
+                                                                           finished_at=timezone.now())
+    batch.refresh_from_db()
     return batch
 
 

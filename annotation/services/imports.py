@@ -1,11 +1,12 @@
 """Importing folders partners already organised (plain, a folder per class, COCO Camera Traps).
 
-An import is planned first (layout read, class names matched to taxa) so that unknown classes stop it before a
-single file is stored; then each file is ingested on its own, so one bad file never sinks the rest. Re-running an
-import over the same batch skips the files it already reported, so a crashed job resumes where it stopped.
+An import is planned first (layout read, each class name mapped to a taxon: see class_mapping.py) so that a class
+without a taxon stops it before a single file is stored; then each file is ingested on its own, so one bad file
+never sinks the rest. Re-running an import over the same batch skips the files it already reported, so a crashed
+job resumes where it stopped.
 """
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.contrib.auth.models import User
@@ -13,48 +14,72 @@ from django.contrib.auth.models import User
 from annotation.ingest.layouts import ImportPlan, PlannedFile, plan_import
 from annotation.models import BatchItem, BatchOutcome, Deployment, Role, Taxon, UploadBatch
 from annotation.services.batches import batch_counts
+from annotation.services.class_mapping import (
+    Choice,
+    NameIndex,
+    class_mapping_apply,
+    class_mapping_decide,
+    class_mapping_propose,
+    class_mapping_taxa,
+    class_suggest,
+)
 from annotation.services.ingest import IngestHints, IngestLabel, image_ingest
 from annotation.services.organisations import deployment_ensure
-from annotation.services.taxa import normalise_name, taxa_by_name, taxa_create_missing, taxa_match
-
-
-class UnknownClasses(Exception):
-    http_status = 400
-
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
-        shown = ", ".join(repr(name) for name in names[:50]) + (" ..." if len(names) > 50 else "")
-        super().__init__(
-            f"{len(names)} class name(s) match no taxon: {shown}. Rename the folders or categories to a taxon's "
-            "French or English name, or allow creating taxa (--create-taxa)."
-        )
+from annotation.services.taxa import normalise_name, taxa_by_name
 
 
 @dataclass(frozen=True)
 class PreparedImport:
     plan: ImportPlan
-    taxa: dict[str, Taxon]
-    created_taxa: list[Taxon]
+    taxa: dict[str, Taxon | None]  # source class -> taxon; None: its files are imported without that label
+    created_taxa: list[Taxon] = field(default_factory=list)
+
+    @property
+    def class_mapping(self) -> dict[str, str | None]:
+        """As kept on the batch: source class -> taxon slug (None: not labelled)."""
+        return {name: taxon.slug if taxon else None for name, taxon in self.taxa.items()}
+
+
+def import_plan(*, root: Path, fmt: str, deployment_name: str | None, fallback: str | None = None) -> ImportPlan:
+    """Read the layout (LayoutError when it cannot be read); nothing is written. `auto` takes folders named like
+    taxa (the mapping step's suggestions) for class folders."""
+    index = NameIndex()
+    return plan_import(root, fmt, deployment=deployment_name, known_names=set(taxa_by_name()),
+                       normalise=normalise_name, fallback=fallback,
+                       resembles=lambda name: class_suggest(name, index) is not None)
 
 
 def import_prepare(
-    *, root: Path, fmt: str, deployment_name: str | None, create_taxa: bool, user: User | None = None
+    *,
+    root: Path,
+    fmt: str,
+    deployment_name: str | None,
+    create_taxa: bool = False,
+    choices: Mapping[str, Choice] | None = None,
+    user: User | None = None,
+    fallback: str | None = None,
 ) -> PreparedImport:
-    """Read the layout and resolve every class name; raise LayoutError or UnknownClasses before any write."""
-    known = set(taxa_by_name())
-    plan = plan_import(root, fmt, deployment=deployment_name, known_names=known, normalise=normalise_name)
-    taxa, unknown = taxa_match(plan.class_names)
-    created: list[Taxon] = []
-    if unknown and not create_taxa:
-        raise UnknownClasses(unknown)
-    if unknown:
-        created = taxa_create_missing(names=unknown, created_by=user)
-        taxa.update(zip(unknown, created, strict=True))
-    return PreparedImport(plan, taxa, created)
+    """Read the layout and decide every class's taxon (the `choices` given, else exact names, else new taxa when
+    `create_taxa`); raise LayoutError or UnmappedClasses before any write, then create the new taxa."""
+    plan = import_plan(root=root, fmt=fmt, deployment_name=deployment_name, fallback=fallback)
+    decided = class_mapping_decide(rows=class_mapping_propose(plan.class_counts), choices=choices or {},
+                                   create_missing=create_taxa)
+    mapping, created = class_mapping_apply(decided=decided, user=user)
+    return PreparedImport(plan, class_mapping_taxa(mapping, set(mapping)), created)
 
 
-def _hints(item: PlannedFile, taxa: dict[str, Taxon], role: str) -> IngestHints:
-    labels = tuple(IngestLabel(taxa[label.class_name], label.box) for label in item.labels)
+def import_prepare_mapped(*, batch: UploadBatch, root: Path) -> PreparedImport:
+    """The plan of a recorded import with the taxa of the mapping kept on its batch (ValidationError when the
+    mapping no longer covers its classes)."""
+    params = batch.params
+    plan = import_plan(root=root, fmt=params.get("format", "auto"), deployment_name=params.get("deployment") or None,
+                       fallback=params.get("fallback") or None)
+    return PreparedImport(plan, class_mapping_taxa(batch.class_mapping, set(plan.class_counts)))
+
+
+def _hints(item: PlannedFile, taxa: Mapping[str, Taxon | None], role: str) -> IngestHints:
+    labels = tuple(IngestLabel(taxa[label.class_name], label.box) for label in item.labels
+                   if taxa[label.class_name] is not None)
     return IngestHints(labels=labels, taken_at=item.taken_at, sequence_id=item.sequence_id, label_role=role)
 
 
@@ -86,6 +111,10 @@ def _deployment(batch: UploadBatch, name: str) -> Deployment:
     """The camera an imported file names; one the import creates is noted on the batch, so that a failed import
     can remove the cameras it left empty."""
     deployment, created = deployment_ensure(organisation=batch.organisation, name=name)
+    if batch.deployment_id is None and name == batch.params.get("deployment"):
+        # the new deployment the user typed exists now: the batch lists show it
+        batch.deployment = deployment
+        UploadBatch.objects.filter(pk=batch.pk).update(deployment=deployment)
     if created:
         batch.params = {**batch.params, "created_deployments": [*batch.params.get("created_deployments", []),
                                                                 deployment.pk]}

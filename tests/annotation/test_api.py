@@ -113,15 +113,17 @@ def test_api_import_of_a_labelled_zip_runs_as_a_job(api, django_capture_on_commi
     assert (counts["imported"], counts["labelled"], counts["rejected"]) == (2, 2, 1)
 
 
-def test_api_import_with_unknown_classes_is_refused_at_once(api):
+def test_api_import_with_unknown_classes_waits_for_its_mapping(api):
     archive = zip_bytes({"Okapi/1.jpg": jpeg_bytes(seed=1)})
     response = api.post("/api/imports/", {"archive": upload("set.zip", archive), "format": "classes"},
                         format="multipart")
-    assert response.status_code == 400 and "Okapi" in response.json()["detail"]
-    assert not UploadBatch.objects.exists()
+    body = response.json()
+    assert response.status_code == 201 and "Okapi" in body["detail"] and body["status"] == "open"
+    assert body["classes"] == [{"name": "Okapi", "images": 1, "suggestion": None}]
+    assert body["stored"] == {"state": "mapping", "handled": 0, "total": 1} and not Image.objects.exists()
     forbidden = api.post("/api/imports/", {"archive": upload("set.zip", archive), "format": "classes",
                                            "create_taxa": True}, format="multipart")
-    assert forbidden.status_code == 403
+    assert forbidden.status_code == 403 and UploadBatch.objects.count() == 1
 
 
 def test_coordinator_adds_a_taxon_partner_cannot(api, coordinator):

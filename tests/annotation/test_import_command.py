@@ -56,12 +56,45 @@ def test_auto_detects_class_folders(tmp_path):
     assert counts["labelled"] == 2 and "as classes" in output
 
 
-def test_unknown_classes_stop_the_import_with_their_names(tmp_path):
+def test_unknown_classes_stop_the_import_with_their_names_counts_and_suggestions(tmp_path):
     write_jpeg(tmp_path / "set/Sanglier/1.jpg", seed=1)
     write_jpeg(tmp_path / "set/Okapi/2.jpg", seed=2)
+    write_jpeg(tmp_path / "set/Okapi/4.jpg", seed=4)
     write_jpeg(tmp_path / "set/Quokka/3.jpg", seed=3)
-    with pytest.raises(CommandError, match="'Okapi', 'Quokka'"):
+    write_jpeg(tmp_path / "set/chevreuils/5.jpg", seed=5)
+    with pytest.raises(CommandError) as stopped:
         run_import(str(tmp_path / "set"), "--organisation", "P", "--format", "classes")
+    message = str(stopped.value)
+    assert "3 class name(s) need a taxon: “Okapi” (2), “Quokka” (1), “chevreuils” (1)" in message
+    assert "Sanglier (1): wild-boar (French name “sanglier”)" in message
+    assert "chevreuils (1): no taxon yet; suggested roe-deer (plural of a name “chevreuil”)" in message
+    assert Image.objects.count() == 0 and not Taxon.objects.filter(name_en="Okapi").exists()
+
+
+def test_map_and_mapping_file_decide_the_classes_and_are_kept_on_the_batch(tmp_path):
+    from annotation.models import UploadBatch
+
+    write_jpeg(tmp_path / "set/Okapi/1.jpg", seed=1)
+    write_jpeg(tmp_path / "set/chevreuils/2.jpg", seed=2)
+    write_jpeg(tmp_path / "set/Quokka/3.jpg", seed=3)
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"Okapi": {"name_en": "okapi", "name_fr": "okapi",
+                                             "scientific_name": "Okapia johnstoni"}, "Quokka": None}))
+    counts, output = run_import(str(tmp_path / "set"), "--organisation", "P", "--format", "classes",
+                                "--mapping", str(mapping), "--map", "chevreuils=chevreuil")
+    assert counts["imported"] == 3 and counts["labelled"] == 2 and "Created taxon 'okapi'" in output
+    assert Taxon.objects.get(name_en="okapi").scientific_name == "Okapia johnstoni"
+    labels = dict(Annotation.objects.values_list("image__original_name", "taxon__slug"))
+    assert labels == {"Okapi/1.jpg": "okapi", "chevreuils/2.jpg": "roe-deer"}  # Quokka: stored without a label
+    assert UploadBatch.objects.get().class_mapping == {"Okapi": "okapi", "Quokka": None, "chevreuils": "roe-deer"}
+
+
+def test_a_mapping_naming_no_class_or_no_taxon_is_refused_before_anything_is_stored(tmp_path):
+    write_jpeg(tmp_path / "set/Okapi/1.jpg", seed=1)
+    with pytest.raises(CommandError, match="The import has no class named 'Zebra'"):
+        run_import(str(tmp_path / "set"), "--organisation", "P", "--format", "classes", "--map", "Zebra=fox")
+    with pytest.raises(CommandError, match="Unknown taxon 'licorne'"):
+        run_import(str(tmp_path / "set"), "--organisation", "P", "--format", "classes", "--map", "Okapi=licorne")
     assert Image.objects.count() == 0
 
 

@@ -18,9 +18,9 @@ def staged_files(settings) -> list[Path]:
 
 def test_a_refused_import_records_nothing_and_leaves_no_files(api, settings):
     archive = zip_bytes({"Licorne/1.jpg": jpeg_bytes(seed=1)})
-    response = api.post("/api/imports/", {"archive": upload("set.zip", archive), "format": "classes"},
+    response = api.post("/api/imports/", {"archive": upload("set.zip", archive), "format": "coco"},
                         format="multipart")
-    assert response.status_code == 400 and "Licorne" in response.json()["detail"]
+    assert response.status_code == 400 and "no COCO Camera Traps JSON" in response.json()["detail"]
     assert not UploadBatch.objects.exists() and not staged_files(settings)
 
 

@@ -116,7 +116,9 @@ def world(org, other_org, partner, expert, coordinator, tmp_path):
     release = Release.objects.create(version=version, semver="1.0.0", files={"model_card.md": "0" * 64},
                                      model_card="A card.")
     factories.member("pat", other_org, Role.PARTNER)
-    real = {"organisation": org.pk, "image": images[0].pk, "batch": batch.pk, "review": task.pk,
+    waiting = batch_open(organisation=org, uploader=partner, kind="import",  # waits for its class mapping
+                         params={"class_counts": {"Okapi": 1, "renards": 2}})
+    real = {"organisation": org.pk, "image": images[0].pk, "batch": batch.pk, "review": task.pk, "import": waiting.pk,
             "round": training_round.pk, "model": version.pk, "semver": release.semver, "name": "model_card.md"}
     roles = {"anonymous": None, "partner": partner, "expert": expert, "coordinator": coordinator,
              "superuser": superuser}

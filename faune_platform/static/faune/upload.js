@@ -1,8 +1,14 @@
 // Upload page: open a batch, send files in small groups so the progress bar moves and one request never grows huge.
+// Every drop goes into the same open upload until the person presses Done, which closes it; the page then follows
+// its two phases (stored, pre-labelled) until both are over.
 (function () {
   const GROUP_BYTES = 32 * 1024 * 1024, GROUP_FILES = 20;
   const $ = (id) => document.getElementById(id);
   const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
+  const words = JSON.parse($("upload-words").textContent);
+  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, key) => values[key] ?? "");
+  let batch = null, sending = false;
+  const counts = {imported: 0, duplicate: 0, rejected: 0};
 
   function groups(files) {
     const out = []; let current = [], size = 0;
@@ -25,11 +31,11 @@
       if (onProgress) xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded);
       xhr.onload = () => {
         let data = {}; try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
-        if (xhr.status >= 500 || xhr.status === 403 || xhr.status === 401) {
-          reject(new Error(data.detail || ("The server answered " + xhr.status)));
+        if (xhr.status >= 500 || xhr.status === 403 || xhr.status === 401 || xhr.status === 409) {
+          reject(new Error(data.detail || fill(words.server, {status: xhr.status})));
         } else resolve({status: xhr.status, data});
       };
-      xhr.onerror = () => reject(new Error("The connection failed; check the network and try again."));
+      xhr.onerror = () => reject(new Error(words.network));
       xhr.send(body);
     });
   }
@@ -44,23 +50,34 @@
     return answer.data.id;
   }
 
+  function fail(message) {
+    $("upload-error").textContent = fill(words.stopped, {error: message});
+    $("upload-error").hidden = false;
+  }
+
+  // While an upload is open, where it goes cannot change: its files would land in two places.
+  function lockTarget(locked) {
+    ["organisation", "deployment", "deployment-name"].forEach((id) => { $(id).disabled = locked; });
+  }
+
   async function upload(files) {
-    $("upload-error").hidden = true; $("upload-done").hidden = true;
+    $("upload-error").hidden = true;
     if (!files.length) return;
-    if (!$("deployment").value && !$("deployment-name").value.trim()) {
-      $("upload-error").textContent = "Choose a deployment or type a name for a new one first.";
+    if (sending) { $("upload-error").textContent = words.busy; $("upload-error").hidden = false; return; }
+    if (!batch && !$("deployment").value && !$("deployment-name").value.trim()) {
+      $("upload-error").textContent = words.choose_deployment;
       $("upload-error").hidden = false; return;
     }
     const total = files.reduce((sum, f) => sum + f.size, 0);
-    let sent = 0; const counts = {imported: 0, duplicate: 0, rejected: 0};
-    $("progress-box").hidden = false;
+    let sent = 0;
+    sending = true; $("upload-finish").disabled = true;
+    $("progress-box").hidden = false; $("upload-done").hidden = true; $("upload-progress").hidden = true;
     const show = (extra) => {
       $("progress").value = total ? (100 * Math.min(sent + extra, total)) / total : 100;
-      $("progress-text").textContent = `${counts.imported} imported, ${counts.duplicate} duplicate, ` +
-        `${counts.rejected} rejected — ${Math.round($("progress").value)}%`;
+      $("progress-text").textContent = fill(words.sending, {...counts, percent: Math.round($("progress").value)});
     };
     try {
-      const batch = await openBatch();
+      if (!batch) { batch = await openBatch(); lockTarget(true); }
       for (const group of groups(files)) {
         const form = new FormData();
         group.forEach((f) => form.append("files", f, f.name));
@@ -69,19 +86,50 @@
         sent += group.reduce((sum, f) => sum + f.size, 0);
         show(0);
       }
-      $("upload-done").innerHTML = `Done. <a id="batch-link" href="/batches/${batch}/">See the report of this upload</a>.`;
-      $("upload-done").hidden = false;
     } catch (error) {
-      $("upload-error").textContent = "Upload stopped: " + error.message;
-      $("upload-error").hidden = false;
+      fail(error.message);
+    } finally {
+      sending = false; $("upload-finish").disabled = false;
     }
+    if (batch) showOpen();
+  }
+
+  function showOpen() {
+    $("upload-open-text").textContent = fill(words.open, {batch, ...counts});
+    $("batch-link").href = `/batches/${batch}/`;
+    $("upload-open").hidden = false;
+  }
+
+  async function finish() {
+    if (!batch || sending) return;
+    $("upload-finish").disabled = true;
+    try {
+      await post(`/api/batches/${batch}/close/`, new FormData());
+    } catch (error) {
+      $("upload-finish").disabled = false; fail(error.message); return;
+    }
+    $("upload-open").hidden = true;
+    $("upload-done").innerHTML = "";
+    $("upload-done").append(fill(words.closed, {batch}) + " ");
+    const link = document.createElement("a");
+    link.id = "report-link"; link.href = `/batches/${batch}/`; link.textContent = words.report;
+    $("upload-done").append(link);
+    $("upload-done").hidden = false;
+    const progress = $("batch-progress");
+    progress.dataset.batchUrl = `/api/batches/${batch}/`;
+    progress.dataset.prelabelUrl = `/api/batches/${batch}/prelabel/`;
+    $("upload-progress").hidden = false;
+    window.FauneBatchProgress.follow(progress);
+    batch = null; lockTarget(false); // the next drop starts a new upload
+    Object.keys(counts).forEach((key) => { counts[key] = 0; });
   }
 
   const zone = $("dropzone");
   ["dragenter", "dragover"].forEach((t) => zone.addEventListener(t, (e) => { e.preventDefault(); zone.classList.add("over"); }));
   ["dragleave", "drop"].forEach((t) => zone.addEventListener(t, (e) => { e.preventDefault(); zone.classList.remove("over"); }));
   zone.addEventListener("drop", (e) => upload(Array.from(e.dataTransfer.files)));
-  $("files").addEventListener("change", (e) => upload(Array.from(e.target.files)));
+  $("files").addEventListener("change", (e) => { upload(Array.from(e.target.files)); e.target.value = ""; });
+  $("upload-finish").addEventListener("click", finish);
   $("organisation").addEventListener("change", () => {
     for (const option of $("deployment").options) {
       option.hidden = option.dataset.organisation && option.dataset.organisation !== $("organisation").value;
