@@ -12,6 +12,7 @@ from training.urls import api_urlpatterns as training_api
 urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/set-password/<uidb64>/<token>/", views.PasswordSetView.as_view(), name="password-set"),

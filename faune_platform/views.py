@@ -1,9 +1,11 @@
 from django.contrib import messages
 from django.contrib.auth.views import PasswordResetConfirmView
-from django.http import HttpRequest, HttpResponse
+from django.contrib.staticfiles import finders
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import cache_control
 
 from faune_platform.home import home_figures
 
@@ -29,3 +31,9 @@ class PasswordSetView(PasswordResetConfirmView):
         messages.success(self.request, _("Your password is set. Welcome to Faune, %(username)s.")
                          % {"username": form.user.username})
         return response
+
+
+@cache_control(max_age=86400, public=True)
+def favicon(request: HttpRequest) -> FileResponse:
+    """Browsers ask for /favicon.ico on every site whatever the pages link to; answer with the linked icon."""
+    return FileResponse(open(finders.find("faune/favicon.ico"), "rb"), content_type="image/x-icon")

@@ -22,9 +22,7 @@ api_urlpatterns = [
 
 urlpatterns = [
     path("prelabels/", views.prelabel_list, name="prelabel-list"),
-    path("models/", views.model_list, name="model-list"),
     path("selection/", views.selection_page, name="selection"),
-    path("models/<id:pk>/status/", views.model_status, name="model-status"),
     path("novelty/", views.novelty_page, name="novelty"),
     path("novelty/<id:pk>/clusters/<int:number>/", views.novelty_cluster_page, name="novelty-cluster"),
 ]

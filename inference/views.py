@@ -6,17 +6,16 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 from rest_framework import serializers
 
 from annotation.models import Organisation, Taxon
-from annotation.permissions import require_coordinator, user_access
+from annotation.permissions import require_coordinator
 from annotation.selectors import deployments_visible_to, images_visible_to
 from annotation.taxon_names import taxa_in_reading_order
 from faune_platform.converters import id_or_none
 from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES
-from inference.models import ModelStatusChange, ModelVersion, NoveltyScan, SelectionBatch
+from inference.models import ModelVersion, NoveltyScan, SelectionBatch
 from inference.selectors import (
     novelty_cluster_members,
     novelty_cluster_rows,
@@ -33,7 +32,6 @@ from inference.serializers import (
 )
 from inference.services.acceptance import prelabels_accept
 from inference.services.novelty import NoveltyScanError, novelty_cluster_label, novelty_scan_request
-from inference.services.registry import LostClasses, RegistryError, model_version_set_status, promotion_warnings
 from inference.services.selection import SelectionError, selection_batch_request
 
 PAGE_SIZE = 60
@@ -98,36 +96,6 @@ def _bulk_label(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"{len(result.conflicts)} image(s) left alone, labelled by someone else since this "
                                 "page loaded: " + " ".join(list(result.conflicts.values())[:3]))
     return redirect(request.get_full_path())
-
-
-@login_required
-def model_list(request: HttpRequest) -> HttpResponse:
-    versions = ModelVersion.objects.prefetch_related("classes__taxon")
-    confirm = versions.filter(pk=id_or_none(request.GET.get("confirm"))).first()
-    return render(request, "inference/models.html", {
-        "versions": versions, "coordinator": user_access(request.user).coordinator,
-        "changes": ModelStatusChange.objects.select_related("version", "changed_by")[:50],
-        "confirm": confirm, "lost": promotion_warnings(version=confirm) if confirm else []})
-
-
-@login_required
-@require_POST
-def model_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """Promote, reject or roll back. A version that cannot say a class production says is promoted only after
-    the coordinator saw the warning and confirmed."""
-    require_coordinator(request.user, "change which model is in production")
-    version = get_object_or_404(ModelVersion, pk=pk)
-    status = request.POST.get("status", "")
-    try:
-        model_version_set_status(version=version, status=status, user=request.user,
-                                 confirm_lost_classes=request.POST.get("confirm") == "1")
-    except LostClasses:
-        return redirect(f"{reverse('model-list')}?confirm={version.pk}")
-    except RegistryError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, f"{version} is now {status}.")
-    return redirect("model-list")
 
 
 @login_required

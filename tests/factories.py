@@ -120,13 +120,45 @@ def png_pixels(data: bytes, *, least_side: int = 200, most_side: int = 4000, lea
     return pixels
 
 
+def _colour_bar_columns(green):
+    """The columns of the colour bar right of the matrix: the last run of green columns, when it is narrow and
+    apart from the others (a matrix column of zeros is white, so the matrix may itself be cut in runs)."""
+    import numpy as np
+
+    columns = np.flatnonzero(green.any(axis=0))
+    if not columns.size:
+        return slice(0, 0)
+    starts = np.flatnonzero(np.diff(columns) > 1) + 1
+    runs = np.split(columns, starts)
+    span = columns[-1] - columns[0] + 1
+    if len(runs) > 1 and len(runs[-1]) < 0.15 * span:
+        return slice(int(runs[-1][0]), int(runs[-1][-1]) + 1)
+    return slice(0, 0)
+
+
+def colour_bar_present(data: bytes) -> bool:
+    """A narrow strip of greens right of the matrix, darkening upwards (1.0 on top) from white at the bottom."""
+    import numpy as np
+
+    pixels = png_pixels(data)
+    green = pixels[..., 1] - pixels[..., 0] > 15
+    columns = _colour_bar_columns(green)
+    if columns.stop == 0:
+        return False
+    rows = np.flatnonzero(green[:, columns].any(axis=1))
+    strip = pixels[rows.min():rows.max() + 1, columns].mean(axis=(1, 2))
+    return bool(strip[: len(strip) // 4].mean() < strip[-len(strip) // 4:].mean() - 60)
+
+
 def confusion_cell_brightness(data: bytes, size: int):
     """The mean brightness of each cell of a confusion-matrix PNG drawn in greens: the cells are found as the
     bounding box of the green-tinted pixels (text and frame are grey), cut into `size` x `size`."""
     import numpy as np
 
     pixels = png_pixels(data)
-    rows, columns = np.nonzero(pixels[..., 1] - pixels[..., 0] > 15)
+    green = pixels[..., 1] - pixels[..., 0] > 15
+    green[:, _colour_bar_columns(green)] = False
+    rows, columns = np.nonzero(green)
     assert rows.size, "no green cell drawn"
     grid = pixels[rows.min():rows.max() + 1, columns.min():columns.max() + 1].mean(axis=2)
     height, width = grid.shape

@@ -15,7 +15,10 @@ urlpatterns = [
     path("rounds/<id:pk>/cancel/", views.round_cancel, name="round-cancel"),
     path("rounds/<id:pk>/compare/", views.round_compare, name="round-compare"),
     path("rounds/<id:pk>/plots/<str:name>", views.round_plot, name="round-plot"),
+    path("models/", views.model_list, name="model-list"),
+    path("models/<id:pk>/status/", views.model_status, name="model-status"),
     path("releases/", views.release_list, name="release-list"),
     path("releases/<str:semver>/", views.release_detail, name="release-detail"),
     path("releases/<str:semver>/files/<str:name>", views.release_file, name="release-file"),
+    path("releases/<str:semver>/download.zip", views.release_download, name="release-download"),
 ]

@@ -16,13 +16,8 @@ class CheckpointError(Exception):
 def create_timm_model(spec: BackboneSpec, num_classes: int) -> nn.Module:
     import timm
 
-    kwargs: dict = {}
-    if spec.timm_name.startswith(("vit", "eva", "deit")):
-        kwargs["dynamic_img_size"] = True  # DeepFaune runs DINOv2 at 182 px, not the pretraining size
-    if spec.pooling not in ("default", ""):
-        kwargs["global_pool"] = spec.pooling
     try:
-        return timm.create_model(spec.timm_name, pretrained=False, num_classes=num_classes, **kwargs)
+        return timm.create_model(spec.timm_name, pretrained=False, num_classes=num_classes, **spec.timm_kwargs())
     except Exception as error:  # noqa: BLE001 timm raises RuntimeError/KeyError/TypeError for unknown names
         raise CheckpointError(f"timm cannot build {spec.timm_name!r}: {error}") from None
 

@@ -27,6 +27,16 @@ class BackboneSpec:
                 known[key] = tuple(known[key])
         return cls(**known)
 
+    def timm_kwargs(self) -> dict:
+        """What `timm.create_model` needs besides the name and class count to build this spec's model (also
+        written into the releases' instructions, so that others build exactly the same model)."""
+        kwargs: dict = {}
+        if self.timm_name.startswith(("vit", "eva", "deit")):
+            kwargs["dynamic_img_size"] = True  # DeepFaune runs DINOv2 at 182 px, not the pretraining size
+        if self.pooling not in ("default", ""):
+            kwargs["global_pool"] = self.pooling
+        return kwargs
+
     @property
     def key(self) -> str:
         """Embeddings from two specs are comparable only when this key is equal: a fine-tuned backbone records

@@ -132,12 +132,14 @@ def model_version_promote(*, version: ModelVersion, user: User | None = None, no
 
 
 def model_version_set_status(*, version: ModelVersion, status: str, user: User | None = None,
-                             confirm_lost_classes: bool = False) -> ModelVersion:
+                             confirm_lost_classes: bool = False, note: str = "") -> ModelVersion:
+    """`note`: why, in the coordinator's words; kept after what was done in the status log."""
     if status not in VersionStatus.values:
         raise RegistryError(f"Unknown status {status!r}; use one of {', '.join(VersionStatus.values)}.")
+    why = f": {note.strip()}" if note.strip() else ""
     if status == VersionStatus.PRODUCTION:
-        note = "rolled back to" if version.status == VersionStatus.ARCHIVED else "promoted by hand"
-        return model_version_promote(version=version, user=user, note=note,
+        done = "rolled back to" if version.status == VersionStatus.ARCHIVED else "promoted by hand"
+        return model_version_promote(version=version, user=user, note=done + why,
                                      confirm_lost_classes=confirm_lost_classes)
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().get(pk=version.pk)  # a promotion may be under way
@@ -147,7 +149,7 @@ def model_version_set_status(*, version: ModelVersion, status: str, user: User |
         before = locked.status
         locked.status = status
         locked.save(update_fields=["status"])
-        _record(locked, before, status, user, "set by hand")
+        _record(locked, before, status, user, "set by hand" + why)
     return locked
 
 

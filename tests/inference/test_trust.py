@@ -93,8 +93,12 @@ def test_promoting_a_version_that_loses_a_class_asks_for_confirmation(client, co
     refused = api.post(f"/api/models/{head_without_vehicle.pk}/status/", {"status": "production"}, format="json")
     assert refused.status_code == 409 and "vehicle" in refused.json()["detail"]
     with django_capture_on_commit_callbacks(execute=True):
+        unseen = client.post(f"/models/{head_without_vehicle.pk}/status/",  # confirmed, but not the loss
+                             {"status": "production", "confirm": "1"}, follow=True)
+        assert b"cannot say vehicle" in unseen.content and ModelVersion.objects.get(status="production") == pool
         confirmed = client.post(f"/models/{head_without_vehicle.pk}/status/",
-                                {"status": "production", "confirm": "1"}, follow=True)
+                                {"status": "production", "confirm": "1", "lost": [taxon("vehicle").pk]},
+                                follow=True)
     assert ModelVersion.objects.get(status="production") == head_without_vehicle
     change = ModelStatusChange.objects.filter(version=head_without_vehicle, to_status="production").get()
     assert change.changed_by == coordinator and "confirmed despite losing vehicle" in change.note

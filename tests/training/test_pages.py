@@ -104,6 +104,8 @@ def test_two_versions_compared_on_a_round_split(client, partner, finished):
 def test_release_of_a_head_on_a_deepfaune_backbone_holds_a_deepfaune_checkpoint(
         api, coordinator, tmp_path, settings, django_capture_on_commit_callbacks):
     import io
+    import json
+    import shutil
 
     import torch
     from django.core.management import call_command
@@ -127,10 +129,11 @@ def test_release_of_a_head_on_a_deepfaune_backbone_holds_a_deepfaune_checkpoint(
         annotation_add(image=image, taxon=taxon("fox" if image.pk % 2 else "wild-boar"), author=coordinator)
     done = run_round(min_labels=2, epochs=5)
     assert done.status == "done", done.log
-    model_version_promote(version=done.candidate, confirm_lost_classes=True)
+    # The gate may or may not have promoted it (the stand-in backbone is random): use the promoted row.
+    promoted = model_version_promote(version=done.candidate, confirm_lost_classes=True)
     from training.services.releases import release_publish
 
-    release = release_publish(version=done.candidate, semver="1.0.0", user=coordinator)
+    release = release_publish(version=promoted, semver="1.0.0", user=coordinator)
     bundled = settings.DATA_DIR / "releases" / "1.0.0" / "deepfaune-classifier.pt"
     assert "deepfaune-classifier.pt" in release.files and bundled.exists()
     exported = load_deepfaune_checkpoint(str(bundled), input_size=56)
@@ -140,3 +143,16 @@ def test_release_of_a_head_on_a_deepfaune_backbone_holds_a_deepfaune_checkpoint(
     # The same function, folded: equal up to float32 rounding (the standardisation divides by small deviations).
     assert exported.num_classes == 2 and torch.allclose(theirs, torch.tensor(ours), rtol=1e-2, atol=1e-2)
     assert theirs.argmax() == int(ours.argmax())
+    # The archive's instructions: DeepFaune's class lists in output order, and Python lines that run.
+    from tests.training.test_release_archive import platform_answer, run_how_to
+
+    folder = settings.DATA_DIR / "releases" / "1.0.0"
+    how_to = (folder / "HOW_TO_USE.md").read_text()
+    names = [row["name_fr"] for row in json.loads((folder / "classes.json").read_text())]
+    assert "`deepfaune-classifier.pt` is in DeepFaune's own checkpoint format" in how_to
+    assert f"    'fr': {names!r}," in how_to and len(names) == exported.num_classes
+    work = tmp_path / "unpacked"
+    shutil.copytree(folder, work)
+    printed = run_how_to(work, jpeg_bytes(size=(120, 90), seed=5))
+    name, probability = platform_answer(done.candidate, work / "photo.jpg")
+    assert printed["en"] == name and float(printed["p"]) == pytest.approx(probability, abs=2e-3)

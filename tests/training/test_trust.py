@@ -15,7 +15,7 @@ from inference.services.registry import default_version_ensure
 from tests.training.test_rounds import labelled_pool, run_round
 from training.engine.splits import TEST, split_of
 from training.models import TrainingRound
-from training.services.compare import _test_labels
+from training.services.compare import round_items
 from training.services.rounds import round_log, training_round_start
 
 pytestmark = pytest.mark.django_db
@@ -41,15 +41,22 @@ def _tested(training_round: TrainingRound) -> list[int]:
                                            strict=True) if side == TEST and not accepted]
 
 
+def _scored_items(training_round: TrainingRound) -> dict[int, int]:
+    """image id -> class index, of the items a comparison scores on this round."""
+    items = round_items(training_round)
+    return dict(zip(items.image_ids.tolist(), items.y.tolist(), strict=True))
+
+
 def test_the_split_is_frozen_with_the_round_and_comparisons_read_it(org, parent):
     labelled_pool(org, parent, {"fox": 60, "wild-boar": 60})
     done = run_round()
     tested = _tested(done)
     assert tested and len(tested) == done.metrics["candidate"]["test"]["count"]
-    before = _test_labels(done)
+    before = _scored_items(done)
+    assert sorted(before) == sorted(tested)
     moved = Image.objects.get(pk=tested[0])
     _move_to_another_side(moved, away_from=TEST)
-    assert _test_labels(done) == before  # the round's test split did not move with today's sequences
+    assert _scored_items(done) == before  # the round's test split did not move with today's sequences
 
 
 def test_a_later_round_says_why_previously_tested_frames_left_the_test_split(org, parent):

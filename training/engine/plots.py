@@ -20,11 +20,14 @@ def confusion_png(matrix: list[list[int]], class_names: list[str]) -> bytes:
     rows = values / np.clip(values.sum(axis=1, keepdims=True), 1, None)  # recall per true class
     size = max(4.0, 0.32 * len(class_names) + 2)
     figure, axes = plt.subplots(figsize=(size, size))
-    axes.imshow(rows, cmap="Greens", vmin=0, vmax=1)
+    image = axes.imshow(rows, cmap="Greens", vmin=0, vmax=1)
     axes.set_xticks(range(len(class_names)), class_names, rotation=90, fontsize=7)
     axes.set_yticks(range(len(class_names)), class_names, fontsize=7)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true (row-normalised)")
+    bar = figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    bar.set_label("share of the true class's images", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
     return _png(figure)
 
 
@@ -39,15 +42,49 @@ def reliability_png(bins: list[dict], ece: float) -> bytes:
     return _png(figure)
 
 
-def coverage_png(rows: list[dict]) -> bytes:
+# Where a threshold's label may go, in points from its marker, tried in this order until it overlaps nothing.
+LABEL_OFFSETS = [(dx * r, dy * r) for r in (1, 2, 3, 4, 6) for dx, dy in
+                 ((5, 4), (5, -10), (-26, 4), (-26, -10), (0, 12), (0, -18), (12, -3), (-34, -3))]
+
+
+def _threshold_labels(kept: list[dict]) -> list[tuple[str, tuple[float, float]]]:
+    """One label per drawn point: thresholds that keep the same images share a point, and so one label."""
+    points: dict[tuple[float, float], list[float]] = {}
+    for row in kept:
+        points.setdefault((row["coverage"], row["accuracy"]), []).append(row["threshold"])
+    return [(f"{min(ts):.2f}–{max(ts):.2f}" if len(ts) > 1 else f"{ts[0]:.2f}", point)
+            for point, ts in points.items()]
+
+
+def _place(text, placed: list, renderer) -> None:
+    """Move the label to the first offset where its box meets no label already placed."""
+    for offset in LABEL_OFFSETS:
+        text.xyann = offset
+        box = text.get_window_extent(renderer).expanded(1.05, 1.15)
+        if not any(box.overlaps(other) for other in placed):
+            break
+    placed.append(text.get_window_extent(renderer))
+
+
+def coverage_figure(rows: list[dict]):
+    """The coverage/accuracy curve with each threshold labelled where no label hides another (tests read the
+    labels' boxes off the returned figure)."""
     figure, axes = plt.subplots(figsize=(4.5, 4.5))
     kept = [r for r in rows if r["accuracy"] is not None]
     axes.plot([r["coverage"] for r in kept], [r["accuracy"] for r in kept], marker="o")
-    for row in kept:
-        axes.annotate(f"{row['threshold']:.2f}", (row["coverage"], row["accuracy"]), fontsize=7)
     axes.set_xlabel("coverage (share not 'undefined')")
     axes.set_ylabel("accuracy of what is kept")
-    return _png(figure)
+    axes.set_title("labels: 'undefined' threshold", fontsize=8)
+    figure.canvas.draw()  # fixes the axes' limits, so that label boxes are where they will be drawn
+    renderer, placed = figure.canvas.get_renderer(), []
+    for label, point in _threshold_labels(kept):
+        text = axes.annotate(label, point, xytext=LABEL_OFFSETS[0], textcoords="offset points", fontsize=7)
+        _place(text, placed, renderer)
+    return figure
+
+
+def coverage_png(rows: list[dict]) -> bytes:
+    return _png(coverage_figure(rows))
 
 
 def learning_curves_png(rows: list[dict], *, target_f1: float, unit: str = "sequence") -> bytes:

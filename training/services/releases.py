@@ -16,8 +16,10 @@ from annotation.ingest.hashing import file_sha256
 from annotation.models import TaxonKind
 from faune_platform.failpoints import failpoint
 from faune_platform.jobs import ACTIVE, job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
+from inference.engine.specs import BackboneSpec
 from inference.models import BoxSource, Detection, HeadKind, ModelVersion, VersionStatus
 from training.models import Release, ReleaseRequest, TrainingRound
+from training.services.release_usage import TIMM_FILE, ZERO_SHOT_TABLE, Usage, how_to_use
 from training.services.rounds import round_dir
 
 DETECTOR_KINDS = (TaxonKind.HUMAN, TaxonKind.VEHICLE, TaxonKind.EMPTY)
@@ -152,13 +154,18 @@ def _deepfaune_classifier(version: ModelVersion) -> dict | None:
     return {"args": {**checkpoint["args"], "num_classes": int(folded[0].shape[0])}, "state_dict": state}
 
 
+def _artifact_name(role: str, record: dict) -> str:
+    return f"{role}{''.join(Path(record['path']).suffixes) or '.bin'}"
+
+
 def _write_bundle(folder: Path, version: ModelVersion, training_round: TrainingRound | None, card: str,
-                  classes: list[dict], folded: dict | None) -> None:
+                  classes: list[dict], folded: dict | None, semver: str) -> None:
     folder.mkdir(parents=True)
     for role, record in version.artifacts.items():
-        shutil.copyfile(record["path"], folder / f"{role}{''.join(Path(record['path']).suffixes) or '.bin'}")
+        shutil.copyfile(record["path"], folder / _artifact_name(role, record))
     (folder / "classes.json").write_text(json.dumps(classes, ensure_ascii=False, indent=1))
     (folder / "MODEL_CARD.md").write_text(card)
+    _write_usage(folder, version, classes, folded, semver)
     # Public: the label snapshot is named by its hash; its file (a server path) and its image ids stay here.
     lineage = {key: value for key, value in version.lineage.items() if key != "labels_file"}
     (folder / "lineage.json").write_text(json.dumps({"version": str(version), "backbone": version.backbone,
@@ -172,6 +179,37 @@ def _write_bundle(folder: Path, version: ModelVersion, training_round: TrainingR
         for name in ("metrics.json", "confusion.png", "reliability.png", "coverage.png"):
             if (source / name).exists():
                 shutil.copyfile(source / name, folder / name)
+
+
+def _deepfaune_file(version: ModelVersion, folded: dict | None) -> str | None:
+    """The bundle's file that DeepFaune's software loads: the folded head, or the version's own DeepFaune-format
+    checkpoint (a registered DeepFaune classifier, a fine-tuned DeepFaune backbone)."""
+    if folded is not None:
+        return "deepfaune-classifier.pt"
+    checkpoint = version.artifacts.get("checkpoint", {})
+    if version.head_kind == HeadKind.CHECKPOINT and checkpoint.get("format") == "deepfaune":
+        return _artifact_name("checkpoint", checkpoint)
+    return None
+
+
+def _write_usage(folder: Path, version: ModelVersion, classes: list[dict], folded: dict | None, semver: str) -> None:
+    """Weights in timm's layout and HOW_TO_USE.md, whose Python lines load exactly those files."""
+    import torch  # worker side: the version's classifier is loaded to write its weights in timm's layout
+
+    from inference.engine.export import IMAGENET, timm_export
+    from inference.engine.zero_shot import IMAGENET_TO_TAXON
+    from inference.services.runtime import runner_for
+
+    head = version.artifacts["head"]["path"] if version.head_kind == HeadKind.TRAINED_HEAD else None
+    exported = timm_export(runner_for(version.pk).classifier, head_path=head, zero_shot=version.is_zero_shot)
+    torch.save(exported.state_dict, folder / TIMM_FILE)
+    if exported.outputs == IMAGENET:
+        (folder / ZERO_SHOT_TABLE).write_text(json.dumps([IMAGENET_TO_TAXON[row["slug"]] for row in classes]))
+    usage = Usage(semver=semver, spec=BackboneSpec.from_dict(version.backbone), outputs=exported.outputs,
+                  num_classes=exported.num_classes, temperature=version.temperature, classes=classes,
+                  deepfaune_file=_deepfaune_file(version, folded),
+                  head_file=_artifact_name("head", version.artifacts["head"]) if head else "head.pt")
+    (folder / "HOW_TO_USE.md").write_text(how_to_use(usage))
 
 
 def _check_semver(semver: str) -> None:
@@ -241,7 +279,7 @@ def release_publish(*, version: ModelVersion, semver: str, user: User | None,
         raise ValidationError(f"A release folder for {semver} already exists.")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        _write_bundle(staging, version, training_round, card, classes, folded)
+        _write_bundle(staging, version, training_round, card, classes, folded, semver)
         progress(0.8)
         files = {path.name: file_sha256(path) for path in sorted(staging.iterdir())}
         (staging / "SHA256SUMS").write_text("".join(f"{digest}  {name}\n" for name, digest in files.items()))

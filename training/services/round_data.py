@@ -20,14 +20,14 @@ from django.utils import timezone
 from annotation.models import LabelSource, Taxon, TaxonKind
 from faune_platform.failpoints import failpoint
 from inference.models import ModelVersion
-from inference.selectors import classes_lost, taxon_tree
+from inference.selectors import classes_lost
 from training.engine.comparison import paired_macro_f1_bootstrap
-from training.engine.metrics import evaluate
 from training.engine.plots import confusion_png, coverage_png, reliability_png
 from training.engine.splits import HOLDOUT, TEST, TRAIN, VALIDATION, split_of
 from training.models import RoundStatus, TrainingRound
 from training.selectors import frozen_split
 from training.services.rounds import round_dir, round_finish, round_log
+from training.services.scoring import TestItems, freeze_classes, save_test_logits, test_figures
 from training.services.snapshot import Snapshot, class_list, labelled_snapshot
 
 DETECTOR_KINDS = (TaxonKind.HUMAN, TaxonKind.VEHICLE, TaxonKind.EMPTY)
@@ -58,13 +58,15 @@ def _kinds(parent: ModelVersion) -> tuple[str, ...]:
     return (TaxonKind.ANIMAL, *DETECTOR_KINDS)
 
 
-def _freeze(folder: Path, snapshot: Snapshot, sides: np.ndarray, accepted: np.ndarray) -> Path:
-    """The round's labels and split as they were: everything that scores this round reads this file."""
+def _freeze(folder: Path, snapshot: Snapshot, sides: np.ndarray, accepted: np.ndarray, classes: list[int],
+            y: np.ndarray) -> Path:
+    """The round's labels, split and classes as they were: everything that scores this round reads this file."""
     path = folder / "labels.json"
-    path.write_text(json.dumps({
+    path.write_text(json.dumps(freeze_classes({
         "image_ids": snapshot.image_ids.tolist(), "label_ids": snapshot.label_ids.tolist(),
         "sides": sides.tolist(), "model_accepted": accepted.tolist(),
-        "sequence_ids": snapshot.sequence_ids.tolist(), "deployment_ids": snapshot.deployment_ids.tolist()}))
+        "sequence_ids": snapshot.sequence_ids.tolist(), "deployment_ids": snapshot.deployment_ids.tolist()},
+        classes, y)))
     return path
 
 
@@ -122,7 +124,10 @@ def round_prepare(training_round: TrainingRound, parent: ModelVersion) -> RoundD
     sides = np.array([split_of(int(s), int(d)) for s, d in zip(snapshot.sequence_ids, snapshot.deployment_ids,
                                                                strict=True)], dtype=object)
     accepted = snapshot.sources == LabelSource.MODEL_ACCEPTED
-    path = _freeze(folder, snapshot, sides, accepted)
+    classes, mapping, report = class_list(snapshot.taxon_ids, sides == TRAIN, int(params["min_labels"]))
+    y = np.array([classes.index(mapping[t]) if t in mapping else -1 for t in snapshot.taxon_ids.tolist()],
+                 dtype=np.int64)
+    path = _freeze(folder, snapshot, sides, accepted, classes, y)
     TrainingRound.objects.filter(pk=round_id).update(parent=parent, snapshot_at=timezone.now(), snapshot={
         "labels": len(snapshot.label_ids), "label_hash": snapshot.label_hash, "file": str(path),
         "organisations": len(set(snapshot.organisation_ids.tolist()))})
@@ -130,14 +135,12 @@ def round_prepare(training_round: TrainingRound, parent: ModelVersion) -> RoundD
                         "embeddings", 0.05)
     if changes := _side_changes(training_round, snapshot, sides, accepted):
         round_log(round_id, changes)
-    classes, mapping, report = class_list(snapshot.taxon_ids, sides == TRAIN, int(params["min_labels"]))
     for line in report:
         round_log(round_id, line)
     if len(classes) < 2:
         raise RoundFailed(f"only {len(classes)} taxon has {params['min_labels']} or more training labels; "
                           "a classifier needs at least two")
-    keep = np.array([t in mapping for t in snapshot.taxon_ids.tolist()], dtype=bool)
-    y = np.array([classes.index(mapping[t]) if t in mapping else -1 for t in snapshot.taxon_ids.tolist()])
+    keep = y >= 0
     subset = {side: keep & (sides == side) & ~accepted for side in (TEST, HOLDOUT)}
     subset |= {side: keep & (sides == side) for side in (TRAIN, VALIDATION)}
     data = RoundData(snapshot, y, subset, classes, folder, keep & (sides == TEST) & accepted)
@@ -200,9 +203,13 @@ def _production_logits(parent: ModelVersion, data: RoundData, mask: np.ndarray) 
     return version_logits(parent, snapshot.image_ids[mask].tolist(), snapshot.features[mask], data.classes)
 
 
+def _items(data: RoundData, mask: np.ndarray, names: list[str]) -> TestItems:
+    return TestItems(data.snapshot.image_ids[mask], data.y[mask], data.snapshot.sequence_ids[mask], data.classes,
+                     names)
+
+
 def _score(data: RoundData, mask: np.ndarray, logits: np.ndarray, names: list[str], temperature: float) -> dict:
-    return evaluate(data.y[mask], logits, names, temperature=temperature,
-                    sequence_ids=data.snapshot.sequence_ids[mask], parents=taxon_tree(data.classes).parents)
+    return test_figures(_items(data, mask, names), logits, temperature)
 
 
 def evaluate_round(training_round: TrainingRound, data: RoundData, logits_of: Callable[[np.ndarray], np.ndarray],
@@ -215,6 +222,7 @@ def evaluate_round(training_round: TrainingRound, data: RoundData, logits_of: Ca
     candidate_logits, production_logits = logits_of(test), _production_logits(parent, data, test)
     candidate = _score(data, test, candidate_logits, names, temperature)
     production = _score(data, test, production_logits, names, parent.temperature)
+    save_test_logits(data.folder, data.snapshot.image_ids[test], candidate_logits, production_logits)
     comparison = paired_macro_f1_bootstrap(
         data.y[test], candidate_logits.argmax(axis=1), production_logits.argmax(axis=1),
         data.snapshot.sequence_ids[test], num_classes=len(names), seed=training_round.seed)

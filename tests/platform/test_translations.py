@@ -1,0 +1,89 @@
+"""French as well as English: every visible string of every template is marked for translation, every marked
+string has its French translation, and the compiled catalogues say what the sources say."""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.utils import translation
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = sorted(path for path in ROOT.glob("*/templates/**/*.html") if ".venv" not in path.parts)
+CATALOGUES = sorted(path for path in ROOT.glob("*/locale/fr/LC_MESSAGES/django.po") if ".venv" not in path.parts)
+
+# Django's template syntax, comments, scripts and styles: what remains between tags is what a person reads.
+_CODE = re.compile(r"{%\s*comment\s*%}.*?{%\s*endcomment\s*%}|{#.*?#}|<script\b.*?</script>|<style\b.*?</style>"
+                   r"|<!--.*?-->", re.S)
+_TRANSLATED = re.compile(r"{%\s*blocktranslate\b.*?{%\s*endblocktranslate\s*%}|{%\s*translate\b.*?%}", re.S)
+_TAG_OR_VARIABLE = re.compile(r"{%.*?%}|{{.*?}}|<[^>]*>", re.S)
+_ATTRIBUTE = re.compile(r'\b(?:title|placeholder|aria-label|alt)="([^"{]*[A-Za-z][^"]*)"')
+# Words that read the same in both languages, names and units.
+SAME_IN_BOTH = {"Faune", "API", "JSON", "CSV", "XLSX", "COCO", "Camtrap", "DP", "MegaDetector", "DeepFaune", "ms",
+                "px", "F1", "macro", "SHA", "OK", "ID", "id", "x", "s", "GB", "MB", "kB", "Zoom", "Date", "Score",
+                "Organisations", "Version", "Description", "Total", "Images", "Image", "Sequences", "Sequence",
+                "Novelty", "Taxon", "Taxa", "Expert", "Experts", "Partners", "Partner", "Confirmation", "Source",
+                "Classes", "Actions", "Public", "Mode", "Options", "Page", "Message", "Notes", "Latitude",
+                "Longitude", "Habitat", "Type", "Format", "Rang"}
+
+
+def _unmarked(template: Path) -> list[str]:
+    text = _TRANSLATED.sub(" ", _CODE.sub(" ", template.read_text()))
+    found = [f"attribute {value!r}" for value in _ATTRIBUTE.findall(text)]
+    for chunk in _TAG_OR_VARIABLE.sub("\n", text).splitlines():
+        words = re.findall(r"[A-Za-zÀ-ÿ]{2,}", chunk.replace("&nbsp;", " "))
+        if [word for word in words if word not in SAME_IN_BOTH]:
+            found.append(chunk.strip())
+    return found
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_visible_string_of_a_template_is_marked_for_translation(template):
+    assert _unmarked(template) == []
+
+
+def _entries(po: Path) -> list[tuple[str, str, bool]]:
+    """(msgid, msgstr, fuzzy) of the singular entries of a catalogue."""
+    entries = []
+    for block in po.read_text().split("\n\n"):
+        if "msgid_plural" in block or "msgid " not in block:
+            continue
+        msgid = _joined(re.search(r'^msgid ((?:".*"\n?)+)', block, re.M))
+        msgstr = _joined(re.search(r'^msgstr ((?:".*"\n?)+)', block, re.M))
+        if msgid:
+            entries.append((msgid, msgstr, "#, fuzzy" in block))
+    return entries
+
+
+def _joined(match) -> str:
+    if match is None:
+        return ""
+    parts = re.findall(r'"((?:[^"\\]|\\.)*)"', match.group(1))
+    return "".join(parts).encode().decode("unicode_escape").encode("latin-1").decode()
+
+
+@pytest.mark.parametrize("po", CATALOGUES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_marked_string_has_a_french_translation_that_the_platform_uses(po):
+    entries = _entries(po)
+    assert entries
+    missing = [msgid for msgid, msgstr, fuzzy in entries if not msgstr or fuzzy]
+    assert missing == []
+    with translation.override("fr"):
+        stale = [msgid for msgid, msgstr, _ in entries
+                 if "%" not in msgid and translation.gettext(msgid) != msgstr]
+    assert stale == [], "the .mo files are older than the .po files: run `manage.py compilemessages`"
+
+
+@pytest.mark.skipif(shutil.which("xgettext") is None, reason="needs GNU gettext's xgettext")
+def test_the_catalogues_hold_every_marked_string(tmp_path):
+    """makemessages run again over a copy finds nothing the committed catalogues lack."""
+    for po in CATALOGUES:
+        app = po.parents[3]
+        copy = tmp_path / app.name
+        shutil.copytree(app, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), "makemessages", "-l", "fr",
+                        "--no-obsolete", "--no-location"], cwd=copy, check=True, capture_output=True)
+        fresh = {msgid for msgid, _, _ in _entries(copy / "locale/fr/LC_MESSAGES/django.po")}
+        committed = {msgid for msgid, _, _ in _entries(po)}
+        assert fresh - committed == set(), f"{app.name}: run makemessages -l fr and translate"
