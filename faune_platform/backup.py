@@ -148,15 +148,19 @@ def _holds_data() -> bool:
                model._meta.model_name not in ("taxon",))
 
 
-def _rewrite_artifact_paths(old: str, new: str) -> None:
-    """Model files registered under the old data dir now live under this one."""
+def _rewrite_paths(old: str, new: str) -> None:
+    """Files recorded under the old data dir (model files, a round's frozen labels) now live under this one."""
     from inference.models import ModelVersion
+    from training.models import TrainingRound
 
-    for version in ModelVersion.objects.all():
-        text = json.dumps(version.artifacts)
-        if old in text:
-            version.artifacts = json.loads(text.replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1]))
-            version.save(update_fields=["artifacts"])
+    for model, fields in ((ModelVersion, ("artifacts", "lineage")), (TrainingRound, ("snapshot",))):
+        for row in model.objects.all():
+            changed = [field for field in fields if old in json.dumps(getattr(row, field))]
+            for field in changed:
+                text = json.dumps(getattr(row, field)).replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1])
+                setattr(row, field, json.loads(text))
+            if changed:
+                row.save(update_fields=changed)
 
 
 def restore(source: Path, *, replace: bool = False) -> dict:
@@ -170,7 +174,7 @@ def restore(source: Path, *, replace: bool = False) -> dict:
         call_command("flush", interactive=False, verbosity=0)
         with gzip.open(source / "database.jsonl.gz", "rt", encoding="utf-8") as lines:
             _load(lines)
-        _rewrite_artifact_paths(manifest["data_dir"], str(data_dir))
+        _rewrite_paths(manifest["data_dir"], str(data_dir))
     _restore_files(source, data_dir)
     _rebuild_indexes()
     return manifest
