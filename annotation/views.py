@@ -14,6 +14,7 @@ from annotation.ingest.archive import ArchiveRejected
 from annotation.ingest.layouts import LayoutError
 from annotation.models import BatchOutcome, Deployment, Organisation, Role, Taxon
 from annotation.permissions import require_coordinator, review_taxa_of, user_access
+from annotation.privacy import shown_file
 from annotation.selectors import (
     batches_visible_to,
     deployments_visible_to,
@@ -105,7 +106,7 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _serve(request: HttpRequest, pk: int, field: str) -> FileResponse:
     image = _image_for(request, pk)
-    name = getattr(image, field).name
+    name = shown_file(request.user, image, field)  # people hidden from those outside the organisation
     if not name or not default_storage.exists(name):
         raise Http404("The stored file is missing.")
     response = FileResponse(default_storage.open(name, "rb"))
