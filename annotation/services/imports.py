@@ -4,11 +4,13 @@ An import is planned first (layout read, class names matched to taxa) so that un
 single file is stored; then each file is ingested on its own, so one bad file never sinks the rest. Re-running an
 import over the same batch skips the files it already reported, so a crashed job resumes where it stopped.
 """
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from annotation.ingest.layouts import ImportPlan, PlannedFile, plan_import
 from annotation.models import BatchItem, BatchOutcome, Deployment, Role, Taxon, UploadBatch
@@ -48,13 +50,13 @@ def import_prepare(
     if unknown and not create_taxa:
         raise UnknownClasses(unknown)
     if unknown:
-        created = taxa_create_missing(names=unknown, created_by=user)
+        created = taxa_create_missing(names=unknown, created_by=user, details=plan.class_details)
         taxa.update(zip(unknown, created, strict=True))
     return PreparedImport(plan, taxa, created)
 
 
 def _hints(item: PlannedFile, taxa: dict[str, Taxon], role: str) -> IngestHints:
-    labels = tuple(IngestLabel(taxa[label.class_name], label.box) for label in item.labels)
+    labels = tuple(IngestLabel(taxa[label.class_name], label.box, label.count) for label in item.labels)
     return IngestHints(labels=labels, taken_at=item.taken_at, sequence_id=item.sequence_id, label_role=role)
 
 
@@ -72,20 +74,42 @@ def import_run(
     files = prepared.plan.files
     done = set(batch.items.values_list("name", flat=True))
     deployments: dict[str, Deployment] = {}
+    _provenance_keep(batch, prepared)
     for position, item in enumerate(files, start=1):
         if item.name not in done:
             if keep_going and not keep_going():
                 break
-            _import_one(batch, item, prepared.taxa, deployments, maxlag_s, role)
+            _import_one(batch, item, prepared, deployments, maxlag_s, role)
         if on_progress and (position % 25 == 0 or position == len(files)):
             on_progress(position, len(files))
     return batch_counts(batch)
 
 
-def _deployment(batch: UploadBatch, name: str) -> Deployment:
+def _provenance_keep(batch: UploadBatch, prepared: PreparedImport) -> None:
+    """What the source says that the pool has no column for (a Camtrap DP package: who or which model classified
+    each observation, how sure, each camera's time zone), kept on the batch once, under the format's name, with
+    each class named by the taxon it became: exports give it back."""
+    provenance = prepared.plan.provenance
+    if not provenance or prepared.plan.format in batch.params:
+        return
+    for entries in provenance.get("classifications", {}).values():
+        for entry in entries:
+            entry["taxon"] = prepared.taxa[entry.pop("class")].slug
+    batch.params = {**batch.params, prepared.plan.format: provenance}
+    UploadBatch.objects.filter(pk=batch.pk).update(params=batch.params)
+
+
+def _details(metadata: dict) -> dict:
+    """A camera's metadata as the model holds it: times are camera time, kept as if UTC (as image times are)."""
+    return {key: timezone.make_aware(value, dt.UTC) if isinstance(value, dt.datetime) else value
+            for key, value in metadata.items()}
+
+
+def _deployment(batch: UploadBatch, name: str, metadata: dict | None = None) -> Deployment:
     """The camera an imported file names; one the import creates is noted on the batch, so that a failed import
     can remove the cameras it left empty."""
-    deployment, created = deployment_ensure(organisation=batch.organisation, name=name)
+    deployment, created = deployment_ensure(organisation=batch.organisation, name=name,
+                                            **_details(metadata or {}))
     if created:
         batch.params = {**batch.params, "created_deployments": [*batch.params.get("created_deployments", []),
                                                                 deployment.pk]}
@@ -93,11 +117,13 @@ def _deployment(batch: UploadBatch, name: str) -> Deployment:
     return deployment
 
 
-def _import_one(batch, item: PlannedFile, taxa, deployments: dict[str, Deployment], maxlag_s, role) -> BatchItem:
+def _import_one(batch, item: PlannedFile, prepared: PreparedImport, deployments: dict[str, Deployment], maxlag_s,
+                role) -> BatchItem:
     if item.rejection or item.path is None:
         return BatchItem.objects.create(batch=batch, name=item.name[:500], outcome=BatchOutcome.REJECTED,
                                         reason=item.rejection[:500])
     if item.deployment not in deployments:
-        deployments[item.deployment] = _deployment(batch, item.deployment)
+        metadata = prepared.plan.deployments.get(item.deployment)
+        deployments[item.deployment] = _deployment(batch, item.deployment, metadata)
     return image_ingest(path=item.path, name=item.name, batch=batch, deployment=deployments[item.deployment],
-                        maxlag_s=maxlag_s, hints=_hints(item, taxa, role))
+                        maxlag_s=maxlag_s, hints=_hints(item, prepared.taxa, role))
