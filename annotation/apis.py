@@ -61,12 +61,13 @@ from annotation.services.review import SECOND_OPINION, review_queue_counts, revi
 from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
 from annotation.services.verdicts import Verdict, review_conflict_resolve, review_verdict_submit
+from annotation.taxon_names import taxa_in_reading_order
 from faune_platform.converters import id_or_none
 
 
 class TaxonListApi(APIView):
     def get(self, request: Request) -> Response:
-        return Response(TaxonSerializer(Taxon.objects.all(), many=True).data)
+        return Response(TaxonSerializer(taxa_in_reading_order(), many=True).data)
 
     def post(self, request: Request) -> Response:
         require_coordinator(request.user, "add taxa")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import apis, views
+from annotation import apis, views, views_deployments, views_people
 from faune_platform import converters  # noqa: F401 registers <id:...>
 
 api_urlpatterns = [
@@ -37,6 +37,8 @@ urlpatterns = [
     path("taxa/", views.taxon_list, name="taxon-list"),
     path("review/", views.review_page, name="review"),
     path("review/conflicts/", views.review_conflicts_page, name="review-conflicts"),
-    path("organisations/", views.organisation_list, name="organisation-list"),
-    path("organisations/<id:pk>/members/", views.organisation_members, name="organisation-members"),
+    path("organisations/", views_people.organisation_list, name="organisation-list"),
+    path("organisations/<id:pk>/members/", views_people.organisation_members, name="organisation-members"),
+    path("deployments/", views_deployments.deployment_list, name="deployment-list"),
+    path("deployments/<id:pk>/", views_deployments.deployment_detail, name="deployment-detail"),
 ]

@@ -4,22 +4,22 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db.models import Count
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from annotation.forms import ConflictResolveForm, ImportForm, LabelForm, MembershipForm, TaxonForm
+from annotation.browse import SOURCE_CHOICES, SOURCE_WORDS, browse_neighbours, images_browse, label_boxes
+from annotation.forms import ConflictResolveForm, ImageBrowseForm, ImportForm, LabelForm, TaxonForm
 from annotation.ingest.archive import ArchiveRejected
 from annotation.ingest.layouts import LayoutError
-from annotation.models import BatchOutcome, Deployment, Organisation, Role, Taxon
+from annotation.models import BatchOutcome, Deployment, Image, Organisation, Taxon
 from annotation.permissions import require_coordinator, review_taxa_of, user_access
 from annotation.privacy import shown_file
 from annotation.selectors import (
     batches_visible_to,
     deployments_visible_to,
     image_editable_by,
-    image_filter,
     images_visible_to,
     label_history,
     review_agreement,
@@ -32,12 +32,11 @@ from annotation.services.annotations import LabelConflict, annotation_add
 from annotation.services.batches import batch_counts
 from annotation.services.imports import UnknownClasses
 from annotation.services.imports_web import import_archive_accept
-from annotation.services.organisations import membership_remove, membership_set
 from annotation.services.review import ReviewConflict, review_queue_counts
 from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
 from annotation.services.verdicts import Verdict, review_conflict_resolve
-from faune_platform.converters import id_or_none
+from annotation.taxon_names import taxa_in_reading_order
 
 PAGE_SIZE = 60
 
@@ -49,25 +48,56 @@ def _organisations_for(request: HttpRequest):
     return Organisation.objects.filter(pk__in=access.organisation_ids)
 
 
+# The query-string keys of the image list's filters: its links, its pager and the image page carry them.
+BROWSE_KEYS = ("organisation", "deployment", "batch", "taxon", "source", "labelled", "taken_from", "taken_to")
+
+
+def _browse_params(query: QueryDict) -> str:
+    kept = QueryDict(mutable=True)
+    for key in BROWSE_KEYS:
+        if query.get(key):
+            kept[key] = query[key]
+    return kept.urlencode()
+
+
+def _name_labels(images: list[Image]) -> None:
+    """Give each listed image the taxa its thumbnail names: its label's, else its pre-label's."""
+    taxa = Taxon.objects.in_bulk({i.current_taxon_id for i in images} | {i.predicted_taxon_id for i in images}
+                                 - {None})
+    for image in images:
+        image.shown_taxon = taxa.get(image.current_taxon_id)
+        image.predicted_taxon = taxa.get(image.predicted_taxon_id)
+        image.source_word = SOURCE_WORDS.get(image.current_source, image.current_source)
+
+
 @login_required
 def image_list(request: HttpRequest) -> HttpResponse:
-    query = request.GET
-    labelled = {"yes": True, "no": False}.get(query.get("labelled", ""))
-    images = image_filter(
-        images_visible_to(request.user).select_related("deployment"),
-        organisation=id_or_none(query.get("organisation")), deployment=id_or_none(query.get("deployment")),
-        taxon=id_or_none(query.get("taxon")), labelled=labelled, batch=id_or_none(query.get("batch")),
-    )
-    page = Paginator(images, PAGE_SIZE).get_page(query.get("page"))
-    taxa = {taxon.pk: taxon for taxon in Taxon.objects.all()}
-    for image in page:
-        image.current_taxon = taxa.get(image.current_taxon_id)
-    params = query.copy()
-    params.pop("page", None)
+    form = ImageBrowseForm(request.GET)
+    valid = form.is_valid()
+    images = images_browse(request.user, form.browse()) if valid else Image.objects.none()
+    page = Paginator(images.select_related("deployment"), PAGE_SIZE).get_page(request.GET.get("page"))
+    _name_labels(list(page))
+    by_model = [image for image in page if image.shown_taxon is None and image.predicted_score is not None]
     return render(request, "annotation/image_list.html", {
-        "page": page, "taxa": taxa.values(), "deployments": deployments_visible_to(request.user),
-        "organisations": _organisations_for(request), "query": query, "filter_params": params.urlencode(),
-    })
+        "page": page, "taxa": taxa_in_reading_order(), "deployments": deployments_visible_to(request.user),
+        "by_model": bool(by_model), "zero_shot": any(image.predicted_zero_shot for image in by_model),
+        "organisations": _organisations_for(request), "query": request.GET, "form": form,
+        "sources": SOURCE_CHOICES, "refused": form.messages(), "filter_params": _browse_params(request.GET),
+    }, status=200 if valid else 400)
+
+
+def _browse_context(request: HttpRequest, image: Image) -> dict:
+    """Where the image sits in the list it was opened from (its filters come along in the query string)."""
+    form = ImageBrowseForm(request.GET)
+    params = _browse_params(request.GET)
+    if not form.is_valid():
+        return {"browse_params": params, "neighbours": None, "back_url": reverse("image-list")}
+    neighbours = browse_neighbours(images_browse(request.user, form.browse()), image)
+    back = QueryDict(params, mutable=True)
+    if neighbours.position:
+        back["page"] = str((neighbours.position - 1) // PAGE_SIZE + 1)
+    return {"browse_params": params, "neighbours": neighbours,
+            "back_url": f"{reverse('image-list')}?{back.urlencode()}" if back else reverse("image-list")}
 
 
 def _image_for(request: HttpRequest, pk: int):
@@ -94,13 +124,14 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
                                expected_current_id=form.cleaned_data["expected_current"])
             except LabelConflict as conflict:
                 messages.error(request, str(conflict))
-                return redirect("image-detail", pk=pk)
+                return redirect(request.get_full_path())
             messages.success(request, f"Labelled {form.cleaned_data['taxon'].name_en}.")
-            return redirect("image-detail", pk=pk)
+            return redirect(request.get_full_path())  # the same image, still within the list it came from
     frames = sequence_frames(image.sequence_id)
     return render(request, "annotation/image_detail.html", {
         "image": image, "history": history, "current": history[0] if history else None, "form": form,
         "editable": editable, "frames": frames[:200], "frame_count": frames.count(),
+        "label_boxes": label_boxes(image), **_browse_context(request, image),
     })
 
 
@@ -189,8 +220,8 @@ def taxon_list(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, f"Added taxon {taxon.name_en}.")
                 return redirect("taxon-list")
-    return render(request, "annotation/taxa.html", {"taxa": Taxon.objects.select_related("parent"),
-                                                    "form": form, "coordinator": coordinator})
+    taxa = taxa_in_reading_order(Taxon.objects.select_related("parent"))
+    return render(request, "annotation/taxa.html", {"taxa": taxa, "form": form, "coordinator": coordinator})
 
 
 @login_required
@@ -199,7 +230,7 @@ def review_page(request: HttpRequest) -> HttpResponse:
     taxa = review_taxa_of(request.user)
     coordinator = taxa is None
     return render(request, "annotation/review.html", {
-        "queues": review_queue_counts(taxon_ids=taxa, user=request.user), "taxa": Taxon.objects.all(),
+        "queues": review_queue_counts(taxon_ids=taxa, user=request.user), "taxa": taxa_in_reading_order(),
         "second_opinions": second_opinions_waiting(taxon_ids=taxa),
         "coordinator": coordinator, "conflicts": review_conflicts().count() if coordinator else 0})
 
@@ -219,7 +250,7 @@ def review_conflicts_page(request: HttpRequest) -> HttpResponse:
         task.said = [(v.expert.username if v.expert else "—", sorted({names.get(t) for t in v.frames.values()}))
                      for v in task.verdicts.all() if v.kind == "label"]
     return render(request, "annotation/review_conflicts.html", {
-        "page": page, "taxa": Taxon.objects.all(), "report": review_agreement()})
+        "page": page, "taxa": taxa_in_reading_order(), "report": review_agreement()})
 
 
 def _resolve_conflict(request: HttpRequest, form: ConflictResolveForm) -> None:
@@ -234,44 +265,3 @@ def _resolve_conflict(request: HttpRequest, form: ConflictResolveForm) -> None:
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
     else:
         messages.success(request, f"Resolved as {taxon.name_en}.")
-
-
-@login_required
-def organisation_list(request: HttpRequest) -> HttpResponse:
-    require_coordinator(request.user, "manage organisations")
-    organisations = Organisation.objects.annotate(members=Count("memberships")).order_by("name")
-    return render(request, "annotation/organisations.html", {"organisations": organisations})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def organisation_members(request: HttpRequest, pk: int) -> HttpResponse:
-    """Coordinators add members, change roles and experts' taxa, or remove members: through the one membership
-    service, so a demotion takes effect on the member's next request."""
-    require_coordinator(request.user, "manage memberships")
-    organisation = get_object_or_404(Organisation, pk=pk)
-    form = MembershipForm(request.POST or None)
-    if request.method == "POST":
-        if form.is_valid():
-            _membership_change(request, organisation, form.cleaned_data)
-        else:
-            messages.error(request, "; ".join(" ".join(errors) for errors in form.errors.values()))
-        return redirect("organisation-members", pk=pk)
-    members = organisation.memberships.select_related("user").prefetch_related("review_taxa").order_by(
-        "user__username")
-    return render(request, "annotation/members.html", {
-        "organisation": organisation, "members": members, "roles": Role.choices, "taxa": Taxon.objects.all(),
-        "form": form})
-
-
-def _membership_change(request: HttpRequest, organisation: Organisation, data: dict) -> None:
-    user = data["username"]
-    try:
-        if data["remove"]:
-            membership_remove(user=user, organisation=organisation)
-            messages.success(request, f"{user.username} is no longer a member of {organisation.name}.")
-            return
-        membership_set(user=user, organisation=organisation, role=data["role"], review_taxa=list(data["review_taxa"]))
-        messages.success(request, f"{user.username} is now {data['role']} of {organisation.name}.")
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))

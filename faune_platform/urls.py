@@ -5,13 +5,16 @@ from rest_framework.authtoken.views import obtain_auth_token
 
 from annotation.urls import api_urlpatterns as annotation_api
 from faune_platform import views
+from faune_platform.dashboard import views as dashboard_views
 from inference.urls import api_urlpatterns as inference_api
 from training.urls import api_urlpatterns as training_api
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/set-password/<uidb64>/<token>/", views.PasswordSetView.as_view(), name="password-set"),
     path("admin/", admin.site.urls),
     path("api/token/", obtain_auth_token, name="api-token"),
     path("api/", include(annotation_api)),

@@ -1,5 +1,6 @@
 """REST API of the inference app: predictions, similar images, bulk acceptance, the model registry, active
 learning and possibly new taxa."""
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from rest_framework import serializers, status
@@ -22,6 +23,7 @@ from inference.models import (
     VersionStatus,
 )
 from inference.selectors import (
+    image_detections,
     novelty_cluster_members,
     novelty_cluster_rows,
     novelty_scan_latest,
@@ -32,6 +34,7 @@ from inference.selectors import (
     similar_labelled,
 )
 from inference.serializers import (
+    DetectionSerializer,
     NoveltyClusterLabelSerializer,
     NoveltyScanRequestSerializer,
     SelectionRequestSerializer,
@@ -56,6 +59,16 @@ class ImagePredictionApi(APIView):
         if summary is None:
             return Response({"detail": "Not pre-labelled yet: the worker has not reached this image."}, status=404)
         return Response(summary)
+
+
+class ImageDetectionsApi(APIView):
+    """The detector boxes stored for an image that the pipeline trusts (the image page draws them)."""
+
+    def get(self, request: Request, pk: int) -> Response:
+        image = _visible_image(request, pk)
+        threshold = settings.FAUNE["DETECTION_THRESHOLD"]
+        rows = image_detections(image, threshold)
+        return Response({"threshold": threshold, "detections": DetectionSerializer(rows, many=True).data})
 
 
 class SimilarImagesApi(APIView):

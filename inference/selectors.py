@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import BooleanField, F, OuterRef, QuerySet, Subquery, Value
 
 from annotation.models import WAITING, Image, ReviewTask, Taxon
 from annotation.selectors import images_visible_to, taxa_held
@@ -11,6 +11,7 @@ from faune_platform.db import in_chunks
 from inference.engine.rollup import NO_NODE, roll_up
 from inference.engine.stored import from_f16_bytes
 from inference.models import (
+    Detection,
     ModelVersion,
     NoveltyScan,
     Prediction,
@@ -50,11 +51,27 @@ def classes_lost(*, production: ModelVersion | None, candidate_taxa: set[int]) -
             for taxon_id, count in sorted(held.items(), key=lambda row: -row[1])]
 
 
-def with_prediction(images: QuerySet[Image], version: ModelVersion) -> QuerySet[Image]:
-    predicted = Prediction.objects.filter(image=OuterRef("pk"), version=version)
+def with_prediction(images: QuerySet[Image], version: ModelVersion | None) -> QuerySet[Image]:
+    """Each image's prediction by `version` as columns (predicted_taxon_id, predicted_score, predicted_category);
+    null where it has none, and everywhere when no version is given."""
+    predicted = Prediction.objects.filter(image=OuterRef("pk"), version_id=version.pk if version else None)
     return images.annotate(predicted_taxon_id=Subquery(predicted.values("taxon_id")[:1]),
                            predicted_score=Subquery(predicted.values("score")[:1]),
                            predicted_category=Subquery(predicted.values("category")[:1]))
+
+
+def with_production_prediction(images: QuerySet[Image]) -> QuerySet[Image]:
+    """The pre-label columns the labelled pool's image list reads (named in settings.FAUNE["PRELABEL_COLUMNS"]),
+    and whether they come from a zero-shot version (pages say so wherever its labels show)."""
+    version = production_version()
+    zero_shot = Value(bool(version and version.is_zero_shot), output_field=BooleanField())
+    return with_prediction(images, version).annotate(predicted_zero_shot=zero_shot)
+
+
+def image_detections(image: Image, threshold: float) -> QuerySet[Detection]:
+    """The boxes stored for an image (detector runs, imported MegaDetector files) that the pipeline would trust:
+    at or above the detection threshold; the 'ran and saw nothing' rows are left out."""
+    return Detection.objects.filter(image=image, confidence__gte=threshold).exclude(category="empty")
 
 
 def _taxon_names(taxon_ids: set[int]) -> dict[int, dict]:
@@ -264,3 +281,12 @@ def novelty_cluster_members(scan: NoveltyScan, number: int) -> list[dict] | None
                      "exists": pk in labels, "label": names.get(labels.get(pk)),
                      "predicted": names.get(taxon_id), "score": score})
     return rows
+
+
+def versions_trained() -> list[dict]:
+    """Versions whose lineage records the labels they were trained on and their test macro-F1 (every version a
+    round registered; not zero-shot or imported ones), oldest first: the points of a learning curve."""
+    versions = ModelVersion.objects.filter(lineage__has_key="labels").filter(lineage__has_key="test_macro_f1")
+    return list(versions.order_by("created_at", "pk").values(
+        "pk", "name", "version", "status", "created_at", labels=F("lineage__labels"),
+        macro_f1=F("lineage__test_macro_f1"), round=F("lineage__round")))

@@ -6,12 +6,26 @@ from annotation.selectors import UnknownTaxon, taxon_resolve
 from annotation.serializers import TaxonRefField
 from faune_platform.api import IdField
 from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES
-from inference.models import NoveltyScan, SelectionBatch
+from inference.models import Detection, NoveltyScan, SelectionBatch
 from inference.selectors import selection_outcomes
 from inference.services.novelty import NewTaxon
 
 # Seeds feed numpy and torch generators and a 32-bit integer column: 0..2**31-1 fits them all.
 MAX_SEED = 2**31 - 1
+
+
+class DetectionSerializer(serializers.ModelSerializer):
+    """A stored detector box: `box` is [x, y, width, height] as fractions of the (EXIF-rotated) image."""
+
+    box = serializers.SerializerMethodField()
+    source_label = serializers.CharField(source="get_source_display")
+
+    class Meta:
+        model = Detection
+        fields = ["category", "confidence", "box", "source", "source_label", "detector"]
+
+    def get_box(self, detection: Detection) -> list[float]:
+        return [detection.box_x, detection.box_y, detection.box_w, detection.box_h]
 
 
 class SelectionRequestSerializer(serializers.Serializer):

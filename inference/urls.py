@@ -5,6 +5,7 @@ from inference import apis, export_apis, export_views, views
 
 api_urlpatterns = [
     path("images/<id:pk>/prediction/", apis.ImagePredictionApi.as_view(), name="api-image-prediction"),
+    path("images/<id:pk>/detections/", apis.ImageDetectionsApi.as_view(), name="api-image-detections"),
     path("images/<id:pk>/similar/", apis.SimilarImagesApi.as_view(), name="api-image-similar"),
     path("batches/<id:pk>/prelabel/", apis.BatchPrelabelApi.as_view(), name="api-batch-prelabel"),
     path("prelabels/accept/", apis.PrelabelAcceptApi.as_view(), name="api-prelabel-accept"),

@@ -12,7 +12,8 @@ from rest_framework import serializers
 
 from annotation.models import Organisation, Taxon
 from annotation.permissions import require_coordinator, user_access
-from annotation.selectors import images_visible_to
+from annotation.selectors import deployments_visible_to, images_visible_to
+from annotation.taxon_names import taxa_in_reading_order
 from faune_platform.converters import id_or_none
 from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES
 from inference.models import ModelStatusChange, ModelVersion, NoveltyScan, SelectionBatch
@@ -50,6 +51,8 @@ def _filtered(request: HttpRequest, version: ModelVersion):
     images = with_prediction(images_visible_to(request.user), version).filter(predicted_score__isnull=False)
     if (taxon := id_or_none(query.get("taxon"))) is not None:
         images = images.filter(predicted_taxon_id=taxon)
+    if (deployment := id_or_none(query.get("deployment"))) is not None:
+        images = images.filter(deployment_id=deployment)
     if (low := _float_or_none(query.get("min_score"))) is not None:
         images = images.filter(predicted_score__gte=low)
     if (high := _float_or_none(query.get("max_score"))) is not None:
@@ -69,14 +72,16 @@ def prelabel_list(request: HttpRequest) -> HttpResponse:
         return _bulk_label(request)
     page = Paginator(_filtered(request, version).select_related("deployment"), PAGE_SIZE).get_page(
         request.GET.get("page"))
-    taxa = {t.pk: t for t in Taxon.objects.all()}
+    taxa = taxa_in_reading_order()
+    by_id = {t.pk: t for t in taxa}
     for image in page:
-        image.predicted_taxon = taxa.get(image.predicted_taxon_id)
-        image.current_taxon = taxa.get(image.current_taxon_id)
+        image.predicted_taxon = by_id.get(image.predicted_taxon_id)
+        image.current_taxon = by_id.get(image.current_taxon_id)
     params = request.GET.copy()
     params.pop("page", None)
-    return render(request, "inference/prelabels.html", {"version": version, "page": page, "taxa": taxa.values(),
-                                                        "query": request.GET, "filter_params": params.urlencode()})
+    return render(request, "inference/prelabels.html", {
+        "version": version, "page": page, "taxa": taxa, "deployments": deployments_visible_to(request.user),
+        "query": request.GET, "filter_params": params.urlencode()})
 
 
 def _bulk_label(request: HttpRequest) -> HttpResponse:
@@ -141,7 +146,7 @@ def selection_page(request: HttpRequest) -> HttpResponse:
     return render(request, "inference/selection.html", {
         "rows": selection_batch_rows(batches), "strategies": STRATEGIES, "default_strategy": DEFAULT_STRATEGY,
         "version": production_version(),
-        "organisations": Organisation.objects.all(), "taxa": Taxon.objects.all(),
+        "organisations": Organisation.objects.all(), "taxa": taxa_in_reading_order(),
         "busy": any(b.active for b in batches)})
 
 
@@ -206,7 +211,7 @@ def novelty_cluster_page(request: HttpRequest, pk: int, number: int) -> HttpResp
         _label_cluster(request, scan, number)
         return redirect("novelty-cluster", pk=scan.pk, number=number)
     return render(request, "inference/novelty_cluster.html", {
-        "scan": scan, "number": number, "members": members, "taxa": Taxon.objects.all(),
+        "scan": scan, "number": number, "members": members, "taxa": taxa_in_reading_order(),
         "outcome": scan.clusters[number - 1]["outcome"], "outliers": sum(m["outlier"] for m in members)})
 
 

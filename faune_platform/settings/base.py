@@ -42,6 +42,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The reader's language (browser preference) for get_language(): taxon names and their order follow it.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -104,6 +106,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fr", "Français")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -190,6 +193,10 @@ FAUNE = {
     # Jobs queued with the ids of new partner labels (a doubtful correction goes to an expert for a check).
     "AFTER_PARTNER_LABEL_TASKS": env_list("FAUNE_AFTER_PARTNER_LABEL_TASKS",
                                           ["inference.tasks.partner_labels_route"]),
+    # Adds each image's pre-label (predicted_taxon_id, predicted_score, predicted_category, null when none; and
+    # predicted_zero_shot) to a queryset of images, by dotted path: the image list shows and filters pre-labels
+    # without importing the app that makes them.
+    "PRELABEL_COLUMNS": "inference.selectors.with_production_prediction",
     # Share of review tasks given to two experts, blind, to measure agreement; disagreements go to a coordinator.
     "DOUBLE_REVIEW_FRACTION": env_float("FAUNE_DOUBLE_REVIEW_FRACTION", 0.1),
     # A blind second review that waited this long for another expert of its taxon is offered to every expert

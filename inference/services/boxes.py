@@ -74,8 +74,13 @@ def _stored(images: list[Image]) -> dict[int, list[Detection]]:
     return grouped
 
 
+def _upright_rgb(image: Image) -> PILImage.Image:
+    with image.file.open("rb") as handle:  # through the storage API: object storage works too
+        return ImageOps.exif_transpose(PILImage.open(handle)).convert("RGB")
+
+
 def _run_detector(images: list[Image], detector, name: str, threshold: float) -> dict[int, BoxChoice]:
-    pictures = [ImageOps.exif_transpose(PILImage.open(image.file.path)).convert("RGB") for image in images]
+    pictures = [_upright_rgb(image) for image in images]
     choices = {}
     for image, found in zip(images, detector.detect(pictures), strict=True):
         store_detections(image, found, source=BoxSource.DETECTOR, detector=name)

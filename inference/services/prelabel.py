@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 
 from annotation.models import Image, MediaKind, Taxon, TaxonKind
+from annotation.services.stored_files import local_file
 from inference.engine.aggregate import ANIMAL, FrameResult, aggregate_sequence, class_probabilities
 from inference.engine.preprocess import CropRequest, load_crop, to_tensor, video_frames
 from inference.engine.stored import from_f16_bytes, to_f16_bytes
@@ -67,10 +68,11 @@ def _pixels(image: Image, choice: BoxChoice, runner: Runner) -> torch.Tensor | N
     """The crop (or a video's sampled frames) as a batch; None when the stored file cannot be read, so one
     damaged file is logged and skipped instead of stopping the whole job."""
     try:
-        if image.kind == MediaKind.VIDEO:
-            frames = video_frames(image.file.path)
-            return torch.stack([to_tensor(frame, runner.spec) for frame in frames]) if frames else None
-        return load_crop(CropRequest(image.file.path, choice.box), runner.spec).unsqueeze(0)
+        with local_file(image.file) as path:
+            if image.kind == MediaKind.VIDEO:
+                frames = video_frames(str(path))
+                return torch.stack([to_tensor(frame, runner.spec) for frame in frames]) if frames else None
+            return load_crop(CropRequest(str(path), choice.box), runner.spec).unsqueeze(0)
     except (OSError, ValueError) as error:
         logger.warning("image %s (%s) cannot be pre-labelled: %s", image.pk, image.file.name, error)
         return None

@@ -1,38 +1,24 @@
 """A real django-q2 worker process picks up an import queued by the API and finishes it."""
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.db import connection
 from django_q.conf import Conf
 
 from annotation.models import BatchStatus, UploadBatch
 from tests.conftest import client_for
 from tests.factories import jpeg_bytes, upload, zip_bytes
+from tests.workers import worker_start, worker_stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True),
               pytest.mark.usefixtures("seeded_taxa")]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def worker(settings, monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", False)  # queue for real instead of running inline
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "faune_platform.settings.base",
-           "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}", "FAUNE_DATA_DIR": str(settings.DATA_DIR),
-           "FAUNE_SECRET_KEY": settings.SECRET_KEY,  # tasks are signed with it
-           "FAUNE_QUEUE_NAME": settings.Q_CLUSTER["name"]}
-    process = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=env,  # noqa: S603
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = worker_start(settings)
     yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    worker_stop(process)
 
 
 def test_queued_import_is_run_by_the_worker(partner, worker):
@@ -46,9 +32,8 @@ def test_queued_import_is_run_by_the_worker(partner, worker):
         batch = UploadBatch.objects.get(pk=batch_id)
         if batch.status in (BatchStatus.DONE, BatchStatus.FAILED):
             break
-        assert worker.poll() is None, worker.stdout.read().decode()
+        assert worker.poll() is None, worker_stop(worker)
         time.sleep(0.5)
     if batch.status != BatchStatus.DONE:
-        worker.terminate()
-        pytest.fail(f"{batch.status} {batch.error}\n" + worker.communicate(timeout=20)[0].decode()[-3000:])
+        pytest.fail(f"{batch.status} {batch.error}\n" + worker_stop(worker))
     assert batch.images.count() == 2

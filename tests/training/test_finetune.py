@@ -7,14 +7,18 @@ from annotation.services.annotations import annotation_add
 from inference.models import Prediction
 from inference.services.registry import model_version_promote
 from tests.factories import jpeg_bytes, taxon, upload
+from tests.inference.test_object_storage import OBJECT_STORAGE
 from tests.inference.test_prelabel import post, zero_shot  # noqa: F401 fixture
 from tests.training.test_rounds import run_round
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
-def test_finetune_round_registers_a_checkpoint_that_prelabels(api, zero_shot, coordinator,  # noqa: F811
-                                                               django_capture_on_commit_callbacks):
+@pytest.mark.parametrize("storage", ["local", "object"])
+def test_finetune_round_registers_a_checkpoint_that_prelabels(storage, api, zero_shot, coordinator,  # noqa: F811
+                                                               settings, django_capture_on_commit_callbacks):
+    if storage == "object":
+        settings.STORAGES = OBJECT_STORAGE  # no local paths: crops come from cached copies
     files = [upload(f"{i}.jpg", jpeg_bytes(size=(96, 72), seed=i)) for i in range(36)]
     with django_capture_on_commit_callbacks(execute=True):
         post(api, *files, deployment_name="Cam")
