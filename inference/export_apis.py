@@ -6,6 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.browse import SOURCE_FILTERS
 from annotation.selectors import taxon_resolve
 from annotation.serializers import TaxonRefField
 from faune_platform.api import IdField
@@ -23,6 +24,7 @@ class ExportListApi(APIView):
         deployments = serializers.ListField(child=IdField(), required=False, max_length=10_000)
         taxon = TaxonRefField(required=False, allow_blank=True)
         labelled = serializers.BooleanField(required=False, allow_null=True, default=None)
+        source = serializers.ChoiceField(choices=list(SOURCE_FILTERS), required=False, allow_blank=True, default="")
         batch = IdField(required=False, allow_null=True)
         taken_after = serializers.DateTimeField(required=False, allow_null=True)
         taken_before = serializers.DateTimeField(required=False, allow_null=True)
@@ -39,7 +41,8 @@ class ExportListApi(APIView):
             taxon = taxon_resolve(data["taxon"]).pk if data.get("taxon") else None
             return ExportScope(organisation=data.get("organisation"), deployments=tuple(data.get("deployments", ())),
                                taxon=taxon, labelled=data.get("labelled"), batch=data.get("batch"),
-                               taken_after=data.get("taken_after"), taken_before=data.get("taken_before"))
+                               taken_after=data.get("taken_after"), taken_before=data.get("taken_before"),
+                               source=data["source"])
 
         def options(self) -> ExportOptions:
             data = self.validated_data

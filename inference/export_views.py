@@ -1,16 +1,20 @@
 """The export pages: choose what and how (pre-filled from the query string other pages link with), follow the
 job, download the result. Link here with /exports/?organisation=ID, ?deployment=ID (repeatable), or the image
-list's own filters (organisation, deployment, taxon, labelled, batch, taken_after, taken_before), optionally
-with &format=camtrapdp|coco|deepfaune_csv|deepfaune_xlsx|deepfaune_folders|megadetector."""
+list's own filters (organisation, deployment, taxon, labelled, source, batch, taken_from and taken_to as days, or
+taken_after and taken_before to the second), optionally with
+&format=camtrapdp|coco|deepfaune_csv|deepfaune_xlsx|deepfaune_folders|megadetector."""
+import datetime as dt
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.dateparse import parse_datetime
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from annotation.browse import SOURCE_FILTERS
 from annotation.models import Organisation
 from faune_platform.converters import id_or_none
 from inference.engine.exports.files import zip_stream
@@ -38,14 +42,29 @@ def _initial(request: HttpRequest) -> dict:
                "batch": id_or_none(query.get("batch")),
                "deployment": [pk for pk in map(id_or_none, query.getlist("deployment")) if pk],
                "labelled": query.get("labelled") if query.get("labelled") in ("yes", "no") else ""}
+    if query.get("source") in SOURCE_FILTERS:
+        initial["source"] = query["source"]
     for name in ("taken_after", "taken_before"):
         try:
             initial[name] = parse_datetime(query.get(name, ""))
         except ValueError:
             initial[name] = None
+    # The image list filters whole days, both included: the first day from midnight, the last to its last second.
+    first, last = _day(query.get("taken_from")), _day(query.get("taken_to"))
+    if first and not initial["taken_after"]:
+        initial["taken_after"] = dt.datetime.combine(first, dt.time.min)
+    if last and not initial["taken_before"]:
+        initial["taken_before"] = dt.datetime.combine(last, dt.time(23, 59, 59))
     if query.get("format") in ExportFormat.values:
         initial["format"] = query["format"]
     return {name: value for name, value in initial.items() if value not in (None, "", [])}
+
+
+def _day(text: str | None) -> dt.date | None:
+    try:
+        return parse_date(text or "")
+    except ValueError:
+        return None
 
 
 @login_required

@@ -2,6 +2,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from annotation.browse import SOURCE_CHOICES
 from annotation.models import Deployment, Organisation, Taxon
 from inference.engine.exports.camtrapdp import SAMPLING_DESIGNS
 from inference.models import ExportFormat
@@ -14,8 +15,9 @@ LABELLED_CHOICES = [("", _("either")), ("yes", _("labelled")), ("no", _("not yet
 
 class ExportForm(forms.Form):
     """What to export (the scope, as the image list filters it) and how. The page pre-fills it from its query
-    string: ?organisation=ID&deployment=ID&deployment=ID&taxon=ID&labelled=yes|no&batch=ID&taken_after=...
-    &taken_before=...&format=camtrapdp."""
+    string: ?organisation=ID&deployment=ID&deployment=ID&taxon=ID&labelled=yes|no&source=...&batch=ID
+    &taken_from=DAY&taken_to=DAY (the image list's keys) or &taken_after=...&taken_before=... (to the second),
+    &format=camtrapdp."""
 
     format = forms.ChoiceField(label=_("Format"), choices=ExportFormat.choices, initial=ExportFormat.CAMTRAP_DP)
     organisation = forms.ModelChoiceField(label=_("Organisation"), queryset=Organisation.objects.none(),
@@ -25,11 +27,12 @@ class ExportForm(forms.Form):
     taxon = forms.ModelChoiceField(label=_("Taxon"), queryset=Taxon.objects.all(), required=False,
                                    empty_label=_("any"))
     labelled = forms.ChoiceField(label=_("Labelled"), choices=LABELLED_CHOICES, required=False)
+    source = forms.ChoiceField(label=_("Label from"), choices=[("", _("anyone")), *SOURCE_CHOICES], required=False)
     batch = forms.IntegerField(min_value=1, max_value=2**63 - 1, required=False, widget=forms.HiddenInput)
     taken_after = forms.DateTimeField(label=_("Taken after"), required=False, widget=forms.DateTimeInput(
-        attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
+        attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"))
     taken_before = forms.DateTimeField(label=_("Taken before"), required=False, widget=forms.DateTimeInput(
-        attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
+        attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"))
     people = forms.ChoiceField(label=_("Images showing people"), choices=PEOPLE_CHOICES, initial="blur",
                                widget=forms.RadioSelect)
     media = forms.BooleanField(label=_("Include the image files (Camtrap DP)"), required=False, initial=True)
@@ -58,7 +61,8 @@ class ExportForm(forms.Form):
                            deployments=tuple(d.pk for d in data["deployment"]),
                            taxon=data["taxon"].pk if data["taxon"] else None,
                            labelled={"yes": True, "no": False}.get(data["labelled"]), batch=data["batch"],
-                           taken_after=data["taken_after"], taken_before=data["taken_before"])
+                           taken_after=data["taken_after"], taken_before=data["taken_before"],
+                           source=data["source"])
 
     def options(self) -> ExportOptions:
         data = self.cleaned_data

@@ -37,6 +37,15 @@ def test_a_link_prefills_the_export_and_the_partner_downloads_it(page, pool):
     assert _visible(page, "#id_title") and not _visible(page, "#id_sampling_design")  # COCO: no Camtrap options
     assert not _visible(page, "#id_language")
 
+    page.goto(f"/exports/?organisation={pool.org.pk}&format=coco&labelled=yes&deployment={pool.camera.pk}"
+              "&source=human&taken_from=2024-05-02&taken_to=2024-05-03")  # the image list's own keys
+    assert page.locator("#id_source option:checked").inner_text() == "person (partner)"
+    assert page.locator("#id_taken_after").input_value() == "2024-05-02T00:00"
+    assert page.locator("#id_taken_before").input_value() == "2024-05-03T23:59:59"
+    page.select_option("#id_source", "")
+    page.fill("#id_taken_after", "")
+    page.fill("#id_taken_before", "")
+
     page.select_option("#id_format", "camtrapdp")
     assert _visible(page, "#id_sampling_design") and _visible(page, "#id_media") and _visible(page, "#id_utc_offset")
     page.select_option("#id_format", "deepfaune_csv")
@@ -92,10 +101,15 @@ def test_a_partner_of_another_organisation_cannot_open_it(page, pool, partner):
 
 
 def _displayed(page, image_id: int) -> np.ndarray:
+    page.set_viewport_size({"width": 1280, "height": 1100})  # the whole photo in view: no scrolling mid-shot
     page.goto(f"/images/{image_id}/")
     page.wait_for_function("() => { const img = document.querySelector('img.main'); "
                            "return img && img.complete && img.naturalWidth > 0; }")
-    shot = page.locator("img.main").screenshot()
+    page.wait_for_load_state("networkidle")  # the stored boxes drawn over it have arrived: the layout is settled
+    page.uncheck("#show-boxes")  # the photograph alone, without the boxes' outlines
+    box = page.locator("img.main").bounding_box()  # at a fractional height that differs with the menu's length:
+    clip = {key: round(box[key]) for key in ("x", "y", "width", "height")}  # the pixels the photo is drawn on
+    shot = page.screenshot(clip=clip)
     return np.asarray(PILImage.open(io.BytesIO(shot)).convert("RGB")).astype(int)
 
 

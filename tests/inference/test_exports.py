@@ -25,6 +25,7 @@ from inference.services.exports.scope import ExportOptions, ExportScope
 from tests.camtrapdp_validation import package_errors
 from tests.conftest import client_for
 from tests.exports_pool import build_pool
+from tests.factories import taxon
 
 pytestmark = pytest.mark.django_db
 
@@ -322,3 +323,39 @@ def test_the_sweep_resumes_an_export_whose_worker_stopped(pool, partner, django_
         sweep_all()
     job.refresh_from_db()
     assert job.status == "done" and job.resumes == 1 and job.done == 7
+
+
+def _scoped_names(partner, **scope) -> set[str]:
+    job = export_request(user=partner, fmt="coco", scope=ExportScope(**scope), options=ExportOptions(), enqueue=False)
+    return {image.original_name.rsplit("/", 1)[-1] for image in export_jobs._images(job)}
+
+
+def test_the_image_lists_filters_select_what_it_showed(pool, partner):
+    """The taxon matches the label, or the pre-label of an image nobody labelled (as the list's thumbnails
+    show); the source selects where the label came from."""
+    fox = taxon("fox").pk  # nobody labelled a fox: the model pre-labelled two frames so
+    assert _scoped_names(partner, taxon=fox) == {"IMG_0020.JPG", "IMG_0021.JPG"}
+    assert _scoped_names(partner, source="model") == {"IMG_0020.JPG", "IMG_0021.JPG"}
+    assert _scoped_names(partner, source="none") == {"IMG_0030.JPG"}
+    assert _scoped_names(partner, source="human") == {"IMG_0001.JPG", "IMG_0002.JPG", "IMG_0003.JPG",
+                                                      "IMG_0010.JPG"}
+    refused = client_for(partner).post("/api/exports/", {"format": "coco", "source": "robot"}, format="json")
+    assert refused.status_code == 400 and "source" in refused.json()
+
+
+def test_the_page_takes_the_image_lists_query_string(pool, partner):
+    client = Client()
+    client.force_login(partner)
+    page = client.get("/exports/", {"organisation": pool.org.pk, "source": "model", "taken_from": "2024-05-04",
+                                    "taken_to": "2024-05-04", "format": "deepfaune_csv"})
+    form = page.context["form"]
+    assert form.initial["source"] == "model" and form.initial["format"] == "deepfaune_csv"
+    assert str(form.initial["taken_after"]) == "2024-05-04 00:00:00"
+    assert str(form.initial["taken_before"]) == "2024-05-04 23:59:59"
+    sent = {field.name: field.value() for field in form if field.value() not in (None, "", [])}  # as a browser
+    sent = {name: value.strftime("%Y-%m-%dT%H:%M:%S") if hasattr(value, "strftime") else value
+            for name, value in sent.items()}
+    response = client.post("/exports/", sent)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    job = ExportJob.objects.get()
+    assert job.total == 2 and job.scope["source"] == "model"  # the two fox frames of 4 May

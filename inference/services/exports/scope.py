@@ -7,12 +7,13 @@ from dataclasses import asdict, dataclass, field
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from annotation.browse import SOURCE_CHOICES, SOURCE_FILTERS, with_prelabels
 from annotation.models import Deployment, Image, Organisation, Taxon
-from annotation.permissions import user_access
+from annotation.permissions import taxa_with_descendants, user_access
 from annotation.selectors import image_filter
 
 
@@ -29,6 +30,7 @@ class ExportScope:
     batch: int | None = None
     taken_after: dt.datetime | None = None
     taken_before: dt.datetime | None = None
+    source: str = ""  # where the current label comes from, as the image list filters it (annotation.browse)
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -42,7 +44,8 @@ class ExportScope:
         times = {name: parse_datetime(data[name]) if data.get(name) else None
                  for name in ("taken_after", "taken_before")}
         return cls(organisation=data.get("organisation"), deployments=tuple(data.get("deployments") or ()),
-                   taxon=data.get("taxon"), labelled=data.get("labelled"), batch=data.get("batch"), **times)
+                   taxon=data.get("taxon"), labelled=data.get("labelled"), batch=data.get("batch"),
+                   source=data.get("source") or "", **times)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ def scope_check(user: User | AnonymousUser | None, scope: ExportScope) -> None:
             raise ExportError(_("No organisation has id %(id)s.") % {"id": scope.organisation})
         if allowed is not None and scope.organisation not in allowed:
             raise PermissionDenied(_("You may export only the images of your own organisations."))
+    if scope.source and scope.source not in SOURCE_FILTERS:
+        raise ExportError(_("The label's source is one of %(sources)s.") % {"sources": ", ".join(SOURCE_FILTERS)})
     if scope.deployments:
         owners = dict(Deployment.objects.filter(pk__in=scope.deployments).values_list("pk", "organisation_id"))
         unknown = sorted(set(scope.deployments) - owners.keys())
@@ -96,8 +101,20 @@ def scoped_images(scope: ExportScope, allowed: set[int] | None) -> QuerySet[Imag
     images = Image.objects.all() if allowed is None else Image.objects.filter(organisation_id__in=allowed)
     if scope.deployments:
         images = images.filter(deployment_id__in=scope.deployments)
-    return image_filter(images, organisation=scope.organisation, taxon=scope.taxon, labelled=scope.labelled,
-                        batch=scope.batch, taken_after=scope.taken_after, taken_before=scope.taken_before)
+    images = image_filter(images, organisation=scope.organisation, labelled=scope.labelled, batch=scope.batch,
+                          taken_after=scope.taken_after, taken_before=scope.taken_before)
+    if scope.taxon is None and not scope.source:
+        return images
+    # The taxon and the label's source select what the image list shows: the label, or the pre-label of an
+    # image nobody labelled yet, so that a link from a filtered list exports the images it listed.
+    images = with_prelabels(images)
+    if scope.taxon is not None:
+        wanted = taxa_with_descendants({scope.taxon})
+        images = images.filter(Q(current_taxon_id__in=wanted)
+                               | Q(current_taxon_id__isnull=True, predicted_taxon_id__in=wanted))
+    if scope.source:
+        images = images.filter(SOURCE_FILTERS[scope.source])
+    return images
 
 
 def describe(scope: ExportScope) -> str:
@@ -120,6 +137,8 @@ def _conditions(scope: ExportScope) -> list[str]:
         conditions.append(_("taxon %(name)s") % {"name": name or scope.taxon})
     if scope.labelled is not None:
         conditions.append(_("labelled") if scope.labelled else _("not labelled yet"))
+    if scope.source:
+        conditions.append(_("labels from %(source)s") % {"source": dict(SOURCE_CHOICES)[scope.source]})
     if scope.batch:
         conditions.append(_("upload or import #%(id)s") % {"id": scope.batch})
     if scope.taken_after:
