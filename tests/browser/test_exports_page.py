@@ -131,3 +131,22 @@ def test_an_expert_of_another_organisation_sees_the_person_blurred(page, browser
     assert seen[box].std() < as_taken[box].std() / 2  # its detail is gone
     far = (slice(0, height), slice(0, int(0.35 * width)))
     assert np.abs(seen[far] - as_taken[far]).mean() < 6  # the rest of the photograph is the same
+
+
+def test_the_image_list_and_a_deployment_page_link_to_their_export(page, pool):
+    log_in(page, "paula")
+    page.goto(f"/images/?deployment={pool.camera.pk}&source=human&taken_from=2024-05-02")
+    assert page.inner_text("#image-count") == "4 images"
+    page.click("#export-these")
+    page.wait_for_url("**/exports/?*")
+    assert page.locator("#id_deployment option:checked").all_inner_texts() == ["Col du Lautaret"]
+    assert page.locator("#id_source").input_value() == "human"
+    assert page.locator("#id_taken_after").input_value() == "2024-05-02T00:00"
+    page.click("#start-export")
+    page.wait_for_selector("#download")
+    assert "4 of 4 images" in page.inner_text("#export-count")  # what the list showed, no more
+
+    page.goto(f"/deployments/{pool.camera.pk}/")
+    page.click("#export-deployment")
+    assert page.locator("#id_deployment option:checked").all_inner_texts() == ["Col du Lautaret"]
+
