@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -45,10 +46,7 @@ def _initial(request: HttpRequest) -> dict:
     if query.get("source") in SOURCE_FILTERS:
         initial["source"] = query["source"]
     for name in ("taken_after", "taken_before"):
-        try:
-            initial[name] = parse_datetime(query.get(name, ""))
-        except ValueError:
-            initial[name] = None
+        initial[name] = _moment(query.get(name))
     # The image list filters whole days, both included: the first day from midnight, the last to its last second.
     first, last = _day(query.get("taken_from")), _day(query.get("taken_to"))
     if first and not initial["taken_after"]:
@@ -58,6 +56,18 @@ def _initial(request: HttpRequest) -> dict:
     if query.get("format") in ExportFormat.values:
         initial["format"] = query["format"]
     return {name: value for name, value in initial.items() if value not in (None, "", [])}
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    """A time from the query string, or None when it is not one or cannot be shown in the page's time zone
+    (year 1 at +05:00 is before the first instant a datetime holds in UTC)."""
+    try:
+        moment = parse_datetime(text or "")
+        if moment is not None:
+            timezone.localtime(moment if timezone.is_aware(moment) else timezone.make_aware(moment))
+        return moment
+    except (ValueError, OverflowError):
+        return None
 
 
 def _day(text: str | None) -> dt.date | None:

@@ -1,4 +1,6 @@
 """Forms of the inference pages."""
+import datetime as dt
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -11,6 +13,17 @@ from inference.services.exports.scope import ExportOptions, ExportScope
 PEOPLE_CHOICES = [("blur", _("blurred (face and body box; the whole frame when no box says where)")),
                   ("exclude", _("left out of the export"))]
 LABELLED_CHOICES = [("", _("either")), ("yes", _("labelled")), ("no", _("not yet"))]
+
+
+def _representable(moment: dt.datetime | None) -> dt.datetime | None:
+    """Refuse a time that UTC cannot hold (the first or last hours of the calendar, once the zone is applied)."""
+    if moment is None:
+        return None
+    try:
+        moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise forms.ValidationError(_("This date is out of range.")) from None
+    return moment
 
 
 class ExportForm(forms.Form):
@@ -54,6 +67,12 @@ class ExportForm(forms.Form):
             "organisation").order_by("organisation__name", "name")
         if organisations.count() > 1:  # two organisations may name a camera alike
             deployments.label_from_instance = lambda d: f"{d.name} ({d.organisation.name})"
+
+    def clean_taken_after(self) -> dt.datetime | None:
+        return _representable(self.cleaned_data["taken_after"])
+
+    def clean_taken_before(self) -> dt.datetime | None:
+        return _representable(self.cleaned_data["taken_before"])
 
     def scope(self) -> ExportScope:
         data = self.cleaned_data

@@ -359,3 +359,15 @@ def test_the_page_takes_the_image_lists_query_string(pool, partner):
     assert response.status_code == 302, response.content.decode()[-2000:]
     job = ExportJob.objects.get()
     assert job.total == 2 and job.scope["source"] == "model"  # the two fox frames of 4 May
+
+
+def test_times_out_of_range_are_ignored_or_refused(pool, partner, settings):
+    settings.TIME_ZONE = "Asia/Kolkata"  # midnight of year 1 there is before the first instant UTC holds
+    client = Client()
+    client.force_login(partner)
+    page = client.get("/exports/", {"taken_after": "0001-01-01T00:00:00+05:00", "taken_before": "9999-12-31T23:59:59"})
+    assert page.status_code == 200 and "taken_after" not in page.context["form"].initial
+    refused = client.post("/exports/", {"format": "coco", "people": "blur", "language": "fr",
+                                        "sampling_design": "opportunistic", "taken_after": "0001-01-01T00:00"})
+    assert refused.status_code == 400 and "out of range" in refused.content.decode()
+    assert ExportJob.objects.count() == 0
