@@ -13,6 +13,7 @@ from annotation.browse import SOURCE_CHOICES, SOURCE_WORDS, browse_neighbours, i
 from annotation.forms import ConflictResolveForm, ImageBrowseForm, LabelForm, TaxonForm
 from annotation.models import Image, Organisation, Taxon
 from annotation.permissions import require_coordinator, review_taxa_of, user_access
+from annotation.privacy import shown_file
 from annotation.selectors import (
     deployments_visible_to,
     image_editable_by,
@@ -129,7 +130,7 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _serve(request: HttpRequest, pk: int, field: str) -> FileResponse:
     image = _image_for(request, pk)
-    name = getattr(image, field).name
+    name = shown_file(request.user, image, field)  # people hidden from those outside the organisation
     if not name or not default_storage.exists(name):
         raise Http404("The stored file is missing.")
     response = FileResponse(default_storage.open(name, "rb"))

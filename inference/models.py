@@ -253,3 +253,44 @@ class NoveltyScan(Job):
 
     def __str__(self) -> str:
         return f"novelty scan {self.pk} ({self.status}, {len(self.clusters)} clusters)"
+
+
+class ExportFormat(models.TextChoices):
+    CAMTRAP_DP = "camtrapdp", "Camtrap DP 1.0.2 (zip)"
+    COCO = "coco", "COCO Camera Traps (JSON)"
+    DEEPFAUNE_CSV = "deepfaune_csv", "DeepFaune result table (CSV)"
+    DEEPFAUNE_XLSX = "deepfaune_xlsx", "DeepFaune result table (XLSX)"
+    DEEPFAUNE_FOLDERS = "deepfaune_folders", "images sorted into folders by class (zip)"
+    MEGADETECTOR = "megadetector", "MegaDetector batch output (JSON)"
+
+
+class ExportJob(Job):
+    """One export of the pool in a standard format, written in chunks under `folder` and downloaded when done.
+    `scope` says which images (organisation, deployments, image filters) among those the requester may export;
+    `options` how (people blurred or left out, media files or not, language, time offset...). Each chunk
+    appends the rows of the next sequences after `cursor` and checkpoints the byte length of every file it
+    appends to in `state`, so a chunk run again after a killed worker first cuts the files back to it."""
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    format = models.CharField(max_length=20, choices=ExportFormat.choices)
+    scope = models.JSONField(default=dict, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
+                                help_text="The production version whose predictions the export carries.")
+    organisations = models.JSONField(default=list, blank=True, help_text="Ids of the organisations whose "
+                                     "images the export may hold: downloading it needs access to each.")
+    folder = models.CharField(max_length=500, blank=True, help_text="Where it is written; empty: the data "
+                              "folder's exports/<id>/.")
+    stage = models.CharField(max_length=60, blank=True)
+    total = models.PositiveIntegerField(default=0, help_text="Images in scope when it started.")
+    done = models.PositiveIntegerField(default=0)
+    cursor = models.BigIntegerField(default=0, help_text="Sequences up to this id are written.")
+    state = models.JSONField(default=dict, blank=True)
+    report = models.JSONField(default=dict, blank=True, help_text="Counts, and the metadata found missing.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} ({self.format}, {self.status})"

@@ -20,7 +20,7 @@ from faune_platform.jobs import (
     job_start,
     job_sweep,
 )
-from inference.models import ModelVersion, NoveltyScan, PrelabelRun, SelectionBatch, VersionStatus
+from inference.models import ExportJob, ModelVersion, NoveltyScan, PrelabelRun, SelectionBatch, VersionStatus
 from inference.selectors import production_version
 
 logger = logging.getLogger(__name__)
@@ -160,10 +160,11 @@ def selection_batch_run(batch_id: int, token: str) -> None:
 
 
 def jobs_sweep() -> tuple[int, int]:
-    """Resume the pre-label, selection and novelty jobs whose worker stopped (see faune_platform.jobs.job_sweep)."""
+    """Resume the pre-label, selection, novelty and export jobs whose worker stopped (faune_platform.jobs.job_sweep)."""
     stale_s = settings.FAUNE["JOB_STALE_S"]
     kinds = (Resumable(PrelabelRun, CHUNK_TASK), Resumable(SelectionBatch, "inference.tasks.selection_batch_run"),
-             Resumable(NoveltyScan, "inference.tasks.novelty_scan_run"))
+             Resumable(NoveltyScan, "inference.tasks.novelty_scan_run"),
+             Resumable(ExportJob, "inference.tasks.export_run"))
     swept = [job_sweep(kind, stale_s=stale_s) for kind in kinds]
     return sum(resumed for resumed, _ in swept), sum(failed for _, failed in swept)
 
@@ -181,3 +182,9 @@ def novelty_scan_run(scan_id: int, token: str) -> None:
     from inference.services.novelty import novelty_scan_run as run
 
     run(scan_id, token)
+
+
+def export_run(job_id: int, token: str) -> None:
+    from inference.services.exports.jobs import export_run as run
+
+    run(job_id, token)

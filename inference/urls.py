@@ -1,7 +1,7 @@
 from django.urls import path
 
 from faune_platform import converters  # noqa: F401 registers <id:...>
-from inference import apis, views
+from inference import apis, export_apis, export_views, views
 
 api_urlpatterns = [
     path("images/<id:pk>/prediction/", apis.ImagePredictionApi.as_view(), name="api-image-prediction"),
@@ -18,6 +18,8 @@ api_urlpatterns = [
          name="api-novelty-cluster"),
     path("novelty/scans/<id:pk>/clusters/<int:number>/label/", apis.NoveltyClusterLabelApi.as_view(),
          name="api-novelty-cluster-label"),
+    path("exports/", export_apis.ExportListApi.as_view(), name="api-exports"),
+    path("exports/<id:pk>/", export_apis.ExportDetailApi.as_view(), name="api-export"),
 ]
 
 urlpatterns = [
@@ -25,4 +27,8 @@ urlpatterns = [
     path("selection/", views.selection_page, name="selection"),
     path("novelty/", views.novelty_page, name="novelty"),
     path("novelty/<id:pk>/clusters/<int:number>/", views.novelty_cluster_page, name="novelty-cluster"),
+    path("exports/", export_views.export_page, name="exports"),
+    path("exports/<id:pk>/", export_views.export_detail, name="export-detail"),
+    path("exports/<id:pk>/download", export_views.export_download, name="export-download"),
+    path("exports/<id:pk>/delete", export_views.export_remove, name="export-delete"),
 ]

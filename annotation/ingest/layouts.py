@@ -1,7 +1,8 @@
 """Reading the folder layouts partners already use into one plan: which file, which camera, which label.
 
-Three layouts: `plain` (media only; sub-folders are cameras), `classes` (a folder per class, optionally under a
-folder per camera) and `coco` (COCO Camera Traps JSON). `auto` picks one from what the folder holds.
+Four layouts: `plain` (media only; sub-folders are cameras), `classes` (a folder per class, optionally under a
+folder per camera), `coco` (COCO Camera Traps JSON) and `camtrapdp` (a Camtrap DP package, read in
+camtrapdp.py). `auto` picks one from what the folder holds.
 Files the layout names no camera for go to the `fallback` deployment: the folder's name on the command line, the
 archive's name on the web (where the unpacked folder is named after the batch, a number nobody chose).
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 from annotation.ingest.exif import parse_camera_datetime
 from annotation.ingest.media import MEDIA_EXTENSIONS
 
-FORMATS = ("auto", "plain", "classes", "coco")
+FORMATS = ("auto", "plain", "classes", "coco", "camtrapdp")
 
 
 class LayoutError(Exception):
@@ -28,6 +29,7 @@ class LayoutError(Exception):
 class PlannedLabel:
     class_name: str
     box: tuple[float, float, float, float] | None = None  # normalised x, y, w, h
+    count: int | None = None
 
 
 @dataclass
@@ -45,6 +47,9 @@ class PlannedFile:
 class ImportPlan:
     format: str
     files: list[PlannedFile]
+    deployments: dict[str, dict] = field(default_factory=dict)  # name -> metadata for a camera created by it
+    class_details: dict[str, dict] = field(default_factory=dict)  # class name -> names of a taxon created for it
+    provenance: dict = field(default_factory=dict)  # what the source says that the pool has no column for
 
     @property
     def class_names(self) -> set[str]:
@@ -266,8 +271,12 @@ def _coco_file(entry: dict, base: Path, annotations: Iterable[dict], categories:
 
 def detect_format(root: Path, known_names: set[str], normalise,
                   resembles: Callable[[str], bool] | None = None) -> str:
-    """Pick a layout: a COCO index wins; else `classes` when at least half the media folders are named after
-    known taxa (or, with `resembles`, like one: "chevreuils", "white_tailed_deer")."""
+    """Pick a layout: a Camtrap DP descriptor or a COCO index wins; else `classes` when at least half the media
+    folders are named after known taxa (or, with `resembles`, like one: "chevreuils", "white_tailed_deer")."""
+    from annotation.ingest.camtrapdp import find_package  # it builds on this module's plan types
+
+    if find_package(root) is not None:
+        return "camtrapdp"
     if find_coco_index(root) is not None:
         return "coco"
     folders = {path.parent.name for path in _all_files(root) if path.suffix.lower() in MEDIA_EXTENSIONS
@@ -288,8 +297,10 @@ def plan_import(root: Path, fmt: str, *, deployment: str | None, known_names: se
         raise LayoutError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "auto":
         fmt = detect_format(root, known_names, normalise, resembles)
-    planner = {"plain": plan_plain, "classes": plan_classes, "coco": plan_coco}[fmt]
-    if fmt != "coco" and not root.is_dir():
+    from annotation.ingest.camtrapdp import plan_camtrapdp
+
+    planner = {"plain": plan_plain, "classes": plan_classes, "coco": plan_coco, "camtrapdp": plan_camtrapdp}[fmt]
+    if fmt not in ("coco", "camtrapdp") and not root.is_dir():
         raise LayoutError(f"{root} is not a folder")
     folder = root if root.is_dir() else root.parent  # a COCO index may be given as the file itself
     return planner(root, deployment=deployment, fallback=(fallback or "").strip() or folder.name)

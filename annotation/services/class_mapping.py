@@ -194,27 +194,29 @@ def class_mapping_propose(class_counts: Mapping[str, int], index: NameIndex | No
 _UNDECIDED = object()
 
 
-def _default_choice(row: ClassRow, create_missing: bool) -> object:
-    """What a class becomes when nobody chose: its exact match; a new taxon named after it where creating is
-    allowed and nothing spells like it (a close spelling is a typo of a taxon we have, not a new one); else
-    undecided."""
+def _default_choice(row: ClassRow, create_missing: bool, details: Mapping[str, dict]) -> object:
+    """What a class becomes when nobody chose: its exact match; a new taxon where creating is allowed and nothing
+    spells like it (a close spelling is a typo of a taxon we have, not a new one), named as the source names it
+    (`details`: a Camtrap DP package's vernacular and scientific names) or after the class; else undecided."""
     if row.suggestion is not None and row.suggestion.exact:
         return row.suggestion.taxon
     if create_missing and (row.suggestion is None or row.suggestion.how not in ("plural", "spelling")):
-        return NewTaxon(name_en=row.name.replace("_", " ").strip())
+        given = details.get(row.name, {})
+        return NewTaxon(name_en=given.get("name_en") or row.name.replace("_", " ").strip(),
+                        name_fr=given.get("name_fr", ""), scientific_name=given.get("scientific_name", ""))
     return _UNDECIDED
 
 
 def class_mapping_decide(*, rows: list[ClassRow], choices: Mapping[str, Choice],
-                         create_missing: bool = False) -> dict[str, Choice]:
+                         create_missing: bool = False, details: Mapping[str, dict] | None = None) -> dict[str, Choice]:
     """Every class's taxon: the one chosen, else its default (see `_default_choice`). Raises UnmappedClasses
     naming the classes still without one, and ValidationError for a choice about a class the import lacks."""
     names = {row.name for row in rows}
     stray = sorted(set(choices) - names)
     if stray:
         raise ValidationError(_("The import has no class named %(names)s.") % {"names": ", ".join(map(repr, stray))})
-    decided = {row.name: choices[row.name] if row.name in choices else _default_choice(row, create_missing)
-               for row in rows}
+    defaults = {row.name: _default_choice(row, create_missing, details or {}) for row in rows}
+    decided = {row.name: choices.get(row.name, defaults[row.name]) for row in rows}
     missing = [name for name, choice in decided.items() if choice is _UNDECIDED]
     if missing:
         raise UnmappedClasses(rows, missing)

@@ -5,11 +5,13 @@ without a taxon stops it before a single file is stored; then each file is inges
 never sinks the rest. Re-running an import over the same batch skips the files it already reported, so a crashed
 job resumes where it stopped.
 """
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.contrib.auth.models import User
+from django.utils import timezone
 
 from annotation.ingest.layouts import ImportPlan, PlannedFile, plan_import
 from annotation.models import BatchItem, BatchOutcome, Deployment, Role, Taxon, UploadBatch
@@ -63,7 +65,7 @@ def import_prepare(
     `create_taxa`); raise LayoutError or UnmappedClasses before any write, then create the new taxa."""
     plan = import_plan(root=root, fmt=fmt, deployment_name=deployment_name, fallback=fallback)
     decided = class_mapping_decide(rows=class_mapping_propose(plan.class_counts), choices=choices or {},
-                                   create_missing=create_taxa)
+                                   create_missing=create_taxa, details=plan.class_details)
     mapping, created = class_mapping_apply(decided=decided, user=user)
     return PreparedImport(plan, class_mapping_taxa(mapping, set(mapping)), created)
 
@@ -78,7 +80,7 @@ def import_prepare_mapped(*, batch: UploadBatch, root: Path) -> PreparedImport:
 
 
 def _hints(item: PlannedFile, taxa: Mapping[str, Taxon | None], role: str) -> IngestHints:
-    labels = tuple(IngestLabel(taxa[label.class_name], label.box) for label in item.labels
+    labels = tuple(IngestLabel(taxa[label.class_name], label.box, label.count) for label in item.labels
                    if taxa[label.class_name] is not None)
     return IngestHints(labels=labels, taken_at=item.taken_at, sequence_id=item.sequence_id, label_role=role)
 
@@ -97,20 +99,42 @@ def import_run(
     files = prepared.plan.files
     done = set(batch.items.values_list("name", flat=True))
     deployments: dict[str, Deployment] = {}
+    _provenance_keep(batch, prepared)
     for position, item in enumerate(files, start=1):
         if item.name not in done:
             if keep_going and not keep_going():
                 break
-            _import_one(batch, item, prepared.taxa, deployments, maxlag_s, role)
+            _import_one(batch, item, prepared, deployments, maxlag_s, role)
         if on_progress and (position % 25 == 0 or position == len(files)):
             on_progress(position, len(files))
     return batch_counts(batch)
 
 
-def _deployment(batch: UploadBatch, name: str) -> Deployment:
+def _provenance_keep(batch: UploadBatch, prepared: PreparedImport) -> None:
+    """What the source says that the pool has no column for (a Camtrap DP package: who or which model classified
+    each observation, how sure, each camera's time zone), kept on the batch once, under the format's name, with
+    each class named by the taxon it became: exports give it back."""
+    provenance = prepared.plan.provenance
+    if not provenance or prepared.plan.format in batch.params:
+        return
+    for entries in provenance.get("classifications", {}).values():
+        for entry in entries:
+            entry["taxon"] = prepared.taxa[entry.pop("class")].slug
+    batch.params = {**batch.params, prepared.plan.format: provenance}
+    UploadBatch.objects.filter(pk=batch.pk).update(params=batch.params)
+
+
+def _details(metadata: dict) -> dict:
+    """A camera's metadata as the model holds it: times are camera time, kept as if UTC (as image times are)."""
+    return {key: timezone.make_aware(value, dt.UTC) if isinstance(value, dt.datetime) else value
+            for key, value in metadata.items()}
+
+
+def _deployment(batch: UploadBatch, name: str, metadata: dict | None = None) -> Deployment:
     """The camera an imported file names; one the import creates is noted on the batch, so that a failed import
     can remove the cameras it left empty."""
-    deployment, created = deployment_ensure(organisation=batch.organisation, name=name)
+    deployment, created = deployment_ensure(organisation=batch.organisation, name=name,
+                                            **_details(metadata or {}))
     if batch.deployment_id is None and name == batch.params.get("deployment"):
         # the new deployment the user typed exists now: the batch lists show it
         batch.deployment = deployment
@@ -122,11 +146,13 @@ def _deployment(batch: UploadBatch, name: str) -> Deployment:
     return deployment
 
 
-def _import_one(batch, item: PlannedFile, taxa, deployments: dict[str, Deployment], maxlag_s, role) -> BatchItem:
+def _import_one(batch, item: PlannedFile, prepared: PreparedImport, deployments: dict[str, Deployment], maxlag_s,
+                role) -> BatchItem:
     if item.rejection or item.path is None:
         return BatchItem.objects.create(batch=batch, name=item.name[:500], outcome=BatchOutcome.REJECTED,
                                         reason=item.rejection[:500])
     if item.deployment not in deployments:
-        deployments[item.deployment] = _deployment(batch, item.deployment)
+        metadata = prepared.plan.deployments.get(item.deployment)
+        deployments[item.deployment] = _deployment(batch, item.deployment, metadata)
     return image_ingest(path=item.path, name=item.name, batch=batch, deployment=deployments[item.deployment],
-                        maxlag_s=maxlag_s, hints=_hints(item, taxa, role))
+                        maxlag_s=maxlag_s, hints=_hints(item, prepared.taxa, role))

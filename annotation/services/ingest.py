@@ -41,6 +41,7 @@ _CHUNK = 1024 * 1024
 class IngestLabel:
     taxon: Taxon
     box: tuple[float, float, float, float] | None = None
+    count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ def _add_labels(image: Image, batch: UploadBatch, hints: IngestHints, *, skip_kn
         if (label.taxon.pk, *box) in known:
             continue
         rows.append(Annotation(image=image, taxon=label.taxon, author=batch.uploader, role=hints.label_role,
-                               source=LabelSource.IMPORT, batch=batch,
+                               source=LabelSource.IMPORT, batch=batch, count=label.count,
                                **dict(zip(("box_x", "box_y", "box_w", "box_h"), box, strict=True))))
     Annotation.objects.bulk_create(rows)
     current_labels_refresh(images=Image.objects.filter(pk=image.pk))

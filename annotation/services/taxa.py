@@ -63,6 +63,16 @@ def taxon_create(
 
 
 @transaction.atomic
-def taxa_create_missing(*, names: list[str], created_by: AbstractBaseUser | None = None) -> list[Taxon]:
-    """Create a taxon for each unknown import class name, named as the folder or category was."""
-    return [taxon_create(name_en=name.replace("_", " ").strip(), created_by=created_by) for name in names]
+def taxa_create_missing(
+    *, names: list[str], created_by: AbstractBaseUser | None = None, details: dict[str, dict] | None = None
+) -> list[Taxon]:
+    """Create a taxon for each unknown import class name, named as the folder or category was, or with the
+    names the source gives for it (`details`: class name -> name_en, name_fr, scientific_name)."""
+    details = details or {}
+    created = []
+    for name in names:
+        given = details.get(name, {})
+        created.append(taxon_create(name_en=given.get("name_en") or name.replace("_", " ").strip(),
+                                    name_fr=given.get("name_fr", ""), scientific_name=given.get("scientific_name", ""),
+                                    created_by=created_by))
+    return created

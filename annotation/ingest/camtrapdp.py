@@ -1,0 +1,231 @@
+"""Reading a Camtrap DP package (https://camtrap-dp.tdwg.org) into an import plan: each media row becomes a file
+of its deployment (named by its deploymentID, created with the deployment's metadata), its observations become
+labels (scientific name, count, box), its event its sequence. No Django here.
+
+Times: the pool keeps cameras' wall-clock time without a zone, so timestamps are read as the camera's local
+time and each deployment's UTC offset is kept on the import (exports write it back). Media hosted elsewhere
+(an URL in `filePath`) are reported, never downloaded: the platform works offline; files must sit in the
+package folder under their relative `filePath`. What the pool has no column for (who classified, by which
+method, how sure, when) is kept in `ImportPlan.provenance` for the import to record.
+"""
+import csv
+import datetime as dt
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from annotation.ingest.layouts import ImportPlan, LayoutError, PlannedFile, PlannedLabel
+
+PACKAGE_FILE = "datapackage.json"
+TABLES = ("deployments", "media", "observations")
+OWN_FILES = {PACKAGE_FILE, "deployments.csv", "media.csv", "observations.csv"}
+# observationType -> the class name that labels it (scientificName wins for animals and humans)
+TYPE_CLASSES = {"blank": "empty", "human": "human", "vehicle": "vehicle"}
+
+
+def find_package(root: Path) -> Path | None:
+    """The package's datapackage.json: `root` itself, or inside it, or one folder down (a zip of a folder)."""
+    if root.is_file():
+        return root if root.name == PACKAGE_FILE else None
+    if (root / PACKAGE_FILE).is_file():
+        return root / PACKAGE_FILE
+    found = sorted(root.glob(f"*/{PACKAGE_FILE}"))
+    return found[0] if len(found) == 1 else None
+
+
+def _read_descriptor(index: Path) -> dict:
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise LayoutError(f"{index.name} is not a readable Data Package descriptor ({error})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("resources"), list):
+        raise LayoutError(f"{index.name}: a Camtrap DP descriptor is a JSON object with a 'resources' list")
+    return data
+
+
+def _table(base: Path, descriptor: dict, name: str) -> list[dict]:
+    resource = next((r for r in descriptor["resources"] if isinstance(r, dict) and r.get("name") == name), None)
+    path = resource.get("path") if resource else f"{name}.csv"
+    if not isinstance(path, str) or ".." in Path(path).parts or Path(path).is_absolute():
+        raise LayoutError(f"{PACKAGE_FILE}: the '{name}' resource must be a CSV file inside the package")
+    try:
+        with (base / path).open(encoding="utf-8-sig", newline="") as handle:
+            return list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise LayoutError(f"the package's {name} table ({path}) cannot be read: {error}") from None
+
+
+def parse_time(text: str) -> tuple[dt.datetime | None, str]:
+    """(the camera's wall-clock time, naive; its UTC offset as '+01:00' or 'Z') from an ISO 8601 timestamp."""
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None, ""
+    if value.tzinfo is None:
+        return value, ""
+    offset = value.utcoffset() or dt.timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    zone = "Z" if minutes == 0 else f"{'+' if minutes > 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return value.replace(tzinfo=None), zone
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _deployment_details(row: dict) -> dict:
+    make, _, model = (row.get("cameraModel") or "").partition("-")
+    start, _zone = parse_time(row.get("deploymentStart") or "")
+    end, _zone = parse_time(row.get("deploymentEnd") or "")
+    latitude, longitude = _float(row.get("latitude")), _float(row.get("longitude"))
+    return {"location_name": (row.get("locationName") or "")[:200],
+            "latitude": latitude if latitude is not None and -90 <= latitude <= 90 else None,
+            "longitude": longitude if longitude is not None and -180 <= longitude <= 180 else None,
+            "camera_id": (row.get("cameraID") or "")[:100], "camera_make": make[:100] if model else "",
+            "camera_model": (model or make)[:100], "start": start, "end": end, "habitat": row.get("habitat") or ""}
+
+
+def _box(row: dict) -> tuple[float, float, float, float] | None:
+    values = [_float(row.get(name)) for name in ("bboxX", "bboxY", "bboxWidth", "bboxHeight")]
+    if any(value is None for value in values):
+        return None
+    x, y, w, h = values
+    x, y = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)
+    w, h = min(w, 1.0 - x), min(h, 1.0 - y)
+    return (x, y, w, h) if w > 0 and h > 0 else None
+
+
+def _class_name(row: dict) -> str:
+    kind = row.get("observationType") or ""
+    name = (row.get("scientificName") or "").strip()
+    if kind in ("animal", "human") and name:
+        return name
+    return TYPE_CLASSES.get(kind, "")
+
+
+def _count(row: dict) -> int | None:
+    text = (row.get("count") or "").strip()
+    return int(text) if text.isdigit() and int(text) >= 1 else None
+
+
+def _provenance(row: dict, class_name: str, box) -> dict:
+    return {"class": class_name, "box": [round(v, 5) for v in box] if box else None,
+            "method": row.get("classificationMethod") or "", "by": row.get("classifiedBy") or "",
+            "at": row.get("classificationTimestamp") or "",
+            "probability": _float(row.get("classificationProbability"))}
+
+
+class _Observations:
+    """The package's observations, by media (media level) and by deployment (event level, matched by time)."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        self.by_media: dict[str, list[dict]] = defaultdict(list)
+        self.events: dict[str, list[tuple[dt.datetime, dt.datetime, dict]]] = defaultdict(list)
+        for row in rows:
+            if row.get("observationLevel") == "media" and row.get("mediaID"):
+                self.by_media[row["mediaID"]].append(row)
+            elif row.get("observationLevel") == "event":
+                start, end = _instant(row.get("eventStart")), _instant(row.get("eventEnd"))
+                if start and end:
+                    self.events[row.get("deploymentID") or ""].append((start, end, row))
+
+    def of(self, media: dict) -> list[dict]:
+        """A media's own observations; when it has none, those of the events its time falls in."""
+        own = self.by_media.get(media.get("mediaID") or "")
+        if own:
+            return own
+        when = _instant(media.get("timestamp"))
+        return [row for start, end, row in self.events.get(media.get("deploymentID") or "", [])
+                if when and start <= when <= end]
+
+
+def _instant(text: str | None) -> dt.datetime | None:
+    """An aware instant for comparing event windows with media times (a naive time is taken as UTC)."""
+    try:
+        value = dt.datetime.fromisoformat((text or "").strip())
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _media_file(base: Path, row: dict, deployment: str | None) -> PlannedFile:
+    path_text = (row.get("filePath") or "").strip()
+    name = path_text if path_text and "://" not in path_text else (row.get("fileName") or path_text)
+    item = PlannedFile(None, name, deployment or row.get("deploymentID") or base.name)
+    if "://" in path_text:
+        item.rejection = (f"hosted at {path_text}: not downloaded (the platform works offline); put the file in "
+                          "the package folder and give its relative path in filePath")
+        return item
+    path = (base / path_text).resolve()
+    if not path_text or base.resolve() not in path.parents:
+        item.rejection = "media.csv gives no path inside the package folder for this file"
+    elif not path.is_file():
+        item.rejection = f"listed in media.csv but missing on disk: {path_text}"
+    else:
+        item.path = path
+    return item
+
+
+def plan_camtrapdp(root: Path, *, deployment: str | None, fallback: str | None = None) -> ImportPlan:  # noqa: ARG001
+    # `fallback` is unused: every media row of a package names its deployment (the schema requires it).
+    index = find_package(root)
+    if index is None:
+        raise LayoutError(f"no {PACKAGE_FILE} found (a Camtrap DP package has one beside its CSV tables)")
+    base = index.parent
+    descriptor = _read_descriptor(index)
+    deployments = {row.get("deploymentID") or "": row for row in _table(base, descriptor, "deployments")}
+    observations = _Observations(_table(base, descriptor, "observations"))
+    plan = ImportPlan("camtrapdp", [])
+    classifications: dict[str, list[dict]] = {}
+    offsets: dict[str, str] = {}
+    listed = set()
+    for row in _table(base, descriptor, "media"):
+        item = _media_file(base, row, deployment)
+        listed.add(item.path)
+        taken, zone = parse_time(row.get("timestamp") or "")
+        item.taken_at = taken
+        offsets.setdefault(item.deployment, zone)
+        for observation in observations.of(row):
+            name, box = _class_name(observation), _box(observation)
+            if not name:
+                continue  # unknown, unclassified, or an animal nobody named: nothing to label
+            item.labels.append(PlannedLabel(name, box, _count(observation)))
+            item.sequence_id = item.sequence_id or observation.get("eventID") or ""
+            classifications.setdefault(item.name, []).append(_provenance(observation, name, box))
+        plan.files.append(item)
+    plan.files += _unlisted(base, listed, deployment)
+    if not deployment:
+        plan.deployments = {name: _deployment_details(row) for name, row in deployments.items() if name}
+    plan.class_details = _taxonomic(descriptor)
+    plan.provenance = {"package": {"name": descriptor.get("name", ""), "id": descriptor.get("id", ""),
+                                   "title": descriptor.get("title", "")},
+                       "utc_offsets": {name: zone for name, zone in offsets.items() if zone},
+                       "classifications": classifications}
+    return plan
+
+
+def _unlisted(base: Path, listed: set, deployment: str | None) -> list[PlannedFile]:
+    """Files of the folder that media.csv does not list (the package's own files aside): reported, not imported."""
+    unlisted = []
+    for path in sorted(p for p in base.rglob("*") if p.is_file()):
+        relative = path.relative_to(base).as_posix()
+        if relative in OWN_FILES or path.resolve() in listed:
+            continue
+        unlisted.append(PlannedFile(path, relative, deployment or base.name, rejection="not listed in media.csv"))
+    return unlisted
+
+
+def _taxonomic(descriptor: dict) -> dict[str, dict]:
+    """{scientific name: a new taxon's names} from the package's taxonomic coverage."""
+    details = {}
+    for entry in descriptor.get("taxonomic") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("scientificName"), str):
+            continue
+        names = entry.get("vernacularNames") if isinstance(entry.get("vernacularNames"), dict) else {}
+        details[entry["scientificName"]] = {"scientific_name": entry["scientificName"],
+                                            "name_en": str(names.get("eng") or ""),
+                                            "name_fr": str(names.get("fra") or "")}
+    return details
