@@ -25,7 +25,7 @@ def test_a_wrong_accept_is_undone_from_the_toast(page, predicted):
     said = page.inner_text("#prelabel-top")
     page.keyboard.press("y")
     page.wait_for_selector("#toast")
-    page.wait_for_function("window.Faune && window.Faune.toast")  # the reloaded page's keys are listened to
+    page.wait_for_load_state("load")  # the reloaded page's keys are listened to
     image = Image.objects.get(pk=predicted.pk)
     assert image.current_source == "model_accepted"
     name = image.current_taxon.name_en
@@ -46,7 +46,7 @@ def test_a_label_from_the_form_is_undone_with_the_button(page, predicted):
     page.select_option("#id_taxon", label="badger")
     page.click("form.stack button[type=submit]")
     page.wait_for_selector("#toast")
-    page.wait_for_function("window.Faune && window.Faune.toast")
+    page.wait_for_load_state("load")
     assert page.inner_text("#toast-text") == f"Labelled badger on {predicted.original_name}."
     page.locator("#id_count").click()
     page.keyboard.type("z")  # typing in a field never undoes
