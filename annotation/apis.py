@@ -15,9 +15,11 @@ from annotation.models import (
     BatchStatus,
     Image,
     Organisation,
+    ProposalStatus,
     ReviewState,
     ReviewTask,
     Taxon,
+    TaxonProposal,
     UploadBatch,
     VerdictKind,
 )
@@ -33,6 +35,7 @@ from annotation.selectors import (
     review_agreement,
     review_conflicts,
     sequence_frames,
+    taxon_proposals,
     taxon_resolve,
 )
 from annotation.serializers import (
@@ -48,14 +51,19 @@ from annotation.serializers import (
     ImportRequestSerializer,
     MembershipInputSerializer,
     MembershipSerializer,
+    ProposalAcceptSerializer,
+    ProposalCreateSerializer,
+    ProposalDeclineSerializer,
     TaxonCreateSerializer,
+    TaxonProposalSerializer,
     TaxonSerializer,
     UploadTargetSerializer,
     VerdictSerializer,
     class_rows_data,
+    decision_data,
     review_task_data,
 )
-from annotation.services.annotations import Box, annotation_add
+from annotation.services.annotations import Box, Details
 from annotation.services.batches import batch_add_uploads, batch_close, batch_counts, batch_open
 from annotation.services.imports_web import (
     import_archive_accept,
@@ -64,10 +72,23 @@ from annotation.services.imports_web import (
     import_mapping_submit,
 )
 from annotation.services.organisations import deployment_get_or_create, membership_remove, membership_set
-from annotation.services.review import SECOND_OPINION, review_queue_counts, review_task_claim_next
+from annotation.services.proposals import taxon_proposal_accept, taxon_proposal_create, taxon_proposal_decline
+from annotation.services.review import (
+    SECOND_OPINION,
+    review_queue_counts,
+    review_task_claim_next,
+    review_task_unclaim,
+)
 from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
-from annotation.services.verdicts import Verdict, review_conflict_resolve, review_verdict_submit
+from annotation.services.undo import decision_undo, decisions_undoable, label_decided
+from annotation.services.verdicts import (
+    DrawnBox,
+    Observation,
+    Verdict,
+    review_conflict_resolve,
+    review_verdict_submit,
+)
 from annotation.taxon_names import taxa_in_reading_order
 from faune_platform.converters import id_or_none
 
@@ -181,11 +202,15 @@ class ImageAnnotationApi(APIView):
             box = Box(*data["box"]) if data.get("box") else None
         except ValueError as error:
             return Response({"detail": str(error)}, status=400)
-        annotation = annotation_add(
-            image=image, taxon=taxon_resolve(data["taxon"]), author=request.user,
-            whole_sequence=data["whole_sequence"], box=box, count=data.get("count"),
-            expected_current_id=data.get("expected_current"), accept_prediction=data["accept_prediction"])
-        return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED)
+        taxon = taxon_resolve(data["taxon"])
+        details = Details(count=data.get("count"), life_stage=data["life_stage"], sex=data["sex"],
+                          behavior=data["behavior"])
+        annotation, decision = label_decided(
+            image=image, taxon=taxon, author=request.user, whole_sequence=data["whole_sequence"], box=box,
+            details=details, expected_current_id=data.get("expected_current"),
+            accept_prediction=data["accept_prediction"])
+        return Response({**AnnotationSerializer(annotation).data, "saved": decision_data(decision)},
+                        status=status.HTTP_201_CREATED)
 
 
 class BatchListApi(APIView):
@@ -313,26 +338,33 @@ class ReviewClaimApi(APIView):
         return _task_response(task)
 
 
+def _drawn(raw: dict, field: str) -> DrawnBox:
+    try:
+        box = Box(raw["x"], raw["y"], raw["w"], raw["h"])
+    except ValueError as error:
+        raise ValidationError({field: [str(error)]}) from None
+    return DrawnBox(frame=raw["frame"], box=box, taxon=taxon_resolve(raw["taxon"]) if raw.get("taxon") else None)
+
+
 def _verdict(request: Request, kind: str = VerdictKind.LABEL) -> Verdict:
     if kind != VerdictKind.LABEL:
         return Verdict(kind=kind)
     serializer = VerdictSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
-    box = None
+    boxes = [_drawn(raw, "boxes") for raw in data["boxes"]]
     if data.get("box"):
-        raw = data["box"]
-        try:
-            box = (raw["frame"], Box(raw["x"], raw["y"], raw["w"], raw["h"]))
-        except ValueError as error:
-            raise ValidationError({"box": [str(error)]}) from None
-    return Verdict(kind=kind, taxon=taxon_resolve(data["taxon"]), box=box,
+        boxes.append(_drawn(data["box"], "box"))
+    observations = tuple(Observation(taxon=taxon_resolve(row["taxon"]), count=row.get("count"),
+                                     life_stage=row["life_stage"], sex=row["sex"], behavior=row["behavior"])
+                         for row in data["observations"])
+    return Verdict(kind=kind, taxon=taxon_resolve(data["taxon"]), boxes=tuple(boxes), observations=observations,
                    split={frame: taxon_resolve(name) for frame, name in data["split"].items()},
                    expected_current_id=data.get("expected_current"))
 
 
 class ReviewVerdictApi(APIView):
-    """POST label / unsure / skip on a task the user holds."""
+    """POST label / unsure / skip on a task the user holds. The answer's `saved` is the decision to undo."""
 
     parser_classes = [JSONParser, FormParser]
     kind = VerdictKind.LABEL
@@ -341,21 +373,47 @@ class ReviewVerdictApi(APIView):
         review_taxa_of(request.user)
         task = review_verdict_submit(task_id=pk, user=request.user, verdict=_verdict(request, self.kind))
         return Response({"id": task.pk, "state": task.state, "verdict": self.kind,
-                         "waiting_for_second_review": task.state == ReviewState.OPEN and self.kind == "label"},
+                         "waiting_for_second_review": task.state == ReviewState.OPEN and self.kind == "label",
+                         "saved": decision_data(task.decision)},
                         status=status.HTTP_201_CREATED if self.kind == VerdictKind.LABEL else status.HTTP_200_OK)
+
+
+class ReviewReleaseApi(APIView):
+    """Give back a held task without a verdict (it stays offered to you and everyone)."""
+
+    def post(self, request: Request, pk: int) -> Response:
+        review_taxa_of(request.user)
+        released = review_task_unclaim(task_id=pk, user=request.user)
+        return Response({"id": pk, "released": released})
+
+
+class ReviewProposeApi(APIView):
+    """A taxon not in the list, for the task the user holds: `name`, optional `scientific_name`."""
+
+    parser_classes = [JSONParser, FormParser]
+
+    def post(self, request: Request, pk: int) -> Response:
+        review_taxa_of(request.user)
+        serializer = ProposalCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        proposal = taxon_proposal_create(task_id=pk, user=request.user, **serializer.validated_data)
+        return Response({**TaxonProposalSerializer(proposal).data, "saved": decision_data(proposal.decision)},
+                        status=status.HTTP_201_CREATED)
 
 
 class ReviewConflictListApi(APIView):
     def get(self, request: Request) -> Response:
         require_coordinator(request.user, "see review conflicts")
         frames = Prefetch("sequence__images", Image.objects.order_by(*FRAME_ORDER), to_attr="in_order")
-        tasks = review_conflicts().select_related("sequence").prefetch_related(frames)
+        tasks = review_conflicts().select_related("sequence", "checks_label__taxon", "checks_label__author")
+        tasks = tasks.prefetch_related(frames)
         names = dict(Taxon.objects.values_list("pk", "name_en"))
         rows = []
         for task in tasks[:200]:
             row = review_task_data(task, frames=task.sequence.in_order)
             row["verdicts"] = [{"expert": v.expert.username if v.expert else None, "kind": v.kind,
-                                "frames": {k: names.get(t) for k, t in v.frames.items()}, "box": v.box}
+                                "frames": {k: names.get(t) for k, t in v.frames.items()}, "boxes": v.boxes,
+                                "observations": v.observations}
                                for v in task.verdicts.all()]
             rows.append(row)
         return Response({"count": tasks.count(), "results": rows})
@@ -367,7 +425,8 @@ class ReviewResolveApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         require_coordinator(request.user, "resolve review conflicts")
         task = review_conflict_resolve(task_id=pk, user=request.user, verdict=_verdict(request))
-        return Response({"id": task.pk, "state": task.state}, status=status.HTTP_201_CREATED)
+        return Response({"id": task.pk, "state": task.state, "saved": decision_data(task.decision)},
+                        status=status.HTTP_201_CREATED)
 
 
 class ReviewAgreementApi(APIView):
@@ -410,3 +469,67 @@ class OrganisationMemberApi(APIView):
         membership = get_object_or_404(organisation.memberships.select_related("user"), user_id=user_id)
         membership_remove(user=membership.user, organisation=organisation)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DecisionListApi(APIView):
+    """Your newest decisions not undone yet (`limit`, 5 by default, at most 50)."""
+
+    def get(self, request: Request) -> Response:
+        limit = min(max(id_or_none(request.query_params.get("limit", "5")) or 5, 1), 50)
+        return Response([decision_data(d) for d in decisions_undoable(user=request.user, limit=limit)])
+
+
+class DecisionUndoApi(APIView):
+    """Undo one of your decisions: 200 with what was undone (and the task, when it is yours again), 409 with
+    why not."""
+
+    def post(self, request: Request, pk: int) -> Response:
+        undone = decision_undo(decision_id=pk, user=request.user)
+        task = None
+        if undone.task is not None:
+            task = review_task_data(undone.task, frames=sequence_frames(undone.task.sequence_id),
+                                    current=label_history(undone.task.image).first())
+        return Response({"undone": undone.undo.undoes_id, "saved": decision_data(undone.undo), "task": task})
+
+
+class TaxonProposalListApi(APIView):
+    """Coordinators: proposals of new taxa (`status`: pending by default, or all)."""
+
+    def get(self, request: Request) -> Response:
+        require_coordinator(request.user, "see proposals of new taxa")
+        proposals = taxon_proposals(request.query_params.get("status", ProposalStatus.PENDING))
+        return Response(TaxonProposalSerializer(proposals[:200], many=True).data)
+
+
+def _proposal_of(request: Request, pk: int) -> TaxonProposal:
+    require_coordinator(request.user, "decide on proposals of new taxa")
+    return get_object_or_404(TaxonProposal, pk=pk)
+
+
+NEW_TAXON_FIELDS = ("name_en", "name_fr", "scientific_name", "parent")
+
+
+class TaxonProposalAcceptApi(APIView):
+    parser_classes = [JSONParser, FormParser]
+
+    def post(self, request: Request, pk: int) -> Response:
+        proposal = _proposal_of(request, pk)
+        serializer = ProposalAcceptSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        outcome = taxon_proposal_accept(proposal_id=proposal.pk, user=request.user, note=data["note"],
+                                        taxon=taxon_resolve(data["taxon"]) if data.get("taxon") else None,
+                                        new_taxon={name: data[name] for name in NEW_TAXON_FIELDS if name in data})
+        return Response({**TaxonProposalSerializer(outcome.proposal).data, "labelled": outcome.labelled,
+                         "left_alone": outcome.left_alone}, status=status.HTTP_201_CREATED)
+
+
+class TaxonProposalDeclineApi(APIView):
+    parser_classes = [JSONParser, FormParser]
+
+    def post(self, request: Request, pk: int) -> Response:
+        proposal = _proposal_of(request, pk)
+        serializer = ProposalDeclineSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        proposal = taxon_proposal_decline(proposal_id=proposal.pk, user=request.user, **serializer.validated_data)
+        return Response(TaxonProposalSerializer(proposal).data)

@@ -194,3 +194,25 @@ class ImageBrowseForm(forms.Form):
             label = self.fields[name].label if name in self.fields else ""
             found += [f"{label}: {error}" if label else str(error) for error in errors]
         return found
+
+
+class ProposalDecisionForm(forms.Form):
+    """A coordinator's answer to a proposed taxon: create it (`new`, names editable), map it to an existing one
+    (`map`), or decline it; `note` is the word to the expert."""
+
+    proposal = forms.IntegerField(min_value=1, max_value=MAX_ID)
+    action = forms.ChoiceField(choices=[("new", "new"), ("map", "map"), ("decline", "decline")])
+    taxon = forms.ModelChoiceField(queryset=Taxon.objects.all(), required=False)
+    name_en = forms.CharField(max_length=120, required=False)
+    name_fr = forms.CharField(max_length=120, required=False)
+    scientific_name = forms.CharField(max_length=160, required=False)
+    parent = forms.ModelChoiceField(queryset=Taxon.objects.all(), required=False)
+    note = forms.CharField(max_length=500, required=False)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("action") == "map" and not data.get("taxon"):
+            raise forms.ValidationError(_("Choose the existing taxon this proposal names."))
+        data["new_taxon"] = {name: data[name] for name in ("name_en", "name_fr", "scientific_name", "parent")
+                             if data.get(name)}
+        return data

@@ -244,6 +244,18 @@ class LabelSource(models.TextChoices):
     EXPERT = "expert", "expert"
     IMPORT = "import", "import"
     MODEL_ACCEPTED = "model_accepted", "model accepted"
+    UNDO = "undo", "undo"  # withdraws the label event it `undoes`; it is no label itself
+
+
+class LifeStage(models.TextChoices):  # Camtrap DP observations: lifeStage
+    ADULT = "adult", "adult"
+    SUBADULT = "subadult", "subadult"
+    JUVENILE = "juvenile", "juvenile"
+
+
+class Sex(models.TextChoices):  # Camtrap DP observations: sex
+    FEMALE = "female", "female"
+    MALE = "male", "male"
 
 
 # Which label wins when several exist: expert over partner over import; newest first within a rank.
@@ -255,8 +267,44 @@ SOURCE_RANK = {
 }
 
 
+class DecisionKind(models.TextChoices):
+    VERDICT = "verdict", "review verdict"
+    LABEL = "label", "label"
+    ACCEPT = "accept", "accepted pre-labels"
+    RESOLVE = "resolve", "conflict resolved"
+    PROPOSAL = "proposal", "new taxon proposed"
+    PROPOSAL_ACCEPT = "proposal_accept", "new taxon accepted"
+    UNDO = "undo", "undo"
+
+
+class Decision(models.Model):
+    """What one person decided in one go (a review verdict, a label, accepted pre-labels): the label events it
+    wrote point here, so that it can be undone as a whole. An undo is itself a decision (`undoes`), whose label
+    events withdraw those of the decision it takes back: nothing is edited or deleted."""
+
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                               related_name="decisions")
+    kind = models.CharField(max_length=16, choices=DecisionKind.choices)
+    summary = models.CharField(max_length=300, help_text="What was saved, as the person was told.")
+    task = models.ForeignKey("ReviewTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    task_before = models.JSONField(default=dict, blank=True,
+                                   help_text="The task's fields before this decision, which an undo restores.")
+    task_after = models.JSONField(default=dict, blank=True,
+                                  help_text="The task's fields after it: an undo checks nothing moved the task since.")
+    verdict = models.JSONField(null=True, blank=True, help_text="The review verdict given (kept after an undo).")
+    undoes = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="undone_by")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}: {self.summary}"
+
+
 class Annotation(models.Model):
-    """One label event, never edited: the current label of an image is derived from all of them."""
+    """One label event, never edited: the current label of an image is derived from all of them. An undo adds
+    an event of source `undo` that `undoes` another: both then stop counting."""
 
     image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.CASCADE, related_name="annotations")
     # PROTECT: a merge moves a sequence's labels before deleting it; nothing may delete them with it.
@@ -269,15 +317,25 @@ class Annotation(models.Model):
     box_w = models.FloatField(null=True, blank=True)
     box_h = models.FloatField(null=True, blank=True)
     count = models.PositiveIntegerField(null=True, blank=True)
+    life_stage = models.CharField(max_length=10, choices=LifeStage.choices, blank=True)
+    sex = models.CharField(max_length=8, choices=Sex.choices, blank=True)
+    behavior = models.CharField(max_length=500, blank=True, help_text="What the animal does (Camtrap DP behavior).")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     role = models.CharField(max_length=12, choices=Role.choices)
     source = models.CharField(max_length=16, choices=LabelSource.choices)
     batch = models.ForeignKey(UploadBatch, null=True, blank=True, on_delete=models.SET_NULL)
+    decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="annotations")
+    # One undo per event, enforced here: two people undoing at once cannot both withdraw it.
+    undoes = models.OneToOneField("self", null=True, blank=True, on_delete=models.CASCADE, related_name="undone_by")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
+            models.CheckConstraint(condition=Q(source="undo", undoes__isnull=False) | (~Q(source="undo")
+                                                                                       & Q(undoes__isnull=True)),
+                                   name="undo_events_undo_an_event"),
             models.CheckConstraint(
                 condition=(Q(image__isnull=False) & Q(sequence__isnull=True))
                 | (Q(image__isnull=True) & Q(sequence__isnull=False)),
@@ -332,9 +390,10 @@ class ReviewState(models.TextChoices):
     SKIPPED = "skipped", "skipped"
     CONFLICT = "conflict", "conflict"  # two experts disagreed: waits for a coordinator
     MERGED = "merged", "merged"  # its sequence merged into one that already waited; nobody had worked on it
+    PROPOSED = "proposed", "proposed"  # an expert proposed a taxon not in the list: waits for a coordinator
 
 
-WAITING = (ReviewState.OPEN, ReviewState.CONFLICT)  # a sequence in either state gets no second task
+WAITING = (ReviewState.OPEN, ReviewState.CONFLICT, ReviewState.PROPOSED)  # such a sequence gets no second task
 
 
 class ReviewTask(models.Model):
@@ -353,6 +412,8 @@ class ReviewTask(models.Model):
     reason = models.CharField(max_length=200)
     score = models.FloatField(default=0.0)
     origin = models.CharField(max_length=60, blank=True, help_text="What created it, e.g. 'selection:12'.")
+    checks_label = models.ForeignKey("Annotation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                     help_text="The label this task checks (a partner's correction): shown first.")
     state = models.CharField(max_length=8, choices=ReviewState.choices, default=ReviewState.OPEN)
     reviews_needed = models.PositiveSmallIntegerField(
         default=1, help_text="2 for the fraction of tasks reviewed twice, blind, to measure agreement.")
@@ -386,7 +447,12 @@ class ReviewVerdict(models.Model):
     expert = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     kind = models.CharField(max_length=8, choices=VerdictKind.choices)
     frames = models.JSONField(default=dict, blank=True, help_text="{frame image id: taxon id} for a label.")
-    box = models.JSONField(null=True, blank=True, help_text="{frame, x, y, w, h} drawn or fixed by the expert.")
+    boxes = models.JSONField(default=list, blank=True,
+                             help_text="[{frame, x, y, w, h, taxon}] drawn or fixed by the expert (taxon: null for "
+                                       "the frame's own).")
+    observations = models.JSONField(default=list, blank=True,
+                                    help_text="[{taxon, count, life_stage, sex, behavior}]: how many of each taxon "
+                                              "and what they were like.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -399,3 +465,37 @@ class ReviewVerdict(models.Model):
     def agrees_with(self, other: "ReviewVerdict") -> bool:
         """Same taxon on every frame both experts saw (after a sequence merge the later one saw more frames)."""
         return all(self.frames[frame] == other.frames[frame] for frame in self.frames.keys() & other.frames.keys())
+
+
+class ProposalStatus(models.TextChoices):
+    PENDING = "pending", "pending"
+    ACCEPTED = "accepted", "accepted"
+    DECLINED = "declined", "declined"
+    WITHDRAWN = "withdrawn", "withdrawn"  # its author undid it
+
+
+class TaxonProposal(models.Model):
+    """'A species not in the list': an expert names it, with the frames that show it; a coordinator accepts it
+    (creating the taxon, or naming the existing one meant), which labels the frames, or declines it."""
+
+    name = models.CharField(max_length=120)
+    scientific_name = models.CharField(max_length=160, blank=True)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    task = models.ForeignKey(ReviewTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="proposals")
+    frames = models.ManyToManyField(Image, related_name="taxon_proposals")
+    labels_stamp = models.BigIntegerField(default=0, help_text="The newest label event on the frames when proposed: "
+                                                               "a frame labelled since is left alone.")
+    status = models.CharField(max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.PENDING)
+    taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                              help_text="The taxon it was accepted as.")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True, help_text="The coordinator's word to the expert.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"

@@ -17,6 +17,7 @@ from django.db.models import (
     Max,
     Min,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -43,6 +44,7 @@ from annotation.models import (
     ReviewVerdict,
     Role,
     Taxon,
+    TaxonProposal,
     UploadBatch,
     VerdictKind,
 )
@@ -55,14 +57,28 @@ def _rank_expression() -> Case:
                 output_field=IntegerField())
 
 
+def labels_in_force() -> QuerySet[Annotation]:
+    """Label events that count: neither an undo nor undone (an undo withdraws the event it `undoes`)."""
+    return Annotation.objects.filter(undoes__isnull=True, undone_by__isnull=True)
+
+
 def labels_for_image(image_ref: OuterRef | Image, sequence_ref: OuterRef | int) -> QuerySet[Annotation]:
-    """All label events that apply to an image, the winning one first (rank, then newest): the rule that
-    `Image.current_label` materialises."""
+    """The label events in force that apply to an image, the winning one first (rank, then newest): the rule
+    that `Image.current_label` materialises."""
     return (
-        Annotation.objects.filter(Q(image=image_ref) | Q(sequence=sequence_ref))
+        labels_in_force().filter(Q(image=image_ref) | Q(sequence=sequence_ref))
         .annotate(rank=_rank_expression())
         .order_by("-rank", "-created_at", "-pk")
     )
+
+
+def label_events(image: Image) -> QuerySet[Annotation]:
+    """Every label event of an image and its sequence, newest first, undone ones and undos included: the record
+    people read (what counts is `label_history`)."""
+    return (Annotation.objects.filter(Q(image=image) | Q(sequence_id=image.sequence_id))
+            .select_related("taxon", "author", "undoes__taxon")
+            .annotate(undone=Exists(Annotation.objects.filter(undoes=OuterRef("pk"))))
+            .order_by("-created_at", "-pk"))
 
 
 def images_visible_to(user: User | AnonymousUser) -> QuerySet[Image]:
@@ -440,3 +456,12 @@ def _seconds(gap: timedelta | int) -> float:
 def pool_totals() -> dict[str, int]:
     """Images in the pool and how many carry a label, in one query."""
     return Image.objects.aggregate(images=Count("pk"), labelled=Count("pk", filter=Q(current_taxon__isnull=False)))
+
+
+def taxon_proposals(status: str = "pending") -> QuerySet[TaxonProposal]:
+    """Proposals of new taxa in a status ('all': every one), oldest pending first, else newest first."""
+    proposals = TaxonProposal.objects.select_related("proposed_by", "decided_by", "taxon").prefetch_related(
+        Prefetch("frames", Image.objects.order_by(*FRAME_ORDER)))
+    if status == "all":
+        return proposals.order_by("-created_at", "-pk")
+    return proposals.filter(status=status).order_by("created_at" if status == "pending" else "-created_at", "pk")

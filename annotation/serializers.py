@@ -8,16 +8,26 @@ from annotation.ingest.layouts import FORMATS
 from annotation.models import (
     Annotation,
     BatchItem,
+    Decision,
     Deployment,
     Image,
+    LifeStage,
     Membership,
     Role,
     Sequence,
+    Sex,
     Taxon,
     TaxonKind,
+    TaxonProposal,
     UploadBatch,
 )
-from annotation.selectors import batch_counts, batch_stored_progress, sequence_frames, sequence_label_stamp
+from annotation.selectors import (
+    FRAME_ORDER,
+    batch_counts,
+    batch_stored_progress,
+    sequence_frames,
+    sequence_label_stamp,
+)
 from annotation.services.class_mapping import Choice, ClassRow, choice_from_text
 from annotation.services.organisations import MAX_CLOCK_OFFSET_S
 from annotation.services.review import second_opinion_note
@@ -80,7 +90,8 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Annotation
-        fields = ["id", "taxon", "box", "count", "author", "role", "source", "applies_to", "created_at"]
+        fields = ["id", "taxon", "box", "count", "life_stage", "sex", "behavior", "author", "role", "source",
+                  "applies_to", "undoes", "decision", "created_at"]
 
     def get_box(self, annotation: Annotation) -> list[float] | None:
         if not annotation.has_box:
@@ -139,6 +150,9 @@ class AnnotationCreateSerializer(serializers.Serializer):
     box = serializers.ListField(child=serializers.FloatField(), min_length=4, max_length=4, required=False,
                                 allow_null=True)
     count = serializers.IntegerField(min_value=1, max_value=MAX_LABEL_COUNT, required=False, allow_null=True)
+    life_stage = serializers.ChoiceField(choices=LifeStage.choices, required=False, allow_blank=True, default="")
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False, allow_blank=True, default="")
+    behavior = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     expected_current = serializers.IntegerField(min_value=0, max_value=MAX_ID, required=False, allow_null=True,
                                                 help_text="id of the label you saw as current (0 for none)")
     accept_prediction = serializers.BooleanField(default=False)
@@ -229,15 +243,30 @@ class BoxField(serializers.Serializer):
     y = serializers.FloatField(min_value=0, max_value=1)
     w = serializers.FloatField(min_value=0, max_value=1)
     h = serializers.FloatField(min_value=0, max_value=1)
+    taxon = TaxonRefField(required=False, allow_null=True, allow_blank=True,
+                          help_text="the animal in the box; empty: the taxon the verdict gives its frame")
+
+
+class ObservationField(serializers.Serializer):
+    """Camtrap DP's observation fields for one taxon of the verdict."""
+
+    taxon = TaxonRefField()
+    count = serializers.IntegerField(min_value=1, max_value=MAX_LABEL_COUNT, required=False, allow_null=True)
+    life_stage = serializers.ChoiceField(choices=LifeStage.choices, required=False, allow_blank=True, default="")
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False, allow_blank=True, default="")
+    behavior = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class VerdictSerializer(serializers.Serializer):
     """A label for the whole sequence (`taxon`), frames split off with another taxon (`split`: {frame id:
-    taxon}), an optional box, and the task's `labels_stamp` as the expert saw it (`expected_current`, 0 for none)."""
+    taxon}), boxes (`boxes`, each with its taxon; `box` for a single one), counts and details per taxon
+    (`observations`), and the task's `labels_stamp` as the expert saw it (`expected_current`, 0 for none)."""
 
     taxon = TaxonRefField()
     split = serializers.DictField(child=TaxonRefField(), required=False, default=dict)
     box = BoxField(required=False, allow_null=True)
+    boxes = BoxField(many=True, required=False, default=list)
+    observations = ObservationField(many=True, required=False, default=list)
     expected_current = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_ID)
 
     def validate_split(self, value: dict) -> dict:
@@ -247,10 +276,23 @@ class VerdictSerializer(serializers.Serializer):
         return frames
 
 
+def _taxon_brief(taxon: Taxon) -> dict:
+    return {"id": taxon.pk, "slug": taxon.slug, "name_en": taxon.name_en, "name_fr": taxon.name_fr}
+
+
+def _checked_label(task) -> dict | None:
+    """The label a task checks (a partner's correction): the desk offers it first."""
+    label = task.checks_label
+    if label is None:
+        return None
+    return {"id": label.pk, "taxon": _taxon_brief(label.taxon), "author": label.author.username if label.author
+            else None, "role": label.role, "source": label.source, "created_at": label.created_at}
+
+
 def review_task_data(task, *, frames, current=None) -> dict:
     """A task as the review page needs it: every frame of its sequence (`frames`, in time order), the current
-    label, and why it is offered (`reason`; `second_opinion` too when it waited past the wait for an expert of
-    its taxon: a claimed task carries `waiting_since`)."""
+    label, the label it checks (`checks_label`), and why it is offered (`reason`; `second_opinion` too when it
+    waited past the wait for an expert of its taxon: a claimed task carries `waiting_since`)."""
     return {
         "id": task.pk, "image": task.image_id, "sequence": task.sequence_id, "state": task.state,
         "queue": task.queue_taxon_id or "triage",
@@ -263,6 +305,7 @@ def review_task_data(task, *, frames, current=None) -> dict:
                     "url": reverse("image-file", args=[frame.pk]),
                     "thumbnail_url": reverse("image-thumbnail", args=[frame.pk])} for frame in frames],
         "current_label": AnnotationSerializer(current).data if current else None,
+        "checks_label": _checked_label(task),
         # Send it back as `expected_current` with the verdict: a label on any frame since then is a conflict.
         "labels_stamp": sequence_label_stamp(task.sequence_id),
     }
@@ -290,3 +333,51 @@ class MembershipInputSerializer(serializers.Serializer):
         if user is None:
             raise serializers.ValidationError(f"No account is named {value!r}; create it in the admin first.")
         return user
+
+
+def decision_data(decision: Decision) -> dict:
+    """A decision as the pages show it: what was saved, and whether its author can still try to undo it."""
+    return {"id": decision.pk, "kind": decision.kind, "summary": decision.summary, "task": decision.task_id,
+            "created_at": decision.created_at}
+
+
+class ProposalCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    scientific_name = serializers.CharField(max_length=160, required=False, allow_blank=True, default="")
+
+
+class ProposalAcceptSerializer(serializers.Serializer):
+    """Accept as an existing `taxon`, or create one: `name_en` (else the proposed name), `name_fr`,
+    `scientific_name`, `parent`."""
+
+    taxon = TaxonRefField(required=False, allow_blank=True)
+    name_en = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    name_fr = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    scientific_name = serializers.CharField(max_length=160, required=False, allow_blank=True)
+    parent = serializers.PrimaryKeyRelatedField(queryset=Taxon.objects.all(), required=False, allow_null=True)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ProposalDeclineSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class TaxonProposalSerializer(serializers.ModelSerializer):
+    proposed_by = serializers.CharField(source="proposed_by.username", default=None, read_only=True)
+    decided_by = serializers.CharField(source="decided_by.username", default=None, read_only=True)
+    taxon = serializers.SerializerMethodField()
+    frames = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TaxonProposal
+        fields = ["id", "name", "scientific_name", "proposed_by", "task", "status", "taxon", "decided_by",
+                  "decided_at", "note", "created_at", "frames"]
+
+    def get_taxon(self, proposal: TaxonProposal) -> dict | None:
+        return _taxon_brief(proposal.taxon) if proposal.taxon_id else None
+
+    def get_frames(self, proposal: TaxonProposal) -> list[dict]:
+        prefetched = "frames" in getattr(proposal, "_prefetched_objects_cache", {})  # in order (taxon_proposals)
+        frames = proposal.frames.all() if prefetched else proposal.frames.order_by(*FRAME_ORDER)
+        return [{"id": frame.pk, "url": reverse("image-detail", args=[frame.pk]),
+                 "thumbnail_url": reverse("image-thumbnail", args=[frame.pk])} for frame in frames]

@@ -1,4 +1,6 @@
 """Pages of the labelled pool. Each view checks access through the selectors, then renders."""
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -7,27 +9,36 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.browse import SOURCE_CHOICES, SOURCE_WORDS, browse_neighbours, images_browse, label_boxes
-from annotation.forms import ConflictResolveForm, ImageBrowseForm, LabelForm, TaxonForm
-from annotation.models import Image, Organisation, Taxon
+from annotation.forms import ConflictResolveForm, ImageBrowseForm, LabelForm, ProposalDecisionForm, TaxonForm
+from annotation.models import Decision, Image, Organisation, ProposalStatus, Taxon
 from annotation.permissions import require_coordinator, review_taxa_of, user_access
 from annotation.privacy import shown_file
 from annotation.selectors import (
     deployments_visible_to,
     image_editable_by,
     images_visible_to,
+    label_events,
     label_history,
     review_agreement,
     review_conflicts,
     second_opinions_waiting,
     sequence_frames,
     sequence_label_stamp,
+    taxon_proposals,
 )
-from annotation.services.annotations import LabelConflict, annotation_add
+from annotation.serializers import decision_data
+from annotation.services.annotations import LabelConflict
+from annotation.services.proposals import ProposalClosed, taxon_proposal_accept, taxon_proposal_decline
 from annotation.services.review import ReviewConflict, review_queue_counts
 from annotation.services.taxa import taxon_create
+from annotation.services.undo import UndoNotFound, UndoRefused, decision_undo, decisions_undoable, label_decided
 from annotation.services.verdicts import Verdict, review_conflict_resolve
 from annotation.taxon_names import taxa_in_reading_order
 
@@ -103,29 +114,53 @@ def _image_for(request: HttpRequest, pk: int):
 def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     image = _image_for(request, pk)
     editable = image_editable_by(request.user, image)
-    history = list(label_history(image))
-    form = LabelForm(initial={"expected_current": history[0].pk if history else 0})
+    current = label_history(image).first()
+    form = LabelForm(initial={"expected_current": current.pk if current else 0})
     if request.method == "POST":
         if not editable:
             raise PermissionDenied("You can see this image but not label it.")
         form = LabelForm(request.POST)
         if form.is_valid():
-            try:
-                annotation_add(image=image, taxon=form.cleaned_data["taxon"], author=request.user,
-                               whole_sequence=form.cleaned_data["whole_sequence"],
-                               count=form.cleaned_data["count"],
-                               expected_current_id=form.cleaned_data["expected_current"])
+            try:  # the toast (the undo offer below) says what was saved
+                label_decided(image=image, taxon=form.cleaned_data["taxon"], author=request.user,
+                              whole_sequence=form.cleaned_data["whole_sequence"], count=form.cleaned_data["count"],
+                              expected_current_id=form.cleaned_data["expected_current"])
             except LabelConflict as conflict:
                 messages.error(request, str(conflict))
-                return redirect(request.get_full_path())
-            messages.success(request, f"Labelled {form.cleaned_data['taxon'].name_en}.")
             return redirect(request.get_full_path())  # the same image, still within the list it came from
     frames = sequence_frames(image.sequence_id)
     return render(request, "annotation/image_detail.html", {
-        "image": image, "history": history, "current": history[0] if history else None, "form": form,
+        "image": image, "history": label_events(image), "current": current, "form": form,
         "editable": editable, "frames": frames[:200], "frame_count": frames.count(),
         "label_boxes": label_boxes(image), **_browse_context(request, image),
+        "undo_offer": _undo_offer(request, image),
     })
+
+
+UNDO_OFFER_MINUTES = 30  # an image page offers to undo your own label on it for this long
+
+
+def _undo_offer(request: HttpRequest, image) -> Decision | None:
+    """Your newest decision on this image (or its sequence), still undone-able, made in the last minutes."""
+    offer = decisions_undoable(user=request.user, limit=1, image=image).first()
+    recent = offer is not None and offer.created_at >= timezone.now() - timedelta(minutes=UNDO_OFFER_MINUTES)
+    return offer if recent else None
+
+
+@login_required
+@require_POST
+def decision_undo_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """Undo from a page (the image page's toast): back where the person was, saying what happened."""
+    try:
+        undone = decision_undo(decision_id=pk, user=request.user)
+    except (UndoRefused, UndoNotFound) as refusal:
+        messages.error(request, str(refusal))
+    else:
+        messages.success(request, undone.undo.summary)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = "/"
+    return redirect(back)
 
 
 def _serve(request: HttpRequest, pk: int, field: str) -> FileResponse:
@@ -172,10 +207,60 @@ def review_page(request: HttpRequest) -> HttpResponse:
     """The expert's desk: queues with counts; a task is claimed and worked in the page (keyboard first)."""
     taxa = review_taxa_of(request.user)
     coordinator = taxa is None
+    recent = [decision_data(d) for d in decisions_undoable(user=request.user, limit=RECENT_ON_DESK)]
     return render(request, "annotation/review.html", {
         "queues": review_queue_counts(taxon_ids=taxa, user=request.user), "taxa": taxa_in_reading_order(),
-        "second_opinions": second_opinions_waiting(taxon_ids=taxa),
-        "coordinator": coordinator, "conflicts": review_conflicts().count() if coordinator else 0})
+        "second_opinions": second_opinions_waiting(taxon_ids=taxa), "recent": recent,
+        "coordinator": coordinator, "conflicts": review_conflicts().count() if coordinator else 0,
+        "proposals": taxon_proposals().count() if coordinator else 0})
+
+
+RECENT_ON_DESK = 5  # the last verdicts the desk offers to undo
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def taxon_proposals_page(request: HttpRequest) -> HttpResponse:
+    """Coordinators read the taxa experts proposed, with their frames, and accept (new or existing taxon) or
+    decline each."""
+    require_coordinator(request.user, "decide on proposals of new taxa")
+    if request.method == "POST":
+        _proposal_decide(request, ProposalDecisionForm(request.POST))
+        return redirect("taxon-proposals")
+    decided = taxon_proposals("all").exclude(status=ProposalStatus.PENDING)[:20]
+    return render(request, "annotation/taxon_proposals.html", {
+        "pending": taxon_proposals(), "decided": decided, "taxa": Taxon.objects.all()})
+
+
+def _proposal_decide(request: HttpRequest, form: ProposalDecisionForm) -> None:
+    if not form.is_valid():
+        messages.error(request, " ".join(message for errors in form.errors.values() for message in errors))
+        return
+    data = form.cleaned_data
+    try:
+        if data["action"] == "decline":
+            proposal = taxon_proposal_decline(proposal_id=data["proposal"], user=request.user, note=data["note"])
+            messages.success(request, _("Declined “%(name)s”; its task is back in its queue.")
+                             % {"name": proposal.name})
+            return
+        outcome = taxon_proposal_accept(proposal_id=data["proposal"], user=request.user, note=data["note"],
+                                        taxon=data["taxon"] if data["action"] == "map" else None,
+                                        new_taxon=data["new_taxon"])
+    except (ProposalClosed, ValidationError) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        return
+    _accepted_message(request, outcome)
+
+
+def _accepted_message(request: HttpRequest, outcome) -> None:
+    proposal = outcome.proposal
+    messages.success(request, ngettext("Accepted “%(name)s” as %(taxon)s: %(n)d frame labelled.",
+                                       "Accepted “%(name)s” as %(taxon)s: %(n)d frames labelled.",
+                                       len(outcome.labelled))
+                     % {"name": proposal.name, "taxon": proposal.taxon.name_en, "n": len(outcome.labelled)})
+    if outcome.left_alone:
+        messages.warning(request, _("Left alone, labelled since the proposal: %(frames)s.") % {
+            "frames": "; ".join(f"#{pk} {why}" for pk, why in outcome.left_alone.items())})
 
 
 @login_required

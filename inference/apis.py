@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from annotation.models import Image
 from annotation.permissions import require_coordinator
 from annotation.selectors import batches_visible_to, images_visible_to, taxon_resolve
-from annotation.serializers import TaxonRefField
+from annotation.serializers import TaxonRefField, decision_data
 from faune_platform.api import IdField
 from faune_platform.converters import MAX_ID, id_or_none
 from inference.models import (
@@ -136,8 +136,9 @@ class PrelabelAcceptApi(APIView):
             code = status.HTTP_201_CREATED
         else:
             code = status.HTTP_409_CONFLICT if result.conflicts else status.HTTP_400_BAD_REQUEST
-        return Response({"labelled": result.labelled, "skipped": result.skipped, "conflicts": result.conflicts},
-                        status=code)
+        saved = decision_data(result.decision) if result.decision else None
+        return Response({"labelled": result.labelled, "skipped": result.skipped, "conflicts": result.conflicts,
+                         "saved": saved}, status=code)
 
 
 def _version_row(version: ModelVersion) -> dict:

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from annotation.models import Annotation, Image, LabelSource, Role, Taxon
+from annotation.models import Annotation, Decision, Image, LabelSource, Role, Taxon
 from annotation.permissions import user_access
 from annotation.selectors import label_history, labels_for_image, sequence_label_stamp
 from faune_platform.jobs import task_enqueue_on_commit
@@ -64,7 +64,23 @@ def sequence_conflict_check(sequence_id: int, expected_stamp: int | None, *, adv
     if newest != expected_stamp:
         event = Annotation.objects.select_related("taxon", "author").get(pk=newest)
         who = event.author.username if event.author else "an import"
+        if event.source == LabelSource.UNDO:
+            raise LabelConflict(f"{who} undid the label {event.taxon.name_en} of this sequence since you loaded it; "
+                                f"{advice}")
         raise LabelConflict(f"This sequence was labelled {event.taxon.name_en} by {who} since you loaded it; {advice}")
+
+
+@dataclass(frozen=True)
+class Details:
+    """What a label says beyond its taxon (Camtrap DP observation fields): how many, and what they were like."""
+
+    count: int | None = None
+    life_stage: str = ""
+    sex: str = ""
+    behavior: str = ""
+
+    def fields(self) -> dict:
+        return {"count": self.count, "life_stage": self.life_stage, "sex": self.sex, "behavior": self.behavior}
 
 
 @transaction.atomic
@@ -76,14 +92,17 @@ def annotation_add(
     whole_sequence: bool = False,
     box: Box | None = None,
     count: int | None = None,
+    details: Details | None = None,
     expected_current_id: int | None = None,
     accept_prediction: bool = False,
     reviewing: bool = False,
     announce: bool = True,
+    decision: Decision | None = None,
 ) -> Annotation:
     """Record one label event on an image or its whole sequence.
 
-    `expected_current_id`: see `label_conflict_check`.
+    `details` (count, life stage, sex, behaviour) replace `count` when given. `expected_current_id`: see
+    `label_conflict_check`. `decision`: the person's decision this event belongs to (what an undo takes back).
     A partner's label is announced to the apps that check corrections, unless the caller announces in bulk.
     """
     # Lock what this label changes (PostgreSQL; SQLite already holds the write lock), so a concurrent label on a
@@ -98,8 +117,9 @@ def annotation_add(
         source = LabelSource.MODEL_ACCEPTED if source == LabelSource.PARTNER else source
     target = {"sequence_id": image.sequence_id} if whole_sequence else {"image": image}
     box_fields = {"box_x": box.x, "box_y": box.y, "box_w": box.w, "box_h": box.h} if box else {}
-    annotation = Annotation.objects.create(taxon=taxon, author=author, role=role, source=source, count=count,
-                                           **target, **box_fields)
+    detail_fields = (details or Details(count=count)).fields()
+    annotation = Annotation.objects.create(taxon=taxon, author=author, role=role, source=source, decision=decision,
+                                           **target, **box_fields, **detail_fields)
     current_labels_refresh(images=Image.objects.filter(**({"sequence_id": image.sequence_id} if whole_sequence
                                                           else {"pk": image.pk})))
     if announce and source == LabelSource.PARTNER:

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
-from annotation.models import WAITING, Image, ReviewState, ReviewTask, Sequence, Taxon
+from annotation.models import WAITING, Annotation, Image, ReviewState, ReviewTask, Sequence, Taxon
 from annotation.selectors import first_label_at, second_opinion_overdue
 
 CLAIM_MINUTES = 15
@@ -24,6 +24,7 @@ class ReviewItem:
     queue_taxon: Taxon | None  # None: the triage queue
     reason: str
     score: float
+    checks_label: Annotation | None = None  # the label the task checks (a partner's correction), shown first
 
 
 class ReviewConflict(Exception):
@@ -95,7 +96,7 @@ def _task_insert(item: ReviewItem, origin: str) -> ReviewTask | None:
         with transaction.atomic():
             return ReviewTask.objects.create(
                 image=item.image, sequence_id=sequence_id, opened_for=sequence_id, queue_taxon=item.queue_taxon,
-                reason=item.reason[:200], score=item.score, origin=origin[:60],
+                reason=item.reason[:200], score=item.score, origin=origin[:60], checks_label=item.checks_label,
                 reviews_needed=_reviews_needed(sequence_id, origin))
     except IntegrityError:
         return None
@@ -219,3 +220,10 @@ def review_tasks_requeue(*, moves: dict[int, tuple[int | None, str, float]]) -> 
                 Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk=task_id, state=ReviewState.OPEN,
             ).update(queue_taxon_id=queue_taxon_id, reason=reason[:200], score=score)
     return moved
+
+
+def review_task_unclaim(*, task_id: int, user) -> bool:
+    """Give back the user's claim without a verdict (the desk went back to an earlier task after an undo): the
+    task is free for anyone at once, and still offered to this user later."""
+    return bool(ReviewTask.objects.filter(pk=task_id, claimed_by=user, state=ReviewState.OPEN)
+                .update(claimed_by=None, claimed_until=None))

@@ -48,4 +48,4 @@ def _check_item(annotation: Annotation, image: Image, prediction: Prediction,
     reason = f"partner correction to {chosen.name_en}; the model said {model_said} ({prediction.score:.2f})"
     triaged = route.queue_taxon_id is None
     return ReviewItem(image=image, queue_taxon=None if triaged else chosen, score=1.0 - prediction.score,
-                      reason=f"{reason}; {route.why}" if triaged else reason)
+                      reason=f"{reason}; {route.why}" if triaged else reason, checks_label=annotation)

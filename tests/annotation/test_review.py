@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from annotation.models import Annotation, LabelSource, ReviewTask
+from annotation.models import Annotation, Image, LabelSource, ReviewTask
 from annotation.services.batches import batch_open
 from annotation.services.ingest import image_ingest
 from annotation.services.organisations import deployment_get_or_create
@@ -96,8 +96,9 @@ def test_split_frames_and_a_drawn_box_are_kept(org, tmp_path, expert):
         by_image.setdefault(annotation.image_id, []).append(annotation)
     assert [a.taxon.slug for a in by_image[frames[2].pk]] == ["fox"]
     assert [a.taxon.slug for a in by_image[frames[1].pk]] == ["red-deer"]
-    boxed = by_image[frames[0].pk][-1]
+    boxed, label_ = by_image[frames[0].pk]  # the box first, the frame's label last: that one is in force
     assert boxed.has_box and (boxed.box_x, boxed.box_w) == (0.1, 0.3) and boxed.taxon.slug == "red-deer"
+    assert not label_.has_box and Image.objects.get(pk=frames[0].pk).current_label_id == label_.pk
 
 
 def test_bad_verdicts_are_refused_and_label_nothing(tasks, expert, org, tmp_path):
@@ -115,7 +116,6 @@ def test_bad_verdicts_are_refused_and_label_nothing(tasks, expert, org, tmp_path
 
 def test_a_label_made_meanwhile_is_not_overwritten_silently(tasks, expert, coordinator):
     task = claim(expert).json()
-    from annotation.models import Image
     from annotation.services.annotations import annotation_add
 
     annotation_add(image=Image.objects.get(pk=task["image"]), taxon=taxon("wolf"), author=coordinator)

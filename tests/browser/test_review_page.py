@@ -85,13 +85,17 @@ def test_expert_labels_a_sequence_from_the_keyboard(page, desk):
     page.mouse.down()
     page.mouse.move(viewer["x"] + viewer["width"] * 0.75, viewer["y"] + viewer["height"] * 0.5, steps=4)
     page.mouse.up()
-    assert page.is_visible("#box-drawn")
+    assert page.is_visible("#boxes-drawn .box.drawn")
 
     page.keyboard.press("Enter")  # confirm the top suggestion for the other frames
-    page.wait_for_function("document.getElementById('status').textContent.includes('Labelled 3 frame(s)')")
+    page.wait_for_function("document.getElementById('status').textContent.includes('Labelled ')")
+    said = page.inner_text("#status")
+    # the box counts one animal of the top taxon: its count, unless the expert typed another
+    assert f"{top.name_en} ×1 on 2 frames" in said and "empty on 1 frame" in said and "1 box" in said, said
     labels = {a.image_id: a for a in Annotation.objects.filter(author__username="vera", box_w__isnull=True)}
     assert labels[burst[2].pk].taxon.slug == "empty"
     assert labels[burst[0].pk].taxon == labels[burst[1].pk].taxon == top
+    assert labels[burst[0].pk].count == 1 and labels[burst[2].pk].count is None
     boxed = Annotation.objects.get(author__username="vera", box_w__isnull=False)
     assert boxed.image_id == burst[1].pk and abs(boxed.box_x - 0.25) < 0.05 and abs(boxed.box_w - 0.5) < 0.05
     assert ReviewTask.objects.get(sequence=burst[0].sequence).state == "done"

@@ -35,10 +35,12 @@ def test_a_correction_of_a_doubtful_prelabel_goes_to_the_chosen_taxon_queue(api,
                                                                             django_capture_on_commit_callbacks):
     Organisation.objects.update(check_corrections_below=1.0)
     first = predicted[0]
-    assert _label(api, django_capture_on_commit_callbacks, first, _another(first)).status_code == 201
+    answer = _label(api, django_capture_on_commit_callbacks, first, _another(first))
+    assert answer.status_code == 201
     task = ReviewTask.objects.get()
     assert (task.queue_taxon.slug, task.origin, task.image_id) == (_another(first), "correction", first.image_id)
     assert "the model said" in task.reason
+    assert task.checks_label_id == answer.json()["id"]  # the desk offers the partner's choice first
 
 
 def test_agreeing_with_the_model_or_a_confident_model_opens_nothing(api, predicted,

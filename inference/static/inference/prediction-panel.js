@@ -25,11 +25,17 @@
       // The label shown as current goes along: if someone labelled the image since, nothing is overridden.
       const body = {images: [Number(panel.dataset.image)],
         expected_current: {[panel.dataset.image]: Number(panel.dataset.currentLabel || 0)}};
+      // Saved: the reloaded page says what (its toast offers the undo). Refused: say why, here.
       const accept = () => fetch(panel.dataset.acceptUrl, {method: "POST", headers: {"Content-Type": "application/json",
         "X-CSRFToken": csrf ? csrf.value : ""}, body: JSON.stringify(body)})
-        .then(() => window.location.reload());
+        .then(async (response) => {
+          if (response.ok) { window.location.reload(); return; }
+          const data = await response.json().catch(() => ({}));
+          panel.insertAdjacentHTML("beforeend", `<p class="message error">${esc(Object.values(data.conflicts || {})[0] || data.detail || "Not saved.")}</p>`);
+        });
+      const typing = (t) => ["INPUT", "SELECT", "TEXTAREA"].includes(t.tagName) || t.isContentEditable;
       button.addEventListener("click", accept);
-      document.addEventListener("keydown", (e) => { if (e.key === "y" && e.target.tagName !== "INPUT" && e.target.tagName !== "SELECT") accept(); });
+      document.addEventListener("keydown", (e) => { if (e.key === "y" && !e.ctrlKey && !e.metaKey && !e.altKey && !typing(e.target)) accept(); });
     }
   });
 
