@@ -118,8 +118,11 @@ def _provenance_keep(batch: UploadBatch, prepared: PreparedImport) -> None:
     if not provenance or prepared.plan.format in batch.params:
         return
     for entries in provenance.get("classifications", {}).values():
-        for entry in entries:
-            entry["taxon"] = prepared.taxa[entry.pop("class")].slug
+        for entry in entries:  # a class no imported file carries (hosted media, say) has no taxon: keep its name
+            taxon = prepared.taxa.get(entry["class"])
+            if taxon is not None:
+                entry["taxon"] = taxon.slug
+                del entry["class"]
     batch.params = {**batch.params, prepared.plan.format: provenance}
     UploadBatch.objects.filter(pk=batch.pk).update(params=batch.params)
 
