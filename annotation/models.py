@@ -399,3 +399,18 @@ class ReviewVerdict(models.Model):
     def agrees_with(self, other: "ReviewVerdict") -> bool:
         """Same taxon on every frame both experts saw (after a sequence merge the later one saw more frames)."""
         return all(self.frames[frame] == other.frames[frame] for frame in self.frames.keys() & other.frames.keys())
+
+
+class UploadUsage(models.Model):
+    """What an organisation sent in one day (UTC), counted as received, against its daily upload allowance."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="upload_usage")
+    day = models.DateField()
+    files = models.PositiveIntegerField(default=0)
+    bytes = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organisation", "day"], name="upload_usage_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id} on {self.day}: {self.files} files, {self.bytes} bytes"

@@ -1,9 +1,11 @@
 """Pages of the labelled pool. Each view checks access through the selectors, then renders."""
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -34,6 +36,7 @@ from annotation.services.imports_web import import_archive_accept
 from annotation.services.review import ReviewConflict, review_queue_counts
 from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
+from annotation.services.upload_limits import UploadLimitExceeded, UploadSize, upload_allowance_take
 from annotation.services.verdicts import Verdict, review_conflict_resolve
 from annotation.taxon_names import taxa_in_reading_order
 
@@ -160,8 +163,9 @@ def upload_page(request: HttpRequest) -> HttpResponse:
     if not organisations:
         raise PermissionDenied("You are not a member of any organisation yet; ask a coordinator to add you.")
     deployments = Deployment.objects.filter(organisation__in=organisations)
+    limits = {key: settings.FAUNE[key] for key in ("MAX_FILES_PER_REQUEST", "MAX_REQUEST_BYTES")}
     return render(request, "annotation/upload.html", {"organisations": organisations,
-                                                      "deployments": deployments})
+                                                      "deployments": deployments, "limits": limits})
 
 
 @login_required
@@ -188,20 +192,26 @@ def import_page(request: HttpRequest) -> HttpResponse:
     organisations = _organisations_for(request)
     form = ImportForm(request.POST or None, request.FILES or None)
     form.fields["organisation"].choices = [(o.pk, o.name) for o in organisations]
+    refused_status = 400
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            organisation, deployment = upload_target_resolve(
-                user=request.user, organisation_id=data["organisation"], deployment_name=data["deployment_name"])
+            with transaction.atomic():  # a refusal also takes back the new deployment the form named
+                organisation, deployment = upload_target_resolve(
+                    user=request.user, organisation_id=data["organisation"], deployment_name=data["deployment_name"])
+                upload_allowance_take(organisation=organisation, size=UploadSize(files=1, bytes=data["archive"].size))
             batch = import_archive_accept(archive=data["archive"], organisation=organisation,  # unpacks first
                                           deployment=deployment, user=request.user, fmt=data["format"],
                                           create_taxa=data["create_taxa"], maxlag_s=data["maxlag"])
+        except UploadLimitExceeded as error:
+            form.add_error(None, str(error))
+            refused_status = 429 if error.daily else 413
         except (UnknownClasses, LayoutError, ArchiveRejected, ValidationError, PermissionDenied) as error:
             form.add_error(None, " ".join(getattr(error, "messages", [str(error)])))
         else:
             messages.success(request, "Import accepted; it runs in the background. This page follows it.")
             return redirect("batch-detail", pk=batch.pk)
-    return render(request, "annotation/import.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "annotation/import.html", {"form": form}, status=refused_status if form.errors else 200)
 
 
 @login_required

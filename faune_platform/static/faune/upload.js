@@ -1,7 +1,10 @@
 // Upload page: open a batch, send files in small groups so the progress bar moves and one request never grows huge.
 (function () {
-  const GROUP_BYTES = 32 * 1024 * 1024, GROUP_FILES = 20;
   const $ = (id) => document.getElementById(id);
+  // Groups stay within the server's per-request allowance (the page gives it), so only a day's allowance can stop us.
+  const limits = $("upload-form").dataset;
+  const GROUP_BYTES = Math.min(32 * 1024 * 1024, Number(limits.maxRequestBytes) || Infinity);
+  const GROUP_FILES = Math.min(20, Number(limits.maxRequestFiles) || Infinity);
   const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
 
   function groups(files) {
@@ -25,7 +28,8 @@
       if (onProgress) xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded);
       xhr.onload = () => {
         let data = {}; try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
-        if (xhr.status >= 500 || xhr.status === 403 || xhr.status === 401) {
+        // 413 and 429: an upload allowance is spent; the server's message says which and when it resets.
+        if (xhr.status >= 500 || [401, 403, 413, 429].includes(xhr.status)) {
           reject(new Error(data.detail || ("The server answered " + xhr.status)));
         } else resolve({status: xhr.status, data});
       };
