@@ -17,7 +17,7 @@ from faune_platform.tokens.services import api_token_create, api_token_revoke, t
 def api_tokens_page(request: HttpRequest) -> HttpResponse:
     """The secret of a new token is rendered in the answer to the POST itself, never kept (not even in the
     session table): leaving the page loses it, which the page says."""
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST if request.method == "POST" else None)  # an empty POST is still a POST
     new = None
     if request.method == "POST" and form.is_valid():
         new = api_token_create(user=request.user, **form.cleaned_data)
