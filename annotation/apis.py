@@ -65,6 +65,7 @@ from annotation.services.taxa import taxon_create
 from annotation.services.upload_limits import (
     UploadLimitExceeded,
     UploadSize,
+    upload_allowance_check,
     upload_allowance_take,
     upload_request_check,
 )
@@ -132,23 +133,27 @@ def _upload_files(request: Request, *fields: str) -> list:
     return next((found for field in fields if (found := request.FILES.getlist(field))), [])
 
 
-def _charge(organisation: Organisation, files: list) -> None:
-    size = UploadSize(files=len(files), bytes=sum(f.size or 0 for f in files))
+def _charge(organisation: Organisation, files: list | None) -> None:
+    """Count the files against the allowances; None: only check that today's allowance is not spent already."""
     try:
-        upload_allowance_take(organisation=organisation, size=size)
+        if files is None:
+            upload_allowance_check(organisation=organisation)
+        else:
+            size = UploadSize(files=len(files), bytes=sum(f.size or 0 for f in files))
+            upload_allowance_take(organisation=organisation, size=size)
     except UploadLimitExceeded as error:
         raise UploadRefused(error) from None
 
 
 def _open_batch(request: Request, files: list | None = None) -> UploadBatch:
-    """A new upload batch where the request says (organisation, deployment or a new deployment's name); `files`,
-    when given, are counted against the upload allowances first, and nothing is opened if they are refused."""
+    """A new upload batch where the request says (organisation, deployment or a new deployment's name); `files`
+    are counted against the upload allowances first (without files, a spent allowance is refused), and nothing is
+    opened if they are refused."""
     target = UploadTargetSerializer(data=request.data)
     target.is_valid(raise_exception=True)
     with transaction.atomic():  # a refusal also takes back the new deployment the request named
         organisation, deployment = _upload_target(request, target.validated_data)
-        if files is not None:
-            _charge(organisation, files)
+        _charge(organisation, files)
         return batch_open(organisation=organisation, deployment=deployment, uploader=request.user)
 
 

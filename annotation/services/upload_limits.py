@@ -11,6 +11,7 @@ from django.db.models import F
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from annotation.models import Organisation, UploadUsage
 
@@ -48,22 +49,39 @@ def _next_midnight(now: dt.datetime) -> dt.datetime:
     return dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
 
 
-def _daily_refusal(organisation: Organisation, usage: UploadUsage, size: UploadSize, now: dt.datetime) -> str:
+def _daily_refusal(organisation: Organisation, usage: UploadUsage, size: UploadSize | None, now: dt.datetime) -> str:
+    """What was sent, what is allowed, what this request asked (None: nothing yet, the allowance is spent) and when
+    the allowance resets."""
     config = settings.FAUNE
     wait = _next_midnight(now) - now
     hours, minutes = divmod(int(wait.total_seconds()) // 60, 60)
+    values = {"org": organisation.name, "sent": _files(usage.files), "bytes": filesizeformat(usage.bytes),
+              "allowed": _files(config["DAILY_UPLOAD_FILES"]),
+              "max_bytes": filesizeformat(config["DAILY_UPLOAD_BYTES"]), "hours": hours, "minutes": minutes}
+    if size is None:
+        return _("%(org)s has sent %(sent)s (%(bytes)s) today, all of its daily allowance of %(allowed)s and "
+                 "%(max_bytes)s. The allowance resets at midnight UTC, in %(hours)d h %(minutes)d min.") % values
     return _(
-        "%(org)s has sent %(files)d files (%(bytes)s) today; its daily allowance is %(max_files)d files and "
-        "%(max_bytes)s, and this request (%(req_files)d files, %(req_bytes)s) would go over it. The allowance "
-        "resets at midnight UTC, in %(hours)d h %(minutes)d min."
-    ) % {"org": organisation.name, "files": usage.files, "bytes": filesizeformat(usage.bytes),
-         "max_files": config["DAILY_UPLOAD_FILES"], "max_bytes": filesizeformat(config["DAILY_UPLOAD_BYTES"]),
-         "req_files": size.files, "req_bytes": filesizeformat(size.bytes), "hours": hours, "minutes": minutes}
+        "%(org)s has sent %(sent)s (%(bytes)s) today; its daily allowance is %(allowed)s and %(max_bytes)s, and "
+        "this request (%(asked)s, %(req_bytes)s) would go over it. The allowance resets at midnight UTC, in "
+        "%(hours)d h %(minutes)d min."
+    ) % {**values, "asked": _files(size.files), "req_bytes": filesizeformat(size.bytes)}
 
 
-def upload_allowance_take(*, organisation: Organisation, size: UploadSize) -> None:
-    """Count this request against the organisation's day, or refuse it whole if it would go over the allowance.
-    The day's row is locked while counting, so two uploads at once cannot both take the last of it."""
+def _files(count: int) -> str:
+    return ngettext("%(n)s file", "%(n)s files", count) % {"n": f"{count:,}"}
+
+
+def upload_allowance_check(*, organisation: Organisation) -> None:
+    """Refuse to open an upload for an organisation whose allowance for today is spent already (an upload batch
+    that could take no file would only be an empty line in its list)."""
+    upload_allowance_take(organisation=organisation, size=UploadSize(files=1, bytes=1), dry_run=True)
+
+
+def upload_allowance_take(*, organisation: Organisation, size: UploadSize, dry_run: bool = False) -> None:
+    """Count this request against the organisation's day, or refuse it whole if it would go over the allowance
+    (`dry_run`: only refuse). The day's row is locked while counting, so two uploads at once cannot both take the
+    last of it."""
     upload_request_check(size)
     now = timezone.now().astimezone(dt.UTC)
     config = settings.FAUNE
@@ -72,6 +90,8 @@ def upload_allowance_take(*, organisation: Organisation, size: UploadSize) -> No
         usage = UploadUsage.objects.select_for_update().get(organisation=organisation, day=now.date())
         if (usage.files + size.files > config["DAILY_UPLOAD_FILES"]
                 or usage.bytes + size.bytes > config["DAILY_UPLOAD_BYTES"]):
-            raise UploadLimitExceeded(_daily_refusal(organisation, usage, size, now), daily=True,
+            raise UploadLimitExceeded(_daily_refusal(organisation, usage, None if dry_run else size, now), daily=True,
                                       retry_after_s=max(1, int((_next_midnight(now) - now).total_seconds())))
-        UploadUsage.objects.filter(pk=usage.pk).update(files=F("files") + size.files, bytes=F("bytes") + size.bytes)
+        if not dry_run:
+            UploadUsage.objects.filter(pk=usage.pk).update(files=F("files") + size.files,
+                                                           bytes=F("bytes") + size.bytes)

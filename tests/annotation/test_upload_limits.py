@@ -61,6 +61,7 @@ def test_the_daily_files_allowance_is_a_429_saying_when_it_resets(api, org, limi
     assert refused.status_code == 429
     detail = refused.json()["detail"]
     assert "Parc des Écrins has sent 5 files" in detail and "daily allowance is 5 files" in detail
+    assert "this request (1 file, " in detail
     assert "resets at midnight UTC, in" in detail
     midnight = dt.datetime.combine(timezone.now().date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     assert abs(int(refused["Retry-After"]) - (midnight - timezone.now()).total_seconds()) < 5
@@ -68,6 +69,9 @@ def test_the_daily_files_allowance_is_a_429_saying_when_it_resets(api, org, limi
     new_batch = api.post("/api/images/", {"files": files(1, 30), "deployment_name": "Other"}, format="multipart")
     assert new_batch.status_code == 429 and not Deployment.objects.filter(name="Other").exists()
     assert UploadBatch.objects.count() == 1
+    opening = api.post("/api/batches/", {"deployment_name": "Third"}, format="multipart")
+    assert opening.status_code == 429 and "all of its daily allowance of 5 files" in opening.json()["detail"]
+    assert UploadBatch.objects.count() == 1 and not Deployment.objects.filter(name="Third").exists()
 
 
 def test_the_daily_bytes_allowance_counts_across_requests_and_resets_the_next_day(api, org, limits, settings):

@@ -2,7 +2,7 @@
 import pytest
 from django.utils import timezone
 
-from annotation.models import Image, UploadUsage
+from annotation.models import Image, UploadBatch, UploadUsage
 from faune_platform.models import ApiToken
 from tests.browser.conftest import log_in
 from tests.factories import jpeg_bytes
@@ -85,5 +85,23 @@ def test_a_spent_daily_allowance_stops_the_upload_with_the_reason(page, partner,
     error.wait_for(state="visible")
     text = error.inner_text()
     assert text.startswith("Upload stopped: Parc des Écrins has sent 10 files")
-    assert "daily allowance is 10 files" in text and "resets at midnight UTC, in" in text
-    assert page.locator("#batch-link").count() == 0 and Image.objects.count() == 0
+    assert "all of its daily allowance of 10 files" in text and "resets at midnight UTC, in" in text
+    assert page.locator("#batch-link").count() == 0 and page.locator("#progress-box").is_hidden()
+    assert Image.objects.count() == 0 and not UploadBatch.objects.exists()
+
+
+def test_an_upload_that_would_go_over_the_allowance_stops_with_the_reason(page, partner, org, tmp_path, settings):
+    settings.FAUNE = {**settings.FAUNE, "DAILY_UPLOAD_FILES": 10}
+    UploadUsage.objects.create(organisation=org, day=timezone.now().date(), files=9)
+    paths = []
+    for seed in (1, 2):
+        paths.append(tmp_path / f"{seed}.jpg")
+        paths[-1].write_bytes(jpeg_bytes(seed=seed))
+    log_in(page, "paula")
+    page.goto("/upload/")
+    page.fill("#deployment-name", "Col")
+    page.set_input_files("#files", [str(p) for p in paths])
+    error = page.locator("#upload-error")
+    error.wait_for(state="visible")
+    assert "this request (2 files, " in error.inner_text() and "would go over it" in error.inner_text()
+    assert Image.objects.count() == 0

@@ -76,6 +76,8 @@
       $("upload-done").innerHTML = `Done. <a id="batch-link" href="/batches/${batch}/">See the report of this upload</a>.`;
       $("upload-done").hidden = false;
     } catch (error) {
+      // Nothing got in: a full progress bar (the bytes did reach the server) would read as success.
+      if (!counts.imported && !counts.duplicate && !counts.rejected) $("progress-box").hidden = true;
       $("upload-error").textContent = "Upload stopped: " + error.message;
       $("upload-error").hidden = false;
     }
