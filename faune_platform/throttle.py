@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils.translation import ngettext
+from rest_framework.request import Request
 
 _PREFIX = "faune:login-failures:"
 
@@ -31,7 +32,7 @@ class Lockout:
             minutes) % {"n": minutes}
 
 
-def client_address(request: HttpRequest) -> str:
+def client_address(request: HttpRequest | Request) -> str:
     """The peer address. Behind a reverse proxy this is the proxy's: the proxy must then throttle, or pass the
     real address in REMOTE_ADDR (X-Forwarded-For is not trusted, anyone can write it)."""
     return request.META.get("REMOTE_ADDR") or "unknown"

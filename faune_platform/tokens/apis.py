@@ -32,7 +32,7 @@ class TokenObtainApi(APIView):
     permission_classes = [AllowAny]
 
     def post(self, request: Request) -> Response:
-        username, address = str(request.data.get("username", "")), client_address(request._request)
+        username, address = str(request.data.get("username", "")), client_address(request)
         lockout = login_lockout(username=username, address=address)
         if lockout is not None:
             return Response({"detail": lockout.message}, status=status.HTTP_429_TOO_MANY_REQUESTS,
