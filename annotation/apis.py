@@ -1,8 +1,10 @@
 """REST API of the labelled pool: thin views that validate, call one service or selector, serialize."""
+from django.conf import settings
+from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -82,6 +84,13 @@ from annotation.services.review import (
 from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
 from annotation.services.undo import decision_undo, decisions_undoable, label_decided
+from annotation.services.upload_limits import (
+    UploadLimitExceeded,
+    UploadSize,
+    upload_allowance_check,
+    upload_allowance_take,
+    upload_request_check,
+)
 from annotation.services.verdicts import (
     DrawnBox,
     Observation,
@@ -128,12 +137,52 @@ def _upload_target(request: Request, data: dict):
                                  deployment_name=data.get("deployment_name", ""))
 
 
-def _open_batch(request: Request) -> UploadBatch:
-    """A new upload batch where the request says (organisation, deployment or a new deployment's name)."""
+class UploadRefused(APIException):
+    """An upload over an allowance: 413 for a request too large, 429 (with Retry-After) for a day's allowance."""
+
+    def __init__(self, error: UploadLimitExceeded) -> None:
+        super().__init__(detail=str(error))
+        self.status_code = 429 if error.daily else 413
+        self.wait = error.retry_after_s or None  # DRF's handler turns it into Retry-After
+
+
+# Room for a multipart body's boundaries and form fields around the files themselves.
+_MULTIPART_SLACK_BYTES = 1024 * 1024
+
+
+def _upload_files(request: Request, *fields: str) -> list:
+    """The request's files, after refusing a body over the per-request size before it is even parsed."""
+    declared = id_or_none(request.META.get("CONTENT_LENGTH")) or 0
+    try:
+        if declared > settings.FAUNE["MAX_REQUEST_BYTES"] + _MULTIPART_SLACK_BYTES:
+            upload_request_check(UploadSize(files=0, bytes=declared))
+    except UploadLimitExceeded as error:
+        raise UploadRefused(error) from None
+    return next((found for field in fields if (found := request.FILES.getlist(field))), [])
+
+
+def _charge(organisation: Organisation, files: list | None) -> None:
+    """Count the files against the allowances; None: only check that today's allowance is not spent already."""
+    try:
+        if files is None:
+            upload_allowance_check(organisation=organisation)
+        else:
+            size = UploadSize(files=len(files), bytes=sum(f.size or 0 for f in files))
+            upload_allowance_take(organisation=organisation, size=size)
+    except UploadLimitExceeded as error:
+        raise UploadRefused(error) from None
+
+
+def _open_batch(request: Request, files: list | None = None) -> UploadBatch:
+    """A new upload batch where the request says (organisation, deployment or a new deployment's name); `files`
+    are counted against the upload allowances first (without files, a spent allowance is refused), and nothing is
+    opened if they are refused."""
     target = UploadTargetSerializer(data=request.data)
     target.is_valid(raise_exception=True)
-    organisation, deployment = _upload_target(request, target.validated_data)
-    return batch_open(organisation=organisation, deployment=deployment, uploader=request.user)
+    with transaction.atomic():  # a refusal also takes back the new deployment the request named
+        organisation, deployment = _upload_target(request, target.validated_data)
+        _charge(organisation, files)
+        return batch_open(organisation=organisation, deployment=deployment, uploader=request.user)
 
 
 def upload_response(batch: UploadBatch, items: list) -> Response:
@@ -165,10 +214,10 @@ class ImageListApi(ListAPIView):
         return image_filter(images, **params)
 
     def post(self, request: Request) -> Response:
-        files = request.FILES.getlist("files") or request.FILES.getlist("file")
+        files = _upload_files(request, "files", "file")
         if not files:
             return Response({"detail": "Send one or more files in the multipart field 'files'."}, status=400)
-        batch = _open_batch(request)
+        batch = _open_batch(request, files)
         items = batch_add_uploads(batch=batch, uploads=files)
         return upload_response(batch, items)
 
@@ -241,9 +290,10 @@ class BatchFilesApi(APIView):
         batch = _visible_batch(request, pk)
         if batch.kind != BatchKind.UPLOAD or batch.status != BatchStatus.OPEN:
             return Response({"detail": "This batch no longer accepts files; open a new upload."}, status=409)
-        files = request.FILES.getlist("files")
+        files = _upload_files(request, "files")
         if not files:
             return Response({"detail": "Send one or more files in the multipart field 'files'."}, status=400)
+        _charge(batch.organisation, files)
         return upload_response(batch, batch_add_uploads(batch=batch, uploads=files))
 
 
@@ -274,11 +324,14 @@ class ImportApi(APIView):
     parser_classes = [MultiPartParser]
 
     def post(self, request: Request) -> Response:
+        _upload_files(request)  # the per-request size, before parsing
         serializer = ImportRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        organisation, deployment = upload_target_resolve(user=request.user, organisation_id=data.get("organisation"),
-                                                         deployment_id=data.get("deployment"))
+        with transaction.atomic():  # a refusal also takes back what the request would have opened
+            organisation, deployment = upload_target_resolve(
+                user=request.user, organisation_id=data.get("organisation"), deployment_id=data.get("deployment"))
+            _charge(organisation, [data["archive"]])
         name = deployment.name if deployment else data.get("deployment_name", "").strip()
         batch = import_archive_accept(  # unpacks before its own short write transactions
             archive=data["archive"], organisation=organisation, deployment_name=name, user=request.user,

@@ -499,3 +499,18 @@ class TaxonProposal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
+
+
+class UploadUsage(models.Model):
+    """What an organisation sent in one day (UTC), counted as received, against its daily upload allowance."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="upload_usage")
+    day = models.DateField()
+    files = models.PositiveIntegerField(default=0)
+    bytes = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organisation", "day"], name="upload_usage_once_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.organisation_id} on {self.day}: {self.files} files, {self.bytes} bytes"

@@ -2,6 +2,7 @@
 report, which follows its two phases (stored, then pre-labelled) live through batch_progress.js."""
 import re
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -28,6 +29,7 @@ from annotation.services.imports_web import (
     import_mapping_submit,
 )
 from annotation.services.targets import upload_target_resolve
+from annotation.services.upload_limits import UploadLimitExceeded, UploadSize, upload_allowance_take
 from annotation.views import _organisations_for as organisations_for  # one rule for both page modules
 
 # What the upload, import and batch pages say about a batch's two phases (batch_progress.js fills the {names}).
@@ -93,9 +95,10 @@ def upload_page(request: HttpRequest) -> HttpResponse:
     if not organisations:
         raise PermissionDenied(_("You are not a member of any organisation yet; ask a coordinator to add you."))
     deployments = Deployment.objects.filter(organisation__in=organisations)
+    limits = {key: settings.FAUNE[key] for key in ("MAX_FILES_PER_REQUEST", "MAX_REQUEST_BYTES")}
     return render(request, "annotation/upload.html", {"organisations": organisations, "deployments": deployments,
                                                       "progress_words": _progress_words(),
-                                                      "upload_words": _upload_words()})
+                                                      "upload_words": _upload_words(), "limits": limits})
 
 
 def _visible_batch(request: HttpRequest, pk: int) -> UploadBatch:
@@ -157,13 +160,18 @@ def import_page(request: HttpRequest) -> HttpResponse:
     organisations = organisations_for(request)
     form = ImportForm(request.POST or None, request.FILES or None)
     form.fields["organisation"].choices = [(o.pk, o.name) for o in organisations]
+    refused_status = 400
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             organisation, _none = upload_target_resolve(user=request.user, organisation_id=data["organisation"])
+            upload_allowance_take(organisation=organisation, size=UploadSize(files=1, bytes=data["archive"].size))
             batch = import_archive_accept(archive=data["archive"], organisation=organisation,  # unpacks first
                                           deployment_name=data["deployment_name"].strip(), user=request.user,
                                           fmt=data["format"], maxlag_s=data["maxlag"])
+        except UploadLimitExceeded as error:
+            form.add_error(None, str(error))
+            refused_status = 429 if error.daily else 413
         except (LayoutError, ArchiveRejected, ValidationError, PermissionDenied) as error:
             form.add_error(None, " ".join(getattr(error, "messages", [str(error)])))
         else:
@@ -173,7 +181,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
             return redirect("batch-detail", pk=batch.pk)
     deployments = Deployment.objects.filter(organisation__in=organisations).order_by("name")
     return render(request, "annotation/import.html", {"form": form, "deployments": deployments},
-                  status=400 if form.errors else 200)
+                  status=refused_status if form.errors else 200)
 
 
 def _waiting_import(request: HttpRequest, pk: int) -> UploadBatch:

@@ -1,5 +1,5 @@
 from django.contrib import messages
-from django.contrib.auth.views import PasswordResetConfirmView
+from django.contrib.auth.views import LoginView, PasswordChangeView, PasswordResetConfirmView
 from django.contrib.staticfiles import finders
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -7,7 +7,9 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
 
+from faune_platform.forms import ThrottledAuthenticationForm
 from faune_platform.home import home_figures
+from faune_platform.tokens.services import api_tokens_revoke_all
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -28,6 +30,7 @@ class PasswordSetView(PasswordResetConfirmView):
 
     def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)
+        api_tokens_revoke_all(user=form.user)
         messages.success(self.request, _("Your password is set. Welcome to Faune, %(username)s.")
                          % {"username": form.user.username})
         return response
@@ -37,3 +40,30 @@ class PasswordSetView(PasswordResetConfirmView):
 def favicon(request: HttpRequest) -> FileResponse:
     """Browsers ask for /favicon.ico on every site whatever the pages link to; answer with the linked icon."""
     return FileResponse(open(finders.find("faune/favicon.ico"), "rb"), content_type="image/x-icon")
+
+
+class ThrottledLoginView(LoginView):
+    """Django's log-in page; failed attempts are counted and a locked-out name or address gets 429 and a form
+    error saying how long to wait."""
+
+    form_class = ThrottledAuthenticationForm
+
+    def form_invalid(self, form: ThrottledAuthenticationForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.throttled:
+            response.status_code = 429
+        return response
+
+
+class PasswordChangePageView(PasswordChangeView):
+    """Django's password change; the API tokens made under the old password are revoked with it."""
+
+    template_name = "registration/password_change.html"
+    success_url = reverse_lazy("api-tokens")
+
+    def form_valid(self, form) -> HttpResponse:
+        response = super().form_valid(form)
+        revoked = api_tokens_revoke_all(user=form.user)
+        messages.success(self.request, _("Your password is changed; %(n)d API token(s) were revoked.")
+                         % {"n": revoked})
+        return response

@@ -106,6 +106,17 @@ def _media_root(settings, tmp_path):
     settings.DATA_DIR = tmp_path
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Log-in failures are counted in the cache (local memory, shared by the live server's thread): each test
+    starts with none, so one test's lock-out never refuses another's log-in."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def stored_files(settings) -> list[Path]:
     root = Path(settings.MEDIA_ROOT)
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []

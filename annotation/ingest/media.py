@@ -81,6 +81,7 @@ def _open_image(path: Path, limits: MediaLimits) -> Image.Image:
     # EXIF loads the whole image, so read_exif must come after this check.
     width, height = image.size
     if width * height > limits.max_pixels:
+        image.close()
         raise MediaRejected(
             f"the image declares {width}x{height} pixels, over the limit of {limits.max_pixels:,} "
             "(a decompression bomb or a panorama); refused"
@@ -89,7 +90,12 @@ def _open_image(path: Path, limits: MediaLimits) -> Image.Image:
 
 
 def _probe_image(path: Path, limits: MediaLimits) -> MediaInfo:
-    image = _open_image(path, limits)
+    # Closed however the probe ends: an upload of many damaged files must not hold one open file each.
+    with _open_image(path, limits) as image:
+        return _probe_open_image(image, limits)
+
+
+def _probe_open_image(image: Image.Image, limits: MediaLimits) -> MediaInfo:
     width, height = image.size
     exif = read_exif(image, earliest_year=limits.earliest_year, now=limits.now)
     if exif.orientation in _SWAPS_AXES:

@@ -30,7 +30,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework.authtoken",  # kept for the migration that moved its tokens to ours (its table is empty since)
     "django_q",
     "faune_platform",
     "annotation",
@@ -95,6 +95,10 @@ def _database() -> dict:
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Log-in throttling (the login page and POST /api/token/) counts failures in Django's cache: the default local-memory
+# cache is per process, so with several web processes each keeps its own counts (set a shared cache to pool them).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "faune"}}
+
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "faune_platform.auth.CoordinatorBackend",  # coordinators' admin rights, from memberships
@@ -124,15 +128,19 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
-# Uploads: keep request bodies bounded; large files stream to disk instead of memory.
-DATA_UPLOAD_MAX_NUMBER_FILES = env_int("FAUNE_MAX_FILES_PER_REQUEST", 500, minimum=1)
+# Uploads: keep request bodies bounded; large files stream to disk instead of memory. The upload APIs refuse more
+# than FAUNE["MAX_FILES_PER_REQUEST"] files with a message; Django's own cut-off, further up, only stops floods.
+_MAX_FILES_PER_REQUEST = env_int("FAUNE_MAX_FILES_PER_REQUEST", 500, minimum=1)
+DATA_UPLOAD_MAX_NUMBER_FILES = 4 * _MAX_FILES_PER_REQUEST
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = None
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Named, expiring tokens stored as hashes; the header stays `Authorization: Token <secret>`. First, so a
+        # request without credentials, or with a bad token, gets 401 and `WWW-Authenticate: Token`.
+        "faune_platform.tokens.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
@@ -178,6 +186,20 @@ FAUNE = {
     "MAX_ZIP_UNCOMPRESSED_BYTES": env_int("FAUNE_MAX_ZIP_BYTES", 20 * 1024**3, minimum=1024),
     # Photos and videos barely compress: a zip may unpack to this many times its size (plus room for an index).
     "MAX_ZIP_RATIO": env_float("FAUNE_MAX_ZIP_RATIO", 10.0, minimum=1.0),
+    # Upload allowances: per request, and per organisation per calendar day (UTC). Files and bytes are counted as
+    # received: a zip counts as one file and its full size.
+    "MAX_FILES_PER_REQUEST": _MAX_FILES_PER_REQUEST,
+    "MAX_REQUEST_BYTES": env_int("FAUNE_MAX_REQUEST_BYTES", 4 * 1024**3, minimum=1024),
+    "DAILY_UPLOAD_FILES": env_int("FAUNE_DAILY_UPLOAD_FILES", 100_000, minimum=1),
+    "DAILY_UPLOAD_BYTES": env_int("FAUNE_DAILY_UPLOAD_BYTES", 500 * 1024**3, minimum=1024),
+    # Log-in throttling: after this many failed attempts for one user name, or from one address, within
+    # LOGIN_LOCKOUT_S seconds of the first, log-ins are refused until that window ends.
+    "LOGIN_MAX_FAILURES_PER_USER": env_int("FAUNE_LOGIN_MAX_FAILURES_PER_USER", 5, minimum=1),
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": env_int("FAUNE_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1),
+    "LOGIN_LOCKOUT_S": env_int("FAUNE_LOGIN_LOCKOUT_S", 900, minimum=1),
+    # API tokens: lifetime in days when none is asked for, and the longest one may ask for.
+    "API_TOKEN_DEFAULT_DAYS": env_int("FAUNE_API_TOKEN_DEFAULT_DAYS", 90, minimum=1),
+    "API_TOKEN_MAX_DAYS": env_int("FAUNE_API_TOKEN_MAX_DAYS", 365, minimum=1),
     "THUMBNAIL_SIZE": env_int("FAUNE_THUMBNAIL_SIZE", 320, minimum=64),
     "DEFAULT_MAXLAG_S": env_float("FAUNE_DEFAULT_MAXLAG_S", 20.0),
     "EARLIEST_PLAUSIBLE_YEAR": env_int("FAUNE_EARLIEST_PLAUSIBLE_YEAR", 1990, minimum=1900),

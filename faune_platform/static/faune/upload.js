@@ -2,8 +2,11 @@
 // Every drop goes into the same open upload until the person presses Done, which closes it; the page then follows
 // its two phases (stored, pre-labelled) until both are over.
 (function () {
-  const GROUP_BYTES = 32 * 1024 * 1024, GROUP_FILES = 20;
   const $ = (id) => document.getElementById(id);
+  // Groups stay within the server's per-request allowance (the page gives it), so only a day's allowance can stop us.
+  const limits = $("upload-form").dataset;
+  const GROUP_BYTES = Math.min(32 * 1024 * 1024, Number(limits.maxRequestBytes) || Infinity);
+  const GROUP_FILES = Math.min(20, Number(limits.maxRequestFiles) || Infinity);
   const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
   const words = JSON.parse($("upload-words").textContent);
   const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, key) => values[key] ?? "");
@@ -31,7 +34,8 @@
       if (onProgress) xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded);
       xhr.onload = () => {
         let data = {}; try { data = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
-        if (xhr.status >= 500 || xhr.status === 403 || xhr.status === 401 || xhr.status === 409) {
+        // 413 and 429: an upload allowance is spent; the server's message says which and when it resets.
+        if (xhr.status >= 500 || [401, 403, 409, 413, 429].includes(xhr.status)) {
           reject(new Error(data.detail || fill(words.server, {status: xhr.status})));
         } else resolve({status: xhr.status, data});
       };
@@ -87,6 +91,8 @@
         show(0);
       }
     } catch (error) {
+      // Nothing got in: a full progress bar (the bytes did reach the server) would read as success.
+      if (!counts.imported && !counts.duplicate && !counts.rejected) $("progress-box").hidden = true;
       fail(error.message);
     } finally {
       sending = false; $("upload-finish").disabled = false;

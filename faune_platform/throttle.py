@@ -1,0 +1,75 @@
+"""Log-in throttling: failed attempts counted per user name and per client address in Django's cache.
+
+A window opens at the first failure and lasts FAUNE["LOGIN_LOCKOUT_S"]; once a name or an address reaches its
+limit of failures within it, every log-in for that name or from that address is refused until the window ends
+(even with the right password: otherwise a locked guesser would still learn it). A successful log-in clears the
+name's count; the address keeps its count, so one address cannot try many names by logging in between guesses.
+The login page and POST /api/token/ share these counts."""
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+from django.utils.translation import ngettext
+from rest_framework.request import Request
+
+_PREFIX = "faune:login-failures:"
+
+
+@dataclass(frozen=True)
+class Lockout:
+    retry_after_s: int
+
+    @property
+    def message(self) -> str:
+        minutes = math.ceil(self.retry_after_s / 60)
+        return ngettext(
+            "Too many failed log-in attempts for this account or from this address. Try again in %(n)d minute.",
+            "Too many failed log-in attempts for this account or from this address. Try again in %(n)d minutes.",
+            minutes) % {"n": minutes}
+
+
+def client_address(request: HttpRequest | Request) -> str:
+    """The peer address. Behind a reverse proxy this is the proxy's: the proxy must then throttle, or pass the
+    real address in REMOTE_ADDR (X-Forwarded-For is not trusted, anyone can write it)."""
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def _keys(username: str, address: str) -> dict[str, str]:
+    # User names are hashed so any text (long, odd characters) makes a valid cache key; case-folded because
+    # log-in by "Paula" and "paula" must count against the same account.
+    name = hashlib.sha256(username.strip().casefold().encode()).hexdigest()
+    return {"user": f"{_PREFIX}user:{name}", "address": f"{_PREFIX}address:{address}"}
+
+
+def _limits() -> dict[str, int]:
+    config = settings.FAUNE
+    return {"user": config["LOGIN_MAX_FAILURES_PER_USER"], "address": config["LOGIN_MAX_FAILURES_PER_ADDRESS"]}
+
+
+def login_lockout(*, username: str, address: str) -> Lockout | None:
+    """The lock-out in force for this name or address, if any, with the seconds left until it ends."""
+    now, waits = time.time(), []
+    entries = cache.get_many(list(_keys(username, address).values()))
+    for kind, key in _keys(username, address).items():
+        count, started = entries.get(key, (0, now))
+        if count >= _limits()[kind]:
+            waits.append(started + settings.FAUNE["LOGIN_LOCKOUT_S"] - now)
+    return Lockout(retry_after_s=max(1, math.ceil(max(waits)))) if waits else None
+
+
+def login_failure_record(*, username: str, address: str) -> None:
+    window = settings.FAUNE["LOGIN_LOCKOUT_S"]
+    now = time.time()
+    for key in _keys(username, address).values():
+        count, started = cache.get(key, (0, now))
+        # The entry expires when its window ends, which is what resets the lock-out.
+        remaining = max(1, math.ceil(started + window - now))
+        cache.set(key, (count + 1, started), timeout=remaining)
+
+
+def login_success_record(*, username: str, address: str) -> None:
+    cache.delete(_keys(username, address)["user"])

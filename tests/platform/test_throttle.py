@@ -1,0 +1,90 @@
+"""Log-in throttling on the login page and POST /api/token/: per user name, per address, reset by time and by a
+successful log-in."""
+import re
+import time
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from faune_platform import throttle
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def limits(settings):
+    settings.FAUNE = {**settings.FAUNE, "LOGIN_MAX_FAILURES_PER_USER": 3, "LOGIN_MAX_FAILURES_PER_ADDRESS": 6,
+                      "LOGIN_LOCKOUT_S": 600}
+    return settings.FAUNE
+
+
+def page_login(username: str, password: str, address: str = "10.0.0.1"):
+    return Client(REMOTE_ADDR=address).post("/accounts/login/", {"username": username, "password": password})
+
+
+def api_login(username: str, password: str, address: str = "10.0.0.1"):
+    return APIClient(REMOTE_ADDR=address).post("/api/token/", {"username": username, "password": password},
+                                               format="json")
+
+
+def test_the_login_page_locks_a_name_out_after_its_failures_even_with_the_right_password(partner, limits):
+    for _ in range(3):
+        assert page_login("paula", "wrong").status_code == 200
+    refused = page_login("paula", "pw-paula")
+    assert refused.status_code == 429
+    text = refused.content.decode()
+    assert re.search(r"Too many failed log-in attempts .* Try again in 10 minutes\.", text)
+    assert "_auth_user_id" not in refused.wsgi_request.session
+    # the same name from another address is refused too: the count is per name
+    assert page_login("PAULA", "pw-paula", address="10.9.9.9").status_code == 429
+
+
+def test_the_token_endpoint_answers_429_with_detail_and_retry_after(partner, limits):
+    for _ in range(3):
+        assert api_login("paula", "wrong").status_code == 400
+    refused = api_login("paula", "pw-paula")
+    assert refused.status_code == 429
+    assert "Try again in 10 minutes" in refused.json()["detail"]
+    assert 590 <= int(refused["Retry-After"]) <= 600
+
+
+def test_page_and_api_share_the_count(partner, limits):
+    page_login("paula", "wrong")
+    api_login("paula", "wrong")
+    page_login("paula", "wrong")
+    assert api_login("paula", "pw-paula").status_code == 429
+
+
+def test_an_address_is_locked_out_whatever_names_it_tries(partner, other_partner, limits):
+    for n in range(6):
+        page_login(f"nobody{n}", "guess", address="10.0.0.66")
+    assert page_login("otto", "pw-otto", address="10.0.0.66").status_code == 429
+    assert page_login("otto", "pw-otto", address="10.0.0.67").status_code == 302
+
+
+def test_a_successful_log_in_resets_the_name_count(partner, limits):
+    page_login("paula", "wrong")
+    page_login("paula", "wrong")
+    assert page_login("paula", "pw-paula").status_code == 302
+    page_login("paula", "wrong")
+    page_login("paula", "wrong")
+    assert page_login("paula", "pw-paula").status_code == 302  # two failures again, under the limit of three
+
+
+def test_the_lock_out_ends_with_its_window(partner, limits, monkeypatch):
+    for _ in range(3):
+        page_login("paula", "wrong")
+    assert page_login("paula", "pw-paula").status_code == 429
+    later = time.time() + 601
+    monkeypatch.setattr(throttle.time, "time", lambda: later)
+    assert throttle.login_lockout(username="paula", address="10.0.0.1") is None
+    assert page_login("paula", "pw-paula").status_code == 302
+
+
+def test_the_window_is_a_setting(partner, limits, settings):
+    settings.FAUNE = {**limits, "LOGIN_LOCKOUT_S": 120}
+    for _ in range(3):
+        api_login("paula", "wrong")
+    response = api_login("paula", "pw-paula")
+    assert "Try again in 2 minutes" in response.json()["detail"] and int(response["Retry-After"]) <= 120
