@@ -159,6 +159,16 @@ class UploadTargetSerializer(serializers.Serializer):
     deployment_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
+class UploadFilesSerializer(serializers.Serializer):
+    """Describes a multipart upload for the API schema: the view reads the files itself, one at a time."""
+
+    files = serializers.ListField(child=serializers.FileField(), help_text="images, videos or zips of a card's folder")
+
+
+class UploadSerializer(UploadFilesSerializer, UploadTargetSerializer):
+    """Describes POST /api/images/: the files and where they go (a deployment, or a new one's name)."""
+
+
 class ImportRequestSerializer(UploadTargetSerializer):
     archive = serializers.FileField()
     format = serializers.ChoiceField(choices=FORMATS, default="auto")
@@ -184,6 +194,11 @@ class BatchSerializer(serializers.ModelSerializer):
         return batch_counts(batch)
 
 
+class ClaimSerializer(serializers.Serializer):
+    queue = serializers.CharField(max_length=40, default="triage",
+                                  help_text="a review taxon's id, 'triage', or 'second-opinion'")
+
+
 class BoxField(serializers.Serializer):
     frame = IdField()
     x = serializers.FloatField(min_value=0, max_value=1)
@@ -196,10 +211,12 @@ class VerdictSerializer(serializers.Serializer):
     """A label for the whole sequence (`taxon`), frames split off with another taxon (`split`: {frame id:
     taxon}), an optional box, and the task's `labels_stamp` as the expert saw it (`expected_current`, 0 for none)."""
 
-    taxon = TaxonRefField()
-    split = serializers.DictField(child=TaxonRefField(), required=False, default=dict)
-    box = BoxField(required=False, allow_null=True)
-    expected_current = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_ID)
+    taxon = TaxonRefField(help_text="taxon id, slug, or French/English name, for every frame")
+    split = serializers.DictField(child=TaxonRefField(), required=False, default=dict,
+                                  help_text="{frame id: taxon} for frames that show another taxon")
+    box = BoxField(required=False, allow_null=True, help_text="a box on one frame, as fractions of the image")
+    expected_current = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_ID,
+                                                help_text="the task's labels_stamp as you received it")
 
     def validate_split(self, value: dict) -> dict:
         frames = {id_or_none(key): taxon for key, taxon in value.items()}

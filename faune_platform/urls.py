@@ -4,7 +4,7 @@ from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 
 from annotation.urls import api_urlpatterns as annotation_api
-from faune_platform import views
+from faune_platform import api_docs, views
 from faune_platform.dashboard import views as dashboard_views
 from inference.urls import api_urlpatterns as inference_api
 from training.urls import api_urlpatterns as training_api
@@ -17,6 +17,9 @@ urlpatterns = [
     path("accounts/set-password/<uidb64>/<token>/", views.PasswordSetView.as_view(), name="password-set"),
     path("admin/", admin.site.urls),
     path("api/token/", obtain_auth_token, name="api-token"),
+    path("api/schema/", api_docs.schema_view, name="api-schema"),
+    path("api/schema.yaml", api_docs.schema_view, {"format": "yaml"}, name="api-schema-yaml"),
+    path("api/docs/", api_docs.api_docs, name="api-docs"),
     path("api/", include(annotation_api)),
     path("api/", include(inference_api)),
     path("api/", include(training_api)),
