@@ -11,8 +11,9 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils.translation import gettext
 
-from annotation.ingest.archive import EntryRejection, extract_zip
+from annotation.ingest.archive import ArchiveRejected, EntryRejection, extract_zip
 from annotation.models import BatchItem, BatchKind, BatchOutcome, Deployment, Organisation, UploadBatch
 from annotation.permissions import user_access
 from annotation.services.batches import batch_open
@@ -40,6 +41,8 @@ def import_archive_accept(
     unpacked = staging_dir() / f"{uuid.uuid4().hex}.d"
     try:
         rejections = _unpack(archive, unpacked)
+        if not unpacked.is_dir() or not any(unpacked.iterdir()):  # nothing to import, nothing to record
+            raise ArchiveRejected(gettext("The archive holds no file that can be imported."))
         planned = 0 if create_taxa else len(import_prepare(
             root=unpacked, fmt=fmt, deployment_name=params["deployment"] or None, create_taxa=False).plan.files)
         return _record(unpacked, rejections, planned, organisation=organisation, deployment=deployment, uploader=user,
