@@ -1,7 +1,11 @@
 """The API's schema (JSON or YAML) and its documentation page, read from the same OpenAPI document."""
+import json
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from rest_framework.schemas import get_schema_view
 
@@ -35,11 +39,22 @@ def api_sections(schema: dict) -> list[dict]:
 def _operation_row(path: str, method: str, operation: dict, components: dict) -> dict:
     body = operation.get("requestBody", {}).get("content", {})
     some_body = next(iter(body.values()), {}).get("schema", {})
+    summary, description = operation.get("summary", ""), operation.get("description", "").strip()
+    more = description if description.rstrip(".") != summary else ""  # shown only when it says more
     return {"id": operation["operationId"], "method": method.upper(), "path": path,
-            "summary": operation.get("summary", ""), "description": operation.get("description", ""),
+            "summary": inline_code(summary), "description": inline_code(more),
             "parameters": [_field_row(p["name"], p["schema"], p.get("required", False), p.get("description", ""),
                                       where=p["in"]) for p in operation.get("parameters", [])],
             "media_types": list(body), "body": _object_rows(_resolved(some_body, components), components)}
+
+
+def inline_code(text: str) -> SafeString:
+    """Docstrings mark names as `code`: shown as code, everything else escaped."""
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: plain text
+        return escape(text)
+    return mark_safe("".join(  # noqa: S308 every part is escaped
+        f"<code>{escape(part)}</code>" if index % 2 else escape(part) for index, part in enumerate(parts)))
 
 
 def _resolved(schema: dict, components: dict) -> dict:
@@ -63,8 +78,14 @@ def _object_rows(schema: dict, components: dict, prefix: str = "") -> list[dict]
 
 def _field_row(name: str, schema: dict, required: bool, description: str, *, where: str) -> dict:
     return {"name": name, "in": where, "type": _type_text(schema), "range": _range_text(schema),
-            "required": required, "default": schema.get("default"), "nullable": schema.get("nullable", False),
+            "required": required, "default": _default_text(schema.get("default")),
+            "nullable": schema.get("nullable", False),
             "description": description}
+
+
+def _default_text(value: object) -> str | None:
+    """As a client writes it in JSON (false, not Python's False); text as it is."""
+    return value if value is None or isinstance(value, str) else json.dumps(value)
 
 
 def _type_text(schema: dict) -> str:
@@ -90,7 +111,9 @@ def _range_text(schema: dict) -> str:
 
 
 def _bounds(low: object, high: object, *, unit: str) -> str:
-    if low is not None and high is not None:
+    if low is not None and low == high:
+        text = _("exactly %(count)s") % {"count": low}
+    elif low is not None and high is not None:
         text = _("%(low)s to %(high)s") % {"low": low, "high": high}
     elif low is not None:
         text = _("at least %(low)s") % {"low": low}

@@ -8,6 +8,7 @@ import yaml
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from rest_framework.authtoken.models import Token
 
+from faune_platform.api_docs import inline_code
 from faune_platform.openapi import FauneSchemaGenerator
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +129,8 @@ def test_docs_page_needs_a_log_in(client, partner):
     client.force_login(partner)
     page = client.get("/api/docs/").content.decode()
     assert "review_claim_post" in page and "Authorization: Token" in page
+
+
+def test_docstring_code_marks_become_code_and_the_rest_is_escaped():
+    assert inline_code("with `taxa` <b>") == "with <code>taxa</code> &lt;b&gt;"
+    assert inline_code("one ` alone <i>") == "one ` alone &lt;i&gt;"
