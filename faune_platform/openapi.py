@@ -92,6 +92,8 @@ class ApiSchema(AutoSchema):
         operation["summary"] = _summary(operation.get("description", "")) or operation["operationId"]
         if method in ("POST", "PUT", "PATCH") and not self.get_request_serializer(path, method):
             operation.pop("requestBody", None)  # a bare action (cancel, skip): it reads no body
+        if not self.view.permission_classes:
+            operation["security"] = []  # open to anyone (the token view)
         return operation
 
     def get_description(self, path: str, method: str) -> str:

@@ -55,6 +55,8 @@ def test_the_schema_is_openapi_3_with_unique_operation_ids(schema):
     assert {operation["tags"][0] for _, _, operation in _operations(schema)} == {
         "annotation", "inference", "training", "platform"}
     assert schema["components"]["securitySchemes"]["token"]["name"] == "Authorization"
+    assert schema["paths"]["/api/token/"]["post"]["security"] == []  # the one operation open to anyone
+    assert "security" not in schema["paths"]["/api/review/claim/"]["post"]
 
 
 def test_every_path_of_the_schema_is_a_url_of_the_project(schema):
