@@ -45,6 +45,7 @@ from annotation.serializers import (
     AnnotationSerializer,
     BatchItemSerializer,
     BatchSerializer,
+    ClaimSerializer,
     ClassMappingSerializer,
     DeploymentSerializer,
     ImageDetailSerializer,
@@ -59,6 +60,8 @@ from annotation.serializers import (
     TaxonCreateSerializer,
     TaxonProposalSerializer,
     TaxonSerializer,
+    UploadFilesSerializer,
+    UploadSerializer,
     UploadTargetSerializer,
     VerdictSerializer,
     class_rows_data,
@@ -103,10 +106,15 @@ from faune_platform.converters import id_or_none
 
 
 class TaxonListApi(APIView):
+    body_serializer = TaxonCreateSerializer
+    response_serializer = TaxonSerializer
+
     def get(self, request: Request) -> Response:
+        """Every taxon, sorted by name in the reader's language."""
         return Response(TaxonSerializer(taxa_in_reading_order(), many=True).data)
 
     def post(self, request: Request) -> Response:
+        """Add a taxon (coordinators)."""
         require_coordinator(request.user, "add taxa")
         serializer = TaxonCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -120,7 +128,12 @@ class DeploymentListApi(ListAPIView):
     def get_queryset(self):
         return deployments_visible_to(self.request.user).order_by("pk")
 
+    def get(self, request: Request) -> Response:
+        """The deployments (cameras) of your organisations, paginated."""
+        return super().get(request)
+
     def post(self, request: Request) -> Response:
+        """Add a deployment to one of your organisations (or get the one of that name)."""
         serializer = DeploymentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -203,6 +216,8 @@ def upload_response(batch: UploadBatch, items: list) -> Response:
 class ImageListApi(ListAPIView):
     serializer_class = ImageSerializer
     parser_classes = [MultiPartParser, FormParser]
+    query_serializer = ImageFilterSerializer
+    body_serializer = UploadSerializer
 
     def get_queryset(self):
         filters = ImageFilterSerializer(data=self.request.query_params)
@@ -213,7 +228,12 @@ class ImageListApi(ListAPIView):
         images = images_visible_to(self.request.user).select_related(None)
         return image_filter(images, **params)
 
+    def get(self, request: Request) -> Response:
+        """The images you can see, newest first, paginated and filtered."""
+        return super().get(request)
+
     def post(self, request: Request) -> Response:
+        """Upload images, videos or zips of a card's folder (multipart `files`) into a new batch."""
         files = _upload_files(request, "files", "file")
         if not files:
             return Response({"detail": "Send one or more files in the multipart field 'files'."}, status=400)
@@ -227,7 +247,10 @@ def _visible_image(request: Request, pk: int) -> Image:
 
 
 class ImageDetailApi(APIView):
+    response_serializer = ImageDetailSerializer
+
     def get(self, request: Request, pk: int) -> Response:
+        """One image with its sequence and label history."""
         image = _visible_image(request, pk)
         context = {"history": label_history(image)}
         return Response(ImageDetailSerializer(image, context=context).data)
@@ -235,11 +258,15 @@ class ImageDetailApi(APIView):
 
 class ImageAnnotationApi(APIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
+    body_serializer = AnnotationCreateSerializer
+    response_serializer = AnnotationSerializer
 
     def get(self, request: Request, pk: int) -> Response:
+        """The image's label history, newest first."""
         return Response(AnnotationSerializer(label_history(_visible_image(request, pk)), many=True).data)
 
     def post(self, request: Request, pk: int) -> Response:
+        """Label the image (or its whole sequence); 409 when `expected_current` is no longer current."""
         image = _visible_image(request, pk)
         if not image_editable_by(request.user, image):
             raise PermissionDenied("You can see this image but not label it: it is outside your organisation "
@@ -264,8 +291,11 @@ class ImageAnnotationApi(APIView):
 
 class BatchListApi(APIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
+    body_serializer = UploadTargetSerializer
+    response_serializer = BatchSerializer
 
     def post(self, request: Request) -> Response:
+        """Open an upload in several requests: its files follow through /api/batches/{pk}/files/."""
         batch = _open_batch(request)
         return Response(BatchSerializer(batch).data, status=status.HTTP_201_CREATED)
 
@@ -275,18 +305,24 @@ def _visible_batch(request: Request, pk: int) -> UploadBatch:
 
 
 class BatchDetailApi(APIView):
+    response_serializer = BatchSerializer
+
     def get(self, request: Request, pk: int) -> Response:
+        """An upload or import batch and its report counts."""
         return Response(BatchSerializer(_visible_batch(request, pk)).data)
 
 
 class BatchFilesApi(APIView):
     parser_classes = [MultiPartParser]
+    body_serializer = UploadFilesSerializer
 
     def get(self, request: Request, pk: int) -> Response:
+        """The batch's files with their outcome (imported, duplicate, refused and why)."""
         items = _visible_batch(request, pk).items.all()[:1000]
         return Response(BatchItemSerializer(items, many=True).data)
 
     def post(self, request: Request, pk: int) -> Response:
+        """Add files (multipart `files`) to an open upload batch."""
         batch = _visible_batch(request, pk)
         if batch.kind != BatchKind.UPLOAD or batch.status != BatchStatus.OPEN:
             return Response({"detail": "This batch no longer accepts files; open a new upload."}, status=409)
@@ -322,8 +358,11 @@ def _import_response(batch: UploadBatch) -> Response:
 
 class ImportApi(APIView):
     parser_classes = [MultiPartParser]
+    body_serializer = ImportRequestSerializer
+    response_serializer = BatchSerializer
 
     def post(self, request: Request) -> Response:
+        """Import a labelled archive (.zip); it runs as a job, follow it at /api/batches/{pk}/."""
         _upload_files(request)  # the per-request size, before parsing
         serializer = ImportRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -366,6 +405,7 @@ class ImportMappingApi(APIView):
 
 class ReviewQueueApi(APIView):
     def get(self, request: Request) -> Response:
+        """Your review queues with their counts."""
         return Response(review_queue_counts(taxon_ids=review_taxa_of(request.user), user=request.user))
 
 
@@ -376,10 +416,14 @@ def _task_response(task: ReviewTask) -> Response:
 
 class ReviewClaimApi(APIView):
     parser_classes = [JSONParser, FormParser]
+    body_serializer = ClaimSerializer
 
     def post(self, request: Request) -> Response:
+        """Claim the next task of a queue for 15 minutes (204 when the queue is empty)."""
         allowed = review_taxa_of(request.user)
-        raw = str(request.data.get("queue", "triage"))
+        serializer = ClaimSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        raw = serializer.validated_data["queue"]
         second_opinion = raw == SECOND_OPINION  # open to every expert and coordinator
         queue = None if raw == "triage" or second_opinion else id_or_none(raw)
         not_a_queue = raw not in ("triage", SECOND_OPINION) and queue is None
@@ -422,7 +466,12 @@ class ReviewVerdictApi(APIView):
     parser_classes = [JSONParser, FormParser]
     kind = VerdictKind.LABEL
 
+    @property
+    def body_serializer(self) -> type[VerdictSerializer] | None:
+        return VerdictSerializer if self.kind == VerdictKind.LABEL else None
+
     def post(self, request: Request, pk: int) -> Response:
+        """Your verdict on a task you hold: label it, send it to triage as unsure, or skip it."""
         review_taxa_of(request.user)
         task = review_verdict_submit(task_id=pk, user=request.user, verdict=_verdict(request, self.kind))
         return Response({"id": task.pk, "state": task.state, "verdict": self.kind,
@@ -456,6 +505,7 @@ class ReviewProposeApi(APIView):
 
 class ReviewConflictListApi(APIView):
     def get(self, request: Request) -> Response:
+        """Tasks whose blind double reviews disagree, with each verdict (coordinators)."""
         require_coordinator(request.user, "see review conflicts")
         frames = Prefetch("sequence__images", Image.objects.order_by(*FRAME_ORDER), to_attr="in_order")
         tasks = review_conflicts().select_related("sequence", "checks_label__taxon", "checks_label__author")
@@ -474,8 +524,10 @@ class ReviewConflictListApi(APIView):
 
 class ReviewResolveApi(APIView):
     parser_classes = [JSONParser, FormParser]
+    body_serializer = VerdictSerializer
 
     def post(self, request: Request, pk: int) -> Response:
+        """Settle a review conflict with the final label (coordinators)."""
         require_coordinator(request.user, "resolve review conflicts")
         task = review_conflict_resolve(task_id=pk, user=request.user, verdict=_verdict(request))
         return Response({"id": task.pk, "state": task.state, "saved": decision_data(task.decision)},
@@ -484,6 +536,7 @@ class ReviewResolveApi(APIView):
 
 class ReviewAgreementApi(APIView):
     def get(self, request: Request) -> Response:
+        """How often experts agree: rate and Cohen's kappa, per queue and expert (coordinators)."""
         require_coordinator(request.user, "see expert agreement")
         return Response(review_agreement())
 
@@ -498,14 +551,18 @@ class OrganisationMembersApi(APIView):
     service, so a demotion takes effect on the member's next request."""
 
     parser_classes = [JSONParser, FormParser]
+    body_serializer = MembershipInputSerializer
+    response_serializer = MembershipSerializer
 
     def get(self, request: Request, pk: int) -> Response:
+        """The organisation's members with their role and review taxa (coordinators)."""
         organisation = _organisation_of(request, pk)
         members = organisation.memberships.select_related("user").prefetch_related("review_taxa").order_by(
             "user__username")
         return Response(MembershipSerializer(members, many=True).data)
 
     def post(self, request: Request, pk: int) -> Response:
+        """Add a member or change their role and review taxa (coordinators)."""
         organisation = _organisation_of(request, pk)
         serializer = MembershipInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -518,6 +575,7 @@ class OrganisationMembersApi(APIView):
 
 class OrganisationMemberApi(APIView):
     def delete(self, request: Request, pk: int, user_id: int) -> Response:
+        """Remove a member from the organisation (coordinators)."""
         organisation = _organisation_of(request, pk)
         membership = get_object_or_404(organisation.memberships.select_related("user"), user_id=user_id)
         membership_remove(user=membership.user, organisation=organisation)

@@ -186,6 +186,16 @@ def _class_choices(value: object) -> dict[str, Choice]:
         raise serializers.ValidationError(error.messages) from None
 
 
+class UploadFilesSerializer(serializers.Serializer):
+    """Describes a multipart upload for the API schema: the view reads the files itself, one at a time."""
+
+    files = serializers.ListField(child=serializers.FileField(), help_text="images, videos or zips of a card's folder")
+
+
+class UploadSerializer(UploadFilesSerializer, UploadTargetSerializer):
+    """Describes POST /api/images/: the files and where they go (a deployment, or a new one's name)."""
+
+
 class ImportRequestSerializer(UploadTargetSerializer):
     archive = serializers.FileField()
     format = serializers.ChoiceField(choices=FORMATS, default="auto")
@@ -237,6 +247,11 @@ class BatchSerializer(serializers.ModelSerializer):
         return {key: progress[key] for key in ("state", "handled", "total")}
 
 
+class ClaimSerializer(serializers.Serializer):
+    queue = serializers.CharField(max_length=40, default="triage",
+                                  help_text="a review taxon's id, 'triage', or 'second-opinion'")
+
+
 class BoxField(serializers.Serializer):
     frame = IdField()
     x = serializers.FloatField(min_value=0, max_value=1)
@@ -262,12 +277,15 @@ class VerdictSerializer(serializers.Serializer):
     taxon}), boxes (`boxes`, each with its taxon; `box` for a single one), counts and details per taxon
     (`observations`), and the task's `labels_stamp` as the expert saw it (`expected_current`, 0 for none)."""
 
-    taxon = TaxonRefField()
-    split = serializers.DictField(child=TaxonRefField(), required=False, default=dict)
-    box = BoxField(required=False, allow_null=True)
-    boxes = BoxField(many=True, required=False, default=list)
-    observations = ObservationField(many=True, required=False, default=list)
-    expected_current = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_ID)
+    taxon = TaxonRefField(help_text="taxon id, slug, or French/English name, for every frame")
+    split = serializers.DictField(child=TaxonRefField(), required=False, default=dict,
+                                  help_text="{frame id: taxon} for frames that show another taxon")
+    box = BoxField(required=False, allow_null=True, help_text="a box on one frame, as fractions of the image")
+    boxes = BoxField(many=True, required=False, default=list, help_text="boxes, each on a frame, with a taxon")
+    observations = ObservationField(many=True, required=False, default=list,
+                                    help_text="per taxon: count, life stage, sex, behaviour (Camtrap DP)")
+    expected_current = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_ID,
+                                                help_text="the task's labels_stamp as you received it")
 
     def validate_split(self, value: dict) -> dict:
         frames = {id_or_none(key): taxon for key, taxon in value.items()}

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from annotation.urls import api_urlpatterns as annotation_api
-from faune_platform import converters, views  # noqa: F401 converters registers <id:...>
+from faune_platform import api_docs, converters, views  # noqa: F401 converters registers <id:...>
 from faune_platform.dashboard import views as dashboard_views
 from faune_platform.tokens import apis as token_apis
 from faune_platform.tokens import views as token_views
@@ -24,6 +24,9 @@ urlpatterns = [
     path("api/token/", token_apis.TokenObtainApi.as_view(), name="api-token"),
     path("api/tokens/", token_apis.TokenListApi.as_view(), name="api-tokens-list"),
     path("api/tokens/<id:pk>/", token_apis.TokenDetailApi.as_view(), name="api-token-detail"),
+    path("api/schema/", api_docs.schema_view, name="api-schema"),
+    path("api/schema.yaml", api_docs.schema_view, {"format": "yaml"}, name="api-schema-yaml"),
+    path("api/docs/", api_docs.api_docs, name="api-docs"),
     path("api/", include(annotation_api)),
     path("api/", include(inference_api)),
     path("api/", include(training_api)),

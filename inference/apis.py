@@ -52,6 +52,7 @@ def _visible_image(request: Request, pk: int) -> Image:
 
 class ImagePredictionApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
+        """The production model's pre-label of an image: top-5, box, sequence verdict, zero-shot flag."""
         image = _visible_image(request, pk)
         version = production_version()
         summary = prediction_summary(image, version) if version else None
@@ -64,6 +65,7 @@ class ImageDetectionsApi(APIView):
     """The detector boxes stored for an image that the pipeline trusts (the image page draws them)."""
 
     def get(self, request: Request, pk: int) -> Response:
+        """The detector boxes of an image at or above the detection threshold."""
         image = _visible_image(request, pk)
         threshold = settings.FAUNE["DETECTION_THRESHOLD"]
         rows = image_detections(image, threshold)
@@ -81,7 +83,10 @@ class SimilarImagesApi(APIView):
                 raise serializers.ValidationError("Give taxon ids separated by commas, e.g. 3,7.")
             return ids[:10]
 
+    query_serializer = InputSerializer
+
     def get(self, request: Request, pk: int) -> Response:
+        """The most similar images you can see, or with `taxa` the nearest labelled images of each taxon."""
         image = _visible_image(request, pk)
         query = self.InputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -102,6 +107,7 @@ def _linked(rows: list[dict]) -> list[dict]:
 
 class BatchPrelabelApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
+        """Pre-labelling progress of an upload batch."""
         progress = batch_prelabel_progress(get_object_or_404(batches_visible_to(request.user), pk=pk))
         return Response({**progress, "status": progress["state"]})  # "status": its name before "state"
 
@@ -124,6 +130,8 @@ class AcceptSerializer(serializers.Serializer):
 
 class PrelabelAcceptApi(APIView):
     """Accept the pre-labels of many images at once, or correct them all to one taxon."""
+
+    body_serializer = AcceptSerializer
 
     def post(self, request: Request) -> Response:
         serializer = AcceptSerializer(data=request.data)
@@ -150,6 +158,7 @@ def _version_row(version: ModelVersion) -> dict:
 
 class ModelVersionListApi(APIView):
     def get(self, request: Request) -> Response:
+        """The model registry: every version with its status, backbone and classes."""
         return Response([_version_row(v) for v in ModelVersion.objects.prefetch_related("classes__taxon")])
 
 
@@ -161,7 +170,10 @@ class ModelStatusSerializer(serializers.Serializer):
 
 
 class ModelVersionStatusApi(APIView):
+    body_serializer = ModelStatusSerializer
+
     def post(self, request: Request, pk: int) -> Response:
+        """Promote, reject or archive a model version (coordinators)."""
         require_coordinator(request.user, "change which model is in production")
         version = get_object_or_404(ModelVersion, pk=pk)
         serializer = ModelStatusSerializer(data=request.data)
@@ -173,12 +185,16 @@ class ModelVersionStatusApi(APIView):
 class SelectionBatchListApi(APIView):
     """Coordinators open active-learning batches (the pick runs as a job) and see how each one paid off."""
 
+    body_serializer = SelectionRequestSerializer
+
     def get(self, request: Request) -> Response:
+        """The latest active-learning batches and what their reviewed picks taught (coordinators)."""
         require_coordinator(request.user, "see selection batches")
         batches = list(SelectionBatch.objects.select_related("version", "created_by")[:100])
         return Response({"results": selection_batch_rows(batches)})
 
     def post(self, request: Request) -> Response:
+        """Open an active-learning batch; the pick runs as a job (coordinators)."""
         require_coordinator(request.user, "open selection batches")
         serializer = SelectionRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -192,7 +208,10 @@ class SelectionBatchListApi(APIView):
 class NoveltyScanApi(APIView):
     """The latest scan for possibly new taxa (follow its progress here), and starting a new one."""
 
+    body_serializer = NoveltyScanRequestSerializer
+
     def get(self, request: Request) -> Response:
+        """The latest scan for possibly new taxa and its progress (coordinators)."""
         require_coordinator(request.user, "look for possibly new taxa")
         scan = novelty_scan_latest()
         if scan is None:
@@ -201,6 +220,7 @@ class NoveltyScanApi(APIView):
         return Response(novelty_scan_row(scan))
 
     def post(self, request: Request) -> Response:
+        """Start a scan for possibly new taxa; it runs as a job (coordinators)."""
         require_coordinator(request.user, "look for possibly new taxa")
         serializer = NoveltyScanRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -250,6 +270,8 @@ class NoveltyClusterApi(APIView):
 class NoveltyClusterLabelApi(APIView):
     """Name a cluster's taxon (new or existing) and label it: its members get the label, its outliers go to
     review."""
+
+    body_serializer = NoveltyClusterLabelSerializer
 
     def post(self, request: Request, pk: int, number: int) -> Response:
         require_coordinator(request.user, "label possibly-new clusters")

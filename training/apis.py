@@ -32,10 +32,14 @@ class RoundListApi(APIView):
         learning_rate = serializers.FloatField(min_value=1e-7, max_value=1.0, required=False)
         seed = serializers.IntegerField(min_value=0, max_value=MAX_SEED, default=0)
 
+    body_serializer = InputSerializer
+
     def get(self, request: Request) -> Response:
+        """The latest retraining rounds with their status, metrics and log."""
         return Response([_row(r) for r in TrainingRound.objects.all()[:100]])
 
     def post(self, request: Request) -> Response:
+        """Start a retraining round; it runs as a job (coordinators)."""
         require_coordinator(request.user, "run retraining rounds")
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -47,11 +51,13 @@ class RoundListApi(APIView):
 
 class RoundDetailApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
+        """One retraining round with its status, metrics and log."""
         return Response(_row(get_object_or_404(TrainingRound, pk=pk)))
 
 
 class RoundCancelApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
+        """Cancel a round that has not finished (coordinators)."""
         require_coordinator(request.user, "run retraining rounds")
         training_round = get_object_or_404(TrainingRound, pk=pk)
         training_round_cancel(training_round=training_round)

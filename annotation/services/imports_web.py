@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from annotation.ingest.archive import EntryRejection, extract_zip
+from annotation.ingest.archive import ArchiveRejected, EntryRejection, extract_zip
 from annotation.models import BatchItem, BatchKind, BatchOutcome, BatchStatus, Deployment, Organisation, UploadBatch
 from annotation.permissions import require_coordinator, user_access
 from annotation.services.batches import batch_open
@@ -60,6 +60,8 @@ def import_archive_accept(
     unpacked = staging_dir() / f"{uuid.uuid4().hex}.d"
     try:
         rejections = _unpack(archive, unpacked)
+        if not unpacked.is_dir() or not any(unpacked.iterdir()):  # nothing to import, nothing to record
+            raise ArchiveRejected(_("The archive holds no file that can be imported."))
         plan = import_plan(root=unpacked, fmt=fmt, deployment_name=deployment_name or None, fallback=fallback)
         decided = _decided_or_none(class_mapping_propose(plan.class_counts), choices or {}, create_taxa)
         params = {"format": plan.format, "maxlag": maxlag_s, "deployment": deployment_name, "fallback": fallback,

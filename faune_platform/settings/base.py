@@ -146,6 +146,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "faune_platform.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "faune_platform.openapi.ApiSchema",
 }
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from annotation.models import Deployment, Image, UploadBatch
 from annotation.services.ingest import staging_dir
+from tests.conftest import client_for
 from tests.factories import jpeg_bytes, upload, zip_bytes
 
 pytestmark = pytest.mark.django_db
@@ -90,3 +91,16 @@ def test_the_archive_is_unpacked_outside_any_write_transaction(partner, monkeypa
     response = client_for(partner).post("/api/imports/", {"archive": upload("set.zip", archive),
                                                           "format": "classes"}, format="multipart")
     assert response.status_code == 202 and seen == [False]
+
+
+@pytest.mark.parametrize("entries", [{}, {"__MACOSX/._1.jpg": b"fork"}, {"../1.jpg": jpeg_bytes(seed=1)}])
+@pytest.mark.parametrize("create_taxa", [True, False])
+def test_an_archive_with_nothing_to_import_is_refused(coordinator, settings, entries, create_taxa):
+    """Found by the schema fuzzer: with create_taxa, an empty zip was a 500 (its staging folder never existed);
+    without it, a 400 naming a server path."""
+    response = client_for(coordinator).post(
+        "/api/imports/", {"archive": upload("set.zip", zip_bytes(entries)), "create_taxa": create_taxa},
+        format="multipart")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The archive holds no file that can be imported."
+    assert not UploadBatch.objects.exists() and not staged_files(settings)
