@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-integration setup lint bench clean-data
+.PHONY: run test test-integration setup messages lint bench clean-data
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) messages
 	@$(PY) manage.py bootstrap
+
+# French: the compiled catalogues are committed; with GNU gettext at hand they are compiled again from the .po.
+messages: $(STAMP)
+	@if command -v msgfmt > /dev/null; then $(PY) manage.py compilemessages -l fr -v 0 --ignore=.venv \
+		--ignore=var --settings=faune_platform.settings.test; fi
 
 run: setup
 	@$(PY) manage.py serve
@@ -24,7 +29,7 @@ lint: $(STAMP)
 	@$(PY) -m ruff check --quiet .
 	@$(PY) manage.py makemigrations --check --dry-run --settings=faune_platform.settings.test > /dev/null
 
-test: $(STAMP) lint
+test: $(STAMP) messages lint
 	@$(PY) -m pytest -q
 
 # The scale-out subset against DATABASE_URL and REDIS_URL (see .ci/services), with FAUNE_WORKERS workers each.
