@@ -86,7 +86,7 @@ def test_a_spent_daily_allowance_stops_the_upload_with_the_reason(page, partner,
     text = error.inner_text()
     assert text.startswith("Upload stopped: Parc des Écrins has sent 10 files")
     assert "all of its daily allowance of 10 files" in text and "resets at midnight UTC, in" in text
-    assert page.locator("#batch-link").count() == 0 and page.locator("#progress-box").is_hidden()
+    assert page.locator("#upload-open").is_hidden() and page.locator("#progress-box").is_hidden()  # no batch opened
     assert Image.objects.count() == 0 and not UploadBatch.objects.exists()
 
 
