@@ -82,7 +82,7 @@ def round_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def round_plot(request: HttpRequest, pk: int, name: str) -> FileResponse:
     path = round_dir(pk) / name
     if name not in PLOTS or not path.exists():
-        raise Http404("No such plot.")
+        raise Http404(_("No such plot."))
     return FileResponse(path.open("rb"), content_type="image/png")
 
 
@@ -91,7 +91,7 @@ def round_plot(request: HttpRequest, pk: int, name: str) -> FileResponse:
 def round_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     require_coordinator(request.user, "run retraining rounds")
     training_round_cancel(training_round=get_object_or_404(TrainingRound, pk=pk))
-    messages.success(request, "Cancellation requested; the round stops at its next epoch and registers nothing.")
+    messages.success(request, _("Cancellation requested; the round stops at its next epoch and registers nothing."))
     return redirect("round-detail", pk=pk)
 
 
@@ -108,8 +108,8 @@ def release_list(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
         else:
-            messages.success(request, f"Publishing {asked.semver}: the bundle is being written (this page "
-                                      "follows it).")
+            messages.success(request, _("Publishing %(semver)s: the bundle is being written (this page follows "
+                                        "it).") % {"semver": asked.semver})
         return redirect("release-list")
     requests = ReleaseRequest.objects.select_related("version").exclude(status=JobStatus.DONE)[:5] \
         if coordinator else []
@@ -144,7 +144,7 @@ def release_file(request: HttpRequest, semver: str, name: str) -> FileResponse:
     release = get_object_or_404(Release, semver=semver)
     path = releases_dir() / release.semver / name
     if name not in release.files and name != "SHA256SUMS" or not path.is_file():
-        raise Http404("No such file in this release.")
+        raise Http404(_("No such file in this release."))
     return FileResponse(path.open("rb"), as_attachment=True, filename=f"faune-{release.semver}-{name}")
 
 

@@ -192,3 +192,38 @@ def test_every_page_has_an_icon_and_no_404(page, world):
     assert root.body() == fetched.body() and root.body()[:4] == b"\x00\x00\x01\x00"  # an ICO header
     assert missing == []
     assert TrainingRound.objects.count() == 1
+
+
+def test_a_french_reader_reads_the_training_pages_in_french(browser, live_server, world):
+    """The browser asks for French: headings, buttons, the confirmation step, the class names and a refusal from
+    the release service all read French, and the layout's ids stay what the other tests rely on."""
+    context = browser.new_context(base_url=live_server.url, locale="fr-FR")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    log_in(page, "cora")
+    page.goto("/models/")
+    assert page.inner_text("h1") == "Versions du modèle"
+    row = _row(page, world.candidate)
+    row.locator("td.classes summary").click()
+    assert sorted(row.locator(".class-names").inner_text().split(", ")) == ["chevreuil", "renard", "sanglier"]
+    row.get_by_role("link", name="Promouvoir…").click()
+    assert page.inner_text("#confirm-title") == f"Mettre {world.candidate} en production ?"
+    assert f"{world.candidate} devient la version en production" in page.inner_text("#effects")
+    assert page.inner_text("#confirm-button") == "Mettre en production"
+    assert page.inner_text("#cancel") == "Annuler"
+
+    page.goto("/rounds/")
+    assert page.inner_text("h1") == "Cycles de réentraînement"
+    assert page.get_by_role("button", name="Lancer un cycle").is_visible()
+    page.goto(f"/rounds/{world.pk}/")
+    assert page.locator("#round-figures th").nth(1).inner_text() == "exactitude"
+    assert page.get_by_role("link", name="Rejeter la version candidate…").is_visible()
+
+    page.goto("/releases/")
+    assert page.inner_text("h1") == "Classificateurs publiés"
+    assert "Aucune version n'est en production" not in page.inner_text("main")
+    page.get_by_label("Version sémantique").fill("un-point-zéro")
+    page.get_by_role("button", name=f"Publier {world.parent}").click()
+    page.wait_for_url("**/releases/")
+    assert "'un-point-zéro' n'est pas une version sémantique comme 1.4.0." in page.inner_text("[role=status]")
+    context.close()

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from annotation.ingest.hashing import file_sha256
 from annotation.models import TaxonKind
@@ -214,19 +215,21 @@ def _write_usage(folder: Path, version: ModelVersion, classes: list[dict], folde
 
 def _check_semver(semver: str) -> None:
     if not SEMVER.match(semver):
-        raise ValidationError(f"{semver!r} is not a semantic version such as 1.4.0.")
+        raise ValidationError(_("%(semver)r is not a semantic version such as 1.4.0."), params={"semver": semver})
     previous = Release.objects.order_by("-created_at").first()
     if previous and _key(semver) <= _key(previous.semver):
-        raise ValidationError(f"{semver} must be greater than the last release, {previous.semver}.")
+        raise ValidationError(_("%(semver)s must be greater than the last release, %(last)s."),
+                              params={"semver": semver, "last": previous.semver})
     pending = ReleaseRequest.objects.filter(status__in=ACTIVE).first()
     if pending is not None:
-        raise ValidationError(f"Release {pending.semver} is being published; wait for it to finish.")
+        raise ValidationError(_("Release %(semver)s is being published; wait for it to finish."),
+                              params={"semver": pending.semver})
 
 
 def release_request(*, version: ModelVersion | None, semver: str, user: User | None) -> ReleaseRequest:
     """A coordinator asks to publish the production version: checked now, written by a job."""
     if version is None or version.status != VersionStatus.PRODUCTION:
-        raise ValidationError("Only the production version can be published, and none is in production.")
+        raise ValidationError(_("Only the production version can be published, and none is in production."))
     _check_semver(semver)
     with transaction.atomic():
         request = ReleaseRequest.objects.create(version=version, semver=semver, created_by=user)
@@ -257,12 +260,13 @@ def release_publish(*, version: ModelVersion, semver: str, user: User | None,
                     on_progress: Callable[[float], object] | None = None, staging_tag: str = "now") -> Release:
     """Write the bundle in a staging folder of this attempt, then create the row and move the folder in place."""
     if version.status != VersionStatus.PRODUCTION:
-        raise ValidationError("Only the production version can be published; promote it first.")
+        raise ValidationError(_("Only the production version can be published; promote it first."))
     if not SEMVER.match(semver):
-        raise ValidationError(f"{semver!r} is not a semantic version such as 1.4.0.")
+        raise ValidationError(_("%(semver)r is not a semantic version such as 1.4.0."), params={"semver": semver})
     previous = Release.objects.order_by("-created_at").first()
     if previous and _key(semver) <= _key(previous.semver):
-        raise ValidationError(f"{semver} must be greater than the last release, {previous.semver}.")
+        raise ValidationError(_("%(semver)s must be greater than the last release, %(last)s."),
+                              params={"semver": semver, "last": previous.semver})
     progress = on_progress or (lambda share: None)
     training_round = TrainingRound.objects.filter(candidate=version).first()
     metrics = training_round.metrics.get("candidate", {}).get("test", {}) if training_round else {}
@@ -276,7 +280,7 @@ def release_publish(*, version: ModelVersion, semver: str, user: User | None,
     if folder.exists() and not Release.objects.filter(semver=semver).exists():
         shutil.rmtree(folder)  # an attempt killed between moving its folder and committing its row: not released
     if folder.exists():
-        raise ValidationError(f"A release folder for {semver} already exists.")
+        raise ValidationError(_("A release folder for %(semver)s already exists."), params={"semver": semver})
     shutil.rmtree(staging, ignore_errors=True)
     try:
         _write_bundle(staging, version, training_round, card, classes, folded, semver)

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from faune_platform.jobs import ACTIVE, task_enqueue_on_commit
 from training.models import RoundStatus, TrainingRound
@@ -43,8 +44,8 @@ def training_round_start(*, user: User | None, params: dict | None = None, seed:
                                        timeout_s=settings.FAUNE["ROUND_TIMEOUT_S"])
     except IntegrityError:
         busy = TrainingRound.objects.filter(active=True).first()
-        raise RoundBusy(f"Round #{busy.pk if busy else '?'} is already {busy.status if busy else 'active'}; "
-                        "wait for it to finish or cancel it.") from None
+        raise RoundBusy(_("Round #%(number)s is already %(status)s; wait for it to finish or cancel it.") % {
+            "number": busy.pk if busy else "?", "status": busy.status if busy else _("active")}) from None
     return training_round
 
 
