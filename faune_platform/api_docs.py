@@ -22,7 +22,17 @@ METHOD_ORDER = {"get": 0, "post": 1, "put": 2, "patch": 3, "delete": 4}
 def api_docs(request: HttpRequest) -> HttpResponse:
     """Every operation grouped by app: method, path, summary, parameters and body fields with types and ranges."""
     schema = FauneSchemaGenerator().get_schema(request=None, public=True)
-    return render(request, "api_docs.html", {"info": schema["info"], "sections": api_sections(schema)})
+    return render(request, "api_docs.html", {"info": schema["info"], "sections": api_sections(schema),
+                                             "auth_example": auth_example(request.build_absolute_uri("/api/"))})
+
+
+def auth_example(api_root: str) -> str:
+    """The shell session that gets a token and uses it: commands are code, the same in every language, so they are
+    written here rather than among the page's translated words."""
+    token = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"  # noqa: S105 a made-up token, shown as an example
+    return (f"curl -X POST -d username=USER -d password=PASSWORD {api_root}token/\n"
+            f'{{"token": "{token}"}}\n\n'
+            f'curl -H "Authorization: Token {token}" {api_root}review/queues/')
 
 
 def api_sections(schema: dict) -> list[dict]:

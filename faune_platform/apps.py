@@ -1,10 +1,11 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.utils.translation import gettext_lazy as _
 
 
 class FaunePlatformConfig(AppConfig):
     name = "faune_platform"
-    verbose_name = "Faune platform"
+    verbose_name = _("Faune platform")
     default = True  # this module also declares the admin's config below
 
 

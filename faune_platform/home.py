@@ -68,10 +68,10 @@ def deployment_figures(user: User) -> dict:
     return {"total": deployments.count(), "unplaced": unplaced.count()}
 
 
-def _own_taxa(user: User) -> list[tuple[int, str]]:
+def _own_taxa(user: User) -> list[tuple[int, str, str]]:
     """The taxa an expert was given (not their descendants): their queues, shown even when empty."""
     rows = Membership.objects.filter(user=user, role=Role.EXPERT, review_taxa__isnull=False).values_list(
-        "review_taxa", "review_taxa__name_en").distinct()
+        "review_taxa", "review_taxa__name_en", "review_taxa__name_fr").distinct()
     return sorted(rows, key=lambda row: row[1])
 
 
@@ -82,7 +82,8 @@ def queue_rows(user: User, access: Access) -> list[dict]:
     for row in rows:
         row["own"] = row["queue"] in access.expert_taxon_ids
     listed = {row["queue"] for row in rows}
-    empty = [{"queue": pk, "name": name, "open": 0, "own": True} for pk, name in _own_taxa(user) if pk not in listed]
+    empty = [{"queue": pk, "name": name, "name_fr": name_fr, "open": 0, "own": True}
+             for pk, name, name_fr in _own_taxa(user) if pk not in listed]
     own = sorted([row for row in rows if row["own"]] + empty, key=lambda row: -row["open"])
     return own + [row for row in rows if not row["own"]]
 

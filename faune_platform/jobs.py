@@ -21,14 +21,15 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import pgettext_lazy
 
 
 class JobStatus(models.TextChoices):
-    QUEUED = "queued", "queued"
-    RUNNING = "running", "running"
-    DONE = "done", "done"
-    FAILED = "failed", "failed"
-    CANCELLED = "cancelled", "cancelled"
+    QUEUED = "queued", pgettext_lazy("job status", "queued")
+    RUNNING = "running", pgettext_lazy("job status", "running")
+    DONE = "done", pgettext_lazy("job status", "done")
+    FAILED = "failed", pgettext_lazy("job status", "failed")
+    CANCELLED = "cancelled", pgettext_lazy("job status", "cancelled")
 
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)

@@ -5,6 +5,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import cache_control
 
 from faune_platform.forms import ThrottledAuthenticationForm
@@ -64,6 +65,7 @@ class PasswordChangePageView(PasswordChangeView):
     def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)
         revoked = api_tokens_revoke_all(user=form.user)
-        messages.success(self.request, _("Your password is changed; %(n)d API token(s) were revoked.")
-                         % {"n": revoked})
+        messages.success(self.request, ngettext("Your password is changed; %(n)d API token was revoked.",
+                                                "Your password is changed; %(n)d API tokens were revoked.",
+                                                revoked) % {"n": revoked})
         return response

@@ -42,7 +42,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    # The reader's language (browser preference) for get_language(): taxon names and their order follow it.
+    # The reader's language (the footer's switch, else the browser's preference) for get_language(): pages, taxon
+    # names and their order follow it.
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

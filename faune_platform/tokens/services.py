@@ -77,7 +77,7 @@ def api_token_authenticate(secret: str) -> tuple[ApiToken | None, str]:
     """The live token with this secret, or None and why not (for the 401's message)."""
     token = ApiToken.objects.select_related("user").filter(key_hash=key_hash(secret)).first()
     if token is None or token.password_stamp != password_stamp(token.user.password):
-        return None, _("Invalid token.")
+        return None, _("This token is not valid.")
     if not token.user.is_active:
         return None, _("This account is disabled.")
     now = timezone.now()

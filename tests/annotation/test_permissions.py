@@ -103,6 +103,8 @@ ROUTES: dict[str, Access] = {
     "logout": Access("/accounts/logout/", None, (LOGIN,) * 5),
     "password-set": Access("/accounts/set-password/{uid}/bad-token/", ALL_OK, (OK,) * 5),
     "password-change": Access("/accounts/password/", SIGNED_IN, SIGNED_IN),
+    # the footer's language switch: anyone, back to the page it came from (302; POST needs the CSRF token)
+    "set_language": Access("/i18n/setlang/", (LOGIN,) * 5, (LOGIN,) * 5),
     "api-tokens": Access("/accounts/tokens/", SIGNED_IN, (LOGIN, BAD, BAD, BAD, BAD)),
     "api-token-revoke": Access("/accounts/tokens/{token}/revoke/", None, (LOGIN, LOGIN, HIDDEN, HIDDEN, HIDDEN)),
     # the token endpoint takes a password, not a session: no CSRF to check (it sets no cookie)

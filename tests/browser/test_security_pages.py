@@ -68,7 +68,7 @@ def test_changing_the_password_revokes_the_tokens_on_the_page(page, partner):
     page.fill("#id_new_password1", "a much longer one 42")
     page.fill("#id_new_password2", "a much longer one 42")
     page.click("#password-change button[type=submit]")
-    assert "1 API token(s) were revoked" in page.locator(".message").inner_text()
+    assert "1 API token was revoked" in page.locator(".message").inner_text()
     assert page.locator("#no-tokens").is_visible()
 
 

@@ -1,5 +1,6 @@
 """French as well as English: every visible string of every template is marked for translation, every marked
 string has its French translation, and the compiled catalogues say what the sources say."""
+import os
 import re
 import shutil
 import subprocess
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.utils import translation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,16 +45,17 @@ def test_every_visible_string_of_a_template_is_marked_for_translation(template):
     assert _unmarked(template) == []
 
 
-def _entries(po: Path) -> list[tuple[str, str, bool]]:
-    """(msgid, msgstr, fuzzy) of the singular entries of a catalogue."""
+def _entries(po: Path) -> list[tuple[str, str, bool, str]]:
+    """(msgid, msgstr, fuzzy, msgctxt) of the singular entries of a catalogue; msgctxt "" when it has none."""
     entries = []
     for block in po.read_text().split("\n\n"):
         if "msgid_plural" in block or "msgid " not in block:
             continue
         msgid = _joined(re.search(r'^msgid ((?:".*"\n?)+)', block, re.M))
         msgstr = _joined(re.search(r'^msgstr ((?:".*"\n?)+)', block, re.M))
+        context = _joined(re.search(r'^msgctxt ((?:".*"\n?)+)', block, re.M))
         if msgid:
-            entries.append((msgid, msgstr, "#, fuzzy" in block))
+            entries.append((msgid, msgstr, bool(re.search(r"^#,.*\bfuzzy\b", block, re.M)), context))
     return entries
 
 
@@ -67,23 +70,45 @@ def _joined(match) -> str:
 def test_every_marked_string_has_a_french_translation_that_the_platform_uses(po):
     entries = _entries(po)
     assert entries
-    missing = [msgid for msgid, msgstr, fuzzy in entries if not msgstr or fuzzy]
-    assert missing == []
+    missing = [msgid for msgid, msgstr, fuzzy, _ in entries if not msgstr or fuzzy]
+    assert missing + _untranslated_plurals(po) == []
     with translation.override("fr"):
-        stale = [msgid for msgid, msgstr, _ in entries
-                 if "%" not in msgid and translation.gettext(msgid) != msgstr]
+        stale = [msgid for msgid, msgstr, _, context in entries
+                 if "%" not in msgid and _french(msgid, context) != msgstr]
     assert stale == [], "the .mo files are older than the .po files: run `manage.py compilemessages`"
 
 
+def _untranslated_plurals(po: Path) -> list[str]:
+    """The plural entries with a form left empty or marked fuzzy."""
+    blocks = [block + "\n" for block in po.read_text().split("\n\n") if "msgid_plural" in block]
+    return [_joined(re.search(r'^msgid ((?:".*"\n?)+)', block, re.M)) for block in blocks
+            if re.search(r'^msgstr\[\d\] ""\n(?!")', block, re.M) or re.search(r"^#,.*\bfuzzy\b", block, re.M)]
+
+
+def _french(msgid: str, context: str) -> str:
+    return translation.pgettext(context, msgid) if context else translation.gettext(msgid)
+
+
 @pytest.mark.skipif(shutil.which("xgettext") is None, reason="needs GNU gettext's xgettext")
-def test_the_catalogues_hold_every_marked_string(tmp_path):
-    """makemessages run again over a copy finds nothing the committed catalogues lack."""
-    for po in CATALOGUES:
-        app = po.parents[3]
-        copy = tmp_path / app.name
-        shutil.copytree(app, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
-        subprocess.run([sys.executable, str(ROOT / "manage.py"), "makemessages", "-l", "fr",
-                        "--no-obsolete", "--no-location"], cwd=copy, check=True, capture_output=True)
-        fresh = {msgid for msgid, _, _ in _entries(copy / "locale/fr/LC_MESSAGES/django.po")}
-        committed = {msgid for msgid, _, _ in _entries(po)}
-        assert fresh - committed == set(), f"{app.name}: run makemessages -l fr and translate"
+@pytest.mark.parametrize("po", CATALOGUES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_the_catalogue_holds_every_marked_string(po, tmp_path):
+    """makemessages run again over a copy of the app finds nothing the committed catalogue lacks."""
+    app = po.parents[3]
+    copy = tmp_path / app.name
+    shutil.copytree(app, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
+    done = subprocess.run([sys.executable, str(ROOT / "manage.py"), "makemessages", "-l", "fr",
+                           "--no-obsolete", "--no-location"], cwd=copy, env=_settings_env(),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    fresh = {(context, msgid) for msgid, _, _, context in _entries(copy / "locale/fr/LC_MESSAGES/django.po")}
+    committed = {(context, msgid) for msgid, _, _, context in _entries(po)}
+    assert fresh - committed == set(), f"{app.name}: run makemessages -l fr and translate"
+
+
+def _settings_env() -> dict[str, str]:
+    """The environment of this test process plus what its settings need, so that makemessages loads the test
+    settings and their secret key however pytest was started (`make test`, an IDE, a bare command line).
+    pytest-django puts the settings module in the environment; `settings.SETTINGS_MODULE` is None under
+    override_settings, so it is not read from there."""
+    module = os.environ.get("DJANGO_SETTINGS_MODULE", "faune_platform.settings.test")
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": module, "FAUNE_SECRET_KEY": settings.SECRET_KEY}
