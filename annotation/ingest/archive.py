@@ -55,7 +55,7 @@ def extract_zip(archive: Path, destination: Path, *, max_total_bytes: int,
     """
     try:
         bundle = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as error:
+    except (zipfile.BadZipFile, OSError, NotImplementedError) as error:  # damaged, or a zip format too new
         raise ArchiveRejected(f"the zip archive cannot be read ({error})") from None
     budget = expansion_budget(archive, max_total_bytes=max_total_bytes, max_ratio=max_ratio)
     with bundle:
@@ -68,6 +68,10 @@ def extract_zip(archive: Path, destination: Path, *, max_total_bytes: int,
             except (zipfile.BadZipFile, OSError, EOFError) as error:
                 (destination / relative).unlink(missing_ok=True)
                 rejections.append(EntryRejection(entry.filename, f"damaged inside the zip ({error}); skipped"))
+            except (NotImplementedError, RuntimeError) as error:  # a newer zip method, or a password
+                (destination / relative).unlink(missing_ok=True)
+                rejections.append(EntryRejection(entry.filename, f"stored in a way this platform cannot unpack "
+                                                                 f"({error}); skipped"))
     return rejections
 
 

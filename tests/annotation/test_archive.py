@@ -46,3 +46,13 @@ def test_not_a_zip_is_refused(tmp_path):
     path.write_bytes(b"PK\x03\x04 but not really")
     with pytest.raises(ArchiveRejected, match="cannot be read"):
         extract_zip(path, tmp_path / "out", max_total_bytes=10**6)
+
+
+def test_a_zip_in_a_format_too_new_is_refused_with_the_reason(tmp_path):
+    """Zip 6.4 (say, a newer archiver's strong encryption): Python's zipfile raises NotImplementedError."""
+    data = bytearray(zip_bytes({"a.jpg": jpeg_bytes()}))
+    data[data.find(b"PK\x01\x02") + 6] = 64  # "made by" version 6.4 in the central directory
+    archive = tmp_path / "new.zip"
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ArchiveRejected, match="zip file version 6.4"):
+        extract_zip(archive, tmp_path / "out", max_total_bytes=10**9)
