@@ -30,6 +30,7 @@ class TokenObtainApi(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    body_serializer = AuthTokenSerializer
 
     def post(self, request: Request) -> Response:
         username, address = str(request.data.get("username", "")), client_address(request)
@@ -52,6 +53,8 @@ class TokenCreateSerializer(serializers.Serializer):
 
 
 class TokenListApi(APIView):
+    body_serializer = TokenCreateSerializer
+
     def get(self, request: Request) -> Response:
         return Response(TokenSerializer(tokens_of(request.user), many=True).data)
 
