@@ -1,6 +1,6 @@
 """Malformed input through the real ingest path: damaged JPEG/PNG/TIFF, broken zips, nonsense COCO and
 MegaDetector files, through the services and the upload endpoint. The only failures allowed are the domain's
-own refusals (a report line saying why, ArchiveRejected, LayoutError, UnknownClasses, DetectionFileError); never a
+own refusals (a report line saying why, ArchiveRejected, LayoutError, UnmappedClasses, DetectionFileError); never a
 5xx, and a refused file leaves nothing behind: no Image row, no file in media."""
 import io
 import json
@@ -18,7 +18,8 @@ from annotation.ingest.archive import ArchiveRejected, extract_zip
 from annotation.ingest.layouts import LayoutError
 from annotation.models import BatchOutcome, Image
 from annotation.services.batches import batch_open
-from annotation.services.imports import UnknownClasses, import_prepare
+from annotation.services.class_mapping import UnmappedClasses
+from annotation.services.imports import import_prepare
 from annotation.services.ingest import image_ingest
 from tests.conftest import stored_files
 from tests.factories import jpeg_bytes, upload, zip_bytes
@@ -156,7 +157,7 @@ def test_a_malformed_coco_index_is_refused_with_a_reason(tmp_path_factory, index
     (root / "index.json").write_bytes(junk if raw else json.dumps(index).encode())
     try:
         _rolled_back(lambda: import_prepare(root=root, fmt="coco", deployment_name=None, create_taxa=False))
-    except (LayoutError, UnknownClasses) as refusal:
+    except (LayoutError, UnmappedClasses) as refusal:
         assert str(refusal)
 
 
