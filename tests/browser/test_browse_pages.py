@@ -184,7 +184,7 @@ def test_previous_and_next_step_through_the_list_it_came_from(page, org, tmp_pat
     page.select_option("#id_taxon", label="fox")
     page.click("button:has-text('Save label')")
     page.wait_for_load_state()
-    assert "Labelled fox." in page.inner_text("[role=status]")
+    assert "Labelled fox on " in page.inner_text("[role=status]")  # the undo toast names the frame
     assert query_of(page.url) == {"deployment": str(a.pk), "source": "none"}  # still within the same list
     assert page.inner_text("#browse-position") == "no longer in this list (2 images)"
     assert Annotation.objects.filter(image=newest_first[1]).exists()
