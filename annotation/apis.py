@@ -17,7 +17,6 @@ from annotation.models import (
     BatchStatus,
     Image,
     Organisation,
-    ProposalStatus,
     ReviewState,
     ReviewTask,
     Taxon,
@@ -47,6 +46,7 @@ from annotation.serializers import (
     BatchSerializer,
     ClaimSerializer,
     ClassMappingSerializer,
+    DecisionQuerySerializer,
     DeploymentSerializer,
     ImageDetailSerializer,
     ImageFilterSerializer,
@@ -57,6 +57,7 @@ from annotation.serializers import (
     ProposalAcceptSerializer,
     ProposalCreateSerializer,
     ProposalDeclineSerializer,
+    ProposalQuerySerializer,
     TaxonCreateSerializer,
     TaxonProposalSerializer,
     TaxonSerializer,
@@ -383,14 +384,17 @@ class ImportMappingApi(APIView):
     """An import waiting for its class mapping: read its classes, send the mapping (then it runs), or cancel it."""
 
     parser_classes = [JSONParser]
+    body_serializer = ClassMappingSerializer
 
     def get(self, request: Request, pk: int) -> Response:
+        """The import's classes with their file counts and suggested taxa."""
         batch = get_object_or_404(batches_visible_to(request.user), pk=pk, kind=BatchKind.IMPORT)
         return Response({"id": batch.pk, "status": batch.status, "class_mapping": batch.class_mapping,
                          "classes": class_rows_data(import_classes(batch))})
 
     def post(self, request: Request, pk: int) -> Response:
         batch = get_object_or_404(batches_visible_to(request.user), pk=pk, kind=BatchKind.IMPORT)
+        """Map every class (`class_mapping`: {class: taxon, null for no label}); the import then runs."""
         serializer = ClassMappingSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         batch = import_mapping_submit(batch=batch, choices=serializer.validated_data["class_mapping"],
@@ -398,6 +402,7 @@ class ImportMappingApi(APIView):
         return Response(BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
 
     def delete(self, request: Request, pk: int) -> Response:
+        """Cancel the import: nothing of it was stored."""
         import_cancel(batch=get_object_or_404(batches_visible_to(request.user), pk=pk, kind=BatchKind.IMPORT),
                       user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -493,6 +498,7 @@ class ReviewProposeApi(APIView):
     """A taxon not in the list, for the task the user holds: `name`, optional `scientific_name`."""
 
     parser_classes = [JSONParser, FormParser]
+    body_serializer = ProposalCreateSerializer
 
     def post(self, request: Request, pk: int) -> Response:
         review_taxa_of(request.user)
@@ -585,8 +591,12 @@ class OrganisationMemberApi(APIView):
 class DecisionListApi(APIView):
     """Your newest decisions not undone yet (`limit`, 5 by default, at most 50)."""
 
+    query_serializer = DecisionQuerySerializer
+
     def get(self, request: Request) -> Response:
-        limit = min(max(id_or_none(request.query_params.get("limit", "5")) or 5, 1), 50)
+        query = DecisionQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        limit = query.validated_data["limit"]
         return Response([decision_data(d) for d in decisions_undoable(user=request.user, limit=limit)])
 
 
@@ -606,9 +616,13 @@ class DecisionUndoApi(APIView):
 class TaxonProposalListApi(APIView):
     """Coordinators: proposals of new taxa (`status`: pending by default, or all)."""
 
+    query_serializer = ProposalQuerySerializer
+
     def get(self, request: Request) -> Response:
         require_coordinator(request.user, "see proposals of new taxa")
-        proposals = taxon_proposals(request.query_params.get("status", ProposalStatus.PENDING))
+        query = ProposalQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        proposals = taxon_proposals(query.validated_data["status"])
         return Response(TaxonProposalSerializer(proposals[:200], many=True).data)
 
 
@@ -622,8 +636,10 @@ NEW_TAXON_FIELDS = ("name_en", "name_fr", "scientific_name", "parent")
 
 class TaxonProposalAcceptApi(APIView):
     parser_classes = [JSONParser, FormParser]
+    body_serializer = ProposalAcceptSerializer
 
     def post(self, request: Request, pk: int) -> Response:
+        """Accept a proposal (coordinators): each of its frames gets the taxon, existing or created."""
         proposal = _proposal_of(request, pk)
         serializer = ProposalAcceptSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -637,8 +653,10 @@ class TaxonProposalAcceptApi(APIView):
 
 class TaxonProposalDeclineApi(APIView):
     parser_classes = [JSONParser, FormParser]
+    body_serializer = ProposalDeclineSerializer
 
     def post(self, request: Request, pk: int) -> Response:
+        """Decline a proposal (coordinators): its task goes back to its queue."""
         proposal = _proposal_of(request, pk)
         serializer = ProposalDeclineSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -13,6 +13,7 @@ from annotation.models import (
     Image,
     LifeStage,
     Membership,
+    ProposalStatus,
     Role,
     Sequence,
     Sex,
@@ -378,6 +379,15 @@ class ProposalAcceptSerializer(serializers.Serializer):
 
 class ProposalDeclineSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ProposalQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=[*ProposalStatus.values, "all"], default=ProposalStatus.PENDING,
+                                     help_text="pending (the default), accepted, declined, withdrawn, or all")
+
+
+class DecisionQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=50, default=5, help_text="how many, newest first")
 
 
 class TaxonProposalSerializer(serializers.ModelSerializer):

@@ -199,7 +199,9 @@ def import_classes_page(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("batch-detail", pk=pk)
     coordinator = user_access(request.user).coordinator
     taxa = sorted(Taxon.objects.all(), key=lambda taxon: taxon.name_en.casefold())
-    form = ClassMappingForm(request.POST or None, rows=import_classes(batch), taxa=taxa, coordinator=coordinator)
+    # Bound on every POST, an empty one included: it is refused with what is missing, not shown again blank.
+    data = request.POST if request.method == "POST" else None
+    form = ClassMappingForm(data, rows=import_classes(batch), taxa=taxa, coordinator=coordinator)
     if request.method == "POST":
         if form.asks_new_taxa() and not coordinator:
             raise PermissionDenied(_("Only coordinators create taxa; map the class to an existing taxon, or ask a "

@@ -11,6 +11,7 @@ import re
 from django.urls import URLPattern, URLResolver
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONOpenAPIRenderer, OpenAPIRenderer
 from rest_framework.schemas.generators import EndpointEnumerator
 from rest_framework.schemas.openapi import AutoSchema, SchemaGenerator
@@ -92,7 +93,7 @@ class ApiSchema(AutoSchema):
         operation["summary"] = _summary(operation.get("description", "")) or operation["operationId"]
         if method in ("POST", "PUT", "PATCH") and not self.get_request_serializer(path, method):
             operation.pop("requestBody", None)  # a bare action (cancel, skip): it reads no body
-        if not self.view.permission_classes:
+        if all(permission is AllowAny for permission in self.view.permission_classes):
             operation["security"] = []  # open to anyone (the token view)
         return operation
 

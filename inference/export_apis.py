@@ -50,10 +50,14 @@ class ExportListApi(APIView):
                                  utc_offset=data["utc_offset"], sampling_design=data["sampling_design"],
                                  title=data["title"])
 
+    body_serializer = InputSerializer
+
     def get(self, request: Request) -> Response:
+        """Your exports (coordinators: every one), newest first, with their progress and download link."""
         return Response({"results": [export_row(job) for job in exports_visible_to(request.user)[:100]]})
 
     def post(self, request: Request) -> Response:
+        """Start an export of the images you may export, in a format; it runs as a job (202)."""
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         job = export_request(user=request.user, fmt=serializer.validated_data["format"], scope=serializer.scope(),
@@ -64,4 +68,5 @@ class ExportListApi(APIView):
 
 class ExportDetailApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
+        """One export: its status, progress, report and, once done, its download link."""
         return Response(export_row(get_object_or_404(exports_visible_to(request.user), pk=pk)))

@@ -1,4 +1,6 @@
 """API tokens over the API: obtain one with a user name and password (throttled), list, create, revoke."""
+from collections.abc import Mapping
+
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import serializers, status
@@ -25,14 +27,21 @@ def _created(new: NewToken) -> Response:
     return Response({**TokenSerializer(new.token).data, "token": new.secret}, status=status.HTTP_201_CREATED)
 
 
+def _username_of(data: object) -> str:
+    """The name failures are counted against; a JSON body that is not an object has none (the serializer then
+    refuses it with a 400, like a wrong password)."""
+    return str(data.get("username", "")) if isinstance(data, Mapping) else ""
+
+
 class TokenObtainApi(APIView):
     """POST `username`, `password`: a new token named "api-token" (the answer keeps DRF's `token` field)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    body_serializer = AuthTokenSerializer
 
     def post(self, request: Request) -> Response:
-        username, address = str(request.data.get("username", "")), client_address(request)
+        username, address = _username_of(request.data), client_address(request)
         lockout = login_lockout(username=username, address=address)
         if lockout is not None:
             return Response({"detail": lockout.message}, status=status.HTTP_429_TOO_MANY_REQUESTS,
@@ -52,6 +61,8 @@ class TokenCreateSerializer(serializers.Serializer):
 
 
 class TokenListApi(APIView):
+    body_serializer = TokenCreateSerializer
+
     def get(self, request: Request) -> Response:
         return Response(TokenSerializer(tokens_of(request.user), many=True).data)
 

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from annotation.models import Annotation, BatchStatus, Deployment, Image, Taxon, UploadBatch
@@ -106,6 +107,17 @@ def test_someone_outside_the_organisation_cannot_map_or_cancel(api, other_partne
     assert stranger.post(f"/api/imports/{batch_id}/mapping/", {"class_mapping": {}},
                          format="json").status_code == 404
     assert stranger.delete(f"/api/imports/{batch_id}/mapping/").status_code == 404
+
+
+def test_an_empty_mapping_posted_to_the_classes_page_is_refused_saying_what_is_missing(api, partner):
+    """Found by the route x role matrix: the form was left unbound and shown again blank, with a 200."""
+    batch_id = send(api, zip_bytes(LABELLED)).json()["id"]
+    page = Client()
+    page.force_login(partner)
+    response = page.post(f"/import/{batch_id}/classes/")
+    assert response.status_code == 400
+    assert "Choose a taxon for this class, or import it without a label." in response.content.decode()
+    assert UploadBatch.objects.get(pk=batch_id).status == BatchStatus.OPEN and import_folder(batch_id).is_dir()
 
 
 def test_a_class_mapping_sent_with_the_archive_queues_it_at_once(api, django_capture_on_commit_callbacks):

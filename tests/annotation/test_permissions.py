@@ -2,25 +2,34 @@
 
 Partners: their organisation only. Experts: also the whole pool within their taxa. Coordinators: everything
 and the admin. Anonymous: the home page only. Invisible objects answer 404, so their existence does not leak."""
+import hashlib
 from dataclasses import dataclass, field, replace
 
 import pytest
 from django.test import Client
 from django.urls import URLResolver, get_resolver
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework.test import APIClient
 
-from annotation.models import ReviewTask, Role
+from annotation.models import ReviewTask, Role, UploadBatch
 from annotation.services.annotations import annotation_add
 from annotation.services.batches import batch_open
+from annotation.services.imports_web import import_archive_accept
 from annotation.services.ingest import image_ingest
 from annotation.services.organisations import deployment_get_or_create
+from annotation.services.proposals import taxon_proposal_create
+from annotation.services.undo import label_decided
+from faune_platform.jobs import job_claim, job_start
 from faune_platform.tokens.services import api_token_create
-from inference.models import ModelVersion, NoveltyScan, VersionStatus
+from inference.models import ExportJob, ModelVersion, NoveltyScan, VersionStatus
+from inference.services.exports.jobs import export_request, export_work
+from inference.services.exports.scope import ExportOptions, ExportScope
 from tests import factories
 from tests.factories import taxon, write_jpeg
 from training.models import Release, RoundStatus, TrainingRound
+from training.services.releases import releases_dir
 
 pytestmark = pytest.mark.django_db
 ROLES = ["anonymous", "partner", "other_partner", "expert", "coordinator"]
@@ -40,14 +49,55 @@ def world(org, partner, other_partner, expert, coordinator, tmp_path):
     task = ReviewTask.objects.create(image=deer, sequence_id=deer.sequence_id, opened_for=deer.sequence_id,
                                      queue_taxon=taxon("red-deer"), reason="permissions matrix")
     version = ModelVersion.objects.create(name="head", version="1", backbone={}, status=VersionStatus.ARCHIVED)
-    Release.objects.create(version=version, semver="1.0.0", files={}, model_card="card", created_by=coordinator)
+    _release(version, coordinator)
     training_round = TrainingRound.objects.create(created_by=coordinator, status=RoundStatus.DONE, active=None)
     scan = NoveltyScan.objects.create(created_by=coordinator, version=version, status="done")
     deployment = deployment_get_or_create(organisation=org, name="Col du Lautaret")
+    _label, decision = label_decided(image=fox, taxon=taxon("fox"), author=partner)
     return {"users": users, "deer": deer.pk, "fox": fox.pk, "batch": batch.pk, "task": task.pk, "org": org.pk,
             "member": partner.pk, "version": version.pk, "round": training_round.pk, "scan": scan.pk,
             "deployment": deployment.pk, "token": api_token_create(user=partner, name="matrix").token.pk,
-            "uid": urlsafe_base64_encode(force_bytes(partner.pk))}
+            "uid": urlsafe_base64_encode(force_bytes(partner.pk)), "decision": decision.pk,
+            "proposal": _proposal(batch, expert, tmp_path).pk, "export": _export(org, partner).pk,
+            "waiting_import": _waiting_import(org, partner).pk}
+
+
+def _release(version: ModelVersion, coordinator) -> Release:
+    """A published release whose one file is on disk, so its file and zip URLs serve something."""
+    card = b"# head 1.0.0\n"
+    folder = releases_dir() / "1.0.0"
+    folder.mkdir(parents=True)
+    (folder / "model_card.md").write_bytes(card)
+    (folder / "SHA256SUMS").write_text(f"{hashlib.sha256(card).hexdigest()}  model_card.md\n")
+    return Release.objects.create(version=version, semver="1.0.0", files={"model_card.md": "card"},
+                                  model_card="card", created_by=coordinator)
+
+
+def _proposal(batch, expert, tmp_path):
+    """The expert proposes a new taxon on a task of theirs, on a frame of its own (a task in their taxa shows them
+    its frame: deer and fox keep the visibility the matrix expects)."""
+    image = image_ingest(path=write_jpeg(tmp_path / "3.jpg", seed=3), name="3.jpg", batch=batch,
+                         deployment=None).image
+    task = ReviewTask.objects.create(image=image, sequence_id=image.sequence_id, opened_for=image.sequence_id,
+                                     queue_taxon=taxon("red-deer"), reason="permissions matrix", claimed_by=expert,
+                                     claimed_until=timezone.now() + timezone.timedelta(minutes=15))
+    return taxon_proposal_create(task_id=task.pk, user=expert, name="okapi")
+
+
+def _export(org, partner) -> ExportJob:
+    """The partner's finished COCO export of their organisation."""
+    job = export_request(user=partner, fmt="coco", scope=ExportScope(organisation=org.pk),
+                         options=ExportOptions(), enqueue=False)
+    assert export_work(job_claim(ExportJob, job.pk, job_start(job)), None)
+    return job
+
+
+def _waiting_import(org, partner):
+    """The partner's import of a class folder no taxon is named like: it waits for its class mapping."""
+    archive = factories.upload("okapis.zip", factories.zip_bytes({"Okapi/1.jpg": factories.jpeg_bytes(seed=9)}),
+                               "application/zip")
+    return import_archive_accept(archive=archive, organisation=org, deployment_name="", user=partner,
+                                 fmt="classes", maxlag_s=None)
 
 
 def page_client(user) -> Client:
@@ -112,6 +162,11 @@ ROUTES: dict[str, Access] = {
     "api-tokens-list": Access("/api/tokens/", API_SIGNED_IN, (UNAUTHENTICATED, BAD, BAD, BAD, BAD)),
     "api-token-detail": Access("/api/tokens/{token}/", None, None,
                                delete=(UNAUTHENTICATED, NO_CONTENT, HIDDEN, HIDDEN, HIDDEN)),
+    "favicon": Access("/favicon.ico", ALL_OK),
+    # the schema and its page describe the API to those who may call it
+    "api-schema": Access("/api/schema/", API_SIGNED_IN),
+    "api-schema-yaml": Access("/api/schema.yaml", API_SIGNED_IN),
+    "api-docs": Access("/api/docs/", SIGNED_IN),
     # annotation: pages
     "image-list": Access("/images/", SIGNED_IN),
     "image-detail": Access("/images/{deer}/", (LOGIN, OK, HIDDEN, OK, OK), (LOGIN, OK, HIDDEN, OK, OK)),
@@ -121,9 +176,18 @@ ROUTES: dict[str, Access] = {
     "import": Access("/import/", SIGNED_IN, REDISPLAYED),
     "batch-list": Access("/batches/", SIGNED_IN),
     "batch-detail": Access("/batches/{batch}/", (LOGIN, OK, HIDDEN, HIDDEN, OK)),
+    "batch-close": Access("/batches/{batch}/close/", None, (LOGIN, LOGIN, HIDDEN, HIDDEN, LOGIN)),
+    # the partner's import waiting for its class mapping; an empty mapping is shown again with what is missing
+    "import-classes": Access("/import/{waiting_import}/classes/", (LOGIN, OK, HIDDEN, HIDDEN, OK),
+                             (LOGIN, BAD, HIDDEN, HIDDEN, BAD)),
+    # the partner's cancel removes the import: the coordinator, after them, finds nothing
+    "import-cancel": Access("/import/{waiting_import}/cancel/", None, (LOGIN, LOGIN, HIDDEN, HIDDEN, HIDDEN)),
     "taxon-list": Access("/taxa/", SIGNED_IN, (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)),
     "review": Access("/review/", (LOGIN, FORBIDDEN, FORBIDDEN, OK, OK)),
     "review-conflicts": Access("/review/conflicts/", COORDINATOR, (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, LOGIN)),
+    "taxon-proposals": Access("/review/proposals/", COORDINATOR, (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, LOGIN)),
+    # only its author undoes a decision; the page says why not to anyone else and goes back (302 for all)
+    "decision-undo": Access("/decisions/{decision}/undo/", None, (LOGIN,) * 5),
     "organisation-list": Access("/organisations/", COORDINATOR, (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)),
     "organisation-members": Access("/organisations/{org}/members/", COORDINATOR,
                                    (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, BAD)),
@@ -142,7 +206,12 @@ ROUTES: dict[str, Access] = {
     "api-batch": Access("/api/batches/{batch}/", (UNAUTHENTICATED, OK, HIDDEN, HIDDEN, OK)),
     "api-batch-files": Access("/api/batches/{batch}/files/", (UNAUTHENTICATED, OK, HIDDEN, HIDDEN, OK),
                               (UNAUTHENTICATED, NOT_MULTIPART, HIDDEN, HIDDEN, NOT_MULTIPART)),
+    "api-batch-close": Access("/api/batches/{batch}/close/", None, (UNAUTHENTICATED, OK, HIDDEN, HIDDEN, OK)),
     "api-imports": Access("/api/imports/", None, API_MULTIPART_POST),
+    # as import-cancel: the partner's DELETE removes the import the coordinator would have cancelled
+    "api-import-mapping": Access("/api/imports/{waiting_import}/mapping/", (UNAUTHENTICATED, OK, HIDDEN, HIDDEN, OK),
+                                 (UNAUTHENTICATED, BAD, HIDDEN, HIDDEN, BAD),
+                                 delete=(UNAUTHENTICATED, NO_CONTENT, HIDDEN, HIDDEN, HIDDEN)),
     "api-review-queues": Access("/api/review/queues/", (UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, OK)),
     "api-review-claim": Access("/api/review/claim/", None,  # 204: nothing in triage to claim
                                 (UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, NO_CONTENT, NO_CONTENT)),
@@ -154,6 +223,20 @@ ROUTES: dict[str, Access] = {
     "api-review-skip": Access("/api/review/tasks/{task}/skip/", None,
                               (UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, CONFLICT, CONFLICT)),
     "api-review-resolve": Access("/api/review/tasks/{task}/resolve/", None, API_COORDINATOR_POST),
+    # giving back a task one does not hold releases nothing (200, `released: false`)
+    "api-review-release": Access("/api/review/tasks/{task}/release/", None,
+                                 (UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, OK, OK)),
+    "api-review-propose": Access("/api/review/tasks/{task}/propose/", None,
+                                 (UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, BAD, BAD)),
+    "api-decisions": Access("/api/decisions/", API_SIGNED_IN),
+    "api-decision-undo": Access("/api/decisions/{decision}/undo/", None,
+                                (UNAUTHENTICATED, OK, HIDDEN, HIDDEN, HIDDEN)),
+    "api-taxon-proposals": Access("/api/taxon-proposals/", API_COORDINATOR),
+    # nothing named: the taxon is created with the proposed name
+    "api-taxon-proposal-accept": Access("/api/taxon-proposals/{proposal}/accept/", None,
+                                        (UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, CREATED)),
+    "api-taxon-proposal-decline": Access("/api/taxon-proposals/{proposal}/decline/", None,
+                                         (UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)),
     "api-review-conflicts": Access("/api/review/conflicts/", API_COORDINATOR),
     "api-review-agreement": Access("/api/review/agreement/", API_COORDINATOR),
     "api-members": Access("/api/organisations/{org}/members/", API_COORDINATOR, API_COORDINATOR_POST),
@@ -165,7 +248,9 @@ ROUTES: dict[str, Access] = {
     # pages that start jobs answer a refused request with a redirect and a message
     "selection": Access("/selection/", COORDINATOR, (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, LOGIN),
                         {"strategy": "no-such-strategy"}),
-    "model-status": Access("/models/{version}/status/", None, (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, LOGIN)),
+    # the confirmation step of a status change; with no status chosen it says so (400)
+    "model-status": Access("/models/{version}/status/", (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, BAD),
+                           (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, BAD)),
     "novelty": Access("/novelty/", COORDINATOR, (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, LOGIN), {"seed": "x"}),
     "novelty-cluster": Access("/novelty/{scan}/clusters/0/", (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, HIDDEN),
                               (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, HIDDEN)),
@@ -179,6 +264,13 @@ ROUTES: dict[str, Access] = {
     "api-selection-batches": Access("/api/selection/batches/", API_COORDINATOR, API_COORDINATOR_POST,
                                     {"strategy": "no-such-strategy"}),
     "api-model-status": Access("/api/models/{version}/status/", None, API_COORDINATOR_POST),
+    # the partner's finished export: theirs and the coordinators' only; the partner's delete goes first
+    "exports": Access("/exports/", SIGNED_IN, (LOGIN, BAD, BAD, BAD, BAD)),
+    "export-detail": Access("/exports/{export}/", (LOGIN, OK, HIDDEN, HIDDEN, OK)),
+    "export-download": Access("/exports/{export}/download", (LOGIN, OK, HIDDEN, HIDDEN, OK)),
+    "export-delete": Access("/exports/{export}/delete", None, (LOGIN, LOGIN, HIDDEN, HIDDEN, HIDDEN)),
+    "api-exports": Access("/api/exports/", API_SIGNED_IN, (UNAUTHENTICATED, BAD, BAD, BAD, BAD)),
+    "api-export": Access("/api/exports/{export}/", (UNAUTHENTICATED, OK, HIDDEN, HIDDEN, OK)),
     "api-novelty-scans": Access("/api/novelty/scans/", API_COORDINATOR, API_COORDINATOR_POST, {"seed": "x"}),
     # 409 for the coordinator: no production model, so no scan to list clusters of
     "api-novelty-clusters": Access("/api/novelty/clusters/",
@@ -195,7 +287,8 @@ ROUTES: dict[str, Access] = {
     "round-plot": Access("/rounds/{round}/plots/confusion.png", (LOGIN, HIDDEN, HIDDEN, HIDDEN, HIDDEN)),
     "release-list": Access("/releases/", ALL_OK),
     "release-detail": Access("/releases/1.0.0/", ALL_OK),
-    "release-file": Access("/releases/1.0.0/files/model_card.md", (HIDDEN,) * 5),
+    "release-file": Access("/releases/1.0.0/files/model_card.md", ALL_OK),
+    "release-download": Access("/releases/1.0.0/download.zip", ALL_OK),
     "api-rounds": Access("/api/rounds/", API_SIGNED_IN, API_COORDINATOR_POST, {"mode": "no-such-mode"}),
     "api-round": Access("/api/rounds/{round}/", API_SIGNED_IN),
     "api-round-cancel": Access("/api/rounds/{round}/cancel/", None, (UNAUTHENTICATED, FORBIDDEN, FORBIDDEN,
@@ -302,9 +395,11 @@ def test_csrf_refusal_is_about_the_token(world):
 
 
 def test_api_image_counts_follow_visibility(world):
+    """The partner's three frames; the expert sees the two with a task in their deer queue (the deer and the
+    proposal's frame), not the fox."""
     seen = {role: api_client(user).get("/api/images/").json()["count"]
             for role, user in world["users"].items() if user is not None}
-    assert seen == {"partner": 2, "other_partner": 0, "expert": 1, "coordinator": 2}
+    assert seen == {"partner": 3, "other_partner": 0, "expert": 2, "coordinator": 3}
 
 
 @pytest.mark.parametrize(("role", "image", "expected"), [
@@ -358,3 +453,16 @@ def test_taxon_page_form(world, role, expected):
 def test_expert_membership_role_is_required_for_pool_wide_view(world, other_org):
     plain = factories.member("pat", other_org, Role.PARTNER, taxa=[taxon("red-deer")])
     assert api_client(plain).get(f"/api/images/{world['deer']}/").status_code == HIDDEN
+
+
+
+@pytest.mark.parametrize(("method", "path", "model", "key", "expected"), [
+    ("delete", "/api/imports/{waiting_import}/mapping/", UploadBatch, "waiting_import", NO_CONTENT),
+    ("post", "/import/{waiting_import}/cancel/", UploadBatch, "waiting_import", LOGIN),
+    ("post", "/exports/{export}/delete", ExportJob, "export", LOGIN),
+])
+def test_coordinator_removes_a_partners_import_or_export(world, method, path, model, key, expected):
+    """In the matrix the partner removes these before the coordinator's turn; here the coordinator alone does."""
+    url = path.format(**world)
+    response = _call(_client("coordinator", world["users"]["coordinator"], url), method, url, {})
+    assert response.status_code == expected and not model.objects.filter(pk=world[key]).exists()

@@ -172,3 +172,15 @@ def test_the_desk_lists_the_users_own_undoable_decisions(burst, expert, coordina
     assert client_for(coordinator).get("/api/decisions/").json() == []
     undo(expert, saved["id"])
     assert client_for(expert).get("/api/decisions/").json() == []
+
+
+@pytest.mark.parametrize(("query", "field"), [("?limit=0", "limit"), ("?limit=51", "limit"), ("?limit=x", "limit")])
+def test_the_decisions_list_refuses_a_limit_out_of_range_saying_which(expert, query, field):
+    response = client_for(expert).get(f"/api/decisions/{query}")
+    assert response.status_code == 400 and field in response.json()
+
+
+def test_the_proposals_list_refuses_an_unknown_status(coordinator):
+    response = client_for(coordinator).get("/api/taxon-proposals/?status=maybe")
+    assert response.status_code == 400 and "status" in response.json()
+    assert client_for(coordinator).get("/api/taxon-proposals/?status=all").status_code == 200

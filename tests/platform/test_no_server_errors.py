@@ -22,12 +22,15 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 from django_q.conf import Conf
 
-from annotation.models import ReviewState, ReviewTask, Role
+from annotation.models import ReviewState, ReviewTask, Role, TaxonProposal
 from annotation.services.annotations import annotation_add
 from annotation.services.batches import batch_open
 from annotation.services.ingest import image_ingest
 from annotation.services.organisations import deployment_get_or_create
 from annotation.services.review import ReviewItem, review_tasks_create
+from annotation.services.undo import label_decided
+from inference.services.exports.jobs import export_request
+from inference.services.exports.scope import ExportOptions, ExportScope
 from inference.services.registry import default_version_ensure
 from tests import factories
 from tests.factories import taxon, write_jpeg
@@ -119,7 +122,11 @@ def world(org, other_org, partner, expert, coordinator, tmp_path):
     waiting = batch_open(organisation=org, uploader=partner, kind="import",  # waits for its class mapping
                          params={"class_counts": {"Okapi": 1, "renards": 2}})
     real = {"organisation": org.pk, "image": images[0].pk, "batch": batch.pk, "review": task.pk, "import": waiting.pk,
-            "round": training_round.pk, "model": version.pk, "semver": release.semver, "name": "model_card.md"}
+            "round": training_round.pk, "model": version.pk, "semver": release.semver, "name": "model_card.md",
+            "export": export_request(user=partner, fmt="coco", scope=ExportScope(organisation=org.pk),
+                                     options=ExportOptions(), enqueue=False).pk,  # pending: its download is a 409
+            "decision": label_decided(image=images[1], taxon=taxon("fox"), author=partner)[1].pk,
+            "proposal": TaxonProposal.objects.create(name="okapi", proposed_by=expert, labels_stamp=0).pk}
     roles = {"anonymous": None, "partner": partner, "expert": expert, "coordinator": coordinator,
              "superuser": superuser}
     return real, roles

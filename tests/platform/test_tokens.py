@@ -40,6 +40,13 @@ def test_the_token_endpoint_returns_a_working_token_of_the_new_kind(partner):
     assert with_token(secret + "x").get("/api/images/").status_code == 401
 
 
+@pytest.mark.parametrize("body", [None, 121, "", [1, 2]])
+def test_a_body_that_is_not_an_object_is_refused_with_a_message(partner, body):
+    """Found by the schema-driven fuzzing: such a JSON body was a 500."""
+    response = APIClient().post("/api/token/", body, format="json")
+    assert response.status_code == 400 and response.json()["detail"] == "Wrong user name or password."
+
+
 def test_several_named_tokens_are_created_listed_and_revoked_through_the_api(partner, other_partner):
     api = signed_in(partner)
     first = api.post("/api/tokens/", {"name": "laptop", "days": 30}, format="json")
