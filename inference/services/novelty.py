@@ -24,6 +24,7 @@ from faune_platform.db import chunked, in_chunks
 from faune_platform.jobs import ACTIVE, job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
 from inference.engine import novelty as engine
 from inference.engine.stored import from_f16_bytes
+from inference.job_words import job_status_word
 from inference.models import Embedding, ModelVersion, NoveltyScan, Prediction
 from inference.selectors import production_version
 
@@ -203,7 +204,7 @@ def novelty_cluster_label(*, user: User, scan: NoveltyScan, number: int, taxon: 
         locked = NoveltyScan.objects.select_for_update().get(pk=scan.pk)
         if locked.status != "done":
             raise NoveltyScanError(_("Scan %(id)s is %(status)s: only a finished scan's clusters can be labelled.")
-                                   % {"id": locked.pk, "status": locked.status})
+                                   % {"id": locked.pk, "status": job_status_word(locked.status)})
         entry = _cluster_entry(locked, number)
         if entry.get("outcome"):
             done = entry["outcome"]
