@@ -3,6 +3,7 @@ learning and possibly new taxa."""
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -57,7 +58,7 @@ class ImagePredictionApi(APIView):
         version = production_version()
         summary = prediction_summary(image, version) if version else None
         if summary is None:
-            return Response({"detail": "Not pre-labelled yet: the worker has not reached this image."}, status=404)
+            return Response({"detail": _("Not pre-labelled yet: the worker has not reached this image.")}, status=404)
         return Response(summary)
 
 
@@ -80,7 +81,7 @@ class SimilarImagesApi(APIView):
         def validate_taxa(self, value: str) -> list[int]:
             ids = [id_or_none(item) for item in value.split(",") if item.strip()]
             if None in ids:
-                raise serializers.ValidationError("Give taxon ids separated by commas, e.g. 3,7.")
+                raise serializers.ValidationError(_("Give taxon ids separated by commas, e.g. 3,7."))
             return ids[:10]
 
     query_serializer = InputSerializer
@@ -124,7 +125,7 @@ class AcceptSerializer(serializers.Serializer):
     def validate_expected_current(self, value: dict) -> dict[int, int]:
         ids = {key: id_or_none(key) for key in value}
         if None in ids.values():
-            raise serializers.ValidationError("Keys are image ids.")
+            raise serializers.ValidationError(_("Keys are image ids."))
         return {ids[key]: label for key, label in value.items()}
 
 
@@ -215,7 +216,7 @@ class NoveltyScanApi(APIView):
         require_coordinator(request.user, "look for possibly new taxa")
         scan = novelty_scan_latest()
         if scan is None:
-            return Response({"detail": "No scan yet: POST here to start one."},
+            return Response({"detail": _("No scan yet: POST here to start one.")},
                             status=status.HTTP_404_NOT_FOUND)
         return Response(novelty_scan_row(scan))
 
@@ -239,11 +240,11 @@ class NoveltyClusterListApi(APIView):
     def get(self, request: Request) -> Response:
         require_coordinator(request.user, "look for possibly new taxa")
         if production_version() is None:
-            return Response({"detail": "No production model: scans work on its embeddings and predictions."},
+            return Response({"detail": _("No production model: scans work on its embeddings and predictions.")},
                             status=status.HTTP_409_CONFLICT)
         scan = novelty_scan_shown()
         if scan is None:
-            return Response({"detail": "No finished scan yet: POST /api/novelty/scans/ starts one."},
+            return Response({"detail": _("No finished scan yet: POST /api/novelty/scans/ starts one.")},
                             status=status.HTTP_404_NOT_FOUND)
         rows = novelty_cluster_rows(scan)
         for row in rows:
@@ -259,7 +260,7 @@ class NoveltyClusterApi(APIView):
         scan = get_object_or_404(NoveltyScan, pk=pk, status="done")
         members = novelty_cluster_members(scan, number)
         if members is None:
-            return Response({"detail": f"Scan {scan.pk} has no cluster {number}."},
+            return Response({"detail": _("Scan %(id)s has no cluster %(number)s.") % {"id": scan.pk, "number": number}},
                             status=status.HTTP_404_NOT_FOUND)
         for member in members:
             member["thumbnail_url"] = reverse("image-thumbnail", args=[member["image"]])

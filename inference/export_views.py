@@ -20,6 +20,7 @@ from annotation.models import Organisation
 from faune_platform.converters import id_or_none
 from inference.engine.exports.files import zip_stream
 from inference.forms import ExportForm
+from inference.job_words import job_status_words
 from inference.models import ExportFormat
 from inference.services.exports.jobs import (
     export_delete,
@@ -103,7 +104,8 @@ def export_page(request: HttpRequest) -> HttpResponse:
 @login_required
 def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(exports_visible_to(request.user), pk=pk)
-    return render(request, "inference/export_detail.html", {"job": job, "row": export_row(job)})
+    return render(request, "inference/export_detail.html", {
+        "job": job, "row": export_row(job), "status_words": job_status_words()})
 
 
 @login_required

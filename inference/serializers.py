@@ -1,4 +1,5 @@
 """Request and response shapes of the inference API that pages share."""
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from annotation.models import Taxon
@@ -85,11 +86,11 @@ class NoveltyClusterLabelSerializer(serializers.Serializer):
     def validate(self, data: dict) -> dict:
         named = bool(data.get("name_en", "").strip())
         if named == bool(data.get("taxon")):
-            raise serializers.ValidationError("Name a new taxon (name_en) or choose an existing one "
-                                              "(taxon), not both.")
+            raise serializers.ValidationError(_("Name a new taxon (name_en) or choose an existing one "
+                                                "(taxon), not both."))
         if not named and (data.get("name_fr") or data.get("scientific_name") or data.get("parent")):
-            raise serializers.ValidationError("French name, scientific name and parent describe a new "
-                                              "taxon: give its English name too, or leave them empty.")
+            raise serializers.ValidationError(_("French name, scientific name and parent describe a new "
+                                                "taxon: give its English name too, or leave them empty."))
         return data
 
     def chosen_taxon(self) -> Taxon | None:

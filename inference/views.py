@@ -6,13 +6,14 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from rest_framework import serializers
 
 from annotation.models import Organisation, Taxon
 from annotation.permissions import require_coordinator
 from annotation.selectors import deployments_visible_to, images_visible_to
-from annotation.taxon_names import taxa_in_reading_order
+from annotation.taxon_names import taxa_in_reading_order, taxon_name
 from faune_platform.converters import id_or_none
 from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES
 from inference.models import ModelVersion, NoveltyScan, SelectionBatch
@@ -89,13 +90,20 @@ def _bulk_label(request: HttpRequest) -> HttpResponse:
     expected = {pk: id_or_none(request.POST.get(f"current-{pk}")) or 0 for pk in ids}
     taxon = Taxon.objects.filter(pk=id_or_none(request.POST.get("taxon"))).first()
     result = prelabels_accept(user=request.user, image_ids=ids, taxon=taxon, expected=expected)
-    verb = f"Corrected to {taxon.name_en}" if taxon else "Accepted the pre-label of"
-    done = len(result.labelled)
-    messages.success(request, f"{verb} {done} image(s)." if done else "Nothing selected that you may label.")
+    messages.success(request, _accepted_message(len(result.labelled), taxon))
     if result.conflicts:
-        messages.error(request, f"{len(result.conflicts)} image(s) left alone, labelled by someone else since this "
-                                "page loaded: " + " ".join(list(result.conflicts.values())[:3]))
+        messages.error(request, _("%(count)s image(s) left alone, labelled by someone else since this page loaded: "
+                                  "%(reasons)s") % {"count": len(result.conflicts),
+                                                    "reasons": " ".join(list(result.conflicts.values())[:3])})
     return redirect(request.get_full_path())
+
+
+def _accepted_message(done: int, taxon: Taxon | None) -> str:
+    if not done:
+        return _("Nothing selected that you may label.")
+    if taxon:
+        return _("Corrected to %(taxon)s %(count)s image(s).") % {"taxon": taxon_name(taxon), "count": done}
+    return _("Accepted the pre-label of %(count)s image(s).") % {"count": done}
 
 
 @login_required
@@ -126,7 +134,8 @@ def _request_selection(request: HttpRequest, form: SelectionRequestSerializer) -
     except SelectionError as error:  # e.g. no production model yet: the page says so instead of failing
         messages.error(request, str(error))
     else:
-        messages.success(request, f"Batch {batch.pk} queued: {data['size']} picks with {data['strategy']}.")
+        messages.success(request, _("Batch %(id)s queued: %(size)s picks with %(strategy)s.")
+                         % {"id": batch.pk, "size": data["size"], "strategy": data["strategy"]})
 
 
 def _filled(request: HttpRequest) -> dict[str, str]:
@@ -163,7 +172,7 @@ def _request_scan(request: HttpRequest) -> None:
     except NoveltyScanError as error:  # no production model, or a scan still running: the page says so
         messages.error(request, str(error))
     else:
-        messages.success(request, f"Scan {scan.pk} queued; this page follows it.")
+        messages.success(request, _("Scan %(id)s queued; this page follows it.") % {"id": scan.pk})
 
 
 @login_required
@@ -174,7 +183,7 @@ def novelty_cluster_page(request: HttpRequest, pk: int, number: int) -> HttpResp
     scan = get_object_or_404(NoveltyScan.objects.select_related("version"), pk=pk, status="done")
     members = novelty_cluster_members(scan, number)
     if members is None:
-        raise Http404(f"Scan {scan.pk} has no cluster {number}.")
+        raise Http404(_("Scan %(id)s has no cluster %(number)s.") % {"id": scan.pk, "number": number})
     if request.method == "POST":
         _label_cluster(request, scan, number)
         return redirect("novelty-cluster", pk=scan.pk, number=number)
@@ -197,8 +206,9 @@ def _label_cluster(request: HttpRequest, scan: NoveltyScan, number: int) -> None
     except NoveltyScanError as error:
         messages.error(request, str(error))
         return
-    messages.success(request, f"Labelled {len(result.labelled)} image(s) {result.taxon.name_en}; "
-                              f"{len(result.review)} outlier(s) sent to review.")
+    messages.success(request, _("Labelled %(count)s image(s) %(taxon)s; %(review)s outlier(s) sent to review.")
+                     % {"count": len(result.labelled), "taxon": taxon_name(result.taxon), "review": len(result.review)})
     if result.conflicts:
-        messages.error(request, f"{len(result.conflicts)} image(s) left alone, labelled by someone else "
-                                "since the scan: " + " ".join(list(result.conflicts.values())[:3]))
+        messages.error(request, _("%(count)s image(s) left alone, labelled by someone else since the scan: "
+                                  "%(reasons)s") % {"count": len(result.conflicts),
+                                                    "reasons": " ".join(list(result.conflicts.values())[:3])})

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Mod
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotation.models import Image, Taxon, TaxonKind
 from annotation.permissions import require_coordinator
@@ -23,6 +24,7 @@ from faune_platform.db import chunked, in_chunks
 from faune_platform.jobs import ACTIVE, job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
 from inference.engine import novelty as engine
 from inference.engine.stored import from_f16_bytes
+from inference.job_words import job_status_word
 from inference.models import Embedding, ModelVersion, NoveltyScan, Prediction
 from inference.selectors import production_version
 
@@ -57,7 +59,7 @@ class ClusterLabelled:
 def _production() -> ModelVersion:
     version = production_version()
     if version is None:
-        raise NoveltyScanError("No production model: the scan works on its embeddings and predictions.")
+        raise NoveltyScanError(_("No production model: the scan works on its embeddings and predictions."))
     return version
 
 
@@ -99,7 +101,7 @@ def novelty_scan_run(scan_id: int, token: str) -> None:
 def _scan(scan: NoveltyScan) -> None:
     version = scan.version
     if version is None:
-        raise NoveltyScanError("Its model version was deleted.")
+        raise NoveltyScanError(_("Its model version was deleted."))
     if not job_heartbeat(scan, stage="reading labelled images"):
         return
     labelled = _labelled(version, scan.seed)
@@ -184,7 +186,8 @@ def _cluster_row(cluster: engine.Cluster) -> dict:
 
 def _cluster_entry(scan: NoveltyScan, number: int) -> dict:
     if not 1 <= number <= len(scan.clusters):
-        raise NoveltyScanError(f"Scan {scan.pk} has no cluster {number}: it found {len(scan.clusters)}.")
+        raise NoveltyScanError(_("Scan %(id)s has no cluster %(number)s: it found %(found)s.")
+                               % {"id": scan.pk, "number": number, "found": len(scan.clusters)})
     return scan.clusters[number - 1]
 
 
@@ -196,12 +199,12 @@ def novelty_cluster_label(*, user: User, scan: NoveltyScan, number: int, taxon: 
     transaction, the scan row locked: a cluster is labelled once, and a refused one leaves no new taxon."""
     require_coordinator(user, "label possibly-new clusters")
     if (taxon is None) == (new_taxon is None):
-        raise NoveltyScanError("Name a new taxon or choose an existing one (not both).")
+        raise NoveltyScanError(_("Name a new taxon or choose an existing one (not both)."))
     with transaction.atomic():
         locked = NoveltyScan.objects.select_for_update().get(pk=scan.pk)
         if locked.status != "done":
-            raise NoveltyScanError(f"Scan {locked.pk} is {locked.status}: only a finished scan's clusters "
-                                   "can be labelled.")
+            raise NoveltyScanError(_("Scan %(id)s is %(status)s: only a finished scan's clusters can be labelled.")
+                                   % {"id": locked.pk, "status": job_status_word(locked.status)})
         entry = _cluster_entry(locked, number)
         if entry.get("outcome"):
             done = entry["outcome"]

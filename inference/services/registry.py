@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotation.ingest.hashing import file_sha256
 from annotation.models import Taxon
@@ -92,9 +93,10 @@ class LostClasses(Exception):
 
     def __init__(self, version: ModelVersion, lost: list[dict]) -> None:
         self.lost = lost
-        names = ", ".join(f"{row['name']} ({row['labels']} labels)" for row in lost)
-        super().__init__(f"{version} cannot say {names}, which the production version says and the pool holds. "
-                         "Promote anyway only if that is intended (confirm the promotion).")
+        names = ", ".join(_("%(name)s (%(labels)s labels)") % row for row in lost)
+        super().__init__(_("%(version)s cannot say %(names)s, which the production version says and the pool "
+                           "holds. Promote anyway only if that is intended (confirm the promotion).")
+                         % {"version": version, "names": names})
 
 
 def promotion_warnings(*, version: ModelVersion) -> list[dict]:
@@ -135,7 +137,8 @@ def model_version_set_status(*, version: ModelVersion, status: str, user: User |
                              confirm_lost_classes: bool = False, note: str = "") -> ModelVersion:
     """`note`: why, in the coordinator's words; kept after what was done in the status log."""
     if status not in VersionStatus.values:
-        raise RegistryError(f"Unknown status {status!r}; use one of {', '.join(VersionStatus.values)}.")
+        raise RegistryError(_("Unknown status %(status)r; use one of %(statuses)s.")
+                            % {"status": status, "statuses": ", ".join(VersionStatus.values)})
     why = f": {note.strip()}" if note.strip() else ""
     if status == VersionStatus.PRODUCTION:
         done = "rolled back to" if version.status == VersionStatus.ARCHIVED else "promoted by hand"
@@ -144,8 +147,8 @@ def model_version_set_status(*, version: ModelVersion, status: str, user: User |
     with transaction.atomic():
         locked = ModelVersion.objects.select_for_update().get(pk=version.pk)  # a promotion may be under way
         if locked.status == VersionStatus.PRODUCTION:
-            raise RegistryError("The production version cannot be demoted directly; promote another version "
-                                "instead.")
+            raise RegistryError(_("The production version cannot be demoted directly; promote another version "
+                                  "instead."))
         before = locked.status
         locked.status = status
         locked.save(update_fields=["status"])

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Mod
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from annotation.models import WAITING, Image, ReviewState, ReviewTask, Taxon
 from annotation.selectors import taxa_with_experts
@@ -112,15 +113,16 @@ def _labelled(version: ModelVersion) -> Labelled:
 def _production() -> ModelVersion:
     version = production_version()
     if version is None:
-        raise SelectionError("No production model: selection works on its predictions and embeddings.")
+        raise SelectionError(gettext("No production model: selection works on its predictions and embeddings."))
     return version
 
 
 def _check(strategy: str, size: int) -> None:
     if strategy not in STRATEGIES:
-        raise SelectionError(f"Unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}.")
+        raise SelectionError(gettext("Unknown strategy %(strategy)r; choose one of %(strategies)s.")
+                             % {"strategy": strategy, "strategies": ", ".join(STRATEGIES)})
     if not 1 <= size <= 10_000:
-        raise SelectionError("A batch holds between 1 and 10,000 items.")
+        raise SelectionError(gettext("A batch holds between 1 and 10,000 items."))
 
 
 def selection_batch_request(*, user: User | None, strategy: str = DEFAULT_STRATEGY, size: int = 100,
@@ -166,7 +168,7 @@ def _pick(batch: SelectionBatch) -> None:
     vectors = _vectors(version.backbone_key, [row[0] for row in rows])
     rows = [row for row in rows if row[0] in vectors and row[1]]
     if not rows:
-        raise SelectionError("No unlabelled, pre-labelled image matches; nothing to select.")
+        raise SelectionError(gettext("No unlabelled, pre-labelled image matches; nothing to select."))
     logits = np.stack([from_f16_bytes(row[1]) for row in rows])
     probabilities = class_probabilities(logits, temperature=version.temperature, renormalise=not version.is_zero_shot)
     pool = Pool(ids=np.array([row[0] for row in rows]), embeddings=np.stack([vectors[row[0]] for row in rows]),

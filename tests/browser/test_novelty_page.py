@@ -66,3 +66,37 @@ def test_coordinator_labels_a_possibly_new_cluster(page, world):
 
     page.click("text=← Possibly new taxa")
     assert "labelled golden jackal by cora" in page.inner_text("#clusters li.cluster:first-child")
+
+
+@pytest.fixture
+def french_page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, locale="fr-FR")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+def test_a_french_coordinator_reads_the_scan_and_its_clusters_in_french(french_page, world):
+    page = french_page
+    log_in(page, "cora")
+    page.goto("/novelty/")
+    assert page.inner_text("h1") == "Taxons peut-être nouveaux"
+    button = page.locator("#start-scan button[type=submit]")
+    assert button.inner_text() == "Chercher des taxons peut-être nouveaux" and button.is_enabled()
+    assert "Pas encore d'analyse terminée." in page.inner_text("body") and page.locator("text=Graine").is_visible()
+    button.click()
+    page.wait_for_selector("#clusters li.cluster")
+    scan = NoveltyScan.objects.get()
+    assert f"Analyse {scan.pk} en file d'attente" in page.inner_text("[role=status]")
+    assert page.inner_text("#scan-status b") == "terminé"  # the stored status, "done", in the reader's words
+    summary = page.inner_text("#scan-summary")
+    assert summary.startswith(f"Analyse {scan.pk} de ") and "images non étiquetées incertaines examinées" in summary
+    assert "Seuils tirés des données" in summary and "cosine" not in summary
+    first = page.locator("#clusters li.cluster").first
+    size, outliers = len(scan.clusters[0]["members"]), len(scan.clusters[0]["outliers"])
+    assert " ".join(first.inner_text().split()).startswith(f"Groupe 1: {size} images, {outliers} atypique")
+    thumbnail = first.locator(".strip img").first
+    assert thumbnail.get_attribute("alt") == "image typique 1 du groupe 1" and thumbnail.is_visible()
+    assert page.locator("text=Taxons peut-être nouveaux").first.is_visible()
+    assert "image(s)" not in page.inner_text("#clusters") and "outlier" not in page.inner_text("#clusters")

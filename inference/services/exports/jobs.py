@@ -16,6 +16,7 @@ from faune_platform.jobs import ChunkClock, job_claim, job_continue, job_enqueue
 from inference.engine.exports.camtrapdp import SAMPLING_DESIGNS, valid_offset
 from inference.engine.exports.deepfaune import LANGUAGES
 from inference.engine.exports.files import lengths, rewind
+from inference.job_words import job_status_word
 from inference.models import ExportFormat, ExportJob
 from inference.selectors import production_version
 from inference.services.exports.gather import Context, next_sequences, read_slice, site_ids, utc_offsets
@@ -192,7 +193,8 @@ def export_download_check(user: User | AnonymousUser, job: ExportJob) -> Path:
     if allowed is not None and not set(job.organisations) <= allowed:
         raise PermissionDenied(_("This export holds images of organisations you no longer belong to."))
     if job.status != "done":
-        raise ExportBusy(_("This export is %(status)s: there is nothing to download yet.") % {"status": job.status})
+        raise ExportBusy(_("This export is %(status)s: there is nothing to download yet.")
+                         % {"status": job_status_word(job.status)})
     target = export_folder(job) / job.report.get("result", "")
     if not target.exists():
         raise ExportGone(_("The files of this export were removed; start it again."))
