@@ -28,6 +28,7 @@ run: setup
 lint: $(STAMP)
 	@$(PY) -m ruff check --quiet .
 	@$(PY) manage.py makemigrations --check --dry-run --settings=faune_platform.settings.test > /dev/null
+	@$(PY) -m mypy
 
 test: $(STAMP) messages lint
 	@$(PY) -m pytest -q

@@ -78,7 +78,8 @@ def extract_zip(archive: Path, destination: Path, *, max_total_bytes: int,
 def _sort_entries(entries: list[zipfile.ZipInfo]) -> tuple[list[tuple[zipfile.ZipInfo, PurePosixPath]],
                                                             list[EntryRejection]]:
     """The entries to write (with their safe path) and the ones refused, with why."""
-    wanted, rejections = [], []
+    wanted: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
+    rejections: list[EntryRejection] = []
     for entry in entries:
         if entry.is_dir():
             continue
@@ -89,7 +90,7 @@ def _sort_entries(entries: list[zipfile.ZipInfo]) -> tuple[list[tuple[zipfile.Zi
             reason = "the entry is encrypted; skipped"
         else:
             reason = _skip_reason(relative)
-        if reason:
+        if reason or relative is None:  # an unsafe path always has a reason
             rejections.append(EntryRejection(entry.filename, reason))
         else:
             wanted.append((entry, relative))

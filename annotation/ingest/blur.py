@@ -6,6 +6,7 @@ the pool is. No box means the person's place is unknown: the whole frame is hidd
 """
 import io
 from collections.abc import Sequence
+from typing import IO
 
 from PIL import Image, ImageFilter, ImageOps
 
@@ -46,7 +47,7 @@ def blur_people(image: Image.Image, boxes: Sequence[Box]) -> Image.Image:
     return result
 
 
-def blurred_jpeg(source: io.BufferedIOBase | bytes, boxes: Sequence[Box], *, quality: int = 95) -> bytes:
+def blurred_jpeg(source: IO[bytes] | bytes, boxes: Sequence[Box], *, quality: int = 95) -> bytes:
     """The photograph in `source` (any format Pillow reads), turned upright, with its people hidden, as JPEG."""
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     with Image.open(stream) as opened:

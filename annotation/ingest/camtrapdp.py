@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from annotation.ingest.layouts import ImportPlan, LayoutError, PlannedFile, PlannedLabel
 
@@ -21,6 +22,9 @@ TABLES = ("deployments", "media", "observations")
 OWN_FILES = {PACKAGE_FILE, "deployments.csv", "media.csv", "observations.csv"}
 # observationType -> the class name that labels it (scientificName wins for animals and humans)
 TYPE_CLASSES = {"blank": "empty", "human": "human", "vehicle": "vehicle"}
+
+
+Row = dict[str, Any]  # a row of a package's CSV table, or a JSON object of its descriptor, as read
 
 
 def find_package(root: Path) -> Path | None:
@@ -33,7 +37,7 @@ def find_package(root: Path) -> Path | None:
     return found[0] if len(found) == 1 else None
 
 
-def _read_descriptor(index: Path) -> dict:
+def _read_descriptor(index: Path) -> Row:
     try:
         data = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -43,7 +47,7 @@ def _read_descriptor(index: Path) -> dict:
     return data
 
 
-def _table(base: Path, descriptor: dict, name: str) -> list[dict]:
+def _table(base: Path, descriptor: Row, name: str) -> list[Row]:
     resource = next((r for r in descriptor["resources"] if isinstance(r, dict) and r.get("name") == name), None)
     path = resource.get("path") if resource else f"{name}.csv"
     if not isinstance(path, str) or ".." in Path(path).parts or Path(path).is_absolute():
@@ -69,14 +73,16 @@ def parse_time(text: str) -> tuple[dt.datetime | None, str]:
     return value.replace(tzinfo=None), zone
 
 
-def _float(text: str) -> float | None:
+def _float(text: str | None) -> float | None:
+    if text is None:  # a column the table lacks, or a cell missing from a short row
+        return None
     try:
         return float(text)
     except (TypeError, ValueError):
         return None
 
 
-def _deployment_details(row: dict) -> dict:
+def _deployment_details(row: Row) -> Row:
     make, _, model = (row.get("cameraModel") or "").partition("-")
     start, _zone = parse_time(row.get("deploymentStart") or "")
     end, _zone = parse_time(row.get("deploymentEnd") or "")
@@ -88,17 +94,18 @@ def _deployment_details(row: dict) -> dict:
             "camera_model": (model or make)[:100], "start": start, "end": end, "habitat": row.get("habitat") or ""}
 
 
-def _box(row: dict) -> tuple[float, float, float, float] | None:
+def _box(row: Row) -> tuple[float, float, float, float] | None:
     values = [_float(row.get(name)) for name in ("bboxX", "bboxY", "bboxWidth", "bboxHeight")]
-    if any(value is None for value in values):
+    known = [value for value in values if value is not None]
+    if len(known) < len(values):
         return None
-    x, y, w, h = values
+    x, y, w, h = known
     x, y = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)
     w, h = min(w, 1.0 - x), min(h, 1.0 - y)
     return (x, y, w, h) if w > 0 and h > 0 else None
 
 
-def _class_name(row: dict) -> str:
+def _class_name(row: Row) -> str:
     kind = row.get("observationType") or ""
     name = (row.get("scientificName") or "").strip()
     if kind in ("animal", "human") and name:
@@ -106,12 +113,12 @@ def _class_name(row: dict) -> str:
     return TYPE_CLASSES.get(kind, "")
 
 
-def _count(row: dict) -> int | None:
+def _count(row: Row) -> int | None:
     text = (row.get("count") or "").strip()
     return int(text) if text.isdigit() and int(text) >= 1 else None
 
 
-def _provenance(row: dict, class_name: str, box) -> dict:
+def _provenance(row: Row, class_name: str, box: tuple[float, float, float, float] | None) -> Row:
     return {"class": class_name, "box": [round(v, 5) for v in box] if box else None,
             "method": row.get("classificationMethod") or "", "by": row.get("classifiedBy") or "",
             "at": row.get("classificationTimestamp") or "",
@@ -121,9 +128,9 @@ def _provenance(row: dict, class_name: str, box) -> dict:
 class _Observations:
     """The package's observations, by media (media level) and by deployment (event level, matched by time)."""
 
-    def __init__(self, rows: list[dict]) -> None:
-        self.by_media: dict[str, list[dict]] = defaultdict(list)
-        self.events: dict[str, list[tuple[dt.datetime, dt.datetime, dict]]] = defaultdict(list)
+    def __init__(self, rows: list[Row]) -> None:
+        self.by_media: dict[str, list[Row]] = defaultdict(list)
+        self.events: dict[str, list[tuple[dt.datetime, dt.datetime, Row]]] = defaultdict(list)
         for row in rows:
             if row.get("observationLevel") == "media" and row.get("mediaID"):
                 self.by_media[row["mediaID"]].append(row)
@@ -132,7 +139,7 @@ class _Observations:
                 if start and end:
                     self.events[row.get("deploymentID") or ""].append((start, end, row))
 
-    def of(self, media: dict) -> list[dict]:
+    def of(self, media: Row) -> list[Row]:
         """A media's own observations; when it has none, those of the events its time falls in."""
         own = self.by_media.get(media.get("mediaID") or "")
         if own:
@@ -151,7 +158,7 @@ def _instant(text: str | None) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _media_file(base: Path, row: dict, deployment: str | None) -> PlannedFile:
+def _media_file(base: Path, row: Row, deployment: str | None) -> PlannedFile:
     path_text = (row.get("filePath") or "").strip()
     name = path_text if path_text and "://" not in path_text else (row.get("fileName") or path_text)
     item = PlannedFile(None, name, deployment or row.get("deploymentID") or base.name)
@@ -179,9 +186,9 @@ def plan_camtrapdp(root: Path, *, deployment: str | None, fallback: str | None =
     deployments = {row.get("deploymentID") or "": row for row in _table(base, descriptor, "deployments")}
     observations = _Observations(_table(base, descriptor, "observations"))
     plan = ImportPlan("camtrapdp", [])
-    classifications: dict[str, list[dict]] = {}
+    classifications: dict[str, list[Row]] = {}
     offsets: dict[str, str] = {}
-    listed = set()
+    listed: set[Path | None] = set()
     for row in _table(base, descriptor, "media"):
         item = _media_file(base, row, deployment)
         listed.add(item.path)
@@ -207,7 +214,7 @@ def plan_camtrapdp(root: Path, *, deployment: str | None, fallback: str | None =
     return plan
 
 
-def _unlisted(base: Path, listed: set, deployment: str | None) -> list[PlannedFile]:
+def _unlisted(base: Path, listed: set[Path | None], deployment: str | None) -> list[PlannedFile]:
     """Files of the folder that media.csv does not list (the package's own files aside): reported, not imported."""
     unlisted = []
     for path in sorted(p for p in base.rglob("*") if p.is_file()):
@@ -218,13 +225,15 @@ def _unlisted(base: Path, listed: set, deployment: str | None) -> list[PlannedFi
     return unlisted
 
 
-def _taxonomic(descriptor: dict) -> dict[str, dict]:
+def _taxonomic(descriptor: Row) -> dict[str, dict[str, Any]]:
     """{scientific name: a new taxon's names} from the package's taxonomic coverage."""
-    details = {}
+    details: dict[str, dict[str, Any]] = {}
     for entry in descriptor.get("taxonomic") or []:
         if not isinstance(entry, dict) or not isinstance(entry.get("scientificName"), str):
             continue
-        names = entry.get("vernacularNames") if isinstance(entry.get("vernacularNames"), dict) else {}
+        names = entry.get("vernacularNames")
+        if not isinstance(names, dict):
+            names = {}
         details[entry["scientificName"]] = {"scientific_name": entry["scientificName"],
                                             "name_en": str(names.get("eng") or ""),
                                             "name_fr": str(names.get("fra") or "")}

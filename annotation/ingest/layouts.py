@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol, TypeGuard
 
 from annotation.ingest.exif import parse_camera_datetime
 from annotation.ingest.media import MEDIA_EXTENSIONS
@@ -47,9 +48,10 @@ class PlannedFile:
 class ImportPlan:
     format: str
     files: list[PlannedFile]
-    deployments: dict[str, dict] = field(default_factory=dict)  # name -> metadata for a camera created by it
-    class_details: dict[str, dict] = field(default_factory=dict)  # class name -> names of a taxon created for it
-    provenance: dict = field(default_factory=dict)  # what the source says that the pool has no column for
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> metadata for a camera created by it
+    # class name -> names of a taxon created for it
+    class_details: dict[str, dict[str, Any]] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)  # what the source says that the pool has no column for
 
     @property
     def class_names(self) -> set[str]:
@@ -131,7 +133,8 @@ def find_coco_index(root: Path) -> Path | None:
     return None
 
 
-def _coco_box(bbox: list | None, width: float | None, height: float | None) -> tuple[float, ...] | None:
+def _coco_box(bbox: list[Any] | None, width: float | None,
+              height: float | None) -> tuple[float, float, float, float] | None:
     if bbox is None or not (width and height):
         return None
     x, y, w, h = (float(value) for value in bbox)
@@ -140,7 +143,7 @@ def _coco_box(bbox: list | None, width: float | None, height: float | None) -> t
     return (x, y, w, h) if w > 0 and h > 0 else None
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     try:
@@ -180,7 +183,7 @@ _COCO_FIELDS: dict[str, dict[str, Check]] = {
 _COCO_REQUIRED = {"categories": ("id", "name")}
 
 
-def _coco_list(data: dict, key: str, index: Path) -> list[dict]:
+def _coco_list(data: dict[str, Any], key: str, index: Path) -> list[dict[str, Any]]:
     """`data[key]`, checked field by field: LayoutError names the first field the planner could not read."""
     entries = data.get(key)
     if entries is None and key != "images":
@@ -207,7 +210,7 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _coco_entries(index: Path) -> tuple[list[dict], dict[object, list[dict]], dict[object, str]]:
+def _coco_entries(index: Path) -> tuple[list[dict[str, Any]], dict[object, list[dict[str, Any]]], dict[object, str]]:
     try:
         data = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -216,7 +219,7 @@ def _coco_entries(index: Path) -> tuple[list[dict], dict[object, list[dict]], di
         raise LayoutError(f"{index.name}: a COCO Camera Traps file is a JSON object with an 'images' list")
     images = _coco_list(data, "images", index)
     categories = {category["id"]: category["name"] for category in _coco_list(data, "categories", index)}
-    by_image: dict[object, list[dict]] = {}
+    by_image: dict[object, list[dict[str, Any]]] = {}
     for annotation in _coco_list(data, "annotations", index):
         by_image.setdefault(annotation.get("image_id"), []).append(annotation)
     return images, by_image, categories
@@ -240,13 +243,14 @@ def plan_coco(root: Path, *, deployment: str | None, fallback: str) -> ImportPla
     return ImportPlan("coco", files)
 
 
-def _coco_location(entry: dict) -> str:
+def _coco_location(entry: dict[str, Any]) -> str:
     """The image's `location`, as the deployment's name: exactly as written (0 is a location too)."""
     location = entry.get("location")
     return "" if location is None else str(location).strip()
 
 
-def _coco_file(entry: dict, base: Path, annotations: Iterable[dict], categories: dict, deployment: str):
+def _coco_file(entry: dict[str, Any], base: Path, annotations: Iterable[dict[str, Any]], categories: dict[object, str],
+               deployment: str) -> PlannedFile:
     name = entry.get("file_name") or ""
     path = (base / name).resolve()
     item = PlannedFile(path, name, deployment)
@@ -269,7 +273,13 @@ def _coco_file(entry: dict, base: Path, annotations: Iterable[dict], categories:
     return item
 
 
-def detect_format(root: Path, known_names: set[str], normalise,
+class Planner(Protocol):
+    """What each layout's planner takes: the folder (or index file), and where its files go."""
+
+    def __call__(self, root: Path, *, deployment: str | None, fallback: str) -> ImportPlan: ...
+
+
+def detect_format(root: Path, known_names: set[str], normalise: Callable[[str], str],
                   resembles: Callable[[str], bool] | None = None) -> str:
     """Pick a layout: a Camtrap DP descriptor or a COCO index wins; else `classes` when at least half the media
     folders are named after known taxa (or, with `resembles`, like one: "chevreuils", "white_tailed_deer")."""
@@ -287,7 +297,7 @@ def detect_format(root: Path, known_names: set[str], normalise,
     return "plain"
 
 
-def plan_import(root: Path, fmt: str, *, deployment: str | None, known_names: set[str], normalise,
+def plan_import(root: Path, fmt: str, *, deployment: str | None, known_names: set[str], normalise: Callable[[str], str],
                 fallback: str | None = None, resembles: Callable[[str], bool] | None = None) -> ImportPlan:
     """The plan of `root` in layout `fmt`; every file goes to `deployment` when one is given, else to the camera
     the layout names, else to `fallback` (by default the folder's name)."""
@@ -299,7 +309,9 @@ def plan_import(root: Path, fmt: str, *, deployment: str | None, known_names: se
         fmt = detect_format(root, known_names, normalise, resembles)
     from annotation.ingest.camtrapdp import plan_camtrapdp
 
-    planner = {"plain": plan_plain, "classes": plan_classes, "coco": plan_coco, "camtrapdp": plan_camtrapdp}[fmt]
+    planners: dict[str, Planner] = {"plain": plan_plain, "classes": plan_classes, "coco": plan_coco,
+                                    "camtrapdp": plan_camtrapdp}
+    planner = planners[fmt]
     if fmt not in ("coco", "camtrapdp") and not root.is_dir():
         raise LayoutError(f"{root} is not a folder")
     folder = root if root.is_dir() else root.parent  # a COCO index may be given as the file itself

@@ -25,16 +25,16 @@ class Frame:
 def group_sequences(frames: Sequence[Frame], *, maxlag_s: float) -> list[str]:
     """One sequence key per frame, in the order of `frames`."""
     keys = [""] * len(frames)
-    timed: dict[str, list[int]] = defaultdict(list)
+    timed: dict[str, list[tuple[int, dt.datetime]]] = defaultdict(list)  # per camera: (position, time)
     for index, frame in enumerate(frames):
         if frame.sequence_id:
             keys[index] = f"{frame.camera}#id:{frame.sequence_id}"
         elif frame.taken_at is None:
             keys[index] = f"{frame.camera}#frame:{index}"
         else:
-            timed[frame.camera].append(index)
+            timed[frame.camera].append((index, frame.taken_at))
     for camera, rows in timed.items():
-        for index, number in zip(rows, _runs([frames[row].taken_at for row in rows], maxlag_s), strict=True):
+        for (index, _), number in zip(rows, _runs([time for _, time in rows], maxlag_s), strict=True):
             keys[index] = f"{camera}#time:{number}"
     return keys
 

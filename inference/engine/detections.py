@@ -5,8 +5,13 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from PIL import Image
+
+if TYPE_CHECKING:  # ultralytics imports torch: only type checkers read it at import time
+    from ultralytics.engine.results import Results
+    from ultralytics.models import YOLO
 
 CATEGORIES = ("animal", "person", "vehicle")
 
@@ -32,13 +37,13 @@ def category_of(name: str, index: int) -> str:
     return CATEGORIES[index] if index < len(CATEGORIES) else "animal"
 
 
-def import_yolo():
+def import_yolo() -> "type[YOLO]":
     """ultralytics, imported without its side effects: no package auto-install, no network checks, and
     Pillow's `Image.open` given back (ultralytics replaces it with one that pip-installs a HEIF plugin the
     first time a file is not an image, which would break our own refusal of non-images)."""
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
-    from ultralytics import YOLO
+    from ultralytics.models import YOLO
     from ultralytics.utils import patches
 
     Image.open = getattr(patches, "_image_open", Image.open)
@@ -60,14 +65,17 @@ class YoloDetector:
         self.min_confidence = min_confidence
 
     def detect(self, images: list[Image.Image]) -> list[list[Detection]]:
-        results = self.model.predict(images, imgsz=self.image_size, conf=self.min_confidence, verbose=False)
+        # predict() is typed as Results, Tensors or a stream of them; without stream= or embed= it is a list of Results
+        results = cast("list[Results]", self.model.predict(images, imgsz=self.image_size, conf=self.min_confidence,
+                                                           verbose=False))
         return [self._boxes(result) for result in results]
 
-    def _boxes(self, result) -> list[Detection]:
-        names = result.names
+    def _boxes(self, result: "Results") -> list[Detection]:
+        names, boxes = result.names, result.boxes
+        if boxes is None:  # only classification models give none
+            return []
         found = []
-        for xywhn, cls, conf in zip(result.boxes.xywhn.tolist(), result.boxes.cls.tolist(),
-                                    result.boxes.conf.tolist(), strict=True):
+        for xywhn, cls, conf in zip(boxes.xywhn.tolist(), boxes.cls.tolist(), boxes.conf.tolist(), strict=True):
             cx, cy, w, h = xywhn
             box = clip_box(cx - w / 2, cy - h / 2, w, h)
             if box is not None:
@@ -151,7 +159,7 @@ def _detections(raw: object, names: dict[str, str], where: str) -> list[Detectio
     return found
 
 
-def _detection(detection: dict, names: dict[str, str], at: str) -> list[Detection]:
+def _detection(detection: dict[str, Any], names: dict[str, str], at: str) -> list[Detection]:
     """The detection as a one-item list, or [] when its box lies outside the frame."""
     category = detection.get("category")
     if isinstance(category, bool) or not isinstance(category, str | int) or str(category) not in names:

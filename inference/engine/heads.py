@@ -1,5 +1,8 @@
 """Classifier heads on frozen embeddings, as trained by the training app and run here. They live on the
 inference side because running a head must not depend on the code that trains it."""
+from collections.abc import Mapping
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -7,6 +10,9 @@ from torch import nn
 class Standardise(nn.Module):
     """Per-dimension centring and scaling fitted on the training embeddings; kept in the head's weights so that
     whoever loads the head gets the same input scale."""
+
+    mean: torch.Tensor  # buffers: declared so that type checkers know them (nn.Module hides them)
+    scale: torch.Tensor
 
     def __init__(self, input_dim: int) -> None:
         super().__init__()
@@ -36,7 +42,8 @@ def build_head(kind: str, input_dim: int, num_classes: int, hidden: int) -> nn.S
     raise ValueError(f"unknown head kind {kind!r}; use 'linear' or 'mlp'")
 
 
-def save_head(path: str, *, kind: str, input_dim: int, num_classes: int, hidden: int, state: dict) -> None:
+def save_head(path: str, *, kind: str, input_dim: int, num_classes: int, hidden: int,
+              state: Mapping[str, np.ndarray | torch.Tensor]) -> None:
     torch.save({"kind": kind, "input_dim": input_dim, "num_classes": num_classes, "hidden": hidden,
                 "state": {k: torch.as_tensor(v) for k, v in state.items()}}, path)
 

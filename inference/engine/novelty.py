@@ -66,6 +66,13 @@ class Images:
     def sequence_ids(self) -> np.ndarray:
         return self.ids if self.sequences is None else self.sequences
 
+    @property
+    def taxa(self) -> np.ndarray:
+        """The labels of labelled images (`thresholds_from` refuses labelled images without them first)."""
+        if self.labels is None:
+            raise ValueError("labelled images come with their taxa (`labels`)")
+        return self.labels
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -144,7 +151,7 @@ def spacing_by_sequence(labelled: Images) -> tuple[np.ndarray, np.ndarray]:
     would make one sequence look like several agreeing ones."""
     spacing = nearest_other(normalise(labelled.embeddings), labelled.sequence_ids)
     kept = np.isfinite(spacing)
-    keys = np.stack([labelled.sequence_ids[kept], labelled.labels[kept]], axis=1)
+    keys = np.stack([labelled.sequence_ids[kept], labelled.taxa[kept]], axis=1)
     unique, groups = np.unique(keys, axis=0, return_inverse=True)
     closest = np.full(len(unique), -np.inf)
     np.maximum.at(closest, groups.ravel(), spacing[kept])
@@ -160,7 +167,7 @@ def _far_by_taxon(spacing: np.ndarray, taxa: np.ndarray) -> dict[int, float]:
 def taxon_separation(labelled: Images) -> float:
     """Halfway between the loosest labelled taxon's mean pairwise similarity and the mean similarity across
     the two most alike taxa (taxa of MIN_TAXON_IMAGES images or more)."""
-    _, sums, counts = _group_sums(normalise(labelled.embeddings), labelled.labels)
+    _, sums, counts = _group_sums(normalise(labelled.embeddings), labelled.taxa)
     kept = counts >= MIN_TAXON_IMAGES
     if kept.sum() < 2:
         raise NoveltyError(f"Fewer than two labelled taxa have {MIN_TAXON_IMAGES} images: nothing says how "
@@ -210,7 +217,7 @@ def possibly_new(candidates: Images, labelled: Images, thresholds: Thresholds) -
         return np.zeros(0, dtype=np.int64)
     index = _flat_index(normalise(labelled.embeddings))
     similarity, nearest = index.search(normalise(candidates.embeddings), 1)
-    taxa = labelled.labels[nearest[:, 0]]
+    taxa = labelled.taxa[nearest[:, 0]]
     own = np.array([thresholds.far_by_taxon.get(int(t), thresholds.far_similarity) for t in taxa])
     far = similarity[:, 0] < np.minimum(own, thresholds.far_similarity)
     return np.flatnonzero(far & _unsure(candidates, thresholds))
@@ -278,7 +285,7 @@ def _grown(clusters: list[np.ndarray], candidates: Images, labelled: Images,
     vectors = normalise(candidates.embeddings)
     taken = np.concatenate(clusters)
     pool = np.flatnonzero(_unsure(candidates, thresholds) & ~np.isin(np.arange(len(candidates)), taken))
-    _, known, _ = _group_sums(normalise(labelled.embeddings), labelled.labels)
+    _, known, _ = _group_sums(normalise(labelled.embeddings), labelled.taxa)
     sums = np.stack([vectors[rows].sum(axis=0) for rows in clusters])
     sizes = np.array([len(rows) for rows in clusters])
     unsure = vectors[pool]

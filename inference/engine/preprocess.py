@@ -34,8 +34,7 @@ def _decode(path: str, box: Box | None, input_size: int) -> Image.Image:
         fraction = max(box[2], box[3]) if box else 1.0
         scale = input_size / max(1.0, fraction * min(image.size))
         image.draft("RGB", (math.ceil(image.size[0] * scale), math.ceil(image.size[1] * scale)))
-    image = ImageOps.exif_transpose(image)
-    return image.convert("RGB")
+    return ImageOps.exif_transpose(image).convert("RGB")
 
 
 def crop_image(request: CropRequest, spec: BackboneSpec) -> Image.Image:
@@ -53,7 +52,8 @@ def load_crop(request: CropRequest, spec: BackboneSpec) -> torch.Tensor:
 def to_tensor(image: Image.Image, spec: BackboneSpec) -> torch.Tensor:
     mode = F.InterpolationMode.BICUBIC if spec.interpolation == "bicubic" else F.InterpolationMode.BILINEAR
     resized = F.resize(image, [spec.input_size, spec.input_size], interpolation=mode, antialias=True)
-    return F.normalize(F.pil_to_tensor(resized).float().div_(255), spec.mean, spec.std)
+    pixels: torch.Tensor = F.normalize(F.pil_to_tensor(resized).float().div_(255), spec.mean, spec.std)
+    return pixels
 
 
 def video_frames(path: str, count: int = 12) -> list[Image.Image]:

@@ -64,4 +64,5 @@ def roll_up(probabilities: np.ndarray, parents: np.ndarray, threshold: float) ->
 def rolled_up_correct(node: np.ndarray, y_true: np.ndarray, parents: np.ndarray, classes: int) -> np.ndarray:
     """A rolled-up answer is right when the true class is that node or lies under it."""
     covered = covers(parents, classes)
-    return covered[np.where(node == NO_NODE, 0, node), y_true] & (node != NO_NODE)
+    correct: np.ndarray = covered[np.where(node == NO_NODE, 0, node), y_true] & (node != NO_NODE)
+    return correct

@@ -34,6 +34,13 @@ class Pool:
     labelled_labels: np.ndarray | None = None  # (m,) the label of each labelled embedding
     labelled_sequences: np.ndarray | None = None  # (m,) the sequence of each labelled embedding
 
+    @property
+    def head_probabilities(self) -> np.ndarray:
+        """The probabilities, for the strategies that need a head (`select` refuses them before one exists)."""
+        if self.probabilities is None:
+            raise ValueError("this strategy needs predictions; use 'typical' before any head exists")
+        return self.probabilities
+
 
 @dataclass(frozen=True)
 class Picked:
@@ -43,14 +50,17 @@ class Picked:
 
 def uncertainty(probabilities: np.ndarray, kind: str) -> np.ndarray:
     """Higher means less sure."""
+    score: np.ndarray  # numpy types reductions over an axis as Any
     if kind == "least_confidence":
-        return 1.0 - probabilities.max(axis=1)
-    if kind == "margin":
+        score = 1.0 - probabilities.max(axis=1)
+    elif kind == "margin":
         top = np.partition(probabilities, -2, axis=1)[:, -2:]
-        return 1.0 - (top[:, 1] - top[:, 0])
-    if kind == "entropy":
-        return -(probabilities * np.log(np.clip(probabilities, 1e-12, None))).sum(axis=1)
-    raise ValueError(f"unknown uncertainty {kind!r}")
+        score = 1.0 - (top[:, 1] - top[:, 0])
+    elif kind == "entropy":
+        score = -(probabilities * np.log(np.clip(probabilities, 1e-12, None))).sum(axis=1)
+    else:
+        raise ValueError(f"unknown uncertainty {kind!r}")
+    return score
 
 
 def neighbourhood(index: VectorIndex, labelled: np.ndarray, per_image: int, *, chunk: int = 4096) -> np.ndarray:
@@ -125,7 +135,7 @@ def typical(pool: Pool, size: int, seed: int = 0) -> Picked:
     kmeans.train(vectors)
     index = faiss.IndexFlatIP(vectors.shape[1])
     index.add(vectors)
-    similarity, nearest = index.search(kmeans.centroids, min(16, len(vectors)))
+    similarity, nearest = index.search(_centroids(kmeans), min(16, len(vectors)))
     rows, scores, used = [], [], set()
     for row_ids, row_scores in zip(nearest, similarity, strict=True):  # two centres may share a nearest image
         free = [(i, s) for i, s in zip(row_ids, row_scores, strict=True)
@@ -136,6 +146,13 @@ def typical(pool: Pool, size: int, seed: int = 0) -> Picked:
             if pool.sequences is not None:
                 used.add(pool.sequences[free[0][0]])
     return Picked(pool.ids[rows], np.array(scores))
+
+
+def _centroids(kmeans: faiss.Kmeans) -> np.ndarray:
+    """A trained k-means' centres (faiss leaves them None only before training)."""
+    if kmeans.centroids is None:
+        raise ValueError("k-means has no centres before it is trained")
+    return kmeans.centroids
 
 
 def hybrid(pool: Pool, size: int, *, seed: int = 0, oversample: int = 10, rare_boost: float = 1.0,
@@ -157,9 +174,9 @@ def hybrid(pool: Pool, size: int, *, seed: int = 0, oversample: int = 10, rare_b
 
 
 def _boosted_margin(pool: Pool, rare_boost: float) -> np.ndarray:
-    score = uncertainty(pool.probabilities, "margin")
+    score = uncertainty(pool.head_probabilities, "margin")
     if pool.rarity is not None:
-        predicted = pool.probabilities.argmax(axis=1)
+        predicted = pool.head_probabilities.argmax(axis=1)
         score = score * (1.0 + rare_boost / np.sqrt(1.0 + pool.rarity[predicted]))
     return score
 
@@ -183,7 +200,8 @@ def _uncovered_typical(pool: Pool, size: int, seed: int, *, sample: int = 10_000
     closeness, assigned = (column[:, 0] for column in kmeans.index.search(vectors, 1))
     covered = set(kmeans.index.search(labelled, 1)[1][:, 0].tolist()) if len(labelled) else set()
     sizes = np.bincount(assigned, minlength=k)
-    picks, used = [], set()
+    picks: list[int] = []
+    used: set[object] = set()
     for cluster in sorted(range(k), key=lambda c: (c in covered, -sizes[c])):
         if len(picks) == size:
             break
@@ -192,7 +210,7 @@ def _uncovered_typical(pool: Pool, size: int, seed: int, *, sample: int = 10_000
             sequence = pool.sequences[rows[member]] if pool.sequences is not None else rows[member]
             if sequence not in used:
                 used.add(sequence)
-                picks.append(rows[member])
+                picks.append(int(rows[member]))
                 break
     return np.array(picks, dtype=np.int64)
 
@@ -215,7 +233,8 @@ def _uncertain_spread(pool: Pool, size: int, taken: np.ndarray, *, seed: int, ov
     order = order[~near] if not near.all() else order  # all near-copies: better a near-copy than nothing
     vectors = normalise(pool.embeddings[order])
     clusters = _kmeans(vectors, size, seed)
-    picks, chosen = [], np.zeros((size, vectors.shape[1]), dtype=np.float32)
+    picks: list[int] = []
+    chosen = np.zeros((size, vectors.shape[1]), dtype=np.float32)
     for rank in _round_robin(clusters):
         if len(picks) == size:
             break
@@ -223,7 +242,8 @@ def _uncertain_spread(pool: Pool, size: int, taken: np.ndarray, *, seed: int, ov
             continue  # a near-copy of a pick teaches the expert nothing new
         chosen[len(picks)] = vectors[rank]
         picks.append(rank)
-    return order[picks]
+    rows: np.ndarray = order[picks]
+    return rows
 
 
 def _near_labelled(pool: Pool, rows: np.ndarray, duplicate_cosine: float) -> np.ndarray:
@@ -274,10 +294,10 @@ def _sequence_probabilities(pool: Pool) -> np.ndarray:
     """Each candidate's probabilities replaced by its sequence's mean (a verdict labels the whole sequence, so its
     uncertainty is the sequence's, as DeepFaune pools frames)."""
     if pool.sequences is None:
-        return pool.probabilities
+        return pool.head_probabilities
     _, group = np.unique(pool.sequences, return_inverse=True)
-    sums = np.zeros((group.max() + 1, pool.probabilities.shape[1]))
-    np.add.at(sums, group, pool.probabilities)
+    sums = np.zeros((group.max() + 1, pool.head_probabilities.shape[1]))
+    np.add.at(sums, group, pool.head_probabilities)
     return (sums / np.bincount(group)[:, None])[group]
 
 
@@ -298,7 +318,8 @@ def _sequence_kcenter(pool: Pool, size: int) -> np.ndarray:
         if value > best[key]:
             best[key], central[key] = value, row
     picked = kcenter(Pool(np.arange(len(keys)), means, labelled=pool.labelled), size).ids
-    return central[picked]
+    rows: np.ndarray = central[picked]
+    return rows
 
 
 def adaptive(pool: Pool, size: int, *, seed: int = 0, duplicate_cosine: float = 0.97) -> Picked:
@@ -316,7 +337,7 @@ def adaptive(pool: Pool, size: int, *, seed: int = 0, duplicate_cosine: float = 
     uncertain = _uncertain_spread(pooled, size - len(rows), rows, seed=seed, oversample=10, rare_boost=0.0,
                                   duplicate_cosine=duplicate_cosine)
     chosen = np.concatenate([rows, uncertain])
-    return Picked(pool.ids[chosen], uncertainty(pooled.probabilities[chosen], "margin"))
+    return Picked(pool.ids[chosen], uncertainty(pooled.head_probabilities[chosen], "margin"))
 
 
 def select(pool: Pool, strategy: str, size: int, *, seed: int = 0, duplicate_cosine: float = 0.97) -> Picked:

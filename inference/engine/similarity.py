@@ -21,7 +21,8 @@ class Neighbours:
 def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.clip(norms, 1e-12, None)
+    unit: np.ndarray = vectors / np.clip(norms, 1e-12, None)  # numpy types norm() as Any
+    return unit
 
 
 class VectorIndex:
@@ -68,7 +69,8 @@ class VectorIndex:
             self.index.add_with_ids(normalise(vectors), np.ascontiguousarray(ids, dtype=np.int64))
 
     def remove(self, ids: np.ndarray) -> None:
-        self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))
+        # faiss's stubs declare an IDSelector only; its Python wrapper takes an array of ids as well
+        self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))  # type: ignore[arg-type]
 
     def search(self, queries: np.ndarray, k: int) -> Neighbours:
         scores, ids = self.index.search(normalise(queries), k)

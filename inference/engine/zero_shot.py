@@ -45,4 +45,5 @@ def imagenet_to_taxa(imagenet_logits: np.ndarray, slugs: list[str]) -> np.ndarra
     probabilities = np.exp(shifted)
     probabilities /= probabilities.sum(axis=-1, keepdims=True)
     mapped = np.stack([probabilities[..., IMAGENET_TO_TAXON[slug]].sum(axis=-1) for slug in slugs], axis=-1)
-    return np.log(np.clip(mapped, 1e-12, None))
+    log_probabilities: np.ndarray = np.log(np.clip(mapped, 1e-12, None))
+    return log_probabilities

@@ -4,6 +4,7 @@ A paired bootstrap over sequences: frames of one sequence are not independent ev
 one fox is one observation), so whole sequences are resampled, and both models are scored on every resample.
 The spread of the differences says how far the observed difference can be trusted."""
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -19,12 +20,13 @@ class PairedDifference:
     resamples: int
     sequences: int
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"difference": round(self.difference, 5), "low": round(self.low, 5), "high": round(self.high, 5),
                 "level": self.level, "resamples": self.resamples, "sequences": self.sequences}
 
 
-def _per_group_counts(y: np.ndarray, pred: np.ndarray, group: np.ndarray, groups: int, classes: int) -> tuple:
+def _per_group_counts(y: np.ndarray, pred: np.ndarray, group: np.ndarray, groups: int,
+                      classes: int) -> tuple[np.ndarray, np.ndarray]:
     """Per sequence and class: true positives and predicted count (F1 = 2 TP / (predicted + support))."""
     true_positive = np.zeros((groups, classes))
     np.add.at(true_positive, (group[pred == y], y[pred == y]), 1)
@@ -38,7 +40,8 @@ def _macro_f1(true_positive: np.ndarray, predicted: np.ndarray, support: np.ndar
     denominator = predicted + support
     f1 = np.divide(2 * true_positive, denominator, out=np.zeros_like(true_positive), where=denominator > 0)
     present = support > 0
-    return (f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+    scores: np.ndarray = (f1 * present).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
+    return scores
 
 
 def paired_macro_f1_bootstrap(y: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, sequences: np.ndarray, *,

@@ -8,6 +8,7 @@ depends on its features and classes, so it is measured, never assumed: the label
 linear head in disguise (logit_c = z . m_c - |m_c|^2 / 2), so it is saved, loaded, folded and run like one."""
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Unpack
 
 import numpy as np
 import torch
@@ -15,6 +16,7 @@ import torch
 from inference.engine.heads import Standardise
 from training.engine.heads import (
     HeadConfig,
+    Hooks,
     TrainedHead,
     TrainingCancelled,
     fit_temperature,
@@ -49,8 +51,8 @@ def _folds(groups: np.ndarray, seed: int) -> list[np.ndarray]:
     return [np.isin(groups, keys[number::count]) for number in range(count)]
 
 
-def _out_of_fold(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, num_classes: int,
-                 config: HeadConfig, should_stop: Callable[[], bool] | None) -> tuple[dict, list[np.ndarray]]:
+def _out_of_fold(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, num_classes: int, config: HeadConfig,
+                 should_stop: Callable[[], bool] | None) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:
     """Out-of-fold logits of each learner for every labelled image, and the folds' test masks."""
     found = {name: np.zeros((len(labels), num_classes), dtype=np.float32) for name in ("linear", "prototype")}
     folds = _folds(groups, config.seed)
@@ -64,7 +66,7 @@ def _out_of_fold(features: np.ndarray, labels: np.ndarray, groups: np.ndarray, n
     return found, folds
 
 
-def _prototypes_clearly_better(scored: dict, labels: np.ndarray, folds: list[np.ndarray]) -> bool:
+def _prototypes_clearly_better(scored: dict[str, np.ndarray], labels: np.ndarray, folds: list[np.ndarray]) -> bool:
     """The prototypes win only when their per-fold macro-F1 gain over the trained head exceeds its own standard
     error: with a few labels the folds are noisy, and a tie goes to the head that scales to many labels."""
     gains = np.array([macro_f1(labels[test], scored["prototype"][test].argmax(axis=1))
@@ -74,7 +76,8 @@ def _prototypes_clearly_better(scored: dict, labels: np.ndarray, folds: list[np.
 
 
 def choose_and_train(train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray],
-                     num_classes: int, config: HeadConfig, groups: np.ndarray | None, **hooks) -> TrainedHead:
+                     num_classes: int, config: HeadConfig, groups: np.ndarray | None,
+                     **hooks: Unpack[Hooks]) -> TrainedHead:
     """The learner that scores clearly better out of fold on the training labels, trained on all of them. The
     prototype head's temperature is fitted on its out-of-fold logits: they were not seen."""
     features, labels = train
@@ -92,7 +95,8 @@ def choose_and_train(train: tuple[np.ndarray, np.ndarray], validation: tuple[np.
 
 
 def learn_head(train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray], num_classes: int,
-               config: HeadConfig, *, groups: np.ndarray | None = None, **hooks) -> TrainedHead:
+               config: HeadConfig, *, groups: np.ndarray | None = None,
+               **hooks: Unpack[Hooks]) -> TrainedHead:
     """The one entry point rounds and simulations train through: `auto` chooses, the others are trained as named.
     `groups` (the sequence of each training image) keeps bursts on one side of the cross-validation."""
     if config.kind == "auto":

@@ -5,6 +5,7 @@ validation macro-F1 is kept."""
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ class FinetuneConfig:
     workers: int = 2
 
 
-class CropDataset(Dataset):
+class CropDataset(Dataset[tuple[torch.Tensor, int]]):
     def __init__(self, items: list[CropRequest], labels: np.ndarray, spec: BackboneSpec, train: bool) -> None:
         self.items, self.labels, self.spec, self.train = items, labels, spec, train
         self.augment = transforms.Compose([
@@ -50,7 +51,7 @@ class CropDataset(Dataset):
         return self.augment(crop_image(item, self.spec)), int(self.labels[index])
 
 
-def _evaluate(model: nn.Module, loader: DataLoader, device: str) -> tuple[float, np.ndarray]:
+def _evaluate(model: nn.Module, loader: DataLoader[tuple[torch.Tensor, int]], device: str) -> tuple[float, np.ndarray]:
     model.eval()
     predictions, truth = [], []
     with torch.no_grad():
@@ -67,7 +68,7 @@ def finetune(
     train: tuple[list[CropRequest], np.ndarray],
     validation: tuple[list[CropRequest], np.ndarray],
     config: FinetuneConfig = FinetuneConfig(),  # noqa: B008 frozen
-    on_epoch: Callable[[dict], None] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[dict[str, torch.Tensor], int]:
     """Train every weight of `model` (whose head already has the right class count); return the best state
@@ -82,7 +83,8 @@ def finetune(
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     steps = max(1, config.epochs * math.ceil(len(train[1]) / config.batch_size))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
-    best_score, best_epoch, best_state = -1.0, 0, None
+    best_score, best_epoch = -1.0, 0
+    best_state: dict[str, torch.Tensor] | None = None
     for epoch in range(1, config.epochs + 1):
         model.train()
         for pixels, labels in loader:
@@ -99,4 +101,6 @@ def finetune(
         if score > best_score:
             best_score, best_epoch = score, epoch
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    if best_state is None:
+        raise ValueError("fine-tuning needs at least one epoch")
     return best_state, best_epoch

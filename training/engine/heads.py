@@ -2,12 +2,13 @@
 validation macro-F1, then calibrated with one temperature fitted on validation. Deterministic for a seed."""
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import torch
 from torch import nn
 
-from inference.engine.heads import build_head
+from inference.engine.heads import Standardise, build_head
 from training.engine.metrics import macro_f1
 
 
@@ -34,12 +35,20 @@ class TrainedHead:
     state: dict[str, np.ndarray]
     temperature: float
     best_epoch: int
-    history: list[dict] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
     learner: str = ""  # "linear", "mlp" or "prototype" (a prototype head is stored as the linear head it is)
 
 
 class TrainingCancelled(Exception):
     pass
+
+
+class Hooks(TypedDict, total=False):
+    """What a caller may hook into training: a report after each epoch, and a question asked before each
+    batch (True stops the training with TrainingCancelled)."""
+
+    on_epoch: Callable[[dict[str, Any]], None] | None
+    should_stop: Callable[[], bool] | None
 
 
 def class_weights(labels: np.ndarray, num_classes: int, scheme: str) -> torch.Tensor:
@@ -91,7 +100,7 @@ def train_head(
     validation: tuple[np.ndarray, np.ndarray],
     num_classes: int,
     config: HeadConfig = HeadConfig(),  # noqa: B008 frozen
-    on_epoch: Callable[[dict], None] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainedHead:
     torch.manual_seed(config.seed)
@@ -99,7 +108,7 @@ def train_head(
     features, labels = torch.tensor(train[0], dtype=torch.float32), torch.tensor(train[1], dtype=torch.long)
     val_features = torch.tensor(validation[0], dtype=torch.float32)
     model = build_head(config.kind, features.shape[1], num_classes, config.hidden)
-    model[0].fit(features)
+    cast(Standardise, model[0]).fit(features)  # build_head puts the standardisation first
     loss_fn = nn.CrossEntropyLoss(weight=class_weights(train[1], num_classes, config.class_weighting))
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     best = (-1.0, 0, {k: v.clone() for k, v in model.state_dict().items()})

@@ -1,6 +1,8 @@
 """Evaluation figures: accuracy, macro-F1, per-class precision/recall/support, confusion matrix, expected
 calibration error with its reliability bins, sequence-level accuracy, and the coverage/accuracy trade-off of
 the "undefined" threshold, species only and with taxonomic roll-up."""
+from typing import Any
+
 import numpy as np
 
 from inference.engine.aggregate import softmax
@@ -37,7 +39,7 @@ def _mean_over_present(f1: np.ndarray, support: np.ndarray) -> float:
     return float(f1[support > 0].mean()) if (support > 0).any() else 0.0
 
 
-def calibration(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> tuple[float, list[dict]]:
+def calibration(confidence: np.ndarray, correct: np.ndarray, bins: int = 15) -> tuple[float, list[dict[str, Any]]]:
     edges = np.linspace(0, 1, bins + 1)
     rows, error = [], 0.0
     for low, high in zip(edges[:-1], edges[1:], strict=True):
@@ -61,7 +63,7 @@ def sequence_accuracy(y_true: np.ndarray, logits: np.ndarray, sequence_ids: np.n
 
 
 def coverage_curve(confidence: np.ndarray, correct: np.ndarray,
-                   thresholds: tuple[float, ...] = THRESHOLDS) -> list[dict]:
+                   thresholds: tuple[float, ...] = THRESHOLDS) -> list[dict[str, Any]]:
     """For each 'undefined' threshold: the share of images that keep a label, and how often it is right."""
     rows = []
     for threshold in thresholds:
@@ -72,7 +74,7 @@ def coverage_curve(confidence: np.ndarray, correct: np.ndarray,
 
 
 def rollup_curve(probabilities: np.ndarray, y_true: np.ndarray, parents: np.ndarray,
-                 thresholds: tuple[float, ...] = THRESHOLDS) -> list[dict]:
+                 thresholds: tuple[float, ...] = THRESHOLDS) -> list[dict[str, Any]]:
     """The same trade-off when an undefined image rolls up to the deepest higher taxon whose summed
     probability reaches the threshold: it keeps that answer, right when its true class lies under the taxon."""
     classes = probabilities.shape[1]
@@ -91,7 +93,7 @@ def rollup_curve(probabilities: np.ndarray, y_true: np.ndarray, parents: np.ndar
 
 
 def evaluate(y_true: np.ndarray, logits: np.ndarray, class_names: list[str], *, temperature: float = 1.0,
-             sequence_ids: np.ndarray | None = None, parents: np.ndarray | list[int] | None = None) -> dict:
+             sequence_ids: np.ndarray | None = None, parents: np.ndarray | list[int] | None = None) -> dict[str, Any]:
     """`parents`: the tree above the classes (see inference.engine.rollup); with it, the coverage rows carry
     the figures with roll-up as well."""
     probabilities = softmax(logits / temperature)
@@ -118,7 +120,7 @@ def evaluate(y_true: np.ndarray, logits: np.ndarray, class_names: list[str], *, 
 
 
 def _coverage_rows(probabilities: np.ndarray, y_true: np.ndarray, correct: np.ndarray,
-                   parents: np.ndarray | list[int] | None) -> list[dict]:
+                   parents: np.ndarray | list[int] | None) -> list[dict[str, Any]]:
     rows = coverage_curve(probabilities.max(axis=1), correct)
     if parents is None:
         return rows

@@ -1,14 +1,20 @@
 """Evaluation plots as PNG bytes (matplotlib without a display)."""
 import io
+from typing import Any, cast
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.backend_bases import RendererBase  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.text import Annotation  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 
 
-def _png(figure) -> bytes:
+def _png(figure: Figure) -> bytes:
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
@@ -31,7 +37,7 @@ def confusion_png(matrix: list[list[int]], class_names: list[str]) -> bytes:
     return _png(figure)
 
 
-def reliability_png(bins: list[dict], ece: float) -> bytes:
+def reliability_png(bins: list[dict[str, Any]], ece: float) -> bytes:
     figure, axes = plt.subplots(figsize=(4.5, 4.5))
     axes.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
     axes.bar([(b["low"] + b["high"]) / 2 for b in bins], [b["accuracy"] for b in bins],
@@ -47,7 +53,7 @@ LABEL_OFFSETS = [(dx * r, dy * r) for r in (1, 2, 3, 4, 6) for dx, dy in
                  ((5, 4), (5, -10), (-26, 4), (-26, -10), (0, 12), (0, -18), (12, -3), (-34, -3))]
 
 
-def _threshold_labels(kept: list[dict]) -> list[tuple[str, tuple[float, float]]]:
+def _threshold_labels(kept: list[dict[str, Any]]) -> list[tuple[str, tuple[float, float]]]:
     """One label per drawn point: thresholds that keep the same images share a point, and so one label."""
     points: dict[tuple[float, float], list[float]] = {}
     for row in kept:
@@ -56,7 +62,7 @@ def _threshold_labels(kept: list[dict]) -> list[tuple[str, tuple[float, float]]]
             for point, ts in points.items()]
 
 
-def _place(text, placed: list, renderer) -> None:
+def _place(text: Annotation, placed: list[Bbox], renderer: RendererBase) -> None:
     """Move the label to the first offset where its box meets no label already placed."""
     for offset in LABEL_OFFSETS:
         text.xyann = offset
@@ -66,7 +72,7 @@ def _place(text, placed: list, renderer) -> None:
     placed.append(text.get_window_extent(renderer))
 
 
-def coverage_figure(rows: list[dict]):
+def coverage_figure(rows: list[dict[str, Any]]) -> Figure:
     """The coverage/accuracy curve with each threshold labelled where no label hides another (tests read the
     labels' boxes off the returned figure)."""
     figure, axes = plt.subplots(figsize=(4.5, 4.5))
@@ -76,18 +82,19 @@ def coverage_figure(rows: list[dict]):
     axes.set_ylabel("accuracy of what is kept")
     axes.set_title("labels: 'undefined' threshold", fontsize=8)
     figure.canvas.draw()  # fixes the axes' limits, so that label boxes are where they will be drawn
-    renderer, placed = figure.canvas.get_renderer(), []
+    renderer = cast(FigureCanvasAgg, figure.canvas).get_renderer()  # the Agg backend, chosen above
+    placed: list[Bbox] = []
     for label, point in _threshold_labels(kept):
         text = axes.annotate(label, point, xytext=LABEL_OFFSETS[0], textcoords="offset points", fontsize=7)
         _place(text, placed, renderer)
     return figure
 
 
-def coverage_png(rows: list[dict]) -> bytes:
+def coverage_png(rows: list[dict[str, Any]]) -> bytes:
     return _png(coverage_figure(rows))
 
 
-def learning_curves_png(rows: list[dict], *, target_f1: float, unit: str = "sequence") -> bytes:
+def learning_curves_png(rows: list[dict[str, Any]], *, target_f1: float, unit: str = "sequence") -> bytes:
     """Accuracy and macro-F1 against expert actions: per strategy the mean over seeds, shaded one standard
     deviation either side; the macro-F1 target dashed. `rows`: strategy, actions and the mean/std of each metric."""
     figure, panels = plt.subplots(1, 2, figsize=(11, 4.5), sharex=True)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -171,7 +172,8 @@ class Oracle:
 
     def reveal(self, rows: np.ndarray) -> np.ndarray:
         self.revealed.extend(int(row) for row in rows)
-        return self._labels[rows]
+        labels: np.ndarray = self._labels[rows]
+        return labels
 
 
 def held_out(sequences: np.ndarray, seed: int, fraction: float) -> np.ndarray:
@@ -288,6 +290,7 @@ def run_strategy(data: LabelledSet, test: np.ndarray, strategy: str, seed: int, 
         if not len(picks):
             return points
         campaign.label(picks, available)
+    raise AssertionError("unreachable: itertools.count() never ends, the rounds end by returning")
 
 
 def full_pool_score(data: LabelledSet, test: np.ndarray, config: HeadConfig) -> tuple[float, float]:
@@ -376,7 +379,7 @@ def normalised_aulc(values: np.ndarray, grid: np.ndarray) -> float:
     return float(np.trapezoid(values, grid) / (grid[-1] - grid[0]))
 
 
-def paired_differences(points: list[Point], strategy: str, reference: str, grid: np.ndarray) -> list[dict]:
+def paired_differences(points: list[Point], strategy: str, reference: str, grid: np.ndarray) -> list[dict[str, Any]]:
     """At each grid point: the mean over seeds of (strategy − reference) macro-F1 and its standard error. Seeds are
     paired: both campaigns share the test split and the start set."""
     mine, theirs = seed_curves(points, strategy, grid), seed_curves(points, reference, grid)
@@ -394,17 +397,17 @@ def actions_to_target(mean_curve: np.ndarray, grid: np.ndarray, target: float) -
 
 
 def report(result: Simulation, config: SimulationConfig, *, target_share: float = TARGET_SHARE,
-           reference: str = "random") -> dict:
+           reference: str = "random") -> dict[str, Any]:
     """The command's JSON: the full-pool reference and, per strategy, its mean curve over the budget grid, the
     actions it needed to reach `target_share` of the full-pool macro-F1, its normalised area under the curve, and
     (when the reference strategy ran) its paired difference to it at each grid point."""
     accuracy, f1 = (float(np.mean(column)) for column in zip(*result.full_pool, strict=True))
     grid = budget_grid(config)
-    strategies = {}
+    strategies: dict[str, dict[str, Any]] = {}
     for strategy in dict.fromkeys(point.strategy for point in result.points):
         per_seed = np.array(list(seed_curves(result.points, strategy, grid).values()))
         mean = per_seed.mean(axis=0)
-        entry = {"curve": [[int(x), round(float(y), 4)] for x, y in zip(grid, mean, strict=True)],
+        entry: dict[str, Any] = {"curve": [[int(x), round(float(y), 4)] for x, y in zip(grid, mean, strict=True)],
                  "actions_to_target": actions_to_target(mean, grid, target_share * f1),
                  "aulc": round(float(np.mean([normalised_aulc(row, grid) for row in per_seed])), 4)}
         if reference != strategy and any(point.strategy == reference for point in result.points):

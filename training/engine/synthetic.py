@@ -30,7 +30,8 @@ class SetShape:
 
 def _frequencies(shape: SetShape) -> np.ndarray:
     weights = 1.0 / np.arange(1, shape.classes + 1) if shape.long_tail else np.ones(shape.classes)
-    return weights / weights.sum()
+    frequencies: np.ndarray = weights / weights.sum()
+    return frequencies
 
 
 def generate(shape: SetShape, seed: int = 0) -> LabelledSet:

@@ -12,6 +12,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from inference.engine.exports.records import Classification, Event, Frame, Site
 
@@ -44,6 +45,8 @@ SAMPLING_DESIGNS = ("simpleRandom", "systematicRandom", "clusteredRandom", "expe
 _OFFSET = re.compile(r"^(Z|[+-](0\d|1[0-4]):[0-5]\d)$")
 _BAD_PATH = re.compile(r"^[./~]|\.\.")
 
+Object = dict[str, Any]  # a table row or a JSON object of the descriptor
+
 
 def valid_offset(offset: str) -> bool:
     return bool(_OFFSET.match(offset))
@@ -72,7 +75,7 @@ def camera_model(site: Site) -> str:
     return "-".join(part for part in (site.camera_make.strip(), site.camera_model.strip()) if part)
 
 
-def deployment_row(site: Site, offset: str) -> dict:
+def deployment_row(site: Site, offset: str) -> Object:
     offset = site.utc_offset or offset
     return {
         "deploymentID": site.id, "locationName": site.location_name or site.name,
@@ -106,7 +109,7 @@ def safe_path(name: str) -> str:
     return path or "media"
 
 
-def media_row(frame: Frame, offset: str) -> dict:
+def media_row(frame: Frame, offset: str) -> Object:
     return {
         "mediaID": str(frame.id), "deploymentID": frame.site_id, "timestamp": camera_time(frame.taken_at, offset),
         "filePath": frame.file_path or safe_path(frame.name), "filePublic": "false" if frame.people else "true",
@@ -114,7 +117,7 @@ def media_row(frame: Frame, offset: str) -> dict:
     }
 
 
-def _classification_fields(said: Classification) -> dict:
+def _classification_fields(said: Classification) -> Object:
     kind = OBSERVATION_TYPE.get(said.kind, "unclassified")
     named = kind in ("animal", "human")
     return {
@@ -125,18 +128,18 @@ def _classification_fields(said: Classification) -> dict:
     }
 
 
-def _unclassified() -> dict:
+def _unclassified() -> Object:
     return {"observationType": "unclassified"}
 
 
-def _box_fields(said: Classification) -> dict:
+def _box_fields(said: Classification) -> Object:
     if said.box is None:
         return {}
     x, y, w, h = said.box
     return {"bboxX": _number(x), "bboxY": _number(y), "bboxWidth": _number(w), "bboxHeight": _number(h)}
 
 
-def _media_observation(frame: Frame, said: Classification | None, offset: str, number: int) -> dict:
+def _media_observation(frame: Frame, said: Classification | None, offset: str, number: int) -> Object:
     time = camera_time(frame.taken_at, offset)
     fields = _classification_fields(said) if said else _unclassified()
     return {"observationID": f"m{frame.id}-{number}", "deploymentID": frame.site_id, "mediaID": str(frame.id),
@@ -163,13 +166,13 @@ def _event_classifications(event: Event) -> list[Classification | None]:
     labelled = [frame.label for frame in event.frames if frame.label]
     if not labelled:
         return [event.verdict]  # None: unclassified
-    by_taxon: dict[tuple, list[Classification]] = {}
+    by_taxon: dict[tuple[str, int | None], list[Classification]] = {}
     for label in labelled:
         by_taxon.setdefault((label.kind, label.taxon_id), []).append(label)
     return [_merged(group) for group in by_taxon.values()]
 
 
-def observation_rows(event: Event, offset: str) -> list[dict]:
+def observation_rows(event: Event, offset: str) -> list[Object]:
     """The observations of one sequence (see the module's docstring)."""
     if len(event.frames) == 1:
         frame = event.frames[0]
@@ -186,7 +189,7 @@ def observation_rows(event: Event, offset: str) -> list[dict]:
     return rows
 
 
-def taxonomic_entry(scientific_name: str, name_en: str, name_fr: str) -> dict:
+def taxonomic_entry(scientific_name: str, name_en: str, name_fr: str) -> Object:
     """A taxon with its English and French names (a French name that only repeats the English one, as taxa added
     without one have, is left out)."""
     names = {code: name for code, name in (("eng", name_en), ("fra", name_fr if name_fr != name_en else ""))
@@ -194,29 +197,30 @@ def taxonomic_entry(scientific_name: str, name_en: str, name_fr: str) -> dict:
     return {"scientificName": scientific_name, **({"vernacularNames": names} if names else {})}
 
 
-def spatial(points: Iterable[tuple[float, float]]) -> dict | None:
-    """GeoJSON of the deployments' coordinates: a point, or the bounding box; None without any."""
-    points = [(lon, lat) for lat, lon in points if lat is not None and lon is not None
-              and math.isfinite(lat) and math.isfinite(lon)]
-    if not points:
+def spatial(points: Iterable[tuple[float | None, float | None]]) -> Object | None:
+    """GeoJSON of the deployments' coordinates (latitude, longitude): a point, or the bounding box; None
+    without any."""
+    known = [(lon, lat) for lat, lon in points if lat is not None and lon is not None
+             and math.isfinite(lat) and math.isfinite(lon)]
+    if not known:
         return None
-    lons, lats = [p[0] for p in points], [p[1] for p in points]
-    if len(set(points)) == 1:
+    lons, lats = [p[0] for p in known], [p[1] for p in known]
+    if len(set(known)) == 1:
         return {"type": "Point", "coordinates": [lons[0], lats[0]]}
     west, east, south, north = min(lons), max(lons), min(lats), max(lats)
     return {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north], [west, north],
                                                 [west, south]]]}
 
 
-def resources() -> list[dict]:
+def resources() -> list[Object]:
     return [{"name": name, "path": f"{name}.csv", "profile": "tabular-data-resource", "format": "csv",
              "mediatype": "text/csv", "encoding": "utf-8", "schema": f"{BASE_URL}/{name}-table-schema.json"}
             for name in TABLES]
 
 
-def datapackage(*, name: str, package_id: str, created: dt.datetime, title: str, contributors: list[dict],
-                project: dict, spatial_coverage: dict | None, temporal: dict | None, taxonomic: list[dict],
-                source_version: str) -> dict:
+def datapackage(*, name: str, package_id: str, created: dt.datetime, title: str, contributors: list[Object],
+                project: Object, spatial_coverage: Object | None, temporal: Object | None, taxonomic: list[Object],
+                source_version: str) -> Object:
     """The descriptor. `spatial_coverage` and `temporal` are left out when unknown (the package then says
     what it lacks instead of inventing it)."""
     package = {

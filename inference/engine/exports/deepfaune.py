@@ -8,6 +8,8 @@ wins), empty when no detector looked. Names are in French (DeepFaune's default) 
 column) says whose word the prediction is."""
 import datetime as dt
 import re
+from pathlib import Path
+from typing import Any
 
 from inference.engine.exports.records import Classification, Event, Frame
 
@@ -45,12 +47,12 @@ def _date(value: dt.datetime | None) -> str:
     return value.strftime("%Y:%m:%d %H:%M:%S") if value else ""
 
 
-def table_rows(event: Event, *, language: str, threshold: float) -> list[dict]:
+def table_rows(event: Event, *, language: str, threshold: float) -> list[dict[str, Any]]:
     rows = []
     for frame in event.frames:
         said = frame.label or event.verdict or frame.prediction
         animals, people = _counts(frame, threshold)
-        row = {"filename": frame.name, "date": _date(frame.taken_at), "seqnum": event.id,
+        row: dict[str, Any] = {"filename": frame.name, "date": _date(frame.taken_at), "seqnum": event.id,
                "count": animals, "humancount": people}
         if said is not None:
             row.update(prediction=_name(said, language), top1=_top1(said, language),
@@ -68,13 +70,13 @@ def folder_name(prediction: str) -> str:
     return name or "_"
 
 
-def sorted_path(row: dict, frame: Frame, *, unlabelled: str) -> str:
+def sorted_path(row: dict[str, Any], frame: Frame, *, unlabelled: str) -> str:
     """Where a frame goes in the class folders; its id keeps names from two cards apart."""
     folder = folder_name(str(row.get("prediction") or unlabelled))
     return f"{folder}/{frame.id}_{folder_name(frame.basename)}"
 
 
-def csv_to_xlsx(csv_path, xlsx_path) -> None:
+def csv_to_xlsx(csv_path: str | Path, xlsx_path: str | Path) -> None:
     """The same table as an Excel workbook (written row by row: the table may be large)."""
     import csv
 
@@ -91,7 +93,7 @@ def csv_to_xlsx(csv_path, xlsx_path) -> None:
 _NUMERIC = {COLUMNS.index(name) for name in ("seqnum", "score", "count", "humancount")}
 
 
-def _cell(value: str, column: int):
+def _cell(value: str, column: int) -> str | int | float:
     if column in _NUMERIC and value != "":
         try:
             return int(value) if value.isdigit() else float(value)

@@ -9,6 +9,10 @@ import os
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 NO_COMPRESSION = {".jpg", ".jpeg", ".png", ".mp4", ".avi", ".mov", ".m4v", ".webp", ".zip", ".xlsx"}
 
@@ -27,7 +31,7 @@ def rewind(folder: Path, recorded: dict[str, int]) -> None:
             handle.truncate(length)
 
 
-def append_csv(path: Path, columns: list[str], rows: Iterable[dict], *, header: bool = False) -> int:
+def append_csv(path: Path, columns: list[str], rows: Iterable[dict[str, Any]], *, header: bool = False) -> int:
     """Append rows (missing columns left empty); write the header first when asked. Returns rows written."""
     written = 0
     with path.open("a", encoding="utf-8", newline="") as handle:
@@ -49,7 +53,7 @@ def append_jsonl(path: Path, items: Iterable[object]) -> int:
     return written
 
 
-def write_json_with_arrays(path: Path, head: dict, arrays: dict[str, Path]) -> None:
+def write_json_with_arrays(path: Path, head: dict[str, Any], arrays: dict[str, Path]) -> None:
     """Write `head` as a JSON object whose listed keys are arrays read line by line from JSONL files, without
     holding them in memory (a pool's COCO file can be larger than the worker's memory)."""
     tmp = path.with_name(path.name + ".part")
@@ -79,9 +83,10 @@ class _Pipe(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:
-        self.chunks.append(bytes(data))
-        return len(data)
+    def write(self, data: "ReadableBuffer") -> int:
+        chunk = bytes(data)
+        self.chunks.append(chunk)
+        return len(chunk)
 
     def take(self) -> bytes:
         data, self.chunks = b"".join(self.chunks), []
