@@ -118,7 +118,7 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     form = LabelForm(initial={"expected_current": current.pk if current else 0})
     if request.method == "POST":
         if not editable:
-            raise PermissionDenied("You can see this image but not label it.")
+            raise PermissionDenied(_("You can see this image but not label it."))
         form = LabelForm(request.POST)
         if form.is_valid():
             try:  # the toast (the undo offer below) says what was saved
@@ -167,7 +167,7 @@ def _serve(request: HttpRequest, pk: int, field: str) -> FileResponse:
     image = _image_for(request, pk)
     name = shown_file(request.user, image, field)  # people hidden from those outside the organisation
     if not name or not default_storage.exists(name):
-        raise Http404("The stored file is missing.")
+        raise Http404(_("The stored file is missing."))
     response = FileResponse(default_storage.open(name, "rb"))
     response["Cache-Control"] = "private, max-age=86400"
     return response
@@ -189,7 +189,7 @@ def taxon_list(request: HttpRequest) -> HttpResponse:
     coordinator = user_access(request.user).coordinator
     form = TaxonForm(request.POST or None)
     if request.method == "POST":
-        require_coordinator(request.user, "add taxa")
+        require_coordinator(request.user, _("add taxa"))
         if form.is_valid():
             try:
                 taxon = taxon_create(**form.cleaned_data, created_by=request.user)
@@ -223,7 +223,7 @@ RECENT_ON_DESK = 5  # the last verdicts the desk offers to undo
 def taxon_proposals_page(request: HttpRequest) -> HttpResponse:
     """Coordinators read the taxa experts proposed, with their frames, and accept (new or existing taxon) or
     decline each."""
-    require_coordinator(request.user, "decide on proposals of new taxa")
+    require_coordinator(request.user, _("decide on proposals of new taxa"))
     if request.method == "POST":
         _proposal_decide(request, ProposalDecisionForm(request.POST))
         return redirect("taxon-proposals")
@@ -267,7 +267,7 @@ def _accepted_message(request: HttpRequest, outcome) -> None:
 @require_http_methods(["GET", "POST"])
 def review_conflicts_page(request: HttpRequest) -> HttpResponse:
     """Coordinators settle the tasks two experts disagreed on, and read how often experts agree."""
-    require_coordinator(request.user, "resolve review conflicts")
+    require_coordinator(request.user, _("resolve review conflicts"))
     if request.method == "POST":
         _resolve_conflict(request, ConflictResolveForm(request.POST))
         return redirect("review-conflicts")
