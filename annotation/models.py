@@ -129,7 +129,7 @@ class BatchKind(models.TextChoices):
 
 
 class BatchStatus(models.TextChoices):
-    OPEN = "open", _("still open")
+    OPEN = "open", _("still open")  # not plain "open": the catalogues have it as a verb (a link that opens)
     QUEUED = "queued", _("queued")
     RUNNING = "running", _("running")
     DONE = "done", _("done")
@@ -386,8 +386,9 @@ class BatchItem(models.Model):
 
 
 class ReviewState(models.TextChoices):
+    # Words of their own, unlike a batch's "still open" and "done": French tells a task's state from a batch's.
     OPEN = "open", _("waiting for review")
-    DONE = "done", _("reviewed")
+    DONE = "done", _("review done")
     SKIPPED = "skipped", _("skipped")
     CONFLICT = "conflict", _("conflict")  # two experts disagreed: waits for a coordinator
     MERGED = "merged", _("merged")  # its sequence merged into one that already waited; nobody had worked on it
