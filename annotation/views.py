@@ -212,10 +212,37 @@ def review_page(request: HttpRequest) -> HttpResponse:
         "queues": review_queue_counts(taxon_ids=taxa, user=request.user), "taxa": taxa_in_reading_order(),
         "second_opinions": second_opinions_waiting(taxon_ids=taxa), "recent": recent,
         "coordinator": coordinator, "conflicts": review_conflicts().count() if coordinator else 0,
-        "proposals": taxon_proposals().count() if coordinator else 0})
+        "proposals": taxon_proposals().count() if coordinator else 0, "review_words": _review_words()})
 
 
 RECENT_ON_DESK = 5  # the last verdicts the desk offers to undo
+
+
+def _review_words() -> dict:
+    """What review.js writes for people to read, in their language; it fills in the {names}."""
+    return {
+        "queue_empty": _("This queue is empty."), "not_labelled": _("Not labelled yet."), "an_import": _("an import"),
+        "current_label": _("Current label: {taxon} by {who} ({source})"), "frame": _("frame {number}"),
+        "no_prediction": _("No prediction yet: type the taxon."), "enter": _("Enter"), "model": _("Model:"),
+        "sequence": _("Sequence:"), "rollup": _("roll-up: no species over {threshold}"), "undefined": _("undefined"),
+        "zero_shot": _("zero-shot"), "no_references": _("No reference images."), "cosine": _("cosine {value}"),
+        "labelled": _("labelled {name}"), "none_nearby": _("none labelled nearby"),
+        "split_next": _("next choice labels frame {number} only"), "drawing": _("drag on the frame to draw a box"),
+        "split_off": _("{count} frame(s) split off; your next choice labels the others."),
+        "your_choice": _("your choice"), "box_on_frame": _("box {number} on frame {frame}:"),
+        "frame_taxon": _("the frame's taxon"), "box_animal": _("animal in box {number}"),
+        "box_remove": _("remove box {number}"), "none_drawn": _("None drawn."),
+        "unknown_box": _("Unknown taxon “{name}” for box {number}: pick one from the list."),
+        "taxon": _("taxon"), "taxon_seen": _("taxon seen"),
+        "unknown_detail": _("Unknown taxon “{name}” under Count and details."),
+        "listed_twice": _("{name} is listed twice under Count and details."),
+        "press_next": _("Press n for the next task."), "undo": _("Undo"), "none_yet": _("None yet."),
+        "nothing_to_undo": _("Nothing left to undo here."),
+        "unknown_taxon": _("Unknown taxon “{name}”: pick one from the list, or press Esc then p to propose it."),
+        "play": _("Play (space)"), "pause": _("Pause (space)"),
+        "viewer": {"zoom": _("zoom {percent}%"), "light": _("light {percent}%"),
+                   "contrast": _("contrast {percent}%")},
+    }
 
 
 @login_required
