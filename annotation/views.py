@@ -221,7 +221,8 @@ RECENT_ON_DESK = 5  # the last verdicts the desk offers to undo
 def _review_words() -> dict:
     """What review.js writes for people to read, in their language; it fills in the {names}."""
     return {
-        "queue_empty": _("This queue is empty."), "not_labelled": _("Not labelled yet."), "an_import": _("an import"),
+        "nothing_waiting": _("Nothing waiting in your queues."), "queue_empty": _("This queue is empty."),
+        "not_labelled": _("Not labelled yet."), "an_import": _("an import"),
         "current_label": _("Current label: {taxon} by {who} ({source})"), "frame": _("frame {number}"),
         "no_prediction": _("No prediction yet: type the taxon."), "enter": _("Enter"), "model": _("Model:"),
         "sequence": _("Sequence:"), "rollup": _("roll-up: no species over {threshold}"), "undefined": _("undefined"),

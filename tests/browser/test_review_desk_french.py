@@ -55,6 +55,10 @@ def test_a_french_reader_reads_the_desk_in_french(browser, live_server, triage_t
     status = page.locator("#status")
     status.wait_for(state="visible")
     assert status.inner_text().startswith("Taxon inconnu «\u00a0dahu\u00a0»\u00a0: choisissez-en un dans la liste")
+    page.keyboard.press("Escape")
+    page.keyboard.press("e")  # the last task: the queues, refreshed by the script, say nothing waits
+    expect(page.locator("#queues")).to_have_text("Rien en attente dans vos files.")
+    expect(status).to_contain_text("Cette file d'attente est vide.")
     page.context.close()
 
 

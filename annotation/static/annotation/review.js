@@ -71,7 +71,7 @@
     const {ok, body} = await api(root.dataset.queuesUrl);
     if (!ok) return;
     $("queues").innerHTML = body.map((q) => `<li><button type="button" data-queue="${esc(q.queue)}">${esc(q.name)} <span class="count">${q.open}</span></button></li>`).join("")
-      || '<li class="muted">Nothing waiting in your queues.</li>';
+      || `<li class="muted">${esc(words.nothing_waiting)}</li>`;
   }
 
   async function claim(wanted) {
