@@ -3,6 +3,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
@@ -116,7 +117,7 @@ class TaxonListApi(APIView):
 
     def post(self, request: Request) -> Response:
         """Add a taxon (coordinators)."""
-        require_coordinator(request.user, "add taxa")
+        require_coordinator(request.user, _("add taxa"))
         serializer = TaxonCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         taxon = taxon_create(**serializer.validated_data, created_by=request.user)
@@ -140,7 +141,7 @@ class DeploymentListApi(ListAPIView):
         data = dict(serializer.validated_data)
         organisation, name = data.pop("organisation"), data.pop("name")
         if not user_access(request.user).can_contribute_to(organisation.pk):
-            raise PermissionDenied(f"You are not a member of {organisation.name}.")
+            raise PermissionDenied(_("You are not a member of %(organisation)s.") % {"organisation": organisation.name})
         deployment = deployment_get_or_create(organisation=organisation, name=name, **data)
         return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
 
@@ -237,7 +238,7 @@ class ImageListApi(ListAPIView):
         """Upload images, videos or zips of a card's folder (multipart `files`) into a new batch."""
         files = _upload_files(request, "files", "file")
         if not files:
-            return Response({"detail": "Send one or more files in the multipart field 'files'."}, status=400)
+            return Response({"detail": _("Send one or more files in the multipart field 'files'.")}, status=400)
         batch = _open_batch(request, files)
         items = batch_add_uploads(batch=batch, uploads=files)
         return upload_response(batch, items)
@@ -270,8 +271,8 @@ class ImageAnnotationApi(APIView):
         """Label the image (or its whole sequence); 409 when `expected_current` is no longer current."""
         image = _visible_image(request, pk)
         if not image_editable_by(request.user, image):
-            raise PermissionDenied("You can see this image but not label it: it is outside your organisation "
-                                   "and your review taxa.")
+            raise PermissionDenied(_("You can see this image but not label it: it is outside your organisation "
+                                     "and your review taxa."))
         serializer = AnnotationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -326,10 +327,10 @@ class BatchFilesApi(APIView):
         """Add files (multipart `files`) to an open upload batch."""
         batch = _visible_batch(request, pk)
         if batch.kind != BatchKind.UPLOAD or batch.status != BatchStatus.OPEN:
-            return Response({"detail": "This batch no longer accepts files; open a new upload."}, status=409)
+            return Response({"detail": _("This batch no longer accepts files; open a new upload.")}, status=409)
         files = _upload_files(request, "files")
         if not files:
-            return Response({"detail": "Send one or more files in the multipart field 'files'."}, status=400)
+            return Response({"detail": _("Send one or more files in the multipart field 'files'.")}, status=400)
         _charge(batch.organisation, files)
         return upload_response(batch, batch_add_uploads(batch=batch, uploads=files))
 
@@ -340,7 +341,8 @@ class BatchCloseApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         batch = _visible_batch(request, pk)
         if not user_access(request.user).can_contribute_to(batch.organisation_id):
-            raise PermissionDenied(f"You are not a member of {batch.organisation}.")
+            raise PermissionDenied(_("You are not a member of %(organisation)s.")
+                                   % {"organisation": batch.organisation})
         return Response(BatchSerializer(batch_close(batch=batch)).data)
 
 
@@ -433,7 +435,7 @@ class ReviewClaimApi(APIView):
         queue = None if raw == "triage" or second_opinion else id_or_none(raw)
         not_a_queue = raw not in ("triage", SECOND_OPINION) and queue is None
         if not_a_queue or (queue is not None and allowed is not None and queue not in allowed):
-            raise PermissionDenied("That queue is not one of your review taxa.")
+            raise PermissionDenied(_("That queue is not one of your review taxa."))
         task = review_task_claim_next(user=request.user, queue_taxon_id=queue, second_opinion=second_opinion)
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
@@ -512,7 +514,7 @@ class ReviewProposeApi(APIView):
 class ReviewConflictListApi(APIView):
     def get(self, request: Request) -> Response:
         """Tasks whose blind double reviews disagree, with each verdict (coordinators)."""
-        require_coordinator(request.user, "see review conflicts")
+        require_coordinator(request.user, _("see review conflicts"))
         frames = Prefetch("sequence__images", Image.objects.order_by(*FRAME_ORDER), to_attr="in_order")
         tasks = review_conflicts().select_related("sequence", "checks_label__taxon", "checks_label__author")
         tasks = tasks.prefetch_related(frames)
@@ -534,7 +536,7 @@ class ReviewResolveApi(APIView):
 
     def post(self, request: Request, pk: int) -> Response:
         """Settle a review conflict with the final label (coordinators)."""
-        require_coordinator(request.user, "resolve review conflicts")
+        require_coordinator(request.user, _("resolve review conflicts"))
         task = review_conflict_resolve(task_id=pk, user=request.user, verdict=_verdict(request))
         return Response({"id": task.pk, "state": task.state, "saved": decision_data(task.decision)},
                         status=status.HTTP_201_CREATED)
@@ -543,12 +545,12 @@ class ReviewResolveApi(APIView):
 class ReviewAgreementApi(APIView):
     def get(self, request: Request) -> Response:
         """How often experts agree: rate and Cohen's kappa, per queue and expert (coordinators)."""
-        require_coordinator(request.user, "see expert agreement")
+        require_coordinator(request.user, _("see expert agreement"))
         return Response(review_agreement())
 
 
 def _organisation_of(request: Request, pk: int) -> Organisation:
-    require_coordinator(request.user, "manage memberships")
+    require_coordinator(request.user, _("manage memberships"))
     return get_object_or_404(Organisation, pk=pk)
 
 
@@ -619,7 +621,7 @@ class TaxonProposalListApi(APIView):
     query_serializer = ProposalQuerySerializer
 
     def get(self, request: Request) -> Response:
-        require_coordinator(request.user, "see proposals of new taxa")
+        require_coordinator(request.user, _("see proposals of new taxa"))
         query = ProposalQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         proposals = taxon_proposals(query.validated_data["status"])
@@ -627,7 +629,7 @@ class TaxonProposalListApi(APIView):
 
 
 def _proposal_of(request: Request, pk: int) -> TaxonProposal:
-    require_coordinator(request.user, "decide on proposals of new taxa")
+    require_coordinator(request.user, _("decide on proposals of new taxa"))
     return get_object_or_404(TaxonProposal, pk=pk)
 
 

@@ -41,9 +41,9 @@ class TaxonMultipleChoiceField(forms.ModelMultipleChoiceField):
 
 
 class LabelForm(forms.Form):
-    taxon = TaxonChoiceField(queryset=Taxon.objects.all(), empty_label="— choose a taxon —")
-    whole_sequence = forms.BooleanField(required=False, label="Apply to the whole sequence")
-    count = forms.IntegerField(min_value=1, max_value=MAX_LABEL_COUNT, required=False)
+    taxon = TaxonChoiceField(queryset=Taxon.objects.all(), empty_label=_("— choose a taxon —"))
+    whole_sequence = forms.BooleanField(required=False, label=_("Apply to the whole sequence"))
+    count = forms.IntegerField(min_value=1, max_value=MAX_LABEL_COUNT, required=False, label=_("Count"))
     expected_current = forms.IntegerField(min_value=0, max_value=MAX_ID, required=False,
                                           widget=forms.HiddenInput)
 
@@ -124,11 +124,11 @@ class ClassMappingForm(forms.Form):
 
 
 class TaxonForm(forms.Form):
-    name_en = forms.CharField(max_length=120, label="English name")
-    name_fr = forms.CharField(max_length=120, label="French name")
-    scientific_name = forms.CharField(max_length=160, required=False)
-    parent = TaxonChoiceField(queryset=Taxon.objects.all(), required=False)
-    kind = forms.ChoiceField(choices=TaxonKind.choices, initial=TaxonKind.ANIMAL)
+    name_en = forms.CharField(max_length=120, label=_("English name"))
+    name_fr = forms.CharField(max_length=120, label=_("French name"))
+    scientific_name = forms.CharField(max_length=160, required=False, label=_("Scientific name"))
+    parent = TaxonChoiceField(queryset=Taxon.objects.all(), required=False, label=_("Parent"))
+    kind = forms.ChoiceField(choices=TaxonKind.choices, initial=TaxonKind.ANIMAL, label=_("Kind"))
 
 
 class ConflictResolveForm(forms.Form):
@@ -136,7 +136,7 @@ class ConflictResolveForm(forms.Form):
 
     task = forms.IntegerField(min_value=1, max_value=MAX_ID)
     taxon = TaxonChoiceField(queryset=Taxon.objects.all(),
-                             error_messages={"required": "Choose the taxon the sequence shows."})
+                             error_messages={"required": _("Choose the taxon the sequence shows.")})
     expected_current = forms.IntegerField(min_value=0, max_value=MAX_ID, required=False,
                                           widget=forms.HiddenInput)  # the sequence's labels as the page showed them
 
@@ -144,11 +144,11 @@ class ConflictResolveForm(forms.Form):
 class MembershipForm(forms.Form):
     """Add a member to an organisation, or change a member's role and review taxa (the members page)."""
 
-    username = forms.CharField(max_length=150)
-    role = forms.ChoiceField(choices=Role.choices)
-    review_taxa = TaxonMultipleChoiceField(queryset=Taxon.objects.all(), required=False,
-                                           help_text="Experts: the taxa whose queues they work.")
-    remove = forms.BooleanField(required=False)
+    username = forms.CharField(max_length=150, label=_("User name"))
+    role = forms.ChoiceField(choices=Role.choices, label=_("Role"))
+    review_taxa = TaxonMultipleChoiceField(queryset=Taxon.objects.all(), required=False, label=_("Review taxa"),
+                                           help_text=_("Experts: the taxa whose queues they work."))
+    remove = forms.BooleanField(required=False, label=_("Remove"))
 
     def clean_username(self) -> User:
         user = User.objects.filter(username=self.cleaned_data["username"]).first()

@@ -2,14 +2,15 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from faune_platform.jobs import Job
 
 
 class Role(models.TextChoices):
-    PARTNER = "partner", "partner"
-    EXPERT = "expert", "expert"
-    COORDINATOR = "coordinator", "coordinator"
+    PARTNER = "partner", _("partner")
+    EXPERT = "expert", _("expert")
+    COORDINATOR = "coordinator", _("coordinator")
 
 
 class Organisation(models.Model):
@@ -43,10 +44,10 @@ class Organisation(models.Model):
 
 
 class TaxonKind(models.TextChoices):
-    ANIMAL = "animal", "animal"
-    HUMAN = "human", "human"
-    VEHICLE = "vehicle", "vehicle"
-    EMPTY = "empty", "empty"
+    ANIMAL = "animal", _("animal")
+    HUMAN = "human", _("human")
+    VEHICLE = "vehicle", _("vehicle")
+    EMPTY = "empty", _("empty")
 
 
 class Taxon(models.Model):
@@ -123,16 +124,16 @@ class Deployment(models.Model):
 
 
 class BatchKind(models.TextChoices):
-    UPLOAD = "upload", "upload"
-    IMPORT = "import", "import"
+    UPLOAD = "upload", _("upload")
+    IMPORT = "import", _("import")
 
 
 class BatchStatus(models.TextChoices):
-    OPEN = "open", "open"
-    QUEUED = "queued", "queued"
-    RUNNING = "running", "running"
-    DONE = "done", "done"
-    FAILED = "failed", "failed"
+    OPEN = "open", _("still open")  # not plain "open": the catalogues have it as a verb (a link that opens)
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
 
 
 class UploadBatch(Job):
@@ -188,8 +189,8 @@ class Sequence(models.Model):
 
 
 class MediaKind(models.TextChoices):
-    IMAGE = "image", "image"
-    VIDEO = "video", "video"
+    IMAGE = "image", _("image")
+    VIDEO = "video", _("video")
 
 
 class Image(models.Model):
@@ -240,22 +241,22 @@ class Image(models.Model):
 
 
 class LabelSource(models.TextChoices):
-    PARTNER = "partner", "partner"
-    EXPERT = "expert", "expert"
-    IMPORT = "import", "import"
-    MODEL_ACCEPTED = "model_accepted", "model accepted"
-    UNDO = "undo", "undo"  # withdraws the label event it `undoes`; it is no label itself
+    PARTNER = "partner", _("partner")
+    EXPERT = "expert", _("expert")
+    IMPORT = "import", _("import")
+    MODEL_ACCEPTED = "model_accepted", _("model accepted")
+    UNDO = "undo", _("undo")  # withdraws the label event it `undoes`; it is no label itself
 
 
 class LifeStage(models.TextChoices):  # Camtrap DP observations: lifeStage
-    ADULT = "adult", "adult"
-    SUBADULT = "subadult", "subadult"
-    JUVENILE = "juvenile", "juvenile"
+    ADULT = "adult", _("adult")
+    SUBADULT = "subadult", _("subadult")
+    JUVENILE = "juvenile", _("juvenile")
 
 
 class Sex(models.TextChoices):  # Camtrap DP observations: sex
-    FEMALE = "female", "female"
-    MALE = "male", "male"
+    FEMALE = "female", _("female")
+    MALE = "male", _("male")
 
 
 # Which label wins when several exist: expert over partner over import; newest first within a rank.
@@ -268,13 +269,13 @@ SOURCE_RANK = {
 
 
 class DecisionKind(models.TextChoices):
-    VERDICT = "verdict", "review verdict"
-    LABEL = "label", "label"
-    ACCEPT = "accept", "accepted pre-labels"
-    RESOLVE = "resolve", "conflict resolved"
-    PROPOSAL = "proposal", "new taxon proposed"
-    PROPOSAL_ACCEPT = "proposal_accept", "new taxon accepted"
-    UNDO = "undo", "undo"
+    VERDICT = "verdict", _("review verdict")
+    LABEL = "label", _("label")
+    ACCEPT = "accept", _("accepted pre-labels")
+    RESOLVE = "resolve", _("conflict resolved")
+    PROPOSAL = "proposal", _("new taxon proposed")
+    PROPOSAL_ACCEPT = "proposal_accept", _("new taxon accepted")
+    UNDO = "undo", _("undo")
 
 
 class Decision(models.Model):
@@ -360,9 +361,9 @@ class Annotation(models.Model):
 
 
 class BatchOutcome(models.TextChoices):
-    IMPORTED = "imported", "imported"
-    DUPLICATE = "duplicate", "duplicate"
-    REJECTED = "rejected", "rejected"
+    IMPORTED = "imported", _("imported")
+    DUPLICATE = "duplicate", _("duplicate")
+    REJECTED = "rejected", _("rejected")
 
 
 class BatchItem(models.Model):
@@ -385,12 +386,13 @@ class BatchItem(models.Model):
 
 
 class ReviewState(models.TextChoices):
-    OPEN = "open", "open"
-    DONE = "done", "done"
-    SKIPPED = "skipped", "skipped"
-    CONFLICT = "conflict", "conflict"  # two experts disagreed: waits for a coordinator
-    MERGED = "merged", "merged"  # its sequence merged into one that already waited; nobody had worked on it
-    PROPOSED = "proposed", "proposed"  # an expert proposed a taxon not in the list: waits for a coordinator
+    # Words of their own, unlike a batch's "still open" and "done": French tells a task's state from a batch's.
+    OPEN = "open", _("waiting for review")
+    DONE = "done", _("review done")
+    SKIPPED = "skipped", _("skipped")
+    CONFLICT = "conflict", _("conflict")  # two experts disagreed: waits for a coordinator
+    MERGED = "merged", _("merged")  # its sequence merged into one that already waited; nobody had worked on it
+    PROPOSED = "proposed", _("proposed")  # an expert proposed a taxon not in the list: waits for a coordinator
 
 
 WAITING = (ReviewState.OPEN, ReviewState.CONFLICT, ReviewState.PROPOSED)  # such a sequence gets no second task
@@ -434,9 +436,9 @@ class ReviewTask(models.Model):
 
 
 class VerdictKind(models.TextChoices):
-    LABEL = "label", "label"
-    UNSURE = "unsure", "unsure"  # the expert cannot tell: the task goes to triage for someone else
-    SKIP = "skip", "skip"  # not now: the task stays where it is for someone else
+    LABEL = "label", _("label")
+    UNSURE = "unsure", _("unsure")  # the expert cannot tell: the task goes to triage for someone else
+    SKIP = "skip", _("skip")  # not now: the task stays where it is for someone else
 
 
 class ReviewVerdict(models.Model):
@@ -468,10 +470,10 @@ class ReviewVerdict(models.Model):
 
 
 class ProposalStatus(models.TextChoices):
-    PENDING = "pending", "pending"
-    ACCEPTED = "accepted", "accepted"
-    DECLINED = "declined", "declined"
-    WITHDRAWN = "withdrawn", "withdrawn"  # its author undid it
+    PENDING = "pending", _("pending")
+    ACCEPTED = "accepted", _("accepted")
+    DECLINED = "declined", _("declined")
+    WITHDRAWN = "withdrawn", _("withdrawn")  # its author undid it
 
 
 class TaxonProposal(models.Model):

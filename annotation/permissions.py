@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
 
 from annotation.models import Membership, Role, Taxon
 
@@ -60,7 +61,7 @@ def user_access(user: User | AnonymousUser) -> Access:
 def require_coordinator(user: User | AnonymousUser, doing: str) -> None:
     """Refuse (403 in pages and in the API alike) unless the user is a coordinator; `doing` ends the message."""
     if not user_access(user).coordinator:
-        raise PermissionDenied(f"Only coordinators {doing}.")
+        raise PermissionDenied(_("Only coordinators %(doing)s.") % {"doing": doing})
 
 
 def review_taxa_of(user: User | AnonymousUser) -> set[int] | None:
@@ -69,5 +70,5 @@ def review_taxa_of(user: User | AnonymousUser) -> set[int] | None:
     if access.coordinator:
         return None
     if not access.expert:
-        raise PermissionDenied("Review queues are for experts and coordinators.")
+        raise PermissionDenied(_("Review queues are for experts and coordinators."))
     return set(access.expert_taxon_ids)

@@ -1,6 +1,7 @@
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from annotation.forms import MAX_LABEL_COUNT, MAX_MAXLAG_S
@@ -39,7 +40,7 @@ from faune_platform.converters import MAX_ID, id_or_none
 class TaxonRefField(serializers.CharField):
     """A taxon by id, slug or name. Digits are looked up as an id, so they must be one that fits."""
 
-    default_error_messages = {"bad_id": "A taxon id is a whole number from 1 to 2**63-1."}
+    default_error_messages = {"bad_id": _("A taxon id is a whole number from 1 to 2**63-1.")}
 
     def __init__(self, **kwargs: object) -> None:
         kwargs.setdefault("max_length", 160)
@@ -178,9 +179,9 @@ class UploadTargetSerializer(serializers.Serializer):
 def _class_choices(value: object) -> dict[str, Choice]:
     """{source class: taxon id, slug or name | null (no label) | {"name_en", "name_fr", "scientific_name"}}."""
     if not isinstance(value, dict):
-        raise serializers.ValidationError("A JSON object: {source class: taxon (id, slug or name), null for no "
-                                          "label, or {\"name_en\", \"name_fr\", \"scientific_name\"} for a new "
-                                          "taxon}.")
+        raise serializers.ValidationError(_("A JSON object: {source class: taxon (id, slug or name), null for no "
+                                            "label, or {\"name_en\", \"name_fr\", \"scientific_name\"} for a "
+                                            "new taxon}."))
     try:
         return {str(name): choice_from_text(text) for name, text in value.items()}
     except DjangoValidationError as error:
@@ -291,7 +292,7 @@ class VerdictSerializer(serializers.Serializer):
     def validate_split(self, value: dict) -> dict:
         frames = {id_or_none(key): taxon for key, taxon in value.items()}
         if None in frames:
-            raise serializers.ValidationError("Split frames are given by their image id.")
+            raise serializers.ValidationError(_("Split frames are given by their image id."))
         return frames
 
 
@@ -350,7 +351,8 @@ class MembershipInputSerializer(serializers.Serializer):
     def validate_username(self, value: str) -> User:
         user = User.objects.filter(username=value).first()
         if user is None:
-            raise serializers.ValidationError(f"No account is named {value!r}; create it in the admin first.")
+            raise serializers.ValidationError(_("No account is named %(name)r; create it in the admin first.")
+                                              % {"name": value})
         return user
 
 

@@ -118,7 +118,7 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     form = LabelForm(initial={"expected_current": current.pk if current else 0})
     if request.method == "POST":
         if not editable:
-            raise PermissionDenied("You can see this image but not label it.")
+            raise PermissionDenied(_("You can see this image but not label it."))
         form = LabelForm(request.POST)
         if form.is_valid():
             try:  # the toast (the undo offer below) says what was saved
@@ -167,7 +167,7 @@ def _serve(request: HttpRequest, pk: int, field: str) -> FileResponse:
     image = _image_for(request, pk)
     name = shown_file(request.user, image, field)  # people hidden from those outside the organisation
     if not name or not default_storage.exists(name):
-        raise Http404("The stored file is missing.")
+        raise Http404(_("The stored file is missing."))
     response = FileResponse(default_storage.open(name, "rb"))
     response["Cache-Control"] = "private, max-age=86400"
     return response
@@ -189,7 +189,7 @@ def taxon_list(request: HttpRequest) -> HttpResponse:
     coordinator = user_access(request.user).coordinator
     form = TaxonForm(request.POST or None)
     if request.method == "POST":
-        require_coordinator(request.user, "add taxa")
+        require_coordinator(request.user, _("add taxa"))
         if form.is_valid():
             try:
                 taxon = taxon_create(**form.cleaned_data, created_by=request.user)
@@ -212,10 +212,38 @@ def review_page(request: HttpRequest) -> HttpResponse:
         "queues": review_queue_counts(taxon_ids=taxa, user=request.user), "taxa": taxa_in_reading_order(),
         "second_opinions": second_opinions_waiting(taxon_ids=taxa), "recent": recent,
         "coordinator": coordinator, "conflicts": review_conflicts().count() if coordinator else 0,
-        "proposals": taxon_proposals().count() if coordinator else 0})
+        "proposals": taxon_proposals().count() if coordinator else 0, "review_words": _review_words()})
 
 
 RECENT_ON_DESK = 5  # the last verdicts the desk offers to undo
+
+
+def _review_words() -> dict:
+    """What review.js writes for people to read, in their language; it fills in the {names}."""
+    return {
+        "nothing_waiting": _("Nothing waiting in your queues."), "queue_empty": _("This queue is empty."),
+        "not_labelled": _("Not labelled yet."), "an_import": _("an import"),
+        "current_label": _("Current label: {taxon} by {who} ({source})"), "frame": _("frame {number}"),
+        "no_prediction": _("No prediction yet: type the taxon."), "enter": _("Enter"), "model": _("Model:"),
+        "sequence": _("Sequence:"), "rollup": _("roll-up: no species over {threshold}"), "undefined": _("undefined"),
+        "zero_shot": _("zero-shot"), "no_references": _("No reference images."), "cosine": _("cosine {value}"),
+        "labelled": _("labelled {name}"), "none_nearby": _("none labelled nearby"),
+        "split_next": _("next choice labels frame {number} only"), "drawing": _("drag on the frame to draw a box"),
+        "split_off": _("{count} frame(s) split off; your next choice labels the others."),
+        "your_choice": _("your choice"), "box_on_frame": _("box {number} on frame {frame}:"),
+        "frame_taxon": _("the frame's taxon"), "box_animal": _("animal in box {number}"),
+        "box_remove": _("remove box {number}"), "none_drawn": _("None drawn."),
+        "unknown_box": _("Unknown taxon “{name}” for box {number}: pick one from the list."),
+        "taxon": _("taxon"), "taxon_seen": _("taxon seen"),
+        "unknown_detail": _("Unknown taxon “{name}” under Count and details."),
+        "listed_twice": _("{name} is listed twice under Count and details."),
+        "press_next": _("Press n for the next task."), "undo": _("Undo"), "none_yet": _("None yet."),
+        "nothing_to_undo": _("Nothing left to undo here."),
+        "unknown_taxon": _("Unknown taxon “{name}”: pick one from the list, or press Esc then p to propose it."),
+        "play": _("Play (space)"), "pause": _("Pause (space)"),
+        "viewer": {"zoom": _("zoom {percent}%"), "light": _("light {percent}%"),
+                   "contrast": _("contrast {percent}%")},
+    }
 
 
 @login_required
@@ -223,7 +251,7 @@ RECENT_ON_DESK = 5  # the last verdicts the desk offers to undo
 def taxon_proposals_page(request: HttpRequest) -> HttpResponse:
     """Coordinators read the taxa experts proposed, with their frames, and accept (new or existing taxon) or
     decline each."""
-    require_coordinator(request.user, "decide on proposals of new taxa")
+    require_coordinator(request.user, _("decide on proposals of new taxa"))
     if request.method == "POST":
         _proposal_decide(request, ProposalDecisionForm(request.POST))
         return redirect("taxon-proposals")
@@ -267,7 +295,7 @@ def _accepted_message(request: HttpRequest, outcome) -> None:
 @require_http_methods(["GET", "POST"])
 def review_conflicts_page(request: HttpRequest) -> HttpResponse:
     """Coordinators settle the tasks two experts disagreed on, and read how often experts agree."""
-    require_coordinator(request.user, "resolve review conflicts")
+    require_coordinator(request.user, _("resolve review conflicts"))
     if request.method == "POST":
         _resolve_conflict(request, ConflictResolveForm(request.POST))
         return redirect("review-conflicts")

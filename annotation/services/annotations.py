@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from annotation.models import Annotation, Decision, Image, LabelSource, Role, Taxon
 from annotation.permissions import user_access
@@ -50,9 +51,10 @@ def label_conflict_check(image: Image, expected_current_id: int | None, *, advic
         return
     current = label_history(image).first()
     if (current.pk if current else 0) != expected_current_id:
-        who = current.author.username if current and current.author else "an import"
-        raise LabelConflict(f"This was labelled {current.taxon.name_en if current else '(none)'} by {who} since "
-                            f"you loaded it; {advice}")
+        who = current.author.username if current and current.author else _("an import")
+        raise LabelConflict(_("This was labelled %(taxon)s by %(who)s since you loaded it; %(advice)s")
+                            % {"taxon": current.taxon.name_en if current else _("(none)"), "who": who,
+                               "advice": advice})
 
 
 def sequence_conflict_check(sequence_id: int, expected_stamp: int | None, *, advice: str) -> None:
@@ -63,11 +65,12 @@ def sequence_conflict_check(sequence_id: int, expected_stamp: int | None, *, adv
     newest = sequence_label_stamp(sequence_id)
     if newest != expected_stamp:
         event = Annotation.objects.select_related("taxon", "author").get(pk=newest)
-        who = event.author.username if event.author else "an import"
+        who = event.author.username if event.author else _("an import")
         if event.source == LabelSource.UNDO:
-            raise LabelConflict(f"{who} undid the label {event.taxon.name_en} of this sequence since you loaded it; "
-                                f"{advice}")
-        raise LabelConflict(f"This sequence was labelled {event.taxon.name_en} by {who} since you loaded it; {advice}")
+            raise LabelConflict(_("%(who)s undid the label %(taxon)s of this sequence since you loaded it; "
+                                  "%(advice)s") % {"who": who, "taxon": event.taxon.name_en, "advice": advice})
+        raise LabelConflict(_("This sequence was labelled %(taxon)s by %(who)s since you loaded it; %(advice)s")
+                            % {"taxon": event.taxon.name_en, "who": who, "advice": advice})
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ def annotation_add(
     # frame cannot interleave with this one's current-label update.
     changed = {"sequence_id": image.sequence_id} if whole_sequence else {"pk": image.pk}
     list(Image.objects.select_for_update().filter(**changed).values_list("pk", flat=True))
-    label_conflict_check(image, expected_current_id, advice="reload to see the change, then label again.")
+    label_conflict_check(image, expected_current_id, advice=_("reload to see the change, then label again."))
     role, source = author_role_and_source(author, image)
     if reviewing and role == Role.PARTNER:  # an expert working a review queue labels as an expert
         role, source = Role.EXPERT, LabelSource.EXPERT

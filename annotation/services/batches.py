@@ -71,7 +71,8 @@ def _is_zip(path: Path) -> bool:
 def _stage(upload: UploadedFile, target: Path) -> str:
     limit = settings.FAUNE["MAX_UPLOAD_BYTES"]
     if upload.size is not None and upload.size > limit:
-        raise UploadTooLarge(f"the file is {upload.size:,} bytes, over the {limit:,} byte limit")
+        raise UploadTooLarge(_("the file is %(size)s bytes, over the %(limit)s byte limit")
+                             % {"size": f"{upload.size:,}", "limit": f"{limit:,}"})
     return stage_upload(upload, target)
 
 

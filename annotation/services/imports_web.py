@@ -55,7 +55,7 @@ def import_archive_accept(
     its batch; queue it when every class has a taxon (chosen in `choices`, named exactly, or created with
     `create_taxa`), else leave it waiting for the mapping. Call outside any transaction."""
     if create_taxa or any(isinstance(choice, NewTaxon) for choice in (choices or {}).values()):
-        require_coordinator(user, "create taxa; map the classes to existing taxa, or ask a coordinator")
+        require_coordinator(user, _("create taxa; map the classes to existing taxa, or ask a coordinator"))
     fallback = _archive_stem(archive.name)
     unpacked = staging_dir() / f"{uuid.uuid4().hex}.d"
     try:

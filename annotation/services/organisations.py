@@ -22,7 +22,7 @@ MAX_CLOCK_OFFSET_S = 2**31 - 1
 def organisation_get_or_create(*, name: str) -> tuple[Organisation, bool]:
     name = name.strip()
     if not name:
-        raise ValidationError("An organisation needs a name.")
+        raise ValidationError(_("An organisation needs a name."))
     return Organisation.objects.get_or_create(name=name)
 
 
@@ -61,12 +61,14 @@ def membership_set(
     change: the admin, the members page and the API all call it. Coordinator rights come from the membership
     alone (no account flag is set), so a demotion takes effect on the member's next request."""
     if role not in Role.values:
-        raise ValidationError(f"Unknown role {role!r}; choose one of {', '.join(Role.values)}.")
+        raise ValidationError(_("Unknown role %(role)r; choose one of %(roles)s.")
+                              % {"role": role, "roles": ", ".join(Role.values)})
     current = Membership.objects.select_for_update().filter(user=user, organisation=organisation).first()
     if current and current.role == Role.COORDINATOR and role != Role.COORDINATOR \
             and not _coordinators_left(without=current):
-        raise ValidationError(f"{user.username} is the last coordinator: make someone else coordinator first.")
-    membership, _ = Membership.objects.update_or_create(user=user, organisation=organisation,
+        raise ValidationError(_("%(user)s is the last coordinator: make someone else coordinator first.")
+                              % {"user": user.username})
+    membership, _created = Membership.objects.update_or_create(user=user, organisation=organisation,
                                                         defaults={"role": role})
     if review_taxa is not None:
         membership.review_taxa.set(review_taxa)
@@ -80,7 +82,8 @@ def membership_remove(*, user: User, organisation: Organisation) -> None:
     if current is None:
         return
     if current.role == Role.COORDINATOR and not _coordinators_left(without=current):
-        raise ValidationError(f"{user.username} is the last coordinator: make someone else coordinator first.")
+        raise ValidationError(_("%(user)s is the last coordinator: make someone else coordinator first.")
+                              % {"user": user.username})
     current.delete()
 
 
@@ -130,15 +133,16 @@ def member_invite(*, username: str, email: str = "", organisation: Organisation,
 
 def clock_offset_check(clock_offset_s: int) -> None:
     if abs(clock_offset_s) > MAX_CLOCK_OFFSET_S:
-        raise ValidationError(f"A clock offset is at most {MAX_CLOCK_OFFSET_S:,} seconds (about 68 years) "
-                              f"either way; {clock_offset_s:,} is not a camera clock error.")
+        raise ValidationError(_("A clock offset is at most %(most)s seconds (about 68 years) either way; "
+                                "%(offset)s is not a camera clock error.")
+                              % {"most": f"{MAX_CLOCK_OFFSET_S:,}", "offset": f"{clock_offset_s:,}"})
 
 
 def deployment_ensure(*, organisation: Organisation, name: str, **details: object) -> tuple[Deployment, bool]:
     """The organisation's camera of that name, created (with `details`) when missing; True when created."""
     name = name.strip()[:200]
     if not name:
-        raise ValidationError("A deployment needs a name.")
+        raise ValidationError(_("A deployment needs a name."))
     clock_offset_check(int(details.get("clock_offset_s", 0)))
     return Deployment.objects.get_or_create(organisation=organisation, name=name, defaults=details)
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotation.models import WAITING, Annotation, Image, ReviewState, ReviewTask, Sequence, Taxon
 from annotation.selectors import first_label_at, second_opinion_overdue
@@ -196,8 +197,8 @@ def review_task_held(task_id: int, user) -> ReviewTask:
     task = ReviewTask.objects.select_for_update().filter(
         pk=task_id, state=ReviewState.OPEN, claimed_by=user, claimed_until__gte=timezone.now()).first()
     if task is None:
-        raise ReviewConflict("This task is no longer yours (its claim expired or it was finished); "
-                             "claim the next one.")
+        raise ReviewConflict(_("This task is no longer yours (its claim expired or it was finished); "
+                               "claim the next one."))
     return task
 
 

@@ -1,6 +1,7 @@
 """Where an upload goes: an organisation the user may contribute to, and a camera in it."""
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext as _
 
 from annotation.models import Deployment, Organisation
 from annotation.permissions import user_access
@@ -13,17 +14,19 @@ def upload_target_resolve(
     access = user_access(user)
     if organisation_id is None:
         if len(access.organisation_ids) != 1:
-            raise ValidationError("Choose the organisation these images belong to (field 'organisation').")
+            raise ValidationError(_("Choose the organisation these images belong to (field 'organisation')."))
         organisation_id = next(iter(access.organisation_ids))
     organisation = Organisation.objects.filter(pk=organisation_id).first()
     if organisation is None:
-        raise ValidationError(f"Organisation {organisation_id} does not exist.")
+        raise ValidationError(_("Organisation %(id)s does not exist.") % {"id": organisation_id})
     if not access.can_contribute_to(organisation.pk):
-        raise PermissionDenied(f"You are not a member of {organisation.name}, so you cannot add images to it.")
+        raise PermissionDenied(_("You are not a member of %(organisation)s, so you cannot add images to it.")
+                               % {"organisation": organisation.name})
     if deployment_id is not None:
         deployment = Deployment.objects.filter(pk=deployment_id, organisation=organisation).first()
         if deployment is None:
-            raise ValidationError(f"Deployment {deployment_id} does not belong to {organisation.name}.")
+            raise ValidationError(_("Deployment %(id)s does not belong to %(organisation)s.")
+                                  % {"id": deployment_id, "organisation": organisation.name})
         return organisation, deployment
     if deployment_name.strip():
         return organisation, deployment_get_or_create(organisation=organisation, name=deployment_name)

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from annotation.models import Taxon, TaxonKind
 
@@ -48,10 +49,11 @@ def taxon_create(
 ) -> Taxon:
     name_en = name_en.strip()
     if not name_en:
-        raise ValidationError("A taxon needs an English name.")
+        raise ValidationError(_("A taxon needs an English name."))
     clash = taxa_by_name().get(normalise_name(name_en))
     if clash is not None:
-        raise ValidationError(f"A taxon named {name_en!r} already exists ({clash.name_en}, {clash.name_fr}).")
+        raise ValidationError(_("A taxon named %(name)r already exists (%(en)s, %(fr)s).")
+                              % {"name": name_en, "en": clash.name_en, "fr": clash.name_fr})
     slug = slugify(name_en.replace("_", " "))[:80] or "taxon"
     taxon = Taxon(
         slug=slug, name_en=name_en, name_fr=name_fr.strip() or name_en, scientific_name=scientific_name.strip(),

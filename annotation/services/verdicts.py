@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from annotation.models import (
     DecisionKind,
@@ -66,7 +66,7 @@ class Verdict:
     expected_current_id: int | None = None  # the task's `labels_stamp` the expert saw (0: none), to catch a race
 
 
-RELOAD_TASK = "reload the task to see their label, then decide."
+RELOAD_TASK = gettext_lazy("reload the task to see their label, then decide.")
 
 
 def _frame_ids(task: ReviewTask) -> list[int]:
@@ -110,7 +110,8 @@ def review_verdict_submit(*, task_id: int, user, verdict: Verdict) -> ReviewTask
     """Record the verdict of the user holding the task. The task comes back with `decision`, the record an undo
     takes back (its `summary` says what was saved)."""
     if verdict.kind not in VerdictKind.values:
-        raise VerdictError(f"Unknown verdict {verdict.kind!r}; use one of {', '.join(VerdictKind.values)}.")
+        raise VerdictError(_("Unknown verdict %(kind)r; use one of %(kinds)s.")
+                           % {"kind": verdict.kind, "kinds": ", ".join(VerdictKind.values)})
     with transaction.atomic():
         task = review_task_held(task_id, user)
         frames = _frames_of(task, verdict) if verdict.kind == VerdictKind.LABEL else {}
@@ -212,7 +213,7 @@ def review_conflict_resolve(*, task_id: int, user, verdict: Verdict) -> ReviewTa
     with transaction.atomic():
         task = ReviewTask.objects.select_for_update().filter(pk=task_id, state=ReviewState.CONFLICT).first()
         if task is None:
-            raise ReviewConflict("This conflict was already resolved (or the task is not in conflict).")
+            raise ReviewConflict(_("This conflict was already resolved (or the task is not in conflict)."))
         frames = _frames_of(task, verdict)
         _check_details(verdict)
         sequence_conflict_check(task.sequence_id, verdict.expected_current_id, advice=RELOAD_TASK)

@@ -10,6 +10,9 @@
   const esc = (text) => String(text).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
   const pct = (p) => `${Math.round(p * 100)}%`;
   const {toast, typing} = window.Faune;
+  // The words people read, translated by the server: {name} marks what this script fills in.
+  const words = JSON.parse($("review-words").textContent);
+  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, key) => values[key] ?? "");
 
   let queue = null, task = null, frame = 0, suggestions = [], split = {}, splitNext = false, boxes = [];
   let drawing = false, drawStart = null, player = null, generation = 0;
@@ -68,7 +71,7 @@
     const {ok, body} = await api(root.dataset.queuesUrl);
     if (!ok) return;
     $("queues").innerHTML = body.map((q) => `<li><button type="button" data-queue="${esc(q.queue)}">${esc(q.name)} <span class="count">${q.open}</span></button></li>`).join("")
-      || '<li class="muted">Nothing waiting in your queues.</li>';
+      || `<li class="muted">${esc(words.nothing_waiting)}</li>`;
   }
 
   async function claim(wanted) {
@@ -79,7 +82,7 @@
       if (ok && body) release(body.id);
       return;
     }
-    if (status === 204) { $("work").hidden = $("decide").hidden = true; say(`${task === null && !$("status").hidden ? $("status").textContent + " " : ""}This queue is empty.`); task = null; refreshQueues(); return; }
+    if (status === 204) { $("work").hidden = $("decide").hidden = true; say(`${task === null && !$("status").hidden ? $("status").textContent + " " : ""}${words.queue_empty}`); task = null; refreshQueues(); return; }
     if (!ok) { say(detail(body), true); return; }
     show(body);
   }
@@ -98,12 +101,13 @@
     $("task-reason").textContent = task.second_opinion ? `${task.second_opinion}; ${task.reason}` : task.reason;
     $("task-double").hidden = task.reviews_needed < 2;
     const current = task.current_label;
-    $("current-label").textContent = current ? `Current label: ${current.taxon.name_en} by ${current.author || "an import"} (${current.source})` : "Not labelled yet.";
+    $("current-label").textContent = current ? fill(words.current_label, {taxon: current.taxon.name_en,
+      who: current.author || words.an_import, source: current.source}) : words.not_labelled;
     $("taxon-search").value = "";
     closePropose();
     resetObservations();
     viewer.reset();
-    $("strip").innerHTML = task.frames.map((f, i) => `<img src="${esc(f.thumbnail_url)}" data-index="${i}" alt="frame ${i + 1}">`).join("");
+    $("strip").innerHTML = task.frames.map((f, i) => `<img src="${esc(f.thumbnail_url)}" data-index="${i}" alt="${esc(fill(words.frame, {number: i + 1}))}">`).join("");
     showFrame(frame);
     renderBoxes();
     loadSuggestions();
@@ -150,17 +154,17 @@
     if (checked) suggestions.push({taxon: checked.taxon, note: `${checked.role}'s choice${checked.author ? ` (${checked.author})` : ""}`});
     ranked.forEach((row) => { if (!suggestions.some((s) => s.taxon.id === row.taxon.id)) suggestions.push({taxon: row.taxon, probability: row.probability}); });
     suggestions = suggestions.slice(0, checked ? 4 : 3);
-    $("prediction").innerHTML = p ? modelLine(p) : "No prediction yet: type the taxon.";
+    $("prediction").innerHTML = p ? modelLine(p) : words.no_prediction;
     $("suggestions").innerHTML = suggestions.map((s, i) => `<li><button type="button" data-slug="${esc(s.taxon.slug)}">${i + 1}. ${esc(s.taxon.name_en)} <span class="muted">${esc(s.taxon.name_fr)}</span> ${
-      s.note ? `<span class="partner-choice">${esc(s.note)}</span>` : pct(s.probability)}${i === 0 ? ' <span class="muted">(Enter)</span>' : ""}</button></li>`).join("");
+      s.note ? `<span class="partner-choice">${esc(s.note)}</span>` : pct(s.probability)}${i === 0 ? ` <span class="muted">(${esc(words.enter)})</span>` : ""}</button></li>`).join("");
     setMode();
     loadReferences(shown);
   }
 
   function modelLine(p) {
-    const zero = p.version.zero_shot ? ' <span class="zero-shot">zero-shot</span>' : "";
-    const seq = !p.sequence ? "" : p.sequence.rollup ? ` Sequence: <em class="rollup">${esc(p.sequence.rollup.taxon.name_en)} (roll-up: no species over ${pct(p.sequence.threshold)})</em> ${pct(p.sequence.rollup.probability)}.` : ` Sequence: ${p.sequence.undefined ? "undefined, " : ""}${esc(p.sequence.taxon ? p.sequence.taxon.name_en : p.sequence.category)} ${pct(p.sequence.score)}.`;
-    return `Model: <span class="label">${esc(p.image.taxon ? p.image.taxon.name_en : p.image.category)}</span> ${pct(p.image.score)}.${seq}${zero}`;
+    const zero = p.version.zero_shot ? ` <span class="zero-shot">${esc(words.zero_shot)}</span>` : "";
+    const seq = !p.sequence ? "" : p.sequence.rollup ? ` ${esc(words.sequence)} <em class="rollup">${esc(p.sequence.rollup.taxon.name_en)} (${esc(fill(words.rollup, {threshold: pct(p.sequence.threshold)}))})</em> ${pct(p.sequence.rollup.probability)}.` : ` ${esc(words.sequence)} ${p.sequence.undefined ? `${esc(words.undefined)}, ` : ""}${esc(p.sequence.taxon ? p.sequence.taxon.name_en : p.sequence.category)} ${pct(p.sequence.score)}.`;
+    return `${esc(words.model)} <span class="label">${esc(p.image.taxon ? p.image.taxon.name_en : p.image.category)}</span> ${pct(p.image.score)}.${seq}${zero}`;
   }
 
   async function loadReferences(shown) {
@@ -168,22 +172,22 @@
     const ids = suggestions.slice(0, 3).map((s) => s.taxon.id).join(",");
     const {ok, body} = await api(`${root.dataset.imageApi}${task.image}/similar/?taxa=${ids}&k=4`);
     if (!task || task.id !== shown) return;
-    if (!ok) { $("references").textContent = "No reference images."; return; }
+    if (!ok) { $("references").textContent = words.no_references; return; }
     const label = new Map(suggestions.map((s) => [s.taxon.id, s.taxon.name_en + (s.note ? ` (${s.note})` : "")]));
     $("references").innerHTML = body.by_taxon.map((group) => `<h3>${esc(label.get(group.taxon))}</h3><div class="strip" data-taxon="${group.taxon}">${
-      group.results.map((r) => `<a href="${esc(r.url)}" target="_blank" title="cosine ${r.similarity}"><img src="${esc(r.thumbnail_url)}" alt="labelled ${esc(label.get(group.taxon))}"></a>`).join("")
-      || '<span class="muted">none labelled nearby</span>'}</div>`).join("");
+      group.results.map((r) => `<a href="${esc(r.url)}" target="_blank" title="${esc(fill(words.cosine, {value: r.similarity}))}"><img src="${esc(r.thumbnail_url)}" alt="${esc(fill(words.labelled, {name: label.get(group.taxon)}))}"></a>`).join("")
+      || `<span class="muted">${esc(words.none_nearby)}</span>`}</div>`).join("");
   }
 
   function setMode() {
     const mode = $("mode");
-    const text = splitNext ? `next choice labels frame ${frame + 1} only` : drawing ? "drag on the frame to draw a box" : "";
+    const text = splitNext ? fill(words.split_next, {number: frame + 1}) : drawing ? words.drawing : "";
     mode.hidden = !text; mode.textContent = text;
     $("viewer").classList.toggle("drawing", drawing);
     const count = Object.keys(split).length;
-    $("split-note").textContent = count ? `${count} frame(s) split off; your next choice labels the others.` : "";
+    $("split-note").textContent = count ? fill(words.split_off, {count}) : "";
     const main = document.querySelector("#observations .observation[data-main] .obs-taxon");
-    if (main) main.textContent = "your choice";
+    if (main) main.textContent = words.your_choice;
     $("view-state").textContent = viewer.describe();
   }
 
@@ -200,16 +204,16 @@
   }
 
   function renderBoxes() {
-    $("boxes").innerHTML = boxes.map((b, i) => `<li data-box="${i}">box ${i + 1} on frame ${task.frames.findIndex((f) => f.id === b.frame) + 1}:
-      <input class="box-taxon" list="taxon-names" value="${esc(b.taxon ? nameOf(b.taxon) : "")}" placeholder="the frame's taxon" aria-label="animal in box ${i + 1}">
-      <button type="button" class="link box-remove" title="remove box ${i + 1}">×</button></li>`).join("") || '<li class="muted">None drawn.</li>';
+    $("boxes").innerHTML = boxes.map((b, i) => `<li data-box="${i}">${esc(fill(words.box_on_frame, {number: i + 1, frame: task.frames.findIndex((f) => f.id === b.frame) + 1}))}
+      <input class="box-taxon" list="taxon-names" value="${esc(b.taxon ? nameOf(b.taxon) : "")}" placeholder="${esc(words.frame_taxon)}" aria-label="${esc(fill(words.box_animal, {number: i + 1}))}">
+      <button type="button" class="link box-remove" title="${esc(fill(words.box_remove, {number: i + 1}))}">×</button></li>`).join("") || `<li class="muted">${esc(words.none_drawn)}</li>`;
     drawBoxes();
     countPlaceholders();
   }
 
   async function nameBox(index, text) {
     const slug = text.trim() ? await resolve(text) : "";
-    if (slug === null) { say(`Unknown taxon “${text}” for box ${index + 1}: pick one from the list.`, true); return; }
+    if (slug === null) { say(fill(words.unknown_box, {name: text, number: index + 1}), true); return; }
     boxes[index].taxon = slug;
     if (slug) ensureObservation(slug);
     renderBoxes();
@@ -225,7 +229,7 @@
   function addObservationRow(main) {
     const row = $("observation-row").content.firstElementChild.cloneNode(true);
     if (main) { row.dataset.main = "1"; row.querySelector(".obs-remove").hidden = true; }
-    else row.querySelector(".obs-taxon").innerHTML = '<input class="obs-taxon-name" list="taxon-names" placeholder="taxon" aria-label="taxon seen">';
+    else row.querySelector(".obs-taxon").innerHTML = `<input class="obs-taxon-name" list="taxon-names" placeholder="${esc(words.taxon)}" aria-label="${esc(words.taxon_seen)}">`;
     $("observations").appendChild(row);
     return row;
   }
@@ -266,14 +270,14 @@
         const typed = row.querySelector(".obs-taxon-name").value;
         if (!typed.trim()) continue;
         slug = await resolve(typed);
-        if (!slug) throw new Error(`Unknown taxon “${typed}” under Count and details.`);
+        if (!slug) throw new Error(fill(words.unknown_detail, {name: typed}));
       }
       const typedCount = row.querySelector(".obs-count").value;
       const observation = {taxon: slug, count: typedCount ? Number(typedCount) : (boxCount(slug, main) || null),
         life_stage: row.querySelector(".obs-stage").value, sex: row.querySelector(".obs-sex").value,
         behavior: row.querySelector(".obs-behavior").value.trim()};
       if (!observation.count && !observation.life_stage && !observation.sex && !observation.behavior && row.dataset.main) continue;
-      if (rows.some((other) => other.taxon === slug)) throw new Error(`${nameOf(slug)} is listed twice under Count and details.`);
+      if (rows.some((other) => other.taxon === slug)) throw new Error(fill(words.listed_twice, {name: nameOf(slug)}));
       rows.push(observation);
     }
     return rows;
@@ -300,7 +304,7 @@
     const sent = task;
     const {ok, status, body: reply} = await api(`${root.dataset.taskUrl}${sent.id}/${action}/`, {method: "POST", body: JSON.stringify(body || {})});
     if (!ok) {
-      say(detail(reply) + (status === 409 ? " Press n for the next task." : ""), true);
+      say(detail(reply) + (status === 409 ? ` ${words.press_next}` : ""), true);
       return;
     }
     saved(reply.saved);
@@ -322,12 +326,12 @@
 
   function renderRecent() {
     $("recent").innerHTML = recent.map((d) => `<li class="${d.undone ? "undone" : ""}">${esc(d.summary)}${
-      d.undone ? "" : ` <button type="button" class="link" data-undo="${d.id}">Undo</button>`}</li>`).join("")
-      || '<li class="muted">None yet.</li>';
+      d.undone ? "" : ` <button type="button" class="link" data-undo="${d.id}">${esc(words.undo)}</button>`}</li>`).join("")
+      || `<li class="muted">${esc(words.none_yet)}</li>`;
   }
 
   async function undo(decision) {
-    if (!decision) { toast("Nothing left to undo here."); return; }
+    if (!decision) { toast(words.nothing_to_undo); return; }
     const {ok, body} = await api(`${root.dataset.decisionsUrl}${decision.id}/undo/`, {method: "POST", body: "{}"});
     if (!ok) { say(detail(body), true); toast(detail(body), {error: true, seconds: 12}); return; }
     decision.undone = true;
@@ -412,7 +416,7 @@
     event.preventDefault();
     const text = event.target.value;
     const slug = await resolve(text);
-    if (!slug) { say(`Unknown taxon “${text}”: pick one from the list, or press Esc then p to propose it.`, true); return; }
+    if (!slug) { say(fill(words.unknown_taxon, {name: text}), true); return; }
     event.target.blur();
     choose(slug);
   }
@@ -437,15 +441,15 @@
   });
 
   function togglePlay() {
-    if (player) { clearInterval(player); player = null; $("play").textContent = "Play (space)"; return; }
+    if (player) { clearInterval(player); player = null; $("play").textContent = words.play; return; }
     player = setInterval(() => showFrame(frame + 1), 600);
-    $("play").textContent = "Pause (space)";
+    $("play").textContent = words.pause;
   }
 
   // ---- the viewer: zoom, pan, light; boxes are drawn in fractions of the frame, whatever the zoom ----
 
   const viewer = window.Faune.createViewer($("viewer"), $("stage"), [$("frame"), $("frame-video")],
-    {canPan: () => !drawing, onChange: () => { $("view-state").textContent = viewer ? viewer.describe() : ""; }});
+    {canPan: () => !drawing, words: words.viewer, onChange: () => { $("view-state").textContent = viewer ? viewer.describe() : ""; }});
 
   function relative(event) {
     const media = $("frame").hidden ? $("frame-video") : $("frame");

@@ -5,7 +5,10 @@
   const MAX_ZOOM = 8, STEP = 1.25;
   const clamp = (value, low, high) => Math.min(Math.max(value, low), high);
 
-  function createViewer(viewer, stage, media, {canPan = () => true, onChange = () => {}} = {}) {
+  // `words`: how describe() names zoom, light and contrast ({percent} is filled in); English by default.
+  const ENGLISH = {zoom: "zoom {percent}%", light: "light {percent}%", contrast: "contrast {percent}%"};
+
+  function createViewer(viewer, stage, media, {canPan = () => true, onChange = () => {}, words = ENGLISH} = {}) {
     let zoom = 1, x = 0, y = 0, light = 1, contrast = 1, drag = null;
 
     function apply() {
@@ -36,9 +39,10 @@
 
     function describe() {
       const parts = [];
-      if (zoom !== 1) parts.push(`zoom ${Math.round(zoom * 100)}%`);
-      if (light !== 1) parts.push(`light ${Math.round(light * 100)}%`);
-      if (contrast !== 1) parts.push(`contrast ${Math.round(contrast * 100)}%`);
+      const said = (text, value) => text.replace("{percent}", String(Math.round(value * 100)));
+      if (zoom !== 1) parts.push(said(words.zoom, zoom));
+      if (light !== 1) parts.push(said(words.light, light));
+      if (contrast !== 1) parts.push(said(words.contrast, contrast));
       return parts.join(" · ");
     }
 
