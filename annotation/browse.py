@@ -80,13 +80,20 @@ def images_browse(user: User | AnonymousUser, browse: Browse) -> QuerySet[Image]
         images = images.filter(taken_at__gte=_day_start(browse.taken_from))
     if browse.taken_to is not None and browse.taken_to < date.max:  # the whole of the last day
         images = images.filter(taken_at__lt=_day_start(browse.taken_to + timedelta(days=1)))
-    if browse.taxon is not None:
-        wanted = taxa_with_descendants({browse.taxon})
+    return shown_as(images, taxon=browse.taxon, source=browse.source).order_by(*BROWSE_ORDER)
+
+
+def shown_as(images: QuerySet[Image], *, taxon: int | None, source: str) -> QuerySet[Image]:
+    """The images whose thumbnail shows `taxon` (or a taxon below it): their label, or the pre-label of an image
+    nobody labelled yet (`images` carry `with_prelabels`); and whose label came from `source`. The image list and
+    the exports of a filtered list both select this way."""
+    if taxon is not None:
+        wanted = taxa_with_descendants({taxon})
         images = images.filter(Q(current_taxon_id__in=wanted)
                                | Q(current_taxon_id__isnull=True, predicted_taxon_id__in=wanted))
-    if browse.source:
-        images = images.filter(SOURCE_FILTERS[browse.source])
-    return images.order_by(*BROWSE_ORDER)
+    if source:
+        images = images.filter(SOURCE_FILTERS[source])
+    return images
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ from dataclasses import asdict, dataclass, field
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from annotation.browse import SOURCE_CHOICES, SOURCE_FILTERS, with_prelabels
+from annotation.browse import SOURCE_CHOICES, SOURCE_FILTERS, shown_as, with_prelabels
 from annotation.models import Deployment, Image, Organisation, Taxon
-from annotation.permissions import taxa_with_descendants, user_access
+from annotation.permissions import user_access
 from annotation.selectors import image_filter
 
 
@@ -107,14 +107,7 @@ def scoped_images(scope: ExportScope, allowed: set[int] | None) -> QuerySet[Imag
         return images
     # The taxon and the label's source select what the image list shows: the label, or the pre-label of an
     # image nobody labelled yet, so that a link from a filtered list exports the images it listed.
-    images = with_prelabels(images)
-    if scope.taxon is not None:
-        wanted = taxa_with_descendants({scope.taxon})
-        images = images.filter(Q(current_taxon_id__in=wanted)
-                               | Q(current_taxon_id__isnull=True, predicted_taxon_id__in=wanted))
-    if scope.source:
-        images = images.filter(SOURCE_FILTERS[scope.source])
-    return images
+    return shown_as(with_prelabels(images), taxon=scope.taxon, source=scope.source)
 
 
 def describe(scope: ExportScope) -> str:
