@@ -21,7 +21,7 @@ INTEGRATION_MODULES = {
     "tests/inference/test_worker_kill.py", "tests/inference/test_selection_batches.py",
     "tests/inference/test_selection_routing.py", "tests/inference/test_object_storage.py",
     "tests/training/test_rounds.py", "tests/training/test_trust.py", "tests/platform/test_faults.py",
-    "tests/platform/test_backup.py",
+    "tests/platform/test_backup.py", "tests/annotation/test_undo.py", "tests/annotation/test_proposals.py",
 }
 
 

@@ -66,7 +66,7 @@ def taxon_proposal_create(*, task_id: int, user: User, name: str, scientific_nam
 
 
 def _pending(proposal_id: int) -> TaxonProposal:
-    proposal = (TaxonProposal.objects.select_for_update().filter(pk=proposal_id)
+    proposal = (TaxonProposal.objects.select_for_update(of=("self",)).filter(pk=proposal_id)
                 .select_related("task", "proposed_by").first())
     if proposal is None:
         raise ProposalClosed(_("There is no proposal #%(id)s.") % {"id": proposal_id})

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from annotation.models import WAITING, Annotation, Image, ReviewState, ReviewTask, Sequence, Taxon
+from annotation.models import WAITING, Annotation, Image, ReviewState, ReviewTask, ReviewVerdict, Sequence, Taxon
 from annotation.selectors import first_label_at, second_opinion_overdue
 
 CLAIM_MINUTES = 15
@@ -108,10 +108,12 @@ def review_tasks_merge(*, keep: Sequence, other: Sequence) -> None:
     with it, and keeps `opened_for`. When both sequences were waiting, a task nobody has touched yet (open,
     unclaimed, no verdict) is folded into the other one instead of asking experts twice about one sequence."""
     ReviewTask.objects.filter(sequence=other).update(sequence=keep)
+    # Exists, not Count: PostgreSQL refuses FOR UPDATE on a grouped query.
+    verdicts = ReviewVerdict.objects.filter(task=OuterRef("pk"))
     waiting = list(ReviewTask.objects.select_for_update().filter(sequence=keep, state__in=WAITING)
-                   .annotate(verdict_count=Count("verdicts")).order_by("created_at", "pk"))
+                   .annotate(has_verdict=Exists(verdicts)).order_by("created_at", "pk"))
     now = timezone.now()
-    untouched = [t for t in waiting if t.state == ReviewState.OPEN and not t.verdict_count
+    untouched = [t for t in waiting if t.state == ReviewState.OPEN and not t.has_verdict
                  and (t.claimed_until is None or t.claimed_until < now)]
     worked = [t for t in waiting if t not in untouched]
     survivor = worked[0] if worked else (untouched[0] if untouched else None)

@@ -98,7 +98,7 @@ def decisions_undoable(*, user: User, limit: int = 5, image: Image | None = None
 
 @transaction.atomic
 def decision_undo(*, decision_id: int, user: User) -> Undone:
-    decision = (Decision.objects.select_for_update().filter(pk=decision_id, author=user, kind__in=UNDOABLE)
+    decision = (Decision.objects.select_for_update(of=("self",)).filter(pk=decision_id, author=user, kind__in=UNDOABLE)
                 .select_related("task").first())
     if decision is None:
         raise UndoNotFound(_("You have no decision #%(id)s to undo.") % {"id": decision_id})
@@ -146,7 +146,7 @@ def _refuse_if_labelled_since(decision: Decision, events: list[Annotation], fram
 def _task_for_undo(decision: Decision, user: User) -> ReviewTask:
     """The decision's task, locked, if nothing moved it on since: the same fields as the decision left, no
     other expert's label verdict since, and nobody else holding it now."""
-    task = ReviewTask.objects.select_for_update().select_related("claimed_by").get(pk=decision.task_id)
+    task = ReviewTask.objects.select_for_update(of=("self",)).select_related("claimed_by").get(pk=decision.task_id)
     if decision.task_after and task_fields(task) != decision.task_after:
         raise UndoRefused(_("This task moved on since (it is now %(state)s): it can no longer be undone.")
                           % {"state": task.get_state_display()})
