@@ -166,16 +166,17 @@ def _engine_only(picks: int) -> float:
     from inference.engine.aggregate import class_probabilities
     from inference.engine.selection import DEFAULT_STRATEGY, Pool, select
     from inference.engine.stored import from_f16_bytes
+    from inference.selectors import stored_embeddings
     from inference.services import selection
 
     version = selection._production()
     labelled = selection._labelled(version)
     rows, _ = selection._candidates(version, {}, labelled.vectors, 0)
-    vectors = selection._vectors(version.backbone_key, [row[0] for row in rows])
-    rows = [row for row in rows if row[0] in vectors]
+    found, vectors = stored_embeddings(version.backbone_key, [row[0] for row in rows])
+    rows, vectors = [row for row, kept in zip(rows, found, strict=True) if kept], vectors[found]
     probabilities = class_probabilities(np.stack([from_f16_bytes(row[1]) for row in rows]),
                                         temperature=version.temperature, renormalise=not version.is_zero_shot)
-    pool = Pool(ids=np.array([row[0] for row in rows]), embeddings=np.stack([vectors[row[0]] for row in rows]),
+    pool = Pool(ids=np.array([row[0] for row in rows]), embeddings=vectors,
                 probabilities=probabilities, sequences=np.array([row[2] for row in rows]),
                 labelled=labelled.vectors, rarity=labelled.counts, labelled_labels=labelled.labels,
                 labelled_sequences=labelled.sequences)
@@ -214,6 +215,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the loaded database and data dir, and say where")
     parser.add_argument("--reuse", nargs=2, metavar=("DATABASE", "DATA_DIR"),
                         help="measure on what an earlier --keep run loaded (loading 1M rows takes minutes)")
+    parser.add_argument("--load-only", action="store_true", help="load, keep and stop (measure later with --reuse)")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)  # the child process
     args = parser.parse_args()
     if args.measure:
@@ -232,6 +234,9 @@ def main() -> None:
 
             setup_django()
             load(args.n, args.labelled)
+        if args.load_only:
+            args.keep = True
+            return
         child = subprocess.run([sys.executable, __file__, "--measure", "--picks", str(args.picks),  # noqa: S603
                                 "--repeats", str(args.repeats)], env=os.environ, check=True, text=True,
                                stdout=subprocess.PIPE)

@@ -7,12 +7,13 @@ from django.db.models import BooleanField, F, OuterRef, QuerySet, Subquery, Valu
 
 from annotation.models import WAITING, Image, ReviewTask, Taxon, UploadBatch
 from annotation.selectors import images_visible_to, taxa_held
-from faune_platform.db import in_chunks
+from faune_platform.db import chunked, in_chunks
 from faune_platform.jobs import ACTIVE, JobStatus
 from inference.engine.rollup import NO_NODE, roll_up
 from inference.engine.stored import from_f16_bytes
 from inference.models import (
     Detection,
+    Embedding,
     ModelVersion,
     NoveltyScan,
     Prediction,
@@ -222,6 +223,24 @@ def similar_labelled(user: User | AnonymousUser, image: Image, taxon_ids: list[i
         if taxon_id is not None and len(found[taxon_id]) < per_taxon:
             found[taxon_id].append({"image": image_id, "similarity": round(similarity, 4)})
     return found
+
+
+def stored_embeddings(backbone_key: str, image_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(found, vectors): which of these images have an embedding of the backbone, and one float32 matrix whose
+    row i is image_ids[i]'s (zeros where none is stored). Filled row by row as the database answers, so a pool's
+    vectors exist once in memory, never as a dict of arrays and then a stacked copy."""
+    position = {image_id: i for i, image_id in enumerate(image_ids)}
+    found = np.zeros(len(image_ids), dtype=bool)
+    vectors: np.ndarray | None = None
+    stored = Embedding.objects.filter(backbone_key=backbone_key)
+    for part in chunked(image_ids):  # one chunk's bytes at a time
+        rows = list(stored.filter(image_id__in=part).values_list("image_id", "vector"))
+        if rows and vectors is None:  # float16 bytes: two a number
+            vectors = np.zeros((len(image_ids), len(rows[0][1]) // 2), dtype=np.float32)
+        for image_id, raw in rows:
+            vectors[position[image_id]] = from_f16_bytes(raw)
+            found[position[image_id]] = True
+    return found, vectors if vectors is not None else np.zeros((len(image_ids), 0), dtype=np.float32)
 
 
 def reorder_logits(values: np.ndarray, order: list[int], taxa: list[int]) -> np.ndarray:

@@ -226,8 +226,9 @@ FAUNE = {
     # A blind second review that waited this long for another expert of its taxon is offered to every expert
     # and coordinator: a taxon with a single expert must not keep its double reviews waiting forever.
     "SECOND_OPINION_WAIT_HOURS": env_float("FAUNE_SECOND_OPINION_WAIT_HOURS", 48.0, minimum=0.0),
-    # Above this many unlabelled candidates, selection looks only at the neighbourhood of labelled images (SEALS).
-    "SELECTION_SCAN_LIMIT": env_int("FAUNE_SELECTION_SCAN_LIMIT", 200_000, minimum=100),
+    # Above this many unlabelled candidates, selection looks only at the neighbourhood of labelled images (SEALS):
+    # SELECTION_NEIGHBOURS of each of LIMIT / NEIGHBOURS labelled images. What a pick costs grows with this number.
+    "SELECTION_SCAN_LIMIT": env_int("FAUNE_SELECTION_SCAN_LIMIT", 100_000, minimum=100),
     "SELECTION_NEIGHBOURS": env_int("FAUNE_SELECTION_NEIGHBOURS", 100, minimum=1),
     "NEAR_DUPLICATE_COSINE": env_float("FAUNE_NEAR_DUPLICATE_COSINE", 0.97),
     # Promotion gate: a candidate goes to production by itself only if it can say every class production says

@@ -63,11 +63,15 @@ def uncertainty(probabilities: np.ndarray, kind: str) -> np.ndarray:
     return score
 
 
+NEIGHBOURHOOD_NPROBE = 8  # inverted lists a neighbourhood search visits: near images, not the very nearest
+
+
 def neighbourhood(index: VectorIndex, labelled: np.ndarray, per_image: int, *, chunk: int = 4096) -> np.ndarray:
     """Ids of the `per_image` nearest neighbours of each labelled embedding (SEALS): in a huge pool, the images
     near what is already labelled are where the model's boundary is, so only they are scored. The index holds
-    labelled images too; callers keep the unlabelled ones."""
-    found = [index.search(labelled[start:start + chunk], per_image).ids.ravel()
+    labelled images too; callers keep the unlabelled ones. A rough search is enough (images near the labelled
+    ones, not the very nearest), and it is what a large pool's pick spends most on."""
+    found = [index.search(labelled[start:start + chunk], per_image, nprobe=NEIGHBOURHOOD_NPROBE).ids.ravel()
              for start in range(0, len(labelled), chunk)]
     ids = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
     return ids[ids >= 0]
@@ -105,26 +109,80 @@ def _kmeans(vectors: np.ndarray, k: int, seed: int) -> np.ndarray:
     return kmeans.index.search(vectors, 1)[1][:, 0]
 
 
+EXACT_PAIRS = 50_000_000  # candidates x labelled past which the nearest labelled image is searched in an IVF
+PROJECT_FROM = 20_000  # candidates from which k-center measures distances in a PCA projection
+PROJECTED_WIDTH = 128
+PROJECT_SAMPLE = 4_096  # candidates the projection's directions are estimated on
+
+
+def nearest_labelled(labelled: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each (normalised) query to its nearest (normalised) labelled image. Past EXACT_PAIRS
+    pairs the search goes through an inverted file over the labelled images: it may miss the very nearest, so a
+    similarity may come out a little low (a near-copy missed, a distance a little long), never invented."""
+    dim = labelled.shape[1]
+    index = faiss.IndexFlatIP(dim)
+    if len(queries) * len(labelled) > EXACT_PAIRS:
+        lists = int(max(16, np.sqrt(len(labelled))))
+        index = faiss.IndexIVFFlat(index, dim, lists, faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter = 10  # the lists only route the search; a rough partition is enough
+        index.train(labelled)
+        index.nprobe = max(1, lists // 8)
+    index.add(labelled)
+    similarity, _ = index.search(queries, 1)
+    found: np.ndarray = similarity[:, 0]
+    return found
+
+
+def _projected(vectors: np.ndarray, labelled: np.ndarray | None,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    """Normalised candidates and labelled images, projected on the PROJECTED_WIDTH leading directions of a
+    sample of the candidates when the pool is large: a greedy pick reads every candidate once, so its cost is
+    width x candidates, and the leading directions of image embeddings carry most of what makes two images
+    alike. Not centred: a cosine stays a cosine of (nearly) the same vectors."""
+    vectors = normalise(vectors)
+    labelled = normalise(labelled) if labelled is not None and len(labelled) else None
+    if len(vectors) < PROJECT_FROM or vectors.shape[1] <= PROJECTED_WIDTH:
+        return vectors, labelled
+    sample = vectors[np.random.default_rng(seed).choice(len(vectors), PROJECT_SAMPLE, replace=False)]
+    _, directions = np.linalg.eigh(sample.T @ sample)  # ascending eigenvalues: the leading ones come last
+    leading = np.ascontiguousarray(directions[:, -PROJECTED_WIDTH:], dtype=np.float32)
+    return normalise(vectors @ leading), (normalise(labelled @ leading) if labelled is not None else None)
+
+
 def kcenter(pool: Pool, size: int) -> Picked:
     """Greedy farthest-point (coreset): each pick is the candidate farthest from everything labelled or picked.
-    Distances are kept as one vector, updated against each new centre: O(n d) memory, never n x n."""
-    vectors = normalise(pool.embeddings)
-    nearest = np.full(len(vectors), np.inf, dtype=np.float32)
-    if pool.labelled is not None and len(pool.labelled):
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        index.add(normalise(pool.labelled))
-        similarity, _ = index.search(vectors, 1)
-        nearest = 2.0 - 2.0 * similarity[:, 0]
+    Each candidate's similarity to its nearest centre is kept as one vector, raised in place against each new
+    centre: O(n d) memory, never n x n, and three passes over n numbers a pick."""
+    vectors, labelled = _projected(pool.embeddings, pool.labelled)
+    closest = np.full(len(vectors), -np.inf, dtype=np.float32)  # cosine to the nearest centre
+    if labelled is not None:
+        closest = np.ascontiguousarray(nearest_labelled(labelled, vectors), dtype=np.float32)
+    members = _sequence_members(pool.sequences)
+    similarity = np.empty(len(vectors), dtype=np.float32)
     picks, scores = [], []
     for _ in range(min(size, len(vectors))):
-        chosen = int(np.argmax(nearest)) if np.isfinite(nearest).any() else 0
+        chosen = int(np.argmin(closest))  # all -inf before any centre: the first candidate
+        if closest[chosen] >= TAKEN:  # every candidate picked or in a picked sequence
+            break
         picks.append(chosen)
-        scores.append(float(nearest[chosen]) if np.isfinite(nearest[chosen]) else 4.0)
-        nearest = np.minimum(nearest, 2.0 - 2.0 * vectors @ vectors[chosen])
-        nearest[chosen] = -1.0
-        if pool.sequences is not None:  # one image per sequence: its burst frames are no longer candidates
-            nearest[pool.sequences == pool.sequences[chosen]] = -1.0
+        scores.append(2.0 - 2.0 * float(closest[chosen]) if np.isfinite(closest[chosen]) else 4.0)
+        np.dot(vectors, vectors[chosen], out=similarity)
+        np.maximum(closest, similarity, out=closest)
+        closest[members[chosen] if members is not None else chosen] = TAKEN
     return Picked(pool.ids[picks], np.array(scores))
+
+
+TAKEN = 2.0  # above any cosine: marks a candidate picked, or one of a picked sequence
+
+
+def _sequence_members(sequences: np.ndarray | None) -> list[np.ndarray] | None:
+    """For each candidate, the rows of its sequence (one image per sequence: a pick takes its burst out)."""
+    if sequences is None:
+        return None
+    _, group = np.unique(sequences, return_inverse=True)
+    order = np.argsort(group, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(group[order])) + 1)
+    return [groups[g] for g in group]
 
 
 def typical(pool: Pool, size: int, seed: int = 0) -> Picked:
@@ -250,10 +308,9 @@ def _near_labelled(pool: Pool, rows: np.ndarray, duplicate_cosine: float) -> np.
     """Which candidate rows are near-copies of an image already labelled (its label is as good as theirs)."""
     if pool.labelled is None or not len(pool.labelled) or not len(rows):
         return np.zeros(len(rows), dtype=bool)
-    index = faiss.IndexFlatIP(pool.labelled.shape[1])
-    index.add(normalise(pool.labelled))
-    similarity, _ = index.search(normalise(pool.embeddings[rows]), 1)
-    return similarity[:, 0] >= duplicate_cosine
+    similarity = nearest_labelled(normalise(pool.labelled), normalise(pool.embeddings[rows]))
+    near: np.ndarray = similarity >= duplicate_cosine
+    return near
 
 
 def _round_robin(clusters: np.ndarray) -> list[int]:
@@ -296,9 +353,17 @@ def _sequence_probabilities(pool: Pool) -> np.ndarray:
     if pool.sequences is None:
         return pool.head_probabilities
     _, group = np.unique(pool.sequences, return_inverse=True)
-    sums = np.zeros((group.max() + 1, pool.head_probabilities.shape[1]))
-    np.add.at(sums, group, pool.head_probabilities)
-    return (sums / np.bincount(group)[:, None])[group]
+    means: np.ndarray = _group_sums(pool.head_probabilities, group) / np.bincount(group)[:, None]
+    return means[group]
+
+
+def _group_sums(values: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Row sums of `values` per group (groups numbered 0..k-1, every number used): sorted once and summed
+    in runs, which is far quicker than an unbuffered add per row."""
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+    sums: np.ndarray = np.add.reduceat(values[order], starts, axis=0)
+    return sums
 
 
 def _sequence_kcenter(pool: Pool, size: int) -> np.ndarray:
@@ -306,18 +371,15 @@ def _sequence_kcenter(pool: Pool, size: int) -> np.ndarray:
     of a burst, a flash or a blur, does not make its sequence look far), represented by its most central frame."""
     if pool.sequences is None:
         return np.flatnonzero(np.isin(pool.ids, kcenter(pool, size).ids))
-    keys, group = np.unique(pool.sequences, return_inverse=True)
+    _, group = np.unique(pool.sequences, return_inverse=True)
     vectors = normalise(pool.embeddings)
-    means = np.zeros((len(keys), vectors.shape[1]), dtype=np.float32)
-    np.add.at(means, group, vectors)
-    means = normalise(means)
-    closeness = (vectors * means[group]).sum(axis=1)
-    central = np.full(len(keys), -1)
-    best = np.full(len(keys), -np.inf)
-    for row, (key, value) in enumerate(zip(group, closeness, strict=True)):
-        if value > best[key]:
-            best[key], central[key] = value, row
-    picked = kcenter(Pool(np.arange(len(keys)), means, labelled=pool.labelled), size).ids
+    means = normalise(_group_sums(vectors, group))
+    closeness = np.concatenate([np.einsum("ij,ij->i", vectors[start:start + 16_384], means[group[start:start + 16_384]])
+                                for start in range(0, len(vectors), 16_384)])  # in slices: no second n x d copy
+    by_closeness = np.lexsort((-closeness, group))  # per sequence, its most central frame first
+    first = np.r_[True, np.diff(group[by_closeness]) != 0]
+    central = by_closeness[first]  # indexed by sequence number
+    picked = kcenter(Pool(np.arange(len(means)), means, labelled=pool.labelled), size).ids
     rows: np.ndarray = central[picked]
     return rows
 

@@ -23,10 +23,9 @@ from annotation.services.taxa import taxon_create
 from faune_platform.db import chunked, in_chunks
 from faune_platform.jobs import ACTIVE, job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
 from inference.engine import novelty as engine
-from inference.engine.stored import from_f16_bytes
 from inference.job_words import job_status_word
-from inference.models import Embedding, ModelVersion, NoveltyScan, Prediction
-from inference.selectors import production_version
+from inference.models import ModelVersion, NoveltyScan, Prediction
+from inference.selectors import production_version, stored_embeddings
 
 SCAN_TASK = "inference.tasks.novelty_scan_run"
 
@@ -117,12 +116,6 @@ def _scan(scan: NoveltyScan) -> None:
                clusters=[_cluster_row(cluster) for cluster in found.clusters])
 
 
-def _vectors(backbone_key: str, image_ids: list[int]) -> dict[int, np.ndarray]:
-    rows = in_chunks(Embedding.objects.filter(backbone_key=backbone_key), "image_id", image_ids,
-                     ("image_id", "vector"))
-    return {image_id: from_f16_bytes(vector) for image_id, vector in rows}
-
-
 def _labelled(version: ModelVersion, seed: int) -> engine.Images:
     """(A random sample of) the images labelled with an animal taxon, embedded by the version's backbone,
     with the version's top probability on each (NaN where it has none). Animals only: blank frames and people
@@ -133,18 +126,19 @@ def _labelled(version: ModelVersion, seed: int) -> engine.Images:
     if len(rows) > engine.LABELLED_CAP:
         keep = np.random.default_rng(seed).choice(len(rows), engine.LABELLED_CAP, replace=False)
         rows = [rows[i] for i in np.sort(keep)]
-    vectors = _vectors(version.backbone_key, [row[0] for row in rows])
-    rows = [row for row in rows if row[0] in vectors]
+    found, vectors = stored_embeddings(version.backbone_key, [row[0] for row in rows])
+    rows = [row for row, kept in zip(rows, found, strict=True) if kept]
+    vectors = vectors[found]
     predictions = Prediction.objects.filter(version=version)
     scores = dict(in_chunks(predictions, "image_id", [row[0] for row in rows], ("image_id", "score")))
     return _images(rows, vectors, scores, labels=True)
 
 
-def _images(rows: list[tuple], vectors: dict[int, np.ndarray], scores: dict[int, float], *,
+def _images(rows: list[tuple], vectors: np.ndarray, scores: dict[int, float], *,
             labels: bool) -> engine.Images:
-    """Rows of (image id, sequence id[, taxon id]) as the engine's arrays."""
+    """Rows of (image id, sequence id[, taxon id]) and their vectors (row for row) as the engine's arrays."""
     ids = np.array([row[0] for row in rows], dtype=np.int64)
-    embeddings = np.stack([vectors[i] for i in ids.tolist()]) if rows else np.zeros((0, 1), dtype=np.float32)
+    embeddings = vectors if rows else np.zeros((0, 1), dtype=np.float32)
     return engine.Images(ids=ids, embeddings=embeddings,
                          confidence=np.array([scores.get(i, np.nan) for i in ids.tolist()], dtype=np.float64),
                          sequences=np.array([row[1] for row in rows], dtype=np.int64),
@@ -164,8 +158,9 @@ def _candidates(version: ModelVersion, confidence: float, seed: int) -> tuple[en
         step = math.ceil(count / cap)
         predictions = predictions.annotate(bucket=Mod(F("image_id"), step)).filter(bucket=seed % step)
     rows = list(predictions.values_list("image_id", "image__sequence_id", "score")[:cap])
-    vectors = _vectors(version.backbone_key, [row[0] for row in rows])
-    rows = [row for row in rows if row[0] in vectors]
+    found, vectors = stored_embeddings(version.backbone_key, [row[0] for row in rows])
+    rows = [row for row, kept in zip(rows, found, strict=True) if kept]
+    vectors = vectors[found]
     scores = {row[0]: row[2] for row in rows}
     return _images(rows, vectors, scores, labels=False), count > cap
 

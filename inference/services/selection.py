@@ -31,8 +31,8 @@ from faune_platform.jobs import JobStatus, job_claim, job_enqueue, job_fail, job
 from inference.engine.aggregate import class_probabilities
 from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES, Pool, neighbourhood, select
 from inference.engine.stored import from_f16_bytes
-from inference.models import Embedding, ModelVersion, Prediction, SelectionBatch
-from inference.selectors import production_version
+from inference.models import ModelVersion, Prediction, SelectionBatch
+from inference.selectors import production_version, stored_embeddings
 from inference.services.index import search_index
 
 LABELLED_SAMPLE = 20_000  # k-center measures distance to at most this many labelled images
@@ -69,17 +69,13 @@ def _candidates(version: ModelVersion, filters: dict, labelled: np.ndarray | Non
         step = math.ceil(count / limit)
         sample = predictions.annotate(bucket=Mod(F("image_id"), step)).filter(bucket=seed % step)
         return list(sample.values_list(*columns)[:limit]), True
-    if len(labelled) > limit:  # one neighbour each would already read more than the limit: fewer anchors
-        labelled = labelled[np.random.default_rng(seed).choice(len(labelled), limit, replace=False)]
-    per_image = max(1, min(settings.FAUNE["SELECTION_NEIGHBOURS"], limit // len(labelled)))
+    per_image = settings.FAUNE["SELECTION_NEIGHBOURS"]
+    anchors = max(1, limit // per_image)  # each search costs a scan of part of the index: as few as fill the limit
+    if len(labelled) > anchors:
+        labelled = labelled[np.random.default_rng(seed).choice(len(labelled), anchors, replace=False)]
+    per_image = max(1, min(per_image, limit // len(labelled)))
     near = neighbourhood(index, labelled, per_image).tolist()
     return in_chunks(predictions, "image_id", near, columns), True
-
-
-def _vectors(backbone_key: str, image_ids: list[int]) -> dict[int, np.ndarray]:
-    rows = in_chunks(Embedding.objects.filter(backbone_key=backbone_key), "image_id", image_ids,
-                     ("image_id", "vector"))
-    return {image_id: from_f16_bytes(vector) for image_id, vector in rows}
 
 
 @dataclass
@@ -103,9 +99,9 @@ def _labelled(version: ModelVersion) -> Labelled:
             counts[order[taxon_id]] += 1
     if len(rows) > LABELLED_SAMPLE:  # spread, not oldest
         rows = [rows[i] for i in np.random.default_rng(0).choice(len(rows), LABELLED_SAMPLE, replace=False)]
-    vectors = _vectors(version.backbone_key, [pk for pk, _, _ in rows])
-    rows = [row for row in rows if row[0] in vectors]
-    return Labelled(np.stack([vectors[pk] for pk, _, _ in rows]) if rows else None,
+    found, vectors = stored_embeddings(version.backbone_key, [pk for pk, _, _ in rows])
+    rows = [row for row, kept in zip(rows, found, strict=True) if kept]
+    return Labelled(vectors[found] if rows else None,
                     np.array([taxon for _, taxon, _ in rows]), np.array([sequence for _, _, sequence in rows]),
                     counts)
 
@@ -165,13 +161,15 @@ def _pick(batch: SelectionBatch) -> None:
     version = batch.version
     labelled = _labelled(version)
     rows, restricted = _candidates(version, batch.filters, labelled.vectors, batch.seed)
-    vectors = _vectors(version.backbone_key, [row[0] for row in rows])
-    rows = [row for row in rows if row[0] in vectors and row[1]]
+    rows = [row for row in rows if row[1]]
+    found, vectors = stored_embeddings(version.backbone_key, [row[0] for row in rows])
+    if not found.all():  # a copy only when some image has no embedding yet
+        rows, vectors = [row for row, kept in zip(rows, found, strict=True) if kept], vectors[found]
     if not rows:
         raise SelectionError(gettext("No unlabelled, pre-labelled image matches; nothing to select."))
     logits = np.stack([from_f16_bytes(row[1]) for row in rows])
     probabilities = class_probabilities(logits, temperature=version.temperature, renormalise=not version.is_zero_shot)
-    pool = Pool(ids=np.array([row[0] for row in rows]), embeddings=np.stack([vectors[row[0]] for row in rows]),
+    pool = Pool(ids=np.array([row[0] for row in rows]), embeddings=vectors,
                 probabilities=probabilities, sequences=np.array([row[2] for row in rows]),
                 labelled=labelled.vectors, rarity=labelled.counts, labelled_labels=labelled.labels,
                 labelled_sequences=labelled.sequences)

@@ -2,7 +2,6 @@
 import io
 import json
 
-import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -108,16 +107,16 @@ def test_the_page_opens_a_batch_and_reports_how_picks_were_labelled(pool, coordi
 
 
 def test_a_pool_too_large_to_scan_is_narrowed_to_neighbours_of_labelled_images(pool, coordinator, settings):
+    from inference.selectors import stored_embeddings
     from inference.services.index import load_index
-    from inference.services.selection import _vectors
 
     settings.FAUNE = {**settings.FAUNE, "SELECTION_SCAN_LIMIT": 6, "SELECTION_NEIGHBOURS": 4}
     labelled = list(Image.objects.order_by("pk")[:2])
     for image in labelled:
         annotation_add(image=image, taxon=taxon("fox"), author=coordinator)
     batch = selection_batch_open(user=None, strategy="margin", size=3)
-    vectors = _vectors(pool.backbone_key, [image.pk for image in labelled])
-    found = load_index(pool.backbone_key).search(np.stack(list(vectors.values())), 3)
+    _, vectors = stored_embeddings(pool.backbone_key, [image.pk for image in labelled])
+    found = load_index(pool.backbone_key).search(vectors, 4)  # 6 // 4: one anchor's 4
     near = set(found.ids.ravel().tolist())
     assert batch.restricted and 0 < batch.candidates <= 6
     assert {image_id for image_id, _ in batch.picked} <= near - {image.pk for image in labelled}
