@@ -143,7 +143,7 @@ def _projected(vectors: np.ndarray, labelled: np.ndarray | None,
     labelled = normalise(labelled) if labelled is not None and len(labelled) else None
     if len(vectors) < PROJECT_FROM or vectors.shape[1] <= PROJECTED_WIDTH:
         return vectors, labelled
-    sample = vectors[np.random.default_rng(seed).choice(len(vectors), PROJECT_SAMPLE, replace=False)]
+    sample = vectors[np.random.default_rng(seed).choice(len(vectors), min(len(vectors), PROJECT_SAMPLE), replace=False)]
     _, directions = np.linalg.eigh(sample.T @ sample)  # ascending eigenvalues: the leading ones come last
     leading = np.ascontiguousarray(directions[:, -PROJECTED_WIDTH:], dtype=np.float32)
     return normalise(vectors @ leading), (normalise(labelled @ leading) if labelled is not None else None)
@@ -357,12 +357,16 @@ def _sequence_probabilities(pool: Pool) -> np.ndarray:
     return means[group]
 
 
-def _group_sums(values: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Row sums of `values` per group (groups numbered 0..k-1, every number used): sorted once and summed
-    in runs, which is far quicker than an unbuffered add per row."""
-    order = np.argsort(group, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
-    sums: np.ndarray = np.add.reduceat(values[order], starts, axis=0)
+def _group_sums(values: np.ndarray, group: np.ndarray, *, chunk: int = 16_384) -> np.ndarray:
+    """Row sums of `values` per group (groups numbered 0..k-1), a slice at a time: each slice is sorted by group
+    and summed in runs, then added to its (distinct) groups' rows. Far quicker than an unbuffered add per row,
+    and never a sorted copy of the whole matrix."""
+    sums = np.zeros((int(group.max()) + 1, values.shape[1]), dtype=values.dtype)
+    for start in range(0, len(values), chunk):
+        part = group[start:start + chunk]
+        order = np.argsort(part, kind="stable")
+        runs = np.flatnonzero(np.r_[True, np.diff(part[order]) != 0])
+        sums[part[order][runs]] += np.add.reduceat(values[start:start + chunk][order], runs, axis=0)
     return sums
 
 
