@@ -120,13 +120,15 @@ def nearest_labelled(labelled: np.ndarray, queries: np.ndarray) -> np.ndarray:
     pairs the search goes through an inverted file over the labelled images: it may miss the very nearest, so a
     similarity may come out a little low (a near-copy missed, a distance a little long), never invented."""
     dim = labelled.shape[1]
-    index = faiss.IndexFlatIP(dim)
+    index: faiss.Index = faiss.IndexFlatIP(dim)
     if len(queries) * len(labelled) > EXACT_PAIRS:
         lists = int(max(16, np.sqrt(len(labelled))))
-        index = faiss.IndexIVFFlat(index, dim, lists, faiss.METRIC_INNER_PRODUCT)
-        index.cp.niter = 10  # the lists only route the search; a rough partition is enough
-        index.train(labelled)
-        index.nprobe = max(1, lists // 8)
+        quantizer = faiss.IndexFlatIP(dim)  # held here for as long as the inverted file is used
+        inverted = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
+        inverted.cp.niter = 10  # the lists only route the search; a rough partition is enough
+        inverted.train(labelled)
+        inverted.nprobe = max(1, lists // 8)
+        index = inverted
     index.add(labelled)
     similarity, _ = index.search(queries, 1)
     found: np.ndarray = similarity[:, 0]

@@ -75,7 +75,10 @@ class VectorIndex:
     def search(self, queries: np.ndarray, k: int, *, nprobe: int | None = None) -> Neighbours:
         """The k most similar stored vectors of each query. `nprobe` (inverted files only): lists visited, fewer
         for a rougher, faster search; passed per call, so threads sharing the index never see each other's."""
-        params = faiss.SearchParametersIVF(nprobe=nprobe) if nprobe and self.kind != "exact" else None
+        params = None
+        if nprobe and self.kind != "exact":
+            params = faiss.SearchParametersIVF()
+            params.nprobe = nprobe
         scores, ids = self.index.search(normalise(queries), k, params=params)
         return Neighbours(ids=ids, scores=scores)
 
