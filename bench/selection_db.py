@@ -10,6 +10,7 @@ reading from the database costs on top of the pick.
 Needs a PostgreSQL server: DATABASE_URL=postgres://... (e.g. `eval "$(.ci/services start)"`). A throw-away
 database is created on it and dropped at the end.
 Usage: python bench/selection_db.py [--n 1000000] [--picks 1000] [--labelled 0.1] [--repeats 3]
+       (--load-only keeps what it loaded and says how to measure on it later with --reuse DATABASE DATA_DIR)
 Target (issue 13): under 30 s and under 4 GB peak."""
 import argparse
 import json
