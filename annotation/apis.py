@@ -5,7 +5,7 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from rest_framework import status
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -90,7 +90,6 @@ from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
 from annotation.services.undo import decision_undo, decisions_undoable, label_decided
 from annotation.services.upload_limits import (
-    UploadLimitExceeded,
     UploadSize,
     upload_allowance_check,
     upload_allowance_take,
@@ -152,15 +151,6 @@ def _upload_target(request: Request, data: dict):
                                  deployment_name=data.get("deployment_name", ""))
 
 
-class UploadRefused(APIException):
-    """An upload over an allowance: 413 for a request too large, 429 (with Retry-After) for a day's allowance."""
-
-    def __init__(self, error: UploadLimitExceeded) -> None:
-        super().__init__(detail=str(error))
-        self.status_code = 429 if error.daily else 413
-        self.wait = error.retry_after_s or None  # DRF's handler turns it into Retry-After
-
-
 # Room for a multipart body's boundaries and form fields around the files themselves.
 _MULTIPART_SLACK_BYTES = 1024 * 1024
 
@@ -168,24 +158,19 @@ _MULTIPART_SLACK_BYTES = 1024 * 1024
 def _upload_files(request: Request, *fields: str) -> list:
     """The request's files, after refusing a body over the per-request size before it is even parsed."""
     declared = id_or_none(request.META.get("CONTENT_LENGTH")) or 0
-    try:
-        if declared > settings.FAUNE["MAX_REQUEST_BYTES"] + _MULTIPART_SLACK_BYTES:
-            upload_request_check(UploadSize(files=0, bytes=declared))
-    except UploadLimitExceeded as error:
-        raise UploadRefused(error) from None
+    if declared > settings.FAUNE["MAX_REQUEST_BYTES"] + _MULTIPART_SLACK_BYTES:
+        upload_request_check(UploadSize(files=0, bytes=declared))
     return next((found for field in fields if (found := request.FILES.getlist(field))), [])
 
 
 def _charge(organisation: Organisation, files: list | None) -> None:
-    """Count the files against the allowances; None: only check that today's allowance is not spent already."""
-    try:
-        if files is None:
-            upload_allowance_check(organisation=organisation)
-        else:
-            size = UploadSize(files=len(files), bytes=sum(f.size or 0 for f in files))
-            upload_allowance_take(organisation=organisation, size=size)
-    except UploadLimitExceeded as error:
-        raise UploadRefused(error) from None
+    """Count the files against the allowances (413 for a request too large, 429 with Retry-After for a day's
+    allowance, as the exception handler maps them); None: only check that today's allowance is not spent already."""
+    if files is None:
+        upload_allowance_check(organisation=organisation)
+    else:
+        size = UploadSize(files=len(files), bytes=sum(f.size or 0 for f in files))
+        upload_allowance_take(organisation=organisation, size=size)
 
 
 def _open_batch(request: Request, files: list | None = None) -> UploadBatch:
