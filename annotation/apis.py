@@ -5,7 +5,7 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from rest_framework import status
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
@@ -24,6 +24,22 @@ from annotation.models import (
     TaxonProposal,
     UploadBatch,
     VerdictKind,
+)
+from annotation.outputs import (
+    AgreementSerializer,
+    AnnotationSavedSerializer,
+    ConflictListSerializer,
+    DecisionSerializer,
+    ImportClassesSerializer,
+    ProposalAcceptedSerializer,
+    ProposalSavedSerializer,
+    QueueCountSerializer,
+    ReleasedSerializer,
+    ResolvedSerializer,
+    ReviewTaskSerializer,
+    UndoneSerializer,
+    UploadResultSerializer,
+    VerdictSavedSerializer,
 )
 from annotation.permissions import require_coordinator, review_taxa_of, user_access
 from annotation.selectors import (
@@ -67,7 +83,6 @@ from annotation.serializers import (
     UploadTargetSerializer,
     VerdictSerializer,
     class_rows_data,
-    decision_data,
     review_task_data,
 )
 from annotation.services.annotations import Box, Details
@@ -90,7 +105,6 @@ from annotation.services.targets import upload_target_resolve
 from annotation.services.taxa import taxon_create
 from annotation.services.undo import decision_undo, decisions_undoable, label_decided
 from annotation.services.upload_limits import (
-    UploadLimitExceeded,
     UploadSize,
     upload_allowance_check,
     upload_allowance_take,
@@ -152,15 +166,6 @@ def _upload_target(request: Request, data: dict):
                                  deployment_name=data.get("deployment_name", ""))
 
 
-class UploadRefused(APIException):
-    """An upload over an allowance: 413 for a request too large, 429 (with Retry-After) for a day's allowance."""
-
-    def __init__(self, error: UploadLimitExceeded) -> None:
-        super().__init__(detail=str(error))
-        self.status_code = 429 if error.daily else 413
-        self.wait = error.retry_after_s or None  # DRF's handler turns it into Retry-After
-
-
 # Room for a multipart body's boundaries and form fields around the files themselves.
 _MULTIPART_SLACK_BYTES = 1024 * 1024
 
@@ -168,24 +173,19 @@ _MULTIPART_SLACK_BYTES = 1024 * 1024
 def _upload_files(request: Request, *fields: str) -> list:
     """The request's files, after refusing a body over the per-request size before it is even parsed."""
     declared = id_or_none(request.META.get("CONTENT_LENGTH")) or 0
-    try:
-        if declared > settings.FAUNE["MAX_REQUEST_BYTES"] + _MULTIPART_SLACK_BYTES:
-            upload_request_check(UploadSize(files=0, bytes=declared))
-    except UploadLimitExceeded as error:
-        raise UploadRefused(error) from None
+    if declared > settings.FAUNE["MAX_REQUEST_BYTES"] + _MULTIPART_SLACK_BYTES:
+        upload_request_check(UploadSize(files=0, bytes=declared))
     return next((found for field in fields if (found := request.FILES.getlist(field))), [])
 
 
 def _charge(organisation: Organisation, files: list | None) -> None:
-    """Count the files against the allowances; None: only check that today's allowance is not spent already."""
-    try:
-        if files is None:
-            upload_allowance_check(organisation=organisation)
-        else:
-            size = UploadSize(files=len(files), bytes=sum(f.size or 0 for f in files))
-            upload_allowance_take(organisation=organisation, size=size)
-    except UploadLimitExceeded as error:
-        raise UploadRefused(error) from None
+    """Count the files against the allowances (413 for a request too large, 429 with Retry-After for a day's
+    allowance, as the exception handler maps them); None: only check that today's allowance is not spent already."""
+    if files is None:
+        upload_allowance_check(organisation=organisation)
+    else:
+        size = UploadSize(files=len(files), bytes=sum(f.size or 0 for f in files))
+        upload_allowance_take(organisation=organisation, size=size)
 
 
 def _open_batch(request: Request, files: list | None = None) -> UploadBatch:
@@ -209,10 +209,10 @@ def upload_response(batch: UploadBatch, items: list) -> Response:
         code = status.HTTP_200_OK
     else:
         code = status.HTTP_400_BAD_REQUEST
-    body = {"batch": batch.pk, "files": BatchItemSerializer(items, many=True).data, "counts": batch_counts(batch)}
+    body = {"batch": batch.pk, "files": items, "counts": batch_counts(batch)}
     if code == status.HTTP_400_BAD_REQUEST:
         body["detail"] = "No file was accepted: " + "; ".join(f"{i.name}: {i.reason}" for i in items[:20])
-    return Response(body, status=code)
+    return Response(UploadResultSerializer(body).data, status=code)
 
 
 class ImageListApi(ListAPIView):
@@ -220,6 +220,7 @@ class ImageListApi(ListAPIView):
     parser_classes = [MultiPartParser, FormParser]
     query_serializer = ImageFilterSerializer
     body_serializer = UploadSerializer
+    response_serializer = {"post": UploadResultSerializer}  # GET: its serializer_class
 
     def get_queryset(self):
         filters = ImageFilterSerializer(data=self.request.query_params)
@@ -261,7 +262,7 @@ class ImageDetailApi(APIView):
 class ImageAnnotationApi(APIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
     body_serializer = AnnotationCreateSerializer
-    response_serializer = AnnotationSerializer
+    response_serializer = {"get": AnnotationSerializer, "post": AnnotationSavedSerializer}
 
     def get(self, request: Request, pk: int) -> Response:
         """The image's label history, newest first."""
@@ -287,7 +288,7 @@ class ImageAnnotationApi(APIView):
             image=image, taxon=taxon, author=request.user, whole_sequence=data["whole_sequence"], box=box,
             details=details, expected_current_id=data.get("expected_current"),
             accept_prediction=data["accept_prediction"])
-        return Response({**AnnotationSerializer(annotation).data, "saved": decision_data(decision)},
+        return Response(AnnotationSavedSerializer(annotation, context={"saved": decision}).data,
                         status=status.HTTP_201_CREATED)
 
 
@@ -317,6 +318,7 @@ class BatchDetailApi(APIView):
 class BatchFilesApi(APIView):
     parser_classes = [MultiPartParser]
     body_serializer = UploadFilesSerializer
+    response_serializer = {"get": BatchItemSerializer, "post": UploadResultSerializer}
 
     def get(self, request: Request, pk: int) -> Response:
         """The batch's files with their outcome (imported, duplicate, refused and why)."""
@@ -337,6 +339,8 @@ class BatchFilesApi(APIView):
 
 class BatchCloseApi(APIView):
     """The upload page's Done: the upload takes no more files (its pre-labelling goes on)."""
+
+    response_serializer = BatchSerializer
 
     def post(self, request: Request, pk: int) -> Response:
         batch = _visible_batch(request, pk)
@@ -387,12 +391,15 @@ class ImportMappingApi(APIView):
 
     parser_classes = [JSONParser]
     body_serializer = ClassMappingSerializer
+    response_serializer = {"get": ImportClassesSerializer, "post": BatchSerializer}
+    response_is_list = False
 
     def get(self, request: Request, pk: int) -> Response:
         """The import's classes with their file counts and suggested taxa."""
         batch = get_object_or_404(batches_visible_to(request.user), pk=pk, kind=BatchKind.IMPORT)
-        return Response({"id": batch.pk, "status": batch.status, "class_mapping": batch.class_mapping,
-                         "classes": class_rows_data(import_classes(batch))})
+        return Response(ImportClassesSerializer({"id": batch.pk, "status": batch.status,
+                                                 "class_mapping": batch.class_mapping,
+                                                 "classes": class_rows_data(import_classes(batch))}).data)
 
     def post(self, request: Request, pk: int) -> Response:
         batch = get_object_or_404(batches_visible_to(request.user), pk=pk, kind=BatchKind.IMPORT)
@@ -411,19 +418,24 @@ class ImportMappingApi(APIView):
 
 
 class ReviewQueueApi(APIView):
+    response_serializer = QueueCountSerializer
+
     def get(self, request: Request) -> Response:
         """Your review queues with their counts."""
-        return Response(review_queue_counts(taxon_ids=review_taxa_of(request.user), user=request.user))
+        counts = review_queue_counts(taxon_ids=review_taxa_of(request.user), user=request.user)
+        return Response(QueueCountSerializer(counts, many=True).data)
 
 
 def _task_response(task: ReviewTask) -> Response:
     current = label_history(task.image).first()
-    return Response(review_task_data(task, frames=sequence_frames(task.sequence_id), current=current))
+    return Response(ReviewTaskSerializer(review_task_data(task, frames=sequence_frames(task.sequence_id),
+                                                          current=current)).data)
 
 
 class ReviewClaimApi(APIView):
     parser_classes = [JSONParser, FormParser]
     body_serializer = ClaimSerializer
+    response_serializer = ReviewTaskSerializer
 
     def post(self, request: Request) -> Response:
         """Claim the next task of a queue for 15 minutes (204 when the queue is empty)."""
@@ -472,6 +484,7 @@ class ReviewVerdictApi(APIView):
 
     parser_classes = [JSONParser, FormParser]
     kind = VerdictKind.LABEL
+    response_serializer = VerdictSavedSerializer
 
     @property
     def body_serializer(self) -> type[VerdictSerializer] | None:
@@ -481,19 +494,22 @@ class ReviewVerdictApi(APIView):
         """Your verdict on a task you hold: label it, send it to triage as unsure, or skip it."""
         review_taxa_of(request.user)
         task = review_verdict_submit(task_id=pk, user=request.user, verdict=_verdict(request, self.kind))
-        return Response({"id": task.pk, "state": task.state, "verdict": self.kind,
-                         "waiting_for_second_review": task.state == ReviewState.OPEN and self.kind == "label",
-                         "saved": decision_data(task.decision)},
+        saved = {"id": task.pk, "state": task.state, "verdict": self.kind,
+                 "waiting_for_second_review": task.state == ReviewState.OPEN and self.kind == "label",
+                 "saved": task.decision}
+        return Response(VerdictSavedSerializer(saved).data,
                         status=status.HTTP_201_CREATED if self.kind == VerdictKind.LABEL else status.HTTP_200_OK)
 
 
 class ReviewReleaseApi(APIView):
     """Give back a held task without a verdict (it stays offered to you and everyone)."""
 
+    response_serializer = ReleasedSerializer
+
     def post(self, request: Request, pk: int) -> Response:
         review_taxa_of(request.user)
         released = review_task_unclaim(task_id=pk, user=request.user)
-        return Response({"id": pk, "released": released})
+        return Response(ReleasedSerializer({"id": pk, "released": released}).data)
 
 
 class ReviewProposeApi(APIView):
@@ -501,17 +517,20 @@ class ReviewProposeApi(APIView):
 
     parser_classes = [JSONParser, FormParser]
     body_serializer = ProposalCreateSerializer
+    response_serializer = ProposalSavedSerializer
 
     def post(self, request: Request, pk: int) -> Response:
         review_taxa_of(request.user)
         serializer = ProposalCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         proposal = taxon_proposal_create(task_id=pk, user=request.user, **serializer.validated_data)
-        return Response({**TaxonProposalSerializer(proposal).data, "saved": decision_data(proposal.decision)},
-                        status=status.HTTP_201_CREATED)
+        return Response(ProposalSavedSerializer(proposal).data, status=status.HTTP_201_CREATED)
 
 
 class ReviewConflictListApi(APIView):
+    response_serializer = ConflictListSerializer
+    response_is_list = False
+
     def get(self, request: Request) -> Response:
         """Tasks whose blind double reviews disagree, with each verdict (coordinators)."""
         require_coordinator(request.user, _("see review conflicts"))
@@ -527,26 +546,30 @@ class ReviewConflictListApi(APIView):
                                 "observations": v.observations}
                                for v in task.verdicts.all()]
             rows.append(row)
-        return Response({"count": tasks.count(), "results": rows})
+        return Response(ConflictListSerializer({"count": tasks.count(), "results": rows}).data)
 
 
 class ReviewResolveApi(APIView):
     parser_classes = [JSONParser, FormParser]
     body_serializer = VerdictSerializer
+    response_serializer = ResolvedSerializer
 
     def post(self, request: Request, pk: int) -> Response:
         """Settle a review conflict with the final label (coordinators)."""
         require_coordinator(request.user, _("resolve review conflicts"))
         task = review_conflict_resolve(task_id=pk, user=request.user, verdict=_verdict(request))
-        return Response({"id": task.pk, "state": task.state, "saved": decision_data(task.decision)},
-                        status=status.HTTP_201_CREATED)
+        resolved = {"id": task.pk, "state": task.state, "saved": task.decision}
+        return Response(ResolvedSerializer(resolved).data, status=status.HTTP_201_CREATED)
 
 
 class ReviewAgreementApi(APIView):
+    response_serializer = AgreementSerializer
+    response_is_list = False
+
     def get(self, request: Request) -> Response:
         """How often experts agree: rate and Cohen's kappa, per queue and expert (coordinators)."""
         require_coordinator(request.user, _("see expert agreement"))
-        return Response(review_agreement())
+        return Response(AgreementSerializer(review_agreement()).data)
 
 
 def _organisation_of(request: Request, pk: int) -> Organisation:
@@ -594,17 +617,20 @@ class DecisionListApi(APIView):
     """Your newest decisions not undone yet (`limit`, 5 by default, at most 50)."""
 
     query_serializer = DecisionQuerySerializer
+    response_serializer = DecisionSerializer
 
     def get(self, request: Request) -> Response:
         query = DecisionQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         limit = query.validated_data["limit"]
-        return Response([decision_data(d) for d in decisions_undoable(user=request.user, limit=limit)])
+        return Response(DecisionSerializer(decisions_undoable(user=request.user, limit=limit), many=True).data)
 
 
 class DecisionUndoApi(APIView):
     """Undo one of your decisions: 200 with what was undone (and the task, when it is yours again), 409 with
     why not."""
+
+    response_serializer = UndoneSerializer
 
     def post(self, request: Request, pk: int) -> Response:
         undone = decision_undo(decision_id=pk, user=request.user)
@@ -612,13 +638,14 @@ class DecisionUndoApi(APIView):
         if undone.task is not None:
             task = review_task_data(undone.task, frames=sequence_frames(undone.task.sequence_id),
                                     current=label_history(undone.task.image).first())
-        return Response({"undone": undone.undo.undoes_id, "saved": decision_data(undone.undo), "task": task})
+        return Response(UndoneSerializer({"undone": undone.undo.undoes_id, "saved": undone.undo, "task": task}).data)
 
 
 class TaxonProposalListApi(APIView):
     """Coordinators: proposals of new taxa (`status`: pending by default, or all)."""
 
     query_serializer = ProposalQuerySerializer
+    response_serializer = TaxonProposalSerializer
 
     def get(self, request: Request) -> Response:
         require_coordinator(request.user, _("see proposals of new taxa"))
@@ -639,6 +666,7 @@ NEW_TAXON_FIELDS = ("name_en", "name_fr", "scientific_name", "parent")
 class TaxonProposalAcceptApi(APIView):
     parser_classes = [JSONParser, FormParser]
     body_serializer = ProposalAcceptSerializer
+    response_serializer = ProposalAcceptedSerializer
 
     def post(self, request: Request, pk: int) -> Response:
         """Accept a proposal (coordinators): each of its frames gets the taxon, existing or created."""
@@ -649,13 +677,14 @@ class TaxonProposalAcceptApi(APIView):
         outcome = taxon_proposal_accept(proposal_id=proposal.pk, user=request.user, note=data["note"],
                                         taxon=taxon_resolve(data["taxon"]) if data.get("taxon") else None,
                                         new_taxon={name: data[name] for name in NEW_TAXON_FIELDS if name in data})
-        return Response({**TaxonProposalSerializer(outcome.proposal).data, "labelled": outcome.labelled,
-                         "left_alone": outcome.left_alone}, status=status.HTTP_201_CREATED)
+        accepted = ProposalAcceptedSerializer(outcome.proposal, context={"outcome": outcome})
+        return Response(accepted.data, status=status.HTTP_201_CREATED)
 
 
 class TaxonProposalDeclineApi(APIView):
     parser_classes = [JSONParser, FormParser]
     body_serializer = ProposalDeclineSerializer
+    response_serializer = TaxonProposalSerializer
 
     def post(self, request: Request, pk: int) -> Response:
         """Decline a proposal (coordinators): its task goes back to its queue."""

@@ -49,6 +49,7 @@ from annotation.models import (
     VerdictKind,
 )
 from annotation.permissions import Access, taxa_with_descendants, user_access
+from faune_platform.errors import InputRefused
 from faune_platform.periods import Timeline, period_unit, periods_between, timeline
 
 
@@ -216,8 +217,8 @@ def label_history(image: Image) -> QuerySet[Annotation]:
     return labels_for_image(image, image.sequence_id).select_related("taxon", "author")
 
 
-class UnknownTaxon(Exception):
-    http_status = 400
+class UnknownTaxon(InputRefused):
+    pass
 
 
 def taxon_resolve(text: str) -> Taxon:

@@ -31,6 +31,7 @@ from annotation.services.imports_web import (
 from annotation.services.targets import upload_target_resolve
 from annotation.services.upload_limits import UploadLimitExceeded, UploadSize, upload_allowance_take
 from annotation.views import _organisations_for as organisations_for  # one rule for both page modules
+from faune_platform.responses import status_of
 
 # What the upload, import and batch pages say about a batch's two phases (batch_progress.js fills the {names}).
 STATE_WORDS = {
@@ -171,7 +172,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
                                           fmt=data["format"], maxlag_s=data["maxlag"])
         except UploadLimitExceeded as error:
             form.add_error(None, str(error))
-            refused_status = 429 if error.daily else 413
+            refused_status = status_of(error) or 400
         except (LayoutError, ArchiveRejected, ValidationError, PermissionDenied) as error:
             form.add_error(None, " ".join(getattr(error, "messages", [str(error)])))
         else:

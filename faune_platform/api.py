@@ -3,8 +3,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from faune_platform.converters import MAX_ID
+from faune_platform.responses import headers_of, status_of
 
 
 class IdField(serializers.IntegerField):
@@ -19,7 +21,8 @@ class IdField(serializers.IntegerField):
 def exception_handler(error: Exception, context: dict) -> Response | None:
     if isinstance(error, DjangoValidationError):
         return Response({"detail": " ".join(error.messages)}, status=400)
-    status = getattr(error, "http_status", None)
+    status = status_of(error)  # a domain refusal: its category says the status
     if status is not None:
-        return Response({"detail": str(error)}, status=status)
+        set_rollback()  # as DRF does for its own exceptions: nothing of the refused request is kept
+        return Response({"detail": str(error)}, status=status, headers=headers_of(error))
     return drf_exception_handler(error, context)

@@ -26,13 +26,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.ingest.hashing import file_sha256
+from faune_platform.errors import InputRefused
 
 DATA_DIR_PARTS = ("models", "rounds", "releases", "imports")  # media goes through the storage API
 # Queue state, sessions and what migrations create are not data a person wrote: a restored platform starts clean.
 NOT_BACKED_UP = ("contenttypes", "auth.permission", "sessions", "django_q", "admin.logentry")
 
 
-class BackupError(Exception):
+class BackupError(InputRefused):
     pass
 
 

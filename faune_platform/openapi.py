@@ -3,7 +3,9 @@
 drf-spectacular is not available offline, so this module adds what DRF's generator lacks: stable operationIds
 and tags (from the URL names and apps), typed path parameters (from the URL converters), and the request bodies
 and query parameters of `APIView`s that build their responses by hand, read from two class attributes a view
-sets: `body_serializer` (POST/PUT/PATCH) and `query_serializer` (GET).
+sets: `body_serializer` (POST/PUT/PATCH) and `query_serializer` (GET). Responses come from `response_serializer`
+(one serializer class, or {method: class} where the methods answer differently); DRF takes a GET on a path that
+does not end with a parameter for a list, so a view whose GET answers one object says `response_is_list = False`.
 """
 import json
 import re
@@ -150,9 +152,19 @@ class ApiSchema(AutoSchema):
 
     def get_response_serializer(self, path: str, method: str) -> serializers.Serializer | None:
         response = getattr(self.view, "response_serializer", None)
+        if isinstance(response, dict):
+            response = response.get(method.lower())
         if response is not None:
             return response()
         return super().get_response_serializer(path, method) if hasattr(self.view, "serializer_class") else None
+
+    def get_responses(self, path: str, method: str) -> dict:
+        responses = super().get_responses(path, method)
+        if method == "GET" and not getattr(self.view, "response_is_list", True):
+            for response in responses.values():
+                for content in response.get("content", {}).values():
+                    content["schema"] = content["schema"].get("items", content["schema"])
+        return responses
 
     def get_component_name(self, serializer: serializers.Serializer) -> str:
         """From the qualified class name: two views' nested `InputSerializer`s stay apart."""

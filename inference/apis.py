@@ -2,7 +2,6 @@
 learning and possibly new taxa."""
 from django.conf import settings
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -12,7 +11,7 @@ from rest_framework.views import APIView
 from annotation.models import Image
 from annotation.permissions import require_coordinator
 from annotation.selectors import batches_visible_to, images_visible_to, taxon_resolve
-from annotation.serializers import TaxonRefField, decision_data
+from annotation.serializers import TaxonRefField
 from faune_platform.api import IdField
 from faune_platform.converters import MAX_ID, id_or_none
 from inference.models import (
@@ -34,11 +33,21 @@ from inference.selectors import (
     similar_labelled,
 )
 from inference.serializers import (
+    AcceptedSerializer,
+    ClusterLabelledSerializer,
+    ClusterMemberSerializer,
+    ClusterRowSerializer,
     DetectionSerializer,
+    ModelVersionSerializer,
     NoveltyClusterLabelSerializer,
     NoveltyScanRequestSerializer,
+    NoveltyScanSerializer,
+    PredictionSummarySerializer,
+    PrelabelProgressSerializer,
+    SelectionBatchSerializer,
     SelectionRequestSerializer,
-    novelty_scan_row,
+    SimilarByTaxonSerializer,
+    SimilarImageSerializer,
     selection_batch_rows,
 )
 from inference.services.acceptance import prelabels_accept
@@ -52,6 +61,9 @@ def _visible_image(request: Request, pk: int) -> Image:
 
 
 class ImagePredictionApi(APIView):
+    response_serializer = PredictionSummarySerializer
+    response_is_list = False
+
     def get(self, request: Request, pk: int) -> Response:
         """The production model's pre-label of an image: top-5, box, sequence verdict, zero-shot flag."""
         image = _visible_image(request, pk)
@@ -59,18 +71,25 @@ class ImagePredictionApi(APIView):
         summary = prediction_summary(image, version) if version else None
         if summary is None:
             return Response({"detail": _("Not pre-labelled yet: the worker has not reached this image.")}, status=404)
-        return Response(summary)
+        return Response(PredictionSummarySerializer(summary).data)
 
 
 class ImageDetectionsApi(APIView):
     """The detector boxes stored for an image that the pipeline trusts (the image page draws them)."""
+
+    class OutputSerializer(serializers.Serializer):
+        threshold = serializers.FloatField(help_text="boxes below this confidence are left out")
+        detections = DetectionSerializer(many=True)
+
+    response_serializer = OutputSerializer
+    response_is_list = False
 
     def get(self, request: Request, pk: int) -> Response:
         """The detector boxes of an image at or above the detection threshold."""
         image = _visible_image(request, pk)
         threshold = settings.FAUNE["DETECTION_THRESHOLD"]
         rows = image_detections(image, threshold)
-        return Response({"threshold": threshold, "detections": DetectionSerializer(rows, many=True).data})
+        return Response(self.OutputSerializer({"threshold": threshold, "detections": rows}).data)
 
 
 class SimilarImagesApi(APIView):
@@ -84,7 +103,15 @@ class SimilarImagesApi(APIView):
                 raise serializers.ValidationError(_("Give taxon ids separated by commas, e.g. 3,7."))
             return ids[:10]
 
+    class OutputSerializer(serializers.Serializer):
+        results = SimilarImageSerializer(many=True)
+
+    class ByTaxaOutputSerializer(serializers.Serializer):
+        by_taxon = SimilarByTaxonSerializer(many=True)
+
     query_serializer = InputSerializer
+    response_serializer = OutputSerializer  # or, with `taxa`, ByTaxaOutputSerializer
+    response_is_list = False
 
     def get(self, request: Request, pk: int) -> Response:
         """The most similar images you can see, or with `taxa` the nearest labelled images of each taxon."""
@@ -94,23 +121,19 @@ class SimilarImagesApi(APIView):
         k, taxa = query.validated_data["k"], query.validated_data.get("taxa")
         if taxa:  # labelled examples of each candidate taxon, for review
             grouped = similar_labelled(request.user, image, taxa, per_taxon=min(k, 12))
-            return Response({"by_taxon": [{"taxon": taxon_id, "results": _linked(rows)}
-                                          for taxon_id, rows in grouped.items()]})
-        return Response({"results": _linked(similar_images(request.user, image, k))})
-
-
-def _linked(rows: list[dict]) -> list[dict]:
-    for row in rows:
-        row["thumbnail_url"] = reverse("image-thumbnail", args=[row["image"]])
-        row["url"] = reverse("image-detail", args=[row["image"]])
-    return rows
+            rows = [{"taxon": taxon_id, "results": found} for taxon_id, found in grouped.items()]
+            return Response(self.ByTaxaOutputSerializer({"by_taxon": rows}).data)
+        return Response(self.OutputSerializer({"results": similar_images(request.user, image, k)}).data)
 
 
 class BatchPrelabelApi(APIView):
+    response_serializer = PrelabelProgressSerializer
+    response_is_list = False
+
     def get(self, request: Request, pk: int) -> Response:
         """Pre-labelling progress of an upload batch."""
         progress = batch_prelabel_progress(get_object_or_404(batches_visible_to(request.user), pk=pk))
-        return Response({**progress, "status": progress["state"]})  # "status": its name before "state"
+        return Response(PrelabelProgressSerializer(progress).data)
 
 
 class AcceptSerializer(serializers.Serializer):
@@ -133,6 +156,7 @@ class PrelabelAcceptApi(APIView):
     """Accept the pre-labels of many images at once, or correct them all to one taxon."""
 
     body_serializer = AcceptSerializer
+    response_serializer = AcceptedSerializer
 
     def post(self, request: Request) -> Response:
         serializer = AcceptSerializer(data=request.data)
@@ -145,22 +169,16 @@ class PrelabelAcceptApi(APIView):
             code = status.HTTP_201_CREATED
         else:
             code = status.HTTP_409_CONFLICT if result.conflicts else status.HTTP_400_BAD_REQUEST
-        saved = decision_data(result.decision) if result.decision else None
-        return Response({"labelled": result.labelled, "skipped": result.skipped, "conflicts": result.conflicts,
-                         "saved": saved}, status=code)
-
-
-def _version_row(version: ModelVersion) -> dict:
-    return {"id": version.pk, "name": version.name, "version": version.version, "status": version.status,
-            "head_kind": version.head_kind, "zero_shot": version.is_zero_shot, "backbone": version.backbone,
-            "classes": [model_class.taxon.slug for model_class in version.classes.all()],
-            "artifacts": version.artifacts, "created_at": version.created_at}
+        return Response(AcceptedSerializer(result).data, status=code)
 
 
 class ModelVersionListApi(APIView):
+    response_serializer = ModelVersionSerializer
+
     def get(self, request: Request) -> Response:
         """The model registry: every version with its status, backbone and classes."""
-        return Response([_version_row(v) for v in ModelVersion.objects.prefetch_related("classes__taxon")])
+        versions = ModelVersion.objects.prefetch_related("classes__taxon")
+        return Response(ModelVersionSerializer(versions, many=True).data)
 
 
 class ModelStatusSerializer(serializers.Serializer):
@@ -172,6 +190,7 @@ class ModelStatusSerializer(serializers.Serializer):
 
 class ModelVersionStatusApi(APIView):
     body_serializer = ModelStatusSerializer
+    response_serializer = ModelVersionSerializer
 
     def post(self, request: Request, pk: int) -> Response:
         """Promote, reject or archive a model version (coordinators)."""
@@ -180,19 +199,24 @@ class ModelVersionStatusApi(APIView):
         serializer = ModelStatusSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = model_version_set_status(version=version, user=request.user, **serializer.validated_data)
-        return Response(_version_row(version))
+        return Response(ModelVersionSerializer(version).data)
 
 
 class SelectionBatchListApi(APIView):
     """Coordinators open active-learning batches (the pick runs as a job) and see how each one paid off."""
 
+    class OutputSerializer(serializers.Serializer):
+        results = SelectionBatchSerializer(many=True)
+
     body_serializer = SelectionRequestSerializer
+    response_serializer = {"get": OutputSerializer, "post": SelectionBatchSerializer}
+    response_is_list = False
 
     def get(self, request: Request) -> Response:
         """The latest active-learning batches and what their reviewed picks taught (coordinators)."""
         require_coordinator(request.user, "see selection batches")
         batches = list(SelectionBatch.objects.select_related("version", "created_by")[:100])
-        return Response({"results": selection_batch_rows(batches)})
+        return Response(self.OutputSerializer({"results": selection_batch_rows(batches)}).data)
 
     def post(self, request: Request) -> Response:
         """Open an active-learning batch; the pick runs as a job (coordinators)."""
@@ -203,13 +227,16 @@ class SelectionBatchListApi(APIView):
         batch = selection_batch_request(user=request.user, strategy=data["strategy"], size=data["size"],
                                         filters=serializer.filters(), seed=data["seed"])
         batch.refresh_from_db()
-        return Response(selection_batch_rows([batch])[0], status=status.HTTP_202_ACCEPTED)
+        return Response(SelectionBatchSerializer(selection_batch_rows([batch])[0]).data,
+                        status=status.HTTP_202_ACCEPTED)
 
 
 class NoveltyScanApi(APIView):
     """The latest scan for possibly new taxa (follow its progress here), and starting a new one."""
 
     body_serializer = NoveltyScanRequestSerializer
+    response_serializer = NoveltyScanSerializer
+    response_is_list = False
 
     def get(self, request: Request) -> Response:
         """The latest scan for possibly new taxa and its progress (coordinators)."""
@@ -218,7 +245,7 @@ class NoveltyScanApi(APIView):
         if scan is None:
             return Response({"detail": _("No scan yet: POST here to start one.")},
                             status=status.HTTP_404_NOT_FOUND)
-        return Response(novelty_scan_row(scan))
+        return Response(NoveltyScanSerializer(scan).data)
 
     def post(self, request: Request) -> Response:
         """Start a scan for possibly new taxa; it runs as a job (coordinators)."""
@@ -227,15 +254,18 @@ class NoveltyScanApi(APIView):
         serializer.is_valid(raise_exception=True)
         scan = novelty_scan_request(user=request.user, seed=serializer.validated_data["seed"])
         scan.refresh_from_db()
-        return Response(novelty_scan_row(scan), status=status.HTTP_202_ACCEPTED)
-
-
-def _thumbnails(image_ids: list[int]) -> list[dict]:
-    return [{"image": pk, "thumbnail_url": reverse("image-thumbnail", args=[pk])} for pk in image_ids]
+        return Response(NoveltyScanSerializer(scan).data, status=status.HTTP_202_ACCEPTED)
 
 
 class NoveltyClusterListApi(APIView):
     """The clusters of the latest finished scan, largest first, each with its most typical members."""
+
+    class OutputSerializer(serializers.Serializer):
+        scan = NoveltyScanSerializer()
+        clusters = ClusterRowSerializer(many=True)
+
+    response_serializer = OutputSerializer
+    response_is_list = False
 
     def get(self, request: Request) -> Response:
         require_coordinator(request.user, "look for possibly new taxa")
@@ -246,14 +276,20 @@ class NoveltyClusterListApi(APIView):
         if scan is None:
             return Response({"detail": _("No finished scan yet: POST /api/novelty/scans/ starts one.")},
                             status=status.HTTP_404_NOT_FOUND)
-        rows = novelty_cluster_rows(scan)
-        for row in rows:
-            row["typical"] = _thumbnails(row["typical"])
-        return Response({"scan": novelty_scan_row(scan), "clusters": rows})
+        return Response(self.OutputSerializer({"scan": scan, "clusters": novelty_cluster_rows(scan)}).data)
 
 
 class NoveltyClusterApi(APIView):
     """Every member of one cluster, most typical first."""
+
+    class OutputSerializer(serializers.Serializer):
+        scan = serializers.IntegerField()
+        number = serializers.IntegerField()
+        outcome = serializers.JSONField(help_text="what labelling the cluster did, or null")
+        members = ClusterMemberSerializer(many=True)
+
+    response_serializer = OutputSerializer
+    response_is_list = False
 
     def get(self, request: Request, pk: int, number: int) -> Response:
         require_coordinator(request.user, "look for possibly new taxa")
@@ -262,10 +298,9 @@ class NoveltyClusterApi(APIView):
         if members is None:
             return Response({"detail": _("Scan %(id)s has no cluster %(number)s.") % {"id": scan.pk, "number": number}},
                             status=status.HTTP_404_NOT_FOUND)
-        for member in members:
-            member["thumbnail_url"] = reverse("image-thumbnail", args=[member["image"]])
         outcome = scan.clusters[number - 1]["outcome"]
-        return Response({"scan": scan.pk, "number": number, "outcome": outcome, "members": members})
+        return Response(self.OutputSerializer({"scan": scan.pk, "number": number, "outcome": outcome,
+                                               "members": members}).data)
 
 
 class NoveltyClusterLabelApi(APIView):
@@ -273,6 +308,7 @@ class NoveltyClusterLabelApi(APIView):
     review."""
 
     body_serializer = NoveltyClusterLabelSerializer
+    response_serializer = ClusterLabelledSerializer
 
     def post(self, request: Request, pk: int, number: int) -> Response:
         require_coordinator(request.user, "label possibly-new clusters")
@@ -281,6 +317,4 @@ class NoveltyClusterLabelApi(APIView):
         serializer.is_valid(raise_exception=True)
         result = novelty_cluster_label(user=request.user, scan=scan, number=number,
                                        taxon=serializer.chosen_taxon(), new_taxon=serializer.new_taxon())
-        chosen = {"id": result.taxon.pk, "slug": result.taxon.slug, "name_en": result.taxon.name_en}
-        return Response({"taxon": chosen, "labelled": result.labelled, "conflicts": result.conflicts,
-                         "review": result.review, "skipped": result.skipped}, status=status.HTTP_201_CREATED)
+        return Response(ClusterLabelledSerializer(result).data, status=status.HTTP_201_CREATED)

@@ -17,6 +17,29 @@ from inference.services.exports.jobs import export_request, export_row, exports_
 from inference.services.exports.scope import ExportOptions, ExportScope
 
 
+class ExportSerializer(serializers.Serializer):
+    """An export (a row of `export_row`): its progress, what it holds and, once done, its download link."""
+
+    id = serializers.IntegerField()
+    format = serializers.CharField()
+    format_label = serializers.CharField()
+    status = serializers.CharField()
+    title = serializers.CharField(help_text="what it holds, in words")
+    stage = serializers.CharField()
+    error = serializers.CharField()
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    progress = serializers.FloatField(help_text="0 to 1")
+    scope = serializers.JSONField()
+    options = serializers.JSONField()
+    report = serializers.JSONField()
+    created_by = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+    page_url = serializers.CharField()
+    download_url = serializers.CharField(allow_null=True, help_text="null until it is done")
+
+
 class ExportListApi(APIView):
     class InputSerializer(serializers.Serializer):
         format = serializers.ChoiceField(choices=ExportFormat.values)
@@ -50,11 +73,17 @@ class ExportListApi(APIView):
                                  utc_offset=data["utc_offset"], sampling_design=data["sampling_design"],
                                  title=data["title"])
 
+    class OutputSerializer(serializers.Serializer):
+        results = ExportSerializer(many=True)
+
     body_serializer = InputSerializer
+    response_serializer = {"get": OutputSerializer, "post": ExportSerializer}
+    response_is_list = False
 
     def get(self, request: Request) -> Response:
         """Your exports (coordinators: every one), newest first, with their progress and download link."""
-        return Response({"results": [export_row(job) for job in exports_visible_to(request.user)[:100]]})
+        rows = [export_row(job) for job in exports_visible_to(request.user)[:100]]
+        return Response(self.OutputSerializer({"results": rows}).data)
 
     def post(self, request: Request) -> Response:
         """Start an export of the images you may export, in a format; it runs as a job (202)."""
@@ -63,10 +92,12 @@ class ExportListApi(APIView):
         job = export_request(user=request.user, fmt=serializer.validated_data["format"], scope=serializer.scope(),
                              options=serializer.options())
         job.refresh_from_db()
-        return Response(export_row(job), status=status.HTTP_202_ACCEPTED)
+        return Response(ExportSerializer(export_row(job)).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ExportDetailApi(APIView):
+    response_serializer = ExportSerializer
+
     def get(self, request: Request, pk: int) -> Response:
         """One export: its status, progress, report and, once done, its download link."""
-        return Response(export_row(get_object_or_404(exports_visible_to(request.user), pk=pk)))
+        return Response(ExportSerializer(export_row(get_object_or_404(exports_visible_to(request.user), pk=pk))).data)

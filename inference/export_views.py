@@ -111,10 +111,7 @@ def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def export_download(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(exports_visible_to(request.user), pk=pk)
-    try:
-        target = export_download_check(request.user, job)
-    except ExportError as error:
-        return HttpResponse(str(error), status=error.http_status, content_type="text/plain; charset=utf-8")
+    target = export_download_check(request.user, job)  # a refusal is answered by DomainErrorMiddleware, as text
     name = f"faune-export-{job.pk}-{job.format}"
     if target.is_file():
         return FileResponse(target.open("rb"), as_attachment=True, filename=f"{name}{target.suffix}")

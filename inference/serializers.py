@@ -1,13 +1,15 @@
 """Request and response shapes of the inference API that pages share."""
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from annotation.models import Taxon
+from annotation.outputs import DecisionSerializer
 from annotation.selectors import UnknownTaxon, taxon_resolve
 from annotation.serializers import TaxonRefField
 from faune_platform.api import IdField
 from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES
-from inference.models import Detection, NoveltyScan, SelectionBatch
+from inference.models import Detection, ModelVersion, NoveltyScan, SelectionBatch
 from inference.selectors import selection_outcomes
 from inference.services.novelty import NewTaxon
 
@@ -104,11 +106,194 @@ class NoveltyClusterLabelSerializer(serializers.Serializer):
                         scientific_name=data.get("scientific_name", ""), parent=data.get("parent"))
 
 
-def novelty_scan_row(scan: NoveltyScan) -> dict:
-    return {"id": scan.pk, "status": scan.status, "stage": scan.stage, "error": scan.error,
-            "version": str(scan.version) if scan.version else None, "seed": scan.seed,
-            "scanned": scan.scanned, "sampled": scan.sampled, "labelled": scan.labelled,
-            "possibly_new": scan.possibly_new, "joined": scan.joined, "scattered": scan.scattered,
-            "thresholds": scan.thresholds, "clusters": len(scan.clusters),
-            "created_by": scan.created_by.username if scan.created_by else None,
-            "created_at": scan.created_at, "finished_at": scan.finished_at}
+class NoveltyScanSerializer(serializers.Serializer):
+    """A scan for possibly new taxa and its progress."""
+
+    id = serializers.IntegerField(source="pk")
+    status = serializers.CharField()
+    stage = serializers.CharField()
+    error = serializers.CharField()
+    version = serializers.CharField(allow_null=True)  # its name and number
+    seed = serializers.IntegerField()
+    scanned = serializers.IntegerField()
+    sampled = serializers.BooleanField()
+    labelled = serializers.IntegerField()
+    possibly_new = serializers.IntegerField()
+    joined = serializers.IntegerField()
+    scattered = serializers.IntegerField()
+    thresholds = serializers.JSONField()
+    clusters = serializers.SerializerMethodField()
+    created_by = serializers.CharField(source="created_by.username", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+
+    def get_clusters(self, scan: NoveltyScan) -> int:
+        return len(scan.clusters)
+
+
+class SelectionBatchSerializer(serializers.Serializer):
+    """An active-learning batch (a row of `selection_batch_rows`) and what its reviewed picks taught."""
+
+    id = serializers.IntegerField()
+    strategy = serializers.CharField()
+    size = serializers.IntegerField()
+    filters = serializers.JSONField()
+    seed = serializers.IntegerField()
+    status = serializers.CharField()
+    error = serializers.CharField()
+    version = serializers.CharField(allow_null=True)
+    candidates = serializers.IntegerField()
+    restricted = serializers.BooleanField()
+    picked = serializers.IntegerField(help_text="how many images it picked")
+    created_by = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    tasks = serializers.IntegerField()
+    reviewed = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+    model_wrong = serializers.IntegerField()
+
+
+class ModelVersionSerializer(serializers.Serializer):
+    """A version of the model registry: status, backbone spec and the slugs of its classes in their order."""
+
+    id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    version = serializers.CharField()
+    status = serializers.CharField()
+    head_kind = serializers.CharField()
+    zero_shot = serializers.BooleanField(source="is_zero_shot")
+    backbone = serializers.JSONField()
+    classes = serializers.SerializerMethodField()
+    artifacts = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+
+    def get_classes(self, version: ModelVersion) -> list[str]:
+        return [model_class.taxon.slug for model_class in version.classes.all()]
+
+
+class ThumbnailUrlField(serializers.Field):
+    """The address of the thumbnail of the row's image (read from the row's "image" id)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(source="image", read_only=True, **kwargs)
+
+    def to_representation(self, value: int) -> str:
+        return reverse("image-thumbnail", args=[value])
+
+
+class ImageLinkSerializer(serializers.Serializer):
+    """An image in a list of results, with its thumbnail's address."""
+
+    image = serializers.IntegerField()
+    thumbnail_url = ThumbnailUrlField()
+
+
+class SimilarImageSerializer(serializers.Serializer):
+    """A similar image, with its thumbnail's and its page's addresses."""
+
+    image = serializers.IntegerField()
+    similarity = serializers.FloatField(help_text="cosine similarity of the embeddings")
+    thumbnail_url = ThumbnailUrlField()
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, row: dict) -> str:
+        return reverse("image-detail", args=[row["image"]])
+
+
+class SimilarByTaxonSerializer(serializers.Serializer):
+    """The nearest labelled images of one candidate taxon."""
+
+    taxon = serializers.IntegerField()
+    results = SimilarImageSerializer(many=True)
+
+
+class PrelabelProgressSerializer(serializers.Serializer):
+    """The pre-labelling phase of an upload batch (`batch_prelabel_progress`)."""
+
+    state = serializers.CharField(help_text="no_model, waiting, running, done or failed")
+    images = serializers.IntegerField()
+    predicted = serializers.IntegerField()
+    error = serializers.CharField()
+    version = serializers.CharField(allow_null=True)
+    zero_shot = serializers.BooleanField()
+    status = serializers.CharField(source="state", help_text="the state's name before it was called state")
+
+
+class RankedTaxonSerializer(serializers.Serializer):
+    taxon = serializers.JSONField(help_text="{id, slug, name_en, name_fr}, null when the taxon is gone")
+    probability = serializers.FloatField()
+
+
+class PredictedImageSerializer(serializers.Serializer):
+    category = serializers.CharField()
+    taxon = serializers.JSONField()
+    score = serializers.FloatField()
+    box = serializers.JSONField(help_text="[x, y, width, height] as fractions of the image, or null")
+    box_source = serializers.CharField()
+    top = RankedTaxonSerializer(many=True)
+
+
+class PredictedSequenceSerializer(serializers.Serializer):
+    category = serializers.CharField()
+    taxon = serializers.JSONField()
+    score = serializers.FloatField()
+    undefined = serializers.BooleanField()
+    threshold = serializers.FloatField()
+    rollup = RankedTaxonSerializer(allow_null=True)
+    top = RankedTaxonSerializer(many=True)
+
+
+class PredictionSummarySerializer(serializers.Serializer):
+    """The production model's pre-label of an image and its sequence's verdict (`prediction_summary`)."""
+
+    version = serializers.DictField(help_text="{id, name, version, zero_shot}")
+    image = PredictedImageSerializer()
+    sequence = PredictedSequenceSerializer(allow_null=True)
+
+
+class AcceptedSerializer(serializers.Serializer):
+    """What a bulk acceptance did: images labelled, skipped, left alone (with who labelled them since)."""
+
+    labelled = serializers.ListField(child=serializers.IntegerField())
+    skipped = serializers.ListField(child=serializers.IntegerField())
+    conflicts = serializers.DictField(child=serializers.CharField(), help_text="{image id: why it was left alone}")
+    saved = DecisionSerializer(source="decision", allow_null=True, help_text="the decision an undo takes back")
+
+
+class ClusterRowSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    size = serializers.IntegerField()
+    outliers = serializers.IntegerField()
+    typical = serializers.SerializerMethodField()
+    labelled_now = serializers.IntegerField()
+    outcome = serializers.JSONField()
+
+    def get_typical(self, row: dict) -> list:
+        return ImageLinkSerializer([{"image": pk} for pk in row["typical"]], many=True).data
+
+
+class ClusterMemberSerializer(serializers.Serializer):
+    image = serializers.IntegerField()
+    typicality = serializers.FloatField()
+    outlier = serializers.BooleanField()
+    exists = serializers.BooleanField()
+    label = serializers.CharField(allow_null=True)
+    predicted = serializers.CharField(allow_null=True)
+    score = serializers.FloatField(allow_null=True)
+    thumbnail_url = ThumbnailUrlField()
+
+
+class ChosenTaxonSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    slug = serializers.CharField()
+    name_en = serializers.CharField()
+
+
+class ClusterLabelledSerializer(serializers.Serializer):
+    """What labelling a cluster did: its taxon, the members labelled, left alone, sent to review, skipped."""
+
+    taxon = ChosenTaxonSerializer()
+    labelled = serializers.ListField(child=serializers.IntegerField())
+    conflicts = serializers.DictField(child=serializers.CharField())
+    review = serializers.ListField(child=serializers.IntegerField())
+    skipped = serializers.ListField(child=serializers.IntegerField())

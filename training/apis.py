@@ -11,12 +11,21 @@ from training.models import TrainingRound
 from training.services.rounds import HEAD_KINDS, training_round_cancel, training_round_start
 
 
-def _row(training_round: TrainingRound) -> dict:
-    return {"id": training_round.pk, "status": training_round.status, "progress": training_round.progress,
-            "params": training_round.params, "seed": training_round.seed, "snapshot": training_round.snapshot,
-            "candidate": training_round.candidate_id, "parent": training_round.parent_id,
-            "metrics": training_round.metrics, "log": training_round.log, "created_at": training_round.created_at,
-            "finished_at": training_round.finished_at}
+class RoundSerializer(serializers.Serializer):
+    """A retraining round: its status and progress, what it trained on, its candidate version, metrics and log."""
+
+    id = serializers.IntegerField(source="pk")
+    status = serializers.CharField()
+    progress = serializers.FloatField(help_text="0 to 1")
+    params = serializers.JSONField()
+    seed = serializers.IntegerField()
+    snapshot = serializers.JSONField(help_text="the labels it used (as a hash and a file) and their counts")
+    candidate = serializers.IntegerField(source="candidate_id", help_text="the model version it registered")
+    parent = serializers.IntegerField(source="parent_id")
+    metrics = serializers.JSONField()
+    log = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
 
 
 class RoundListApi(APIView):
@@ -33,10 +42,11 @@ class RoundListApi(APIView):
         seed = serializers.IntegerField(min_value=0, max_value=MAX_SEED, default=0)
 
     body_serializer = InputSerializer
+    response_serializer = RoundSerializer
 
     def get(self, request: Request) -> Response:
         """The latest retraining rounds with their status, metrics and log."""
-        return Response([_row(r) for r in TrainingRound.objects.all()[:100]])
+        return Response(RoundSerializer(TrainingRound.objects.all()[:100], many=True).data)
 
     def post(self, request: Request) -> Response:
         """Start a retraining round; it runs as a job (coordinators)."""
@@ -46,20 +56,24 @@ class RoundListApi(APIView):
         params = dict(serializer.validated_data)
         seed = params.pop("seed")
         training_round = training_round_start(user=request.user, params=params, seed=seed)
-        return Response(_row(training_round), status=status.HTTP_202_ACCEPTED)
+        return Response(RoundSerializer(training_round).data, status=status.HTTP_202_ACCEPTED)
 
 
 class RoundDetailApi(APIView):
+    response_serializer = RoundSerializer
+
     def get(self, request: Request, pk: int) -> Response:
         """One retraining round with its status, metrics and log."""
-        return Response(_row(get_object_or_404(TrainingRound, pk=pk)))
+        return Response(RoundSerializer(get_object_or_404(TrainingRound, pk=pk)).data)
 
 
 class RoundCancelApi(APIView):
+    response_serializer = RoundSerializer
+
     def post(self, request: Request, pk: int) -> Response:
         """Cancel a round that has not finished (coordinators)."""
         require_coordinator(request.user, "run retraining rounds")
         training_round = get_object_or_404(TrainingRound, pk=pk)
         training_round_cancel(training_round=training_round)
         training_round.refresh_from_db()
-        return Response(_row(training_round))
+        return Response(RoundSerializer(training_round).data)

@@ -3,11 +3,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from faune_platform.errors import InputRefused
 
-class ArchiveRejected(Exception):
+
+class ArchiveRejected(InputRefused):
     """The whole archive is refused; the message says why."""
-
-    http_status = 400
 
 
 @dataclass(frozen=True)

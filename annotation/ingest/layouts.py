@@ -16,14 +16,13 @@ from typing import Any, Protocol, TypeGuard
 
 from annotation.ingest.exif import parse_camera_datetime
 from annotation.ingest.media import MEDIA_EXTENSIONS
+from faune_platform.errors import InputRefused
 
 FORMATS = ("auto", "plain", "classes", "coco", "camtrapdp")
 
 
-class LayoutError(Exception):
+class LayoutError(InputRefused):
     """The folder or its index file cannot be read as the chosen layout."""
-
-    http_status = 400
 
 
 @dataclass(frozen=True)

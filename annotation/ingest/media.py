@@ -13,6 +13,7 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from annotation.ingest.exif import ExifFacts, read_exif
+from faune_platform.errors import InputRefused
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".m4v"}
@@ -20,7 +21,7 @@ MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 _SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
 
 
-class MediaRejected(Exception):
+class MediaRejected(InputRefused):
     """The file cannot enter the pool; the message says why, for a person."""
 
 

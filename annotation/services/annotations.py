@@ -11,13 +11,12 @@ from django.utils.translation import gettext as _
 from annotation.models import Annotation, Decision, Image, LabelSource, Role, Taxon
 from annotation.permissions import user_access
 from annotation.selectors import label_history, labels_for_image, sequence_label_stamp
+from faune_platform.errors import StateConflict
 from faune_platform.jobs import task_enqueue_on_commit
 
 
-class LabelConflict(Exception):
+class LabelConflict(StateConflict):
     """Someone labelled the image since the client last saw it; the client must reload before overriding."""
-
-    http_status = 409
 
 
 @dataclass(frozen=True)

@@ -14,17 +14,18 @@ from annotation.ingest.archive import ArchiveRejected, extract_zip
 from annotation.models import BatchItem, BatchKind, BatchOutcome, BatchStatus, Deployment, Organisation, UploadBatch
 from annotation.selectors import batch_counts  # noqa: F401  (read here by the import services and pages)
 from annotation.services.ingest import image_ingest, remove_staged, stage_upload, staging_dir
+from faune_platform.errors import StateConflict, TooLarge
 from faune_platform.jobs import task_enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
 
-class UploadTooLarge(Exception):
+class UploadTooLarge(TooLarge):
     pass
 
 
-class BatchNotAnUpload(Exception):
-    http_status = 409
+class BatchNotAnUpload(StateConflict):
+    pass
 
 
 def batch_open(

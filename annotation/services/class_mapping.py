@@ -21,6 +21,7 @@ from annotation.models import Taxon
 from annotation.permissions import user_access
 from annotation.selectors import UnknownTaxon, taxon_resolve
 from annotation.services.taxa import normalise_name, taxon_create
+from faune_platform.errors import InputRefused
 
 # How a name matched, strongest first; the first four and "alias" are exact, the rest suggestions.
 HOW_LABELS = {
@@ -74,10 +75,8 @@ class NewTaxon:
 Choice = Taxon | NewTaxon | None  # None: the class's files are imported without this label
 
 
-class UnmappedClasses(Exception):
+class UnmappedClasses(InputRefused):
     """Some class names have no taxon yet; `rows` lists every class, with counts and suggestions."""
-
-    http_status = 400
 
     def __init__(self, rows: list[ClassRow], missing: list[str]) -> None:
         self.rows, self.missing = rows, missing

@@ -32,12 +32,11 @@ from annotation.services.class_mapping import (
 from annotation.services.imports import import_plan
 from annotation.services.ingest import remove_staged, stage_upload, staging_dir
 from annotation.tasks import import_folder, queue_import
+from faune_platform.errors import StateConflict
 
 
-class ImportNotWaiting(Exception):
+class ImportNotWaiting(StateConflict):
     """The import is not waiting for a class mapping (already mapped, running or done)."""
-
-    http_status = 409
 
 
 def import_archive_accept(

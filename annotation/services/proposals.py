@@ -17,14 +17,15 @@ from annotation.services.annotations import annotation_add
 from annotation.services.review import review_task_held, review_task_release
 from annotation.services.taxa import normalise_name, taxa_by_name, taxon_create
 from annotation.services.undo import decision_close, decision_open
+from faune_platform.errors import InputRefused, StateConflict
 
 
-class ProposalError(Exception):
-    http_status = 400
+class ProposalError(InputRefused):
+    pass
 
 
-class ProposalClosed(Exception):
-    http_status = 409
+class ProposalClosed(StateConflict):
+    pass
 
 
 @dataclass

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from annotation.models import WAITING, Annotation, Image, ReviewState, ReviewTask, ReviewVerdict, Sequence, Taxon
 from annotation.selectors import first_label_at, second_opinion_overdue
+from faune_platform.errors import StateConflict
 
 CLAIM_MINUTES = 15
 SECOND_OPINION = "second-opinion"  # the queue of blind second reviews past the wait, open to every expert
@@ -28,8 +29,8 @@ class ReviewItem:
     checks_label: Annotation | None = None  # the label the task checks (a partner's correction), shown first
 
 
-class ReviewConflict(Exception):
-    http_status = 409
+class ReviewConflict(StateConflict):
+    pass
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from annotation.models import (
 )
 from annotation.services.annotations import annotation_add, current_labels_refresh
 from annotation.services.review import CLAIM_MINUTES
+from faune_platform.errors import NotFound, StateConflict
 
 # Fields of a review task a decision changes and an undo puts back (its claim is handled apart).
 TASK_FIELDS = ("state", "queue_taxon_id", "reason", "resolved_by_id")
@@ -37,12 +38,12 @@ UNDOABLE = (DecisionKind.VERDICT, DecisionKind.LABEL, DecisionKind.ACCEPT, Decis
             DecisionKind.PROPOSAL)
 
 
-class UndoRefused(Exception):
-    http_status = 409
+class UndoRefused(StateConflict):
+    pass
 
 
-class UndoNotFound(Exception):
-    http_status = 404
+class UndoNotFound(NotFound):
+    pass
 
 
 @dataclass(frozen=True)

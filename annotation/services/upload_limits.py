@@ -14,15 +14,19 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from annotation.models import Organisation, UploadUsage
+from faune_platform.errors import AllowanceSpent, DomainError, TooLarge
 
 
-class UploadLimitExceeded(Exception):
-    """`daily` False: the request itself is too large (send less at a time); True: the organisation's allowance for
-    today is spent, until `retry_after_s` from now."""
+class UploadLimitExceeded(DomainError):
+    """An upload over one of the allowances: catch this for either kind."""
 
-    def __init__(self, message: str, *, daily: bool, retry_after_s: int = 0) -> None:
-        super().__init__(message)
-        self.daily, self.retry_after_s = daily, retry_after_s
+
+class UploadRequestTooLarge(UploadLimitExceeded, TooLarge):
+    """The request itself is too large: send less at a time."""
+
+
+class UploadAllowanceSpent(UploadLimitExceeded, AllowanceSpent):
+    """The organisation's allowance for today is spent, until `retry_after_s` from now."""
 
 
 @dataclass(frozen=True)
@@ -34,15 +38,13 @@ class UploadSize:
 def upload_request_check(size: UploadSize) -> None:
     config = settings.FAUNE
     if size.files > config["MAX_FILES_PER_REQUEST"]:
-        raise UploadLimitExceeded(
+        raise UploadRequestTooLarge(
             _("This request sends %(files)d files; one request may send at most %(limit)d. Send them in smaller "
-              "groups (the upload page does).") % {"files": size.files, "limit": config["MAX_FILES_PER_REQUEST"]},
-            daily=False)
+              "groups (the upload page does).") % {"files": size.files, "limit": config["MAX_FILES_PER_REQUEST"]})
     if size.bytes > config["MAX_REQUEST_BYTES"]:
-        raise UploadLimitExceeded(
+        raise UploadRequestTooLarge(
             _("This request sends %(size)s; one request may send at most %(limit)s. Send the files in smaller "
-              "groups.") % {"size": filesizeformat(size.bytes), "limit": filesizeformat(config["MAX_REQUEST_BYTES"])},
-            daily=False)
+              "groups.") % {"size": filesizeformat(size.bytes), "limit": filesizeformat(config["MAX_REQUEST_BYTES"])})
 
 
 def _next_midnight(now: dt.datetime) -> dt.datetime:
@@ -90,8 +92,8 @@ def upload_allowance_take(*, organisation: Organisation, size: UploadSize, dry_r
         usage = UploadUsage.objects.select_for_update().get(organisation=organisation, day=now.date())
         if (usage.files + size.files > config["DAILY_UPLOAD_FILES"]
                 or usage.bytes + size.bytes > config["DAILY_UPLOAD_BYTES"]):
-            raise UploadLimitExceeded(_daily_refusal(organisation, usage, None if dry_run else size, now), daily=True,
-                                      retry_after_s=max(1, int((_next_midnight(now) - now).total_seconds())))
+            raise UploadAllowanceSpent(_daily_refusal(organisation, usage, None if dry_run else size, now),
+                                       retry_after_s=max(1, int((_next_midnight(now) - now).total_seconds())))
         if not dry_run:
             UploadUsage.objects.filter(pk=usage.pk).update(files=F("files") + size.files,
                                                            bytes=F("bytes") + size.bytes)

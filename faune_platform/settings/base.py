@@ -50,6 +50,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A domain refusal a page lets through: its status (the API's mapping) and its message, not a server error.
+    "faune_platform.responses.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "faune_platform.urls"

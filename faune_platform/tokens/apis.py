@@ -23,8 +23,18 @@ class TokenSerializer(serializers.Serializer):
     last_used_at = serializers.DateTimeField()
 
 
+class TokenCreatedSerializer(TokenSerializer):
+    """A token just created: the only answer that carries its secret (`token`, DRF's name for it)."""
+
+    token = serializers.SerializerMethodField()
+
+    def get_token(self, token: object) -> str:
+        return self.context["secret"]
+
+
 def _created(new: NewToken) -> Response:
-    return Response({**TokenSerializer(new.token).data, "token": new.secret}, status=status.HTTP_201_CREATED)
+    return Response(TokenCreatedSerializer(new.token, context={"secret": new.secret}).data,
+                    status=status.HTTP_201_CREATED)
 
 
 def _username_of(data: object) -> str:
@@ -39,6 +49,7 @@ class TokenObtainApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     body_serializer = AuthTokenSerializer
+    response_serializer = TokenCreatedSerializer
 
     def post(self, request: Request) -> Response:
         username, address = _username_of(request.data), client_address(request)
@@ -62,6 +73,7 @@ class TokenCreateSerializer(serializers.Serializer):
 
 class TokenListApi(APIView):
     body_serializer = TokenCreateSerializer
+    response_serializer = {"get": TokenSerializer, "post": TokenCreatedSerializer}
 
     def get(self, request: Request) -> Response:
         return Response(TokenSerializer(tokens_of(request.user), many=True).data)

@@ -5,13 +5,12 @@ from typing import Any, Protocol, cast
 import torch
 from torch import nn
 
+from faune_platform.errors import InputRefused
 from inference.engine.specs import EFFICIENTNET_LITE0, BackboneSpec
 
 
-class CheckpointError(Exception):
+class CheckpointError(InputRefused):
     """A weights file cannot be used as asked; the message says why."""
-
-    http_status = 400
 
 
 def create_timm_model(spec: BackboneSpec, num_classes: int) -> nn.Module:

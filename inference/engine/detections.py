@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from PIL import Image
 
+from faune_platform.errors import InputRefused
+
 if TYPE_CHECKING:  # ultralytics imports torch: only type checkers read it at import time
     from ultralytics.engine.results import Results
     from ultralytics.models import YOLO
@@ -16,8 +18,8 @@ if TYPE_CHECKING:  # ultralytics imports torch: only type checkers read it at im
 CATEGORIES = ("animal", "person", "vehicle")
 
 
-class DetectionFileError(Exception):
-    http_status = 400
+class DetectionFileError(InputRefused):
+    pass
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from faune_platform.errors import InputRefused
 from inference.engine.similarity import normalise
 
 CANDIDATE_CAP = 20_000
@@ -40,7 +41,7 @@ OUTLIER_MADS = 3.0
 MAD_TO_SIGMA = 1.4826  # a normal distribution's standard deviation is 1.4826 median absolute deviations
 
 
-class NoveltyError(Exception):
+class NoveltyError(InputRefused):
     """The data cannot support a scan (too few labelled images to learn what "close" means)."""
 
 

@@ -21,6 +21,7 @@ from annotation.services.annotations import LabelConflict, annotation_add
 from annotation.services.review import ReviewItem, review_tasks_create
 from annotation.services.taxa import taxon_create
 from faune_platform.db import chunked, in_chunks
+from faune_platform.errors import InputRefused, StateConflict
 from faune_platform.jobs import ACTIVE, job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
 from inference.engine import novelty as engine
 from inference.job_words import job_status_word
@@ -30,12 +31,12 @@ from inference.selectors import production_version, stored_embeddings
 SCAN_TASK = "inference.tasks.novelty_scan_run"
 
 
-class NoveltyScanError(Exception):
-    http_status = 400
+class NoveltyScanError(InputRefused):
+    pass
 
 
-class NoveltyScanBusy(NoveltyScanError):
-    http_status = 409
+class NoveltyScanBusy(StateConflict, NoveltyScanError):
+    pass
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from annotation.ingest.hashing import file_sha256
 from annotation.models import Taxon
+from faune_platform.errors import InputRefused, StateConflict
 from inference.engine.specs import EFFICIENTNET_LITE0, BackboneSpec
 from inference.engine.zero_shot import zero_shot_slugs
 from inference.models import HeadKind, ModelClass, ModelStatusChange, ModelVersion, VersionStatus
@@ -82,14 +83,12 @@ def _record(version: ModelVersion, before: str, after: str, user: User | None, n
                                      note=note[:500])
 
 
-class RegistryError(Exception):
-    http_status = 400
+class RegistryError(InputRefused):
+    pass
 
 
-class LostClasses(Exception):
+class LostClasses(StateConflict):
     """Promoting would silence classes production says and the pool holds; a coordinator must confirm."""
-
-    http_status = 409
 
     def __init__(self, version: ModelVersion, lost: list[dict]) -> None:
         self.lost = lost

@@ -26,6 +26,7 @@ from annotation.services.review import (
     review_tasks_requeue,
 )
 from faune_platform.db import in_chunks
+from faune_platform.errors import InputRefused
 from faune_platform.failpoints import failpoint
 from faune_platform.jobs import JobStatus, job_claim, job_enqueue, job_fail, job_finish
 from inference.engine.aggregate import class_probabilities
@@ -38,8 +39,8 @@ from inference.services.index import search_index
 LABELLED_SAMPLE = 20_000  # k-center measures distance to at most this many labelled images
 
 
-class SelectionError(Exception):
-    http_status = 400
+class SelectionError(InputRefused):
+    pass
 
 
 def _unlabelled_predictions(version: ModelVersion, filters: dict):

@@ -184,3 +184,29 @@ def test_the_proposals_list_refuses_an_unknown_status(coordinator):
     response = client_for(coordinator).get("/api/taxon-proposals/?status=maybe")
     assert response.status_code == 400 and "status" in response.json()
     assert client_for(coordinator).get("/api/taxon-proposals/?status=all").status_code == 200
+
+
+TASK_KEYS = ["id", "image", "sequence", "state", "queue", "queue_name", "reason", "second_opinion", "waiting_since",
+             "score", "claimed_until", "reviews_needed", "frames", "current_label", "checks_label", "labels_stamp"]
+DECISION_KEYS = ["id", "kind", "summary", "task", "created_at"]
+
+
+def test_the_review_answers_keep_their_keys_and_order(burst, expert, coordinator):
+    """The output serializers declare each answer; clients read the same keys, in the same order, as before."""
+    api = client_for(expert)
+    assert [list(row) for row in api.get("/api/review/queues/").json()] == [["queue", "name", "name_fr", "open"]]
+    task = claim(expert).json()
+    assert list(task) == TASK_KEYS and task["queue"] == "triage"
+    assert list(task["frames"][0]) == ["id", "kind", "taken_at", "width", "height", "url", "thumbnail_url"]
+    answer = label(expert, task["id"], {"taxon": "cow", "expected_current": task["labels_stamp"]}).json()
+    assert list(answer) == ["id", "state", "verdict", "waiting_for_second_review", "saved"]
+    assert list(answer["saved"]) == DECISION_KEYS
+    assert [list(row) for row in api.get("/api/decisions/").json()] == [DECISION_KEYS]
+    back = undo(expert, answer["saved"]["id"]).json()
+    assert list(back) == ["undone", "saved", "task"] and list(back["task"]) == TASK_KEYS
+    assert back["undone"] == answer["saved"]["id"] and list(back["saved"]) == DECISION_KEYS
+    released = api.post(f"/api/review/tasks/{task['id']}/release/", format="json").json()
+    assert released == {"id": task["id"], "released": True}
+    agreement = client_for(coordinator).get("/api/review/agreement/").json()
+    assert list(agreement) == ["double_reviews", "agreement", "kappa", "by_queue", "by_expert", "conflicts_open"]
+    assert client_for(coordinator).get("/api/review/conflicts/").json() == {"count": 0, "results": []}

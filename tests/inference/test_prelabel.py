@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from annotation.models import Annotation, Image, LabelSource
 from inference.engine.backbones import create_timm_model
@@ -240,3 +241,37 @@ def test_version_with_a_yolo_detector_stores_its_boxes(tmp_path, api, settings, 
     prediction = Prediction.objects.get()
     assert Detection.objects.filter(image=prediction.image, source="detector").exists()
     assert prediction.box_source == "detector"
+
+
+def test_the_api_answers_keep_their_keys_and_order(api, uploaded, zero_shot):
+    """The output serializers declare each answer; clients read the same keys, in the same order, as before."""
+    a, c = Image.objects.get(original_name="a.jpg"), Image.objects.get(original_name="c.jpg")
+    labelled = api.post(f"/api/images/{c.pk}/annotations/", {"taxon": "wolf", "expected_current": 0}, format="json")
+    assert labelled.status_code == 201 and list(labelled.json())[-1] == "saved"
+    assert list(labelled.json()["saved"]) == ["id", "kind", "summary", "task", "created_at"]
+    wolf = labelled.json()["taxon"]["id"]
+
+    similar = api.get(f"/api/images/{a.pk}/similar/?k=5").json()
+    assert list(similar) == ["results"]
+    assert all(list(row) == ["image", "similarity", "thumbnail_url", "url"] for row in similar["results"])
+    nearest_c = next(row for row in similar["results"] if row["image"] == c.pk)
+    assert nearest_c["url"] == reverse("image-detail", args=[c.pk])
+    assert nearest_c["thumbnail_url"] == reverse("image-thumbnail", args=[c.pk])
+    by_taxon = api.get(f"/api/images/{a.pk}/similar/?taxa={wolf}&k=4").json()
+    assert by_taxon == {"by_taxon": [{"taxon": wolf, "results": [nearest_c]}]}
+
+    detections = api.get(f"/api/images/{a.pk}/detections/").json()
+    assert list(detections) == ["threshold", "detections"] and detections["threshold"] == 0.2
+    progress = api.get(f"/api/batches/{uploaded}/prelabel/").json()
+    assert list(progress) == ["state", "images", "predicted", "error", "version", "zero_shot", "status"]
+    assert progress["status"] == progress["state"] and progress["images"] == 3
+    prediction = api.get(f"/api/images/{a.pk}/prediction/").json()
+    assert list(prediction) == ["version", "image", "sequence"]
+    assert list(prediction["version"]) == ["id", "name", "version", "zero_shot"]
+    assert list(prediction["image"]) == ["category", "taxon", "score", "box", "box_source", "top"]
+    assert list(prediction["sequence"]) == ["category", "taxon", "score", "undefined", "threshold", "rollup", "top"]
+    assert list(prediction["image"]["top"][0]) == ["taxon", "probability"]
+    accepted = api.post("/api/prelabels/accept/", {"images": [a.pk]}, format="json").json()
+    assert list(accepted) == ["labelled", "skipped", "conflicts", "saved"] and accepted["labelled"] == [a.pk]
+    assert list(api.get("/api/models/").json()[0]) == [
+        "id", "name", "version", "status", "head_kind", "zero_shot", "backbone", "classes", "artifacts", "created_at"]

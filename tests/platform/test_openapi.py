@@ -137,3 +137,33 @@ def test_docs_page_needs_a_log_in(client, partner):
 def test_docstring_code_marks_become_code_and_the_rest_is_escaped():
     assert inline_code("with `taxa` <b>") == "with <code>taxa</code> &lt;b&gt;"
     assert inline_code("one ` alone <i>") == "one ` alone &lt;i&gt;"
+
+
+def _response_schema(operation: dict) -> dict | None:
+    response = next(iter(operation["responses"].values()))
+    return response.get("content", {}).get("application/json", {}).get("schema")
+
+
+def test_every_operation_that_answers_a_body_declares_its_shape(schema):
+    """Each API's output serializer documents its answer: a component, or a list (or a page) of one (only DELETE
+    answers nothing)."""
+    def declared(shape: dict) -> bool:
+        pages = shape.get("properties", {}).get("results", {})  # a paginated list
+        return bool(shape.get("$ref") or shape.get("items", {}).get("$ref") or pages.get("items", {}).get("$ref"))
+
+    undeclared = [f"{method} {path}" for path, method, operation in _operations(schema)
+                  if method != "delete" and not declared(_response_schema(operation) or {})]
+    assert undeclared == []
+    components = schema["components"]["schemas"]
+    assert {"Round", "ModelVersion", "PrelabelProgress", "Accepted", "Decision", "ReviewTask", "Export"} <= set(
+        components)
+    assert set(components["Round"]["properties"]) == {
+        "id", "status", "progress", "params", "seed", "snapshot", "candidate", "parent", "metrics", "log",
+        "created_at", "finished_at"}
+
+
+def test_a_get_that_answers_one_object_is_not_documented_as_a_list(schema):
+    for path in ("/api/images/{pk}/prediction/", "/api/batches/{pk}/prelabel/", "/api/novelty/scans/",
+                 "/api/review/agreement/"):
+        assert "$ref" in _response_schema(schema["paths"][path]["get"]), path
+    assert _response_schema(schema["paths"]["/api/rounds/"]["get"])["type"] == "array"

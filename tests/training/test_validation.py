@@ -27,3 +27,16 @@ def test_valid_parameters_reach_the_round(coordinator, monkeypatch):
     created = TrainingRound.objects.get()
     assert created.seed == 7 and created.params["head"] == "mlp" and created.params["learning_rate"] == 0.01
     assert created.params["min_labels"] == 10  # left out: the round default
+
+
+def test_a_round_is_answered_with_the_same_keys_everywhere(coordinator, monkeypatch):
+    """One output serializer for the list, the detail, the start and the cancel: the keys clients read, in order."""
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: None)
+    api = client_for(coordinator)
+    started = api.post("/api/rounds/", {"seed": 3}, format="json").json()
+    keys = ["id", "status", "progress", "params", "seed", "snapshot", "candidate", "parent", "metrics", "log",
+            "created_at", "finished_at"]
+    assert list(started) == keys and started["seed"] == 3 and started["candidate"] is None
+    assert [list(row) for row in api.get("/api/rounds/").json()] == [keys]
+    assert api.get(f"/api/rounds/{started['id']}/").json() == started
+    assert list(api.post(f"/api/rounds/{started['id']}/cancel/", format="json").json()) == keys

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from faune_platform.errors import InputRefused
 from inference.engine.aggregate import class_probabilities
 from inference.engine.backbones import load_efficientnet_lite0
 from inference.engine.preprocess import Box, CropRequest, load_crop
@@ -34,7 +35,7 @@ TARGET_SHARE = 0.9  # a strategy's target: this share of the full-pool macro-F1
 UNITS = ("sequence", "image")
 
 
-class SimulationError(Exception):
+class SimulationError(InputRefused):
     """The dataset cannot be simulated on; the message says why."""
 
 

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.models import LabelSource, Taxon, TaxonKind
+from faune_platform.errors import StateConflict
 from faune_platform.failpoints import failpoint
 from inference.models import ModelVersion
 from inference.selectors import classes_lost
@@ -33,7 +34,7 @@ from training.services.snapshot import Snapshot, class_list, labelled_snapshot
 DETECTOR_KINDS = (TaxonKind.HUMAN, TaxonKind.VEHICLE, TaxonKind.EMPTY)
 
 
-class RoundFailed(Exception):
+class RoundFailed(StateConflict):
     """A round that cannot run, with the reason a coordinator needs."""
 
 

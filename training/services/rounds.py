@@ -10,6 +10,7 @@ from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from faune_platform.errors import StateConflict
 from faune_platform.jobs import ACTIVE, task_enqueue_on_commit
 from training.models import RoundStatus, TrainingRound
 
@@ -20,8 +21,8 @@ DEFAULTS = {"mode": "head", "head": "auto", "min_labels": 10, "epochs": 60, "lea
             "finetune_epochs": 10}
 
 
-class RoundBusy(Exception):
-    http_status = 409
+class RoundBusy(StateConflict):
+    pass
 
 
 def round_dir(round_id: int) -> Path:

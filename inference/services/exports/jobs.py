@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from annotation.models import Taxon
 from annotation.permissions import user_access
+from faune_platform.errors import Gone, StateConflict
 from faune_platform.jobs import ChunkClock, job_claim, job_continue, job_enqueue, job_fail, job_finish, job_heartbeat
 from inference.engine.exports.camtrapdp import SAMPLING_DESIGNS, valid_offset
 from inference.engine.exports.deepfaune import LANGUAGES
@@ -33,14 +34,14 @@ from inference.services.exports.writers import Summary, Writer, writer_for
 
 EXPORT_TASK = "inference.tasks.export_run"
 SLICE = 200  # sequences read and written at once
-class ExportBusy(ExportError):
+
+
+class ExportBusy(StateConflict, ExportError):
     """The export is still running (or failed): nothing to download or delete yet."""
 
-    http_status = 409
 
-
-class ExportGone(ExportError):
-    http_status = 410
+class ExportGone(Gone, ExportError):
+    pass
 
 
 COUNTS = ("frames", "events", "observations", "files", "blurred", "excluded_people", "withheld_videos",

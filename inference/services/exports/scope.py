@@ -15,10 +15,11 @@ from annotation.browse import SOURCE_CHOICES, SOURCE_FILTERS, shown_as, with_pre
 from annotation.models import Deployment, Image, Organisation, Taxon
 from annotation.permissions import user_access
 from annotation.selectors import image_filter
+from faune_platform.errors import InputRefused
 
 
-class ExportError(Exception):
-    http_status = 400
+class ExportError(InputRefused):
+    pass
 
 
 @dataclass(frozen=True)

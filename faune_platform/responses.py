@@ -1,0 +1,44 @@
+"""How a domain refusal reaches a person over HTTP: the one mapping from category to status, for the API's
+exception handler and for pages alike."""
+from django.http import HttpRequest, HttpResponse
+
+from faune_platform import errors
+
+STATUS_OF_CATEGORY: dict[type[errors.DomainError], int] = {
+    errors.InputRefused: 400,
+    errors.NotFound: 404,
+    errors.StateConflict: 409,
+    errors.Gone: 410,
+    errors.TooLarge: 413,
+    errors.AllowanceSpent: 429,
+}
+
+
+def status_of(error: BaseException) -> int | None:
+    """The HTTP status of a domain error; None for anything else (left to Django or DRF)."""
+    category = errors.category_of(error)
+    return STATUS_OF_CATEGORY[category] if category else None
+
+
+def headers_of(error: BaseException) -> dict[str, str]:
+    """Retry-After for an allowance that comes back at a known time."""
+    wait = error.retry_after_s if isinstance(error, errors.AllowanceSpent) else 0
+    return {"Retry-After": str(wait)} if wait else {}
+
+
+class DomainErrorMiddleware:
+    """A page that lets a domain error through answers with its status and its message as plain text, instead of a
+    server error; pages that show the message in their own layout catch the error themselves."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        status = status_of(exception)
+        if status is None:
+            return None
+        return HttpResponse(str(exception), status=status, content_type="text/plain; charset=utf-8",
+                            headers=headers_of(exception))
