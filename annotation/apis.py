@@ -28,6 +28,7 @@ from annotation.models import (
 from annotation.permissions import require_coordinator, review_taxa_of, user_access
 from annotation.selectors import (
     FRAME_ORDER,
+    batch_counts,
     batches_visible_to,
     deployments_visible_to,
     image_editable_by,
@@ -71,7 +72,7 @@ from annotation.serializers import (
     review_task_data,
 )
 from annotation.services.annotations import Box, Details
-from annotation.services.batches import batch_add_uploads, batch_close, batch_counts, batch_open
+from annotation.services.batches import batch_add_uploads, batch_close, batch_open
 from annotation.services.imports_web import (
     import_archive_accept,
     import_cancel,

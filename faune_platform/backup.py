@@ -25,7 +25,7 @@ from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotation.ingest.hashing import file_sha256
+from faune_platform.files import file_sha256
 
 DATA_DIR_PARTS = ("models", "rounds", "releases", "imports")  # media goes through the storage API
 # Queue state, sessions and what migrations create are not data a person wrote: a restored platform starts clean.

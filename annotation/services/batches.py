@@ -12,7 +12,6 @@ from django.utils.translation import gettext as _
 
 from annotation.ingest.archive import ArchiveRejected, extract_zip
 from annotation.models import BatchItem, BatchKind, BatchOutcome, BatchStatus, Deployment, Organisation, UploadBatch
-from annotation.selectors import batch_counts  # noqa: F401  (read here by the import services and pages)
 from annotation.services.ingest import image_ingest, remove_staged, stage_upload, staging_dir
 from faune_platform.jobs import task_enqueue_on_commit
 

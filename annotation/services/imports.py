@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from annotation.ingest.layouts import ImportPlan, PlannedFile, plan_import
 from annotation.models import BatchItem, BatchOutcome, Deployment, Role, Taxon, UploadBatch
-from annotation.services.batches import batch_counts
+from annotation.selectors import batch_counts
 from annotation.services.class_mapping import (
     Choice,
     NameIndex,

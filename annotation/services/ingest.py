@@ -18,7 +18,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation.ingest.exif import check_plausible
-from annotation.ingest.hashing import file_sha256
 from annotation.ingest.media import MediaInfo, MediaLimits, MediaRejected, probe
 from annotation.models import (
     Annotation,
@@ -33,6 +32,7 @@ from annotation.models import (
 )
 from annotation.services.annotations import current_labels_refresh
 from annotation.services.sequences import sequence_place
+from faune_platform.files import file_sha256
 
 _CHUNK = 1024 * 1024
 

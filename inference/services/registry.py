@@ -8,8 +8,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from annotation.ingest.hashing import file_sha256
 from annotation.models import Taxon
+from faune_platform.files import file_sha256
 from inference.engine.specs import EFFICIENTNET_LITE0, BackboneSpec
 from inference.engine.zero_shot import zero_shot_slugs
 from inference.models import HeadKind, ModelClass, ModelStatusChange, ModelVersion, VersionStatus

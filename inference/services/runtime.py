@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from django.conf import settings
 
-from annotation.ingest.hashing import file_sha256
+from faune_platform.files import file_sha256
 from inference.engine.backbones import (
     CheckpointError,
     EmbeddingClassifier,

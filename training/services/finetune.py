@@ -8,9 +8,9 @@ import torch
 from django.conf import settings
 from torch.utils.data import DataLoader
 
-from annotation.ingest.hashing import file_sha256
 from annotation.models import Image, Taxon
 from annotation.services.stored_files import cached_local_file
+from faune_platform.files import file_sha256
 from inference.engine.preprocess import CropRequest
 from inference.engine.specs import BackboneSpec
 from inference.models import HeadKind, ModelVersion

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.ingest.hashing import file_sha256
 from annotation.models import Taxon
 from annotation.services.taxa import taxa_match
+from faune_platform.files import file_sha256
 from inference.engine.backbones import (
     CheckpointError,
     load_deepfaune_checkpoint,
