@@ -72,7 +72,7 @@ def _stage(upload: UploadedFile, target: Path) -> str:
     if upload.size is not None and upload.size > limit:
         raise UploadTooLarge(_("the file is %(size)s bytes, over the %(limit)s byte limit")
                              % {"size": f"{upload.size:,}", "limit": f"{limit:,}"})
-    return stage_upload(upload, target)
+    return stage_upload(upload, destination=target)
 
 
 def batch_add_uploads(*, batch: UploadBatch, uploads: Iterable[UploadedFile]) -> list[BatchItem]:

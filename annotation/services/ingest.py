@@ -60,7 +60,7 @@ def media_limits() -> MediaLimits:
                        earliest_year=config["EARLIEST_PLAUSIBLE_YEAR"], now=dt.datetime.now())  # noqa: DTZ005
 
 
-def stage_upload(stream: BinaryIO, destination: Path) -> str:
+def stage_upload(stream: BinaryIO, *, destination: Path) -> str:
     """Copy an uploaded stream to a staging file, hashing on the way; return the sha256."""
     digest = hashlib.sha256()
     destination.parent.mkdir(parents=True, exist_ok=True)
