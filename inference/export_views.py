@@ -112,7 +112,7 @@ def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def export_download(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(exports_visible_to(request.user), pk=pk)
     try:
-        target = export_download_check(request.user, job)
+        target = export_download_check(request.user, job=job)
     except ExportError as error:
         return HttpResponse(str(error), status=error.http_status, content_type="text/plain; charset=utf-8")
     name = f"faune-export-{job.pk}-{job.format}"

@@ -77,7 +77,7 @@ def index_rebuild(backbone_key: str) -> VectorIndex:
         return index
 
 
-def index_add(backbone_key: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+def index_add(backbone_key: str, *, ids: np.ndarray, vectors: np.ndarray) -> None:
     """Add a job's new vectors in one load-add-save. If the index and the database disagree afterwards (a job
     killed after storing embeddings but before this call), rebuild it from the database instead."""
     with _locked(backbone_key):

@@ -146,7 +146,7 @@ def selection_batch_open(*, user: User | None, strategy: str = DEFAULT_STRATEGY,
     return batch
 
 
-def selection_batch_run(batch_id: int, token: str) -> None:
+def selection_batch_run(batch_id: int, *, token: str) -> None:
     """The job: claim the queued batch, pick, record; a failure is written on the batch for the page. Picking
     again after a killed worker is harmless: the tasks are written with the batch, in one transaction."""
     batch = job_claim(SelectionBatch, batch_id, token)

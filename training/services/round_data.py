@@ -200,7 +200,8 @@ def _production_logits(parent: ModelVersion, data: RoundData, mask: np.ndarray) 
     from inference.services.runtime import version_logits  # worker side: may run the version's classifier
 
     snapshot = data.snapshot
-    return version_logits(parent, snapshot.image_ids[mask].tolist(), snapshot.features[mask], data.classes)
+    return version_logits(parent, image_ids=snapshot.image_ids[mask].tolist(), features=snapshot.features[mask],
+                          taxa=data.classes)
 
 
 def _items(data: RoundData, mask: np.ndarray, names: list[str]) -> TestItems:
