@@ -50,7 +50,7 @@ def _real(folder: str, fmt: str | None, keep=None) -> LabelledSet | None:
     root = SHARED / folder
     if not root.is_dir():
         return None
-    _, items, _ = dataset_items(root, fmt, maxlag_s=20.0, earliest_year=1990)
+    _, items, _ = dataset_items(root, fmt=fmt, maxlag_s=20.0, earliest_year=1990)
     items = [item for item in items if keep is None or keep(item.class_name)]
     vectors, readable = embed([CropRequest(item.path, item.box) for item in items], cache=CACHE / f"{folder}.npz")
     kept = [item for item, ok in zip(items, readable, strict=True) if ok]

@@ -237,7 +237,7 @@ def release_request(*, version: ModelVersion | None, semver: str, user: User | N
     return request
 
 
-def release_publish_run(request_id: int, token: str) -> None:
+def release_publish_run(request_id: int, *, token: str) -> None:
     """The job. Running it again after a killed worker starts over in a new staging folder; a release that was
     already created by the killed attempt is simply linked."""
     request = job_claim(ReleaseRequest, request_id, token)
