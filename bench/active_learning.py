@@ -22,6 +22,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def _real(folder: str, fmt: str | None, keep=None) -> LabelledSet | None:
 
 def _sets() -> dict[str, tuple]:
     """name -> (loader, config, label noise)."""
-    def generated(**shape):
+    def generated(**shape: object) -> Callable[[], LabelledSet]:
         return lambda: generate(SetShape(**shape), seed=1)
 
     return {

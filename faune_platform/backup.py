@@ -23,6 +23,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from faune_platform.files import file_sha256
@@ -36,7 +37,7 @@ class BackupError(Exception):
     pass
 
 
-def _models():
+def _models() -> Iterator[type[Model]]:
     skipped = {label.lower() for label in NOT_BACKED_UP}
     for model in apps.get_models():
         label = model._meta.label_lower
@@ -55,7 +56,7 @@ def _storage_files(folder: str = "") -> Iterator[str]:
         yield from _storage_files(f"{folder}/{name}" if folder else name)
 
 
-def _encode(value):
+def _encode(value: object) -> str | dict[str, str]:
     """Full precision (Django's JSON encoder keeps milliseconds only); bytes as base64; the rest as text."""
     if isinstance(value, datetime | date | time):
         return value.isoformat()

@@ -8,6 +8,7 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -32,7 +33,7 @@ from inference.services.exports.jobs import (
 from inference.services.exports.scope import ExportError, exportable_organisations
 
 
-def _organisations(request: HttpRequest):
+def _organisations(request: HttpRequest) -> QuerySet[Organisation]:
     allowed = exportable_organisations(request.user)
     return Organisation.objects.all() if allowed is None else Organisation.objects.filter(pk__in=allowed)
 

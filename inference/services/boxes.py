@@ -44,7 +44,7 @@ def _pool_boxes(images: list[Image]) -> dict[int, BoxChoice]:
 
 def decide(detections: list[Detection] | list[FoundBox], *, threshold: float, source: str) -> BoxChoice:
     """The best animal box above the threshold; else a person or vehicle; else the image is empty."""
-    def box_of(d):
+    def box_of(d: Detection | FoundBox) -> tuple[float, float, float, float]:
         return d.box if isinstance(d, FoundBox) else (d.box_x, d.box_y, d.box_w, d.box_h)
 
     ranked = sorted((d for d in detections if d.confidence >= threshold and d.category != "empty"),

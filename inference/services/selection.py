@@ -11,7 +11,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.db.models.functions import Mod
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -42,7 +42,7 @@ class SelectionError(Exception):
     http_status = 400
 
 
-def _unlabelled_predictions(version: ModelVersion, filters: dict):
+def _unlabelled_predictions(version: ModelVersion, filters: dict) -> QuerySet[Prediction]:
     unlabelled = Image.objects.filter(current_label__isnull=True).exclude(sequence__review_tasks__state__in=WAITING)
     for key in ("organisation", "deployment"):
         if filters.get(key):

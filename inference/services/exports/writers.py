@@ -303,7 +303,7 @@ class DeepFauneWriter(Writer):
     appended = ("deepfaune.csv",)
     result = "deepfaune.csv"
 
-    def __init__(self, folder: Path, options: ExportOptions, *, excel: bool = False, folders: bool = False):
+    def __init__(self, folder: Path, options: ExportOptions, *, excel: bool = False, folders: bool = False) -> None:
         super().__init__(folder, options)
         self.excel, self.copies_files = excel, folders
         self.result = "" if folders else ("deepfaune.xlsx" if excel else "deepfaune.csv")
