@@ -13,7 +13,7 @@ from faune_platform.files import file_sha256
 from inference.engine.specs import EFFICIENTNET_LITE0, BackboneSpec
 from inference.engine.zero_shot import zero_shot_slugs
 from inference.models import HeadKind, ModelClass, ModelStatusChange, ModelVersion, VersionStatus
-from inference.selectors import classes_lost, production_version, version_outputs
+from inference.selectors import production_version, promotion_warnings
 
 DEFAULT_NAME = "efficientnet-lite0-zero-shot"
 
@@ -97,14 +97,6 @@ class LostClasses(Exception):
         super().__init__(_("%(version)s cannot say %(names)s, which the production version says and the pool "
                            "holds. Promote anyway only if that is intended (confirm the promotion).")
                          % {"version": version, "names": names})
-
-
-def promotion_warnings(*, version: ModelVersion) -> list[dict]:
-    """What promoting `version` would make the platform unable to say (see `classes_lost`)."""
-    current = production_version()
-    if current is None or current.pk == version.pk:
-        return []
-    return classes_lost(production=current, candidate_taxa=version_outputs(version))
 
 
 def model_version_promote(*, version: ModelVersion, user: User | None = None, note: str = "",
