@@ -1,8 +1,12 @@
+from collections.abc import Iterable
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from annotation.models import (
@@ -173,14 +177,14 @@ class FauneUserAdmin(UserAdmin):
     """Coordinators add and edit accounts; only site admins see, change or grant site-admin rights (a
     coordinator who could would keep them after losing the role)."""
 
-    def get_fieldsets(self, request: HttpRequest, obj=None):
+    def get_fieldsets(self, request: HttpRequest, obj=None) -> Iterable[tuple[str | None, dict[str, Any]]]:
         fieldsets = super().get_fieldsets(request, obj)
         if request.user.is_superuser:
             return fieldsets
         return [(name, {**options, "fields": [f for f in options["fields"] if f not in SITE_ADMIN_FIELDS]})
                 for name, options in fieldsets]
 
-    def get_queryset(self, request: HttpRequest):
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
         users = super().get_queryset(request)
         return users if request.user.is_superuser else users.filter(is_superuser=False)
 

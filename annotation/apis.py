@@ -1,7 +1,7 @@
 """REST API of the labelled pool: thin views that validate, call one service or selector, serialize."""
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from rest_framework import status
@@ -16,6 +16,7 @@ from annotation.models import (
     BatchKind,
     BatchOutcome,
     BatchStatus,
+    Deployment,
     Image,
     Organisation,
     ReviewState,
@@ -44,6 +45,7 @@ from annotation.outputs import (
 from annotation.permissions import require_coordinator, review_taxa_of, user_access
 from annotation.selectors import (
     FRAME_ORDER,
+    batch_counts,
     batches_visible_to,
     deployments_visible_to,
     image_editable_by,
@@ -86,7 +88,7 @@ from annotation.serializers import (
     review_task_data,
 )
 from annotation.services.annotations import Box, Details
-from annotation.services.batches import batch_add_uploads, batch_close, batch_counts, batch_open
+from annotation.services.batches import batch_add_uploads, batch_close, batch_open
 from annotation.services.imports_web import (
     import_archive_accept,
     import_cancel,
@@ -141,7 +143,7 @@ class TaxonListApi(APIView):
 class DeploymentListApi(ListAPIView):
     serializer_class = DeploymentSerializer
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Deployment]:
         return deployments_visible_to(self.request.user).order_by("pk")
 
     def get(self, request: Request) -> Response:
@@ -160,7 +162,7 @@ class DeploymentListApi(ListAPIView):
         return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
 
 
-def _upload_target(request: Request, data: dict):
+def _upload_target(request: Request, data: dict) -> tuple[Organisation, Deployment | None]:
     return upload_target_resolve(user=request.user, organisation_id=data.get("organisation"),
                                  deployment_id=data.get("deployment"),
                                  deployment_name=data.get("deployment_name", ""))
@@ -222,7 +224,7 @@ class ImageListApi(ListAPIView):
     body_serializer = UploadSerializer
     response_serializer = {"post": UploadResultSerializer}  # GET: its serializer_class
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Image]:
         filters = ImageFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         params = dict(filters.validated_data)

@@ -1,3 +1,5 @@
+from collections.abc import Iterator
+
 from django import forms
 from django.contrib.auth.models import User
 from django.forms.models import ModelChoiceIterator
@@ -19,7 +21,7 @@ class _TaxaInReadingOrder(ModelChoiceIterator):
     """A taxon select's options sorted by name in the reader's language, worked out when the form renders (so in
     the request's language, not the one of the process that imported this module)."""
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[object, str]]:
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
         for taxon in taxa_in_reading_order(self.queryset):

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -45,7 +46,7 @@ from annotation.taxon_names import taxa_in_reading_order
 PAGE_SIZE = 60
 
 
-def _organisations_for(request: HttpRequest):
+def _organisations_for(request: HttpRequest) -> QuerySet[Organisation]:
     access = user_access(request.user)
     if access.coordinator:
         return Organisation.objects.all()
@@ -104,7 +105,7 @@ def _browse_context(request: HttpRequest, image: Image) -> dict:
             "back_url": f"{reverse('image-list')}?{back.urlencode()}" if back else reverse("image-list")}
 
 
-def _image_for(request: HttpRequest, pk: int):
+def _image_for(request: HttpRequest, pk: int) -> Image:
     return get_object_or_404(images_visible_to(request.user).select_related("sequence", "deployment",
                                                                              "organisation"), pk=pk)
 

@@ -3,7 +3,7 @@ team recorded and lists the camera's images and sequences."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -111,7 +111,7 @@ def _summary(deployment: Deployment, images: QuerySet[Image]) -> dict:
     return summary
 
 
-def _sequence_page(deployment: Deployment, number: str | None):
+def _sequence_page(deployment: Deployment, number: str | None) -> Page:
     """A page of the camera's sequences, each with its frame count, first frame and current labels."""
     first_frame = Image.objects.filter(sequence=OuterRef("pk")).order_by(*TAKEN_ORDER).values("pk")[:1]
     sequences = Sequence.objects.filter(deployment=deployment).annotate(

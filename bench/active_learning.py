@@ -22,6 +22,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def _real(folder: str, fmt: str | None, keep=None) -> LabelledSet | None:
     root = SHARED / folder
     if not root.is_dir():
         return None
-    _, items, _ = dataset_items(root, fmt, maxlag_s=20.0, earliest_year=1990)
+    _, items, _ = dataset_items(root, fmt=fmt, maxlag_s=20.0, earliest_year=1990)
     items = [item for item in items if keep is None or keep(item.class_name)]
     vectors, readable = embed([CropRequest(item.path, item.box) for item in items], cache=CACHE / f"{folder}.npz")
     kept = [item for item, ok in zip(items, readable, strict=True) if ok]
@@ -59,7 +60,7 @@ def _real(folder: str, fmt: str | None, keep=None) -> LabelledSet | None:
 
 def _sets() -> dict[str, tuple]:
     """name -> (loader, config, label noise)."""
-    def generated(**shape):
+    def generated(**shape: object) -> Callable[[], LabelledSet]:
         return lambda: generate(SetShape(**shape), seed=1)
 
     return {

@@ -22,6 +22,7 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from faune_platform.blas import kernels_report  # noqa: E402  (first: it sets th
 
 # isort: split
 from bench.selection_db import _admin, _database_urls  # noqa: E402
+
+if TYPE_CHECKING:
+    import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 REVIEW_TAXA = ["roe-deer", "wild-boar", "fox", "badger", "red-deer", "chamois", "lagomorph", "squirrel"]
@@ -118,7 +122,8 @@ class Recorder:
         self.errors: list[str] = []
         self.lock = threading.Lock()
 
-    def call(self, http, action: str, method: str, url: str, **kwargs):
+    def call(self, http: "requests.Session", action: str, method: str, url: str,
+             **kwargs: object) -> "requests.Response | None":
         start = time.perf_counter()
         try:
             response = http.request(method, url, timeout=30, **kwargs)
@@ -134,7 +139,7 @@ class Recorder:
         return response
 
 
-def _client(base: str, session_key: str, page: str):
+def _client(base: str, session_key: str, page: str) -> "requests.Session":
     """A person's browser: their session, and the CSRF cookie their first page (with a form) sets."""
     import requests
 

@@ -14,11 +14,15 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from faune_platform.blas import kernels_report  # noqa: E402  (first: it sets the BLAS kernels before faiss loads)
+
+if TYPE_CHECKING:  # Django is set up only once the benchmark starts
+    from inference.models import ModelVersion
 
 WIDTH = 1280
 SEQUENCE_LENGTH = 3
@@ -50,7 +54,7 @@ def fill_pool(n: int, seed: int = 0) -> None:
             batch_size=5000)
 
 
-def head_version(classes: int, seed: int = 0):
+def head_version(classes: int, seed: int = 0) -> "ModelVersion":
     """A linear head on the default backbone, over new taxa, registered and promoted as a round's would be."""
     from annotation.models import Taxon
     from inference.engine.heads import save_head

@@ -25,7 +25,7 @@ from training.engine.splits import TEST, TRAIN, split_of  # noqa: E402
 WIDTH = 1280
 
 
-def synthetic_pool(n: int, classes: int, seed: int = 0):
+def synthetic_pool(n: int, classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Long-tailed classes, burst sequences of near-identical frames, cameras with their own backgrounds."""
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, classes + 1) ** 1.1

@@ -153,7 +153,7 @@ def missouri_items() -> list:
 
         plan = plan_import(MISSOURI, "coco", deployment=None, known_names=set(), normalise=str)
         return plan_items(plan, maxlag_s=20.0, earliest_year=1990)[0]
-    return dataset_items(MISSOURI, "coco", maxlag_s=20.0, earliest_year=1990)[1]
+    return dataset_items(MISSOURI, fmt="coco", maxlag_s=20.0, earliest_year=1990)[1]
 
 
 def missouri(args: argparse.Namespace) -> dict[str, tuple[Scored, list[dict]]]:

@@ -60,7 +60,7 @@ def _copy(cursor, model, rows, *, ids: bool = False, **constant) -> None:
     columns = [f'"{field.column}"' for field in fields]
     now = timezone.now()
 
-    def value(field, row):
+    def value(field, row: dict) -> object:
         if field.column in row:
             return row[field.column]
         if field.column in constant:

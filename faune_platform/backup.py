@@ -23,10 +23,11 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
-from annotation.ingest.hashing import file_sha256
 from faune_platform.errors import InputRefused
+from faune_platform.files import file_sha256
 
 DATA_DIR_PARTS = ("models", "rounds", "releases", "imports")  # media goes through the storage API
 # Queue state, sessions and what migrations create are not data a person wrote: a restored platform starts clean.
@@ -37,7 +38,7 @@ class BackupError(InputRefused):
     pass
 
 
-def _models():
+def _models() -> Iterator[type[Model]]:
     skipped = {label.lower() for label in NOT_BACKED_UP}
     for model in apps.get_models():
         label = model._meta.label_lower
@@ -56,7 +57,7 @@ def _storage_files(folder: str = "") -> Iterator[str]:
         yield from _storage_files(f"{folder}/{name}" if folder else name)
 
 
-def _encode(value):
+def _encode(value: object) -> str | dict[str, str]:
     """Full precision (Django's JSON encoder keeps milliseconds only); bytes as base64; the rest as text."""
     if isinstance(value, datetime | date | time):
         return value.isoformat()

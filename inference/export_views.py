@@ -8,6 +8,7 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -32,7 +33,7 @@ from inference.services.exports.jobs import (
 from inference.services.exports.scope import ExportError, exportable_organisations
 
 
-def _organisations(request: HttpRequest):
+def _organisations(request: HttpRequest) -> QuerySet[Organisation]:
     allowed = exportable_organisations(request.user)
     return Organisation.objects.all() if allowed is None else Organisation.objects.filter(pk__in=allowed)
 
@@ -111,7 +112,7 @@ def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def export_download(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(exports_visible_to(request.user), pk=pk)
-    target = export_download_check(request.user, job)  # a refusal is answered by DomainErrorMiddleware, as text
+    target = export_download_check(request.user, job=job)  # a refusal is answered by DomainErrorMiddleware, as text
     name = f"faune-export-{job.pk}-{job.format}"
     if target.is_file():
         return FileResponse(target.open("rb"), as_attachment=True, filename=f"{name}{target.suffix}")

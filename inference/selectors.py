@@ -86,6 +86,14 @@ def classes_lost(*, production: ModelVersion | None, candidate_taxa: set[int]) -
             for taxon_id, count in sorted(held.items(), key=lambda row: -row[1])]
 
 
+def promotion_warnings(*, version: ModelVersion) -> list[dict]:
+    """What promoting `version` would make the platform unable to say (see `classes_lost`)."""
+    current = production_version()
+    if current is None or current.pk == version.pk:
+        return []
+    return classes_lost(production=current, candidate_taxa=version_outputs(version))
+
+
 def with_prediction(images: QuerySet[Image], version: ModelVersion | None) -> QuerySet[Image]:
     """Each image's prediction by `version` as columns (predicted_taxon_id, predicted_score, predicted_category);
     null where it has none, and everywhere when no version is given."""

@@ -156,7 +156,7 @@ def _refresh_queues(version: ModelVersion) -> None:
 def selection_batch_run(batch_id: int, token: str) -> None:
     from inference.services.selection import selection_batch_run as run
 
-    run(batch_id, token)
+    run(batch_id, token=token)
 
 
 def jobs_sweep() -> tuple[int, int]:
@@ -181,10 +181,10 @@ def partner_labels_route(annotation_ids: list[int]) -> None:
 def novelty_scan_run(scan_id: int, token: str) -> None:
     from inference.services.novelty import novelty_scan_run as run
 
-    run(scan_id, token)
+    run(scan_id, token=token)
 
 
 def export_run(job_id: int, token: str) -> None:
     from inference.services.exports.jobs import export_run as run
 
-    run(job_id, token)
+    run(job_id, token=token)

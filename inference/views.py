@@ -4,13 +4,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from rest_framework import serializers
 
-from annotation.models import Organisation, Taxon
+from annotation.models import Image, Organisation, Taxon
 from annotation.permissions import require_coordinator
 from annotation.selectors import deployments_visible_to, images_visible_to
 from annotation.taxon_names import taxa_in_reading_order, taxon_name
@@ -45,7 +46,7 @@ def _float_or_none(value: str | None) -> float | None:
         return None
 
 
-def _filtered(request: HttpRequest, version: ModelVersion):
+def _filtered(request: HttpRequest, version: ModelVersion) -> QuerySet[Image]:
     query = request.GET
     images = with_prediction(images_visible_to(request.user), version).filter(predicted_score__isnull=False)
     if (taxon := id_or_none(query.get("taxon"))) is not None:

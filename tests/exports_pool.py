@@ -72,10 +72,10 @@ def build_pool(org: Organisation, other: Organisation, partner, other_partner) -
     annotation_add(image=person, taxon=taxon("human"), author=partner, box=Box(0.5, 0.25, 0.25, 0.5))
     annotation_add(image=foreign[0], taxon=taxon("wolf"), author=other_partner)
     version = _predictions(fox + foreign)
-    store_detections(fox[0], [Found("animal", 0.91, (0.1, 0.2, 0.3, 0.4)), Found("animal", 0.55, (0.6, 0.2, 0.2,
+    store_detections(fox[0], found=[Found("animal", 0.91, (0.1, 0.2, 0.3, 0.4)), Found("animal", 0.55, (0.6, 0.2, 0.2,
                                                                                                     0.3))],
                      source=BoxSource.DETECTOR, detector="MDV6.pt")
-    store_detections(fox[1], [], source=BoxSource.DETECTOR, detector="MDV6.pt")
+    store_detections(fox[1], found=[], source=BoxSource.DETECTOR, detector="MDV6.pt")
     return Pool(org, other, camera, _fresh(deer), _fresh([person])[0], _fresh(fox), _fresh([unknown])[0],
                 _fresh(foreign), version)
 

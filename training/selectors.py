@@ -8,8 +8,7 @@ from django.utils.translation import ngettext
 
 from annotation.models import Image, ReviewState, ReviewTask
 from inference.models import ModelVersion, VersionStatus
-from inference.selectors import production_version, versions_trained
-from inference.services.registry import promotion_warnings
+from inference.selectors import production_version, promotion_warnings, versions_trained
 from training.models import Release, RoundStatus, TrainingRound
 
 FIGURES = ("accuracy", "macro_f1", "count")

@@ -19,7 +19,7 @@ def training_round_if_due() -> None:
 def release_publish_run(request_id: int, token: str) -> None:
     from training.services.releases import release_publish_run as run
 
-    run(request_id, token)
+    run(request_id, token=token)
 
 
 def jobs_sweep() -> tuple[int, int]:

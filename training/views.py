@@ -135,7 +135,7 @@ def release_download(request: HttpRequest, semver: str) -> StreamingHttpResponse
     folder = releases_dir() / release.semver
     if not folder.is_dir():
         raise Http404(_("This release's files are missing on the server."))
-    response = StreamingHttpResponse(release_archive(release, folder), content_type="application/zip")
+    response = StreamingHttpResponse(release_archive(release, folder=folder), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{archive_name(release)}"'
     return response
 

@@ -40,7 +40,7 @@ DETECTOR_CATEGORIES = [
 ]
 
 
-def seed(apps, schema_editor):
+def seed(apps, schema_editor) -> None:
     Taxon = apps.get_model("annotation", "Taxon")
     rows = DEEPFAUNE_CLASSES + DETECTOR_CATEGORIES
     by_slug = {}
@@ -55,7 +55,7 @@ def seed(apps, schema_editor):
             Taxon.objects.filter(slug=slug).update(parent=by_slug[parent])
 
 
-def unseed(apps, schema_editor):
+def unseed(apps, schema_editor) -> None:
     Taxon = apps.get_model("annotation", "Taxon")
     slugs = [row[0] for row in DEEPFAUNE_CLASSES + DETECTOR_CATEGORIES]
     Taxon.objects.filter(slug__in=slugs).update(parent=None)

@@ -8,11 +8,11 @@ from django.db.models.functions import Coalesce
 RANK = {"expert": 3, "partner": 2, "model_accepted": 2, "import": 1}  # SOURCE_RANK when this was written
 
 
-def fill_opened_for(apps, schema_editor):
+def fill_opened_for(apps, schema_editor) -> None:
     apps.get_model("annotation", "ReviewTask").objects.update(opened_for=F("sequence_id"))
 
 
-def fill_current_labels(apps, schema_editor):
+def fill_current_labels(apps, schema_editor) -> None:
     image_model, annotation_model = apps.get_model("annotation", "Image"), apps.get_model("annotation", "Annotation")
     rank = Case(*(When(source=source, then=Value(value)) for source, value in RANK.items()),
                 output_field=IntegerField())

@@ -9,7 +9,7 @@ import os
 from django.db import migrations
 
 
-def revoke(apps, schema_editor):
+def revoke(apps, schema_editor) -> None:
     user_model, membership = apps.get_model("auth", "User"), apps.get_model("annotation", "Membership")
     coordinators = membership.objects.filter(role="coordinator").values("user_id")
     bootstrap_account = os.environ.get("FAUNE_ADMIN_USER", "coordinator")

@@ -2,6 +2,7 @@
 be called by its family (taxonomic roll-up). Parents already set (badger under mustelid, or one a coordinator
 chose) are left alone; a higher taxon a coordinator already added (same scientific name) is reused."""
 from django.db import migrations
+from django.db.models import Model
 
 # slug, English, French, scientific name, parent slug, children (seeded slugs)
 HIGHER_TAXA = [
@@ -18,7 +19,7 @@ ALIASES = {"bovidae": ["bovid", "bovids"], "caprinae": ["caprine", "goat-antelop
            "sciuridae": ["sciurid", "sciurids"]}
 
 
-def _higher_taxon(Taxon, slug: str, en: str, fr: str, scientific: str):
+def _higher_taxon(Taxon: type[Model], slug: str, en: str, fr: str, scientific: str) -> Model:
     existing = Taxon.objects.filter(scientific_name__iexact=scientific).first()
     if existing is not None:
         return existing
@@ -28,7 +29,7 @@ def _higher_taxon(Taxon, slug: str, en: str, fr: str, scientific: str):
     return taxon
 
 
-def add(apps, schema_editor):
+def add(apps, schema_editor) -> None:
     Taxon = apps.get_model("annotation", "Taxon")
     made = {slug: _higher_taxon(Taxon, slug, en, fr, scientific)
             for slug, en, fr, scientific, _parent, _children in HIGHER_TAXA}
@@ -38,7 +39,7 @@ def add(apps, schema_editor):
         Taxon.objects.filter(slug__in=children, parent__isnull=True).update(parent=made[slug])
 
 
-def remove(apps, schema_editor):
+def remove(apps, schema_editor) -> None:
     Taxon = apps.get_model("annotation", "Taxon")
     slugs = [row[0] for row in HIGHER_TAXA]
     ours = Taxon.objects.filter(slug__in=slugs, created_by__isnull=True)

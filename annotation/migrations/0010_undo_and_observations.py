@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def boxes_from_box(apps, schema_editor):
+def boxes_from_box(apps, schema_editor) -> None:
     """A verdict's one box becomes the first of its boxes (of the frame's own taxon)."""
     ReviewVerdict = apps.get_model("annotation", "ReviewVerdict")
     for verdict in ReviewVerdict.objects.exclude(box=None).iterator():
@@ -14,7 +14,7 @@ def boxes_from_box(apps, schema_editor):
         verdict.save(update_fields=["boxes"])
 
 
-def box_from_boxes(apps, schema_editor):
+def box_from_boxes(apps, schema_editor) -> None:
     ReviewVerdict = apps.get_model("annotation", "ReviewVerdict")
     for verdict in ReviewVerdict.objects.exclude(boxes=[]).iterator():
         first = dict(verdict.boxes[0])

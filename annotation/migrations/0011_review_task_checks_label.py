@@ -6,7 +6,7 @@ from django.db import migrations, models
 from django.db.models import Q
 
 
-def link_partner_corrections(apps, schema_editor):
+def link_partner_corrections(apps, schema_editor) -> None:
     ReviewTask = apps.get_model("annotation", "ReviewTask")
     Annotation = apps.get_model("annotation", "Annotation")
     for task in ReviewTask.objects.filter(origin="correction", checks_label__isnull=True).iterator():

@@ -33,7 +33,7 @@ class Box:
             raise ValueError("the box runs past the edge of the image")
 
 
-def author_role_and_source(user: User, image: Image) -> tuple[str, str]:
+def author_role_and_source(user: User, *, image: Image) -> tuple[str, str]:
     """Experts (and coordinators reviewing) label as experts; everyone else as a partner."""
     access = user_access(user)
     if access.coordinator:
@@ -43,7 +43,7 @@ def author_role_and_source(user: User, image: Image) -> tuple[str, str]:
     return Role.PARTNER, LabelSource.PARTNER
 
 
-def label_conflict_check(image: Image, expected_current_id: int | None, *, advice: str) -> None:
+def label_conflict_check(image: Image, *, expected_current_id: int | None, advice: str) -> None:
     """`expected_current_id` is the label the client saw as current (0: none, None: no check). If another label
     has won since, say whose instead of silently overriding a colleague's work."""
     if expected_current_id is None:
@@ -56,7 +56,7 @@ def label_conflict_check(image: Image, expected_current_id: int | None, *, advic
                                "advice": advice})
 
 
-def sequence_conflict_check(sequence_id: int, expected_stamp: int | None, *, advice: str) -> None:
+def sequence_conflict_check(sequence_id: int, *, expected_stamp: int | None, advice: str) -> None:
     """`expected_stamp` is the newest label event on the sequence the reviewer saw (0: none, None: no check): a
     verdict covers every frame, so a label on any of them since then means the reviewer decided on stale facts."""
     if expected_stamp is None:
@@ -111,8 +111,9 @@ def annotation_add(
     # frame cannot interleave with this one's current-label update.
     changed = {"sequence_id": image.sequence_id} if whole_sequence else {"pk": image.pk}
     list(Image.objects.select_for_update().filter(**changed).values_list("pk", flat=True))
-    label_conflict_check(image, expected_current_id, advice=_("reload to see the change, then label again."))
-    role, source = author_role_and_source(author, image)
+    label_conflict_check(image, expected_current_id=expected_current_id,
+                         advice=_("reload to see the change, then label again."))
+    role, source = author_role_and_source(author, image=image)
     if reviewing and role == Role.PARTNER:  # an expert working a review queue labels as an expert
         role, source = Role.EXPERT, LabelSource.EXPERT
     if accept_prediction:

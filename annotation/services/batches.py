@@ -12,7 +12,6 @@ from django.utils.translation import gettext as _
 
 from annotation.ingest.archive import ArchiveRejected, extract_zip
 from annotation.models import BatchItem, BatchKind, BatchOutcome, BatchStatus, Deployment, Organisation, UploadBatch
-from annotation.selectors import batch_counts  # noqa: F401  (read here by the import services and pages)
 from annotation.services.ingest import image_ingest, remove_staged, stage_upload, staging_dir
 from faune_platform.errors import StateConflict, TooLarge
 from faune_platform.jobs import task_enqueue_on_commit
@@ -74,7 +73,7 @@ def _stage(upload: UploadedFile, target: Path) -> str:
     if upload.size is not None and upload.size > limit:
         raise UploadTooLarge(_("the file is %(size)s bytes, over the %(limit)s byte limit")
                              % {"size": f"{upload.size:,}", "limit": f"{limit:,}"})
-    return stage_upload(upload, target)
+    return stage_upload(upload, destination=target)
 
 
 def batch_add_uploads(*, batch: UploadBatch, uploads: Iterable[UploadedFile]) -> list[BatchItem]:

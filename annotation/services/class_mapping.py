@@ -174,7 +174,7 @@ def _by_spelling(key: str, index: NameIndex) -> Suggestion | None:
     return Suggestion(found.taxon, "spelling", found.matched)
 
 
-def class_suggest(name: str, index: NameIndex) -> Suggestion | None:
+def class_suggest(name: str, *, index: NameIndex) -> Suggestion | None:
     """The exact match of a class name, else the most likely taxon to propose, else None."""
     key = normalise_name(name)
     words = key.split()
@@ -184,10 +184,10 @@ def class_suggest(name: str, index: NameIndex) -> Suggestion | None:
             or _by_group(words[-1], index))
 
 
-def class_mapping_propose(class_counts: Mapping[str, int], index: NameIndex | None = None) -> list[ClassRow]:
+def class_mapping_propose(class_counts: Mapping[str, int], *, index: NameIndex | None = None) -> list[ClassRow]:
     """Each class name with its file count and suggestion, in name order."""
     index = index or NameIndex()
-    return [ClassRow(name, count, class_suggest(name, index)) for name, count in sorted(class_counts.items())]
+    return [ClassRow(name, count, class_suggest(name, index=index)) for name, count in sorted(class_counts.items())]
 
 
 _UNDECIDED = object()
@@ -249,7 +249,7 @@ def class_mapping_apply(*, decided: Mapping[str, Choice],
     return mapping, list(created.values())
 
 
-def class_mapping_taxa(mapping: Mapping[str, str | None], needed: set[str]) -> dict[str, Taxon | None]:
+def class_mapping_taxa(mapping: Mapping[str, str | None], *, needed: set[str]) -> dict[str, Taxon | None]:
     """The taxa of a kept mapping for the classes an import needs; ValidationError when one is missing from it
     or its taxon no longer exists."""
     absent = sorted(needed - set(mapping))

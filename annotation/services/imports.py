@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from annotation.ingest.layouts import ImportPlan, PlannedFile, plan_import
 from annotation.models import BatchItem, BatchOutcome, Deployment, Role, Taxon, UploadBatch
-from annotation.services.batches import batch_counts
+from annotation.selectors import batch_counts
 from annotation.services.class_mapping import (
     Choice,
     NameIndex,
@@ -48,7 +48,7 @@ def import_plan(*, root: Path, fmt: str, deployment_name: str | None, fallback: 
     index = NameIndex()
     return plan_import(root, fmt, deployment=deployment_name, known_names=set(taxa_by_name()),
                        normalise=normalise_name, fallback=fallback,
-                       resembles=lambda name: class_suggest(name, index) is not None)
+                       resembles=lambda name: class_suggest(name, index=index) is not None)
 
 
 def import_prepare(
@@ -67,7 +67,7 @@ def import_prepare(
     decided = class_mapping_decide(rows=class_mapping_propose(plan.class_counts), choices=choices or {},
                                    create_missing=create_taxa, details=plan.class_details)
     mapping, created = class_mapping_apply(decided=decided, user=user)
-    return PreparedImport(plan, class_mapping_taxa(mapping, set(mapping)), created)
+    return PreparedImport(plan, class_mapping_taxa(mapping, needed=set(mapping)), created)
 
 
 def import_prepare_mapped(*, batch: UploadBatch, root: Path) -> PreparedImport:
@@ -76,7 +76,7 @@ def import_prepare_mapped(*, batch: UploadBatch, root: Path) -> PreparedImport:
     params = batch.params
     plan = import_plan(root=root, fmt=params.get("format", "auto"), deployment_name=params.get("deployment") or None,
                        fallback=params.get("fallback") or None)
-    return PreparedImport(plan, class_mapping_taxa(batch.class_mapping, set(plan.class_counts)))
+    return PreparedImport(plan, class_mapping_taxa(batch.class_mapping, needed=set(plan.class_counts)))
 
 
 def _hints(item: PlannedFile, taxa: Mapping[str, Taxon | None], role: str) -> IngestHints:

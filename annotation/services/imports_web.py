@@ -161,7 +161,7 @@ def import_cancel(*, batch: UploadBatch, user: User) -> None:
 def _unpack(archive: UploadedFile, folder: Path) -> list[EntryRejection]:
     staged = staging_dir() / f"{uuid.uuid4().hex}.zip"
     try:
-        stage_upload(archive, staged)
+        stage_upload(archive, destination=staged)
         return extract_zip(staged, folder, max_total_bytes=settings.FAUNE["MAX_ZIP_UNCOMPRESSED_BYTES"],
                            max_ratio=settings.FAUNE["MAX_ZIP_RATIO"])
     finally:

@@ -18,7 +18,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation.ingest.exif import check_plausible
-from annotation.ingest.hashing import file_sha256
 from annotation.ingest.media import MediaInfo, MediaLimits, MediaRejected, probe
 from annotation.models import (
     Annotation,
@@ -33,6 +32,7 @@ from annotation.models import (
 )
 from annotation.services.annotations import current_labels_refresh
 from annotation.services.sequences import sequence_place
+from faune_platform.files import file_sha256
 
 _CHUNK = 1024 * 1024
 
@@ -60,7 +60,7 @@ def media_limits() -> MediaLimits:
                        earliest_year=config["EARLIEST_PLAUSIBLE_YEAR"], now=dt.datetime.now())  # noqa: DTZ005
 
 
-def stage_upload(stream: BinaryIO, destination: Path) -> str:
+def stage_upload(stream: BinaryIO, *, destination: Path) -> str:
     """Copy an uploaded stream to a staging file, hashing on the way; return the sha256."""
     digest = hashlib.sha256()
     destination.parent.mkdir(parents=True, exist_ok=True)

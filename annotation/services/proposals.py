@@ -52,7 +52,7 @@ def taxon_proposal_create(*, task_id: int, user: User, name: str, scientific_nam
         raise ProposalError(_("“%(name)s” is already in the list as %(taxon)s (%(fr)s): choose it instead.")
                             % {"name": name, "taxon": known.name_en, "fr": known.name_fr})
     with transaction.atomic():
-        task = review_task_held(task_id, user)
+        task = review_task_held(task_id, user=user)
         decision = decision_open(author=user, kind=DecisionKind.PROPOSAL, task=task)
         frames = list(sequence_frames(task.sequence_id))
         proposal = TaxonProposal.objects.create(name=name, scientific_name=scientific_name, proposed_by=user,

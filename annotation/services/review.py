@@ -195,7 +195,7 @@ def second_opinion_note(*, task: ReviewTask, now: datetime | None = None) -> str
     return f"second opinion: waited {waited // timedelta(hours=1)} h for another {expert}"
 
 
-def review_task_held(task_id: int, user) -> ReviewTask:
+def review_task_held(task_id: int, *, user) -> ReviewTask:
     """The task, locked for this transaction, if the user holds a live claim on it; else a conflict."""
     task = ReviewTask.objects.select_for_update().filter(
         pk=task_id, state=ReviewState.OPEN, claimed_by=user, claimed_until__gte=timezone.now()).first()

@@ -114,7 +114,7 @@ def review_verdict_submit(*, task_id: int, user, verdict: Verdict) -> ReviewTask
         raise VerdictError(_("Unknown verdict %(kind)r; use one of %(kinds)s.")
                            % {"kind": verdict.kind, "kinds": ", ".join(VerdictKind.values)})
     with transaction.atomic():
-        task = review_task_held(task_id, user)
+        task = review_task_held(task_id, user=user)
         frames = _frames_of(task, verdict) if verdict.kind == VerdictKind.LABEL else {}
         _check_details(verdict)
         payload = _payload(verdict) if verdict.kind == VerdictKind.LABEL else {"boxes": [], "observations": []}
@@ -171,7 +171,7 @@ def _settle(task: ReviewTask, user, expected_current_id: int | None, decision) -
     if not all(verdict.agrees_with(labels[0]) for verdict in labels[1:]):
         review_task_release(task, state=ReviewState.CONFLICT)
         return
-    sequence_conflict_check(task.sequence_id, expected_current_id, advice=RELOAD_TASK)
+    sequence_conflict_check(task.sequence_id, expected_stamp=expected_current_id, advice=RELOAD_TASK)
     for verdict in labels:
         stored = {"boxes": verdict.boxes, "observations": verdict.observations}
         _write_labels(task, verdict.frames, stored, verdict.expert or user, decision)
@@ -217,7 +217,7 @@ def review_conflict_resolve(*, task_id: int, user, verdict: Verdict) -> ReviewTa
             raise ReviewConflict(_("This conflict was already resolved (or the task is not in conflict)."))
         frames = _frames_of(task, verdict)
         _check_details(verdict)
-        sequence_conflict_check(task.sequence_id, verdict.expected_current_id, advice=RELOAD_TASK)
+        sequence_conflict_check(task.sequence_id, expected_stamp=verdict.expected_current_id, advice=RELOAD_TASK)
         decision = decision_open(author=user, kind=DecisionKind.RESOLVE, task=task)
         payload = _payload(verdict)
         _write_labels(task, frames, payload, user, decision)

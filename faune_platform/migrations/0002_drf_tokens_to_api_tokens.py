@@ -14,7 +14,7 @@ def _stamp(password_hash: str) -> str:
     return salted_hmac("faune.api-token", password_hash, algorithm="sha256").hexdigest()
 
 
-def forward(apps, schema_editor):
+def forward(apps, schema_editor) -> None:
     Token = apps.get_model("authtoken", "Token")
     ApiToken = apps.get_model("faune_platform", "ApiToken")
     expires = timezone.now() + dt.timedelta(days=settings.FAUNE["API_TOKEN_DEFAULT_DAYS"])

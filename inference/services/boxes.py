@@ -42,9 +42,9 @@ def _pool_boxes(images: list[Image]) -> dict[int, BoxChoice]:
     return found
 
 
-def decide(detections: list[Detection] | list[FoundBox], threshold: float, source: str) -> BoxChoice:
+def decide(detections: list[Detection] | list[FoundBox], *, threshold: float, source: str) -> BoxChoice:
     """The best animal box above the threshold; else a person or vehicle; else the image is empty."""
-    def box_of(d):
+    def box_of(d: Detection | FoundBox) -> tuple[float, float, float, float]:
         return d.box if isinstance(d, FoundBox) else (d.box_x, d.box_y, d.box_w, d.box_h)
 
     ranked = sorted((d for d in detections if d.confidence >= threshold and d.category != "empty"),
@@ -57,7 +57,7 @@ def decide(detections: list[Detection] | list[FoundBox], threshold: float, sourc
                      source, best.confidence)
 
 
-def store_detections(image: Image, found: list[FoundBox], *, source: str, detector: str) -> None:
+def store_detections(image: Image, *, found: list[FoundBox], source: str, detector: str) -> None:
     """Replace this source's detections of the image; an empty result is stored as an 'empty' row, so that
     'the detector ran and saw nothing' is remembered."""
     Detection.objects.filter(image=image, source=source).delete()
@@ -83,8 +83,8 @@ def _run_detector(images: list[Image], detector, name: str, threshold: float) ->
     pictures = [_upright_rgb(image) for image in images]
     choices = {}
     for image, found in zip(images, detector.detect(pictures), strict=True):
-        store_detections(image, found, source=BoxSource.DETECTOR, detector=name)
-        choices[image.pk] = decide(found, threshold, BoxSource.DETECTOR)
+        store_detections(image, found=found, source=BoxSource.DETECTOR, detector=name)
+        choices[image.pk] = decide(found, threshold=threshold, source=BoxSource.DETECTOR)
     return choices
 
 
@@ -94,7 +94,7 @@ def choose_boxes(images: list[Image], *, threshold: float, detector=None, detect
     choices = {pk: choice for pk, choice in pool.items()}
     for image in images:
         if image.pk not in choices and image.pk in stored:
-            choices[image.pk] = decide(stored[image.pk], threshold, stored[image.pk][0].source)
+            choices[image.pk] = decide(stored[image.pk], threshold=threshold, source=stored[image.pk][0].source)
     missing = [i for i in images if i.pk not in choices and i.kind == MediaKind.IMAGE]
     if missing and detector is not None:
         choices.update(_run_detector(missing, detector, detector_name, threshold))

@@ -2,6 +2,7 @@
 
 Writers take a file lock, so several workers never interleave a load-add-save."""
 import fcntl
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,7 +20,7 @@ def index_path(backbone_key: str) -> Path:
 
 
 @contextmanager
-def _locked(backbone_key: str):
+def _locked(backbone_key: str) -> Iterator[None]:
     lock = index_path(backbone_key).with_suffix(".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
     with lock.open("w") as handle:
@@ -56,7 +57,7 @@ def search_index(backbone_key: str) -> VectorIndex | None:
     return cached[1]
 
 
-def stored_vectors(backbone_key: str, *, chunk: int = 20_000):
+def stored_vectors(backbone_key: str, *, chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
     """(ids, float32 vectors) of every stored embedding of a backbone, read in chunks."""
     ids, vectors = [], []
     rows = Embedding.objects.filter(backbone_key=backbone_key).order_by("id").values_list("image_id", "vector")
@@ -77,7 +78,7 @@ def index_rebuild(backbone_key: str) -> VectorIndex:
         return index
 
 
-def index_add(backbone_key: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+def index_add(backbone_key: str, *, ids: np.ndarray, vectors: np.ndarray) -> None:
     """Add a job's new vectors in one load-add-save. If the index and the database disagree afterwards (a job
     killed after storing embeddings but before this call), rebuild it from the database instead."""
     with _locked(backbone_key):

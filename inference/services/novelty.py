@@ -83,7 +83,7 @@ def novelty_scan_request(*, user: User | None, seed: int = 0) -> NoveltyScan:
     return scan
 
 
-def novelty_scan_run(scan_id: int, token: str) -> None:
+def novelty_scan_run(scan_id: int, *, token: str) -> None:
     """The job: claim the scan, read, find, store. A scan run again after a killed worker starts over (it
     writes nothing until the end, in one UPDATE)."""
     scan = job_claim(NoveltyScan, scan_id, token)

@@ -181,7 +181,7 @@ def _through_backbone(context: Context, images: list[Image], batch_size: int,
             if not go_on:
                 break
     if sum(len(ids) for ids in new_ids):
-        index_add(runner.spec.key, np.concatenate(new_ids), np.concatenate(new_vectors))
+        index_add(runner.spec.key, ids=np.concatenate(new_ids), vectors=np.concatenate(new_vectors))
     return done
 
 

@@ -8,13 +8,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from annotation.ingest.hashing import file_sha256
 from annotation.models import Taxon
 from faune_platform.errors import InputRefused, StateConflict
+from faune_platform.files import file_sha256
 from inference.engine.specs import EFFICIENTNET_LITE0, BackboneSpec
 from inference.engine.zero_shot import zero_shot_slugs
 from inference.models import HeadKind, ModelClass, ModelStatusChange, ModelVersion, VersionStatus
-from inference.selectors import classes_lost, production_version, version_outputs
+from inference.selectors import production_version, promotion_warnings
 
 DEFAULT_NAME = "efficientnet-lite0-zero-shot"
 
@@ -96,14 +96,6 @@ class LostClasses(StateConflict):
         super().__init__(_("%(version)s cannot say %(names)s, which the production version says and the pool "
                            "holds. Promote anyway only if that is intended (confirm the promotion).")
                          % {"version": version, "names": names})
-
-
-def promotion_warnings(*, version: ModelVersion) -> list[dict]:
-    """What promoting `version` would make the platform unable to say (see `classes_lost`)."""
-    current = production_version()
-    if current is None or current.pk == version.pk:
-        return []
-    return classes_lost(production=current, candidate_taxa=version_outputs(version))
 
 
 def model_version_promote(*, version: ModelVersion, user: User | None = None, note: str = "",

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from django.conf import settings
 
-from annotation.ingest.hashing import file_sha256
+from faune_platform.files import file_sha256
 from inference.engine.backbones import (
     CheckpointError,
     EmbeddingClassifier,
@@ -94,7 +94,7 @@ def _runner(version_id: int, created_at: str, artifacts: str) -> Runner:
                   detector_name=f"yolo:{version.detector.get('sha256', '')[:12]}" if detector else "", head=head)
 
 
-def version_logits(version: ModelVersion, image_ids: list[int], features: np.ndarray, taxa: list[int]) -> np.ndarray:
+def version_logits(version: ModelVersion, *, image_ids: list[int], features: np.ndarray, taxa: list[int]) -> np.ndarray:
     """A version's logits for these images in the order of `taxa`: what it stored where it predicted the image,
     else its classifier run on the given pooled features (same backbone), so two versions are always scored on
     the same images."""

@@ -11,7 +11,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.db.models.functions import Mod
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -43,7 +43,7 @@ class SelectionError(InputRefused):
     pass
 
 
-def _unlabelled_predictions(version: ModelVersion, filters: dict):
+def _unlabelled_predictions(version: ModelVersion, filters: dict) -> QuerySet[Prediction]:
     unlabelled = Image.objects.filter(current_label__isnull=True).exclude(sequence__review_tasks__state__in=WAITING)
     for key in ("organisation", "deployment"):
         if filters.get(key):
@@ -143,7 +143,7 @@ def selection_batch_open(*, user: User | None, strategy: str = DEFAULT_STRATEGY,
     return batch
 
 
-def selection_batch_run(batch_id: int, token: str) -> None:
+def selection_batch_run(batch_id: int, *, token: str) -> None:
     """The job: claim the queued batch, pick, record; a failure is written on the batch for the page. Picking
     again after a killed worker is harmless: the tasks are written with the batch, in one transaction."""
     batch = job_claim(SelectionBatch, batch_id, token)

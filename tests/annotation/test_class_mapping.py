@@ -40,7 +40,7 @@ def index():
     ("red-deer", "red-deer", "name_en"),
 ])
 def test_exact_names_aliases_and_deepfaune_spellings_match(index, name, slug, how):
-    suggestion = class_suggest(name, index)
+    suggestion = class_suggest(name, index=index)
     assert (suggestion.taxon.slug, suggestion.how, suggestion.exact) == (slug, how, True)
 
 
@@ -56,23 +56,23 @@ def test_exact_names_aliases_and_deepfaune_spellings_match(index, name, slug, ho
     ("red_brocket_deer", "cervidae", "group"),
 ])
 def test_other_names_get_a_suggestion_that_is_not_exact(index, name, slug, how):
-    suggestion = class_suggest(name, index)
+    suggestion = class_suggest(name, index=index)
     assert (suggestion.taxon.slug, suggestion.how, suggestion.exact) == (slug, how, False)
 
 
 @pytest.mark.parametrize("name", ["agouti", "Okapi", "collared_peccary", "common_opossum", "big red", "de", "___"])
 def test_names_nothing_resembles_get_no_suggestion(index, name):
-    assert class_suggest(name, index) is None  # "red": red deer, red squirrel, red fox share no group
+    assert class_suggest(name, index=index) is None  # "red": red deer, red squirrel, red fox share no group
 
 
 def test_a_taxon_added_later_is_matched_by_its_names(index):
     Taxon.objects.create(slug="golden-jackal", name_en="golden jackal", name_fr="chacal doré",
                          scientific_name="Canis aureus")
-    assert class_suggest("Chacal_dore", NameIndex()).taxon.slug == "golden-jackal"
+    assert class_suggest("Chacal_dore", index=NameIndex()).taxon.slug == "golden-jackal"
 
 
 def test_propose_counts_and_orders_the_classes(index):
-    rows = class_mapping_propose({"Sanglier": 4, "Okapi": 2, "chevreuils": 1}, index)
+    rows = class_mapping_propose({"Sanglier": 4, "Okapi": 2, "chevreuils": 1}, index=index)
     assert [(row.name, row.images) for row in rows] == [("Okapi", 2), ("Sanglier", 4), ("chevreuils", 1)]
     assert rows[0].suggestion is None and rows[1].suggestion.exact and not rows[2].suggestion.exact
 
@@ -125,11 +125,12 @@ def test_two_classes_asking_for_the_same_new_taxon_share_it(coordinator):
 
 
 def test_a_kept_mapping_must_cover_the_classes_and_name_existing_taxa():
-    assert class_mapping_taxa({"a": "fox", "b": None}, {"a", "b"}) == {"a": Taxon.objects.get(slug="fox"), "b": None}
+    mapped = class_mapping_taxa({"a": "fox", "b": None}, needed={"a", "b"})
+    assert mapped == {"a": Taxon.objects.get(slug="fox"), "b": None}
     with pytest.raises(ValidationError, match="No taxon was chosen for 'c'"):
-        class_mapping_taxa({"a": "fox"}, {"a", "c"})
+        class_mapping_taxa({"a": "fox"}, needed={"a", "c"})
     with pytest.raises(ValidationError, match="no longer exist"):
-        class_mapping_taxa({"a": "licorne"}, {"a"})
+        class_mapping_taxa({"a": "licorne"}, needed={"a"})
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -88,7 +88,7 @@ def _export(org, partner) -> ExportJob:
     """The partner's finished COCO export of their organisation."""
     job = export_request(user=partner, fmt="coco", scope=ExportScope(organisation=org.pk),
                          options=ExportOptions(), enqueue=False)
-    assert export_work(job_claim(ExportJob, job.pk, job_start(job)), None)
+    assert export_work(job_claim(ExportJob, job.pk, job_start(job)), clock=None)
     return job
 
 

@@ -82,7 +82,7 @@ def photos(org, partner):
         files.append(upload(f"photo{seed}.jpg", out.getvalue()))
     images = [item.image for item in batch_add_uploads(batch=batch, uploads=files)]
     annotation_add(image=images[0], taxon=taxon("human"), author=partner, box=Box(*BOX))
-    store_detections(images[1], [Found("person", 0.9, (0.1, 0.1, 0.3, 0.6)), Found("animal", 0.8, BOX)],
+    store_detections(images[1], found=[Found("person", 0.9, (0.1, 0.1, 0.3, 0.6)), Found("animal", 0.8, BOX)],
                      source=BoxSource.MEGADETECTOR_JSON, detector="md.json")
     annotation_add(image=images[1], taxon=taxon("red-deer"), author=partner)
     annotation_add(image=images[2], taxon=taxon("red-deer"), author=partner)
@@ -163,7 +163,7 @@ def test_a_real_photograph_of_a_walker(org, partner, human_expert, shared_camtra
     batch = batch_open(organisation=org, uploader=partner)
     image = batch_add_uploads(batch=batch, uploads=[upload("walker.jpg", path.read_bytes())])[0].image
     walker = (0.705, 0.49, 0.075, 0.245)
-    store_detections(image, [Found("person", 0.92, walker)], source=BoxSource.DETECTOR, detector="MDV6.pt")
+    store_detections(image, found=[Found("person", 0.92, walker)], source=BoxSource.DETECTOR, detector="MDV6.pt")
     annotation_add(image=image, taxon=taxon("human"), author=partner)
     response = _client(human_expert).get(f"/images/{image.pk}/file")
     served, original = pixels(b"".join(response.streaming_content)), pixels(path.read_bytes())

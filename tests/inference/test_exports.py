@@ -266,13 +266,13 @@ def test_an_export_runs_in_chunks_and_a_killed_chunk_leaves_no_trace(pool, monke
     options = ExportOptions(media=False)
     scope = ExportScope(organisation=pool.org.pk)
     whole = export_request(user=None, fmt="camtrapdp", scope=scope, options=options, enqueue=False)
-    assert export_work(job_claim(ExportJob, whole.pk, job_start(whole)), None)
+    assert export_work(job_claim(ExportJob, whole.pk, job_start(whole)), clock=None)
     job = export_request(user=None, fmt="camtrapdp", scope=scope, options=options, enqueue=False)
     chunks = 0
     token = job_start(job)
     while True:
         claimed = job_claim(ExportJob, job.pk, token)
-        finished = export_work(claimed, ChunkClock(started=0.0, budget_s=0.0))  # spent at once: one slice
+        finished = export_work(claimed, clock=ChunkClock(started=0.0, budget_s=0.0))  # spent at once: one slice
         chunks += 1
         if finished:
             break

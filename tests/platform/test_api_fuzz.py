@@ -87,7 +87,7 @@ def _later_objects(org, partner, expert, images) -> dict[tuple[str, str], list[i
     its class mapping, a label to undo and a proposal of a new taxon (on the third frame's task)."""
     job = export_request(user=partner, fmt="coco", scope=ExportScope(organisation=org.pk), options=ExportOptions(),
                          enqueue=False)
-    export_work(job_claim(ExportJob, job.pk, job_start(job)), None)
+    export_work(job_claim(ExportJob, job.pk, job_start(job)), clock=None)
     archive = factories.upload("okapis.zip", zip_bytes({"Okapi/1.jpg": jpeg_bytes(seed=9)}), "application/zip")
     waiting = import_archive_accept(archive=archive, organisation=org, deployment_name="", user=partner,
                                     fmt="classes", maxlag_s=None)

@@ -9,9 +9,9 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 
-from annotation.ingest.hashing import file_sha256
 from annotation.models import Image
 from faune_platform.backup import DATA_DIR_PARTS, _models, _storage_files
+from faune_platform.files import file_sha256
 from inference.services.index import index_path
 from inference.services.registry import default_version_ensure
 from tests.conftest import client_for

@@ -61,7 +61,7 @@ def test_publishing_a_release_bundle(client, coordinator, finished, settings, dj
     folder = settings.DATA_DIR / "releases" / "1.0.0"
     assert {"head.pt", "backbone.pth", "classes.json", "MODEL_CARD.md", "metrics.json", "lineage.json",
             "confusion.png"} <= set(release.files)
-    from annotation.ingest.hashing import file_sha256
+    from faune_platform.files import file_sha256
 
     assert all(file_sha256(folder / name) == digest for name, digest in release.files.items())
     assert release.changelog["added_classes"] == ["fox", "wild boar"] and "| fox | renard |" in release.model_card

@@ -133,7 +133,7 @@ def test_log_lines_written_at_the_same_moment_are_all_kept(parent):
     def write(index: int) -> None:
         barrier.wait()
         for line in range(10):
-            round_log(training_round.pk, f"writer {index} line {line}")
+            round_log(training_round.pk, line=f"writer {index} line {line}")
         connection.close()
 
     threads = [threading.Thread(target=write, args=(index,)) for index in range(6)]
@@ -174,7 +174,7 @@ def test_a_round_the_sweep_marked_failed_registers_nothing_even_if_its_worker_wa
     assert rounds_fail_stale() == 1
     registered = []
     with pytest.raises(RoundFailed, match="nothing registered"):
-        candidate_register(slow.pk, lambda: registered.append(1) or parent)
+        candidate_register(slow.pk, register=lambda: registered.append(1) or parent)
     slow.refresh_from_db()
     assert slow.status == "failed" and not registered and ModelVersion.objects.count() == 1
 

@@ -32,12 +32,12 @@ def round_items(training_round: TrainingRound) -> TestItems | None:
     frozen = frozen_split(training_round)
     if frozen is None:
         return None
-    return test_items(frozen, int(training_round.params.get("min_labels", DEFAULTS["min_labels"])))
+    return test_items(frozen, min_labels=int(training_round.params.get("min_labels", DEFAULTS["min_labels"])))
 
 
 def _side(training_round: TrainingRound, version: ModelVersion, items: TestItems) -> Side:
     for role, version_id in (("candidate", training_round.candidate_id), ("production", training_round.parent_id)):
-        if version.pk == version_id and (saved := saved_test_logits(round_dir(training_round.pk), role)):
+        if version.pk == version_id and (saved := saved_test_logits(round_dir(training_round.pk), role=role)):
             return Side(version, saved, _("the logits this round scored it with"))
     return Side(version, stored_logits(version, items.image_ids.tolist(), items.classes),
                 _("its stored predictions"))
@@ -71,8 +71,8 @@ def versions_compare(*, training_round: TrainingRound, a: ModelVersion, b: Model
     kept = TestItems(items.image_ids[shared], items.y[shared], items.sequence_ids[shared], items.classes,
                      items.names)
     logits = [np.stack([side.logits[i] for i in kept.image_ids.tolist()]) for side in sides]
-    figures = [test_figures(kept, values, side.version.temperature) for values, side in zip(logits, sides,
-                                                                                            strict=True)]
+    figures = [test_figures(kept, logits=values, temperature=side.version.temperature)
+               for values, side in zip(logits, sides, strict=True)]
     difference = paired_macro_f1_bootstrap(kept.y, logits[1].argmax(axis=1), logits[0].argmax(axis=1),
                                            kept.sequence_ids, num_classes=len(kept.classes),
                                            seed=training_round.seed)

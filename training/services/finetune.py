@@ -8,9 +8,9 @@ import torch
 from django.conf import settings
 from torch.utils.data import DataLoader
 
-from annotation.ingest.hashing import file_sha256
 from annotation.models import Image, Taxon
 from annotation.services.stored_files import cached_local_file
+from faune_platform.files import file_sha256
 from inference.engine.preprocess import CropRequest
 from inference.engine.specs import BackboneSpec
 from inference.models import HeadKind, ModelVersion
@@ -42,7 +42,7 @@ def _crops(image_ids: np.ndarray) -> np.ndarray:
     return np.array(requests, dtype=object)
 
 
-def predict_logits(model: torch.nn.Module, spec: BackboneSpec, items: np.ndarray) -> np.ndarray:
+def predict_logits(model: torch.nn.Module, *, spec: BackboneSpec, items: np.ndarray) -> np.ndarray:
     device = next(model.parameters()).device
     loader = DataLoader(CropDataset(list(items), np.zeros(len(items), dtype=np.int64), spec, train=False),
                         batch_size=32)
@@ -65,7 +65,7 @@ def _save(model: torch.nn.Module, spec: BackboneSpec, num_classes: int, round_id
     return path, fmt
 
 
-def finetune_candidate(training_round: TrainingRound, parent: ModelVersion, data: RoundData) -> ModelVersion:
+def finetune_candidate(training_round: TrainingRound, *, parent: ModelVersion, data: RoundData) -> ModelVersion:
     params, round_id = training_round.params, training_round.pk
     spec = BackboneSpec.from_dict(parent.backbone)
     model = copy.deepcopy(runner_for(parent.pk).classifier.model)  # never train the worker's cached model
@@ -75,20 +75,22 @@ def finetune_candidate(training_round: TrainingRound, parent: ModelVersion, data
     config = FinetuneConfig(epochs=int(params.get("finetune_epochs", 10)), seed=training_round.seed,
                             batch_size=int(params.get("batch_size", 32)), workers=int(params.get("loader_workers", 2)))
     state, best_epoch = finetune(model, spec, (list(items[train]), data.y[train]), (list(items[val]), data.y[val]),
-                                 config, on_epoch=epoch_logger(round_id, config.epochs),
+                                 config, on_epoch=epoch_logger(round_id, epochs=config.epochs),
                                  should_stop=cancel_check(round_id))
     model.load_state_dict(state)
-    temperature = fit_temperature(predict_logits(model, spec, items[val]), data.y[val])
-    metrics = evaluate_round(training_round, data, lambda mask: predict_logits(model, spec, items[mask]),
-                             temperature, parent)
+    temperature = fit_temperature(predict_logits(model, spec=spec, items=items[val]), data.y[val])
+    metrics = evaluate_round(training_round, data=data,
+                             logits_of=lambda mask: predict_logits(model, spec=spec, items=items[mask]),
+                             temperature=temperature, parent=parent)
     path, fmt = _save(model.cpu(), spec, len(data.classes), round_id)
     tuned = BackboneSpec.from_dict({**spec.to_dict(), "extra": {**spec.extra, "weights": file_sha256(path)[:12]}})
     training_round.refresh_from_db(fields=["snapshot"])
     taxa = Taxon.objects.in_bulk(data.classes)
-    return candidate_register(round_id, lambda: model_version_register(
+    return candidate_register(round_id, register=lambda: model_version_register(
         name="faune-finetuned", version=f"round-{round_id}", spec=tuned, head_kind=HeadKind.CHECKPOINT,
         classes=[taxa[t] for t in data.classes], files={"checkpoint": path}, copy_files=False,
         temperature=temperature, detector=parent.detector, formats={"checkpoint": fmt},
-        lineage=lineage_of(training_round, parent, data.snapshot, metrics, best_epoch),
+        lineage=lineage_of(training_round, parent=parent, snapshot=data.snapshot, metrics=metrics,
+                           best_epoch=best_epoch),
         created_by=training_round.created_by,
         notes=f"Backbone fine-tuned in round {round_id} on {len(data.snapshot.label_ids)} labels."))

@@ -35,7 +35,7 @@ def archive_name(release: Release) -> str:
     return f"faune-{release.semver}.zip"
 
 
-def release_archive(release: Release, folder: Path) -> Iterator[bytes]:
+def release_archive(release: Release, *, folder: Path) -> Iterator[bytes]:
     sink, top = _Pending(), f"faune-{release.semver}"
     stamp = release.created_at.timetuple()[:6]
     with zipfile.ZipFile(sink, "w") as archive:

@@ -13,9 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from annotation.ingest.hashing import file_sha256
 from annotation.models import TaxonKind
 from faune_platform.failpoints import failpoint
+from faune_platform.files import file_sha256
 from faune_platform.jobs import ACTIVE, job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
 from inference.engine.specs import BackboneSpec
 from inference.models import BoxSource, Detection, HeadKind, ModelVersion, VersionStatus
@@ -237,7 +237,7 @@ def release_request(*, version: ModelVersion | None, semver: str, user: User | N
     return request
 
 
-def release_publish_run(request_id: int, token: str) -> None:
+def release_publish_run(request_id: int, *, token: str) -> None:
     """The job. Running it again after a killed worker starts over in a new staging folder; a release that was
     already created by the killed attempt is simply linked."""
     request = job_claim(ReleaseRequest, request_id, token)

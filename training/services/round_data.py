@@ -67,7 +67,7 @@ def _freeze(folder: Path, snapshot: Snapshot, sides: np.ndarray, accepted: np.nd
         "image_ids": snapshot.image_ids.tolist(), "label_ids": snapshot.label_ids.tolist(),
         "sides": sides.tolist(), "model_accepted": accepted.tolist(),
         "sequence_ids": snapshot.sequence_ids.tolist(), "deployment_ids": snapshot.deployment_ids.tolist()},
-        classes, y)))
+        classes=classes, y=y)))
     return path
 
 
@@ -117,7 +117,7 @@ def _why_moved(now: tuple | None, sequence: int, deployment: int) -> str:
     return "moved for no recorded reason (split rule changed?)"
 
 
-def round_prepare(training_round: TrainingRound, parent: ModelVersion) -> RoundData:
+def round_prepare(training_round: TrainingRound, *, parent: ModelVersion) -> RoundData:
     params, round_id = training_round.params, training_round.pk
     snapshot = labelled_snapshot(parent.backbone_key, kinds=_kinds(parent))
     folder = round_dir(round_id)
@@ -125,19 +125,20 @@ def round_prepare(training_round: TrainingRound, parent: ModelVersion) -> RoundD
     sides = np.array([split_of(int(s), int(d)) for s, d in zip(snapshot.sequence_ids, snapshot.deployment_ids,
                                                                strict=True)], dtype=object)
     accepted = snapshot.sources == LabelSource.MODEL_ACCEPTED
-    classes, mapping, report = class_list(snapshot.taxon_ids, sides == TRAIN, int(params["min_labels"]))
+    classes, mapping, report = class_list(snapshot.taxon_ids, train_mask=sides == TRAIN,
+                                          minimum=int(params["min_labels"]))
     y = np.array([classes.index(mapping[t]) if t in mapping else -1 for t in snapshot.taxon_ids.tolist()],
                  dtype=np.int64)
     path = _freeze(folder, snapshot, sides, accepted, classes, y)
     TrainingRound.objects.filter(pk=round_id).update(parent=parent, snapshot_at=timezone.now(), snapshot={
         "labels": len(snapshot.label_ids), "label_hash": snapshot.label_hash, "file": str(path),
         "organisations": len(set(snapshot.organisation_ids.tolist()))})
-    round_log(round_id, f"snapshot: {len(snapshot.label_ids)} labelled images with {parent.backbone_key} "
-                        "embeddings", 0.05)
+    round_log(round_id, line=f"snapshot: {len(snapshot.label_ids)} labelled images with {parent.backbone_key} "
+                             "embeddings", progress=0.05)
     if changes := _side_changes(training_round, snapshot, sides, accepted):
-        round_log(round_id, changes)
+        round_log(round_id, line=changes)
     for line in report:
-        round_log(round_id, line)
+        round_log(round_id, line=line)
     if len(classes) < 2:
         raise RoundFailed(f"only {len(classes)} taxon has {params['min_labels']} or more training labels; "
                           "a classifier needs at least two")
@@ -146,7 +147,8 @@ def round_prepare(training_round: TrainingRound, parent: ModelVersion) -> RoundD
     subset |= {side: keep & (sides == side) for side in (TRAIN, VALIDATION)}
     data = RoundData(snapshot, y, subset, classes, folder, keep & (sides == TEST) & accepted)
     data.split = _split_report(data)
-    round_log(round_id, "split: " + ", ".join(f"{side} {count}" for side, count in data.split.items()), 0.1)
+    split = ", ".join(f"{side} {count}" for side, count in data.split.items())
+    round_log(round_id, line=f"split: {split}", progress=0.1)
     if not subset[TEST].any():  # nothing could judge the candidate against production
         raise RoundFailed(f"no independent labelled image fell in the test split ({len(set(snapshot.sequence_ids))} "
                           "sequences in all; sides are drawn by sequence and camera): label more sequences before "
@@ -161,9 +163,9 @@ def _split_report(data: RoundData) -> dict:
             "test_model_accepted_left_out": int(data.accepted_test.sum())}
 
 
-def epoch_logger(round_id: int, epochs: int) -> Callable[[dict], None]:
-    return lambda row: round_log(round_id, f"epoch {row['epoch']}: loss {row['loss']}, validation macro-F1 "
-                                      f"{row['val_macro_f1']}", 0.1 + 0.7 * row["epoch"] / epochs)
+def epoch_logger(round_id: int, *, epochs: int) -> Callable[[dict], None]:
+    return lambda row: round_log(round_id, line=f"epoch {row['epoch']}: loss {row['loss']}, validation macro-F1 "
+                                           f"{row['val_macro_f1']}", progress=0.1 + 0.7 * row["epoch"] / epochs)
 
 
 HEARTBEAT_S = 30.0
@@ -183,7 +185,7 @@ def cancel_check(round_id: int) -> Callable[[], bool]:
     return check
 
 
-def candidate_register(round_id: int, register: Callable[[], ModelVersion]) -> ModelVersion:
+def candidate_register(round_id: int, *, register: Callable[[], ModelVersion]) -> ModelVersion:
     """Register the candidate and end the round in one transaction, only if the round is still running: one the
     sweep marked failed (no sign of life for a while) registers nothing, even if its worker was only slow."""
     with transaction.atomic():
@@ -193,7 +195,7 @@ def candidate_register(round_id: int, register: Callable[[], ModelVersion]) -> M
                               "cancelled); nothing registered")
         version = register()
         failpoint("round.registered")  # the version written, the transaction not yet committed
-        round_finish(round_id, RoundStatus.DONE, candidate=version, progress=1.0)
+        round_finish(round_id, status=RoundStatus.DONE, candidate=version, progress=1.0)
     return version
 
 
@@ -201,7 +203,8 @@ def _production_logits(parent: ModelVersion, data: RoundData, mask: np.ndarray) 
     from inference.services.runtime import version_logits  # worker side: may run the version's classifier
 
     snapshot = data.snapshot
-    return version_logits(parent, snapshot.image_ids[mask].tolist(), snapshot.features[mask], data.classes)
+    return version_logits(parent, image_ids=snapshot.image_ids[mask].tolist(), features=snapshot.features[mask],
+                          taxa=data.classes)
 
 
 def _items(data: RoundData, mask: np.ndarray, names: list[str]) -> TestItems:
@@ -210,10 +213,10 @@ def _items(data: RoundData, mask: np.ndarray, names: list[str]) -> TestItems:
 
 
 def _score(data: RoundData, mask: np.ndarray, logits: np.ndarray, names: list[str], temperature: float) -> dict:
-    return test_figures(_items(data, mask, names), logits, temperature)
+    return test_figures(_items(data, mask, names), logits=logits, temperature=temperature)
 
 
-def evaluate_round(training_round: TrainingRound, data: RoundData, logits_of: Callable[[np.ndarray], np.ndarray],
+def evaluate_round(training_round: TrainingRound, *, data: RoundData, logits_of: Callable[[np.ndarray], np.ndarray],
                    temperature: float, parent: ModelVersion) -> dict:
     """Score the candidate (through `logits_of(mask)`) and the production version on the same test images,
     with the paired bootstrap of their macro-F1 difference; list what the candidate could no longer say."""
@@ -223,7 +226,8 @@ def evaluate_round(training_round: TrainingRound, data: RoundData, logits_of: Ca
     candidate_logits, production_logits = logits_of(test), _production_logits(parent, data, test)
     candidate = _score(data, test, candidate_logits, names, temperature)
     production = _score(data, test, production_logits, names, parent.temperature)
-    save_test_logits(data.folder, data.snapshot.image_ids[test], candidate_logits, production_logits)
+    save_test_logits(data.folder, items_ids=data.snapshot.image_ids[test], candidate=candidate_logits,
+                     production=production_logits)
     comparison = paired_macro_f1_bootstrap(
         data.y[test], candidate_logits.argmax(axis=1), production_logits.argmax(axis=1),
         data.snapshot.sequence_ids[test], num_classes=len(names), seed=training_round.seed)
@@ -235,10 +239,10 @@ def evaluate_round(training_round: TrainingRound, data: RoundData, logits_of: Ca
     _extra_figures(metrics, data, logits_of, parent, names, temperature)
     _write(data.folder, metrics, candidate, names)
     TrainingRound.objects.filter(pk=training_round.pk).update(metrics=metrics)
-    round_log(training_round.pk, f"test macro-F1 {candidate['macro_f1']} (production {production['macro_f1']}, "
-                                 f"difference {comparison.difference:+.4f}, 95% interval "
-                                 f"[{comparison.low:+.4f}, {comparison.high:+.4f}]), accuracy "
-                                 f"{candidate['accuracy']}", 0.9)
+    round_log(training_round.pk, line=f"test macro-F1 {candidate['macro_f1']} (production {production['macro_f1']}, "
+                                      f"difference {comparison.difference:+.4f}, 95% interval "
+                                      f"[{comparison.low:+.4f}, {comparison.high:+.4f}]), accuracy "
+                                      f"{candidate['accuracy']}", progress=0.9)
     return metrics
 
 
@@ -281,7 +285,7 @@ def code_version() -> str:
         return "unknown"
 
 
-def lineage_of(training_round: TrainingRound, parent: ModelVersion, snapshot: Snapshot, metrics: dict,
+def lineage_of(training_round: TrainingRound, *, parent: ModelVersion, snapshot: Snapshot, metrics: dict,
                best_epoch: int) -> dict:
     return {"round": training_round.pk, "parent": parent.pk, "label_hash": snapshot.label_hash,
             "labels": len(snapshot.label_ids), "labels_file": str(Path(training_round.snapshot.get("file", ""))),

@@ -37,12 +37,12 @@ def training_round_run(round_id: int) -> None:
     try:
         candidate = _run(TrainingRound.objects.get(pk=round_id))
     except TrainingCancelled:
-        round_log(round_id, "cancelled; nothing registered")
-        round_finish(round_id, RoundStatus.CANCELLED)
+        round_log(round_id, line="cancelled; nothing registered")
+        round_finish(round_id, status=RoundStatus.CANCELLED)
     except Exception as error:
         detail = "" if isinstance(error, RoundFailed) else f"\n{traceback.format_exc()}"
-        round_log(round_id, f"failed: {error}{detail}")
-        round_finish(round_id, RoundStatus.FAILED)
+        round_log(round_id, line=f"failed: {error}{detail}")
+        round_finish(round_id, status=RoundStatus.FAILED)
         if not isinstance(error, RoundFailed):
             raise
     else:
@@ -59,33 +59,33 @@ def _apply_gate(round_id: int, candidate: ModelVersion) -> None:
     training_round.save(update_fields=["metrics"])
     current = production_version()
     if decision.promote and current is not None and current.pk != training_round.parent_id:
-        round_log(round_id, f"gate: waiting for a coordinator: production changed to {current} during the round, "
-                            "and the candidate was compared with the version before it")
+        round_log(round_id, line=f"gate: waiting for a coordinator: production changed to {current} during the "
+                                 "round, and the candidate was compared with the version before it")
     elif decision.promote and settings.FAUNE["AUTO_PROMOTE"]:
         _promote(round_id, candidate)
     else:
         waiting = "; ".join(decision.reasons) if decision.reasons else "automatic promotion is off"
-        round_log(round_id, f"gate: waiting for a coordinator: {waiting}")
+        round_log(round_id, line=f"gate: waiting for a coordinator: {waiting}")
 
 
 def _promote(round_id: int, candidate: ModelVersion) -> None:
     try:
         model_version_promote(version=candidate, user=None, note=f"gate passed in round {round_id}")
     except LostClasses as error:  # the pool changed since the round's snapshot
-        round_log(round_id, f"gate: waiting for a coordinator: {error}")
+        round_log(round_id, line=f"gate: waiting for a coordinator: {error}")
         return
-    round_log(round_id, f"gate passed: {candidate} promoted to production")
+    round_log(round_id, line=f"gate passed: {candidate} promoted to production")
 
 
 def _run(training_round: TrainingRound) -> ModelVersion:
     parent = production_version()
     if parent is None:
         raise RoundFailed("no production version: its backbone's embeddings are what a round trains on")
-    data = round_prepare(training_round, parent)
+    data = round_prepare(training_round, parent=parent)
     if training_round.params.get("mode") == "finetune":
         from training.services.finetune import finetune_candidate  # torchvision data loading, GPU when present
 
-        return finetune_candidate(training_round, parent, data)
+        return finetune_candidate(training_round, parent=parent, data=data)
     params, round_id, snapshot = training_round.params, training_round.pk, data.snapshot
     config = HeadConfig(kind=params["head"], epochs=int(params["epochs"]), seed=training_round.seed,
                         learning_rate=float(params["learning_rate"]))
@@ -93,10 +93,11 @@ def _run(training_round: TrainingRound) -> ModelVersion:
     head = learn_head((snapshot.features[train], data.y[train]),
                       (snapshot.features[validation], data.y[validation]),
                       len(data.classes), config, groups=snapshot.sequence_ids[train],
-                      on_epoch=epoch_logger(round_id, config.epochs), should_stop=cancel_check(round_id))
-    round_log(round_id, _learner_line(head))
-    metrics = evaluate_round(training_round, data, lambda mask: head_logits(head, snapshot.features[mask]),
-                             head.temperature, parent)
+                      on_epoch=epoch_logger(round_id, epochs=config.epochs), should_stop=cancel_check(round_id))
+    round_log(round_id, line=_learner_line(head))
+    metrics = evaluate_round(training_round, data=data,
+                             logits_of=lambda mask: head_logits(head, snapshot.features[mask]),
+                             temperature=head.temperature, parent=parent)
     return _register(training_round, parent, head, data, metrics)
 
 
@@ -119,8 +120,10 @@ def _register(training_round: TrainingRound, parent: ModelVersion, head: Trained
     taxa = Taxon.objects.in_bulk(data.classes)
     base = {role: record for role, record in parent.artifacts.items() if role in ("backbone", "checkpoint")}
     training_round.refresh_from_db(fields=["snapshot"])
-    lineage = {**lineage_of(training_round, parent, data.snapshot, metrics, head.best_epoch), "learner": head.learner}
-    return candidate_register(training_round.pk, lambda: model_version_register(
+    lineage = {**lineage_of(training_round, parent=parent, snapshot=data.snapshot, metrics=metrics,
+                            best_epoch=head.best_epoch),
+               "learner": head.learner}
+    return candidate_register(training_round.pk, register=lambda: model_version_register(
         name="faune-head", version=f"round-{training_round.pk}", spec=BackboneSpec.from_dict(parent.backbone),
         head_kind=HeadKind.TRAINED_HEAD, classes=[taxa[t] for t in data.classes], files={"head": head_path},
         copy_files=False, temperature=head.temperature, inherited_artifacts=base, lineage=lineage,

@@ -57,8 +57,9 @@ def rounds_fail_stale() -> int:
     limit = timezone.now() - timezone.timedelta(minutes=settings.FAUNE["ROUND_STALE_MINUTES"])
     failed = 0
     for stale in TrainingRound.objects.filter(active=True, status=RoundStatus.RUNNING, updated_at__lt=limit):
-        round_log(stale.pk, f"no progress since {stale.updated_at:%Y-%m-%d %H:%M}: the worker stopped; marked failed")
-        round_finish(stale.pk, RoundStatus.FAILED)
+        round_log(stale.pk, line=f"no progress since {stale.updated_at:%Y-%m-%d %H:%M}: the worker stopped; "
+                                 "marked failed")
+        round_finish(stale.pk, status=RoundStatus.FAILED)
         failed += 1
     return failed
 
@@ -69,7 +70,7 @@ def training_round_cancel(*, training_round: TrainingRound) -> None:
     TrainingRound.objects.filter(pk=training_round.pk).update(cancel_requested=True)
 
 
-def round_log(round_id: int, line: str, progress: float | None = None) -> None:
+def round_log(round_id: int, *, line: str, progress: float | None = None) -> None:
     """Append a line in one UPDATE (never read-modify-write: lines written at the same moment by the worker and a
     page would be lost); `updated_at` is the heartbeat that tells a live round from a killed one."""
     fields: dict[str, object] = {"log": Concat(F("log"), Value(f"{timezone.now():%H:%M:%S} {line}\n")),
@@ -79,7 +80,7 @@ def round_log(round_id: int, line: str, progress: float | None = None) -> None:
     TrainingRound.objects.filter(pk=round_id).update(**fields)
 
 
-def round_finish(round_id: int, status: str, **fields: object) -> bool:
+def round_finish(round_id: int, *, status: str, **fields: object) -> bool:
     """End a round that is still queued or running; False when it already ended (a round the sweep marked failed
     stays failed, whatever its worker says later)."""
     return bool(TrainingRound.objects.filter(pk=round_id, status__in=ACTIVE).update(

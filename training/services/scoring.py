@@ -33,19 +33,19 @@ class TestItems:
         return len(self.image_ids)
 
 
-def test_figures(items: TestItems, logits: np.ndarray, temperature: float) -> dict:
+def test_figures(items: TestItems, *, logits: np.ndarray, temperature: float) -> dict:
     """Accuracy, macro-F1, per class, calibration, sequence accuracy and coverage of one version's logits
     (one row per item, in the order of `items.classes`)."""
     return evaluate(items.y, logits, items.names, temperature=temperature, sequence_ids=items.sequence_ids,
                     parents=taxon_tree(items.classes).parents)
 
 
-def freeze_classes(frozen: dict, classes: list[int], y: np.ndarray) -> dict:
+def freeze_classes(frozen: dict, *, classes: list[int], y: np.ndarray) -> dict:
     """The round's classes and each row's class index (-1: left out), kept with its frozen labels."""
     return {**frozen, "classes": classes, "y": y.tolist()}
 
 
-def test_items(frozen: dict, min_labels: int) -> TestItems | None:
+def test_items(frozen: dict, *, min_labels: int) -> TestItems | None:
     """The test items of a round from its frozen file; None when the file says nothing of them. Rounds frozen
     before the classes were kept with the labels get them worked out again, by the same rule, from the labels."""
     classes, y = frozen.get("classes"), frozen.get("y")
@@ -71,19 +71,19 @@ def _classes_again(frozen: dict, min_labels: int) -> tuple[list[int], list[int]]
     taxon_of = dict(in_chunks(Annotation.objects.all(), "pk", set(frozen["label_ids"]), ("pk", "taxon_id")))
     taxa = np.array([taxon_of.get(label, -1) for label in frozen["label_ids"]], dtype=np.int64)
     known = taxa >= 0
-    classes, mapping, _ = class_list(taxa[known], (np.asarray(frozen["sides"], dtype=object) == TRAIN)[known],
-                                     min_labels)
+    train_mask = (np.asarray(frozen["sides"], dtype=object) == TRAIN)[known]
+    classes, mapping, _ = class_list(taxa[known], train_mask=train_mask, minimum=min_labels)
     return classes, [classes.index(mapping[t]) if t in mapping else -1 for t in taxa.tolist()]
 
 
-def save_test_logits(folder: Path, items_ids: np.ndarray, candidate: np.ndarray, production: np.ndarray) -> None:
+def save_test_logits(folder: Path, *, items_ids: np.ndarray, candidate: np.ndarray, production: np.ndarray) -> None:
     """What the round scored, kept beside its metrics: comparing these two versions later reads them back
     instead of asking a candidate that never ran on the pool."""
     np.savez(folder / LOGITS_FILE, image_ids=items_ids, candidate=candidate.astype(np.float32),
              production=production.astype(np.float32))
 
 
-def saved_test_logits(folder: Path, role: str) -> dict[int, np.ndarray]:
+def saved_test_logits(folder: Path, *, role: str) -> dict[int, np.ndarray]:
     """{image id: logits} the round scored `role` ('candidate' or 'production') with; empty for rounds that
     kept none."""
     path = folder / LOGITS_FILE

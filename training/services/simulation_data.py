@@ -57,7 +57,7 @@ def plan_items(plan: ImportPlan, *, maxlag_s: float, earliest_year: int) -> tupl
     return items, skipped
 
 
-def dataset_items(root: Path, fmt: str | None, *, maxlag_s: float,
+def dataset_items(root: Path, *, fmt: str | None, maxlag_s: float,
                   earliest_year: int) -> tuple[str, list[Item], Counter[str]]:
     """(format used, items, skipped reasons) of a COCO Camera Traps folder or a folder per class."""
     fmt = fmt or ("coco" if find_coco_index(root) else "classes")

@@ -56,7 +56,7 @@ def labelled_snapshot(backbone_key: str, *, kinds: tuple[str, ...] = (TaxonKind.
 
 
 def class_list(
-    taxon_ids: np.ndarray, train_mask: np.ndarray, minimum: int
+    taxon_ids: np.ndarray, *, train_mask: np.ndarray, minimum: int
 ) -> tuple[list[int], dict[int, int], list[str]]:
     """Taxa with at least `minimum` training labels become classes; rarer ones merge into their parent when
     the parent is a class, else they are left out. Returns (classes, taxon -> class taxon, report lines)."""

@@ -1,6 +1,7 @@
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from faune_platform.backup import BackupError, restore
 
@@ -9,11 +10,11 @@ class Command(BaseCommand):
     help = ("Restore a backup written by `backup DIR`: the database, media and data-dir files; the similarity "
             "indexes are rebuilt. Refuses to replace existing data without --replace.")
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("dir", type=Path, help="a folder written by `manage.py backup`")
         parser.add_argument("--replace", action="store_true", help="replace the images, labels and models here")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: object, **options: Any) -> None:
         try:
             manifest = restore(options["dir"], replace=options["replace"])
         except BackupError as error:

@@ -52,7 +52,7 @@ class ExportCommand(BaseCommand):
             raise CommandError(str(error)) from None
         job = job_claim(ExportJob, job.pk, job_start(job))
         self.stderr.write(f"Exporting {job.total} image(s) as {fmt}.")
-        if not export_work(job, None):
+        if not export_work(job, clock=None):
             raise CommandError("the export was taken over by another process")
         job.refresh_from_db()
         self._deliver(job, out, folder)

@@ -39,7 +39,7 @@ class Command(BaseCommand):
                 if image_id is None:
                     unmatched.append(name)
                     continue
-                store_detections(Image(pk=image_id), found, source=BoxSource.MEGADETECTOR_JSON,
+                store_detections(Image(pk=image_id), found=found, source=BoxSource.MEGADETECTOR_JSON,
                                  detector=options["file"].name)
                 matched.append(image_id)
                 boxes += len(found)

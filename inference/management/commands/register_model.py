@@ -7,11 +7,12 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.ingest.hashing import file_sha256
 from annotation.models import Taxon
 from annotation.services.taxa import taxa_match
+from faune_platform.files import file_sha256
 from inference.engine.backbones import (
     CheckpointError,
+    LoadedCheckpoint,
     load_deepfaune_checkpoint,
     load_timm_checkpoint,
 )
@@ -60,7 +61,7 @@ class Command(BaseCommand):
                                       "status": version.status, "classes": len(classes),
                                       "backbone": loaded.spec.timm_name}))
 
-    def _load(self, options: dict):
+    def _load(self, options: dict) -> LoadedCheckpoint:
         path = str(options["checkpoint"])
         if options["format"] == "deepfaune":
             return load_deepfaune_checkpoint(path, backbone=options["backbone"], input_size=options["input_size"])

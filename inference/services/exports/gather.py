@@ -24,7 +24,7 @@ def _person(user) -> str:
     return (user.get_full_name() or user.username) if user else ""
 
 
-def next_sequences(images: QuerySet[Image], cursor: int, limit: int) -> list[int]:
+def next_sequences(images: QuerySet[Image], *, cursor: int, limit: int) -> list[int]:
     """The next `limit` sequences after `cursor` that hold images in scope."""
     rows = images.filter(sequence_id__gt=cursor).order_by("sequence_id").values_list("sequence_id", flat=True)
     return list(rows.distinct()[:limit])
@@ -64,7 +64,7 @@ def utc_offsets(organisation_ids: list[int]) -> dict[str, str]:
             if (organisation_id, name) in wanted}
 
 
-def site_record(deployment: Deployment | None, site_id: str, offset: str, organisation: str) -> Site:
+def site_record(deployment: Deployment | None, *, site_id: str, offset: str, organisation: str) -> Site:
     if deployment is None:
         return Site(id=site_id, name=site_id, organisation=organisation)
     return Site(id=site_id, name=deployment.name, organisation=organisation,
@@ -181,7 +181,7 @@ def mediatype(image: Image) -> str:
     return "video/mp4" if image.kind == MediaKind.VIDEO else "image/jpeg"
 
 
-def read_slice(ctx: Context, images: QuerySet[Image], sequence_ids: list[int]) -> Slice:
+def read_slice(ctx: Context, *, images: QuerySet[Image], sequence_ids: list[int]) -> Slice:
     """The events of these sequences, with every frame in scope."""
     frames = list(images.filter(sequence_id__in=sequence_ids).select_related(
         "current_label__author", "deployment", "organisation").order_by("sequence_id", "taken_at", "pk"))

@@ -56,7 +56,7 @@ def export_folder(job: ExportJob) -> Path:
     return Path(job.folder) if job.folder else exports_root() / str(job.pk)
 
 
-def options_check(fmt: str, options: ExportOptions) -> None:
+def options_check(fmt: str, *, options: ExportOptions) -> None:
     if fmt not in ExportFormat.values:
         raise ExportError(_("Unknown format %(format)r; choose one of %(formats)s.")
                           % {"format": fmt, "formats": ", ".join(ExportFormat.values)})
@@ -74,9 +74,9 @@ def export_request(*, user: User | None, fmt: str, scope: ExportScope, options: 
                    folder: str = "", enqueue: bool = True) -> ExportJob:
     """Check the request (format, options, what the user may export) and record the job; queue it unless the
     caller works it itself (`export_work`, as the commands do)."""
-    options_check(fmt, options)
-    scope_check(user, scope)
-    images = scoped_images(scope, exportable_organisations(user))
+    options_check(fmt, options=options)
+    scope_check(user, scope=scope)
+    images = scoped_images(scope, allowed=exportable_organisations(user))
     organisations = sorted(set(images.order_by().values_list("organisation_id", flat=True).distinct()))
     if not organisations:
         raise ExportError(_("Nothing to export: no image matches this choice."))
@@ -89,13 +89,13 @@ def export_request(*, user: User | None, fmt: str, scope: ExportScope, options: 
     return job
 
 
-def export_run(job_id: int, token: str) -> None:
+def export_run(job_id: int, *, token: str) -> None:
     """The task: one chunk of the export; the next is queued until it is done."""
     job = job_claim(ExportJob, job_id, token)
     if job is None:
         return
     try:
-        finished = export_work(job, ChunkClock.start())
+        finished = export_work(job, clock=ChunkClock.start())
     except ExportError as error:
         job_fail(job, str(error))
         return
@@ -107,7 +107,7 @@ def export_run(job_id: int, token: str) -> None:
 
 
 def _images(job: ExportJob) -> QuerySet:
-    return scoped_images(ExportScope.from_dict(job.scope), set(job.organisations))
+    return scoped_images(ExportScope.from_dict(job.scope), allowed=set(job.organisations))
 
 
 def _begin(job: ExportJob, writer: Writer, folder: Path, images: QuerySet) -> Summary:
@@ -131,12 +131,12 @@ def _checkpoint(job: ExportJob, folder: Path, writer: Writer, summary: Summary, 
     return job_heartbeat(job, state=job.state, cursor=job.cursor, done=done, **fields)
 
 
-def export_work(job: ExportJob, clock: ChunkClock | None) -> bool:
+def export_work(job: ExportJob, *, clock: ChunkClock | None) -> bool:
     """Write slices of sequences until the export is done (True) or the chunk's time is spent, or another task
     took the job over (False). No clock: work to the end (the commands)."""
     options = ExportOptions.from_dict(job.options)
     folder = export_folder(job)
-    writer = writer_for(job.format, folder, options)
+    writer = writer_for(job.format, folder=folder, options=options)
     images = _images(job)
     if job.state.get("begun"):
         rewind(folder, job.state["lengths"])  # what a killed chunk wrote after its last checkpoint goes
@@ -146,10 +146,10 @@ def export_work(job: ExportJob, clock: ChunkClock | None) -> bool:
     context = Context(version=job.version, taxa=Taxon.objects.in_bulk(), sites=summary.data["site_keys"],
                       exclude_people=options.people == "exclude", with_files=writer.copies_files)
     while True:
-        ids = next_sequences(images, job.cursor, SLICE)
+        ids = next_sequences(images, cursor=job.cursor, limit=SLICE)
         if not ids:
             return _finish(job, writer, summary)
-        writer.write(read_slice(context, images, ids), summary)
+        writer.write(read_slice(context, images=images, sequence_ids=ids), summary)
         job.cursor = max(ids)
         if not _checkpoint(job, folder, writer, summary) or (clock is not None and clock.spent):
             return False
@@ -188,7 +188,7 @@ def exports_visible_to(user: User | AnonymousUser) -> QuerySet[ExportJob]:
     return jobs.filter(created_by=user) if access.authenticated else jobs.none()
 
 
-def export_download_check(user: User | AnonymousUser, job: ExportJob) -> Path:
+def export_download_check(user: User | AnonymousUser, *, job: ExportJob) -> Path:
     """The file (or folder) to send, once the user may still export every organisation the export holds."""
     allowed = exportable_organisations(user)
     if allowed is not None and not set(job.organisations) <= allowed:

@@ -77,7 +77,7 @@ def exportable_organisations(user: User | AnonymousUser | None) -> set[int] | No
     return None if access.coordinator else set(access.organisation_ids)
 
 
-def scope_check(user: User | AnonymousUser | None, scope: ExportScope) -> None:
+def scope_check(user: User | AnonymousUser | None, *, scope: ExportScope) -> None:
     """Refuse a scope naming an organisation or a deployment the user may not export (403), or none at all."""
     allowed = exportable_organisations(user)
     if allowed is not None and not allowed:
@@ -98,7 +98,7 @@ def scope_check(user: User | AnonymousUser | None, scope: ExportScope) -> None:
             raise PermissionDenied(_("You may export only the deployments of your own organisations."))
 
 
-def scoped_images(scope: ExportScope, allowed: set[int] | None) -> QuerySet[Image]:
+def scoped_images(scope: ExportScope, *, allowed: set[int] | None) -> QuerySet[Image]:
     images = Image.objects.all() if allowed is None else Image.objects.filter(organisation_id__in=allowed)
     if scope.deployments:
         images = images.filter(deployment_id__in=scope.deployments)

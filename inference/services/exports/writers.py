@@ -155,11 +155,11 @@ class CamtrapDpWriter(Writer):
         append_csv(path, camtrapdp.DEPLOYMENT_COLUMNS, rows, header=True)
         descriptor, notes = _descriptor(summary, sites, title=title, organisation_ids=organisation_ids,
                                         options=self.options)
-        write_json(self.folder / "datapackage.json", descriptor)
+        write_json(self.folder / "datapackage.json", data=descriptor)
         return notes + _site_notes(sites, offsets, self.offset)
 
 
-def write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, *, data: dict) -> None:
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
@@ -177,7 +177,8 @@ def _sites(summary: Summary) -> list:
         key = keys.get(site_id, "")
         deployment = deployments.get(int(key)) if key.isdigit() else None
         organisation = organisations.get(deployment.organisation_id, "") if deployment else ""
-        records.append(site_record(deployment, site_id, offsets.get(site_id, ""), organisation))
+        records.append(site_record(deployment, site_id=site_id, offset=offsets.get(site_id, ""),
+                                   organisation=organisation))
     return records
 
 
@@ -302,7 +303,7 @@ class DeepFauneWriter(Writer):
     appended = ("deepfaune.csv",)
     result = "deepfaune.csv"
 
-    def __init__(self, folder: Path, options: ExportOptions, *, excel: bool = False, folders: bool = False):
+    def __init__(self, folder: Path, options: ExportOptions, *, excel: bool = False, folders: bool = False) -> None:
         super().__init__(folder, options)
         self.excel, self.copies_files = excel, folders
         self.result = "" if folders else ("deepfaune.xlsx" if excel else "deepfaune.csv")
@@ -334,7 +335,7 @@ class DeepFauneWriter(Writer):
                 % {"count": missing}] if missing else []
 
 
-def writer_for(fmt: str, folder: Path, options: ExportOptions) -> Writer:
+def writer_for(fmt: str, *, folder: Path, options: ExportOptions) -> Writer:
     from inference.models import ExportFormat
 
     return {

@@ -80,7 +80,7 @@ class Command(BaseCommand):
 
     def _items(self, root: Path, options: dict) -> list[Item]:
         try:
-            fmt, items, skipped = dataset_items(root, options["format"], maxlag_s=float(options["maxlag"]),
+            fmt, items, skipped = dataset_items(root, fmt=options["format"], maxlag_s=float(options["maxlag"]),
                                                 earliest_year=settings.FAUNE["EARLIEST_PLAUSIBLE_YEAR"])
         except LayoutError as error:
             raise CommandError(str(error)) from None

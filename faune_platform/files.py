@@ -1,3 +1,4 @@
+"""Plain file helpers shared by every app (no Django here: engine code, ingest and benches import it too)."""
 import hashlib
 from pathlib import Path
 
