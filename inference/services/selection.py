@@ -25,6 +25,7 @@ from annotation.services.review import (
     review_tasks_create,
     review_tasks_requeue,
 )
+from faune_platform.boxes import Category
 from faune_platform.db import in_chunks
 from faune_platform.failpoints import failpoint
 from faune_platform.jobs import JobStatus, job_claim, job_enqueue, job_fail, job_finish
@@ -47,7 +48,7 @@ def _unlabelled_predictions(version: ModelVersion, filters: dict):
     for key in ("organisation", "deployment"):
         if filters.get(key):
             unlabelled = unlabelled.filter(**{f"{key}_id": filters[key]})
-    predictions = Prediction.objects.filter(version=version, category="animal", image__in=unlabelled)
+    predictions = Prediction.objects.filter(version=version, category=Category.ANIMAL, image__in=unlabelled)
     if filters.get("taxon"):
         predictions = predictions.filter(taxon_id=filters["taxon"])
     return predictions
@@ -227,7 +228,7 @@ def review_queues_refresh(*, version: ModelVersion) -> int:
     moved."""
     tasks = ReviewTask.objects.filter(state=ReviewState.OPEN, origin__startswith="selection:")
     predictions = {p.image_id: p for p in Prediction.objects.filter(
-        version=version, category="animal", image_id__in=tasks.values("image_id"))}
+        version=version, category=Category.ANIMAL, image_id__in=tasks.values("image_id"))}
     names, expert_taxa = _top_names(predictions.values()), taxa_with_experts()
     moves = {}
     for task in tasks.only("pk", "image_id", "queue_taxon_id", "score"):

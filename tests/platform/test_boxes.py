@@ -76,6 +76,7 @@ def test_a_browsers_rounding_past_the_edge_is_tolerated():
 
 def test_clipping_keeps_only_what_lies_inside_the_frame():
     assert Box.clipped(0.25, 0.25, 0.5, 0.5) == Box(0.25, 0.25, 0.5, 0.5)
+    assert Box.clipped(0.1, 0.2, 0.3, 0.4).h == 0.4  # inside: the exact numbers, not (0.2 + 0.4) - 0.2
     assert Box.clipped(-0.1, 0.5, 0.5, 0.75) == Box(0.0, 0.5, 0.4, 0.5)  # the part left of the frame is cut off
     assert Box.clipped(-1, -1, 0.5, 3) is None
     assert Box.clipped(0.5, 0.5, 0, 0.2) is None
