@@ -26,6 +26,15 @@ def _number(value: object, name: str) -> float:
     return float(value)
 
 
+def _inside(start: float, size: float) -> tuple[float, float] | None:
+    """(start, size) of the part of a span that lies within [0, 1]; None when none of it does. A span already
+    inside keeps its exact size (end - start would add float noise to imported numbers)."""
+    low, high = min(max(start, 0.0), 1.0), min(max(start + size, 0.0), 1.0)
+    if high <= low:
+        return None
+    return low, (size if (low, high) == (start, start + size) else high - low)
+
+
 @dataclass(frozen=True, order=True)
 class Box:
     """A rectangle on a frame as fractions of its size; made only valid (`BoxError` otherwise)."""
@@ -54,11 +63,10 @@ class Box:
         not finite: such a box cannot be placed)."""
         if not all(math.isfinite(value) for value in (x, y, w, h)):
             return None
-        left, top = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)
-        right, bottom = min(max(x + w, 0.0), 1.0), min(max(y + h, 0.0), 1.0)
-        if right <= left or bottom <= top:
+        across, down = _inside(x, w), _inside(y, h)
+        if across is None or down is None:
             return None
-        return cls(left, top, right - left, bottom - top)
+        return cls(across[0], down[0], across[1], down[1])
 
     @classmethod
     def from_list(cls, values: Sequence[float]) -> "Box":
