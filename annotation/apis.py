@@ -87,7 +87,7 @@ from annotation.serializers import (
     class_rows_data,
     review_task_data,
 )
-from annotation.services.annotations import Box, Details
+from annotation.services.annotations import Details
 from annotation.services.batches import batch_add_uploads, batch_close, batch_open
 from annotation.services.imports_web import (
     import_archive_accept,
@@ -120,6 +120,7 @@ from annotation.services.verdicts import (
     review_verdict_submit,
 )
 from annotation.taxon_names import taxa_in_reading_order
+from faune_platform.boxes import Box
 from faune_platform.converters import id_or_none
 
 
@@ -280,7 +281,7 @@ class ImageAnnotationApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
-            box = Box(*data["box"]) if data.get("box") else None
+            box = Box.from_list(data["box"]) if data.get("box") else None
         except ValueError as error:
             return Response({"detail": str(error)}, status=400)
         taxon = taxon_resolve(data["taxon"])

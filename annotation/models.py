@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from faune_platform.boxes import Box, Category
 from faune_platform.jobs import Job
 
 
@@ -44,10 +45,12 @@ class Organisation(models.Model):
 
 
 class TaxonKind(models.TextChoices):
-    ANIMAL = "animal", _("animal")
-    HUMAN = "human", _("human")
-    VEHICLE = "vehicle", _("vehicle")
-    EMPTY = "empty", _("empty")
+    """The detector-level category a taxon belongs to: `faune_platform.boxes.Category`, with labels to show."""
+
+    ANIMAL = Category.ANIMAL.value, _("animal")
+    HUMAN = Category.HUMAN.value, _("human")
+    VEHICLE = Category.VEHICLE.value, _("vehicle")
+    EMPTY = Category.EMPTY.value, _("empty")
 
 
 class Taxon(models.Model):
@@ -358,6 +361,11 @@ class Annotation(models.Model):
     @property
     def has_box(self) -> bool:
         return self.box_w is not None
+
+    @property
+    def box(self) -> Box | None:
+        """The box drawn or imported with this label, if any."""
+        return Box.from_columns(self.box_x, self.box_y, self.box_w, self.box_h)
 
 
 class BatchOutcome(models.TextChoices):

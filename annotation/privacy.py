@@ -17,9 +17,10 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from annotation.ingest.blur import Box, blurred_jpeg
+from annotation.ingest.blur import blurred_jpeg
 from annotation.models import Annotation, Image, MediaKind, TaxonKind
 from annotation.permissions import user_access
+from faune_platform.boxes import Box
 from faune_platform.db import chunked
 
 # image ids -> {image id: boxes of the people found in it (an empty list: found, place unknown)}
@@ -33,9 +34,9 @@ def people_finder_register(finder: PeopleFinder) -> None:
         _finders.append(finder)
 
 
-def _rounded(box: Iterable[float]) -> Box:
-    x, y, w, h = (round(float(value), 4) for value in box)
-    return (x, y, w, h)
+def _rounded(box: Box) -> Box:
+    """To a ten-thousandth: the same person's box from a label and from a detector becomes one box."""
+    return box.rounded(4)
 
 
 def _labelled_people(image_ids: list[int]) -> dict[int, list[Box]]:
@@ -44,10 +45,11 @@ def _labelled_people(image_ids: list[int]) -> dict[int, list[Box]]:
     found: dict[int, list[Box]] = {pk: [] for pk in Image.objects.filter(
         pk__in=image_ids, current_taxon__kind=TaxonKind.HUMAN).values_list("pk", flat=True)}
     rows = Annotation.objects.filter(image_id__in=image_ids, taxon__kind=TaxonKind.HUMAN).values_list(
-        "image_id", "box_x", "box_y", "box_w", "box_h")
-    for image_id, *box in rows:
+        "image_id", *Box.COLUMNS)
+    for image_id, *columns in rows:
+        box = Box.from_columns(*columns)
         found.setdefault(image_id, [])
-        if box[2] is not None:
+        if box is not None:
             found[image_id].append(_rounded(box))
     return found
 
@@ -70,7 +72,8 @@ def sees_originals(user: User | AnonymousUser, image: Image) -> bool:
 
 def blurred_name(image: Image, field: str, boxes: tuple[Box, ...]) -> str:
     """Where the copy of `field` ("file" or "thumbnail") with these boxes hidden is kept."""
-    digest = hashlib.sha256(repr(boxes).encode()).hexdigest()[:12]
+    # the boxes as plain tuples: copies named before Box existed keep their names
+    digest = hashlib.sha256(repr(tuple(box.to_tuple() for box in boxes)).encode()).hexdigest()[:12]
     return f"blurred/{image.organisation_id}/{image.sha256[:2]}/{image.sha256[:20]}-{field}-{digest}.jpg"
 
 

@@ -96,9 +96,8 @@ class AnnotationSerializer(serializers.ModelSerializer):
                   "applies_to", "undoes", "decision", "created_at"]
 
     def get_box(self, annotation: Annotation) -> list[float] | None:
-        if not annotation.has_box:
-            return None
-        return [annotation.box_x, annotation.box_y, annotation.box_w, annotation.box_h]
+        box = annotation.box
+        return box.to_list() if box else None
 
     def get_applies_to(self, annotation: Annotation) -> str:
         return "sequence" if annotation.sequence_id else "image"

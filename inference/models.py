@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 
 from annotation.models import Image, Sequence, Taxon, UploadBatch
+from faune_platform.boxes import Box, Category
 from faune_platform.jobs import Job
 from inference.engine.specs import BackboneSpec
 
@@ -85,7 +86,7 @@ class Detection(models.Model):
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="detections")
     source = models.CharField(max_length=20, choices=BoxSource.choices)
     detector = models.CharField(max_length=120, blank=True, help_text="Which weights or file produced it.")
-    category = models.CharField(max_length=8)
+    category = models.CharField(max_length=8)  # a DetectorCategory
     confidence = models.FloatField()
     box_x = models.FloatField()
     box_y = models.FloatField()
@@ -99,6 +100,10 @@ class Detection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} {self.confidence:.2f} on {self.image_id}"
+
+    @property
+    def box(self) -> Box:
+        return Box(self.box_x, self.box_y, self.box_w, self.box_h)
 
 
 class Prediction(models.Model):
@@ -129,7 +134,7 @@ class SequencePrediction(models.Model):
 
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="predictions")
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE)
-    category = models.CharField(max_length=8)
+    category = models.CharField(max_length=8)  # a Category
     taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.PROTECT)
     score = models.FloatField()
     top = models.JSONField(default=list)
@@ -142,7 +147,7 @@ class SequencePrediction(models.Model):
         return f"{self.version} on sequence {self.sequence_id}"
 
     def is_undefined(self, threshold: float) -> bool:
-        return self.category == "animal" and self.score < threshold
+        return self.category == Category.ANIMAL and self.score < threshold
 
 
 class Embedding(models.Model):

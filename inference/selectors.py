@@ -7,6 +7,7 @@ from django.db.models import BooleanField, F, OuterRef, QuerySet, Subquery, Valu
 
 from annotation.models import WAITING, Image, ReviewTask, Taxon, UploadBatch
 from annotation.selectors import images_visible_to, taxa_held
+from faune_platform.boxes import NOT_ANIMAL, DetectorCategory
 from faune_platform.db import chunked, in_chunks
 from faune_platform.jobs import ACTIVE, JobStatus
 from inference.engine.rollup import NO_NODE, roll_up
@@ -61,11 +62,10 @@ def batch_prelabel_progress(batch: UploadBatch) -> dict:
             "zero_shot": version.is_zero_shot}
 
 
-DETECTOR_SLUGS = ("human", "vehicle", "empty")  # what a detector says when it sees no animal
-
-
 def detector_category_taxa() -> set[int]:
-    return set(Taxon.objects.filter(slug__in=DETECTOR_SLUGS).values_list("pk", flat=True))
+    """The taxa of what a detector says when it sees no animal (their slugs are the categories' words)."""
+    slugs = [category.value for category in NOT_ANIMAL]
+    return set(Taxon.objects.filter(slug__in=slugs).values_list("pk", flat=True))
 
 
 def version_outputs(version: ModelVersion) -> set[int]:
@@ -114,7 +114,7 @@ def with_production_prediction(images: QuerySet[Image]) -> QuerySet[Image]:
 def image_detections(image: Image, threshold: float) -> QuerySet[Detection]:
     """The boxes stored for an image (detector runs, imported MegaDetector files) that the pipeline would trust:
     at or above the detection threshold; the 'ran and saw nothing' rows are left out."""
-    return Detection.objects.filter(image=image, confidence__gte=threshold).exclude(category="empty")
+    return Detection.objects.filter(image=image, confidence__gte=threshold).exclude(category=DetectorCategory.EMPTY)
 
 
 def _taxon_names(taxon_ids: set[int]) -> dict[int, dict]:

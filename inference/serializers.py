@@ -28,7 +28,7 @@ class DetectionSerializer(serializers.ModelSerializer):
         fields = ["category", "confidence", "box", "source", "source_label", "detector"]
 
     def get_box(self, detection: Detection) -> list[float]:
-        return [detection.box_x, detection.box_y, detection.box_w, detection.box_h]
+        return detection.box.to_list()
 
 
 class SelectionRequestSerializer(serializers.Serializer):

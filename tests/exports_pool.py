@@ -4,9 +4,10 @@ import datetime as dt
 from dataclasses import dataclass
 
 from annotation.models import Deployment, Image, Organisation
-from annotation.services.annotations import Box, annotation_add
+from annotation.services.annotations import annotation_add
 from annotation.services.batches import batch_add_uploads, batch_open
 from annotation.services.organisations import deployment_get_or_create
+from faune_platform.boxes import Box, DetectorCategory
 from inference.engine.detections import Detection as Found
 from inference.engine.specs import EFFICIENTNET_LITE0
 from inference.models import BoxSource, ModelVersion, Prediction, SequencePrediction
@@ -72,8 +73,8 @@ def build_pool(org: Organisation, other: Organisation, partner, other_partner) -
     annotation_add(image=person, taxon=taxon("human"), author=partner, box=Box(0.5, 0.25, 0.25, 0.5))
     annotation_add(image=foreign[0], taxon=taxon("wolf"), author=other_partner)
     version = _predictions(fox + foreign)
-    store_detections(fox[0], found=[Found("animal", 0.91, (0.1, 0.2, 0.3, 0.4)), Found("animal", 0.55, (0.6, 0.2, 0.2,
-                                                                                                    0.3))],
+    store_detections(fox[0], found=[Found(DetectorCategory.ANIMAL, 0.91, Box(0.1, 0.2, 0.3, 0.4)),
+                                    Found(DetectorCategory.ANIMAL, 0.55, Box(0.6, 0.2, 0.2, 0.3))],
                      source=BoxSource.DETECTOR, detector="MDV6.pt")
     store_detections(fox[1], found=[], source=BoxSource.DETECTOR, detector="MDV6.pt")
     return Pool(org, other, camera, _fresh(deer), _fresh([person])[0], _fresh(fox), _fresh([unknown])[0],

@@ -1,8 +1,8 @@
 """Hiding people in a photograph: the boxes where a person was found are pixelated and blurred so that neither a
 face nor a silhouette can be recognised; the rest of the frame keeps its exact pixels. No Django here.
 
-Boxes are normalised [x, y, w, h] in the frame as it is displayed (after its EXIF orientation), as every box of
-the pool is. No box means the person's place is unknown: the whole frame is hidden.
+Boxes are the pool's `Box`es: normalised, in the frame as it is displayed (after its EXIF orientation). No box
+means the person's place is unknown: the whole frame is hidden.
 """
 import io
 from collections.abc import Sequence
@@ -10,20 +10,10 @@ from typing import IO
 
 from PIL import Image, ImageFilter, ImageOps
 
-Box = tuple[float, float, float, float]
-WHOLE_FRAME: Box = (0.0, 0.0, 1.0, 1.0)
+from faune_platform.boxes import WHOLE_FRAME, Box
+
 MARGIN = 0.1  # of the box's size, on each side: detector boxes hug the body and may clip hair or a raised hand
 BLOCKS = 12  # a box's shorter side is reduced to this many blocks: too few to recognise a face
-
-
-def _pixel_box(box: Box, width: int, height: int) -> tuple[int, int, int, int] | None:
-    """The box widened by MARGIN, in whole pixels inside the frame; None when nothing of it is inside."""
-    x, y, w, h = box
-    left, top = (x - MARGIN * w) * width, (y - MARGIN * h) * height
-    right, bottom = (x + w * (1 + MARGIN)) * width, (y + h * (1 + MARGIN)) * height
-    left, top = max(0, int(left)), max(0, int(top))
-    right, bottom = min(width, int(right + 0.999)), min(height, int(bottom + 0.999))
-    return (left, top, right, bottom) if right > left and bottom > top else None
 
 
 def _obscure(region: Image.Image) -> Image.Image:
@@ -41,7 +31,7 @@ def blur_people(image: Image.Image, boxes: Sequence[Box]) -> Image.Image:
     result = image.convert("RGB").copy()
     width, height = result.size
     for box in boxes or (WHOLE_FRAME,):
-        area = _pixel_box(box, width, height)
+        area = box.widened_pixels(MARGIN, width, height)
         if area is not None:
             result.paste(_obscure(result.crop(area)), area[:2])
     return result

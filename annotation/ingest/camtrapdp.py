@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from annotation.ingest.layouts import ImportPlan, LayoutError, PlannedFile, PlannedLabel
+from faune_platform.boxes import NOT_ANIMAL, Box, Category
 
 PACKAGE_FILE = "datapackage.json"
 TABLES = ("deployments", "media", "observations")
 OWN_FILES = {PACKAGE_FILE, "deployments.csv", "media.csv", "observations.csv"}
-# observationType -> the class name that labels it (scientificName wins for animals and humans)
-TYPE_CLASSES = {"blank": "empty", "human": "human", "vehicle": "vehicle"}
 
 
 Row = dict[str, Any]  # a row of a package's CSV table, or a JSON object of its descriptor, as read
@@ -94,23 +93,20 @@ def _deployment_details(row: Row) -> Row:
             "camera_model": (model or make)[:100], "start": start, "end": end, "habitat": row.get("habitat") or ""}
 
 
-def _box(row: Row) -> tuple[float, float, float, float] | None:
+def _box(row: Row) -> Box | None:
     values = [_float(row.get(name)) for name in ("bboxX", "bboxY", "bboxWidth", "bboxHeight")]
     known = [value for value in values if value is not None]
     if len(known) < len(values):
         return None
-    x, y, w, h = known
-    x, y = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)
-    w, h = min(w, 1.0 - x), min(h, 1.0 - y)
-    return (x, y, w, h) if w > 0 and h > 0 else None
+    return Box.clipped(*known)
 
 
 def _class_name(row: Row) -> str:
-    kind = row.get("observationType") or ""
+    category = Category.from_observation_type(row.get("observationType") or "")
     name = (row.get("scientificName") or "").strip()
-    if kind in ("animal", "human") and name:
+    if category in (Category.ANIMAL, Category.HUMAN) and name:
         return name
-    return TYPE_CLASSES.get(kind, "")
+    return category.value if category in NOT_ANIMAL else ""  # the taxon of that category's slug
 
 
 def _count(row: Row) -> int | None:
@@ -118,8 +114,8 @@ def _count(row: Row) -> int | None:
     return int(text) if text.isdigit() and int(text) >= 1 else None
 
 
-def _provenance(row: Row, class_name: str, box: tuple[float, float, float, float] | None) -> Row:
-    return {"class": class_name, "box": [round(v, 5) for v in box] if box else None,
+def _provenance(row: Row, class_name: str, box: Box | None) -> Row:
+    return {"class": class_name, "box": box.to_list(digits=5) if box else None,
             "method": row.get("classificationMethod") or "", "by": row.get("classifiedBy") or "",
             "at": row.get("classificationTimestamp") or "",
             "probability": _float(row.get("classificationProbability"))}

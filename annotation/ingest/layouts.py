@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeGuard
 
 from annotation.ingest.exif import parse_camera_datetime
 from annotation.ingest.media import MEDIA_EXTENSIONS
+from faune_platform.boxes import Box
 from faune_platform.errors import InputRefused
 
 FORMATS = ("auto", "plain", "classes", "coco", "camtrapdp")
@@ -28,7 +29,7 @@ class LayoutError(InputRefused):
 @dataclass(frozen=True)
 class PlannedLabel:
     class_name: str
-    box: tuple[float, float, float, float] | None = None  # normalised x, y, w, h
+    box: Box | None = None
     count: int | None = None
 
 
@@ -132,14 +133,10 @@ def find_coco_index(root: Path) -> Path | None:
     return None
 
 
-def _coco_box(bbox: list[Any] | None, width: float | None,
-              height: float | None) -> tuple[float, float, float, float] | None:
+def _coco_box(bbox: list[Any] | None, width: float | None, height: float | None) -> Box | None:
     if bbox is None or not (width and height):
         return None
-    x, y, w, h = (float(value) for value in bbox)
-    x, y = max(0.0, x / width), max(0.0, y / height)
-    w, h = min(w / width, 1.0 - x), min(h / height, 1.0 - y)
-    return (x, y, w, h) if w > 0 and h > 0 else None
+    return Box.from_pixels(bbox, width, height)
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:

@@ -11,26 +11,13 @@ from django.utils.translation import gettext as _
 from annotation.models import Annotation, Decision, Image, LabelSource, Role, Taxon
 from annotation.permissions import user_access
 from annotation.selectors import label_history, labels_for_image, sequence_label_stamp
+from faune_platform.boxes import Box
 from faune_platform.errors import StateConflict
 from faune_platform.jobs import task_enqueue_on_commit
 
 
 class LabelConflict(StateConflict):
     """Someone labelled the image since the client last saw it; the client must reload before overriding."""
-
-
-@dataclass(frozen=True)
-class Box:
-    x: float
-    y: float
-    w: float
-    h: float
-
-    def __post_init__(self) -> None:
-        if not (0 <= self.x <= 1 and 0 <= self.y <= 1 and 0 < self.w <= 1 and 0 < self.h <= 1):
-            raise ValueError("a box is x, y, width, height as fractions of the image, each between 0 and 1")
-        if self.x + self.w > 1.0001 or self.y + self.h > 1.0001:
-            raise ValueError("the box runs past the edge of the image")
 
 
 def author_role_and_source(user: User, *, image: Image) -> tuple[str, str]:
@@ -119,7 +106,7 @@ def annotation_add(
     if accept_prediction:
         source = LabelSource.MODEL_ACCEPTED if source == LabelSource.PARTNER else source
     target = {"sequence_id": image.sequence_id} if whole_sequence else {"image": image}
-    box_fields = {"box_x": box.x, "box_y": box.y, "box_w": box.w, "box_h": box.h} if box else {}
+    box_fields = box.columns() if box else {}
     detail_fields = (details or Details(count=count)).fields()
     annotation = Annotation.objects.create(taxon=taxon, author=author, role=role, source=source, decision=decision,
                                            **target, **box_fields, **detail_fields)

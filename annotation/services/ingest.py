@@ -32,6 +32,7 @@ from annotation.models import (
 )
 from annotation.services.annotations import current_labels_refresh
 from annotation.services.sequences import sequence_place
+from faune_platform.boxes import Box
 from faune_platform.files import file_sha256
 
 _CHUNK = 1024 * 1024
@@ -40,7 +41,7 @@ _CHUNK = 1024 * 1024
 @dataclass(frozen=True)
 class IngestLabel:
     taxon: Taxon
-    box: tuple[float, float, float, float] | None = None
+    box: Box | None = None
     count: int | None = None
 
 
@@ -127,15 +128,14 @@ def _add_labels(image: Image, batch: UploadBatch, hints: IngestHints, *, skip_kn
     known = set()
     if skip_known:
         known = set(image.annotations.filter(source=LabelSource.IMPORT)
-                    .values_list("taxon_id", "box_x", "box_y", "box_w", "box_h"))
+                    .values_list("taxon_id", *Box.COLUMNS))
     rows = []
     for label in hints.labels:
-        box = label.box or (None,) * 4
-        if (label.taxon.pk, *box) in known:
+        columns = label.box.columns() if label.box else dict.fromkeys(Box.COLUMNS)
+        if (label.taxon.pk, *columns.values()) in known:
             continue
         rows.append(Annotation(image=image, taxon=label.taxon, author=batch.uploader, role=hints.label_role,
-                               source=LabelSource.IMPORT, batch=batch, count=label.count,
-                               **dict(zip(("box_x", "box_y", "box_w", "box_h"), box, strict=True))))
+                               source=LabelSource.IMPORT, batch=batch, count=label.count, **columns))
     Annotation.objects.bulk_create(rows)
     current_labels_refresh(images=Image.objects.filter(pk=image.pk))
     return len(rows)

@@ -27,9 +27,10 @@ from annotation.models import (
     VerdictKind,
 )
 from annotation.selectors import sequence_frames
-from annotation.services.annotations import Box, Details, annotation_add, sequence_conflict_check
+from annotation.services.annotations import Details, annotation_add, sequence_conflict_check
 from annotation.services.review import ReviewConflict, review_task_held, review_task_release
 from annotation.services.undo import decision_close, decision_open
+from faune_platform.boxes import Box
 from faune_platform.errors import InputRefused
 
 MAX_BOXES = 100  # per verdict: more than any frame holds animals worth a box each

@@ -5,12 +5,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ANIMAL, HUMAN, VEHICLE, EMPTY = "animal", "human", "vehicle", "empty"
+from faune_platform.boxes import Category
 
 
 @dataclass(frozen=True)
 class FrameResult:
-    category: str  # animal / human / vehicle / empty, from the detector (animal when none ran)
+    category: str  # a Category, from the detector (animal when none ran)
     logits: np.ndarray | None  # class logits when the frame was classified
 
 
@@ -41,16 +41,16 @@ def class_probabilities(logits: np.ndarray, *, temperature: float = 1.0, renorma
 
 def aggregate_sequence(frames: list[FrameResult], *, temperature: float = 1.0, threshold: float = 0.8,
                        top_k: int = 3, renormalise: bool = True) -> SequenceVerdict:
-    animal_logits = [f.logits for f in frames if f.category == ANIMAL and f.logits is not None]
+    animal_logits = [f.logits for f in frames if f.category == Category.ANIMAL and f.logits is not None]
     if animal_logits:
         probabilities = class_probabilities(np.mean(np.stack(animal_logits), axis=0), temperature=temperature,
                                             renormalise=renormalise)
         order = np.argsort(-probabilities)[:top_k]
         score = float(probabilities[order[0]])
-        return SequenceVerdict(ANIMAL, int(order[0]), score, score < threshold,
+        return SequenceVerdict(Category.ANIMAL, int(order[0]), score, score < threshold,
                                [(int(i), float(probabilities[i])) for i in order])
-    others = [f.category for f in frames if f.category in (HUMAN, VEHICLE)]
+    others = [f.category for f in frames if f.category in (Category.HUMAN, Category.VEHICLE)]
     if not others:
-        return SequenceVerdict(EMPTY, None, 1.0, False, [])
+        return SequenceVerdict(Category.EMPTY, None, 1.0, False, [])
     category, votes = Counter(others).most_common(1)[0]
     return SequenceVerdict(category, None, votes / len(frames), False, [])

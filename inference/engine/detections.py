@@ -9,14 +9,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from PIL import Image
 
+from faune_platform.boxes import DETECTED, MEGADETECTOR_CATEGORIES, Box, DetectorCategory
 from faune_platform.errors import InputRefused
 
 if TYPE_CHECKING:  # ultralytics imports torch: only type checkers read it at import time
     from ultralytics.engine.results import Results
     from ultralytics.models import YOLO
-
-CATEGORIES = ("animal", "person", "vehicle")
-
 
 class DetectionFileError(InputRefused):
     pass
@@ -24,19 +22,9 @@ class DetectionFileError(InputRefused):
 
 @dataclass(frozen=True)
 class Detection:
-    category: str  # animal / person / vehicle
+    category: DetectorCategory
     confidence: float
-    box: tuple[float, float, float, float]
-
-
-def category_of(name: str, index: int) -> str:
-    lowered = name.lower()
-    for category in CATEGORIES:
-        if category in lowered:
-            return category
-    if "human" in lowered:
-        return "person"
-    return CATEGORIES[index] if index < len(CATEGORIES) else "animal"
+    box: Box
 
 
 def import_yolo() -> "type[YOLO]":
@@ -79,19 +67,11 @@ class YoloDetector:
         found = []
         for xywhn, cls, conf in zip(boxes.xywhn.tolist(), boxes.cls.tolist(), boxes.conf.tolist(), strict=True):
             cx, cy, w, h = xywhn
-            box = clip_box(cx - w / 2, cy - h / 2, w, h)
+            box = Box.clipped(cx - w / 2, cy - h / 2, w, h)
             if box is not None:
-                found.append(Detection(category_of(str(names.get(int(cls), "")), int(cls)), float(conf), box))
+                category = DetectorCategory.from_name(str(names.get(int(cls), "")), int(cls))
+                found.append(Detection(category, float(conf), box))
         return sorted(found, key=lambda d: -d.confidence)
-
-
-def clip_box(x: float, y: float, w: float, h: float) -> tuple[float, float, float, float] | None:
-    """The part of a normalised [x, y, w, h] box inside the frame, or None when none of it is."""
-    left, top = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)
-    right, bottom = min(max(x + w, 0.0), 1.0), min(max(y + h, 0.0), 1.0)
-    if right <= left or bottom <= top:
-        return None
-    return (left, top, right - left, bottom - top)
 
 
 def _is_number(value: object) -> bool:
@@ -106,9 +86,6 @@ def _is_number(value: object) -> bool:
 def _shown(value: object) -> str:
     text = "an object" if isinstance(value, dict) else json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-_DEFAULT_CATEGORIES = {"1": "animal", "2": "person", "3": "vehicle"}
 
 
 def read_megadetector_json(path: Path) -> dict[str, list[Detection]]:
@@ -141,7 +118,7 @@ def read_megadetector_json(path: Path) -> dict[str, list[Detection]]:
 
 def _category_names(raw: object, path: Path) -> dict[str, str]:
     if raw is None:
-        return _DEFAULT_CATEGORIES
+        return MEGADETECTOR_CATEGORIES
     if not isinstance(raw, dict) or not all(isinstance(name, str) for name in raw.values()):
         raise DetectionFileError(f"{path.name}: detection_categories must map ids to names, not {_shown(raw)}")
     return raw
@@ -174,13 +151,14 @@ def _detection(detection: dict[str, Any], names: dict[str, str], at: str) -> lis
     if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(value) for value in bbox)):
         raise DetectionFileError(f"{at}.bbox must be 4 numbers (x, y, width, height as fractions of the "
                                  f"image), not {_shown(bbox)}")
-    box = clip_box(*(float(value) for value in bbox))
+    box = Box.clipped(*(float(value) for value in bbox))
     if box is None:
         return []
-    return [Detection(category_of(names[str(category)], _index_of(str(category))), float(confidence), box)]
+    found = DetectorCategory.from_name(names[str(category)], _index_of(str(category)))
+    return [Detection(found, float(confidence), box)]
 
 
 def _index_of(category: str) -> int:
-    """MegaDetector numbers its categories from 1 in CATEGORIES' order; other ids fall back to 'animal'."""
+    """MegaDetector numbers its categories from 1 in DETECTED's order; other ids fall back to 'animal'."""
     numbered = category.isascii() and category.isdigit() and int(category) >= 1
-    return int(category) - 1 if numbered else len(CATEGORIES)
+    return int(category) - 1 if numbered else len(DETECTED)

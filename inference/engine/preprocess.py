@@ -7,9 +7,8 @@ import torch
 from PIL import Image, ImageOps
 from torchvision.transforms import functional as F
 
+from faune_platform.boxes import Box
 from inference.engine.specs import BackboneSpec
-
-Box = tuple[float, float, float, float]  # normalised x, y, width, height
 
 
 @dataclass(frozen=True)
@@ -18,20 +17,11 @@ class CropRequest:
     box: Box | None  # None: the whole image
 
 
-def square_around(box: Box, width: int, height: int) -> tuple[int, int, int, int]:
-    """A square (in pixels) centred on the box, as large as its longer side, slid back inside the image."""
-    x, y, w, h = box[0] * width, box[1] * height, box[2] * width, box[3] * height
-    side = min(max(w, h, 1.0), width, height)
-    left = min(max(x + w / 2 - side / 2, 0), width - side)
-    top = min(max(y + h / 2 - side / 2, 0), height - side)
-    return round(left), round(top), round(left + side), round(top + side)
-
-
 def _decode(path: str, box: Box | None, input_size: int) -> Image.Image:
     image = Image.open(path)
     if image.format == "JPEG":
         # Ask the decoder for the smallest scale at which the crop still has input_size pixels a side.
-        fraction = max(box[2], box[3]) if box else 1.0
+        fraction = max(box.w, box.h) if box else 1.0
         scale = input_size / max(1.0, fraction * min(image.size))
         image.draft("RGB", (math.ceil(image.size[0] * scale), math.ceil(image.size[1] * scale)))
     return ImageOps.exif_transpose(image).convert("RGB")
@@ -41,7 +31,7 @@ def crop_image(request: CropRequest, spec: BackboneSpec) -> Image.Image:
     """The picture the backbone sees, before resizing: upright (EXIF), decoded small, cropped square."""
     image = _decode(request.path, request.box, spec.input_size)
     if request.box is not None and spec.crop == "square_box":
-        image = image.crop(square_around(request.box, *image.size))
+        image = image.crop(request.box.square_around(*image.size))
     return image
 
 

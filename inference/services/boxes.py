@@ -7,27 +7,27 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 
 from annotation.models import Annotation, Image, MediaKind, Taxon
+from faune_platform.boxes import NOT_ANIMAL, WHOLE_FRAME, Box, Category, DetectorCategory
 from inference.engine.detections import Detection as FoundBox
 from inference.models import BoxSource, Detection
-
-CATEGORY_TAXON = {"person": "human", "human": "human", "vehicle": "vehicle", "empty": "empty"}
 
 
 @dataclass(frozen=True)
 class BoxChoice:
-    category: str  # animal / human / vehicle / empty
-    box: tuple[float, float, float, float] | None
+    category: Category
+    box: Box | None
     source: str
     confidence: float = 1.0
 
 
-WHOLE_IMAGE = BoxChoice("animal", None, BoxSource.WHOLE_IMAGE)
+WHOLE_IMAGE = BoxChoice(Category.ANIMAL, None, BoxSource.WHOLE_IMAGE)
 
 
 def detector_taxa() -> dict[str, Taxon | None]:
-    """The taxon that stands for each detector category (person is labelled human), read once per job."""
-    taxa = Taxon.objects.in_bulk(set(CATEGORY_TAXON.values()), field_name="slug")
-    return {category: taxa.get(slug) for category, slug in CATEGORY_TAXON.items()}
+    """The taxon that stands for each category the detector decides alone (its slug is the category's word),
+    read once per job."""
+    taxa = Taxon.objects.in_bulk([category.value for category in NOT_ANIMAL], field_name="slug")
+    return {category: taxa.get(category.value) for category in NOT_ANIMAL}
 
 
 def _pool_boxes(images: list[Image]) -> dict[int, BoxChoice]:
@@ -36,35 +36,31 @@ def _pool_boxes(images: list[Image]) -> dict[int, BoxChoice]:
             .order_by("-created_at", "-pk"))
     for label in rows:
         if label.image_id not in found:
-            category = {"human": "human", "vehicle": "vehicle"}.get(label.taxon.kind, "animal")
-            box = (label.box_x, label.box_y, label.box_w, label.box_h)
-            found[label.image_id] = BoxChoice(category, box, BoxSource.POOL)
+            kind = label.taxon.kind
+            category = Category(kind) if kind in (Category.HUMAN, Category.VEHICLE) else Category.ANIMAL
+            found[label.image_id] = BoxChoice(category, label.box, BoxSource.POOL)
     return found
 
 
 def decide(detections: list[Detection] | list[FoundBox], *, threshold: float, source: str) -> BoxChoice:
     """The best animal box above the threshold; else a person or vehicle; else the image is empty."""
-    def box_of(d: Detection | FoundBox) -> tuple[float, float, float, float]:
-        return d.box if isinstance(d, FoundBox) else (d.box_x, d.box_y, d.box_w, d.box_h)
-
-    ranked = sorted((d for d in detections if d.confidence >= threshold and d.category != "empty"),
-                    key=lambda d: (d.category != "animal", -d.confidence))
+    found = [d for d in detections if d.category != DetectorCategory.EMPTY]
+    ranked = sorted((d for d in found if d.confidence >= threshold),
+                    key=lambda d: (d.category != DetectorCategory.ANIMAL, -d.confidence))
     if not ranked:
-        return BoxChoice("empty", None, source, 1.0 - max((d.confidence for d in detections
-                                                          if d.category != "empty"), default=0.0))
+        return BoxChoice(Category.EMPTY, None, source, 1.0 - max((d.confidence for d in found), default=0.0))
     best = ranked[0]
-    return BoxChoice("animal" if best.category == "animal" else CATEGORY_TAXON[best.category], box_of(best),
-                     source, best.confidence)
+    return BoxChoice(DetectorCategory(best.category).category, best.box, source, best.confidence)
 
 
 def store_detections(image: Image, *, found: list[FoundBox], source: str, detector: str) -> None:
     """Replace this source's detections of the image; an empty result is stored as an 'empty' row, so that
     'the detector ran and saw nothing' is remembered."""
     Detection.objects.filter(image=image, source=source).delete()
-    rows = found or [FoundBox("empty", 1.0, (0.0, 0.0, 1.0, 1.0))]
+    rows = found or [FoundBox(DetectorCategory.EMPTY, 1.0, WHOLE_FRAME)]
     Detection.objects.bulk_create(
         Detection(image=image, source=source, detector=detector[:120], category=d.category, confidence=d.confidence,
-                  box_x=d.box[0], box_y=d.box[1], box_w=d.box[2], box_h=d.box[3]) for d in rows)
+                  **d.box.columns()) for d in rows)
 
 
 def _stored(images: list[Image]) -> dict[int, list[Detection]]:

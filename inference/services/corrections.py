@@ -4,12 +4,13 @@ queue of the partner's taxon when an expert reviews it, else in triage."""
 from annotation.models import Annotation, Image, LabelSource, Role
 from annotation.selectors import sequence_frames, taxa_with_experts
 from annotation.services.review import ReviewItem, review_queue_route, review_tasks_create
+from faune_platform.boxes import Category
 from inference.models import Prediction
 from inference.selectors import production_version
 
 
 def _doubtful(annotation: Annotation, image: Image, prediction: Prediction | None) -> bool:
-    if prediction is None or prediction.category != "animal" or prediction.taxon_id == annotation.taxon_id:
+    if prediction is None or prediction.category != Category.ANIMAL or prediction.taxon_id == annotation.taxon_id:
         return False  # nothing predicted, or the partner agreed with the model: not a correction
     return prediction.score < image.organisation.check_corrections_below
 

@@ -20,6 +20,7 @@ from annotation.permissions import require_coordinator
 from annotation.services.annotations import LabelConflict, annotation_add
 from annotation.services.review import ReviewItem, review_tasks_create
 from annotation.services.taxa import taxon_create
+from faune_platform.boxes import Category
 from faune_platform.db import chunked, in_chunks
 from faune_platform.errors import InputRefused, StateConflict
 from faune_platform.jobs import ACTIVE, job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
@@ -150,7 +151,7 @@ def _candidates(version: ModelVersion, confidence: float, seed: int) -> tuple[en
     """Unlabelled images the version called an animal with a top probability under `confidence` (the only
     ones the engine can use), and whether they were sampled: past CANDIDATE_CAP, every k-th image id (offset
     by the seed), so the database never returns the whole pool."""
-    predictions = Prediction.objects.filter(version=version, category="animal",
+    predictions = Prediction.objects.filter(version=version, category=Category.ANIMAL,
                                             image__current_label__isnull=True)
     if math.isfinite(confidence):
         predictions = predictions.filter(score__lt=confidence)

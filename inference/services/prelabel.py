@@ -17,9 +17,10 @@ import torch
 from django.conf import settings
 from django.db import transaction
 
-from annotation.models import Image, MediaKind, Taxon, TaxonKind
+from annotation.models import Image, MediaKind, Taxon
 from annotation.services.stored_files import local_file
-from inference.engine.aggregate import ANIMAL, FrameResult, aggregate_sequence, class_probabilities
+from faune_platform.boxes import Box, Category
+from inference.engine.aggregate import FrameResult, aggregate_sequence, class_probabilities
 from inference.engine.preprocess import CropRequest, load_crop, to_tensor, video_frames
 from inference.engine.stored import from_f16_bytes, to_f16_bytes
 from inference.models import BoxSource, Embedding, ModelVersion, Prediction, SequencePrediction
@@ -28,7 +29,6 @@ from inference.services.index import index_add
 from inference.services.runtime import Runner, runner_for
 
 logger = logging.getLogger(__name__)
-CATEGORY_OF_KIND = {TaxonKind.HUMAN: "human", TaxonKind.VEHICLE: "vehicle", TaxonKind.EMPTY: "empty"}
 REUSE_CHUNK = 2000  # stored embeddings classified per step of the fast path
 SEQUENCE_CHUNK = 500  # sequences whose verdicts are refreshed per query
 SEQUENCE_TOP = 10  # best classes stored per verdict: a family's sum read back from them misses little
@@ -106,10 +106,10 @@ def _forward(runner: Runner, pending: Pending) -> list[Outcome]:
     return outcomes
 
 
-def _same_box(stored: list | None, chosen: tuple | None) -> bool:
+def _same_box(stored: list | None, chosen: Box | None) -> bool:
     if stored is None or chosen is None:
         return stored is None and chosen is None
-    return bool(np.allclose(np.asarray(stored, dtype=float), np.asarray(chosen, dtype=float), atol=1e-6))
+    return bool(np.allclose(np.asarray(stored, dtype=float), np.asarray(chosen.to_list()), atol=1e-6))
 
 
 def _reusable(context: Context, images: list[Image], choices: list[BoxChoice]) -> dict[int, tuple[bytes, float]]:
@@ -197,20 +197,23 @@ def _prediction(context: Context, outcome: Outcome) -> Prediction:
     best = int(np.argmax(probabilities))
     taxon, score = classes[best], float(probabilities[best])
     category = outcome.choice.category
-    if category == ANIMAL:
-        category = CATEGORY_OF_KIND.get(taxon.kind, ANIMAL)
+    if category == Category.ANIMAL:
+        category = Category(taxon.kind)  # a classifier's class may be a person, a vehicle or nothing
     else:  # the detector decided: person, vehicle or nothing
         taxon, score = context.category_taxa.get(category), outcome.choice.confidence
     return Prediction(
         image=outcome.image, version=version, category=category, taxon=taxon, score=score,
         top=_top(probabilities, classes), logits=to_f16_bytes(outcome.logits),
-        box_source=outcome.choice.source, box=list(outcome.choice.box) if outcome.choice.box else None)
+        box_source=outcome.choice.source, box=_stored_box(outcome.choice.box))
+
+
+def _stored_box(box: Box | None) -> list[float] | None:
+    return box.to_list() if box else None
 
 
 def _embedding(context: Context, outcome: Outcome, vector: np.ndarray, norm: float) -> Embedding:
-    box = list(outcome.choice.box) if outcome.choice.box else None
     return Embedding(image=outcome.image, backbone_key=context.runner.spec.key, vector=to_f16_bytes(vector),
-                     norm=norm, box=box, box_source=outcome.choice.source)
+                     norm=norm, box=_stored_box(outcome.choice.box), box_source=outcome.choice.source)
 
 
 def _store(context: Context, outcomes: list[Outcome]) -> tuple[list[int], np.ndarray]:
@@ -253,7 +256,7 @@ def sequence_predictions_refresh(*, context: Context, sequence_ids: Iterable[int
         rows = Prediction.objects.filter(version=context.version, image__sequence_id__in=wanted[
             start:start + SEQUENCE_CHUNK]).values_list("image__sequence_id", "category", "logits")
         for sequence_id, category, logits in rows:
-            values = from_f16_bytes(logits) if logits and category == ANIMAL else None
+            values = from_f16_bytes(logits) if logits and category == Category.ANIMAL else None
             frames.setdefault(sequence_id, []).append(FrameResult(category, values))
         SequencePrediction.objects.bulk_create(
             [_verdict_row(context, sequence_id, found) for sequence_id, found in frames.items()],

@@ -3,7 +3,7 @@ a person box of a detector (run here or imported from a MegaDetector file) above
 the production classifier calling the image human. Registered in InferenceConfig.ready()."""
 from django.conf import settings
 
-from annotation.ingest.blur import Box
+from faune_platform.boxes import Box, Category, DetectorCategory
 from inference.models import Detection, Prediction, VersionStatus
 
 
@@ -11,13 +11,14 @@ def people_found(image_ids: list[int]) -> dict[int, list[Box]]:
     """{image id: person boxes}; an image the classifier calls human with no box maps to [] (the whole frame)."""
     threshold = settings.FAUNE["DETECTION_THRESHOLD"]
     found: dict[int, list[Box]] = {}
-    boxes = Detection.objects.filter(image_id__in=image_ids, category="person", confidence__gte=threshold)
-    for image_id, *box in boxes.values_list("image_id", "box_x", "box_y", "box_w", "box_h"):
-        found.setdefault(image_id, []).append(tuple(box))
-    human = Prediction.objects.filter(image_id__in=image_ids, category="human",
+    boxes = Detection.objects.filter(image_id__in=image_ids, category=DetectorCategory.PERSON,
+                                     confidence__gte=threshold)
+    for image_id, *columns in boxes.values_list("image_id", *Box.COLUMNS):
+        found.setdefault(image_id, []).append(Box(*columns))
+    human = Prediction.objects.filter(image_id__in=image_ids, category=Category.HUMAN,
                                       version__status=VersionStatus.PRODUCTION)
     for image_id, box in human.values_list("image_id", "box"):
         found.setdefault(image_id, [])
         if box:
-            found[image_id].append(tuple(box))
+            found[image_id].append(Box.from_list(box))
     return found

@@ -25,6 +25,7 @@ from annotation.services.review import (
     review_tasks_create,
     review_tasks_requeue,
 )
+from faune_platform.boxes import Category
 from faune_platform.db import in_chunks
 from faune_platform.errors import InputRefused
 from faune_platform.failpoints import failpoint
@@ -48,7 +49,7 @@ def _unlabelled_predictions(version: ModelVersion, filters: dict) -> QuerySet[Pr
     for key in ("organisation", "deployment"):
         if filters.get(key):
             unlabelled = unlabelled.filter(**{f"{key}_id": filters[key]})
-    predictions = Prediction.objects.filter(version=version, category="animal", image__in=unlabelled)
+    predictions = Prediction.objects.filter(version=version, category=Category.ANIMAL, image__in=unlabelled)
     if filters.get("taxon"):
         predictions = predictions.filter(taxon_id=filters["taxon"])
     return predictions
@@ -226,7 +227,7 @@ def review_queues_refresh(*, version: ModelVersion) -> int:
     moved."""
     tasks = ReviewTask.objects.filter(state=ReviewState.OPEN, origin__startswith="selection:")
     predictions = {p.image_id: p for p in Prediction.objects.filter(
-        version=version, category="animal", image_id__in=tasks.values("image_id"))}
+        version=version, category=Category.ANIMAL, image_id__in=tasks.values("image_id"))}
     names, expert_taxa = _top_names(predictions.values()), taxa_with_experts()
     moves = {}
     for task in tasks.only("pk", "image_id", "queue_taxon_id", "score"):

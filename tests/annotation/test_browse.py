@@ -9,10 +9,11 @@ from django.test import Client
 
 from annotation.browse import Browse, browse_neighbours, images_browse, label_boxes
 from annotation.models import Image
-from annotation.services.annotations import Box, annotation_add
+from annotation.services.annotations import annotation_add
 from annotation.services.batches import batch_open
 from annotation.services.ingest import IngestHints, IngestLabel, image_ingest
 from annotation.services.organisations import deployment_get_or_create
+from faune_platform.boxes import Box
 from inference.models import BoxSource, Detection, Prediction
 from inference.services.registry import default_version_ensure
 from tests.conftest import client_for
@@ -105,8 +106,8 @@ def test_the_image_list_page_refuses_bad_dates_with_a_message(pool, partner):
 
 def test_the_boxes_drawn_are_the_newest_pass_of_boxes(org, coordinator, tmp_path):
     camera = deployment_get_or_create(organisation=org, name="A")
-    two = [IngestLabel(taxon("fox"), (0.1, 0.2, 0.3, 0.4)), IngestLabel(taxon("badger"), (0.5, 0.5, 0.2, 0.2)),
-           IngestLabel(taxon("badger"), (0.5, 0.5, 0.2, 0.2))]  # listed twice in the dataset: drawn once
+    two = [IngestLabel(taxon("fox"), Box(0.1, 0.2, 0.3, 0.4)), IngestLabel(taxon("badger"), Box(0.5, 0.5, 0.2, 0.2)),
+           IngestLabel(taxon("badger"), Box(0.5, 0.5, 0.2, 0.2))]  # listed twice in the dataset: drawn once
     image = ingest(org, camera, tmp_path, "boxes", labels=two)
     assert sorted(box.annotation.taxon.slug for box in label_boxes(image)) == ["badger", "fox"]
     assert label_boxes(image)[0].style.startswith("left: ")

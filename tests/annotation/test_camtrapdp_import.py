@@ -14,6 +14,7 @@ from annotation.ingest.camtrapdp import parse_time, plan_camtrapdp
 from annotation.ingest.layouts import LayoutError, plan_import
 from annotation.models import Annotation, BatchItem, Deployment, Image, Taxon, UploadBatch
 from annotation.services.taxa import normalise_name
+from faune_platform.boxes import Box
 from tests.factories import write_jpeg, zip_bytes
 
 pytestmark = pytest.mark.django_db
@@ -92,7 +93,7 @@ def test_the_plan_reads_media_observations_and_events(tmp_path):
     first = files["media/a.jpg"]
     assert first.deployment == "dep1" and first.taken_at == dt.datetime(2024, 5, 2, 6, 0, 0)
     assert [(label.class_name, label.box, label.count) for label in first.labels] == [
-        ("Capreolus capreolus", (0.1, 0.2, 0.3, 0.4), 2)]  # its own observation, not the event's
+        ("Capreolus capreolus", Box(0.1, 0.2, 0.3, 0.4), 2)]  # its own observation, not the event's
     assert first.sequence_id == "ev1"
     assert [label.class_name for label in files["media/b.jpg"].labels] == ["Capreolus capreolus"]  # the event's
     assert [label.class_name for label in files["media/c.jpg"].labels] == ["empty"]  # blank

@@ -11,8 +11,9 @@ from PIL import Image as PILImage
 from annotation.ingest.blur import blur_people, blurred_jpeg
 from annotation.models import Image, Role
 from annotation.privacy import people_in
-from annotation.services.annotations import Box, annotation_add
+from annotation.services.annotations import annotation_add
 from annotation.services.batches import batch_add_uploads, batch_open
+from faune_platform.boxes import Box, DetectorCategory
 from inference.engine.detections import Detection as Found
 from inference.models import BoxSource
 from inference.services.boxes import store_detections
@@ -32,9 +33,9 @@ def pixels(data: bytes) -> np.ndarray:
     return np.asarray(PILImage.open(io.BytesIO(data)).convert("RGB")).astype(int)
 
 
-def region(array: np.ndarray, box: tuple[float, float, float, float], pad: float = 0.0) -> tuple[slice, slice]:
+def region(array: np.ndarray, box: Box, pad: float = 0.0) -> tuple[slice, slice]:
     height, width = array.shape[:2]
-    x, y, w, h = box
+    x, y, w, h = box.to_tuple()
     return (slice(int((y - pad * h) * height), int((y + h * (1 + pad)) * height) + 1),
             slice(int((x - pad * w) * width), int((x + w * (1 + pad)) * width) + 1))
 
@@ -45,7 +46,8 @@ def outside(array: np.ndarray, box, pad: float = 0.15) -> np.ndarray:
     return mask
 
 
-BOX = (0.5, 0.25, 0.25, 0.5)
+BOX = Box(0.5, 0.25, 0.25, 0.5)
+BODY = Box(0.1, 0.1, 0.3, 0.6)
 
 
 def test_the_box_is_hidden_and_every_other_pixel_kept():
@@ -81,9 +83,9 @@ def photos(org, partner):
         textured(seed=seed + 10).save(out, "JPEG", quality=95)
         files.append(upload(f"photo{seed}.jpg", out.getvalue()))
     images = [item.image for item in batch_add_uploads(batch=batch, uploads=files)]
-    annotation_add(image=images[0], taxon=taxon("human"), author=partner, box=Box(*BOX))
-    store_detections(images[1], found=[Found("person", 0.9, (0.1, 0.1, 0.3, 0.6)), Found("animal", 0.8, BOX)],
-                     source=BoxSource.MEGADETECTOR_JSON, detector="md.json")
+    annotation_add(image=images[0], taxon=taxon("human"), author=partner, box=BOX)
+    found = [Found(DetectorCategory.PERSON, 0.9, BODY), Found(DetectorCategory.ANIMAL, 0.8, BOX)]
+    store_detections(images[1], found=found, source=BoxSource.MEGADETECTOR_JSON, detector="md.json")
     annotation_add(image=images[1], taxon=taxon("red-deer"), author=partner)
     annotation_add(image=images[2], taxon=taxon("red-deer"), author=partner)
     return [Image.objects.get(pk=image.pk) for image in images]
@@ -91,7 +93,7 @@ def photos(org, partner):
 
 def test_people_are_found_by_label_and_by_detector(photos):
     found = people_in([image.pk for image in photos])
-    assert found == {photos[0].pk: (BOX,), photos[1].pk: ((0.1, 0.1, 0.3, 0.6),)}
+    assert found == {photos[0].pk: (BOX,), photos[1].pk: (BODY,)}
 
 
 def test_a_human_label_without_a_box_hides_the_whole_frame(photos, partner):
@@ -117,7 +119,7 @@ def human_expert(other_org):
 
 def test_an_expert_of_another_organisation_sees_people_blurred(photos, human_expert):
     client = _client(human_expert)
-    for image, box in ((photos[0], BOX), (photos[1], (0.1, 0.1, 0.3, 0.6))):
+    for image, box in ((photos[0], BOX), (photos[1], BODY)):
         response = client.get(f"/images/{image.pk}/file")
         assert response.status_code == 200
         served, original = pixels(b"".join(response.streaming_content)), pixels(_stored(image))
@@ -162,8 +164,9 @@ def test_a_real_photograph_of_a_walker(org, partner, human_expert, shared_camtra
     path = shared_camtrap / "speciesnet_test" / "images" / "human.jpg"
     batch = batch_open(organisation=org, uploader=partner)
     image = batch_add_uploads(batch=batch, uploads=[upload("walker.jpg", path.read_bytes())])[0].image
-    walker = (0.705, 0.49, 0.075, 0.245)
-    store_detections(image, found=[Found("person", 0.92, walker)], source=BoxSource.DETECTOR, detector="MDV6.pt")
+    walker = Box(0.705, 0.49, 0.075, 0.245)
+    store_detections(image, found=[Found(DetectorCategory.PERSON, 0.92, walker)], source=BoxSource.DETECTOR,
+                     detector="MDV6.pt")
     annotation_add(image=image, taxon=taxon("human"), author=partner)
     response = _client(human_expert).get(f"/images/{image.pk}/file")
     served, original = pixels(b"".join(response.streaming_content)), pixels(path.read_bytes())

@@ -19,6 +19,7 @@ from annotation.services.organisations import (
     deployment_get_or_create,
 )
 from annotation.services.taxa import normalise_name
+from faune_platform.boxes import Box
 from tests.conftest import client_for
 from tests.factories import jpeg_bytes, taxon, upload, write_jpeg, zip_bytes
 
@@ -71,7 +72,7 @@ def test_coco_categories_need_an_id_and_a_name(tmp_path):
 def test_a_well_typed_coco_file_still_plans(tmp_path):
     annotations = [{"image_id": 1, "category_id": 1, "bbox": [20, 10, 100.5, 50]}]
     plan = _plan(_coco_folder(tmp_path, [{**GOOD_IMAGE, "datetime": None, "location": 7}], annotations))
-    assert [(f.name, f.deployment, f.labels[0].box) for f in plan.files] == [("a.jpg", "7", (0.1, 0.1, 0.5025, 0.5))]
+    assert [(f.name, f.deployment, f.labels[0].box) for f in plan.files] == [("a.jpg", "7", Box(0.1, 0.1, 0.5025, 0.5))]
 
 
 def test_a_wrongly_typed_coco_archive_is_a_400_through_the_api(api):

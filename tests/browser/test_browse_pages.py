@@ -14,6 +14,7 @@ from annotation.services.annotations import annotation_add
 from annotation.services.batches import batch_announce, batch_open
 from annotation.services.ingest import IngestHints, IngestLabel, image_ingest
 from annotation.services.organisations import deployment_get_or_create
+from faune_platform.boxes import Box
 from inference.models import Prediction
 from inference.services.registry import default_version_ensure
 from tests import factories
@@ -121,7 +122,7 @@ def test_stored_boxes_sit_on_the_photo_at_any_size(page, org, tmp_path):
     factories.member("paula", org)
     camera = deployment_get_or_create(organisation=org, name="Col du Lautaret")
     human = (0.1, 0.2, 0.3, 0.4)
-    image = ingest(camera, tmp_path, "boxed", day=1, size=(640, 480), labels=[IngestLabel(taxon("fox"), human)])
+    image = ingest(camera, tmp_path, "boxed", day=1, size=(640, 480), labels=[IngestLabel(taxon("fox"), Box(*human))])
     detector = [0.55, 0.5, 0.4, 0.45]
     md = tmp_path / "md.json"
     md.write_text(json.dumps({"images": [{"file": "boxed.jpg", "detections": [

@@ -6,7 +6,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from inference.engine.detections import DetectionFileError, clip_box, read_megadetector_json
+from inference.engine.detections import DetectionFileError, read_megadetector_json
 from inference.models import Detection
 
 
@@ -45,15 +45,9 @@ def test_boxes_are_clipped_to_the_frame_and_empty_ones_dropped(tmp_path):
     data = {"images": [{"file": "a.jpg", "detections": [{"category": "1", "conf": 0.1 * (i + 1), "bbox": box}
                                                         for i, box in enumerate(boxes)]}]}
     found = read_megadetector_json(_write(tmp_path, data))["a.jpg"]
-    assert [tuple(round(v, 6) for v in d.box) for d in found] == [(0.1, 0.2, 0.3, 0.4), (0.9, 0.9, 0.1, 0.1),
-                                                                 (0.0, 0.5, 0.3, 0.5)]
-    assert all(0 <= d.box[0] and d.box[0] + d.box[2] <= 1 and d.box[1] + d.box[3] <= 1 for d in found)
-
-
-def test_clip_box_keeps_what_lies_inside():
-    assert clip_box(0.25, 0.25, 0.5, 0.5) == (0.25, 0.25, 0.5, 0.5)
-    assert clip_box(-1, -1, 0.5, 3) is None
-    assert clip_box(0.5, 0.5, 0, 0.2) is None
+    assert [d.box.to_list(digits=6) for d in found] == [[0.1, 0.2, 0.3, 0.4], [0.9, 0.9, 0.1, 0.1],
+                                                        [0.0, 0.5, 0.3, 0.5]]
+    assert all(0 <= d.box.x and d.box.x + d.box.w <= 1 and d.box.y + d.box.h <= 1 for d in found)
 
 
 def test_categories_may_be_numbers_or_named_in_the_file(tmp_path):

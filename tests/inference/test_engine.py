@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from faune_platform.boxes import Box
 from inference.engine.aggregate import FrameResult, aggregate_sequence, class_probabilities
 from inference.engine.backbones import (
     CheckpointError,
@@ -16,7 +17,7 @@ from inference.engine.backbones import (
     load_timm_checkpoint,
 )
 from inference.engine.detections import DetectionFileError, YoloDetector, read_megadetector_json
-from inference.engine.preprocess import CropRequest, load_crop, square_around
+from inference.engine.preprocess import CropRequest, load_crop
 from inference.engine.similarity import VectorIndex
 from inference.engine.specs import BackboneSpec
 from inference.engine.zero_shot import IMAGENET_TO_TAXON, imagenet_to_taxa, zero_shot_slugs
@@ -158,14 +159,14 @@ def test_a_real_photo_lands_on_its_taxon_through_the_package_weights(shared_camt
 
 
 def test_square_crop_is_centred_square_and_inside():
-    left, top, right, bottom = square_around((0.9, 0.4, 0.2, 0.1), 1000, 500)
-    assert right - left == bottom - top == 200 and right <= 1000 and left >= 0
+    left, top, right, bottom = Box(0.95, 0.0, 0.05, 0.5).square_around(1000, 500)
+    assert right - left == bottom - top == 250 and (left, right) == (750, 1000)  # slid back inside
 
 
 def test_load_crop_gives_a_normalised_tensor(tmp_path):
     path = tmp_path / "a.jpg"
     Image.new("RGB", (800, 600), (200, 100, 50)).save(path)
-    tensor = load_crop(CropRequest(str(path), (0.25, 0.25, 0.5, 0.5)), BackboneSpec("x", 64))
+    tensor = load_crop(CropRequest(str(path), Box(0.25, 0.25, 0.5, 0.5)), BackboneSpec("x", 64))
     assert tensor.shape == (3, 64, 64) and tensor.dtype == torch.float32
 
 
@@ -267,7 +268,7 @@ def test_yolo_detector_runs_a_tiny_random_model_from_disk(tmp_path, monkeypatch)
     results = detector.detect([Image.new("RGB", (128, 96), (90, 120, 60))])
     assert len(results) == 1
     for found in results[0]:
-        assert found.category in ("animal", "person", "vehicle") and all(0 <= v <= 1 for v in found.box)
+        assert found.category in ("animal", "person", "vehicle") and all(0 <= v <= 1 for v in found.box.to_tuple())
 
 
 def test_importing_ultralytics_leaves_pillow_refusing_non_images(tmp_path):

@@ -5,6 +5,7 @@ import io
 import json
 import zipfile
 
+from faune_platform.boxes import Box, DetectorCategory
 from inference.engine.exports import camtrapdp, coco, deepfaune, megadetector
 from inference.engine.exports.files import append_csv, lengths, rewind, write_json_with_arrays, zip_stream
 from inference.engine.exports.records import Classification, Event, Found, Frame, Site
@@ -26,7 +27,7 @@ def frame(pk: int, seconds: int = 0, **fields) -> Frame:
 
 
 def test_a_sequence_gives_an_event_observation_and_boxed_frames_their_own():
-    event = Event(7, "Col", (frame(1, label=label(count=2)), frame(2, 2, label=label(count=3, box=(.1, .2, .3, .4))),
+    event = Event(7, "Col", (frame(1, label=label(count=2)), frame(2, 2, label=label(count=3, box=Box(.1, .2, .3, .4))),
                              frame(3, 4)))
     rows = camtrapdp.observation_rows(event, "+01:00")
     assert [row["observationLevel"] for row in rows] == ["event", "media"]
@@ -41,7 +42,7 @@ def test_a_sequence_gives_an_event_observation_and_boxed_frames_their_own():
 
 
 def test_a_single_image_gives_a_media_observation():
-    alone = Event(8, "Col", (frame(5, label=label(box=(0.5, 0.25, 0.25, 0.5))),))
+    alone = Event(8, "Col", (frame(5, label=label(box=Box(0.5, 0.25, 0.25, 0.5))),))
     (row,) = camtrapdp.observation_rows(alone, "")
     assert row["observationLevel"] == "media" and row["mediaID"] == "5" and row["eventStart"].endswith("Z")
     assert row["bboxWidth"] == "0.25"
@@ -117,7 +118,7 @@ def test_package_descriptor_and_coverage():
 
 
 def test_coco_entries_carry_sequences_and_pixel_boxes():
-    event = Event(9, "Col", (frame(1, label=label(box=(0.25, 0.5, 0.5, 0.25), count=2)), frame(2, 3)))
+    event = Event(9, "Col", (frame(1, label=label(box=Box(0.25, 0.5, 0.5, 0.25), count=2)), frame(2, 3)))
     images = coco.image_entries(event)
     assert images[1] == {"id": 2, "file_name": "card/IMG_0002.JPG", "width": 200, "height": 100,
                          "datetime": "2024-05-02 06:00:03", "location": "Col", "seq_id": "9", "seq_num_frames": 2,
@@ -128,7 +129,8 @@ def test_coco_entries_carry_sequences_and_pixel_boxes():
 
 
 def test_megadetector_entries():
-    seen = frame(1, detections=(Found("animal", 0.91234, (0.1, 0.2, 0.3, 0.4)), Found("person", 0.5, (0, 0, 1, 1))))
+    seen = frame(1, detections=(Found(DetectorCategory.ANIMAL, 0.91234, Box(0.1, 0.2, 0.3, 0.4)),
+                                Found(DetectorCategory.PERSON, 0.5, Box(0, 0, 1, 1))))
     entry = megadetector.image_entry(seen)
     assert entry == {"file": "card/IMG_0001.JPG", "max_detection_conf": 0.9123, "detections": [
         {"category": "1", "conf": 0.9123, "bbox": [0.1, 0.2, 0.3, 0.4]},
@@ -141,8 +143,9 @@ def test_megadetector_entries():
 def test_deepfaune_rows_in_french_and_english():
     model = dict(method="machine", by="v", source="model", top_name_en="red deer", top_name_fr="cerf")
     unsure = Classification(kind="unknown", probability=0.61, **model)
-    found = (Found("animal", 0.9, (0, 0, .5, .5)), Found("animal", 0.1, (0, 0, .1, .1)),
-             Found("person", 0.7, (.5, .5, .2, .2)))
+    found = (Found(DetectorCategory.ANIMAL, 0.9, Box(0, 0, .5, .5)),
+             Found(DetectorCategory.ANIMAL, 0.1, Box(0, 0, .1, .1)),
+             Found(DetectorCategory.PERSON, 0.7, Box(.5, .5, .2, .2)))
     event = Event(4, "Col", (frame(1, detections=found), frame(2, 1, label=label(count=3))), unsure)
     rows = deepfaune.table_rows(event, language="fr", threshold=0.2)
     assert rows[0] == {"filename": "card/IMG_0001.JPG", "date": "2024:05:02 06:00:00", "seqnum": 4,

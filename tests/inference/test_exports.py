@@ -134,7 +134,7 @@ def test_coco_reads_back_through_the_coco_import(pool, tmp_path):
     plan = plan_import(folder, "coco", deployment=None, known_names=set(), normalise=normalise_name)
     read = {item.name: item for item in plan.files}
     assert {label.class_name for label in read["IMG_0002.JPG"].labels} == {"red deer"}
-    assert read["IMG_0002.JPG"].labels[0].box == pytest.approx((0.25, 0.5, 0.25, 0.25))
+    assert read["IMG_0002.JPG"].labels[0].box.to_tuple() == pytest.approx((0.25, 0.5, 0.25, 0.25))
     assert read["IMG_0010.JPG"].labels[0].class_name == "human" and read["IMG_0030.JPG"].labels == []
     assert read["IMG_0020.JPG"].deployment == "Col du Lautaret" and read["IMG_0020.JPG"].sequence_id == \
         read["IMG_0021.JPG"].sequence_id
@@ -145,7 +145,7 @@ def test_megadetector_output_reads_back_as_the_stored_detections(pool, tmp_path)
     by_file = read_megadetector_json(tmp_path / "md.json")
     assert set(by_file) == {"IMG_0020.JPG", "IMG_0021.JPG"} and by_file["IMG_0021.JPG"] == []
     stored = Detection.objects.filter(image=pool.fox[0]).order_by("-confidence")
-    assert [(d.category, d.confidence, pytest.approx(d.box)) for d in by_file["IMG_0020.JPG"]] == [
+    assert [(d.category, d.confidence, pytest.approx(d.box.to_tuple())) for d in by_file["IMG_0020.JPG"]] == [
         (s.category, s.confidence, (s.box_x, s.box_y, s.box_w, s.box_h)) for s in stored]
     assert json.loads((tmp_path / "md.json").read_text())["info"]["detector"] == "MDV6.pt"
     assert "5 image(s) were never seen by a detector: they are left out." in output

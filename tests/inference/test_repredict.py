@@ -5,7 +5,8 @@ import pytest
 from django.core.files.storage import default_storage
 
 from annotation.models import Image
-from annotation.services.annotations import Box, annotation_add
+from annotation.services.annotations import annotation_add
+from faune_platform.boxes import Box
 from inference.models import Embedding, Prediction
 from inference.services.registry import default_version_ensure, model_version_promote
 from tests.factories import jpeg_bytes, taxon, upload

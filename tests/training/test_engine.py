@@ -125,6 +125,7 @@ def test_different_matrices_draw_different_cells():
 def test_finetune_runs_a_tiny_model_on_cpu(tmp_path):
     from PIL import Image as PILImage
 
+    from faune_platform.boxes import Box
     from inference.engine.backbones import create_timm_model
     from inference.engine.preprocess import CropRequest
     from inference.engine.specs import BackboneSpec
@@ -135,7 +136,7 @@ def test_finetune_runs_a_tiny_model_on_cpu(tmp_path):
     for index in range(16):
         path = tmp_path / f"{index}.jpg"
         PILImage.new("RGB", (64, 48), (250, 10, 10) if index % 2 else (10, 10, 250)).save(path)
-        items.append(CropRequest(str(path), (0.1, 0.1, 0.5, 0.5) if index % 4 == 0 else None))
+        items.append(CropRequest(str(path), Box(0.1, 0.1, 0.5, 0.5) if index % 4 == 0 else None))
         labels.append(index % 2)
     model = create_timm_model(spec, num_classes=2)
     state, epoch = finetune(model, spec, (items, np.array(labels)), (items, np.array(labels)),

@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from PIL import Image
 
 from annotation.ingest.sequences import Frame, group_sequences
+from faune_platform.boxes import Box
 from inference.engine.preprocess import CropRequest
 from inference.engine.selection import DEFAULT_STRATEGY
 from tests.conftest import SHARED_CAMTRAP
@@ -169,7 +170,7 @@ def test_embeddings_skip_damaged_files_and_come_back_from_the_cache(tmp_path, mo
     folder = _classes_folder(tmp_path / "set", ["fox"], per_class=2)
     (folder / "fox" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     requests = [CropRequest(str(folder / "fox" / name), box) for name, box in
-                [("0.jpg", None), ("1.jpg", (0.1, 0.1, 0.5, 0.5)), ("broken.jpg", None)]]
+                [("0.jpg", None), ("1.jpg", Box(0.1, 0.1, 0.5, 0.5)), ("broken.jpg", None)]]
     vectors, readable = sim.embed(requests, cache=tmp_path / "cache.npz")
     assert vectors.shape == (3, 1280) and readable.tolist() == [True, True, False]
     monkeypatch.setattr(sim, "load_efficientnet_lite0", lambda: pytest.fail("the cache should have answered"))

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from faune_platform.boxes import Box
 from faune_platform.errors import InputRefused
 from inference.engine.aggregate import class_probabilities
 from inference.engine.backbones import load_efficientnet_lite0
-from inference.engine.preprocess import Box, CropRequest, load_crop
+from inference.engine.preprocess import CropRequest, load_crop
 from inference.engine.selection import Pool, select
 from inference.engine.specs import EFFICIENTNET_LITE0
 from training.engine.few_labels import learn_head
@@ -95,7 +96,8 @@ def labelled_set(items: list[Item], embeddings: np.ndarray) -> LabelledSet:
 
 def _cache_key(request: CropRequest, backbone_key: str) -> str:
     stat = Path(request.path).stat()
-    return f"{backbone_key}|{request.path}|{stat.st_size}|{stat.st_mtime_ns}|{request.box}"
+    box = request.box.to_tuple() if request.box else None  # as keys were written before Box: caches stay valid
+    return f"{backbone_key}|{request.path}|{stat.st_size}|{stat.st_mtime_ns}|{box}"
 
 
 def _read_cache(path: Path | None) -> dict[str, np.ndarray]:

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 
 from annotation.models import Image, Taxon
 from annotation.services.stored_files import cached_local_file
+from faune_platform.boxes import Category
 from faune_platform.files import file_sha256
 from inference.engine.preprocess import CropRequest
 from inference.engine.specs import BackboneSpec
@@ -37,8 +38,9 @@ def _crops(image_ids: np.ndarray) -> np.ndarray:
     images = Image.objects.in_bulk(image_ids.tolist())
     ordered = [images[i] for i in image_ids.tolist()]
     choices = choose_boxes(ordered, threshold=settings.FAUNE["DETECTION_THRESHOLD"])
-    requests = [CropRequest(str(cached_local_file(image.file)), choice.box if choice.category == "animal" else None)
-                for image, choice in zip(ordered, choices, strict=True)]
+    animal_boxes = [choice.box if choice.category == Category.ANIMAL else None for choice in choices]
+    requests = [CropRequest(str(cached_local_file(image.file)), box)
+                for image, box in zip(ordered, animal_boxes, strict=True)]
     return np.array(requests, dtype=object)
 
 

@@ -26,7 +26,7 @@ def _skip_reason(planned: PlannedFile) -> str:
 
 def _main_label(labels: list[PlannedLabel]) -> PlannedLabel:
     """The label of the largest box: the animal the pipeline would crop. Without boxes, the first label."""
-    return max(labels, key=lambda label: label.box[2] * label.box[3] if label.box else -1.0)
+    return max(labels, key=lambda label: label.box.area if label.box else -1.0)
 
 
 def _exif_time(planned: PlannedFile, earliest_year: int) -> dt.datetime | None:

@@ -14,7 +14,8 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from inference.engine.exports.records import Classification, Event, Frame, Site
+from faune_platform.boxes import Category
+from inference.engine.exports.records import UNKNOWN, Classification, Event, Frame, Site
 
 VERSION = "1.0.2"
 BASE_URL = f"https://raw.githubusercontent.com/tdwg/camtrap-dp/{VERSION}"
@@ -38,8 +39,6 @@ OBSERVATION_COLUMNS = [
     "bboxHeight", "classificationMethod", "classifiedBy", "classificationTimestamp", "classificationProbability",
     "observationTags", "observationComments",
 ]
-OBSERVATION_TYPE = {"animal": "animal", "human": "human", "vehicle": "vehicle", "empty": "blank",
-                    "unknown": "unknown"}
 SAMPLING_DESIGNS = ("simpleRandom", "systematicRandom", "clusteredRandom", "experimental", "targeted",
                     "opportunistic")
 _OFFSET = re.compile(r"^(Z|[+-](0\d|1[0-4]):[0-5]\d)$")
@@ -118,14 +117,21 @@ def media_row(frame: Frame, offset: str) -> Object:
 
 
 def _classification_fields(said: Classification) -> Object:
-    kind = OBSERVATION_TYPE.get(said.kind, "unclassified")
-    named = kind in ("animal", "human")
+    kind = _observation_type(said.kind)
+    named = kind in (Category.ANIMAL.observation_type, Category.HUMAN.observation_type)
     return {
         "observationType": kind, "scientificName": said.scientific_name if named else "",
         "count": said.count if named and said.count else "", "classificationMethod": said.method,
         "classifiedBy": said.by, "classificationTimestamp": instant(said.at),
         "classificationProbability": _number(said.probability, 4),
     }
+
+
+def _observation_type(kind: str) -> str:
+    if kind == UNKNOWN:
+        return "unknown"
+    category = Category.of(kind)
+    return category.observation_type if category else "unclassified"
 
 
 def _unclassified() -> Object:
@@ -135,8 +141,9 @@ def _unclassified() -> Object:
 def _box_fields(said: Classification) -> Object:
     if said.box is None:
         return {}
-    x, y, w, h = said.box
-    return {"bboxX": _number(x), "bboxY": _number(y), "bboxWidth": _number(w), "bboxHeight": _number(h)}
+    box = said.box
+    return {"bboxX": _number(box.x), "bboxY": _number(box.y), "bboxWidth": _number(box.w),
+            "bboxHeight": _number(box.h)}
 
 
 def _media_observation(frame: Frame, said: Classification | None, offset: str, number: int) -> Object:

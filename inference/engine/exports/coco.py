@@ -6,7 +6,7 @@ file sits beside the partner's own folders (and imports back here as a COCO layo
 import datetime as dt
 from typing import Any
 
-from inference.engine.exports.records import Event, Frame
+from inference.engine.exports.records import Event
 
 FORMAT_VERSION = "1.0"
 
@@ -22,12 +22,6 @@ def image_entries(event: Event) -> list[dict[str, Any]]:
              "seq_num_frames": size, "frame_num": number} for number, frame in enumerate(event.frames)]
 
 
-def _pixels(frame: Frame, box: tuple[float, float, float, float]) -> list[float]:
-    x, y, w, h = box
-    return [round(x * frame.width, 2), round(y * frame.height, 2), round(w * frame.width, 2),
-            round(h * frame.height, 2)]
-
-
 def annotation_entries(event: Event) -> list[dict[str, Any]]:
     rows = []
     for frame in event.frames:
@@ -36,7 +30,7 @@ def annotation_entries(event: Event) -> list[dict[str, Any]]:
             continue
         row: dict[str, Any] = {"id": f"{frame.id}-1", "image_id": frame.id, "category_id": label.taxon_id}
         if label.box is not None:
-            row["bbox"] = _pixels(frame, label.box)
+            row["bbox"] = label.box.to_pixels(frame.width, frame.height)
         if label.count:
             row["count"] = label.count
         rows.append(row)

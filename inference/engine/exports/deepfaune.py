@@ -11,7 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from inference.engine.exports.records import Classification, Event, Frame
+from faune_platform.boxes import Category, DetectorCategory
+from inference.engine.exports.records import UNKNOWN, Classification, Event, Frame
 
 COLUMNS = ["filename", "date", "seqnum", "prediction", "score", "top1", "count", "humancount", "source"]
 WORDS = {
@@ -24,9 +25,9 @@ LANGUAGES = tuple(WORDS)
 
 
 def _name(said: Classification, language: str) -> str:
-    if said.kind == "unknown":
+    if said.kind == UNKNOWN:
         return WORDS[language]["undefined"]
-    if said.kind in ("empty", "human", "vehicle") and not (said.name_fr or said.name_en):
+    if said.kind in (Category.EMPTY, Category.HUMAN, Category.VEHICLE) and not (said.name_fr or said.name_en):
         return WORDS[language][said.kind]
     return (said.name_fr if language == "fr" else said.name_en) or said.name_en or said.kind
 
@@ -40,7 +41,8 @@ def _counts(frame: Frame, threshold: float) -> tuple[int | str, int | str]:
     if frame.detections is None:
         return "", ""
     sure = [d for d in frame.detections if d.confidence >= threshold]
-    return sum(d.category == "animal" for d in sure), sum(d.category == "person" for d in sure)
+    animals = sum(d.category == DetectorCategory.ANIMAL for d in sure)
+    return animals, sum(d.category == DetectorCategory.PERSON for d in sure)
 
 
 def _date(value: dt.datetime | None) -> str:

@@ -6,7 +6,9 @@ without a zone); `Site.utc_offset` says the zone when it is known. Times of clas
 import datetime as dt
 from dataclasses import dataclass
 
-Box = tuple[float, float, float, float]
+from faune_platform.boxes import Box, DetectorCategory
+
+UNKNOWN = "unknown"  # the kind of a model's classification too unsure to name a taxon
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class Site:
 class Classification:
     """What a frame or a sequence shows, said by a person (a label) or by a model (a prediction)."""
 
-    kind: str  # animal / human / vehicle / empty / unknown (a model too unsure to say)
+    kind: str  # a Category (animal / human / vehicle / empty), or UNKNOWN
     taxon_id: int | None = None
     scientific_name: str = ""
     name_en: str = ""
@@ -52,7 +54,7 @@ class Classification:
 class Found:
     """A box a detector found."""
 
-    category: str  # animal / person / vehicle
+    category: DetectorCategory
     confidence: float
     box: Box
 

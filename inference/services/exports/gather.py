@@ -9,7 +9,8 @@ from django.db.models import QuerySet
 
 from annotation.models import Annotation, BatchItem, Deployment, Image, LabelSource, MediaKind, Taxon, UploadBatch
 from annotation.privacy import blurred_copy, people_in
-from inference.engine.exports.records import Classification, Event, Found, Frame, Site
+from faune_platform.boxes import Box, Category, DetectorCategory
+from inference.engine.exports.records import UNKNOWN, Classification, Event, Found, Frame, Site
 from inference.models import BoxSource, Detection, ModelVersion, Prediction, SequencePrediction
 
 CAMTRAPDP = "camtrapdp"  # the key under which a Camtrap DP import keeps what the pool has no column for
@@ -113,8 +114,7 @@ def _taxon_said(taxon: Taxon | None, kind: str) -> dict:
 
 def _label(ctx: Context, label: Annotation, item_name: str) -> Classification:
     taxon = ctx.taxa[label.taxon_id]
-    box = (label.box_x, label.box_y, label.box_w, label.box_h) if label.has_box else None
-    said = Classification(**_taxon_said(taxon, taxon.kind), count=label.count, box=box, method="human",
+    said = Classification(**_taxon_said(taxon, taxon.kind), count=label.count, box=label.box, method="human",
                           by=_person(label.author), at=label.created_at, source=label.source)
     if label.source == LabelSource.IMPORT and label.batch_id in ctx.provenance:
         return _with_provenance(said, taxon, ctx.provenance[label.batch_id].get(item_name, []))
@@ -123,7 +123,7 @@ def _label(ctx: Context, label: Annotation, item_name: str) -> Classification:
 
 def _with_provenance(said: Classification, taxon: Taxon, entries: list[dict]) -> Classification:
     """An imported label as its source classified it (a person or a model, when, how sure)."""
-    box = [round(v, 5) for v in said.box] if said.box else None
+    box = said.box.to_list(digits=5) if said.box else None  # as the import wrote it (_provenance)
     for entry in entries:
         if entry.get("taxon") == taxon.slug and entry.get("box") == box:
             at = dt.datetime.fromisoformat(entry["at"]) if entry.get("at") else None
@@ -135,13 +135,13 @@ def _with_provenance(said: Classification, taxon: Taxon, entries: list[dict]) ->
 def _machine(ctx: Context, taxon_id: int | None, category: str, score: float, top: list, threshold: float,
              at: dt.datetime, box: list | None = None) -> Classification:
     taxon = ctx.taxa.get(taxon_id) if taxon_id else None
-    undefined = category == "animal" and score < threshold
+    undefined = category == Category.ANIMAL and score < threshold
     best = ctx.taxa.get(top[0][0]) if top else taxon
     version = ctx.version
-    return Classification(**_taxon_said(None if undefined else taxon, "unknown" if undefined else category),
+    return Classification(**_taxon_said(None if undefined else taxon, UNKNOWN if undefined else category),
                           method="machine", by=f"{version.name} {version.version}", at=at,
                           probability=round(score, 4), source="model",
-                          box=tuple(box) if box else None, top_name_en=best.name_en if best else "",
+                          box=Box.from_list(box) if box else None, top_name_en=best.name_en if best else "",
                           top_name_fr=best.name_fr if best else "")
 
 
@@ -151,8 +151,8 @@ def _detections(image_ids: list[int]) -> dict[int, tuple[tuple[Found, ...], str]
     chosen: dict[int, tuple[str, list[Found], str]] = {}
     for d in rows:
         source, found, name = chosen.setdefault(d.image_id, (d.source, [], d.detector))
-        if d.source == source and d.category != "empty":
-            found.append(Found(d.category, d.confidence, (d.box_x, d.box_y, d.box_w, d.box_h)))
+        if d.source == source and d.category != DetectorCategory.EMPTY:
+            found.append(Found(DetectorCategory(d.category), d.confidence, d.box))
     return {pk: (tuple(found), name) for pk, (_source, found, name) in chosen.items()}
 
 

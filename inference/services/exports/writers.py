@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from annotation.models import Deployment, Organisation, Taxon
+from annotation.models import Deployment, Organisation, Taxon, TaxonKind
 from inference.engine.exports import camtrapdp, coco, deepfaune, megadetector
 from inference.engine.exports.files import append_csv, append_jsonl, write_json_with_arrays
 from inference.engine.exports.records import Event, Frame
@@ -191,7 +191,7 @@ def _descriptor(summary: Summary, sites: list, *, title: str, organisation_ids: 
     # Several taxa may share a scientific name: the seeded one (ordered last, so written last) speaks for it.
     named = {t.scientific_name: t for t in Taxon.objects.filter(scientific_name__in=observed)
              .order_by(F("deepfaune_order").asc(nulls_first=True), "-pk")}
-    unnamed = sorted(t.name_en for t in taxa.values() if not t.scientific_name and t.kind == "animal")
+    unnamed = sorted(t.name_en for t in taxa.values() if not t.scientific_name and t.kind == TaxonKind.ANIMAL)
     if unnamed:
         notes.append(_("Taxa without a scientific name (scientificName left empty): %(names)s. Add it on the Taxa "
                        "page.") % {"names": ", ".join(unnamed)})
