@@ -27,6 +27,7 @@ run: setup
 
 lint: $(STAMP)
 	@$(PY) -m ruff check --quiet .
+	@$(PY) -m ruff format --check --quiet .
 	@$(PY) manage.py makemigrations --check --dry-run --settings=faune_platform.settings.test > /dev/null
 	@$(PY) -m mypy
 
