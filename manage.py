@@ -1,5 +1,6 @@
 #!/usr/bin/env python
 """Django's command-line entry point for the Faune platform."""
+
 import os
 import sys
 
@@ -7,8 +8,8 @@ import sys
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "faune_platform.settings.base")
     if sys.argv[1:2] == ["bootstrap"]:
-        # The key must exist before settings load: a job queued by bootstrap is signed with it, and the worker
-        # started later must read the same key.
+        # The key must exist before settings load: a job queued by bootstrap is signed with it, and
+        # the worker started later must read the same key.
         from faune_platform.settings.secret import data_dir, secret_key_ensure
 
         secret_key_ensure(data_dir())

@@ -36,14 +36,21 @@ class MembershipInline(admin.TabularInline):
 
 
 def _membership_save(form: forms.ModelForm, organisation: Organisation | None = None) -> Membership:
-    """A membership form saved through the one service that changes memberships (never the form's own save)."""
+    """A membership form saved through the one service that changes memberships (never the form's
+    own save)."""
     data, before = form.cleaned_data, form.instance
     organisation = organisation or data["organisation"]
-    if before.pk and (before.user_id != data["user"].pk or before.organisation_id != organisation.pk):
+    if before.pk and (
+        before.user_id != data["user"].pk or before.organisation_id != organisation.pk
+    ):
         old = Membership.objects.get(pk=before.pk)
         membership_remove(user=old.user, organisation=old.organisation)
-    return membership_set(user=data["user"], organisation=organisation, role=data["role"],
-                          review_taxa=list(data.get("review_taxa") or []))
+    return membership_set(
+        user=data["user"],
+        organisation=organisation,
+        role=data["role"],
+        review_taxa=list(data.get("review_taxa") or []),
+    )
 
 
 def _admin_refusal(request: HttpRequest, error: ValidationError) -> None:
@@ -59,7 +66,11 @@ class OrganisationAdmin(admin.ModelAdmin):
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
         if formset.model is not Membership:
             return super().save_formset(request, form, formset, change)
-        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []  # the admin's log reads them
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = (
+            [],
+            [],
+            [],
+        )  # the admin's log reads them
         for member in formset.forms:
             data = getattr(member, "cleaned_data", None)
             if not data or not (member.has_changed() or data.get("DELETE")):
@@ -110,21 +121,41 @@ class TaxonAdmin(admin.ModelAdmin):
 
 
 class DeploymentAdminForm(forms.ModelForm):
-    # The model field takes any 64-bit number on SQLite; the service refuses past this bound, so the form too.
+    # The model field takes any 64-bit number on SQLite; the service refuses past this bound, so the
+    # form too.
     clock_offset_s = forms.IntegerField(
-        min_value=-MAX_CLOCK_OFFSET_S, max_value=MAX_CLOCK_OFFSET_S, initial=0,
-        help_text=Deployment._meta.get_field("clock_offset_s").help_text)
+        min_value=-MAX_CLOCK_OFFSET_S,
+        max_value=MAX_CLOCK_OFFSET_S,
+        initial=0,
+        help_text=Deployment._meta.get_field("clock_offset_s").help_text,
+    )
 
     class Meta:
         model = Deployment
-        fields = ["organisation", "name", "latitude", "longitude", "camera_make", "camera_model", "start",
-                  "end", "clock_offset_s"]
+        fields = [
+            "organisation",
+            "name",
+            "latitude",
+            "longitude",
+            "camera_make",
+            "camera_model",
+            "start",
+            "end",
+            "clock_offset_s",
+        ]
 
 
 @admin.register(Deployment)
 class DeploymentAdmin(admin.ModelAdmin):
     form = DeploymentAdminForm
-    list_display = ["name", "organisation", "latitude", "longitude", "camera_model", "clock_offset_s"]
+    list_display = [
+        "name",
+        "organisation",
+        "latitude",
+        "longitude",
+        "camera_model",
+        "clock_offset_s",
+    ]
     list_filter = ["organisation"]
     search_fields = ["name"]
 
@@ -174,15 +205,22 @@ SITE_ADMIN_FIELDS = {"is_staff", "is_superuser", "groups", "user_permissions"}
 
 
 class FauneUserAdmin(UserAdmin):
-    """Coordinators add and edit accounts; only site admins see, change or grant site-admin rights (a
-    coordinator who could would keep them after losing the role)."""
+    """Coordinators add and edit accounts; only site admins see, change or grant site-admin rights
+    (a coordinator who could would keep them after losing the role)."""
 
-    def get_fieldsets(self, request: HttpRequest, obj=None) -> Iterable[tuple[str | None, dict[str, Any]]]:
+    def get_fieldsets(
+        self, request: HttpRequest, obj=None
+    ) -> Iterable[tuple[str | None, dict[str, Any]]]:
         fieldsets = super().get_fieldsets(request, obj)
         if request.user.is_superuser:
             return fieldsets
-        return [(name, {**options, "fields": [f for f in options["fields"] if f not in SITE_ADMIN_FIELDS]})
-                for name, options in fieldsets]
+        return [
+            (
+                name,
+                {**options, "fields": [f for f in options["fields"] if f not in SITE_ADMIN_FIELDS]},
+            )
+            for name, options in fieldsets
+        ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         users = super().get_queryset(request)

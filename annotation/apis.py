@@ -1,4 +1,6 @@
-"""REST API of the labelled pool: thin views that validate, call one service or selector, serialize."""
+"""REST API of the labelled pool: thin views that validate, call one service or selector,
+serialize."""
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
@@ -95,8 +97,16 @@ from annotation.services.imports_web import (
     import_classes,
     import_mapping_submit,
 )
-from annotation.services.organisations import deployment_get_or_create, membership_remove, membership_set
-from annotation.services.proposals import taxon_proposal_accept, taxon_proposal_create, taxon_proposal_decline
+from annotation.services.organisations import (
+    deployment_get_or_create,
+    membership_remove,
+    membership_set,
+)
+from annotation.services.proposals import (
+    taxon_proposal_accept,
+    taxon_proposal_create,
+    taxon_proposal_decline,
+)
 from annotation.services.review import (
     SECOND_OPINION,
     review_queue_counts,
@@ -158,15 +168,20 @@ class DeploymentListApi(ListAPIView):
         data = dict(serializer.validated_data)
         organisation, name = data.pop("organisation"), data.pop("name")
         if not user_access(request.user).can_contribute_to(organisation.pk):
-            raise PermissionDenied(_("You are not a member of %(organisation)s.") % {"organisation": organisation.name})
+            raise PermissionDenied(
+                _("You are not a member of %(organisation)s.") % {"organisation": organisation.name}
+            )
         deployment = deployment_get_or_create(organisation=organisation, name=name, **data)
         return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
 
 
 def _upload_target(request: Request, data: dict) -> tuple[Organisation, Deployment | None]:
-    return upload_target_resolve(user=request.user, organisation_id=data.get("organisation"),
-                                 deployment_id=data.get("deployment"),
-                                 deployment_name=data.get("deployment_name", ""))
+    return upload_target_resolve(
+        user=request.user,
+        organisation_id=data.get("organisation"),
+        deployment_id=data.get("deployment"),
+        deployment_name=data.get("deployment_name", ""),
+    )
 
 
 # Room for a multipart body's boundaries and form fields around the files themselves.
@@ -174,7 +189,8 @@ _MULTIPART_SLACK_BYTES = 1024 * 1024
 
 
 def _upload_files(request: Request, *fields: str) -> list:
-    """The request's files, after refusing a body over the per-request size before it is even parsed."""
+    """The request's files, after refusing a body over the per-request size before it is even
+    parsed."""
     declared = id_or_none(request.META.get("CONTENT_LENGTH")) or 0
     if declared > settings.FAUNE["MAX_REQUEST_BYTES"] + _MULTIPART_SLACK_BYTES:
         upload_request_check(UploadSize(files=0, bytes=declared))
@@ -182,8 +198,9 @@ def _upload_files(request: Request, *fields: str) -> list:
 
 
 def _charge(organisation: Organisation, files: list | None) -> None:
-    """Count the files against the allowances (413 for a request too large, 429 with Retry-After for a day's
-    allowance, as the exception handler maps them); None: only check that today's allowance is not spent already."""
+    """Count the files against the allowances (413 for a request too large, 429 with Retry-After for
+    a day's allowance, as the exception handler maps them); None: only check that today's allowance
+    is not spent already."""
     if files is None:
         upload_allowance_check(organisation=organisation)
     else:
@@ -192,9 +209,9 @@ def _charge(organisation: Organisation, files: list | None) -> None:
 
 
 def _open_batch(request: Request, files: list | None = None) -> UploadBatch:
-    """A new upload batch where the request says (organisation, deployment or a new deployment's name); `files`
-    are counted against the upload allowances first (without files, a spent allowance is refused), and nothing is
-    opened if they are refused."""
+    """A new upload batch where the request says (organisation, deployment or a new deployment's
+    name); `files` are counted against the upload allowances first (without files, a spent allowance
+    is refused), and nothing is opened if they are refused."""
     target = UploadTargetSerializer(data=request.data)
     target.is_valid(raise_exception=True)
     with transaction.atomic():  # a refusal also takes back the new deployment the request named
@@ -204,7 +221,8 @@ def _open_batch(request: Request, files: list | None = None) -> UploadBatch:
 
 
 def upload_response(batch: UploadBatch, items: list) -> Response:
-    """201 when something new entered the pool, 200 when all were duplicates, 400 when all were refused."""
+    """201 when something new entered the pool, 200 when all were duplicates, 400 when all were
+    refused."""
     outcomes = {item.outcome for item in items}
     if BatchOutcome.IMPORTED in outcomes:
         code = status.HTTP_201_CREATED
@@ -214,7 +232,9 @@ def upload_response(batch: UploadBatch, items: list) -> Response:
         code = status.HTTP_400_BAD_REQUEST
     body = {"batch": batch.pk, "files": items, "counts": batch_counts(batch)}
     if code == status.HTTP_400_BAD_REQUEST:
-        body["detail"] = "No file was accepted: " + "; ".join(f"{i.name}: {i.reason}" for i in items[:20])
+        body["detail"] = "No file was accepted: " + "; ".join(
+            f"{i.name}: {i.reason}" for i in items[:20]
+        )
     return Response(UploadResultSerializer(body).data, status=code)
 
 
@@ -242,14 +262,18 @@ class ImageListApi(ListAPIView):
         """Upload images, videos or zips of a card's folder (multipart `files`) into a new batch."""
         files = _upload_files(request, "files", "file")
         if not files:
-            return Response({"detail": _("Send one or more files in the multipart field 'files'.")}, status=400)
+            return Response(
+                {"detail": _("Send one or more files in the multipart field 'files'.")}, status=400
+            )
         batch = _open_batch(request, files)
         items = batch_add_uploads(batch=batch, uploads=files)
         return upload_response(batch, items)
 
 
 def _visible_image(request: Request, pk: int) -> Image:
-    return get_object_or_404(images_visible_to(request.user).select_related("sequence", "organisation"), pk=pk)
+    return get_object_or_404(
+        images_visible_to(request.user).select_related("sequence", "organisation"), pk=pk
+    )
 
 
 class ImageDetailApi(APIView):
@@ -269,14 +293,21 @@ class ImageAnnotationApi(APIView):
 
     def get(self, request: Request, pk: int) -> Response:
         """The image's label history, newest first."""
-        return Response(AnnotationSerializer(label_history(_visible_image(request, pk)), many=True).data)
+        return Response(
+            AnnotationSerializer(label_history(_visible_image(request, pk)), many=True).data
+        )
 
     def post(self, request: Request, pk: int) -> Response:
-        """Label the image (or its whole sequence); 409 when `expected_current` is no longer current."""
+        """Label the image (or its whole sequence); 409 when `expected_current` is no longer
+        current."""
         image = _visible_image(request, pk)
         if not image_editable_by(request.user, image):
-            raise PermissionDenied(_("You can see this image but not label it: it is outside your organisation "
-                                     "and your review taxa."))
+            raise PermissionDenied(
+                _(
+                    "You can see this image but not label it: it is outside your organisation "
+                    "and your review taxa."
+                )
+            )
         serializer = AnnotationCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -285,14 +316,26 @@ class ImageAnnotationApi(APIView):
         except ValueError as error:
             return Response({"detail": str(error)}, status=400)
         taxon = taxon_resolve(data["taxon"])
-        details = Details(count=data.get("count"), life_stage=data["life_stage"], sex=data["sex"],
-                          behavior=data["behavior"])
+        details = Details(
+            count=data.get("count"),
+            life_stage=data["life_stage"],
+            sex=data["sex"],
+            behavior=data["behavior"],
+        )
         annotation, decision = label_decided(
-            image=image, taxon=taxon, author=request.user, whole_sequence=data["whole_sequence"], box=box,
-            details=details, expected_current_id=data.get("expected_current"),
-            accept_prediction=data["accept_prediction"])
-        return Response(AnnotationSavedSerializer(annotation, context={"saved": decision}).data,
-                        status=status.HTTP_201_CREATED)
+            image=image,
+            taxon=taxon,
+            author=request.user,
+            whole_sequence=data["whole_sequence"],
+            box=box,
+            details=details,
+            expected_current_id=data.get("expected_current"),
+            accept_prediction=data["accept_prediction"],
+        )
+        return Response(
+            AnnotationSavedSerializer(annotation, context={"saved": decision}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class BatchListApi(APIView):
@@ -332,10 +375,14 @@ class BatchFilesApi(APIView):
         """Add files (multipart `files`) to an open upload batch."""
         batch = _visible_batch(request, pk)
         if batch.kind != BatchKind.UPLOAD or batch.status != BatchStatus.OPEN:
-            return Response({"detail": _("This batch no longer accepts files; open a new upload.")}, status=409)
+            return Response(
+                {"detail": _("This batch no longer accepts files; open a new upload.")}, status=409
+            )
         files = _upload_files(request, "files")
         if not files:
-            return Response({"detail": _("Send one or more files in the multipart field 'files'.")}, status=400)
+            return Response(
+                {"detail": _("Send one or more files in the multipart field 'files'.")}, status=400
+            )
         _charge(batch.organisation, files)
         return upload_response(batch, batch_add_uploads(batch=batch, uploads=files))
 
@@ -348,21 +395,29 @@ class BatchCloseApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         batch = _visible_batch(request, pk)
         if not user_access(request.user).can_contribute_to(batch.organisation_id):
-            raise PermissionDenied(_("You are not a member of %(organisation)s.")
-                                   % {"organisation": batch.organisation})
+            raise PermissionDenied(
+                _("You are not a member of %(organisation)s.")
+                % {"organisation": batch.organisation}
+            )
         return Response(BatchSerializer(batch_close(batch=batch)).data)
 
 
 def _import_response(batch: UploadBatch) -> Response:
-    """202 once the import is queued; 201 while the batch waits for its class mapping, with the classes, their
-    counts and suggestions, and what to do."""
+    """202 once the import is queued; 201 while the batch waits for its class mapping, with the
+    classes, their counts and suggestions, and what to do."""
     if batch.status != BatchStatus.OPEN:
         return Response(BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
     rows = import_classes(batch)
     missing = [row.name for row in rows if row.suggestion is None or not row.suggestion.exact]
-    body = {**BatchSerializer(batch).data, "classes": class_rows_data(rows), "detail": (
-        f"{len(missing)} class name(s) need a taxon: {', '.join(missing[:30])}. Nothing is imported until "
-        f"POST /api/imports/{batch.pk}/mapping/ maps them (the archive stays on the server).")}
+    body = {
+        **BatchSerializer(batch).data,
+        "classes": class_rows_data(rows),
+        "detail": (
+            f"{len(missing)} class name(s) need a taxon: {', '.join(missing[:30])}. Nothing is "
+            f"imported until POST /api/imports/{batch.pk}/mapping/ maps them (the archive stays "
+            "on the server)."
+        ),
+    }
     return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -379,18 +434,28 @@ class ImportApi(APIView):
         data = serializer.validated_data
         with transaction.atomic():  # a refusal also takes back what the request would have opened
             organisation, deployment = upload_target_resolve(
-                user=request.user, organisation_id=data.get("organisation"), deployment_id=data.get("deployment"))
+                user=request.user,
+                organisation_id=data.get("organisation"),
+                deployment_id=data.get("deployment"),
+            )
             _charge(organisation, [data["archive"]])
         name = deployment.name if deployment else data.get("deployment_name", "").strip()
         batch = import_archive_accept(  # unpacks before its own short write transactions
-            archive=data["archive"], organisation=organisation, deployment_name=name, user=request.user,
-            fmt=data["format"], create_taxa=data["create_taxa"], maxlag_s=data.get("maxlag"),
-            choices=data.get("class_mapping"))
+            archive=data["archive"],
+            organisation=organisation,
+            deployment_name=name,
+            user=request.user,
+            fmt=data["format"],
+            create_taxa=data["create_taxa"],
+            maxlag_s=data.get("maxlag"),
+            choices=data.get("class_mapping"),
+        )
         return _import_response(batch)
 
 
 class ImportMappingApi(APIView):
-    """An import waiting for its class mapping: read its classes, send the mapping (then it runs), or cancel it."""
+    """An import waiting for its class mapping: read its classes, send the mapping (then it runs),
+    or cancel it."""
 
     parser_classes = [JSONParser]
     body_serializer = ClassMappingSerializer
@@ -400,23 +465,33 @@ class ImportMappingApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         """The import's classes with their file counts and suggested taxa."""
         batch = get_object_or_404(batches_visible_to(request.user), pk=pk, kind=BatchKind.IMPORT)
-        return Response(ImportClassesSerializer({"id": batch.pk, "status": batch.status,
-                                                 "class_mapping": batch.class_mapping,
-                                                 "classes": class_rows_data(import_classes(batch))}).data)
+        return Response(
+            ImportClassesSerializer(
+                {
+                    "id": batch.pk,
+                    "status": batch.status,
+                    "class_mapping": batch.class_mapping,
+                    "classes": class_rows_data(import_classes(batch)),
+                }
+            ).data
+        )
 
     def post(self, request: Request, pk: int) -> Response:
         batch = get_object_or_404(batches_visible_to(request.user), pk=pk, kind=BatchKind.IMPORT)
         """Map every class (`class_mapping`: {class: taxon, null for no label}); the import then runs."""
         serializer = ClassMappingSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        batch = import_mapping_submit(batch=batch, choices=serializer.validated_data["class_mapping"],
-                                      user=request.user)
+        batch = import_mapping_submit(
+            batch=batch, choices=serializer.validated_data["class_mapping"], user=request.user
+        )
         return Response(BatchSerializer(batch).data, status=status.HTTP_202_ACCEPTED)
 
     def delete(self, request: Request, pk: int) -> Response:
         """Cancel the import: nothing of it was stored."""
-        import_cancel(batch=get_object_or_404(batches_visible_to(request.user), pk=pk, kind=BatchKind.IMPORT),
-                      user=request.user)
+        import_cancel(
+            batch=get_object_or_404(batches_visible_to(request.user), pk=pk, kind=BatchKind.IMPORT),
+            user=request.user,
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -431,8 +506,11 @@ class ReviewQueueApi(APIView):
 
 def _task_response(task: ReviewTask) -> Response:
     current = label_history(task.image).first()
-    return Response(ReviewTaskSerializer(review_task_data(task, frames=sequence_frames(task.sequence_id),
-                                                          current=current)).data)
+    return Response(
+        ReviewTaskSerializer(
+            review_task_data(task, frames=sequence_frames(task.sequence_id), current=current)
+        ).data
+    )
 
 
 class ReviewClaimApi(APIView):
@@ -451,7 +529,9 @@ class ReviewClaimApi(APIView):
         not_a_queue = raw not in ("triage", SECOND_OPINION) and queue is None
         if not_a_queue or (queue is not None and allowed is not None and queue not in allowed):
             raise PermissionDenied(_("That queue is not one of your review taxa."))
-        task = review_task_claim_next(user=request.user, queue_taxon_id=queue, second_opinion=second_opinion)
+        task = review_task_claim_next(
+            user=request.user, queue_taxon_id=queue, second_opinion=second_opinion
+        )
         if task is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return _task_response(task)
@@ -462,7 +542,9 @@ def _drawn(raw: dict, field: str) -> DrawnBox:
         box = Box(raw["x"], raw["y"], raw["w"], raw["h"])
     except ValueError as error:
         raise ValidationError({field: [str(error)]}) from None
-    return DrawnBox(frame=raw["frame"], box=box, taxon=taxon_resolve(raw["taxon"]) if raw.get("taxon") else None)
+    return DrawnBox(
+        frame=raw["frame"], box=box, taxon=taxon_resolve(raw["taxon"]) if raw.get("taxon") else None
+    )
 
 
 def _verdict(request: Request, kind: str = VerdictKind.LABEL) -> Verdict:
@@ -474,16 +556,29 @@ def _verdict(request: Request, kind: str = VerdictKind.LABEL) -> Verdict:
     boxes = [_drawn(raw, "boxes") for raw in data["boxes"]]
     if data.get("box"):
         boxes.append(_drawn(data["box"], "box"))
-    observations = tuple(Observation(taxon=taxon_resolve(row["taxon"]), count=row.get("count"),
-                                     life_stage=row["life_stage"], sex=row["sex"], behavior=row["behavior"])
-                         for row in data["observations"])
-    return Verdict(kind=kind, taxon=taxon_resolve(data["taxon"]), boxes=tuple(boxes), observations=observations,
-                   split={frame: taxon_resolve(name) for frame, name in data["split"].items()},
-                   expected_current_id=data.get("expected_current"))
+    observations = tuple(
+        Observation(
+            taxon=taxon_resolve(row["taxon"]),
+            count=row.get("count"),
+            life_stage=row["life_stage"],
+            sex=row["sex"],
+            behavior=row["behavior"],
+        )
+        for row in data["observations"]
+    )
+    return Verdict(
+        kind=kind,
+        taxon=taxon_resolve(data["taxon"]),
+        boxes=tuple(boxes),
+        observations=observations,
+        split={frame: taxon_resolve(name) for frame, name in data["split"].items()},
+        expected_current_id=data.get("expected_current"),
+    )
 
 
 class ReviewVerdictApi(APIView):
-    """POST label / unsure / skip on a task the user holds. The answer's `saved` is the decision to undo."""
+    """POST label / unsure / skip on a task the user holds. The answer's `saved` is the decision to
+    undo."""
 
     parser_classes = [JSONParser, FormParser]
     kind = VerdictKind.LABEL
@@ -496,12 +591,22 @@ class ReviewVerdictApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         """Your verdict on a task you hold: label it, send it to triage as unsure, or skip it."""
         review_taxa_of(request.user)
-        task = review_verdict_submit(task_id=pk, user=request.user, verdict=_verdict(request, self.kind))
-        saved = {"id": task.pk, "state": task.state, "verdict": self.kind,
-                 "waiting_for_second_review": task.state == ReviewState.OPEN and self.kind == "label",
-                 "saved": task.decision}
-        return Response(VerdictSavedSerializer(saved).data,
-                        status=status.HTTP_201_CREATED if self.kind == VerdictKind.LABEL else status.HTTP_200_OK)
+        task = review_verdict_submit(
+            task_id=pk, user=request.user, verdict=_verdict(request, self.kind)
+        )
+        saved = {
+            "id": task.pk,
+            "state": task.state,
+            "verdict": self.kind,
+            "waiting_for_second_review": task.state == ReviewState.OPEN and self.kind == "label",
+            "saved": task.decision,
+        }
+        return Response(
+            VerdictSavedSerializer(saved).data,
+            status=status.HTTP_201_CREATED
+            if self.kind == VerdictKind.LABEL
+            else status.HTTP_200_OK,
+        )
 
 
 class ReviewReleaseApi(APIView):
@@ -537,17 +642,27 @@ class ReviewConflictListApi(APIView):
     def get(self, request: Request) -> Response:
         """Tasks whose blind double reviews disagree, with each verdict (coordinators)."""
         require_coordinator(request.user, _("see review conflicts"))
-        frames = Prefetch("sequence__images", Image.objects.order_by(*FRAME_ORDER), to_attr="in_order")
-        tasks = review_conflicts().select_related("sequence", "checks_label__taxon", "checks_label__author")
+        frames = Prefetch(
+            "sequence__images", Image.objects.order_by(*FRAME_ORDER), to_attr="in_order"
+        )
+        tasks = review_conflicts().select_related(
+            "sequence", "checks_label__taxon", "checks_label__author"
+        )
         tasks = tasks.prefetch_related(frames)
         names = dict(Taxon.objects.values_list("pk", "name_en"))
         rows = []
         for task in tasks[:200]:
             row = review_task_data(task, frames=task.sequence.in_order)
-            row["verdicts"] = [{"expert": v.expert.username if v.expert else None, "kind": v.kind,
-                                "frames": {k: names.get(t) for k, t in v.frames.items()}, "boxes": v.boxes,
-                                "observations": v.observations}
-                               for v in task.verdicts.all()]
+            row["verdicts"] = [
+                {
+                    "expert": v.expert.username if v.expert else None,
+                    "kind": v.kind,
+                    "frames": {k: names.get(t) for k, t in v.frames.items()},
+                    "boxes": v.boxes,
+                    "observations": v.observations,
+                }
+                for v in task.verdicts.all()
+            ]
             rows.append(row)
         return Response(ConflictListSerializer({"count": tasks.count(), "results": rows}).data)
 
@@ -581,8 +696,8 @@ def _organisation_of(request: Request, pk: int) -> Organisation:
 
 
 class OrganisationMembersApi(APIView):
-    """Coordinators list and set an organisation's members (role, an expert's taxa): through the one membership
-    service, so a demotion takes effect on the member's next request."""
+    """Coordinators list and set an organisation's members (role, an expert's taxa): through the one
+    membership service, so a demotion takes effect on the member's next request."""
 
     parser_classes = [JSONParser, FormParser]
     body_serializer = MembershipInputSerializer
@@ -591,8 +706,11 @@ class OrganisationMembersApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         """The organisation's members with their role and review taxa (coordinators)."""
         organisation = _organisation_of(request, pk)
-        members = organisation.memberships.select_related("user").prefetch_related("review_taxa").order_by(
-            "user__username")
+        members = (
+            organisation.memberships.select_related("user")
+            .prefetch_related("review_taxa")
+            .order_by("user__username")
+        )
         return Response(MembershipSerializer(members, many=True).data)
 
     def post(self, request: Request, pk: int) -> Response:
@@ -601,9 +719,12 @@ class OrganisationMembersApi(APIView):
         serializer = MembershipInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        taxa = [taxon_resolve(name) for name in data["review_taxa"]] if "review_taxa" in data else None
-        membership = membership_set(user=data["username"], organisation=organisation, role=data["role"],
-                                    review_taxa=taxa)
+        taxa = (
+            [taxon_resolve(name) for name in data["review_taxa"]] if "review_taxa" in data else None
+        )
+        membership = membership_set(
+            user=data["username"], organisation=organisation, role=data["role"], review_taxa=taxa
+        )
         return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -611,7 +732,9 @@ class OrganisationMemberApi(APIView):
     def delete(self, request: Request, pk: int, user_id: int) -> Response:
         """Remove a member from the organisation (coordinators)."""
         organisation = _organisation_of(request, pk)
-        membership = get_object_or_404(organisation.memberships.select_related("user"), user_id=user_id)
+        membership = get_object_or_404(
+            organisation.memberships.select_related("user"), user_id=user_id
+        )
         membership_remove(user=membership.user, organisation=organisation)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -626,12 +749,14 @@ class DecisionListApi(APIView):
         query = DecisionQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         limit = query.validated_data["limit"]
-        return Response(DecisionSerializer(decisions_undoable(user=request.user, limit=limit), many=True).data)
+        return Response(
+            DecisionSerializer(decisions_undoable(user=request.user, limit=limit), many=True).data
+        )
 
 
 class DecisionUndoApi(APIView):
-    """Undo one of your decisions: 200 with what was undone (and the task, when it is yours again), 409 with
-    why not."""
+    """Undo one of your decisions: 200 with what was undone (and the task, when it is yours again),
+    409 with why not."""
 
     response_serializer = UndoneSerializer
 
@@ -639,9 +764,16 @@ class DecisionUndoApi(APIView):
         undone = decision_undo(decision_id=pk, user=request.user)
         task = None
         if undone.task is not None:
-            task = review_task_data(undone.task, frames=sequence_frames(undone.task.sequence_id),
-                                    current=label_history(undone.task.image).first())
-        return Response(UndoneSerializer({"undone": undone.undo.undoes_id, "saved": undone.undo, "task": task}).data)
+            task = review_task_data(
+                undone.task,
+                frames=sequence_frames(undone.task.sequence_id),
+                current=label_history(undone.task.image).first(),
+            )
+        return Response(
+            UndoneSerializer(
+                {"undone": undone.undo.undoes_id, "saved": undone.undo, "task": task}
+            ).data
+        )
 
 
 class TaxonProposalListApi(APIView):
@@ -672,14 +804,19 @@ class TaxonProposalAcceptApi(APIView):
     response_serializer = ProposalAcceptedSerializer
 
     def post(self, request: Request, pk: int) -> Response:
-        """Accept a proposal (coordinators): each of its frames gets the taxon, existing or created."""
+        """Accept a proposal (coordinators): each of its frames gets the taxon, existing or
+        created."""
         proposal = _proposal_of(request, pk)
         serializer = ProposalAcceptSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        outcome = taxon_proposal_accept(proposal_id=proposal.pk, user=request.user, note=data["note"],
-                                        taxon=taxon_resolve(data["taxon"]) if data.get("taxon") else None,
-                                        new_taxon={name: data[name] for name in NEW_TAXON_FIELDS if name in data})
+        outcome = taxon_proposal_accept(
+            proposal_id=proposal.pk,
+            user=request.user,
+            note=data["note"],
+            taxon=taxon_resolve(data["taxon"]) if data.get("taxon") else None,
+            new_taxon={name: data[name] for name in NEW_TAXON_FIELDS if name in data},
+        )
         accepted = ProposalAcceptedSerializer(outcome.proposal, context={"outcome": outcome})
         return Response(accepted.data, status=status.HTTP_201_CREATED)
 
@@ -694,5 +831,7 @@ class TaxonProposalDeclineApi(APIView):
         proposal = _proposal_of(request, pk)
         serializer = ProposalDeclineSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        proposal = taxon_proposal_decline(proposal_id=proposal.pk, user=request.user, **serializer.validated_data)
+        proposal = taxon_proposal_decline(
+            proposal_id=proposal.pk, user=request.user, **serializer.validated_data
+        )
         return Response(TaxonProposalSerializer(proposal).data)

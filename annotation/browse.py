@@ -1,5 +1,7 @@
-"""Reads for browsing the pool: the image list's filters (which the image page keeps, to step through the same
-images), each image's label or, failing one, the model's pre-label, and the boxes people stored on an image."""
+"""Reads for browsing the pool: the image list's filters (which the image page keeps, to step
+through the same images), each image's label or, failing one, the model's pre-label, and the boxes
+people stored on an image."""
+
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -14,8 +16,9 @@ from annotation.models import Annotation, Image, LabelSource
 from annotation.permissions import taxa_with_descendants
 from annotation.selectors import image_filter, images_visible_to
 
-# Where the label an image shows comes from: a person (a partner, or a partner who accepted the pre-label), an
-# expert, an import, only the model's pre-label, or nothing at all. A thumbnail shows exactly one of these.
+# Where the label an image shows comes from: a person (a partner, or a partner who accepted the
+# pre-label), an expert, an import, only the model's pre-label, or nothing at all. A thumbnail shows
+# exactly one of these.
 SOURCE_FILTERS: dict[str, Q] = {
     "human": Q(current_source__in=[LabelSource.PARTNER, LabelSource.MODEL_ACCEPTED]),
     "expert": Q(current_source=LabelSource.EXPERT),
@@ -41,21 +44,24 @@ BROWSE_ORDER = ("-created_at", "-pk")  # newest first, as uploads arrive
 
 
 def with_prelabels(images: QuerySet[Image]) -> QuerySet[Image]:
-    """Each image's pre-label as columns (predicted_taxon_id, predicted_score, predicted_category and
-    predicted_zero_shot), by the function settings name: the labelled pool reads pre-labels without importing the
-    app that makes them."""
+    """Each image's pre-label as columns (predicted_taxon_id, predicted_score, predicted_category
+    and predicted_zero_shot), by the function settings name: the labelled pool reads pre-labels
+    without importing the app that makes them."""
     path = settings.FAUNE.get("PRELABEL_COLUMNS")
     if not path:
-        return images.annotate(predicted_taxon_id=Value(None, IntegerField()),
-                               predicted_score=Value(None, FloatField()),
-                               predicted_category=Value(None, CharField()),
-                               predicted_zero_shot=Value(False, BooleanField()))
+        return images.annotate(
+            predicted_taxon_id=Value(None, IntegerField()),
+            predicted_score=Value(None, FloatField()),
+            predicted_category=Value(None, CharField()),
+            predicted_zero_shot=Value(False, BooleanField()),
+        )
     return import_string(path)(images)
 
 
 @dataclass(frozen=True)
 class Browse:
-    """What the image list is filtered by; the image page receives the same, to step through the same images."""
+    """What the image list is filtered by; the image page receives the same, to step through the
+    same images."""
 
     organisation: int | None = None
     deployment: int | None = None
@@ -72,10 +78,16 @@ def _day_start(day: date) -> datetime:
 
 
 def images_browse(user: User | AnonymousUser, browse: Browse) -> QuerySet[Image]:
-    """The images the user may see that match `browse`, with their pre-labels, newest first. The taxon matches
-    what a thumbnail shows: the label, or the pre-label of an image nobody labelled yet."""
-    images = image_filter(with_prelabels(images_visible_to(user)), organisation=browse.organisation,
-                          deployment=browse.deployment, batch=browse.batch, labelled=browse.labelled)
+    """The images the user may see that match `browse`, with their pre-labels, newest first. The
+    taxon matches what a thumbnail shows: the label, or the pre-label of an image nobody labelled
+    yet."""
+    images = image_filter(
+        with_prelabels(images_visible_to(user)),
+        organisation=browse.organisation,
+        deployment=browse.deployment,
+        batch=browse.batch,
+        labelled=browse.labelled,
+    )
     if browse.taken_from is not None:
         images = images.filter(taken_at__gte=_day_start(browse.taken_from))
     if browse.taken_to is not None and browse.taken_to < date.max:  # the whole of the last day
@@ -84,13 +96,15 @@ def images_browse(user: User | AnonymousUser, browse: Browse) -> QuerySet[Image]
 
 
 def shown_as(images: QuerySet[Image], *, taxon: int | None, source: str) -> QuerySet[Image]:
-    """The images whose thumbnail shows `taxon` (or a taxon below it): their label, or the pre-label of an image
-    nobody labelled yet (`images` carry `with_prelabels`); and whose label came from `source`. The image list and
-    the exports of a filtered list both select this way."""
+    """The images whose thumbnail shows `taxon` (or a taxon below it): their label, or the pre-label
+    of an image nobody labelled yet (`images` carry `with_prelabels`); and whose label came from
+    `source`. The image list and the exports of a filtered list both select this way."""
     if taxon is not None:
         wanted = taxa_with_descendants({taxon})
-        images = images.filter(Q(current_taxon_id__in=wanted)
-                               | Q(current_taxon_id__isnull=True, predicted_taxon_id__in=wanted))
+        images = images.filter(
+            Q(current_taxon_id__in=wanted)
+            | Q(current_taxon_id__isnull=True, predicted_taxon_id__in=wanted)
+        )
     if source:
         images = images.filter(SOURCE_FILTERS[source])
     return images
@@ -100,17 +114,25 @@ def shown_as(images: QuerySet[Image], *, taxon: int | None, source: str) -> Quer
 class Neighbours:
     previous: int | None
     next: int | None
-    position: int | None  # 1-based place of the image in the list; None when it no longer matches the filter
+    position: (
+        int | None
+    )  # 1-based place of the image in the list; None when it no longer matches the filter
     total: int
 
 
 def browse_neighbours(images: QuerySet[Image], image: Image) -> Neighbours:
-    """The images before and after `image` in the filtered list. They are found by the image's place in the sort
-    order, not by its membership: an image that left the filter (labelled since, say) still has neighbours."""
+    """The images before and after `image` in the filtered list. They are found by the image's place
+    in the sort order, not by its membership: an image that left the filter (labelled since, say)
+    still has neighbours."""
     at = image.created_at
     earlier_in_list = Q(created_at__gt=at) | Q(created_at=at, pk__gt=image.pk)
     later_in_list = Q(created_at__lt=at) | Q(created_at=at, pk__lt=image.pk)
-    previous = images.filter(earlier_in_list).order_by("created_at", "pk").values_list("pk", flat=True).first()
+    previous = (
+        images.filter(earlier_in_list)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
     following = images.filter(later_in_list).values_list("pk", flat=True).first()
     inside = images.filter(pk=image.pk).exists()
     position = images.filter(earlier_in_list).count() + 1 if inside else None
@@ -119,16 +141,20 @@ def browse_neighbours(images: QuerySet[Image], image: Image) -> Neighbours:
 
 @dataclass(frozen=True)
 class LabelBox:
-    """A box a person (or an import) stored with a label, placed as percentages of the photo, so it sits on
-    the same pixels whatever size the photo is shown at."""
+    """A box a person (or an import) stored with a label, placed as percentages of the photo, so it
+    sits on the same pixels whatever size the photo is shown at."""
 
     annotation: Annotation
 
     @property
     def style(self) -> str:
-        a = self.annotation  # formatted here, not in the template, so no locale turns 12.5 into 12,5
-        return f"left: {a.box_x * 100:.4f}%; top: {a.box_y * 100:.4f}%; " \
-               f"width: {a.box_w * 100:.4f}%; height: {a.box_h * 100:.4f}%"
+        a = (
+            self.annotation
+        )  # formatted here, not in the template, so no locale turns 12.5 into 12,5
+        return (
+            f"left: {a.box_x * 100:.4f}%; top: {a.box_y * 100:.4f}%; "
+            f"width: {a.box_w * 100:.4f}%; height: {a.box_h * 100:.4f}%"
+        )
 
     @property
     def source(self) -> str:
@@ -136,18 +162,28 @@ class LabelBox:
 
 
 def label_boxes(image: Image) -> list[LabelBox]:
-    """The boxes of the newest labelling pass that drew any on this image: every box of that pass (an import
-    or a person may box several animals), none of the passes it superseded (they stay in the history)."""
-    boxed = list(Annotation.objects.filter(image=image, box_w__isnull=False).select_related("taxon", "author")
-                 .order_by("-created_at", "-pk"))
+    """The boxes of the newest labelling pass that drew any on this image: every box of that pass
+    (an import or a person may box several animals), none of the passes it superseded (they stay in
+    the history)."""
+    boxed = list(
+        Annotation.objects.filter(image=image, box_w__isnull=False)
+        .select_related("taxon", "author")
+        .order_by("-created_at", "-pk")
+    )
     if not boxed:
         return []
     newest = boxed[0]
 
     def same_pass(label: Annotation) -> bool:
-        return (label.source, label.batch_id, label.author_id) == (newest.source, newest.batch_id, newest.author_id)
+        return (label.source, label.batch_id, label.author_id) == (
+            newest.source,
+            newest.batch_id,
+            newest.author_id,
+        )
 
     drawn: dict[tuple, LabelBox] = {}  # a dataset that lists the same box twice gets it drawn once
     for label in filter(same_pass, boxed):
-        drawn.setdefault((label.taxon_id, label.box_x, label.box_y, label.box_w, label.box_h), LabelBox(label))
+        drawn.setdefault(
+            (label.taxon_id, label.box_x, label.box_y, label.box_w, label.box_h), LabelBox(label)
+        )
     return list(drawn.values())

@@ -1,4 +1,5 @@
 """Forms of the people pages: organisations, invitations, set-password links."""
+
 from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.utils.translation import gettext_lazy as _
@@ -12,15 +13,20 @@ class OrganisationForm(forms.Form):
 
 
 class InviteForm(forms.Form):
-    """A person new to the platform: their account is created with no password, and a one-time link lets them
-    choose it."""
+    """A person new to the platform: their account is created with no password, and a one-time link
+    lets them choose it."""
 
-    username = forms.CharField(max_length=150, label=_("User name"), validators=[UnicodeUsernameValidator()],
-                               help_text=_("Letters, digits and @ . + - _ only; they log in with it."))
+    username = forms.CharField(
+        max_length=150,
+        label=_("User name"),
+        validators=[UnicodeUsernameValidator()],
+        help_text=_("Letters, digits and @ . + - _ only; they log in with it."),
+    )
     email = forms.EmailField(required=False, label=_("E-mail (optional)"))
     role = forms.ChoiceField(choices=Role.choices, label=_("Role"))
-    review_taxa = forms.ModelMultipleChoiceField(queryset=Taxon.objects.all(), required=False,
-                                                 label=_("Review taxa (experts)"))
+    review_taxa = forms.ModelMultipleChoiceField(
+        queryset=Taxon.objects.all(), required=False, label=_("Review taxa (experts)")
+    )
 
 
 class PasswordLinkForm(forms.Form):

@@ -1,9 +1,15 @@
-"""What the annotation API answers where no model serializer says it: the JSON shape of each such response,
-declared here (the request shapes and the model serializers are in annotation/serializers.py)."""
+"""What the annotation API answers where no model serializer says it: the JSON shape of each such
+response, declared here (the request shapes and the model serializers are in
+annotation/serializers.py)."""
+
 from rest_framework import serializers
 
 from annotation.models import Decision
-from annotation.serializers import AnnotationSerializer, BatchItemSerializer, TaxonProposalSerializer
+from annotation.serializers import (
+    AnnotationSerializer,
+    BatchItemSerializer,
+    TaxonProposalSerializer,
+)
 
 
 class DecisionSerializer(serializers.Serializer):
@@ -21,7 +27,8 @@ def decision_or_none(decision: Decision | None) -> dict | None:
 
 
 class UploadResultSerializer(serializers.Serializer):
-    """Each file of an upload with its outcome, the batch's counts, and `detail` when no file was accepted."""
+    """Each file of an upload with its outcome, the batch's counts, and `detail` when no file was
+    accepted."""
 
     batch = serializers.IntegerField()
     files = BatchItemSerializer(many=True)
@@ -34,7 +41,9 @@ class ClassRowSerializer(serializers.Serializer):
 
     name = serializers.CharField()
     images = serializers.IntegerField()
-    suggestion = serializers.JSONField(help_text="{taxon, name_en, name_fr, how, exact, why}, or null")
+    suggestion = serializers.JSONField(
+        help_text="{taxon, name_en, name_fr, how, exact, why}, or null"
+    )
 
 
 class ImportClassesSerializer(serializers.Serializer):
@@ -64,10 +73,13 @@ class ProposalSavedSerializer(TaxonProposalSerializer):
 
 
 class ProposalAcceptedSerializer(TaxonProposalSerializer):
-    """An accepted proposal, with the frames labelled and those left alone (the outcome, given in the context)."""
+    """An accepted proposal, with the frames labelled and those left alone (the outcome, given in
+    the context)."""
 
     labelled = serializers.SerializerMethodField()
-    left_alone = serializers.SerializerMethodField(help_text="{frame id: who labelled it since the proposal}")
+    left_alone = serializers.SerializerMethodField(
+        help_text="{frame id: who labelled it since the proposal}"
+    )
 
     class Meta(TaxonProposalSerializer.Meta):
         fields = [*TaxonProposalSerializer.Meta.fields, "labelled", "left_alone"]
@@ -97,8 +109,9 @@ class FrameSerializer(serializers.Serializer):
 
 
 class ReviewTaskSerializer(serializers.Serializer):
-    """A task as the review desk needs it (`review_task_data`): its frames, the current label, the label it
-    checks, why it is offered, and the `labels_stamp` to send back as `expected_current`."""
+    """A task as the review desk needs it (`review_task_data`): its frames, the current label, the
+    label it checks, why it is offered, and the `labels_stamp` to send back as
+    `expected_current`."""
 
     id = serializers.IntegerField()
     image = serializers.IntegerField()
@@ -121,7 +134,9 @@ class ReviewTaskSerializer(serializers.Serializer):
 class ConflictVerdictSerializer(serializers.Serializer):
     expert = serializers.CharField(allow_null=True)
     kind = serializers.CharField()
-    frames = serializers.DictField(child=serializers.CharField(allow_null=True), help_text="{frame id: taxon}")
+    frames = serializers.DictField(
+        child=serializers.CharField(allow_null=True), help_text="{frame id: taxon}"
+    )
     boxes = serializers.JSONField()
     observations = serializers.JSONField()
 
@@ -142,7 +157,8 @@ class AgreementRowSerializer(serializers.Serializer):
 
 
 class AgreementSerializer(serializers.Serializer):
-    """How often experts agree (`review_agreement`): rate and Cohen's kappa, per queue and per expert."""
+    """How often experts agree (`review_agreement`): rate and Cohen's kappa, per queue and per
+    expert."""
 
     double_reviews = serializers.IntegerField()
     agreement = serializers.FloatField(allow_null=True)
@@ -172,7 +188,8 @@ class ResolvedSerializer(serializers.Serializer):
 
 
 class UndoneSerializer(serializers.Serializer):
-    """What an undo did: the decision undone, the undo itself, and the task when it is yours again."""
+    """What an undo did: the decision undone, the undo itself, and the task when it is yours
+    again."""
 
     undone = serializers.IntegerField(help_text="the id of the decision undone")
     saved = DecisionSerializer()

@@ -1,5 +1,7 @@
-"""Who may see and change what. Coordinator rights come from memberships alone (plus the site-admin flag that
-only `createsuperuser` and `bootstrap` set), read again on every request: a demotion takes effect at once."""
+"""Who may see and change what. Coordinator rights come from memberships alone (plus the site-admin
+flag that only `createsuperuser` and `bootstrap` set), read again on every request: a demotion takes
+effect at once."""
+
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -50,7 +52,8 @@ def user_access(user: User | AnonymousUser) -> Access:
     expert_taxa = {t.pk for m in memberships if m.role == Role.EXPERT for t in m.review_taxa.all()}
     access = Access(
         authenticated=True,
-        coordinator=user.is_superuser or any(m.role == Role.COORDINATOR for m in memberships),  # site admin
+        coordinator=user.is_superuser
+        or any(m.role == Role.COORDINATOR for m in memberships),  # site admin
         organisation_ids=frozenset(m.organisation_id for m in memberships),
         expert_taxon_ids=taxa_with_descendants(expert_taxa) if expert_taxa else frozenset(),
     )
@@ -59,13 +62,15 @@ def user_access(user: User | AnonymousUser) -> Access:
 
 
 def require_coordinator(user: User | AnonymousUser, doing: str) -> None:
-    """Refuse (403 in pages and in the API alike) unless the user is a coordinator; `doing` ends the message."""
+    """Refuse (403 in pages and in the API alike) unless the user is a coordinator; `doing` ends the
+    message."""
     if not user_access(user).coordinator:
         raise PermissionDenied(_("Only coordinators %(doing)s.") % {"doing": doing})
 
 
 def review_taxa_of(user: User | AnonymousUser) -> set[int] | None:
-    """The queues a user works: None for coordinators (every queue); an expert's taxa (and triage); else refused."""
+    """The queues a user works: None for coordinators (every queue); an expert's taxa (and triage);
+    else refused."""
     access = user_access(user)
     if access.coordinator:
         return None

@@ -1,14 +1,18 @@
-"""People in photographs: which images show one, where, and who may see those images as they were taken.
+"""People in photographs: which images show one, where, and who may see those images as they were
+taken.
 
-A person is known to be in an image when the image is labelled with a human taxon (this app's labels), or when
-another app found one (a detector's person box, a classifier's "human"): those apps tell this one through
-`people_finder_register`, from their AppConfig.ready(), since the labelled pool imports none of them.
+A person is known to be in an image when the image is labelled with a human taxon (this app's
+labels), or when another app found one (a detector's person box, a classifier's "human"): those apps
+tell this one through `people_finder_register`, from their AppConfig.ready(), since the labelled
+pool imports none of them.
 
 Originals stay with the image's organisation and the coordinators. Everyone else (experts of other
-organisations, every export, any public page) gets a copy with the people hidden (annotation/ingest/blur.py):
-the boxes where they stand, or the whole frame when no box says where. A copy is made once and kept beside the
-originals, under a name that changes with the boxes, so a new detection never serves a stale copy.
+organisations, every export, any public page) gets a copy with the people hidden
+(annotation/ingest/blur.py): the boxes where they stand, or the whole frame when no box says where.
+A copy is made once and kept beside the originals, under a name that changes with the boxes, so a
+new detection never serves a stale copy.
 """
+
 import hashlib
 from collections.abc import Callable, Iterable
 
@@ -35,17 +39,23 @@ def people_finder_register(finder: PeopleFinder) -> None:
 
 
 def _rounded(box: Box) -> Box:
-    """To a ten-thousandth: the same person's box from a label and from a detector becomes one box."""
+    """To a ten-thousandth: the same person's box from a label and from a detector becomes one
+    box."""
     return box.rounded(4)
 
 
 def _labelled_people(image_ids: list[int]) -> dict[int, list[Box]]:
-    """Images whose current label is a human taxon, or that someone labelled human (with the box drawn, if
-    any): a label corrected since still says someone saw a person there."""
-    found: dict[int, list[Box]] = {pk: [] for pk in Image.objects.filter(
-        pk__in=image_ids, current_taxon__kind=TaxonKind.HUMAN).values_list("pk", flat=True)}
-    rows = Annotation.objects.filter(image_id__in=image_ids, taxon__kind=TaxonKind.HUMAN).values_list(
-        "image_id", *Box.COLUMNS)
+    """Images whose current label is a human taxon, or that someone labelled human (with the box
+    drawn, if any): a label corrected since still says someone saw a person there."""
+    found: dict[int, list[Box]] = {
+        pk: []
+        for pk in Image.objects.filter(
+            pk__in=image_ids, current_taxon__kind=TaxonKind.HUMAN
+        ).values_list("pk", flat=True)
+    }
+    rows = Annotation.objects.filter(
+        image_id__in=image_ids, taxon__kind=TaxonKind.HUMAN
+    ).values_list("image_id", *Box.COLUMNS)
     for image_id, *columns in rows:
         box = Box.from_columns(*columns)
         found.setdefault(image_id, [])
@@ -55,8 +65,8 @@ def _labelled_people(image_ids: list[int]) -> dict[int, list[Box]]:
 
 
 def people_in(image_ids: Iterable[int]) -> dict[int, tuple[Box, ...]]:
-    """{image id: the boxes to hide} for the images among these that show a person; an empty tuple means
-    the whole frame. Images without a known person are absent."""
+    """{image id: the boxes to hide} for the images among these that show a person; an empty tuple
+    means the whole frame. Images without a known person are absent."""
     found: dict[int, set[Box]] = {}
     for part in chunked(image_ids):
         for source in (_labelled_people, *_finders):
@@ -78,8 +88,8 @@ def blurred_name(image: Image, field: str, boxes: tuple[Box, ...]) -> str:
 
 
 def blurred_copy(image: Image, field: str, boxes: tuple[Box, ...]) -> str:
-    """The storage name of the copy with the people hidden, made now if it is not there yet; "" when the
-    original is missing."""
+    """The storage name of the copy with the people hidden, made now if it is not there yet; "" when
+    the original is missing."""
     name = blurred_name(image, field, boxes)
     if default_storage.exists(name):
         return name
@@ -92,8 +102,9 @@ def blurred_copy(image: Image, field: str, boxes: tuple[Box, ...]) -> str:
 
 
 def shown_file(user: User | AnonymousUser, image: Image, field: str) -> str:
-    """The storage name of what this user may see of the image's `field`: the original, or the copy with its
-    people hidden. A video showing people cannot be blurred here: only those who see originals may play it."""
+    """The storage name of what this user may see of the image's `field`: the original, or the copy
+    with its people hidden. A video showing people cannot be blurred here: only those who see
+    originals may play it."""
     original = getattr(image, field).name
     if sees_originals(user, image):
         return original
@@ -101,5 +112,7 @@ def shown_file(user: User | AnonymousUser, image: Image, field: str) -> str:
     if boxes is None:
         return original
     if field == "file" and image.kind == MediaKind.VIDEO:
-        raise PermissionDenied("This video shows people: only its organisation and the coordinators can play it.")
+        raise PermissionDenied(
+            "This video shows people: only its organisation and the coordinators can play it."
+        )
     return blurred_copy(image, field, boxes)

@@ -1,4 +1,5 @@
 """Reads of the labelled pool, always through what the asking user may see."""
+
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -54,32 +55,40 @@ from faune_platform.periods import Timeline, period_unit, periods_between, timel
 
 
 def _rank_expression() -> Case:
-    return Case(*(When(source=source, then=Value(rank)) for source, rank in SOURCE_RANK.items()),
-                output_field=IntegerField())
+    return Case(
+        *(When(source=source, then=Value(rank)) for source, rank in SOURCE_RANK.items()),
+        output_field=IntegerField(),
+    )
 
 
 def labels_in_force() -> QuerySet[Annotation]:
-    """Label events that count: neither an undo nor undone (an undo withdraws the event it `undoes`)."""
+    """Label events that count: neither an undo nor undone (an undo withdraws the event it
+    `undoes`)."""
     return Annotation.objects.filter(undoes__isnull=True, undone_by__isnull=True)
 
 
-def labels_for_image(image_ref: OuterRef | Image, sequence_ref: OuterRef | int) -> QuerySet[Annotation]:
-    """The label events in force that apply to an image, the winning one first (rank, then newest): the rule
-    that `Image.current_label` materialises."""
+def labels_for_image(
+    image_ref: OuterRef | Image, sequence_ref: OuterRef | int
+) -> QuerySet[Annotation]:
+    """The label events in force that apply to an image, the winning one first (rank, then newest):
+    the rule that `Image.current_label` materialises."""
     return (
-        labels_in_force().filter(Q(image=image_ref) | Q(sequence=sequence_ref))
+        labels_in_force()
+        .filter(Q(image=image_ref) | Q(sequence=sequence_ref))
         .annotate(rank=_rank_expression())
         .order_by("-rank", "-created_at", "-pk")
     )
 
 
 def label_events(image: Image) -> QuerySet[Annotation]:
-    """Every label event of an image and its sequence, newest first, undone ones and undos included: the record
-    people read (what counts is `label_history`)."""
-    return (Annotation.objects.filter(Q(image=image) | Q(sequence_id=image.sequence_id))
-            .select_related("taxon", "author", "undoes__taxon")
-            .annotate(undone=Exists(Annotation.objects.filter(undoes=OuterRef("pk"))))
-            .order_by("-created_at", "-pk"))
+    """Every label event of an image and its sequence, newest first, undone ones and undos included:
+    the record people read (what counts is `label_history`)."""
+    return (
+        Annotation.objects.filter(Q(image=image) | Q(sequence_id=image.sequence_id))
+        .select_related("taxon", "author", "undoes__taxon")
+        .annotate(undone=Exists(Annotation.objects.filter(undoes=OuterRef("pk"))))
+        .order_by("-created_at", "-pk")
+    )
 
 
 def images_visible_to(user: User | AnonymousUser) -> QuerySet[Image]:
@@ -97,15 +106,16 @@ def images_visible_to(user: User | AnonymousUser) -> QuerySet[Image]:
 
 
 def _reviewable_by(access: Access, sequence_ref: OuterRef) -> QuerySet[ReviewTask]:
-    """Waiting review tasks of a sequence in the expert's queues (or triage), and second opinions past the
-    wait (offered to every expert): experts see what they review."""
+    """Waiting review tasks of a sequence in the expert's queues (or triage), and second opinions
+    past the wait (offered to every expert): experts see what they review."""
     queues = Q(queue_taxon__isnull=True) | Q(queue_taxon_id__in=access.expert_taxon_ids)
     offered = queues | second_opinion_overdue()
     return ReviewTask.objects.filter(offered, sequence_id=sequence_ref, state__in=WAITING)
 
 
 def image_editable_by(user: User | AnonymousUser, image: Image) -> bool:
-    """Partners edit their organisation's images; experts the images in their taxa; coordinators all."""
+    """Partners edit their organisation's images; experts the images in their taxa; coordinators
+    all."""
     access = user_access(user)
     if access.can_contribute_to(image.organisation_id):
         return True
@@ -155,7 +165,9 @@ def batches_visible_to(user: User | AnonymousUser) -> QuerySet[UploadBatch]:
 
 
 def batch_counts(batch: UploadBatch) -> dict[str, int]:
-    rows = dict(batch.items.values_list("outcome").annotate(n=Count("pk")).values_list("outcome", "n"))
+    rows = dict(
+        batch.items.values_list("outcome").annotate(n=Count("pk")).values_list("outcome", "n")
+    )
     counts = {outcome: rows.get(outcome, 0) for outcome in BatchOutcome.values}
     counts["labelled"] = batch.items.filter(outcome=BatchOutcome.IMPORTED, labelled=True).count()
     counts["sequences"] = batch.images.values("sequence_id").distinct().count()
@@ -163,37 +175,54 @@ def batch_counts(batch: UploadBatch) -> dict[str, int]:
 
 
 def batch_state(batch: UploadBatch) -> str:
-    """Where a batch's storing phase stands: receiving (an upload still taking files), mapping (an import waiting
-    for its class mapping), queued, running, done or failed."""
+    """Where a batch's storing phase stands: receiving (an upload still taking files), mapping (an
+    import waiting for its class mapping), queued, running, done or failed."""
     if batch.status == BatchStatus.OPEN:
         return "receiving" if batch.kind == BatchKind.UPLOAD else "mapping"
     return batch.status
 
 
 def batch_stored_progress(batch: UploadBatch) -> dict:
-    """The storing phase of an upload or import, as its pages follow it: its state (`batch_state`), the files
-    handled and the files expected (an upload knows them once closed)."""
+    """The storing phase of an upload or import, as its pages follow it: its state (`batch_state`),
+    the files handled and the files expected (an upload knows them once closed)."""
     counts = batch_counts(batch)
-    handled = counts[BatchOutcome.IMPORTED] + counts[BatchOutcome.DUPLICATE] + counts[BatchOutcome.REJECTED]
+    handled = (
+        counts[BatchOutcome.IMPORTED]
+        + counts[BatchOutcome.DUPLICATE]
+        + counts[BatchOutcome.REJECTED]
+    )
     state = batch_state(batch)
     if batch.kind == BatchKind.IMPORT:
         total = max(batch.total, handled) if batch.total else None
     else:
         total = None if state == "receiving" else handled
-    return {"state": state, "handled": handled, "total": total, "error": batch.error, "counts": counts}
+    return {
+        "state": state,
+        "handled": handled,
+        "total": total,
+        "error": batch.error,
+        "counts": counts,
+    }
 
 
 def batch_deployment_names(batches: list[UploadBatch]) -> dict[int, list[str]]:
-    """{batch id: the deployments its images went to, by name}; before any image, the one chosen for it."""
+    """{batch id: the deployments its images went to, by name}; before any image, the one chosen for
+    it."""
     names: dict[int, list[str]] = defaultdict(list)
-    rows = (Image.objects.filter(batch__in=batches).values_list("batch_id", "deployment__name").distinct()
-            .order_by("batch_id", "deployment__name"))
+    rows = (
+        Image.objects.filter(batch__in=batches)
+        .values_list("batch_id", "deployment__name")
+        .distinct()
+        .order_by("batch_id", "deployment__name")
+    )
     for batch_id, name in rows:
         if name:
             names[batch_id].append(name)
     for batch in batches:
         if not names[batch.pk]:
-            chosen = batch.deployment.name if batch.deployment else batch.params.get("deployment", "")
+            chosen = (
+                batch.deployment.name if batch.deployment else batch.params.get("deployment", "")
+            )
             names[batch.pk] = [chosen] if chosen else []
     return dict(names)
 
@@ -203,13 +232,19 @@ def taxa_held(taxon_ids: set[int] | None = None) -> dict[int, int]:
     images = Image.objects.filter(current_taxon__isnull=False)
     if taxon_ids is not None:
         images = images.filter(current_taxon_id__in=taxon_ids)
-    return dict(images.values_list("current_taxon_id").annotate(n=Count("pk")).values_list("current_taxon_id", "n"))
+    return dict(
+        images.values_list("current_taxon_id")
+        .annotate(n=Count("pk"))
+        .values_list("current_taxon_id", "n")
+    )
 
 
 def sequence_label_stamp(sequence_id: int) -> int:
-    """The newest label event on a sequence or any of its frames (0: none): what a reviewer saw is stale once it
-    changes, whichever frame was labelled."""
-    events = Annotation.objects.filter(Q(sequence_id=sequence_id) | Q(image__sequence_id=sequence_id))
+    """The newest label event on a sequence or any of its frames (0: none): what a reviewer saw is
+    stale once it changes, whichever frame was labelled."""
+    events = Annotation.objects.filter(
+        Q(sequence_id=sequence_id) | Q(image__sequence_id=sequence_id)
+    )
     return events.aggregate(newest=Max("pk"))["newest"] or 0
 
 
@@ -231,8 +266,10 @@ def taxon_resolve(text: str) -> Taxon:
     else:
         taxon = taxa_by_name().get(normalise_name(text))
     if taxon is None:
-        raise UnknownTaxon(f"Unknown taxon {text!r}. Use a taxon id, slug, or its French or English name "
-                           "(GET /api/taxa/ lists them); a coordinator can add new taxa.")
+        raise UnknownTaxon(
+            f"Unknown taxon {text!r}. Use a taxon id, slug, or its French or English name "
+            "(GET /api/taxa/ lists them); a coordinator can add new taxa."
+        )
     return taxon
 
 
@@ -241,7 +278,8 @@ def _sequence_taxon(frames: dict[str, int]) -> int:
 
 
 def _kappa(pairs: list[tuple[int, int]]) -> float | None:
-    """Cohen's kappa: agreement beyond what two raters labelling at their own base rates would reach by chance."""
+    """Cohen's kappa: agreement beyond what two raters labelling at their own base rates would reach
+    by chance."""
     if not pairs:
         return None
     observed = sum(a == b for a, b in pairs) / len(pairs)
@@ -251,11 +289,20 @@ def _kappa(pairs: list[tuple[int, int]]) -> float | None:
 
 
 def review_agreement() -> dict:
-    """Blind double reviews: how often the two experts gave the same labels, overall, per queue and per expert,
-    with Cohen's kappa on the sequence's taxon."""
-    tasks = ReviewTask.objects.filter(reviews_needed__gte=2).select_related("queue_taxon").prefetch_related(
-        "verdicts__expert")
-    per_queue, per_expert, taxa_pairs, agreed_total, total = defaultdict(list), defaultdict(list), [], 0, 0
+    """Blind double reviews: how often the two experts gave the same labels, overall, per queue and
+    per expert, with Cohen's kappa on the sequence's taxon."""
+    tasks = (
+        ReviewTask.objects.filter(reviews_needed__gte=2)
+        .select_related("queue_taxon")
+        .prefetch_related("verdicts__expert")
+    )
+    per_queue, per_expert, taxa_pairs, agreed_total, total = (
+        defaultdict(list),
+        defaultdict(list),
+        [],
+        0,
+        0,
+    )
     for task in tasks:
         labels = [v for v in task.verdicts.all() if v.kind == VerdictKind.LABEL][:2]
         if len(labels) < 2:
@@ -268,21 +315,39 @@ def review_agreement() -> dict:
         taxa_pairs.append((_sequence_taxon(labels[0].frames), _sequence_taxon(labels[1].frames)))
 
     def rows(groups: dict) -> list[dict]:
-        return [{"name": name, "double_reviews": len(values), "agreement": round(sum(values) / len(values), 4)}
-                for name, values in sorted(groups.items())]
+        return [
+            {
+                "name": name,
+                "double_reviews": len(values),
+                "agreement": round(sum(values) / len(values), 4),
+            }
+            for name, values in sorted(groups.items())
+        ]
 
-    return {"double_reviews": total, "agreement": round(agreed_total / total, 4) if total else None,
-            "kappa": _kappa(taxa_pairs), "by_queue": rows(per_queue), "by_expert": rows(per_expert),
-            "conflicts_open": review_conflicts().count()}
+    return {
+        "double_reviews": total,
+        "agreement": round(agreed_total / total, 4) if total else None,
+        "kappa": _kappa(taxa_pairs),
+        "by_queue": rows(per_queue),
+        "by_expert": rows(per_expert),
+        "conflicts_open": review_conflicts().count(),
+    }
 
 
 def review_conflicts() -> QuerySet[ReviewTask]:
     """Tasks two experts disagreed on, oldest first, with what each said."""
-    return ReviewTask.objects.filter(state=ReviewState.CONFLICT).select_related("queue_taxon").prefetch_related(
-        "verdicts__expert").order_by("created_at")
+    return (
+        ReviewTask.objects.filter(state=ReviewState.CONFLICT)
+        .select_related("queue_taxon")
+        .prefetch_related("verdicts__expert")
+        .order_by("created_at")
+    )
 
 
-FRAME_ORDER = ("taken_at", "pk")  # the frames of a sequence as they were taken (undated ones by arrival)
+FRAME_ORDER = (
+    "taken_at",
+    "pk",
+)  # the frames of a sequence as they were taken (undated ones by arrival)
 
 
 def sequence_frames(sequence_id: int) -> QuerySet[Image]:
@@ -290,16 +355,18 @@ def sequence_frames(sequence_id: int) -> QuerySet[Image]:
 
 
 def taxa_with_experts() -> frozenset[int]:
-    """Taxa some active expert reviews; an expert of a higher taxon covers its descendants. Routing reads this
-    once per batch of tasks."""
-    experts = Membership.objects.filter(role=Role.EXPERT, user__is_active=True, review_taxa__isnull=False)
+    """Taxa some active expert reviews; an expert of a higher taxon covers its descendants. Routing
+    reads this once per batch of tasks."""
+    experts = Membership.objects.filter(
+        role=Role.EXPERT, user__is_active=True, review_taxa__isnull=False
+    )
     reviewed = set(experts.values_list("review_taxa", flat=True))
     return taxa_with_descendants(reviewed) if reviewed else frozenset()
 
 
 def first_label_at() -> Subquery:
-    """When a task's first label verdict was given: since then a blind double review waits for the next
-    expert."""
+    """When a task's first label verdict was given: since then a blind double review waits for the
+    next expert."""
     labels = ReviewVerdict.objects.filter(task=OuterRef("pk"), kind=VerdictKind.LABEL)
     return Subquery(labels.order_by("created_at", "pk").values("created_at")[:1])
 
@@ -310,29 +377,38 @@ def second_opinion_cutoff(now: datetime | None = None) -> datetime:
 
 
 def second_opinion_overdue(now: datetime | None = None) -> Q:
-    """Open blind double reviews whose first label is older than the wait: offered to every expert and
-    coordinator (never to the first expert again), so none waits forever for a second expert of its taxon."""
-    old_label = ReviewVerdict.objects.filter(task=OuterRef("pk"), kind=VerdictKind.LABEL,
-                                             created_at__lte=second_opinion_cutoff(now))
+    """Open blind double reviews whose first label is older than the wait: offered to every expert
+    and coordinator (never to the first expert again), so none waits forever for a second expert of
+    its taxon."""
+    old_label = ReviewVerdict.objects.filter(
+        task=OuterRef("pk"), kind=VerdictKind.LABEL, created_at__lte=second_opinion_cutoff(now)
+    )
     return Q(state=ReviewState.OPEN, reviews_needed__gte=2) & Q(Exists(old_label))
 
 
 def second_opinions_waiting(*, taxon_ids: set[int] | None, now: datetime | None = None) -> dict:
-    """Blind double reviews holding their first label, in the queues a user works (None: every queue) plus
-    those past the wait: how many, since when (the oldest first label), how many are past the wait."""
-    waiting = (ReviewTask.objects.filter(state=ReviewState.OPEN, reviews_needed__gte=2)
-               .annotate(waiting_since=first_label_at()).filter(waiting_since__isnull=False))
+    """Blind double reviews holding their first label, in the queues a user works (None: every
+    queue) plus those past the wait: how many, since when (the oldest first label), how many are
+    past the wait."""
+    waiting = (
+        ReviewTask.objects.filter(state=ReviewState.OPEN, reviews_needed__gte=2)
+        .annotate(waiting_since=first_label_at())
+        .filter(waiting_since__isnull=False)
+    )
     if taxon_ids is not None:
         queues = Q(queue_taxon__isnull=True) | Q(queue_taxon_id__in=taxon_ids)
         waiting = waiting.filter(queues | second_opinion_overdue(now))
     overdue = Q(waiting_since__lte=second_opinion_cutoff(now))
-    summary = waiting.aggregate(count=Count("pk"), since=Min("waiting_since"),
-                                overdue=Count("pk", filter=overdue))
+    summary = waiting.aggregate(
+        count=Count("pk"), since=Min("waiting_since"), overdue=Count("pk", filter=overdue)
+    )
     return {**summary, "wait_hours": settings.FAUNE["SECOND_OPINION_WAIT_HOURS"]}
 
 
-# Figures of the coordinators' dashboard, over the whole pool. Each is one or two grouped queries: the database
-# aggregates, Python only fills in empty periods, so they stay quick on millions of images.
+# Figures of the coordinators' dashboard, over the whole pool. Each is one or two grouped queries:
+# the database aggregates, Python only fills in empty periods, so they stay quick on millions of
+# images.
+
 
 def _labelled_at() -> Coalesce:
     """When an image got the label it carries now (its upload time if that label event is gone)."""
@@ -340,63 +416,97 @@ def _labelled_at() -> Coalesce:
 
 
 def _utc_day(expression: object) -> Substr:
-    """The UTC day of a datetime as 'YYYY-MM-DD', in native SQL on both databases (Django truncates dates on
-    SQLite through a Python function called on every row: ten times slower on a large pool)."""
+    """The UTC day of a datetime as 'YYYY-MM-DD', in native SQL on both databases (Django truncates
+    dates on SQLite through a Python function called on every row: ten times slower on a large
+    pool)."""
     return Substr(Cast(expression, CharField()), 1, 10)
 
 
 def labelled_pool_growth() -> Timeline | None:
-    """{taxon id: labelled images carrying it at the end of each period}, by the date each image got its current
-    label; the unit follows the span. The database counts per day and taxon; the days are then gathered into
-    weeks or months. None while nothing is labelled."""
+    """{taxon id: labelled images carrying it at the end of each period}, by the date each image got
+    its current label; the unit follows the span. The database counts per day and taxon; the days
+    are then gathered into weeks or months. None while nothing is labelled."""
     labelled = Image.objects.filter(current_taxon__isnull=False).annotate(at=_labelled_at())
     span = labelled.aggregate(first=Min("at"), last=Max("at"))
     if span["first"] is None:
         return None
     unit = period_unit(span["first"], span["last"])
-    days = labelled.annotate(day=_utc_day("at")).values_list("day", "current_taxon_id").annotate(n=Count("pk"))
-    rows = [(datetime.fromisoformat(day).replace(tzinfo=UTC), taxon_id, n) for day, taxon_id, n in days.order_by()]
+    days = (
+        labelled.annotate(day=_utc_day("at"))
+        .values_list("day", "current_taxon_id")
+        .annotate(n=Count("pk"))
+    )
+    rows = [
+        (datetime.fromisoformat(day).replace(tzinfo=UTC), taxon_id, n)
+        for day, taxon_id, n in days.order_by()
+    ]
     return timeline(rows, periods_between(span["first"], span["last"], unit), unit, cumulative=True)
 
 
 def labelled_by_source() -> dict[str, int]:
     """{label source: images whose current label came from it}."""
-    rows = Image.objects.exclude(current_source="").values_list("current_source").annotate(n=Count("pk"))
+    rows = (
+        Image.objects.exclude(current_source="")
+        .values_list("current_source")
+        .annotate(n=Count("pk"))
+    )
     return dict(rows.order_by())
 
 
 def organisation_contributions() -> list[dict]:
-    """Every organisation with the images it contributed and how many of them carry a label, most images first."""
+    """Every organisation with the images it contributed and how many of them carry a label, most
+    images first."""
     labelled = Q(images__current_taxon__isnull=False)
-    rows = Organisation.objects.annotate(contributed=Count("images"), labelled=Count("images", filter=labelled))
-    return list(rows.order_by("-contributed", "name").values("pk", "name", "contributed", "labelled"))
+    rows = Organisation.objects.annotate(
+        contributed=Count("images"), labelled=Count("images", filter=labelled)
+    )
+    return list(
+        rows.order_by("-contributed", "name").values("pk", "name", "contributed", "labelled")
+    )
 
 
 def review_queue_sizes(*, now: datetime | None = None) -> list[dict]:
-    """Per queue (taxon id, None for triage): tasks waiting, how many an expert holds right now, and since when
-    the oldest waits; the conflicts waiting for a coordinator come as one more row with `conflicts` set."""
+    """Per queue (taxon id, None for triage): tasks waiting, how many an expert holds right now, and
+    since when the oldest waits; the conflicts waiting for a coordinator come as one more row with
+    `conflicts` set."""
     now = now or timezone.now()
     waiting = ReviewTask.objects.filter(state=ReviewState.OPEN).values("queue_taxon_id").order_by()
-    rows = [{**row, "conflicts": False} for row in waiting.annotate(
-        waiting=Count("pk"), claimed=Count("pk", filter=Q(claimed_until__gt=now)), oldest=Min("created_at"))]
+    rows = [
+        {**row, "conflicts": False}
+        for row in waiting.annotate(
+            waiting=Count("pk"),
+            claimed=Count("pk", filter=Q(claimed_until__gt=now)),
+            oldest=Min("created_at"),
+        )
+    ]
     conflicts = ReviewTask.objects.filter(state=ReviewState.CONFLICT).aggregate(
-        waiting=Count("pk"), oldest=Min("created_at"))
+        waiting=Count("pk"), oldest=Min("created_at")
+    )
     if conflicts["waiting"]:
         rows.append({"queue_taxon_id": None, "claimed": 0, "conflicts": True, **conflicts})
     return sorted(rows, key=lambda row: -row["waiting"])
 
 
 def verdicts_by_period(*, weeks: int = 12, now: datetime | None = None) -> Timeline | None:
-    """{expert id: verdicts given in each period} over the last `weeks` weeks (from the first verdict if later),
-    by week, or by day while that span is under two weeks. None while no verdict was given in that time."""
+    """{expert id: verdicts given in each period} over the last `weeks` weeks (from the first
+    verdict if later), by week, or by day while that span is under two weeks. None while no verdict
+    was given in that time."""
     now = now or timezone.now()
-    verdicts = ReviewVerdict.objects.filter(created_at__gte=now - timedelta(weeks=weeks), expert__isnull=False)
+    verdicts = ReviewVerdict.objects.filter(
+        created_at__gte=now - timedelta(weeks=weeks), expert__isnull=False
+    )
     first = verdicts.aggregate(first=Min("created_at"))["first"]
     if first is None:
         return None
-    unit = "day" if (now - first).days < 14 else "week"  # throughput reads best per week once there are two
-    rows = (verdicts.annotate(period=Trunc("created_at", unit)).values_list("period", "expert_id")
-            .annotate(n=Count("pk")).order_by())
+    unit = (
+        "day" if (now - first).days < 14 else "week"
+    )  # throughput reads best per week once there are two
+    rows = (
+        verdicts.annotate(period=Trunc("created_at", unit))
+        .values_list("period", "expert_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
     return timeline(list(rows), periods_between(first, now, unit), unit)
 
 
@@ -404,38 +514,57 @@ THROUGHPUT_DAYS = 28  # the window of the per-day and per-week means and of the 
 
 
 def expert_throughput(*, now: datetime | None = None) -> dict[int, dict]:
-    """{user id: verdicts in all, in the last day, 7 days and THROUGHPUT_DAYS days, and the days of that window on
-    which they gave any}, for every expert and everyone who gave a verdict."""
+    """{user id: verdicts in all, in the last day, 7 days and THROUGHPUT_DAYS days, and the days of
+    that window on which they gave any}, for every expert and everyone who gave a verdict."""
     now = now or timezone.now()
     window = Q(reviewverdict__created_at__gte=now - timedelta(days=THROUGHPUT_DAYS))
-    since = {name: Q(reviewverdict__created_at__gte=now - timedelta(days=days)) for name, days in (("day", 1),
-                                                                                                  ("week", 7))}
-    reviewers = User.objects.filter(Q(memberships__role=Role.EXPERT) | Q(reviewverdict__isnull=False))
+    since = {
+        name: Q(reviewverdict__created_at__gte=now - timedelta(days=days))
+        for name, days in (("day", 1), ("week", 7))
+    }
+    reviewers = User.objects.filter(
+        Q(memberships__role=Role.EXPERT) | Q(reviewverdict__isnull=False)
+    )
     rows = User.objects.filter(pk__in=reviewers.values("pk")).annotate(
-        total=Count("reviewverdict"), day=Count("reviewverdict", filter=since["day"]),
-        week=Count("reviewverdict", filter=since["week"]), window=Count("reviewverdict", filter=window),
-        active_days=Count(TruncDate("reviewverdict__created_at"), filter=window, distinct=True))
-    return {row.pop("pk"): row for row in rows.values("pk", "username", "total", "day", "week", "window",
-                                                       "active_days")}
+        total=Count("reviewverdict"),
+        day=Count("reviewverdict", filter=since["day"]),
+        week=Count("reviewverdict", filter=since["week"]),
+        window=Count("reviewverdict", filter=window),
+        active_days=Count(TruncDate("reviewverdict__created_at"), filter=window, distinct=True),
+    )
+    return {
+        row.pop("pk"): row
+        for row in rows.values("pk", "username", "total", "day", "week", "window", "active_days")
+    }
 
 
-PAUSE = timedelta(minutes=15)  # the claim time: a longer gap between two verdicts is a pause, not work on a task
+PAUSE = timedelta(
+    minutes=15
+)  # the claim time: a longer gap between two verdicts is a pause, not work on a task
 
 
 def expert_median_seconds(*, now: datetime | None = None) -> dict[int, float]:
-    """{expert id: median seconds between two consecutive verdicts of theirs} over the last THROUGHPUT_DAYS days,
-    gaps longer than PAUSE left out: the time a task takes, as far as the data tell (claims are not kept once a
-    verdict is given). The median is taken in the database: window functions rank each expert's gaps; Django's
-    ORM cannot rank over a window's result, so the ranking wraps the ORM's own query (vendor-neutral SQL)."""
+    """{expert id: median seconds between two consecutive verdicts of theirs} over the last
+    THROUGHPUT_DAYS days, gaps longer than PAUSE left out: the time a task takes, as far as the data
+    tell (claims are not kept once a verdict is given). The median is taken in the database: window
+    functions rank each expert's gaps; Django's ORM cannot rank over a window's result, so the
+    ranking wraps the ORM's own query (vendor-neutral SQL)."""
     since = (now or timezone.now()) - timedelta(days=THROUGHPUT_DAYS)
-    previous = Window(Lag("created_at"), partition_by=[F("expert_id")], order_by=F("created_at").asc())
-    gaps = (ReviewVerdict.objects.filter(created_at__gte=since, expert__isnull=False)
-            .annotate(gap=ExpressionWrapper(F("created_at") - previous, output_field=DurationField()))
-            .values("expert_id", "gap").order_by())
+    previous = Window(
+        Lag("created_at"), partition_by=[F("expert_id")], order_by=F("created_at").asc()
+    )
+    gaps = (
+        ReviewVerdict.objects.filter(created_at__gte=since, expert__isnull=False)
+        .annotate(gap=ExpressionWrapper(F("created_at") - previous, output_field=DurationField()))
+        .values("expert_id", "gap")
+        .order_by()
+    )
     inner, params = gaps.query.sql_with_params()
     pause = DurationField().get_db_prep_value(PAUSE, connection)
-    ranks = ("ROW_NUMBER() OVER (PARTITION BY expert_id ORDER BY gap) AS gap_rank, "
-             "COUNT(*) OVER (PARTITION BY expert_id) AS gap_count")
+    ranks = (
+        "ROW_NUMBER() OVER (PARTITION BY expert_id ORDER BY gap) AS gap_rank, "
+        "COUNT(*) OVER (PARTITION BY expert_id) AS gap_count"
+    )
     ranked = f"SELECT expert_id, gap, {ranks} FROM ({inner}) gaps WHERE gap <= %s"  # noqa: S608
     # The middle rank of an odd count, the two middle ones of an even count.
     middle_ranks = "2 * gap_rank >= gap_count AND 2 * gap_rank <= gap_count + 2"
@@ -456,13 +585,19 @@ def _seconds(gap: timedelta | int) -> float:
 
 def pool_totals() -> dict[str, int]:
     """Images in the pool and how many carry a label, in one query."""
-    return Image.objects.aggregate(images=Count("pk"), labelled=Count("pk", filter=Q(current_taxon__isnull=False)))
+    return Image.objects.aggregate(
+        images=Count("pk"), labelled=Count("pk", filter=Q(current_taxon__isnull=False))
+    )
 
 
 def taxon_proposals(status: str = "pending") -> QuerySet[TaxonProposal]:
-    """Proposals of new taxa in a status ('all': every one), oldest pending first, else newest first."""
-    proposals = TaxonProposal.objects.select_related("proposed_by", "decided_by", "taxon").prefetch_related(
-        Prefetch("frames", Image.objects.order_by(*FRAME_ORDER)))
+    """Proposals of new taxa in a status ('all': every one), oldest pending first, else newest
+    first."""
+    proposals = TaxonProposal.objects.select_related(
+        "proposed_by", "decided_by", "taxon"
+    ).prefetch_related(Prefetch("frames", Image.objects.order_by(*FRAME_ORDER)))
     if status == "all":
         return proposals.order_by("-created_at", "-pk")
-    return proposals.filter(status=status).order_by("created_at" if status == "pending" else "-created_at", "pk")
+    return proposals.filter(status=status).order_by(
+        "created_at" if status == "pending" else "-created_at", "pk"
+    )

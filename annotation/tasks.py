@@ -1,5 +1,6 @@
-"""Background jobs of the labelled pool (see faune_platform/jobs.py for how every job runs). Each takes ids,
-claims its work, and can be run again after a crash without duplicating anything."""
+"""Background jobs of the labelled pool (see faune_platform/jobs.py for how every job runs). Each
+takes ids, claims its work, and can be run again after a crash without duplicating anything."""
+
 import logging
 from pathlib import Path
 
@@ -39,8 +40,9 @@ def queue_import(batch: UploadBatch) -> None:
 
 
 def import_batch_run(batch_id: int, token: str) -> None:
-    """One chunk of an import: files not reported yet, until the chunk's time is spent; then the next chunk is
-    queued, or the import ends, its images are announced for pre-labelling and its staged folder removed."""
+    """One chunk of an import: files not reported yet, until the chunk's time is spent; then the
+    next chunk is queued, or the import ends, its images are announced for pre-labelling and its
+    staged folder removed."""
     batch = job_claim(UploadBatch, batch_id, token)
     if batch is None:
         logger.info("import batch %s is not waiting for this task; nothing to do", batch_id)
@@ -62,14 +64,17 @@ def import_batch_run(batch_id: int, token: str) -> None:
 
 
 def _work(batch: UploadBatch, clock: ChunkClock) -> bool:
-    """Import files until done (True) or the chunk's time is spent, or another task took the batch over."""
+    """Import files until done (True) or the chunk's time is spent, or another task took the batch
+    over."""
     params = batch.params
     prepared = import_prepare_mapped(batch=batch, root=import_folder(batch.pk))
     job_heartbeat(batch, total=len(prepared.plan.files) + params.get("unpack_rejected", 0))
     stopped, asked = [], []
 
     def keep_going() -> bool:
-        asked.append(True)  # the first file of a chunk is always imported: every chunk makes progress
+        asked.append(
+            True
+        )  # the first file of a chunk is always imported: every chunk makes progress
         go_on = len(asked) == 1 or (not clock.spent and job_heartbeat(batch))
         if not go_on:
             stopped.append(True)
@@ -80,14 +85,15 @@ def _work(batch: UploadBatch, clock: ChunkClock) -> bool:
 
 
 def _give_up(batch: UploadBatch, error: BaseException | str) -> None:
-    """A failed import leaves nothing half-made behind (what it did import stays, with its report)."""
+    """A failed import leaves nothing half-made behind (what it did import stays, with its
+    report)."""
     job_fail(batch, error)
     _tidy(batch)
 
 
 def _tidy(batch: UploadBatch) -> None:
-    """After an import, done or failed: its staged files go, so do the cameras it created that hold nothing (all
-    their files were refused), and what it imported is announced for pre-labelling."""
+    """After an import, done or failed: its staged files go, so do the cameras it created that hold
+    nothing (all their files were refused), and what it imported is announced for pre-labelling."""
     remove_staged(import_folder(batch.pk))
     for deployment in Deployment.objects.filter(pk__in=batch.params.get("created_deployments", [])):
         try:
@@ -97,29 +103,37 @@ def _tidy(batch: UploadBatch) -> None:
     batch_announce(batch)
 
 
-# Batches nobody finished: an upload whose page was closed before "Done", an import whose classes were never mapped.
+# Batches nobody finished: an upload whose page was closed before "Done", an import whose classes
+# were never mapped.
 UPLOAD_IDLE_CLOSE_H = 24
 UNMAPPED_IMPORT_KEPT_H = 72
 
 
 def jobs_sweep() -> tuple[int, int]:
-    """Resume the imports whose worker stopped (see faune_platform.jobs.job_sweep); close the uploads nobody said
-    Done to, and drop the imports nobody mapped."""
+    """Resume the imports whose worker stopped (see faune_platform.jobs.job_sweep); close the
+    uploads nobody said Done to, and drop the imports nobody mapped."""
     batches_left_open_tidy()
     return job_sweep(Resumable(UploadBatch, IMPORT_TASK), stale_s=settings.FAUNE["JOB_STALE_S"])
 
 
 def batches_left_open_tidy() -> tuple[int, int]:
-    """Close the uploads that took no file for a day; drop the imports that waited three days for their class
-    mapping (nothing of them was stored) with their unpacked files. Returns (closed, dropped)."""
+    """Close the uploads that took no file for a day; drop the imports that waited three days for
+    their class mapping (nothing of them was stored) with their unpacked files. Returns (closed,
+    dropped)."""
     now = timezone.now()
-    idle = (UploadBatch.objects.filter(kind=BatchKind.UPLOAD, status=BatchStatus.OPEN)
-            .annotate(last=Coalesce(Max("items__created_at"), "created_at"))
-            .filter(last__lt=now - timezone.timedelta(hours=UPLOAD_IDLE_CLOSE_H)))
-    closed = UploadBatch.objects.filter(pk__in=list(idle.values_list("pk", flat=True)),
-                                        status=BatchStatus.OPEN).update(status=BatchStatus.DONE, finished_at=now)
-    stale = UploadBatch.objects.filter(kind=BatchKind.IMPORT, status=BatchStatus.OPEN,
-                                       created_at__lt=now - timezone.timedelta(hours=UNMAPPED_IMPORT_KEPT_H))
+    idle = (
+        UploadBatch.objects.filter(kind=BatchKind.UPLOAD, status=BatchStatus.OPEN)
+        .annotate(last=Coalesce(Max("items__created_at"), "created_at"))
+        .filter(last__lt=now - timezone.timedelta(hours=UPLOAD_IDLE_CLOSE_H))
+    )
+    closed = UploadBatch.objects.filter(
+        pk__in=list(idle.values_list("pk", flat=True)), status=BatchStatus.OPEN
+    ).update(status=BatchStatus.DONE, finished_at=now)
+    stale = UploadBatch.objects.filter(
+        kind=BatchKind.IMPORT,
+        status=BatchStatus.OPEN,
+        created_at__lt=now - timezone.timedelta(hours=UNMAPPED_IMPORT_KEPT_H),
+    )
     dropped = 0
     for batch_id in list(stale.values_list("pk", flat=True)):
         # one by one, still open: a mapping submitted meanwhile keeps its batch and its files

@@ -1,8 +1,11 @@
-"""Taxon names as the reader says them: French names for a French reader, English ones otherwise, and taxon lists
-sorted by that name with accents and case ignored ("Écureuil" sorts with the E's, not after Z).
+"""Taxon names as the reader says them: French names for a French reader, English ones otherwise,
+and taxon lists sorted by that name with accents and case ignored ("Écureuil" sorts with the E's,
+not after Z).
 
-Every taxon list and select (forms, pages, the API) goes through `taxa_in_reading_order`, so the order is the
-same everywhere and follows the language of the request (`get_language()`, set by the locale middleware)."""
+Every taxon list and select (forms, pages, the API) goes through `taxa_in_reading_order`, so the
+order is the same everywhere and follows the language of the request (`get_language()`, set by the
+locale middleware)."""
+
 import unicodedata
 from collections.abc import Iterable
 
@@ -10,7 +13,8 @@ from django.utils.translation import get_language
 
 from annotation.models import Taxon
 
-# Letters that Unicode decomposition leaves whole: sorted as the letters they stand for ("œil" with "oeil").
+# Letters that Unicode decomposition leaves whole: sorted as the letters they stand for ("œil" with
+# "oeil").
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
 
 
@@ -19,7 +23,8 @@ def reads_french() -> bool:
 
 
 def taxon_name(taxon: Taxon) -> str:
-    """The taxon's name in the reader's language (a taxon added without a French name falls back to English)."""
+    """The taxon's name in the reader's language (a taxon added without a French name falls back to
+    English)."""
     if reads_french():
         return taxon.name_fr or taxon.name_en
     return taxon.name_en
@@ -33,8 +38,8 @@ def taxon_label(taxon: Taxon) -> str:
 
 
 def name_sort_key(name: str) -> tuple[str, str]:
-    """Compare names without accents or case; the name itself breaks ties, so the order never depends on the
-    order rows came from the database."""
+    """Compare names without accents or case; the name itself breaks ties, so the order never
+    depends on the order rows came from the database."""
     decomposed = unicodedata.normalize("NFKD", name.translate(_LIGATURES))
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
     return plain.casefold().strip(), name

@@ -8,7 +8,11 @@ api_urlpatterns = [
     path("deployments/", apis.DeploymentListApi.as_view(), name="api-deployments"),
     path("images/", apis.ImageListApi.as_view(), name="api-images"),
     path("images/<id:pk>/", apis.ImageDetailApi.as_view(), name="api-image"),
-    path("images/<id:pk>/annotations/", apis.ImageAnnotationApi.as_view(), name="api-image-annotations"),
+    path(
+        "images/<id:pk>/annotations/",
+        apis.ImageAnnotationApi.as_view(),
+        name="api-image-annotations",
+    ),
     path("batches/", apis.BatchListApi.as_view(), name="api-batches"),
     path("batches/<id:pk>/", apis.BatchDetailApi.as_view(), name="api-batch"),
     path("batches/<id:pk>/files/", apis.BatchFilesApi.as_view(), name="api-batch-files"),
@@ -18,21 +22,48 @@ api_urlpatterns = [
     path("review/queues/", apis.ReviewQueueApi.as_view(), name="api-review-queues"),
     path("review/claim/", apis.ReviewClaimApi.as_view(), name="api-review-claim"),
     path("review/tasks/<id:pk>/label/", apis.ReviewVerdictApi.as_view(), name="api-review-label"),
-    path("review/tasks/<id:pk>/unsure/", apis.ReviewVerdictApi.as_view(kind="unsure"), name="api-review-unsure"),
-    path("review/tasks/<id:pk>/skip/", apis.ReviewVerdictApi.as_view(kind="skip"), name="api-review-skip"),
-    path("review/tasks/<id:pk>/resolve/", apis.ReviewResolveApi.as_view(), name="api-review-resolve"),
-    path("review/tasks/<id:pk>/release/", apis.ReviewReleaseApi.as_view(), name="api-review-release"),
-    path("review/tasks/<id:pk>/propose/", apis.ReviewProposeApi.as_view(), name="api-review-propose"),
+    path(
+        "review/tasks/<id:pk>/unsure/",
+        apis.ReviewVerdictApi.as_view(kind="unsure"),
+        name="api-review-unsure",
+    ),
+    path(
+        "review/tasks/<id:pk>/skip/",
+        apis.ReviewVerdictApi.as_view(kind="skip"),
+        name="api-review-skip",
+    ),
+    path(
+        "review/tasks/<id:pk>/resolve/", apis.ReviewResolveApi.as_view(), name="api-review-resolve"
+    ),
+    path(
+        "review/tasks/<id:pk>/release/", apis.ReviewReleaseApi.as_view(), name="api-review-release"
+    ),
+    path(
+        "review/tasks/<id:pk>/propose/", apis.ReviewProposeApi.as_view(), name="api-review-propose"
+    ),
     path("decisions/", apis.DecisionListApi.as_view(), name="api-decisions"),
     path("decisions/<id:pk>/undo/", apis.DecisionUndoApi.as_view(), name="api-decision-undo"),
     path("taxon-proposals/", apis.TaxonProposalListApi.as_view(), name="api-taxon-proposals"),
-    path("taxon-proposals/<id:pk>/accept/", apis.TaxonProposalAcceptApi.as_view(), name="api-taxon-proposal-accept"),
-    path("taxon-proposals/<id:pk>/decline/", apis.TaxonProposalDeclineApi.as_view(),
-         name="api-taxon-proposal-decline"),
+    path(
+        "taxon-proposals/<id:pk>/accept/",
+        apis.TaxonProposalAcceptApi.as_view(),
+        name="api-taxon-proposal-accept",
+    ),
+    path(
+        "taxon-proposals/<id:pk>/decline/",
+        apis.TaxonProposalDeclineApi.as_view(),
+        name="api-taxon-proposal-decline",
+    ),
     path("review/conflicts/", apis.ReviewConflictListApi.as_view(), name="api-review-conflicts"),
     path("review/agreement/", apis.ReviewAgreementApi.as_view(), name="api-review-agreement"),
-    path("organisations/<id:pk>/members/", apis.OrganisationMembersApi.as_view(), name="api-members"),
-    path("organisations/<id:pk>/members/<id:user_id>/", apis.OrganisationMemberApi.as_view(), name="api-member"),
+    path(
+        "organisations/<id:pk>/members/", apis.OrganisationMembersApi.as_view(), name="api-members"
+    ),
+    path(
+        "organisations/<id:pk>/members/<id:user_id>/",
+        apis.OrganisationMemberApi.as_view(),
+        name="api-member",
+    ),
 ]
 
 urlpatterns = [
@@ -51,7 +82,11 @@ urlpatterns = [
     path("review/", views.review_page, name="review"),
     path("review/conflicts/", views.review_conflicts_page, name="review-conflicts"),
     path("organisations/", views_people.organisation_list, name="organisation-list"),
-    path("organisations/<id:pk>/members/", views_people.organisation_members, name="organisation-members"),
+    path(
+        "organisations/<id:pk>/members/",
+        views_people.organisation_members,
+        name="organisation-members",
+    ),
     path("deployments/", views_deployments.deployment_list, name="deployment-list"),
     path("deployments/<id:pk>/", views_deployments.deployment_detail, name="deployment-detail"),
     path("review/proposals/", views.taxon_proposals_page, name="taxon-proposals"),

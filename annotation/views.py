@@ -1,4 +1,5 @@
 """Pages of the labelled pool. Each view checks access through the selectors, then renders."""
+
 from datetime import timedelta
 
 from django.contrib import messages
@@ -16,8 +17,20 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.browse import SOURCE_CHOICES, SOURCE_WORDS, browse_neighbours, images_browse, label_boxes
-from annotation.forms import ConflictResolveForm, ImageBrowseForm, LabelForm, ProposalDecisionForm, TaxonForm
+from annotation.browse import (
+    SOURCE_CHOICES,
+    SOURCE_WORDS,
+    browse_neighbours,
+    images_browse,
+    label_boxes,
+)
+from annotation.forms import (
+    ConflictResolveForm,
+    ImageBrowseForm,
+    LabelForm,
+    ProposalDecisionForm,
+    TaxonForm,
+)
 from annotation.models import Decision, Image, Organisation, ProposalStatus, Taxon
 from annotation.permissions import require_coordinator, review_taxa_of, user_access
 from annotation.privacy import shown_file
@@ -36,10 +49,20 @@ from annotation.selectors import (
 )
 from annotation.serializers import decision_data
 from annotation.services.annotations import LabelConflict
-from annotation.services.proposals import ProposalClosed, taxon_proposal_accept, taxon_proposal_decline
+from annotation.services.proposals import (
+    ProposalClosed,
+    taxon_proposal_accept,
+    taxon_proposal_decline,
+)
 from annotation.services.review import ReviewConflict, review_queue_counts
 from annotation.services.taxa import taxon_create
-from annotation.services.undo import UndoNotFound, UndoRefused, decision_undo, decisions_undoable, label_decided
+from annotation.services.undo import (
+    UndoNotFound,
+    UndoRefused,
+    decision_undo,
+    decisions_undoable,
+    label_decided,
+)
 from annotation.services.verdicts import Verdict, review_conflict_resolve
 from annotation.taxon_names import taxa_in_reading_order
 
@@ -53,8 +76,18 @@ def _organisations_for(request: HttpRequest) -> QuerySet[Organisation]:
     return Organisation.objects.filter(pk__in=access.organisation_ids)
 
 
-# The query-string keys of the image list's filters: its links, its pager and the image page carry them.
-BROWSE_KEYS = ("organisation", "deployment", "batch", "taxon", "source", "labelled", "taken_from", "taken_to")
+# The query-string keys of the image list's filters: its links, its pager and the image page carry
+# them.
+BROWSE_KEYS = (
+    "organisation",
+    "deployment",
+    "batch",
+    "taxon",
+    "source",
+    "labelled",
+    "taken_from",
+    "taken_to",
+)
 
 
 def _browse_params(query: QueryDict) -> str:
@@ -67,8 +100,9 @@ def _browse_params(query: QueryDict) -> str:
 
 def _name_labels(images: list[Image]) -> None:
     """Give each listed image the taxa its thumbnail names: its label's, else its pre-label's."""
-    taxa = Taxon.objects.in_bulk({i.current_taxon_id for i in images} | {i.predicted_taxon_id for i in images}
-                                 - {None})
+    taxa = Taxon.objects.in_bulk(
+        {i.current_taxon_id for i in images} | {i.predicted_taxon_id for i in images} - {None}
+    )
     for image in images:
         image.shown_taxon = taxa.get(image.current_taxon_id)
         image.predicted_taxon = taxa.get(image.predicted_taxon_id)
@@ -80,19 +114,36 @@ def image_list(request: HttpRequest) -> HttpResponse:
     form = ImageBrowseForm(request.GET)
     valid = form.is_valid()
     images = images_browse(request.user, form.browse()) if valid else Image.objects.none()
-    page = Paginator(images.select_related("deployment"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(images.select_related("deployment"), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     _name_labels(list(page))
-    by_model = [image for image in page if image.shown_taxon is None and image.predicted_score is not None]
-    return render(request, "annotation/image_list.html", {
-        "page": page, "taxa": taxa_in_reading_order(), "deployments": deployments_visible_to(request.user),
-        "by_model": bool(by_model), "zero_shot": any(image.predicted_zero_shot for image in by_model),
-        "organisations": _organisations_for(request), "query": request.GET, "form": form,
-        "sources": SOURCE_CHOICES, "refused": form.messages(), "filter_params": _browse_params(request.GET),
-    }, status=200 if valid else 400)
+    by_model = [
+        image for image in page if image.shown_taxon is None and image.predicted_score is not None
+    ]
+    return render(
+        request,
+        "annotation/image_list.html",
+        {
+            "page": page,
+            "taxa": taxa_in_reading_order(),
+            "deployments": deployments_visible_to(request.user),
+            "by_model": bool(by_model),
+            "zero_shot": any(image.predicted_zero_shot for image in by_model),
+            "organisations": _organisations_for(request),
+            "query": request.GET,
+            "form": form,
+            "sources": SOURCE_CHOICES,
+            "refused": form.messages(),
+            "filter_params": _browse_params(request.GET),
+        },
+        status=200 if valid else 400,
+    )
 
 
 def _browse_context(request: HttpRequest, image: Image) -> dict:
-    """Where the image sits in the list it was opened from (its filters come along in the query string)."""
+    """Where the image sits in the list it was opened from (its filters come along in the query
+    string)."""
     form = ImageBrowseForm(request.GET)
     params = _browse_params(request.GET)
     if not form.is_valid():
@@ -101,13 +152,20 @@ def _browse_context(request: HttpRequest, image: Image) -> dict:
     back = QueryDict(params, mutable=True)
     if neighbours.position:
         back["page"] = str((neighbours.position - 1) // PAGE_SIZE + 1)
-    return {"browse_params": params, "neighbours": neighbours,
-            "back_url": f"{reverse('image-list')}?{back.urlencode()}" if back else reverse("image-list")}
+    return {
+        "browse_params": params,
+        "neighbours": neighbours,
+        "back_url": f"{reverse('image-list')}?{back.urlencode()}"
+        if back
+        else reverse("image-list"),
+    }
 
 
 def _image_for(request: HttpRequest, pk: int) -> Image:
-    return get_object_or_404(images_visible_to(request.user).select_related("sequence", "deployment",
-                                                                             "organisation"), pk=pk)
+    return get_object_or_404(
+        images_visible_to(request.user).select_related("sequence", "deployment", "organisation"),
+        pk=pk,
+    )
 
 
 @login_required
@@ -123,35 +181,56 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
         form = LabelForm(request.POST)
         if form.is_valid():
             try:  # the toast (the undo offer below) says what was saved
-                label_decided(image=image, taxon=form.cleaned_data["taxon"], author=request.user,
-                              whole_sequence=form.cleaned_data["whole_sequence"], count=form.cleaned_data["count"],
-                              expected_current_id=form.cleaned_data["expected_current"])
+                label_decided(
+                    image=image,
+                    taxon=form.cleaned_data["taxon"],
+                    author=request.user,
+                    whole_sequence=form.cleaned_data["whole_sequence"],
+                    count=form.cleaned_data["count"],
+                    expected_current_id=form.cleaned_data["expected_current"],
+                )
             except LabelConflict as conflict:
                 messages.error(request, str(conflict))
-            return redirect(request.get_full_path())  # the same image, still within the list it came from
+            return redirect(
+                request.get_full_path()
+            )  # the same image, still within the list it came from
     frames = sequence_frames(image.sequence_id)
-    return render(request, "annotation/image_detail.html", {
-        "image": image, "history": label_events(image), "current": current, "form": form,
-        "editable": editable, "frames": frames[:200], "frame_count": frames.count(),
-        "label_boxes": label_boxes(image), **_browse_context(request, image),
-        "undo_offer": _undo_offer(request, image),
-    })
+    return render(
+        request,
+        "annotation/image_detail.html",
+        {
+            "image": image,
+            "history": label_events(image),
+            "current": current,
+            "form": form,
+            "editable": editable,
+            "frames": frames[:200],
+            "frame_count": frames.count(),
+            "label_boxes": label_boxes(image),
+            **_browse_context(request, image),
+            "undo_offer": _undo_offer(request, image),
+        },
+    )
 
 
 UNDO_OFFER_MINUTES = 30  # an image page offers to undo your own label on it for this long
 
 
 def _undo_offer(request: HttpRequest, image) -> Decision | None:
-    """Your newest decision on this image (or its sequence), still undone-able, made in the last minutes."""
+    """Your newest decision on this image (or its sequence), still undone-able, made in the last
+    minutes."""
     offer = decisions_undoable(user=request.user, limit=1, image=image).first()
-    recent = offer is not None and offer.created_at >= timezone.now() - timedelta(minutes=UNDO_OFFER_MINUTES)
+    recent = offer is not None and offer.created_at >= timezone.now() - timedelta(
+        minutes=UNDO_OFFER_MINUTES
+    )
     return offer if recent else None
 
 
 @login_required
 @require_POST
 def decision_undo_page(request: HttpRequest, pk: int) -> HttpResponse:
-    """Undo from a page (the image page's toast): back where the person was, saying what happened."""
+    """Undo from a page (the image page's toast): back where the person was, saying what
+    happened."""
     try:
         undone = decision_undo(decision_id=pk, user=request.user)
     except (UndoRefused, UndoNotFound) as refusal:
@@ -166,7 +245,9 @@ def decision_undo_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _serve(request: HttpRequest, pk: int, field: str) -> FileResponse:
     image = _image_for(request, pk)
-    name = shown_file(request.user, image, field)  # people hidden from those outside the organisation
+    name = shown_file(
+        request.user, image, field
+    )  # people hidden from those outside the organisation
     if not name or not default_storage.exists(name):
         raise Http404(_("The stored file is missing."))
     response = FileResponse(default_storage.open(name, "rb"))
@@ -200,20 +281,32 @@ def taxon_list(request: HttpRequest) -> HttpResponse:
                 messages.success(request, f"Added taxon {taxon.name_en}.")
                 return redirect("taxon-list")
     taxa = taxa_in_reading_order(Taxon.objects.select_related("parent"))
-    return render(request, "annotation/taxa.html", {"taxa": taxa, "form": form, "coordinator": coordinator})
+    return render(
+        request, "annotation/taxa.html", {"taxa": taxa, "form": form, "coordinator": coordinator}
+    )
 
 
 @login_required
 def review_page(request: HttpRequest) -> HttpResponse:
-    """The expert's desk: queues with counts; a task is claimed and worked in the page (keyboard first)."""
+    """The expert's desk: queues with counts; a task is claimed and worked in the page (keyboard
+    first)."""
     taxa = review_taxa_of(request.user)
     coordinator = taxa is None
     recent = [decision_data(d) for d in decisions_undoable(user=request.user, limit=RECENT_ON_DESK)]
-    return render(request, "annotation/review.html", {
-        "queues": review_queue_counts(taxon_ids=taxa, user=request.user), "taxa": taxa_in_reading_order(),
-        "second_opinions": second_opinions_waiting(taxon_ids=taxa), "recent": recent,
-        "coordinator": coordinator, "conflicts": review_conflicts().count() if coordinator else 0,
-        "proposals": taxon_proposals().count() if coordinator else 0, "review_words": _review_words()})
+    return render(
+        request,
+        "annotation/review.html",
+        {
+            "queues": review_queue_counts(taxon_ids=taxa, user=request.user),
+            "taxa": taxa_in_reading_order(),
+            "second_opinions": second_opinions_waiting(taxon_ids=taxa),
+            "recent": recent,
+            "coordinator": coordinator,
+            "conflicts": review_conflicts().count() if coordinator else 0,
+            "proposals": taxon_proposals().count() if coordinator else 0,
+            "review_words": _review_words(),
+        },
+    )
 
 
 RECENT_ON_DESK = 5  # the last verdicts the desk offers to undo
@@ -222,59 +315,95 @@ RECENT_ON_DESK = 5  # the last verdicts the desk offers to undo
 def _review_words() -> dict:
     """What review.js writes for people to read, in their language; it fills in the {names}."""
     return {
-        "nothing_waiting": _("Nothing waiting in your queues."), "queue_empty": _("This queue is empty."),
-        "not_labelled": _("Not labelled yet."), "an_import": _("an import"),
-        "current_label": _("Current label: {taxon} by {who} ({source})"), "frame": _("frame {number}"),
-        "no_prediction": _("No prediction yet: type the taxon."), "enter": _("Enter"), "model": _("Model:"),
-        "sequence": _("Sequence:"), "rollup": _("roll-up: no species over {threshold}"), "undefined": _("undefined"),
-        "zero_shot": _("zero-shot"), "no_references": _("No reference images."), "cosine": _("cosine {value}"),
-        "labelled": _("labelled {name}"), "none_nearby": _("none labelled nearby"),
-        "split_next": _("next choice labels frame {number} only"), "drawing": _("drag on the frame to draw a box"),
+        "nothing_waiting": _("Nothing waiting in your queues."),
+        "queue_empty": _("This queue is empty."),
+        "not_labelled": _("Not labelled yet."),
+        "an_import": _("an import"),
+        "current_label": _("Current label: {taxon} by {who} ({source})"),
+        "frame": _("frame {number}"),
+        "no_prediction": _("No prediction yet: type the taxon."),
+        "enter": _("Enter"),
+        "model": _("Model:"),
+        "sequence": _("Sequence:"),
+        "rollup": _("roll-up: no species over {threshold}"),
+        "undefined": _("undefined"),
+        "zero_shot": _("zero-shot"),
+        "no_references": _("No reference images."),
+        "cosine": _("cosine {value}"),
+        "labelled": _("labelled {name}"),
+        "none_nearby": _("none labelled nearby"),
+        "split_next": _("next choice labels frame {number} only"),
+        "drawing": _("drag on the frame to draw a box"),
         "split_off": _("{count} frame(s) split off; your next choice labels the others."),
-        "your_choice": _("your choice"), "box_on_frame": _("box {number} on frame {frame}:"),
-        "frame_taxon": _("the frame's taxon"), "box_animal": _("animal in box {number}"),
-        "box_remove": _("remove box {number}"), "none_drawn": _("None drawn."),
+        "your_choice": _("your choice"),
+        "box_on_frame": _("box {number} on frame {frame}:"),
+        "frame_taxon": _("the frame's taxon"),
+        "box_animal": _("animal in box {number}"),
+        "box_remove": _("remove box {number}"),
+        "none_drawn": _("None drawn."),
         "unknown_box": _("Unknown taxon “{name}” for box {number}: pick one from the list."),
-        "taxon": _("taxon"), "taxon_seen": _("taxon seen"),
+        "taxon": _("taxon"),
+        "taxon_seen": _("taxon seen"),
         "unknown_detail": _("Unknown taxon “{name}” under Count and details."),
         "listed_twice": _("{name} is listed twice under Count and details."),
-        "press_next": _("Press n for the next task."), "undo": _("Undo"), "none_yet": _("None yet."),
+        "press_next": _("Press n for the next task."),
+        "undo": _("Undo"),
+        "none_yet": _("None yet."),
         "nothing_to_undo": _("Nothing left to undo here."),
-        "unknown_taxon": _("Unknown taxon “{name}”: pick one from the list, or press Esc then p to propose it."),
-        "play": _("Play (space)"), "pause": _("Pause (space)"),
-        "viewer": {"zoom": _("zoom {percent}%"), "light": _("light {percent}%"),
-                   "contrast": _("contrast {percent}%")},
+        "unknown_taxon": _(
+            "Unknown taxon “{name}”: pick one from the list, or press Esc then p to propose it."
+        ),
+        "play": _("Play (space)"),
+        "pause": _("Pause (space)"),
+        "viewer": {
+            "zoom": _("zoom {percent}%"),
+            "light": _("light {percent}%"),
+            "contrast": _("contrast {percent}%"),
+        },
     }
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def taxon_proposals_page(request: HttpRequest) -> HttpResponse:
-    """Coordinators read the taxa experts proposed, with their frames, and accept (new or existing taxon) or
-    decline each."""
+    """Coordinators read the taxa experts proposed, with their frames, and accept (new or existing
+    taxon) or decline each."""
     require_coordinator(request.user, _("decide on proposals of new taxa"))
     if request.method == "POST":
         _proposal_decide(request, ProposalDecisionForm(request.POST))
         return redirect("taxon-proposals")
     decided = taxon_proposals("all").exclude(status=ProposalStatus.PENDING)[:20]
-    return render(request, "annotation/taxon_proposals.html", {
-        "pending": taxon_proposals(), "decided": decided, "taxa": Taxon.objects.all()})
+    return render(
+        request,
+        "annotation/taxon_proposals.html",
+        {"pending": taxon_proposals(), "decided": decided, "taxa": Taxon.objects.all()},
+    )
 
 
 def _proposal_decide(request: HttpRequest, form: ProposalDecisionForm) -> None:
     if not form.is_valid():
-        messages.error(request, " ".join(message for errors in form.errors.values() for message in errors))
+        messages.error(
+            request, " ".join(message for errors in form.errors.values() for message in errors)
+        )
         return
     data = form.cleaned_data
     try:
         if data["action"] == "decline":
-            proposal = taxon_proposal_decline(proposal_id=data["proposal"], user=request.user, note=data["note"])
-            messages.success(request, _("Declined “%(name)s”; its task is back in its queue.")
-                             % {"name": proposal.name})
+            proposal = taxon_proposal_decline(
+                proposal_id=data["proposal"], user=request.user, note=data["note"]
+            )
+            messages.success(
+                request,
+                _("Declined “%(name)s”; its task is back in its queue.") % {"name": proposal.name},
+            )
             return
-        outcome = taxon_proposal_accept(proposal_id=data["proposal"], user=request.user, note=data["note"],
-                                        taxon=data["taxon"] if data["action"] == "map" else None,
-                                        new_taxon=data["new_taxon"])
+        outcome = taxon_proposal_accept(
+            proposal_id=data["proposal"],
+            user=request.user,
+            note=data["note"],
+            taxon=data["taxon"] if data["action"] == "map" else None,
+            new_taxon=data["new_taxon"],
+        )
     except (ProposalClosed, ValidationError) as error:
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
         return
@@ -283,13 +412,21 @@ def _proposal_decide(request: HttpRequest, form: ProposalDecisionForm) -> None:
 
 def _accepted_message(request: HttpRequest, outcome) -> None:
     proposal = outcome.proposal
-    messages.success(request, ngettext("Accepted “%(name)s” as %(taxon)s: %(n)d frame labelled.",
-                                       "Accepted “%(name)s” as %(taxon)s: %(n)d frames labelled.",
-                                       len(outcome.labelled))
-                     % {"name": proposal.name, "taxon": proposal.taxon.name_en, "n": len(outcome.labelled)})
+    messages.success(
+        request,
+        ngettext(
+            "Accepted “%(name)s” as %(taxon)s: %(n)d frame labelled.",
+            "Accepted “%(name)s” as %(taxon)s: %(n)d frames labelled.",
+            len(outcome.labelled),
+        )
+        % {"name": proposal.name, "taxon": proposal.taxon.name_en, "n": len(outcome.labelled)},
+    )
     if outcome.left_alone:
-        messages.warning(request, _("Left alone, labelled since the proposal: %(frames)s.") % {
-            "frames": "; ".join(f"#{pk} {why}" for pk, why in outcome.left_alone.items())})
+        messages.warning(
+            request,
+            _("Left alone, labelled since the proposal: %(frames)s.")
+            % {"frames": "; ".join(f"#{pk} {why}" for pk, why in outcome.left_alone.items())},
+        )
 
 
 @login_required
@@ -304,20 +441,34 @@ def review_conflicts_page(request: HttpRequest) -> HttpResponse:
     names = dict(Taxon.objects.values_list("pk", "name_en"))
     for task in page:
         task.labels_stamp = sequence_label_stamp(task.sequence_id)
-        task.said = [(v.expert.username if v.expert else "—", sorted({names.get(t) for t in v.frames.values()}))
-                     for v in task.verdicts.all() if v.kind == "label"]
-    return render(request, "annotation/review_conflicts.html", {
-        "page": page, "taxa": taxa_in_reading_order(), "report": review_agreement()})
+        task.said = [
+            (
+                v.expert.username if v.expert else "—",
+                sorted({names.get(t) for t in v.frames.values()}),
+            )
+            for v in task.verdicts.all()
+            if v.kind == "label"
+        ]
+    return render(
+        request,
+        "annotation/review_conflicts.html",
+        {"page": page, "taxa": taxa_in_reading_order(), "report": review_agreement()},
+    )
 
 
 def _resolve_conflict(request: HttpRequest, form: ConflictResolveForm) -> None:
     if not form.is_valid():
-        messages.error(request, " ".join(message for errors in form.errors.values() for message in errors))
+        messages.error(
+            request, " ".join(message for errors in form.errors.values() for message in errors)
+        )
         return
     taxon = form.cleaned_data["taxon"]
     try:
-        review_conflict_resolve(task_id=form.cleaned_data["task"], user=request.user,
-                                verdict=Verdict(taxon=taxon, expected_current_id=form.cleaned_data["expected_current"]))
+        review_conflict_resolve(
+            task_id=form.cleaned_data["task"],
+            user=request.user,
+            verdict=Verdict(taxon=taxon, expected_current_id=form.cleaned_data["expected_current"]),
+        )
     except (ReviewConflict, LabelConflict, ValidationError) as error:
         messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
     else:

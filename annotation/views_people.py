@@ -1,6 +1,8 @@
-"""Coordinators' pages for people: organisations, their members and roles, an expert's taxa, and invitations
-(an account with a one-time set-password link, since there is no mail server). Every change goes through the
-membership service, so the last coordinator is never locked out and a demotion takes effect at once."""
+"""Coordinators' pages for people: organisations, their members and roles, an expert's taxa, and
+invitations (an account with a one-time set-password link, since there is no mail server). Every
+change goes through the membership service, so the last coordinator is never locked out and a
+demotion takes effect at once."""
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -41,19 +43,27 @@ def organisation_list(request: HttpRequest) -> HttpResponse:
         except ValidationError as error:
             form.add_error("name", error)
         else:
-            messages.success(request, _("Created %(name)s: now add its members.") % {"name": organisation.name})
+            messages.success(
+                request, _("Created %(name)s: now add its members.") % {"name": organisation.name}
+            )
             return redirect("organisation-members", pk=organisation.pk)
     organisations = Organisation.objects.annotate(
-        members=Count("memberships", distinct=True), cameras=Count("deployments", distinct=True)).order_by("name")
-    return render(request, "annotation/organisations.html", {"organisations": organisations, "form": form},
-                  status=400 if form.errors else 200)
+        members=Count("memberships", distinct=True), cameras=Count("deployments", distinct=True)
+    ).order_by("name")
+    return render(
+        request,
+        "annotation/organisations.html",
+        {"organisations": organisations, "form": form},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def organisation_members(request: HttpRequest, pk: int) -> HttpResponse:
-    """Add members, invite new people, change roles and experts' taxa, remove members, give an invited member a
-    new link. A refused change comes back as a 400 with the reason; the page is shown again."""
+    """Add members, invite new people, change roles and experts' taxa, remove members, give an
+    invited member a new link. A refused change comes back as a 400 with the reason; the page is
+    shown again."""
     require_coordinator(request.user, _("manage memberships"))
     organisation = get_object_or_404(Organisation, pk=pk)
     invite = InviteForm(auto_id="invite_%s")
@@ -68,25 +78,46 @@ def organisation_members(request: HttpRequest, pk: int) -> HttpResponse:
             done = _membership_change(request, organisation, MembershipForm(request.POST))
         if done:
             return redirect("organisation-members", pk=pk)
-    return _members_page(request, organisation, invite, status=400 if request.method == "POST" else 200)
+    return _members_page(
+        request, organisation, invite, status=400 if request.method == "POST" else 200
+    )
 
 
-def _members_page(request: HttpRequest, organisation: Organisation, invite: InviteForm, status: int) -> HttpResponse:
-    members = list(organisation.memberships.select_related("user").prefetch_related("review_taxa")
-                   .order_by("user__username"))
+def _members_page(
+    request: HttpRequest, organisation: Organisation, invite: InviteForm, status: int
+) -> HttpResponse:
+    members = list(
+        organisation.memberships.select_related("user")
+        .prefetch_related("review_taxa")
+        .order_by("user__username")
+    )
     for member in members:
-        member.form_id, member.taxon_ids = f"member-{member.pk}", {taxon.pk for taxon in member.review_taxa.all()}
-    return render(request, "annotation/members.html", {
-        "organisation": organisation, "members": members, "roles": Role.choices, "taxa": taxa_in_reading_order(),
-        "invite": invite, "invite_taxa": _ticked(invite), "no_taxa": set(),
-        "last_coordinator": _last_coordinator(members), "link": _link_to_show(request, organisation),
-        "link_days": round(settings.PASSWORD_RESET_TIMEOUT / 86400),
-    }, status=status)
+        member.form_id, member.taxon_ids = (
+            f"member-{member.pk}",
+            {taxon.pk for taxon in member.review_taxa.all()},
+        )
+    return render(
+        request,
+        "annotation/members.html",
+        {
+            "organisation": organisation,
+            "members": members,
+            "roles": Role.choices,
+            "taxa": taxa_in_reading_order(),
+            "invite": invite,
+            "invite_taxa": _ticked(invite),
+            "no_taxa": set(),
+            "last_coordinator": _last_coordinator(members),
+            "link": _link_to_show(request, organisation),
+            "link_days": round(settings.PASSWORD_RESET_TIMEOUT / 86400),
+        },
+        status=status,
+    )
 
 
 def _link_to_show(request: HttpRequest, organisation: Organisation) -> dict | None:
-    """The link just made for this organisation, taken out of the session: shown once. Another organisation's
-    page leaves it for its own."""
+    """The link just made for this organisation, taken out of the session: shown once. Another
+    organisation's page leaves it for its own."""
     link = request.session.get(LINK_SESSION_KEY)
     if not link or link["organisation"] != organisation.pk:
         return None
@@ -101,10 +132,13 @@ def _ticked(invite: InviteForm) -> set[int]:
 
 
 def _last_coordinator(members: list[Membership]) -> int | None:
-    """The membership nobody could replace (the only active coordinator and no site admin): the page says so
-    rather than offer a change the service would refuse."""
+    """The membership nobody could replace (the only active coordinator and no site admin): the page
+    says so rather than offer a change the service would refuse."""
     coordinators = Membership.objects.filter(role=Role.COORDINATOR, user__is_active=True)
-    if coordinators.count() != 1 or get_user_model().objects.filter(is_superuser=True, is_active=True).exists():
+    if (
+        coordinators.count() != 1
+        or get_user_model().objects.filter(is_superuser=True, is_active=True).exists()
+    ):
         return None
     only = coordinators.values_list("pk", flat=True).first()
     return only if any(member.pk == only for member in members) else None
@@ -120,7 +154,9 @@ def _form_refused(request: HttpRequest, form) -> bool:
     return False
 
 
-def _membership_change(request: HttpRequest, organisation: Organisation, form: MembershipForm) -> bool:
+def _membership_change(
+    request: HttpRequest, organisation: Organisation, form: MembershipForm
+) -> bool:
     if not form.is_valid():
         return _form_refused(request, form)
     data, user = form.cleaned_data, form.cleaned_data["username"]
@@ -128,9 +164,16 @@ def _membership_change(request: HttpRequest, organisation: Organisation, form: M
     try:
         if data["remove"]:
             membership_remove(user=user, organisation=organisation)
-            messages.success(request, _("%(username)s is no longer a member of %(organisation)s.") % names)
+            messages.success(
+                request, _("%(username)s is no longer a member of %(organisation)s.") % names
+            )
             return True
-        membership_set(user=user, organisation=organisation, role=data["role"], review_taxa=list(data["review_taxa"]))
+        membership_set(
+            user=user,
+            organisation=organisation,
+            role=data["role"],
+            review_taxa=list(data["review_taxa"]),
+        )
     except ValidationError as error:
         return _refused(request, error)
     messages.success(request, _("%(username)s is now %(role)s of %(organisation)s.") % names)
@@ -140,7 +183,9 @@ def _membership_change(request: HttpRequest, organisation: Organisation, form: M
 
 def _warn_expert_without_taxa(request: HttpRequest, data: dict) -> None:
     if data["role"] == Role.EXPERT and not data["review_taxa"]:
-        messages.warning(request, _("An expert with no review taxa sees no queue: tick the taxa they review."))
+        messages.warning(
+            request, _("An expert with no review taxa sees no queue: tick the taxa they review.")
+        )
 
 
 def _invite(request: HttpRequest, organisation: Organisation, form: InviteForm) -> bool:
@@ -148,14 +193,22 @@ def _invite(request: HttpRequest, organisation: Organisation, form: InviteForm) 
         return False  # the form shows its errors beside the fields
     data = form.cleaned_data
     try:
-        link = member_invite(username=data["username"], email=data["email"], organisation=organisation,
-                             role=data["role"], review_taxa=list(data["review_taxa"]))
+        link = member_invite(
+            username=data["username"],
+            email=data["email"],
+            organisation=organisation,
+            role=data["role"],
+            review_taxa=list(data["review_taxa"]),
+        )
     except ValidationError as error:
         form.add_error("username", error)
         return False
     _keep_link(request, organisation, link)
-    messages.success(request, _("Created the account %(username)s, %(role)s of %(organisation)s.") % {
-        "username": link.user.username, "role": data["role"], "organisation": organisation.name})
+    messages.success(
+        request,
+        _("Created the account %(username)s, %(role)s of %(organisation)s.")
+        % {"username": link.user.username, "role": data["role"], "organisation": organisation.name},
+    )
     _warn_expert_without_taxa(request, data)
     return True
 
@@ -164,22 +217,38 @@ def _new_link(request: HttpRequest, organisation: Organisation, form: PasswordLi
     """A new link for an invited member who lost theirs (the old one stops working)."""
     if not form.is_valid():
         return _form_refused(request, form)
-    membership = organisation.memberships.select_related("user").filter(user_id=form.cleaned_data["user"]).first()
+    membership = (
+        organisation.memberships.select_related("user")
+        .filter(user_id=form.cleaned_data["user"])
+        .first()
+    )
     if membership is None:
-        return _refused(request, ValidationError(_("This person is not a member of %(organisation)s.")
-                                                 % {"organisation": organisation.name}))
+        return _refused(
+            request,
+            ValidationError(
+                _("This person is not a member of %(organisation)s.")
+                % {"organisation": organisation.name}
+            ),
+        )
     try:
         link = password_link_issue(user=membership.user)
     except ValidationError as error:
         return _refused(request, error)
     _keep_link(request, organisation, link)
-    messages.success(request, _("A new link for %(username)s; the one given before no longer works.")
-                     % {"username": link.user.username})
+    messages.success(
+        request,
+        _("A new link for %(username)s; the one given before no longer works.")
+        % {"username": link.user.username},
+    )
     return True
 
 
 def _keep_link(request: HttpRequest, organisation: Organisation, link: PasswordLink) -> None:
-    """Held in the coordinator's session until the next page shows it: never written to a log or a message."""
+    """Held in the coordinator's session until the next page shows it: never written to a log or a
+    message."""
     path = reverse("password-set", kwargs={"uidb64": link.uidb64, "token": link.token})
-    request.session[LINK_SESSION_KEY] = {"organisation": organisation.pk, "username": link.user.username,
-                                         "url": request.build_absolute_uri(path)}
+    request.session[LINK_SESSION_KEY] = {
+        "organisation": organisation.pk,
+        "username": link.user.username,
+        "url": request.build_absolute_uri(path),
+    }

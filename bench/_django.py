@@ -1,4 +1,5 @@
 """Start Django for a benchmark in a throw-away data dir, so benchmarks never touch var/."""
+
 import os
 import tempfile
 from pathlib import Path

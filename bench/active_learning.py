@@ -1,22 +1,28 @@
-"""The active-learning suite: the platform's default selection strategy against random, in expert actions (one
-action labels a whole sequence, as the review desk works), over every labelled set at hand and over generated
-sets whose structure is known, with paired seeds.
+"""The active-learning suite: the platform's default selection strategy against random, in expert
+actions (one action labels a whole sequence, as the review desk works), over every labelled set at
+hand and over generated sets whose structure is known, with paired seeds.
 
-Sets: missouri_tnc whole and as its two regions (7 European classes; 13 Panama classes), camtrapR_borneo (real
-frames, ../shared/data/camtrap; skipped when absent), and generated sets: 4, 10 and 30 classes, balanced and
-long-tailed, bursty sequences, a class that only turns up late, 10% label noise. Real frames are embedded once
-with the platform's default backbone and cached in bench/out/al_cache/.
+Sets: missouri_tnc whole and as its two regions (7 European classes; 13 Panama classes),
+camtrapR_borneo (real frames, ../shared/data/camtrap; skipped when absent), and generated sets: 4,
+10 and 30 classes, balanced and long-tailed, bursty sequences, a class that only turns up late, 10%
+label noise. Real frames are embedded once with the platform's default backbone and cached in
+bench/out/al_cache/.
 
-Per set: the full-pool macro-F1 (every pool image labelled), the normalised area under the macro-F1 curve up to
-the budget (AULC) of each strategy, the actions each needs to reach 90% of the full-pool macro-F1, and the paired
-difference to random (mean and standard error over seeds) at each budget point. Last line:
-{"metric": "al_worst_set_aulc_gain", "value": min over sets of AULC(default) - AULC(random), "unit": "macro-F1",
+Per set: the full-pool macro-F1 (every pool image labelled), the normalised area under the macro-F1
+curve up to the budget (AULC) of each strategy, the actions each needs to reach 90% of the full-pool
+macro-F1, and the paired difference to random (mean and standard error over seeds) at each budget
+point. Last line:
+{"metric": "al_worst_set_aulc_gain", "value": min over sets of AULC(default) - AULC(random), "unit":
+"macro-F1",
  "per_set": {...}, "geometric_mean_action_ratio": ..., "sets_below_random": [...]}.
 
-Usage: python bench/active_learning.py [--seeds 10] [--sets all|name,...] [--strategies hybrid,random]
+Usage: python bench/active_learning.py [--seeds 10] [--sets all|name,...] [--strategies
+hybrid,random]
        [--unit sequence|image]
-Targets (issue 10): at no budget point of any set below random by more than one standard error; on average
-(geometric mean over sets) at most half of random's actions to reach 90% of the full-pool macro-F1."""
+Targets (issue 10): at no budget point of any set below random by more than one standard error; on
+average (geometric mean over sets) at most half of random's actions to reach 90% of the full-pool
+macro-F1."""
+
 import argparse
 import json
 import math
@@ -29,13 +35,21 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from faune_platform.blas import kernels_report  # noqa: E402  (first: it sets the BLAS kernels before faiss loads)
+# first: it sets the BLAS kernels before faiss loads
+from faune_platform.blas import kernels_report  # noqa: E402
 
 # isort: split
 from inference.engine.preprocess import CropRequest  # noqa: E402
 from inference.engine.selection import DEFAULT_STRATEGY  # noqa: E402
 from training.engine.heads import HeadConfig  # noqa: E402
-from training.engine.simulation import LabelledSet, SimulationConfig, embed, labelled_set, report, simulate  # noqa: E402
+from training.engine.simulation import (
+    LabelledSet,
+    SimulationConfig,
+    embed,
+    labelled_set,
+    report,
+    simulate,
+)  # noqa: E402
 from training.engine.synthetic import SetShape, generate  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "camtrap"
@@ -53,21 +67,31 @@ def _real(folder: str, fmt: str | None, keep=None) -> LabelledSet | None:
         return None
     _, items, _ = dataset_items(root, fmt=fmt, maxlag_s=20.0, earliest_year=1990)
     items = [item for item in items if keep is None or keep(item.class_name)]
-    vectors, readable = embed([CropRequest(item.path, item.box) for item in items], cache=CACHE / f"{folder}.npz")
+    vectors, readable = embed(
+        [CropRequest(item.path, item.box) for item in items], cache=CACHE / f"{folder}.npz"
+    )
     kept = [item for item, ok in zip(items, readable, strict=True) if ok]
     return labelled_set(kept, vectors[readable])
 
 
 def _sets() -> dict[str, tuple]:
     """name -> (loader, config, label noise)."""
+
     def generated(**shape: object) -> Callable[[], LabelledSet]:
         return lambda: generate(SetShape(**shape), seed=1)
 
     return {
         "missouri": (lambda: _real("missouri_tnc", "coco"), DEFAULTS, 0.0),
-        "missouri-europe": (lambda: _real("missouri_tnc", "coco", lambda name: name in EUROPE), DEFAULTS, 0.0),
-        "missouri-panama": (lambda: _real("missouri_tnc", "coco", lambda name: name not in EUROPE | {"empty"}),
-                            DEFAULTS, 0.0),
+        "missouri-europe": (
+            lambda: _real("missouri_tnc", "coco", lambda name: name in EUROPE),
+            DEFAULTS,
+            0.0,
+        ),
+        "missouri-panama": (
+            lambda: _real("missouri_tnc", "coco", lambda name: name not in EUROPE | {"empty"}),
+            DEFAULTS,
+            0.0,
+        ),
         "borneo": (lambda: _real("camtrapR_borneo", "classes"), SMALL, 0.0),
         "gen-4-balanced": (generated(classes=4, sequences=240), DEFAULTS, 0.0),
         "gen-10-balanced": (generated(classes=10), DEFAULTS, 0.0),
@@ -86,17 +110,23 @@ def _at(entry: dict, actions: int) -> float | None:
 def _summarise(summary: dict, default: str) -> dict:
     ours, theirs = summary["strategies"][default], summary["strategies"]["random"]
     worst = min(ours["vs_random"], key=lambda row: row["difference"] + row["standard_error"])
-    return {"full_pool_macro_f1": summary["full_pool"]["macro_f1"],
-            "macro_f1_at_40": _at(ours, 40), "macro_f1_at_40_random": _at(theirs, 40),
-            "aulc": ours["aulc"], "aulc_random": theirs["aulc"],
-            "aulc_gain": round(ours["aulc"] - theirs["aulc"], 4),
-            "actions_to_target": ours["actions_to_target"], "actions_to_target_random": theirs["actions_to_target"],
-            "worst_point": worst, "below_random": worst["difference"] + worst["standard_error"] < 0}
+    return {
+        "full_pool_macro_f1": summary["full_pool"]["macro_f1"],
+        "macro_f1_at_40": _at(ours, 40),
+        "macro_f1_at_40_random": _at(theirs, 40),
+        "aulc": ours["aulc"],
+        "aulc_random": theirs["aulc"],
+        "aulc_gain": round(ours["aulc"] - theirs["aulc"], 4),
+        "actions_to_target": ours["actions_to_target"],
+        "actions_to_target_random": theirs["actions_to_target"],
+        "worst_point": worst,
+        "below_random": worst["difference"] + worst["standard_error"] < 0,
+    }
 
 
 def _action_ratio(row: dict, budget: int) -> float:
-    """Actions of the default over random's to reach the target; a side that never reached it counts as the
-    budget (so the ratio is a bound, said in the printout)."""
+    """Actions of the default over random's to reach the target; a side that never reached it counts
+    as the budget (so the ratio is a bound, said in the printout)."""
     ours = row["actions_to_target"] or budget
     theirs = row["actions_to_target_random"] or budget
     return ours / theirs
@@ -106,7 +136,8 @@ def main() -> None:
     import faiss
     import torch
 
-    # Small heads and small k-means: one thread each is fastest, and several threads fight over two cores.
+    # Small heads and small k-means: one thread each is fastest, and several threads fight over two
+    # cores.
     torch.set_num_threads(1)
     faiss.omp_set_num_threads(1)
     parser = argparse.ArgumentParser()
@@ -114,7 +145,9 @@ def main() -> None:
     parser.add_argument("--sets", default="all")
     parser.add_argument("--strategies", default=f"{DEFAULT_STRATEGY},random")
     parser.add_argument("--unit", default="sequence", choices=["sequence", "image"])
-    parser.add_argument("--head", default="auto", choices=["auto", "linear"], help="the rounds' head kind")
+    parser.add_argument(
+        "--head", default="auto", choices=["auto", "linear"], help="the rounds' head kind"
+    )
     args = parser.parse_args()
     strategies = [name for name in args.strategies.split(",") if name]
     default = strategies[0]
@@ -134,24 +167,41 @@ def main() -> None:
         row["ratio"] = round(_action_ratio(row, config.budget), 3)
         per_set[name] = row
         others = "  ".join(f"{s} {summary['strategies'][s]['aulc']:.3f}" for s in strategies[1:])
-        print(f"{name}: {len(data.labels)} images, {len(set(data.sequences.tolist()))} sequences, "
-              f"{len(data.class_names)} classes; full pool {row['full_pool_macro_f1']:.3f}; AULC {default} "
-              f"{row['aulc']:.3f}  {others}; actions to 90%: {row['actions_to_target']} vs "
-              f"{row['actions_to_target_random']}; macro-F1 at 40 actions {row['macro_f1_at_40']} vs "
-              f"{row['macro_f1_at_40_random']}; worst point {row['worst_point']['actions']} actions: "
-              f"{row['worst_point']['difference']:+.3f} ± {row['worst_point']['standard_error']:.3f} "
-              f"({time.perf_counter() - clock:.0f} s)", flush=True)
+        print(
+            f"{name}: {len(data.labels)} images, {len(set(data.sequences.tolist()))} sequences, "
+            f"{len(data.class_names)} classes; full pool {row['full_pool_macro_f1']:.3f}; AULC "
+            f"{default} {row['aulc']:.3f}  {others}; actions to 90%: {row['actions_to_target']} "
+            f"vs {row['actions_to_target_random']}; macro-F1 at 40 actions "
+            f"{row['macro_f1_at_40']} vs {row['macro_f1_at_40_random']}; worst point "
+            f"{row['worst_point']['actions']} actions: {row['worst_point']['difference']:+.3f} ± "
+            f"{row['worst_point']['standard_error']:.3f} ({time.perf_counter() - clock:.0f} s)",
+            flush=True,
+        )
     gains = {name: row["aulc_gain"] for name, row in per_set.items()}
     ratios = [row["ratio"] for row in per_set.values()]
     geometric = math.exp(float(np.mean(np.log(ratios)))) if ratios else None
     below = [name for name, row in per_set.items() if row["below_random"]]
-    print(f"{len(per_set)} sets, {args.seeds} seeds, {time.perf_counter() - started:.0f} s; geometric mean of "
-          f"actions to 90% (default / random, a side that never reached it counted at the budget): {geometric}; "
-          f"sets where the default is below random by more than one standard error somewhere: {below or 'none'}")
-    print(json.dumps({"metric": "al_worst_set_aulc_gain", "value": min(gains.values()) if gains else None,
-                      "unit": "macro-F1", "default": default, "seeds": args.seeds, "unit_of_cost": args.unit,
-                      "geometric_mean_action_ratio": round(geometric, 3) if geometric else None,
-                      "sets_below_random": below, "per_set": per_set}))
+    print(
+        f"{len(per_set)} sets, {args.seeds} seeds, {time.perf_counter() - started:.0f} s; "
+        "geometric mean of actions to 90% (default / random, a side that never reached it "
+        f"counted at the budget): {geometric}; sets where the default is below random by more "
+        f"than one standard error somewhere: {below or 'none'}"
+    )
+    print(
+        json.dumps(
+            {
+                "metric": "al_worst_set_aulc_gain",
+                "value": min(gains.values()) if gains else None,
+                "unit": "macro-F1",
+                "default": default,
+                "seeds": args.seeds,
+                "unit_of_cost": args.unit,
+                "geometric_mean_action_ratio": round(geometric, 3) if geometric else None,
+                "sets_below_random": below,
+                "per_set": per_set,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

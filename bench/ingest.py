@@ -1,8 +1,10 @@
-"""Images per second through the real upload path (the REST API, in process: multipart parsing, auth, ingest,
-storage, SQLite) against the bare cost of reading + hashing + fully decoding the same files, in the same run.
+"""Images per second through the real upload path (the REST API, in process: multipart parsing,
+auth, ingest, storage, SQLite) against the bare cost of reading + hashing + fully decoding the same
+files, in the same run.
 
 Usage: python bench/ingest.py [--images 30] [--repeats 3]
 Target (issue 2): the upload path reaches at least half the bare rate."""
+
 import argparse
 import hashlib
 import io
@@ -17,7 +19,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from faune_platform.blas import kernels_report  # noqa: E402  (first: it sets the BLAS kernels before faiss loads)
+# first: it sets the BLAS kernels before faiss loads
+from faune_platform.blas import kernels_report  # noqa: E402
 
 # isort: split
 from bench._django import setup_django  # noqa: E402
@@ -52,9 +55,15 @@ def upload_rate(paths: list[Path], repeat: int) -> float:
     from rest_framework.test import APIClient
 
     from annotation.models import Role
-    from annotation.services.organisations import membership_set, organisation_get_or_create, user_create
+    from annotation.services.organisations import (
+        membership_set,
+        organisation_get_or_create,
+        user_create,
+    )
 
-    organisation, _ = organisation_get_or_create(name=f"bench {repeat}")  # fresh org: nothing is a duplicate
+    organisation, _ = organisation_get_or_create(
+        name=f"bench {repeat}"
+    )  # fresh org: nothing is a duplicate
     user = user_create(username=f"bench{repeat}", password="bench-password")
     membership_set(user=user, organisation=organisation, role=Role.PARTNER)
     client = APIClient()
@@ -62,13 +71,27 @@ def upload_rate(paths: list[Path], repeat: int) -> float:
     contents = [(path.name, path.read_bytes()) for path in paths]
     warm_up = io.BytesIO()
     Image.new("RGB", (8, 8), (repeat, 0, 0)).save(warm_up, "JPEG")
-    client.post("/api/images/", {"files": [SimpleUploadedFile("warm.jpg", warm_up.getvalue())],
-                                 "organisation": organisation.pk}, format="multipart")  # first-request imports
+    client.post(
+        "/api/images/",
+        {
+            "files": [SimpleUploadedFile("warm.jpg", warm_up.getvalue())],
+            "organisation": organisation.pk,
+        },
+        format="multipart",
+    )  # first-request imports
     start = time.perf_counter()
-    for offset in range(0, len(contents), 10):  # groups of files per request, as the upload page sends them
-        files = [SimpleUploadedFile(name, data, "image/jpeg") for name, data in contents[offset:offset + 10]]
-        response = client.post("/api/images/", {"files": files, "organisation": organisation.pk,
-                                                "deployment_name": "bench camera"}, format="multipart")
+    for offset in range(
+        0, len(contents), 10
+    ):  # groups of files per request, as the upload page sends them
+        files = [
+            SimpleUploadedFile(name, data, "image/jpeg")
+            for name, data in contents[offset : offset + 10]
+        ]
+        response = client.post(
+            "/api/images/",
+            {"files": files, "organisation": organisation.pk, "deployment_name": "bench camera"},
+            format="multipart",
+        )
         assert response.status_code == 201, response.content[:500]
     return len(paths) / (time.perf_counter() - start)
 
@@ -91,8 +114,17 @@ def main() -> None:
             print(f"repeat {repeat}: bare {bare[-1]:.1f} img/s, upload path {upload[-1]:.1f} img/s")
         value, baseline = statistics.median(upload), statistics.median(bare)
         print(f"median: upload path {value:.1f} img/s, bare read+hash+decode {baseline:.1f} img/s")
-        print(json.dumps({"metric": "ingest_images_per_second", "value": round(value, 2), "unit": "images/s",
-                          "baseline": round(baseline, 2), "ratio": round(value / baseline, 3)}))
+        print(
+            json.dumps(
+                {
+                    "metric": "ingest_images_per_second",
+                    "value": round(value, 2),
+                    "unit": "images/s",
+                    "baseline": round(baseline, 2),
+                    "ratio": round(value / baseline, 3),
+                }
+            )
+        )
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -1,15 +1,18 @@
-"""Load: the platform under gunicorn on PostgreSQL, driven over loopback by simulated experts working review queues
-(list the queues, claim a task, fetch each frame's thumbnail, the model's prediction and similar images, post a
-verdict) and partners uploading small batches of photos, for a fixed time. Prints throughput, p50/p95/p99 per
-action and the errors.
+"""Load: the platform under gunicorn on PostgreSQL, driven over loopback by simulated experts
+working review queues (list the queues, claim a task, fetch each frame's thumbnail, the model's
+prediction and similar images, post a verdict) and partners uploading small batches of photos, for a
+fixed time. Prints throughput, p50/p95/p99 per action and the errors.
 
-The baseline, in the same run and against the same server, is one expert alone for a shorter time: the ratio says
-what the crowd costs each expert. Review actions are every expert action (the uploads are reported apart).
+The baseline, in the same run and against the same server, is one expert alone for a shorter time:
+the ratio says what the crowd costs each expert. Review actions are every expert action (the uploads
+are reported apart).
 
-Needs a PostgreSQL server: DATABASE_URL=postgres://... (e.g. `eval "$(.ci/services start)"`); a throw-away
+Needs a PostgreSQL server: DATABASE_URL=postgres://... (e.g. `eval "$(.ci/services start)"`); a
+throw-away
 database is created on it and dropped at the end. Needs gunicorn (`make bench` installs it).
-Usage: python bench/load.py [--experts 20] [--partners 5] [--seconds 60] [--tasks 3000] [--gunicorn-workers 4]
-Target (issue 13): zero errors, p95 under 200 ms for review actions."""
+Usage: python bench/load.py [--experts 20] [--partners 5] [--seconds 60] [--tasks 3000]
+[--gunicorn-workers 4] Target (issue 13): zero errors, p95 under 200 ms for review actions."""
+
 import argparse
 import io
 import json
@@ -27,7 +30,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from faune_platform.blas import kernels_report  # noqa: E402  (first: it sets the BLAS kernels before faiss loads)
+# first: it sets the BLAS kernels before faiss loads
+from faune_platform.blas import kernels_report  # noqa: E402
 
 # isort: split
 from bench.selection_db import _admin, _database_urls  # noqa: E402
@@ -36,7 +40,16 @@ if TYPE_CHECKING:
     import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-REVIEW_TAXA = ["roe-deer", "wild-boar", "fox", "badger", "red-deer", "chamois", "lagomorph", "squirrel"]
+REVIEW_TAXA = [
+    "roe-deer",
+    "wild-boar",
+    "fox",
+    "badger",
+    "red-deer",
+    "chamois",
+    "lagomorph",
+    "squirrel",
+]
 
 
 def _jpeg(seed: int, size=(160, 120)) -> bytes:
@@ -49,9 +62,9 @@ def _jpeg(seed: int, size=(160, 120)) -> bytes:
 
 
 def prepare(tasks: int, experts: int, partners: int) -> dict:
-    """Experts, partners, a pool of single-frame sequences with the production version's predictions and
-    embeddings, the index, and one waiting review task per sequence, in the queue of its taxon. Returns the
-    session cookies of the simulated people."""
+    """Experts, partners, a pool of single-frame sequences with the production version's predictions
+    and embeddings, the index, and one waiting review task per sequence, in the queue of its taxon.
+    Returns the session cookies of the simulated people."""
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.db import SessionStore
     from django.core.files.base import ContentFile
@@ -71,7 +84,9 @@ def prepare(tasks: int, experts: int, partners: int) -> dict:
     users = get_user_model().objects
     for index in range(experts):
         user = users.create_user(f"expert{index}", password="unused-here")
-        membership = Membership.objects.create(user=user, organisation=organisation, role=Role.EXPERT)
+        membership = Membership.objects.create(
+            user=user, organisation=organisation, role=Role.EXPERT
+        )
         mine = [taxa[index % len(taxa)], taxa[(index + 1) % len(taxa)]]
         membership.review_taxa.set(mine)
         people["experts"].append((user, [taxon.pk for taxon in mine]))
@@ -87,30 +102,63 @@ def prepare(tasks: int, experts: int, partners: int) -> dict:
     images = []
     for index in range(tasks):
         sequence = Sequence.objects.create(organisation=organisation, batch=batch)
-        images.append(Image(organisation=organisation, batch=batch, sequence=sequence, file=photo,
-                            thumbnail=thumbnail, original_name=f"{index}.jpg", sha256=f"{index:064x}",
-                            bytes=1, width=1280, height=960))
+        images.append(
+            Image(
+                organisation=organisation,
+                batch=batch,
+                sequence=sequence,
+                file=photo,
+                thumbnail=thumbnail,
+                original_name=f"{index}.jpg",
+                sha256=f"{index:064x}",
+                bytes=1,
+                width=1280,
+                height=960,
+            )
+        )
     images = Image.objects.bulk_create(images)
     vectors = rng.normal(size=(tasks, 1280)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    Embedding.objects.bulk_create(Embedding(image=image, backbone_key=version.backbone_key,
-                                            vector=vectors[k].astype(np.float16).tobytes())
-                                  for k, image in enumerate(images))
-    Prediction.objects.bulk_create(Prediction(
-        image=image, version=version, category="animal", taxon_id=taxa[k % len(taxa)].pk, score=0.6,
-        top=[[taxa[k % len(taxa)].pk, 0.6], [classes[0], 0.2]],
-        logits=rng.normal(size=len(classes)).astype(np.float16).tobytes()) for k, image in enumerate(images))
+    Embedding.objects.bulk_create(
+        Embedding(
+            image=image,
+            backbone_key=version.backbone_key,
+            vector=vectors[k].astype(np.float16).tobytes(),
+        )
+        for k, image in enumerate(images)
+    )
+    Prediction.objects.bulk_create(
+        Prediction(
+            image=image,
+            version=version,
+            category="animal",
+            taxon_id=taxa[k % len(taxa)].pk,
+            score=0.6,
+            top=[[taxa[k % len(taxa)].pk, 0.6], [classes[0], 0.2]],
+            logits=rng.normal(size=len(classes)).astype(np.float16).tobytes(),
+        )
+        for k, image in enumerate(images)
+    )
     index_rebuild(version.backbone_key)
-    review_tasks_create(items=[ReviewItem(image=image, queue_taxon=taxa[k % len(taxa)], reason="load", score=0.5)
-                               for k, image in enumerate(images)], origin="load")
+    review_tasks_create(
+        items=[
+            ReviewItem(image=image, queue_taxon=taxa[k % len(taxa)], reason="load", score=0.5)
+            for k, image in enumerate(images)
+        ],
+        origin="load",
+    )
     sessions = {}
     for role, members in people.items():
         sessions[role] = []
         for user, queues in members:
             session = SessionStore()
-            session.update({"_auth_user_id": str(user.pk),
-                            "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
-                            "_auth_user_hash": user.get_session_auth_hash()})
+            session.update(
+                {
+                    "_auth_user_id": str(user.pk),
+                    "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+                    "_auth_user_hash": user.get_session_auth_hash(),
+                }
+            )
             session.create()
             sessions[role].append((session.session_key, queues))
     return sessions
@@ -122,12 +170,14 @@ class Recorder:
         self.errors: list[str] = []
         self.lock = threading.Lock()
 
-    def call(self, http: "requests.Session", action: str, method: str, url: str,
-             **kwargs: object) -> "requests.Response | None":
+    def call(
+        self, http: "requests.Session", action: str, method: str, url: str, **kwargs: object
+    ) -> "requests.Response | None":
         start = time.perf_counter()
         try:
             response = http.request(method, url, timeout=30, **kwargs)
-        except Exception as error:  # noqa: BLE001 (a refused or broken connection is an error to report)
+        # a refused or broken connection is an error to report
+        except Exception as error:  # noqa: BLE001
             with self.lock:
                 self.errors.append(f"{action}: {error!r}")
             return None
@@ -140,7 +190,8 @@ class Recorder:
 
 
 def _client(base: str, session_key: str, page: str) -> "requests.Session":
-    """A person's browser: their session, and the CSRF cookie their first page (with a form) sets."""
+    """A person's browser: their session, and the CSRF cookie their first page (with a form)
+    sets."""
     import requests
 
     http = requests.Session()
@@ -150,11 +201,15 @@ def _client(base: str, session_key: str, page: str) -> "requests.Session":
     return http
 
 
-def expert(base: str, session_key: str, queues: list[int], recorder: Recorder, stop: float, seed: int) -> None:
+def expert(
+    base: str, session_key: str, queues: list[int], recorder: Recorder, stop: float, seed: int
+) -> None:
     http, rng = _client(base, session_key, "/review/"), random.Random(seed)
     while time.monotonic() < stop:
         recorder.call(http, "queues", "GET", f"{base}/api/review/queues/")
-        claimed = recorder.call(http, "claim", "POST", f"{base}/api/review/claim/", json={"queue": rng.choice(queues)})
+        claimed = recorder.call(
+            http, "claim", "POST", f"{base}/api/review/claim/", json={"queue": rng.choice(queues)}
+        )
         if claimed is None or claimed.status_code != 200:
             continue
         task = claimed.json()
@@ -162,27 +217,46 @@ def expert(base: str, session_key: str, queues: list[int], recorder: Recorder, s
             recorder.call(http, "thumbnail", "GET", base + frame["thumbnail_url"])
             recorder.call(http, "prediction", "GET", f"{base}/api/images/{frame['id']}/prediction/")
             recorder.call(http, "similar", "GET", f"{base}/api/images/{frame['id']}/similar/")
-        recorder.call(http, "verdict", "POST", f"{base}/api/review/tasks/{task['id']}/label/",
-                      json={"taxon": REVIEW_TAXA[rng.randrange(len(REVIEW_TAXA))],
-                            "expected_current": task["labels_stamp"]})
+        recorder.call(
+            http,
+            "verdict",
+            "POST",
+            f"{base}/api/review/tasks/{task['id']}/label/",
+            json={
+                "taxon": REVIEW_TAXA[rng.randrange(len(REVIEW_TAXA))],
+                "expected_current": task["labels_stamp"],
+            },
+        )
 
 
 def partner(base: str, session_key: str, recorder: Recorder, stop: float, seed: int) -> None:
     http, sent = _client(base, session_key, "/upload/"), 0
     while time.monotonic() < stop:
-        files = [("files", (f"p{seed}-{sent + k}.jpg", _jpeg(seed * 100_000 + sent + k), "image/jpeg"))
-                 for k in range(3)]
+        files = [
+            ("files", (f"p{seed}-{sent + k}.jpg", _jpeg(seed * 100_000 + sent + k), "image/jpeg"))
+            for k in range(3)
+        ]
         sent += 3
-        recorder.call(http, "upload", "POST", f"{base}/api/images/", files=files,
-                      data={"deployment_name": f"camera {seed}"})
+        recorder.call(
+            http,
+            "upload",
+            "POST",
+            f"{base}/api/images/",
+            files=files,
+            data={"deployment_name": f"camera {seed}"},
+        )
 
 
 def drive(base: str, sessions: dict, experts: int, partners: int, seconds: float) -> Recorder:
     recorder, stop = Recorder(), time.monotonic() + seconds
-    threads = [threading.Thread(target=expert, args=(base, key, queues, recorder, stop, k))
-               for k, (key, queues) in enumerate(sessions["experts"][:experts])]
-    threads += [threading.Thread(target=partner, args=(base, key, recorder, stop, k))
-                for k, (key, _) in enumerate(sessions["partners"][:partners])]
+    threads = [
+        threading.Thread(target=expert, args=(base, key, queues, recorder, stop, k))
+        for k, (key, queues) in enumerate(sessions["experts"][:experts])
+    ]
+    threads += [
+        threading.Thread(target=partner, args=(base, key, recorder, stop, k))
+        for k, (key, _) in enumerate(sessions["partners"][:partners])
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -191,7 +265,9 @@ def drive(base: str, sessions: dict, experts: int, partners: int, seconds: float
 
 
 def _percentiles(values: list[float]) -> dict:
-    return {f"p{q}": round(float(np.percentile(values, q)), 1) for q in (50, 95, 99)} if values else {}
+    return (
+        {f"p{q}": round(float(np.percentile(values, q)), 1) for q in (50, 95, 99)} if values else {}
+    )
 
 
 def report(recorder: Recorder, seconds: float, title: str) -> float:
@@ -199,8 +275,10 @@ def report(recorder: Recorder, seconds: float, title: str) -> float:
     review = []
     for action, values in sorted(recorder.latencies.items()):
         figures = _percentiles(values)
-        print(f"  {action:<10} {len(values) / seconds:7.1f}/s  p50 {figures['p50']:7.1f}  p95 {figures['p95']:7.1f}  "
-              f"p99 {figures['p99']:7.1f} ms  ({len(values)})")
+        print(
+            f"  {action:<10} {len(values) / seconds:7.1f}/s  p50 {figures['p50']:7.1f}  p95 "
+            f"{figures['p95']:7.1f}  p99 {figures['p99']:7.1f} ms  ({len(values)})"
+        )
         review += values if action != "upload" else []
     for error in recorder.errors[:10]:
         print("  error:", error)
@@ -237,15 +315,36 @@ def main() -> None:
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         os.environ["FAUNE_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
-        command = [sys.executable, "-m", "gunicorn", "faune_platform.wsgi", "-b", f"127.0.0.1:{port}",
-                   "-w", str(args.gunicorn_workers), "-k", "gthread", "--threads", "4", "--log-level", "warning"]
+        command = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "faune_platform.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(args.gunicorn_workers),
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ]
         server = subprocess.Popen(command, cwd=ROOT, env=os.environ)  # noqa: S603
         _wait_for(base)
-        baseline = report(drive(base, sessions, 1, 0, args.baseline_seconds), args.baseline_seconds,
-                          f"one expert alone, {args.baseline_seconds:.0f} s")
+        baseline = report(
+            drive(base, sessions, 1, 0, args.baseline_seconds),
+            args.baseline_seconds,
+            f"one expert alone, {args.baseline_seconds:.0f} s",
+        )
         loaded = drive(base, sessions, args.experts, args.partners, args.seconds)
-        p95 = report(loaded, args.seconds, f"{args.experts} experts and {args.partners} partners, "
-                                           f"{args.seconds:.0f} s, gunicorn {args.gunicorn_workers}x4 threads")
+        p95 = report(
+            loaded,
+            args.seconds,
+            f"{args.experts} experts and {args.partners} partners, "
+            f"{args.seconds:.0f} s, gunicorn {args.gunicorn_workers}x4 threads",
+        )
     finally:
         if server is not None:
             server.terminate()
@@ -255,11 +354,24 @@ def main() -> None:
         connections.close_all()
         _admin(maintenance, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     per_action = {action: _percentiles(values) for action, values in loaded.latencies.items()}
-    print(json.dumps({"metric": "review_p95_ms", "value": round(p95, 1), "unit": "ms", "baseline": round(baseline, 1),
-                      "ratio": round(p95 / baseline, 3), "errors": len(loaded.errors),
-                      "review_actions_per_s": round(sum(len(v) for a, v in loaded.latencies.items()
-                                                        if a != "upload") / args.seconds, 1),
-                      "per_action": per_action}))
+    print(
+        json.dumps(
+            {
+                "metric": "review_p95_ms",
+                "value": round(p95, 1),
+                "unit": "ms",
+                "baseline": round(baseline, 1),
+                "ratio": round(p95 / baseline, 3),
+                "errors": len(loaded.errors),
+                "review_actions_per_s": round(
+                    sum(len(v) for a, v in loaded.latencies.items() if a != "upload")
+                    / args.seconds,
+                    1,
+                ),
+                "per_action": per_action,
+            }
+        )
+    )
 
 
 def _wait_for(base: str, timeout: float = 60) -> None:
@@ -270,7 +382,10 @@ def _wait_for(base: str, timeout: float = 60) -> None:
         try:
             requests.get(f"{base}/accounts/login/", timeout=2)
             return
-        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still importing the app
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+        ):  # not listening yet, or still importing the app
             time.sleep(0.5)
     sys.exit("gunicorn did not answer within a minute")
 

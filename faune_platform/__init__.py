@@ -1,4 +1,5 @@
-# Before anything can import faiss: it loads its own OpenBLAS once, and the kernels are chosen at that moment.
+# Before anything can import faiss: it loads its own OpenBLAS once, and the kernels are chosen at
+# that moment.
 from faune_platform.blas import kernels_choose
 
 kernels_choose()

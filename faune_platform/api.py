@@ -1,4 +1,5 @@
 """How API errors reach people: every refusal is JSON with a `detail` a person can act on."""
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.response import Response

@@ -1,16 +1,20 @@
-"""Coordinators manage the platform through the Django admin without any account flag: their rights come from
-their memberships, read on each request, so taking the role back takes the admin away at once.
+"""Coordinators manage the platform through the Django admin without any account flag: their rights
+come from their memberships, read on each request, so taking the role back takes the admin away at
+once.
 
-Site admins (the `is_superuser` flag, set only by `createsuperuser` and `bootstrap`) keep Django's own rules."""
+Site admins (the `is_superuser` flag, set only by `createsuperuser` and `bootstrap`) keep Django's
+own rules."""
+
 from django.contrib import admin
 from django.contrib.auth.backends import BaseBackend
 from django.http import HttpRequest
 
 from annotation.permissions import user_access
 
-# What coordinators may change in the admin. Not `authtoken` (another user's token is their password), and not
-# `django_q`: a Schedule names any function for the worker to run, so whoever edits them runs code as the platform
-# (and could plant a job that gives back a role taken away). Site admins keep both.
+# What coordinators may change in the admin. Not `authtoken` (another user's token is their
+# password), and not `django_q`: a Schedule names any function for the worker to run, so whoever
+# edits them runs code as the platform (and could plant a job that gives back a role taken away).
+# Site admins keep both.
 COORDINATOR_APPS = {"annotation", "inference", "training", "auth"}
 
 

@@ -1,11 +1,14 @@
-"""Backup and restore of a whole platform: the database (as Django fixtures, so a backup taken on SQLite restores
-on PostgreSQL and back), media through the storage API (local disk or object storage alike), and the folders of
-the data dir that hold model files, round reports, releases and waiting imports. FAISS indexes are not kept: they
-are rebuilt from the stored embeddings after a restore. Neither is the secret key, nor the job queue.
+"""Backup and restore of a whole platform: the database (as Django fixtures, so a backup taken on
+SQLite restores on PostgreSQL and back), media through the storage API (local disk or object storage
+alike), and the folders of the data dir that hold model files, round reports, releases and waiting
+imports. FAISS indexes are not kept: they are rebuilt from the stored embeddings after a restore.
+Neither is the secret key, nor the job queue.
 
-A backup folder holds `database.jsonl.gz` (one row per line), `media/`, one folder per data-dir part, and
-`manifest.json` (row counts per model, every file with its size and SHA-256, the data dir it came from): restore
-checks every file against it before touching anything, so a damaged backup is refused whole."""
+A backup folder holds `database.jsonl.gz` (one row per line), `media/`, one folder per data-dir
+part, and `manifest.json` (row counts per model, every file with its size and SHA-256, the data dir
+it came from): restore checks every file against it before touching anything, so a damaged backup is
+refused whole."""
+
 import base64
 import gzip
 import json
@@ -30,7 +33,8 @@ from faune_platform.errors import InputRefused
 from faune_platform.files import file_sha256
 
 DATA_DIR_PARTS = ("models", "rounds", "releases", "imports")  # media goes through the storage API
-# Queue state, sessions and what migrations create are not data a person wrote: a restored platform starts clean.
+# Queue state, sessions and what migrations create are not data a person wrote: a restored platform
+# starts clean.
 NOT_BACKED_UP = ("contenttypes", "auth.permission", "sessions", "django_q", "admin.logentry")
 
 
@@ -58,7 +62,8 @@ def _storage_files(folder: str = "") -> Iterator[str]:
 
 
 def _encode(value: object) -> str | dict[str, str]:
-    """Full precision (Django's JSON encoder keeps milliseconds only); bytes as base64; the rest as text."""
+    """Full precision (Django's JSON encoder keeps milliseconds only); bytes as base64; the rest as
+    text."""
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, bytes | memoryview):
@@ -77,7 +82,8 @@ def _decoded(record: dict) -> dict:
 
 
 def _dump(out) -> None:
-    """One JSON object per row, model by model, read in chunks (a pool of a million images fits in no memory)."""
+    """One JSON object per row, model by model, read in chunks (a pool of a million images fits in
+    no memory)."""
     for model in _models():
         rows = model._default_manager.order_by("pk").iterator(chunk_size=2000)
         for record in serializers.serialize("python", rows, use_natural_foreign_keys=True):
@@ -85,8 +91,9 @@ def _dump(out) -> None:
 
 
 def _load(lines) -> None:
-    """Rows back in, with the database's checks of references held until every row is in (rows refer to rows
-    of models written later); then the id sequences carry on from the restored ids (PostgreSQL)."""
+    """Rows back in, with the database's checks of references held until every row is in (rows refer
+    to rows of models written later); then the id sequences carry on from the restored ids
+    (PostgreSQL)."""
     with connection.constraint_checks_disabled():
         chunk = []
         for line in lines:
@@ -123,10 +130,22 @@ def backup(target: Path) -> dict:
             shutil.copyfileobj(source, out)
     for part in DATA_DIR_PARTS:
         if (data_dir / part).is_dir():
-            shutil.copytree(data_dir / part, target / part, ignore=shutil.ignore_patterns("*.lock", ".*.partial"))
-    files = {str(path.relative_to(target)): {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
-             for path in sorted(target.rglob("*")) if path.is_file()}
-    manifest = {"created_at": timezone.now().isoformat(), "data_dir": str(data_dir), "rows": counts, "files": files}
+            shutil.copytree(
+                data_dir / part,
+                target / part,
+                ignore=shutil.ignore_patterns("*.lock", ".*.partial"),
+            )
+    files = {
+        str(path.relative_to(target)): {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
+        for path in sorted(target.rglob("*"))
+        if path.is_file()
+    }
+    manifest = {
+        "created_at": timezone.now().isoformat(),
+        "data_dir": str(data_dir),
+        "rows": counts,
+        "files": files,
+    }
     (target / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
@@ -135,23 +154,31 @@ def _checked_manifest(source: Path) -> dict:
     try:
         manifest = json.loads((source / "manifest.json").read_text())
     except (FileNotFoundError, ValueError) as error:
-        raise BackupError(f"{source} holds no readable manifest.json: is it a backup folder? ({error})") from None
+        raise BackupError(
+            f"{source} holds no readable manifest.json: is it a backup folder? ({error})"
+        ) from None
     for name, expected in manifest["files"].items():
         path = source / name
         if not path.is_file() or file_sha256(path) != expected["sha256"]:
-            raise BackupError(f"{name} is missing or differs from the manifest: the backup is damaged; "
-                              "nothing was restored.")
+            raise BackupError(
+                f"{name} is missing or differs from the manifest: the backup is damaged; "
+                "nothing was restored."
+            )
     return manifest
 
 
 def _holds_data() -> bool:
-    return any(model._default_manager.exists() for model in _models()
-               if model._meta.app_label in ("annotation", "inference", "training") and
-               model._meta.model_name not in ("taxon",))
+    return any(
+        model._default_manager.exists()
+        for model in _models()
+        if model._meta.app_label in ("annotation", "inference", "training")
+        and model._meta.model_name not in ("taxon",)
+    )
 
 
 def _rewrite_paths(old: str, new: str) -> None:
-    """Files recorded under the old data dir (model files, a round's frozen labels) now live under this one."""
+    """Files recorded under the old data dir (model files, a round's frozen labels) now live under
+    this one."""
     from inference.models import ModelVersion
     from training.models import TrainingRound
 
@@ -159,18 +186,23 @@ def _rewrite_paths(old: str, new: str) -> None:
         for row in model.objects.all():
             changed = [field for field in fields if old in json.dumps(getattr(row, field))]
             for field in changed:
-                text = json.dumps(getattr(row, field)).replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1])
+                text = json.dumps(getattr(row, field)).replace(
+                    json.dumps(old)[1:-1], json.dumps(new)[1:-1]
+                )
                 setattr(row, field, json.loads(text))
             if changed:
                 row.save(update_fields=changed)
 
 
 def restore(source: Path, *, replace: bool = False) -> dict:
-    """Restore a backup over this platform's database and files; refuses to overwrite data unless `replace`."""
+    """Restore a backup over this platform's database and files; refuses to overwrite data unless
+    `replace`."""
     manifest = _checked_manifest(source)
     if _holds_data() and not replace:
-        raise BackupError("This platform already holds images, labels or models: restoring would replace them. "
-                          "Run again with --replace to do so.")
+        raise BackupError(
+            "This platform already holds images, labels or models: restoring would replace them. "
+            "Run again with --replace to do so."
+        )
     data_dir = Path(settings.DATA_DIR)
     with transaction.atomic():
         call_command("flush", interactive=False, verbosity=0)
@@ -203,4 +235,3 @@ def _rebuild_indexes() -> None:
 
     for key in Embedding.objects.values_list("backbone_key", flat=True).distinct():
         index_rebuild(key)
-

@@ -1,10 +1,13 @@
 """Query helpers every app needs at million-image scale."""
+
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
 from django.db.models import QuerySet
 
-ID_CHUNK = 10_000  # ids per IN (...) query: SQLite limits the number of parameters, PostgreSQL plans worse
+ID_CHUNK = (
+    10_000  # ids per IN (...) query: SQLite limits the number of parameters, PostgreSQL plans worse
+)
 
 
 def chunked(ids: Iterable[int], size: int | None = None) -> Iterator[list[int]]:
@@ -13,7 +16,9 @@ def chunked(ids: Iterable[int], size: int | None = None) -> Iterator[list[int]]:
         yield part
 
 
-def in_chunks(queryset: QuerySet, field: str, ids: Iterable[int], columns: tuple[str, ...]) -> list[tuple]:
+def in_chunks(
+    queryset: QuerySet, field: str, ids: Iterable[int], columns: tuple[str, ...]
+) -> list[tuple]:
     """`queryset.filter(<field>__in=ids).values_list(*columns)`, one bounded IN (...) at a time."""
     rows: list[tuple] = []
     for part in chunked(ids):

@@ -1,22 +1,27 @@
-"""What kind of refusal a domain error is, named by what it means; the web edge turns each kind into a response.
+"""What kind of refusal a domain error is, named by what it means; the web edge turns each kind into
+a response.
 
-Services and engine code raise subclasses of these categories and know nothing of HTTP: the one mapping from
-category to status lives in `faune_platform.responses`, used by the API's exception handler and by pages alike.
-A domain error keeps its other bases (e.g. ValueError) where callers catch those.
+Services and engine code raise subclasses of these categories and know nothing of HTTP: the one
+mapping from category to status lives in `faune_platform.responses`, used by the API's exception
+handler and by pages alike. A domain error keeps its other bases (e.g. ValueError) where callers
+catch those.
 
 No Django here: engine code imports it too."""
 
 
 class DomainError(Exception):
-    """A refusal whose message is written for a person: it says what was refused and, where it can, what to do."""
+    """A refusal whose message is written for a person: it says what was refused and, where it can,
+    what to do."""
 
 
 class InputRefused(DomainError):
-    """What was asked cannot be done as given: a wrong value, a file that cannot be read, an unknown name."""
+    """What was asked cannot be done as given: a wrong value, a file that cannot be read, an unknown
+    name."""
 
 
 class StateConflict(DomainError):
-    """What was asked clashes with how things stand now (someone changed it since, or a job is still running)."""
+    """What was asked clashes with how things stand now (someone changed it since, or a job is still
+    running)."""
 
 
 class NotFound(DomainError):
@@ -32,20 +37,28 @@ class TooLarge(DomainError):
 
 
 class AllowanceSpent(DomainError):
-    """An allowance over a period is spent; `retry_after_s` says when it comes back (0: not known)."""
+    """An allowance over a period is spent; `retry_after_s` says when it comes back (0: not
+    known)."""
 
     def __init__(self, message: str, *, retry_after_s: int = 0) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
 
 
-CATEGORIES: tuple[type[DomainError], ...] = (InputRefused, StateConflict, NotFound, Gone, TooLarge, AllowanceSpent)
+CATEGORIES: tuple[type[DomainError], ...] = (
+    InputRefused,
+    StateConflict,
+    NotFound,
+    Gone,
+    TooLarge,
+    AllowanceSpent,
+)
 
 
 def category_of(error: BaseException) -> type[DomainError] | None:
-    """The most specific category the error belongs to: the first one in its class's method resolution order (an
-    error that narrows another, e.g. 'busy' under 'invalid', lists its own category first). None: not a domain
-    error."""
+    """The most specific category the error belongs to: the first one in its class's method
+    resolution order (an error that narrows another, e.g. 'busy' under 'invalid', lists its own
+    category first). None: not a domain error."""
     order = type(error).__mro__
     found = [category for category in CATEGORIES if category in order]
     return min(found, key=order.index, default=None)

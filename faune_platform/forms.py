@@ -1,4 +1,5 @@
 """Forms of the platform's own pages: log-in (throttled) and API tokens."""
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
@@ -6,12 +7,17 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.utils.translation import gettext_lazy as _
 
-from faune_platform.throttle import client_address, login_failure_record, login_lockout, login_success_record
+from faune_platform.throttle import (
+    client_address,
+    login_failure_record,
+    login_lockout,
+    login_success_record,
+)
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
-    """Django's log-in form, refusing while the name or the address is locked out (see faune_platform/throttle.py).
-    `throttled` tells the view to answer 429."""
+    """Django's log-in form, refusing while the name or the address is locked out (see
+    faune_platform/throttle.py). `throttled` tells the view to answer 429."""
 
     throttled = False
 
@@ -31,8 +37,11 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100, label=_("Name"),
-                           help_text=_("What the token is for, e.g. “field laptop sync”."))
+    name = forms.CharField(
+        max_length=100,
+        label=_("Name"),
+        help_text=_("What the token is for, e.g. “field laptop sync”."),
+    )
     days = forms.IntegerField(min_value=1, label=_("Expires in (days)"))
 
     def __init__(self, *args, **kwargs) -> None:

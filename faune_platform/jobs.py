@@ -1,16 +1,21 @@
 """Background jobs, one way for every app.
 
-A job is a row (a model built on `Job`) and a chain of django-q2 tasks that each carry the row's id and a token:
+A job is a row (a model built on `Job`) and a chain of django-q2 tasks that each carry the row's id
+and a token:
 - `job_enqueue` gives the row a new token and queues a task once the transaction commits;
-- the task claims the row with a conditional UPDATE that only the current token passes, so a stale or
+- the task claims the row with a conditional UPDATE that only the current token passes, so a stale
+  or
   duplicated delivery does nothing;
-- long work is cut into chunks of about `JOB_CHUNK_S` seconds; a chunk that has more to do queues the next
+- long work is cut into chunks of about `JOB_CHUNK_S` seconds; a chunk that has more to do queues
+  the next
   one (`job_continue`), so no task runs long enough for the queue's retry time to matter;
-- a chunk keeps `heartbeat_at` fresh while it works; a worker killed mid-chunk leaves a stale heartbeat, and
-  either the broker delivers the same task again after its retry time (the token still matches, so it resumes)
-  or the periodic sweep queues the job again, up to `JOB_MAX_RESUMES` times, then fails it with a message.
+- a chunk keeps `heartbeat_at` fresh while it works; a worker killed mid-chunk leaves a stale
+  heartbeat, and either the broker delivers the same task again after its retry time (the token
+  still matches, so it resumes) or the periodic sweep queues the job again, up to `JOB_MAX_RESUMES`
+  times, then fails it with a message.
 Chunks must be idempotent: a resumed chunk redoes at most the work of the one that was killed.
 """
+
 import time
 import uuid
 from collections.abc import Callable
@@ -40,10 +45,15 @@ class Job(models.Model):
 
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     error = models.TextField(blank=True)
-    token = models.CharField(max_length=32, blank=True, help_text="Only the task carrying it may work the job.")
-    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the worker.")
-    resumes = models.PositiveSmallIntegerField(default=0, help_text="Times the job was queued again after its "
-                                                                    "worker stopped.")
+    token = models.CharField(
+        max_length=32, blank=True, help_text="Only the task carrying it may work the job."
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the worker."
+    )
+    resumes = models.PositiveSmallIntegerField(
+        default=0, help_text="Times the job was queued again after its worker stopped."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -58,9 +68,11 @@ def _rows(job: Job) -> models.QuerySet:
     return type(job)._default_manager.filter(pk=job.pk)
 
 
-def task_enqueue_on_commit(task: str, *args: object, name: str | None = None, timeout_s: int | None = None) -> None:
-    """Queue a plain task (one that owns no job row, such as an announcement to other apps) once the current
-    transaction commits, so it never runs against rows that may still roll back."""
+def task_enqueue_on_commit(
+    task: str, *args: object, name: str | None = None, timeout_s: int | None = None
+) -> None:
+    """Queue a plain task (one that owns no job row, such as an announcement to other apps) once the
+    current transaction commits, so it never runs against rows that may still roll back."""
     from django_q.tasks import async_task
 
     options: dict[str, object] = {"task_name": name} if name else {}
@@ -70,8 +82,9 @@ def task_enqueue_on_commit(task: str, *args: object, name: str | None = None, ti
 
 
 def job_start(job: Job) -> str:
-    """Give the job a new token (disowning any older task of it) and mark it queued; returns the token. A task
-    that is already running in a worker can then work the job itself: `job_claim(..., token)`."""
+    """Give the job a new token (disowning any older task of it) and mark it queued; returns the
+    token. A task that is already running in a worker can then work the job itself: `job_claim(...,
+    token)`."""
     token = uuid.uuid4().hex
     _rows(job).update(token=token, status=JobStatus.QUEUED, finished_at=None)
     job.token, job.status = token, JobStatus.QUEUED
@@ -79,41 +92,60 @@ def job_start(job: Job) -> str:
 
 
 def job_enqueue(job: Job, task: str, *, timeout_s: int | None = None) -> str:
-    """Queue `task(job id, token)` when the current transaction commits; any older task of this job is
-    disowned by the new token. Returns the token."""
+    """Queue `task(job id, token)` when the current transaction commits; any older task of this job
+    is disowned by the new token. Returns the token."""
     token = job_start(job)
-    task_enqueue_on_commit(task, job.pk, token, name=f"{type(job).__name__.lower()}-{job.pk}-{token[:8]}",
-                           timeout_s=timeout_s)
+    task_enqueue_on_commit(
+        task,
+        job.pk,
+        token,
+        name=f"{type(job).__name__.lower()}-{job.pk}-{token[:8]}",
+        timeout_s=timeout_s,
+    )
     return token
 
 
 def job_claim(model: type[Job], job_id: int, token: str) -> Job | None:
-    """Take the job for this task if its token is still the current one; None means someone else owns it
-    (or it finished, failed or was cancelled meanwhile)."""
+    """Take the job for this task if its token is still the current one; None means someone else
+    owns it (or it finished, failed or was cancelled meanwhile)."""
     claimed = model._default_manager.filter(pk=job_id, token=token, status__in=ACTIVE).update(
-        status=JobStatus.RUNNING, heartbeat_at=timezone.now())
+        status=JobStatus.RUNNING, heartbeat_at=timezone.now()
+    )
     return model._default_manager.get(pk=job_id) if claimed else None
 
 
 def job_heartbeat(job: Job, **fields: object) -> bool:
     """Say the job is alive (and record progress fields); False when this task no longer owns it."""
-    return bool(_rows(job).filter(token=job.token, status=JobStatus.RUNNING).update(
-        heartbeat_at=timezone.now(), **fields))
+    return bool(
+        _rows(job)
+        .filter(token=job.token, status=JobStatus.RUNNING)
+        .update(heartbeat_at=timezone.now(), **fields)
+    )
 
 
 def job_continue(job: Job, task: str, *, timeout_s: int | None = None) -> bool:
     """Queue the next chunk, unless another task took the job over meanwhile."""
     with transaction.atomic():
-        owned = _rows(job).select_for_update().filter(token=job.token, status=JobStatus.RUNNING).exists()
+        owned = (
+            _rows(job)
+            .select_for_update()
+            .filter(token=job.token, status=JobStatus.RUNNING)
+            .exists()
+        )
         if owned:
             job_enqueue(job, task, timeout_s=timeout_s)
     return owned
 
 
-def job_finish(job: Job, *, status: str = JobStatus.DONE, error: str = "", **fields: object) -> bool:
+def job_finish(
+    job: Job, *, status: str = JobStatus.DONE, error: str = "", **fields: object
+) -> bool:
     """End the job (done, failed with a message, cancelled), unless another task owns it now."""
-    return bool(_rows(job).filter(token=job.token).update(status=status, error=error[:5000],
-                                                          finished_at=timezone.now(), **fields))
+    return bool(
+        _rows(job)
+        .filter(token=job.token)
+        .update(status=status, error=error[:5000], finished_at=timezone.now(), **fields)
+    )
 
 
 def job_fail(job: Job, error: BaseException | str) -> bool:
@@ -147,8 +179,8 @@ class Resumable:
 
 
 def job_sweep(kind: Resumable, *, stale_s: float) -> tuple[int, int]:
-    """Queue again the running jobs whose heartbeat is older than `stale_s` (their worker stopped); fail the
-    ones that were resumed too often. Returns (resumed, failed)."""
+    """Queue again the running jobs whose heartbeat is older than `stale_s` (their worker stopped);
+    fail the ones that were resumed too often. Returns (resumed, failed)."""
     limit = timezone.now() - timezone.timedelta(seconds=stale_s)
     # No heartbeat at all: a record left "running" by a worker from before heartbeats existed.
     silent = Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True)
@@ -156,19 +188,26 @@ def job_sweep(kind: Resumable, *, stale_s: float) -> tuple[int, int]:
     resumed = failed = 0
     for job in stale:
         if job.resumes >= settings.FAUNE["JOB_MAX_RESUMES"]:
-            failed += job_fail(job, f"its worker stopped {job.resumes + 1} times while running it "
-                                    "(killed, out of memory or restarted); see the worker's log")
+            failed += job_fail(
+                job,
+                f"its worker stopped {job.resumes + 1} times while running it "
+                "(killed, out of memory or restarted); see the worker's log",
+            )
             continue
         with transaction.atomic():
-            if _rows(job).filter(token=job.token, status=JobStatus.RUNNING).update(resumes=F("resumes") + 1):
+            if (
+                _rows(job)
+                .filter(token=job.token, status=JobStatus.RUNNING)
+                .update(resumes=F("resumes") + 1)
+            ):
                 job_enqueue(job, kind.task, timeout_s=kind.timeout_s)
                 resumed += 1
     return resumed, failed
 
 
 def sweep_all() -> dict[str, tuple[int, int]]:
-    """The periodic sweep over every app's resumable jobs, named in settings (apps import nothing from each
-    other through it)."""
+    """The periodic sweep over every app's resumable jobs, named in settings (apps import nothing
+    from each other through it)."""
     report = {}
     for path in settings.FAUNE["JOB_SWEEPS"]:
         sweep: Callable[[], tuple[int, int]] = import_string(path)
@@ -186,5 +225,11 @@ def sweep_schedule_ensure() -> None:
     minutes = settings.FAUNE["JOB_SWEEP_MINUTES"]
     Schedule.objects.update_or_create(
         name=SWEEP_SCHEDULE_NAME,
-        defaults={"func": "faune_platform.jobs.sweep_all", "schedule_type": Schedule.MINUTES, "minutes": minutes,
-                  "repeats": -1, "next_run": timezone.now() + timezone.timedelta(minutes=minutes)})
+        defaults={
+            "func": "faune_platform.jobs.sweep_all",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": minutes,
+            "repeats": -1,
+            "next_run": timezone.now() + timezone.timedelta(minutes=minutes),
+        },
+    )

@@ -1,6 +1,7 @@
-"""Calendar periods for figures over time: which unit suits a span, where a period starts, every period between two
-moments. The database groups rows by the same starts (Trunc), so the two meet exactly; periods with no rows are
-filled in here, so a curve never skips a quiet week."""
+"""Calendar periods for figures over time: which unit suits a span, where a period starts, every
+period between two moments. The database groups rows by the same starts (Trunc), so the two meet
+exactly; periods with no rows are filled in here, so a curve never skips a quiet week."""
+
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,8 @@ DAYS_BY_WEEK = 2 * 366  # then week by week up to about two years, then month by
 
 @dataclass(frozen=True)
 class Timeline:
-    """Counts per period for several keys (a taxon, an expert): `values[key][i]` belongs to `periods[i]`."""
+    """Counts per period for several keys (a taxon, an expert): `values[key][i]` belongs to
+    `periods[i]`."""
 
     unit: str
     periods: list[datetime]
@@ -27,7 +29,8 @@ def period_unit(first: datetime, last: datetime) -> str:
 
 
 def period_start(moment: datetime, unit: str) -> datetime:
-    """The start of the period holding `moment`, in UTC (weeks start on Monday, as the databases truncate)."""
+    """The start of the period holding `moment`, in UTC (weeks start on Monday, as the databases
+    truncate)."""
     day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     if unit == "week":
         return day - timedelta(days=day.weekday())
@@ -49,10 +52,16 @@ def _next(start: datetime, unit: str) -> datetime:
     return start + timedelta(days=7 if unit == "week" else 1)
 
 
-def timeline(rows: list[tuple[datetime, int, int]], periods: list[datetime], unit: str, *,
-             cumulative: bool = False) -> Timeline:
-    """A Timeline from database rows (period start, key, count), zero where a key had no row; `cumulative` sums
-    each key's counts up to and including each period (a pool's size rather than its growth)."""
+def timeline(
+    rows: list[tuple[datetime, int, int]],
+    periods: list[datetime],
+    unit: str,
+    *,
+    cumulative: bool = False,
+) -> Timeline:
+    """A Timeline from database rows (period start, key, count), zero where a key had no row;
+    `cumulative` sums each key's counts up to and including each period (a pool's size rather than
+    its growth)."""
     position = {start: index for index, start in enumerate(periods)}
     values: dict[int, list[int]] = {}
     for start, key, count in rows:

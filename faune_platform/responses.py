@@ -1,5 +1,6 @@
-"""How a domain refusal reaches a person over HTTP: the one mapping from category to status, for the API's
-exception handler and for pages alike."""
+"""How a domain refusal reaches a person over HTTP: the one mapping from category to status, for the
+API's exception handler and for pages alike."""
+
 from django.http import HttpRequest, HttpResponse
 
 from faune_platform import errors
@@ -27,8 +28,9 @@ def headers_of(error: BaseException) -> dict[str, str]:
 
 
 class DomainErrorMiddleware:
-    """A page that lets a domain error through answers with its status and its message as plain text, instead of a
-    server error; pages that show the message in their own layout catch the error themselves."""
+    """A page that lets a domain error through answers with its status and its message as plain
+    text, instead of a server error; pages that show the message in their own layout catch the error
+    themselves."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -40,5 +42,9 @@ class DomainErrorMiddleware:
         status = status_of(exception)
         if status is None:
             return None
-        return HttpResponse(str(exception), status=status, content_type="text/plain; charset=utf-8",
-                            headers=headers_of(exception))
+        return HttpResponse(
+            str(exception),
+            status=status,
+            content_type="text/plain; charset=utf-8",
+            headers=headers_of(exception),
+        )

@@ -1,10 +1,13 @@
-"""Log-in throttling: failed attempts counted per user name and per client address in Django's cache.
+"""Log-in throttling: failed attempts counted per user name and per client address in Django's
+cache.
 
-A window opens at the first failure and lasts FAUNE["LOGIN_LOCKOUT_S"]; once a name or an address reaches its
-limit of failures within it, every log-in for that name or from that address is refused until the window ends
-(even with the right password: otherwise a locked guesser would still learn it). A successful log-in clears the
-name's count; the address keeps its count, so one address cannot try many names by logging in between guesses.
-The login page and POST /api/token/ share these counts."""
+A window opens at the first failure and lasts FAUNE["LOGIN_LOCKOUT_S"]; once a name or an address
+reaches its limit of failures within it, every log-in for that name or from that address is refused
+until the window ends (even with the right password: otherwise a locked guesser would still learn
+it). A successful log-in clears the name's count; the address keeps its count, so one address cannot
+try many names by logging in between guesses. The login page and POST /api/token/ share these
+counts."""
+
 import hashlib
 import math
 import time
@@ -27,31 +30,39 @@ class Lockout:
     def message(self) -> str:
         minutes = math.ceil(self.retry_after_s / 60)
         return ngettext(
-            "Too many failed log-in attempts for this account or from this address. Try again in %(n)d minute.",
-            "Too many failed log-in attempts for this account or from this address. Try again in %(n)d minutes.",
-            minutes) % {"n": minutes}
+            "Too many failed log-in attempts for this account or from this address. Try again in "
+            "%(n)d minute.",
+            "Too many failed log-in attempts for this account or from this address. Try again in "
+            "%(n)d minutes.",
+            minutes,
+        ) % {"n": minutes}
 
 
 def client_address(request: HttpRequest | Request) -> str:
-    """The peer address. Behind a reverse proxy this is the proxy's: the proxy must then throttle, or pass the
-    real address in REMOTE_ADDR (X-Forwarded-For is not trusted, anyone can write it)."""
+    """The peer address. Behind a reverse proxy this is the proxy's: the proxy must then throttle,
+    or pass the real address in REMOTE_ADDR (X-Forwarded-For is not trusted, anyone can write
+    it)."""
     return request.META.get("REMOTE_ADDR") or "unknown"
 
 
 def _keys(username: str, address: str) -> dict[str, str]:
-    # User names are hashed so any text (long, odd characters) makes a valid cache key; case-folded because
-    # log-in by "Paula" and "paula" must count against the same account.
+    # User names are hashed so any text (long, odd characters) makes a valid cache key; case-folded
+    # because log-in by "Paula" and "paula" must count against the same account.
     name = hashlib.sha256(username.strip().casefold().encode()).hexdigest()
     return {"user": f"{_PREFIX}user:{name}", "address": f"{_PREFIX}address:{address}"}
 
 
 def _limits() -> dict[str, int]:
     config = settings.FAUNE
-    return {"user": config["LOGIN_MAX_FAILURES_PER_USER"], "address": config["LOGIN_MAX_FAILURES_PER_ADDRESS"]}
+    return {
+        "user": config["LOGIN_MAX_FAILURES_PER_USER"],
+        "address": config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
+    }
 
 
 def login_lockout(*, username: str, address: str) -> Lockout | None:
-    """The lock-out in force for this name or address, if any, with the seconds left until it ends."""
+    """The lock-out in force for this name or address, if any, with the seconds left until it
+    ends."""
     now, waits = time.time(), []
     entries = cache.get_many(list(_keys(username, address).values()))
     for kind, key in _keys(username, address).items():

@@ -16,12 +16,22 @@ urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/login/", views.ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/set-password/<uidb64>/<token>/", views.PasswordSetView.as_view(), name="password-set"),
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        views.PasswordSetView.as_view(),
+        name="password-set",
+    ),
     path("accounts/password/", views.PasswordChangePageView.as_view(), name="password-change"),
     path("accounts/tokens/", token_views.api_tokens_page, name="api-tokens"),
-    path("accounts/tokens/<id:pk>/revoke/", token_views.api_token_revoke_page, name="api-token-revoke"),
+    path(
+        "accounts/tokens/<id:pk>/revoke/",
+        token_views.api_token_revoke_page,
+        name="api-token-revoke",
+    ),
     path("admin/", admin.site.urls),
-    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the footer's English / Français switch
+    path(
+        "i18n/", include("django.conf.urls.i18n")
+    ),  # set_language: the footer's English / Français switch
     path("api/token/", token_apis.TokenObtainApi.as_view(), name="api-token"),
     path("api/tokens/", token_apis.TokenListApi.as_view(), name="api-tokens-list"),
     path("api/tokens/<id:pk>/", token_apis.TokenDetailApi.as_view(), name="api-token-detail"),

@@ -14,15 +14,15 @@ from faune_platform.tokens.services import api_tokens_revoke_all
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """Each role's work: a partner's uploads and pre-labels to check, an expert's queues, and for coordinators
-    everything plus rounds, models and people."""
+    """Each role's work: a partner's uploads and pre-labels to check, an expert's queues, and for
+    coordinators everything plus rounds, models and people."""
     figures = home_figures(request.user) if request.user.is_authenticated else {}
     return render(request, "home.html", figures)
 
 
 class PasswordSetView(PasswordResetConfirmView):
-    """Where an invited person chooses their password, from the one-time link a coordinator passed on (there is no
-    mail server). They are signed in at once and land on their home page."""
+    """Where an invited person chooses their password, from the one-time link a coordinator passed
+    on (there is no mail server). They are signed in at once and land on their home page."""
 
     template_name = "registration/password_set.html"
     post_reset_login = True
@@ -32,20 +32,24 @@ class PasswordSetView(PasswordResetConfirmView):
     def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)
         api_tokens_revoke_all(user=form.user)
-        messages.success(self.request, _("Your password is set. Welcome to Faune, %(username)s.")
-                         % {"username": form.user.username})
+        messages.success(
+            self.request,
+            _("Your password is set. Welcome to Faune, %(username)s.")
+            % {"username": form.user.username},
+        )
         return response
 
 
 @cache_control(max_age=86400, public=True)
 def favicon(request: HttpRequest) -> FileResponse:
-    """Browsers ask for /favicon.ico on every site whatever the pages link to; answer with the linked icon."""
+    """Browsers ask for /favicon.ico on every site whatever the pages link to; answer with the
+    linked icon."""
     return FileResponse(open(finders.find("faune/favicon.ico"), "rb"), content_type="image/x-icon")
 
 
 class ThrottledLoginView(LoginView):
-    """Django's log-in page; failed attempts are counted and a locked-out name or address gets 429 and a form
-    error saying how long to wait."""
+    """Django's log-in page; failed attempts are counted and a locked-out name or address gets 429
+    and a form error saying how long to wait."""
 
     form_class = ThrottledAuthenticationForm
 
@@ -65,7 +69,13 @@ class PasswordChangePageView(PasswordChangeView):
     def form_valid(self, form) -> HttpResponse:
         response = super().form_valid(form)
         revoked = api_tokens_revoke_all(user=form.user)
-        messages.success(self.request, ngettext("Your password is changed; %(n)d API token was revoked.",
-                                                "Your password is changed; %(n)d API tokens were revoked.",
-                                                revoked) % {"n": revoked})
+        messages.success(
+            self.request,
+            ngettext(
+                "Your password is changed; %(n)d API token was revoked.",
+                "Your password is changed; %(n)d API tokens were revoked.",
+                revoked,
+            )
+            % {"n": revoked},
+        )
         return response

@@ -6,8 +6,8 @@ from inference.models import ModelStatusChange, ModelVersion, PrelabelRun
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(ReadOnlyAdmin):
-    """Versions are registered by commands and rounds, and change status on the Models page (promotion is atomic,
-    logged and re-predicts): here they are read."""
+    """Versions are registered by commands and rounds, and change status on the Models page
+    (promotion is atomic, logged and re-predicts): here they are read."""
 
     list_display = ["name", "version", "status", "head_kind", "created_at"]
     list_filter = ["status", "head_kind"]

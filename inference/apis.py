@@ -1,5 +1,6 @@
-"""REST API of the inference app: predictions, similar images, bulk acceptance, the model registry, active
-learning and possibly new taxa."""
+"""REST API of the inference app: predictions, similar images, bulk acceptance, the model registry,
+active learning and possibly new taxa."""
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -65,17 +66,22 @@ class ImagePredictionApi(APIView):
     response_is_list = False
 
     def get(self, request: Request, pk: int) -> Response:
-        """The production model's pre-label of an image: top-5, box, sequence verdict, zero-shot flag."""
+        """The production model's pre-label of an image: top-5, box, sequence verdict, zero-shot
+        flag."""
         image = _visible_image(request, pk)
         version = production_version()
         summary = prediction_summary(image, version) if version else None
         if summary is None:
-            return Response({"detail": _("Not pre-labelled yet: the worker has not reached this image.")}, status=404)
+            return Response(
+                {"detail": _("Not pre-labelled yet: the worker has not reached this image.")},
+                status=404,
+            )
         return Response(PredictionSummarySerializer(summary).data)
 
 
 class ImageDetectionsApi(APIView):
-    """The detector boxes stored for an image that the pipeline trusts (the image page draws them)."""
+    """The detector boxes stored for an image that the pipeline trusts (the image page draws
+    them)."""
 
     class OutputSerializer(serializers.Serializer):
         threshold = serializers.FloatField(help_text="boxes below this confidence are left out")
@@ -95,12 +101,16 @@ class ImageDetectionsApi(APIView):
 class SimilarImagesApi(APIView):
     class InputSerializer(serializers.Serializer):
         k = serializers.IntegerField(min_value=1, max_value=100, default=12)
-        taxa = serializers.CharField(required=False, allow_blank=True, help_text="comma-separated taxon ids")
+        taxa = serializers.CharField(
+            required=False, allow_blank=True, help_text="comma-separated taxon ids"
+        )
 
         def validate_taxa(self, value: str) -> list[int]:
             ids = [id_or_none(item) for item in value.split(",") if item.strip()]
             if None in ids:
-                raise serializers.ValidationError(_("Give taxon ids separated by commas, e.g. 3,7."))
+                raise serializers.ValidationError(
+                    _("Give taxon ids separated by commas, e.g. 3,7.")
+                )
             return ids[:10]
 
     class OutputSerializer(serializers.Serializer):
@@ -114,7 +124,8 @@ class SimilarImagesApi(APIView):
     response_is_list = False
 
     def get(self, request: Request, pk: int) -> Response:
-        """The most similar images you can see, or with `taxa` the nearest labelled images of each taxon."""
+        """The most similar images you can see, or with `taxa` the nearest labelled images of each
+        taxon."""
         image = _visible_image(request, pk)
         query = self.InputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -123,7 +134,9 @@ class SimilarImagesApi(APIView):
             grouped = similar_labelled(request.user, image, taxa, per_taxon=min(k, 12))
             rows = [{"taxon": taxon_id, "results": found} for taxon_id, found in grouped.items()]
             return Response(self.ByTaxaOutputSerializer({"by_taxon": rows}).data)
-        return Response(self.OutputSerializer({"results": similar_images(request.user, image, k)}).data)
+        return Response(
+            self.OutputSerializer({"results": similar_images(request.user, image, k)}).data
+        )
 
 
 class BatchPrelabelApi(APIView):
@@ -132,18 +145,29 @@ class BatchPrelabelApi(APIView):
 
     def get(self, request: Request, pk: int) -> Response:
         """Pre-labelling progress of an upload batch."""
-        progress = batch_prelabel_progress(get_object_or_404(batches_visible_to(request.user), pk=pk))
+        progress = batch_prelabel_progress(
+            get_object_or_404(batches_visible_to(request.user), pk=pk)
+        )
         return Response(PrelabelProgressSerializer(progress).data)
 
 
 class AcceptSerializer(serializers.Serializer):
     images = serializers.ListField(child=IdField(), min_length=1, max_length=1000)
-    taxon = TaxonRefField(required=False, allow_blank=True,
-                          help_text="correct every image to this taxon instead of accepting predictions")
+    taxon = TaxonRefField(
+        required=False,
+        allow_blank=True,
+        help_text="correct every image to this taxon instead of accepting predictions",
+    )
     expected_current = serializers.DictField(
-        child=serializers.IntegerField(min_value=0, max_value=MAX_ID), required=False, default=dict,
-        help_text="{image id: id of the label you saw as current, 0 for none}: an image labelled since is left "
-                  "alone and listed under 'conflicts'. Without it nothing is checked: a newer label is outranked.")
+        child=serializers.IntegerField(min_value=0, max_value=MAX_ID),
+        required=False,
+        default=dict,
+        help_text=(
+            "{image id: id of the label you saw as current, 0 for none}: an image labelled "
+            "since is left alone and listed under 'conflicts'. Without it nothing is checked: "
+            "a newer label is outranked."
+        ),
+    )
 
     def validate_expected_current(self, value: dict) -> dict[int, int]:
         ids = {key: id_or_none(key) for key in value}
@@ -162,9 +186,12 @@ class PrelabelAcceptApi(APIView):
         serializer = AcceptSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         correction = serializer.validated_data.get("taxon")
-        result = prelabels_accept(user=request.user, image_ids=serializer.validated_data["images"],
-                                  taxon=taxon_resolve(correction) if correction else None,
-                                  expected=serializer.validated_data["expected_current"])
+        result = prelabels_accept(
+            user=request.user,
+            image_ids=serializer.validated_data["images"],
+            taxon=taxon_resolve(correction) if correction else None,
+            expected=serializer.validated_data["expected_current"],
+        )
         if result.labelled:
             code = status.HTTP_201_CREATED
         else:
@@ -184,8 +211,10 @@ class ModelVersionListApi(APIView):
 class ModelStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=VersionStatus.choices)
     confirm_lost_classes = serializers.BooleanField(
-        default=False, help_text="promote even though the version cannot say classes production says (409 lists "
-                                 "them otherwise)")
+        default=False,
+        help_text="promote even though the version cannot say classes production says (409 lists "
+        "them otherwise)",
+    )
 
 
 class ModelVersionStatusApi(APIView):
@@ -198,12 +227,15 @@ class ModelVersionStatusApi(APIView):
         version = get_object_or_404(ModelVersion, pk=pk)
         serializer = ModelStatusSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        version = model_version_set_status(version=version, user=request.user, **serializer.validated_data)
+        version = model_version_set_status(
+            version=version, user=request.user, **serializer.validated_data
+        )
         return Response(ModelVersionSerializer(version).data)
 
 
 class SelectionBatchListApi(APIView):
-    """Coordinators open active-learning batches (the pick runs as a job) and see how each one paid off."""
+    """Coordinators open active-learning batches (the pick runs as a job) and see how each one paid
+    off."""
 
     class OutputSerializer(serializers.Serializer):
         results = SelectionBatchSerializer(many=True)
@@ -213,7 +245,8 @@ class SelectionBatchListApi(APIView):
     response_is_list = False
 
     def get(self, request: Request) -> Response:
-        """The latest active-learning batches and what their reviewed picks taught (coordinators)."""
+        """The latest active-learning batches and what their reviewed picks taught
+        (coordinators)."""
         require_coordinator(request.user, "see selection batches")
         batches = list(SelectionBatch.objects.select_related("version", "created_by")[:100])
         return Response(self.OutputSerializer({"results": selection_batch_rows(batches)}).data)
@@ -224,11 +257,18 @@ class SelectionBatchListApi(APIView):
         serializer = SelectionRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        batch = selection_batch_request(user=request.user, strategy=data["strategy"], size=data["size"],
-                                        filters=serializer.filters(), seed=data["seed"])
+        batch = selection_batch_request(
+            user=request.user,
+            strategy=data["strategy"],
+            size=data["size"],
+            filters=serializer.filters(),
+            seed=data["seed"],
+        )
         batch.refresh_from_db()
-        return Response(SelectionBatchSerializer(selection_batch_rows([batch])[0]).data,
-                        status=status.HTTP_202_ACCEPTED)
+        return Response(
+            SelectionBatchSerializer(selection_batch_rows([batch])[0]).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class NoveltyScanApi(APIView):
@@ -243,8 +283,10 @@ class NoveltyScanApi(APIView):
         require_coordinator(request.user, "look for possibly new taxa")
         scan = novelty_scan_latest()
         if scan is None:
-            return Response({"detail": _("No scan yet: POST here to start one.")},
-                            status=status.HTTP_404_NOT_FOUND)
+            return Response(
+                {"detail": _("No scan yet: POST here to start one.")},
+                status=status.HTTP_404_NOT_FOUND,
+            )
         return Response(NoveltyScanSerializer(scan).data)
 
     def post(self, request: Request) -> Response:
@@ -258,7 +300,8 @@ class NoveltyScanApi(APIView):
 
 
 class NoveltyClusterListApi(APIView):
-    """The clusters of the latest finished scan, largest first, each with its most typical members."""
+    """The clusters of the latest finished scan, largest first, each with its most typical
+    members."""
 
     class OutputSerializer(serializers.Serializer):
         scan = NoveltyScanSerializer()
@@ -270,13 +313,19 @@ class NoveltyClusterListApi(APIView):
     def get(self, request: Request) -> Response:
         require_coordinator(request.user, "look for possibly new taxa")
         if production_version() is None:
-            return Response({"detail": _("No production model: scans work on its embeddings and predictions.")},
-                            status=status.HTTP_409_CONFLICT)
+            return Response(
+                {"detail": _("No production model: scans work on its embeddings and predictions.")},
+                status=status.HTTP_409_CONFLICT,
+            )
         scan = novelty_scan_shown()
         if scan is None:
-            return Response({"detail": _("No finished scan yet: POST /api/novelty/scans/ starts one.")},
-                            status=status.HTTP_404_NOT_FOUND)
-        return Response(self.OutputSerializer({"scan": scan, "clusters": novelty_cluster_rows(scan)}).data)
+            return Response(
+                {"detail": _("No finished scan yet: POST /api/novelty/scans/ starts one.")},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        return Response(
+            self.OutputSerializer({"scan": scan, "clusters": novelty_cluster_rows(scan)}).data
+        )
 
 
 class NoveltyClusterApi(APIView):
@@ -296,16 +345,24 @@ class NoveltyClusterApi(APIView):
         scan = get_object_or_404(NoveltyScan, pk=pk, status="done")
         members = novelty_cluster_members(scan, number)
         if members is None:
-            return Response({"detail": _("Scan %(id)s has no cluster %(number)s.") % {"id": scan.pk, "number": number}},
-                            status=status.HTTP_404_NOT_FOUND)
+            return Response(
+                {
+                    "detail": _("Scan %(id)s has no cluster %(number)s.")
+                    % {"id": scan.pk, "number": number}
+                },
+                status=status.HTTP_404_NOT_FOUND,
+            )
         outcome = scan.clusters[number - 1]["outcome"]
-        return Response(self.OutputSerializer({"scan": scan.pk, "number": number, "outcome": outcome,
-                                               "members": members}).data)
+        return Response(
+            self.OutputSerializer(
+                {"scan": scan.pk, "number": number, "outcome": outcome, "members": members}
+            ).data
+        )
 
 
 class NoveltyClusterLabelApi(APIView):
-    """Name a cluster's taxon (new or existing) and label it: its members get the label, its outliers go to
-    review."""
+    """Name a cluster's taxon (new or existing) and label it: its members get the label, its
+    outliers go to review."""
 
     body_serializer = NoveltyClusterLabelSerializer
     response_serializer = ClusterLabelledSerializer
@@ -315,6 +372,11 @@ class NoveltyClusterLabelApi(APIView):
         scan = get_object_or_404(NoveltyScan, pk=pk)
         serializer = NoveltyClusterLabelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = novelty_cluster_label(user=request.user, scan=scan, number=number,
-                                       taxon=serializer.chosen_taxon(), new_taxon=serializer.new_taxon())
+        result = novelty_cluster_label(
+            user=request.user,
+            scan=scan,
+            number=number,
+            taxon=serializer.chosen_taxon(),
+            new_taxon=serializer.new_taxon(),
+        )
         return Response(ClusterLabelledSerializer(result).data, status=status.HTTP_201_CREATED)

@@ -6,8 +6,8 @@ class InferenceConfig(AppConfig):
     verbose_name = "Models that run"
 
     def ready(self) -> None:
-        # The labelled pool hides people from those outside their organisation; it imports nothing from here,
-        # so this app tells it where its detectors and classifiers saw someone.
+        # The labelled pool hides people from those outside their organisation; it imports nothing
+        # from here, so this app tells it where its detectors and classifiers saw someone.
         from annotation.privacy import people_finder_register
         from inference.services.privacy import people_found
 

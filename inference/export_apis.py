@@ -1,5 +1,6 @@
-"""The export API: start an export (a job), follow it, find the download link (the page's download URL serves
-the file, to the same session or token)."""
+"""The export API: start an export (a job), follow it, find the download link (the page's download
+URL serves the file, to the same session or token)."""
+
 from django.shortcuts import get_object_or_404
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -18,7 +19,8 @@ from inference.services.exports.scope import ExportOptions, ExportScope
 
 
 class ExportSerializer(serializers.Serializer):
-    """An export (a row of `export_row`): its progress, what it holds and, once done, its download link."""
+    """An export (a row of `export_row`): its progress, what it holds and, once done, its download
+    link."""
 
     id = serializers.IntegerField()
     format = serializers.CharField()
@@ -47,31 +49,45 @@ class ExportListApi(APIView):
         deployments = serializers.ListField(child=IdField(), required=False, max_length=10_000)
         taxon = TaxonRefField(required=False, allow_blank=True)
         labelled = serializers.BooleanField(required=False, allow_null=True, default=None)
-        source = serializers.ChoiceField(choices=list(SOURCE_FILTERS), required=False, allow_blank=True, default="")
+        source = serializers.ChoiceField(
+            choices=list(SOURCE_FILTERS), required=False, allow_blank=True, default=""
+        )
         batch = IdField(required=False, allow_null=True)
         taken_after = serializers.DateTimeField(required=False, allow_null=True)
         taken_before = serializers.DateTimeField(required=False, allow_null=True)
         people = serializers.ChoiceField(choices=("blur", "exclude"), default="blur")
         media = serializers.BooleanField(default=True)
         language = serializers.ChoiceField(choices=LANGUAGES, default="fr")
-        utc_offset = serializers.RegexField(r"^(Z|[+-](0\d|1[0-4]):[0-5]\d)$", required=False, allow_blank=True,
-                                            default="")
+        utc_offset = serializers.RegexField(
+            r"^(Z|[+-](0\d|1[0-4]):[0-5]\d)$", required=False, allow_blank=True, default=""
+        )
         sampling_design = serializers.ChoiceField(choices=SAMPLING_DESIGNS, default="opportunistic")
         title = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
         def scope(self) -> ExportScope:
             data = self.validated_data
             taxon = taxon_resolve(data["taxon"]).pk if data.get("taxon") else None
-            return ExportScope(organisation=data.get("organisation"), deployments=tuple(data.get("deployments", ())),
-                               taxon=taxon, labelled=data.get("labelled"), batch=data.get("batch"),
-                               taken_after=data.get("taken_after"), taken_before=data.get("taken_before"),
-                               source=data["source"])
+            return ExportScope(
+                organisation=data.get("organisation"),
+                deployments=tuple(data.get("deployments", ())),
+                taxon=taxon,
+                labelled=data.get("labelled"),
+                batch=data.get("batch"),
+                taken_after=data.get("taken_after"),
+                taken_before=data.get("taken_before"),
+                source=data["source"],
+            )
 
         def options(self) -> ExportOptions:
             data = self.validated_data
-            return ExportOptions(people=data["people"], media=data["media"], language=data["language"],
-                                 utc_offset=data["utc_offset"], sampling_design=data["sampling_design"],
-                                 title=data["title"])
+            return ExportOptions(
+                people=data["people"],
+                media=data["media"],
+                language=data["language"],
+                utc_offset=data["utc_offset"],
+                sampling_design=data["sampling_design"],
+                title=data["title"],
+            )
 
     class OutputSerializer(serializers.Serializer):
         results = ExportSerializer(many=True)
@@ -81,7 +97,8 @@ class ExportListApi(APIView):
     response_is_list = False
 
     def get(self, request: Request) -> Response:
-        """Your exports (coordinators: every one), newest first, with their progress and download link."""
+        """Your exports (coordinators: every one), newest first, with their progress and download
+        link."""
         rows = [export_row(job) for job in exports_visible_to(request.user)[:100]]
         return Response(self.OutputSerializer({"results": rows}).data)
 
@@ -89,8 +106,12 @@ class ExportListApi(APIView):
         """Start an export of the images you may export, in a format; it runs as a job (202)."""
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        job = export_request(user=request.user, fmt=serializer.validated_data["format"], scope=serializer.scope(),
-                             options=serializer.options())
+        job = export_request(
+            user=request.user,
+            fmt=serializer.validated_data["format"],
+            scope=serializer.scope(),
+            options=serializer.options(),
+        )
         job.refresh_from_db()
         return Response(ExportSerializer(export_row(job)).data, status=status.HTTP_202_ACCEPTED)
 
@@ -100,4 +121,8 @@ class ExportDetailApi(APIView):
 
     def get(self, request: Request, pk: int) -> Response:
         """One export: its status, progress, report and, once done, its download link."""
-        return Response(ExportSerializer(export_row(get_object_or_404(exports_visible_to(request.user), pk=pk))).data)
+        return Response(
+            ExportSerializer(
+                export_row(get_object_or_404(exports_visible_to(request.user), pk=pk))
+            ).data
+        )

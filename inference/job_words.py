@@ -1,6 +1,8 @@
-"""A job's status as a page shows it. The status is stored in English (`faune_platform.jobs.JobStatus`) and
-translated only where a person reads it: `{% translate job.status %}` in templates (these entries put the words
-in the catalogue), `job_status_words()` for a page's script and `job_status_word` for messages."""
+"""A job's status as a page shows it. The status is stored in English
+(`faune_platform.jobs.JobStatus`) and translated only where a person reads it: `{% translate
+job.status %}` in templates (these entries put the words in the catalogue), `job_status_words()` for
+a page's script and `job_status_word` for messages."""
+
 from django.utils.translation import gettext, gettext_lazy
 
 JOB_STATUS_WORDS = {

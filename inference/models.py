@@ -1,4 +1,6 @@
-"""Models that run: the version registry, what each version predicted, and the embeddings it computed."""
+"""Models that run: the version registry, what each version predicted, and the embeddings it
+computed."""
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -25,16 +27,30 @@ class HeadKind(models.TextChoices):
 class ModelVersion(models.Model):
     name = models.CharField(max_length=120)
     version = models.CharField(max_length=40)
-    backbone = models.JSONField(help_text="BackboneSpec: timm name, input size, interpolation, mean/std, crop.")
+    backbone = models.JSONField(
+        help_text="BackboneSpec: timm name, input size, interpolation, mean/std, crop."
+    )
     head_kind = models.CharField(max_length=14, choices=HeadKind.choices)
-    artifacts = models.JSONField(default=dict, blank=True, help_text="role -> {path, sha256} of each file.")
-    detector = models.JSONField(default=dict, blank=True, help_text="{path, sha256, image_size} when one runs.")
+    artifacts = models.JSONField(
+        default=dict, blank=True, help_text="role -> {path, sha256} of each file."
+    )
+    detector = models.JSONField(
+        default=dict, blank=True, help_text="{path, sha256, image_size} when one runs."
+    )
     temperature = models.FloatField(default=1.0)
-    lineage = models.JSONField(default=dict, blank=True, help_text="Parent version, label snapshot, seed, "
-                               "hyper-parameters, code version: what reproduces this version.")
-    status = models.CharField(max_length=10, choices=VersionStatus.choices, default=VersionStatus.CANDIDATE)
+    lineage = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Parent version, label snapshot, seed, "
+        "hyper-parameters, code version: what reproduces this version.",
+    )
+    status = models.CharField(
+        max_length=10, choices=VersionStatus.choices, default=VersionStatus.CANDIDATE
+    )
     notes = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     promoted_at = models.DateTimeField(null=True, blank=True)
 
@@ -42,8 +58,9 @@ class ModelVersion(models.Model):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["name", "version"], name="model_version_unique"),
-            models.UniqueConstraint(fields=["status"], condition=Q(status="production"),
-                                    name="one_production_version"),
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status="production"), name="one_production_version"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -67,7 +84,9 @@ class ModelClass(models.Model):
 
     class Meta:
         ordering = ["version", "index"]
-        constraints = [models.UniqueConstraint(fields=["version", "index"], name="class_index_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "index"], name="class_index_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.version}[{self.index}] = {self.taxon}"
@@ -85,7 +104,9 @@ class Detection(models.Model):
 
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="detections")
     source = models.CharField(max_length=20, choices=BoxSource.choices)
-    detector = models.CharField(max_length=120, blank=True, help_text="Which weights or file produced it.")
+    detector = models.CharField(
+        max_length=120, blank=True, help_text="Which weights or file produced it."
+    )
     category = models.CharField(max_length=8)  # a DetectorCategory
     confidence = models.FloatField()
     box_x = models.FloatField()
@@ -114,23 +135,31 @@ class Prediction(models.Model):
     category = models.CharField(max_length=8, help_text="animal / human / vehicle / empty")
     taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.PROTECT)
     score = models.FloatField()
-    top = models.JSONField(default=list, help_text="[[taxon id, probability], ...], best first, up to 5.")
+    top = models.JSONField(
+        default=list, help_text="[[taxon id, probability], ...], best first, up to 5."
+    )
     logits = models.BinaryField(null=True, blank=True, help_text="float16 class logits.")
-    box_source = models.CharField(max_length=20, choices=BoxSource.choices, default=BoxSource.WHOLE_IMAGE)
+    box_source = models.CharField(
+        max_length=20, choices=BoxSource.choices, default=BoxSource.WHOLE_IMAGE
+    )
     box = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["image", "version"], name="one_prediction_per_version")]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "version"], name="one_prediction_per_version")
+        ]
         indexes = [models.Index(fields=["version", "taxon", "score"])]
 
     def __str__(self) -> str:
-        return f"{self.version} on {self.image_id}: {self.taxon_id or self.category} {self.score:.2f}"
+        return (
+            f"{self.version} on {self.image_id}: {self.taxon_id or self.category} {self.score:.2f}"
+        )
 
 
 class SequencePrediction(models.Model):
-    """A sequence's verdict, derived from its frames' predictions. Whether it reads "undefined" is not stored:
-    it follows the organisation's threshold of the day (`is_undefined`)."""
+    """A sequence's verdict, derived from its frames' predictions. Whether it reads "undefined" is
+    not stored: it follows the organisation's threshold of the day (`is_undefined`)."""
 
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="predictions")
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE)
@@ -141,7 +170,9 @@ class SequencePrediction(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["sequence", "version"], name="one_sequence_prediction")]
+        constraints = [
+            models.UniqueConstraint(fields=["sequence", "version"], name="one_sequence_prediction")
+        ]
 
     def __str__(self) -> str:
         return f"{self.version} on sequence {self.sequence_id}"
@@ -156,16 +187,30 @@ class Embedding(models.Model):
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="embeddings")
     backbone_key = models.CharField(max_length=160)
     vector = models.BinaryField(help_text="float16, L2-normalised.")
-    norm = models.FloatField(default=1.0, help_text="The L2 norm removed from `vector`: vector x norm is the raw "
-                             "pooled feature that the backbone's own head sees.")
-    box = models.JSONField(null=True, blank=True, help_text="The crop it was computed on ([x, y, w, h]); "
-                                                            "null: the whole image.")
-    box_source = models.CharField(max_length=20, blank=True, help_text="Where that box came from; empty for "
-                                  "embeddings stored before crops were recorded (never reused without one).")
+    norm = models.FloatField(
+        default=1.0,
+        help_text="The L2 norm removed from `vector`: vector x norm is the raw "
+        "pooled feature that the backbone's own head sees.",
+    )
+    box = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The crop it was computed on ([x, y, w, h]); null: the whole image.",
+    )
+    box_source = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="Where that box came from; empty for "
+        "embeddings stored before crops were recorded (never reused without one).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["image", "backbone_key"], name="one_embedding_per_backbone")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["image", "backbone_key"], name="one_embedding_per_backbone"
+            )
+        ]
         indexes = [models.Index(fields=["backbone_key", "id"])]
 
     def __str__(self) -> str:
@@ -173,8 +218,9 @@ class Embedding(models.Model):
 
 
 class PrelabelRun(Job):
-    """One pre-labelling job of a version: over an upload batch, or over the whole pool after a production
-    change. It works in chunks, newest images first; `cursor` is the image id below which it still has to look."""
+    """One pre-labelling job of a version: over an upload batch, or over the whole pool after a
+    production change. It works in chunks, newest images first; `cursor` is the image id below which
+    it still has to look."""
 
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="runs")
     batch = models.ForeignKey(UploadBatch, null=True, blank=True, on_delete=models.CASCADE)
@@ -192,10 +238,12 @@ class PrelabelRun(Job):
 
 
 class SelectionBatch(Job):
-    """One active-learning pick: its parameters, the version whose predictions it used, and what it chose, so
-    later analysis can ask which strategy paid off."""
+    """One active-learning pick: its parameters, the version whose predictions it used, and what it
+    chose, so later analysis can ask which strategy paid off."""
 
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     strategy = models.CharField(max_length=20)
     size = models.PositiveIntegerField()
     filters = models.JSONField(default=dict, blank=True)
@@ -203,8 +251,11 @@ class SelectionBatch(Job):
     version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
     picked = models.JSONField(default=list, help_text="[[image id, score], ...] in pick order.")
     candidates = models.PositiveIntegerField(default=0)
-    restricted = models.BooleanField(default=False, help_text="Candidates were limited to the neighbourhood of "
-                                                              "labelled images (pool too large to scan).")
+    restricted = models.BooleanField(
+        default=False,
+        help_text="Candidates were limited to the neighbourhood of "
+        "labelled images (pool too large to scan).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -218,10 +269,14 @@ class ModelStatusChange(models.Model):
     """Append-only record of who put which version in which status, and why: promotions, rejections,
     roll-backs, archiving."""
 
-    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="status_changes")
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="status_changes"
+    )
     from_status = models.CharField(max_length=10, blank=True)
     to_status = models.CharField(max_length=10, choices=VersionStatus.choices)
-    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     note = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -233,20 +288,31 @@ class ModelStatusChange(models.Model):
 
 
 class NoveltyScan(Job):
-    """One search for possibly new taxa over the production version's stored embeddings and predictions: the
-    thresholds it read off the data, and the clusters it found, largest first. Each cluster is
-    {"members": [image ids, most typical first], "typicality": [...], "outliers": [image ids], "outcome": null
-    until a coordinator labels it, then who, which taxon, what was labelled and what was sent to review}."""
+    """One search for possibly new taxa over the production version's stored embeddings and
+    predictions: the thresholds it read off the data, and the clusters it found, largest first. Each
+    cluster is
+    {"members": [image ids, most typical first], "typicality": [...], "outliers": [image ids],
+    "outcome": null until a coordinator labels it, then who, which taxon, what was labelled and what
+    was sent to review}."""
 
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL)
     seed = models.IntegerField(default=0)
-    stage = models.CharField(max_length=60, blank=True, help_text="What the job is doing now, for the page.")
-    scanned = models.PositiveIntegerField(default=0, help_text="Unsure unlabelled images looked at.")
-    sampled = models.BooleanField(default=False, help_text="More were unsure: a sample was looked at.")
+    stage = models.CharField(
+        max_length=60, blank=True, help_text="What the job is doing now, for the page."
+    )
+    scanned = models.PositiveIntegerField(
+        default=0, help_text="Unsure unlabelled images looked at."
+    )
+    sampled = models.BooleanField(
+        default=False, help_text="More were unsure: a sample was looked at."
+    )
     labelled = models.PositiveIntegerField(default=0, help_text="Labelled images compared with.")
-    possibly_new = models.PositiveIntegerField(default=0, help_text="Far from every labelled image, unsure.")
+    possibly_new = models.PositiveIntegerField(
+        default=0, help_text="Far from every labelled image, unsure."
+    )
     joined = models.PositiveIntegerField(default=0, help_text="Unsure, not far, joined a cluster.")
     scattered = models.PositiveIntegerField(default=0, help_text="Possibly new, but in no cluster.")
     thresholds = models.JSONField(default=dict, blank=True)
@@ -270,28 +336,45 @@ class ExportFormat(models.TextChoices):
 
 
 class ExportJob(Job):
-    """One export of the pool in a standard format, written in chunks under `folder` and downloaded when done.
-    `scope` says which images (organisation, deployments, image filters) among those the requester may export;
-    `options` how (people blurred or left out, media files or not, language, time offset...). Each chunk
-    appends the rows of the next sequences after `cursor` and checkpoints the byte length of every file it
-    appends to in `state`, so a chunk run again after a killed worker first cuts the files back to it."""
+    """One export of the pool in a standard format, written in chunks under `folder` and downloaded
+    when done. `scope` says which images (organisation, deployments, image filters) among those the
+    requester may export; `options` how (people blurred or left out, media files or not, language,
+    time offset...). Each chunk appends the rows of the next sequences after `cursor` and
+    checkpoints the byte length of every file it appends to in `state`, so a chunk run again after a
+    killed worker first cuts the files back to it."""
 
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     format = models.CharField(max_length=20, choices=ExportFormat.choices)
     scope = models.JSONField(default=dict, blank=True)
     options = models.JSONField(default=dict, blank=True)
-    version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
-                                help_text="The production version whose predictions the export carries.")
-    organisations = models.JSONField(default=list, blank=True, help_text="Ids of the organisations whose "
-                                     "images the export may hold: downloading it needs access to each.")
-    folder = models.CharField(max_length=500, blank=True, help_text="Where it is written; empty: the data "
-                              "folder's exports/<id>/.")
+    version = models.ForeignKey(
+        ModelVersion,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text="The production version whose predictions the export carries.",
+    )
+    organisations = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Ids of the organisations whose "
+        "images the export may hold: downloading it needs access to each.",
+    )
+    folder = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Where it is written; empty: the data folder's exports/<id>/.",
+    )
     stage = models.CharField(max_length=60, blank=True)
     total = models.PositiveIntegerField(default=0, help_text="Images in scope when it started.")
     done = models.PositiveIntegerField(default=0)
     cursor = models.BigIntegerField(default=0, help_text="Sequences up to this id are written.")
     state = models.JSONField(default=dict, blank=True)
-    report = models.JSONField(default=dict, blank=True, help_text="Counts, and the metadata found missing.")
+    report = models.JSONField(
+        default=dict, blank=True, help_text="Counts, and the metadata found missing."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,4 +1,5 @@
 """Reads of predictions and similar images, always through what the asking user may see."""
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,17 +31,26 @@ def production_version() -> ModelVersion | None:
     return ModelVersion.objects.filter(status=VersionStatus.PRODUCTION).first()
 
 
-def _prelabel_state(batch: UploadBatch, version: ModelVersion, images: int, predicted: int) -> tuple[str, str]:
-    """(state, error) of the pre-labelling of a batch by `version`: done once every image is predicted, or once
-    a run ended after the newest image arrived (the rest could not be read); running while a run of the batch
-    (or of the whole pool, after a promotion) is active; failed with the run's error; else waiting."""
+def _prelabel_state(
+    batch: UploadBatch, version: ModelVersion, images: int, predicted: int
+) -> tuple[str, str]:
+    """(state, error) of the pre-labelling of a batch by `version`: done once every image is
+    predicted, or once a run ended after the newest image arrived (the rest could not be read);
+    running while a run of the batch (or of the whole pool, after a promotion) is active; failed
+    with the run's error; else waiting."""
     run = PrelabelRun.objects.filter(batch=batch, version=version).first()
     if images and predicted >= images:
         return "done", ""
     if run is not None and run.status == JobStatus.FAILED:
         return "failed", run.error
     newest = batch.images.order_by("-created_at").values_list("created_at", flat=True).first()
-    if run is not None and run.status == JobStatus.DONE and newest and run.finished_at and run.finished_at >= newest:
+    if (
+        run is not None
+        and run.status == JobStatus.DONE
+        and newest
+        and run.finished_at
+        and run.finished_at >= newest
+    ):
         return "done", ""
     pool = PrelabelRun.objects.filter(batch=None, version=version, status__in=ACTIVE).exists()
     if (run is not None and run.status in ACTIVE) or pool:
@@ -49,41 +59,59 @@ def _prelabel_state(batch: UploadBatch, version: ModelVersion, images: int, pred
 
 
 def batch_prelabel_progress(batch: UploadBatch) -> dict:
-    """The pre-labelling phase of an upload or import, as its pages follow it: the production version, how many
-    of the batch's images it predicted, and a state (no_model, waiting, running, done, failed)."""
+    """The pre-labelling phase of an upload or import, as its pages follow it: the production
+    version, how many of the batch's images it predicted, and a state (no_model, waiting, running,
+    done, failed)."""
     version = production_version()
     images = batch.images.count()
     if version is None:
-        return {"state": "no_model", "images": images, "predicted": 0, "error": "", "version": None,
-                "zero_shot": False}
+        return {
+            "state": "no_model",
+            "images": images,
+            "predicted": 0,
+            "error": "",
+            "version": None,
+            "zero_shot": False,
+        }
     predicted = Prediction.objects.filter(image__batch=batch, version=version).count()
     state, error = _prelabel_state(batch, version, images, predicted)
-    return {"state": state, "images": images, "predicted": predicted, "error": error, "version": str(version),
-            "zero_shot": version.is_zero_shot}
+    return {
+        "state": state,
+        "images": images,
+        "predicted": predicted,
+        "error": error,
+        "version": str(version),
+        "zero_shot": version.is_zero_shot,
+    }
 
 
 def detector_category_taxa() -> set[int]:
-    """The taxa of what a detector says when it sees no animal (their slugs are the categories' words)."""
+    """The taxa of what a detector says when it sees no animal (their slugs are the categories'
+    words)."""
     slugs = [category.value for category in NOT_ANIMAL]
     return set(Taxon.objects.filter(slug__in=slugs).values_list("pk", flat=True))
 
 
 def version_outputs(version: ModelVersion) -> set[int]:
-    """The taxa a version can say: its classes, and the detector's categories when it has a detector."""
+    """The taxa a version can say: its classes, and the detector's categories when it has a
+    detector."""
     classes = set(version.classes.values_list("taxon_id", flat=True))
     return classes | (detector_category_taxa() if version.detector.get("path") else set())
 
 
 def classes_lost(*, production: ModelVersion | None, candidate_taxa: set[int]) -> list[dict]:
-    """Taxa that production can say and the pool holds labels of, but the candidate cannot say: promoting it
-    would silence them (a head trained without empty frames calls blank frames "red deer")."""
+    """Taxa that production can say and the pool holds labels of, but the candidate cannot say:
+    promoting it would silence them (a head trained without empty frames calls blank frames "red
+    deer")."""
     if production is None:
         return []
     wanted = version_outputs(production) - candidate_taxa
     held = taxa_held(wanted)
     names = dict(Taxon.objects.filter(pk__in=held).values_list("pk", "name_en"))
-    return [{"taxon": taxon_id, "name": names[taxon_id], "labels": count}
-            for taxon_id, count in sorted(held.items(), key=lambda row: -row[1])]
+    return [
+        {"taxon": taxon_id, "name": names[taxon_id], "labels": count}
+        for taxon_id, count in sorted(held.items(), key=lambda row: -row[1])
+    ]
 
 
 def promotion_warnings(*, version: ModelVersion) -> list[dict]:
@@ -95,37 +123,47 @@ def promotion_warnings(*, version: ModelVersion) -> list[dict]:
 
 
 def with_prediction(images: QuerySet[Image], version: ModelVersion | None) -> QuerySet[Image]:
-    """Each image's prediction by `version` as columns (predicted_taxon_id, predicted_score, predicted_category);
-    null where it has none, and everywhere when no version is given."""
-    predicted = Prediction.objects.filter(image=OuterRef("pk"), version_id=version.pk if version else None)
-    return images.annotate(predicted_taxon_id=Subquery(predicted.values("taxon_id")[:1]),
-                           predicted_score=Subquery(predicted.values("score")[:1]),
-                           predicted_category=Subquery(predicted.values("category")[:1]))
+    """Each image's prediction by `version` as columns (predicted_taxon_id, predicted_score,
+    predicted_category); null where it has none, and everywhere when no version is given."""
+    predicted = Prediction.objects.filter(
+        image=OuterRef("pk"), version_id=version.pk if version else None
+    )
+    return images.annotate(
+        predicted_taxon_id=Subquery(predicted.values("taxon_id")[:1]),
+        predicted_score=Subquery(predicted.values("score")[:1]),
+        predicted_category=Subquery(predicted.values("category")[:1]),
+    )
 
 
 def with_production_prediction(images: QuerySet[Image]) -> QuerySet[Image]:
-    """The pre-label columns the labelled pool's image list reads (named in settings.FAUNE["PRELABEL_COLUMNS"]),
-    and whether they come from a zero-shot version (pages say so wherever its labels show)."""
+    """The pre-label columns the labelled pool's image list reads (named in
+    settings.FAUNE["PRELABEL_COLUMNS"]), and whether they come from a zero-shot version (pages say
+    so wherever its labels show)."""
     version = production_version()
     zero_shot = Value(bool(version and version.is_zero_shot), output_field=BooleanField())
     return with_prediction(images, version).annotate(predicted_zero_shot=zero_shot)
 
 
 def image_detections(image: Image, threshold: float) -> QuerySet[Detection]:
-    """The boxes stored for an image (detector runs, imported MegaDetector files) that the pipeline would trust:
-    at or above the detection threshold; the 'ran and saw nothing' rows are left out."""
-    return Detection.objects.filter(image=image, confidence__gte=threshold).exclude(category=DetectorCategory.EMPTY)
+    """The boxes stored for an image (detector runs, imported MegaDetector files) that the pipeline
+    would trust: at or above the detection threshold; the 'ran and saw nothing' rows are left
+    out."""
+    return Detection.objects.filter(image=image, confidence__gte=threshold).exclude(
+        category=DetectorCategory.EMPTY
+    )
 
 
 def _taxon_names(taxon_ids: set[int]) -> dict[int, dict]:
-    return {t.pk: {"id": t.pk, "slug": t.slug, "name_en": t.name_en, "name_fr": t.name_fr}
-            for t in Taxon.objects.filter(pk__in=taxon_ids)}
+    return {
+        t.pk: {"id": t.pk, "slug": t.slug, "name_en": t.name_en, "name_fr": t.name_fr}
+        for t in Taxon.objects.filter(pk__in=taxon_ids)
+    }
 
 
 @dataclass(frozen=True)
 class TaxonTree:
-    """Taxa as the roll-up engine takes them: the given classes first, in their order, then the higher taxa
-    above them; `parents[i]` is the position of node i's parent (-1 at a root)."""
+    """Taxa as the roll-up engine takes them: the given classes first, in their order, then the
+    higher taxa above them; `parents[i]` is the position of node i's parent (-1 at a root)."""
 
     nodes: list[int]  # taxon ids
     parents: list[int]
@@ -149,9 +187,9 @@ SHOWN_TOP = 3  # best classes shown with a sequence's verdict; more are stored, 
 
 
 def _sequence_rollup(sequence: SequencePrediction, threshold: float) -> tuple[int, float] | None:
-    """(taxon id, summed probability) of the higher taxon an undefined verdict rolls up to under today's
-    threshold and tree. Only the best classes are stored: their sum is a floor of the taxon's, so a roll-up
-    is never claimed that the full distribution would refuse."""
+    """(taxon id, summed probability) of the higher taxon an undefined verdict rolls up to under
+    today's threshold and tree. Only the best classes are stored: their sum is a floor of the
+    taxon's, so a roll-up is never claimed that the full distribution would refuse."""
     if not sequence.is_undefined(threshold) or not sequence.top:
         return None
     tree = taxon_tree([taxon_id for taxon_id, _ in sequence.top])
@@ -161,13 +199,16 @@ def _sequence_rollup(sequence: SequencePrediction, threshold: float) -> tuple[in
 
 
 def prediction_summary(image: Image, version: ModelVersion) -> dict | None:
-    """The image's pre-label and its sequence's verdict, with taxon names, as pages and the API show them. An
-    undefined verdict carries its roll-up: the higher taxon that is sure enough, or null."""
+    """The image's pre-label and its sequence's verdict, with taxon names, as pages and the API show
+    them. An undefined verdict carries its roll-up: the higher taxon that is sure enough, or
+    null."""
     prediction = Prediction.objects.filter(image=image, version=version).first()
     if prediction is None:
         return None
     threshold = image.organisation.undefined_threshold
-    sequence = SequencePrediction.objects.filter(sequence_id=image.sequence_id, version=version).first()
+    sequence = SequencePrediction.objects.filter(
+        sequence_id=image.sequence_id, version=version
+    ).first()
     rollup = _sequence_rollup(sequence, threshold) if sequence else None
     wanted = {prediction.taxon_id, *(row[0] for row in prediction.top)}
     if sequence:
@@ -180,52 +221,93 @@ def prediction_summary(image: Image, version: ModelVersion) -> dict | None:
         return [{"taxon": names.get(taxon_id), "probability": p} for taxon_id, p in rows]
 
     return {
-        "version": {"id": version.pk, "name": version.name, "version": version.version,
-                    "zero_shot": version.is_zero_shot},
-        "image": {"category": prediction.category, "taxon": names.get(prediction.taxon_id),
-                  "score": prediction.score, "box": prediction.box, "box_source": prediction.box_source,
-                  "top": ranked(prediction.top)},
-        "sequence": None if sequence is None else {
-            "category": sequence.category, "taxon": names.get(sequence.taxon_id), "score": sequence.score,
-            "undefined": sequence.is_undefined(threshold), "threshold": threshold,
-            "rollup": None if rollup is None else {"taxon": names.get(rollup[0]),
-                                                   "probability": round(rollup[1], 5)},
-            "top": ranked(sequence.top[:SHOWN_TOP])},
+        "version": {
+            "id": version.pk,
+            "name": version.name,
+            "version": version.version,
+            "zero_shot": version.is_zero_shot,
+        },
+        "image": {
+            "category": prediction.category,
+            "taxon": names.get(prediction.taxon_id),
+            "score": prediction.score,
+            "box": prediction.box,
+            "box_source": prediction.box_source,
+            "top": ranked(prediction.top),
+        },
+        "sequence": None
+        if sequence is None
+        else {
+            "category": sequence.category,
+            "taxon": names.get(sequence.taxon_id),
+            "score": sequence.score,
+            "undefined": sequence.is_undefined(threshold),
+            "threshold": threshold,
+            "rollup": None
+            if rollup is None
+            else {"taxon": names.get(rollup[0]), "probability": round(rollup[1], 5)},
+            "top": ranked(sequence.top[:SHOWN_TOP]),
+        },
     }
 
 
-def similar_images(user: User | AnonymousUser, image: Image, k: int = 12, *, oversample: int = 8) -> list[dict]:
+def similar_images(
+    user: User | AnonymousUser, image: Image, k: int = 12, *, oversample: int = 8
+) -> list[dict]:
     """The k most similar images the user may see, by cosine similarity of the production backbone's
     embeddings. Searches k x oversample neighbours, then keeps the visible ones."""
     version = production_version()
-    embedding = image.embeddings.filter(backbone_key=version.backbone_key).first() if version else None
+    embedding = (
+        image.embeddings.filter(backbone_key=version.backbone_key).first() if version else None
+    )
     index = search_index(version.backbone_key) if embedding else None
     if index is None:
         return []
     query = from_f16_bytes(embedding.vector)[None, :]
     found = index.search(query, min(index.size, k * oversample + 1))
-    ranked = [(int(i), float(s)) for i, s in zip(found.ids[0], found.scores[0], strict=True)
-              if i >= 0 and i != image.pk]
-    visible = set(images_visible_to(user).filter(pk__in=[i for i, _ in ranked]).values_list("pk", flat=True))
+    ranked = [
+        (int(i), float(s))
+        for i, s in zip(found.ids[0], found.scores[0], strict=True)
+        if i >= 0 and i != image.pk
+    ]
+    visible = set(
+        images_visible_to(user).filter(pk__in=[i for i, _ in ranked]).values_list("pk", flat=True)
+    )
     return [{"image": i, "similarity": round(s, 4)} for i, s in ranked if i in visible][:k]
 
 
-def similar_labelled(user: User | AnonymousUser, image: Image, taxon_ids: list[int], *, per_taxon: int = 4,
-                     search: int = 500) -> dict[int, list[dict]]:
-    """For each candidate taxon, the nearest images the user may see whose current label is that taxon: what an
-    expert compares a doubtful frame with. Searches the `search` nearest neighbours, so a taxon with no labelled
-    image nearby comes back empty rather than with far-fetched examples."""
+def similar_labelled(
+    user: User | AnonymousUser,
+    image: Image,
+    taxon_ids: list[int],
+    *,
+    per_taxon: int = 4,
+    search: int = 500,
+) -> dict[int, list[dict]]:
+    """For each candidate taxon, the nearest images the user may see whose current label is that
+    taxon: what an expert compares a doubtful frame with. Searches the `search` nearest neighbours,
+    so a taxon with no labelled image nearby comes back empty rather than with far-fetched
+    examples."""
     version = production_version()
-    embedding = image.embeddings.filter(backbone_key=version.backbone_key).first() if version else None
+    embedding = (
+        image.embeddings.filter(backbone_key=version.backbone_key).first() if version else None
+    )
     index = search_index(version.backbone_key) if embedding else None
     found: dict[int, list[dict]] = {taxon_id: [] for taxon_id in taxon_ids}
     if index is None or not taxon_ids:
         return found
     neighbours = index.search(from_f16_bytes(embedding.vector)[None, :], min(index.size, search))
-    ranked = [(int(i), float(s)) for i, s in zip(neighbours.ids[0], neighbours.scores[0], strict=True)
-              if i >= 0 and i != image.pk]
-    labels = dict(images_visible_to(user).filter(pk__in=[i for i, _ in ranked], current_taxon_id__in=taxon_ids)
-                  .exclude(sequence_id=image.sequence_id).values_list("pk", "current_taxon_id"))
+    ranked = [
+        (int(i), float(s))
+        for i, s in zip(neighbours.ids[0], neighbours.scores[0], strict=True)
+        if i >= 0 and i != image.pk
+    ]
+    labels = dict(
+        images_visible_to(user)
+        .filter(pk__in=[i for i, _ in ranked], current_taxon_id__in=taxon_ids)
+        .exclude(sequence_id=image.sequence_id)
+        .values_list("pk", "current_taxon_id")
+    )
     for image_id, similarity in ranked:
         taxon_id = labels.get(image_id)
         if taxon_id is not None and len(found[taxon_id]) < per_taxon:
@@ -234,9 +316,10 @@ def similar_labelled(user: User | AnonymousUser, image: Image, taxon_ids: list[i
 
 
 def stored_embeddings(backbone_key: str, image_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """(found, vectors): which of these images have an embedding of the backbone, and one float32 matrix whose
-    row i is image_ids[i]'s (zeros where none is stored). Filled row by row as the database answers, so a pool's
-    vectors exist once in memory, never as a dict of arrays and then a stacked copy."""
+    """(found, vectors): which of these images have an embedding of the backbone, and one float32
+    matrix whose row i is image_ids[i]'s (zeros where none is stored). Filled row by row as the
+    database answers, so a pool's vectors exist once in memory, never as a dict of arrays and then a
+    stacked copy."""
     position = {image_id: i for i, image_id in enumerate(image_ids)}
     found = np.zeros(len(image_ids), dtype=bool)
     vectors: np.ndarray | None = None
@@ -248,23 +331,30 @@ def stored_embeddings(backbone_key: str, image_ids: list[int]) -> tuple[np.ndarr
         for image_id, raw in rows:
             vectors[position[image_id]] = from_f16_bytes(raw)
             found[position[image_id]] = True
-    return found, vectors if vectors is not None else np.zeros((len(image_ids), 0), dtype=np.float32)
+    return found, vectors if vectors is not None else np.zeros(
+        (len(image_ids), 0), dtype=np.float32
+    )
 
 
 def reorder_logits(values: np.ndarray, order: list[int], taxa: list[int]) -> np.ndarray:
-    """Logits in a version's class `order`, rearranged into the order of `taxa`; a taxon the version does not
-    know gets a very low logit."""
+    """Logits in a version's class `order`, rearranged into the order of `taxa`; a taxon the version
+    does not know gets a very low logit."""
     position = {taxon: i for i, taxon in enumerate(order)}
-    return np.array([values[position[t]] if t in position else -1e4 for t in taxa], dtype=np.float32)
+    return np.array(
+        [values[position[t]] if t in position else -1e4 for t in taxa], dtype=np.float32
+    )
 
 
-def stored_logits(version: ModelVersion, image_ids: list[int], taxa: list[int]) -> dict[int, np.ndarray]:
-    """The logits a version stored for these images, in the order of `taxa`, for comparing versions without
-    running them again."""
+def stored_logits(
+    version: ModelVersion, image_ids: list[int], taxa: list[int]
+) -> dict[int, np.ndarray]:
+    """The logits a version stored for these images, in the order of `taxa`, for comparing versions
+    without running them again."""
     order = list(version.classes.order_by("index").values_list("taxon_id", flat=True))
     found = {}
-    for image_id, raw in in_chunks(Prediction.objects.filter(version=version), "image_id", image_ids,
-                                   ("image_id", "logits")):
+    for image_id, raw in in_chunks(
+        Prediction.objects.filter(version=version), "image_id", image_ids, ("image_id", "logits")
+    ):
         values = from_f16_bytes(raw) if raw else None
         if values is not None and len(values) == len(order):
             found[image_id] = reorder_logits(values, order, taxa)
@@ -272,24 +362,34 @@ def stored_logits(version: ModelVersion, image_ids: list[int], taxa: list[int]) 
 
 
 def selection_outcomes(batches: list[SelectionBatch]) -> dict[int, dict]:
-    """Per batch: picks reviewed so far, still waiting, and how often the expert's label differed from the model's
-    prediction at pick time. A strategy whose picks the model already got right taught it little: this is the
-    figure that says which strategy paid off."""
+    """Per batch: picks reviewed so far, still waiting, and how often the expert's label differed
+    from the model's prediction at pick time. A strategy whose picks the model already got right
+    taught it little: this is the figure that says which strategy paid off."""
     origins = {f"selection:{batch.pk}": batch for batch in batches}
-    tasks = list(ReviewTask.objects.filter(origin__in=origins).values_list("origin", "state", "image_id"))
+    tasks = list(
+        ReviewTask.objects.filter(origin__in=origins).values_list("origin", "state", "image_id")
+    )
     done = [(origin, image_id) for origin, state, image_id in tasks if state == "done"]
     done_ids = [image_id for _, image_id in done]
     labels = dict(in_chunks(Image.objects.all(), "pk", done_ids, ("pk", "current_taxon_id")))
-    predicted = {(version_id, image_id): taxon_id for version_id, image_id, taxon_id in in_chunks(
-        Prediction.objects.all(), "image_id", done_ids, ("version_id", "image_id", "taxon_id"))}
-    outcomes = {batch.pk: {"tasks": 0, "reviewed": 0, "waiting": 0, "model_wrong": 0} for batch in batches}
+    predicted = {
+        (version_id, image_id): taxon_id
+        for version_id, image_id, taxon_id in in_chunks(
+            Prediction.objects.all(), "image_id", done_ids, ("version_id", "image_id", "taxon_id")
+        )
+    }
+    outcomes = {
+        batch.pk: {"tasks": 0, "reviewed": 0, "waiting": 0, "model_wrong": 0} for batch in batches
+    }
     for origin, state, image_id in tasks:
         row = outcomes[origins[origin].pk]
         row["tasks"] += 1
         row["waiting"] += state in WAITING
         if state == "done":
             row["reviewed"] += 1
-            row["model_wrong"] += labels.get(image_id) != predicted.get((origins[origin].version_id, image_id))
+            row["model_wrong"] += labels.get(image_id) != predicted.get(
+                (origins[origin].version_id, image_id)
+            )
     return outcomes
 
 
@@ -309,22 +409,30 @@ def _labelled_now(image_ids: list[int]) -> set[int]:
 
 
 def novelty_cluster_rows(scan: NoveltyScan, *, strip: int = 8) -> list[dict]:
-    """Each cluster of a scan, largest first (number 1): its size, its outliers, its `strip` most typical
-    members that are not outliers, how many of its members carry a label now, and what labelling it did."""
+    """Each cluster of a scan, largest first (number 1): its size, its outliers, its `strip` most
+    typical members that are not outliers, how many of its members carry a label now, and what
+    labelling it did."""
     labelled = _labelled_now([pk for cluster in scan.clusters for pk in cluster["members"]])
     rows = []
     for number, cluster in enumerate(scan.clusters, start=1):
         outliers = set(cluster["outliers"])
-        rows.append({"number": number, "size": len(cluster["members"]), "outliers": len(outliers),
-                     "typical": [pk for pk in cluster["members"] if pk not in outliers][:strip],
-                     "labelled_now": len(labelled.intersection(cluster["members"])),
-                     "outcome": cluster["outcome"]})
+        rows.append(
+            {
+                "number": number,
+                "size": len(cluster["members"]),
+                "outliers": len(outliers),
+                "typical": [pk for pk in cluster["members"] if pk not in outliers][:strip],
+                "labelled_now": len(labelled.intersection(cluster["members"])),
+                "outcome": cluster["outcome"],
+            }
+        )
     return rows
 
 
 def novelty_cluster_members(scan: NoveltyScan, number: int) -> list[dict] | None:
-    """Every member of cluster `number`, most typical first: its similarity to the cluster's centre, whether
-    it is an outlier, its label now and what the scan's version predicted. None: no such cluster."""
+    """Every member of cluster `number`, most typical first: its similarity to the cluster's centre,
+    whether it is an outlier, its label now and what the scan's version predicted. None: no such
+    cluster."""
     if not 1 <= number <= len(scan.clusters):
         return None
     cluster = scan.clusters[number - 1]
@@ -333,21 +441,44 @@ def novelty_cluster_members(scan: NoveltyScan, number: int) -> list[dict] | None
     predictions = Prediction.objects.filter(version_id=scan.version_id)
     columns = ("image_id", "taxon_id", "score")
     predicted = {row[0]: row[1:] for row in in_chunks(predictions, "image_id", ids, columns)}
-    names = dict(Taxon.objects.filter(pk__in={*labels.values(), *(row[0] for row in predicted.values())})
-                 .values_list("pk", "name_en"))
+    names = dict(
+        Taxon.objects.filter(
+            pk__in={*labels.values(), *(row[0] for row in predicted.values())}
+        ).values_list("pk", "name_en")
+    )
     rows = []
     for pk, typicality in zip(ids, cluster["typicality"], strict=True):
         taxon_id, score = predicted.get(pk, (None, None))
-        rows.append({"image": pk, "typicality": typicality, "outlier": pk in outliers,
-                     "exists": pk in labels, "label": names.get(labels.get(pk)),
-                     "predicted": names.get(taxon_id), "score": score})
+        rows.append(
+            {
+                "image": pk,
+                "typicality": typicality,
+                "outlier": pk in outliers,
+                "exists": pk in labels,
+                "label": names.get(labels.get(pk)),
+                "predicted": names.get(taxon_id),
+                "score": score,
+            }
+        )
     return rows
 
 
 def versions_trained() -> list[dict]:
-    """Versions whose lineage records the labels they were trained on and their test macro-F1 (every version a
-    round registered; not zero-shot or imported ones), oldest first: the points of a learning curve."""
-    versions = ModelVersion.objects.filter(lineage__has_key="labels").filter(lineage__has_key="test_macro_f1")
-    return list(versions.order_by("created_at", "pk").values(
-        "pk", "name", "version", "status", "created_at", labels=F("lineage__labels"),
-        macro_f1=F("lineage__test_macro_f1"), round=F("lineage__round")))
+    """Versions whose lineage records the labels they were trained on and their test macro-F1 (every
+    version a round registered; not zero-shot or imported ones), oldest first: the points of a
+    learning curve."""
+    versions = ModelVersion.objects.filter(lineage__has_key="labels").filter(
+        lineage__has_key="test_macro_f1"
+    )
+    return list(
+        versions.order_by("created_at", "pk").values(
+            "pk",
+            "name",
+            "version",
+            "status",
+            "created_at",
+            labels=F("lineage__labels"),
+            macro_f1=F("lineage__test_macro_f1"),
+            round=F("lineage__round"),
+        )
+    )

@@ -1,4 +1,5 @@
 """Request and response shapes of the inference API that pages share."""
+
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from rest_framework import serializers
@@ -18,7 +19,8 @@ MAX_SEED = 2**31 - 1
 
 
 class DetectionSerializer(serializers.ModelSerializer):
-    """A stored detector box: `box` is [x, y, width, height] as fractions of the (EXIF-rotated) image."""
+    """A stored detector box: `box` is [x, y, width, height] as fractions of the (EXIF-rotated)
+    image."""
 
     box = serializers.SerializerMethodField()
     source_label = serializers.CharField(source="get_source_display")
@@ -36,7 +38,9 @@ class SelectionRequestSerializer(serializers.Serializer):
     size = serializers.IntegerField(min_value=1, max_value=10_000, default=100)
     organisation = IdField(required=False, allow_null=True)
     deployment = IdField(required=False, allow_null=True)
-    taxon = TaxonRefField(required=False, allow_blank=True, help_text="only images predicted as this taxon")
+    taxon = TaxonRefField(
+        required=False, allow_blank=True, help_text="only images predicted as this taxon"
+    )
     seed = serializers.IntegerField(min_value=0, max_value=MAX_SEED, default=0)
 
     def filters(self) -> dict:
@@ -49,11 +53,25 @@ class SelectionRequestSerializer(serializers.Serializer):
 
 def selection_batch_rows(batches: list[SelectionBatch]) -> list[dict]:
     outcomes = selection_outcomes(batches)
-    return [{"id": b.pk, "strategy": b.strategy, "size": b.size, "filters": b.filters, "seed": b.seed,
-             "status": b.status, "error": b.error, "version": str(b.version) if b.version else None,
-             "candidates": b.candidates, "restricted": b.restricted, "picked": len(b.picked),
-             "created_by": b.created_by.username if b.created_by else None, "created_at": b.created_at,
-             **outcomes[b.pk]} for b in batches]
+    return [
+        {
+            "id": b.pk,
+            "strategy": b.strategy,
+            "size": b.size,
+            "filters": b.filters,
+            "seed": b.seed,
+            "status": b.status,
+            "error": b.error,
+            "version": str(b.version) if b.version else None,
+            "candidates": b.candidates,
+            "restricted": b.restricted,
+            "picked": len(b.picked),
+            "created_by": b.created_by.username if b.created_by else None,
+            "created_at": b.created_at,
+            **outcomes[b.pk],
+        }
+        for b in batches
+    ]
 
 
 class NoveltyScanRequestSerializer(serializers.Serializer):
@@ -70,11 +88,13 @@ def _taxon_or_refusal(text: str) -> Taxon | None:
 
 
 class NoveltyClusterLabelSerializer(serializers.Serializer):
-    """The taxon a cluster shows: an existing one (`taxon`: id, slug or name), or a new one named here."""
+    """The taxon a cluster shows: an existing one (`taxon`: id, slug or name), or a new one named
+    here."""
 
     taxon = TaxonRefField(required=False, allow_blank=True, help_text="an existing taxon")
-    name_en = serializers.CharField(max_length=120, required=False, allow_blank=True,
-                                    help_text="a new taxon's English name")
+    name_en = serializers.CharField(
+        max_length=120, required=False, allow_blank=True, help_text="a new taxon's English name"
+    )
     name_fr = serializers.CharField(max_length=120, required=False, allow_blank=True)
     scientific_name = serializers.CharField(max_length=160, required=False, allow_blank=True)
     parent = TaxonRefField(required=False, allow_blank=True, help_text="the new taxon's parent")
@@ -88,11 +108,16 @@ class NoveltyClusterLabelSerializer(serializers.Serializer):
     def validate(self, data: dict) -> dict:
         named = bool(data.get("name_en", "").strip())
         if named == bool(data.get("taxon")):
-            raise serializers.ValidationError(_("Name a new taxon (name_en) or choose an existing one "
-                                                "(taxon), not both."))
+            raise serializers.ValidationError(
+                _("Name a new taxon (name_en) or choose an existing one (taxon), not both.")
+            )
         if not named and (data.get("name_fr") or data.get("scientific_name") or data.get("parent")):
-            raise serializers.ValidationError(_("French name, scientific name and parent describe a new "
-                                                "taxon: give its English name too, or leave them empty."))
+            raise serializers.ValidationError(
+                _(
+                    "French name, scientific name and parent describe a new "
+                    "taxon: give its English name too, or leave them empty."
+                )
+            )
         return data
 
     def chosen_taxon(self) -> Taxon | None:
@@ -102,8 +127,12 @@ class NoveltyClusterLabelSerializer(serializers.Serializer):
         data = self.validated_data
         if data.get("taxon"):
             return None
-        return NewTaxon(name_en=data["name_en"], name_fr=data.get("name_fr", ""),
-                        scientific_name=data.get("scientific_name", ""), parent=data.get("parent"))
+        return NewTaxon(
+            name_en=data["name_en"],
+            name_fr=data.get("name_fr", ""),
+            scientific_name=data.get("scientific_name", ""),
+            parent=data.get("parent"),
+        )
 
 
 class NoveltyScanSerializer(serializers.Serializer):
@@ -132,7 +161,8 @@ class NoveltyScanSerializer(serializers.Serializer):
 
 
 class SelectionBatchSerializer(serializers.Serializer):
-    """An active-learning batch (a row of `selection_batch_rows`) and what its reviewed picks taught."""
+    """An active-learning batch (a row of `selection_batch_rows`) and what its reviewed picks
+    taught."""
 
     id = serializers.IntegerField()
     strategy = serializers.CharField()
@@ -154,7 +184,8 @@ class SelectionBatchSerializer(serializers.Serializer):
 
 
 class ModelVersionSerializer(serializers.Serializer):
-    """A version of the model registry: status, backbone spec and the slugs of its classes in their order."""
+    """A version of the model registry: status, backbone spec and the slugs of its classes in their
+    order."""
 
     id = serializers.IntegerField(source="pk")
     name = serializers.CharField()
@@ -216,11 +247,15 @@ class PrelabelProgressSerializer(serializers.Serializer):
     error = serializers.CharField()
     version = serializers.CharField(allow_null=True)
     zero_shot = serializers.BooleanField()
-    status = serializers.CharField(source="state", help_text="the state's name before it was called state")
+    status = serializers.CharField(
+        source="state", help_text="the state's name before it was called state"
+    )
 
 
 class RankedTaxonSerializer(serializers.Serializer):
-    taxon = serializers.JSONField(help_text="{id, slug, name_en, name_fr}, null when the taxon is gone")
+    taxon = serializers.JSONField(
+        help_text="{id, slug, name_en, name_fr}, null when the taxon is gone"
+    )
     probability = serializers.FloatField()
 
 
@@ -228,7 +263,9 @@ class PredictedImageSerializer(serializers.Serializer):
     category = serializers.CharField()
     taxon = serializers.JSONField()
     score = serializers.FloatField()
-    box = serializers.JSONField(help_text="[x, y, width, height] as fractions of the image, or null")
+    box = serializers.JSONField(
+        help_text="[x, y, width, height] as fractions of the image, or null"
+    )
     box_source = serializers.CharField()
     top = RankedTaxonSerializer(many=True)
 
@@ -244,7 +281,8 @@ class PredictedSequenceSerializer(serializers.Serializer):
 
 
 class PredictionSummarySerializer(serializers.Serializer):
-    """The production model's pre-label of an image and its sequence's verdict (`prediction_summary`)."""
+    """The production model's pre-label of an image and its sequence's verdict
+    (`prediction_summary`)."""
 
     version = serializers.DictField(help_text="{id, name, version, zero_shot}")
     image = PredictedImageSerializer()
@@ -252,12 +290,17 @@ class PredictionSummarySerializer(serializers.Serializer):
 
 
 class AcceptedSerializer(serializers.Serializer):
-    """What a bulk acceptance did: images labelled, skipped, left alone (with who labelled them since)."""
+    """What a bulk acceptance did: images labelled, skipped, left alone (with who labelled them
+    since)."""
 
     labelled = serializers.ListField(child=serializers.IntegerField())
     skipped = serializers.ListField(child=serializers.IntegerField())
-    conflicts = serializers.DictField(child=serializers.CharField(), help_text="{image id: why it was left alone}")
-    saved = DecisionSerializer(source="decision", allow_null=True, help_text="the decision an undo takes back")
+    conflicts = serializers.DictField(
+        child=serializers.CharField(), help_text="{image id: why it was left alone}"
+    )
+    saved = DecisionSerializer(
+        source="decision", allow_null=True, help_text="the decision an undo takes back"
+    )
 
 
 class ClusterRowSerializer(serializers.Serializer):
@@ -290,7 +333,8 @@ class ChosenTaxonSerializer(serializers.Serializer):
 
 
 class ClusterLabelledSerializer(serializers.Serializer):
-    """What labelling a cluster did: its taxon, the members labelled, left alone, sent to review, skipped."""
+    """What labelling a cluster did: its taxon, the members labelled, left alone, sent to review,
+    skipped."""
 
     taxon = ChosenTaxonSerializer()
     labelled = serializers.ListField(child=serializers.IntegerField())

@@ -12,16 +12,29 @@ from tests import factories
 SHARED_CAMTRAP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "camtrap"
 
 
-# The scale-out subset (`pytest -m integration`, run by .ci/run on PostgreSQL, Redis and two workers): the path
-# an image takes from ingest through pre-labelling, selection and review to a round and a release, and the faults.
+# The scale-out subset (`pytest -m integration`, run by .ci/run on PostgreSQL, Redis and two
+# workers): the path
+# an image takes from ingest through pre-labelling, selection and review to a round and a release,
+# and the faults.
 INTEGRATION_MODULES = {
-    "tests/annotation/test_ingest.py", "tests/annotation/test_import_jobs.py", "tests/annotation/test_worker.py",
-    "tests/annotation/test_labels.py", "tests/annotation/test_merges.py", "tests/annotation/test_review.py",
-    "tests/annotation/test_review_races.py", "tests/inference/test_prelabel.py",
-    "tests/inference/test_worker_kill.py", "tests/inference/test_selection_batches.py",
-    "tests/inference/test_selection_routing.py", "tests/inference/test_object_storage.py",
-    "tests/training/test_rounds.py", "tests/training/test_trust.py", "tests/platform/test_faults.py",
-    "tests/platform/test_backup.py", "tests/annotation/test_undo.py", "tests/annotation/test_proposals.py",
+    "tests/annotation/test_ingest.py",
+    "tests/annotation/test_import_jobs.py",
+    "tests/annotation/test_worker.py",
+    "tests/annotation/test_labels.py",
+    "tests/annotation/test_merges.py",
+    "tests/annotation/test_review.py",
+    "tests/annotation/test_review_races.py",
+    "tests/inference/test_prelabel.py",
+    "tests/inference/test_worker_kill.py",
+    "tests/inference/test_selection_batches.py",
+    "tests/inference/test_selection_routing.py",
+    "tests/inference/test_object_storage.py",
+    "tests/training/test_rounds.py",
+    "tests/training/test_trust.py",
+    "tests/platform/test_faults.py",
+    "tests/platform/test_backup.py",
+    "tests/annotation/test_undo.py",
+    "tests/annotation/test_proposals.py",
 }
 
 
@@ -40,8 +53,8 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 
 @pytest.fixture
 def seeded_taxa(transactional_db):
-    """Transactional tests flush every table, the seeded taxa included: seed them again, as the migrations do
-    (DeepFaune's classes, then the higher taxa above them)."""
+    """Transactional tests flush every table, the seeded taxa included: seed them again, as the
+    migrations do (DeepFaune's classes, then the higher taxa above them)."""
     from django.apps import apps
 
     importlib.import_module("annotation.migrations.0002_seed_taxa").seed(apps, None)
@@ -94,13 +107,17 @@ def api(partner):
 @pytest.fixture
 def shared_camtrap() -> Path:
     if not SHARED_CAMTRAP.is_dir():
-        pytest.skip(f"real camera-trap samples not found at {SHARED_CAMTRAP} (they live beside the checkout)")
+        pytest.skip(
+            f"real camera-trap samples not found at {SHARED_CAMTRAP} (they live beside the "
+            "checkout)"
+        )
     return SHARED_CAMTRAP
 
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
-    """Each test stores media in its own folder, so leftovers from one test never hide orphans in another."""
+    """Each test stores media in its own folder, so leftovers from one test never hide orphans in
+    another."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.IMPORTS_DIR = tmp_path / "imports"
     settings.DATA_DIR = tmp_path
@@ -108,8 +125,8 @@ def _media_root(settings, tmp_path):
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Log-in failures are counted in the cache (local memory, shared by the live server's thread): each test
-    starts with none, so one test's lock-out never refuses another's log-in."""
+    """Log-in failures are counted in the cache (local memory, shared by the live server's thread):
+    each test starts with none, so one test's lock-out never refuses another's log-in."""
     from django.core.cache import cache
 
     cache.clear()

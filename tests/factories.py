@@ -1,4 +1,5 @@
 """Builders for test data: generated images with real EXIF, organisations and users in each role."""
+
 import datetime as dt
 import io
 import random
@@ -68,11 +69,20 @@ def bomb_png_bytes(width: int = 30000, height: int = 30000) -> bytes:
     import zlib
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1024)) + \
-        chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 1024))
+        + chunk(b"IEND", b"")
+    )
 
 
 def video_bytes(tmp: Path, frames: int = 6) -> bytes:
@@ -91,7 +101,9 @@ def organisation(name: str = "Parc des Écrins") -> Organisation:
     return Organisation.objects.get_or_create(name=name)[0]
 
 
-def member(username: str, org: Organisation, role: str = Role.PARTNER, taxa: list[Taxon] | None = None):
+def member(
+    username: str, org: Organisation, role: str = Role.PARTNER, taxa: list[Taxon] | None = None
+):
     user = user_create(username=username, password="pw-" + username)
     membership_set(user=user, organisation=org, role=role, review_taxa=taxa)
     return user
@@ -101,10 +113,17 @@ def taxon(slug: str) -> Taxon:
     return Taxon.objects.get(slug=slug)
 
 
-def png_pixels(data: bytes, *, least_side: int = 200, most_side: int = 4000, least_colours: int = 32,
-               least_ink: int = 30):
-    """Decode PNG bytes and check that they hold a drawn picture, not just a valid header: a plausible size,
-    more than a handful of colours, and some coloured ink (axes and text alone are grey). RGB pixels as ints."""
+def png_pixels(
+    data: bytes,
+    *,
+    least_side: int = 200,
+    most_side: int = 4000,
+    least_colours: int = 32,
+    least_ink: int = 30,
+):
+    """Decode PNG bytes and check that they hold a drawn picture, not just a valid header: a
+    plausible size, more than a handful of colours, and some coloured ink (axes and text alone are
+    grey). RGB pixels as ints."""
     import numpy as np
 
     image = Image.open(io.BytesIO(data))
@@ -114,15 +133,17 @@ def png_pixels(data: bytes, *, least_side: int = 200, most_side: int = 4000, lea
     colours = rgb.getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > least_colours, f"{len(colours or [])} colours"
     pixels = np.asarray(rgb).astype(int)
-    # A count, not a share: a coverage plot of a perfect model is one marker in a corner, and still drawn.
+    # A count, not a share: a coverage plot of a perfect model is one marker in a corner, and still
+    # drawn.
     coloured = int(((pixels.max(axis=2) - pixels.min(axis=2)) > 40).sum())
     assert coloured >= least_ink, f"only {coloured} coloured pixels"
     return pixels
 
 
 def _colour_bar_columns(green):
-    """The columns of the colour bar right of the matrix: the last run of green columns, when it is narrow and
-    apart from the others (a matrix column of zeros is white, so the matrix may itself be cut in runs)."""
+    """The columns of the colour bar right of the matrix: the last run of green columns, when it is
+    narrow and apart from the others (a matrix column of zeros is white, so the matrix may itself be
+    cut in runs)."""
     import numpy as np
 
     columns = np.flatnonzero(green.any(axis=0))
@@ -137,7 +158,8 @@ def _colour_bar_columns(green):
 
 
 def colour_bar_present(data: bytes) -> bool:
-    """A narrow strip of greens right of the matrix, darkening upwards (1.0 on top) from white at the bottom."""
+    """A narrow strip of greens right of the matrix, darkening upwards (1.0 on top) from white at
+    the bottom."""
     import numpy as np
 
     pixels = png_pixels(data)
@@ -146,13 +168,14 @@ def colour_bar_present(data: bytes) -> bool:
     if columns.stop == 0:
         return False
     rows = np.flatnonzero(green[:, columns].any(axis=1))
-    strip = pixels[rows.min():rows.max() + 1, columns].mean(axis=(1, 2))
-    return bool(strip[: len(strip) // 4].mean() < strip[-len(strip) // 4:].mean() - 60)
+    strip = pixels[rows.min() : rows.max() + 1, columns].mean(axis=(1, 2))
+    return bool(strip[: len(strip) // 4].mean() < strip[-len(strip) // 4 :].mean() - 60)
 
 
 def confusion_cell_brightness(data: bytes, size: int):
-    """The mean brightness of each cell of a confusion-matrix PNG drawn in greens: the cells are found as the
-    bounding box of the green-tinted pixels (text and frame are grey), cut into `size` x `size`."""
+    """The mean brightness of each cell of a confusion-matrix PNG drawn in greens: the cells are
+    found as the bounding box of the green-tinted pixels (text and frame are grey), cut into `size`
+    x `size`."""
     import numpy as np
 
     pixels = png_pixels(data)
@@ -160,14 +183,25 @@ def confusion_cell_brightness(data: bytes, size: int):
     green[:, _colour_bar_columns(green)] = False
     rows, columns = np.nonzero(green)
     assert rows.size, "no green cell drawn"
-    grid = pixels[rows.min():rows.max() + 1, columns.min():columns.max() + 1].mean(axis=2)
+    grid = pixels[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1].mean(axis=2)
     height, width = grid.shape
-    return np.array([[grid[i * height // size:(i + 1) * height // size, j * width // size:(j + 1) * width // size]
-                      .mean() for j in range(size)] for i in range(size)])
+    return np.array(
+        [
+            [
+                grid[
+                    i * height // size : (i + 1) * height // size,
+                    j * width // size : (j + 1) * width // size,
+                ].mean()
+                for j in range(size)
+            ]
+            for i in range(size)
+        ]
+    )
 
 
 def assert_cells_follow(matrix: list[list[int]], data: bytes) -> None:
-    """Each cell of the drawn matrix is darker than every cell with a clearly lower row-normalised value."""
+    """Each cell of the drawn matrix is darker than every cell with a clearly lower row-normalised
+    value."""
     import numpy as np
 
     values = np.array(matrix, dtype=float)
@@ -179,12 +213,17 @@ def assert_cells_follow(matrix: list[list[int]], data: bytes) -> None:
                 assert brightness[a] < brightness[b] - 10, (matrix, brightness.round(1).tolist())
 
 
-MATPLOTLIB_LINE_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)]  # its default cycle
+MATPLOTLIB_LINE_COLOURS = [
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+]  # its default cycle
 
 
 def line_colours_drawn(pixels, *, least: int = 100) -> int:
-    """How many of matplotlib's default line colours, taken in cycle order, each cover `least` pixels or more:
-    one per curve drawn."""
+    """How many of matplotlib's default line colours, taken in cycle order, each cover `least`
+    pixels or more: one per curve drawn."""
     import numpy as np
 
     drawn = 0

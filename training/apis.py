@@ -1,4 +1,5 @@
 """REST API of the training app."""
+
 from django.shortcuts import get_object_or_404
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -12,15 +13,20 @@ from training.services.rounds import HEAD_KINDS, training_round_cancel, training
 
 
 class RoundSerializer(serializers.Serializer):
-    """A retraining round: its status and progress, what it trained on, its candidate version, metrics and log."""
+    """A retraining round: its status and progress, what it trained on, its candidate version,
+    metrics and log."""
 
     id = serializers.IntegerField(source="pk")
     status = serializers.CharField()
     progress = serializers.FloatField(help_text="0 to 1")
     params = serializers.JSONField()
     seed = serializers.IntegerField()
-    snapshot = serializers.JSONField(help_text="the labels it used (as a hash and a file) and their counts")
-    candidate = serializers.IntegerField(source="candidate_id", help_text="the model version it registered")
+    snapshot = serializers.JSONField(
+        help_text="the labels it used (as a hash and a file) and their counts"
+    )
+    candidate = serializers.IntegerField(
+        source="candidate_id", help_text="the model version it registered"
+    )
     parent = serializers.IntegerField(source="parent_id")
     metrics = serializers.JSONField()
     log = serializers.CharField()
@@ -30,8 +36,8 @@ class RoundSerializer(serializers.Serializer):
 
 class RoundListApi(APIView):
     class InputSerializer(serializers.Serializer):
-        """What a coordinator may set; what is left out takes the round defaults. Ranges keep a typing slip
-        (epochs=1e9) from holding the worker for days."""
+        """What a coordinator may set; what is left out takes the round defaults. Ranges keep a
+        typing slip (epochs=1e9) from holding the worker for days."""
 
         mode = serializers.ChoiceField(choices=["head", "finetune"], required=False)
         head = serializers.ChoiceField(choices=HEAD_KINDS, required=False)

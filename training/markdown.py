@@ -1,8 +1,11 @@
-"""A small Markdown renderer for what model cards and release instructions are written in: headings, paragraphs,
-bullet and numbered lists, pipe tables, fenced code, `code` and **bold**. Everything else is text.
+"""A small Markdown renderer for what model cards and release instructions are written in: headings,
+paragraphs, bullet and numbered lists, pipe tables, fenced code, `code` and **bold**. Everything
+else is text.
 
-Safe by construction: every piece of the source is HTML-escaped before it is placed between tags this module
-writes itself, so raw HTML in a card (a script, an image with an onerror) is shown as text and never runs."""
+Safe by construction: every piece of the source is HTML-escaped before it is placed between tags
+this module writes itself, so raw HTML in a card (a script, an image with an onerror) is shown as
+text and never runs."""
+
 import re
 
 from django.utils.html import escape
@@ -62,7 +65,7 @@ def _fenced(lines: list[str], at: int, html: list[str], fence: re.Match) -> int:
     while end < len(lines) and not lines[end].strip().startswith(fence.group(1)):
         end += 1
     language = f' class="language-{escape(fence.group(2))}"' if fence.group(2) else ""
-    html.append(f"<pre><code{language}>{escape(chr(10).join(lines[at + 1:end]))}</code></pre>")
+    html.append(f"<pre><code{language}>{escape(chr(10).join(lines[at + 1 : end]))}</code></pre>")
     return end + 1
 
 
@@ -81,7 +84,9 @@ def _table(lines: list[str], at: int, html: list[str]) -> int:
     head = "".join(f"<th>{inline(cell)}</th>" for cell in _cells(lines[at]))
     rows, end = [], at + 2
     while end < len(lines) and "|" in lines[end] and lines[end].strip():
-        rows.append("<tr>" + "".join(f"<td>{inline(cell)}</td>" for cell in _cells(lines[end])) + "</tr>")
+        rows.append(
+            "<tr>" + "".join(f"<td>{inline(cell)}</td>" for cell in _cells(lines[end])) + "</tr>"
+        )
         end += 1
     html.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
     return end
@@ -92,8 +97,12 @@ def _list(lines: list[str], at: int, html: list[str], pattern: re.Pattern, tag: 
     while end < len(lines) and (match := pattern.match(lines[end])):
         items.append(match.group(1))
         end += 1
-        while end < len(lines) and lines[end].startswith("  ") and lines[end].strip() and not \
-                pattern.match(lines[end]):  # a wrapped item continues on indented lines
+        while (
+            end < len(lines)
+            and lines[end].startswith("  ")
+            and lines[end].strip()
+            and not pattern.match(lines[end])
+        ):  # a wrapped item continues on indented lines
             items[-1] += " " + lines[end].strip()
             end += 1
     html.append(f"<{tag}>" + "".join(f"<li>{inline(item)}</li>" for item in items) + f"</{tag}>")
@@ -102,8 +111,13 @@ def _list(lines: list[str], at: int, html: list[str], pattern: re.Pattern, tag: 
 
 def _starts_block(lines: list[str], at: int) -> bool:
     line = lines[at]
-    return bool(HEADING.match(line) or FENCE.match(line) or BULLET.match(line) or NUMBERED.match(line)
-                or _is_table(lines, at))
+    return bool(
+        HEADING.match(line)
+        or FENCE.match(line)
+        or BULLET.match(line)
+        or NUMBERED.match(line)
+        or _is_table(lines, at)
+    )
 
 
 def _paragraph(lines: list[str], at: int, html: list[str]) -> int:

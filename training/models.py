@@ -1,31 +1,46 @@
 """Retraining rounds: what each one learned from, how it went, and the candidate it produced."""
+
 from django.conf import settings
 from django.db import models
 
 from faune_platform.jobs import Job, JobStatus
 from inference.models import ModelVersion
 
-RoundStatus = JobStatus  # a round is one long job: it is claimed once and keeps `updated_at` as its heartbeat
+RoundStatus = (
+    JobStatus  # a round is one long job: it is claimed once and keeps `updated_at` as its heartbeat
+)
 
 
 class TrainingRound(models.Model):
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    status = models.CharField(max_length=10, choices=RoundStatus.choices, default=RoundStatus.QUEUED)
-    # True while queued or running, NULL afterwards: the unique constraint lets only one round be active.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    status = models.CharField(
+        max_length=10, choices=RoundStatus.choices, default=RoundStatus.QUEUED
+    )
+    # True while queued or running, NULL afterwards: the unique constraint lets only one round be
+    # active.
     active = models.BooleanField(null=True, default=True)
     params = models.JSONField(default=dict, blank=True)
     seed = models.IntegerField(default=0)
-    parent = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    candidate = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="rounds")
+    parent = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    candidate = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="rounds"
+    )
     snapshot_at = models.DateTimeField(null=True, blank=True)
-    snapshot = models.JSONField(default=dict, blank=True, help_text="Label ids used (as a hash and a file), counts.")
+    snapshot = models.JSONField(
+        default=dict, blank=True, help_text="Label ids used (as a hash and a file), counts."
+    )
     metrics = models.JSONField(default=dict, blank=True)
     progress = models.FloatField(default=0.0)
     log = models.TextField(blank=True)
     cancel_requested = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True, help_text="Heartbeat: every log line updates it.")
+    updated_at = models.DateTimeField(
+        auto_now=True, help_text="Heartbeat: every log line updates it."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -44,7 +59,9 @@ class Release(models.Model):
     files = models.JSONField(default=dict, help_text="file name -> sha256")
     changelog = models.JSONField(default=dict, blank=True)
     model_card = models.TextField()
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,15 +72,21 @@ class Release(models.Model):
 
 
 class ReleaseRequest(Job):
-    """A coordinator's request to publish the production version: the bundle is written by a job (loading a
-    checkpoint that may weigh gigabytes), each attempt in a staging folder of its own, and the Release row exists
-    only once the folder is complete."""
+    """A coordinator's request to publish the production version: the bundle is written by a job
+    (loading a checkpoint that may weigh gigabytes), each attempt in a staging folder of its own,
+    and the Release row exists only once the folder is complete."""
 
-    version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="release_requests")
+    version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="release_requests"
+    )
     semver = models.CharField(max_length=20)
     progress = models.FloatField(default=0.0)
-    release = models.OneToOneField(Release, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    release = models.OneToOneField(
+        Release, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

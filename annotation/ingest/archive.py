@@ -1,4 +1,5 @@
 """Unpacking a zip of a camera card's folder without trusting a single entry name or size in it."""
+
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -33,8 +34,8 @@ def _skip_reason(path: PurePosixPath) -> str:
     return ""
 
 
-# Camera-trap media barely compresses, but index files (a COCO JSON, a CSV of labels) do: this much on top of
-# `max_ratio` x the archive's size lets a small archive carry a large index.
+# Camera-trap media barely compresses, but index files (a COCO JSON, a CSV of labels) do: this much
+# on top of `max_ratio` x the archive's size lets a small archive carry a large index.
 INDEX_ALLOWANCE_BYTES = 64 * 1024**2
 
 
@@ -45,17 +46,22 @@ def expansion_budget(archive: Path, *, max_total_bytes: int, max_ratio: float | 
     return min(max_total_bytes, int(max_ratio * archive.stat().st_size) + INDEX_ALLOWANCE_BYTES)
 
 
-def extract_zip(archive: Path, destination: Path, *, max_total_bytes: int,
-                max_ratio: float | None = None) -> list[EntryRejection]:
+def extract_zip(
+    archive: Path, destination: Path, *, max_total_bytes: int, max_ratio: float | None = None
+) -> list[EntryRejection]:
     """Extract every safe entry under `destination`; return what was refused and why.
 
-    The archive may write at most `expansion_budget` bytes. It is refused before anything is written when the
-    sizes it declares already say more, and bytes are counted as they are written too, since declared sizes
-    can lie: a zip bomb stops at the budget either way.
+    The archive may write at most `expansion_budget` bytes. It is refused before anything is written
+    when the sizes it declares already say more, and bytes are counted as they are written too,
+    since declared sizes can lie: a zip bomb stops at the budget either way.
     """
     try:
         bundle = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError, NotImplementedError) as error:  # damaged, or a zip format too new
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        NotImplementedError,
+    ) as error:  # damaged, or a zip format too new
         raise ArchiveRejected(f"the zip archive cannot be read ({error})") from None
     budget = expansion_budget(archive, max_total_bytes=max_total_bytes, max_ratio=max_ratio)
     with bundle:
@@ -67,16 +73,26 @@ def extract_zip(archive: Path, destination: Path, *, max_total_bytes: int,
                 written += _extract_entry(bundle, entry, destination / relative, budget - written)
             except (zipfile.BadZipFile, OSError, EOFError) as error:
                 (destination / relative).unlink(missing_ok=True)
-                rejections.append(EntryRejection(entry.filename, f"damaged inside the zip ({error}); skipped"))
-            except (NotImplementedError, RuntimeError) as error:  # a newer zip method, or a password
+                rejections.append(
+                    EntryRejection(entry.filename, f"damaged inside the zip ({error}); skipped")
+                )
+            except (
+                NotImplementedError,
+                RuntimeError,
+            ) as error:  # a newer zip method, or a password
                 (destination / relative).unlink(missing_ok=True)
-                rejections.append(EntryRejection(entry.filename, f"stored in a way this platform cannot unpack "
-                                                                 f"({error}); skipped"))
+                rejections.append(
+                    EntryRejection(
+                        entry.filename,
+                        f"stored in a way this platform cannot unpack ({error}); skipped",
+                    )
+                )
     return rejections
 
 
-def _sort_entries(entries: list[zipfile.ZipInfo]) -> tuple[list[tuple[zipfile.ZipInfo, PurePosixPath]],
-                                                            list[EntryRejection]]:
+def _sort_entries(
+    entries: list[zipfile.ZipInfo],
+) -> tuple[list[tuple[zipfile.ZipInfo, PurePosixPath]], list[EntryRejection]]:
     """The entries to write (with their safe path) and the ones refused, with why."""
     wanted: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
     rejections: list[EntryRejection] = []
@@ -97,20 +113,28 @@ def _sort_entries(entries: list[zipfile.ZipInfo]) -> tuple[list[tuple[zipfile.Zi
     return wanted, rejections
 
 
-def _refuse_declared_excess(wanted: list[tuple[zipfile.ZipInfo, PurePosixPath]], budget: int) -> None:
+def _refuse_declared_excess(
+    wanted: list[tuple[zipfile.ZipInfo, PurePosixPath]], budget: int
+) -> None:
     declared = sum(entry.file_size for entry, _ in wanted)
     if declared > budget:
-        raise ArchiveRejected(f"the zip says it expands to {declared:,} bytes, more than the {budget:,} allowed "
-                              "for an archive of its size (photos barely compress: a zip bomb?); refused")
+        raise ArchiveRejected(
+            f"the zip says it expands to {declared:,} bytes, more than the {budget:,} allowed "
+            "for an archive of its size (photos barely compress: a zip bomb?); refused"
+        )
 
 
-def _extract_entry(bundle: zipfile.ZipFile, entry: zipfile.ZipInfo, target: Path, budget: int) -> int:
+def _extract_entry(
+    bundle: zipfile.ZipFile, entry: zipfile.ZipInfo, target: Path, budget: int
+) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     copied = 0
     with bundle.open(entry) as source, target.open("wb") as sink:
         while chunk := source.read(1024 * 1024):
             copied += len(chunk)
             if copied > budget:
-                raise ArchiveRejected("the zip expands to more than the allowed size (a zip bomb?); refused")
+                raise ArchiveRejected(
+                    "the zip expands to more than the allowed size (a zip bomb?); refused"
+                )
             sink.write(chunk)
     return copied

@@ -1,13 +1,18 @@
-"""Reading a Camtrap DP package (https://camtrap-dp.tdwg.org) into an import plan: each media row becomes a file
-of its deployment (named by its deploymentID, created with the deployment's metadata), its observations become
-labels (scientific name, count, box), its event its sequence. No Django here.
+"""Reading a Camtrap DP package (https://camtrap-dp.tdwg.org) into an import plan: each media row
+becomes a file of its deployment (named by its deploymentID, created with the deployment's
+metadata), its observations become labels (scientific name, count, box), its event its sequence. No
+Django here.
 
-Times: the pool keeps cameras' wall-clock time without a zone, so timestamps are read as the camera's local
-time and each deployment's UTC offset is kept on the import (exports write it back). Media hosted elsewhere
-(an URL in `filePath`) are reported, never downloaded: the platform works offline; files must sit in the
-package folder under their relative `filePath`. What the pool has no column for (who classified, by which
-method, how sure, when) is kept in `ImportPlan.provenance` for the import to record.
+Times: the pool keeps cameras' wall-clock time without a zone, so timestamps are read as the
+camera's local
+time and each deployment's UTC offset is kept on the import (exports write it back). Media hosted
+elsewhere
+(an URL in `filePath`) are reported, never downloaded: the platform works offline; files must sit in
+the
+package folder under their relative `filePath`. What the pool has no column for (who classified, by
+which method, how sure, when) is kept in `ImportPlan.provenance` for the import to record.
 """
+
 import csv
 import datetime as dt
 import json
@@ -27,7 +32,8 @@ Row = dict[str, Any]  # a row of a package's CSV table, or a JSON object of its 
 
 
 def find_package(root: Path) -> Path | None:
-    """The package's datapackage.json: `root` itself, or inside it, or one folder down (a zip of a folder)."""
+    """The package's datapackage.json: `root` itself, or inside it, or one folder down (a zip of a
+    folder)."""
     if root.is_file():
         return root if root.name == PACKAGE_FILE else None
     if (root / PACKAGE_FILE).is_file():
@@ -40,17 +46,25 @@ def _read_descriptor(index: Path) -> Row:
     try:
         data = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise LayoutError(f"{index.name} is not a readable Data Package descriptor ({error})") from None
+        raise LayoutError(
+            f"{index.name} is not a readable Data Package descriptor ({error})"
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("resources"), list):
-        raise LayoutError(f"{index.name}: a Camtrap DP descriptor is a JSON object with a 'resources' list")
+        raise LayoutError(
+            f"{index.name}: a Camtrap DP descriptor is a JSON object with a 'resources' list"
+        )
     return data
 
 
 def _table(base: Path, descriptor: Row, name: str) -> list[Row]:
-    resource = next((r for r in descriptor["resources"] if isinstance(r, dict) and r.get("name") == name), None)
+    resource = next(
+        (r for r in descriptor["resources"] if isinstance(r, dict) and r.get("name") == name), None
+    )
     path = resource.get("path") if resource else f"{name}.csv"
     if not isinstance(path, str) or ".." in Path(path).parts or Path(path).is_absolute():
-        raise LayoutError(f"{PACKAGE_FILE}: the '{name}' resource must be a CSV file inside the package")
+        raise LayoutError(
+            f"{PACKAGE_FILE}: the '{name}' resource must be a CSV file inside the package"
+        )
     try:
         with (base / path).open(encoding="utf-8-sig", newline="") as handle:
             return list(csv.DictReader(handle))
@@ -59,7 +73,8 @@ def _table(base: Path, descriptor: Row, name: str) -> list[Row]:
 
 
 def parse_time(text: str) -> tuple[dt.datetime | None, str]:
-    """(the camera's wall-clock time, naive; its UTC offset as '+01:00' or 'Z') from an ISO 8601 timestamp."""
+    """(the camera's wall-clock time, naive; its UTC offset as '+01:00' or 'Z') from an ISO 8601
+    timestamp."""
     try:
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError:
@@ -68,7 +83,11 @@ def parse_time(text: str) -> tuple[dt.datetime | None, str]:
         return value, ""
     offset = value.utcoffset() or dt.timedelta(0)
     minutes = int(offset.total_seconds() // 60)
-    zone = "Z" if minutes == 0 else f"{'+' if minutes > 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    zone = (
+        "Z"
+        if minutes == 0
+        else f"{'+' if minutes > 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    )
     return value.replace(tzinfo=None), zone
 
 
@@ -86,11 +105,17 @@ def _deployment_details(row: Row) -> Row:
     start, _zone = parse_time(row.get("deploymentStart") or "")
     end, _zone = parse_time(row.get("deploymentEnd") or "")
     latitude, longitude = _float(row.get("latitude")), _float(row.get("longitude"))
-    return {"location_name": (row.get("locationName") or "")[:200],
-            "latitude": latitude if latitude is not None and -90 <= latitude <= 90 else None,
-            "longitude": longitude if longitude is not None and -180 <= longitude <= 180 else None,
-            "camera_id": (row.get("cameraID") or "")[:100], "camera_make": make[:100] if model else "",
-            "camera_model": (model or make)[:100], "start": start, "end": end, "habitat": row.get("habitat") or ""}
+    return {
+        "location_name": (row.get("locationName") or "")[:200],
+        "latitude": latitude if latitude is not None and -90 <= latitude <= 90 else None,
+        "longitude": longitude if longitude is not None and -180 <= longitude <= 180 else None,
+        "camera_id": (row.get("cameraID") or "")[:100],
+        "camera_make": make[:100] if model else "",
+        "camera_model": (model or make)[:100],
+        "start": start,
+        "end": end,
+        "habitat": row.get("habitat") or "",
+    }
 
 
 def _box(row: Row) -> Box | None:
@@ -115,14 +140,19 @@ def _count(row: Row) -> int | None:
 
 
 def _provenance(row: Row, class_name: str, box: Box | None) -> Row:
-    return {"class": class_name, "box": box.to_list(digits=5) if box else None,
-            "method": row.get("classificationMethod") or "", "by": row.get("classifiedBy") or "",
-            "at": row.get("classificationTimestamp") or "",
-            "probability": _float(row.get("classificationProbability"))}
+    return {
+        "class": class_name,
+        "box": box.to_list(digits=5) if box else None,
+        "method": row.get("classificationMethod") or "",
+        "by": row.get("classifiedBy") or "",
+        "at": row.get("classificationTimestamp") or "",
+        "probability": _float(row.get("classificationProbability")),
+    }
 
 
 class _Observations:
-    """The package's observations, by media (media level) and by deployment (event level, matched by time)."""
+    """The package's observations, by media (media level) and by deployment (event level, matched by
+    time)."""
 
     def __init__(self, rows: list[Row]) -> None:
         self.by_media: dict[str, list[Row]] = defaultdict(list)
@@ -141,12 +171,16 @@ class _Observations:
         if own:
             return own
         when = _instant(media.get("timestamp"))
-        return [row for start, end, row in self.events.get(media.get("deploymentID") or "", [])
-                if when and start <= when <= end]
+        return [
+            row
+            for start, end, row in self.events.get(media.get("deploymentID") or "", [])
+            if when and start <= when <= end
+        ]
 
 
 def _instant(text: str | None) -> dt.datetime | None:
-    """An aware instant for comparing event windows with media times (a naive time is taken as UTC)."""
+    """An aware instant for comparing event windows with media times (a naive time is taken as
+    UTC)."""
     try:
         value = dt.datetime.fromisoformat((text or "").strip())
     except ValueError:
@@ -159,8 +193,10 @@ def _media_file(base: Path, row: Row, deployment: str | None) -> PlannedFile:
     name = path_text if path_text and "://" not in path_text else (row.get("fileName") or path_text)
     item = PlannedFile(None, name, deployment or row.get("deploymentID") or base.name)
     if "://" in path_text:
-        item.rejection = (f"hosted at {path_text}: not downloaded (the platform works offline); put the file in "
-                          "the package folder and give its relative path in filePath")
+        item.rejection = (
+            f"hosted at {path_text}: not downloaded (the platform works offline); put the file in "
+            "the package folder and give its relative path in filePath"
+        )
         return item
     path = (base / path_text).resolve()
     if not path_text or base.resolve() not in path.parents:
@@ -172,14 +208,21 @@ def _media_file(base: Path, row: Row, deployment: str | None) -> PlannedFile:
     return item
 
 
-def plan_camtrapdp(root: Path, *, deployment: str | None, fallback: str | None = None) -> ImportPlan:  # noqa: ARG001
-    # `fallback` is unused: every media row of a package names its deployment (the schema requires it).
+def plan_camtrapdp(
+    root: Path, *, deployment: str | None, fallback: str | None = None
+) -> ImportPlan:  # noqa: ARG001
+    # `fallback` is unused: every media row of a package names its deployment (the schema requires
+    # it).
     index = find_package(root)
     if index is None:
-        raise LayoutError(f"no {PACKAGE_FILE} found (a Camtrap DP package has one beside its CSV tables)")
+        raise LayoutError(
+            f"no {PACKAGE_FILE} found (a Camtrap DP package has one beside its CSV tables)"
+        )
     base = index.parent
     descriptor = _read_descriptor(index)
-    deployments = {row.get("deploymentID") or "": row for row in _table(base, descriptor, "deployments")}
+    deployments = {
+        row.get("deploymentID") or "": row for row in _table(base, descriptor, "deployments")
+    }
     observations = _Observations(_table(base, descriptor, "observations"))
     plan = ImportPlan("camtrapdp", [])
     classifications: dict[str, list[Row]] = {}
@@ -201,23 +244,35 @@ def plan_camtrapdp(root: Path, *, deployment: str | None, fallback: str | None =
         plan.files.append(item)
     plan.files += _unlisted(base, listed, deployment)
     if not deployment:
-        plan.deployments = {name: _deployment_details(row) for name, row in deployments.items() if name}
+        plan.deployments = {
+            name: _deployment_details(row) for name, row in deployments.items() if name
+        }
     plan.class_details = _taxonomic(descriptor)
-    plan.provenance = {"package": {"name": descriptor.get("name", ""), "id": descriptor.get("id", ""),
-                                   "title": descriptor.get("title", "")},
-                       "utc_offsets": {name: zone for name, zone in offsets.items() if zone},
-                       "classifications": classifications}
+    plan.provenance = {
+        "package": {
+            "name": descriptor.get("name", ""),
+            "id": descriptor.get("id", ""),
+            "title": descriptor.get("title", ""),
+        },
+        "utc_offsets": {name: zone for name, zone in offsets.items() if zone},
+        "classifications": classifications,
+    }
     return plan
 
 
 def _unlisted(base: Path, listed: set[Path | None], deployment: str | None) -> list[PlannedFile]:
-    """Files of the folder that media.csv does not list (the package's own files aside): reported, not imported."""
+    """Files of the folder that media.csv does not list (the package's own files aside): reported,
+    not imported."""
     unlisted = []
     for path in sorted(p for p in base.rglob("*") if p.is_file()):
         relative = path.relative_to(base).as_posix()
         if relative in OWN_FILES or path.resolve() in listed:
             continue
-        unlisted.append(PlannedFile(path, relative, deployment or base.name, rejection="not listed in media.csv"))
+        unlisted.append(
+            PlannedFile(
+                path, relative, deployment or base.name, rejection="not listed in media.csv"
+            )
+        )
     return unlisted
 
 
@@ -230,7 +285,9 @@ def _taxonomic(descriptor: Row) -> dict[str, dict[str, Any]]:
         names = entry.get("vernacularNames")
         if not isinstance(names, dict):
             names = {}
-        details[entry["scientificName"]] = {"scientific_name": entry["scientificName"],
-                                            "name_en": str(names.get("eng") or ""),
-                                            "name_fr": str(names.get("fra") or "")}
+        details[entry["scientificName"]] = {
+            "scientific_name": entry["scientificName"],
+            "name_en": str(names.get("eng") or ""),
+            "name_fr": str(names.get("fra") or ""),
+        }
     return details

@@ -1,4 +1,6 @@
-"""EXIF fields the pool keeps: when, which camera, which way up. Camera EXIF is often wrong; never trust it blindly."""
+"""EXIF fields the pool keeps: when, which camera, which way up. Camera EXIF is often wrong; never
+trust it blindly."""
+
 import datetime as dt
 from dataclasses import dataclass
 
@@ -25,7 +27,8 @@ class ExifFacts:
 
 
 def parse_camera_datetime(raw: str) -> dt.datetime | None:
-    """Camera dates come as 'YYYY:MM:DD HH:MM:SS', sometimes with dashes, fractions or NUL padding."""
+    """Camera dates come as 'YYYY:MM:DD HH:MM:SS', sometimes with dashes, fractions or NUL
+    padding."""
     text = raw.replace("\x00", "").strip()[:19]
     for fmt in _FORMATS:
         try:
@@ -35,10 +38,17 @@ def parse_camera_datetime(raw: str) -> dt.datetime | None:
     return None
 
 
-def check_plausible(taken: dt.datetime | None, raw: str, *, earliest_year: int, now: dt.datetime,
-                    source: str = "EXIF date") -> str:
-    """Return why a camera date cannot be used, or '' when it is plausible. A date outside the plausible years
-    (a reset clock's year 1, an index's 9999) is no date at all: sequences and clock offsets would overflow."""
+def check_plausible(
+    taken: dt.datetime | None,
+    raw: str,
+    *,
+    earliest_year: int,
+    now: dt.datetime,
+    source: str = "EXIF date",
+) -> str:
+    """Return why a camera date cannot be used, or '' when it is plausible. A date outside the
+    plausible years (a reset clock's year 1, an index's 9999) is no date at all: sequences and clock
+    offsets would overflow."""
     if not raw:
         return ""
     if taken is None:
@@ -61,9 +71,12 @@ def read_exif(image: Image.Image, *, earliest_year: int, now: dt.datetime) -> Ex
     try:
         exif = image.getexif()
         sub = exif.get_ifd(_EXIF_IFD)
-    except Exception:  # noqa: BLE001 corrupt EXIF blocks raise many kinds of errors; the pixels may still be fine
+    # corrupt EXIF blocks raise many kinds of errors; the pixels may still be fine
+    except Exception:  # noqa: BLE001
         return ExifFacts(date_note="EXIF block is corrupt; the image is kept without a date")
-    raw = _text(sub.get(_DATETIME_ORIGINAL) or sub.get(_DATETIME_DIGITIZED) or exif.get(_DATETIME) or "")
+    raw = _text(
+        sub.get(_DATETIME_ORIGINAL) or sub.get(_DATETIME_DIGITIZED) or exif.get(_DATETIME) or ""
+    )
     taken = parse_camera_datetime(raw) if raw else None
     note = check_plausible(taken, raw, earliest_year=earliest_year, now=now)
     orientation = exif.get(_ORIENTATION, 1)

@@ -1,11 +1,14 @@
-"""Reading the folder layouts partners already use into one plan: which file, which camera, which label.
+"""Reading the folder layouts partners already use into one plan: which file, which camera, which
+label.
 
-Four layouts: `plain` (media only; sub-folders are cameras), `classes` (a folder per class, optionally under a
-folder per camera), `coco` (COCO Camera Traps JSON) and `camtrapdp` (a Camtrap DP package, read in
-camtrapdp.py). `auto` picks one from what the folder holds.
-Files the layout names no camera for go to the `fallback` deployment: the folder's name on the command line, the
-archive's name on the web (where the unpacked folder is named after the batch, a number nobody chose).
+Four layouts: `plain` (media only; sub-folders are cameras), `classes` (a folder per class,
+optionally under a folder per camera), `coco` (COCO Camera Traps JSON) and `camtrapdp` (a Camtrap DP
+package, read in camtrapdp.py). `auto` picks one from what the folder holds.
+Files the layout names no camera for go to the `fallback` deployment: the folder's name on the
+command line, the archive's name on the web (where the unpacked folder is named after the batch, a
+number nobody chose).
 """
+
 import datetime as dt
 import json
 import math
@@ -48,10 +51,14 @@ class PlannedFile:
 class ImportPlan:
     format: str
     files: list[PlannedFile]
-    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> metadata for a camera created by it
+    deployments: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # name -> metadata for a camera created by it
     # class name -> names of a taxon created for it
     class_details: dict[str, dict[str, Any]] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(default_factory=dict)  # what the source says that the pool has no column for
+    provenance: dict[str, Any] = field(
+        default_factory=dict
+    )  # what the source says that the pool has no column for
 
     @property
     def class_names(self) -> set[str]:
@@ -59,7 +66,8 @@ class ImportPlan:
 
     @property
     def class_counts(self) -> dict[str, int]:
-        """Each class name labelling a file that will be imported, with how many such files it labels."""
+        """Each class name labelling a file that will be imported, with how many such files it
+        labels."""
         counts: dict[str, int] = {}
         for item in self.files:
             if not item.rejection:
@@ -75,7 +83,10 @@ def _all_files(root: Path) -> list[Path]:
 def _unsupported(path: Path) -> str:
     if path.suffix.lower() in MEDIA_EXTENSIONS:
         return ""
-    return f"unsupported file type {path.suffix or '(no extension)'!r}: only images and videos are imported"
+    return (
+        f"unsupported file type {path.suffix or '(no extension)'!r}: only images and videos "
+        "are imported"
+    )
 
 
 def _relative_name(path: Path, root: Path) -> str:
@@ -87,7 +98,9 @@ def plan_plain(root: Path, *, deployment: str | None, fallback: str) -> ImportPl
     for path in _all_files(root):
         parent = path.parent.relative_to(root).as_posix()
         camera = deployment or (parent if parent != "." else fallback)
-        files.append(PlannedFile(path, _relative_name(path, root), camera, rejection=_unsupported(path)))
+        files.append(
+            PlannedFile(path, _relative_name(path, root), camera, rejection=_unsupported(path))
+        )
     return ImportPlan("plain", files)
 
 
@@ -109,7 +122,8 @@ def plan_classes(root: Path, *, deployment: str | None, fallback: str) -> Import
 
 
 def _index_folders(root: Path) -> list[Path]:
-    """Where a COCO index may sit: the root, or the one folder it holds (a zip of the dataset's folder)."""
+    """Where a COCO index may sit: the root, or the one folder it holds (a zip of the dataset's
+    folder)."""
     entries = list(root.iterdir())
     if len(entries) == 1 and entries[0].is_dir():
         return [root, entries[0]]
@@ -168,19 +182,31 @@ Check = tuple[Callable[[object], bool], str]
 _ID: Check = (_is_id, "a number or a text")
 _NAME: Check = (_is_name, "a text")
 _SIZE: Check = (_is_size, "a positive number of pixels")
-# Every field the planner reads, with what it must be. Null counts as absent, except for _COCO_REQUIRED fields.
+# Every field the planner reads, with what it must be. Null counts as absent, except for
+# _COCO_REQUIRED fields.
 _COCO_FIELDS: dict[str, dict[str, Check]] = {
-    "images": {"id": _ID, "file_name": _NAME, "location": _ID, "seq_id": _ID, "width": _SIZE, "height": _SIZE,
-               "datetime": (_is_name, "a text such as '2024-05-01 10:00:00'")},
-    "annotations": {"image_id": _ID, "category_id": _ID,
-                    "bbox": (_is_bbox, "a list of 4 numbers (x, y, width, height in pixels)")},
+    "images": {
+        "id": _ID,
+        "file_name": _NAME,
+        "location": _ID,
+        "seq_id": _ID,
+        "width": _SIZE,
+        "height": _SIZE,
+        "datetime": (_is_name, "a text such as '2024-05-01 10:00:00'"),
+    },
+    "annotations": {
+        "image_id": _ID,
+        "category_id": _ID,
+        "bbox": (_is_bbox, "a list of 4 numbers (x, y, width, height in pixels)"),
+    },
     "categories": {"id": _ID, "name": _NAME},
 }
 _COCO_REQUIRED = {"categories": ("id", "name")}
 
 
 def _coco_list(data: dict[str, Any], key: str, index: Path) -> list[dict[str, Any]]:
-    """`data[key]`, checked field by field: LayoutError names the first field the planner could not read."""
+    """`data[key]`, checked field by field: LayoutError names the first field the planner could not
+    read."""
     entries = data.get(key)
     if entries is None and key != "images":
         return []
@@ -188,14 +214,18 @@ def _coco_list(data: dict[str, Any], key: str, index: Path) -> list[dict[str, An
         raise LayoutError(f"{index.name}: '{key}' must be a list of objects, not {_shown(entries)}")
     for position, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            raise LayoutError(f"{index.name}: {key}[{position}] must be an object, not {_shown(entry)}")
+            raise LayoutError(
+                f"{index.name}: {key}[{position}] must be an object, not {_shown(entry)}"
+            )
         for field_name, (valid, expected) in _COCO_FIELDS[key].items():
             value = entry.get(field_name)
             if value is None and field_name not in _COCO_REQUIRED.get(key, ()):
                 continue
             if not valid(value):
-                raise LayoutError(f"{index.name}: {key}[{position}].{field_name} must be {expected}, "
-                                  f"not {_shown(value)}")
+                raise LayoutError(
+                    f"{index.name}: {key}[{position}].{field_name} must be {expected}, "
+                    f"not {_shown(value)}"
+                )
     return entries
 
 
@@ -206,15 +236,23 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _coco_entries(index: Path) -> tuple[list[dict[str, Any]], dict[object, list[dict[str, Any]]], dict[object, str]]:
+def _coco_entries(
+    index: Path,
+) -> tuple[list[dict[str, Any]], dict[object, list[dict[str, Any]]], dict[object, str]]:
     try:
         data = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise LayoutError(f"{index.name} is not a readable COCO Camera Traps file ({error})") from None
+        raise LayoutError(
+            f"{index.name} is not a readable COCO Camera Traps file ({error})"
+        ) from None
     if not isinstance(data, dict):
-        raise LayoutError(f"{index.name}: a COCO Camera Traps file is a JSON object with an 'images' list")
+        raise LayoutError(
+            f"{index.name}: a COCO Camera Traps file is a JSON object with an 'images' list"
+        )
     images = _coco_list(data, "images", index)
-    categories = {category["id"]: category["name"] for category in _coco_list(data, "categories", index)}
+    categories = {
+        category["id"]: category["name"] for category in _coco_list(data, "categories", index)
+    }
     by_image: dict[object, list[dict[str, Any]]] = {}
     for annotation in _coco_list(data, "annotations", index):
         by_image.setdefault(annotation.get("image_id"), []).append(annotation)
@@ -224,29 +262,50 @@ def _coco_entries(index: Path) -> tuple[list[dict[str, Any]], dict[object, list[
 def plan_coco(root: Path, *, deployment: str | None, fallback: str) -> ImportPlan:
     index = find_coco_index(root)
     if index is None:
-        raise LayoutError("no COCO Camera Traps JSON file found (expected a .json with 'images' and 'categories')")
+        raise LayoutError(
+            "no COCO Camera Traps JSON file found (expected a .json with 'images' and 'categories')"
+        )
     base = index.parent
     images, by_image, categories = _coco_entries(index)
     files, listed = [], set()
     for entry in images:
-        files.append(_coco_file(entry, base, by_image.get(entry.get("id"), []), categories,
-                                deployment or _coco_location(entry) or fallback))
+        files.append(
+            _coco_file(
+                entry,
+                base,
+                by_image.get(entry.get("id"), []),
+                categories,
+                deployment or _coco_location(entry) or fallback,
+            )
+        )
         listed.add(entry.get("file_name") or "")
     for path in _all_files(base):
         if path != index and _relative_name(path, base) not in listed:
-            files.append(PlannedFile(path, _relative_name(path, base), deployment or fallback,
-                                     rejection=f"not listed in {index.name}"))
+            files.append(
+                PlannedFile(
+                    path,
+                    _relative_name(path, base),
+                    deployment or fallback,
+                    rejection=f"not listed in {index.name}",
+                )
+            )
     return ImportPlan("coco", files)
 
 
 def _coco_location(entry: dict[str, Any]) -> str:
-    """The image's `location`, as the deployment's name: exactly as written (0 is a location too)."""
+    """The image's `location`, as the deployment's name: exactly as written (0 is a location
+    too)."""
     location = entry.get("location")
     return "" if location is None else str(location).strip()
 
 
-def _coco_file(entry: dict[str, Any], base: Path, annotations: Iterable[dict[str, Any]], categories: dict[object, str],
-               deployment: str) -> PlannedFile:
+def _coco_file(
+    entry: dict[str, Any],
+    base: Path,
+    annotations: Iterable[dict[str, Any]],
+    categories: dict[object, str],
+    deployment: str,
+) -> PlannedFile:
     name = entry.get("file_name") or ""
     path = (base / name).resolve()
     item = PlannedFile(path, name, deployment)
@@ -263,9 +322,14 @@ def _coco_file(entry: dict[str, Any], base: Path, annotations: Iterable[dict[str
     for annotation in annotations:
         class_name = categories.get(annotation.get("category_id"))
         if class_name is None:
-            item.rejection = f"annotation refers to category {annotation.get('category_id')!r}, absent from the file"
+            item.rejection = (
+                f"annotation refers to category {annotation.get('category_id')!r}, absent "
+                "from the file"
+            )
             break
-        item.labels.append(PlannedLabel(class_name, _coco_box(annotation.get("bbox"), width, height)))
+        item.labels.append(
+            PlannedLabel(class_name, _coco_box(annotation.get("bbox"), width, height))
+        )
     return item
 
 
@@ -275,28 +339,46 @@ class Planner(Protocol):
     def __call__(self, root: Path, *, deployment: str | None, fallback: str) -> ImportPlan: ...
 
 
-def detect_format(root: Path, known_names: set[str], normalise: Callable[[str], str],
-                  resembles: Callable[[str], bool] | None = None) -> str:
-    """Pick a layout: a Camtrap DP descriptor or a COCO index wins; else `classes` when at least half the media
-    folders are named after known taxa (or, with `resembles`, like one: "chevreuils", "white_tailed_deer")."""
+def detect_format(
+    root: Path,
+    known_names: set[str],
+    normalise: Callable[[str], str],
+    resembles: Callable[[str], bool] | None = None,
+) -> str:
+    """Pick a layout: a Camtrap DP descriptor or a COCO index wins; else `classes` when at least
+    half the media folders are named after known taxa (or, with `resembles`, like one: "chevreuils",
+    "white_tailed_deer")."""
     from annotation.ingest.camtrapdp import find_package  # it builds on this module's plan types
 
     if find_package(root) is not None:
         return "camtrapdp"
     if find_coco_index(root) is not None:
         return "coco"
-    folders = {path.parent.name for path in _all_files(root) if path.suffix.lower() in MEDIA_EXTENSIONS
-               and path.parent != root}
-    named = sum(normalise(name) in known_names or bool(resembles and resembles(name)) for name in folders)
+    folders = {
+        path.parent.name
+        for path in _all_files(root)
+        if path.suffix.lower() in MEDIA_EXTENSIONS and path.parent != root
+    }
+    named = sum(
+        normalise(name) in known_names or bool(resembles and resembles(name)) for name in folders
+    )
     if folders and named * 2 >= len(folders):
         return "classes"
     return "plain"
 
 
-def plan_import(root: Path, fmt: str, *, deployment: str | None, known_names: set[str], normalise: Callable[[str], str],
-                fallback: str | None = None, resembles: Callable[[str], bool] | None = None) -> ImportPlan:
-    """The plan of `root` in layout `fmt`; every file goes to `deployment` when one is given, else to the camera
-    the layout names, else to `fallback` (by default the folder's name)."""
+def plan_import(
+    root: Path,
+    fmt: str,
+    *,
+    deployment: str | None,
+    known_names: set[str],
+    normalise: Callable[[str], str],
+    fallback: str | None = None,
+    resembles: Callable[[str], bool] | None = None,
+) -> ImportPlan:
+    """The plan of `root` in layout `fmt`; every file goes to `deployment` when one is given, else
+    to the camera the layout names, else to `fallback` (by default the folder's name)."""
     if not root.exists():
         raise LayoutError(f"{root} does not exist")
     if fmt not in FORMATS:
@@ -305,8 +387,12 @@ def plan_import(root: Path, fmt: str, *, deployment: str | None, known_names: se
         fmt = detect_format(root, known_names, normalise, resembles)
     from annotation.ingest.camtrapdp import plan_camtrapdp
 
-    planners: dict[str, Planner] = {"plain": plan_plain, "classes": plan_classes, "coco": plan_coco,
-                                    "camtrapdp": plan_camtrapdp}
+    planners: dict[str, Planner] = {
+        "plain": plan_plain,
+        "classes": plan_classes,
+        "coco": plan_coco,
+        "camtrapdp": plan_camtrapdp,
+    }
     planner = planners[fmt]
     if fmt not in ("coco", "camtrapdp") and not root.is_dir():
         raise LayoutError(f"{root} is not a folder")

@@ -1,9 +1,11 @@
-"""Decide what a file is and read what the pool needs from it, refusing anything unsafe with a plain reason.
+"""Decide what a file is and read what the pool needs from it, refusing anything unsafe with a plain
+reason.
 
-A file is identified by its bytes, never by its name: a text file called `.jpg` is refused, and an image is
-decoded once, at reduced scale where the format allows (JPEG draft mode), which still reads the whole stream
-so that truncation is caught.
+A file is identified by its bytes, never by its name: a text file called `.jpg` is refused, and an
+image is decoded once, at reduced scale where the format allows (JPEG draft mode), which still reads
+the whole stream so that truncation is caught.
 """
+
 import datetime as dt
 import io
 import warnings
@@ -73,13 +75,15 @@ def _open_image(path: Path, limits: MediaLimits) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(path)
     except Image.DecompressionBombError:
-        raise MediaRejected("the image declares an absurd pixel count (a decompression bomb); refused") from None
+        raise MediaRejected(
+            "the image declares an absurd pixel count (a decompression bomb); refused"
+        ) from None
     except UnidentifiedImageError:
         raise MediaRejected("the file is not an image or video this platform can read") from None
     except OSError as error:
         raise MediaRejected(f"the image cannot be read: {error}") from None
-    # Only the header is read so far. The pixel count is judged here, before anything decodes: reading a PNG's
-    # EXIF loads the whole image, so read_exif must come after this check.
+    # Only the header is read so far. The pixel count is judged here, before anything decodes:
+    # reading a PNG's EXIF loads the whole image, so read_exif must come after this check.
     width, height = image.size
     if width * height > limits.max_pixels:
         image.close()
@@ -91,7 +95,8 @@ def _open_image(path: Path, limits: MediaLimits) -> Image.Image:
 
 
 def _probe_image(path: Path, limits: MediaLimits) -> MediaInfo:
-    # Closed however the probe ends: an upload of many damaged files must not hold one open file each.
+    # Closed however the probe ends: an upload of many damaged files must not hold one open file
+    # each.
     with _open_image(path, limits) as image:
         return _probe_open_image(image, limits)
 
@@ -109,8 +114,14 @@ def _probe_open_image(image: Image.Image, limits: MediaLimits) -> MediaInfo:
     except (OSError, SyntaxError, ValueError) as error:
         raise MediaRejected(f"the image is damaged or truncated ({error})") from None
     thumbnail = _thumbnail(image, exif.orientation, limits.thumbnail_size)
-    return MediaInfo(kind="image", extension=extension, width=width, height=height, exif=exif,
-                     thumbnail_jpeg=thumbnail)
+    return MediaInfo(
+        kind="image",
+        extension=extension,
+        width=width,
+        height=height,
+        exif=exif,
+        thumbnail_jpeg=thumbnail,
+    )
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -130,7 +141,9 @@ def _thumbnail(image: Image.Image, orientation: int, size: int) -> bytes:
     try:
         rgb = _to_rgb(image)
     except (OSError, ValueError) as error:
-        raise MediaRejected(f"the image uses a pixel format that cannot be displayed ({error})") from None
+        raise MediaRejected(
+            f"the image uses a pixel format that cannot be displayed ({error})"
+        ) from None
     rgb.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     out = io.BytesIO()
     rgb.save(out, "JPEG", quality=82, optimize=False)
@@ -143,7 +156,9 @@ def _probe_video(path: Path, extension: str, limits: MediaLimits) -> MediaInfo:
     capture = cv2.VideoCapture(str(path))
     try:
         if not capture.isOpened():
-            raise MediaRejected("the file looks like a video but cannot be opened (damaged or unknown codec)")
+            raise MediaRejected(
+                "the file looks like a video but cannot be opened (damaged or unknown codec)"
+            )
         ok, frame = capture.read()
         if not ok or frame is None:
             raise MediaRejected("the video has no readable frame (damaged or truncated)")
@@ -153,10 +168,18 @@ def _probe_video(path: Path, extension: str, limits: MediaLimits) -> MediaInfo:
         capture.release()
     height, width = frame.shape[:2]
     if width * height > limits.max_pixels:
-        raise MediaRejected(f"the video frame size {width}x{height} is over the pixel limit; refused")
+        raise MediaRejected(
+            f"the video frame size {width}x{height} is over the pixel limit; refused"
+        )
     first = Image.fromarray(frame[:, :, ::-1])
     return MediaInfo(
-        kind="video", extension=extension, width=width, height=height, exif=ExifFacts(),
+        kind="video",
+        extension=extension,
+        width=width,
+        height=height,
+        exif=ExifFacts(),
         thumbnail_jpeg=_thumbnail(first, 1, limits.thumbnail_size),
-        duration_s=round(frames / fps, 3) if frames and fps else None, frame_count=frames, fps=fps,
+        duration_s=round(frames / fps, 3) if frames and fps else None,
+        frame_count=frames,
+        fps=fps,
     )

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,231 +14,668 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Organisation',
+            name="Organisation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('sequence_maxlag_s', models.FloatField(default=20.0, help_text='A gap longer than this between two frames of a camera starts a new sequence.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                (
+                    "sequence_maxlag_s",
+                    models.FloatField(
+                        default=20.0,
+                        help_text="A gap longer than this between two frames of a camera starts a new sequence.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('sequence_maxlag_s__gte', 0)), name='maxlag_not_negative')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("sequence_maxlag_s__gte", 0)),
+                        name="maxlag_not_negative",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Deployment',
+            name="Deployment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('latitude', models.FloatField(blank=True, null=True)),
-                ('longitude', models.FloatField(blank=True, null=True)),
-                ('camera_make', models.CharField(blank=True, max_length=100)),
-                ('camera_model', models.CharField(blank=True, max_length=100)),
-                ('start', models.DateTimeField(blank=True, null=True)),
-                ('end', models.DateTimeField(blank=True, null=True)),
-                ('clock_offset_s', models.IntegerField(default=0, help_text="Seconds added to the camera's clock to get true time (fixes a wrong camera clock).")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deployments', to='annotation.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("latitude", models.FloatField(blank=True, null=True)),
+                ("longitude", models.FloatField(blank=True, null=True)),
+                ("camera_make", models.CharField(blank=True, max_length=100)),
+                ("camera_model", models.CharField(blank=True, max_length=100)),
+                ("start", models.DateTimeField(blank=True, null=True)),
+                ("end", models.DateTimeField(blank=True, null=True)),
+                (
+                    "clock_offset_s",
+                    models.IntegerField(
+                        default=0,
+                        help_text="Seconds added to the camera's clock to get true time (fixes a wrong camera clock).",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deployments",
+                        to="annotation.organisation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['organisation', 'name'],
+                "ordering": ["organisation", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Taxon',
+            name="Taxon",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('name_en', models.CharField(max_length=120)),
-                ('name_fr', models.CharField(max_length=120)),
-                ('scientific_name', models.CharField(blank=True, max_length=160)),
-                ('kind', models.CharField(choices=[('animal', 'animal'), ('human', 'human'), ('vehicle', 'vehicle'), ('empty', 'empty')], default='animal', max_length=10)),
-                ('deepfaune_order', models.PositiveSmallIntegerField(blank=True, help_text="Position in DeepFaune's original class list.", null=True, unique=True)),
-                ('aliases', models.JSONField(blank=True, default=list, help_text='Other common names matched on import.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='annotation.taxon')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                ("name_en", models.CharField(max_length=120)),
+                ("name_fr", models.CharField(max_length=120)),
+                ("scientific_name", models.CharField(blank=True, max_length=160)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("animal", "animal"),
+                            ("human", "human"),
+                            ("vehicle", "vehicle"),
+                            ("empty", "empty"),
+                        ],
+                        default="animal",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "deepfaune_order",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="Position in DeepFaune's original class list.",
+                        null=True,
+                        unique=True,
+                    ),
+                ),
+                (
+                    "aliases",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Other common names matched on import."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="annotation.taxon",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'taxa',
-                'ordering': [models.OrderBy(models.F('deepfaune_order'), nulls_last=True), 'name_en'],
+                "verbose_name_plural": "taxa",
+                "ordering": [
+                    models.OrderBy(models.F("deepfaune_order"), nulls_last=True),
+                    "name_en",
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('partner', 'partner'), ('expert', 'expert'), ('coordinator', 'coordinator')], default='partner', max_length=12)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='annotation.organisation')),
-                ('review_taxa', models.ManyToManyField(blank=True, help_text='Experts: the taxa whose queues they work.', to='annotation.taxon')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("partner", "partner"),
+                            ("expert", "expert"),
+                            ("coordinator", "coordinator"),
+                        ],
+                        default="partner",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="annotation.organisation",
+                    ),
+                ),
+                (
+                    "review_taxa",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Experts: the taxa whose queues they work.",
+                        to="annotation.taxon",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='UploadBatch',
+            name="UploadBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('upload', 'upload'), ('import', 'import')], default='upload', max_length=8)),
-                ('source_name', models.CharField(blank=True, max_length=255)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('open', 'open'), ('queued', 'queued'), ('running', 'running'), ('done', 'done'), ('failed', 'failed')], default='open', max_length=8)),
-                ('total', models.PositiveIntegerField(default=0, help_text='Files expected, when known in advance.')),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('deployment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='annotation.deployment')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='batches', to='annotation.organisation')),
-                ('uploader', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("upload", "upload"), ("import", "import")],
+                        default="upload",
+                        max_length=8,
+                    ),
+                ),
+                ("source_name", models.CharField(blank=True, max_length=255)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "open"),
+                            ("queued", "queued"),
+                            ("running", "running"),
+                            ("done", "done"),
+                            ("failed", "failed"),
+                        ],
+                        default="open",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "total",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Files expected, when known in advance."
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="annotation.deployment",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="batches",
+                        to="annotation.organisation",
+                    ),
+                ),
+                (
+                    "uploader",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'upload batches',
-                'ordering': ['-created_at'],
+                "verbose_name_plural": "upload batches",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Sequence',
+            name="Sequence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('start', models.DateTimeField(blank=True, null=True)),
-                ('end', models.DateTimeField(blank=True, null=True)),
-                ('external_id', models.CharField(blank=True, help_text='Sequence id given by an import.', max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('deployment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='annotation.deployment')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sequences', to='annotation.organisation')),
-                ('batch', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='annotation.uploadbatch')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("start", models.DateTimeField(blank=True, null=True)),
+                ("end", models.DateTimeField(blank=True, null=True)),
+                (
+                    "external_id",
+                    models.CharField(
+                        blank=True, help_text="Sequence id given by an import.", max_length=200
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="annotation.deployment",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sequences",
+                        to="annotation.organisation",
+                    ),
+                ),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="annotation.uploadbatch",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['start', 'pk'],
+                "ordering": ["start", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='Image',
+            name="Image",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('image', 'image'), ('video', 'video')], default='image', max_length=5)),
-                ('file', models.FileField(max_length=300, upload_to='')),
-                ('thumbnail', models.FileField(blank=True, max_length=300, upload_to='')),
-                ('original_name', models.CharField(max_length=500)),
-                ('sha256', models.CharField(max_length=64)),
-                ('bytes', models.PositiveBigIntegerField()),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('exif_datetime', models.CharField(blank=True, help_text='DateTimeOriginal as the camera wrote it.', max_length=32)),
-                ('taken_at', models.DateTimeField(blank=True, help_text='Camera time corrected by the clock offset.', null=True)),
-                ('date_note', models.CharField(blank=True, help_text="Why the camera's date was not used.", max_length=300)),
-                ('camera_make', models.CharField(blank=True, max_length=100)),
-                ('camera_model', models.CharField(blank=True, max_length=100)),
-                ('duration_s', models.FloatField(blank=True, null=True)),
-                ('frame_count', models.PositiveIntegerField(blank=True, null=True)),
-                ('fps', models.FloatField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('deployment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='images', to='annotation.deployment')),
-                ('uploader', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='images', to='annotation.organisation')),
-                ('sequence', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='images', to='annotation.sequence')),
-                ('batch', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='images', to='annotation.uploadbatch')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("image", "image"), ("video", "video")],
+                        default="image",
+                        max_length=5,
+                    ),
+                ),
+                ("file", models.FileField(max_length=300, upload_to="")),
+                ("thumbnail", models.FileField(blank=True, max_length=300, upload_to="")),
+                ("original_name", models.CharField(max_length=500)),
+                ("sha256", models.CharField(max_length=64)),
+                ("bytes", models.PositiveBigIntegerField()),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                (
+                    "exif_datetime",
+                    models.CharField(
+                        blank=True,
+                        help_text="DateTimeOriginal as the camera wrote it.",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "taken_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Camera time corrected by the clock offset.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "date_note",
+                    models.CharField(
+                        blank=True, help_text="Why the camera's date was not used.", max_length=300
+                    ),
+                ),
+                ("camera_make", models.CharField(blank=True, max_length=100)),
+                ("camera_model", models.CharField(blank=True, max_length=100)),
+                ("duration_s", models.FloatField(blank=True, null=True)),
+                ("frame_count", models.PositiveIntegerField(blank=True, null=True)),
+                ("fps", models.FloatField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="images",
+                        to="annotation.deployment",
+                    ),
+                ),
+                (
+                    "uploader",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="images",
+                        to="annotation.organisation",
+                    ),
+                ),
+                (
+                    "sequence",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="images",
+                        to="annotation.sequence",
+                    ),
+                ),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="images",
+                        to="annotation.uploadbatch",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='BatchItem',
+            name="BatchItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=500)),
-                ('outcome', models.CharField(choices=[('imported', 'imported'), ('duplicate', 'duplicate'), ('rejected', 'rejected')], max_length=10)),
-                ('reason', models.CharField(blank=True, max_length=500)),
-                ('labelled', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('image', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='annotation.image')),
-                ('batch', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='annotation.uploadbatch')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=500)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("imported", "imported"),
+                            ("duplicate", "duplicate"),
+                            ("rejected", "rejected"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=500)),
+                ("labelled", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "image",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="annotation.image",
+                    ),
+                ),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="annotation.uploadbatch",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['pk'],
+                "ordering": ["pk"],
             },
         ),
         migrations.CreateModel(
-            name='Annotation',
+            name="Annotation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('box_x', models.FloatField(blank=True, null=True)),
-                ('box_y', models.FloatField(blank=True, null=True)),
-                ('box_w', models.FloatField(blank=True, null=True)),
-                ('box_h', models.FloatField(blank=True, null=True)),
-                ('count', models.PositiveIntegerField(blank=True, null=True)),
-                ('role', models.CharField(choices=[('partner', 'partner'), ('expert', 'expert'), ('coordinator', 'coordinator')], max_length=12)),
-                ('source', models.CharField(choices=[('partner', 'partner'), ('expert', 'expert'), ('import', 'import'), ('model_accepted', 'model accepted')], max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('image', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='annotations', to='annotation.image')),
-                ('sequence', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='annotations', to='annotation.sequence')),
-                ('taxon', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='annotations', to='annotation.taxon')),
-                ('batch', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='annotation.uploadbatch')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("box_x", models.FloatField(blank=True, null=True)),
+                ("box_y", models.FloatField(blank=True, null=True)),
+                ("box_w", models.FloatField(blank=True, null=True)),
+                ("box_h", models.FloatField(blank=True, null=True)),
+                ("count", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("partner", "partner"),
+                            ("expert", "expert"),
+                            ("coordinator", "coordinator"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("partner", "partner"),
+                            ("expert", "expert"),
+                            ("import", "import"),
+                            ("model_accepted", "model accepted"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "image",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="annotations",
+                        to="annotation.image",
+                    ),
+                ),
+                (
+                    "sequence",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="annotations",
+                        to="annotation.sequence",
+                    ),
+                ),
+                (
+                    "taxon",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="annotations",
+                        to="annotation.taxon",
+                    ),
+                ),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="annotation.uploadbatch",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.AddConstraint(
-            model_name='deployment',
-            constraint=models.UniqueConstraint(fields=('organisation', 'name'), name='deployment_name_unique_per_org'),
+            model_name="deployment",
+            constraint=models.UniqueConstraint(
+                fields=("organisation", "name"), name="deployment_name_unique_per_org"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='deployment',
-            constraint=models.CheckConstraint(condition=models.Q(('latitude__isnull', True), models.Q(('latitude__gte', -90), ('latitude__lte', 90)), _connector='OR'), name='latitude_range'),
+            model_name="deployment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("latitude__isnull", True),
+                    models.Q(("latitude__gte", -90), ("latitude__lte", 90)),
+                    _connector="OR",
+                ),
+                name="latitude_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='deployment',
-            constraint=models.CheckConstraint(condition=models.Q(('longitude__isnull', True), models.Q(('longitude__gte', -180), ('longitude__lte', 180)), _connector='OR'), name='longitude_range'),
+            model_name="deployment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("longitude__isnull", True),
+                    models.Q(("longitude__gte", -180), ("longitude__lte", 180)),
+                    _connector="OR",
+                ),
+                name="longitude_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('user', 'organisation'), name='one_membership_per_org'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(
+                fields=("user", "organisation"), name="one_membership_per_org"
+            ),
         ),
         migrations.AddIndex(
-            model_name='sequence',
-            index=models.Index(fields=['deployment', 'start'], name='annotation__deploym_a22c82_idx'),
+            model_name="sequence",
+            index=models.Index(
+                fields=["deployment", "start"], name="annotation__deploym_a22c82_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='sequence',
-            index=models.Index(fields=['batch', 'start'], name='annotation__batch_i_7dae13_idx'),
+            model_name="sequence",
+            index=models.Index(fields=["batch", "start"], name="annotation__batch_i_7dae13_idx"),
         ),
         migrations.AddConstraint(
-            model_name='sequence',
-            constraint=models.CheckConstraint(condition=models.Q(('deployment__isnull', False), ('batch__isnull', False), _connector='OR'), name='sequence_has_scope'),
+            model_name="sequence",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("deployment__isnull", False), ("batch__isnull", False), _connector="OR"
+                ),
+                name="sequence_has_scope",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sequence',
-            constraint=models.CheckConstraint(condition=models.Q(('start__isnull', True), ('end__gte', models.F('start')), _connector='OR'), name='sequence_end_after_start'),
+            model_name="sequence",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("start__isnull", True), ("end__gte", models.F("start")), _connector="OR"
+                ),
+                name="sequence_end_after_start",
+            ),
         ),
         migrations.AddIndex(
-            model_name='image',
-            index=models.Index(fields=['deployment', 'taken_at'], name='annotation__deploym_bd1c19_idx'),
+            model_name="image",
+            index=models.Index(
+                fields=["deployment", "taken_at"], name="annotation__deploym_bd1c19_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='image',
-            index=models.Index(fields=['organisation', '-created_at'], name='annotation__organis_2b4696_idx'),
+            model_name="image",
+            index=models.Index(
+                fields=["organisation", "-created_at"], name="annotation__organis_2b4696_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='image',
-            index=models.Index(fields=['sha256'], name='annotation__sha256_9dea8d_idx'),
+            model_name="image",
+            index=models.Index(fields=["sha256"], name="annotation__sha256_9dea8d_idx"),
         ),
         migrations.AddConstraint(
-            model_name='image',
-            constraint=models.UniqueConstraint(fields=('organisation', 'sha256'), name='image_bytes_unique_per_org'),
+            model_name="image",
+            constraint=models.UniqueConstraint(
+                fields=("organisation", "sha256"), name="image_bytes_unique_per_org"
+            ),
         ),
         migrations.AddIndex(
-            model_name='batchitem',
-            index=models.Index(fields=['batch', 'outcome'], name='annotation__batch_i_430d1b_idx'),
+            model_name="batchitem",
+            index=models.Index(fields=["batch", "outcome"], name="annotation__batch_i_430d1b_idx"),
         ),
         migrations.AddConstraint(
-            model_name='annotation',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('image__isnull', False), ('sequence__isnull', True)), models.Q(('image__isnull', True), ('sequence__isnull', False)), _connector='OR'), name='annotation_targets_image_or_sequence'),
+            model_name="annotation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("image__isnull", False), ("sequence__isnull", True)),
+                    models.Q(("image__isnull", True), ("sequence__isnull", False)),
+                    _connector="OR",
+                ),
+                name="annotation_targets_image_or_sequence",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='annotation',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('box_h__isnull', True), ('box_w__isnull', True), ('box_x__isnull', True), ('box_y__isnull', True)), models.Q(('box_h__gt', 0), ('box_h__lte', 1), ('box_w__gt', 0), ('box_w__lte', 1), ('box_x__gte', 0), ('box_x__lte', 1), ('box_y__gte', 0), ('box_y__lte', 1)), _connector='OR'), name='box_normalised_or_absent'),
+            model_name="annotation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("box_h__isnull", True),
+                        ("box_w__isnull", True),
+                        ("box_x__isnull", True),
+                        ("box_y__isnull", True),
+                    ),
+                    models.Q(
+                        ("box_h__gt", 0),
+                        ("box_h__lte", 1),
+                        ("box_w__gt", 0),
+                        ("box_w__lte", 1),
+                        ("box_x__gte", 0),
+                        ("box_x__lte", 1),
+                        ("box_y__gte", 0),
+                        ("box_y__lte", 1),
+                    ),
+                    _connector="OR",
+                ),
+                name="box_normalised_or_absent",
+            ),
         ),
     ]

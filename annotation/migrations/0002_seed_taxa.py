@@ -1,4 +1,5 @@
 """Seed DeepFaune's first 26 classes in its code order, plus the detector-level categories."""
+
 from django.db import migrations
 
 # slug, English, French, scientific name, parent slug, kind, aliases
@@ -7,7 +8,15 @@ DEEPFAUNE_CLASSES = [
     ("ibex", "ibex", "bouquetin", "Capra ibex", None, "animal", ["alpine ibex"]),
     ("red-deer", "red deer", "cerf", "Cervus elaphus", None, "animal", ["cerf elaphe"]),
     ("chamois", "chamois", "chamois", "Rupicapra rupicapra", None, "animal", []),
-    ("cat", "cat", "chat", "Felis", None, "animal", ["domestic cat", "wildcat", "wild cat", "chat forestier"]),
+    (
+        "cat",
+        "cat",
+        "chat",
+        "Felis",
+        None,
+        "animal",
+        ["domestic cat", "wildcat", "wild cat", "chat forestier"],
+    ),
     ("goat", "goat", "chevre", "Capra hircus", None, "animal", ["domestic goat"]),
     ("roe-deer", "roe deer", "chevreuil", "Capreolus capreolus", None, "animal", []),
     ("dog", "dog", "chien", "Canis familiaris", None, "animal", ["domestic dog"]),
@@ -15,17 +24,58 @@ DEEPFAUNE_CLASSES = [
     ("equid", "equid", "equide", "Equidae", None, "animal", ["horse", "donkey", "cheval", "ane"]),
     ("genet", "genet", "genette", "Genetta genetta", None, "animal", ["common genet"]),
     ("hedgehog", "hedgehog", "herisson", "Erinaceus europaeus", None, "animal", []),
-    ("lagomorph", "lagomorph", "lagomorphe", "Lagomorpha", None, "animal",
-     ["hare", "rabbit", "european hare", "european rabbit", "lievre", "lapin"]),
+    (
+        "lagomorph",
+        "lagomorph",
+        "lagomorphe",
+        "Lagomorpha",
+        None,
+        "animal",
+        ["hare", "rabbit", "european hare", "european rabbit", "lievre", "lapin"],
+    ),
     ("wolf", "wolf", "loup", "Canis lupus", None, "animal", ["grey wolf", "gray wolf"]),
     ("lynx", "lynx", "lynx", "Lynx lynx", None, "animal", ["eurasian lynx"]),
     ("marmot", "marmot", "marmotte", "Marmota marmota", None, "animal", ["alpine marmot"]),
-    ("micromammal", "micromammal", "micromammifere", "", None, "animal",
-     ["rodent", "mouse", "vole", "shrew", "rat", "wood mouse", "souris", "campagnol", "musaraigne"]),
+    (
+        "micromammal",
+        "micromammal",
+        "micromammifere",
+        "",
+        None,
+        "animal",
+        [
+            "rodent",
+            "mouse",
+            "vole",
+            "shrew",
+            "rat",
+            "wood mouse",
+            "souris",
+            "campagnol",
+            "musaraigne",
+        ],
+    ),
     ("mouflon", "mouflon", "mouflon", "Ovis gmelini", None, "animal", []),
     ("sheep", "sheep", "mouton", "Ovis aries", None, "animal", ["domestic sheep", "brebis"]),
-    ("mustelid", "mustelid", "mustelide", "Mustelidae", None, "animal",
-     ["marten", "pine marten", "stone marten", "weasel", "stoat", "polecat", "martre", "fouine", "belette"]),
+    (
+        "mustelid",
+        "mustelid",
+        "mustelide",
+        "Mustelidae",
+        None,
+        "animal",
+        [
+            "marten",
+            "pine marten",
+            "stone marten",
+            "weasel",
+            "stoat",
+            "polecat",
+            "martre",
+            "fouine",
+            "belette",
+        ],
+    ),
     ("bird", "bird", "oiseau", "Aves", None, "animal", ["birds"]),
     ("bear", "bear", "ours", "Ursus arctos", None, "animal", ["brown bear", "ours brun"]),
     ("nutria", "nutria", "ragondin", "Myocastor coypus", None, "animal", ["coypu"]),
@@ -47,8 +97,14 @@ def seed(apps, schema_editor) -> None:
     for order, (slug, en, fr, scientific, _parent, kind, aliases) in enumerate(rows):
         by_slug[slug], _ = Taxon.objects.update_or_create(
             slug=slug,
-            defaults={"name_en": en, "name_fr": fr, "scientific_name": scientific, "kind": kind,
-                      "aliases": aliases, "deepfaune_order": order if order < len(DEEPFAUNE_CLASSES) else None},
+            defaults={
+                "name_en": en,
+                "name_fr": fr,
+                "scientific_name": scientific,
+                "kind": kind,
+                "aliases": aliases,
+                "deepfaune_order": order if order < len(DEEPFAUNE_CLASSES) else None,
+            },
         )
     for slug, *_rest, parent, _kind, _aliases in rows:
         if parent:

@@ -4,19 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0002_seed_taxa'),
+        ("annotation", "0002_seed_taxa"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='organisation',
-            name='undefined_threshold',
-            field=models.FloatField(default=0.8, help_text="A sequence whose top score is under this reads 'undefined' (its top class is kept)."),
+            model_name="organisation",
+            name="undefined_threshold",
+            field=models.FloatField(
+                default=0.8,
+                help_text="A sequence whose top score is under this reads 'undefined' (its top class is kept).",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='organisation',
-            constraint=models.CheckConstraint(condition=models.Q(('undefined_threshold__gte', 0), ('undefined_threshold__lte', 1)), name='threshold_is_a_probability'),
+            model_name="organisation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("undefined_threshold__gte", 0), ("undefined_threshold__lte", 1)
+                ),
+                name="threshold_is_a_probability",
+            ),
         ),
     ]

@@ -6,32 +6,89 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0003_organisation_undefined_threshold'),
+        ("annotation", "0003_organisation_undefined_threshold"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReviewTask',
+            name="ReviewTask",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(max_length=200)),
-                ('score', models.FloatField(default=0.0)),
-                ('origin', models.CharField(blank=True, help_text="What created it, e.g. 'selection:12'.", max_length=60)),
-                ('state', models.CharField(choices=[('open', 'open'), ('done', 'done'), ('skipped', 'skipped')], default='open', max_length=8)),
-                ('claimed_until', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('claimed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('image', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_tasks', to='annotation.image')),
-                ('queue_taxon', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='annotation.taxon')),
-                ('sequence', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='review_tasks', to='annotation.sequence')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.CharField(max_length=200)),
+                ("score", models.FloatField(default=0.0)),
+                (
+                    "origin",
+                    models.CharField(
+                        blank=True, help_text="What created it, e.g. 'selection:12'.", max_length=60
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("open", "open"), ("done", "done"), ("skipped", "skipped")],
+                        default="open",
+                        max_length=8,
+                    ),
+                ),
+                ("claimed_until", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "claimed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "image",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="review_tasks",
+                        to="annotation.image",
+                    ),
+                ),
+                (
+                    "queue_taxon",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="annotation.taxon",
+                    ),
+                ),
+                (
+                    "sequence",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="review_tasks",
+                        to="annotation.sequence",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-score', 'pk'],
-                'indexes': [models.Index(fields=['queue_taxon', 'state', '-score'], name='annotation__queue_t_a250fb_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('state', 'open')), fields=('sequence',), name='one_open_review_per_sequence')],
+                "ordering": ["-score", "pk"],
+                "indexes": [
+                    models.Index(
+                        fields=["queue_taxon", "state", "-score"],
+                        name="annotation__queue_t_a250fb_idx",
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("state", "open")),
+                        fields=("sequence",),
+                        name="one_open_review_per_sequence",
+                    )
+                ],
             },
         ),
     ]

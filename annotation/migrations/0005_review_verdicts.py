@@ -6,70 +6,133 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0004_reviewtask'),
+        ("annotation", "0004_reviewtask"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReviewVerdict',
+            name="ReviewVerdict",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('label', 'label'), ('unsure', 'unsure'), ('skip', 'skip')], max_length=8)),
-                ('frames', models.JSONField(blank=True, default=dict, help_text='{frame image id: taxon id} for a label.')),
-                ('box', models.JSONField(blank=True, help_text='{frame, x, y, w, h} drawn or fixed by the expert.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("label", "label"), ("unsure", "unsure"), ("skip", "skip")],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "frames",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="{frame image id: taxon id} for a label.",
+                    ),
+                ),
+                (
+                    "box",
+                    models.JSONField(
+                        blank=True,
+                        help_text="{frame, x, y, w, h} drawn or fixed by the expert.",
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['created_at', 'pk'],
+                "ordering": ["created_at", "pk"],
             },
         ),
         migrations.RemoveConstraint(
-            model_name='reviewtask',
-            name='one_open_review_per_sequence',
+            model_name="reviewtask",
+            name="one_open_review_per_sequence",
         ),
         migrations.AddField(
-            model_name='organisation',
-            name='check_corrections_below',
-            field=models.FloatField(default=0.5, help_text="A partner's correction of a pre-label whose model score is under this goes to an expert for a check (0: never)."),
+            model_name="organisation",
+            name="check_corrections_below",
+            field=models.FloatField(
+                default=0.5,
+                help_text="A partner's correction of a pre-label whose model score is under this goes to an expert for a check (0: never).",
+            ),
         ),
         migrations.AddField(
-            model_name='reviewtask',
-            name='resolved_by',
-            field=models.ForeignKey(blank=True, help_text='The coordinator who settled a conflict.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="reviewtask",
+            name="resolved_by",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The coordinator who settled a conflict.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='reviewtask',
-            name='reviews_needed',
-            field=models.PositiveSmallIntegerField(default=1, help_text='2 for the fraction of tasks reviewed twice, blind, to measure agreement.'),
+            model_name="reviewtask",
+            name="reviews_needed",
+            field=models.PositiveSmallIntegerField(
+                default=1,
+                help_text="2 for the fraction of tasks reviewed twice, blind, to measure agreement.",
+            ),
         ),
         migrations.AlterField(
-            model_name='reviewtask',
-            name='state',
-            field=models.CharField(choices=[('open', 'open'), ('done', 'done'), ('skipped', 'skipped'), ('conflict', 'conflict')], default='open', max_length=8),
+            model_name="reviewtask",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("open", "open"),
+                    ("done", "done"),
+                    ("skipped", "skipped"),
+                    ("conflict", "conflict"),
+                ],
+                default="open",
+                max_length=8,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='organisation',
-            constraint=models.CheckConstraint(condition=models.Q(('check_corrections_below__gte', 0), ('check_corrections_below__lte', 1)), name='correction_check_is_a_probability'),
+            model_name="organisation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("check_corrections_below__gte", 0), ("check_corrections_below__lte", 1)
+                ),
+                name="correction_check_is_a_probability",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewtask',
-            constraint=models.UniqueConstraint(condition=models.Q(('state__in', ['open', 'conflict'])), fields=('sequence',), name='one_open_review_per_sequence'),
+            model_name="reviewtask",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state__in", ["open", "conflict"])),
+                fields=("sequence",),
+                name="one_open_review_per_sequence",
+            ),
         ),
         migrations.AddField(
-            model_name='reviewverdict',
-            name='expert',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL),
+            model_name="reviewverdict",
+            name="expert",
+            field=models.ForeignKey(
+                null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='reviewverdict',
-            name='task',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='verdicts', to='annotation.reviewtask'),
+            model_name="reviewverdict",
+            name="task",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="verdicts",
+                to="annotation.reviewtask",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='reviewverdict',
-            constraint=models.UniqueConstraint(fields=('task', 'expert'), name='one_verdict_per_expert'),
+            model_name="reviewverdict",
+            constraint=models.UniqueConstraint(
+                fields=("task", "expert"), name="one_verdict_per_expert"
+            ),
         ),
     ]

@@ -4,40 +4,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0008_higher_taxa'),
+        ("annotation", "0008_higher_taxa"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='deployment',
-            name='camera_id',
-            field=models.CharField(blank=True, help_text='The serial or inventory number of the camera.', max_length=100),
+            model_name="deployment",
+            name="camera_id",
+            field=models.CharField(
+                blank=True,
+                help_text="The serial or inventory number of the camera.",
+                max_length=100,
+            ),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='habitat',
-            field=models.TextField(blank=True, help_text='Habitat and set-up notes (height, bait, direction).'),
+            model_name="deployment",
+            name="habitat",
+            field=models.TextField(
+                blank=True, help_text="Habitat and set-up notes (height, bait, direction)."
+            ),
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='location_name',
-            field=models.CharField(blank=True, help_text='The site as field teams call it.', max_length=200),
+            model_name="deployment",
+            name="location_name",
+            field=models.CharField(
+                blank=True, help_text="The site as field teams call it.", max_length=200
+            ),
         ),
         migrations.AddField(
-            model_name='uploadbatch',
-            name='class_mapping',
-            field=models.JSONField(blank=True, default=dict, help_text='For imports: each source class and the taxon slug it was mapped to.'),
+            model_name="uploadbatch",
+            name="class_mapping",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="For imports: each source class and the taxon slug it was mapped to.",
+            ),
         ),
         migrations.AlterField(
-            model_name='deployment',
-            name='end',
-            field=models.DateTimeField(blank=True, help_text='When the camera was picked up.', null=True),
+            model_name="deployment",
+            name="end",
+            field=models.DateTimeField(
+                blank=True, help_text="When the camera was picked up.", null=True
+            ),
         ),
         migrations.AlterField(
-            model_name='deployment',
-            name='start',
-            field=models.DateTimeField(blank=True, help_text='When the camera was set up.', null=True),
+            model_name="deployment",
+            name="start",
+            field=models.DateTimeField(
+                blank=True, help_text="When the camera was set up.", null=True
+            ),
         ),
     ]

@@ -5,23 +5,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0012_taxon_proposals'),
+        ("annotation", "0012_taxon_proposals"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='UploadUsage',
+            name="UploadUsage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('files', models.PositiveIntegerField(default=0)),
-                ('bytes', models.PositiveBigIntegerField(default=0)),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='upload_usage', to='annotation.organisation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("files", models.PositiveIntegerField(default=0)),
+                ("bytes", models.PositiveBigIntegerField(default=0)),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="upload_usage",
+                        to="annotation.organisation",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('organisation', 'day'), name='upload_usage_once_a_day')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("organisation", "day"), name="upload_usage_once_a_day"
+                    )
+                ],
             },
         ),
     ]

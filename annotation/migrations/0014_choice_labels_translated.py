@@ -4,20 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0013_upload_usage'),
+        ("annotation", "0013_upload_usage"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='reviewtask',
-            name='state',
-            field=models.CharField(choices=[('open', 'waiting for review'), ('done', 'review done'), ('skipped', 'skipped'), ('conflict', 'conflict'), ('merged', 'merged'), ('proposed', 'proposed')], default='open', max_length=8),
+            model_name="reviewtask",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("open", "waiting for review"),
+                    ("done", "review done"),
+                    ("skipped", "skipped"),
+                    ("conflict", "conflict"),
+                    ("merged", "merged"),
+                    ("proposed", "proposed"),
+                ],
+                default="open",
+                max_length=8,
+            ),
         ),
         migrations.AlterField(
-            model_name='uploadbatch',
-            name='status',
-            field=models.CharField(choices=[('open', 'still open'), ('queued', 'queued'), ('running', 'running'), ('done', 'done'), ('failed', 'failed')], default='open', max_length=10),
+            model_name="uploadbatch",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("open", "still open"),
+                    ("queued", "queued"),
+                    ("running", "running"),
+                    ("done", "done"),
+                    ("failed", "failed"),
+                ],
+                default="open",
+                max_length=10,
+            ),
         ),
     ]

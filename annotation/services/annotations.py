@@ -1,4 +1,6 @@
-"""Adding labels. Nothing is ever edited or deleted: a correction is a newer event that outranks the old one."""
+"""Adding labels. Nothing is ever edited or deleted: a correction is a newer event that outranks the
+old one."""
+
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -17,7 +19,8 @@ from faune_platform.jobs import task_enqueue_on_commit
 
 
 class LabelConflict(StateConflict):
-    """Someone labelled the image since the client last saw it; the client must reload before overriding."""
+    """Someone labelled the image since the client last saw it; the client must reload before
+    overriding."""
 
 
 def author_role_and_source(user: User, *, image: Image) -> tuple[str, str]:
@@ -31,21 +34,27 @@ def author_role_and_source(user: User, *, image: Image) -> tuple[str, str]:
 
 
 def label_conflict_check(image: Image, *, expected_current_id: int | None, advice: str) -> None:
-    """`expected_current_id` is the label the client saw as current (0: none, None: no check). If another label
-    has won since, say whose instead of silently overriding a colleague's work."""
+    """`expected_current_id` is the label the client saw as current (0: none, None: no check). If
+    another label has won since, say whose instead of silently overriding a colleague's work."""
     if expected_current_id is None:
         return
     current = label_history(image).first()
     if (current.pk if current else 0) != expected_current_id:
         who = current.author.username if current and current.author else _("an import")
-        raise LabelConflict(_("This was labelled %(taxon)s by %(who)s since you loaded it; %(advice)s")
-                            % {"taxon": current.taxon.name_en if current else _("(none)"), "who": who,
-                               "advice": advice})
+        raise LabelConflict(
+            _("This was labelled %(taxon)s by %(who)s since you loaded it; %(advice)s")
+            % {
+                "taxon": current.taxon.name_en if current else _("(none)"),
+                "who": who,
+                "advice": advice,
+            }
+        )
 
 
 def sequence_conflict_check(sequence_id: int, *, expected_stamp: int | None, advice: str) -> None:
-    """`expected_stamp` is the newest label event on the sequence the reviewer saw (0: none, None: no check): a
-    verdict covers every frame, so a label on any of them since then means the reviewer decided on stale facts."""
+    """`expected_stamp` is the newest label event on the sequence the reviewer saw (0: none, None:
+    no check): a verdict covers every frame, so a label on any of them since then means the reviewer
+    decided on stale facts."""
     if expected_stamp is None:
         return
     newest = sequence_label_stamp(sequence_id)
@@ -53,15 +62,23 @@ def sequence_conflict_check(sequence_id: int, *, expected_stamp: int | None, adv
         event = Annotation.objects.select_related("taxon", "author").get(pk=newest)
         who = event.author.username if event.author else _("an import")
         if event.source == LabelSource.UNDO:
-            raise LabelConflict(_("%(who)s undid the label %(taxon)s of this sequence since you loaded it; "
-                                  "%(advice)s") % {"who": who, "taxon": event.taxon.name_en, "advice": advice})
-        raise LabelConflict(_("This sequence was labelled %(taxon)s by %(who)s since you loaded it; %(advice)s")
-                            % {"taxon": event.taxon.name_en, "who": who, "advice": advice})
+            raise LabelConflict(
+                _(
+                    "%(who)s undid the label %(taxon)s of this sequence since you loaded it; "
+                    "%(advice)s"
+                )
+                % {"who": who, "taxon": event.taxon.name_en, "advice": advice}
+            )
+        raise LabelConflict(
+            _("This sequence was labelled %(taxon)s by %(who)s since you loaded it; %(advice)s")
+            % {"taxon": event.taxon.name_en, "who": who, "advice": advice}
+        )
 
 
 @dataclass(frozen=True)
 class Details:
-    """What a label says beyond its taxon (Camtrap DP observation fields): how many, and what they were like."""
+    """What a label says beyond its taxon (Camtrap DP observation fields): how many, and what they
+    were like."""
 
     count: int | None = None
     life_stage: str = ""
@@ -69,7 +86,12 @@ class Details:
     behavior: str = ""
 
     def fields(self) -> dict:
-        return {"count": self.count, "life_stage": self.life_stage, "sex": self.sex, "behavior": self.behavior}
+        return {
+            "count": self.count,
+            "life_stage": self.life_stage,
+            "sex": self.sex,
+            "behavior": self.behavior,
+        }
 
 
 @transaction.atomic
@@ -90,16 +112,20 @@ def annotation_add(
 ) -> Annotation:
     """Record one label event on an image or its whole sequence.
 
-    `details` (count, life stage, sex, behaviour) replace `count` when given. `expected_current_id`: see
-    `label_conflict_check`. `decision`: the person's decision this event belongs to (what an undo takes back).
-    A partner's label is announced to the apps that check corrections, unless the caller announces in bulk.
+    `details` (count, life stage, sex, behaviour) replace `count` when given. `expected_current_id`:
+    see `label_conflict_check`. `decision`: the person's decision this event belongs to (what an
+    undo takes back). A partner's label is announced to the apps that check corrections, unless the
+    caller announces in bulk.
     """
-    # Lock what this label changes (PostgreSQL; SQLite already holds the write lock), so a concurrent label on a
-    # frame cannot interleave with this one's current-label update.
+    # Lock what this label changes (PostgreSQL; SQLite already holds the write lock), so a
+    # concurrent label on a frame cannot interleave with this one's current-label update.
     changed = {"sequence_id": image.sequence_id} if whole_sequence else {"pk": image.pk}
     list(Image.objects.select_for_update().filter(**changed).values_list("pk", flat=True))
-    label_conflict_check(image, expected_current_id=expected_current_id,
-                         advice=_("reload to see the change, then label again."))
+    label_conflict_check(
+        image,
+        expected_current_id=expected_current_id,
+        advice=_("reload to see the change, then label again."),
+    )
     role, source = author_role_and_source(author, image=image)
     if reviewing and role == Role.PARTNER:  # an expert working a review queue labels as an expert
         role, source = Role.EXPERT, LabelSource.EXPERT
@@ -108,26 +134,41 @@ def annotation_add(
     target = {"sequence_id": image.sequence_id} if whole_sequence else {"image": image}
     box_fields = box.columns() if box else {}
     detail_fields = (details or Details(count=count)).fields()
-    annotation = Annotation.objects.create(taxon=taxon, author=author, role=role, source=source, decision=decision,
-                                           **target, **box_fields, **detail_fields)
-    current_labels_refresh(images=Image.objects.filter(**({"sequence_id": image.sequence_id} if whole_sequence
-                                                          else {"pk": image.pk})))
+    annotation = Annotation.objects.create(
+        taxon=taxon,
+        author=author,
+        role=role,
+        source=source,
+        decision=decision,
+        **target,
+        **box_fields,
+        **detail_fields,
+    )
+    current_labels_refresh(
+        images=Image.objects.filter(
+            **({"sequence_id": image.sequence_id} if whole_sequence else {"pk": image.pk})
+        )
+    )
     if announce and source == LabelSource.PARTNER:
         partner_labels_announce([annotation.pk])
     return annotation
 
 
 def current_labels_refresh(*, images: QuerySet[Image]) -> int:
-    """Write each image's winning label (the rule of `labels_for_image`) into its current-label columns. Called in
-    the transaction of every label event and sequence merge, so the columns never disagree with the events."""
+    """Write each image's winning label (the rule of `labels_for_image`) into its current-label
+    columns. Called in the transaction of every label event and sequence merge, so the columns never
+    disagree with the events."""
     winner = labels_for_image(OuterRef("pk"), OuterRef("sequence_id"))
-    return images.update(current_label_id=Subquery(winner.values("pk")[:1]),
-                         current_taxon_id=Subquery(winner.values("taxon_id")[:1]),
-                         current_source=Coalesce(Subquery(winner.values("source")[:1]), Value("")))
+    return images.update(
+        current_label_id=Subquery(winner.values("pk")[:1]),
+        current_taxon_id=Subquery(winner.values("taxon_id")[:1]),
+        current_source=Coalesce(Subquery(winner.values("source")[:1]), Value("")),
+    )
 
 
 def partner_labels_announce(annotation_ids: list[int]) -> None:
-    """Queue the jobs that check partner labels (routing doubtful corrections to experts), by dotted path, once
-    the labels are committed: the labelled pool names those jobs in settings and imports nothing from them."""
+    """Queue the jobs that check partner labels (routing doubtful corrections to experts), by dotted
+    path, once the labels are committed: the labelled pool names those jobs in settings and imports
+    nothing from them."""
     for task in settings.FAUNE["AFTER_PARTNER_LABEL_TASKS"]:
         task_enqueue_on_commit(task, list(annotation_ids))

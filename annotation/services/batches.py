@@ -1,4 +1,5 @@
 """Upload batches: open one, feed it files (or zips of a card's folder), close it."""
+
 import logging
 import uuid
 from collections.abc import Iterable
@@ -11,7 +12,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from annotation.ingest.archive import ArchiveRejected, extract_zip
-from annotation.models import BatchItem, BatchKind, BatchOutcome, BatchStatus, Deployment, Organisation, UploadBatch
+from annotation.models import (
+    BatchItem,
+    BatchKind,
+    BatchOutcome,
+    BatchStatus,
+    Deployment,
+    Organisation,
+    UploadBatch,
+)
 from annotation.services.ingest import image_ingest, remove_staged, stage_upload, staging_dir
 from faune_platform.errors import StateConflict, TooLarge
 from faune_platform.jobs import task_enqueue_on_commit
@@ -36,29 +45,39 @@ def batch_open(
     source_name: str = "",
     params: dict | None = None,
 ) -> UploadBatch:
-    return UploadBatch.objects.create(organisation=organisation, uploader=uploader, deployment=deployment,
-                                      kind=kind, source_name=source_name[:255], params=params or {})
+    return UploadBatch.objects.create(
+        organisation=organisation,
+        uploader=uploader,
+        deployment=deployment,
+        kind=kind,
+        source_name=source_name[:255],
+        params=params or {},
+    )
 
 
 def batch_announce(batch: UploadBatch) -> None:
-    """Queue the jobs that consume new images (pre-labelling), by dotted path, once the files are committed."""
+    """Queue the jobs that consume new images (pre-labelling), by dotted path, once the files are
+    committed."""
     for task in settings.FAUNE["AFTER_INGEST_TASKS"]:
         task_enqueue_on_commit(task, batch.pk, name=f"{task}-{batch.pk}")
 
 
-def batch_finish(*, batch: UploadBatch, status: str = BatchStatus.DONE, error: str = "") -> UploadBatch:
+def batch_finish(
+    *, batch: UploadBatch, status: str = BatchStatus.DONE, error: str = ""
+) -> UploadBatch:
     batch.status, batch.error, batch.finished_at = status, error[:5000], timezone.now()
     batch.save(update_fields=["status", "error", "finished_at"])
     return batch
 
 
 def batch_close(*, batch: UploadBatch) -> UploadBatch:
-    """The uploader said Done: the upload takes no more files and its storing phase is over (its pre-labelling
-    may go on). Closing a closed upload changes nothing."""
+    """The uploader said Done: the upload takes no more files and its storing phase is over (its
+    pre-labelling may go on). Closing a closed upload changes nothing."""
     if batch.kind != BatchKind.UPLOAD:
         raise BatchNotAnUpload(_("Only an upload is closed with Done; an import ends by itself."))
-    UploadBatch.objects.filter(pk=batch.pk, status=BatchStatus.OPEN).update(status=BatchStatus.DONE,
-                                                                           finished_at=timezone.now())
+    UploadBatch.objects.filter(pk=batch.pk, status=BatchStatus.OPEN).update(
+        status=BatchStatus.DONE, finished_at=timezone.now()
+    )
     batch.refresh_from_db()
     return batch
 
@@ -71,8 +90,10 @@ def _is_zip(path: Path) -> bool:
 def _stage(upload: UploadedFile, target: Path) -> str:
     limit = settings.FAUNE["MAX_UPLOAD_BYTES"]
     if upload.size is not None and upload.size > limit:
-        raise UploadTooLarge(_("the file is %(size)s bytes, over the %(limit)s byte limit")
-                             % {"size": f"{upload.size:,}", "limit": f"{limit:,}"})
+        raise UploadTooLarge(
+            _("the file is %(size)s bytes, over the %(limit)s byte limit")
+            % {"size": f"{upload.size:,}", "limit": f"{limit:,}"}
+        )
     return stage_upload(upload, destination=target)
 
 
@@ -84,7 +105,8 @@ def batch_add_uploads(*, batch: UploadBatch, uploads: Iterable[UploadedFile]) ->
         for upload in uploads:
             items += _add_upload(batch, upload)
     finally:
-        # Even when a file raised past the per-file net, the images already committed must be pre-labelled.
+        # Even when a file raised past the per-file net, the images already committed must be
+        # pre-labelled.
         if any(item.outcome == BatchOutcome.IMPORTED for item in items):
             batch_announce(batch)
     return items
@@ -104,30 +126,46 @@ def _add_upload(batch: UploadBatch, upload: UploadedFile) -> list[BatchItem]:
         remove_staged(staged)
 
 
-def _ingest_one(batch: UploadBatch, path: Path, name: str, *, sha256: str | None = None) -> BatchItem:
-    """`image_ingest` refuses bad files with a reason; anything else it raises is our bug, not the file's: the
-    file is reported refused (the traceback goes to the log) and the request goes on with the next one."""
+def _ingest_one(
+    batch: UploadBatch, path: Path, name: str, *, sha256: str | None = None
+) -> BatchItem:
+    """`image_ingest` refuses bad files with a reason; anything else it raises is our bug, not the
+    file's: the file is reported refused (the traceback goes to the log) and the request goes on
+    with the next one."""
     try:
-        return image_ingest(path=path, name=name, batch=batch, deployment=batch.deployment, sha256=sha256)
+        return image_ingest(
+            path=path, name=name, batch=batch, deployment=batch.deployment, sha256=sha256
+        )
     except Exception:
         logger.exception("ingesting %r into batch %s failed", name, batch.pk)
-        return _rejected(batch, name, "the file could not be stored because of an internal error; it was "
-                                      "logged, and the other files went on")
+        return _rejected(
+            batch,
+            name,
+            "the file could not be stored because of an internal error; it was "
+            "logged, and the other files went on",
+        )
 
 
 def _rejected(batch: UploadBatch, name: str, reason: str) -> BatchItem:
-    return BatchItem.objects.create(batch=batch, name=name[:500], outcome=BatchOutcome.REJECTED,
-                                    reason=reason[:500])
+    return BatchItem.objects.create(
+        batch=batch, name=name[:500], outcome=BatchOutcome.REJECTED, reason=reason[:500]
+    )
 
 
 def _add_zip(batch: UploadBatch, archive: Path, zip_name: str) -> list[BatchItem]:
     folder = archive.with_suffix(".d")
     try:
-        rejections = extract_zip(archive, folder, max_total_bytes=settings.FAUNE["MAX_ZIP_UNCOMPRESSED_BYTES"],
-                                 max_ratio=settings.FAUNE["MAX_ZIP_RATIO"])
+        rejections = extract_zip(
+            archive,
+            folder,
+            max_total_bytes=settings.FAUNE["MAX_ZIP_UNCOMPRESSED_BYTES"],
+            max_ratio=settings.FAUNE["MAX_ZIP_RATIO"],
+        )
         items = [_rejected(batch, f"{zip_name}/{r.name}", r.reason) for r in rejections]
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            items.append(_ingest_one(batch, path, f"{zip_name}/{path.relative_to(folder).as_posix()}"))
+            items.append(
+                _ingest_one(batch, path, f"{zip_name}/{path.relative_to(folder).as_posix()}")
+            )
         return items
     finally:
         remove_staged(folder)

@@ -1,11 +1,13 @@
-"""Which taxon each class name of an import stands for: one mechanism for the import page, the API and the
-`import_images` command.
+"""Which taxon each class name of an import stands for: one mechanism for the import page, the API
+and the `import_images` command.
 
-A class name matches a taxon exactly when, accents, case and separators aside, it is one of the taxon's names
-(English, French, scientific, identifier) or aliases, so DeepFaune's unaccented spellings ("chevre", "ecureuil")
-match too. Any other name gets at most a suggestion (a plural, a word of the name, a close spelling, the group its
-last word names) that a person confirms: a suggestion is never applied on its own.
+A class name matches a taxon exactly when, accents, case and separators aside, it is one of the
+taxon's names (English, French, scientific, identifier) or aliases, so DeepFaune's unaccented
+spellings ("chevre", "ecureuil") match too. Any other name gets at most a suggestion (a plural, a
+word of the name, a close spelling, the group its last word names) that a person confirms: a
+suggestion is never applied on its own.
 """
+
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,7 +38,8 @@ HOW_LABELS = {
     "group": gettext_lazy("group of the taxa sharing its last word"),
 }
 EXACT = ("name_en", "name_fr", "scientific", "slug", "alias")
-CLOSE_SPELLING = 0.85  # difflib ratio: "chevreuill" or "sanglie" pass, "red deer" against "roe deer" (0.75) does not
+# difflib ratio: "chevreuill" or "sanglie" pass, "red deer" against "roe deer" (0.75) does not
+CLOSE_SPELLING = 0.85
 
 
 @dataclass(frozen=True)
@@ -83,12 +86,18 @@ class UnmappedClasses(InputRefused):
         counts = {row.name: row.images for row in rows}
         shown = ", ".join(f"“{name}” ({counts.get(name, 0)})" for name in missing[:30])
         more = " …" if len(missing) > 30 else ""
-        super().__init__(_("%(n)d class name(s) need a taxon: %(names)s%(more)s. Map each to a taxon, or import "
-                           "its images without a label.") % {"n": len(missing), "names": shown, "more": more})
+        super().__init__(
+            _(
+                "%(n)d class name(s) need a taxon: %(names)s%(more)s. Map each to a taxon, or "
+                "import its images without a label."
+            )
+            % {"n": len(missing), "names": shown, "more": more}
+        )
 
 
 class NameIndex:
-    """Every taxon's names, normalised, with how each one names it (seeded taxa win a name they share)."""
+    """Every taxon's names, normalised, with how each one names it (seeded taxa win a name they
+    share)."""
 
     def __init__(self) -> None:
         self.exact: dict[str, Suggestion] = {}
@@ -103,7 +112,8 @@ class NameIndex:
         return self.exact.get(key)
 
     def ancestors(self, taxon_id: int) -> list[int]:
-        """The taxon, its parent, its parent's parent… (a cycle, which the admin could make, stops the walk)."""
+        """The taxon, its parent, its parent's parent… (a cycle, which the admin could make, stops
+        the walk)."""
         chain: list[int] = []
         current: int | None = taxon_id
         while current is not None and current not in chain:
@@ -113,8 +123,12 @@ class NameIndex:
 
 
 def _names_of(taxon: Taxon) -> list[tuple[str, str]]:
-    names = [("name_en", taxon.name_en), ("name_fr", taxon.name_fr), ("scientific", taxon.scientific_name),
-             ("slug", taxon.slug)] + [("alias", alias) for alias in taxon.aliases]
+    names = [
+        ("name_en", taxon.name_en),
+        ("name_fr", taxon.name_fr),
+        ("scientific", taxon.scientific_name),
+        ("slug", taxon.slug),
+    ] + [("alias", alias) for alias in taxon.aliases]
     return [(how, name) for how, name in names if isinstance(name, str) and normalise_name(name)]
 
 
@@ -142,8 +156,8 @@ def _exact_or_plural(key: str, index: NameIndex) -> Suggestion | None:
 
 
 def _by_words(words: list[str], index: NameIndex) -> Suggestion | None:
-    """The longest run of words at either end that names a taxon ("spiny rat" -> rat, "renard des sables" ->
-    renard): English puts the noun last, French first."""
+    """The longest run of words at either end that names a taxon ("spiny rat" -> rat, "renard des
+    sables" -> renard): English puts the noun last, French first."""
     for size in range(len(words) - 1, 0, -1):
         for phrase in (" ".join(words[-size:]), " ".join(words[:size])):
             found = _exact_or_plural(phrase, index)
@@ -153,11 +167,13 @@ def _by_words(words: list[str], index: NameIndex) -> Suggestion | None:
 
 
 def _by_group(word: str, index: NameIndex) -> Suggestion | None:
-    """The deepest taxon above every taxon one of whose names holds `word` ("white tailed deer": red deer, roe deer
-    and the deer family share "deer", so the deer family), when they have one."""
+    """The deepest taxon above every taxon one of whose names holds `word` ("white tailed deer": red
+    deer, roe deer and the deer family share "deer", so the deer family), when they have one."""
     if len(word) < 3:  # "de", "du", "of": no group
         return None
-    holders = {suggestion.taxon.pk for key, suggestion in index.exact.items() if word in key.split()}
+    holders = {
+        suggestion.taxon.pk for key, suggestion in index.exact.items() if word in key.split()
+    }
     if not holders:
         return None
     chains = [index.ancestors(pk) for pk in holders]
@@ -180,40 +196,63 @@ def class_suggest(name: str, *, index: NameIndex) -> Suggestion | None:
     words = key.split()
     if not words:
         return None
-    return (_exact_or_plural(key, index) or _by_words(words, index) or _by_spelling(key, index)
-            or _by_group(words[-1], index))
+    return (
+        _exact_or_plural(key, index)
+        or _by_words(words, index)
+        or _by_spelling(key, index)
+        or _by_group(words[-1], index)
+    )
 
 
-def class_mapping_propose(class_counts: Mapping[str, int], *, index: NameIndex | None = None) -> list[ClassRow]:
+def class_mapping_propose(
+    class_counts: Mapping[str, int], *, index: NameIndex | None = None
+) -> list[ClassRow]:
     """Each class name with its file count and suggestion, in name order."""
     index = index or NameIndex()
-    return [ClassRow(name, count, class_suggest(name, index=index)) for name, count in sorted(class_counts.items())]
+    return [
+        ClassRow(name, count, class_suggest(name, index=index))
+        for name, count in sorted(class_counts.items())
+    ]
 
 
 _UNDECIDED = object()
 
 
 def _default_choice(row: ClassRow, create_missing: bool, details: Mapping[str, dict]) -> object:
-    """What a class becomes when nobody chose: its exact match; a new taxon where creating is allowed and nothing
-    spells like it (a close spelling is a typo of a taxon we have, not a new one), named as the source names it
-    (`details`: a Camtrap DP package's vernacular and scientific names) or after the class; else undecided."""
+    """What a class becomes when nobody chose: its exact match; a new taxon where creating is
+    allowed and nothing spells like it (a close spelling is a typo of a taxon we have, not a new
+    one), named as the source names it (`details`: a Camtrap DP package's vernacular and scientific
+    names) or after the class; else undecided."""
     if row.suggestion is not None and row.suggestion.exact:
         return row.suggestion.taxon
-    if create_missing and (row.suggestion is None or row.suggestion.how not in ("plural", "spelling")):
+    if create_missing and (
+        row.suggestion is None or row.suggestion.how not in ("plural", "spelling")
+    ):
         given = details.get(row.name, {})
-        return NewTaxon(name_en=given.get("name_en") or row.name.replace("_", " ").strip(),
-                        name_fr=given.get("name_fr", ""), scientific_name=given.get("scientific_name", ""))
+        return NewTaxon(
+            name_en=given.get("name_en") or row.name.replace("_", " ").strip(),
+            name_fr=given.get("name_fr", ""),
+            scientific_name=given.get("scientific_name", ""),
+        )
     return _UNDECIDED
 
 
-def class_mapping_decide(*, rows: list[ClassRow], choices: Mapping[str, Choice],
-                         create_missing: bool = False, details: Mapping[str, dict] | None = None) -> dict[str, Choice]:
-    """Every class's taxon: the one chosen, else its default (see `_default_choice`). Raises UnmappedClasses
-    naming the classes still without one, and ValidationError for a choice about a class the import lacks."""
+def class_mapping_decide(
+    *,
+    rows: list[ClassRow],
+    choices: Mapping[str, Choice],
+    create_missing: bool = False,
+    details: Mapping[str, dict] | None = None,
+) -> dict[str, Choice]:
+    """Every class's taxon: the one chosen, else its default (see `_default_choice`). Raises
+    UnmappedClasses naming the classes still without one, and ValidationError for a choice about a
+    class the import lacks."""
     names = {row.name for row in rows}
     stray = sorted(set(choices) - names)
     if stray:
-        raise ValidationError(_("The import has no class named %(names)s.") % {"names": ", ".join(map(repr, stray))})
+        raise ValidationError(
+            _("The import has no class named %(names)s.") % {"names": ", ".join(map(repr, stray))}
+        )
     defaults = {row.name: _default_choice(row, create_missing, details or {}) for row in rows}
     decided = {row.name: choices.get(row.name, defaults[row.name]) for row in rows}
     missing = [name for name, choice in decided.items() if choice is _UNDECIDED]
@@ -226,54 +265,77 @@ def _require_coordinator_for(decided: Mapping[str, Choice], user: AbstractBaseUs
     """Creating taxa is for coordinators; `None` is the shell's operator, who runs the platform."""
     wants_new = any(isinstance(choice, NewTaxon) for choice in decided.values())
     if wants_new and user is not None and not user_access(user).coordinator:
-        raise PermissionDenied(_("Only coordinators create taxa; map the class to an existing taxon, or ask a "
-                                 "coordinator to add it first."))
+        raise PermissionDenied(
+            _(
+                "Only coordinators create taxa; map the class to an existing taxon, or ask a "
+                "coordinator to add it first."
+            )
+        )
 
 
 @transaction.atomic
-def class_mapping_apply(*, decided: Mapping[str, Choice],
-                        user: AbstractBaseUser | None) -> tuple[dict[str, str | None], list[Taxon]]:
-    """Create the taxa the mapping asks for (all or none) and return it as it is kept on the batch: source class
-    -> taxon slug, None for a class imported without its label; with the taxa created."""
+def class_mapping_apply(
+    *, decided: Mapping[str, Choice], user: AbstractBaseUser | None
+) -> tuple[dict[str, str | None], list[Taxon]]:
+    """Create the taxa the mapping asks for (all or none) and return it as it is kept on the batch:
+    source class -> taxon slug, None for a class imported without its label; with the taxa
+    created."""
     _require_coordinator_for(decided, user)
     mapping: dict[str, str | None] = {}
-    created: dict[str, Taxon] = {}  # by normalised English name: "Okapi" and "okapi" folders get one taxon
+    created: dict[
+        str, Taxon
+    ] = {}  # by normalised English name: "Okapi" and "okapi" folders get one taxon
     for name, choice in decided.items():
         if isinstance(choice, NewTaxon):
             key = normalise_name(choice.name_en)
             if key not in created:
-                created[key] = taxon_create(name_en=choice.name_en, name_fr=choice.name_fr,
-                                            scientific_name=choice.scientific_name, created_by=user)
+                created[key] = taxon_create(
+                    name_en=choice.name_en,
+                    name_fr=choice.name_fr,
+                    scientific_name=choice.scientific_name,
+                    created_by=user,
+                )
             choice = created[key]
         mapping[name] = choice.slug if choice is not None else None
     return mapping, list(created.values())
 
 
-def class_mapping_taxa(mapping: Mapping[str, str | None], *, needed: set[str]) -> dict[str, Taxon | None]:
-    """The taxa of a kept mapping for the classes an import needs; ValidationError when one is missing from it
-    or its taxon no longer exists."""
+def class_mapping_taxa(
+    mapping: Mapping[str, str | None], *, needed: set[str]
+) -> dict[str, Taxon | None]:
+    """The taxa of a kept mapping for the classes an import needs; ValidationError when one is
+    missing from it or its taxon no longer exists."""
     absent = sorted(needed - set(mapping))
     if absent:
-        raise ValidationError(_("No taxon was chosen for %(names)s.") % {"names": ", ".join(map(repr, absent))})
+        raise ValidationError(
+            _("No taxon was chosen for %(names)s.") % {"names": ", ".join(map(repr, absent))}
+        )
     slugs = {slug for name, slug in mapping.items() if name in needed and slug}
     taxa = Taxon.objects.in_bulk(slugs, field_name="slug")
     gone = sorted(slugs - set(taxa))
     if gone:
-        raise ValidationError(_("The taxa %(slugs)s of the class mapping no longer exist.")
-                              % {"slugs": ", ".join(gone)})
+        raise ValidationError(
+            _("The taxa %(slugs)s of the class mapping no longer exist.")
+            % {"slugs": ", ".join(gone)}
+        )
     return {name: taxa[slug] if slug else None for name, slug in mapping.items() if name in needed}
 
 
 def choice_from_text(text: object) -> Choice:
-    """A choice as people and clients write it: a taxon's id, slug or name; an empty value or "-" for no label;
-    {"name_en", "name_fr", "scientific_name"} for a new taxon. ValidationError otherwise."""
+    """A choice as people and clients write it: a taxon's id, slug or name; an empty value or "-"
+    for no label; {"name_en", "name_fr", "scientific_name"} for a new taxon. ValidationError
+    otherwise."""
     if text is None or (isinstance(text, str) and text.strip() in ("", "-")):
         return None
     if isinstance(text, dict):
         return _new_taxon_from(text)
     if isinstance(text, bool) or not isinstance(text, str | int):
-        raise ValidationError(_("A class maps to a taxon (id, slug or name), to null, or to a new taxon "
-                                "{\"name_en\", \"name_fr\", \"scientific_name\"}."))
+        raise ValidationError(
+            _(
+                "A class maps to a taxon (id, slug or name), to null, or to a new taxon "
+                '{"name_en", "name_fr", "scientific_name"}.'
+            )
+        )
     try:
         return taxon_resolve(str(text))
     except UnknownTaxon as error:
@@ -284,7 +346,9 @@ def _new_taxon_from(fields: dict) -> NewTaxon:
     unknown = set(fields) - {"name_en", "name_fr", "scientific_name"}
     values = {key: fields.get(key) or "" for key in ("name_en", "name_fr", "scientific_name")}
     if unknown or not all(isinstance(value, str) for value in values.values()):
-        raise ValidationError(_("A new taxon is {\"name_en\", \"name_fr\", \"scientific_name\"}, each a text."))
+        raise ValidationError(
+            _('A new taxon is {"name_en", "name_fr", "scientific_name"}, each a text.')
+        )
     if not values["name_en"].strip():
         raise ValidationError(_("A new taxon needs an English name."))
     return NewTaxon(**{key: value.strip() for key, value in values.items()})

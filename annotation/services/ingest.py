@@ -1,8 +1,9 @@
 """One file into the pool: hash, probe, de-duplicate, store, place in its sequence, label, report.
 
-Either the image row, its stored files, its sequence placement, its labels and its report line all exist, or
-none do: stored files are removed when the transaction does not commit.
+Either the image row, its stored files, its sequence placement, its labels and its report line all
+exist, or none do: stored files are removed when the transaction does not commit.
 """
+
 import datetime as dt
 import hashlib
 import shutil
@@ -57,8 +58,12 @@ class IngestHints:
 
 def media_limits() -> MediaLimits:
     config = settings.FAUNE
-    return MediaLimits(max_pixels=config["MAX_IMAGE_PIXELS"], thumbnail_size=config["THUMBNAIL_SIZE"],
-                       earliest_year=config["EARLIEST_PLAUSIBLE_YEAR"], now=dt.datetime.now())  # noqa: DTZ005
+    return MediaLimits(
+        max_pixels=config["MAX_IMAGE_PIXELS"],
+        thumbnail_size=config["THUMBNAIL_SIZE"],
+        earliest_year=config["EARLIEST_PLAUSIBLE_YEAR"],
+        now=dt.datetime.now(),
+    )  # noqa: DTZ005
 
 
 def stage_upload(stream: BinaryIO, *, destination: Path) -> str:
@@ -72,10 +77,22 @@ def stage_upload(stream: BinaryIO, *, destination: Path) -> str:
     return digest.hexdigest()
 
 
-def _report(batch: UploadBatch, name: str, outcome: str, reason: str = "", image: Image | None = None,
-            labelled: bool = False) -> BatchItem:
-    return BatchItem.objects.create(batch=batch, name=name[:500], outcome=outcome, reason=reason[:500],
-                                    image=image, labelled=labelled)
+def _report(
+    batch: UploadBatch,
+    name: str,
+    outcome: str,
+    reason: str = "",
+    image: Image | None = None,
+    labelled: bool = False,
+) -> BatchItem:
+    return BatchItem.objects.create(
+        batch=batch,
+        name=name[:500],
+        outcome=outcome,
+        reason=reason[:500],
+        image=image,
+        labelled=labelled,
+    )
 
 
 def image_ingest(
@@ -100,12 +117,18 @@ def image_ingest(
     stored = _store_files(path, sha256, batch.organisation_id, info)
     try:
         with transaction.atomic():
-            image = _create_image(path, name, batch, deployment, info, sha256, stored, maxlag_s, hints)
-            return _report(batch, name, BatchOutcome.IMPORTED, image.date_note, image, bool(hints.labels))
+            image = _create_image(
+                path, name, batch, deployment, info, sha256, stored, maxlag_s, hints
+            )
+            return _report(
+                batch, name, BatchOutcome.IMPORTED, image.date_note, image, bool(hints.labels)
+            )
     except IntegrityError:
         # The same bytes arrived concurrently and the other upload won: ours becomes the duplicate.
         _delete_files(stored)
-        existing = Image.objects.filter(organisation_id=batch.organisation_id, sha256=sha256).first()
+        existing = Image.objects.filter(
+            organisation_id=batch.organisation_id, sha256=sha256
+        ).first()
         if existing is None:
             raise
         return _duplicate(batch, name, existing, hints)
@@ -118,24 +141,41 @@ def _duplicate(batch: UploadBatch, name: str, existing: Image, hints: IngestHint
     """Same bytes again: keep the first image, but never drop labels the second copy brings."""
     with transaction.atomic():
         added = _add_labels(existing, batch, hints, skip_known=True)
-        reason = f"same bytes as {existing.original_name!r} (image #{existing.pk}), already in the pool"
+        reason = (
+            f"same bytes as {existing.original_name!r} (image #{existing.pk}), already in the pool"
+        )
         if added:
             reason += f"; its {added} new label(s) were added to that image"
         return _report(batch, name, BatchOutcome.DUPLICATE, reason, existing, labelled=bool(added))
 
 
-def _add_labels(image: Image, batch: UploadBatch, hints: IngestHints, *, skip_known: bool = False) -> int:
+def _add_labels(
+    image: Image, batch: UploadBatch, hints: IngestHints, *, skip_known: bool = False
+) -> int:
     known = set()
     if skip_known:
-        known = set(image.annotations.filter(source=LabelSource.IMPORT)
-                    .values_list("taxon_id", *Box.COLUMNS))
+        known = set(
+            image.annotations.filter(source=LabelSource.IMPORT).values_list(
+                "taxon_id", *Box.COLUMNS
+            )
+        )
     rows = []
     for label in hints.labels:
         columns = label.box.columns() if label.box else dict.fromkeys(Box.COLUMNS)
         if (label.taxon.pk, *columns.values()) in known:
             continue
-        rows.append(Annotation(image=image, taxon=label.taxon, author=batch.uploader, role=hints.label_role,
-                               source=LabelSource.IMPORT, batch=batch, count=label.count, **columns))
+        rows.append(
+            Annotation(
+                image=image,
+                taxon=label.taxon,
+                author=batch.uploader,
+                role=hints.label_role,
+                source=LabelSource.IMPORT,
+                batch=batch,
+                count=label.count,
+                **columns,
+            )
+        )
     Annotation.objects.bulk_create(rows)
     current_labels_refresh(images=Image.objects.filter(pk=image.pk))
     return len(rows)
@@ -144,9 +184,13 @@ def _add_labels(image: Image, batch: UploadBatch, hints: IngestHints, *, skip_kn
 def _store_files(path: Path, sha256: str, organisation_id: int, info: MediaInfo) -> tuple[str, str]:
     folder = f"{organisation_id}/{sha256[:2]}"
     with path.open("rb") as handle:
-        original = default_storage.save(f"images/{folder}/{sha256[:20]}{info.extension}", File(handle))
+        original = default_storage.save(
+            f"images/{folder}/{sha256[:20]}{info.extension}", File(handle)
+        )
     try:
-        thumbnail = default_storage.save(f"thumbs/{folder}/{sha256[:20]}.jpg", ContentFile(info.thumbnail_jpeg))
+        thumbnail = default_storage.save(
+            f"thumbs/{folder}/{sha256[:20]}.jpg", ContentFile(info.thumbnail_jpeg)
+        )
     except BaseException:
         default_storage.delete(original)
         raise
@@ -161,28 +205,38 @@ def _delete_files(names: tuple[str, ...]) -> None:
 def _taken_at(
     info: MediaInfo, hints: IngestHints, deployment: Deployment | None
 ) -> tuple[dt.datetime | None, str]:
-    """The image's time and date note: camera time corrected by the camera's clock offset, or None and why."""
+    """The image's time and date note: camera time corrected by the camera's clock offset, or None
+    and why."""
     naive, note = _camera_time(info, hints)
     if naive is None:
         return None, note
     seconds = deployment.clock_offset_s if deployment else 0
     try:
-        # Camera clocks carry no zone; the pool keeps camera time as if it were UTC, corrected by the offset.
+        # Camera clocks carry no zone; the pool keeps camera time as if it were UTC, corrected by
+        # the offset.
         return timezone.make_aware(naive, dt.UTC) + dt.timedelta(seconds=seconds), note
     except OverflowError:
         shown = naive.isoformat(sep=" ")
-        return None, (f"camera date {shown} moved by the camera's clock offset ({seconds:,} s) is out of range; "
-                      "the image is kept without a date")
+        return None, (
+            f"camera date {shown} moved by the camera's clock offset ({seconds:,} s) is out of "
+            "range; the image is kept without a date"
+        )
 
 
 def _camera_time(info: MediaInfo, hints: IngestHints) -> tuple[dt.datetime | None, str]:
-    """An import's date wins over EXIF, judged as EXIF dates are (an index's year 1 or 9999 is no date)."""
+    """An import's date wins over EXIF, judged as EXIF dates are (an index's year 1 or 9999 is no
+    date)."""
     if hints.taken_at is None:
         return info.exif.taken_at, info.exif.date_note
     limits = media_limits()
     raw = hints.taken_at.isoformat(sep=" ")
-    note = check_plausible(hints.taken_at, raw, earliest_year=limits.earliest_year, now=limits.now,
-                           source="the import's date")
+    note = check_plausible(
+        hints.taken_at,
+        raw,
+        earliest_year=limits.earliest_year,
+        now=limits.now,
+        source="the import's date",
+    )
     return (None, note) if note else (hints.taken_at, info.exif.date_note)
 
 
@@ -192,12 +246,26 @@ def _create_image(path, name, batch, deployment, info, sha256, stored, maxlag_s,
         Deployment.objects.select_for_update().filter(pk=deployment.pk).first()
     taken_at, date_note = _taken_at(info, hints, deployment)
     image = Image(
-        organisation_id=batch.organisation_id, deployment=deployment, batch=batch, uploader=batch.uploader,
-        kind=info.kind, file=stored[0], thumbnail=stored[1], original_name=name[:500], sha256=sha256,
-        bytes=path.stat().st_size, width=info.width, height=info.height, exif_datetime=info.exif.raw_datetime,
-        taken_at=taken_at, date_note=date_note[:300],
-        camera_make=info.exif.camera_make, camera_model=info.exif.camera_model,
-        duration_s=info.duration_s, frame_count=info.frame_count, fps=info.fps,
+        organisation_id=batch.organisation_id,
+        deployment=deployment,
+        batch=batch,
+        uploader=batch.uploader,
+        kind=info.kind,
+        file=stored[0],
+        thumbnail=stored[1],
+        original_name=name[:500],
+        sha256=sha256,
+        bytes=path.stat().st_size,
+        width=info.width,
+        height=info.height,
+        exif_datetime=info.exif.raw_datetime,
+        taken_at=taken_at,
+        date_note=date_note[:300],
+        camera_make=info.exif.camera_make,
+        camera_model=info.exif.camera_model,
+        duration_s=info.duration_s,
+        frame_count=info.frame_count,
+        fps=info.fps,
     )
     if maxlag_s is None:
         maxlag_s = batch.organisation.sequence_maxlag_s

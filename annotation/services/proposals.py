@@ -1,7 +1,9 @@
-"""'A species not in the list'. An expert holding a review task names the taxon they see (and its scientific
-name when they know it): the task's frames go with the proposal to the coordinators, and the task waits (state
-`proposed`). A coordinator accepts it, creating the taxon or naming the existing one meant, which labels the
-frames as the expert's identification; or declines it, which puts the task back in its queue with the word why."""
+"""'A species not in the list'. An expert holding a review task names the taxon they see (and its
+scientific name when they know it): the task's frames go with the proposal to the coordinators, and
+the task waits (state `proposed`). A coordinator accepts it, creating the taxon or naming the
+existing one meant, which labels the frames as the expert's identification; or declines it, which
+puts the task back in its queue with the word why."""
+
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
@@ -11,7 +13,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from annotation.models import Annotation, DecisionKind, Image, ProposalStatus, ReviewState, Taxon, TaxonProposal
+from annotation.models import (
+    Annotation,
+    DecisionKind,
+    Image,
+    ProposalStatus,
+    ReviewState,
+    Taxon,
+    TaxonProposal,
+)
 from annotation.selectors import sequence_frames, sequence_label_stamp
 from annotation.services.annotations import annotation_add
 from annotation.services.review import review_task_held, review_task_release
@@ -32,54 +42,80 @@ class ProposalClosed(StateConflict):
 class ProposalOutcome:
     proposal: TaxonProposal
     labelled: list[int] = field(default_factory=list)  # frames labelled with the accepted taxon
-    left_alone: dict[int, str] = field(default_factory=dict)  # {frame: who labelled it since the proposal}
+    left_alone: dict[int, str] = field(
+        default_factory=dict
+    )  # {frame: who labelled it since the proposal}
 
 
 def _known_as(name: str, scientific_name: str) -> Taxon | None:
     lookup = taxa_by_name()
-    return lookup.get(normalise_name(name)) or (lookup.get(normalise_name(scientific_name))
-                                                if scientific_name else None)
+    return lookup.get(normalise_name(name)) or (
+        lookup.get(normalise_name(scientific_name)) if scientific_name else None
+    )
 
 
-def taxon_proposal_create(*, task_id: int, user: User, name: str, scientific_name: str = "") -> TaxonProposal:
-    """The proposal of the user holding the task, with every frame of its sequence. It comes back with
-    `decision` (what an undo takes back while no coordinator has decided)."""
+def taxon_proposal_create(
+    *, task_id: int, user: User, name: str, scientific_name: str = ""
+) -> TaxonProposal:
+    """The proposal of the user holding the task, with every frame of its sequence. It comes back
+    with `decision` (what an undo takes back while no coordinator has decided)."""
     name, scientific_name = name.strip(), scientific_name.strip()
     if not name:
         raise ProposalError(_("Give the name of the taxon you see."))
     known = _known_as(name, scientific_name)
     if known is not None:
-        raise ProposalError(_("“%(name)s” is already in the list as %(taxon)s (%(fr)s): choose it instead.")
-                            % {"name": name, "taxon": known.name_en, "fr": known.name_fr})
+        raise ProposalError(
+            _("“%(name)s” is already in the list as %(taxon)s (%(fr)s): choose it instead.")
+            % {"name": name, "taxon": known.name_en, "fr": known.name_fr}
+        )
     with transaction.atomic():
         task = review_task_held(task_id, user=user)
         decision = decision_open(author=user, kind=DecisionKind.PROPOSAL, task=task)
         frames = list(sequence_frames(task.sequence_id))
-        proposal = TaxonProposal.objects.create(name=name, scientific_name=scientific_name, proposed_by=user,
-                                                task=task, labels_stamp=sequence_label_stamp(task.sequence_id))
+        proposal = TaxonProposal.objects.create(
+            name=name,
+            scientific_name=scientific_name,
+            proposed_by=user,
+            task=task,
+            labels_stamp=sequence_label_stamp(task.sequence_id),
+        )
         proposal.frames.set(frames)
         review_task_release(task, state=ReviewState.PROPOSED)
-        summary = ngettext("Proposed the new taxon “%(name)s” for %(n)d frame; a coordinator will decide.",
-                           "Proposed the new taxon “%(name)s” for %(n)d frames; a coordinator will decide.",
-                           len(frames)) % {"name": name, "n": len(frames)}
+        summary = ngettext(
+            "Proposed the new taxon “%(name)s” for %(n)d frame; a coordinator will decide.",
+            "Proposed the new taxon “%(name)s” for %(n)d frames; a coordinator will decide.",
+            len(frames),
+        ) % {"name": name, "n": len(frames)}
         proposal.decision = decision_close(decision, summary=summary, task=task)
     return proposal
 
 
 def _pending(proposal_id: int) -> TaxonProposal:
-    proposal = (TaxonProposal.objects.select_for_update(of=("self",)).filter(pk=proposal_id)
-                .select_related("task", "proposed_by").first())
+    proposal = (
+        TaxonProposal.objects.select_for_update(of=("self",))
+        .filter(pk=proposal_id)
+        .select_related("task", "proposed_by")
+        .first()
+    )
     if proposal is None:
         raise ProposalClosed(_("There is no proposal #%(id)s.") % {"id": proposal_id})
     if proposal.status != ProposalStatus.PENDING:
-        raise ProposalClosed(_("This proposal was already %(status)s.") % {"status": proposal.get_status_display()})
+        raise ProposalClosed(
+            _("This proposal was already %(status)s.") % {"status": proposal.get_status_display()}
+        )
     return proposal
 
 
-def taxon_proposal_accept(*, proposal_id: int, user: User, taxon: Taxon | None = None,
-                          new_taxon: dict | None = None, note: str = "") -> ProposalOutcome:
-    """Accept as `taxon` (an existing one), or as a taxon created from `new_taxon` (taxon_create's fields; the
-    proposed names where left out). Each
+def taxon_proposal_accept(
+    *,
+    proposal_id: int,
+    user: User,
+    taxon: Taxon | None = None,
+    new_taxon: dict | None = None,
+    note: str = "",
+) -> ProposalOutcome:
+    """Accept as `taxon` (an existing one), or as a taxon created from `new_taxon` (taxon_create's
+    fields; the proposed names where left out). Each
     frame gets the taxon, except frames labelled since the proposal: left alone and reported."""
     with transaction.atomic():
         proposal = _pending(proposal_id)
@@ -94,43 +130,63 @@ def taxon_proposal_accept(*, proposal_id: int, user: User, taxon: Taxon | None =
         if proposal.task is not None and proposal.task.state == ReviewState.PROPOSED:
             review_task_release(proposal.task, state=ReviewState.DONE, resolved_by=user)
         _decide(proposal, user, ProposalStatus.ACCEPTED, note, taxon=taxon)
-        decision_close(decision, task=proposal.task, summary=_("Accepted “%(name)s” as %(taxon)s.")
-                       % {"name": proposal.name, "taxon": taxon.name_en})
+        decision_close(
+            decision,
+            task=proposal.task,
+            summary=_("Accepted “%(name)s” as %(taxon)s.")
+            % {"name": proposal.name, "taxon": taxon.name_en},
+        )
     return outcome
 
 
 def _label_frames(outcome: ProposalOutcome, taxon: Taxon, user: User, decision) -> None:
-    """The proposer's identification, as theirs (they saw the animal; the coordinator named the taxon)."""
+    """The proposer's identification, as theirs (they saw the animal; the coordinator named the
+    taxon)."""
     proposal = outcome.proposal
     author = proposal.proposed_by or user
-    frames = Image.objects.select_for_update().filter(pk__in=proposal.frames.values("pk")).order_by("pk")
+    frames = (
+        Image.objects.select_for_update().filter(pk__in=proposal.frames.values("pk")).order_by("pk")
+    )
     for frame in frames:
-        newer = (Annotation.objects.filter(Q(image=frame) | Q(sequence_id=frame.sequence_id),
-                                           pk__gt=proposal.labels_stamp)
-                 .select_related("author", "taxon").order_by("-pk").first())
+        newer = (
+            Annotation.objects.filter(
+                Q(image=frame) | Q(sequence_id=frame.sequence_id), pk__gt=proposal.labels_stamp
+            )
+            .select_related("author", "taxon")
+            .order_by("-pk")
+            .first()
+        )
         if newer is not None:
             who = newer.author.username if newer.author else _("an import")
             outcome.left_alone[frame.pk] = _("labelled %(taxon)s by %(who)s since the proposal") % {
-                "taxon": newer.taxon.name_en, "who": who}
+                "taxon": newer.taxon.name_en,
+                "who": who,
+            }
             continue
         annotation_add(image=frame, taxon=taxon, author=author, reviewing=True, decision=decision)
         outcome.labelled.append(frame.pk)
 
 
 def taxon_proposal_decline(*, proposal_id: int, user: User, note: str = "") -> TaxonProposal:
-    """Decline: the task goes back to its queue, unclaimed, its reason saying why, for an existing taxon."""
+    """Decline: the task goes back to its queue, unclaimed, its reason saying why, for an existing
+    taxon."""
     with transaction.atomic():
         proposal = _pending(proposal_id)
         _decide(proposal, user, ProposalStatus.DECLINED, note)
         task = proposal.task
         if task is not None and task.state == ReviewState.PROPOSED:
-            why = _("proposal “%(name)s” declined by %(who)s") % {"name": proposal.name, "who": user.username}
+            why = _("proposal “%(name)s” declined by %(who)s") % {
+                "name": proposal.name,
+                "who": user.username,
+            }
             why += f": {note}" if note else ""
             review_task_release(task, state=ReviewState.OPEN, reason=f"{why}; {task.reason}"[:200])
     return proposal
 
 
-def _decide(proposal: TaxonProposal, user: User, status: str, note: str, taxon: Taxon | None = None) -> None:
+def _decide(
+    proposal: TaxonProposal, user: User, status: str, note: str, taxon: Taxon | None = None
+) -> None:
     proposal.status, proposal.taxon, proposal.note = status, taxon, note.strip()[:500]
     proposal.decided_by, proposal.decided_at = user, timezone.now()
     proposal.save(update_fields=["status", "taxon", "note", "decided_by", "decided_at"])

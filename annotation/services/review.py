@@ -1,5 +1,6 @@
-"""Review queues: tasks are written here (by selection and by correction checks, through this service) and
-claimed by experts. What experts say about a task is handled in `verdicts`."""
+"""Review queues: tasks are written here (by selection and by correction checks, through this
+service) and claimed by experts. What experts say about a task is handled in `verdicts`."""
+
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,13 +12,26 @@ from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, Out
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from annotation.models import WAITING, Annotation, Image, ReviewState, ReviewTask, ReviewVerdict, Sequence, Taxon
+from annotation.models import (
+    WAITING,
+    Annotation,
+    Image,
+    ReviewState,
+    ReviewTask,
+    ReviewVerdict,
+    Sequence,
+    Taxon,
+)
 from annotation.selectors import first_label_at, second_opinion_overdue
 from faune_platform.errors import StateConflict
 
 CLAIM_MINUTES = 15
-SECOND_OPINION = "second-opinion"  # the queue of blind second reviews past the wait, open to every expert
-NAME_IN_REASON = 24  # characters of a taxon name quoted in a reason, so a reason fits its 200 characters
+SECOND_OPINION = (
+    "second-opinion"  # the queue of blind second reviews past the wait, open to every expert
+)
+NAME_IN_REASON = (
+    24  # characters of a taxon name quoted in a reason, so a reason fits its 200 characters
+)
 
 
 @dataclass(frozen=True)
@@ -26,7 +40,9 @@ class ReviewItem:
     queue_taxon: Taxon | None  # None: the triage queue
     reason: str
     score: float
-    checks_label: Annotation | None = None  # the label the task checks (a partner's correction), shown first
+    checks_label: Annotation | None = (
+        None  # the label the task checks (a partner's correction), shown first
+    )
 
 
 class ReviewConflict(StateConflict):
@@ -40,13 +56,13 @@ class Route:
 
 
 def _short(name: str) -> str:
-    return name if len(name) <= NAME_IN_REASON else name[:NAME_IN_REASON - 1] + "…"
+    return name if len(name) <= NAME_IN_REASON else name[: NAME_IN_REASON - 1] + "…"
 
 
 def review_queue_route(*, taxa: list[tuple[int, str]], expert_taxa: Iterable[int]) -> Route:
-    """The queue of a task among candidate taxa ([(taxon id, name)], best first): the first that some expert
-    reviews, so a task never waits in a queue nobody works; triage only when none has an expert. Pure: the
-    caller reads `expert_taxa` (selectors.taxa_with_experts) once per batch."""
+    """The queue of a task among candidate taxa ([(taxon id, name)], best first): the first that
+    some expert reviews, so a task never waits in a queue nobody works; triage only when none has an
+    expert. Pure: the caller reads `expert_taxa` (selectors.taxa_with_experts) once per batch."""
     covered = set(expert_taxa)
     for taxon_id, name in taxa:
         if taxon_id in covered:
@@ -66,8 +82,9 @@ def model_said(top: list[tuple[str, float]]) -> str:
 
 
 def _reviews_needed(sequence_id: int, origin: str) -> int:
-    """A stable share of tasks (DOUBLE_REVIEW_FRACTION) is reviewed twice, blind, to measure agreement. A hash,
-    not a random draw, so re-running a selection never changes which tasks those are."""
+    """A stable share of tasks (DOUBLE_REVIEW_FRACTION) is reviewed twice, blind, to measure
+    agreement. A hash, not a random draw, so re-running a selection never changes which tasks those
+    are."""
     digest = hashlib.sha256(f"double-review:{origin}:{sequence_id}".encode()).digest()
     position = int.from_bytes(digest[:8], "big") / 2**64
     return 2 if position < settings.FAUNE["DOUBLE_REVIEW_FRACTION"] else 1
@@ -75,12 +92,16 @@ def _reviews_needed(sequence_id: int, origin: str) -> int:
 
 @transaction.atomic
 def review_tasks_create(*, items: list[ReviewItem], origin: str) -> list[ReviewTask]:
-    """One waiting task per sequence: items whose sequence already waits are skipped, not duplicated. Each
-    insert has its own savepoint, so a task another job inserted meanwhile for the same sequence (the unique
-    constraint catches it) skips that item instead of failing the whole batch."""
+    """One waiting task per sequence: items whose sequence already waits are skipped, not
+    duplicated. Each insert has its own savepoint, so a task another job inserted meanwhile for the
+    same sequence (the unique constraint catches it) skips that item instead of failing the whole
+    batch."""
     sequence_ids = {item.image.sequence_id for item in items}
-    seen = set(ReviewTask.objects.filter(state__in=WAITING, sequence_id__in=sequence_ids)
-               .values_list("sequence_id", flat=True))
+    seen = set(
+        ReviewTask.objects.filter(state__in=WAITING, sequence_id__in=sequence_ids).values_list(
+            "sequence_id", flat=True
+        )
+    )
     created = []
     for item in items:
         if item.image.sequence_id in seen:
@@ -97,111 +118,172 @@ def _task_insert(item: ReviewItem, origin: str) -> ReviewTask | None:
     try:
         with transaction.atomic():
             return ReviewTask.objects.create(
-                image=item.image, sequence_id=sequence_id, opened_for=sequence_id, queue_taxon=item.queue_taxon,
-                reason=item.reason[:200], score=item.score, origin=origin[:60], checks_label=item.checks_label,
-                reviews_needed=_reviews_needed(sequence_id, origin))
+                image=item.image,
+                sequence_id=sequence_id,
+                opened_for=sequence_id,
+                queue_taxon=item.queue_taxon,
+                reason=item.reason[:200],
+                score=item.score,
+                origin=origin[:60],
+                checks_label=item.checks_label,
+                reviews_needed=_reviews_needed(sequence_id, origin),
+            )
     except IntegrityError:
         return None
 
 
 def review_tasks_merge(*, keep: Sequence, other: Sequence) -> None:
-    """A late frame merged `other` into `keep`: every task of `other` moves along, claims, verdicts and conflicts
-    with it, and keeps `opened_for`. When both sequences were waiting, a task nobody has touched yet (open,
-    unclaimed, no verdict) is folded into the other one instead of asking experts twice about one sequence."""
+    """A late frame merged `other` into `keep`: every task of `other` moves along, claims, verdicts
+    and conflicts with it, and keeps `opened_for`. When both sequences were waiting, a task nobody
+    has touched yet (open, unclaimed, no verdict) is folded into the other one instead of asking
+    experts twice about one sequence."""
     ReviewTask.objects.filter(sequence=other).update(sequence=keep)
     # Exists, not Count: PostgreSQL refuses FOR UPDATE on a grouped query.
     verdicts = ReviewVerdict.objects.filter(task=OuterRef("pk"))
-    waiting = list(ReviewTask.objects.select_for_update().filter(sequence=keep, state__in=WAITING)
-                   .annotate(has_verdict=Exists(verdicts)).order_by("created_at", "pk"))
+    waiting = list(
+        ReviewTask.objects.select_for_update()
+        .filter(sequence=keep, state__in=WAITING)
+        .annotate(has_verdict=Exists(verdicts))
+        .order_by("created_at", "pk")
+    )
     now = timezone.now()
-    untouched = [t for t in waiting if t.state == ReviewState.OPEN and not t.has_verdict
-                 and (t.claimed_until is None or t.claimed_until < now)]
+    untouched = [
+        t
+        for t in waiting
+        if t.state == ReviewState.OPEN
+        and not t.has_verdict
+        and (t.claimed_until is None or t.claimed_until < now)
+    ]
     worked = [t for t in waiting if t not in untouched]
     survivor = worked[0] if worked else (untouched[0] if untouched else None)
     for task in untouched:
         if task != survivor:
             ReviewTask.objects.filter(pk=task.pk).update(
-                state=ReviewState.MERGED, claimed_by=None, claimed_until=None,
-                reason=f"{task.reason} (sequence merged: covered by task #{survivor.pk})"[:200])
+                state=ReviewState.MERGED,
+                claimed_by=None,
+                claimed_until=None,
+                reason=f"{task.reason} (sequence merged: covered by task #{survivor.pk})"[:200],
+            )
 
 
 def _claimable(user, now: datetime) -> QuerySet[ReviewTask]:
-    """Open tasks the user could claim now: free (or already theirs) and not judged by them before (the first
-    of two blind reviews, a skip). `overdue` marks the second opinions past the wait."""
+    """Open tasks the user could claim now: free (or already theirs) and not judged by them before
+    (the first of two blind reviews, a skip). `overdue` marks the second opinions past the wait."""
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now) | Q(claimed_by=user)
     overdue = second_opinion_overdue(now)
-    return (ReviewTask.objects.filter(free, state=ReviewState.OPEN).exclude(verdicts__expert=user)
-            .annotate(overdue=ExpressionWrapper(overdue, output_field=BooleanField())))
+    return (
+        ReviewTask.objects.filter(free, state=ReviewState.OPEN)
+        .exclude(verdicts__expert=user)
+        .annotate(overdue=ExpressionWrapper(overdue, output_field=BooleanField()))
+    )
 
 
-def _in_queue(tasks: QuerySet[ReviewTask], queue_taxon_id: int | None, second_opinion: bool) -> QuerySet:
-    """A second opinion past the wait leaves its taxon's queue for the second-opinion queue, where every
-    expert sees it: counted once, claimed from where it is counted."""
+def _in_queue(
+    tasks: QuerySet[ReviewTask], queue_taxon_id: int | None, second_opinion: bool
+) -> QuerySet:
+    """A second opinion past the wait leaves its taxon's queue for the second-opinion queue, where
+    every expert sees it: counted once, claimed from where it is counted."""
     if second_opinion:
         return tasks.filter(overdue=True)
     return tasks.filter(overdue=False, queue_taxon_id=queue_taxon_id)
 
 
 def review_queue_counts(*, taxon_ids: set[int] | None, user) -> list[dict]:
-    """Tasks the user can claim now, per queue they may work (None: every queue, for coordinators): second
-    opinions past the wait first, then triage. What is counted is what `review_task_claim_next` offers."""
+    """Tasks the user can claim now, per queue they may work (None: every queue, for coordinators):
+    second opinions past the wait first, then triage. What is counted is what
+    `review_task_claim_next` offers."""
     tasks = _claimable(user, timezone.now())
     regular = tasks.filter(overdue=False)
     if taxon_ids is not None:
         regular = regular.filter(Q(queue_taxon__isnull=True) | Q(queue_taxon_id__in=taxon_ids))
-    rows = regular.values("queue_taxon_id", "queue_taxon__name_en", "queue_taxon__name_fr").annotate(
-        open=Count("pk")).order_by("-queue_taxon_id")
-    counts = [{"queue": row["queue_taxon_id"] or "triage", "name": row["queue_taxon__name_en"] or "triage",
-               "name_fr": row["queue_taxon__name_fr"] or "tri", "open": row["open"]} for row in rows]
+    rows = (
+        regular.values("queue_taxon_id", "queue_taxon__name_en", "queue_taxon__name_fr")
+        .annotate(open=Count("pk"))
+        .order_by("-queue_taxon_id")
+    )
+    counts = [
+        {
+            "queue": row["queue_taxon_id"] or "triage",
+            "name": row["queue_taxon__name_en"] or "triage",
+            "name_fr": row["queue_taxon__name_fr"] or "tri",
+            "open": row["open"],
+        }
+        for row in rows
+    ]
     counts.sort(key=lambda row: row["queue"] != "triage")
     overdue = _in_queue(tasks, None, second_opinion=True).count()
-    second = {"queue": SECOND_OPINION, "name": "second opinions", "name_fr": "seconds avis", "open": overdue}
+    second = {
+        "queue": SECOND_OPINION,
+        "name": "second opinions",
+        "name_fr": "seconds avis",
+        "open": overdue,
+    }
     return ([second] if overdue else []) + counts
 
 
-def review_task_claim_next(*, user, queue_taxon_id: int | None,
-                           second_opinion: bool = False) -> ReviewTask | None:
-    """Claim the best task of a queue (`second_opinion`: of the second-opinion queue) for CLAIM_MINUTES. The
-    claim is a conditional UPDATE, so two experts asking at once never get the same task; an expired claim is
-    free again. A task the user already gave a verdict on (the first of two blind reviews, a skip) is never
-    offered to them again. The task comes back with `waiting_since` (its first label's time, or None)."""
+def review_task_claim_next(
+    *, user, queue_taxon_id: int | None, second_opinion: bool = False
+) -> ReviewTask | None:
+    """Claim the best task of a queue (`second_opinion`: of the second-opinion queue) for
+    CLAIM_MINUTES. The claim is a conditional UPDATE, so two experts asking at once never get the
+    same task; an expired claim is free again. A task the user already gave a verdict on (the first
+    of two blind reviews, a skip) is never offered to them again. The task comes back with
+    `waiting_since` (its first label's time, or None)."""
     now = timezone.now()
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now) | Q(claimed_by=user)
-    candidates = _in_queue(_claimable(user, now), queue_taxon_id, second_opinion).annotate(
-        waiting_since=first_label_at()).order_by("-score", "pk")
+    candidates = (
+        _in_queue(_claimable(user, now), queue_taxon_id, second_opinion)
+        .annotate(waiting_since=first_label_at())
+        .order_by("-score", "pk")
+    )
     lost: set[int] = set()
     while True:  # each lost race removes a task from the candidates, so this ends
         task = candidates.exclude(pk__in=lost).first()
         if task is None:
             return None
         claimed = ReviewTask.objects.filter(free, pk=task.pk, state=ReviewState.OPEN).update(
-            claimed_by=user, claimed_until=now + timezone.timedelta(minutes=CLAIM_MINUTES))
+            claimed_by=user, claimed_until=now + timezone.timedelta(minutes=CLAIM_MINUTES)
+        )
         if claimed:
             task.refresh_from_db()  # the annotations (waiting_since) stay on the instance
             return task
-        lost.add(task.pk)  # another expert got it first: try the next one, never answer "empty" too early
+        lost.add(
+            task.pk
+        )  # another expert got it first: try the next one, never answer "empty" too early
 
 
 def second_opinion_note(*, task: ReviewTask, now: datetime | None = None) -> str:
-    """Why a second opinion past the wait is offered outside its taxon, e.g. 'second opinion: waited 52 h for
-    another red-deer expert'; empty for every other task."""
+    """Why a second opinion past the wait is offered outside its taxon, e.g. 'second opinion: waited
+    52 h for another red-deer expert'; empty for every other task."""
     since = getattr(task, "waiting_since", None)
     if since is None or task.reviews_needed < 2:
         return ""
     waited = (now or timezone.now()) - since
     if waited < timedelta(hours=settings.FAUNE["SECOND_OPINION_WAIT_HOURS"]):
         return ""
-    expert = f"{task.queue_taxon.name_en.replace(' ', '-')} expert" if task.queue_taxon_id else "expert"
+    expert = (
+        f"{task.queue_taxon.name_en.replace(' ', '-')} expert" if task.queue_taxon_id else "expert"
+    )
     return f"second opinion: waited {waited // timedelta(hours=1)} h for another {expert}"
 
 
 def review_task_held(task_id: int, *, user) -> ReviewTask:
-    """The task, locked for this transaction, if the user holds a live claim on it; else a conflict."""
-    task = ReviewTask.objects.select_for_update().filter(
-        pk=task_id, state=ReviewState.OPEN, claimed_by=user, claimed_until__gte=timezone.now()).first()
+    """The task, locked for this transaction, if the user holds a live claim on it; else a
+    conflict."""
+    task = (
+        ReviewTask.objects.select_for_update()
+        .filter(
+            pk=task_id, state=ReviewState.OPEN, claimed_by=user, claimed_until__gte=timezone.now()
+        )
+        .first()
+    )
     if task is None:
-        raise ReviewConflict(_("This task is no longer yours (its claim expired or it was finished); "
-                               "claim the next one."))
+        raise ReviewConflict(
+            _(
+                "This task is no longer yours (its claim expired or it was finished); "
+                "claim the next one."
+            )
+        )
     return task
 
 
@@ -214,20 +296,26 @@ def review_task_release(task: ReviewTask, **changes) -> None:
 
 
 def review_tasks_requeue(*, moves: dict[int, tuple[int | None, str, float]]) -> int:
-    """Move unclaimed open tasks to another queue ({task id: (queue taxon id or None, reason, score)}), e.g. when a
-    new production version predicts something else. Claimed tasks are left with the expert working them."""
+    """Move unclaimed open tasks to another queue ({task id: (queue taxon id or None, reason,
+    score)}), e.g. when a new production version predicts something else. Claimed tasks are left
+    with the expert working them."""
     now = timezone.now()
     moved = 0
     with transaction.atomic():
         for task_id, (queue_taxon_id, reason, score) in moves.items():
             moved += ReviewTask.objects.filter(
-                Q(claimed_until__isnull=True) | Q(claimed_until__lt=now), pk=task_id, state=ReviewState.OPEN,
+                Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+                pk=task_id,
+                state=ReviewState.OPEN,
             ).update(queue_taxon_id=queue_taxon_id, reason=reason[:200], score=score)
     return moved
 
 
 def review_task_unclaim(*, task_id: int, user) -> bool:
-    """Give back the user's claim without a verdict (the desk went back to an earlier task after an undo): the
-    task is free for anyone at once, and still offered to this user later."""
-    return bool(ReviewTask.objects.filter(pk=task_id, claimed_by=user, state=ReviewState.OPEN)
-                .update(claimed_by=None, claimed_until=None))
+    """Give back the user's claim without a verdict (the desk went back to an earlier task after an
+    undo): the task is free for anyone at once, and still offered to this user later."""
+    return bool(
+        ReviewTask.objects.filter(pk=task_id, claimed_by=user, state=ReviewState.OPEN).update(
+            claimed_by=None, claimed_until=None
+        )
+    )

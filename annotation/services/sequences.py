@@ -1,9 +1,11 @@
 """Grouping frames into sequences as they arrive, in any order.
 
-Sequences of one camera are separated by gaps over `maxlag`. A new frame can only shrink gaps, so it joins the
-sequences whose [start - maxlag, end + maxlag] window holds it, merging them when it bridges two: the result is
-the same as grouping the whole sorted history again, whatever the upload order.
+Sequences of one camera are separated by gaps over `maxlag`. A new frame can only shrink gaps, so it
+joins the sequences whose [start - maxlag, end + maxlag] window holds it, merging them when it
+bridges two: the result is the same as grouping the whole sorted history again, whatever the upload
+order.
 """
+
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,7 +23,8 @@ def _scope(image: Image) -> dict:
 
 
 def sequence_place(*, image: Image, maxlag_s: float, external_id: str = "") -> Sequence:
-    """Find or make the image's sequence. Call inside the transaction that holds the camera's lock."""
+    """Find or make the image's sequence. Call inside the transaction that holds the camera's
+    lock."""
     scope = {"organisation_id": image.organisation_id, **_scope(image)}
     if external_id:
         sequence, _ = Sequence.objects.get_or_create(external_id=external_id, **scope)
@@ -30,8 +33,9 @@ def sequence_place(*, image: Image, maxlag_s: float, external_id: str = "") -> S
         return Sequence.objects.create(**scope)
     lag = timedelta(seconds=maxlag_s)
     touching = list(
-        Sequence.objects.filter(external_id="", start__lte=image.taken_at + lag, end__gte=image.taken_at - lag,
-                                **scope).order_by("start", "pk")
+        Sequence.objects.filter(
+            external_id="", start__lte=image.taken_at + lag, end__gte=image.taken_at - lag, **scope
+        ).order_by("start", "pk")
     )
     if not touching:
         return Sequence.objects.create(start=image.taken_at, end=image.taken_at, **scope)
@@ -42,10 +46,12 @@ def sequence_place(*, image: Image, maxlag_s: float, external_id: str = "") -> S
 
 
 def _absorb(keep: Sequence, other: Sequence) -> None:
-    """Move every frame, every sequence-level label and every review task (with its verdicts, claim or conflict)
-    of `other` into `keep`: nothing is lost in a merge. The frames' current labels are worked out again, since
-    a sequence label of either side now covers the other's frames. What is derived from predictions (the
-    sequence's verdict) is worked out again by the apps that own it, announced once the merge commits."""
+    """Move every frame, every sequence-level label and every review task (with its verdicts, claim
+    or conflict) of `other` into `keep`: nothing is lost in a merge. The frames' current labels are
+    worked out again, since
+    a sequence label of either side now covers the other's frames. What is derived from predictions
+    (the sequence's verdict) is worked out again by the apps that own it, announced once the merge
+    commits."""
     Image.objects.filter(sequence=other).update(sequence=keep)
     Annotation.objects.filter(sequence=other).update(sequence=keep)
     review_tasks_merge(keep=keep, other=other)
@@ -53,7 +59,9 @@ def _absorb(keep: Sequence, other: Sequence) -> None:
     keep.start = min(keep.start, other.start)
     keep.end = max(keep.end, other.end)
     other.delete()
-    for task in settings.FAUNE["AFTER_SEQUENCE_MERGE_TASKS"]:  # named in settings: this app imports no consumer
+    for task in settings.FAUNE[
+        "AFTER_SEQUENCE_MERGE_TASKS"
+    ]:  # named in settings: this app imports no consumer
         task_enqueue_on_commit(task, [keep.pk])
 
 

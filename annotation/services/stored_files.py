@@ -1,9 +1,11 @@
-"""Reading stored media through Django's storage API, so object storage (S3 through django-storages) works.
+"""Reading stored media through Django's storage API, so object storage (S3 through django-storages)
+works.
 
-Decoders and video readers want a file on disk. On local storage that is the stored file itself; on storage
-without local paths, a copy: a temporary one for a single read (pre-labelling), or a cached one for work that
-reads the same files many times (fine-tuning epochs). Stored names carry the file's hash, so a cached copy
-never goes stale."""
+Decoders and video readers want a file on disk. On local storage that is the stored file itself; on
+storage without local paths, a copy: a temporary one for a single read (pre-labelling), or a cached
+one for work that reads the same files many times (fine-tuning epochs). Stored names carry the
+file's hash, so a cached copy never goes stale."""
+
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -27,7 +29,8 @@ def local_file(stored: FieldFile) -> Iterator[Path]:
 
 
 def cached_local_file(stored: FieldFile) -> Path:
-    """A path to read `stored` from that stays valid: the file itself, or a copy kept under DATA_DIR/cache."""
+    """A path to read `stored` from that stays valid: the file itself, or a copy kept under
+    DATA_DIR/cache."""
     local = _local_path(stored)
     if local is not None:
         return local
@@ -36,7 +39,9 @@ def cached_local_file(stored: FieldFile) -> Path:
         cached.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=cached.parent, delete=False) as partial:
             _copy_into(stored, partial)
-        Path(partial.name).replace(cached)  # whole or absent: a crash mid-copy leaves no truncated image
+        Path(partial.name).replace(
+            cached
+        )  # whole or absent: a crash mid-copy leaves no truncated image
     return cached
 
 

@@ -12,7 +12,8 @@ from annotation.models import Taxon, TaxonKind
 
 
 def normalise_name(name: str) -> str:
-    """'Sanglier', 'wild_boar' and 'Wild-Boar ' all become comparable: no accents, case or separators."""
+    """'Sanglier', 'wild_boar' and 'Wild-Boar ' all become comparable: no accents, case or
+    separators."""
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[\s_\-.]+", " ", text).strip()
 
@@ -31,7 +32,8 @@ def taxa_by_name() -> dict[str, Taxon]:
 
 
 def taxa_match(names: set[str]) -> tuple[dict[str, Taxon], list[str]]:
-    """Map each given class name to a taxon; return the matches and the names that matched nothing."""
+    """Map each given class name to a taxon; return the matches and the names that matched
+    nothing."""
     lookup = taxa_by_name()
     found = {name: lookup[normalise_name(name)] for name in names if normalise_name(name) in lookup}
     return found, sorted(names - found.keys())
@@ -52,12 +54,20 @@ def taxon_create(
         raise ValidationError(_("A taxon needs an English name."))
     clash = taxa_by_name().get(normalise_name(name_en))
     if clash is not None:
-        raise ValidationError(_("A taxon named %(name)r already exists (%(en)s, %(fr)s).")
-                              % {"name": name_en, "en": clash.name_en, "fr": clash.name_fr})
+        raise ValidationError(
+            _("A taxon named %(name)r already exists (%(en)s, %(fr)s).")
+            % {"name": name_en, "en": clash.name_en, "fr": clash.name_fr}
+        )
     slug = slugify(name_en.replace("_", " "))[:80] or "taxon"
     taxon = Taxon(
-        slug=slug, name_en=name_en, name_fr=name_fr.strip() or name_en, scientific_name=scientific_name.strip(),
-        parent=parent, kind=kind, aliases=aliases or [], created_by=created_by,
+        slug=slug,
+        name_en=name_en,
+        name_fr=name_fr.strip() or name_en,
+        scientific_name=scientific_name.strip(),
+        parent=parent,
+        kind=kind,
+        aliases=aliases or [],
+        created_by=created_by,
     )
     taxon.full_clean()
     taxon.save()
@@ -66,15 +76,24 @@ def taxon_create(
 
 @transaction.atomic
 def taxa_create_missing(
-    *, names: list[str], created_by: AbstractBaseUser | None = None, details: dict[str, dict] | None = None
+    *,
+    names: list[str],
+    created_by: AbstractBaseUser | None = None,
+    details: dict[str, dict] | None = None,
 ) -> list[Taxon]:
-    """Create a taxon for each unknown import class name, named as the folder or category was, or with the
-    names the source gives for it (`details`: class name -> name_en, name_fr, scientific_name)."""
+    """Create a taxon for each unknown import class name, named as the folder or category was, or
+    with the names the source gives for it (`details`: class name -> name_en, name_fr,
+    scientific_name)."""
     details = details or {}
     created = []
     for name in names:
         given = details.get(name, {})
-        created.append(taxon_create(name_en=given.get("name_en") or name.replace("_", " ").strip(),
-                                    name_fr=given.get("name_fr", ""), scientific_name=given.get("scientific_name", ""),
-                                    created_by=created_by))
+        created.append(
+            taxon_create(
+                name_en=given.get("name_en") or name.replace("_", " ").strip(),
+                name_fr=given.get("name_fr", ""),
+                scientific_name=given.get("scientific_name", ""),
+                created_by=created_by,
+            )
+        )
     return created

@@ -1,13 +1,15 @@
 """What experts say about a review task, and when it becomes labels.
 
-A label verdict covers the whole sequence: one taxon for every frame, except frames the expert split off with
-another taxon. It may add boxes (each with its taxon) and observations: per taxon, how many animals and what
-they were like (Camtrap DP's count, lifeStage, sex, behavior); a taxon seen that labels no frame is recorded as
-such an observation of the sequence. Labels reach the pool only when the task has all the verdicts it needs: at
-once for most tasks; for the share reviewed twice, when the second expert agrees with the first (else the task
-waits in the conflict queue for a coordinator). So no expert's label is ever replaced silently by another's.
+A label verdict covers the whole sequence: one taxon for every frame, except frames the expert split
+off with another taxon. It may add boxes (each with its taxon) and observations: per taxon, how many
+animals and what they were like (Camtrap DP's count, lifeStage, sex, behavior); a taxon seen that
+labels no frame is recorded as such an observation of the sequence. Labels reach the pool only when
+the task has all the verdicts it needs: at once for most tasks; for the share reviewed twice, when
+the second expert agrees with the first (else the task waits in the conflict queue for a
+coordinator). So no expert's label is ever replaced silently by another's.
 
 Each verdict is recorded as a decision (see `undo`), so the expert can take it back."""
+
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -65,7 +67,9 @@ class Verdict:
     split: dict[int, Taxon] = field(default_factory=dict)  # {frame image id: another taxon}
     boxes: tuple[DrawnBox, ...] = ()
     observations: tuple[Observation, ...] = ()
-    expected_current_id: int | None = None  # the task's `labels_stamp` the expert saw (0: none), to catch a race
+    expected_current_id: int | None = (
+        None  # the task's `labels_stamp` the expert saw (0: none), to catch a race
+    )
 
 
 RELOAD_TASK = gettext_lazy("reload the task to see their label, then decide.")
@@ -82,7 +86,9 @@ def _frames_of(task: ReviewTask, verdict: Verdict) -> dict[str, int]:
     frames = _frame_ids(task)
     strangers = set(verdict.split) - set(frames)
     if strangers:
-        raise VerdictError(_("Frames %(frames)s are not in this task's sequence.") % {"frames": sorted(strangers)})
+        raise VerdictError(
+            _("Frames %(frames)s are not in this task's sequence.") % {"frames": sorted(strangers)}
+        )
     if any(drawn.frame not in frames for drawn in verdict.boxes):
         raise VerdictError(_("A box was drawn on a frame that is not in this task's sequence."))
     return {str(pk): verdict.split.get(pk, verdict.taxon).pk for pk in frames}
@@ -95,68 +101,119 @@ def _check_details(verdict: Verdict) -> None:
     if len(taxa) != len(set(taxa)):
         raise VerdictError(_("Give each taxon's count and details once."))
     for observation in verdict.observations:
-        if observation.life_stage not in ("", *LifeStage.values) or observation.sex not in ("", *Sex.values):
-            raise VerdictError(_("Life stage is adult, subadult or juvenile; sex is female or male."))
+        if observation.life_stage not in ("", *LifeStage.values) or observation.sex not in (
+            "",
+            *Sex.values,
+        ):
+            raise VerdictError(
+                _("Life stage is adult, subadult or juvenile; sex is female or male.")
+            )
 
 
 def _payload(verdict: Verdict) -> dict:
     """The verdict as stored: boxes and observations by taxon id."""
-    boxes = [{"frame": d.frame, "x": d.box.x, "y": d.box.y, "w": d.box.w, "h": d.box.h,
-              "taxon": d.taxon.pk if d.taxon else None} for d in verdict.boxes]
-    observations = [{"taxon": o.taxon.pk, "count": o.count, "life_stage": o.life_stage, "sex": o.sex,
-                     "behavior": o.behavior} for o in verdict.observations]
+    boxes = [
+        {
+            "frame": d.frame,
+            "x": d.box.x,
+            "y": d.box.y,
+            "w": d.box.w,
+            "h": d.box.h,
+            "taxon": d.taxon.pk if d.taxon else None,
+        }
+        for d in verdict.boxes
+    ]
+    observations = [
+        {
+            "taxon": o.taxon.pk,
+            "count": o.count,
+            "life_stage": o.life_stage,
+            "sex": o.sex,
+            "behavior": o.behavior,
+        }
+        for o in verdict.observations
+    ]
     return {"boxes": boxes, "observations": observations}
 
 
 def review_verdict_submit(*, task_id: int, user, verdict: Verdict) -> ReviewTask:
-    """Record the verdict of the user holding the task. The task comes back with `decision`, the record an undo
-    takes back (its `summary` says what was saved)."""
+    """Record the verdict of the user holding the task. The task comes back with `decision`, the
+    record an undo takes back (its `summary` says what was saved)."""
     if verdict.kind not in VerdictKind.values:
-        raise VerdictError(_("Unknown verdict %(kind)r; use one of %(kinds)s.")
-                           % {"kind": verdict.kind, "kinds": ", ".join(VerdictKind.values)})
+        raise VerdictError(
+            _("Unknown verdict %(kind)r; use one of %(kinds)s.")
+            % {"kind": verdict.kind, "kinds": ", ".join(VerdictKind.values)}
+        )
     with transaction.atomic():
         task = review_task_held(task_id, user=user)
         frames = _frames_of(task, verdict) if verdict.kind == VerdictKind.LABEL else {}
         _check_details(verdict)
-        payload = _payload(verdict) if verdict.kind == VerdictKind.LABEL else {"boxes": [], "observations": []}
-        ReviewVerdict.objects.create(task=task, expert=user, kind=verdict.kind, frames=frames, **payload)
+        payload = (
+            _payload(verdict)
+            if verdict.kind == VerdictKind.LABEL
+            else {"boxes": [], "observations": []}
+        )
+        ReviewVerdict.objects.create(
+            task=task, expert=user, kind=verdict.kind, frames=frames, **payload
+        )
         decision = decision_open(author=user, kind=DecisionKind.VERDICT, task=task)
         if verdict.kind == VerdictKind.SKIP:
             review_task_release(task)
             summary = _("Skipped; it stays in the queue for others.")
         elif verdict.kind == VerdictKind.UNSURE:  # someone else, from any taxon, may know
-            review_task_release(task, queue_taxon=None, reason=f"unsure ({user.username}): {task.reason}"[:200])
+            review_task_release(
+                task, queue_taxon=None, reason=f"unsure ({user.username}): {task.reason}"[:200]
+            )
             summary = _("Unsure: sent to triage for another expert.")
         else:
             _settle(task, user, verdict.expected_current_id, decision)
             summary = _label_summary(task, frames, payload)
-        task.decision = decision_close(decision, summary=summary, task=task,
-                                       verdict={"kind": verdict.kind, "frames": frames, **payload})
+        task.decision = decision_close(
+            decision,
+            summary=summary,
+            task=task,
+            verdict={"kind": verdict.kind, "frames": frames, **payload},
+        )
     return task
 
 
 def _label_summary(task: ReviewTask, frames: dict[str, int], payload: dict) -> str:
-    """What was saved and what became of it (labelled, or waiting for a second expert or a coordinator)."""
+    """What was saved and what became of it (labelled, or waiting for a second expert or a
+    coordinator)."""
     text = _what(frames, payload)
     if task.state == ReviewState.OPEN:
         return _("Saved %(what)s; a second expert will review it blind.") % {"what": text}
     if task.state == ReviewState.CONFLICT:
-        return _("Saved %(what)s; the experts disagree, a coordinator will decide.") % {"what": text}
+        return _("Saved %(what)s; the experts disagree, a coordinator will decide.") % {
+            "what": text
+        }
     return _("Labelled %(what)s.") % {"what": text}
 
 
 def _what(frames: dict[str, int], payload: dict) -> str:
     """'roe deer ×2 on 3 frames; fox ×1 also seen; 1 box'."""
-    names = dict(Taxon.objects.filter(pk__in={*frames.values(), *(o["taxon"] for o in payload["observations"])})
-                 .values_list("pk", "name_en"))
+    names = dict(
+        Taxon.objects.filter(
+            pk__in={*frames.values(), *(o["taxon"] for o in payload["observations"])}
+        ).values_list("pk", "name_en")
+    )
     counts = {o["taxon"]: o["count"] for o in payload["observations"]}
     on_frames = Counter(frames.values())
-    parts = [ngettext("%(taxon)s on %(n)d frame", "%(taxon)s on %(n)d frames", n)
-             % {"taxon": _with_count(names[taxon], counts.get(taxon)), "n": n} for taxon, n in on_frames.most_common()]
-    parts += [_("%(taxon)s also seen") % {"taxon": _with_count(names[taxon], count)}
-              for taxon, count in counts.items() if taxon not in on_frames]
+    parts = [
+        ngettext("%(taxon)s on %(n)d frame", "%(taxon)s on %(n)d frames", n)
+        % {"taxon": _with_count(names[taxon], counts.get(taxon)), "n": n}
+        for taxon, n in on_frames.most_common()
+    ]
+    parts += [
+        _("%(taxon)s also seen") % {"taxon": _with_count(names[taxon], count)}
+        for taxon, count in counts.items()
+        if taxon not in on_frames
+    ]
     if payload["boxes"]:
-        parts.append(ngettext("%(n)d box", "%(n)d boxes", len(payload["boxes"])) % {"n": len(payload["boxes"])})
+        parts.append(
+            ngettext("%(n)d box", "%(n)d boxes", len(payload["boxes"]))
+            % {"n": len(payload["boxes"])}
+        )
     return "; ".join(parts)
 
 
@@ -172,57 +229,106 @@ def _settle(task: ReviewTask, user, expected_current_id: int | None, decision) -
     if not all(verdict.agrees_with(labels[0]) for verdict in labels[1:]):
         review_task_release(task, state=ReviewState.CONFLICT)
         return
-    sequence_conflict_check(task.sequence_id, expected_stamp=expected_current_id, advice=RELOAD_TASK)
+    sequence_conflict_check(
+        task.sequence_id, expected_stamp=expected_current_id, advice=RELOAD_TASK
+    )
     for verdict in labels:
         stored = {"boxes": verdict.boxes, "observations": verdict.observations}
         _write_labels(task, verdict.frames, stored, verdict.expert or user, decision)
     review_task_release(task, state=ReviewState.DONE)
 
 
-def _write_labels(task: ReviewTask, frames: dict[str, int], payload: dict, author, decision) -> None:
-    """Other taxa seen and the boxes first, then the frames' own labels (one for the sequence when every frame
-    agrees, else one per frame): written last, those stay the labels in force, as the rule is 'newest wins'."""
+def _write_labels(
+    task: ReviewTask, frames: dict[str, int], payload: dict, author, decision
+) -> None:
+    """Other taxa seen and the boxes first, then the frames' own labels (one for the sequence when
+    every frame agrees, else one per frame): written last, those stay the labels in force, as the
+    rule is 'newest wins'."""
     observations = {o["taxon"]: o for o in payload["observations"]}
-    taxa = Taxon.objects.in_bulk({*frames.values(), *observations, *(b["taxon"] for b in payload["boxes"])} - {None})
+    taxa = Taxon.objects.in_bulk(
+        {*frames.values(), *observations, *(b["taxon"] for b in payload["boxes"])} - {None}
+    )
     images = Image.objects.in_bulk([int(pk) for pk in frames])
     for taxon_id in observations.keys() - set(frames.values()):
-        annotation_add(image=task.image, taxon=taxa[taxon_id], author=author, whole_sequence=True, reviewing=True,
-                       details=_details(observations[taxon_id]), decision=decision)
+        annotation_add(
+            image=task.image,
+            taxon=taxa[taxon_id],
+            author=author,
+            whole_sequence=True,
+            reviewing=True,
+            details=_details(observations[taxon_id]),
+            decision=decision,
+        )
     for drawn in payload["boxes"]:
         taxon_id = drawn["taxon"] or frames[str(drawn["frame"])]
-        annotation_add(image=images[drawn["frame"]], taxon=taxa[taxon_id], author=author, reviewing=True,
-                       box=Box(drawn["x"], drawn["y"], drawn["w"], drawn["h"]), decision=decision)
+        annotation_add(
+            image=images[drawn["frame"]],
+            taxon=taxa[taxon_id],
+            author=author,
+            reviewing=True,
+            box=Box(drawn["x"], drawn["y"], drawn["w"], drawn["h"]),
+            decision=decision,
+        )
     if len(set(frames.values())) == 1:
         taxon_id = next(iter(frames.values()))
-        annotation_add(image=task.image, taxon=taxa[taxon_id], author=author, whole_sequence=True, reviewing=True,
-                       details=_details(observations.get(taxon_id)), decision=decision)
+        annotation_add(
+            image=task.image,
+            taxon=taxa[taxon_id],
+            author=author,
+            whole_sequence=True,
+            reviewing=True,
+            details=_details(observations.get(taxon_id)),
+            decision=decision,
+        )
         return
     for pk, taxon_id in frames.items():
-        annotation_add(image=images[int(pk)], taxon=taxa[taxon_id], author=author, reviewing=True,
-                       details=_details(observations.get(taxon_id)), decision=decision)
+        annotation_add(
+            image=images[int(pk)],
+            taxon=taxa[taxon_id],
+            author=author,
+            reviewing=True,
+            details=_details(observations.get(taxon_id)),
+            decision=decision,
+        )
 
 
 def _details(observation: dict | None) -> Details | None:
     if observation is None:
         return None
-    return Details(count=observation["count"], life_stage=observation["life_stage"], sex=observation["sex"],
-                   behavior=observation["behavior"])
+    return Details(
+        count=observation["count"],
+        life_stage=observation["life_stage"],
+        sex=observation["sex"],
+        behavior=observation["behavior"],
+    )
 
 
 def review_conflict_resolve(*, task_id: int, user, verdict: Verdict) -> ReviewTask:
-    """A coordinator settles a disagreement: their verdict becomes the label, the experts' verdicts stay on
-    record for the agreement report."""
+    """A coordinator settles a disagreement: their verdict becomes the label, the experts' verdicts
+    stay on record for the agreement report."""
     with transaction.atomic():
-        task = ReviewTask.objects.select_for_update().filter(pk=task_id, state=ReviewState.CONFLICT).first()
+        task = (
+            ReviewTask.objects.select_for_update()
+            .filter(pk=task_id, state=ReviewState.CONFLICT)
+            .first()
+        )
         if task is None:
-            raise ReviewConflict(_("This conflict was already resolved (or the task is not in conflict)."))
+            raise ReviewConflict(
+                _("This conflict was already resolved (or the task is not in conflict).")
+            )
         frames = _frames_of(task, verdict)
         _check_details(verdict)
-        sequence_conflict_check(task.sequence_id, expected_stamp=verdict.expected_current_id, advice=RELOAD_TASK)
+        sequence_conflict_check(
+            task.sequence_id, expected_stamp=verdict.expected_current_id, advice=RELOAD_TASK
+        )
         decision = decision_open(author=user, kind=DecisionKind.RESOLVE, task=task)
         payload = _payload(verdict)
         _write_labels(task, frames, payload, user, decision)
         review_task_release(task, state=ReviewState.DONE, resolved_by=user)
-        task.decision = decision_close(decision, summary=_("Resolved as %(what)s.") % {"what": _what(frames, payload)},
-                                       task=task, verdict={"frames": frames, **payload})
+        task.decision = decision_close(
+            decision,
+            summary=_("Resolved as %(what)s.") % {"what": _what(frames, payload)},
+            task=task,
+            verdict={"frames": frames, **payload},
+        )
     return task

@@ -1,4 +1,6 @@
-"""Template filters that name a taxon in the reader's language: `{{ taxon|taxon_name }}`, `{{ taxon|taxon_label }}`."""
+"""Template filters that name a taxon in the reader's language: `{{ taxon|taxon_name }}`, `{{
+taxon|taxon_label }}`."""
+
 from django import template
 
 from annotation.models import Taxon

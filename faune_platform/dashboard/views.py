@@ -1,4 +1,5 @@
 """The coordinators' dashboard: the pool, the review queues and the models at a glance."""
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -16,6 +17,12 @@ from inference.selectors import production_version
 def dashboard(request: HttpRequest) -> HttpResponse:
     require_coordinator(request.user, gettext("see the dashboard"))
     totals = pool_totals()
-    return render(request, "dashboard/dashboard.html", {
-        "sections": dashboard_sections(), "production": production_version(),
-        "totals": {**totals, "shown": {key: count(value) for key, value in totals.items()}}})
+    return render(
+        request,
+        "dashboard/dashboard.html",
+        {
+            "sections": dashboard_sections(),
+            "production": production_version(),
+            "totals": {**totals, "shown": {key: count(value) for key, value in totals.items()}},
+        },
+    )

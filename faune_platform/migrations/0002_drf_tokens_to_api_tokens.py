@@ -1,5 +1,6 @@
 """DRF's single tokens become named API tokens: the same secret keeps working (stored now as its hash), expiring
 after the default lifetime, and the plain-text copies are deleted."""
+
 import datetime as dt
 import hashlib
 
@@ -19,9 +20,14 @@ def forward(apps, schema_editor) -> None:
     ApiToken = apps.get_model("faune_platform", "ApiToken")
     expires = timezone.now() + dt.timedelta(days=settings.FAUNE["API_TOKEN_DEFAULT_DAYS"])
     for old in Token.objects.select_related("user"):
-        ApiToken.objects.create(user=old.user, name="api-token (before named tokens)", prefix=old.key[:8],
-                                key_hash=hashlib.sha256(old.key.encode()).hexdigest(),
-                                password_stamp=_stamp(old.user.password), expires_at=expires)
+        ApiToken.objects.create(
+            user=old.user,
+            name="api-token (before named tokens)",
+            prefix=old.key[:8],
+            key_hash=hashlib.sha256(old.key.encode()).hexdigest(),
+            password_stamp=_stamp(old.user.password),
+            expires_at=expires,
+        )
     Token.objects.all().delete()
 
 

@@ -1,4 +1,6 @@
-"""Settings for every environment; `test.py` overrides what tests need. Values come from the environment."""
+"""Settings for every environment; `test.py` overrides what tests need. Values come from the
+environment."""
+
 import hashlib
 
 import dj_database_url
@@ -22,7 +24,8 @@ ALLOWED_HOSTS = env_list("FAUNE_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1
 CSRF_TRUSTED_ORIGINS = env_list("FAUNE_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "faune_platform.apps.FauneAdminConfig",  # django.contrib.admin, opened to coordinators by membership
+    # django.contrib.admin, opened to coordinators by membership
+    "faune_platform.apps.FauneAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -30,7 +33,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",  # kept for the migration that moved its tokens to ours (its table is empty since)
+    # kept for the migration that moved its tokens to ours (its table is empty since)
+    "rest_framework.authtoken",
     "django_q",
     "faune_platform",
     "annotation",
@@ -42,15 +46,16 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    # The reader's language (the footer's switch, else the browser's preference) for get_language(): pages, taxon
-    # names and their order follow it.
+    # The reader's language (the footer's switch, else the browser's preference) for get_language():
+    # pages, taxon names and their order follow it.
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # A domain refusal a page lets through: its status (the API's mapping) and its message, not a server error.
+    # A domain refusal a page lets through: its status (the API's mapping) and its message, not a
+    # server error.
     "faune_platform.responses.DomainErrorMiddleware",
 ]
 
@@ -74,8 +79,8 @@ TEMPLATES = [
 ]
 
 _SQLITE_OPTIONS = {
-    # WAL lets the web server read while the worker writes; IMMEDIATE takes the write lock up front so two
-    # writers queue on the busy timeout instead of failing on a lock upgrade.
+    # WAL lets the web server read while the worker writes; IMMEDIATE takes the write lock up front
+    # so two writers queue on the busy timeout instead of failing on a lock upgrade.
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     "transaction_mode": "IMMEDIATE",
     "timeout": 30,
@@ -98,9 +103,12 @@ def _database() -> dict:
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Log-in throttling (the login page and POST /api/token/) counts failures in Django's cache: the default local-memory
-# cache is per process, so with several web processes each keeps its own counts (set a shared cache to pool them).
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "faune"}}
+# Log-in throttling (the login page and POST /api/token/) counts failures in Django's cache: the
+# default local-memory cache is per process, so with several web processes each keeps its own counts
+# (set a shared cache to pool them).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "faune"}
+}
 
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
@@ -131,8 +139,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
-# Uploads: keep request bodies bounded; large files stream to disk instead of memory. The upload APIs refuse more
-# than FAUNE["MAX_FILES_PER_REQUEST"] files with a message; Django's own cut-off, further up, only stops floods.
+# Uploads: keep request bodies bounded; large files stream to disk instead of memory. The upload
+# APIs refuse more than FAUNE["MAX_FILES_PER_REQUEST"] files with a message; Django's own cut-off,
+# further up, only stops floods.
 _MAX_FILES_PER_REQUEST = env_int("FAUNE_MAX_FILES_PER_REQUEST", 500, minimum=1)
 DATA_UPLOAD_MAX_NUMBER_FILES = 4 * _MAX_FILES_PER_REQUEST
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
@@ -140,8 +149,9 @@ FILE_UPLOAD_TEMP_DIR = None
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # Named, expiring tokens stored as hashes; the header stays `Authorization: Token <secret>`. First, so a
-        # request without credentials, or with a bad token, gets 401 and `WWW-Authenticate: Token`.
+        # Named, expiring tokens stored as hashes; the header stays `Authorization: Token <secret>`.
+        # First, so a request without credentials, or with a bad token, gets 401 and
+        # `WWW-Authenticate: Token`.
         "faune_platform.tokens.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -158,11 +168,15 @@ _JOB_TIMEOUT_S = env_int("FAUNE_JOB_TIMEOUT_S", 600, minimum=10)
 
 def _q_cluster() -> dict:
     cluster = {
-        # One queue per data dir: two checkouts sharing a Redis server must never run each other's jobs.
-        "name": env_str("FAUNE_QUEUE_NAME", "faune-" + hashlib.sha256(str(DATA_DIR).encode()).hexdigest()[:8]),
+        # One queue per data dir: two checkouts sharing a Redis server must never run each other's
+        # jobs.
+        "name": env_str(
+            "FAUNE_QUEUE_NAME", "faune-" + hashlib.sha256(str(DATA_DIR).encode()).hexdigest()[:8]
+        ),
         "workers": env_int("FAUNE_WORKERS", 1, minimum=1),
-        # A task that runs longer is stopped; a task not acknowledged after `retry` is delivered again. Jobs are
-        # cut into chunks of about JOB_CHUNK_S, so both stay at minutes and a killed worker's job resumes soon.
+        # A task that runs longer is stopped; a task not acknowledged after `retry` is delivered
+        # again. Jobs are cut into chunks of about JOB_CHUNK_S, so both stay at minutes and a killed
+        # worker's job resumes soon.
         "timeout": _JOB_TIMEOUT_S,
         "retry": _JOB_TIMEOUT_S + max(10, _JOB_TIMEOUT_S // 10),
         "max_attempts": 2,
@@ -183,23 +197,27 @@ Q_CLUSTER = _q_cluster()
 
 # Domain defaults a deployment may tune.
 FAUNE = {
-    # The largest common trap frames are about 24 MP and some cameras write interpolated 30-48 MP files; past
-    # 50 MP a file is a panorama or a decompression bomb (checked from the header, before any decoding).
+    # The largest common trap frames are about 24 MP and some cameras write interpolated 30-48 MP
+    # files; past 50 MP a file is a panorama or a decompression bomb (checked from the header,
+    # before any decoding).
     "MAX_IMAGE_PIXELS": env_int("FAUNE_MAX_IMAGE_PIXELS", 50_000_000, minimum=1_000_000),
     "MAX_UPLOAD_BYTES": env_int("FAUNE_MAX_UPLOAD_BYTES", 2 * 1024**3, minimum=1024),
     "MAX_ZIP_UNCOMPRESSED_BYTES": env_int("FAUNE_MAX_ZIP_BYTES", 20 * 1024**3, minimum=1024),
-    # Photos and videos barely compress: a zip may unpack to this many times its size (plus room for an index).
+    # Photos and videos barely compress: a zip may unpack to this many times its size (plus room for
+    # an index).
     "MAX_ZIP_RATIO": env_float("FAUNE_MAX_ZIP_RATIO", 10.0, minimum=1.0),
-    # Upload allowances: per request, and per organisation per calendar day (UTC). Files and bytes are counted as
-    # received: a zip counts as one file and its full size.
+    # Upload allowances: per request, and per organisation per calendar day (UTC). Files and bytes
+    # are counted as received: a zip counts as one file and its full size.
     "MAX_FILES_PER_REQUEST": _MAX_FILES_PER_REQUEST,
     "MAX_REQUEST_BYTES": env_int("FAUNE_MAX_REQUEST_BYTES", 4 * 1024**3, minimum=1024),
     "DAILY_UPLOAD_FILES": env_int("FAUNE_DAILY_UPLOAD_FILES", 100_000, minimum=1),
     "DAILY_UPLOAD_BYTES": env_int("FAUNE_DAILY_UPLOAD_BYTES", 500 * 1024**3, minimum=1024),
-    # Log-in throttling: after this many failed attempts for one user name, or from one address, within
-    # LOGIN_LOCKOUT_S seconds of the first, log-ins are refused until that window ends.
+    # Log-in throttling: after this many failed attempts for one user name, or from one address,
+    # within LOGIN_LOCKOUT_S seconds of the first, log-ins are refused until that window ends.
     "LOGIN_MAX_FAILURES_PER_USER": env_int("FAUNE_LOGIN_MAX_FAILURES_PER_USER", 5, minimum=1),
-    "LOGIN_MAX_FAILURES_PER_ADDRESS": env_int("FAUNE_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1),
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": env_int(
+        "FAUNE_LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1
+    ),
     "LOGIN_LOCKOUT_S": env_int("FAUNE_LOGIN_LOCKOUT_S", 900, minimum=1),
     # API tokens: lifetime in days when none is asked for, and the longest one may ask for.
     "API_TOKEN_DEFAULT_DAYS": env_int("FAUNE_API_TOKEN_DEFAULT_DAYS", 90, minimum=1),
@@ -210,54 +228,66 @@ FAUNE = {
     "DETECTION_THRESHOLD": env_float("FAUNE_DETECTION_THRESHOLD", 0.2),
     "DECODE_THREADS": env_int("FAUNE_DECODE_THREADS", 2, minimum=1),
     "PRELABEL_BATCH_SIZE": env_int("FAUNE_PRELABEL_BATCH_SIZE", 16, minimum=1),
-    # Jobs queued (by dotted path, with the batch id) when files enter the pool: the labelled pool does not
-    # import the apps that consume it, it only names their tasks here.
+    # Jobs queued (by dotted path, with the batch id) when files enter the pool: the labelled pool
+    # does not import the apps that consume it, it only names their tasks here.
     "AFTER_INGEST_TASKS": env_list("FAUNE_AFTER_INGEST_TASKS", ["inference.tasks.prelabel_batch"]),
-    # Jobs queued with the ids of sequences that merged (their verdicts, derived from frames, are worked out again).
-    "AFTER_SEQUENCE_MERGE_TASKS": env_list("FAUNE_AFTER_SEQUENCE_MERGE_TASKS",
-                                           ["inference.tasks.sequence_verdicts_refresh"]),
-    # Jobs queued with the ids of new partner labels (a doubtful correction goes to an expert for a check).
-    "AFTER_PARTNER_LABEL_TASKS": env_list("FAUNE_AFTER_PARTNER_LABEL_TASKS",
-                                          ["inference.tasks.partner_labels_route"]),
-    # Adds each image's pre-label (predicted_taxon_id, predicted_score, predicted_category, null when none; and
-    # predicted_zero_shot) to a queryset of images, by dotted path: the image list shows and filters pre-labels
-    # without importing the app that makes them.
+    # Jobs queued with the ids of sequences that merged (their verdicts, derived from frames, are
+    # worked out again).
+    "AFTER_SEQUENCE_MERGE_TASKS": env_list(
+        "FAUNE_AFTER_SEQUENCE_MERGE_TASKS", ["inference.tasks.sequence_verdicts_refresh"]
+    ),
+    # Jobs queued with the ids of new partner labels (a doubtful correction goes to an expert for a
+    # check).
+    "AFTER_PARTNER_LABEL_TASKS": env_list(
+        "FAUNE_AFTER_PARTNER_LABEL_TASKS", ["inference.tasks.partner_labels_route"]
+    ),
+    # Adds each image's pre-label (predicted_taxon_id, predicted_score, predicted_category, null
+    # when none; and predicted_zero_shot) to a queryset of images, by dotted path: the image list
+    # shows and filters pre-labels without importing the app that makes them.
     "PRELABEL_COLUMNS": "inference.selectors.with_production_prediction",
-    # Share of review tasks given to two experts, blind, to measure agreement; disagreements go to a coordinator.
+    # Share of review tasks given to two experts, blind, to measure agreement; disagreements go to a
+    # coordinator.
     "DOUBLE_REVIEW_FRACTION": env_float("FAUNE_DOUBLE_REVIEW_FRACTION", 0.1),
-    # A blind second review that waited this long for another expert of its taxon is offered to every expert
-    # and coordinator: a taxon with a single expert must not keep its double reviews waiting forever.
+    # A blind second review that waited this long for another expert of its taxon is offered to
+    # every expert and coordinator: a taxon with a single expert must not keep its double reviews
+    # waiting forever.
     "SECOND_OPINION_WAIT_HOURS": env_float("FAUNE_SECOND_OPINION_WAIT_HOURS", 48.0, minimum=0.0),
-    # Above this many unlabelled candidates, selection looks only at the neighbourhood of labelled images (SEALS):
-    # SELECTION_NEIGHBOURS of each of LIMIT / NEIGHBOURS labelled images. What a pick costs grows with this number.
+    # Above this many unlabelled candidates, selection looks only at the neighbourhood of labelled
+    # images (SEALS): SELECTION_NEIGHBOURS of each of LIMIT / NEIGHBOURS labelled images. What a
+    # pick costs grows with this number.
     "SELECTION_SCAN_LIMIT": env_int("FAUNE_SELECTION_SCAN_LIMIT", 100_000, minimum=100),
     "SELECTION_NEIGHBOURS": env_int("FAUNE_SELECTION_NEIGHBOURS", 100, minimum=1),
     "NEAR_DUPLICATE_COSINE": env_float("FAUNE_NEAR_DUPLICATE_COSINE", 0.97),
-    # Promotion gate: a candidate goes to production by itself only if it can say every class production says
-    # and the pool holds, the lower end of the 95% bootstrap interval of its macro-F1 difference to production
-    # (paired, over test sequences) is above -GATE_MACRO_F1_MARGIN, and no class with at least GATE_MIN_SUPPORT
-    # test images loses more than GATE_MAX_RECALL_DROP of recall.
+    # Promotion gate: a candidate goes to production by itself only if it can say every class
+    # production says and the pool holds, the lower end of the 95% bootstrap interval of its
+    # macro-F1 difference to production (paired, over test sequences) is above
+    # -GATE_MACRO_F1_MARGIN, and no class with at least GATE_MIN_SUPPORT test images loses more than
+    # GATE_MAX_RECALL_DROP of recall.
     "AUTO_PROMOTE": env_bool("FAUNE_AUTO_PROMOTE", True),
     "GATE_MACRO_F1_MARGIN": env_float("FAUNE_GATE_MACRO_F1_MARGIN", 0.01),
     "GATE_MAX_RECALL_DROP": env_float("FAUNE_GATE_MAX_RECALL_DROP", 0.05),
     "GATE_MIN_SUPPORT": env_int("FAUNE_GATE_MIN_SUPPORT", 20, minimum=1),
-    # Periodic rounds: checked every ROUND_CADENCE_MINUTES, started when this many new expert labels arrived.
+    # Periodic rounds: checked every ROUND_CADENCE_MINUTES, started when this many new expert labels
+    # arrived.
     "ROUND_CADENCE_MINUTES": env_int("FAUNE_ROUND_CADENCE_MINUTES", 24 * 60, minimum=1),
     "ROUND_MIN_NEW_EXPERT_LABELS": env_int("FAUNE_ROUND_MIN_NEW_EXPERT_LABELS", 500, minimum=1),
     "ROUND_STALE_MINUTES": env_int("FAUNE_ROUND_STALE_MINUTES", 30, minimum=1),
     # A round is one long task (training cannot be cut into chunks); this is its own time limit.
     "ROUND_TIMEOUT_S": env_int("FAUNE_ROUND_TIMEOUT_S", 24 * 3600, minimum=60),
-    # Jobs (see faune_platform/jobs.py): each chunk works about JOB_CHUNK_S seconds, then queues the next one.
-    # A running job with no heartbeat for JOB_STALE_S lost its worker: the sweep, every JOB_SWEEP_MINUTES,
-    # queues it again, at most JOB_MAX_RESUMES times.
+    # Jobs (see faune_platform/jobs.py): each chunk works about JOB_CHUNK_S seconds, then queues the
+    # next one. A running job with no heartbeat for JOB_STALE_S lost its worker: the sweep, every
+    # JOB_SWEEP_MINUTES, queues it again, at most JOB_MAX_RESUMES times.
     "JOB_CHUNK_S": env_float("FAUNE_JOB_CHUNK_S", 60.0),
     "JOB_STALE_S": env_float("FAUNE_JOB_STALE_S", 180.0),
     "JOB_MAX_RESUMES": env_int("FAUNE_JOB_MAX_RESUMES", 3, minimum=0),
     "JOB_SWEEP_MINUTES": env_int("FAUNE_JOB_SWEEP_MINUTES", 2, minimum=1),
-    "JOB_SWEEPS": env_list("FAUNE_JOB_SWEEPS", ["inference.tasks.jobs_sweep", "annotation.tasks.jobs_sweep",
-                                                "training.tasks.jobs_sweep"]),
+    "JOB_SWEEPS": env_list(
+        "FAUNE_JOB_SWEEPS",
+        ["inference.tasks.jobs_sweep", "annotation.tasks.jobs_sweep", "training.tasks.jobs_sweep"],
+    ),
     "JOB_TIMEOUT_S": _JOB_TIMEOUT_S,
-    # Fault tests only (faune_platform/failpoints.py): where a worker stops so that the test can kill it.
+    # Fault tests only (faune_platform/failpoints.py): where a worker stops so that the test can
+    # kill it.
     "FAILPOINTS": frozenset(env_list("FAUNE_FAILPOINTS", [])),
 }
 

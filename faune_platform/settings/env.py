@@ -1,4 +1,6 @@
-"""Typed readers for environment variables: a bad value stops start-up with a message, never a guess."""
+"""Typed readers for environment variables: a bad value stops start-up with a message, never a
+guess."""
+
 import math
 import os
 from pathlib import Path
@@ -22,7 +24,9 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean; use one of 1/0, true/false, yes/no, on/off")
+    raise ImproperlyConfigured(
+        f"{name}={raw!r} is not a boolean; use one of 1/0, true/false, yes/no, on/off"
+    )
 
 
 def env_int(name: str, default: int, *, minimum: int | None = None) -> int:

@@ -1,6 +1,7 @@
-"""The secret key: from FAUNE_SECRET_KEY, else from a file in the data dir written once, before Django loads, by
-`manage.py bootstrap`. No silent fallback: a key that changed between the process that queues a job and the
-worker that runs it would make the worker drop the job as badly signed."""
+"""The secret key: from FAUNE_SECRET_KEY, else from a file in the data dir written once, before
+Django loads, by `manage.py bootstrap`. No silent fallback: a key that changed between the process
+that queues a job and the worker that runs it would make the worker drop the job as badly signed."""
+
 import os
 import secrets
 from pathlib import Path
@@ -28,8 +29,10 @@ def secret_key_read(folder: Path) -> str:
     path = secret_key_file(folder)
     if path.exists():
         return path.read_text().strip()
-    raise ImproperlyConfigured(f"No secret key in {path}: run `make setup` (or `python manage.py bootstrap`) "
-                               "once for this data dir, or set FAUNE_SECRET_KEY.")
+    raise ImproperlyConfigured(
+        f"No secret key in {path}: run `make setup` (or `python manage.py bootstrap`) "
+        "once for this data dir, or set FAUNE_SECRET_KEY."
+    )
 
 
 def secret_key_ensure(folder: Path) -> bool:

@@ -1,15 +1,18 @@
 """Test settings: fast hashing, jobs run inline, everything written to a throw-away data dir."""
+
 import os
 import tempfile
 from pathlib import Path
 
-# The base settings refuse to start without a key; tests use a fixed one (worker subprocesses get it too).
+# The base settings refuse to start without a key; tests use a fixed one (worker subprocesses get it
+# too).
 os.environ.setdefault("FAUNE_SECRET_KEY", "test-only-secret")
 
 from faune_platform.settings.base import *  # noqa: E402, F403
 from faune_platform.settings.base import _SQLITE_OPTIONS, DATABASES, Q_CLUSTER  # noqa: E402
 
-# Tests never touch the checkout's var/: each run gets its own folder (pytest's conftest removes it).
+# Tests never touch the checkout's var/: each run gets its own folder (pytest's conftest removes
+# it).
 DATA_DIR = Path(tempfile.mkdtemp(prefix="faune-test-"))
 MEDIA_ROOT = DATA_DIR / "media"
 IMPORTS_DIR = DATA_DIR / "imports"
@@ -26,6 +29,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 
-# Pre-labelling after every upload would load a model in every test, and double review would make single-review
-# tests depend on a hash: the tests that need them switch them back on.
+# Pre-labelling after every upload would load a model in every test, and double review would make
+# single-review tests depend on a hash: the tests that need them switch them back on.
 FAUNE = {**FAUNE, "AFTER_INGEST_TASKS": [], "DOUBLE_REVIEW_FRACTION": 0.0}  # noqa: F405

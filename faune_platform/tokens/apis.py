@@ -1,4 +1,6 @@
-"""API tokens over the API: obtain one with a user name and password (throttled), list, create, revoke."""
+"""API tokens over the API: obtain one with a user name and password (throttled), list, create,
+revoke."""
+
 from collections.abc import Mapping
 
 from django.http import Http404
@@ -10,7 +12,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from faune_platform.throttle import client_address, login_failure_record, login_lockout, login_success_record
+from faune_platform.throttle import (
+    client_address,
+    login_failure_record,
+    login_lockout,
+    login_success_record,
+)
 from faune_platform.tokens.services import NewToken, api_token_create, api_token_revoke, tokens_of
 
 
@@ -24,7 +31,8 @@ class TokenSerializer(serializers.Serializer):
 
 
 class TokenCreatedSerializer(TokenSerializer):
-    """A token just created: the only answer that carries its secret (`token`, DRF's name for it)."""
+    """A token just created: the only answer that carries its secret (`token`, DRF's name for
+    it)."""
 
     token = serializers.SerializerMethodField()
 
@@ -33,18 +41,21 @@ class TokenCreatedSerializer(TokenSerializer):
 
 
 def _created(new: NewToken) -> Response:
-    return Response(TokenCreatedSerializer(new.token, context={"secret": new.secret}).data,
-                    status=status.HTTP_201_CREATED)
+    return Response(
+        TokenCreatedSerializer(new.token, context={"secret": new.secret}).data,
+        status=status.HTTP_201_CREATED,
+    )
 
 
 def _username_of(data: object) -> str:
-    """The name failures are counted against; a JSON body that is not an object has none (the serializer then
-    refuses it with a 400, like a wrong password)."""
+    """The name failures are counted against; a JSON body that is not an object has none (the
+    serializer then refuses it with a 400, like a wrong password)."""
     return str(data.get("username", "")) if isinstance(data, Mapping) else ""
 
 
 class TokenObtainApi(APIView):
-    """POST `username`, `password`: a new token named "api-token" (the answer keeps DRF's `token` field)."""
+    """POST `username`, `password`: a new token named "api-token" (the answer keeps DRF's `token`
+    field)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -55,12 +66,17 @@ class TokenObtainApi(APIView):
         username, address = _username_of(request.data), client_address(request)
         lockout = login_lockout(username=username, address=address)
         if lockout is not None:
-            return Response({"detail": lockout.message}, status=status.HTTP_429_TOO_MANY_REQUESTS,
-                            headers={"Retry-After": str(lockout.retry_after_s)})
+            return Response(
+                {"detail": lockout.message},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(lockout.retry_after_s)},
+            )
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
         if not serializer.is_valid():
             login_failure_record(username=username, address=address)
-            return Response({"detail": _("Wrong user name or password."), **serializer.errors}, status=400)
+            return Response(
+                {"detail": _("Wrong user name or password."), **serializer.errors}, status=400
+            )
         user = serializer.validated_data["user"]
         login_success_record(username=username, address=address)
         return _created(api_token_create(user=user))
@@ -68,7 +84,9 @@ class TokenObtainApi(APIView):
 
 class TokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
-    days = serializers.IntegerField(required=False)  # its range is the service's (settings may change it)
+    days = serializers.IntegerField(
+        required=False
+    )  # its range is the service's (settings may change it)
 
 
 class TokenListApi(APIView):

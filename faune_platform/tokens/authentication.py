@@ -1,4 +1,6 @@
-"""DRF authentication with our API tokens, read from the same `Authorization: Token <secret>` header as DRF's."""
+"""DRF authentication with our API tokens, read from the same `Authorization: Token <secret>` header
+as DRF's."""
+
 from django.contrib.auth.models import User
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed

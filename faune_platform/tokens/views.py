@@ -1,4 +1,5 @@
 """The API tokens page: a person's own tokens, made (the secret shown once), listed and revoked."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,15 +16,21 @@ from faune_platform.tokens.services import api_token_create, api_token_revoke, t
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_tokens_page(request: HttpRequest) -> HttpResponse:
-    """The secret of a new token is rendered in the answer to the POST itself, never kept (not even in the
-    session table): leaving the page loses it, which the page says."""
-    form = TokenForm(request.POST if request.method == "POST" else None)  # an empty POST is still a POST
+    """The secret of a new token is rendered in the answer to the POST itself, never kept (not even
+    in the session table): leaving the page loses it, which the page says."""
+    form = TokenForm(
+        request.POST if request.method == "POST" else None
+    )  # an empty POST is still a POST
     new = None
     if request.method == "POST" and form.is_valid():
         new = api_token_create(user=request.user, **form.cleaned_data)
         form = TokenForm()
-    return render(request, "tokens/api_tokens.html", {"form": form, "tokens": tokens_of(request.user), "new": new},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "tokens/api_tokens.html",
+        {"form": form, "tokens": tokens_of(request.user), "new": new},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required

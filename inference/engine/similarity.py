@@ -1,7 +1,9 @@
-"""FAISS indexes of embeddings: exact inner product while the pool is small, an inverted file of 8-bit
-quantised vectors beyond (about 1.3 KB a vector at width 1280, so a million fit in under 2 GB).
+"""FAISS indexes of embeddings: exact inner product while the pool is small, an inverted file of
+8-bit quantised vectors beyond (about 1.3 KB a vector at width 1280, so a million fit in under 2
+GB).
 
 Vectors are L2-normalised before they enter, so inner product is cosine similarity."""
+
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +41,9 @@ class VectorIndex:
         count, dim = training.shape
         nlist = int(min(16384, max(16, math.sqrt(count))))  # ~1,000 lists for a million vectors
         quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit,
-                                              faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
         sample = training
         if count > 48 * nlist:  # k-means needs ~40 points a centroid, not the whole pool
             rows = np.random.default_rng(seed).choice(count, 48 * nlist, replace=False)
@@ -50,7 +53,9 @@ class VectorIndex:
         return cls(index)
 
     @classmethod
-    def build(cls, ids: np.ndarray, vectors: np.ndarray, *, exact_limit: int = EXACT_LIMIT) -> "VectorIndex":
+    def build(
+        cls, ids: np.ndarray, vectors: np.ndarray, *, exact_limit: int = EXACT_LIMIT
+    ) -> "VectorIndex":
         built = cls.exact(vectors.shape[1]) if len(ids) <= exact_limit else cls.approximate(vectors)
         built.add(ids, vectors)
         return built
@@ -73,8 +78,9 @@ class VectorIndex:
         self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))  # type: ignore[arg-type]
 
     def search(self, queries: np.ndarray, k: int, *, nprobe: int | None = None) -> Neighbours:
-        """The k most similar stored vectors of each query. `nprobe` (inverted files only): lists visited, fewer
-        for a rougher, faster search; passed per call, so threads sharing the index never see each other's."""
+        """The k most similar stored vectors of each query. `nprobe` (inverted files only): lists
+        visited, fewer for a rougher, faster search; passed per call, so threads sharing the index
+        never see each other's."""
         params = None
         if nprobe and self.kind != "exact":
             params = faiss.SearchParametersIVF()

@@ -1,5 +1,6 @@
-"""How arrays are kept in database rows: float16 bytes (half the size, precision enough for logits and
-L2-normalised embeddings)."""
+"""How arrays are kept in database rows: float16 bytes (half the size, precision enough for logits
+and L2-normalised embeddings)."""
+
 import numpy as np
 
 

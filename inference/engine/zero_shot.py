@@ -1,9 +1,11 @@
 """Pre-labels before any head is trained: ImageNet's 1,000 classes summed onto our taxa.
 
-The table maps each taxon slug to the ImageNet-1k class indices that depict it. Taxa with no ImageNet
-counterpart (red deer, roe deer, chamois, goat, genet, nutria, human, empty) are absent: the zero-shot version
-cannot predict them, and every page marks its labels as zero-shot. Probability mass on unmapped ImageNet
-classes is kept as an "other" remainder so that scores stay honest (a jeep photo is not 90% fox)."""
+The table maps each taxon slug to the ImageNet-1k class indices that depict it. Taxa with no
+ImageNet counterpart (red deer, roe deer, chamois, goat, genet, nutria, human, empty) are absent:
+the zero-shot version cannot predict them, and every page marks its labels as zero-shot. Probability
+mass on unmapped ImageNet classes is kept as an "other" remainder so that scores stay honest (a jeep
+photo is not 90% fox)."""
+
 import numpy as np
 
 BIRD_INDICES = [*range(7, 25), *range(80, 101), *range(127, 147)]
@@ -28,8 +30,30 @@ IMAGENET_TO_TAXON: dict[str, list[int]] = {
     "fox": [277, 278, 279, 280],
     "wild-boar": [341, 342, 343],  # hog, wild boar, warthog
     "cow": [345, 346, 347],  # ox, water buffalo, bison
-    "vehicle": [407, 436, 468, 511, 555, 569, 595, 609, 627, 656, 661, 665, 670, 671, 675, 717, 734, 751, 817,
-                864, 866, 867],
+    "vehicle": [
+        407,
+        436,
+        468,
+        511,
+        555,
+        569,
+        595,
+        609,
+        627,
+        656,
+        661,
+        665,
+        670,
+        671,
+        675,
+        717,
+        734,
+        751,
+        817,
+        864,
+        866,
+        867,
+    ],
 }
 
 
@@ -39,11 +63,14 @@ def zero_shot_slugs(available: set[str]) -> list[str]:
 
 
 def imagenet_to_taxa(imagenet_logits: np.ndarray, slugs: list[str]) -> np.ndarray:
-    """Log-probabilities over `slugs`: summed ImageNet probabilities, not renormalised, so the mass left on
-    unmapped ImageNet classes keeps every score low when the photo shows none of our taxa."""
+    """Log-probabilities over `slugs`: summed ImageNet probabilities, not renormalised, so the mass
+    left on unmapped ImageNet classes keeps every score low when the photo shows none of our
+    taxa."""
     shifted = imagenet_logits - imagenet_logits.max(axis=-1, keepdims=True)
     probabilities = np.exp(shifted)
     probabilities /= probabilities.sum(axis=-1, keepdims=True)
-    mapped = np.stack([probabilities[..., IMAGENET_TO_TAXON[slug]].sum(axis=-1) for slug in slugs], axis=-1)
+    mapped = np.stack(
+        [probabilities[..., IMAGENET_TO_TAXON[slug]].sum(axis=-1) for slug in slugs], axis=-1
+    )
     log_probabilities: np.ndarray = np.log(np.clip(mapped, 1e-12, None))
     return log_probabilities

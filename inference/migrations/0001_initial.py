@@ -6,151 +6,396 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('annotation', '0003_organisation_undefined_threshold'),
+        ("annotation", "0003_organisation_undefined_threshold"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ModelVersion',
+            name="ModelVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120)),
-                ('version', models.CharField(max_length=40)),
-                ('backbone', models.JSONField(help_text='BackboneSpec: timm name, input size, interpolation, mean/std, crop.')),
-                ('head_kind', models.CharField(choices=[('zero_shot', 'zero-shot (ImageNet classes mapped onto taxa)'), ('checkpoint', 'classifier from a checkpoint file'), ('trained_head', 'head trained on frozen embeddings')], max_length=14)),
-                ('artifacts', models.JSONField(blank=True, default=dict, help_text='role -> {path, sha256} of each file.')),
-                ('detector', models.JSONField(blank=True, default=dict, help_text='{path, sha256, image_size} when one runs.')),
-                ('temperature', models.FloatField(default=1.0)),
-                ('status', models.CharField(choices=[('candidate', 'candidate'), ('production', 'production'), ('archived', 'archived'), ('rejected', 'rejected')], default='candidate', max_length=10)),
-                ('notes', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('promoted_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120)),
+                ("version", models.CharField(max_length=40)),
+                (
+                    "backbone",
+                    models.JSONField(
+                        help_text="BackboneSpec: timm name, input size, interpolation, mean/std, crop."
+                    ),
+                ),
+                (
+                    "head_kind",
+                    models.CharField(
+                        choices=[
+                            ("zero_shot", "zero-shot (ImageNet classes mapped onto taxa)"),
+                            ("checkpoint", "classifier from a checkpoint file"),
+                            ("trained_head", "head trained on frozen embeddings"),
+                        ],
+                        max_length=14,
+                    ),
+                ),
+                (
+                    "artifacts",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="role -> {path, sha256} of each file."
+                    ),
+                ),
+                (
+                    "detector",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="{path, sha256, image_size} when one runs.",
+                    ),
+                ),
+                ("temperature", models.FloatField(default=1.0)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("candidate", "candidate"),
+                            ("production", "production"),
+                            ("archived", "archived"),
+                            ("rejected", "rejected"),
+                        ],
+                        default="candidate",
+                        max_length=10,
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("promoted_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='ModelClass',
+            name="ModelClass",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('index', models.PositiveIntegerField()),
-                ('taxon', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='annotation.taxon')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='classes', to='inference.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("index", models.PositiveIntegerField()),
+                (
+                    "taxon",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="annotation.taxon"
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="classes",
+                        to="inference.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['version', 'index'],
+                "ordering": ["version", "index"],
             },
         ),
         migrations.CreateModel(
-            name='Prediction',
+            name="Prediction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('category', models.CharField(help_text='animal / human / vehicle / empty', max_length=8)),
-                ('score', models.FloatField()),
-                ('top', models.JSONField(default=list, help_text='[[taxon id, probability], ...], best first, up to 5.')),
-                ('logits', models.BinaryField(blank=True, help_text='float16 class logits.', null=True)),
-                ('box_source', models.CharField(choices=[('detector', 'detector'), ('megadetector_json', 'imported MegaDetector output'), ('pool', 'box from the labelled pool'), ('whole_image', 'whole image')], default='whole_image', max_length=20)),
-                ('box', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('image', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='predictions', to='annotation.image')),
-                ('taxon', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='annotation.taxon')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='predictions', to='inference.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "category",
+                    models.CharField(help_text="animal / human / vehicle / empty", max_length=8),
+                ),
+                ("score", models.FloatField()),
+                (
+                    "top",
+                    models.JSONField(
+                        default=list,
+                        help_text="[[taxon id, probability], ...], best first, up to 5.",
+                    ),
+                ),
+                (
+                    "logits",
+                    models.BinaryField(blank=True, help_text="float16 class logits.", null=True),
+                ),
+                (
+                    "box_source",
+                    models.CharField(
+                        choices=[
+                            ("detector", "detector"),
+                            ("megadetector_json", "imported MegaDetector output"),
+                            ("pool", "box from the labelled pool"),
+                            ("whole_image", "whole image"),
+                        ],
+                        default="whole_image",
+                        max_length=20,
+                    ),
+                ),
+                ("box", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "image",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="predictions",
+                        to="annotation.image",
+                    ),
+                ),
+                (
+                    "taxon",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="annotation.taxon",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="predictions",
+                        to="inference.modelversion",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PrelabelRun',
+            name="PrelabelRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'queued'), ('running', 'running'), ('done', 'done'), ('failed', 'failed')], default='queued', max_length=8)),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('done', models.PositiveIntegerField(default=0)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('batch', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='annotation.uploadbatch')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='inference.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("running", "running"),
+                            ("done", "done"),
+                            ("failed", "failed"),
+                        ],
+                        default="queued",
+                        max_length=8,
+                    ),
+                ),
+                ("total", models.PositiveIntegerField(default=0)),
+                ("done", models.PositiveIntegerField(default=0)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "batch",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="annotation.uploadbatch",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="inference.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='SequencePrediction',
+            name="SequencePrediction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('category', models.CharField(max_length=8)),
-                ('score', models.FloatField()),
-                ('undefined', models.BooleanField(default=False, help_text="Top score under the organisation's threshold.")),
-                ('top', models.JSONField(default=list)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('sequence', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='predictions', to='annotation.sequence')),
-                ('taxon', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='annotation.taxon')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='inference.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("category", models.CharField(max_length=8)),
+                ("score", models.FloatField()),
+                (
+                    "undefined",
+                    models.BooleanField(
+                        default=False, help_text="Top score under the organisation's threshold."
+                    ),
+                ),
+                ("top", models.JSONField(default=list)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "sequence",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="predictions",
+                        to="annotation.sequence",
+                    ),
+                ),
+                (
+                    "taxon",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="annotation.taxon",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="inference.modelversion"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Detection',
+            name="Detection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('detector', 'detector'), ('megadetector_json', 'imported MegaDetector output'), ('pool', 'box from the labelled pool'), ('whole_image', 'whole image')], max_length=20)),
-                ('detector', models.CharField(blank=True, help_text='Which weights or file produced it.', max_length=120)),
-                ('category', models.CharField(max_length=8)),
-                ('confidence', models.FloatField()),
-                ('box_x', models.FloatField()),
-                ('box_y', models.FloatField()),
-                ('box_w', models.FloatField()),
-                ('box_h', models.FloatField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('image', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='detections', to='annotation.image')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("detector", "detector"),
+                            ("megadetector_json", "imported MegaDetector output"),
+                            ("pool", "box from the labelled pool"),
+                            ("whole_image", "whole image"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "detector",
+                    models.CharField(
+                        blank=True, help_text="Which weights or file produced it.", max_length=120
+                    ),
+                ),
+                ("category", models.CharField(max_length=8)),
+                ("confidence", models.FloatField()),
+                ("box_x", models.FloatField()),
+                ("box_y", models.FloatField()),
+                ("box_w", models.FloatField()),
+                ("box_h", models.FloatField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "image",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="detections",
+                        to="annotation.image",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-confidence'],
-                'indexes': [models.Index(fields=['image', 'source'], name='inference_d_image_i_6994c2_idx')],
+                "ordering": ["-confidence"],
+                "indexes": [
+                    models.Index(fields=["image", "source"], name="inference_d_image_i_6994c2_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Embedding',
+            name="Embedding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('backbone_key', models.CharField(max_length=160)),
-                ('vector', models.BinaryField(help_text='float16, L2-normalised.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('image', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='embeddings', to='annotation.image')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("backbone_key", models.CharField(max_length=160)),
+                ("vector", models.BinaryField(help_text="float16, L2-normalised.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "image",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="embeddings",
+                        to="annotation.image",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['backbone_key', 'id'], name='inference_e_backbon_47cd2f_idx')],
-                'constraints': [models.UniqueConstraint(fields=('image', 'backbone_key'), name='one_embedding_per_backbone')],
+                "indexes": [
+                    models.Index(
+                        fields=["backbone_key", "id"], name="inference_e_backbon_47cd2f_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("image", "backbone_key"), name="one_embedding_per_backbone"
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='modelversion',
-            constraint=models.UniqueConstraint(fields=('name', 'version'), name='model_version_unique'),
+            model_name="modelversion",
+            constraint=models.UniqueConstraint(
+                fields=("name", "version"), name="model_version_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='modelversion',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'production')), fields=('status',), name='one_production_version'),
+            model_name="modelversion",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "production")),
+                fields=("status",),
+                name="one_production_version",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='modelclass',
-            constraint=models.UniqueConstraint(fields=('version', 'index'), name='class_index_unique'),
+            model_name="modelclass",
+            constraint=models.UniqueConstraint(
+                fields=("version", "index"), name="class_index_unique"
+            ),
         ),
         migrations.AddIndex(
-            model_name='prediction',
-            index=models.Index(fields=['version', 'taxon', 'score'], name='inference_p_version_fde1e1_idx'),
+            model_name="prediction",
+            index=models.Index(
+                fields=["version", "taxon", "score"], name="inference_p_version_fde1e1_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='prediction',
-            constraint=models.UniqueConstraint(fields=('image', 'version'), name='one_prediction_per_version'),
+            model_name="prediction",
+            constraint=models.UniqueConstraint(
+                fields=("image", "version"), name="one_prediction_per_version"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sequenceprediction',
-            constraint=models.UniqueConstraint(fields=('sequence', 'version'), name='one_sequence_prediction'),
+            model_name="sequenceprediction",
+            constraint=models.UniqueConstraint(
+                fields=("sequence", "version"), name="one_sequence_prediction"
+            ),
         ),
     ]

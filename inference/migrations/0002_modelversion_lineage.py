@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inference', '0001_initial'),
+        ("inference", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='modelversion',
-            name='lineage',
-            field=models.JSONField(blank=True, default=dict, help_text='Parent version, label snapshot, seed, hyper-parameters, code version: what reproduces this version.'),
+            model_name="modelversion",
+            name="lineage",
+            field=models.JSONField(
+                blank=True,
+                default=dict,
+                help_text="Parent version, label snapshot, seed, hyper-parameters, code version: what reproduces this version.",
+            ),
         ),
     ]

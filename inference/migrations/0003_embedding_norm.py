@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inference', '0002_modelversion_lineage'),
+        ("inference", "0002_modelversion_lineage"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='embedding',
-            name='norm',
-            field=models.FloatField(default=1.0, help_text="The L2 norm removed from `vector`: vector x norm is the raw pooled feature that the backbone's own head sees."),
+            model_name="embedding",
+            name="norm",
+            field=models.FloatField(
+                default=1.0,
+                help_text="The L2 norm removed from `vector`: vector x norm is the raw pooled feature that the backbone's own head sees.",
+            ),
         ),
     ]

@@ -4,30 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inference', '0004_selectionbatch'),
+        ("inference", "0004_selectionbatch"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='selectionbatch',
-            name='error',
+            model_name="selectionbatch",
+            name="error",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='selectionbatch',
-            name='finished_at',
+            model_name="selectionbatch",
+            name="finished_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='selectionbatch',
-            name='restricted',
-            field=models.BooleanField(default=False, help_text='Candidates were limited to the neighbourhood of labelled images (pool too large to scan).'),
+            model_name="selectionbatch",
+            name="restricted",
+            field=models.BooleanField(
+                default=False,
+                help_text="Candidates were limited to the neighbourhood of labelled images (pool too large to scan).",
+            ),
         ),
         migrations.AddField(
-            model_name='selectionbatch',
-            name='status',
-            field=models.CharField(choices=[('queued', 'queued'), ('running', 'running'), ('done', 'done'), ('failed', 'failed')], default='done', max_length=8),
+            model_name="selectionbatch",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "queued"),
+                    ("running", "running"),
+                    ("done", "done"),
+                    ("failed", "failed"),
+                ],
+                default="done",
+                max_length=8,
+            ),
         ),
     ]

@@ -6,98 +6,162 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0006_current_label_and_merges'),
-        ('inference', '0005_selection_batch_status'),
+        ("annotation", "0006_current_label_and_merges"),
+        ("inference", "0005_selection_batch_status"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ModelStatusChange',
+            name="ModelStatusChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(blank=True, max_length=10)),
-                ('to_status', models.CharField(choices=[('candidate', 'candidate'), ('production', 'production'), ('archived', 'archived'), ('rejected', 'rejected')], max_length=10)),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("from_status", models.CharField(blank=True, max_length=10)),
+                (
+                    "to_status",
+                    models.CharField(
+                        choices=[
+                            ("candidate", "candidate"),
+                            ("production", "production"),
+                            ("archived", "archived"),
+                            ("rejected", "rejected"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.RemoveField(
-            model_name='sequenceprediction',
-            name='undefined',
+            model_name="sequenceprediction",
+            name="undefined",
         ),
         migrations.AddField(
-            model_name='embedding',
-            name='box',
-            field=models.JSONField(blank=True, help_text='The crop it was computed on ([x, y, w, h]); null: the whole image.', null=True),
+            model_name="embedding",
+            name="box",
+            field=models.JSONField(
+                blank=True,
+                help_text="The crop it was computed on ([x, y, w, h]); null: the whole image.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='embedding',
-            name='box_source',
-            field=models.CharField(blank=True, help_text='Where that box came from; empty for embeddings stored before crops were recorded (never reused without one).', max_length=20),
+            model_name="embedding",
+            name="box_source",
+            field=models.CharField(
+                blank=True,
+                help_text="Where that box came from; empty for embeddings stored before crops were recorded (never reused without one).",
+                max_length=20,
+            ),
         ),
         migrations.AddField(
-            model_name='prelabelrun',
-            name='cursor',
+            model_name="prelabelrun",
+            name="cursor",
             field=models.BigIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='prelabelrun',
-            name='heartbeat_at',
-            field=models.DateTimeField(blank=True, help_text='Last sign of life of the worker.', null=True),
+            model_name="prelabelrun",
+            name="heartbeat_at",
+            field=models.DateTimeField(
+                blank=True, help_text="Last sign of life of the worker.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='prelabelrun',
-            name='resumes',
-            field=models.PositiveSmallIntegerField(default=0, help_text='Times the job was queued again after its worker stopped.'),
+            model_name="prelabelrun",
+            name="resumes",
+            field=models.PositiveSmallIntegerField(
+                default=0, help_text="Times the job was queued again after its worker stopped."
+            ),
         ),
         migrations.AddField(
-            model_name='prelabelrun',
-            name='token',
-            field=models.CharField(blank=True, help_text='Only the task carrying it may work the job.', max_length=32),
+            model_name="prelabelrun",
+            name="token",
+            field=models.CharField(
+                blank=True, help_text="Only the task carrying it may work the job.", max_length=32
+            ),
         ),
         migrations.AddField(
-            model_name='selectionbatch',
-            name='heartbeat_at',
-            field=models.DateTimeField(blank=True, help_text='Last sign of life of the worker.', null=True),
+            model_name="selectionbatch",
+            name="heartbeat_at",
+            field=models.DateTimeField(
+                blank=True, help_text="Last sign of life of the worker.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='selectionbatch',
-            name='resumes',
-            field=models.PositiveSmallIntegerField(default=0, help_text='Times the job was queued again after its worker stopped.'),
+            model_name="selectionbatch",
+            name="resumes",
+            field=models.PositiveSmallIntegerField(
+                default=0, help_text="Times the job was queued again after its worker stopped."
+            ),
         ),
         migrations.AddField(
-            model_name='selectionbatch',
-            name='token',
-            field=models.CharField(blank=True, help_text='Only the task carrying it may work the job.', max_length=32),
+            model_name="selectionbatch",
+            name="token",
+            field=models.CharField(
+                blank=True, help_text="Only the task carrying it may work the job.", max_length=32
+            ),
         ),
         migrations.AlterField(
-            model_name='prelabelrun',
-            name='status',
-            field=models.CharField(choices=[('queued', 'queued'), ('running', 'running'), ('done', 'done'), ('failed', 'failed'), ('cancelled', 'cancelled')], default='queued', max_length=10),
+            model_name="prelabelrun",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "queued"),
+                    ("running", "running"),
+                    ("done", "done"),
+                    ("failed", "failed"),
+                    ("cancelled", "cancelled"),
+                ],
+                default="queued",
+                max_length=10,
+            ),
         ),
         migrations.AlterField(
-            model_name='selectionbatch',
-            name='status',
-            field=models.CharField(choices=[('queued', 'queued'), ('running', 'running'), ('done', 'done'), ('failed', 'failed'), ('cancelled', 'cancelled')], default='queued', max_length=10),
+            model_name="selectionbatch",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "queued"),
+                    ("running", "running"),
+                    ("done", "done"),
+                    ("failed", "failed"),
+                    ("cancelled", "cancelled"),
+                ],
+                default="queued",
+                max_length=10,
+            ),
         ),
         migrations.AddIndex(
-            model_name='prelabelrun',
-            index=models.Index(fields=['version', 'batch'], name='inference_p_version_8ac6b9_idx'),
+            model_name="prelabelrun",
+            index=models.Index(fields=["version", "batch"], name="inference_p_version_8ac6b9_idx"),
         ),
         migrations.AddField(
-            model_name='modelstatuschange',
-            name='changed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL),
+            model_name="modelstatuschange",
+            name="changed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='modelstatuschange',
-            name='version',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='status_changes', to='inference.modelversion'),
+            model_name="modelstatuschange",
+            name="version",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="status_changes",
+                to="inference.modelversion",
+            ),
         ),
     ]

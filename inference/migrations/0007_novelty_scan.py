@@ -6,39 +6,127 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inference', '0006_jobs_reuse_and_status_log'),
+        ("inference", "0006_jobs_reuse_and_status_log"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='NoveltyScan',
+            name="NoveltyScan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'queued'), ('running', 'running'), ('done', 'done'), ('failed', 'failed'), ('cancelled', 'cancelled')], default='queued', max_length=10)),
-                ('error', models.TextField(blank=True)),
-                ('token', models.CharField(blank=True, help_text='Only the task carrying it may work the job.', max_length=32)),
-                ('heartbeat_at', models.DateTimeField(blank=True, help_text='Last sign of life of the worker.', null=True)),
-                ('resumes', models.PositiveSmallIntegerField(default=0, help_text='Times the job was queued again after its worker stopped.')),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('seed', models.IntegerField(default=0)),
-                ('stage', models.CharField(blank=True, help_text='What the job is doing now, for the page.', max_length=60)),
-                ('scanned', models.PositiveIntegerField(default=0, help_text='Unsure unlabelled images looked at.')),
-                ('sampled', models.BooleanField(default=False, help_text='More were unsure: a sample was looked at.')),
-                ('labelled', models.PositiveIntegerField(default=0, help_text='Labelled images compared with.')),
-                ('possibly_new', models.PositiveIntegerField(default=0, help_text='Far from every labelled image, unsure.')),
-                ('joined', models.PositiveIntegerField(default=0, help_text='Unsure, not far, joined a cluster.')),
-                ('scattered', models.PositiveIntegerField(default=0, help_text='Possibly new, but in no cluster.')),
-                ('thresholds', models.JSONField(blank=True, default=dict)),
-                ('clusters', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='inference.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("running", "running"),
+                            ("done", "done"),
+                            ("failed", "failed"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                (
+                    "token",
+                    models.CharField(
+                        blank=True,
+                        help_text="Only the task carrying it may work the job.",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "heartbeat_at",
+                    models.DateTimeField(
+                        blank=True, help_text="Last sign of life of the worker.", null=True
+                    ),
+                ),
+                (
+                    "resumes",
+                    models.PositiveSmallIntegerField(
+                        default=0,
+                        help_text="Times the job was queued again after its worker stopped.",
+                    ),
+                ),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("seed", models.IntegerField(default=0)),
+                (
+                    "stage",
+                    models.CharField(
+                        blank=True,
+                        help_text="What the job is doing now, for the page.",
+                        max_length=60,
+                    ),
+                ),
+                (
+                    "scanned",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Unsure unlabelled images looked at."
+                    ),
+                ),
+                (
+                    "sampled",
+                    models.BooleanField(
+                        default=False, help_text="More were unsure: a sample was looked at."
+                    ),
+                ),
+                (
+                    "labelled",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Labelled images compared with."
+                    ),
+                ),
+                (
+                    "possibly_new",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Far from every labelled image, unsure."
+                    ),
+                ),
+                (
+                    "joined",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Unsure, not far, joined a cluster."
+                    ),
+                ),
+                (
+                    "scattered",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Possibly new, but in no cluster."
+                    ),
+                ),
+                ("thresholds", models.JSONField(blank=True, default=dict)),
+                ("clusters", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="inference.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
     ]

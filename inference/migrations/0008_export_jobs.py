@@ -6,40 +6,136 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inference', '0007_novelty_scan'),
+        ("inference", "0007_novelty_scan"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ExportJob',
+            name="ExportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'queued'), ('running', 'running'), ('done', 'done'), ('failed', 'failed'), ('cancelled', 'cancelled')], default='queued', max_length=10)),
-                ('error', models.TextField(blank=True)),
-                ('token', models.CharField(blank=True, help_text='Only the task carrying it may work the job.', max_length=32)),
-                ('heartbeat_at', models.DateTimeField(blank=True, help_text='Last sign of life of the worker.', null=True)),
-                ('resumes', models.PositiveSmallIntegerField(default=0, help_text='Times the job was queued again after its worker stopped.')),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('format', models.CharField(choices=[('camtrapdp', 'Camtrap DP 1.0.2 (zip)'), ('coco', 'COCO Camera Traps (JSON)'), ('deepfaune_csv', 'DeepFaune result table (CSV)'), ('deepfaune_xlsx', 'DeepFaune result table (XLSX)'), ('deepfaune_folders', 'images sorted into folders by class (zip)'), ('megadetector', 'MegaDetector batch output (JSON)')], max_length=20)),
-                ('scope', models.JSONField(blank=True, default=dict)),
-                ('options', models.JSONField(blank=True, default=dict)),
-                ('organisations', models.JSONField(blank=True, default=list, help_text='Ids of the organisations whose images the export may hold: downloading it needs access to each.')),
-                ('folder', models.CharField(blank=True, help_text="Where it is written; empty: the data folder's exports/<id>/.", max_length=500)),
-                ('stage', models.CharField(blank=True, max_length=60)),
-                ('total', models.PositiveIntegerField(default=0, help_text='Images in scope when it started.')),
-                ('done', models.PositiveIntegerField(default=0)),
-                ('cursor', models.BigIntegerField(default=0, help_text='Sequences up to this id are written.')),
-                ('state', models.JSONField(blank=True, default=dict)),
-                ('report', models.JSONField(blank=True, default=dict, help_text='Counts, and the metadata found missing.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('version', models.ForeignKey(blank=True, help_text='The production version whose predictions the export carries.', null=True, on_delete=django.db.models.deletion.SET_NULL, to='inference.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("running", "running"),
+                            ("done", "done"),
+                            ("failed", "failed"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                (
+                    "token",
+                    models.CharField(
+                        blank=True,
+                        help_text="Only the task carrying it may work the job.",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "heartbeat_at",
+                    models.DateTimeField(
+                        blank=True, help_text="Last sign of life of the worker.", null=True
+                    ),
+                ),
+                (
+                    "resumes",
+                    models.PositiveSmallIntegerField(
+                        default=0,
+                        help_text="Times the job was queued again after its worker stopped.",
+                    ),
+                ),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[
+                            ("camtrapdp", "Camtrap DP 1.0.2 (zip)"),
+                            ("coco", "COCO Camera Traps (JSON)"),
+                            ("deepfaune_csv", "DeepFaune result table (CSV)"),
+                            ("deepfaune_xlsx", "DeepFaune result table (XLSX)"),
+                            ("deepfaune_folders", "images sorted into folders by class (zip)"),
+                            ("megadetector", "MegaDetector batch output (JSON)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("scope", models.JSONField(blank=True, default=dict)),
+                ("options", models.JSONField(blank=True, default=dict)),
+                (
+                    "organisations",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Ids of the organisations whose images the export may hold: downloading it needs access to each.",
+                    ),
+                ),
+                (
+                    "folder",
+                    models.CharField(
+                        blank=True,
+                        help_text="Where it is written; empty: the data folder's exports/<id>/.",
+                        max_length=500,
+                    ),
+                ),
+                ("stage", models.CharField(blank=True, max_length=60)),
+                (
+                    "total",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Images in scope when it started."
+                    ),
+                ),
+                ("done", models.PositiveIntegerField(default=0)),
+                (
+                    "cursor",
+                    models.BigIntegerField(
+                        default=0, help_text="Sequences up to this id are written."
+                    ),
+                ),
+                ("state", models.JSONField(blank=True, default=dict)),
+                (
+                    "report",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Counts, and the metadata found missing.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The production version whose predictions the export carries.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="inference.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
     ]

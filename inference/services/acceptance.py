@@ -1,4 +1,6 @@
-"""Accepting pre-labels in bulk, or correcting many images to one taxon: one label event per image."""
+"""Accepting pre-labels in bulk, or correcting many images to one taxon: one label event per
+image."""
+
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -17,20 +19,38 @@ from inference.selectors import production_version
 @dataclass
 class Accepted:
     labelled: list[int] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)  # not visible, not editable, or nothing predicted
-    conflicts: dict[int, str] = field(default_factory=dict)  # {image id: who labelled it since it was shown}
+    skipped: list[int] = field(
+        default_factory=list
+    )  # not visible, not editable, or nothing predicted
+    conflicts: dict[int, str] = field(
+        default_factory=dict
+    )  # {image id: who labelled it since it was shown}
     decision: Decision | None = None  # what an undo takes back (None when nothing was labelled)
 
 
-def prelabels_accept(*, user: User, image_ids: list[int], taxon: Taxon | None = None,
-                     expected: dict[int, int] | None = None) -> Accepted:
-    """Label each image with its production pre-label (or with `taxon`, a correction). `expected` maps an image
-    to the label the user saw as current (0: none): an image someone labelled since is left alone and reported,
-    never overridden. Without it, no such check is made (the pages always send it)."""
+def prelabels_accept(
+    *,
+    user: User,
+    image_ids: list[int],
+    taxon: Taxon | None = None,
+    expected: dict[int, int] | None = None,
+) -> Accepted:
+    """Label each image with its production pre-label (or with `taxon`, a correction). `expected`
+    maps an image to the label the user saw as current (0: none): an image someone labelled since is
+    left alone and reported, never overridden. Without it, no such check is made (the pages always
+    send it)."""
     version, expected = production_version(), expected or {}
     images = images_visible_to(user).filter(pk__in=image_ids)
-    predicted = {p.image_id: p.taxon for p in Prediction.objects.filter(image__in=images, version=version)
-                 .select_related("taxon")} if version else {}
+    predicted = (
+        {
+            p.image_id: p.taxon
+            for p in Prediction.objects.filter(image__in=images, version=version).select_related(
+                "taxon"
+            )
+        }
+        if version
+        else {}
+    )
     result, events, given = Accepted(), [], Counter()
     with transaction.atomic():
         decision = decision_open(author=user, kind=DecisionKind.ACCEPT)
@@ -40,9 +60,17 @@ def prelabels_accept(*, user: User, image_ids: list[int], taxon: Taxon | None = 
                 continue
             try:
                 with transaction.atomic():
-                    events.append(annotation_add(image=image, taxon=chosen, author=user, announce=False,
-                                                 accept_prediction=taxon is None, decision=decision,
-                                                 expected_current_id=expected.get(image.pk)).pk)
+                    events.append(
+                        annotation_add(
+                            image=image,
+                            taxon=chosen,
+                            author=user,
+                            announce=False,
+                            accept_prediction=taxon is None,
+                            decision=decision,
+                            expected_current_id=expected.get(image.pk),
+                        ).pk
+                    )
             except LabelConflict as conflict:
                 result.conflicts[image.pk] = str(conflict)
                 continue
@@ -56,15 +84,19 @@ def prelabels_accept(*, user: User, image_ids: list[int], taxon: Taxon | None = 
 
 
 def _decision_end(decision: Decision, given: Counter, *, corrected: bool) -> Decision | None:
-    """Say what was saved ('Accepted 3 pre-labels: roe deer ×2, fox'); a decision that labelled nothing is
-    dropped in its own transaction, as if never opened."""
+    """Say what was saved ('Accepted 3 pre-labels: roe deer ×2, fox'); a decision that labelled
+    nothing is dropped in its own transaction, as if never opened."""
     if not given:
         decision.delete()
         return None
     what = ", ".join(name if n == 1 else f"{name} ×{n}" for name, n in given.most_common())
     total = sum(given.values())
     if corrected:
-        summary = ngettext("Corrected %(n)d image to %(what)s.", "Corrected %(n)d images to %(what)s.", total)
+        summary = ngettext(
+            "Corrected %(n)d image to %(what)s.", "Corrected %(n)d images to %(what)s.", total
+        )
     else:
-        summary = ngettext("Accepted %(n)d pre-label: %(what)s.", "Accepted %(n)d pre-labels: %(what)s.", total)
+        summary = ngettext(
+            "Accepted %(n)d pre-label: %(what)s.", "Accepted %(n)d pre-labels: %(what)s.", total
+        )
     return decision_close(decision, summary=summary % {"n": total, "what": what})

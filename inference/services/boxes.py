@@ -1,6 +1,7 @@
-"""Which part of each image gets classified, in DeepFaune's order of trust: a box from the labelled pool, then
-detections already stored (an imported MegaDetector file or an earlier detector run), then the version's own
-detector, else the whole image."""
+"""Which part of each image gets classified, in DeepFaune's order of trust: a box from the labelled
+pool, then detections already stored (an imported MegaDetector file or an earlier detector run),
+then the version's own detector, else the whole image."""
+
 from dataclasses import dataclass
 
 from PIL import Image as PILImage
@@ -24,43 +25,63 @@ WHOLE_IMAGE = BoxChoice(Category.ANIMAL, None, BoxSource.WHOLE_IMAGE)
 
 
 def detector_taxa() -> dict[str, Taxon | None]:
-    """The taxon that stands for each category the detector decides alone (its slug is the category's word),
-    read once per job."""
+    """The taxon that stands for each category the detector decides alone (its slug is the
+    category's word), read once per job."""
     taxa = Taxon.objects.in_bulk([category.value for category in NOT_ANIMAL], field_name="slug")
     return {category: taxa.get(category.value) for category in NOT_ANIMAL}
 
 
 def _pool_boxes(images: list[Image]) -> dict[int, BoxChoice]:
     found: dict[int, BoxChoice] = {}
-    rows = (Annotation.objects.filter(image__in=images, box_w__isnull=False).select_related("taxon")
-            .order_by("-created_at", "-pk"))
+    rows = (
+        Annotation.objects.filter(image__in=images, box_w__isnull=False)
+        .select_related("taxon")
+        .order_by("-created_at", "-pk")
+    )
     for label in rows:
         if label.image_id not in found:
             kind = label.taxon.kind
-            category = Category(kind) if kind in (Category.HUMAN, Category.VEHICLE) else Category.ANIMAL
+            category = (
+                Category(kind) if kind in (Category.HUMAN, Category.VEHICLE) else Category.ANIMAL
+            )
             found[label.image_id] = BoxChoice(category, label.box, BoxSource.POOL)
     return found
 
 
-def decide(detections: list[Detection] | list[FoundBox], *, threshold: float, source: str) -> BoxChoice:
-    """The best animal box above the threshold; else a person or vehicle; else the image is empty."""
+def decide(
+    detections: list[Detection] | list[FoundBox], *, threshold: float, source: str
+) -> BoxChoice:
+    """The best animal box above the threshold; else a person or vehicle; else the image is
+    empty."""
     found = [d for d in detections if d.category != DetectorCategory.EMPTY]
-    ranked = sorted((d for d in found if d.confidence >= threshold),
-                    key=lambda d: (d.category != DetectorCategory.ANIMAL, -d.confidence))
+    ranked = sorted(
+        (d for d in found if d.confidence >= threshold),
+        key=lambda d: (d.category != DetectorCategory.ANIMAL, -d.confidence),
+    )
     if not ranked:
-        return BoxChoice(Category.EMPTY, None, source, 1.0 - max((d.confidence for d in found), default=0.0))
+        return BoxChoice(
+            Category.EMPTY, None, source, 1.0 - max((d.confidence for d in found), default=0.0)
+        )
     best = ranked[0]
     return BoxChoice(DetectorCategory(best.category).category, best.box, source, best.confidence)
 
 
 def store_detections(image: Image, *, found: list[FoundBox], source: str, detector: str) -> None:
-    """Replace this source's detections of the image; an empty result is stored as an 'empty' row, so that
-    'the detector ran and saw nothing' is remembered."""
+    """Replace this source's detections of the image; an empty result is stored as an 'empty' row,
+    so that 'the detector ran and saw nothing' is remembered."""
     Detection.objects.filter(image=image, source=source).delete()
     rows = found or [FoundBox(DetectorCategory.EMPTY, 1.0, WHOLE_FRAME)]
     Detection.objects.bulk_create(
-        Detection(image=image, source=source, detector=detector[:120], category=d.category, confidence=d.confidence,
-                  **d.box.columns()) for d in rows)
+        Detection(
+            image=image,
+            source=source,
+            detector=detector[:120],
+            category=d.category,
+            confidence=d.confidence,
+            **d.box.columns(),
+        )
+        for d in rows
+    )
 
 
 def _stored(images: list[Image]) -> dict[int, list[Detection]]:
@@ -75,7 +96,9 @@ def _upright_rgb(image: Image) -> PILImage.Image:
         return ImageOps.exif_transpose(PILImage.open(handle)).convert("RGB")
 
 
-def _run_detector(images: list[Image], detector, name: str, threshold: float) -> dict[int, BoxChoice]:
+def _run_detector(
+    images: list[Image], detector, name: str, threshold: float
+) -> dict[int, BoxChoice]:
     pictures = [_upright_rgb(image) for image in images]
     choices = {}
     for image, found in zip(images, detector.detect(pictures), strict=True):
@@ -84,13 +107,18 @@ def _run_detector(images: list[Image], detector, name: str, threshold: float) ->
     return choices
 
 
-def choose_boxes(images: list[Image], *, threshold: float, detector=None, detector_name: str = "") -> list[BoxChoice]:
-    """One box choice per image; the detector (a YoloDetector) runs only on images that have no box yet."""
+def choose_boxes(
+    images: list[Image], *, threshold: float, detector=None, detector_name: str = ""
+) -> list[BoxChoice]:
+    """One box choice per image; the detector (a YoloDetector) runs only on images that have no box
+    yet."""
     pool, stored = _pool_boxes(images), _stored(images)
     choices = {pk: choice for pk, choice in pool.items()}
     for image in images:
         if image.pk not in choices and image.pk in stored:
-            choices[image.pk] = decide(stored[image.pk], threshold=threshold, source=stored[image.pk][0].source)
+            choices[image.pk] = decide(
+                stored[image.pk], threshold=threshold, source=stored[image.pk][0].source
+            )
     missing = [i for i in images if i.pk not in choices and i.kind == MediaKind.IMAGE]
     if missing and detector is not None:
         choices.update(_run_detector(missing, detector, detector_name, threshold))

@@ -1,6 +1,7 @@
-"""Routing doubtful partner corrections to experts: a partner who overrules a pre-label the model itself was
-unsure of (score under the organisation's `check_corrections_below`) is asked for a second opinion: in the
-queue of the partner's taxon when an expert reviews it, else in triage."""
+"""Routing doubtful partner corrections to experts: a partner who overrules a pre-label the model
+itself was unsure of (score under the organisation's `check_corrections_below`) is asked for a
+second opinion: in the queue of the partner's taxon when an expert reviews it, else in triage."""
+
 from annotation.models import Annotation, Image, LabelSource, Role
 from annotation.selectors import sequence_frames, taxa_with_experts
 from annotation.services.review import ReviewItem, review_queue_route, review_tasks_create
@@ -10,27 +11,40 @@ from inference.selectors import production_version
 
 
 def _doubtful(annotation: Annotation, image: Image, prediction: Prediction | None) -> bool:
-    if prediction is None or prediction.category != Category.ANIMAL or prediction.taxon_id == annotation.taxon_id:
+    if (
+        prediction is None
+        or prediction.category != Category.ANIMAL
+        or prediction.taxon_id == annotation.taxon_id
+    ):
         return False  # nothing predicted, or the partner agreed with the model: not a correction
     return prediction.score < image.organisation.check_corrections_below
 
 
 def _first_frame(sequence_id: int) -> Image | None:
-    """The frame that stands for a sequence-level label (partners label whole sequences one at a time)."""
+    """The frame that stands for a sequence-level label (partners label whole sequences one at a
+    time)."""
     return sequence_frames(sequence_id).select_related("organisation").first()
 
 
 def partner_corrections_route(*, annotation_ids: list[int]) -> int:
-    """Open a check task (in the queue of the taxon the partner chose) for each doubtful correction. Returns how
-    many were opened; a sequence already waiting for review gets no second task."""
+    """Open a check task (in the queue of the taxon the partner chose) for each doubtful correction.
+    Returns how many were opened; a sequence already waiting for review gets no second task."""
     version = production_version()
     if version is None:
         return 0
-    labels = (Annotation.objects.filter(pk__in=annotation_ids, role=Role.PARTNER, source=LabelSource.PARTNER)
-              .select_related("image__organisation", "taxon"))
-    shown = {annotation: annotation.image or _first_frame(annotation.sequence_id) for annotation in labels}
-    predictions = {p.image_id: p for p in Prediction.objects.filter(
-        version=version, image__in=[image for image in shown.values() if image]).select_related("taxon")}
+    labels = Annotation.objects.filter(
+        pk__in=annotation_ids, role=Role.PARTNER, source=LabelSource.PARTNER
+    ).select_related("image__organisation", "taxon")
+    shown = {
+        annotation: annotation.image or _first_frame(annotation.sequence_id)
+        for annotation in labels
+    }
+    predictions = {
+        p.image_id: p
+        for p in Prediction.objects.filter(
+            version=version, image__in=[image for image in shown.values() if image]
+        ).select_related("taxon")
+    }
     expert_taxa = taxa_with_experts()
     items = []
     for annotation, image in shown.items():
@@ -40,13 +54,23 @@ def partner_corrections_route(*, annotation_ids: list[int]) -> int:
     return len(review_tasks_create(items=items, origin="correction"))
 
 
-def _check_item(annotation: Annotation, image: Image, prediction: Prediction,
-                expert_taxa: frozenset[int]) -> ReviewItem:
-    """A check in the queue of the partner's taxon when an expert reviews it, else in triage (saying so)."""
+def _check_item(
+    annotation: Annotation, image: Image, prediction: Prediction, expert_taxa: frozenset[int]
+) -> ReviewItem:
+    """A check in the queue of the partner's taxon when an expert reviews it, else in triage (saying
+    so)."""
     chosen = annotation.taxon
     route = review_queue_route(taxa=[(chosen.pk, chosen.name_en)], expert_taxa=expert_taxa)
     model_said = prediction.taxon.name_en if prediction.taxon else prediction.category
-    reason = f"partner correction to {chosen.name_en}; the model said {model_said} ({prediction.score:.2f})"
+    reason = (
+        f"partner correction to {chosen.name_en}; the model said {model_said} "
+        f"({prediction.score:.2f})"
+    )
     triaged = route.queue_taxon_id is None
-    return ReviewItem(image=image, queue_taxon=None if triaged else chosen, score=1.0 - prediction.score,
-                      reason=f"{reason}; {route.why}" if triaged else reason, checks_label=annotation)
+    return ReviewItem(
+        image=image,
+        queue_taxon=None if triaged else chosen,
+        score=1.0 - prediction.score,
+        reason=f"{reason}; {route.why}" if triaged else reason,
+        checks_label=annotation,
+    )

@@ -1,6 +1,8 @@
-"""The FAISS index of each backbone, kept on disk under the data dir and updated as embeddings arrive.
+"""The FAISS index of each backbone, kept on disk under the data dir and updated as embeddings
+arrive.
 
 Writers take a file lock, so several workers never interleave a load-add-save."""
+
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,9 +43,10 @@ _read_cache: dict[str, tuple[tuple, VectorIndex]] = {}
 
 
 def search_index(backbone_key: str) -> VectorIndex | None:
-    """The index for searching, read from disk once per process and again only when a writer replaced the file
-    (saves replace it whole, so its inode and mtime change): pages ask for neighbours on every view, and the
-    file is about 1.3 GB per million images. Never add to it: writers take `load_index` under the lock."""
+    """The index for searching, read from disk once per process and again only when a writer
+    replaced the file (saves replace it whole, so its inode and mtime change): pages ask for
+    neighbours on every view, and the file is about 1.3 GB per million images. Never add to it:
+    writers take `load_index` under the lock."""
     path = index_path(backbone_key)
     try:
         stat = path.stat()
@@ -60,7 +63,11 @@ def search_index(backbone_key: str) -> VectorIndex | None:
 def stored_vectors(backbone_key: str, *, chunk: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
     """(ids, float32 vectors) of every stored embedding of a backbone, read in chunks."""
     ids, vectors = [], []
-    rows = Embedding.objects.filter(backbone_key=backbone_key).order_by("id").values_list("image_id", "vector")
+    rows = (
+        Embedding.objects.filter(backbone_key=backbone_key)
+        .order_by("id")
+        .values_list("image_id", "vector")
+    )
     for image_id, vector in rows.iterator(chunk_size=chunk):
         ids.append(image_id)
         vectors.append(from_f16_bytes(vector))
@@ -79,8 +86,9 @@ def index_rebuild(backbone_key: str) -> VectorIndex:
 
 
 def index_add(backbone_key: str, *, ids: np.ndarray, vectors: np.ndarray) -> None:
-    """Add a job's new vectors in one load-add-save. If the index and the database disagree afterwards (a job
-    killed after storing embeddings but before this call), rebuild it from the database instead."""
+    """Add a job's new vectors in one load-add-save. If the index and the database disagree
+    afterwards (a job killed after storing embeddings but before this call), rebuild it from the
+    database instead."""
     with _locked(backbone_key):
         index = load_index(backbone_key)
         if index is None:

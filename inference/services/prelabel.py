@@ -1,12 +1,14 @@
-"""Pre-labelling images with a version: pick each image's box, classify the crop, store the top classes, the
-logits and the embedding, then refresh the verdicts of the sequences touched. Re-running adds nothing twice
-(one prediction per image and version, one embedding per image and backbone), so a crashed job just resumes.
+"""Pre-labelling images with a version: pick each image's box, classify the crop, store the top
+classes, the logits and the embedding, then refresh the verdicts of the sequences touched.
+Re-running adds nothing twice (one prediction per image and version, one embedding per image and
+backbone), so a crashed job just resumes.
 
-An image whose embedding of this backbone was computed on the crop it would get today is not run through the
-backbone again: its stored embedding goes through the version's classifier alone (a promoted head round
-re-predicts a pool in seconds instead of hours).
+An image whose embedding of this backbone was computed on the crop it would get today is not run
+through the backbone again: its stored embedding goes through the version's classifier alone (a
+promoted head round re-predicts a pool in seconds instead of hours).
 
 Worker-only: imports torch through the runtime."""
+
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,7 +33,9 @@ from inference.services.runtime import Runner, runner_for
 logger = logging.getLogger(__name__)
 REUSE_CHUNK = 2000  # stored embeddings classified per step of the fast path
 SEQUENCE_CHUNK = 500  # sequences whose verdicts are refreshed per query
-SEQUENCE_TOP = 10  # best classes stored per verdict: a family's sum read back from them misses little
+SEQUENCE_TOP = (
+    10  # best classes stored per verdict: a family's sum read back from them misses little
+)
 
 
 @dataclass
@@ -44,7 +48,8 @@ class Outcome:
 
 @dataclass
 class Context:
-    """What every step of one job needs: the built model and the taxa its outputs and categories mean."""
+    """What every step of one job needs: the built model and the taxa its outputs and categories
+    mean."""
 
     version: ModelVersion
     runner: Runner | None  # None: only sequence verdicts are refreshed, nothing is run
@@ -65,13 +70,17 @@ def verdict_context(version: ModelVersion) -> Context:
 
 
 def _pixels(image: Image, choice: BoxChoice, runner: Runner) -> torch.Tensor | None:
-    """The crop (or a video's sampled frames) as a batch; None when the stored file cannot be read, so one
-    damaged file is logged and skipped instead of stopping the whole job."""
+    """The crop (or a video's sampled frames) as a batch; None when the stored file cannot be read,
+    so one damaged file is logged and skipped instead of stopping the whole job."""
     try:
         with local_file(image.file) as path:
             if image.kind == MediaKind.VIDEO:
                 frames = video_frames(str(path))
-                return torch.stack([to_tensor(frame, runner.spec) for frame in frames]) if frames else None
+                return (
+                    torch.stack([to_tensor(frame, runner.spec) for frame in frames])
+                    if frames
+                    else None
+                )
             return load_crop(CropRequest(str(path), choice.box), runner.spec).unsqueeze(0)
     except (OSError, ValueError) as error:
         logger.warning("image %s (%s) cannot be pre-labelled: %s", image.pk, image.file.name, error)
@@ -85,23 +94,39 @@ class Pending:
     pixels: list[Future]
 
 
-def _submit(images: list[Image], choices: list[BoxChoice], runner: Runner, pool: ThreadPoolExecutor) -> Pending:
-    """Decode pixels in the pool, so the next batch is read while the current one runs through the model."""
-    futures = [pool.submit(_pixels, image, choice, runner) for image, choice in zip(images, choices, strict=True)]
+def _submit(
+    images: list[Image], choices: list[BoxChoice], runner: Runner, pool: ThreadPoolExecutor
+) -> Pending:
+    """Decode pixels in the pool, so the next batch is read while the current one runs through the
+    model."""
+    futures = [
+        pool.submit(_pixels, image, choice, runner)
+        for image, choice in zip(images, choices, strict=True)
+    ]
     return Pending(images, choices, futures)
 
 
 def _forward(runner: Runner, pending: Pending) -> list[Outcome]:
-    kept = [(image, choice, future.result()) for image, choice, future
-            in zip(pending.images, pending.choices, pending.pixels, strict=True)]
+    kept = [
+        (image, choice, future.result())
+        for image, choice, future in zip(
+            pending.images, pending.choices, pending.pixels, strict=True
+        )
+    ]
     kept = [row for row in kept if row[2] is not None]
     if not kept:
         return []
     logits, embeddings = runner.forward(torch.cat([tensor for _, _, tensor in kept]))
     outcomes, row = [], 0
-    for image, choice, tensor in kept:  # a video brings several frames: average them into one result
+    for (
+        image,
+        choice,
+        tensor,
+    ) in kept:  # a video brings several frames: average them into one result
         span = slice(row, row + len(tensor))
-        outcomes.append(Outcome(image, choice, logits[span].mean(axis=0), embeddings[span].mean(axis=0)))
+        outcomes.append(
+            Outcome(image, choice, logits[span].mean(axis=0), embeddings[span].mean(axis=0))
+        )
         row += len(tensor)
     return outcomes
 
@@ -109,28 +134,57 @@ def _forward(runner: Runner, pending: Pending) -> list[Outcome]:
 def _same_box(stored: list | None, chosen: Box | None) -> bool:
     if stored is None or chosen is None:
         return stored is None and chosen is None
-    return bool(np.allclose(np.asarray(stored, dtype=float), np.asarray(chosen.to_list()), atol=1e-6))
+    return bool(
+        np.allclose(np.asarray(stored, dtype=float), np.asarray(chosen.to_list()), atol=1e-6)
+    )
 
 
-def _reusable(context: Context, images: list[Image], choices: list[BoxChoice]) -> dict[int, tuple[bytes, float]]:
-    """{image id: (stored vector, norm)} for images whose stored embedding of this backbone was computed on the
-    crop chosen today. A version with a detector reuses nothing the detector has not looked at yet."""
-    wanted = {image.pk: choice for image, choice in zip(images, choices, strict=True)
-              if not (context.runner.detector and choice.source == BoxSource.WHOLE_IMAGE
-                      and image.kind == MediaKind.IMAGE)}
-    rows = Embedding.objects.filter(image_id__in=list(wanted), backbone_key=context.version.backbone_key).exclude(
-        box_source="").values_list("image_id", "vector", "norm", "box")
-    return {image_id: (vector, norm) for image_id, vector, norm, box in rows if _same_box(box, wanted[image_id].box)}
+def _reusable(
+    context: Context, images: list[Image], choices: list[BoxChoice]
+) -> dict[int, tuple[bytes, float]]:
+    """{image id: (stored vector, norm)} for images whose stored embedding of this backbone was
+    computed on the crop chosen today. A version with a detector reuses nothing the detector has not
+    looked at yet."""
+    wanted = {
+        image.pk: choice
+        for image, choice in zip(images, choices, strict=True)
+        if not (
+            context.runner.detector
+            and choice.source == BoxSource.WHOLE_IMAGE
+            and image.kind == MediaKind.IMAGE
+        )
+    }
+    rows = (
+        Embedding.objects.filter(
+            image_id__in=list(wanted), backbone_key=context.version.backbone_key
+        )
+        .exclude(box_source="")
+        .values_list("image_id", "vector", "norm", "box")
+    )
+    return {
+        image_id: (vector, norm)
+        for image_id, vector, norm, box in rows
+        if _same_box(box, wanted[image_id].box)
+    }
 
 
-def _reuse(context: Context, images: list[Image], choices: list[BoxChoice],
-           stored: dict[int, tuple[bytes, float]]) -> list[Outcome]:
+def _reuse(
+    context: Context,
+    images: list[Image],
+    choices: list[BoxChoice],
+    stored: dict[int, tuple[bytes, float]],
+) -> list[Outcome]:
     """Classify stored embeddings: the raw pooled feature is the unit vector times its norm."""
     if not images:
         return []
-    features = np.stack([from_f16_bytes(stored[image.pk][0]) * stored[image.pk][1] for image in images])
+    features = np.stack(
+        [from_f16_bytes(stored[image.pk][0]) * stored[image.pk][1] for image in images]
+    )
     logits = context.runner.logits_from_features(features)
-    return [Outcome(image, choice, row, None) for image, choice, row in zip(images, choices, logits, strict=True)]
+    return [
+        Outcome(image, choice, row, None)
+        for image, choice, row in zip(images, choices, logits, strict=True)
+    ]
 
 
 def prelabel_images(
@@ -140,31 +194,50 @@ def prelabel_images(
     batch_size: int = 16,
     keep_going: Callable[[int], bool] | None = None,
 ) -> list[int]:
-    """Predict the given images with the context's version; return the ids predicted, in the order given.
-    Stored embeddings are classified first (cheap); the rest run through the backbone in batches, the next
-    batch decoded while the current one runs. `keep_going(done)` is asked between batches: False stops early."""
-    images = {image.pk: image for image in Image.objects.filter(pk__in=image_ids).select_related("organisation")}
+    """Predict the given images with the context's version; return the ids predicted, in the order
+    given. Stored embeddings are classified first (cheap); the rest run through the backbone in
+    batches, the next batch decoded while the current one runs. `keep_going(done)` is asked between
+    batches: False stops early."""
+    images = {
+        image.pk: image
+        for image in Image.objects.filter(pk__in=image_ids).select_related("organisation")
+    }
     ordered = [images[pk] for pk in image_ids if pk in images]
     choices = choose_boxes(ordered, threshold=settings.FAUNE["DETECTION_THRESHOLD"], detector=None)
     stored = _reusable(context, ordered, choices)
-    fast = [(image, choice) for image, choice in zip(ordered, choices, strict=True) if image.pk in stored]
+    fast = [
+        (image, choice)
+        for image, choice in zip(ordered, choices, strict=True)
+        if image.pk in stored
+    ]
     done: list[int] = []
     for start in range(0, len(fast), REUSE_CHUNK):
-        part = fast[start:start + REUSE_CHUNK]
-        done += _store(context, _reuse(context, [i for i, _ in part], [c for _, c in part], stored))[0]
+        part = fast[start : start + REUSE_CHUNK]
+        done += _store(
+            context, _reuse(context, [i for i, _ in part], [c for _, c in part], stored)
+        )[0]
     slow = [image for image in ordered if image.pk not in stored]
     return done + _through_backbone(context, slow, batch_size, keep_going, already=len(done))
 
 
-def _through_backbone(context: Context, images: list[Image], batch_size: int,
-                      keep_going: Callable[[int], bool] | None, already: int) -> list[int]:
+def _through_backbone(
+    context: Context,
+    images: list[Image],
+    batch_size: int,
+    keep_going: Callable[[int], bool] | None,
+    already: int,
+) -> list[int]:
     runner = context.runner
-    batches = [images[i:i + batch_size] for i in range(0, len(images), batch_size)]
+    batches = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
     done, new_ids, new_vectors = [], [], []
 
     def submit(batch: list[Image], pool: ThreadPoolExecutor) -> Pending:
-        choices = choose_boxes(batch, threshold=settings.FAUNE["DETECTION_THRESHOLD"], detector=runner.detector,
-                               detector_name=runner.detector_name)  # database work stays on this thread
+        choices = choose_boxes(
+            batch,
+            threshold=settings.FAUNE["DETECTION_THRESHOLD"],
+            detector=runner.detector,
+            detector_name=runner.detector_name,
+        )  # database work stays on this thread
         return _submit(batch, choices, runner, pool)
 
     with ThreadPoolExecutor(max_workers=settings.FAUNE["DECODE_THREADS"]) as pool:
@@ -175,7 +248,9 @@ def _through_backbone(context: Context, images: list[Image], batch_size: int,
             if index + 1 < len(batches) and go_on:
                 pending = submit(batches[index + 1], pool)
             ids, vectors = _store(context, _forward(runner, current))
-            done += [image.pk for image in current.images]  # unreadable files count as done: never retried
+            done += [
+                image.pk for image in current.images
+            ]  # unreadable files count as done: never retried
             new_ids.append(np.array(ids, dtype=np.int64))
             new_vectors.append(vectors)
             if not go_on:
@@ -192,19 +267,29 @@ def _top(probabilities: np.ndarray, classes: list[Taxon], k: int = 5) -> list[li
 
 def _prediction(context: Context, outcome: Outcome) -> Prediction:
     version, classes = context.version, context.classes
-    probabilities = class_probabilities(outcome.logits, temperature=version.temperature,
-                                        renormalise=not version.is_zero_shot)
+    probabilities = class_probabilities(
+        outcome.logits, temperature=version.temperature, renormalise=not version.is_zero_shot
+    )
     best = int(np.argmax(probabilities))
     taxon, score = classes[best], float(probabilities[best])
     category = outcome.choice.category
     if category == Category.ANIMAL:
-        category = Category(taxon.kind)  # a classifier's class may be a person, a vehicle or nothing
+        category = Category(
+            taxon.kind
+        )  # a classifier's class may be a person, a vehicle or nothing
     else:  # the detector decided: person, vehicle or nothing
         taxon, score = context.category_taxa.get(category), outcome.choice.confidence
     return Prediction(
-        image=outcome.image, version=version, category=category, taxon=taxon, score=score,
-        top=_top(probabilities, classes), logits=to_f16_bytes(outcome.logits),
-        box_source=outcome.choice.source, box=_stored_box(outcome.choice.box))
+        image=outcome.image,
+        version=version,
+        category=category,
+        taxon=taxon,
+        score=score,
+        top=_top(probabilities, classes),
+        logits=to_f16_bytes(outcome.logits),
+        box_source=outcome.choice.source,
+        box=_stored_box(outcome.choice.box),
+    )
 
 
 def _stored_box(box: Box | None) -> list[float] | None:
@@ -212,55 +297,87 @@ def _stored_box(box: Box | None) -> list[float] | None:
 
 
 def _embedding(context: Context, outcome: Outcome, vector: np.ndarray, norm: float) -> Embedding:
-    return Embedding(image=outcome.image, backbone_key=context.runner.spec.key, vector=to_f16_bytes(vector),
-                     norm=norm, box=_stored_box(outcome.choice.box), box_source=outcome.choice.source)
+    return Embedding(
+        image=outcome.image,
+        backbone_key=context.runner.spec.key,
+        vector=to_f16_bytes(vector),
+        norm=norm,
+        box=_stored_box(outcome.choice.box),
+        box_source=outcome.choice.source,
+    )
 
 
 def _store(context: Context, outcomes: list[Outcome]) -> tuple[list[int], np.ndarray]:
-    """Write the predictions (and new embeddings) of a step; return (image ids, unit vectors) of the new
-    embeddings, for the index."""
+    """Write the predictions (and new embeddings) of a step; return (image ids, unit vectors) of the
+    new embeddings, for the index."""
     fresh = [o for o in outcomes if o.embedding is not None]
-    vectors = np.stack([o.embedding for o in fresh]).astype(np.float32) if fresh else \
-        np.zeros((0, context.runner.classifier.embedding_dim), dtype=np.float32)
+    vectors = (
+        np.stack([o.embedding for o in fresh]).astype(np.float32)
+        if fresh
+        else np.zeros((0, context.runner.classifier.embedding_dim), dtype=np.float32)
+    )
     norms = np.clip(np.linalg.norm(vectors, axis=1), 1e-12, None)
     vectors /= norms[:, None]
     with transaction.atomic():
         Prediction.objects.bulk_create(
-            [_prediction(context, o) for o in outcomes], update_conflicts=True, unique_fields=["image", "version"],
-            update_fields=["category", "taxon", "score", "top", "logits", "box_source", "box"])
+            [_prediction(context, o) for o in outcomes],
+            update_conflicts=True,
+            unique_fields=["image", "version"],
+            update_fields=["category", "taxon", "score", "top", "logits", "box_source", "box"],
+        )
         Embedding.objects.bulk_create(
-            [_embedding(context, o, v, float(n)) for o, v, n in zip(fresh, vectors, norms, strict=True)],
-            update_conflicts=True, unique_fields=["image", "backbone_key"],
-            update_fields=["vector", "norm", "box", "box_source"])
+            [
+                _embedding(context, o, v, float(n))
+                for o, v, n in zip(fresh, vectors, norms, strict=True)
+            ],
+            update_conflicts=True,
+            unique_fields=["image", "backbone_key"],
+            update_fields=["vector", "norm", "box", "box_source"],
+        )
     return [o.image.pk for o in fresh], vectors
 
 
-def _verdict_row(context: Context, sequence_id: int, frames: list[FrameResult]) -> SequencePrediction:
+def _verdict_row(
+    context: Context, sequence_id: int, frames: list[FrameResult]
+) -> SequencePrediction:
     version, classes = context.version, context.classes
-    verdict = aggregate_sequence(frames, temperature=version.temperature,
-                                 renormalise=not version.is_zero_shot, top_k=SEQUENCE_TOP)
+    verdict = aggregate_sequence(
+        frames,
+        temperature=version.temperature,
+        renormalise=not version.is_zero_shot,
+        top_k=SEQUENCE_TOP,
+    )
     if verdict.class_index is not None:
         taxon = classes[verdict.class_index]
     else:
         taxon = context.category_taxa.get(verdict.category)
-    return SequencePrediction(sequence_id=sequence_id, version=version, category=verdict.category, taxon=taxon,
-                              score=verdict.score, top=[[classes[i].pk, round(p, 5)] for i, p in verdict.top])
+    return SequencePrediction(
+        sequence_id=sequence_id,
+        version=version,
+        category=verdict.category,
+        taxon=taxon,
+        score=verdict.score,
+        top=[[classes[i].pk, round(p, 5)] for i, p in verdict.top],
+    )
 
 
 def sequence_predictions_refresh(*, context: Context, sequence_ids: Iterable[int]) -> int:
-    """Aggregate each sequence's frame predictions into its verdict, as DeepFaune does; a few queries per
-    SEQUENCE_CHUNK sequences, whatever their number."""
+    """Aggregate each sequence's frame predictions into its verdict, as DeepFaune does; a few
+    queries per SEQUENCE_CHUNK sequences, whatever their number."""
     wanted, refreshed = sorted(set(sequence_ids)), 0
     for start in range(0, len(wanted), SEQUENCE_CHUNK):
         frames: dict[int, list[FrameResult]] = {}
-        rows = Prediction.objects.filter(version=context.version, image__sequence_id__in=wanted[
-            start:start + SEQUENCE_CHUNK]).values_list("image__sequence_id", "category", "logits")
+        rows = Prediction.objects.filter(
+            version=context.version, image__sequence_id__in=wanted[start : start + SEQUENCE_CHUNK]
+        ).values_list("image__sequence_id", "category", "logits")
         for sequence_id, category, logits in rows:
             values = from_f16_bytes(logits) if logits and category == Category.ANIMAL else None
             frames.setdefault(sequence_id, []).append(FrameResult(category, values))
         SequencePrediction.objects.bulk_create(
             [_verdict_row(context, sequence_id, found) for sequence_id, found in frames.items()],
-            update_conflicts=True, unique_fields=["sequence", "version"],
-            update_fields=["category", "taxon", "score", "top", "updated_at"])
+            update_conflicts=True,
+            unique_fields=["sequence", "version"],
+            update_fields=["category", "taxon", "score", "top", "updated_at"],
+        )
         refreshed += len(frames)
     return refreshed

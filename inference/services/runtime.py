@@ -1,5 +1,6 @@
-"""Turning a registered version into something that runs: weights checked against their sha256, models built
-once per worker process. Imported only by worker code paths (it pulls in torch)."""
+"""Turning a registered version into something that runs: weights checked against their sha256,
+models built once per worker process. Imported only by worker code paths (it pulls in torch)."""
+
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,7 +33,9 @@ class Runner:
     zero_shot: bool
     detector: YoloDetector | None
     detector_name: str = ""
-    head: torch.nn.Module | None = None  # a head trained on the stored embeddings (raw pooled features)
+    head: torch.nn.Module | None = (
+        None  # a head trained on the stored embeddings (raw pooled features)
+    )
 
     @torch.inference_mode()
     def forward(self, pixels: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -43,8 +46,9 @@ class Runner:
 
     @torch.inference_mode()
     def logits_from_features(self, features: np.ndarray) -> np.ndarray:
-        """Class logits from pooled features (fresh, or stored ones of the same backbone): the trained head,
-        else the backbone's own classifier, mapped onto taxa for the zero-shot version."""
+        """Class logits from pooled features (fresh, or stored ones of the same backbone): the
+        trained head, else the backbone's own classifier, mapped onto taxa for the zero-shot
+        version."""
         tensor = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
         if self.head is not None:
             return self.head(tensor).numpy()
@@ -57,27 +61,35 @@ def _checked(artifact: dict) -> str:
     if not Path(path).is_file():
         raise CheckpointError(f"the model file {path} is missing")
     if file_sha256(Path(path)) != artifact["sha256"]:
-        raise CheckpointError(f"the model file {path} changed since it was registered (sha256 differs)")
+        raise CheckpointError(
+            f"the model file {path} changed since it was registered (sha256 differs)"
+        )
     return path
 
 
 def _classifier(artifacts: dict, spec: BackboneSpec) -> EmbeddingClassifier:
-    """The backbone (with its own head) that a version's files describe; a trained head's version keeps its
-    base's files under the same roles."""
+    """The backbone (with its own head) that a version's files describe; a trained head's version
+    keeps its base's files under the same roles."""
     if "backbone" in artifacts:
         _checked(artifacts["backbone"])
         return load_efficientnet_lite0()
     path = _checked(artifacts["checkpoint"])
     fmt = artifacts["checkpoint"].get("format", "timm")
-    loaded = load_deepfaune_checkpoint(path, spec) if fmt == "deepfaune" else load_timm_checkpoint(path, spec)
+    loaded = (
+        load_deepfaune_checkpoint(path, spec)
+        if fmt == "deepfaune"
+        else load_timm_checkpoint(path, spec)
+    )
     return loaded.classifier
 
 
 def runner_for(version_id: int) -> Runner:
-    """The built model of a version, cached per worker process. The cache key includes the creation time and
-    files, since a database id alone can come back after a rolled-back registration."""
+    """The built model of a version, cached per worker process. The cache key includes the creation
+    time and files, since a database id alone can come back after a rolled-back registration."""
     version = ModelVersion.objects.get(pk=version_id)
-    return _runner(version.pk, version.created_at.isoformat(), json.dumps(version.artifacts, sort_keys=True))
+    return _runner(
+        version.pk, version.created_at.isoformat(), json.dumps(version.artifacts, sort_keys=True)
+    )
 
 
 @lru_cache(maxsize=2)
@@ -86,18 +98,34 @@ def _runner(version_id: int, created_at: str, artifacts: str) -> Runner:
     spec = BackboneSpec.from_dict(version.backbone)
     detector = None
     if version.detector.get("path"):
-        detector = YoloDetector(_checked(version.detector), image_size=int(version.detector.get("image_size", 960)),
-                                config_dir=str(Path(settings.DATA_DIR) / "ultralytics"))
+        detector = YoloDetector(
+            _checked(version.detector),
+            image_size=int(version.detector.get("image_size", 960)),
+            config_dir=str(Path(settings.DATA_DIR) / "ultralytics"),
+        )
     slugs = list(version.classes.order_by("index").values_list("taxon__slug", flat=True))
-    head = load_head(_checked(version.artifacts["head"])) if version.head_kind == HeadKind.TRAINED_HEAD else None
-    return Runner(spec, _classifier(version.artifacts, spec), slugs, version.is_zero_shot, detector,
-                  detector_name=f"yolo:{version.detector.get('sha256', '')[:12]}" if detector else "", head=head)
+    head = (
+        load_head(_checked(version.artifacts["head"]))
+        if version.head_kind == HeadKind.TRAINED_HEAD
+        else None
+    )
+    return Runner(
+        spec,
+        _classifier(version.artifacts, spec),
+        slugs,
+        version.is_zero_shot,
+        detector,
+        detector_name=f"yolo:{version.detector.get('sha256', '')[:12]}" if detector else "",
+        head=head,
+    )
 
 
-def version_logits(version: ModelVersion, *, image_ids: list[int], features: np.ndarray, taxa: list[int]) -> np.ndarray:
-    """A version's logits for these images in the order of `taxa`: what it stored where it predicted the image,
-    else its classifier run on the given pooled features (same backbone), so two versions are always scored on
-    the same images."""
+def version_logits(
+    version: ModelVersion, *, image_ids: list[int], features: np.ndarray, taxa: list[int]
+) -> np.ndarray:
+    """A version's logits for these images in the order of `taxa`: what it stored where it predicted
+    the image, else its classifier run on the given pooled features (same backbone), so two versions
+    are always scored on the same images."""
     from inference.selectors import reorder_logits, stored_logits
 
     found = stored_logits(version, image_ids, taxa)
@@ -106,7 +134,9 @@ def version_logits(version: ModelVersion, *, image_ids: list[int], features: np.
     if missing:
         order = list(version.classes.order_by("index").values_list("taxon_id", flat=True))
         raw = runner_for(version.pk).logits_from_features(features[missing])
-        computed = {image_ids[row]: reorder_logits(values, order, taxa) for row, values in zip(missing, raw,
-                                                                                               strict=True)}
+        computed = {
+            image_ids[row]: reorder_logits(values, order, taxa)
+            for row, values in zip(missing, raw, strict=True)
+        }
     rows = [found[i] if i in found else computed[i] for i in image_ids]
     return np.stack(rows) if rows else np.zeros((0, len(taxa)), dtype=np.float32)

@@ -1,9 +1,11 @@
-"""Opening an active-learning batch: read the stored predictions and embeddings of unlabelled images, pick with a
-strategy, and put each pick in the review queue of the first of its top 3 taxa that has an expert (triage when
-none has).
+"""Opening an active-learning batch: read the stored predictions and embeddings of unlabelled
+images, pick with a strategy, and put each pick in the review queue of the first of its top 3 taxa
+that has an expert (triage when none has).
 
-Coordinators ask from the page or the API (the pick runs as a job, recorded on the batch); the command runs it at
-once. A pool too large to scan is first narrowed to the neighbourhood of labelled images (SEALS style)."""
+Coordinators ask from the page or the API (the pick runs as a job, recorded on the batch); the
+command runs it at once. A pool too large to scan is first narrowed to the neighbourhood of labelled
+images (SEALS style)."""
+
 import math
 from dataclasses import dataclass
 
@@ -45,21 +47,27 @@ class SelectionError(InputRefused):
 
 
 def _unlabelled_predictions(version: ModelVersion, filters: dict) -> QuerySet[Prediction]:
-    unlabelled = Image.objects.filter(current_label__isnull=True).exclude(sequence__review_tasks__state__in=WAITING)
+    unlabelled = Image.objects.filter(current_label__isnull=True).exclude(
+        sequence__review_tasks__state__in=WAITING
+    )
     for key in ("organisation", "deployment"):
         if filters.get(key):
             unlabelled = unlabelled.filter(**{f"{key}_id": filters[key]})
-    predictions = Prediction.objects.filter(version=version, category=Category.ANIMAL, image__in=unlabelled)
+    predictions = Prediction.objects.filter(
+        version=version, category=Category.ANIMAL, image__in=unlabelled
+    )
     if filters.get("taxon"):
         predictions = predictions.filter(taxon_id=filters["taxon"])
     return predictions
 
 
-def _candidates(version: ModelVersion, filters: dict, labelled: np.ndarray | None,
-                seed: int) -> tuple[list[tuple], bool]:
-    """(image id, logits, sequence id) of the candidates, and whether they were narrowed because the pool is
-    larger than SELECTION_SCAN_LIMIT: to the neighbourhood of labelled images (SEALS) where an index and labels
-    exist, else to a systematic sample of image ids (every k-th, offset by the seed)."""
+def _candidates(
+    version: ModelVersion, filters: dict, labelled: np.ndarray | None, seed: int
+) -> tuple[list[tuple], bool]:
+    """(image id, logits, sequence id) of the candidates, and whether they were narrowed because the
+    pool is larger than SELECTION_SCAN_LIMIT: to the neighbourhood of labelled images (SEALS) where
+    an index and labels exist, else to a systematic sample of image ids (every k-th, offset by the
+    seed)."""
     predictions = _unlabelled_predictions(version, filters)
     columns = ("image_id", "logits", "image__sequence_id")
     limit = settings.FAUNE["SELECTION_SCAN_LIMIT"]
@@ -72,9 +80,13 @@ def _candidates(version: ModelVersion, filters: dict, labelled: np.ndarray | Non
         sample = predictions.annotate(bucket=Mod(F("image_id"), step)).filter(bucket=seed % step)
         return list(sample.values_list(*columns)[:limit]), True
     per_image = settings.FAUNE["SELECTION_NEIGHBOURS"]
-    anchors = max(1, limit // per_image)  # each search costs a scan of part of the index: as few as fill the limit
+    anchors = max(
+        1, limit // per_image
+    )  # each search costs a scan of part of the index: as few as fill the limit
     if len(labelled) > anchors:
-        labelled = labelled[np.random.default_rng(seed).choice(len(labelled), anchors, replace=False)]
+        labelled = labelled[
+            np.random.default_rng(seed).choice(len(labelled), anchors, replace=False)
+        ]
     per_image = max(1, min(per_image, limit // len(labelled)))
     near = neighbourhood(index, labelled, per_image).tolist()
     return in_chunks(predictions, "image_id", near, columns), True
@@ -82,7 +94,8 @@ def _candidates(version: ModelVersion, filters: dict, labelled: np.ndarray | Non
 
 @dataclass
 class Labelled:
-    """(A sample of) the labelled images the strategies measure against, and the labelled count per class."""
+    """(A sample of) the labelled images the strategies measure against, and the labelled count per
+    class."""
 
     vectors: np.ndarray | None  # (m, d) embeddings, None when nothing is labelled
     labels: np.ndarray  # (m,) current taxon of each
@@ -91,62 +104,106 @@ class Labelled:
 
 
 def _labelled(version: ModelVersion) -> Labelled:
-    order = {taxon_id: i for i, taxon_id in enumerate(version.classes.order_by("index")
-                                                       .values_list("taxon_id", flat=True))}
-    rows = list(Image.objects.filter(embeddings__backbone_key=version.backbone_key, current_label__isnull=False)
-                .values_list("pk", "current_taxon_id", "sequence_id"))
+    order = {
+        taxon_id: i
+        for i, taxon_id in enumerate(
+            version.classes.order_by("index").values_list("taxon_id", flat=True)
+        )
+    }
+    rows = list(
+        Image.objects.filter(
+            embeddings__backbone_key=version.backbone_key, current_label__isnull=False
+        ).values_list("pk", "current_taxon_id", "sequence_id")
+    )
     counts = np.zeros(len(order), dtype=np.int64)
     for _, taxon_id, _ in rows:
         if taxon_id in order:
             counts[order[taxon_id]] += 1
     if len(rows) > LABELLED_SAMPLE:  # spread, not oldest
-        rows = [rows[i] for i in np.random.default_rng(0).choice(len(rows), LABELLED_SAMPLE, replace=False)]
+        rows = [
+            rows[i]
+            for i in np.random.default_rng(0).choice(len(rows), LABELLED_SAMPLE, replace=False)
+        ]
     found, vectors = stored_embeddings(version.backbone_key, [pk for pk, _, _ in rows])
     rows = [row for row, kept in zip(rows, found, strict=True) if kept]
-    return Labelled(vectors[found] if rows else None,
-                    np.array([taxon for _, taxon, _ in rows]), np.array([sequence for _, _, sequence in rows]),
-                    counts)
+    return Labelled(
+        vectors[found] if rows else None,
+        np.array([taxon for _, taxon, _ in rows]),
+        np.array([sequence for _, _, sequence in rows]),
+        counts,
+    )
 
 
 def _production() -> ModelVersion:
     version = production_version()
     if version is None:
-        raise SelectionError(gettext("No production model: selection works on its predictions and embeddings."))
+        raise SelectionError(
+            gettext("No production model: selection works on its predictions and embeddings.")
+        )
     return version
 
 
 def _check(strategy: str, size: int) -> None:
     if strategy not in STRATEGIES:
-        raise SelectionError(gettext("Unknown strategy %(strategy)r; choose one of %(strategies)s.")
-                             % {"strategy": strategy, "strategies": ", ".join(STRATEGIES)})
+        raise SelectionError(
+            gettext("Unknown strategy %(strategy)r; choose one of %(strategies)s.")
+            % {"strategy": strategy, "strategies": ", ".join(STRATEGIES)}
+        )
     if not 1 <= size <= 10_000:
         raise SelectionError(gettext("A batch holds between 1 and 10,000 items."))
 
 
-def selection_batch_request(*, user: User | None, strategy: str = DEFAULT_STRATEGY, size: int = 100,
-                            filters: dict | None = None, seed: int = 0) -> SelectionBatch:
-    """Record a coordinator's request and queue the pick as a job (large pools take a while to read)."""
+def selection_batch_request(
+    *,
+    user: User | None,
+    strategy: str = DEFAULT_STRATEGY,
+    size: int = 100,
+    filters: dict | None = None,
+    seed: int = 0,
+) -> SelectionBatch:
+    """Record a coordinator's request and queue the pick as a job (large pools take a while to
+    read)."""
     _check(strategy, size)
     with transaction.atomic():
-        batch = SelectionBatch.objects.create(created_by=user, strategy=strategy, size=size, filters=filters or {},
-                                              seed=seed, version=_production())
+        batch = SelectionBatch.objects.create(
+            created_by=user,
+            strategy=strategy,
+            size=size,
+            filters=filters or {},
+            seed=seed,
+            version=_production(),
+        )
         job_enqueue(batch, "inference.tasks.selection_batch_run")
     return batch
 
 
-def selection_batch_open(*, user: User | None, strategy: str = DEFAULT_STRATEGY, size: int = 100,
-                         filters: dict | None = None, seed: int = 0) -> SelectionBatch:
+def selection_batch_open(
+    *,
+    user: User | None,
+    strategy: str = DEFAULT_STRATEGY,
+    size: int = 100,
+    filters: dict | None = None,
+    seed: int = 0,
+) -> SelectionBatch:
     """Pick now (the command's path): the batch is recorded only when the pick succeeds."""
     _check(strategy, size)
-    batch = SelectionBatch(created_by=user, strategy=strategy, size=size, filters=filters or {}, seed=seed,
-                           version=_production(), status=JobStatus.RUNNING)
+    batch = SelectionBatch(
+        created_by=user,
+        strategy=strategy,
+        size=size,
+        filters=filters or {},
+        seed=seed,
+        version=_production(),
+        status=JobStatus.RUNNING,
+    )
     _pick(batch)
     return batch
 
 
 def selection_batch_run(batch_id: int, *, token: str) -> None:
-    """The job: claim the queued batch, pick, record; a failure is written on the batch for the page. Picking
-    again after a killed worker is harmless: the tasks are written with the batch, in one transaction."""
+    """The job: claim the queued batch, pick, record; a failure is written on the batch for the
+    page. Picking again after a killed worker is harmless: the tasks are written with the batch, in
+    one transaction."""
     batch = job_claim(SelectionBatch, batch_id, token)
     if batch is None:
         return
@@ -168,16 +225,33 @@ def _pick(batch: SelectionBatch) -> None:
     if not found.all():  # a copy only when some image has no embedding yet
         rows, vectors = [row for row, kept in zip(rows, found, strict=True) if kept], vectors[found]
     if not rows:
-        raise SelectionError(gettext("No unlabelled, pre-labelled image matches; nothing to select."))
+        raise SelectionError(
+            gettext("No unlabelled, pre-labelled image matches; nothing to select.")
+        )
     logits = np.stack([from_f16_bytes(row[1]) for row in rows])
-    probabilities = class_probabilities(logits, temperature=version.temperature, renormalise=not version.is_zero_shot)
-    pool = Pool(ids=np.array([row[0] for row in rows]), embeddings=vectors,
-                probabilities=probabilities, sequences=np.array([row[2] for row in rows]),
-                labelled=labelled.vectors, rarity=labelled.counts, labelled_labels=labelled.labels,
-                labelled_sequences=labelled.sequences)
-    picked = select(pool, batch.strategy, batch.size, seed=batch.seed,
-                    duplicate_cosine=settings.FAUNE["NEAR_DUPLICATE_COSINE"])
-    batch.picked = [[int(i), round(float(s), 5)] for i, s in zip(picked.ids, picked.scores, strict=True)]
+    probabilities = class_probabilities(
+        logits, temperature=version.temperature, renormalise=not version.is_zero_shot
+    )
+    pool = Pool(
+        ids=np.array([row[0] for row in rows]),
+        embeddings=vectors,
+        probabilities=probabilities,
+        sequences=np.array([row[2] for row in rows]),
+        labelled=labelled.vectors,
+        rarity=labelled.counts,
+        labelled_labels=labelled.labels,
+        labelled_sequences=labelled.sequences,
+    )
+    picked = select(
+        pool,
+        batch.strategy,
+        batch.size,
+        seed=batch.seed,
+        duplicate_cosine=settings.FAUNE["NEAR_DUPLICATE_COSINE"],
+    )
+    batch.picked = [
+        [int(i), round(float(s), 5)] for i, s in zip(picked.ids, picked.scores, strict=True)
+    ]
     batch.candidates, batch.restricted = len(rows), restricted
     failpoint("selection.picked")
     with transaction.atomic():
@@ -185,49 +259,70 @@ def _pick(batch: SelectionBatch) -> None:
             batch.status, batch.finished_at = JobStatus.DONE, timezone.now()
             batch.save()
         else:
-            SelectionBatch.objects.filter(pk=batch.pk).update(picked=batch.picked, candidates=batch.candidates,
-                                                              restricted=restricted)
+            SelectionBatch.objects.filter(pk=batch.pk).update(
+                picked=batch.picked, candidates=batch.candidates, restricted=restricted
+            )
             job_finish(batch)
         review_tasks_create(items=_review_items(version, batch), origin=f"selection:{batch.pk}")
 
 
-def _route(prediction: Prediction, names: dict[int, str],
-           expert_taxa: frozenset[int]) -> tuple[int | None, str]:
-    """The queue of a pick: the first of its prediction's top 3 taxa that has an expert (triage when none
-    has), and what the model said, for the task's reason."""
-    top = [(names[taxon_id], taxon_id, p) for taxon_id, p in prediction.top[:3] if taxon_id in names]
-    route = review_queue_route(taxa=[(taxon_id, name) for name, taxon_id, _ in top], expert_taxa=expert_taxa)
+def _route(
+    prediction: Prediction, names: dict[int, str], expert_taxa: frozenset[int]
+) -> tuple[int | None, str]:
+    """The queue of a pick: the first of its prediction's top 3 taxa that has an expert (triage when
+    none has), and what the model said, for the task's reason."""
+    top = [
+        (names[taxon_id], taxon_id, p) for taxon_id, p in prediction.top[:3] if taxon_id in names
+    ]
+    route = review_queue_route(
+        taxa=[(taxon_id, name) for name, taxon_id, _ in top], expert_taxa=expert_taxa
+    )
     said = model_said([(name, p) for name, _, p in top])
     return route.queue_taxon_id, f"{said}; {route.why}"
 
 
 def _top_names(predictions) -> dict[int, str]:
-    """{taxon id: English name} of every taxon in the top 3 of these predictions, read in one query."""
+    """{taxon id: English name} of every taxon in the top 3 of these predictions, read in one
+    query."""
     ids = {taxon_id for prediction in predictions for taxon_id, _ in prediction.top[:3]}
     return dict(Taxon.objects.filter(pk__in=ids).values_list("pk", "name_en"))
 
 
 def _review_items(version: ModelVersion, batch: SelectionBatch) -> list[ReviewItem]:
     picked = [image_id for image_id, _ in batch.picked]
-    predictions = {p.image_id: p for p in Prediction.objects.filter(version=version, image_id__in=picked)
-                   .select_related("image")}
+    predictions = {
+        p.image_id: p
+        for p in Prediction.objects.filter(version=version, image_id__in=picked).select_related(
+            "image"
+        )
+    }
     names, expert_taxa = _top_names(predictions.values()), taxa_with_experts()
     taxa = Taxon.objects.in_bulk(names)
     items = []
     for image_id, score in batch.picked:
         queue, why = _route(predictions[image_id], names, expert_taxa)
-        items.append(ReviewItem(image=predictions[image_id].image, queue_taxon=taxa.get(queue),
-                                reason=f"{batch.strategy} pick; {why}", score=score))
+        items.append(
+            ReviewItem(
+                image=predictions[image_id].image,
+                queue_taxon=taxa.get(queue),
+                reason=f"{batch.strategy} pick; {why}",
+                score=score,
+            )
+        )
     return items
 
 
 def review_queues_refresh(*, version: ModelVersion) -> int:
-    """After a promotion: move the open, unclaimed tasks that selection created to the queue the new version's
-    prediction points to (the first of its top 3 taxa that has an expert, else triage). Returns how many
-    moved."""
+    """After a promotion: move the open, unclaimed tasks that selection created to the queue the new
+    version's prediction points to (the first of its top 3 taxa that has an expert, else triage).
+    Returns how many moved."""
     tasks = ReviewTask.objects.filter(state=ReviewState.OPEN, origin__startswith="selection:")
-    predictions = {p.image_id: p for p in Prediction.objects.filter(
-        version=version, category=Category.ANIMAL, image_id__in=tasks.values("image_id"))}
+    predictions = {
+        p.image_id: p
+        for p in Prediction.objects.filter(
+            version=version, category=Category.ANIMAL, image_id__in=tasks.values("image_id")
+        )
+    }
     names, expert_taxa = _top_names(predictions.values()), taxa_with_experts()
     moves = {}
     for task in tasks.only("pk", "image_id", "queue_taxon_id", "score"):

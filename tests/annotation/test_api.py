@@ -1,4 +1,5 @@
 """The REST API as partners' scripts use it."""
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -15,8 +16,12 @@ def post_files(api, *files, **fields):
 
 
 def test_upload_creates_deployment_and_reports_each_file(api, org):
-    response = post_files(api, upload("a.jpg", jpeg_bytes(seed=1, taken="2024:05:01 10:00:00")),
-                          upload("b.jpg", b"garbage"), deployment_name="Col 1")
+    response = post_files(
+        api,
+        upload("a.jpg", jpeg_bytes(seed=1, taken="2024:05:01 10:00:00")),
+        upload("b.jpg", b"garbage"),
+        deployment_name="Col 1",
+    )
     assert response.status_code == 201
     body = response.json()
     assert [f["outcome"] for f in body["files"]] == ["imported", "rejected"]
@@ -26,7 +31,9 @@ def test_upload_creates_deployment_and_reports_each_file(api, org):
 
 def test_all_refused_is_a_400_with_reasons(api):
     response = post_files(api, upload("empty.jpg", b""))
-    assert response.status_code == 400 and "empty.jpg: the file is empty" in response.json()["detail"]
+    assert (
+        response.status_code == 400 and "empty.jpg: the file is empty" in response.json()["detail"]
+    )
 
 
 def test_duplicate_upload_returns_the_existing_image(api):
@@ -34,8 +41,12 @@ def test_duplicate_upload_returns_the_existing_image(api):
     first = post_files(api, upload("a.jpg", content)).json()["files"][0]["image"]
     response = post_files(api, upload("again.jpg", content))
     assert response.status_code == 200 and response.json()["files"][0] == {
-        "name": "again.jpg", "outcome": "duplicate", "image": first, "labelled": False,
-        "reason": response.json()["files"][0]["reason"]}
+        "name": "again.jpg",
+        "outcome": "duplicate",
+        "image": first,
+        "labelled": False,
+        "reason": response.json()["files"][0]["reason"],
+    }
 
 
 def test_no_files_and_foreign_organisation_are_refused(api, other_org):
@@ -52,8 +63,12 @@ def test_token_auth_works(partner):
 
 
 def test_list_filters_by_deployment_date_taxon_and_labelled(api):
-    post_files(api, upload("a.jpg", jpeg_bytes(seed=1, taken="2024:05:01 10:00:00")), deployment_name="A")
-    post_files(api, upload("b.jpg", jpeg_bytes(seed=2, taken="2024:06:01 10:00:00")), deployment_name="B")
+    post_files(
+        api, upload("a.jpg", jpeg_bytes(seed=1, taken="2024:05:01 10:00:00")), deployment_name="A"
+    )
+    post_files(
+        api, upload("b.jpg", jpeg_bytes(seed=2, taken="2024:06:01 10:00:00")), deployment_name="B"
+    )
     b = Image.objects.get(original_name="b.jpg")
     api.post(f"/api/images/{b.pk}/annotations/", {"taxon": "renard"}, format="json")
 
@@ -69,13 +84,24 @@ def test_list_filters_by_deployment_date_taxon_and_labelled(api):
 
 
 def test_detail_has_sequence_and_history(api):
-    post_files(api, upload("a.jpg", jpeg_bytes(seed=1, taken="2024:05:01 10:00:00")),
-               upload("b.jpg", jpeg_bytes(seed=2, taken="2024:05:01 10:00:03")), deployment_name="A")
+    post_files(
+        api,
+        upload("a.jpg", jpeg_bytes(seed=1, taken="2024:05:01 10:00:00")),
+        upload("b.jpg", jpeg_bytes(seed=2, taken="2024:05:01 10:00:03")),
+        deployment_name="A",
+    )
     image = Image.objects.get(original_name="a.jpg")
-    api.post(f"/api/images/{image.pk}/annotations/", {"taxon": "sanglier", "whole_sequence": True}, format="json")
+    api.post(
+        f"/api/images/{image.pk}/annotations/",
+        {"taxon": "sanglier", "whole_sequence": True},
+        format="json",
+    )
     body = api.get(f"/api/images/{image.pk}/").json()
     assert len(body["sequence"]["images"]) == 2
-    assert body["history"][0]["taxon"]["slug"] == "wild-boar" and body["history"][0]["applies_to"] == "sequence"
+    assert (
+        body["history"][0]["taxon"]["slug"] == "wild-boar"
+        and body["history"][0]["applies_to"] == "sequence"
+    )
 
 
 def test_annotation_validation_and_conflict(api):
@@ -83,9 +109,17 @@ def test_annotation_validation_and_conflict(api):
     image = Image.objects.get()
     url = f"/api/images/{image.pk}/annotations/"
     assert api.post(url, {"taxon": "unicorn"}, format="json").status_code == 400
-    assert "edge" in api.post(url, {"taxon": "fox", "box": [0.8, 0.1, 0.5, 0.5]}, format="json").json()["detail"]
-    ok = api.post(url, {"taxon": "fox", "box": [0.1, 0.1, 0.5, 0.5], "count": 2, "expected_current": 0},
-                  format="json")
+    assert (
+        "edge"
+        in api.post(url, {"taxon": "fox", "box": [0.8, 0.1, 0.5, 0.5]}, format="json").json()[
+            "detail"
+        ]
+    )
+    ok = api.post(
+        url,
+        {"taxon": "fox", "box": [0.1, 0.1, 0.5, 0.5], "count": 2, "expected_current": 0},
+        format="json",
+    )
     assert ok.status_code == 201 and ok.json()["box"] == [0.1, 0.1, 0.5, 0.5]
     stale = api.post(url, {"taxon": "wolf", "expected_current": 0}, format="json")
     assert stale.status_code == 409 and "reload" in stale.json()["detail"]
@@ -94,18 +128,29 @@ def test_annotation_validation_and_conflict(api):
 
 def test_batch_endpoints_take_files_then_close(api):
     batch = api.post("/api/batches/", {"deployment_name": "Cam"}, format="json").json()
-    response = api.post(f"/api/batches/{batch['id']}/files/", {"files": [upload("a.jpg", jpeg_bytes())]},
-                        format="multipart")
+    response = api.post(
+        f"/api/batches/{batch['id']}/files/",
+        {"files": [upload("a.jpg", jpeg_bytes())]},
+        format="multipart",
+    )
     assert response.status_code == 201
     assert api.get(f"/api/batches/{batch['id']}/").json()["counts"]["imported"] == 1
 
 
 def test_api_import_of_a_labelled_zip_runs_as_a_job(api, django_capture_on_commit_callbacks):
-    archive = zip_bytes({"Sanglier/1.jpg": jpeg_bytes(seed=1), "Renard/2.jpg": jpeg_bytes(seed=2),
-                         "../x.jpg": jpeg_bytes(seed=3)})
+    archive = zip_bytes(
+        {
+            "Sanglier/1.jpg": jpeg_bytes(seed=1),
+            "Renard/2.jpg": jpeg_bytes(seed=2),
+            "../x.jpg": jpeg_bytes(seed=3),
+        }
+    )
     with django_capture_on_commit_callbacks(execute=True):
-            response = api.post("/api/imports/", {"archive": upload("set.zip", archive, "application/zip"),
-                                              "format": "classes"}, format="multipart")
+        response = api.post(
+            "/api/imports/",
+            {"archive": upload("set.zip", archive, "application/zip"), "format": "classes"},
+            format="multipart",
+        )
     assert response.status_code == 202
     batch = UploadBatch.objects.get(pk=response.json()["id"])
     assert batch.status == BatchStatus.DONE  # tests run jobs inline (django-q2 sync)
@@ -115,14 +160,23 @@ def test_api_import_of_a_labelled_zip_runs_as_a_job(api, django_capture_on_commi
 
 def test_api_import_with_unknown_classes_waits_for_its_mapping(api):
     archive = zip_bytes({"Okapi/1.jpg": jpeg_bytes(seed=1)})
-    response = api.post("/api/imports/", {"archive": upload("set.zip", archive), "format": "classes"},
-                        format="multipart")
+    response = api.post(
+        "/api/imports/",
+        {"archive": upload("set.zip", archive), "format": "classes"},
+        format="multipart",
+    )
     body = response.json()
     assert response.status_code == 201 and "Okapi" in body["detail"] and body["status"] == "open"
     assert body["classes"] == [{"name": "Okapi", "images": 1, "suggestion": None}]
-    assert body["stored"] == {"state": "mapping", "handled": 0, "total": 1} and not Image.objects.exists()
-    forbidden = api.post("/api/imports/", {"archive": upload("set.zip", archive), "format": "classes",
-                                           "create_taxa": True}, format="multipart")
+    assert (
+        body["stored"] == {"state": "mapping", "handled": 0, "total": 1}
+        and not Image.objects.exists()
+    )
+    forbidden = api.post(
+        "/api/imports/",
+        {"archive": upload("set.zip", archive), "format": "classes", "create_taxa": True},
+        format="multipart",
+    )
     assert forbidden.status_code == 403 and UploadBatch.objects.count() == 1
 
 
@@ -135,11 +189,12 @@ def test_coordinator_adds_a_taxon_partner_cannot(api, coordinator):
     assert again.status_code == 400 and "already exists" in again.json()["detail"]
 
 
-def test_thumbnail_and_file_are_served_to_those_who_may_see_them(api, partner, other_partner, client):
+def test_thumbnail_and_file_are_served_to_those_who_may_see_them(
+    api, partner, other_partner, client
+):
     post_files(api, upload("a.jpg", jpeg_bytes()))
     image = Image.objects.get()
     client.force_login(partner)
     assert client.get(f"/images/{image.pk}/thumbnail").status_code == 200
     client.force_login(other_partner)
     assert client.get(f"/images/{image.pk}/file").status_code == 404
-

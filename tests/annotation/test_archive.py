@@ -18,8 +18,9 @@ def test_safe_entries_keep_their_folders(tmp_path):
     assert (tmp_path / "out/DCIM/100/a.jpg").is_file() and (tmp_path / "out/b.jpg").is_file()
 
 
-@pytest.mark.parametrize("name", ["../evil.jpg", "a/../../evil.jpg", "/etc/evil.jpg", "C:/evil.jpg",
-                                  "..\\evil.jpg"])
+@pytest.mark.parametrize(
+    "name", ["../evil.jpg", "a/../../evil.jpg", "/etc/evil.jpg", "C:/evil.jpg", "..\\evil.jpg"]
+)
 def test_entries_escaping_the_folder_are_refused(tmp_path, name):
     archive = _zip(tmp_path, {name: b"x", "ok.jpg": jpeg_bytes()})
     rejections = extract_zip(archive, tmp_path / "out", max_total_bytes=10**7)
@@ -49,7 +50,8 @@ def test_not_a_zip_is_refused(tmp_path):
 
 
 def test_a_zip_in_a_format_too_new_is_refused_with_the_reason(tmp_path):
-    """Zip 6.4 (say, a newer archiver's strong encryption): Python's zipfile raises NotImplementedError."""
+    """Zip 6.4 (say, a newer archiver's strong encryption): Python's zipfile raises
+    NotImplementedError."""
     data = bytearray(zip_bytes({"a.jpg": jpeg_bytes()}))
     data[data.find(b"PK\x01\x02") + 6] = 64  # "made by" version 6.4 in the central directory
     archive = tmp_path / "new.zip"

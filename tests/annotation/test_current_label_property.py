@@ -1,6 +1,7 @@
-"""The materialised current label (`Image.current_label`, `current_taxon`, `current_source`) equals the derived
-rule (`labels_for_image`: rank, then newest) after any sequence of label events, imports, merges of sequences,
-review verdicts and conflict resolutions."""
+"""The materialised current label (`Image.current_label`, `current_taxon`, `current_source`) equals
+the derived rule (`labels_for_image`: rank, then newest) after any sequence of label events,
+imports, merges of sequences, review verdicts and conflict resolutions."""
+
 import datetime as dt
 import itertools
 
@@ -23,14 +24,31 @@ from tests.factories import taxon, write_jpeg
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 T0 = dt.datetime(2024, 5, 1, 10, 0, 0)
 SLUGS = ("fox", "red-deer", "wild-boar", "empty")
-TIMES = (0, 25, 50, 75, 100, 125, 150)  # maxlag 30: neighbours join, a frame between two groups merges them
+TIMES = (
+    0,
+    25,
+    50,
+    75,
+    100,
+    125,
+    150,
+)  # maxlag 30: neighbours join, a frame between two groups merges them
 _seeds = itertools.count(1)
 
-label_event = st.tuples(st.just("label"), st.integers(0, 30), st.sampled_from(("partner", "coordinator", "accept")),
-                        st.sampled_from(SLUGS), st.booleans())
+label_event = st.tuples(
+    st.just("label"),
+    st.integers(0, 30),
+    st.sampled_from(("partner", "coordinator", "accept")),
+    st.sampled_from(SLUGS),
+    st.booleans(),
+)
 frame_event = st.tuples(st.just("frame"), st.sampled_from(TIMES), st.sampled_from((None, *SLUGS)))
-review_event = st.tuples(st.just("review"), st.integers(0, 30), st.sampled_from(SLUGS), st.sampled_from(SLUGS))
-events = st.lists(st.one_of(label_event, frame_event, frame_event, review_event), min_size=1, max_size=14)
+review_event = st.tuples(
+    st.just("review"), st.integers(0, 30), st.sampled_from(SLUGS), st.sampled_from(SLUGS)
+)
+events = st.lists(
+    st.one_of(label_event, frame_event, frame_event, review_event), min_size=1, max_size=14
+)
 
 
 class _Rollback(Exception):
@@ -47,12 +65,23 @@ def world(org, partner, coordinator, other_org):
     org.sequence_maxlag_s = 30
     org.save()
     camera = deployment_get_or_create(organisation=org, name="Col")
-    experts = [factories.member(name, other_org, "expert", taxa=[taxon(s) for s in SLUGS]) for name in ("e1", "e2")]
-    return {"org": org, "camera": camera, "partner": partner, "coordinator": coordinator, "experts": experts}
+    experts = [
+        factories.member(name, other_org, "expert", taxa=[taxon(s) for s in SLUGS])
+        for name in ("e1", "e2")
+    ]
+    return {
+        "org": org,
+        "camera": camera,
+        "partner": partner,
+        "coordinator": coordinator,
+        "experts": experts,
+    }
 
 
 def _frame(world, tmp_path, seconds: int, slug: str | None) -> None:
-    batch = batch_open(organisation=world["org"], uploader=world["partner"], deployment=world["camera"])
+    batch = batch_open(
+        organisation=world["org"], uploader=world["partner"], deployment=world["camera"]
+    )
     seed = next(_seeds)
     taken = (T0 + dt.timedelta(seconds=seconds)).strftime("%Y:%m:%d %H:%M:%S")
     path = write_jpeg(tmp_path / f"{seed}.jpg", seed=seed, taken=taken)
@@ -62,8 +91,13 @@ def _frame(world, tmp_path, seconds: int, slug: str | None) -> None:
 
 def _label(world, image: Image, who: str, slug: str, whole: bool) -> None:
     author = world["coordinator"] if who == "coordinator" else world["partner"]
-    annotation_add(image=image, taxon=taxon(slug), author=author, whole_sequence=whole,
-                   accept_prediction=who == "accept")
+    annotation_add(
+        image=image,
+        taxon=taxon(slug),
+        author=author,
+        whole_sequence=whole,
+        accept_prediction=who == "accept",
+    )
 
 
 def _review(world, image: Image, first: str, second: str) -> None:
@@ -75,11 +109,16 @@ def _review(world, image: Image, first: str, second: str) -> None:
     task.reviews_needed = 2
     task.save(update_fields=["reviews_needed"])
     for expert, slug in zip(world["experts"], (first, second), strict=True):
-        type(task).objects.filter(pk=task.pk).update(claimed_by=expert, claimed_until=T0.replace(
-            year=2100, tzinfo=dt.UTC))
-        task = review_verdict_submit(task_id=task.pk, user=expert, verdict=Verdict(taxon=taxon(slug)))
+        type(task).objects.filter(pk=task.pk).update(
+            claimed_by=expert, claimed_until=T0.replace(year=2100, tzinfo=dt.UTC)
+        )
+        task = review_verdict_submit(
+            task_id=task.pk, user=expert, verdict=Verdict(taxon=taxon(slug))
+        )
     if task.state == "conflict":
-        review_conflict_resolve(task_id=task.pk, user=world["coordinator"], verdict=Verdict(taxon=taxon(first)))
+        review_conflict_resolve(
+            task_id=task.pk, user=world["coordinator"], verdict=Verdict(taxon=taxon(first))
+        )
 
 
 def _apply(world, tmp_path, event: tuple) -> None:
@@ -92,21 +131,41 @@ def _apply(world, tmp_path, event: tuple) -> None:
         _review(world, images[event[1] % len(images)], *event[2:])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(story=events)
-# A sequence label on one side of a gap, then a frame bridging it: the other side's frames inherit the label.
-@example(story=[("frame", 0, None), ("frame", 50, None), ("label", 0, "partner", "fox", True), ("frame", 25, None)])
+# A sequence label on one side of a gap, then a frame bridging it: the other side's frames inherit
+# the label.
+@example(
+    story=[
+        ("frame", 0, None),
+        ("frame", 50, None),
+        ("label", 0, "partner", "fox", True),
+        ("frame", 25, None),
+    ]
+)
 # An import label and an expert verdict on separate sequences that a late frame merges.
-@example(story=[("frame", 0, "fox"), ("frame", 50, None), ("review", 1, "wild-boar", "red-deer"),
-                ("frame", 25, "empty"), ("label", 2, "accept", "red-deer", False)])
+@example(
+    story=[
+        ("frame", 0, "fox"),
+        ("frame", 50, None),
+        ("review", 1, "wild-boar", "red-deer"),
+        ("frame", 25, "empty"),
+        ("label", 2, "accept", "red-deer", False),
+    ]
+)
 def test_materialised_current_label_equals_the_derived_rule(world, tmp_path, story):
     try:
         with transaction.atomic():
             for event in story:
                 _apply(world, tmp_path, event)
             for image in Image.objects.all():
-                assert (image.current_label_id, image.current_taxon_id, image.current_source) == _derived(image)
+                assert (
+                    image.current_label_id,
+                    image.current_taxon_id,
+                    image.current_source,
+                ) == _derived(image)
             raise _Rollback
     except _Rollback:
         pass
-

@@ -1,4 +1,6 @@
-"""`manage.py import_images` over the three layouts, generated here so the tests need nothing from outside."""
+"""`manage.py import_images` over the three layouts, generated here so the tests need nothing from
+outside."""
+
 import io
 import json
 
@@ -26,7 +28,10 @@ def test_plain_folder_subfolders_become_deployments_and_names_may_have_spaces(tm
     counts, output = run_import(str(tmp_path / "card"), "--organisation", "Nouveau Parc")
     assert counts == {"imported": 3, "duplicates": 0, "rejected": 1, "sequences": 2, "labelled": 0}
     assert "Created organisation 'Nouveau Parc'" in output and "notes.txt" in output
-    assert set(Deployment.objects.values_list("name", flat=True)) == {"Col du Lautaret", "Bois noir"}
+    assert set(Deployment.objects.values_list("name", flat=True)) == {
+        "Col du Lautaret",
+        "Bois noir",
+    }
 
 
 def test_running_twice_counts_duplicates(tmp_path):
@@ -43,8 +48,11 @@ def test_class_folders_in_french_or_english_become_labels(tmp_path):
     counts, output = run_import(str(tmp_path / "set"), "--organisation", "P", "--format", "classes")
     assert counts["imported"] == 3 and counts["labelled"] == 3
     labels = dict(Annotation.objects.values_list("image__original_name", "taxon__slug"))
-    assert labels == {"StationA/Sanglier/1.jpg": "wild-boar", "StationA/roe_deer/2.jpg": "roe-deer",
-                      "StationB/Renard/3.jpg": "fox"}
+    assert labels == {
+        "StationA/Sanglier/1.jpg": "wild-boar",
+        "StationA/roe_deer/2.jpg": "roe-deer",
+        "StationB/Renard/3.jpg": "fox",
+    }
     assert set(Deployment.objects.values_list("name", flat=True)) == {"StationA", "StationB"}
     assert "as classes" in output
 
@@ -67,7 +75,9 @@ def test_unknown_classes_stop_the_import_with_their_names_counts_and_suggestions
     message = str(stopped.value)
     assert "3 class name(s) need a taxon: “Okapi” (2), “Quokka” (1), “chevreuils” (1)" in message
     assert "Sanglier (1): wild-boar (French name “sanglier”)" in message
-    assert "chevreuils (1): no taxon yet; suggested roe-deer (plural of a name “chevreuil”)" in message
+    assert (
+        "chevreuils (1): no taxon yet; suggested roe-deer (plural of a name “chevreuil”)" in message
+    )
     assert Image.objects.count() == 0 and not Taxon.objects.filter(name_en="Okapi").exists()
 
 
@@ -78,30 +88,73 @@ def test_map_and_mapping_file_decide_the_classes_and_are_kept_on_the_batch(tmp_p
     write_jpeg(tmp_path / "set/chevreuils/2.jpg", seed=2)
     write_jpeg(tmp_path / "set/Quokka/3.jpg", seed=3)
     mapping = tmp_path / "mapping.json"
-    mapping.write_text(json.dumps({"Okapi": {"name_en": "okapi", "name_fr": "okapi",
-                                             "scientific_name": "Okapia johnstoni"}, "Quokka": None}))
-    counts, output = run_import(str(tmp_path / "set"), "--organisation", "P", "--format", "classes",
-                                "--mapping", str(mapping), "--map", "chevreuils=chevreuil")
+    mapping.write_text(
+        json.dumps(
+            {
+                "Okapi": {
+                    "name_en": "okapi",
+                    "name_fr": "okapi",
+                    "scientific_name": "Okapia johnstoni",
+                },
+                "Quokka": None,
+            }
+        )
+    )
+    counts, output = run_import(
+        str(tmp_path / "set"),
+        "--organisation",
+        "P",
+        "--format",
+        "classes",
+        "--mapping",
+        str(mapping),
+        "--map",
+        "chevreuils=chevreuil",
+    )
     assert counts["imported"] == 3 and counts["labelled"] == 2 and "Created taxon 'okapi'" in output
     assert Taxon.objects.get(name_en="okapi").scientific_name == "Okapia johnstoni"
     labels = dict(Annotation.objects.values_list("image__original_name", "taxon__slug"))
-    assert labels == {"Okapi/1.jpg": "okapi", "chevreuils/2.jpg": "roe-deer"}  # Quokka: stored without a label
-    assert UploadBatch.objects.get().class_mapping == {"Okapi": "okapi", "Quokka": None, "chevreuils": "roe-deer"}
+    assert labels == {
+        "Okapi/1.jpg": "okapi",
+        "chevreuils/2.jpg": "roe-deer",
+    }  # Quokka: stored without a label
+    assert UploadBatch.objects.get().class_mapping == {
+        "Okapi": "okapi",
+        "Quokka": None,
+        "chevreuils": "roe-deer",
+    }
 
 
 def test_a_mapping_naming_no_class_or_no_taxon_is_refused_before_anything_is_stored(tmp_path):
     write_jpeg(tmp_path / "set/Okapi/1.jpg", seed=1)
     with pytest.raises(CommandError, match="The import has no class named 'Zebra'"):
-        run_import(str(tmp_path / "set"), "--organisation", "P", "--format", "classes", "--map", "Zebra=fox")
+        run_import(
+            str(tmp_path / "set"),
+            "--organisation",
+            "P",
+            "--format",
+            "classes",
+            "--map",
+            "Zebra=fox",
+        )
     with pytest.raises(CommandError, match="Unknown taxon 'licorne'"):
-        run_import(str(tmp_path / "set"), "--organisation", "P", "--format", "classes", "--map", "Okapi=licorne")
+        run_import(
+            str(tmp_path / "set"),
+            "--organisation",
+            "P",
+            "--format",
+            "classes",
+            "--map",
+            "Okapi=licorne",
+        )
     assert Image.objects.count() == 0
 
 
 def test_create_taxa_adds_the_unknown_classes(tmp_path):
     write_jpeg(tmp_path / "set/Okapi/1.jpg", seed=1)
-    counts, output = run_import(str(tmp_path / "set"), "--organisation", "P", "--format", "classes",
-                                "--create-taxa")
+    counts, output = run_import(
+        str(tmp_path / "set"), "--organisation", "P", "--format", "classes", "--create-taxa"
+    )
     assert counts["labelled"] == 1 and Taxon.objects.filter(name_en="Okapi").exists()
     assert "Created taxon 'Okapi'" in output
 
@@ -109,8 +162,9 @@ def test_create_taxa_adds_the_unknown_classes(tmp_path):
 def _coco(tmp_path, images, annotations, categories):
     root = tmp_path / "coco"
     root.mkdir(exist_ok=True)
-    (root / "dataset.json").write_text(json.dumps({"images": images, "annotations": annotations,
-                                                   "categories": categories}))
+    (root / "dataset.json").write_text(
+        json.dumps({"images": images, "annotations": annotations, "categories": categories})
+    )
     return root
 
 
@@ -120,23 +174,46 @@ def test_coco_boxes_dates_locations_and_sequence_ids(tmp_path):
     write_jpeg(root / "img/b.jpg", size=(200, 100), seed=2)
     write_jpeg(root / "img/c.jpg", size=(200, 100), seed=3)
     images = [
-        {"id": 1, "file_name": "img/a.jpg", "width": 200, "height": 100, "datetime": "2020-01-01 00:00:00",
-         "location": "site-7", "seq_id": "S1"},
-        {"id": 2, "file_name": "img/b.jpg", "width": 200, "height": 100, "datetime": "2020-01-01 03:00:00",
-         "location": "site-7", "seq_id": "S1"},
+        {
+            "id": 1,
+            "file_name": "img/a.jpg",
+            "width": 200,
+            "height": 100,
+            "datetime": "2020-01-01 00:00:00",
+            "location": "site-7",
+            "seq_id": "S1",
+        },
+        {
+            "id": 2,
+            "file_name": "img/b.jpg",
+            "width": 200,
+            "height": 100,
+            "datetime": "2020-01-01 03:00:00",
+            "location": "site-7",
+            "seq_id": "S1",
+        },
         {"id": 3, "file_name": "img/c.jpg", "width": 200, "height": 100, "location": "site-7"},
         {"id": 4, "file_name": "img/missing.jpg", "width": 200, "height": 100},
     ]
-    annotations = [{"id": 1, "image_id": 1, "category_id": 5, "bbox": [20, 10, 100, 50]},
-                   {"id": 2, "image_id": 2, "category_id": 5, "bbox": [0, 0, 10, 10]},
-                   {"id": 3, "image_id": 3, "category_id": 0}]
+    annotations = [
+        {"id": 1, "image_id": 1, "category_id": 5, "bbox": [20, 10, 100, 50]},
+        {"id": 2, "image_id": 2, "category_id": 5, "bbox": [0, 0, 10, 10]},
+        {"id": 3, "image_id": 3, "category_id": 0},
+    ]
     _coco(tmp_path, images, annotations, [{"id": 0, "name": "empty"}, {"id": 5, "name": "red_fox"}])
     counts, output = run_import(str(root), "--organisation", "P")
     assert counts == {"imported": 3, "duplicates": 0, "rejected": 1, "sequences": 2, "labelled": 3}
     assert "missing on disk" in output
     box = Annotation.objects.get(image__original_name="img/a.jpg")
-    assert box.taxon.slug == "fox" and (box.box_x, box.box_y, box.box_w, box.box_h) == (0.1, 0.1, 0.5, 0.5)
-    assert Sequence.objects.get(external_id="S1").images.count() == 2  # seq_id wins over the 3-hour gap
+    assert box.taxon.slug == "fox" and (box.box_x, box.box_y, box.box_w, box.box_h) == (
+        0.1,
+        0.1,
+        0.5,
+        0.5,
+    )
+    assert (
+        Sequence.objects.get(external_id="S1").images.count() == 2
+    )  # seq_id wins over the 3-hour gap
     assert Annotation.objects.get(image__original_name="img/c.jpg").taxon.slug == "empty"
     assert Image.objects.get(original_name="img/a.jpg").deployment.name == "site-7"
 

@@ -1,5 +1,7 @@
-"""Imports through the web: unpacked and checked before any write (a refusal records nothing and leaves no
-files), then run by a job cut into chunks; a failing job leaves no half-made cameras or staged files behind."""
+"""Imports through the web: unpacked and checked before any write (a refusal records nothing and
+leaves no files), then run by a job cut into chunks; a failing job leaves no half-made cameras or
+staged files behind."""
+
 from pathlib import Path
 
 import pytest
@@ -14,50 +16,76 @@ pytestmark = pytest.mark.django_db
 
 def staged_files(settings) -> list[Path]:
     folders = (staging_dir(), Path(settings.IMPORTS_DIR))
-    return [path for folder in folders if folder.exists() for path in folder.rglob("*") if path.is_file()]
+    return [
+        path
+        for folder in folders
+        if folder.exists()
+        for path in folder.rglob("*")
+        if path.is_file()
+    ]
 
 
 def test_a_refused_import_records_nothing_and_leaves_no_files(api, settings):
     archive = zip_bytes({"Licorne/1.jpg": jpeg_bytes(seed=1)})
-    response = api.post("/api/imports/", {"archive": upload("set.zip", archive), "format": "coco"},
-                        format="multipart")
+    response = api.post(
+        "/api/imports/",
+        {"archive": upload("set.zip", archive), "format": "coco"},
+        format="multipart",
+    )
     assert response.status_code == 400 and "no COCO Camera Traps JSON" in response.json()["detail"]
     assert not UploadBatch.objects.exists() and not staged_files(settings)
 
 
 def test_an_import_runs_in_chunks_until_done(api, settings, django_capture_on_commit_callbacks):
-    settings.FAUNE = {**settings.FAUNE, "JOB_CHUNK_S": 0.0}  # every chunk stops after its first file
+    settings.FAUNE = {
+        **settings.FAUNE,
+        "JOB_CHUNK_S": 0.0,
+    }  # every chunk stops after its first file
     archive = zip_bytes({f"Renard/{i}.jpg": jpeg_bytes(seed=i) for i in range(4)})
     with django_capture_on_commit_callbacks(execute=True) as queued:
-        response = api.post("/api/imports/", {"archive": upload("set.zip", archive), "format": "classes"},
-                            format="multipart")
+        response = api.post(
+            "/api/imports/",
+            {"archive": upload("set.zip", archive), "format": "classes"},
+            format="multipart",
+        )
     batch = UploadBatch.objects.get(pk=response.json()["id"])
     assert batch.status == "done" and Image.objects.count() == 4
     assert len(queued) >= 4  # one queued task per chunk at least
     assert not staged_files(settings)
 
 
-def test_an_import_removes_the_cameras_whose_files_were_all_refused(api, settings,
-                                                                    django_capture_on_commit_callbacks):
+def test_an_import_removes_the_cameras_whose_files_were_all_refused(
+    api, settings, django_capture_on_commit_callbacks
+):
     archive = zip_bytes({"cam1/a.jpg": jpeg_bytes(seed=1), "cam2/b.jpg": b"not a photograph"})
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.post("/api/imports/", {"archive": upload("set.zip", archive), "format": "plain"},
-                            format="multipart")
+        response = api.post(
+            "/api/imports/",
+            {"archive": upload("set.zip", archive), "format": "plain"},
+            format="multipart",
+        )
     batch = UploadBatch.objects.get(pk=response.json()["id"])
     assert batch.status == "done" and batch.items.filter(outcome="rejected").count() == 1
     assert list(Deployment.objects.values_list("name", flat=True)) == ["cam1"]
 
 
 def test_a_failing_import_cleans_up_and_says_why(api, settings, django_capture_on_commit_callbacks):
-    """The index file broke between two chunks: the job fails with the reason, keeps what it imported, and
-    removes its staged files and the cameras it left empty."""
+    """The index file broke between two chunks: the job fails with the reason, keeps what it
+    imported, and removes its staged files and the cameras it left empty."""
     settings.FAUNE = {**settings.FAUNE, "JOB_CHUNK_S": 0.0}
-    coco = ('{"images": [{"id": 1, "file_name": "a.jpg", "location": "cam1"}, {"id": 2, "file_name": "b.jpg", '
-            '"location": "cam2"}], "annotations": [], "categories": []}')
-    archive = zip_bytes({"set.json": coco.encode(), "a.jpg": jpeg_bytes(seed=1), "b.jpg": b"not a photograph"})
+    coco = (
+        '{"images": [{"id": 1, "file_name": "a.jpg", "location": "cam1"}, {"id": 2, "file_name": '
+        '"b.jpg", "location": "cam2"}], "annotations": [], "categories": []}'
+    )
+    archive = zip_bytes(
+        {"set.json": coco.encode(), "a.jpg": jpeg_bytes(seed=1), "b.jpg": b"not a photograph"}
+    )
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        response = api.post("/api/imports/", {"archive": upload("set.zip", archive), "format": "coco"},
-                            format="multipart")
+        response = api.post(
+            "/api/imports/",
+            {"archive": upload("set.zip", archive), "format": "coco"},
+            format="multipart",
+        )
     batch = UploadBatch.objects.get(pk=response.json()["id"])
     folder = Path(settings.IMPORTS_DIR) / str(batch.pk)
     with django_capture_on_commit_callbacks(execute=False) as next_chunk:
@@ -72,8 +100,8 @@ def test_a_failing_import_cleans_up_and_says_why(api, settings, django_capture_o
 
 @pytest.mark.django_db(transaction=True)
 def test_the_archive_is_unpacked_outside_any_write_transaction(partner, monkeypatch, seeded_taxa):
-    """On SQLite a write transaction holds the database lock for everyone: unpacking thousands of photographs
-    inside one made the worker's writes time out."""
+    """On SQLite a write transaction holds the database lock for everyone: unpacking thousands of
+    photographs inside one made the worker's writes time out."""
     from django.db import connection
 
     from annotation.services import imports_web
@@ -88,19 +116,26 @@ def test_the_archive_is_unpacked_outside_any_write_transaction(partner, monkeypa
 
     monkeypatch.setattr(imports_web, "extract_zip", watching)
     archive = zip_bytes({"Renard/1.jpg": jpeg_bytes(seed=1)})
-    response = client_for(partner).post("/api/imports/", {"archive": upload("set.zip", archive),
-                                                          "format": "classes"}, format="multipart")
+    response = client_for(partner).post(
+        "/api/imports/",
+        {"archive": upload("set.zip", archive), "format": "classes"},
+        format="multipart",
+    )
     assert response.status_code == 202 and seen == [False]
 
 
-@pytest.mark.parametrize("entries", [{}, {"__MACOSX/._1.jpg": b"fork"}, {"../1.jpg": jpeg_bytes(seed=1)}])
+@pytest.mark.parametrize(
+    "entries", [{}, {"__MACOSX/._1.jpg": b"fork"}, {"../1.jpg": jpeg_bytes(seed=1)}]
+)
 @pytest.mark.parametrize("create_taxa", [True, False])
 def test_an_archive_with_nothing_to_import_is_refused(coordinator, settings, entries, create_taxa):
-    """Found by the schema fuzzer: with create_taxa, an empty zip was a 500 (its staging folder never existed);
-    without it, a 400 naming a server path."""
+    """Found by the schema fuzzer: with create_taxa, an empty zip was a 500 (its staging folder
+    never existed); without it, a 400 naming a server path."""
     response = client_for(coordinator).post(
-        "/api/imports/", {"archive": upload("set.zip", zip_bytes(entries)), "create_taxa": create_taxa},
-        format="multipart")
+        "/api/imports/",
+        {"archive": upload("set.zip", zip_bytes(entries)), "create_taxa": create_taxa},
+        format="multipart",
+    )
     assert response.status_code == 400
     assert response.json()["detail"] == "The archive holds no file that can be imported."
     assert not UploadBatch.objects.exists() and not staged_files(settings)

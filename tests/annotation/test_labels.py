@@ -1,4 +1,5 @@
 """Label history: every event kept, the current label derived (expert over partner over import)."""
+
 import pytest
 
 from annotation.models import Annotation, Image, LabelSource
@@ -15,8 +16,9 @@ pytestmark = pytest.mark.django_db
 def image(org, partner, tmp_path):
     batch = batch_open(organisation=org, uploader=partner)
     hints = IngestHints(labels=(IngestLabel(taxon("roe-deer")),))
-    return image_ingest(path=write_jpeg(tmp_path / "a.jpg"), name="a.jpg", batch=batch, deployment=None,
-                        hints=hints).image
+    return image_ingest(
+        path=write_jpeg(tmp_path / "a.jpg"), name="a.jpg", batch=batch, deployment=None, hints=hints
+    ).image
 
 
 def current(image) -> str:
@@ -28,9 +30,16 @@ def test_partner_label_outranks_import_and_expert_outranks_partner(image, partne
     annotation_add(image=image, taxon=taxon("red-deer"), author=partner)
     assert current(image) == taxon("red-deer").pk
     annotation_add(image=image, taxon=taxon("chamois"), author=coordinator)
-    annotation_add(image=image, taxon=taxon("fox"), author=partner)  # a later partner label does not win
+    annotation_add(
+        image=image, taxon=taxon("fox"), author=partner
+    )  # a later partner label does not win
     assert current(image) == taxon("chamois").pk
-    assert [a.taxon.slug for a in label_history(image)] == ["chamois", "fox", "red-deer", "roe-deer"]
+    assert [a.taxon.slug for a in label_history(image)] == [
+        "chamois",
+        "fox",
+        "red-deer",
+        "roe-deer",
+    ]
     assert Annotation.objects.count() == 4  # nothing overwritten
 
 
@@ -56,5 +65,7 @@ def test_stale_client_gets_a_conflict_not_a_silent_overwrite(image, partner, oth
 
 
 def test_accepting_a_prediction_is_recorded_as_such(image, partner):
-    label = annotation_add(image=image, taxon=taxon("roe-deer"), author=partner, accept_prediction=True)
+    label = annotation_add(
+        image=image, taxon=taxon("roe-deer"), author=partner, accept_prediction=True
+    )
     assert label.source == LabelSource.MODEL_ACCEPTED

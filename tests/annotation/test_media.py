@@ -1,4 +1,5 @@
 """Probing files: every kind of bad input is refused with a reason a person understands."""
+
 import datetime as dt
 import io
 
@@ -87,23 +88,29 @@ def test_damaged_video_is_refused(tmp_path):
         _probe(tmp_path, head + b"\0" * 100, "bad.mp4")
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ("2024:05:01 10:00:00", dt.datetime(2024, 5, 1, 10)),
-    ("2024-05-01 10:00:00", dt.datetime(2024, 5, 1, 10)),
-    ("2024:05:01 10:00:00.123\x00", dt.datetime(2024, 5, 1, 10)),
-    ("0000:00:00 00:00:00", None),
-    ("garbage", None),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2024:05:01 10:00:00", dt.datetime(2024, 5, 1, 10)),
+        ("2024-05-01 10:00:00", dt.datetime(2024, 5, 1, 10)),
+        ("2024:05:01 10:00:00.123\x00", dt.datetime(2024, 5, 1, 10)),
+        ("0000:00:00 00:00:00", None),
+        ("garbage", None),
+    ],
+)
 def test_camera_dates_are_parsed_leniently(raw, expected):
     assert parse_camera_datetime(raw) == expected
 
 
-@pytest.mark.parametrize(("raw", "note"), [
-    ("2031:01:01 00:00:00", "in the future"),
-    ("1970:01:01 00:00:00", "before 1990"),
-    ("0000:00:00 00:00:00", "unreadable"),
-    ("2020:01:01 00:00:00", ""),
-])
+@pytest.mark.parametrize(
+    ("raw", "note"),
+    [
+        ("2031:01:01 00:00:00", "in the future"),
+        ("1970:01:01 00:00:00", "before 1990"),
+        ("0000:00:00 00:00:00", "unreadable"),
+        ("2020:01:01 00:00:00", ""),
+    ],
+)
 def test_absurd_dates_are_explained(raw, note):
     reason = check_plausible(parse_camera_datetime(raw), raw, earliest_year=1990, now=NOW)
     assert (note in reason) if note else reason == ""

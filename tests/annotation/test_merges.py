@@ -1,11 +1,21 @@
-"""A late frame that bridges sequences merges them, and every piece of review work on them survives: waiting
-tasks, a claimed task with a verdict (still with its expert), a conflict, sequence labels."""
+"""A late frame that bridges sequences merges them, and every piece of review work on them survives:
+waiting tasks, a claimed task with a verdict (still with its expert), a conflict, sequence
+labels."""
+
 import datetime as dt
 
 import pytest
 from django.db.models import ProtectedError
 
-from annotation.models import Annotation, Image, LabelSource, ReviewState, ReviewTask, ReviewVerdict, Sequence
+from annotation.models import (
+    Annotation,
+    Image,
+    LabelSource,
+    ReviewState,
+    ReviewTask,
+    ReviewVerdict,
+    Sequence,
+)
 from annotation.services.batches import batch_open
 from annotation.services.ingest import image_ingest
 from annotation.services.organisations import deployment_get_or_create
@@ -35,38 +45,50 @@ def frame(org, camera, tmp_path, seconds: int):
 
 @pytest.fixture
 def experts(other_org):
-    return [factories.member(name, other_org, "expert", taxa=[taxon("red-deer")]) for name in ("erin", "eric")]
+    return [
+        factories.member(name, other_org, "expert", taxa=[taxon("red-deer")])
+        for name in ("erin", "eric")
+    ]
 
 
 @pytest.fixture
 def three_sequences(org, camera, tmp_path, experts, coordinator, settings):
-    """A (0 s, 10 s): an untouched waiting task. B (70 s, 80 s): a double review whose first verdict is in and
-    whose second expert holds the claim. C (140 s, 150 s): two experts disagreed, a conflict."""
+    """A (0 s, 10 s): an untouched waiting task. B (70 s, 80 s): a double review whose first verdict
+    is in and whose second expert holds the claim. C (140 s, 150 s): two experts disagreed, a
+    conflict."""
     settings.FAUNE = {**settings.FAUNE, "DOUBLE_REVIEW_FRACTION": 1.0}
     frames = {t: frame(org, camera, tmp_path, t) for t in (0, 10, 70, 80, 140, 150)}
     assert len({image.sequence_id for image in frames.values()}) == 3
-    tasks = {name: review_tasks_create(items=[ReviewItem(frames[t], taxon("red-deer"), "pick", 0.9)],
-                                       origin=f"test-{name}")[0] for name, t in (("a", 0), ("b", 70), ("c", 140))}
+    tasks = {
+        name: review_tasks_create(
+            items=[ReviewItem(frames[t], taxon("red-deer"), "pick", 0.9)], origin=f"test-{name}"
+        )[0]
+        for name, t in (("a", 0), ("b", 70), ("c", 140))
+    }
     erin, eric = experts
     deer, roe = taxon("red-deer"), taxon("roe-deer")
-    Annotation.objects.create(sequence_id=frames[140].sequence_id, taxon=roe, role="partner",
-                              source=LabelSource.PARTNER)
+    Annotation.objects.create(
+        sequence_id=frames[140].sequence_id, taxon=roe, role="partner", source=LabelSource.PARTNER
+    )
     _verdict(tasks["c"], erin, deer)  # C: both answer, differently
     _verdict(tasks["c"], eric, roe)
     _verdict(tasks["b"], erin, deer)  # first of two; then eric claims it and is looking at it
-    ReviewTask.objects.filter(pk=tasks["b"].pk).update(claimed_by=eric, claimed_until=T0.replace(
-        year=2100, tzinfo=dt.UTC))
+    ReviewTask.objects.filter(pk=tasks["b"].pk).update(
+        claimed_by=eric, claimed_until=T0.replace(year=2100, tzinfo=dt.UTC)
+    )
     return frames, {name: ReviewTask.objects.get(pk=task.pk) for name, task in tasks.items()}
 
 
 def _verdict(task: ReviewTask, expert, taxon_):
-    ReviewTask.objects.filter(pk=task.pk).update(claimed_by=expert, claimed_until=T0.replace(year=2100,
-                                                                                            tzinfo=dt.UTC))
+    ReviewTask.objects.filter(pk=task.pk).update(
+        claimed_by=expert, claimed_until=T0.replace(year=2100, tzinfo=dt.UTC)
+    )
     review_verdict_submit(task_id=task.pk, user=expert, verdict=Verdict(taxon=taxon_))
 
 
 def test_bridging_frames_merge_sequences_and_keep_every_piece_of_review_work(
-        org, camera, tmp_path, three_sequences, experts, coordinator):
+    org, camera, tmp_path, three_sequences, experts, coordinator
+):
     frames, tasks = three_sequences
     assert tasks["b"].state == ReviewState.OPEN and tasks["c"].state == ReviewState.CONFLICT
     verdicts_before = set(ReviewVerdict.objects.values_list("pk", flat=True))
@@ -75,34 +97,49 @@ def test_bridging_frames_merge_sequences_and_keep_every_piece_of_review_work(
     assert Sequence.objects.count() == 1
     survivor = Sequence.objects.get()
     assert set(Image.objects.values_list("sequence_id", flat=True)) == {survivor.pk}
-    assert ReviewTask.objects.count() == 3 and set(ReviewTask.objects.values_list("sequence_id", flat=True)) == \
-        {survivor.pk}
+    assert ReviewTask.objects.count() == 3 and set(
+        ReviewTask.objects.values_list("sequence_id", flat=True)
+    ) == {survivor.pk}
     assert set(ReviewVerdict.objects.values_list("pk", flat=True)) == verdicts_before
     b, c, a = (ReviewTask.objects.get(pk=tasks[name].pk) for name in "bca")
-    assert b.state == ReviewState.OPEN and b.claimed_by == experts[1]  # still with the expert working it
+    assert (
+        b.state == ReviewState.OPEN and b.claimed_by == experts[1]
+    )  # still with the expert working it
     assert c.state == ReviewState.CONFLICT and c.verdicts.count() == 2
-    assert a.state == ReviewState.MERGED and f"covered by task #{b.pk}" in a.reason  # nobody had touched it
-    assert {a.opened_for, b.opened_for, c.opened_for} == {frames[t].sequence_id for t in (0, 70, 140)}
+    assert (
+        a.state == ReviewState.MERGED and f"covered by task #{b.pk}" in a.reason
+    )  # nobody had touched it
+    assert {a.opened_for, b.opened_for, c.opened_for} == {
+        frames[t].sequence_id for t in (0, 70, 140)
+    }
     assert Annotation.objects.filter(sequence=survivor, taxon=taxon("roe-deer")).exists()
     # the sequence label of C now covers every frame, and the frames' current labels say so
     assert set(Image.objects.values_list("current_taxon_id", flat=True)) == {taxon("roe-deer").pk}
 
 
-def test_work_on_a_merged_sequence_can_be_finished(org, camera, tmp_path, three_sequences, experts, coordinator):
+def test_work_on_a_merged_sequence_can_be_finished(
+    org, camera, tmp_path, three_sequences, experts, coordinator
+):
     frames, tasks = three_sequences
     frame(org, camera, tmp_path, 40)
     frame(org, camera, tmp_path, 110)
     erin, eric = experts
-    # eric sees every frame now and agrees with what erin said about the frames she saw: the labels are written
-    done = review_verdict_submit(task_id=tasks["b"].pk, user=eric, verdict=Verdict(taxon=taxon("red-deer")))
+    # eric sees every frame now and agrees with what erin said about the frames she saw: the labels
+    # are written
+    done = review_verdict_submit(
+        task_id=tasks["b"].pk, user=eric, verdict=Verdict(taxon=taxon("red-deer"))
+    )
     assert done.state == ReviewState.DONE
-    resolved = review_conflict_resolve(task_id=tasks["c"].pk, user=coordinator,
-                                       verdict=Verdict(taxon=taxon("red-deer")))
+    resolved = review_conflict_resolve(
+        task_id=tasks["c"].pk, user=coordinator, verdict=Verdict(taxon=taxon("red-deer"))
+    )
     assert resolved.state == ReviewState.DONE
     assert set(Image.objects.values_list("current_taxon_id", flat=True)) == {taxon("red-deer").pk}
 
 
-def test_a_sequence_with_review_work_cannot_be_deleted_by_accident(org, camera, tmp_path, three_sequences):
+def test_a_sequence_with_review_work_cannot_be_deleted_by_accident(
+    org, camera, tmp_path, three_sequences
+):
     frames, _ = three_sequences
     with pytest.raises(ProtectedError):
         Sequence.objects.filter(pk=frames[140].sequence_id).delete()

@@ -1,5 +1,7 @@
-"""People in photographs: blurred where they stand (the whole frame when nobody says where) for everyone outside
-the image's organisation, on real pixels; originals for its members and the coordinators."""
+"""People in photographs: blurred where they stand (the whole frame when nobody says where) for
+everyone outside the image's organisation, on real pixels; originals for its members and the
+coordinators."""
+
 import io
 from pathlib import Path
 
@@ -36,8 +38,10 @@ def pixels(data: bytes) -> np.ndarray:
 def region(array: np.ndarray, box: Box, pad: float = 0.0) -> tuple[slice, slice]:
     height, width = array.shape[:2]
     x, y, w, h = box.to_tuple()
-    return (slice(int((y - pad * h) * height), int((y + h * (1 + pad)) * height) + 1),
-            slice(int((x - pad * w) * width), int((x + w * (1 + pad)) * width) + 1))
+    return (
+        slice(int((y - pad * h) * height), int((y + h * (1 + pad)) * height) + 1),
+        slice(int((x - pad * w) * width), int((x + w * (1 + pad)) * width) + 1),
+    )
 
 
 def outside(array: np.ndarray, box, pad: float = 0.15) -> np.ndarray:
@@ -68,14 +72,16 @@ def test_no_box_hides_the_whole_frame():
 
 
 def test_the_copy_is_upright_when_the_camera_wrote_an_orientation():
-    rotated = factories.jpeg_bytes(size=(80, 40), orientation=6, seed=3)  # displayed 40 wide, 80 high
+    rotated = factories.jpeg_bytes(
+        size=(80, 40), orientation=6, seed=3
+    )  # displayed 40 wide, 80 high
     assert PILImage.open(io.BytesIO(blurred_jpeg(rotated, [BOX]))).size == (40, 80)
 
 
 @pytest.fixture
 def photos(org, partner):
-    """Three textured JPEGs of the partner's organisation: one labelled human with a box, one with a detector's
-    person box, one with an animal only."""
+    """Three textured JPEGs of the partner's organisation: one labelled human with a box, one with a
+    detector's person box, one with an animal only."""
     batch = batch_open(organisation=org, uploader=partner)
     files = []
     for seed in range(3):
@@ -113,8 +119,11 @@ def _stored(image: Image) -> bytes:
 
 @pytest.fixture
 def human_expert(other_org):
-    """An expert of the human taxon (and red deer) in another organisation: sees the images, not the people."""
-    return factories.member("hugo", other_org, Role.EXPERT, taxa=[taxon("human"), taxon("red-deer")])
+    """An expert of the human taxon (and red deer) in another organisation: sees the images, not the
+    people."""
+    return factories.member(
+        "hugo", other_org, Role.EXPERT, taxa=[taxon("human"), taxon("red-deer")]
+    )
 
 
 def test_an_expert_of_another_organisation_sees_people_blurred(photos, human_expert):
@@ -147,10 +156,13 @@ def test_the_organisation_and_coordinators_see_the_original(photos, request, who
         assert b"".join(response.streaming_content) == _stored(image)
 
 
-def test_a_video_showing_people_is_not_played_outside_its_organisation(org, partner, human_expert, tmp_path):
+def test_a_video_showing_people_is_not_played_outside_its_organisation(
+    org, partner, human_expert, tmp_path
+):
     batch = batch_open(organisation=org, uploader=partner)
-    clip = batch_add_uploads(batch=batch, uploads=[upload("clip.mp4", factories.video_bytes(tmp_path),
-                                                          "video/mp4")])[0].image
+    clip = batch_add_uploads(
+        batch=batch, uploads=[upload("clip.mp4", factories.video_bytes(tmp_path), "video/mp4")]
+    )[0].image
     annotation_add(image=clip, taxon=taxon("human"), author=partner)
     client = _client(human_expert)
     refused = client.get(f"/images/{clip.pk}/file")
@@ -160,13 +172,20 @@ def test_a_video_showing_people_is_not_played_outside_its_organisation(org, part
 
 
 def test_a_real_photograph_of_a_walker(org, partner, human_expert, shared_camtrap):
-    """A real camera-trap frame with a person (speciesnet test data) and a detector's box around him."""
+    """A real camera-trap frame with a person (speciesnet test data) and a detector's box around
+    him."""
     path = shared_camtrap / "speciesnet_test" / "images" / "human.jpg"
     batch = batch_open(organisation=org, uploader=partner)
-    image = batch_add_uploads(batch=batch, uploads=[upload("walker.jpg", path.read_bytes())])[0].image
+    image = batch_add_uploads(batch=batch, uploads=[upload("walker.jpg", path.read_bytes())])[
+        0
+    ].image
     walker = Box(0.705, 0.49, 0.075, 0.245)
-    store_detections(image, found=[Found(DetectorCategory.PERSON, 0.92, walker)], source=BoxSource.DETECTOR,
-                     detector="MDV6.pt")
+    store_detections(
+        image,
+        found=[Found(DetectorCategory.PERSON, 0.92, walker)],
+        source=BoxSource.DETECTOR,
+        detector="MDV6.pt",
+    )
     annotation_add(image=image, taxon=taxon("human"), author=partner)
     response = _client(human_expert).get(f"/images/{image.pk}/file")
     served, original = pixels(b"".join(response.streaming_content)), pixels(path.read_bytes())

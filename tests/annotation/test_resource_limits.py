@@ -1,4 +1,6 @@
-"""Limits a small file must not defeat: pixels judged from the header before decoding, zips bounded by size."""
+"""Limits a small file must not defeat: pixels judged from the header before decoding, zips bounded
+by size."""
+
 import io
 import struct
 import zipfile
@@ -16,23 +18,27 @@ from annotation.services.ingest import media_limits
 from faune_platform.settings.env import env_float
 from tests.factories import bomb_png_bytes, jpeg_bytes, upload
 
-SIDE = 10_900  # 119 MP: under Pillow's own refusal (179 MP) and the old 120 MP default; no camera trap's frame
+# 119 MP: under Pillow's own refusal (179 MP) and the old 120 MP default; no camera trap's frame
+SIDE = 10_900
 
 
 def _webp_declaring(width: int, height: int) -> bytes:
-    """A real lossless WebP whose header says width x height: opening it must not allocate that canvas."""
+    """A real lossless WebP whose header says width x height: opening it must not allocate that
+    canvas."""
     out = io.BytesIO()
     Image.new("RGB", (8, 8), (1, 2, 3)).save(out, "WEBP", lossless=True)
     data = bytearray(out.getvalue())
     start = data.index(b"VP8L") + 9  # after the chunk header and the 0x2f signature byte
-    bits = struct.unpack("<I", data[start:start + 4])[0] & ~((1 << 28) - 1)
-    data[start:start + 4] = struct.pack("<I", bits | (width - 1) | (height - 1) << 14)
+    bits = struct.unpack("<I", data[start : start + 4])[0] & ~((1 << 28) - 1)
+    data[start : start + 4] = struct.pack("<I", bits | (width - 1) | (height - 1) << 14)
     return bytes(data)
 
 
 def _tiff_declaring(width: int, height: int) -> bytes:
     out = io.BytesIO()
-    Image.new("1", (width, height)).save(out, "TIFF", compression="group4")  # 1 bit a pixel, compresses to KB
+    Image.new("1", (width, height)).save(
+        out, "TIFF", compression="group4"
+    )  # 1 bit a pixel, compresses to KB
     return out.getvalue()
 
 
@@ -40,16 +46,23 @@ def test_the_default_pixel_limit_fits_camera_traps(settings):
     assert 24_000_000 < settings.FAUNE["MAX_IMAGE_PIXELS"] <= 50_000_000
 
 
-@pytest.mark.parametrize(("name", "content"), [
-    ("huge.png", lambda: bomb_png_bytes(SIDE, SIDE)),
-    ("huge.webp", lambda: _webp_declaring(SIDE, SIDE)),
-    ("huge.tif", lambda: _tiff_declaring(SIDE, SIDE)),
-])
-def test_oversized_images_are_refused_from_the_header_before_any_decoding(tmp_path, monkeypatch, name, content):
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("huge.png", lambda: bomb_png_bytes(SIDE, SIDE)),
+        ("huge.webp", lambda: _webp_declaring(SIDE, SIDE)),
+        ("huge.tif", lambda: _tiff_declaring(SIDE, SIDE)),
+    ],
+)
+def test_oversized_images_are_refused_from_the_header_before_any_decoding(
+    tmp_path, monkeypatch, name, content
+):
     path = tmp_path / name
     path.write_bytes(content())
     assert path.stat().st_size < 600_000
-    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded before the check"))
+    monkeypatch.setattr(
+        ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded before the check")
+    )
     with pytest.raises(MediaRejected, match="over the limit of 50,000,000"):
         probe(path, media_limits())
 
@@ -70,7 +83,10 @@ def _zeros_zip(tmp_path, size: int, name: str = "zeros.jpg"):
 def test_the_expansion_budget_follows_the_archive_size(tmp_path):
     path = _zeros_zip(tmp_path, 1000)
     size = path.stat().st_size
-    assert expansion_budget(path, max_total_bytes=10**12, max_ratio=10) == 10 * size + archive.INDEX_ALLOWANCE_BYTES
+    assert (
+        expansion_budget(path, max_total_bytes=10**12, max_ratio=10)
+        == 10 * size + archive.INDEX_ALLOWANCE_BYTES
+    )
     assert expansion_budget(path, max_total_bytes=5000, max_ratio=10) == 5000
     assert expansion_budget(path, max_total_bytes=5000, max_ratio=None) == 5000
 
@@ -85,7 +101,8 @@ def test_a_zip_declaring_more_than_its_ratio_is_refused_before_writing(tmp_path,
 
 
 def test_bytes_written_are_counted_even_when_the_declared_sizes_passed(tmp_path, monkeypatch):
-    """Declared sizes can lie: as if they had passed the check, the bytes written still stop at the budget."""
+    """Declared sizes can lie: as if they had passed the check, the bytes written still stop at the
+    budget."""
     path = _zeros_zip(tmp_path, 3_000_000)
     monkeypatch.setattr(archive, "_refuse_declared_excess", lambda wanted, budget: None)
     with pytest.raises(ArchiveRejected, match="zip bomb"):
@@ -99,8 +116,11 @@ def test_an_uploaded_zip_bomb_is_one_refused_line(api, settings, monkeypatch):
     with zipfile.ZipFile(content, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         bundle.writestr("a.jpg", jpeg_bytes(seed=1))
         bundle.writestr("zeros.jpg", b"\0" * 2_000_000)
-    response = api.post("/api/images/", {"files": [upload("card.zip", content.getvalue(), "application/zip")]},
-                        format="multipart")
+    response = api.post(
+        "/api/images/",
+        {"files": [upload("card.zip", content.getvalue(), "application/zip")]},
+        format="multipart",
+    )
     assert response.status_code == 400 and "zip bomb" in response.json()["detail"]
     assert not PoolImage.objects.exists() and BatchItem.objects.get().name == "card.zip"
 

@@ -1,5 +1,8 @@
-"""Review queues: claims never overlap, expired claims free the task, a lost claim labels nothing; verdicts
-label whole sequences (or split frames), blind double reviews agree or go to a coordinator, agreement is reported."""
+"""Review queues: claims never overlap, expired claims free the task, a lost claim labels nothing;
+verdicts
+label whole sequences (or split frames), blind double reviews agree or go to a coordinator,
+agreement is reported."""
+
 import datetime as dt
 
 import pytest
@@ -33,10 +36,12 @@ def _frames(org, tmp_path, name: str, count: int, seed: int = 0) -> list:
 @pytest.fixture
 def tasks(org, tmp_path):
     images = [_frames(org, tmp_path, f"cam{i}", 1, seed=10 * i)[0] for i in range(4)]
-    items = [ReviewItem(images[0], taxon("red-deer"), "margin pick", 0.9),
-             ReviewItem(images[1], taxon("red-deer"), "margin pick", 0.8),
-             ReviewItem(images[2], None, "undefined", 0.7),
-             ReviewItem(images[3], taxon("fox"), "margin pick", 0.6)]
+    items = [
+        ReviewItem(images[0], taxon("red-deer"), "margin pick", 0.9),
+        ReviewItem(images[1], taxon("red-deer"), "margin pick", 0.8),
+        ReviewItem(images[2], None, "undefined", 0.7),
+        ReviewItem(images[3], taxon("fox"), "margin pick", 0.6),
+    ]
     created = review_tasks_create(items=items, origin="test")
     assert review_tasks_create(items=items, origin="again") == []  # one waiting task per sequence
     return created
@@ -79,7 +84,11 @@ def test_labelling_a_claimed_task_labels_the_sequence_as_expert(tasks, expert):
     response = label(expert, claimed["id"], {"taxon": "chamois", "expected_current": 0})
     assert response.status_code == 201 and response.json()["state"] == "done"
     annotation = Annotation.objects.get()
-    assert (annotation.source, annotation.role, annotation.taxon.slug) == (LabelSource.EXPERT, "expert", "chamois")
+    assert (annotation.source, annotation.role, annotation.taxon.slug) == (
+        LabelSource.EXPERT,
+        "expert",
+        "chamois",
+    )
     assert annotation.sequence_id == claimed["sequence"]
 
 
@@ -88,16 +97,29 @@ def test_split_frames_and_a_drawn_box_are_kept(org, tmp_path, expert):
     review_tasks_create(items=[ReviewItem(frames[0], None, "undefined", 0.5)], origin="test")
     task = claim(expert).json()
     assert [f["id"] for f in task["frames"]] == [f.pk for f in frames]
-    response = label(expert, task["id"], {"taxon": "red-deer", "split": {str(frames[2].pk): "fox"},
-                                          "box": {"frame": frames[0].pk, "x": 0.1, "y": 0.2, "w": 0.3, "h": 0.4}})
+    response = label(
+        expert,
+        task["id"],
+        {
+            "taxon": "red-deer",
+            "split": {str(frames[2].pk): "fox"},
+            "box": {"frame": frames[0].pk, "x": 0.1, "y": 0.2, "w": 0.3, "h": 0.4},
+        },
+    )
     assert response.status_code == 201
     by_image = {}
     for annotation in Annotation.objects.filter(image__isnull=False).order_by("pk"):
         by_image.setdefault(annotation.image_id, []).append(annotation)
     assert [a.taxon.slug for a in by_image[frames[2].pk]] == ["fox"]
     assert [a.taxon.slug for a in by_image[frames[1].pk]] == ["red-deer"]
-    boxed, label_ = by_image[frames[0].pk]  # the box first, the frame's label last: that one is in force
-    assert boxed.has_box and (boxed.box_x, boxed.box_w) == (0.1, 0.3) and boxed.taxon.slug == "red-deer"
+    boxed, label_ = by_image[
+        frames[0].pk
+    ]  # the box first, the frame's label last: that one is in force
+    assert (
+        boxed.has_box
+        and (boxed.box_x, boxed.box_w) == (0.1, 0.3)
+        and boxed.taxon.slug == "red-deer"
+    )
     assert not label_.has_box and Image.objects.get(pk=frames[0].pk).current_label_id == label_.pk
 
 
@@ -108,8 +130,11 @@ def test_bad_verdicts_are_refused_and_label_nothing(tasks, expert, org, tmp_path
     stranger = _frames(org, tmp_path, "elsewhere", 1, seed=99)[0]
     foreign = label(expert, task["id"], {"taxon": "fox", "split": {str(stranger.pk): "fox"}})
     assert foreign.status_code == 400 and "not in this task's sequence" in foreign.json()["detail"]
-    off_edge = label(expert, task["id"], {"taxon": "fox", "box": {"frame": task["image"], "x": 0.8, "y": 0, "w": 0.5,
-                                                                   "h": 0.5}})
+    off_edge = label(
+        expert,
+        task["id"],
+        {"taxon": "fox", "box": {"frame": task["image"], "x": 0.8, "y": 0, "w": 0.5, "h": 0.5}},
+    )
     assert off_edge.status_code == 400 and "edge" in str(off_edge.json())
     assert not Annotation.objects.exists() and ReviewTask.objects.get(pk=task["id"]).state == "open"
 
@@ -118,7 +143,9 @@ def test_a_label_made_meanwhile_is_not_overwritten_silently(tasks, expert, coord
     task = claim(expert).json()
     from annotation.services.annotations import annotation_add
 
-    annotation_add(image=Image.objects.get(pk=task["image"]), taxon=taxon("wolf"), author=coordinator)
+    annotation_add(
+        image=Image.objects.get(pk=task["image"]), taxon=taxon("wolf"), author=coordinator
+    )
     late = label(expert, task["id"], {"taxon": "fox", "expected_current": 0})
     assert late.status_code == 409 and "wolf" in late.json()["detail"]
     assert Annotation.objects.count() == 1 and ReviewTask.objects.get(pk=task["id"]).state == "open"
@@ -126,12 +153,16 @@ def test_a_label_made_meanwhile_is_not_overwritten_silently(tasks, expert, coord
 
 def test_an_expired_claim_is_free_again_and_labels_nothing(tasks, expert, coordinator):
     claimed = claim(expert).json()
-    ReviewTask.objects.filter(pk=claimed["id"]).update(claimed_until=timezone.now() - timezone.timedelta(minutes=1))
+    ReviewTask.objects.filter(pk=claimed["id"]).update(
+        claimed_until=timezone.now() - timezone.timedelta(minutes=1)
+    )
     assert claim(coordinator).json()["id"] == claimed["id"]
     late = label(expert, claimed["id"], {"taxon": "fox"})
     assert late.status_code == 409 and "no longer yours" in late.json()["detail"]
     assert not Annotation.objects.exists()
-    assert client_for(coordinator).post(f"/api/review/tasks/{claimed['id']}/skip/").status_code == 200
+    assert (
+        client_for(coordinator).post(f"/api/review/tasks/{claimed['id']}/skip/").status_code == 200
+    )
     assert claim(coordinator).status_code == 204  # never offered again to who skipped it
     assert claim(expert).json()["id"] == claimed["id"]  # but still there for others
 
@@ -151,8 +182,10 @@ def test_unsure_sends_the_task_to_triage_for_someone_else(tasks, expert, other_o
 def double(settings, org, tmp_path, other_org):
     settings.FAUNE = {**settings.FAUNE, "DOUBLE_REVIEW_FRACTION": 1.0}
     frames = [_frames(org, tmp_path, f"d{i}", 2, seed=20 * i)[0] for i in range(2)]
-    created = review_tasks_create(items=[ReviewItem(f, None, "undefined", 0.5 - i / 10)
-                                         for i, f in enumerate(frames)], origin="test")
+    created = review_tasks_create(
+        items=[ReviewItem(f, None, "undefined", 0.5 - i / 10) for i, f in enumerate(frames)],
+        origin="test",
+    )
     assert all(task.reviews_needed == 2 for task in created)
     return created, factories.member("edgar", other_org, "expert", taxa=[taxon("fox")])
 
@@ -168,10 +201,14 @@ def test_double_review_is_blind_and_labels_only_when_experts_agree(double, exper
     assert sorted(a.author.username for a in Annotation.objects.all()) == ["edgar", "erin"]
 
 
-def test_disagreement_goes_to_the_coordinator_and_agreement_is_reported(double, expert, coordinator):
+def test_disagreement_goes_to_the_coordinator_and_agreement_is_reported(
+    double, expert, coordinator
+):
     (agreed, disputed), edgar = double
-    for user, verdicts in ((expert, {agreed.pk: "fox", disputed.pk: "fox"}),
-                           (edgar, {agreed.pk: "fox", disputed.pk: "wolf"})):
+    for user, verdicts in (
+        (expert, {agreed.pk: "fox", disputed.pk: "fox"}),
+        (edgar, {agreed.pk: "fox", disputed.pk: "wolf"}),
+    ):
         for _ in range(2):
             task = claim(user).json()
             assert label(user, task["id"], {"taxon": verdicts[task["id"]]}).status_code == 201
@@ -181,14 +218,33 @@ def test_disagreement_goes_to_the_coordinator_and_agreement_is_reported(double, 
     assert client_for(expert).get("/api/review/conflicts/").status_code == 403
     conflicts = client_for(coordinator).get("/api/review/conflicts/").json()
     assert conflicts["count"] == 1
-    assert sorted(v["frames"][str(disputed.image_id)] for v in conflicts["results"][0]["verdicts"]) == ["fox", "wolf"]
+    assert sorted(
+        v["frames"][str(disputed.image_id)] for v in conflicts["results"][0]["verdicts"]
+    ) == ["fox", "wolf"]
     report = client_for(coordinator).get("/api/review/agreement/").json()
-    assert report["double_reviews"] == 2 and report["agreement"] == 0.5 and report["conflicts_open"] == 1
-    assert {row["name"]: row["agreement"] for row in report["by_expert"]} == {"edgar": 0.5, "erin": 0.5}
-    resolve = client_for(coordinator).post(f"/api/review/tasks/{disputed.pk}/resolve/", {"taxon": "wolf"},
-                                           format="json")
+    assert (
+        report["double_reviews"] == 2
+        and report["agreement"] == 0.5
+        and report["conflicts_open"] == 1
+    )
+    assert {row["name"]: row["agreement"] for row in report["by_expert"]} == {
+        "edgar": 0.5,
+        "erin": 0.5,
+    }
+    resolve = client_for(coordinator).post(
+        f"/api/review/tasks/{disputed.pk}/resolve/", {"taxon": "wolf"}, format="json"
+    )
     assert resolve.status_code == 201
     winner = Annotation.objects.get(sequence_id=disputed.sequence_id)
-    assert (winner.taxon.slug, winner.author, winner.source) == ("wolf", coordinator, LabelSource.EXPERT)
-    again = client_for(coordinator).post(f"/api/review/tasks/{disputed.pk}/resolve/", {"taxon": "fox"}, format="json")
-    assert again.status_code == 409 and Annotation.objects.filter(sequence_id=disputed.sequence_id).count() == 1
+    assert (winner.taxon.slug, winner.author, winner.source) == (
+        "wolf",
+        coordinator,
+        LabelSource.EXPERT,
+    )
+    again = client_for(coordinator).post(
+        f"/api/review/tasks/{disputed.pk}/resolve/", {"taxon": "fox"}, format="json"
+    )
+    assert (
+        again.status_code == 409
+        and Annotation.objects.filter(sequence_id=disputed.sequence_id).count() == 1
+    )

@@ -1,4 +1,5 @@
 """Sequences come out the same whatever order frames arrive in."""
+
 import datetime as dt
 import itertools
 
@@ -16,17 +17,25 @@ T0 = dt.datetime(2024, 5, 1, 10, 0, 0)
 
 def _ingest(org, camera, tmp_path, seconds: float | None, seed: int, maxlag: float | None = None):
     batch = batch_open(organisation=org, uploader=None, deployment=camera)
-    taken = (T0 + dt.timedelta(seconds=seconds)).strftime("%Y:%m:%d %H:%M:%S") if seconds is not None else None
+    taken = (
+        (T0 + dt.timedelta(seconds=seconds)).strftime("%Y:%m:%d %H:%M:%S")
+        if seconds is not None
+        else None
+    )
     path = write_jpeg(tmp_path / f"{seed}.jpg", taken=taken, seed=seed)
-    return image_ingest(path=path, name=path.name, batch=batch, deployment=camera, maxlag_s=maxlag).image
+    return image_ingest(
+        path=path, name=path.name, batch=batch, deployment=camera, maxlag_s=maxlag
+    ).image
 
 
 def _groups(camera) -> list[list[int]]:
     """Each sequence as the sorted offsets (seconds from T0) of its frames."""
     groups = []
     for sequence in Sequence.objects.filter(deployment=camera):
-        offsets = sorted(int((i.taken_at.replace(tzinfo=None) - T0).total_seconds())
-                         for i in sequence.images.exclude(taken_at=None))
+        offsets = sorted(
+            int((i.taken_at.replace(tzinfo=None) - T0).total_seconds())
+            for i in sequence.images.exclude(taken_at=None)
+        )
         groups.append(offsets)
     return sorted(groups)
 
@@ -50,8 +59,9 @@ def test_late_frame_bridging_two_sequences_merges_them_and_keeps_their_labels(or
     camera = deployment_get_or_create(organisation=org, name="cam")
     first = _ingest(org, camera, tmp_path, 0, 1)
     second = _ingest(org, camera, tmp_path, 30, 2)
-    Annotation.objects.create(sequence=second.sequence, taxon=taxon("fox"), role=Role.EXPERT,
-                              source=LabelSource.EXPERT)
+    Annotation.objects.create(
+        sequence=second.sequence, taxon=taxon("fox"), role=Role.EXPERT, source=LabelSource.EXPERT
+    )
     _ingest(org, camera, tmp_path, 15, 3)
     assert _groups(camera) == [[0, 15, 30]]
     merged = Image.objects.get(pk=first.pk).sequence
@@ -68,7 +78,10 @@ def test_undated_image_is_its_own_sequence(org, tmp_path):
 def test_cameras_never_share_a_sequence(org, tmp_path):
     one = deployment_get_or_create(organisation=org, name="one")
     two = deployment_get_or_create(organisation=org, name="two")
-    assert _ingest(org, one, tmp_path, 0, 1).sequence_id != _ingest(org, two, tmp_path, 1, 2).sequence_id
+    assert (
+        _ingest(org, one, tmp_path, 0, 1).sequence_id
+        != _ingest(org, two, tmp_path, 1, 2).sequence_id
+    )
 
 
 def test_organisation_maxlag_is_the_default(org, tmp_path):

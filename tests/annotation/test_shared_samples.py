@@ -1,5 +1,7 @@
-"""Every real sample folder beside the checkout goes through the importer: each file imported, duplicate or
-rejected with a reason. Skipped, with the reason, where the samples are absent (a fresh clone has none)."""
+"""Every real sample folder beside the checkout goes through the importer: each file imported,
+duplicate or rejected with a reason. Skipped, with the reason, where the samples are absent (a fresh
+clone has none)."""
+
 import pytest
 
 from annotation.models import BatchItem, UploadBatch

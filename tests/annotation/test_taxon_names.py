@@ -1,5 +1,6 @@
-"""Taxon lists in the reader's language: names, and an order that ignores accents and case, the same in forms,
-pages and the API."""
+"""Taxon lists in the reader's language: names, and an order that ignores accents and case, the same
+in forms, pages and the API."""
+
 import pytest
 from django.test import Client
 from django.utils import translation
@@ -15,14 +16,24 @@ pytestmark = pytest.mark.django_db
 
 def test_accents_case_and_ligatures_do_not_move_a_name():
     names = ["Ours", "écureuil", "Zèbre", "cerf", "Équidé", "œdicnème", "Elan", "oie"]
-    assert sorted(names, key=name_sort_key) == ["cerf", "écureuil", "Elan", "Équidé", "œdicnème", "oie", "Ours",
-                                                 "Zèbre"]
+    assert sorted(names, key=name_sort_key) == [
+        "cerf",
+        "écureuil",
+        "Elan",
+        "Équidé",
+        "œdicnème",
+        "oie",
+        "Ours",
+        "Zèbre",
+    ]
 
 
 @pytest.fixture
 def moose(coordinator):
     """DeepFaune 1.4's moose: its French name starts with an accented capital."""
-    return taxon_create(name_en="moose", name_fr="Élan", scientific_name="Alces alces", created_by=coordinator)
+    return taxon_create(
+        name_en="moose", name_fr="Élan", scientific_name="Alces alces", created_by=coordinator
+    )
 
 
 def test_french_readers_get_french_names_in_french_order(moose):
@@ -30,9 +41,15 @@ def test_french_readers_get_french_names_in_french_order(moose):
         names = [taxon_name(t) for t in taxa_in_reading_order()]
         assert taxon_label(taxon("fox")) == "renard / fox"
     assert names == sorted(names, key=name_sort_key)
-    # the seeded names are DeepFaune's unaccented spellings (ecureuil, equide); "Élan" sorts among them
-    assert names.index("chien") < names.index("ecureuil") < names.index("Élan") < names.index("equide") \
+    # the seeded names are DeepFaune's unaccented spellings (ecureuil, equide); "Élan" sorts among
+    # them
+    assert (
+        names.index("chien")
+        < names.index("ecureuil")
+        < names.index("Élan")
+        < names.index("equide")
         < names.index("genette")
+    )
     assert names[-1] == "vide"
 
 
@@ -47,7 +64,11 @@ def test_forms_list_taxa_in_the_language_of_the_request():
     with translation.override("fr"):
         labels = [label for _, label in LabelForm().fields["taxon"].choices][1:]
         members = [label for _, label in MembershipForm().fields["review_taxa"].choices]
-    assert labels[0] == "blaireau" and labels == members and labels == sorted(labels, key=name_sort_key)
+    assert (
+        labels[0] == "blaireau"
+        and labels == members
+        and labels == sorted(labels, key=name_sort_key)
+    )
     with translation.override("en"):
         assert [label for _, label in LabelForm().fields["taxon"].choices][1] == "badger"
 
@@ -63,6 +84,8 @@ def test_the_api_and_pages_follow_the_browser_language(partner, moose):
     client = Client()
     client.force_login(partner)
     page = client.get("/taxa/", HTTP_ACCEPT_LANGUAGE="fr-FR,fr;q=0.9").content.decode()
-    assert page.index("ecureuil") < page.index("Élan") < page.index("equide") < page.index("genette")
+    assert (
+        page.index("ecureuil") < page.index("Élan") < page.index("equide") < page.index("genette")
+    )
     english_page = client.get("/taxa/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert english_page.index(">moose<") < english_page.index(">mouflon<")

@@ -1,6 +1,7 @@
-"""Undo: a verdict, a label or accepted pre-labels are taken back by a newer event (the record stays append-only);
-every frame they touched gets its label back, and so does the review task; an undo that would discard someone
-else's later work is refused with a 409 that says whose."""
+"""Undo: a verdict, a label or accepted pre-labels are taken back by a newer event (the record stays
+append-only); every frame they touched gets its label back, and so does the review task; an undo
+that would discard someone else's later work is refused with a 409 that says whose."""
+
 import pytest
 
 from annotation.models import Annotation, Decision, Image, LabelSource, ReviewTask, ReviewVerdict
@@ -19,13 +20,18 @@ def undo(user, decision_id):
 
 
 def _current(images) -> list[str | None]:
-    return [Image.objects.get(pk=i.pk).current_taxon.slug if Image.objects.get(pk=i.pk).current_taxon_id else None
-            for i in images]
+    return [
+        Image.objects.get(pk=i.pk).current_taxon.slug
+        if Image.objects.get(pk=i.pk).current_taxon_id
+        else None
+        for i in images
+    ]
 
 
 @pytest.fixture
 def burst(org, tmp_path, partner):
-    """A 3-frame sequence a partner labelled roe deer (frame 3 alone: wild boar), waiting in triage."""
+    """A 3-frame sequence a partner labelled roe deer (frame 3 alone: wild boar), waiting in
+    triage."""
     frames = _frames(org, tmp_path, "burst", 3)
     annotation_add(image=frames[0], taxon=taxon("roe-deer"), author=partner, whole_sequence=True)
     annotation_add(image=frames[2], taxon=taxon("wild-boar"), author=partner)
@@ -36,13 +42,23 @@ def burst(org, tmp_path, partner):
 def test_undoing_a_verdict_restores_every_frame_and_the_task(burst, expert):
     task = claim(expert).json()
     before = _current(burst)
-    answer = label(expert, task["id"], {"taxon": "cow", "split": {str(burst[1].pk): "fox"}, "expected_current":
-                                        task["labels_stamp"],
-                                        "boxes": [{"frame": burst[0].pk, "x": .1, "y": .1, "w": .2, "h": .2}]})
+    answer = label(
+        expert,
+        task["id"],
+        {
+            "taxon": "cow",
+            "split": {str(burst[1].pk): "fox"},
+            "expected_current": task["labels_stamp"],
+            "boxes": [{"frame": burst[0].pk, "x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2}],
+        },
+    )
     assert answer.status_code == 201
     saved = answer.json()["saved"]
     assert saved["summary"].startswith("Labelled cow on 2 frames; fox on 1 frame; 1 box")
-    assert _current(burst) == ["cow", "fox", "cow"] and ReviewTask.objects.get(pk=task["id"]).state == "done"
+    assert (
+        _current(burst) == ["cow", "fox", "cow"]
+        and ReviewTask.objects.get(pk=task["id"]).state == "done"
+    )
     written = Annotation.objects.filter(decision_id=saved["id"]).count()
 
     back = undo(expert, saved["id"])
@@ -53,19 +69,33 @@ def test_undoing_a_verdict_restores_every_frame_and_the_task(burst, expert):
     assert undos.count() == written and all(u.undoes.decision_id == saved["id"] for u in undos)
     assert Annotation.objects.filter(decision_id=saved["id"]).count() == written
     again = ReviewTask.objects.get(pk=task["id"])
-    assert (again.state, again.claimed_by) == ("open", expert)  # back with the expert, to decide again
+    assert (again.state, again.claimed_by) == (
+        "open",
+        expert,
+    )  # back with the expert, to decide again
     assert not ReviewVerdict.objects.filter(task_id=task["id"]).exists()
-    assert Decision.objects.get(pk=saved["id"]).verdict["frames"][str(burst[1].pk)] == taxon("fox").pk  # kept
-    assert back.json()["task"]["id"] == task["id"] and back.json()["task"]["labels_stamp"] > task["labels_stamp"]
+    assert (
+        Decision.objects.get(pk=saved["id"]).verdict["frames"][str(burst[1].pk)] == taxon("fox").pk
+    )  # kept
+    assert (
+        back.json()["task"]["id"] == task["id"]
+        and back.json()["task"]["labels_stamp"] > task["labels_stamp"]
+    )
     # and decide again: a fresh verdict is accepted
-    relabel = label(expert, task["id"], {"taxon": "red-deer", "expected_current": back.json()["task"]["labels_stamp"]})
+    relabel = label(
+        expert,
+        task["id"],
+        {"taxon": "red-deer", "expected_current": back.json()["task"]["labels_stamp"]},
+    )
     assert relabel.status_code == 201 and _current(burst) == ["red-deer"] * 3
 
 
 def test_an_undo_is_refused_when_someone_labelled_the_frames_since(burst, expert, coordinator):
     task = claim(expert).json()
     saved = label(expert, task["id"], {"taxon": "cow"}).json()["saved"]
-    annotation_add(image=burst[2], taxon=taxon("badger"), author=coordinator)  # a colleague, after the verdict
+    annotation_add(
+        image=burst[2], taxon=taxon("badger"), author=coordinator
+    )  # a colleague, after the verdict
     refused = undo(expert, saved["id"])
     assert refused.status_code == 409
     assert "cora labelled these frames badger" in refused.json()["detail"]
@@ -98,13 +128,18 @@ def test_undo_of_unsure_puts_the_task_back_in_its_queue(tasks_in_queues, expert,
     other = factories.member("edgar", other_org, "expert", taxa=[taxon("fox")])
     assert claim(other).json()["id"] == task["id"]
     refused = undo(expert, saved["id"])
-    assert refused.status_code == 409 and "edgar is working on this task now" in refused.json()["detail"]
+    assert (
+        refused.status_code == 409
+        and "edgar is working on this task now" in refused.json()["detail"]
+    )
 
 
 @pytest.fixture
 def tasks_in_queues(org, tmp_path):
     image = _frames(org, tmp_path, "deer", 1)[0]
-    return review_tasks_create(items=[ReviewItem(image, taxon("red-deer"), "margin pick", 0.9)], origin="test")
+    return review_tasks_create(
+        items=[ReviewItem(image, taxon("red-deer"), "margin pick", 0.9)], origin="test"
+    )
 
 
 def test_undo_of_a_skip_gives_the_task_back(tasks_in_queues, expert):
@@ -115,7 +150,9 @@ def test_undo_of_a_skip_gives_the_task_back(tasks_in_queues, expert):
     assert claim(expert, taxon("red-deer").pk).json()["id"] == task["id"]  # offered again
 
 
-def test_the_second_expert_undoes_a_settled_double_review(settings, org, tmp_path, expert, other_org):
+def test_the_second_expert_undoes_a_settled_double_review(
+    settings, org, tmp_path, expert, other_org
+):
     settings.FAUNE = {**settings.FAUNE, "DOUBLE_REVIEW_FRACTION": 1.0}
     frames = _frames(org, tmp_path, "double", 2)
     review_tasks_create(items=[ReviewItem(frames[0], None, "undefined", 0.5)], origin="test")
@@ -127,9 +164,14 @@ def test_the_second_expert_undoes_a_settled_double_review(settings, org, tmp_pat
     assert _current(frames) == ["fox", "fox"]
     assert undo(expert, first["id"]).status_code == 409  # edgar reviewed (and labelled) since
     assert undo(edgar, second["id"]).status_code == 200
-    assert _current(frames) == [None, None]  # both experts' labels were the settled verdict's: both withdrawn
+    assert _current(frames) == [
+        None,
+        None,
+    ]  # both experts' labels were the settled verdict's: both withdrawn
     back = ReviewTask.objects.get(pk=task["id"])
-    assert back.state == "open" and list(back.verdicts.values_list("expert__username", flat=True)) == ["erin"]
+    assert back.state == "open" and list(
+        back.verdicts.values_list("expert__username", flat=True)
+    ) == ["erin"]
 
 
 def test_undo_of_a_conflict_resolution(settings, org, tmp_path, expert, other_org, coordinator):
@@ -140,27 +182,41 @@ def test_undo_of_a_conflict_resolution(settings, org, tmp_path, expert, other_or
     label(expert, claim(expert).json()["id"], {"taxon": "fox"})
     task = claim(edgar).json()
     label(edgar, task["id"], {"taxon": "wolf"})
-    resolved = client_for(coordinator).post(f"/api/review/tasks/{task['id']}/resolve/", {"taxon": "wolf"},
-                                            format="json").json()
+    resolved = (
+        client_for(coordinator)
+        .post(f"/api/review/tasks/{task['id']}/resolve/", {"taxon": "wolf"}, format="json")
+        .json()
+    )
     assert resolved["saved"]["summary"] == "Resolved as wolf on 1 frame."
     assert undo(coordinator, resolved["saved"]["id"]).status_code == 200
     back = ReviewTask.objects.get(pk=task["id"])
-    assert (back.state, back.resolved_by, back.claimed_by) == ("conflict", None, None) and _current(frames) == [None]
+    assert (back.state, back.resolved_by, back.claimed_by) == ("conflict", None, None) and _current(
+        frames
+    ) == [None]
 
 
-def test_accepted_pre_labels_and_page_labels_are_undone_on_the_image_page(org, tmp_path, partner, client):
+def test_accepted_pre_labels_and_page_labels_are_undone_on_the_image_page(
+    org, tmp_path, partner, client
+):
     image = _frames(org, tmp_path, "page", 1)[0]
     client.force_login(partner)
     client.post(f"/images/{image.pk}/", {"taxon": taxon("fox").pk, "expected_current": 0})
     page = client.get(f"/images/{image.pk}/").content.decode()
     decision = Decision.objects.get(author=partner)
-    assert f"Labelled fox on {image.original_name}." in page and f"/decisions/{decision.pk}/undo/" in page
-    answer = client.post(f"/decisions/{decision.pk}/undo/", {"next": f"/images/{image.pk}/"}, follow=True)
+    assert (
+        f"Labelled fox on {image.original_name}." in page
+        and f"/decisions/{decision.pk}/undo/" in page
+    )
+    answer = client.post(
+        f"/decisions/{decision.pk}/undo/", {"next": f"/images/{image.pk}/"}, follow=True
+    )
     assert answer.redirect_chain[-1][0] == f"/images/{image.pk}/"
     text = answer.content.decode()
     assert "Undone: Labelled fox" in text and "Not labelled yet." in text and "<s>fox</s>" in text
     assert _current([image]) == [None]
-    refused = client.post(f"/decisions/{decision.pk}/undo/", {"next": "https://elsewhere.example/"}, follow=True)
+    refused = client.post(
+        f"/decisions/{decision.pk}/undo/", {"next": "https://elsewhere.example/"}, follow=True
+    )
     assert refused.redirect_chain[-1][0] == "/" and "already undone" in refused.content.decode()
 
 
@@ -174,7 +230,9 @@ def test_the_desk_lists_the_users_own_undoable_decisions(burst, expert, coordina
     assert client_for(expert).get("/api/decisions/").json() == []
 
 
-@pytest.mark.parametrize(("query", "field"), [("?limit=0", "limit"), ("?limit=51", "limit"), ("?limit=x", "limit")])
+@pytest.mark.parametrize(
+    ("query", "field"), [("?limit=0", "limit"), ("?limit=51", "limit"), ("?limit=x", "limit")]
+)
 def test_the_decisions_list_refuses_a_limit_out_of_range_saying_which(expert, query, field):
     response = client_for(expert).get(f"/api/decisions/{query}")
     assert response.status_code == 400 and field in response.json()
@@ -186,19 +244,48 @@ def test_the_proposals_list_refuses_an_unknown_status(coordinator):
     assert client_for(coordinator).get("/api/taxon-proposals/?status=all").status_code == 200
 
 
-TASK_KEYS = ["id", "image", "sequence", "state", "queue", "queue_name", "reason", "second_opinion", "waiting_since",
-             "score", "claimed_until", "reviews_needed", "frames", "current_label", "checks_label", "labels_stamp"]
+TASK_KEYS = [
+    "id",
+    "image",
+    "sequence",
+    "state",
+    "queue",
+    "queue_name",
+    "reason",
+    "second_opinion",
+    "waiting_since",
+    "score",
+    "claimed_until",
+    "reviews_needed",
+    "frames",
+    "current_label",
+    "checks_label",
+    "labels_stamp",
+]
 DECISION_KEYS = ["id", "kind", "summary", "task", "created_at"]
 
 
 def test_the_review_answers_keep_their_keys_and_order(burst, expert, coordinator):
-    """The output serializers declare each answer; clients read the same keys, in the same order, as before."""
+    """The output serializers declare each answer; clients read the same keys, in the same order, as
+    before."""
     api = client_for(expert)
-    assert [list(row) for row in api.get("/api/review/queues/").json()] == [["queue", "name", "name_fr", "open"]]
+    assert [list(row) for row in api.get("/api/review/queues/").json()] == [
+        ["queue", "name", "name_fr", "open"]
+    ]
     task = claim(expert).json()
     assert list(task) == TASK_KEYS and task["queue"] == "triage"
-    assert list(task["frames"][0]) == ["id", "kind", "taken_at", "width", "height", "url", "thumbnail_url"]
-    answer = label(expert, task["id"], {"taxon": "cow", "expected_current": task["labels_stamp"]}).json()
+    assert list(task["frames"][0]) == [
+        "id",
+        "kind",
+        "taken_at",
+        "width",
+        "height",
+        "url",
+        "thumbnail_url",
+    ]
+    answer = label(
+        expert, task["id"], {"taxon": "cow", "expected_current": task["labels_stamp"]}
+    ).json()
     assert list(answer) == ["id", "state", "verdict", "waiting_for_second_review", "saved"]
     assert list(answer["saved"]) == DECISION_KEYS
     assert [list(row) for row in api.get("/api/decisions/").json()] == [DECISION_KEYS]
@@ -208,5 +295,15 @@ def test_the_review_answers_keep_their_keys_and_order(burst, expert, coordinator
     released = api.post(f"/api/review/tasks/{task['id']}/release/", format="json").json()
     assert released == {"id": task["id"], "released": True}
     agreement = client_for(coordinator).get("/api/review/agreement/").json()
-    assert list(agreement) == ["double_reviews", "agreement", "kappa", "by_queue", "by_expert", "conflicts_open"]
-    assert client_for(coordinator).get("/api/review/conflicts/").json() == {"count": 0, "results": []}
+    assert list(agreement) == [
+        "double_reviews",
+        "agreement",
+        "kappa",
+        "by_queue",
+        "by_expert",
+        "conflicts_open",
+    ]
+    assert client_for(coordinator).get("/api/review/conflicts/").json() == {
+        "count": 0,
+        "results": [],
+    }

@@ -1,4 +1,5 @@
 """A real django-q2 worker process picks up an import queued by the API and finishes it."""
+
 import time
 
 import pytest
@@ -9,8 +10,11 @@ from tests.conftest import client_for
 from tests.factories import jpeg_bytes, upload, zip_bytes
 from tests.workers import worker_start, worker_stop
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True),
-              pytest.mark.usefixtures("seeded_taxa")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
 
 
 @pytest.fixture
@@ -23,8 +27,11 @@ def worker(settings, monkeypatch):
 
 def test_queued_import_is_run_by_the_worker(partner, worker):
     archive = zip_bytes({"Sanglier/1.jpg": jpeg_bytes(seed=1), "Renard/2.jpg": jpeg_bytes(seed=2)})
-    response = client_for(partner).post("/api/imports/", {"archive": upload("set.zip", archive),
-                                                          "format": "classes"}, format="multipart")
+    response = client_for(partner).post(
+        "/api/imports/",
+        {"archive": upload("set.zip", archive), "format": "classes"},
+        format="multipart",
+    )
     assert response.status_code == 202
     batch_id = response.json()["id"]
     deadline = time.monotonic() + 90

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-# Playwright's sync API keeps an event loop running in the test thread; Django's ORM calls from the test body are
-# still synchronous and safe, so lift the guard for browser tests only.
+# Playwright's sync API keeps an event loop running in the test thread; Django's ORM calls from the
+# test body are still synchronous and safe, so lift the guard for browser tests only.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = Path(os.environ.get("FAUNE_CHROMIUM", "/usr/bin/chromium"))
 
@@ -12,14 +12,24 @@ CHROMIUM = Path(os.environ.get("FAUNE_CHROMIUM", "/usr/bin/chromium"))
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)")
+        pytest.skip(
+            f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium; "
+            ".ci/run does)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-quic",
+            ],
         )
         yield browser
         browser.close()

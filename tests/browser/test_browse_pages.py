@@ -1,6 +1,8 @@
-"""Browsing the pool in a real Chromium: thumbnails say what each image is and who said so (the model's pre-labels
-looking different from labels), the filters survive paging, stored boxes sit on the photo at any size, and the
-image page steps through the list it came from with links and arrow keys."""
+"""Browsing the pool in a real Chromium: thumbnails say what each image is and who said so (the
+model's pre-labels looking different from labels), the filters survive paging, stored boxes sit on
+the photo at any size, and the image page steps through the list it came from with links and arrow
+keys."""
+
 import datetime as dt
 import json
 from urllib.parse import parse_qs, urlparse
@@ -21,17 +23,34 @@ from tests import factories
 from tests.browser.conftest import log_in
 from tests.factories import taxon, write_jpeg
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_taxa")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
 
 
-def ingest(camera, tmp_path, name: str, *, day: int, size=(160, 120), labels=(), announce=False) -> Image:
+def ingest(
+    camera, tmp_path, name: str, *, day: int, size=(160, 120), labels=(), announce=False
+) -> Image:
     batch = batch_open(organisation=camera.organisation, uploader=None, deployment=camera)
-    path = write_jpeg(tmp_path / f"{name}.jpg", seed=day * 7 + len(name), size=size,
-                      taken=dt.datetime(2024, 5, day, 10))
-    image = image_ingest(path=path, name=path.name, batch=batch, deployment=camera,
-                         hints=IngestHints(labels=tuple(labels))).image
+    path = write_jpeg(
+        tmp_path / f"{name}.jpg",
+        seed=day * 7 + len(name),
+        size=size,
+        taken=dt.datetime(2024, 5, day, 10),
+    )
+    image = image_ingest(
+        path=path,
+        name=path.name,
+        batch=batch,
+        deployment=camera,
+        hints=IngestHints(labels=tuple(labels)),
+    ).image
     if announce:
-        batch_announce(batch)  # queues the real pre-labelling job (run inline by the test settings' sync cluster)
+        batch_announce(
+            batch
+        )  # queues the real pre-labelling job (run inline by the test settings' sync cluster)
     return image
 
 
@@ -45,12 +64,15 @@ def query_of(url: str) -> dict:
 
 @pytest.fixture
 def pool(settings, org, tmp_path):
-    """Camera A: three images only the (real, zero-shot) model has pre-labelled, on May 1-3, and one a partner
-    labelled; camera B: one imported with its label."""
+    """Camera A: three images only the (real, zero-shot) model has pre-labelled, on May 1-3, and one
+    a partner labelled; camera B: one imported with its label."""
     settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
     default_version_ensure()
     partner = factories.member("paula", org)
-    a, b = (deployment_get_or_create(organisation=org, name=name) for name in ("Col du Lautaret", "Vallon"))
+    a, b = (
+        deployment_get_or_create(organisation=org, name=name)
+        for name in ("Col du Lautaret", "Vallon")
+    )
     model = [ingest(a, tmp_path, f"model{day}", day=day, announce=True) for day in (1, 2, 3)]
     settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": []}
     fox = ingest(a, tmp_path, "fox", day=4)
@@ -72,7 +94,10 @@ def test_thumbnails_say_who_labelled_them_and_filters_survive_paging(page, pool,
         assert caption.locator(".label").inner_text() == prediction.taxon.name_en
         assert caption.locator(".model-score").inner_text() == f"model {prediction.score:.2f}"
     # the model's pre-labels look different from labels: a dashed frame and an italic name
-    style = "(el) => [getComputedStyle(el).borderTopStyle, getComputedStyle(el.querySelector('.label')).fontStyle]"
+    style = (
+        "(el) => [getComputedStyle(el).borderTopStyle, "
+        "getComputedStyle(el.querySelector('.label')).fontStyle]"
+    )
     assert figure(page, pool["model"][0]).evaluate(style) == ["dashed", "italic"]
     assert figure(page, pool["fox"]).evaluate(style) == ["solid", "normal"]
     assert "Zero-shot model" in page.inner_text("#prelabel-legend")
@@ -83,11 +108,15 @@ def test_thumbnails_say_who_labelled_them_and_filters_survive_paging(page, pool,
     page.click("#image-filters button[type=submit]")
     assert page.inner_text("#image-count") == "3 images"
     assert "page 1 of 2" in page.inner_text(".pager")
-    first_page = {page.locator("#thumbnails figure").nth(i).get_attribute("data-image") for i in range(2)}
+    first_page = {
+        page.locator("#thumbnails figure").nth(i).get_attribute("data-image") for i in range(2)
+    }
     page.click(".pager >> text=next →")
     assert "page 2 of 2" in page.inner_text(".pager")
     assert query_of(page.url) == {"deployment": str(pool["a"].pk), "source": "model", "page": "2"}
-    assert page.locator("select[name=source]").input_value() == "model"  # the form still shows the filters
+    assert (
+        page.locator("select[name=source]").input_value() == "model"
+    )  # the form still shows the filters
     [last] = [page.locator("#thumbnails figure").first.get_attribute("data-image")]
     assert {*first_page, last} == {str(image.pk) for image in pool["model"]}
 
@@ -95,11 +124,15 @@ def test_thumbnails_say_who_labelled_them_and_filters_survive_paging(page, pool,
     page.fill("input[name=taken_to]", "2024-05-02")
     page.click("#image-filters button[type=submit]")
     assert page.inner_text("#image-count") == "1 image"
-    assert page.locator("#thumbnails figure").first.get_attribute("data-image") == str(pool["model"][1].pk)
+    assert page.locator("#thumbnails figure").first.get_attribute("data-image") == str(
+        pool["model"][1].pk
+    )
 
     response = page.goto("/images/?taken_from=2024-05-03&taken_to=2024-05-01")
     assert response.status == 400
-    assert "The date range ends (2024-05-01) before it starts (2024-05-03)." in page.inner_text("#filter-errors")
+    assert "The date range ends (2024-05-01) before it starts (2024-05-03)." in page.inner_text(
+        "#filter-errors"
+    )
     assert page.is_visible("#image-filters")  # the person can fix the filters right there
     assert page.locator("#thumbnails").count() == 0 and page.locator("#image-count").count() == 0
 
@@ -112,8 +145,12 @@ def box_matches(page, selector: str, fractions: tuple[float, float, float, float
     photo = page.locator("#photo img.main").bounding_box()
     box = page.locator(selector).bounding_box()
     x, y, w, h = fractions
-    expected = (photo["x"] + x * photo["width"], photo["y"] + y * photo["height"], w * photo["width"],
-                h * photo["height"])
+    expected = (
+        photo["x"] + x * photo["width"],
+        photo["y"] + y * photo["height"],
+        w * photo["width"],
+        h * photo["height"],
+    )
     found = (box["x"], box["y"], box["width"], box["height"])
     assert all(abs(a - b) <= 1.0 for a, b in zip(found, expected, strict=True)), (found, expected)
 
@@ -122,11 +159,31 @@ def test_stored_boxes_sit_on_the_photo_at_any_size(page, org, tmp_path):
     factories.member("paula", org)
     camera = deployment_get_or_create(organisation=org, name="Col du Lautaret")
     human = (0.1, 0.2, 0.3, 0.4)
-    image = ingest(camera, tmp_path, "boxed", day=1, size=(640, 480), labels=[IngestLabel(taxon("fox"), Box(*human))])
+    image = ingest(
+        camera,
+        tmp_path,
+        "boxed",
+        day=1,
+        size=(640, 480),
+        labels=[IngestLabel(taxon("fox"), Box(*human))],
+    )
     detector = [0.55, 0.5, 0.4, 0.45]
     md = tmp_path / "md.json"
-    md.write_text(json.dumps({"images": [{"file": "boxed.jpg", "detections": [
-        {"category": "1", "conf": 0.93, "bbox": detector}, {"category": "1", "conf": 0.01, "bbox": [0, 0, 1, 1]}]}]}))
+    md.write_text(
+        json.dumps(
+            {
+                "images": [
+                    {
+                        "file": "boxed.jpg",
+                        "detections": [
+                            {"category": "1", "conf": 0.93, "bbox": detector},
+                            {"category": "1", "conf": 0.01, "bbox": [0, 0, 1, 1]},
+                        ],
+                    }
+                ]
+            }
+        )
+    )
     call_command("import_detections", str(md))
 
     log_in(page, "paula")
@@ -134,10 +191,14 @@ def test_stored_boxes_sit_on_the_photo_at_any_size(page, org, tmp_path):
     page.goto(f"/images/{image.pk}/")
     page.wait_for_selector(".box.detector")
     page.wait_for_function("document.querySelector('#photo img.main').complete")
-    assert page.locator(".box.detector").count() == 1  # the 0.01 box is under the detection threshold
+    assert (
+        page.locator(".box.detector").count() == 1
+    )  # the 0.01 box is under the detection threshold
     assert page.inner_text(".box.human") == "fox · import"
     assert page.inner_text(".box.detector") == "animal 0.93"
-    assert page.inner_text("#detector-box-count") == "1" and page.inner_text("#human-box-count") == "1"
+    assert (
+        page.inner_text("#detector-box-count") == "1" and page.inner_text("#human-box-count") == "1"
+    )
     box_matches(page, ".box.human", human)
     box_matches(page, ".box.detector", tuple(detector))
     wide = page.locator("#photo img.main").bounding_box()["width"]
@@ -155,7 +216,10 @@ def test_stored_boxes_sit_on_the_photo_at_any_size(page, org, tmp_path):
 
 def test_previous_and_next_step_through_the_list_it_came_from(page, org, tmp_path):
     factories.member("paula", org)
-    a, b = (deployment_get_or_create(organisation=org, name=name) for name in ("Col du Lautaret", "Vallon"))
+    a, b = (
+        deployment_get_or_create(organisation=org, name=name)
+        for name in ("Col du Lautaret", "Vallon")
+    )
     images = [ingest(a, tmp_path, f"a{day}", day=day) for day in (1, 2, 3)]
     ingest(b, tmp_path, "b1", day=4)  # newest of all, but on the other camera: never stepped to
     newest_first = images[::-1]
@@ -186,7 +250,10 @@ def test_previous_and_next_step_through_the_list_it_came_from(page, org, tmp_pat
     page.click("button:has-text('Save label')")
     page.wait_for_load_state()
     assert "Labelled fox on a2.jpg." in page.inner_text("[role=status]")  # the undo toast
-    assert query_of(page.url) == {"deployment": str(a.pk), "source": "none"}  # still within the same list
+    assert query_of(page.url) == {
+        "deployment": str(a.pk),
+        "source": "none",
+    }  # still within the same list
     assert page.inner_text("#browse-position") == "no longer in this list (2 images)"
     assert Annotation.objects.filter(image=newest_first[1]).exists()
     page.keyboard.press("ArrowRight")  # its neighbours are still the list's

@@ -1,20 +1,31 @@
-"""The coordinators' dashboard in a real Chromium: every figure is drawn, in view, beside the others without
-overlapping them, its text legible (no label over another, none cut off), its numbers on the bars and points and
-in a table; an empty platform says what to do instead; partners neither see the link nor open the page."""
+"""The coordinators' dashboard in a real Chromium: every figure is drawn, in view, beside the others
+without overlapping them, its text legible (no label over another, none cut off), its numbers on the
+bars and points and in a table; an empty platform says what to do instead; partners neither see the
+link nor open the page."""
+
 import pytest
 
 from tests.browser.conftest import log_in
 from tests.platform import dashboard_world
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_taxa")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
 
-FIGURES = {"pool-growth": "Labelled pool per taxon", "label-sources": "Labels per source",
-           "contributions": "Contributions per organisation", "queues": "Review queues",
-           "throughput": "Verdicts per expert", "learning-curve": "Learning curve",
-           "recall": "Per-class recall of the production version"}
+FIGURES = {
+    "pool-growth": "Labelled pool per taxon",
+    "label-sources": "Labels per source",
+    "contributions": "Contributions per organisation",
+    "queues": "Review queues",
+    "throughput": "Verdicts per expert",
+    "learning-curve": "Learning curve",
+    "recall": "Per-class recall of the production version",
+}
 
-# Pairs of <text> elements of one chart whose boxes overlap by more than half a pixel, and texts that stick out of
-# the chart: what a reader would see as labels written over each other or cut off.
+# Pairs of <text> elements of one chart whose boxes overlap by more than half a pixel, and texts
+# that stick out of the chart: what a reader would see as labels written over each other or cut off.
 TEXT_CLASHES = """(svg) => {
   const outer = svg.getBoundingClientRect();
   const texts = [...svg.querySelectorAll("text")].map((t) => ({text: t.firstChild.textContent,
@@ -34,8 +45,12 @@ TEXT_CLASHES = """(svg) => {
 
 
 def _apart(a: dict, b: dict) -> bool:
-    return (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"] or a["y"] + a["height"] <= b["y"]
-            or b["y"] + b["height"] <= a["y"])
+    return (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
 
 
 @pytest.fixture
@@ -51,7 +66,9 @@ def _open_dashboard(page, username: str) -> None:
 
 def test_every_figure_is_drawn_in_view_and_legible(page, world):
     _open_dashboard(page, "cora")
-    assert "labelled" in page.inner_text("#totals") and "faune-head round-4" in page.inner_text("#totals")
+    assert "labelled" in page.inner_text("#totals") and "faune-head round-4" in page.inner_text(
+        "#totals"
+    )
     viewport = page.viewport_size
     for key, title in FIGURES.items():
         figure = page.locator(f"#{key}")
@@ -61,10 +78,18 @@ def test_every_figure_is_drawn_in_view_and_legible(page, world):
         assert chart.is_visible()
         box = chart.bounding_box()
         assert box["width"] > 400 and box["height"] > 150, (key, box)
-        assert 0 <= box["x"] and box["x"] + box["width"] <= viewport["width"], (key, box)  # nothing off the side
-        assert 0 <= box["y"] and box["y"] + box["height"] <= viewport["height"], (key, box)  # wholly in view
+        assert 0 <= box["x"] and box["x"] + box["width"] <= viewport["width"], (
+            key,
+            box,
+        )  # nothing off the side
+        assert 0 <= box["y"] and box["y"] + box["height"] <= viewport["height"], (
+            key,
+            box,
+        )  # wholly in view
         assert chart.evaluate(TEXT_CLASHES) == [], key
-    boxes = {key: page.locator(f"#{key}").bounding_box() for key in FIGURES}  # all read at one scroll position
+    boxes = {
+        key: page.locator(f"#{key}").bounding_box() for key in FIGURES
+    }  # all read at one scroll position
     for a, b in ((a, b) for a in boxes for b in boxes if a < b):
         assert _apart(boxes[a], boxes[b]), (a, b)
     assert boxes["label-sources"]["x"] > boxes["pool-growth"]["x"]  # two columns on a wide screen
@@ -77,18 +102,24 @@ def test_axes_legends_and_numbers_are_readable(page, world):
     assert growth.locator(".y-title").text_content() == "labelled images (count)"
     assert "by week" in growth.locator(".x-title").text_content()
     legend = growth.locator("ul.legend")
-    assert "red deer 40" in " ".join(legend.inner_text().split())  # each line's name and latest figure
+    assert "red deer 40" in " ".join(
+        legend.inner_text().split()
+    )  # each line's name and latest figure
     assert "3 other taxa" in legend.inner_text()  # the smallest taxa summed into one grey line
     lines = growth.locator("polyline")
     assert lines.count() == 8
-    styles = {(lines.nth(i).get_attribute("stroke"), lines.nth(i).get_attribute("stroke-dasharray"))
-              for i in range(8)}
+    styles = {
+        (lines.nth(i).get_attribute("stroke"), lines.nth(i).get_attribute("stroke-dasharray"))
+        for i in range(8)
+    }
     assert len({colour for colour, _ in styles}) == 8 and len({dash for _, dash in styles}) == 8
 
     queues = page.locator("#queues")
     assert queues.locator(".value-labels text").all_text_contents() == ["7", "3", "2", "2"]
     assert queues.locator(".category-labels text").first.text_content() == "red deer"
-    assert queues.locator("rect.bar title").first.text_content() == "red deer: 7"  # the tooltip on hover
+    assert (
+        queues.locator("rect.bar title").first.text_content() == "red deer: 7"
+    )  # the tooltip on hover
     table = queues.locator("details.numbers table")
     assert not table.is_visible()
     queues.locator("summary", has_text="Show the numbers").click()
@@ -96,12 +127,18 @@ def test_axes_legends_and_numbers_are_readable(page, world):
     assert "red deer 7" in " ".join(table.locator("tbody tr").first.inner_text().split())
 
     recall = page.locator("#recall")
-    assert recall.locator(".value-labels text").first.text_content() == "35% · n=12"  # weakest class first
-    assert recall.locator("rect.bar").first.get_attribute("fill") == "url(#recall-hatch)"  # too few test images
+    assert (
+        recall.locator(".value-labels text").first.text_content() == "35% · n=12"
+    )  # weakest class first
+    assert (
+        recall.locator("rect.bar").first.get_attribute("fill") == "url(#recall-hatch)"
+    )  # too few test images
     assert "Not in the test split, so not scored: lynx." in recall.inner_text()
 
     curve = page.locator("#learning-curve")
-    assert sorted(curve.locator(".point-labels text").all_text_contents()) == [f"round-{i}" for i in range(1, 5)]
+    assert sorted(curve.locator(".point-labels text").all_text_contents()) == [
+        f"round-{i}" for i in range(1, 5)
+    ]
     assert curve.locator("polygon.mark").count() == 1  # production, drawn as a diamond
     assert curve.locator(".x-title").text_content() == "labels used for training (images)"
 
@@ -109,13 +146,18 @@ def test_axes_legends_and_numbers_are_readable(page, world):
     throughput.locator("summary").click()
     rows = [" ".join(row.split()) for row in throughput.locator("tbody tr").all_inner_texts()]
     assert rows[0].startswith("erin 0 9 ") and "40 s" in rows[0]
-    assert any(row.startswith("ezra 0 0 ") for row in rows)  # an expert yet to give a verdict is listed
+    assert any(
+        row.startswith("ezra 0 0 ") for row in rows
+    )  # an expert yet to give a verdict is listed
 
 
 def test_figures_stack_on_a_narrow_screen(page, world):
     page.set_viewport_size({"width": 700, "height": 900})
     _open_dashboard(page, "cora")
-    first, second = page.locator("#pool-growth").bounding_box(), page.locator("#label-sources").bounding_box()
+    first, second = (
+        page.locator("#pool-growth").bounding_box(),
+        page.locator("#label-sources").bounding_box(),
+    )
     assert first["x"] == second["x"] and second["y"] >= first["y"] + first["height"]
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     for key in FIGURES:

@@ -1,17 +1,25 @@
-"""The deployment pages in a real Chromium: a partner finds a camera, records its field metadata (bad values are
-explained beside their fields and nothing is saved), and pages through its thumbnails and sequences."""
+"""The deployment pages in a real Chromium: a partner finds a camera, records its field metadata
+(bad values are explained beside their fields and nothing is saved), and pages through its
+thumbnails and sequences."""
+
 import pytest
 
 from annotation.models import Deployment
 from tests.browser.conftest import log_in
 from tests.platform.home_data import camera_images
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_taxa")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
 
 
 @pytest.fixture
 def camera(org, partner, tmp_path) -> Deployment:
-    images = camera_images(org, partner, tmp_path, 50, camera="Col du Lautaret")  # 50 sequences, an hour apart
+    images = camera_images(
+        org, partner, tmp_path, 50, camera="Col du Lautaret"
+    )  # 50 sequences, an hour apart
     return images[0].deployment
 
 
@@ -21,7 +29,11 @@ def _beside(page, field: str, text: str) -> None:
     assert text in message.inner_text()
     field_box, message_box = page.locator(f"#id_{field}").bounding_box(), message.bounding_box()
     assert abs(message_box["x"] - field_box["x"]) < 2
-    assert field_box["y"] + field_box["height"] - 1 <= message_box["y"] < field_box["y"] + 2.5 * field_box["height"]
+    assert (
+        field_box["y"] + field_box["height"] - 1
+        <= message_box["y"]
+        < field_box["y"] + 2.5 * field_box["height"]
+    )
 
 
 def test_a_partner_records_a_cameras_metadata(page, camera):
@@ -54,12 +66,22 @@ def test_a_partner_records_a_cameras_metadata(page, camera):
     page.get_by_role("button", name="Save").click()
     assert "Saved the details of Col du Lautaret." in page.locator(".message.success").inner_text()
     facts = page.locator("#facts").inner_text()
-    for shown in ("Col, east slope", "45.035000, 6.400000", "CT-0042", "2025-06-01 10:00 UTC", "2025-07-01 17:30 UTC",
-                  "Larch wood edge"):
+    for shown in (
+        "Col, east slope",
+        "45.035000, 6.400000",
+        "CT-0042",
+        "2025-06-01 10:00 UTC",
+        "2025-07-01 17:30 UTC",
+        "Larch wood edge",
+    ):
         assert shown in facts, shown
     assert not page.locator(".deployment-form").is_visible()
     # the first 10 frames (00:00 to 09:00) were taken before the set-up at 10:00
-    assert page.locator("#outside").inner_text().startswith("10 images are dated outside set-up to pick-up")
+    assert (
+        page.locator("#outside")
+        .inner_text()
+        .startswith("10 images are dated outside set-up to pick-up")
+    )
 
 
 def test_images_and_sequences_page_separately(page, camera):
@@ -69,7 +91,9 @@ def test_images_and_sequences_page_separately(page, camera):
     assert thumbnails.count() == 48
     first = thumbnails.first
     first.scroll_into_view_if_needed()
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=first.element_handle())
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=first.element_handle()
+    )
     assert first.bounding_box()["height"] > 50  # a thumbnail, drawn
     assert page.locator("#sequences tr").count() == 21  # a header and 20 sequences
     assert "page 1 of 3" in page.locator("#sequence-pager").inner_text()
@@ -79,7 +103,10 @@ def test_images_and_sequences_page_separately(page, camera):
     page.locator("#sequence-pager").get_by_role("link", name="next →").click()
     assert "page 2 of 3" in page.locator("#sequence-pager").inner_text()
     assert thumbnails.count() == 2  # the image page is kept while paging sequences
-    assert page.locator("#sequences tr").nth(1).locator("td").nth(1).inner_text() == "2025-06-01 20:00:00"
+    assert (
+        page.locator("#sequences tr").nth(1).locator("td").nth(1).inner_text()
+        == "2025-06-01 20:00:00"
+    )
 
 
 def test_another_organisations_camera_is_not_found(page, camera, other_partner):

@@ -1,5 +1,6 @@
-"""The image page in a real Chromium: `y` accepts the pre-label at once; a toast says what was saved and offers
-its undo (button or `z`), which puts the image back as it was."""
+"""The image page in a real Chromium: `y` accepts the pre-label at once; a toast says what was saved
+and offers its undo (button or `z`), which puts the image back as it was."""
+
 import pytest
 
 from annotation.models import Image
@@ -7,7 +8,11 @@ from inference.services.registry import default_version_ensure
 from tests.browser.conftest import log_in
 from tests.browser.test_review_desk import _frames
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_taxa")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
 
 
 @pytest.fixture
@@ -50,7 +55,10 @@ def test_a_label_from_the_form_is_undone_with_the_button(page, predicted):
     assert page.inner_text("#toast-text") == f"Labelled badger on {predicted.original_name}."
     page.locator("#id_count").click()
     page.keyboard.type("z")  # typing in a field never undoes
-    assert page.input_value("#id_count") == "" and Image.objects.get(pk=predicted.pk).current_taxon.slug == "badger"
+    assert (
+        page.input_value("#id_count") == ""
+        and Image.objects.get(pk=predicted.pk).current_taxon.slug == "badger"
+    )
     page.click("#toast-undo")
     page.wait_for_selector(".message")
     assert "Undone: Labelled badger" in page.inner_text(".message")

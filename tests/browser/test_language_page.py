@@ -1,5 +1,7 @@
-"""The footer's language switch in a real Chromium: Français turns the page and the navigation French, the choice
-follows the person to the next pages (and through logging in), English turns everything back."""
+"""The footer's language switch in a real Chromium: Français turns the page and the navigation
+French, the choice follows the person to the next pages (and through logging in), English turns
+everything back."""
+
 import re
 
 import pytest
@@ -31,11 +33,19 @@ def test_switching_to_french_turns_the_navigation_french_and_it_stays_french(pag
     switch = page.locator("#language-switch")
     assert switch.is_visible()
     main = page.locator("main").bounding_box()
-    assert switch.bounding_box()["y"] >= main["y"] + main["height"], "the switch sits in the footer, under the page"
+    assert switch.bounding_box()["y"] >= main["y"] + main["height"], (
+        "the switch sits in the footer, under the page"
+    )
 
     switch_to(page, "Français")
-    assert page.url.endswith("/deployments/"), "the switch brings the person back to the page they were on"
-    assert "Dépôt" in nav_words(page) and "Déploiements" in nav_words(page) and "Upload" not in nav_words(page)
+    assert page.url.endswith("/deployments/"), (
+        "the switch brings the person back to the page they were on"
+    )
+    assert (
+        "Dépôt" in nav_words(page)
+        and "Déploiements" in nav_words(page)
+        and "Upload" not in nav_words(page)
+    )
     assert pressed(page) == ["Français"] and page.locator("html").get_attribute("lang") == "fr"
     # each language keeps its own name, so a person who reads only one of them finds the way back
     assert page.locator("#language-switch button").all_inner_texts() == ["English", "Français"]

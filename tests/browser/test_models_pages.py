@@ -1,7 +1,9 @@
-"""Models, rounds, comparison and releases in a real Chromium, as a coordinator walks them after a round: each
-version's figures, a confirmation step that says what will happen before anything changes (from the keyboard,
-and with JavaScript off), promote/reject from the round page, a comparison that shows the round page's figures,
-a model card rendered (and harmless), the release as one zip, and an icon where browsers look for one."""
+"""Models, rounds, comparison and releases in a real Chromium, as a coordinator walks them after a
+round: each version's figures, a confirmation step that says what will happen before anything
+changes (from the keyboard, and with JavaScript off), promote/reject from the round page, a
+comparison that shows the round page's figures, a model card rendered (and harmless), the release as
+one zip, and an icon where browsers look for one."""
+
 import io
 import zipfile
 
@@ -17,16 +19,23 @@ from training.models import TrainingRound
 
 ICON_TYPES = ("image/x-icon", "image/vnd.microsoft.icon")
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_taxa")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
 
 
 @pytest.fixture
 def world(org, settings):
-    """A coordinator, a partner, the zero-shot version in production and a round's candidate waiting."""
+    """A coordinator, a partner, the zero-shot version in production and a round's candidate
+    waiting."""
     settings.FAUNE = {**settings.FAUNE, "AUTO_PROMOTE": False}
     factories.member("cora", factories.organisation("Coordination"), Role.COORDINATOR)
     factories.member("paula", org, Role.PARTNER)
-    labelled_pool(org, default_version_ensure(), {"fox": 90, "wild-boar": 90, "roe-deer": 60}, seed=2)
+    labelled_pool(
+        org, default_version_ensure(), {"fox": 90, "wild-boar": 90, "roe-deer": 60}, seed=2
+    )
     done = run_round()
     assert done.status == "done" and done.candidate.status == "candidate"
     return done
@@ -36,7 +45,9 @@ def _row(page, version: ModelVersion):
     return page.locator(f"#versions tr[data-version='{version.pk}']")
 
 
-def test_models_page_shows_figures_and_promotes_only_after_a_confirmation_from_the_keyboard(page, world):
+def test_models_page_shows_figures_and_promotes_only_after_a_confirmation_from_the_keyboard(
+    page, world
+):
     candidate, production = world.candidate, world.parent
     log_in(page, "cora")
     page.click("header nav >> text=Models")
@@ -44,13 +55,20 @@ def test_models_page_shows_figures_and_promotes_only_after_a_confirmation_from_t
     test = world.metrics["candidate"]["test"]
     assert row.locator("td.macro-f1").inner_text() == f"{test['macro_f1']:.3f}"
     assert row.locator("td.accuracy").inner_text() == f"{test['accuracy']:.3f}"
-    assert row.locator("td.scored-on").inner_text() == f"{test['count']} test images, round {world.pk}"
+    assert (
+        row.locator("td.scored-on").inner_text() == f"{test['count']} test images, round {world.pk}"
+    )
     as_production = world.metrics["production"]["test"]
-    assert _row(page, production).locator("td.macro-f1").inner_text() == f"{as_production['macro_f1']:.3f}"
+    assert (
+        _row(page, production).locator("td.macro-f1").inner_text()
+        == f"{as_production['macro_f1']:.3f}"
+    )
     assert "(as production)" in _row(page, production).locator("td.scored-on").inner_text()
     classes = row.locator("td.classes")
     names = classes.locator(".class-names")
-    assert classes.locator("summary").inner_text() == "3" and not names.is_visible()  # folded: lists get long
+    assert (
+        classes.locator("summary").inner_text() == "3" and not names.is_visible()
+    )  # folded: lists get long
     classes.locator("summary").click()
     assert names.is_visible() and names.inner_text() == "roe deer, fox, wild boar"
 
@@ -59,11 +77,15 @@ def test_models_page_shows_figures_and_promotes_only_after_a_confirmation_from_t
     page.wait_for_selector("#confirm")
     assert page.inner_text("#confirm-title") == f"Promote {candidate} to production?"
     effects = page.inner_text("#effects")
-    assert f"{production}, in production now, is archived; you can roll back to it later." in effects
+    assert (
+        f"{production}, in production now, is archived; you can roll back to it later." in effects
+    )
     assert "images are pre-labelled again by" in effects
     figures = page.inner_text("#confirm-figures")
     assert f"{test['macro_f1']:.3f}" in figures and f"{as_production['macro_f1']:.3f}" in figures
-    assert not page.locator("#not-comparable").is_visible()  # both were scored on this round's test images
+    assert not page.locator(
+        "#not-comparable"
+    ).is_visible()  # both were scored on this round's test images
     assert ModelVersion.objects.get(pk=candidate.pk).status == "candidate"  # nothing happened yet
 
     page.focus("#note")
@@ -73,8 +95,14 @@ def test_models_page_shows_figures_and_promotes_only_after_a_confirmation_from_t
     assert f"{candidate} is now production." in page.inner_text("[role=status]")
     assert ModelVersion.objects.get(pk=candidate.pk).status == "production"
     first = page.locator("#status-log tr").nth(1).inner_text()
-    assert "candidate → production" in first and "cora" in first and "promoted by hand: better on deer" in first
-    assert _row(page, production).get_by_role("link", name="Roll back to this version…").is_visible()
+    assert (
+        "candidate → production" in first
+        and "cora" in first
+        and "promoted by hand: better on deer" in first
+    )
+    assert (
+        _row(page, production).get_by_role("link", name="Roll back to this version…").is_visible()
+    )
 
 
 def test_cancel_changes_nothing_and_partners_see_no_controls(browser, live_server, world):
@@ -135,13 +163,20 @@ def test_the_comparison_shows_the_round_pages_figures_for_the_same_versions(page
     log_in(page, "paula")
     page.goto(f"/rounds/{world.pk}/")
     assert page.locator("#candidate-actions a").count() == 0  # partners read, never change
-    on_round = {role: page.locator(f"#round-{role} td").all_inner_texts() for role in ("candidate", "production")}
-    difference = page.inner_text("#comparison").split(",")[0].replace("candidate − production", "B − A")
+    on_round = {
+        role: page.locator(f"#round-{role} td").all_inner_texts()
+        for role in ("candidate", "production")
+    }
+    difference = (
+        page.inner_text("#comparison").split(",")[0].replace("candidate − production", "B − A")
+    )
     page.click("#compare-link")
     page.wait_for_selector("#compare-figures")
     count = world.metrics["candidate"]["test"]["count"]
-    assert f"Both versions scored on the same {count} test images of this round (of {count})" in \
-        page.inner_text("#scored-items")
+    assert (
+        f"Both versions scored on the same {count} test images of this round (of {count})"
+        in page.inner_text("#scored-items")
+    )
     assert page.locator("#side-a td").all_inner_texts()[:4] == on_round["production"]
     assert page.locator("#side-b td").all_inner_texts()[:4] == on_round["candidate"]
     assert page.inner_text("#difference").split(",")[0] == difference
@@ -153,14 +188,18 @@ def test_the_release_page_renders_its_card_safely_and_downloads_one_zip(page, wo
 
     promoted = model_version_promote(version=world.candidate)
     release = release_publish(version=promoted, semver="1.0.0", user=None)
-    release.model_card += ('\n## Notes\n\nSee <script>window.pwned = 1</script> and '
-                           '<img src=x onerror="window.pwned = 2"> here.\n')
+    release.model_card += (
+        "\n## Notes\n\nSee <script>window.pwned = 1</script> and "
+        '<img src=x onerror="window.pwned = 2"> here.\n'
+    )
     release.save(update_fields=["model_card"])
     page.goto("/releases/1.0.0/")  # public: no log-in
     card = page.locator("#model-card")
     assert card.locator("h3").first.inner_text() == "Faune classifier 1.0.0"
     table = card.locator("table")
-    assert table.locator("th").first.inner_text() == "class" and table.locator("tbody tr").count() == 3
+    assert (
+        table.locator("th").first.inner_text() == "class" and table.locator("tbody tr").count() == 3
+    )
     assert "|---|" not in card.inner_text() and "## " not in card.inner_text()
     assert "<script>window.pwned = 1</script>" in card.inner_text()  # shown as text
     assert page.evaluate("window.pwned") is None
@@ -173,19 +212,26 @@ def test_the_release_page_renders_its_card_safely_and_downloads_one_zip(page, wo
     download = waiting.value
     assert download.suggested_filename == "faune-1.0.0.zip"
     archive = zipfile.ZipFile(io.BytesIO(open(download.path(), "rb").read()))
-    assert {"faune-1.0.0/HOW_TO_USE.md", "faune-1.0.0/timm-weights.pth", "faune-1.0.0/SHA256SUMS"} <= \
-        set(archive.namelist())
+    assert {
+        "faune-1.0.0/HOW_TO_USE.md",
+        "faune-1.0.0/timm-weights.pth",
+        "faune-1.0.0/SHA256SUMS",
+    } <= set(archive.namelist())
 
 
 def test_every_page_has_an_icon_and_no_404(page, world):
     missing = []
-    page.on("response", lambda response: missing.append(response.url) if response.status == 404 else None)
+    page.on(
+        "response",
+        lambda response: missing.append(response.url) if response.status == 404 else None,
+    )
     log_in(page, "cora")
     for path in ("/models/", f"/rounds/{world.pk}/", f"/rounds/{world.pk}/compare/", "/releases/"):
         page.goto(path)
         icon = page.locator("link[rel=icon]").get_attribute("href")
         fetched = page.request.get(icon)
-        # Python's mimetypes names .ico image/vnd.microsoft.icon; our /favicon.ico view says image/x-icon: both work
+        # Python's mimetypes names .ico image/vnd.microsoft.icon; our /favicon.ico view says
+        # image/x-icon: both work
         assert fetched.status == 200 and fetched.headers["content-type"] in ICON_TYPES
     root = page.request.get("/favicon.ico")
     assert root.status == 200 and root.headers["content-type"] in ICON_TYPES
@@ -195,8 +241,9 @@ def test_every_page_has_an_icon_and_no_404(page, world):
 
 
 def test_a_french_reader_reads_the_training_pages_in_french(browser, live_server, world):
-    """The browser asks for French: headings, buttons, the confirmation step, the class names and a refusal from
-    the release service all read French, and the layout's ids stay what the other tests rely on."""
+    """The browser asks for French: headings, buttons, the confirmation step, the class names and a
+    refusal from the release service all read French, and the layout's ids stay what the other tests
+    rely on."""
     context = browser.new_context(base_url=live_server.url, locale="fr-FR")
     page = context.new_page()
     page.set_default_timeout(15000)
@@ -205,7 +252,11 @@ def test_a_french_reader_reads_the_training_pages_in_french(browser, live_server
     assert page.inner_text("h1") == "Versions du modèle"
     row = _row(page, world.candidate)
     row.locator("td.classes summary").click()
-    assert sorted(row.locator(".class-names").inner_text().split(", ")) == ["chevreuil", "renard", "sanglier"]
+    assert sorted(row.locator(".class-names").inner_text().split(", ")) == [
+        "chevreuil",
+        "renard",
+        "sanglier",
+    ]
     row.get_by_role("link", name="Promouvoir…").click()
     assert page.inner_text("#confirm-title") == f"Mettre {world.candidate} en production ?"
     assert f"{world.candidate} devient la version en production" in page.inner_text("#effects")
@@ -225,5 +276,7 @@ def test_a_french_reader_reads_the_training_pages_in_french(browser, live_server
     page.get_by_label("Version sémantique").fill("un-point-zéro")
     page.get_by_role("button", name=f"Publier {world.parent}").click()
     page.wait_for_url("**/releases/")
-    assert "'un-point-zéro' n'est pas une version sémantique comme 1.4.0." in page.inner_text("[role=status]")
+    assert "'un-point-zéro' n'est pas une version sémantique comme 1.4.0." in page.inner_text(
+        "[role=status]"
+    )
     context.close()

@@ -1,5 +1,7 @@
-"""Possibly new taxa in a real Chromium: a coordinator starts a scan from the page, sees the held-back taxon's
-cluster as a strip of thumbnails, opens it, names a new taxon and labels the whole cluster at once."""
+"""Possibly new taxa in a real Chromium: a coordinator starts a scan from the page, sees the
+held-back taxon's cluster as a strip of thumbnails, opens it, names a new taxon and labels the whole
+cluster at once."""
+
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -10,14 +12,25 @@ from tests.browser.conftest import log_in
 from tests.factories import jpeg_bytes
 from tests.inference.test_novelty import generate, store_pool, version  # noqa: F401 fixture
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
-              pytest.mark.usefixtures("seeded_taxa")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
 
 
 @pytest.fixture
 def world(org, coordinator, version):  # noqa: F811
-    data = generate(4, known=5, labelled_sequences=30, unlabelled_sequences=30, held_sequences=20, frames=2,
-                    noise=20, strays=3)
+    data = generate(
+        4,
+        known=5,
+        labelled_sequences=30,
+        unlabelled_sequences=30,
+        held_sequences=20,
+        frames=2,
+        noise=20,
+        strays=3,
+    )
     images = store_pool(org, data, version, coordinator)
     for image in images.values():  # the pages show thumbnails: give every unlabelled image one
         thumbnail = ContentFile(jpeg_bytes(size=(96, 72), seed=image.pk))
@@ -58,7 +71,9 @@ def test_coordinator_labels_a_possibly_new_cluster(page, world):
     assert page.inner_text("#labelled-count") == str(len(kept))
     assert page.inner_text("#review-count") == str(len(first["outliers"]))
     assert "outlier(s) sent to review" in page.inner_text("[role=status]")
-    assert set(Image.objects.filter(pk__in=kept).values_list("current_taxon", flat=True)) == {jackal.pk}
+    assert set(Image.objects.filter(pk__in=kept).values_list("current_taxon", flat=True)) == {
+        jackal.pk
+    }
     outliers = Image.objects.filter(pk__in=first["outliers"])
     queued = ReviewTask.objects.filter(queue_taxon=jackal)
     sequences = set(outliers.values_list("sequence_id", flat=True))
@@ -84,19 +99,33 @@ def test_a_french_coordinator_reads_the_scan_and_its_clusters_in_french(french_p
     assert page.inner_text("h1") == "Taxons peut-être nouveaux"
     button = page.locator("#start-scan button[type=submit]")
     assert button.inner_text() == "Chercher des taxons peut-être nouveaux" and button.is_enabled()
-    assert "Pas encore d'analyse terminée." in page.inner_text("body") and page.locator("text=Graine").is_visible()
+    assert (
+        "Pas encore d'analyse terminée." in page.inner_text("body")
+        and page.locator("text=Graine").is_visible()
+    )
     button.click()
     page.wait_for_selector("#clusters li.cluster")
     scan = NoveltyScan.objects.get()
     assert f"Analyse {scan.pk} en file d'attente" in page.inner_text("[role=status]")
-    assert page.inner_text("#scan-status b") == "terminé"  # the stored status, "done", in the reader's words
+    assert (
+        page.inner_text("#scan-status b") == "terminé"
+    )  # the stored status, "done", in the reader's words
     summary = page.inner_text("#scan-summary")
-    assert summary.startswith(f"Analyse {scan.pk} de ") and "images non étiquetées incertaines examinées" in summary
+    assert (
+        summary.startswith(f"Analyse {scan.pk} de ")
+        and "images non étiquetées incertaines examinées" in summary
+    )
     assert "Seuils tirés des données" in summary and "cosine" not in summary
     first = page.locator("#clusters li.cluster").first
     size, outliers = len(scan.clusters[0]["members"]), len(scan.clusters[0]["outliers"])
-    assert " ".join(first.inner_text().split()).startswith(f"Groupe 1: {size} images, {outliers} atypique")
+    assert " ".join(first.inner_text().split()).startswith(
+        f"Groupe 1: {size} images, {outliers} atypique"
+    )
     thumbnail = first.locator(".strip img").first
-    assert thumbnail.get_attribute("alt") == "image typique 1 du groupe 1" and thumbnail.is_visible()
+    assert (
+        thumbnail.get_attribute("alt") == "image typique 1 du groupe 1" and thumbnail.is_visible()
+    )
     assert page.locator("text=Taxons peut-être nouveaux").first.is_visible()
-    assert "image(s)" not in page.inner_text("#clusters") and "outlier" not in page.inner_text("#clusters")
+    assert "image(s)" not in page.inner_text("#clusters") and "outlier" not in page.inner_text(
+        "#clusters"
+    )

@@ -1,17 +1,24 @@
-"""People pages in a real Chromium: a coordinator creates an organisation and invites an expert (taxa shown only for
-experts), passes on the one-time link, the expert chooses a password and lands on their queues; the last
-coordinator's controls are locked, and a stale page cannot demote them either."""
+"""People pages in a real Chromium: a coordinator creates an organisation and invites an expert
+(taxa shown only for experts), passes on the one-time link, the expert chooses a password and lands
+on their queues; the last coordinator's controls are locked, and a stale page cannot demote them
+either."""
+
 import pytest
 
 from annotation.models import Membership, Role
 from tests import factories
 from tests.browser.conftest import log_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_taxa")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
 
 
-def test_a_coordinator_invites_an_expert_who_sets_a_password_and_finds_their_queue(browser, live_server, page,
-                                                                                   coordinator):
+def test_a_coordinator_invites_an_expert_who_sets_a_password_and_finds_their_queue(
+    browser, live_server, page, coordinator
+):
     log_in(page, "cora")
     page.locator("header nav").get_by_role("link", name="Organisations").click()
     page.fill("#create-organisation input[name=name]", "Parc national des Cévennes")
@@ -36,8 +43,9 @@ def test_a_coordinator_invites_an_expert_who_sets_a_password_and_finds_their_que
     assert "/accounts/set-password/" in link
     box.get_by_role("button", name="Copy").click()
     box.get_by_role("button", name="Copied").wait_for()
-    selected = page.eval_on_selector("#password-link-url", "field => field.value.slice(field.selectionStart, "
-                                                           "field.selectionEnd)")
+    selected = page.eval_on_selector(
+        "#password-link-url", "field => field.value.slice(field.selectionStart, field.selectionEnd)"
+    )
     assert selected == link  # selected whole, for Ctrl-C where no clipboard is allowed
     row = page.locator("#members tr[data-username=marc]")
     assert row.locator("select[name=role]").input_value() == "expert"
@@ -48,7 +56,9 @@ def test_a_coordinator_invites_an_expert_who_sets_a_password_and_finds_their_que
 
     marc = browser.new_context(base_url=live_server.url).new_page()
     marc.goto(link)
-    assert marc.locator("h1").inner_text() == "Choose your password" and "marc" in marc.inner_text("main")
+    assert marc.locator("h1").inner_text() == "Choose your password" and "marc" in marc.inner_text(
+        "main"
+    )
     marc.fill("#id_new_password1", "larch-and-marmots")
     marc.fill("#id_new_password2", "larch-and-marmot")
     marc.get_by_role("button", name="Set my password").click()
@@ -72,13 +82,18 @@ def test_the_last_coordinator_is_locked_even_from_a_stale_page(browser, live_ser
     log_in(cora, "cora")
     cora.goto(f"/organisations/{org.pk}/members/")
     row = cora.locator("#members tr[data-username=cora]")
-    assert row.locator("select[name=role]").is_disabled() and row.get_by_role("button", name="Save").is_disabled()
+    assert (
+        row.locator("select[name=role]").is_disabled()
+        and row.get_by_role("button", name="Save").is_disabled()
+    )
     assert row.get_by_role("button", name="Remove").is_disabled()
     assert "the last coordinator" in row.locator("#last-coordinator").inner_text()
 
     factories.member("carl", org, Role.COORDINATOR)
     cora.reload()
-    assert not row.locator("select[name=role]").is_disabled()  # two coordinators: either may step down
+    assert not row.locator(
+        "select[name=role]"
+    ).is_disabled()  # two coordinators: either may step down
     carl = browser.new_context(base_url=live_server.url).new_page()
     log_in(carl, "carl")
     carl.goto(f"/organisations/{org.pk}/members/")
@@ -90,5 +105,8 @@ def test_the_last_coordinator_is_locked_even_from_a_stale_page(browser, live_ser
     row.locator("select[name=role]").select_option("partner")  # cora's page still offers it
     row.get_by_role("button", name="Save").click()
     assert "cora is the last coordinator" in cora.locator(".message.error").inner_text()
-    assert cora.locator("#members tr[data-username=cora] select[name=role]").input_value() == "coordinator"
+    assert (
+        cora.locator("#members tr[data-username=cora] select[name=role]").input_value()
+        == "coordinator"
+    )
     assert Membership.objects.get(user__username="cora").role == Role.COORDINATOR

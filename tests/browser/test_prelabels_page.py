@@ -1,5 +1,7 @@
-"""The pre-labels page in a real Chromium: `a` selects the whole page even when a click left the focus in a
-checkbox, shift-click ticks a range, Enter accepts the selection, and the list filters by deployment."""
+"""The pre-labels page in a real Chromium: `a` selects the whole page even when a click left the
+focus in a checkbox, shift-click ticks a range, Enter accepts the selection, and the list filters by
+deployment."""
+
 import datetime as dt
 
 import pytest
@@ -14,12 +16,17 @@ from tests import factories
 from tests.browser.conftest import log_in
 from tests.factories import taxon, write_jpeg
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_taxa")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
 
 
 @pytest.fixture
 def prelabelled(org, tmp_path):
-    """Six images on camera A and two on camera B, each with a stored pre-label of the production version."""
+    """Six images on camera A and two on camera B, each with a stored pre-label of the production
+    version."""
     factories.member("paula", org)
     version = default_version_ensure()
     images = {}
@@ -27,11 +34,21 @@ def prelabelled(org, tmp_path):
         camera = deployment_get_or_create(organisation=org, name=camera_name)
         batch = batch_open(organisation=org, uploader=None, deployment=camera)
         for index in range(count):
-            path = write_jpeg(tmp_path / f"{camera_name[0]}{index}.jpg", seed=len(images) + 1, size=(96, 72),
-                              taken=dt.datetime(2024, 5, 1, 10, index))
+            path = write_jpeg(
+                tmp_path / f"{camera_name[0]}{index}.jpg",
+                seed=len(images) + 1,
+                size=(96, 72),
+                taken=dt.datetime(2024, 5, 1, 10, index),
+            )
             image = image_ingest(path=path, name=path.name, batch=batch, deployment=camera).image
-            Prediction.objects.create(image=image, version=version, category="animal", taxon=taxon("fox"),
-                                      score=0.5 + index / 100, top=[[taxon("fox").pk, 0.5 + index / 100]])
+            Prediction.objects.create(
+                image=image,
+                version=version,
+                category="animal",
+                taxon=taxon("fox"),
+                score=0.5 + index / 100,
+                top=[[taxon("fox").pk, 0.5 + index / 100]],
+            )
             images.setdefault(camera_name, []).append(image)
     return images
 
@@ -49,7 +66,9 @@ def test_keys_and_shift_click_select_and_enter_accepts(page, prelabelled):
     page.goto("/prelabels/")
     assert boxes(page).count() == 8
     boxes(page).nth(1).click()
-    assert page.evaluate("document.activeElement.name") == "images"  # the click left the focus in the checkbox
+    assert (
+        page.evaluate("document.activeElement.name") == "images"
+    )  # the click left the focus in the checkbox
     page.keyboard.press("a")
     assert ticked(page) == list(range(8))
     assert page.inner_text("#selected-count") == "8"
@@ -89,5 +108,8 @@ def test_the_list_filters_by_deployment(page, prelabelled):
     page.click("#prelabel-filters button[type=submit]")
     shown = {int(boxes(page).nth(i).get_attribute("value")) for i in range(boxes(page).count())}
     assert shown == {image.pk for image in prelabelled["Vallon"]}
-    assert page.locator("#prelabel-filters select[name=deployment] option:checked").inner_text() == "Vallon"
+    assert (
+        page.locator("#prelabel-filters select[name=deployment] option:checked").inner_text()
+        == "Vallon"
+    )
     assert all("Vallon" in text for text in page.locator("#bulk figcaption").all_inner_texts())

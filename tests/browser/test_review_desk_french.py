@@ -1,6 +1,8 @@
-"""The review desk speaks the reader's language, in a real Chromium with a French browser: the words review.js
-writes (no prediction, play / pause, split, zoom, an unknown taxon) come from the server translated, the keys are
-named as on a French keyboard, and a refusal reads in French. An English browser keeps the English words."""
+"""The review desk speaks the reader's language, in a real Chromium with a French browser: the words
+review.js writes (no prediction, play / pause, split, zoom, an unknown taxon) come from the server
+translated, the keys are named as on a French keyboard, and a refusal reads in French. An English
+browser keeps the English words."""
+
 import pytest
 from playwright.sync_api import expect
 
@@ -10,7 +12,11 @@ from tests import factories
 from tests.browser.conftest import log_in
 from tests.browser.test_review_desk import _frames
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_taxa")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
 
 
 @pytest.fixture
@@ -34,7 +40,9 @@ def _desk(browser, live_server, locale: str):
 
 def test_a_french_reader_reads_the_desk_in_french(browser, live_server, triage_task):
     page = _desk(browser, live_server, "fr-FR")
-    expect(page.locator("#prediction")).to_have_text("Pas encore de prédiction\u00a0: saisissez le taxon.")
+    expect(page.locator("#prediction")).to_have_text(
+        "Pas encore de prédiction\u00a0: saisissez le taxon."
+    )
     assert page.inner_text("#current-label") == "Pas encore étiquetée."
     assert page.locator("#strip img").first.get_attribute("alt") == "image 1"
     assert "Entrée / y" in page.inner_text("#keys-short")
@@ -54,9 +62,13 @@ def test_a_french_reader_reads_the_desk_in_french(browser, live_server, triage_t
     page.keyboard.press("Enter")
     status = page.locator("#status")
     status.wait_for(state="visible")
-    assert status.inner_text().startswith("Taxon inconnu «\u00a0dahu\u00a0»\u00a0: choisissez-en un dans la liste")
+    assert status.inner_text().startswith(
+        "Taxon inconnu «\u00a0dahu\u00a0»\u00a0: choisissez-en un dans la liste"
+    )
     page.keyboard.press("Escape")
-    page.keyboard.press("e")  # the last task: the queues, refreshed by the script, say nothing waits
+    page.keyboard.press(
+        "e"
+    )  # the last task: the queues, refreshed by the script, say nothing waits
     expect(page.locator("#queues")).to_have_text("Rien en attente dans vos files.")
     expect(status).to_contain_text("Cette file d'attente est vide.")
     page.context.close()
@@ -81,5 +93,8 @@ def test_a_partner_is_refused_the_desk_in_french(browser, live_server, org):
     page.goto("/review/")
     refusal = page.locator("#refusal")
     assert refusal.is_visible()
-    assert refusal.inner_text() == "Les files de vérification sont réservées aux experts et aux coordinateurs."
+    assert (
+        refusal.inner_text()
+        == "Les files de vérification sont réservées aux experts et aux coordinateurs."
+    )
     page.context.close()

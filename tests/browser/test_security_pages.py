@@ -1,4 +1,6 @@
-"""Security as a person meets it: the log-in lock-out message, the API tokens page, a spent upload allowance."""
+"""Security as a person meets it: the log-in lock-out message, the API tokens page, a spent upload
+allowance."""
+
 import pytest
 from django.utils import timezone
 
@@ -7,7 +9,11 @@ from faune_platform.models import ApiToken
 from tests.browser.conftest import log_in
 from tests.factories import jpeg_bytes
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_taxa")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
 
 
 def test_a_locked_out_log_in_says_how_long_to_wait(page, partner, settings):
@@ -19,8 +25,10 @@ def test_a_locked_out_log_in_says_how_long_to_wait(page, partner, settings):
         page.click("button[type=submit]")
     error = page.locator(".errorlist")
     assert error.is_visible()
-    assert error.inner_text() == ("Too many failed log-in attempts for this account or from this address. "
-                                  "Try again in 5 minutes.")
+    assert error.inner_text() == (
+        "Too many failed log-in attempts for this account or from this address. "
+        "Try again in 5 minutes."
+    )
     # the message sits above the fields, where the eye lands after submitting
     assert error.bounding_box()["y"] < page.locator("#id_username").bounding_box()["y"]
     assert page.url.endswith("/accounts/login/")
@@ -39,7 +47,11 @@ def test_tokens_are_made_shown_once_listed_and_revoked_on_their_page(page, partn
     assert secret.is_visible() and len(secret.inner_text()) == 64
     assert "shown only this once" in page.locator("#new-token").inner_text()
     row = page.locator("#token-list tbody tr")
-    assert row.count() == 1 and "field laptop" in row.inner_text() and secret.inner_text()[:8] in row.inner_text()
+    assert (
+        row.count() == 1
+        and "field laptop" in row.inner_text()
+        and secret.inner_text()[:8] in row.inner_text()
+    )
     shown = secret.inner_text()
     page.goto("/accounts/tokens/")
     assert page.locator("#new-token-secret").count() == 0 and shown not in page.content()
@@ -52,7 +64,9 @@ def test_an_out_of_range_expiry_is_refused_with_a_message(page, partner):
     log_in(page, "paula")
     page.goto("/accounts/tokens/")
     page.fill("#id_name", "forever")
-    page.eval_on_selector("#id_days", "input => { input.removeAttribute('max'); input.value = '5000'; }")
+    page.eval_on_selector(
+        "#id_days", "input => { input.removeAttribute('max'); input.value = '5000'; }"
+    )
     page.click("#token-form button[type=submit]")
     assert "less than or equal to 365" in page.locator("#token-form .errorlist").inner_text()
     assert not ApiToken.objects.exists()
@@ -72,7 +86,9 @@ def test_changing_the_password_revokes_the_tokens_on_the_page(page, partner):
     assert page.locator("#no-tokens").is_visible()
 
 
-def test_a_spent_daily_allowance_stops_the_upload_with_the_reason(page, partner, org, tmp_path, settings):
+def test_a_spent_daily_allowance_stops_the_upload_with_the_reason(
+    page, partner, org, tmp_path, settings
+):
     settings.FAUNE = {**settings.FAUNE, "DAILY_UPLOAD_FILES": 10}
     UploadUsage.objects.create(organisation=org, day=timezone.now().date(), files=10)
     path = tmp_path / "a.jpg"
@@ -86,11 +102,15 @@ def test_a_spent_daily_allowance_stops_the_upload_with_the_reason(page, partner,
     text = error.inner_text()
     assert text.startswith("Upload stopped: Parc des Écrins has sent 10 files")
     assert "all of its daily allowance of 10 files" in text and "resets at midnight UTC, in" in text
-    assert page.locator("#upload-open").is_hidden() and page.locator("#progress-box").is_hidden()  # no batch opened
+    assert (
+        page.locator("#upload-open").is_hidden() and page.locator("#progress-box").is_hidden()
+    )  # no batch opened
     assert Image.objects.count() == 0 and not UploadBatch.objects.exists()
 
 
-def test_an_upload_that_would_go_over_the_allowance_stops_with_the_reason(page, partner, org, tmp_path, settings):
+def test_an_upload_that_would_go_over_the_allowance_stops_with_the_reason(
+    page, partner, org, tmp_path, settings
+):
     settings.FAUNE = {**settings.FAUNE, "DAILY_UPLOAD_FILES": 10}
     UploadUsage.objects.create(organisation=org, day=timezone.now().date(), files=9)
     paths = []
@@ -103,5 +123,7 @@ def test_an_upload_that_would_go_over_the_allowance_stops_with_the_reason(page, 
     page.set_input_files("#files", [str(p) for p in paths])
     error = page.locator("#upload-error")
     error.wait_for(state="visible")
-    assert "this request (2 files, " in error.inner_text() and "would go over it" in error.inner_text()
+    assert (
+        "this request (2 files, " in error.inner_text() and "would go over it" in error.inner_text()
+    )
     assert Image.objects.count() == 0

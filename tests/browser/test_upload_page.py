@@ -1,11 +1,17 @@
-"""The upload page in a real Chromium: choose a deployment, drop files, watch progress, read the report."""
+"""The upload page in a real Chromium: choose a deployment, drop files, watch progress, read the
+report."""
+
 import pytest
 
 from annotation.models import Deployment, Image
 from tests.browser.conftest import log_in
 from tests.factories import jpeg_bytes, zip_bytes
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_taxa")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
 
 
 def test_partner_uploads_files_and_a_zip_into_a_new_deployment(page, partner, tmp_path):

@@ -1,4 +1,5 @@
 """Engine code on tiny tensors and arrays: no database."""
+
 import json
 import math
 
@@ -26,8 +27,11 @@ TINY_VIT = BackboneSpec(timm_name="vit_small_patch14_dinov2.lvd142m", input_size
 
 
 def test_sequence_of_animal_frames_averages_logits():
-    frames = [FrameResult("animal", np.array([2.0, 0.0, 0.0])), FrameResult("animal", np.array([0.0, 1.0, 0.0])),
-              FrameResult("empty", None)]
+    frames = [
+        FrameResult("animal", np.array([2.0, 0.0, 0.0])),
+        FrameResult("animal", np.array([0.0, 1.0, 0.0])),
+        FrameResult("empty", None),
+    ]
     verdict = aggregate_sequence(frames, threshold=0.5)
     assert verdict.category == "animal" and verdict.class_index == 0 and not verdict.undefined
     assert verdict.top[0][0] == 0 and abs(sum(p for _, p in verdict.top) - 1) < 1e-6
@@ -40,14 +44,20 @@ def test_low_score_is_undefined_but_keeps_its_top_class():
 
 def test_temperature_softens_scores():
     logits = np.array([3.0, 0.0])
-    assert class_probabilities(logits, temperature=3.0)[0] < class_probabilities(logits, temperature=1.0)[0]
+    assert (
+        class_probabilities(logits, temperature=3.0)[0]
+        < class_probabilities(logits, temperature=1.0)[0]
+    )
 
 
 # Four frames of one sequence, classes (A, B, C). The three ways of pooling frames disagree on them:
-# - mean of logits (DeepFaune): A, since A's logits are never very negative while B's and C's once are;
+# - mean of logits (DeepFaune): A, since A's logits are never very negative while B's and C's once
+#   are;
 # - mean of probabilities: B, which three frames prefer moderately (p = 0.62 each);
 # - the single most confident frame: C (p = 0.993 on the first frame).
-DISAGREEING_FRAMES = np.array([[15.0, -30.0, 20.0], [1.0, 1.5, -30.0], [1.0, 1.5, -30.0], [1.0, 1.5, -30.0]])
+DISAGREEING_FRAMES = np.array(
+    [[15.0, -30.0, 20.0], [1.0, 1.5, -30.0], [1.0, 1.5, -30.0], [1.0, 1.5, -30.0]]
+)
 
 
 def _softmax_by_hand(logits: list[float]) -> list[float]:
@@ -59,8 +69,13 @@ def test_sequence_verdict_is_the_mean_of_logits_not_of_probabilities_nor_the_bes
     per_frame = [_softmax_by_hand(list(row)) for row in DISAGREEING_FRAMES]
     mean_of_probabilities = np.mean(per_frame, axis=0)
     best_frame = per_frame[int(np.argmax([max(p) for p in per_frame]))]
-    assert (int(np.argmax(mean_of_probabilities)), int(np.argmax(best_frame))) == (1, 2)  # the rivals' verdicts
-    frames = [FrameResult("animal", row) for row in DISAGREEING_FRAMES] + [FrameResult("empty", None)]
+    assert (int(np.argmax(mean_of_probabilities)), int(np.argmax(best_frame))) == (
+        1,
+        2,
+    )  # the rivals' verdicts
+    frames = [FrameResult("animal", row) for row in DISAGREEING_FRAMES] + [
+        FrameResult("empty", None)
+    ]
     verdict = aggregate_sequence(frames, threshold=0.8)
     expected = _softmax_by_hand([4.5, -6.375, -17.5])  # the column means of DISAGREEING_FRAMES
     assert verdict.class_index == 0 and not verdict.undefined
@@ -99,19 +114,40 @@ def test_zero_shot_mapping_sums_imagenet_classes_and_keeps_the_remainder():
     assert np.exp(mapped[0]) > 0.99 and np.exp(mapped[1]) < 0.01
     jeep_only = np.full(1000, -20.0)
     jeep_only[609] = 5.0
-    assert np.exp(imagenet_to_taxa(jeep_only[None, :], ["fox"])[0][0]) < 0.01  # no mass moved onto fox
+    assert (
+        np.exp(imagenet_to_taxa(jeep_only[None, :], ["fox"])[0][0]) < 0.01
+    )  # no mass moved onto fox
 
 
-# ImageNet-1k indices with a word of their official name (checked against timm's own ImageNet class list, so a
-# table shifted by one, or built from another class order, fails) and the taxon each must land on.
+# ImageNet-1k indices with a word of their official name (checked against timm's own ImageNet class
+# list, so a table shifted by one, or built from another class order, fails) and the taxon each must
+# land on.
 KNOWN_IMAGENET_CLASSES = [
-    (277, "red fox", "fox"), (280, "grey fox", "fox"), (341, "hog", "wild-boar"), (342, "wild boar", "wild-boar"),
-    (294, "brown bear", "bear"), (295, "American black bear", "bear"), (362, "badger", "badger"),
-    (287, "lynx", "lynx"), (269, "timber wolf", "wolf"), (331, "hare", "lagomorph"), (335, "fox squirrel", "squirrel"),
-    (336, "marmot", "marmot"), (334, "hedgehog", "hedgehog"), (345, "ox", "cow"), (348, "ram", "sheep"),
-    (349, "bighorn", "mouflon"), (350, "ibex", "ibex"), (339, "sorrel", "equid"), (358, "polecat", "mustelid"),
-    (17, "jay", "bird"), (24, "great grey owl", "bird"), (281, "tabby", "cat"), (207, "golden retriever", "dog"),
-    (333, "hamster", "micromammal"), (717, "pickup", "vehicle"),
+    (277, "red fox", "fox"),
+    (280, "grey fox", "fox"),
+    (341, "hog", "wild-boar"),
+    (342, "wild boar", "wild-boar"),
+    (294, "brown bear", "bear"),
+    (295, "American black bear", "bear"),
+    (362, "badger", "badger"),
+    (287, "lynx", "lynx"),
+    (269, "timber wolf", "wolf"),
+    (331, "hare", "lagomorph"),
+    (335, "fox squirrel", "squirrel"),
+    (336, "marmot", "marmot"),
+    (334, "hedgehog", "hedgehog"),
+    (345, "ox", "cow"),
+    (348, "ram", "sheep"),
+    (349, "bighorn", "mouflon"),
+    (350, "ibex", "ibex"),
+    (339, "sorrel", "equid"),
+    (358, "polecat", "mustelid"),
+    (17, "jay", "bird"),
+    (24, "great grey owl", "bird"),
+    (281, "tabby", "cat"),
+    (207, "golden retriever", "dog"),
+    (333, "hamster", "micromammal"),
+    (717, "pickup", "vehicle"),
 ]
 
 
@@ -123,11 +159,15 @@ def test_imagenet_class_table_names_what_we_think():
         assert words.lower() in names.index_to_description(index).lower(), index
 
 
-@pytest.mark.parametrize(("index", "taxon"), [(index, taxon) for index, _, taxon in KNOWN_IMAGENET_CLASSES])
+@pytest.mark.parametrize(
+    ("index", "taxon"), [(index, taxon) for index, _, taxon in KNOWN_IMAGENET_CLASSES]
+)
 def test_a_confident_imagenet_class_lands_on_its_taxon(index, taxon):
     slugs = zero_shot_slugs(set(IMAGENET_TO_TAXON))
     logits = np.zeros(1000)
-    logits[index] = 12.0  # softmax puts 0.994 on it; a plain one-hot of 1 would leave the 118 dog breeds ahead
+    logits[index] = (
+        12.0  # softmax puts 0.994 on it; a plain one-hot of 1 would leave the 118 dog breeds ahead
+    )
     mapped = np.exp(imagenet_to_taxa(logits[None, :], slugs)[0])
     assert slugs[int(np.argmax(mapped))] == taxon and mapped.max() > 0.99
 
@@ -138,15 +178,29 @@ def test_no_imagenet_class_counts_for_two_taxa():
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize(("sample", "taxon", "least"), [
-    # Both are clear daytime photos of a single whole animal. The trap photos of a fox, a wolf and a rabbit in
-    # animl_southwest are not used: the ImageNet model calls the fox a corgi and the others a fence or a pool
-    # table, which says nothing about the mapping. These two say whether the package weights reach timm intact
-    # (scrambled weights give noise) and whether the mapping is read at the right indices.
-    ("ecoassist_test/images/bear.jpg", "bear", 0.9),  # top ImageNet class: American black bear, 0.95 on bear
-    ("animl_southwest/images/testdataowl.JPG", "bird", 0.5),  # grouse, turnstone, ptarmigan: 0.71 on bird
-])
-def test_a_real_photo_lands_on_its_taxon_through_the_package_weights(shared_camtrap, sample, taxon, least):
+@pytest.mark.parametrize(
+    ("sample", "taxon", "least"),
+    [
+        # Both are clear daytime photos of a single whole animal. The trap photos of a fox, a wolf
+        # and a rabbit in animl_southwest are not used: the ImageNet model calls the fox a corgi and
+        # the others a fence or a pool table, which says nothing about the mapping. These two say
+        # whether the package weights reach timm intact (scrambled weights give noise) and whether
+        # the mapping is read at the right indices.
+        (
+            "ecoassist_test/images/bear.jpg",
+            "bear",
+            0.9,
+        ),  # top ImageNet class: American black bear, 0.95 on bear
+        (
+            "animl_southwest/images/testdataowl.JPG",
+            "bird",
+            0.5,
+        ),  # grouse, turnstone, ptarmigan: 0.71 on bird
+    ],
+)
+def test_a_real_photo_lands_on_its_taxon_through_the_package_weights(
+    shared_camtrap, sample, taxon, least
+):
     from inference.engine.specs import EFFICIENTNET_LITE0
 
     model = load_efficientnet_lite0()
@@ -173,15 +227,22 @@ def test_load_crop_gives_a_normalised_tensor(tmp_path):
 def test_efficientnet_lite0_package_weights_map_onto_timm():
     model = load_efficientnet_lite0()
     logits, embedding = model(torch.zeros(2, 3, 224, 224))
-    assert logits.shape == (2, 1000) and embedding.shape == (2, 1280) and model.embedding_dim == 1280
+    assert (
+        logits.shape == (2, 1000) and embedding.shape == (2, 1280) and model.embedding_dim == 1280
+    )
 
 
 def _deepfaune_standin(tmp_path, num_classes: int = 5):
     """A randomly initialised small DINOv2 saved exactly as DeepFaune saves its classifier."""
     model = create_timm_model(TINY_VIT, num_classes=num_classes)
     path = tmp_path / "deepfaune-standin.pt"
-    torch.save({"args": {"backbone": TINY_VIT.timm_name, "num_classes": num_classes},
-                "state_dict": {f"base_model.{k}": v for k, v in model.state_dict().items()}}, path)
+    torch.save(
+        {
+            "args": {"backbone": TINY_VIT.timm_name, "num_classes": num_classes},
+            "state_dict": {f"base_model.{k}": v for k, v in model.state_dict().items()},
+        },
+        path,
+    )
     return path
 
 
@@ -218,7 +279,9 @@ def test_timm_state_dict_reads_its_class_count(tmp_path):
 def test_exact_and_ivf_indexes_agree_on_neighbours():
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(20, 32))
-    vectors = (centres[rng.integers(0, 20, 4000)] + rng.normal(scale=0.3, size=(4000, 32))).astype(np.float32)
+    vectors = (centres[rng.integers(0, 20, 4000)] + rng.normal(scale=0.3, size=(4000, 32))).astype(
+        np.float32
+    )
     ids = np.arange(10, 4010)
     exact = VectorIndex.build(ids, vectors, exact_limit=10**6)
     approximate = VectorIndex.build(ids, vectors, exact_limit=100)
@@ -240,11 +303,24 @@ def test_index_round_trips_and_re_adding_replaces(tmp_path):
 
 def test_megadetector_json_is_read_and_bad_files_refused(tmp_path):
     path = tmp_path / "md.json"
-    path.write_text(json.dumps({"images": [
-        {"file": "cam1\\IMG_1.JPG", "detections": [{"category": "1", "conf": 0.9, "bbox": [0.1, 0.2, 0.3, 0.4]},
-                                                  {"category": "2", "conf": 0.5, "bbox": [0, 0, 0.1, 0.1]}]},
-        {"file": "cam1/IMG_2.JPG", "detections": []}, {"file": "broken.jpg", "failure": "unreadable"}],
-        "detection_categories": {"1": "animal", "2": "person", "3": "vehicle"}}))
+    path.write_text(
+        json.dumps(
+            {
+                "images": [
+                    {
+                        "file": "cam1\\IMG_1.JPG",
+                        "detections": [
+                            {"category": "1", "conf": 0.9, "bbox": [0.1, 0.2, 0.3, 0.4]},
+                            {"category": "2", "conf": 0.5, "bbox": [0, 0, 0.1, 0.1]},
+                        ],
+                    },
+                    {"file": "cam1/IMG_2.JPG", "detections": []},
+                    {"file": "broken.jpg", "failure": "unreadable"},
+                ],
+                "detection_categories": {"1": "animal", "2": "person", "3": "vehicle"},
+            }
+        )
+    )
     found = read_megadetector_json(path)
     assert set(found) == {"cam1/IMG_1.JPG", "cam1/IMG_2.JPG"}
     assert [d.category for d in found["cam1/IMG_1.JPG"]] == ["animal", "person"]
@@ -268,7 +344,9 @@ def test_yolo_detector_runs_a_tiny_random_model_from_disk(tmp_path, monkeypatch)
     results = detector.detect([Image.new("RGB", (128, 96), (90, 120, 60))])
     assert len(results) == 1
     for found in results[0]:
-        assert found.category in ("animal", "person", "vehicle") and all(0 <= v <= 1 for v in found.box.to_tuple())
+        assert found.category in ("animal", "person", "vehicle") and all(
+            0 <= v <= 1 for v in found.box.to_tuple()
+        )
 
 
 def test_importing_ultralytics_leaves_pillow_refusing_non_images(tmp_path):

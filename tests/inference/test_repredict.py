@@ -1,5 +1,7 @@
-"""Re-prediction after a head round is promoted goes through the stored embeddings, not the backbone: it needs no
-pixels at all, except for images whose crop changed since their embedding was computed."""
+"""Re-prediction after a head round is promoted goes through the stored embeddings, not the
+backbone: it needs no pixels at all, except for images whose crop changed since their embedding was
+computed."""
+
 import numpy as np
 import pytest
 from django.core.files.storage import default_storage
@@ -18,23 +20,30 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def pool(api, settings, coordinator, django_capture_on_commit_callbacks):
-    """Twelve pre-labelled uploads (zero-shot), labelled fox or wild boar, and a head round trained on them."""
+    """Twelve pre-labelled uploads (zero-shot), labelled fox or wild boar, and a head round trained
+    on them."""
     settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
     default_version_ensure()
     with django_capture_on_commit_callbacks(execute=True):
         post(api, *[upload(f"{i}.jpg", jpeg_bytes(size=(96, 72), seed=i)) for i in range(12)])
     for image in Image.objects.all():
-        annotation_add(image=image, taxon=taxon("fox" if image.pk % 2 else "wild-boar"), author=coordinator)
+        annotation_add(
+            image=image, taxon=taxon("fox" if image.pk % 2 else "wild-boar"), author=coordinator
+        )
     done = run_round(min_labels=2, epochs=5)
     assert done.status == "done", done.log
     return done.candidate
 
 
-def test_a_promoted_head_repredicts_from_stored_embeddings(pool, coordinator, django_capture_on_commit_callbacks):
+def test_a_promoted_head_repredicts_from_stored_embeddings(
+    pool, coordinator, django_capture_on_commit_callbacks
+):
     before = dict(Embedding.objects.values_list("image_id", "vector"))
     boxed = Image.objects.order_by("pk").first()
     annotation_add(image=boxed, taxon=taxon("fox"), author=coordinator, box=Box(0.1, 0.1, 0.5, 0.5))
-    for image in Image.objects.exclude(pk=boxed.pk):  # no pixels left: only stored embeddings can serve
+    for image in Image.objects.exclude(
+        pk=boxed.pk
+    ):  # no pixels left: only stored embeddings can serve
         default_storage.delete(image.file.name)
     Prediction.objects.filter(version=pool).delete()  # what the round's own scoring may have left
     with django_capture_on_commit_callbacks(execute=True):
@@ -43,7 +52,9 @@ def test_a_promoted_head_repredicts_from_stored_embeddings(pool, coordinator, dj
     assert predictions.count() == Image.objects.count() == 12
     after = dict(Embedding.objects.values_list("image_id", "vector"))
     assert all(bytes(after[pk]) == bytes(before[pk]) for pk in before if pk != boxed.pk)
-    assert bytes(after[boxed.pk]) != bytes(before[boxed.pk])  # the expert's box changed the crop: re-embedded
+    assert bytes(after[boxed.pk]) != bytes(
+        before[boxed.pk]
+    )  # the expert's box changed the crop: re-embedded
     assert Embedding.objects.get(image=boxed).box == [0.1, 0.1, 0.5, 0.5]
     # the stored embedding through the head gives what the pixels through backbone and head give
     from inference.services.runtime import runner_for

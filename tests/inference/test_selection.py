@@ -1,4 +1,5 @@
 """Selection strategies on small synthetic pools: no database."""
+
 import numpy as np
 import pytest
 
@@ -12,8 +13,12 @@ def pool(n: int = 400, classes: int = 4, seed: int = 0, with_probabilities: bool
     embeddings = (centres[labels] + rng.normal(scale=0.3, size=(n, 16))).astype(np.float32)
     logits = rng.normal(size=(n, classes))
     probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-    return Pool(ids=np.arange(1000, 1000 + n), embeddings=embeddings,
-                probabilities=probabilities if with_probabilities else None, sequences=np.arange(n) // 4)
+    return Pool(
+        ids=np.arange(1000, 1000 + n),
+        embeddings=embeddings,
+        probabilities=probabilities if with_probabilities else None,
+        sequences=np.arange(n) // 4,
+    )
 
 
 def test_uncertainty_orders_as_expected():
@@ -49,8 +54,9 @@ def test_margin_picks_the_least_sure():
 def test_kcenter_reaches_every_cluster_and_avoids_the_labelled_one():
     rng = np.random.default_rng(0)
     centres = np.eye(8, dtype=np.float32) * 5
-    embeddings = np.concatenate([centres[i] + rng.normal(scale=0.1, size=(50, 8)) for i in range(8)]).astype(
-        np.float32)
+    embeddings = np.concatenate(
+        [centres[i] + rng.normal(scale=0.1, size=(50, 8)) for i in range(8)]
+    ).astype(np.float32)
     candidates = Pool(ids=np.arange(400), embeddings=embeddings, labelled=centres[:1])
     picked = kcenter(candidates, 7)
     assert set(picked.ids // 50) == set(range(1, 8))
@@ -59,8 +65,15 @@ def test_kcenter_reaches_every_cluster_and_avoids_the_labelled_one():
 def test_hybrid_spreads_over_clusters_and_skips_near_duplicates():
     candidates = pool(n=400, classes=4)
     candidates.embeddings[1:40] = candidates.embeddings[0]  # a burst of identical frames...
-    candidates.probabilities[0:40] = [0.26, 0.25, 0.25, 0.24]  # ...that the model finds the most uncertain
-    candidates.sequences = np.arange(400)  # each its own sequence, so only the duplicate rule can stop them
+    candidates.probabilities[0:40] = [
+        0.26,
+        0.25,
+        0.25,
+        0.24,
+    ]  # ...that the model finds the most uncertain
+    candidates.sequences = np.arange(
+        400
+    )  # each its own sequence, so only the duplicate rule can stop them
     picked = select(candidates, "hybrid", 12)
     assert np.sum(picked.ids < 1040) == 1
 
@@ -94,13 +107,17 @@ def test_ties_are_broken_at_random_not_in_storage_order():
     candidates.probabilities = np.tile([1.0, 0.0, 0.0, 0.0], (400, 1))
     for strategy in ("margin", "least_confidence", "entropy"):
         picked = select(candidates, strategy, 10, seed=3)
-        assert picked.ids.max() > 1000 + 200, strategy  # storage order would give the first 10 sequences
+        assert picked.ids.max() > 1000 + 200, (
+            strategy
+        )  # storage order would give the first 10 sequences
         assert not np.array_equal(picked.ids, select(candidates, strategy, 10, seed=4).ids)
 
 
 def test_hybrid_skips_near_copies_of_labelled_images():
     candidates = pool(n=200)
-    candidates.labelled = candidates.embeddings[:100].copy()  # half the pool is a copy of something labelled
+    candidates.labelled = candidates.embeddings[
+        :100
+    ].copy()  # half the pool is a copy of something labelled
     picked = select(candidates, "hybrid", 20, seed=0)
     assert len(picked.ids) == 20 and picked.ids.min() >= 1100
     candidates.labelled = candidates.embeddings.copy()  # everything is a copy: it still picks
@@ -108,19 +125,28 @@ def test_hybrid_skips_near_copies_of_labelled_images():
 
 
 def _three_groups() -> Pool:
-    """Group 0 is labelled already; the head is unsure on groups 0 and 1 and (wrongly) sure on group 2."""
+    """Group 0 is labelled already; the head is unsure on groups 0 and 1 and (wrongly) sure on group
+    2."""
     rng = np.random.default_rng(5)
     centres = rng.normal(size=(3, 16)) * 4
     group = np.repeat([0, 1, 2], 100)
     embeddings = (centres[group] + rng.normal(size=(300, 16))).astype(np.float32)
     probabilities = np.where(group[:, None] == 2, [0.97, 0.01, 0.01, 0.01], [0.3, 0.3, 0.2, 0.2])
-    return Pool(ids=np.arange(300), embeddings=embeddings, probabilities=probabilities, sequences=np.arange(300),
-                labelled=centres[[0, 0]] + 0.1, rarity=np.array([2, 0, 0, 0]))
+    return Pool(
+        ids=np.arange(300),
+        embeddings=embeddings,
+        probabilities=probabilities,
+        sequences=np.arange(300),
+        labelled=centres[[0, 0]] + 0.1,
+        rarity=np.array([2, 0, 0, 0]),
+    )
 
 
 def test_hybrid_explores_what_nothing_labelled_resembles_while_labels_are_few():
     young = _three_groups()
-    assert (select(young, "hybrid", 6, seed=0).ids >= 200).any()  # the group the head is wrongly sure of
+    assert (
+        select(young, "hybrid", 6, seed=0).ids >= 200
+    ).any()  # the group the head is wrongly sure of
     mature = _three_groups()
     mature.rarity = np.array([5000, 5000, 0, 0])
     assert not (select(mature, "hybrid", 6, seed=0).ids >= 200).any()  # now uncertainty decides

@@ -1,5 +1,7 @@
-"""Picks and correction checks go to queues that experts work: the first of the prediction's top 3 taxa some
-expert reviews, triage only when none has; a promotion re-routes waiting picks by the same rule."""
+"""Picks and correction checks go to queues that experts work: the first of the prediction's top 3
+taxa some expert reviews, triage only when none has; a promotion re-routes waiting picks by the same
+rule."""
+
 import pytest
 from django.utils import timezone
 
@@ -32,8 +34,10 @@ def test_picks_go_to_the_first_of_the_top_3_with_an_expert(said):
     selection_batch_open(user=None, strategy="margin", size=4)
     tasks = list(ReviewTask.objects.all())
     assert len(tasks) == 4 and {t.queue_taxon_id for t in tasks} == {taxon("roe-deer").pk}
-    assert tasks[0].reason == ("margin pick; model: red deer 0.41, roe deer 0.33, fox 0.10; "
-                               "queue roe deer (first of the top 3 with an expert)")
+    assert tasks[0].reason == (
+        "margin pick; model: red deer 0.41, roe deer 0.33, fox 0.10; "
+        "queue roe deer (first of the top 3 with an expert)"
+    )
 
 
 def test_picks_go_to_triage_when_no_top_3_taxon_has_an_expert(said):
@@ -63,7 +67,8 @@ def test_promotion_requeues_by_the_same_rule_and_leaves_claimed_tasks(said, coor
 
 
 def test_a_correction_check_goes_to_triage_when_nobody_reviews_the_partners_taxon(
-        api, predicted, django_capture_on_commit_callbacks):  # noqa: F811
+    api, predicted, django_capture_on_commit_callbacks
+):  # noqa: F811
     Organisation.objects.update(check_corrections_below=1.0)
     first = predicted[0]
     chosen = "wolf" if first.taxon.slug != "wolf" else "fox"

@@ -1,5 +1,7 @@
-"""A worker killed with SIGKILL in the middle of a pre-label job: a restarted worker resumes the job within the
-queue's retry time (minutes in production, seconds here), and the run record ends done, not "running" forever."""
+"""A worker killed with SIGKILL in the middle of a pre-label job: a restarted worker resumes the job
+within the queue's retry time (minutes in production, seconds here), and the run record ends done,
+not "running" forever."""
+
 import subprocess
 
 import pytest
@@ -13,7 +15,11 @@ from tests.conftest import client_for
 from tests.factories import jpeg_bytes, upload
 from tests.workers import resume_bound, wait_until, worker_start, worker_stop
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_taxa")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
 TIMEOUT_S = 15  # the task time limit the worker runs with; its retry time is then 25 s
 IMAGES = 240
 
@@ -22,8 +28,14 @@ STALE_S = 5  # how long a running job may go without a heartbeat before the swee
 
 
 def _start_worker(settings) -> subprocess.Popen:
-    return worker_start(settings, FAUNE_JOB_TIMEOUT_S=str(TIMEOUT_S), FAUNE_JOB_CHUNK_S="1",
-                        FAUNE_JOB_STALE_S=str(STALE_S), FAUNE_JOB_SWEEP_MINUTES="1", FAUNE_LOG_LEVEL="WARNING")
+    return worker_start(
+        settings,
+        FAUNE_JOB_TIMEOUT_S=str(TIMEOUT_S),
+        FAUNE_JOB_CHUNK_S="1",
+        FAUNE_JOB_STALE_S=str(STALE_S),
+        FAUNE_JOB_SWEEP_MINUTES="1",
+        FAUNE_LOG_LEVEL="WARNING",
+    )
 
 
 def _kill(process: subprocess.Popen) -> None:
@@ -34,7 +46,11 @@ def _explain(batch_id: int, worker: subprocess.Popen) -> str:
     from django_q.models import Schedule
 
     schedules = list(Schedule.objects.values("name", "next_run", "repeats", "cluster"))
-    run = list(PrelabelRun.objects.filter(batch_id=batch_id).values("status", "done", "heartbeat_at", "resumes"))
+    run = list(
+        PrelabelRun.objects.filter(batch_id=batch_id).values(
+            "status", "done", "heartbeat_at", "resumes"
+        )
+    )
     return f"run {run}\nschedules {schedules}\nworker:\n{worker_stop(worker)}"
 
 
@@ -44,8 +60,9 @@ def announced(settings, monkeypatch, partner):
     settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
     default_version_ensure()
     files = [upload(f"{i}.jpg", jpeg_bytes(size=(96, 72), seed=i)) for i in range(IMAGES)]
-    response = client_for(partner).post("/api/images/", {"files": files, "deployment_name": "Cam"},
-                                        format="multipart")
+    response = client_for(partner).post(
+        "/api/images/", {"files": files, "deployment_name": "Cam"}, format="multipart"
+    )
     assert response.status_code == 201
     return response.json()["batch"]
 
@@ -54,34 +71,56 @@ def test_a_killed_worker_resumes_the_prelabel_job(settings, announced):
     bound = resume_bound(settings, STALE_S, TIMEOUT_S)
     worker = _start_worker(settings)
     try:
-        wait_until(lambda: PrelabelRun.objects.filter(batch_id=announced, done__gt=0, status="running").exists(), 180,
-                   "the first worker is in the middle of a chunk", lambda: _explain(announced, worker))
+        wait_until(
+            lambda: PrelabelRun.objects.filter(
+                batch_id=announced, done__gt=0, status="running"
+            ).exists(),
+            180,
+            "the first worker is in the middle of a chunk",
+            lambda: _explain(announced, worker),
+        )
         _kill(worker)
         run = PrelabelRun.objects.get(batch_id=announced)
         assert run.done < IMAGES, "killed too late: the job was already finished"
         worker = _start_worker(settings)
-        waited = wait_until(lambda: PrelabelRun.objects.get(pk=run.pk).status == "done", bound + 60,
-                            "a restarted worker finishes the job", lambda: _explain(announced, worker))
+        waited = wait_until(
+            lambda: PrelabelRun.objects.get(pk=run.pk).status == "done",
+            bound + 60,
+            "a restarted worker finishes the job",
+            lambda: _explain(announced, worker),
+        )
     finally:
         _kill(worker)
     assert waited < bound
-    assert Prediction.objects.filter(image__batch_id=announced).count() == Image.objects.count() == IMAGES
+    assert (
+        Prediction.objects.filter(image__batch_id=announced).count()
+        == Image.objects.count()
+        == IMAGES
+    )
     run = PrelabelRun.objects.get(pk=run.pk)
     assert run.done == run.total == IMAGES and run.finished_at is not None
 
 
-def test_the_sweep_resumes_a_job_whose_worker_stopped(settings, partner, django_capture_on_commit_callbacks):
-    """Where the broker cannot deliver the task again (Redis, or a task dropped after too many attempts), the
-    periodic sweep queues the stale job again (inline here), and fails it after too many resumes."""
+def test_the_sweep_resumes_a_job_whose_worker_stopped(
+    settings, partner, django_capture_on_commit_callbacks
+):
+    """Where the broker cannot deliver the task again (Redis, or a task dropped after too many
+    attempts), the periodic sweep queues the stale job again (inline here), and fails it after too
+    many resumes."""
     from django.utils import timezone
 
     default_version_ensure()
     files = [upload(f"{i}.jpg", jpeg_bytes(size=(96, 72), seed=i)) for i in range(3)]
-    batch = client_for(partner).post("/api/images/", {"files": files}, format="multipart").json()["batch"]
+    batch = (
+        client_for(partner)
+        .post("/api/images/", {"files": files}, format="multipart")
+        .json()["batch"]
+    )
     version = default_version_ensure()
     stale = timezone.now() - timezone.timedelta(hours=1)
-    run = PrelabelRun.objects.create(version=version, batch_id=batch, status="running", token="killed",
-                                     heartbeat_at=stale)
+    run = PrelabelRun.objects.create(
+        version=version, batch_id=batch, status="running", token="killed", heartbeat_at=stale
+    )
     sweep_all()
     run.refresh_from_db()
     assert run.status == "done" and run.resumes == 1 and Prediction.objects.count() == 3
@@ -94,8 +133,14 @@ def test_the_sweep_resumes_a_job_whose_worker_stopped(settings, partner, django_
 def test_a_record_left_running_before_heartbeats_existed_is_swept(settings, partner):
     default_version_ensure()
     files = [upload(f"{i}.jpg", jpeg_bytes(size=(96, 72), seed=i)) for i in range(2)]
-    batch = client_for(partner).post("/api/images/", {"files": files}, format="multipart").json()["batch"]
-    legacy = PrelabelRun.objects.create(version=default_version_ensure(), batch_id=batch, status="running")
+    batch = (
+        client_for(partner)
+        .post("/api/images/", {"files": files}, format="multipart")
+        .json()["batch"]
+    )
+    legacy = PrelabelRun.objects.create(
+        version=default_version_ensure(), batch_id=batch, status="running"
+    )
     assert legacy.heartbeat_at is None
     sweep_all()
     legacy.refresh_from_db()

@@ -1,6 +1,7 @@
-"""Backup and restore, round trip: every table and every file comes back the same, indexes are rebuilt, and a
-damaged backup or a platform that holds data is refused with nothing changed. On SQLite here, on PostgreSQL in
-.ci/run's integration pass."""
+"""Backup and restore, round trip: every table and every file comes back the same, indexes are
+rebuilt, and a damaged backup or a platform that holds data is refused with nothing changed. On
+SQLite here, on PostgreSQL in .ci/run's integration pass."""
+
 import json
 import shutil
 from pathlib import Path
@@ -18,11 +19,18 @@ from tests.conftest import client_for
 from tests.factories import jpeg_bytes, organisation, upload
 from training.services.releases import release_publish
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_taxa")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
 
 
 def _tables() -> dict[str, list[dict]]:
-    return {model._meta.label: list(model._default_manager.order_by("pk").values()) for model in _models()}
+    return {
+        model._meta.label: list(model._default_manager.order_by("pk").values())
+        for model in _models()
+    }
 
 
 def _files(data_dir: Path) -> dict[str, str]:
@@ -43,11 +51,23 @@ def platform(settings, partner):
     settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
     version = default_version_ensure()
     files = [upload(f"{i}.jpg", jpeg_bytes(size=(96, 72), seed=i)) for i in range(3)]
-    assert client_for(partner).post("/api/images/", {"files": files, "deployment_name": "Col du Lautaret"},
-                                    format="multipart").status_code == 201
+    assert (
+        client_for(partner)
+        .post(
+            "/api/images/",
+            {"files": files, "deployment_name": "Col du Lautaret"},
+            format="multipart",
+        )
+        .status_code
+        == 201
+    )
     image = Image.objects.first()
-    assert client_for(partner).post(f"/api/images/{image.pk}/annotations/", {"taxon": "fox"},
-                                    format="json").status_code == 201
+    assert (
+        client_for(partner)
+        .post(f"/api/images/{image.pk}/annotations/", {"taxon": "fox"}, format="json")
+        .status_code
+        == 201
+    )
     release_publish(version=version, semver="1.0.0", user=None)
     return version
 
@@ -60,11 +80,17 @@ def _wipe(data_dir: Path) -> None:
         shutil.rmtree(data_dir / part, ignore_errors=True)
 
 
-def test_a_backup_restores_every_table_and_file_and_rebuilds_the_index(settings, platform, tmp_path):
+def test_a_backup_restores_every_table_and_file_and_rebuilds_the_index(
+    settings, platform, tmp_path
+):
     data_dir = Path(settings.DATA_DIR)
     tables, files = _tables(), _files(data_dir)
-    assert tables["annotation.Image"] and tables["inference.Prediction"] and tables["training.Release"]
-    assert any(name.startswith("releases/") for name in files) and any(name.startswith("media/") for name in files)
+    assert (
+        tables["annotation.Image"] and tables["inference.Prediction"] and tables["training.Release"]
+    )
+    assert any(name.startswith("releases/") for name in files) and any(
+        name.startswith("media/") for name in files
+    )
     call_command("backup", str(tmp_path / "backup"), stdout=open("/dev/null", "w"))  # noqa: SIM115
     _wipe(data_dir)
     index_path(platform.backbone_key).unlink()
@@ -72,11 +98,17 @@ def test_a_backup_restores_every_table_and_file_and_rebuilds_the_index(settings,
     call_command("restore", str(tmp_path / "backup"), stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert _tables() == tables
     assert _files(data_dir) == files
-    assert index_path(platform.backbone_key).exists(), "the similarity index is rebuilt from the embeddings"
-    assert organisation("Added after the restore").pk > max(row["id"] for row in tables["annotation.Organisation"])
+    assert index_path(platform.backbone_key).exists(), (
+        "the similarity index is rebuilt from the embeddings"
+    )
+    assert organisation("Added after the restore").pk > max(
+        row["id"] for row in tables["annotation.Organisation"]
+    )
 
 
-def test_restore_refuses_a_damaged_backup_and_existing_data_and_changes_nothing(settings, platform, tmp_path):
+def test_restore_refuses_a_damaged_backup_and_existing_data_and_changes_nothing(
+    settings, platform, tmp_path
+):
     call_command("backup", str(tmp_path / "backup"), stdout=open("/dev/null", "w"))  # noqa: SIM115
     tables = _tables()
     with pytest.raises(CommandError, match="--replace"):

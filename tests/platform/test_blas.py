@@ -1,4 +1,6 @@
-"""The BLAS kernels faiss runs are chosen before it loads, without overriding the machine's own choice."""
+"""The BLAS kernels faiss runs are chosen before it loads, without overriding the machine's own
+choice."""
+
 import json
 import os
 import subprocess
@@ -31,8 +33,15 @@ def test_left_alone_without_avx2_or_when_the_machine_chose():
 
 
 def _faiss_kernels(environ: dict[str, str]) -> list[str]:
-    answer = subprocess.run([sys.executable, "-c", FAISS_ARCHITECTURE], cwd=ROOT, env=environ, capture_output=True,
-                            text=True, check=True, timeout=120)
+    answer = subprocess.run(
+        [sys.executable, "-c", FAISS_ARCHITECTURE],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return json.loads(answer.stdout.strip().splitlines()[-1])
 
 
@@ -40,4 +49,6 @@ def _faiss_kernels(environ: dict[str, str]) -> list[str]:
 def test_faiss_loads_with_the_chosen_kernels_in_a_fresh_process():
     environ = {key: value for key, value in os.environ.items() if key != VARIABLE}
     assert _faiss_kernels(environ) == [CORE_WITH_AVX2]
-    assert _faiss_kernels({**environ, VARIABLE: "Sandybridge"}) == ["Sandybridge"]  # the machine's value wins
+    assert _faiss_kernels({**environ, VARIABLE: "Sandybridge"}) == [
+        "Sandybridge"
+    ]  # the machine's value wins

@@ -1,5 +1,7 @@
-"""The one box type and the detector categories (faune_platform/boxes.py): every format converts through them and
-back without loss, and numbers that make no box on the frame are refused with a message that says why."""
+"""The one box type and the detector categories (faune_platform/boxes.py): every format converts
+through them and back without loss, and numbers that make no box on the frame are refused with a
+message that says why."""
+
 import math
 
 import pytest
@@ -48,17 +50,20 @@ def test_formats_are_written_as_before():
     assert Box.from_columns(None, None, None, None) is None  # a label without a box
 
 
-@pytest.mark.parametrize(("numbers", "message"), [
-    ((0.5, 0.1, 0.6, 0.2), "the box runs past the edge of the image"),
-    ((0.1, 0.5, 0.2, 0.6), "the box runs past the edge of the image"),
-    ((-0.1, 0.1, 0.2, 0.2), "each between 0 and 1"),
-    ((0.1, 0.1, 0, 0.2), "each between 0 and 1"),
-    ((0.1, 0.1, 0.2, 1.5), "each between 0 and 1"),
-    ((math.nan, 0.1, 0.2, 0.2), "a box's x must be a finite number, not nan"),
-    ((0.1, 0.1, math.inf, 0.2), "a box's width must be a finite number, not inf"),
-    ((0.1, "0.1", 0.2, 0.2), "a box's y must be a finite number, not '0.1'"),
-    ((0.1, 0.1, 0.2, True), "a box's height must be a finite number, not True"),
-])
+@pytest.mark.parametrize(
+    ("numbers", "message"),
+    [
+        ((0.5, 0.1, 0.6, 0.2), "the box runs past the edge of the image"),
+        ((0.1, 0.5, 0.2, 0.6), "the box runs past the edge of the image"),
+        ((-0.1, 0.1, 0.2, 0.2), "each between 0 and 1"),
+        ((0.1, 0.1, 0, 0.2), "each between 0 and 1"),
+        ((0.1, 0.1, 0.2, 1.5), "each between 0 and 1"),
+        ((math.nan, 0.1, 0.2, 0.2), "a box's x must be a finite number, not nan"),
+        ((0.1, 0.1, math.inf, 0.2), "a box's width must be a finite number, not inf"),
+        ((0.1, "0.1", 0.2, 0.2), "a box's y must be a finite number, not '0.1'"),
+        ((0.1, 0.1, 0.2, True), "a box's height must be a finite number, not True"),
+    ],
+)
 def test_numbers_that_make_no_box_are_refused_with_the_reason(numbers, message):
     with pytest.raises(BoxError, match=message.replace("(", r"\(")):
         Box(*numbers)
@@ -76,8 +81,12 @@ def test_a_browsers_rounding_past_the_edge_is_tolerated():
 
 def test_clipping_keeps_only_what_lies_inside_the_frame():
     assert Box.clipped(0.25, 0.25, 0.5, 0.5) == Box(0.25, 0.25, 0.5, 0.5)
-    assert Box.clipped(0.1, 0.2, 0.3, 0.4).h == 0.4  # inside: the exact numbers, not (0.2 + 0.4) - 0.2
-    assert Box.clipped(-0.1, 0.5, 0.5, 0.75) == Box(0.0, 0.5, 0.4, 0.5)  # the part left of the frame is cut off
+    assert (
+        Box.clipped(0.1, 0.2, 0.3, 0.4).h == 0.4
+    )  # inside: the exact numbers, not (0.2 + 0.4) - 0.2
+    assert Box.clipped(-0.1, 0.5, 0.5, 0.75) == Box(
+        0.0, 0.5, 0.4, 0.5
+    )  # the part left of the frame is cut off
     assert Box.clipped(-1, -1, 0.5, 3) is None
     assert Box.clipped(0.5, 0.5, 0, 0.2) is None
     assert Box.clipped(math.nan, 0, 1, 1) is None and Box.clipped(0, 0, math.inf, 1) is None
@@ -110,18 +119,29 @@ def test_megadetector_numbers_its_categories_from_one():
     assert [c.megadetector_id for c in DetectorCategory] == ["1", "2", "3", None]
 
 
-@pytest.mark.parametrize(("name", "index", "expected"), [
-    ("Animal", 5, DetectorCategory.ANIMAL), ("human", 0, DetectorCategory.PERSON),
-    ("people/person", 0, DetectorCategory.PERSON), ("VEHICLE", 0, DetectorCategory.VEHICLE),
-    ("", 1, DetectorCategory.PERSON), ("class2", 2, DetectorCategory.VEHICLE), ("deer", 7, DetectorCategory.ANIMAL),
-])
+@pytest.mark.parametrize(
+    ("name", "index", "expected"),
+    [
+        ("Animal", 5, DetectorCategory.ANIMAL),
+        ("human", 0, DetectorCategory.PERSON),
+        ("people/person", 0, DetectorCategory.PERSON),
+        ("VEHICLE", 0, DetectorCategory.VEHICLE),
+        ("", 1, DetectorCategory.PERSON),
+        ("class2", 2, DetectorCategory.VEHICLE),
+        ("deer", 7, DetectorCategory.ANIMAL),
+    ],
+)
 def test_a_detectors_class_names_are_read_by_their_words_else_by_position(name, index, expected):
     assert DetectorCategory.from_name(name, index) is expected
 
 
 def test_a_detected_person_is_labelled_human_in_the_pool():
-    assert [c.category for c in DetectorCategory] == [Category.ANIMAL, Category.HUMAN, Category.VEHICLE,
-                                                      Category.EMPTY]
+    assert [c.category for c in DetectorCategory] == [
+        Category.ANIMAL,
+        Category.HUMAN,
+        Category.VEHICLE,
+        Category.EMPTY,
+    ]
 
 
 def test_camtrap_dp_calls_an_empty_frame_blank():

@@ -1,4 +1,5 @@
 """`bootstrap` and `serve`, the two halves of `make run`, in fresh data dirs of their own."""
+
 import os
 import signal
 import socket
@@ -15,14 +16,28 @@ pytestmark = pytest.mark.slow
 
 
 def _env(data_dir: Path, **extra: str) -> dict:
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "FAUNE_SECRET_KEY")}
-    return {**env, "DJANGO_SETTINGS_MODULE": "faune_platform.settings.base", "FAUNE_DATA_DIR": str(data_dir),
-            **extra}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "FAUNE_SECRET_KEY")
+    }
+    return {
+        **env,
+        "DJANGO_SETTINGS_MODULE": "faune_platform.settings.base",
+        "FAUNE_DATA_DIR": str(data_dir),
+        **extra,
+    }
 
 
 def _manage(data_dir: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=_env(data_dir, **extra),  # noqa: S603
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=_env(data_dir, **extra),  # noqa: S603
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -33,14 +48,21 @@ def test_bootstrap_sets_up_once_and_is_quiet_after(tmp_path):
     assert (tmp_path / "db.sqlite3").exists() and (tmp_path / "secret_key").exists()
     second = _manage(tmp_path, "bootstrap")
     assert second.stdout.strip().count("\n") == 0 and "Created" not in second.stdout
-    taxa = _manage(tmp_path, "shell", "-c", "from annotation.models import Taxon; print(Taxon.objects.count())")
-    assert taxa.stdout.strip().splitlines()[-1] == "35"  # 26 DeepFaune classes, 3 detector categories, 6 higher taxa
+    taxa = _manage(
+        tmp_path, "shell", "-c", "from annotation.models import Taxon; print(Taxon.objects.count())"
+    )
+    assert (
+        taxa.stdout.strip().splitlines()[-1] == "35"
+    )  # 26 DeepFaune classes, 3 detector categories, 6 higher taxa
 
 
 def test_two_data_dirs_never_share_state(tmp_path):
     _manage(tmp_path / "one", "bootstrap")
     _manage(tmp_path / "two", "bootstrap", FAUNE_ADMIN_USER="someone")
-    code = "from django.contrib.auth.models import User; print(sorted(User.objects.values_list('username', flat=1)))"
+    code = (
+        "from django.contrib.auth.models import User; "
+        "print(sorted(User.objects.values_list('username', flat=1)))"
+    )
     users = _manage(tmp_path / "one", "shell", "-c", code)
     assert users.stdout.strip().splitlines()[-1] == "['coordinator']"
 
@@ -48,9 +70,15 @@ def test_two_data_dirs_never_share_state(tmp_path):
 def test_serve_starts_web_and_worker_and_stops_both_on_ctrl_c(tmp_path):
     _manage(tmp_path, "bootstrap")
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port)], cwd=ROOT,  # noqa: S603
-                               env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        cwd=ROOT,  # noqa: S603
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         body = _wait_for(f"http://127.0.0.1:{port}/")
         assert "Faune" in body
@@ -83,26 +111,39 @@ def _wait_for(url: str, timeout: float = 60) -> str:
 
 
 def test_web_processes_do_not_import_torch(tmp_path):
-    """Pages and the API load every view module; none may pull torch, timm or matplotlib in at start-up."""
-    code = ("import sys; from django.urls import get_resolver; get_resolver().url_patterns; "
-            "print(sorted(m for m in ('torch', 'timm', 'matplotlib', 'ultralytics') if m in sys.modules))")
+    """Pages and the API load every view module; none may pull torch, timm or matplotlib in at
+    start-up."""
+    code = (
+        "import sys; from django.urls import get_resolver; get_resolver().url_patterns; "
+        "print(sorted(m for m in ('torch', 'timm', 'matplotlib', 'ultralytics') if m in "
+        "sys.modules))"
+    )
     result = _manage(tmp_path, "shell", "-c", code, FAUNE_SECRET_KEY="any")
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_bootstrap_queues_jobs_that_a_later_worker_can_read(tmp_path):
-    """bootstrap queues the default model's pre-labelling; the worker started afterwards by `serve` must accept
-    its signature (it once was signed with a fallback key, and the first job was dropped as BadSignature)."""
+    """bootstrap queues the default model's pre-labelling; the worker started afterwards by `serve`
+    must accept its signature (it once was signed with a fallback key, and the first job was dropped
+    as BadSignature)."""
     _manage(tmp_path, "bootstrap")
-    code = ("from django_q.models import OrmQ; tasks = [q.task for q in OrmQ.objects.all()]; "
-            "print(len(tasks), sorted(t['func'] for t in tasks))")
+    code = (
+        "from django_q.models import OrmQ; tasks = [q.task for q in OrmQ.objects.all()]; "
+        "print(len(tasks), sorted(t['func'] for t in tasks))"
+    )
     queued = _manage(tmp_path, "shell", "-c", code)
     count, funcs = queued.stdout.strip().splitlines()[-1].split(" ", 1)
     assert int(count) >= 1 and "inference.tasks.prelabel_run_chunk" in funcs, queued.stdout
 
 
 def test_settings_refuse_to_start_without_a_secret_key(tmp_path):
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=_env(tmp_path),  # noqa: S603
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=_env(tmp_path),  # noqa: S603
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "No secret key" in result.stderr and "bootstrap" in result.stderr

@@ -1,5 +1,7 @@
-"""Each role's home page: the figures it shows are the counts of the pages they link to, and each role sees its
-own work (a partner their uploads and pre-labels, an expert their queues first, a coordinator everything)."""
+"""Each role's home page: the figures it shows are the counts of the pages they link to, and each
+role sees its own work (a partner their uploads and pre-labels, an expert their queues first, a
+coordinator everything)."""
+
 import re
 
 import pytest
@@ -38,11 +40,19 @@ def pool(org, partner, tmp_path):
 def test_a_partners_figures_are_what_the_linked_pages_list(pool, partner):
     client = signed_in(partner)
     html = client.get("/").content.decode()
-    expected = {"tile-images": 6, "tile-unlabelled": 5, "tile-prelabels": 4, "tile-unsure": 2, "tile-pending": 1}
+    expected = {
+        "tile-images": 6,
+        "tile-unlabelled": 5,
+        "tile-prelabels": 4,
+        "tile-unsure": 2,
+        "tile-pending": 1,
+    }
     for tile_id, count in expected.items():
         figure, link = tile(html, tile_id)
         assert figure == count, tile_id
-        if tile_id != "tile-pending":  # that one links to the uploads, where pre-labelling progress shows
+        if (
+            tile_id != "tile-pending"
+        ):  # that one links to the uploads, where pre-labelling progress shows
             assert listed(client, link) == count, (tile_id, link)
     figure, link = tile(html, "tile-deployments")
     assert (figure, link) == (1, "/deployments/") and "1 without coordinates" in html
@@ -61,11 +71,19 @@ def test_an_expert_sees_their_queues_first_even_empty_ones(pool, org, expert):
     factories.member("vic", org, Role.EXPERT, taxa=[taxon("red-deer"), taxon("roe-deer")])
     review_tasks(pool["images"][1:4], taxon("red-deer"))
     review_tasks(pool["images"][4:5], None, "undefined")
-    html = signed_in(factories.member("ed", org, Role.EXPERT, taxa=[taxon("roe-deer"), taxon("red-deer")])).get(
-        "/").content.decode()
+    html = (
+        signed_in(
+            factories.member("ed", org, Role.EXPERT, taxa=[taxon("roe-deer"), taxon("red-deer")])
+        )
+        .get("/")
+        .content.decode()
+    )
     rows = re.findall(r'<tr data-queue="([^"]+)"( class="own")?>\s*<td>([^<]+)', html)
     assert [(name.strip(), bool(own)) for _, own, name in rows] == [
-        ("red deer", True), ("roe deer", True), ("triage", False)]
+        ("red deer", True),
+        ("roe deer", True),
+        ("triage", False),
+    ]
     assert html.index('id="home-queues"') < html.index('id="home-images"')
     assert '<a href="/review/?queue=triage">' in html
     assert "home-models" not in html and "tile-conflicts" not in html

@@ -1,8 +1,11 @@
-"""Every URL of the project, for every role, with junk path parameters and junk bodies: no response is a 5xx.
+"""Every URL of the project, for every role, with junk path parameters and junk bodies: no response
+is a 5xx.
 
-Bad input must come back as a 4xx (or a page with a message), never as a server error. The walk covers the
-apps' pages and API and the Django admin, with some real data in place so that detail URLs reach real objects.
+Bad input must come back as a 4xx (or a page with a message), never as a server error. The walk
+covers the apps' pages and API and the Django admin, with some real data in place so that detail
+URLs reach real objects.
 """
+
 import datetime as dt
 import json
 import re
@@ -39,24 +42,68 @@ from training.models import Release, RoundStatus, TrainingRound
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 HUGE = 10**23
-JSON_JUNK = {"seed": 1e30, "taxon": [], "images": [1e30], "count": 1e20, "latitude": 200, "organisation": HUGE,
-             "deployment": HUGE, "size": 10**30, "queue": "²", "task": "abc", "split": {"²": "fox"},
-             "box": {"frame": HUGE, "x": "nan"}, "expected_current": HUGE, "status": [], "semver": {},
-             "clock_offset_s": 10**12, "epochs": 10**30, "learning_rate": "inf", "name": HUGE, "k": "²"}
-FORM_JUNK = {"seed": "--5", "taxon": "²", "task": "abc", "images": ["1e30", "x", str(HUGE)], "count": "9" * 21,
-             "organisation": str(HUGE), "deployment": "-1", "status": "x", "semver": "../../x", "strategy": "x",
-             "size": "1e9", "head": "x", "mode": "x", "queue": "²", "format": "x", "maxlag": "1e400",
-             "latitude": "nan", "longitude": "500", "name": "x" * 300, "expected_current": str(HUGE),
-             "whole_sequence": "maybe", "deployment_name": "\x00", "clock_offset_s": str(10**12)}
-QUERY_JUNK = (f"?organisation={HUGE}&deployment=-1&taxon=²&batch=1e30&page=x&labelled=maybe&k=²&taxa=²,{HUGE}"
-              "&min_score=nan&max_score=1e400&taken_after=0001-01-01T00:00:00%2B05:00&a=" + "x" * 300)
+JSON_JUNK = {
+    "seed": 1e30,
+    "taxon": [],
+    "images": [1e30],
+    "count": 1e20,
+    "latitude": 200,
+    "organisation": HUGE,
+    "deployment": HUGE,
+    "size": 10**30,
+    "queue": "²",
+    "task": "abc",
+    "split": {"²": "fox"},
+    "box": {"frame": HUGE, "x": "nan"},
+    "expected_current": HUGE,
+    "status": [],
+    "semver": {},
+    "clock_offset_s": 10**12,
+    "epochs": 10**30,
+    "learning_rate": "inf",
+    "name": HUGE,
+    "k": "²",
+}
+FORM_JUNK = {
+    "seed": "--5",
+    "taxon": "²",
+    "task": "abc",
+    "images": ["1e30", "x", str(HUGE)],
+    "count": "9" * 21,
+    "organisation": str(HUGE),
+    "deployment": "-1",
+    "status": "x",
+    "semver": "../../x",
+    "strategy": "x",
+    "size": "1e9",
+    "head": "x",
+    "mode": "x",
+    "queue": "²",
+    "format": "x",
+    "maxlag": "1e400",
+    "latitude": "nan",
+    "longitude": "500",
+    "name": "x" * 300,
+    "expected_current": str(HUGE),
+    "whole_sequence": "maybe",
+    "deployment_name": "\x00",
+    "clock_offset_s": str(10**12),
+}
+QUERY_JUNK = (
+    f"?organisation={HUGE}&deployment=-1&taxon=²&batch=1e30&page=x&labelled=maybe&k=²&taxa=²,{HUGE}"
+    "&min_score=nan&max_score=1e400&taken_after=0001-01-01T00:00:00%2B05:00&a=" + "x" * 300
+)
 # One kind of junk at a time too: in a body of many bad fields, the first refusal hides the others.
-QUERIES = ["", QUERY_JUNK, f"?organisation={HUGE}&deployment={HUGE}&batch={HUGE}&k=1000000",
-           f"?taxon={HUGE}&taxa={HUGE}&min_score=-1e400&taken_before=9999-12-31T23:59:59-05:00"]
+QUERIES = [
+    "",
+    QUERY_JUNK,
+    f"?organisation={HUGE}&deployment={HUGE}&batch={HUGE}&k=1000000",
+    f"?taxon={HUGE}&taxa={HUGE}&min_score=-1e400&taken_before=9999-12-31T23:59:59-05:00",
+]
 
 
-# 5xx this walk finds in code outside a change, each with the file that must change: reported as a warning
-# instead of failing the walk until the fix lands. Empty: the walk guards every URL.
+# 5xx this walk finds in code outside a change, each with the file that must change: reported as a
+# warning instead of failing the walk until the fix lands. Empty: the walk guards every URL.
 KNOWN_ELSEWHERE: dict[tuple[str, str], str] = {}
 
 
@@ -95,7 +142,8 @@ def _route(pattern: URLPattern, raw: str) -> Route:
 
 def _routes() -> list[Route]:
     routes = [_route(pattern, raw) for pattern, raw in _walk(get_resolver().url_patterns)]
-    # Admin deletions run last: a confirmed delete removes seeded rows the other URLs should still reach.
+    # Admin deletions run last: a confirmed delete removes seeded rows the other URLs should still
+    # reach.
     return sorted(routes, key=lambda r: (r.admin, "/delete/" in r.template))
 
 
@@ -110,25 +158,61 @@ def world(org, other_org, partner, expert, coordinator, tmp_path):
         path = write_jpeg(tmp_path / f"{seed}.jpg", seed=seed, taken=taken)
         images.append(image_ingest(path=path, name=path.name, batch=batch, deployment=camera).image)
     annotation_add(image=images[0], taxon=taxon("fox"), author=partner, announce=False)
-    task, disputed = review_tasks_create(items=[ReviewItem(images[0], taxon("red-deer"), "margin pick", 0.9),
-                                                ReviewItem(images[1], None, "undefined", 0.5)], origin="test")
+    task, disputed = review_tasks_create(
+        items=[
+            ReviewItem(images[0], taxon("red-deer"), "margin pick", 0.9),
+            ReviewItem(images[1], None, "undefined", 0.5),
+        ],
+        origin="test",
+    )
     ReviewTask.objects.filter(pk=disputed.pk).update(state=ReviewState.CONFLICT)
     version = default_version_ensure()
-    training_round = TrainingRound.objects.create(created_by=coordinator, status=RoundStatus.DONE, active=None,
-                                                  params={"mode": "head"}, finished_at=dt.datetime.now(dt.UTC))
-    release = Release.objects.create(version=version, semver="1.0.0", files={"model_card.md": "0" * 64},
-                                     model_card="A card.")
+    training_round = TrainingRound.objects.create(
+        created_by=coordinator,
+        status=RoundStatus.DONE,
+        active=None,
+        params={"mode": "head"},
+        finished_at=dt.datetime.now(dt.UTC),
+    )
+    release = Release.objects.create(
+        version=version, semver="1.0.0", files={"model_card.md": "0" * 64}, model_card="A card."
+    )
     factories.member("pat", other_org, Role.PARTNER)
-    waiting = batch_open(organisation=org, uploader=partner, kind="import",  # waits for its class mapping
-                         params={"class_counts": {"Okapi": 1, "renards": 2}})
-    real = {"organisation": org.pk, "image": images[0].pk, "batch": batch.pk, "review": task.pk, "import": waiting.pk,
-            "round": training_round.pk, "model": version.pk, "semver": release.semver, "name": "model_card.md",
-            "export": export_request(user=partner, fmt="coco", scope=ExportScope(organisation=org.pk),
-                                     options=ExportOptions(), enqueue=False).pk,  # pending: its download is a 409
-            "decision": label_decided(image=images[1], taxon=taxon("fox"), author=partner)[1].pk,
-            "proposal": TaxonProposal.objects.create(name="okapi", proposed_by=expert, labels_stamp=0).pk}
-    roles = {"anonymous": None, "partner": partner, "expert": expert, "coordinator": coordinator,
-             "superuser": superuser}
+    waiting = batch_open(
+        organisation=org,
+        uploader=partner,
+        kind="import",  # waits for its class mapping
+        params={"class_counts": {"Okapi": 1, "renards": 2}},
+    )
+    real = {
+        "organisation": org.pk,
+        "image": images[0].pk,
+        "batch": batch.pk,
+        "review": task.pk,
+        "import": waiting.pk,
+        "round": training_round.pk,
+        "model": version.pk,
+        "semver": release.semver,
+        "name": "model_card.md",
+        "export": export_request(
+            user=partner,
+            fmt="coco",
+            scope=ExportScope(organisation=org.pk),
+            options=ExportOptions(),
+            enqueue=False,
+        ).pk,  # pending: its download is a 409
+        "decision": label_decided(image=images[1], taxon=taxon("fox"), author=partner)[1].pk,
+        "proposal": TaxonProposal.objects.create(
+            name="okapi", proposed_by=expert, labels_stamp=0
+        ).pk,
+    }
+    roles = {
+        "anonymous": None,
+        "partner": partner,
+        "expert": expert,
+        "coordinator": coordinator,
+        "superuser": superuser,
+    }
     return real, roles
 
 
@@ -149,7 +233,11 @@ def _values(route: Route, name: str, converter: str, real: dict) -> list[object]
     if converter == "str" and name in real:
         return [real[name], "..", "x" * 300]
     if converter in ("str", "path"):
-        return [_real_id(route, real), "..", "x" * 300, HUGE] if route.admin else ["..", "x" * 300, "confusion.png"]
+        return (
+            [_real_id(route, real), "..", "x" * 300, HUGE]
+            if route.admin
+            else ["..", "x" * 300, "confusion.png"]
+        )
     values = [0, 1, _real_id(route, real), 999999, HUGE]
     return list(dict.fromkeys(values))
 
@@ -157,37 +245,64 @@ def _values(route: Route, name: str, converter: str, real: dict) -> list[object]
 def _urls(route: Route, real: dict) -> list[str]:
     urls = [route.template]
     for name, converter in route.params.items():
-        urls = [url.replace("{" + name + "}", str(value)) for url in urls
-                for value in _values(route, name, converter, real)]
+        urls = [
+            url.replace("{" + name + "}", str(value))
+            for url in urls
+            for value in _values(route, name, converter, real)
+        ]
     found = []
     for url in dict.fromkeys(urls):
         try:
             resolve(url)
         except Resolver404:
-            continue  # the converter refuses it (e.g. 10**23 for <id:...>): a 404, checked once per route below
+            # the converter refuses it (e.g. 10**23 for <id:...>): a 404, checked once per route
+            # below
+            continue
         found.append(url)
     return found
 
 
 def _junk_file(name: str) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, b"PK\x03\x04 not an image, nor a whole zip", content_type="image/jpeg")
+    return SimpleUploadedFile(
+        name, b"PK\x03\x04 not an image, nor a whole zip", content_type="image/jpeg"
+    )
 
 
 def _bodies(real: dict) -> list[tuple[str, dict]]:
     """Fresh each time: an uploaded file object is read once."""
-    targeted = [{"taxon": "fox", "count": 10**20, "expected_current": HUGE},
-                {"organisation": real["organisation"], "name": "walk", "latitude": 200, "longitude": 500,
-                 "clock_offset_s": 10**12},
-                {"seed": 10**30, "size": 5, "strategy": "hybrid", "epochs": 10**30},
-                {"images": [10**30], "taxon": "fox", "queue": str(HUGE)},
-                {"organisation": HUGE, "deployment": HUGE, "taxon": str(HUGE)}]
+    targeted = [
+        {"taxon": "fox", "count": 10**20, "expected_current": HUGE},
+        {
+            "organisation": real["organisation"],
+            "name": "walk",
+            "latitude": 200,
+            "longitude": 500,
+            "clock_offset_s": 10**12,
+        },
+        {"seed": 10**30, "size": 5, "strategy": "hybrid", "epochs": 10**30},
+        {"images": [10**30], "taxon": "fox", "queue": str(HUGE)},
+        {"organisation": HUGE, "deployment": HUGE, "taxon": str(HUGE)},
+    ]
     return [
         ("empty", {}),
         ("json", {"data": json.dumps(JSON_JUNK), "content_type": "application/json"}),
         ("form", {"data": FORM_JUNK}),
-        ("multipart", {"data": {"files": [_junk_file("a.jpg")], "file": _junk_file("b.jpg"),
-                                "archive": _junk_file("card.zip"), "taxon": "²", "organisation": str(HUGE)}}),
-        *((f"json {body}", {"data": json.dumps(body), "content_type": "application/json"}) for body in targeted),
+        (
+            "multipart",
+            {
+                "data": {
+                    "files": [_junk_file("a.jpg")],
+                    "file": _junk_file("b.jpg"),
+                    "archive": _junk_file("card.zip"),
+                    "taxon": "²",
+                    "organisation": str(HUGE),
+                }
+            },
+        ),
+        *(
+            (f"json {body}", {"data": json.dumps(body), "content_type": "application/json"})
+            for body in targeted
+        ),
     ]
 
 
@@ -217,13 +332,17 @@ class _Failures:
         if response.status_code >= 500 and known:
             self.known.add(known)
         elif response.status_code >= 500:
-            self.rows.append(f"{response.status_code} {method} {url[:120]} as {role} with {body} body: "
-                             f"{self.last_error}")
+            self.rows.append(
+                f"{response.status_code} {method} {url[:120]} as {role} with {body} body: "
+                f"{self.last_error}"
+            )
         self.last_kind, self.last_error = "", ""
 
 
 def test_no_url_answers_junk_with_a_server_error(world, monkeypatch):
-    monkeypatch.setattr(Conf, "SYNC", False)  # queued jobs wait in the ORM queue instead of running here
+    monkeypatch.setattr(
+        Conf, "SYNC", False
+    )  # queued jobs wait in the ORM queue instead of running here
     real, roles = world
     failures = _Failures()
     got_request_exception.connect(failures.record_exception, dispatch_uid="walk-failures")
@@ -232,7 +351,8 @@ def test_no_url_answers_junk_with_a_server_error(world, monkeypatch):
         for route in _routes():
             for role, client in clients.items():
                 user = roles[role]
-                # Logged in again each time: the walk posts to the logout URLs (and, last, to admin deletions).
+                # Logged in again each time: the walk posts to the logout URLs (and, last, to admin
+                # deletions).
                 if user is not None and type(user).objects.filter(pk=user.pk).exists():
                     client.force_login(user)
                 _walk_route(route, real, role, client, failures)
@@ -257,10 +377,14 @@ def _walk_route(route: Route, real: dict, role: str, client: Client, failures: _
             failures.check(client.post(url, **body), route, role, "POST", url, label)
         for method in ("put", "patch", "delete"):
             if _allows(route, method):
-                response = getattr(client, method)(url, json.dumps(JSON_JUNK), content_type="application/json")
+                response = getattr(client, method)(
+                    url, json.dumps(JSON_JUNK), content_type="application/json"
+                )
                 failures.check(response, route, role, method.upper(), url, "json")
     if "id" in route.params.values() and role in ("anonymous", "superuser"):
         url = route.template.format(**{k: HUGE for k in route.params})
         response = client.get(url)
         if response.status_code != 404:
-            failures.rows.append(f"{response.status_code} GET {url} as {role}: an id past 18 digits is not found")
+            failures.rows.append(
+                f"{response.status_code} GET {url} as {role}: an id past 18 digits is not found"
+            )

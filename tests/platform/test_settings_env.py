@@ -20,13 +20,16 @@ def test_typed_helpers_read_values(monkeypatch):
     assert env_int("X_UNSET", 7) == 7
 
 
-@pytest.mark.parametrize(("reader", "value", "message"), [
-    (lambda: env_bool("X", False), "maybe", "not a boolean"),
-    (lambda: env_int("X", 1), "ten", "not an integer"),
-    (lambda: env_int("X", 1, minimum=5), "2", "at least 5"),
-    (lambda: env_float("X", 1.0), "fast", "not a number"),
-    (lambda: env_path("X", Path("/")), " ", "empty"),
-])
+@pytest.mark.parametrize(
+    ("reader", "value", "message"),
+    [
+        (lambda: env_bool("X", False), "maybe", "not a boolean"),
+        (lambda: env_int("X", 1), "ten", "not an integer"),
+        (lambda: env_int("X", 1, minimum=5), "2", "at least 5"),
+        (lambda: env_float("X", 1.0), "fast", "not a number"),
+        (lambda: env_path("X", Path("/")), " ", "empty"),
+    ],
+)
 def test_bad_values_fail_loudly(monkeypatch, reader, value, message):
     monkeypatch.setenv("X", value)
     with pytest.raises(ImproperlyConfigured, match=message):

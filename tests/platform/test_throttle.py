@@ -1,5 +1,6 @@
-"""Log-in throttling on the login page and POST /api/token/: per user name, per address, reset by time and by a
-successful log-in."""
+"""Log-in throttling on the login page and POST /api/token/: per user name, per address, reset by
+time and by a successful log-in."""
+
 import re
 import time
 
@@ -14,21 +15,30 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def limits(settings):
-    settings.FAUNE = {**settings.FAUNE, "LOGIN_MAX_FAILURES_PER_USER": 3, "LOGIN_MAX_FAILURES_PER_ADDRESS": 6,
-                      "LOGIN_LOCKOUT_S": 600}
+    settings.FAUNE = {
+        **settings.FAUNE,
+        "LOGIN_MAX_FAILURES_PER_USER": 3,
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": 6,
+        "LOGIN_LOCKOUT_S": 600,
+    }
     return settings.FAUNE
 
 
 def page_login(username: str, password: str, address: str = "10.0.0.1"):
-    return Client(REMOTE_ADDR=address).post("/accounts/login/", {"username": username, "password": password})
+    return Client(REMOTE_ADDR=address).post(
+        "/accounts/login/", {"username": username, "password": password}
+    )
 
 
 def api_login(username: str, password: str, address: str = "10.0.0.1"):
-    return APIClient(REMOTE_ADDR=address).post("/api/token/", {"username": username, "password": password},
-                                               format="json")
+    return APIClient(REMOTE_ADDR=address).post(
+        "/api/token/", {"username": username, "password": password}, format="json"
+    )
 
 
-def test_the_login_page_locks_a_name_out_after_its_failures_even_with_the_right_password(partner, limits):
+def test_the_login_page_locks_a_name_out_after_its_failures_even_with_the_right_password(
+    partner, limits
+):
     for _ in range(3):
         assert page_login("paula", "wrong").status_code == 200
     refused = page_login("paula", "pw-paula")
@@ -69,7 +79,9 @@ def test_a_successful_log_in_resets_the_name_count(partner, limits):
     assert page_login("paula", "pw-paula").status_code == 302
     page_login("paula", "wrong")
     page_login("paula", "wrong")
-    assert page_login("paula", "pw-paula").status_code == 302  # two failures again, under the limit of three
+    assert (
+        page_login("paula", "pw-paula").status_code == 302
+    )  # two failures again, under the limit of three
 
 
 def test_the_lock_out_ends_with_its_window(partner, limits, monkeypatch):
@@ -87,4 +99,7 @@ def test_the_window_is_a_setting(partner, limits, settings):
     for _ in range(3):
         api_login("paula", "wrong")
     response = api_login("paula", "pw-paula")
-    assert "Try again in 2 minutes" in response.json()["detail"] and int(response["Retry-After"]) <= 120
+    assert (
+        "Try again in 2 minutes" in response.json()["detail"]
+        and int(response["Retry-After"]) <= 120
+    )

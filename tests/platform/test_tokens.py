@@ -1,5 +1,7 @@
-"""API tokens: several named ones per user, stored as hashes, expiring, revoked by their owner and by a password
-change; the `Authorization: Token <secret>` header and POST /api/token/ keep working."""
+"""API tokens: several named ones per user, stored as hashes, expiring, revoked by their owner and
+by a password change; the `Authorization: Token <secret>` header and POST /api/token/ keep
+working."""
+
 import datetime as dt
 import hashlib
 import importlib
@@ -30,11 +32,15 @@ def signed_in(user) -> APIClient:
 
 
 def test_the_token_endpoint_returns_a_working_token_of_the_new_kind(partner):
-    response = APIClient().post("/api/token/", {"username": "paula", "password": "pw-paula"}, format="json")
+    response = APIClient().post(
+        "/api/token/", {"username": "paula", "password": "pw-paula"}, format="json"
+    )
     assert response.status_code == 201
     secret = response.json()["token"]
     token = ApiToken.objects.get(user=partner)
-    assert token.name == "api-token" and token.key_hash == hashlib.sha256(secret.encode()).hexdigest()
+    assert (
+        token.name == "api-token" and token.key_hash == hashlib.sha256(secret.encode()).hexdigest()
+    )
     assert secret not in str(ApiToken.objects.values_list().get())  # only the hash is stored
     assert with_token(secret).get("/api/images/").status_code == 200
     assert with_token(secret + "x").get("/api/images/").status_code == 401
@@ -44,16 +50,26 @@ def test_the_token_endpoint_returns_a_working_token_of_the_new_kind(partner):
 def test_a_body_that_is_not_an_object_is_refused_with_a_message(partner, body):
     """Found by the schema-driven fuzzing: such a JSON body was a 500."""
     response = APIClient().post("/api/token/", body, format="json")
-    assert response.status_code == 400 and response.json()["detail"] == "Wrong user name or password."
+    assert (
+        response.status_code == 400 and response.json()["detail"] == "Wrong user name or password."
+    )
 
 
-def test_several_named_tokens_are_created_listed_and_revoked_through_the_api(partner, other_partner):
+def test_several_named_tokens_are_created_listed_and_revoked_through_the_api(
+    partner, other_partner
+):
     api = signed_in(partner)
     first = api.post("/api/tokens/", {"name": "laptop", "days": 30}, format="json")
     second = api.post("/api/tokens/", {"name": "server"}, format="json")
     assert first.status_code == second.status_code == 201
-    assert first.json()["expires_at"][:10] == (timezone.now() + dt.timedelta(days=30)).date().isoformat()
-    assert second.json()["expires_at"][:10] == (timezone.now() + dt.timedelta(days=90)).date().isoformat()
+    assert (
+        first.json()["expires_at"][:10]
+        == (timezone.now() + dt.timedelta(days=30)).date().isoformat()
+    )
+    assert (
+        second.json()["expires_at"][:10]
+        == (timezone.now() + dt.timedelta(days=90)).date().isoformat()
+    )
     listed = api.get("/api/tokens/").json()
     assert [t["name"] for t in listed] == ["server", "laptop"] and "token" not in listed[0]
     assert signed_in(other_partner).get("/api/tokens/").json() == []
@@ -73,7 +89,9 @@ def test_an_expiry_out_of_range_is_refused_with_a_message(partner, days):
 
 def test_an_expired_token_is_refused_saying_so(partner):
     new = api_token_create(user=partner, name="old", days=1)
-    ApiToken.objects.filter(pk=new.token.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    ApiToken.objects.filter(pk=new.token.pk).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
     response = with_token(new.secret).get("/api/images/")
     assert response.status_code == 401 and "expired" in response.json()["detail"]
     assert signed_in(partner).get("/api/tokens/").json() == []
@@ -89,8 +107,14 @@ def test_changing_the_password_revokes_every_token(partner):
     secret = api_token_create(user=partner, name="a").secret
     client = Client()
     client.force_login(partner)
-    response = client.post("/accounts/password/", {"old_password": "pw-paula", "new_password1": "a new long one 7",
-                                                    "new_password2": "a new long one 7"})
+    response = client.post(
+        "/accounts/password/",
+        {
+            "old_password": "pw-paula",
+            "new_password1": "a new long one 7",
+            "new_password2": "a new long one 7",
+        },
+    )
     assert response.status_code == 302
     assert with_token(secret).get("/api/images/").status_code == 401
     assert not ApiToken.objects.filter(user=partner).exists()
@@ -115,17 +139,23 @@ def test_the_set_password_link_revokes_tokens(org):
     api_token_create(user=user, name="made before")
     client = Client()
     page = client.get(f"/accounts/set-password/{link.uidb64}/{link.token}/", follow=True)
-    response = client.post(page.redirect_chain[-1][0], {"new_password1": "chosen long one 5",
-                                                        "new_password2": "chosen long one 5"})
+    response = client.post(
+        page.redirect_chain[-1][0],
+        {"new_password1": "chosen long one 5", "new_password2": "chosen long one 5"},
+    )
     assert response.status_code == 302
     assert not ApiToken.objects.filter(user=user).exists()
 
 
 def test_drf_tokens_are_migrated_as_hashes_and_keep_working(partner):
     old = Token.objects.create(user=partner)
-    importlib.import_module("faune_platform.migrations.0002_drf_tokens_to_api_tokens").forward(apps, None)
+    importlib.import_module("faune_platform.migrations.0002_drf_tokens_to_api_tokens").forward(
+        apps, None
+    )
     assert not Token.objects.exists()
-    assert ApiToken.objects.get(user=partner).key_hash == hashlib.sha256(old.key.encode()).hexdigest()
+    assert (
+        ApiToken.objects.get(user=partner).key_hash == hashlib.sha256(old.key.encode()).hexdigest()
+    )
     assert with_token(old.key).get("/api/images/").status_code == 200
 
 

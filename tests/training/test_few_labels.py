@@ -1,4 +1,6 @@
-"""The prototype head and the cross-validated choice between it and the trained linear head (no database)."""
+"""The prototype head and the cross-validated choice between it and the trained linear head (no
+database)."""
+
 import numpy as np
 
 from training.engine.few_labels import choose_and_train, learn_head, prototype_head
@@ -29,21 +31,32 @@ def test_the_prototype_head_is_the_nearest_class_mean_in_the_standardised_space(
 
 def test_with_a_few_sequences_a_class_the_prototypes_win_the_cross_validation():
     features, labels, groups = _blobs(4, dim=64)
-    head = choose_and_train((features, labels), (features, labels), 4, HeadConfig(epochs=30), groups)
+    head = choose_and_train(
+        (features, labels), (features, labels), 4, HeadConfig(epochs=30), groups
+    )
     scored = head.history[0]["cross_validated"]
     assert head.learner == "prototype" and scored["prototype"] > scored["linear"]
-    assert 0.05 <= head.temperature <= 20  # fitted on out-of-fold logits, not left at its saturating scale
+    assert (
+        0.05 <= head.temperature <= 20
+    )  # fitted on out-of-fold logits, not left at its saturating scale
 
 
 def test_where_the_class_signal_hides_in_a_correlation_the_linear_head_wins():
-    """Two classes apart only along x2 - x1, while x1 and x2 share a large common variation: the class means
-    hardly differ per dimension, a linear layer finds the difference."""
+    """Two classes apart only along x2 - x1, while x1 and x2 share a large common variation: the
+    class means hardly differ per dimension, a linear layer finds the difference."""
     rng = np.random.default_rng(1)
     labels = np.repeat([0, 1], 150)
     shared = rng.normal(scale=3.0, size=300)
-    features = np.stack([shared, shared + 2.0 * labels + rng.normal(scale=0.3, size=300)], axis=1).astype(np.float32)
-    head = choose_and_train((features, labels), (features, labels), 2, HeadConfig(epochs=200, learning_rate=0.05),
-                            np.arange(300))
+    features = np.stack(
+        [shared, shared + 2.0 * labels + rng.normal(scale=0.3, size=300)], axis=1
+    ).astype(np.float32)
+    head = choose_and_train(
+        (features, labels),
+        (features, labels),
+        2,
+        HeadConfig(epochs=200, learning_rate=0.05),
+        np.arange(300),
+    )
     assert head.learner == "linear", head.history[0]
 
 

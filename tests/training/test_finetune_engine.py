@@ -1,6 +1,7 @@
-"""The fine-tune engine learns: a tiny timm model, trained by `finetune` on a toy set that only orientation
-separates, ends up right on held-out images where the untrained model is at chance. On the CPU in seconds; the
-same check on CUDA where a GPU exists."""
+"""The fine-tune engine learns: a tiny timm model, trained by `finetune` on a toy set that only
+orientation separates, ends up right on held-out images where the untrained model is at chance. On
+the CPU in seconds; the same check on CUDA where a GPU exists."""
+
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,9 @@ CONFIG = FinetuneConfig(epochs=6, batch_size=8, learning_rate=1e-3, workers=0)
 
 
 def _bars(folder: Path, count: int, seed: int) -> tuple[list[CropRequest], np.ndarray]:
-    """32x32 images of bars in a random colour, width and phase: horizontal (class 0) or vertical (class 1).
-    Colour says nothing about the class, and the engine's flips and crops keep orientation."""
+    """32x32 images of bars in a random colour, width and phase: horizontal (class 0) or vertical
+    (class 1). Colour says nothing about the class, and the engine's flips and crops keep
+    orientation."""
     rng = np.random.default_rng(seed)
     items, labels = [], []
     for index in range(count):
@@ -62,8 +64,12 @@ def _learns_the_bars(tmp_path: Path, expected_device: str) -> None:
     history = []
     state, epoch = finetune(model, SPEC, train, validation, CONFIG, on_epoch=history.append)
     assert seen == {(expected_device, expected_device)}
-    assert [row["epoch"] for row in history] == list(range(1, CONFIG.epochs + 1)) and 1 <= epoch <= CONFIG.epochs
-    assert all(tensor.device.type == "cpu" for tensor in state.values())  # the kept state is on the CPU
+    assert [row["epoch"] for row in history] == list(
+        range(1, CONFIG.epochs + 1)
+    ) and 1 <= epoch <= CONFIG.epochs
+    assert all(
+        tensor.device.type == "cpu" for tensor in state.values()
+    )  # the kept state is on the CPU
     learned = create_timm_model(SPEC, num_classes=2)
     learned.load_state_dict(state)
     assert _accuracy(untrained, validation) < 0.75  # the task is not solved before training
@@ -71,11 +77,15 @@ def _learns_the_bars(tmp_path: Path, expected_device: str) -> None:
 
 
 def test_finetune_learns_a_separable_toy_set_on_the_cpu(tmp_path, monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the CPU path, even on a GPU machine
+    monkeypatch.setattr(
+        torch.cuda, "is_available", lambda: False
+    )  # the CPU path, even on a GPU machine
     _learns_the_bars(tmp_path, "cpu")
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device: torch.cuda.is_available() is false")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device: torch.cuda.is_available() is false"
+)
 def test_finetune_trains_on_the_gpu_and_learns_the_toy_set(tmp_path):
     _learns_the_bars(tmp_path, "cuda")

@@ -1,5 +1,7 @@
-"""The round's plots as a person reads them: the confusion matrix has a colour bar saying what its greens
-mean, and no threshold label of the coverage plot covers another (their drawn boxes are checked, not eyed)."""
+"""The round's plots as a person reads them: the confusion matrix has a colour bar saying what its
+greens mean, and no threshold label of the coverage plot covers another (their drawn boxes are
+checked, not eyed)."""
+
 import io
 import itertools
 
@@ -32,15 +34,21 @@ def test_the_colour_bar_check_sees_a_matrix_drawn_without_one():
 
 
 def _rows(coverage: list[float], accuracy: list[float]) -> list[dict]:
-    return [{"threshold": t, "coverage": c, "accuracy": a} for t, c, a in zip(THRESHOLDS, coverage, accuracy,
-                                                                               strict=True)]
+    return [
+        {"threshold": t, "coverage": c, "accuracy": a}
+        for t, c, a in zip(THRESHOLDS, coverage, accuracy, strict=True)
+    ]
 
 
 CROWDED = {
-    "almost the same everywhere": _rows([1.0, .99, .985, .98, .97, .96, .95], [.40, .41, .412, .415, .42, .43, .44]),
-    "a flat perfect model": _rows([1.0, 1.0, 1.0, .98, .97, .9, .8], [1.0] * 7),
-    "every threshold keeps the same images": _rows([1.0] * 7, [.7] * 7),
-    "a zigzag": _rows([1.0, .9, .91, .89, .9, .88, .87], [.5, .52, .51, .53, .52, .54, .53]),
+    "almost the same everywhere": _rows(
+        [1.0, 0.99, 0.985, 0.98, 0.97, 0.96, 0.95], [0.40, 0.41, 0.412, 0.415, 0.42, 0.43, 0.44]
+    ),
+    "a flat perfect model": _rows([1.0, 1.0, 1.0, 0.98, 0.97, 0.9, 0.8], [1.0] * 7),
+    "every threshold keeps the same images": _rows([1.0] * 7, [0.7] * 7),
+    "a zigzag": _rows(
+        [1.0, 0.9, 0.91, 0.89, 0.9, 0.88, 0.87], [0.5, 0.52, 0.51, 0.53, 0.52, 0.54, 0.53]
+    ),
 }
 
 
@@ -60,7 +68,9 @@ def test_no_threshold_label_covers_another(case):
     labels, boxes = _label_boxes(CROWDED[case])
     for (a, box_a), (b, box_b) in itertools.combinations(zip(labels, boxes, strict=True), 2):
         assert not box_a.overlaps(box_b), f"{a!r} covers {b!r} in {case}"
-    named = set()  # every threshold is still named, alone or in the range of thresholds sharing its point
+    named = (
+        set()
+    )  # every threshold is still named, alone or in the range of thresholds sharing its point
     for label in labels:
         low, _, high = label.partition("–")
         named |= {t for t in THRESHOLDS if float(low) <= t <= float(high or low)}

@@ -1,5 +1,6 @@
-"""What a release shows the world (its files, its page and its model card) holds no server path, no image id and
-no e-mail address: the pool's images belong to the organisations that uploaded them."""
+"""What a release shows the world (its files, its page and its model card) holds no server path, no
+image id and no e-mail address: the pool's images belong to the organisations that uploaded them."""
+
 import re
 from pathlib import Path
 
@@ -14,15 +15,28 @@ from training.services.releases import release_publish, releases_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-SERVER_PATH = re.compile(r"(?<![\w.])/(?:tmp|work|home|root|var|usr|opt|srv)/|site-packages|[A-Z]:\\\\")
+SERVER_PATH = re.compile(
+    r"(?<![\w.])/(?:tmp|work|home|root|var|usr|opt|srv)/|site-packages|[A-Z]:\\\\"
+)
 
 
 def _leaks(text: str, data_dir: str, image_ids: set[int]) -> list[str]:
     found = [f"e-mail {match}" for match in EMAIL.findall(text)]
-    found += [f"server path near {text[max(0, m.start() - 30):m.end() + 30]!r}" for m in SERVER_PATH.finditer(text)]
+    found += [
+        f"server path near {text[max(0, m.start() - 30) : m.end() + 30]!r}"
+        for m in SERVER_PATH.finditer(text)
+    ]
     found += ["the data dir"] if data_dir in text else []
-    found += [f"image ids under {key!r}" for key in ("image_ids", "label_ids", "image_id") if f'"{key}"' in text]
-    found += [f"image link {link}" for link in re.findall(r"/images/(\d+)", text) if int(link) in image_ids]
+    found += [
+        f"image ids under {key!r}"
+        for key in ("image_ids", "label_ids", "image_id")
+        if f'"{key}"' in text
+    ]
+    found += [
+        f"image link {link}"
+        for link in re.findall(r"/images/(\d+)", text)
+        if int(link) in image_ids
+    ]
     return found
 
 
@@ -42,7 +56,11 @@ def test_a_release_shows_no_server_path_image_id_or_email(settings, org, parent,
             leaks[path.name] = _leaks(path.read_text(errors="replace"), data_dir, image_ids)
     client = client_for(coordinator)
     client.force_login(coordinator)
-    for url in (f"/releases/{release.semver}/", f"/releases/{release.semver}/files/MODEL_CARD.md", "/releases/"):
+    for url in (
+        f"/releases/{release.semver}/",
+        f"/releases/{release.semver}/files/MODEL_CARD.md",
+        "/releases/",
+    ):
         response = client.get(url)
         assert response.status_code == 200, url
         body = b"".join(response.streaming_content) if response.streaming else response.content
@@ -60,5 +78,9 @@ def parent(db):
 def test_the_leak_finder_finds_what_it_looks_for():
     text = 'see /tmp/faune/models/head.pt, "image_ids": [3], mail a.b@example.org, /images/7/'
     found = _leaks(text, "/nowhere", {7})
-    assert len(found) == 4 and any("e-mail" in f for f in found) and any("image link 7" in f for f in found)
+    assert (
+        len(found) == 4
+        and any("e-mail" in f for f in found)
+        and any("image link 7" in f for f in found)
+    )
     assert _leaks(str(Path("releases") / "1.0.0"), "/nowhere", set()) == []

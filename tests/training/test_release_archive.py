@@ -1,6 +1,7 @@
-"""A release downloads as one zip whose HOW_TO_USE.md holds Python lines that really classify a photograph with
-the archive's files alone: they are run here, in a fresh interpreter, in the unpacked folder, and must give the
-platform's own answer."""
+"""A release downloads as one zip whose HOW_TO_USE.md holds Python lines that really classify a
+photograph with the archive's files alone: they are run here, in a fresh interpreter, in the
+unpacked folder, and must give the platform's own answer."""
+
 import hashlib
 import io
 import re
@@ -36,17 +37,26 @@ def download(client, semver: str) -> zipfile.ZipFile:
 
 
 def python_lines(how_to: str) -> str:
-    blocks = re.findall(r"^## In Python, with timm$.*?^```python\n(.*?)^```$", how_to, flags=re.S | re.M)
+    blocks = re.findall(
+        r"^## In Python, with timm$.*?^```python\n(.*?)^```$", how_to, flags=re.S | re.M
+    )
     assert len(blocks) == 1, how_to
     return blocks[0]
 
 
 def run_how_to(folder: Path, photo: bytes) -> re.Match:
-    """The archive's own instructions, run as a user would: in its folder, with photo.jpg beside the files."""
+    """The archive's own instructions, run as a user would: in its folder, with photo.jpg beside the
+    files."""
     (folder / "photo.jpg").write_bytes(photo)
     code = python_lines((folder / "HOW_TO_USE.md").read_text())
-    done = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, timeout=300,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     printed = PRINTED.match(done.stdout.strip())
     assert printed, done.stdout
@@ -56,9 +66,12 @@ def run_how_to(folder: Path, photo: bytes) -> re.Match:
 def platform_answer(version, photo_path: Path) -> tuple[str, float]:
     """What the platform itself says of the photo (whole image, no box)."""
     spec = BackboneSpec.from_dict(version.backbone)
-    logits, _ = runner_for(version.pk).forward(load_crop(CropRequest(str(photo_path), None), spec).unsqueeze(0))
-    probabilities = class_probabilities(logits[0], temperature=version.temperature,
-                                        renormalise=not version.is_zero_shot)
+    logits, _ = runner_for(version.pk).forward(
+        load_crop(CropRequest(str(photo_path), None), spec).unsqueeze(0)
+    )
+    probabilities = class_probabilities(
+        logits[0], temperature=version.temperature, renormalise=not version.is_zero_shot
+    )
     best = int(np.argmax(probabilities))
     names = list(version.classes.order_by("index").values_list("taxon__name_en", flat=True))
     return names[best], float(probabilities[best])
@@ -76,10 +89,14 @@ def published(request, org, coordinator, settings):
     return release_publish(version=version, semver="1.0.0", user=coordinator)
 
 
-def test_the_archive_holds_the_release_and_its_python_lines_classify_a_photo(client, published, tmp_path):
+def test_the_archive_holds_the_release_and_its_python_lines_classify_a_photo(
+    client, published, tmp_path
+):
     archive = download(client, "1.0.0")
     names = {name.removeprefix("faune-1.0.0/") for name in archive.namelist()}
-    assert names == {*published.files, "SHA256SUMS"} and {"HOW_TO_USE.md", "timm-weights.pth"} <= names
+    assert (
+        names == {*published.files, "SHA256SUMS"} and {"HOW_TO_USE.md", "timm-weights.pth"} <= names
+    )
     for name, digest in published.files.items():
         assert hashlib.sha256(archive.read(f"faune-1.0.0/{name}")).hexdigest() == digest, name
     archive.extractall(tmp_path)
@@ -96,6 +113,8 @@ def test_the_archive_holds_the_release_and_its_python_lines_classify_a_photo(cli
 def test_an_archive_of_a_missing_release_folder_is_a_404(client, coordinator, settings):
     from training.models import Release
 
-    Release.objects.create(version=default_version_ensure(), semver="0.1.0", files={}, model_card="# x")
+    Release.objects.create(
+        version=default_version_ensure(), semver="0.1.0", files={}, model_card="# x"
+    )
     assert client.get("/releases/0.1.0/download.zip").status_code == 404
     assert client.get("/releases/9.9.9/download.zip").status_code == 404

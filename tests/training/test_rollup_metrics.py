@@ -1,5 +1,6 @@
-"""The coverage/accuracy table of a round, species only and with taxonomic roll-up: engine figures on tiny
-arrays, then a real round's metrics and page."""
+"""The coverage/accuracy table of a round, species only and with taxonomic roll-up: engine figures
+on tiny arrays, then a real round's metrics and page."""
+
 import numpy as np
 import pytest
 
@@ -7,12 +8,14 @@ from training.engine.metrics import evaluate, rollup_curve
 
 # classes 0 red deer, 1 roe deer, 2 fox; node 3 the deer family
 PARENTS = np.array([3, 3, -1, -1])
-PROBABILITIES = np.array([
-    [0.90, 0.05, 0.05],  # sure red deer, right
-    [0.45, 0.45, 0.10],  # split deer, truly roe deer: rolls up to the deer family, right
-    [0.50, 0.40, 0.10],  # split deer, truly a fox: rolls up to the deer family, wrong
-    [0.40, 0.10, 0.50],  # nothing sure, no family either: stays undefined
-])
+PROBABILITIES = np.array(
+    [
+        [0.90, 0.05, 0.05],  # sure red deer, right
+        [0.45, 0.45, 0.10],  # split deer, truly roe deer: rolls up to the deer family, right
+        [0.50, 0.40, 0.10],  # split deer, truly a fox: rolls up to the deer family, wrong
+        [0.40, 0.10, 0.50],  # nothing sure, no family either: stays undefined
+    ]
+)
 TRUTH = np.array([0, 1, 2, 2])
 
 
@@ -25,7 +28,11 @@ def test_roll_up_keeps_split_deer_and_scores_them_against_the_family():
     rows = evaluate(TRUTH, np.log(PROBABILITIES), names, parents=PARENTS)["coverage"]
     at = _row(rows, 0.8)
     assert (at["coverage"], at["accuracy"]) == (0.25, 1.0)
-    assert (at["rollup_coverage"], at["rolled_up"], at["rollup_accuracy"]) == (0.75, 0.5, round(2 / 3, 4))
+    assert (at["rollup_coverage"], at["rolled_up"], at["rollup_accuracy"]) == (
+        0.75,
+        0.5,
+        round(2 / 3, 4),
+    )
 
 
 def test_at_threshold_zero_roll_up_changes_nothing():

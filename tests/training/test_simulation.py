@@ -1,6 +1,8 @@
-"""The active-learning simulation: its engine on synthetic embeddings (no images, no database), the whole-history
-sequence grouping, and the command on the real samples beside the checkout (skipped where they are absent).
+"""The active-learning simulation: its engine on synthetic embeddings (no images, no database), the
+whole-history sequence grouping, and the command on the real samples beside the checkout (skipped
+where they are absent).
 No test here has database access, which is the check that the command needs no rows."""
+
 import datetime as dt
 import io
 import json
@@ -25,7 +27,8 @@ FAST = SimulationConfig(seed_size=4, batch_size=4, budget=20, head=HeadConfig(ep
 
 
 def _synthetic(classes: int = 4, sequences_per_class: int = 8, frames: int = 3) -> LabelledSet:
-    """Bursts of near-identical frames around one point per sequence, sequences scattered around a class centre."""
+    """Bursts of near-identical frames around one point per sequence, sequences scattered around a
+    class centre."""
     rng = np.random.default_rng(7)
     centres = rng.normal(scale=3.0, size=(classes, 16))
     rows, labels, keys = [], [], []
@@ -35,10 +38,16 @@ def _synthetic(classes: int = 4, sequences_per_class: int = 8, frames: int = 3) 
             rows += [burst + rng.normal(scale=0.1, size=16) for _ in range(frames)]
             labels += [label] * frames
             keys += [f"cam#{label}-{sequence}"] * frames
-    return LabelledSet(np.array(rows, np.float32), np.array(labels), np.array(keys), [f"c{i}" for i in range(classes)])
+    return LabelledSet(
+        np.array(rows, np.float32),
+        np.array(labels),
+        np.array(keys),
+        [f"c{i}" for i in range(classes)],
+    )
 
 
-# --- engine ----------------------------------------------------------------------------------------------------
+# --- engine ---------------------------------------------------------------------------------------
+
 
 def test_curves_grow_by_one_batch_a_round_up_to_the_budget():
     data = _synthetic()
@@ -72,8 +81,12 @@ def test_seeds_are_paired_across_strategies_and_runs_repeat_exactly():
     data = _synthetic()
     result = sim.simulate(data, ["random", "hybrid", "typical"], 2, FAST)
     for seed in range(2):
-        starts = {(p.accuracy, p.macro_f1) for p in result.points if p.seed == seed and p.actions == 4}
-        assert len(starts) == 1  # same test split, same start set, same head: the first point is shared
+        starts = {
+            (p.accuracy, p.macro_f1) for p in result.points if p.seed == seed and p.actions == 4
+        }
+        assert (
+            len(starts) == 1
+        )  # same test split, same start set, same head: the first point is shared
     assert sim.simulate(data, ["random", "hybrid", "typical"], 2, FAST) == result
 
 
@@ -116,7 +129,9 @@ def test_random_draws_sequences_uniformly_whatever_their_length():
 
     sequences = np.array(["long"] * 50 + [f"short{i}" for i in range(50)])
     pool = Pool(ids=np.arange(100), embeddings=np.zeros((100, 2), np.float32), sequences=sequences)
-    picked_long = sum("long" in sequences[select(pool, "random", 1, seed=seed).ids] for seed in range(400))
+    picked_long = sum(
+        "long" in sequences[select(pool, "random", 1, seed=seed).ids] for seed in range(400)
+    )
     assert 0 < picked_long < 25  # about 1 in 51; frame-uniform draws would pick it half the time
 
 
@@ -136,49 +151,82 @@ def test_images_that_arrive_late_are_not_picked_before_they_arrive():
     test = sim.held_out(data.sequences, 0, 0.25)
     oracle = Oracle(data.labels)
     config = replace(FAST, budget=40)
-    points = sim.run_strategy(replace(data, arrival=np.where(late, 5, 0)), test, "random", 0, config, oracle)
+    points = sim.run_strategy(
+        replace(data, arrival=np.where(late, 5, 0)), test, "random", 0, config, oracle
+    )
     revealed = np.array(oracle.revealed)
     early_pool = len(set(data.sequences[~test & ~late].tolist()))
-    assert points[-1].actions == len(set(data.sequences[~test].tolist()))  # everything, once it arrived
-    assert not late[revealed[:2 * early_pool]].any() and late[revealed].any()
+    assert points[-1].actions == len(
+        set(data.sequences[~test].tolist())
+    )  # everything, once it arrived
+    assert not late[revealed[: 2 * early_pool]].any() and late[revealed].any()
 
 
 def test_curves_aulc_paired_differences_and_actions_to_target():
     config = SimulationConfig(seed_size=8, batch_size=8, budget=24)
-    points = [Point(strategy, seed, actions, actions, 0.5, f1) for strategy, seed, actions, f1 in [
-        ("random", 0, 8, 0.2), ("random", 1, 8, 0.4), ("random", 0, 16, 0.8), ("random", 1, 16, 0.6),
-        ("random", 0, 24, 0.9), ("random", 1, 24, 0.9),
-        ("hybrid", 0, 8, 0.2), ("hybrid", 1, 8, 0.4), ("hybrid", 0, 16, 0.9), ("hybrid", 1, 16, 0.9)]]
+    points = [
+        Point(strategy, seed, actions, actions, 0.5, f1)
+        for strategy, seed, actions, f1 in [
+            ("random", 0, 8, 0.2),
+            ("random", 1, 8, 0.4),
+            ("random", 0, 16, 0.8),
+            ("random", 1, 16, 0.6),
+            ("random", 0, 24, 0.9),
+            ("random", 1, 24, 0.9),
+            ("hybrid", 0, 8, 0.2),
+            ("hybrid", 1, 8, 0.4),
+            ("hybrid", 0, 16, 0.9),
+            ("hybrid", 1, 16, 0.9),
+        ]
+    ]
     rows = sim.curves(points)
-    assert [(r.actions, r.seeds, round(r.macro_f1_mean, 3)) for r in rows[:3]] == [(8, 2, 0.3), (16, 2, 0.7),
-                                                                                  (24, 2, 0.9)]
+    assert [(r.actions, r.seeds, round(r.macro_f1_mean, 3)) for r in rows[:3]] == [
+        (8, 2, 0.3),
+        (16, 2, 0.7),
+        (24, 2, 0.9),
+    ]
     assert rows[0].macro_f1_std == pytest.approx(np.std([0.2, 0.4], ddof=1))
     result = sim.Simulation(points, [(0.9, 1.0), (0.9, 0.6)])  # full-pool macro-F1 0.8: target 0.72
     summary = sim.report(result, config)
-    assert summary["full_pool"] == {"accuracy": 0.9, "macro_f1": 0.8} and summary["unit"] == "sequence"
+    assert (
+        summary["full_pool"] == {"accuracy": 0.9, "macro_f1": 0.8} and summary["unit"] == "sequence"
+    )
     assert summary["strategies"]["random"]["actions_to_target"] == 24
-    assert summary["strategies"]["hybrid"]["actions_to_target"] == 16  # its pool ran out: the last value holds
-    assert summary["strategies"]["random"]["aulc"] == pytest.approx((0.3 + 0.7) / 4 + (0.7 + 0.9) / 4)
+    assert (
+        summary["strategies"]["hybrid"]["actions_to_target"] == 16
+    )  # its pool ran out: the last value holds
+    assert summary["strategies"]["random"]["aulc"] == pytest.approx(
+        (0.3 + 0.7) / 4 + (0.7 + 0.9) / 4
+    )
     differences = summary["strategies"]["hybrid"]["vs_random"]
     assert [row["actions"] for row in differences] == [8, 16, 24]
-    assert differences[1]["difference"] == pytest.approx(0.2) and differences[1]["standard_error"] == pytest.approx(
-        np.std([0.1, 0.3], ddof=1) / np.sqrt(2))
-    assert sim.report(result, config, target_share=2.0)["strategies"]["random"]["actions_to_target"] is None
+    assert differences[1]["difference"] == pytest.approx(0.2) and differences[1][
+        "standard_error"
+    ] == pytest.approx(np.std([0.1, 0.3], ddof=1) / np.sqrt(2))
+    assert (
+        sim.report(result, config, target_share=2.0)["strategies"]["random"]["actions_to_target"]
+        is None
+    )
 
 
 def test_embeddings_skip_damaged_files_and_come_back_from_the_cache(tmp_path, monkeypatch):
     folder = _classes_folder(tmp_path / "set", ["fox"], per_class=2)
     (folder / "fox" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    requests = [CropRequest(str(folder / "fox" / name), box) for name, box in
-                [("0.jpg", None), ("1.jpg", Box(0.1, 0.1, 0.5, 0.5)), ("broken.jpg", None)]]
+    requests = [
+        CropRequest(str(folder / "fox" / name), box)
+        for name, box in [("0.jpg", None), ("1.jpg", Box(0.1, 0.1, 0.5, 0.5)), ("broken.jpg", None)]
+    ]
     vectors, readable = sim.embed(requests, cache=tmp_path / "cache.npz")
     assert vectors.shape == (3, 1280) and readable.tolist() == [True, True, False]
-    monkeypatch.setattr(sim, "load_efficientnet_lite0", lambda: pytest.fail("the cache should have answered"))
+    monkeypatch.setattr(
+        sim, "load_efficientnet_lite0", lambda: pytest.fail("the cache should have answered")
+    )
     again, _ = sim.embed(requests[:2], cache=tmp_path / "cache.npz")
     np.testing.assert_array_equal(again, vectors[:2])
 
 
-# --- sequence grouping -----------------------------------------------------------------------------------------
+# --- sequence grouping ----------------------------------------------------------------------------
+
 
 def _at(seconds: int) -> dt.datetime:
     return dt.datetime(2024, 5, 1, 6, 0) + dt.timedelta(seconds=seconds)
@@ -193,17 +241,28 @@ def test_grouping_cuts_a_camera_at_gaps_over_maxlag_whatever_the_order():
 
 
 def test_frames_without_a_time_stand_alone_and_explicit_ids_win():
-    frames = [Frame("a", None), Frame("a", None), Frame("a", _at(0), "S1"), Frame("a", _at(500), "S1"),
-              Frame("a", _at(1)), Frame("b", _at(0), "S1")]
+    frames = [
+        Frame("a", None),
+        Frame("a", None),
+        Frame("a", _at(0), "S1"),
+        Frame("a", _at(500), "S1"),
+        Frame("a", _at(1)),
+        Frame("b", _at(0), "S1"),
+    ]
     keys = group_sequences(frames, maxlag_s=20)
     assert keys[0] != keys[1]
     assert keys[2] == keys[3]  # far apart in time, but the dataset says one sequence
-    assert keys[4] not in (keys[2], keys[0], keys[1])  # an id-less frame never joins an explicit sequence
+    assert keys[4] not in (
+        keys[2],
+        keys[0],
+        keys[1],
+    )  # an id-less frame never joins an explicit sequence
     assert keys[5] != keys[2]  # the same id on another camera is another sequence
     assert group_sequences([], maxlag_s=20) == []
 
 
-# --- the command -----------------------------------------------------------------------------------------------
+# --- the command ----------------------------------------------------------------------------------
+
 
 def _run(*args: str) -> tuple[dict, str]:
     out, err = io.StringIO(), io.StringIO()
@@ -247,10 +306,23 @@ def _check_shape(summary: dict, strategies: list[str], actions: list[int]) -> No
 @pytest.fixture(scope="module")
 def missouri(tmp_path_factory):
     if not (SHARED_CAMTRAP / "missouri_tnc").is_dir():
-        pytest.skip(f"real camera-trap samples not found at {SHARED_CAMTRAP} (they live beside the checkout)")
+        pytest.skip(
+            f"real camera-trap samples not found at {SHARED_CAMTRAP} (they live beside the "
+            "checkout)"
+        )
     folder = tmp_path_factory.mktemp("missouri")
-    args = ["--dataset", str(SHARED_CAMTRAP / "missouri_tnc"), "--seeds", "2", "--budget", "40",
-            "--strategies", "random,adaptive", "--cache", str(folder / "embeddings.npz")]
+    args = [
+        "--dataset",
+        str(SHARED_CAMTRAP / "missouri_tnc"),
+        "--seeds",
+        "2",
+        "--budget",
+        "40",
+        "--strategies",
+        "random,adaptive",
+        "--cache",
+        str(folder / "embeddings.npz"),
+    ]
     return args, folder, _run(*args, "--out", str(folder / "first"))
 
 
@@ -263,12 +335,22 @@ def test_command_on_missouri_writes_curves_and_beats_chance(missouri):
     assert "1275 images, 20 classes, 100 sequences" in output
     written = folder / "first"
     plot = png_pixels((written / "learning_curves.png").read_bytes())
-    assert plot.shape[1] > 1.8 * plot.shape[0] and line_colours_drawn(plot) == 2  # 2 panels, 2 strategies
+    assert (
+        plot.shape[1] > 1.8 * plot.shape[0] and line_colours_drawn(plot) == 2
+    )  # 2 panels, 2 strategies
     curves = (written / "curves.csv").read_text().splitlines()
-    assert curves[0] == "strategy,seed,actions,images,accuracy,macro_f1" and len(curves) == 1 + 2 * 2 * 5
+    assert (
+        curves[0] == "strategy,seed,actions,images,accuracy,macro_f1"
+        and len(curves) == 1 + 2 * 2 * 5
+    )
     summary_csv = (written / "summary.csv").read_text().splitlines()
-    assert summary_csv[0].startswith("strategy,actions,seeds,images_mean,accuracy_mean") and len(summary_csv) == 11
-    assert summary["strategies"]["adaptive"]["vs_random"][0]["difference"] == 0.0  # the shared start set
+    assert (
+        summary_csv[0].startswith("strategy,actions,seeds,images_mean,accuracy_mean")
+        and len(summary_csv) == 11
+    )
+    assert (
+        summary["strategies"]["adaptive"]["vs_random"][0]["difference"] == 0.0
+    )  # the shared start set
 
 
 @pytest.mark.slow
@@ -282,10 +364,25 @@ def test_command_rerun_from_the_cache_repeats_the_result(missouri):
 @pytest.mark.slow
 @pytest.mark.shared_data
 def test_command_on_borneo_folders_skips_the_video(shared_camtrap, tmp_path):
-    summary, output = _run("--dataset", str(shared_camtrap / "camtrapR_borneo"), "--format", "classes",
-                           "--seeds", "2", "--seed-size", "4", "--batch-size", "4", "--budget", "12",
-                           "--out", str(tmp_path))
+    summary, output = _run(
+        "--dataset",
+        str(shared_camtrap / "camtrapR_borneo"),
+        "--format",
+        "classes",
+        "--seeds",
+        "2",
+        "--seed-size",
+        "4",
+        "--batch-size",
+        "4",
+        "--budget",
+        "12",
+        "--out",
+        str(tmp_path),
+    )
     _check_shape(summary, ["random", DEFAULT_STRATEGY], [4, 8, 12])  # the default comparison
     assert "1 video (not simulated)" in output
     plot = png_pixels((tmp_path / "learning_curves.png").read_bytes())
-    assert plot.shape[1] > 1.8 * plot.shape[0] and line_colours_drawn(plot) == 2  # 2 panels, 2 strategies
+    assert (
+        plot.shape[1] > 1.8 * plot.shape[0] and line_colours_drawn(plot) == 2
+    )  # 2 panels, 2 strategies

@@ -1,5 +1,7 @@
-"""Comparing two versions on a round's test split scores them exactly as the round did: the same items, the same
-classes, the same figures; a candidate that never ran on the pool is compared from what the round kept."""
+"""Comparing two versions on a round's test split scores them exactly as the round did: the same
+items, the same classes, the same figures; a candidate that never ran on the pool is compared from
+what the round kept."""
+
 import json
 
 import numpy as np
@@ -21,14 +23,21 @@ SHOWN = ("count", "accuracy", "macro_f1", "sequence_accuracy", "ece")
 
 @pytest.fixture
 def finished(org, settings):
-    settings.FAUNE = {**settings.FAUNE, "AUTO_PROMOTE": False}  # the candidate waits, as users saw it
-    labelled_pool(org, default_version_ensure(), {"fox": 90, "wild-boar": 90, "roe-deer": 60}, seed=3)
+    settings.FAUNE = {
+        **settings.FAUNE,
+        "AUTO_PROMOTE": False,
+    }  # the candidate waits, as users saw it
+    labelled_pool(
+        org, default_version_ensure(), {"fox": 90, "wild-boar": 90, "roe-deer": 60}, seed=3
+    )
     done = run_round()
     assert done.status == "done" and done.candidate.status == "candidate"
     return done
 
 
-def _store_predictions(version: ModelVersion, logits: dict[int, np.ndarray], taxa: list[int]) -> None:
+def _store_predictions(
+    version: ModelVersion, logits: dict[int, np.ndarray], taxa: list[int]
+) -> None:
     """What the pre-labelling job stores: float16 logits in the version's own class order."""
     order = list(version.classes.order_by("index").values_list("taxon_id", flat=True))
     rows = []
@@ -37,31 +46,47 @@ def _store_predictions(version: ModelVersion, logits: dict[int, np.ndarray], tax
         for column, taxon_id in enumerate(taxa):
             if taxon_id in order:
                 own[order.index(taxon_id)] = values[column]
-        rows.append(Prediction(image_id=image_id, version=version, category="animal", score=0.5,
-                               logits=to_f16_bytes(own)))
+        rows.append(
+            Prediction(
+                image_id=image_id,
+                version=version,
+                category="animal",
+                score=0.5,
+                logits=to_f16_bytes(own),
+            )
+        )
     Prediction.objects.bulk_create(rows)
 
 
 def test_the_candidate_against_production_gives_the_round_pages_figures(finished):
-    assert not Prediction.objects.filter(version=finished.candidate).exists()  # never ran on the pool
+    assert not Prediction.objects.filter(
+        version=finished.candidate
+    ).exists()  # never ran on the pool
     result = versions_compare(training_round=finished, a=finished.parent, b=finished.candidate)
     test = finished.metrics["candidate"]["test"]
     assert result["images"] == result["test_images"] == test["count"] > 0 and not result["left_out"]
     for side, role in (("a", "production"), ("b", "candidate")):
-        assert {k: result[side][k] for k in SHOWN} == {k: finished.metrics[role]["test"][k] for k in SHOWN}
-    assert result["difference"] == finished.metrics["comparison"]  # the same paired bootstrap, B − A
+        assert {k: result[side][k] for k in SHOWN} == {
+            k: finished.metrics[role]["test"][k] for k in SHOWN
+        }
+    assert (
+        result["difference"] == finished.metrics["comparison"]
+    )  # the same paired bootstrap, B − A
     per_class = {row["class"]: row for row in test["per_class"] if row["support"]}
-    assert {row["class"]: row["recall_b"] for row in result["per_class"]} == \
-        {name: row["recall"] for name, row in per_class.items()}
+    assert {row["class"]: row["recall_b"] for row in result["per_class"]} == {
+        name: row["recall"] for name, row in per_class.items()
+    }
 
 
 def test_rounds_frozen_before_classes_were_kept_are_scored_by_the_same_rule(finished):
-    """An older round: no classes in labels.json, no saved logits. The classes are worked out again from the
-    frozen labels, and the versions' stored predictions give the same figures."""
+    """An older round: no classes in labels.json, no saved logits. The classes are worked out again
+    from the frozen labels, and the versions' stored predictions give the same figures."""
     folder = round_dir(finished.pk)
     with np.load(folder / LOGITS_FILE) as saved:
-        kept = {role: dict(zip(saved["image_ids"].tolist(), saved[role], strict=True))
-                for role in ("candidate", "production")}
+        kept = {
+            role: dict(zip(saved["image_ids"].tolist(), saved[role], strict=True))
+            for role in ("candidate", "production")
+        }
     frozen = json.loads((folder / "labels.json").read_text())
     taxa = frozen.pop("classes")
     frozen.pop("y")
@@ -73,13 +98,20 @@ def test_rounds_frozen_before_classes_were_kept_are_scored_by_the_same_rule(fini
     result = versions_compare(training_round=finished, a=finished.parent, b=finished.candidate)
     assert result["images"] == finished.metrics["candidate"]["test"]["count"]
     for side, role in (("a", "production"), ("b", "candidate")):
-        assert result[side]["macro_f1"] == pytest.approx(finished.metrics[role]["test"]["macro_f1"], abs=1e-3)
+        assert result[side]["macro_f1"] == pytest.approx(
+            finished.metrics[role]["test"]["macro_f1"], abs=1e-3
+        )
         assert result[side]["source"] == "its stored predictions"
 
 
 def test_items_one_side_lacks_are_left_out_of_both_and_counted(finished):
-    other = ModelVersion.objects.create(name="older", version="1", backbone=finished.parent.backbone,
-                                        head_kind="trained_head", artifacts={})
+    other = ModelVersion.objects.create(
+        name="older",
+        version="1",
+        backbone=finished.parent.backbone,
+        head_kind="trained_head",
+        artifacts={},
+    )
     for index, row in enumerate(finished.candidate.classes.all()):
         other.classes.create(index=index, taxon=row.taxon)
     with np.load(round_dir(finished.pk) / LOGITS_FILE) as saved:
@@ -94,8 +126,13 @@ def test_items_one_side_lacks_are_left_out_of_both_and_counted(finished):
 
 
 def test_a_version_that_says_none_of_the_rounds_classes_is_refused(finished):
-    stranger = ModelVersion.objects.create(name="birds", version="1", backbone=finished.parent.backbone,
-                                           head_kind="trained_head", artifacts={})
+    stranger = ModelVersion.objects.create(
+        name="birds",
+        version="1",
+        backbone=finished.parent.backbone,
+        head_kind="trained_head",
+        artifacts={},
+    )
     from tests.factories import taxon
 
     stranger.classes.create(index=0, taxon=taxon("bird"))

@@ -1,7 +1,8 @@
-"""Full fine-tuning of a backbone with timm and augmentation: the optional job for a worker with a GPU (it also
-runs on a CPU, slowly, which is how the tests run it on a tiny model). Square crops of the labelled boxes, as in
-pre-labelling; random resized crops, flips and colour jitter; AdamW with a cosine schedule; the best epoch on
-validation macro-F1 is kept."""
+"""Full fine-tuning of a backbone with timm and augmentation: the optional job for a worker with a
+GPU (it also runs on a CPU, slowly, which is how the tests run it on a tiny model). Square crops of
+the labelled boxes, as in pre-labelling; random resized crops, flips and colour jitter; AdamW with a
+cosine schedule; the best epoch on validation macro-F1 is kept."""
+
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,15 +31,19 @@ class FinetuneConfig:
 
 
 class CropDataset(Dataset[tuple[torch.Tensor, int]]):
-    def __init__(self, items: list[CropRequest], labels: np.ndarray, spec: BackboneSpec, train: bool) -> None:
+    def __init__(
+        self, items: list[CropRequest], labels: np.ndarray, spec: BackboneSpec, train: bool
+    ) -> None:
         self.items, self.labels, self.spec, self.train = items, labels, spec, train
-        self.augment = transforms.Compose([
-            transforms.RandomResizedCrop(spec.input_size, scale=(0.6, 1.0), antialias=True),
-            transforms.RandomHorizontalFlip(),
-            transforms.ColorJitter(0.3, 0.3, 0.2),
-            transforms.ToTensor(),
-            transforms.Normalize(spec.mean, spec.std),
-        ])
+        self.augment = transforms.Compose(
+            [
+                transforms.RandomResizedCrop(spec.input_size, scale=(0.6, 1.0), antialias=True),
+                transforms.RandomHorizontalFlip(),
+                transforms.ColorJitter(0.3, 0.3, 0.2),
+                transforms.ToTensor(),
+                transforms.Normalize(spec.mean, spec.std),
+            ]
+        )
 
     def __len__(self) -> int:
         return len(self.items)
@@ -47,11 +52,14 @@ class CropDataset(Dataset[tuple[torch.Tensor, int]]):
         item = self.items[index]
         if not self.train:
             return load_crop(item, self.spec), int(self.labels[index])
-        # The same upright, square crop as evaluation and pre-labelling see; only the augmentation differs.
+        # The same upright, square crop as evaluation and pre-labelling see; only the augmentation
+        # differs.
         return self.augment(crop_image(item, self.spec)), int(self.labels[index])
 
 
-def _evaluate(model: nn.Module, loader: DataLoader[tuple[torch.Tensor, int]], device: str) -> tuple[float, np.ndarray]:
+def _evaluate(
+    model: nn.Module, loader: DataLoader[tuple[torch.Tensor, int]], device: str
+) -> tuple[float, np.ndarray]:
     model.eval()
     predictions, truth = [], []
     with torch.no_grad():
@@ -71,18 +79,30 @@ def finetune(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> tuple[dict[str, torch.Tensor], int]:
-    """Train every weight of `model` (whose head already has the right class count); return the best state
-    dict (on the CPU) and its epoch."""
+    """Train every weight of `model` (whose head already has the right class count); return the best
+    state dict (on the CPU) and its epoch."""
     torch.manual_seed(config.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = model.to(device)
-    loader = DataLoader(CropDataset(*train, spec, train=True), batch_size=config.batch_size, shuffle=True,
-                        num_workers=config.workers, generator=torch.Generator().manual_seed(config.seed))
-    val_loader = DataLoader(CropDataset(*validation, spec, train=False), batch_size=config.batch_size,
-                            num_workers=config.workers)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    loader = DataLoader(
+        CropDataset(*train, spec, train=True),
+        batch_size=config.batch_size,
+        shuffle=True,
+        num_workers=config.workers,
+        generator=torch.Generator().manual_seed(config.seed),
+    )
+    val_loader = DataLoader(
+        CropDataset(*validation, spec, train=False),
+        batch_size=config.batch_size,
+        num_workers=config.workers,
+    )
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     steps = max(1, config.epochs * math.ceil(len(train[1]) / config.batch_size))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps))
+    )
     best_score, best_epoch = -1.0, 0
     best_state: dict[str, torch.Tensor] | None = None
     for epoch in range(1, config.epochs + 1):
@@ -97,7 +117,13 @@ def finetune(
             schedule.step()
         score, _ = _evaluate(model, val_loader, device)
         if on_epoch:
-            on_epoch({"epoch": epoch, "loss": round(float(loss.detach()), 5), "val_macro_f1": round(score, 5)})
+            on_epoch(
+                {
+                    "epoch": epoch,
+                    "loss": round(float(loss.detach()), 5),
+                    "val_macro_f1": round(score, 5),
+                }
+            )
         if score > best_score:
             best_score, best_epoch = score, epoch
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}

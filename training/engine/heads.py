@@ -1,5 +1,7 @@
-"""Heads on frozen embeddings: a linear layer or a small MLP, class-weighted for the long tail, stopped early on
-validation macro-F1, then calibrated with one temperature fitted on validation. Deterministic for a seed."""
+"""Heads on frozen embeddings: a linear layer or a small MLP, class-weighted for the long tail,
+stopped early on validation macro-F1, then calibrated with one temperature fitted on validation.
+Deterministic for a seed."""
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, cast
@@ -14,7 +16,8 @@ from training.engine.metrics import macro_f1
 
 @dataclass(frozen=True)
 class HeadConfig:
-    kind: str = "linear"  # "linear", "mlp", or "auto": linear or prototype, chosen by cross-validation (few_labels)
+    # "linear", "mlp", or "auto": linear or prototype, chosen by cross-validation (few_labels)
+    kind: str = "linear"
     hidden: int = 512
     epochs: int = 60
     batch_size: int = 1024
@@ -23,7 +26,9 @@ class HeadConfig:
     patience: int = 6
     seed: int = 0
     class_weighting: str = "inverse_sqrt"  # "none", "inverse_sqrt" or "inverse"
-    calibrate: bool = True  # fit a temperature on validation (simulations with no validation to spare skip it)
+    calibrate: bool = (
+        True  # fit a temperature on validation (simulations with no validation to spare skip it)
+    )
 
 
 @dataclass
@@ -36,7 +41,9 @@ class TrainedHead:
     temperature: float
     best_epoch: int
     history: list[dict[str, Any]] = field(default_factory=list)
-    learner: str = ""  # "linear", "mlp" or "prototype" (a prototype head is stored as the linear head it is)
+    learner: str = (
+        ""  # "linear", "mlp" or "prototype" (a prototype head is stored as the linear head it is)
+    )
 
 
 class TrainingCancelled(Exception):
@@ -44,8 +51,8 @@ class TrainingCancelled(Exception):
 
 
 class Hooks(TypedDict, total=False):
-    """What a caller may hook into training: a report after each epoch, and a question asked before each
-    batch (True stops the training with TrainingCancelled)."""
+    """What a caller may hook into training: a report after each epoch, and a question asked before
+    each batch (True stops the training with TrainingCancelled)."""
 
     on_epoch: Callable[[dict[str, Any]], None] | None
     should_stop: Callable[[], bool] | None
@@ -65,11 +72,12 @@ def class_weights(labels: np.ndarray, num_classes: int, scheme: str) -> torch.Te
 def _logits(model: nn.Module, features: torch.Tensor, batch: int = 8192) -> torch.Tensor:
     model.eval()
     with torch.no_grad():
-        return torch.cat([model(features[i:i + batch]) for i in range(0, len(features), batch)])
+        return torch.cat([model(features[i : i + batch]) for i in range(0, len(features), batch)])
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature minimising validation negative log-likelihood (one scalar, so it cannot overfit much)."""
+    """The temperature minimising validation negative log-likelihood (one scalar, so it cannot
+    overfit much)."""
     if len(labels) == 0:
         return 1.0
     values, targets = torch.tensor(logits, dtype=torch.float32), torch.tensor(labels)
@@ -90,8 +98,9 @@ MIN_STEPS_PER_EPOCH = 16
 
 
 def _batch_size(count: int, largest: int) -> int:
-    """Small enough for a few dozen labels to take several optimiser steps an epoch (one full batch an epoch
-    leaves a head on few labels barely trained when early stopping ends it), never past `largest`."""
+    """Small enough for a few dozen labels to take several optimiser steps an epoch (one full batch
+    an epoch leaves a head on few labels barely trained when early stopping ends it), never past
+    `largest`."""
     return int(np.clip(count // MIN_STEPS_PER_EPOCH, 32, largest))
 
 
@@ -105,12 +114,19 @@ def train_head(
 ) -> TrainedHead:
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    features, labels = torch.tensor(train[0], dtype=torch.float32), torch.tensor(train[1], dtype=torch.long)
+    features, labels = (
+        torch.tensor(train[0], dtype=torch.float32),
+        torch.tensor(train[1], dtype=torch.long),
+    )
     val_features = torch.tensor(validation[0], dtype=torch.float32)
     model = build_head(config.kind, features.shape[1], num_classes, config.hidden)
     cast(Standardise, model[0]).fit(features)  # build_head puts the standardisation first
-    loss_fn = nn.CrossEntropyLoss(weight=class_weights(train[1], num_classes, config.class_weighting))
-    optimiser = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    loss_fn = nn.CrossEntropyLoss(
+        weight=class_weights(train[1], num_classes, config.class_weighting)
+    )
+    optimiser = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     best = (-1.0, 0, {k: v.clone() for k, v in model.state_dict().items()})
     history, stale = [], 0
     batch_size = _batch_size(len(features), config.batch_size)
@@ -125,7 +141,13 @@ def train_head(
             optimiser.step()
         val_logits = _logits(model, val_features).numpy()
         score = macro_f1(validation[1], val_logits.argmax(1)) if len(validation[1]) else 0.0
-        history.append({"epoch": epoch, "loss": round(float(loss.detach()), 5), "val_macro_f1": round(score, 5)})
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": round(float(loss.detach()), 5),
+                "val_macro_f1": round(score, 5),
+            }
+        )
         if on_epoch:
             on_epoch(history[-1])
         if score > best[0] + 1e-4:
@@ -135,10 +157,22 @@ def train_head(
             if stale >= config.patience:
                 break
     model.load_state_dict(best[2])
-    temperature = fit_temperature(_logits(model, val_features).numpy(), validation[1]) if config.calibrate else 1.0
-    return TrainedHead(config.kind, features.shape[1], num_classes, config.hidden,
-                       {k: v.numpy() for k, v in model.state_dict().items()}, temperature, best[1], history,
-                       learner=config.kind)
+    temperature = (
+        fit_temperature(_logits(model, val_features).numpy(), validation[1])
+        if config.calibrate
+        else 1.0
+    )
+    return TrainedHead(
+        config.kind,
+        features.shape[1],
+        num_classes,
+        config.hidden,
+        {k: v.numpy() for k, v in model.state_dict().items()},
+        temperature,
+        best[1],
+        history,
+        learner=config.kind,
+    )
 
 
 def head_module(head: TrainedHead) -> nn.Module:

@@ -1,4 +1,5 @@
 """Evaluation plots as PNG bytes (matplotlib without a display)."""
+
 import io
 from typing import Any, cast
 
@@ -40,26 +41,38 @@ def confusion_png(matrix: list[list[int]], class_names: list[str]) -> bytes:
 def reliability_png(bins: list[dict[str, Any]], ece: float) -> bytes:
     figure, axes = plt.subplots(figsize=(4.5, 4.5))
     axes.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
-    axes.bar([(b["low"] + b["high"]) / 2 for b in bins], [b["accuracy"] for b in bins],
-             width=[b["high"] - b["low"] for b in bins], edgecolor="black", color="#7fb58a")
+    axes.bar(
+        [(b["low"] + b["high"]) / 2 for b in bins],
+        [b["accuracy"] for b in bins],
+        width=[b["high"] - b["low"] for b in bins],
+        edgecolor="black",
+        color="#7fb58a",
+    )
     axes.set_xlabel("confidence")
     axes.set_ylabel("accuracy")
     axes.set_title(f"reliability (ECE {ece:.3f})")
     return _png(figure)
 
 
-# Where a threshold's label may go, in points from its marker, tried in this order until it overlaps nothing.
-LABEL_OFFSETS = [(dx * r, dy * r) for r in (1, 2, 3, 4, 6) for dx, dy in
-                 ((5, 4), (5, -10), (-26, 4), (-26, -10), (0, 12), (0, -18), (12, -3), (-34, -3))]
+# Where a threshold's label may go, in points from its marker, tried in this order until it overlaps
+# nothing.
+LABEL_OFFSETS = [
+    (dx * r, dy * r)
+    for r in (1, 2, 3, 4, 6)
+    for dx, dy in ((5, 4), (5, -10), (-26, 4), (-26, -10), (0, 12), (0, -18), (12, -3), (-34, -3))
+]
 
 
 def _threshold_labels(kept: list[dict[str, Any]]) -> list[tuple[str, tuple[float, float]]]:
-    """One label per drawn point: thresholds that keep the same images share a point, and so one label."""
+    """One label per drawn point: thresholds that keep the same images share a point, and so one
+    label."""
     points: dict[tuple[float, float], list[float]] = {}
     for row in kept:
         points.setdefault((row["coverage"], row["accuracy"]), []).append(row["threshold"])
-    return [(f"{min(ts):.2f}–{max(ts):.2f}" if len(ts) > 1 else f"{ts[0]:.2f}", point)
-            for point, ts in points.items()]
+    return [
+        (f"{min(ts):.2f}–{max(ts):.2f}" if len(ts) > 1 else f"{ts[0]:.2f}", point)
+        for point, ts in points.items()
+    ]
 
 
 def _place(text: Annotation, placed: list[Bbox], renderer: RendererBase) -> None:
@@ -73,8 +86,8 @@ def _place(text: Annotation, placed: list[Bbox], renderer: RendererBase) -> None
 
 
 def coverage_figure(rows: list[dict[str, Any]]) -> Figure:
-    """The coverage/accuracy curve with each threshold labelled where no label hides another (tests read the
-    labels' boxes off the returned figure)."""
+    """The coverage/accuracy curve with each threshold labelled where no label hides another (tests
+    read the labels' boxes off the returned figure)."""
     figure, axes = plt.subplots(figsize=(4.5, 4.5))
     kept = [r for r in rows if r["accuracy"] is not None]
     axes.plot([r["coverage"] for r in kept], [r["accuracy"] for r in kept], marker="o")
@@ -85,7 +98,9 @@ def coverage_figure(rows: list[dict[str, Any]]) -> Figure:
     renderer = cast(FigureCanvasAgg, figure.canvas).get_renderer()  # the Agg backend, chosen above
     placed: list[Bbox] = []
     for label, point in _threshold_labels(kept):
-        text = axes.annotate(label, point, xytext=LABEL_OFFSETS[0], textcoords="offset points", fontsize=7)
+        text = axes.annotate(
+            label, point, xytext=LABEL_OFFSETS[0], textcoords="offset points", fontsize=7
+        )
         _place(text, placed, renderer)
     return figure
 
@@ -94,9 +109,12 @@ def coverage_png(rows: list[dict[str, Any]]) -> bytes:
     return _png(coverage_figure(rows))
 
 
-def learning_curves_png(rows: list[dict[str, Any]], *, target_f1: float, unit: str = "sequence") -> bytes:
-    """Accuracy and macro-F1 against expert actions: per strategy the mean over seeds, shaded one standard
-    deviation either side; the macro-F1 target dashed. `rows`: strategy, actions and the mean/std of each metric."""
+def learning_curves_png(
+    rows: list[dict[str, Any]], *, target_f1: float, unit: str = "sequence"
+) -> bytes:
+    """Accuracy and macro-F1 against expert actions: per strategy the mean over seeds, shaded one
+    standard deviation either side; the macro-F1 target dashed. `rows`: strategy, actions and the
+    mean/std of each metric."""
     figure, panels = plt.subplots(1, 2, figsize=(11, 4.5), sharex=True)
     for strategy in dict.fromkeys(row["strategy"] for row in rows):
         curve = [row for row in rows if row["strategy"] == strategy]
@@ -104,11 +122,17 @@ def learning_curves_png(rows: list[dict[str, Any]], *, target_f1: float, unit: s
         for axes, metric in zip(panels, ("accuracy", "macro_f1"), strict=True):
             mean = np.array([row[f"{metric}_mean"] for row in curve])
             spread = np.array([row[f"{metric}_std"] for row in curve])
-            line, = axes.plot(actions, mean, label=strategy, linewidth=1.5)
-            axes.fill_between(actions, mean - spread, mean + spread, color=line.get_color(), alpha=0.15)
-    panels[1].axhline(target_f1, color="grey", linestyle="--", linewidth=1, label="90% of full pool")
+            (line,) = axes.plot(actions, mean, label=strategy, linewidth=1.5)
+            axes.fill_between(
+                actions, mean - spread, mean + spread, color=line.get_color(), alpha=0.15
+            )
+    panels[1].axhline(
+        target_f1, color="grey", linestyle="--", linewidth=1, label="90% of full pool"
+    )
     for axes, title in zip(panels, ("accuracy", "macro-F1"), strict=True):
-        axes.set_xlabel("labelled sequences (expert actions)" if unit == "sequence" else "labelled images")
+        axes.set_xlabel(
+            "labelled sequences (expert actions)" if unit == "sequence" else "labelled images"
+        )
         axes.set_ylabel(title)
         axes.grid(alpha=0.3)
     panels[1].legend(fontsize=8)

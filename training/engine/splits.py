@@ -1,6 +1,7 @@
-"""Honest splits: by sequence (burst frames never sit on both sides) and, for out-of-sample figures, by whole
-deployment. Membership is a hash of the id, so a sequence's side never moves as the pool grows and versions
-trained months apart are scored on the same test sequences."""
+"""Honest splits: by sequence (burst frames never sit on both sides) and, for out-of-sample figures,
+by whole deployment. Membership is a hash of the id, so a sequence's side never moves as the pool
+grows and versions trained months apart are scored on the same test sequences."""
+
 import hashlib
 from dataclasses import dataclass
 
@@ -12,7 +13,9 @@ class SplitRule:
     test_fraction: float = 0.15
     validation_fraction: float = 0.15
     holdout_deployment_fraction: float = 0.1  # whole cameras kept out for an out-of-sample figure
-    salt: str = "faune-split-v1"  # changing it reshuffles every split: only for a deliberate new benchmark
+    salt: str = (
+        "faune-split-v1"  # changing it reshuffles every split: only for a deliberate new benchmark
+    )
 
 
 def stable_fraction(key: str, salt: str) -> float:
@@ -21,9 +24,14 @@ def stable_fraction(key: str, salt: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def assign_split(sequence_key: str, deployment_key: str | None, rule: SplitRule = SplitRule()) -> str:  # noqa: B008
-    if deployment_key is not None and stable_fraction(f"deployment:{deployment_key}", rule.salt) < \
-            rule.holdout_deployment_fraction:
+def assign_split(
+    sequence_key: str, deployment_key: str | None, rule: SplitRule = SplitRule()
+) -> str:  # noqa: B008
+    if (
+        deployment_key is not None
+        and stable_fraction(f"deployment:{deployment_key}", rule.salt)
+        < rule.holdout_deployment_fraction
+    ):
         return HOLDOUT
     position = stable_fraction(f"sequence:{sequence_key}", rule.salt)
     if position < rule.test_fraction:
@@ -34,6 +42,7 @@ def assign_split(sequence_key: str, deployment_key: str | None, rule: SplitRule 
 
 
 def split_of(sequence_id: int, deployment_id: int | None, rule: SplitRule = SplitRule()) -> str:  # noqa: B008
-    """The side of a stored sequence, keyed by its database ids (no camera: None or a negative id)."""
+    """The side of a stored sequence, keyed by its database ids (no camera: None or a negative
+    id)."""
     has_camera = deployment_id is not None and deployment_id >= 0
     return assign_split(str(sequence_id), str(deployment_id) if has_camera else None, rule)

@@ -6,38 +6,90 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('inference', '0002_modelversion_lineage'),
+        ("inference", "0002_modelversion_lineage"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='TrainingRound',
+            name="TrainingRound",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'queued'), ('running', 'running'), ('done', 'done'), ('failed', 'failed'), ('cancelled', 'cancelled')], default='queued', max_length=10)),
-                ('active', models.BooleanField(default=True, null=True)),
-                ('params', models.JSONField(blank=True, default=dict)),
-                ('seed', models.IntegerField(default=0)),
-                ('snapshot_at', models.DateTimeField(blank=True, null=True)),
-                ('snapshot', models.JSONField(blank=True, default=dict, help_text='Label ids used (as a hash and a file), counts.')),
-                ('metrics', models.JSONField(blank=True, default=dict)),
-                ('progress', models.FloatField(default=0.0)),
-                ('log', models.TextField(blank=True)),
-                ('cancel_requested', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('candidate', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rounds', to='inference.modelversion')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='inference.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("running", "running"),
+                            ("done", "done"),
+                            ("failed", "failed"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("active", models.BooleanField(default=True, null=True)),
+                ("params", models.JSONField(blank=True, default=dict)),
+                ("seed", models.IntegerField(default=0)),
+                ("snapshot_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "snapshot",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="Label ids used (as a hash and a file), counts.",
+                    ),
+                ),
+                ("metrics", models.JSONField(blank=True, default=dict)),
+                ("progress", models.FloatField(default=0.0)),
+                ("log", models.TextField(blank=True)),
+                ("cancel_requested", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "candidate",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="rounds",
+                        to="inference.modelversion",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="inference.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
-                'constraints': [models.UniqueConstraint(fields=('active',), name='one_active_round')],
+                "ordering": ["-created_at", "-pk"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("active",), name="one_active_round")
+                ],
             },
         ),
     ]

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('training', '0002_release'),
+        ("training", "0002_release"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='traininground',
-            name='updated_at',
-            field=models.DateTimeField(auto_now=True, help_text='Heartbeat: every log line updates it.'),
+            model_name="traininground",
+            name="updated_at",
+            field=models.DateTimeField(
+                auto_now=True, help_text="Heartbeat: every log line updates it."
+            ),
         ),
     ]

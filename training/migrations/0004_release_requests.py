@@ -6,33 +6,92 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inference', '0006_jobs_reuse_and_status_log'),
-        ('training', '0003_round_heartbeat'),
+        ("inference", "0006_jobs_reuse_and_status_log"),
+        ("training", "0003_round_heartbeat"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReleaseRequest',
+            name="ReleaseRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'queued'), ('running', 'running'), ('done', 'done'), ('failed', 'failed'), ('cancelled', 'cancelled')], default='queued', max_length=10)),
-                ('error', models.TextField(blank=True)),
-                ('token', models.CharField(blank=True, help_text='Only the task carrying it may work the job.', max_length=32)),
-                ('heartbeat_at', models.DateTimeField(blank=True, help_text='Last sign of life of the worker.', null=True)),
-                ('resumes', models.PositiveSmallIntegerField(default=0, help_text='Times the job was queued again after its worker stopped.')),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('semver', models.CharField(max_length=20)),
-                ('progress', models.FloatField(default=0.0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('release', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='training.release')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='release_requests', to='inference.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "queued"),
+                            ("running", "running"),
+                            ("done", "done"),
+                            ("failed", "failed"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                (
+                    "token",
+                    models.CharField(
+                        blank=True,
+                        help_text="Only the task carrying it may work the job.",
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "heartbeat_at",
+                    models.DateTimeField(
+                        blank=True, help_text="Last sign of life of the worker.", null=True
+                    ),
+                ),
+                (
+                    "resumes",
+                    models.PositiveSmallIntegerField(
+                        default=0,
+                        help_text="Times the job was queued again after its worker stopped.",
+                    ),
+                ),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("semver", models.CharField(max_length=20)),
+                ("progress", models.FloatField(default=0.0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "release",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="training.release",
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="release_requests",
+                        to="inference.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
     ]

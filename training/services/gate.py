@@ -1,10 +1,12 @@
-"""The promotion gate: a candidate replaces production on its own only when the evidence says it is no worse.
+"""The promotion gate: a candidate replaces production on its own only when the evidence says it is
+no worse.
 
 Both versions were scored on the same test images (see `round_data.evaluate_round`). The gate asks:
 - can the candidate still say everything production says that the pool holds labels of?
 - is the macro-F1 difference, with its paired bootstrap interval over test sequences, above -margin?
-- does any class with enough test support lose more recall than allowed? (Classes under the support minimum are
-  listed as not judged rather than passed in silence.)"""
+- does any class with enough test support lose more recall than allowed? (Classes under the support
+  minimum are listed as not judged rather than passed in silence.)"""
+
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -21,8 +23,13 @@ class GateDecision:
 
 
 def _lost(metrics: dict) -> list[str]:
-    return [f"cannot say {row['name']}, which production says and the pool holds {row['labels']} label(s) of"
-            for row in metrics.get("lost_classes", [])]
+    return [
+        (
+            f"cannot say {row['name']}, which production says and the pool holds {row['labels']} "
+            "label(s) of"
+        )
+        for row in metrics.get("lost_classes", [])
+    ]
 
 
 def _difference(metrics: dict) -> list[str]:
@@ -31,13 +38,18 @@ def _difference(metrics: dict) -> list[str]:
         return ["the test split holds no image to compare the two versions on"]
     if comparison["low"] >= -margin:
         return []
-    return [f"macro-F1 difference {comparison['difference']:+.4f}, {comparison['level']:.0%} interval "
-            f"[{comparison['low']:+.4f}, {comparison['high']:+.4f}] over {comparison['sequences']} test sequences: "
-            f"it may be a drop larger than {margin}"]
+    return [
+        f"macro-F1 difference {comparison['difference']:+.4f}, {comparison['level']:.0%} interval "
+        f"[{comparison['low']:+.4f}, {comparison['high']:+.4f}] over {comparison['sequences']} "
+        f"test sequences: it may be a drop larger than {margin}"
+    ]
 
 
 def _recalls(candidate: dict, production: dict) -> tuple[list[str], list[str]]:
-    max_drop, min_support = settings.FAUNE["GATE_MAX_RECALL_DROP"], settings.FAUNE["GATE_MIN_SUPPORT"]
+    max_drop, min_support = (
+        settings.FAUNE["GATE_MAX_RECALL_DROP"],
+        settings.FAUNE["GATE_MIN_SUPPORT"],
+    )
     before = {row["class"]: row for row in production["per_class"]}
     reasons, not_judged = [], []
     for row in candidate["per_class"]:
@@ -47,7 +59,9 @@ def _recalls(candidate: dict, production: dict) -> tuple[list[str], list[str]]:
         if row["support"] < min_support:
             not_judged.append(f"{row['class']} ({row['support']} test images)")
         elif old["recall"] - row["recall"] > max_drop:
-            reasons.append(f"{row['class']}: recall drops from {old['recall']:.3f} to {row['recall']:.3f}")
+            reasons.append(
+                f"{row['class']}: recall drops from {old['recall']:.3f} to {row['recall']:.3f}"
+            )
     return reasons, not_judged
 
 

@@ -1,6 +1,7 @@
-"""A release as one zip archive, written while it is sent: weights can weigh gigabytes, so nothing is staged on
-disk and memory holds one block at a time. The archive holds exactly the release's listed files and SHA256SUMS,
-under a folder named after the release."""
+"""A release as one zip archive, written while it is sent: weights can weigh gigabytes, so nothing
+is staged on disk and memory holds one block at a time. The archive holds exactly the release's
+listed files and SHA256SUMS, under a folder named after the release."""
+
 import io
 import zipfile
 from collections.abc import Iterator
@@ -13,8 +14,8 @@ COMPRESSED = (".md", ".json", ".txt", "SHA256SUMS")  # text compresses; weights 
 
 
 class _Pending(io.RawIOBase):
-    """A write-only, unseekable sink whose bytes are handed on as they come (zipfile then writes data
-    descriptors after each member instead of seeking back)."""
+    """A write-only, unseekable sink whose bytes are handed on as they come (zipfile then writes
+    data descriptors after each member instead of seeking back)."""
 
     def __init__(self) -> None:
         self.blocks: list[bytes] = []
@@ -42,8 +43,12 @@ def release_archive(release: Release, *, folder: Path) -> Iterator[bytes]:
         for name in [*release.files, "SHA256SUMS"]:
             path = folder / name
             info = zipfile.ZipInfo(f"{top}/{name}", date_time=stamp)
-            info.compress_type = zipfile.ZIP_DEFLATED if name.endswith(COMPRESSED) else zipfile.ZIP_STORED
-            info.file_size = path.stat().st_size  # lets zipfile choose 64-bit sizes for members past 2 GiB
+            info.compress_type = (
+                zipfile.ZIP_DEFLATED if name.endswith(COMPRESSED) else zipfile.ZIP_STORED
+            )
+            info.file_size = (
+                path.stat().st_size
+            )  # lets zipfile choose 64-bit sizes for members past 2 GiB
             with path.open("rb") as source, archive.open(info, "w") as target:
                 while block := source.read(BLOCK):
                     target.write(block)

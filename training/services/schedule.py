@@ -1,4 +1,6 @@
-"""Periodic rounds: a django-q2 Schedule checks at a set cadence whether enough new expert labels came in."""
+"""Periodic rounds: a django-q2 Schedule checks at a set cadence whether enough new expert labels
+came in."""
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -15,15 +17,25 @@ def training_schedule_ensure() -> None:
 
     Schedule.objects.update_or_create(
         name=SCHEDULE_NAME,
-        defaults={"func": "training.tasks.training_round_if_due", "schedule_type": Schedule.MINUTES,
-                  "minutes": settings.FAUNE["ROUND_CADENCE_MINUTES"], "repeats": -1,
-                  "next_run": timezone.now() + timezone.timedelta(minutes=settings.FAUNE["ROUND_CADENCE_MINUTES"])})
+        defaults={
+            "func": "training.tasks.training_round_if_due",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": settings.FAUNE["ROUND_CADENCE_MINUTES"],
+            "repeats": -1,
+            "next_run": timezone.now()
+            + timezone.timedelta(minutes=settings.FAUNE["ROUND_CADENCE_MINUTES"]),
+        },
+    )
 
 
 def new_expert_labels() -> int:
     last = TrainingRound.objects.filter(status=RoundStatus.DONE).order_by("-snapshot_at").first()
     labels = Annotation.objects.filter(source=LabelSource.EXPERT)
-    return labels.filter(created_at__gt=last.snapshot_at).count() if last and last.snapshot_at else labels.count()
+    return (
+        labels.filter(created_at__gt=last.snapshot_at).count()
+        if last and last.snapshot_at
+        else labels.count()
+    )
 
 
 def training_round_if_due() -> TrainingRound | None:

@@ -1,6 +1,8 @@
-"""Reading a labelled dataset for the active-learning simulation, the way an import reads it: the layout, the
-class of each image (the largest box's, as the pipeline crops it) and the sequences, grouped as the platform
-groups them. The simulation engine itself receives the items and never reads a folder."""
+"""Reading a labelled dataset for the active-learning simulation, the way an import reads it: the
+layout, the class of each image (the largest box's, as the pipeline crops it) and the sequences,
+grouped as the platform groups them. The simulation engine itself receives the items and never reads
+a folder."""
+
 import datetime as dt
 from collections import Counter
 from pathlib import Path
@@ -8,7 +10,13 @@ from pathlib import Path
 from PIL import Image
 
 from annotation.ingest.exif import read_exif
-from annotation.ingest.layouts import ImportPlan, PlannedFile, PlannedLabel, find_coco_index, plan_import
+from annotation.ingest.layouts import (
+    ImportPlan,
+    PlannedFile,
+    PlannedLabel,
+    find_coco_index,
+    plan_import,
+)
 from annotation.ingest.media import MEDIA_EXTENSIONS, VIDEO_EXTENSIONS
 from annotation.ingest.sequences import Frame, group_sequences
 from training.engine.simulation import Item
@@ -25,12 +33,14 @@ def _skip_reason(planned: PlannedFile) -> str:
 
 
 def _main_label(labels: list[PlannedLabel]) -> PlannedLabel:
-    """The label of the largest box: the animal the pipeline would crop. Without boxes, the first label."""
+    """The label of the largest box: the animal the pipeline would crop. Without boxes, the first
+    label."""
     return max(labels, key=lambda label: label.box.area if label.box else -1.0)
 
 
 def _exif_time(planned: PlannedFile, earliest_year: int) -> dt.datetime | None:
-    """The camera's date, read as an import reads it: only a `classes` folder needs it (an index gives its own)."""
+    """The camera's date, read as an import reads it: only a `classes` folder needs it (an index
+    gives its own)."""
     try:
         with Image.open(planned.path) as image:
             return read_exif(image, earliest_year=earliest_year, now=dt.datetime.now()).taken_at  # noqa: DTZ005
@@ -38,8 +48,11 @@ def _exif_time(planned: PlannedFile, earliest_year: int) -> dt.datetime | None:
         return None
 
 
-def plan_items(plan: ImportPlan, *, maxlag_s: float, earliest_year: int) -> tuple[list[Item], Counter[str]]:
-    """The plan's labelled images, grouped into sequences as the platform groups them; and what was skipped, why."""
+def plan_items(
+    plan: ImportPlan, *, maxlag_s: float, earliest_year: int
+) -> tuple[list[Item], Counter[str]]:
+    """The plan's labelled images, grouped into sequences as the platform groups them; and what was
+    skipped, why."""
     kept, skipped = [], Counter()
     for planned in plan.files:
         reason = _skip_reason(planned)
@@ -47,8 +60,14 @@ def plan_items(plan: ImportPlan, *, maxlag_s: float, earliest_year: int) -> tupl
             skipped[reason] += 1
         else:
             kept.append(planned)
-    frames = [Frame(p.deployment, p.taken_at or (None if p.sequence_id else _exif_time(p, earliest_year)),
-                    p.sequence_id) for p in kept]
+    frames = [
+        Frame(
+            p.deployment,
+            p.taken_at or (None if p.sequence_id else _exif_time(p, earliest_year)),
+            p.sequence_id,
+        )
+        for p in kept
+    ]
     keys = group_sequences(frames, maxlag_s=maxlag_s)
     items = []
     for planned, key in zip(kept, keys, strict=True):
@@ -57,8 +76,9 @@ def plan_items(plan: ImportPlan, *, maxlag_s: float, earliest_year: int) -> tupl
     return items, skipped
 
 
-def dataset_items(root: Path, *, fmt: str | None, maxlag_s: float,
-                  earliest_year: int) -> tuple[str, list[Item], Counter[str]]:
+def dataset_items(
+    root: Path, *, fmt: str | None, maxlag_s: float, earliest_year: int
+) -> tuple[str, list[Item], Counter[str]]:
     """(format used, items, skipped reasons) of a COCO Camera Traps folder or a folder per class."""
     fmt = fmt or ("coco" if find_coco_index(root) else "classes")
     plan = plan_import(root, fmt, deployment=None, known_names=set(), normalise=str)

@@ -1,6 +1,7 @@
-"""Prepare a data dir for use: folders, database schema and seeds, a coordinator account. (The secret key is
-written by manage.py before settings load, see faune_platform/settings/secret.py.)
+"""Prepare a data dir for use: folders, database schema and seeds, a coordinator account. (The
+secret key is written by manage.py before settings load, see faune_platform/settings/secret.py.)
 Safe to run again: it changes nothing that is already in place and then says so in one line."""
+
 import os
 import secrets
 from pathlib import Path
@@ -49,5 +50,7 @@ class Command(BaseCommand):
         password_file = Path(settings.DATA_DIR) / "coordinator-password.txt"
         password_file.write_text(password + "\n")
         password_file.chmod(0o600)
-        return (f"Created coordinator {username!r} with password {password} "
-                f"(also saved in {password_file}; change it after logging in).")
+        return (
+            f"Created coordinator {username!r} with password {password} "
+            f"(also saved in {password_file}; change it after logging in)."
+        )

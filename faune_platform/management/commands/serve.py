@@ -1,7 +1,8 @@
 """Run the web server and a django-q2 worker together; Ctrl-C stops both.
 
-Either process dying stops the other, so a half-running platform (pages up, jobs never processed) cannot
-go unnoticed."""
+Either process dying stops the other, so a half-running platform (pages up, jobs never processed)
+cannot go unnoticed."""
+
 import os
 import signal
 import subprocess
@@ -14,7 +15,9 @@ from faune_platform.blas import kernels_report
 
 
 class Command(BaseCommand):
-    help = "Start the web server (waitress) and the background worker (qcluster); Ctrl-C stops both."
+    help = (
+        "Start the web server (waitress) and the background worker (qcluster); Ctrl-C stops both."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("FAUNE_HOST", "127.0.0.1"))
@@ -22,16 +25,27 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=8)
 
     def handle(self, *args: object, **options: object) -> None:
-        web = [sys.executable, "-m", "waitress", f"--host={options['host']}", f"--port={options['port']}",
-               f"--threads={options['threads']}", "--max-request-body-size=4294967296",
-               "faune_platform.wsgi:application"]
+        web = [
+            sys.executable,
+            "-m",
+            "waitress",
+            f"--host={options['host']}",
+            f"--port={options['port']}",
+            f"--threads={options['threads']}",
+            "--max-request-body-size=4294967296",
+            "faune_platform.wsgi:application",
+        ]
         worker = [sys.executable, "manage.py", "qcluster"]
-        # Children get their own session so a terminal's Ctrl-C reaches only this process, which then stops
-        # them in order; otherwise each would print its own KeyboardInterrupt traceback.
+        # Children get their own session so a terminal's Ctrl-C reaches only this process, which
+        # then stops them in order; otherwise each would print its own KeyboardInterrupt traceback.
         processes = [subprocess.Popen(command, start_new_session=True) for command in (web, worker)]  # noqa: S603
         signal.signal(signal.SIGTERM, _raise_interrupt)
-        self.stdout.write(kernels_report())  # slow similarity search on some CPUs starts here: see blas.py
-        self.stdout.write(f"Faune is running at http://{options['host']}:{options['port']}/ (Ctrl-C stops it)")
+        self.stdout.write(
+            kernels_report()
+        )  # slow similarity search on some CPUs starts here: see blas.py
+        self.stdout.write(
+            f"Faune is running at http://{options['host']}:{options['port']}/ (Ctrl-C stops it)"
+        )
         try:
             while all(process.poll() is None for process in processes):
                 time.sleep(0.5)

@@ -1,12 +1,14 @@
-"""Camtrap DP 1.0.2 (https://camtrap-dp.tdwg.org): deployments, media and observations tables and the package
-descriptor, as rows from plain records.
+"""Camtrap DP 1.0.2 (https://camtrap-dp.tdwg.org): deployments, media and observations tables and
+the package descriptor, as rows from plain records.
 
-Observations: one event-level observation per taxon seen in a sequence of several frames (what ecologists
-count), one media-level observation for a frame alone in its sequence, and a media-level observation for every
-frame whose label has a box (boxes only exist per frame). A label is a human classification; without one, the
-production model's verdict is a machine classification (`unknown` when it is under the organisation's
-threshold); with neither, the media are `unclassified`. Nothing is invented: a field the pool does not hold
-stays empty, and `missing_metadata` names the required ones so the export can say so."""
+Observations: one event-level observation per taxon seen in a sequence of several frames (what
+ecologists count), one media-level observation for a frame alone in its sequence, and a media-level
+observation for every frame whose label has a box (boxes only exist per frame). A label is a human
+classification; without one, the production model's verdict is a machine classification (`unknown`
+when it is under the organisation's threshold); with neither, the media are `unclassified`. Nothing
+is invented: a field the pool does not hold stays empty, and `missing_metadata` names the required
+ones so the export can say so."""
+
 import datetime as dt
 import math
 import re
@@ -23,24 +25,82 @@ PROFILE_URL = f"{BASE_URL}/camtrap-dp-profile.json"
 TABLES = ("deployments", "media", "observations")
 
 DEPLOYMENT_COLUMNS = [
-    "deploymentID", "locationID", "locationName", "latitude", "longitude", "coordinateUncertainty",
-    "deploymentStart", "deploymentEnd", "setupBy", "cameraID", "cameraModel", "cameraDelay", "cameraHeight",
-    "cameraDepth", "cameraTilt", "cameraHeading", "detectionDistance", "timestampIssues", "baitUse", "featureType",
-    "habitat", "deploymentGroups", "deploymentTags", "deploymentComments",
+    "deploymentID",
+    "locationID",
+    "locationName",
+    "latitude",
+    "longitude",
+    "coordinateUncertainty",
+    "deploymentStart",
+    "deploymentEnd",
+    "setupBy",
+    "cameraID",
+    "cameraModel",
+    "cameraDelay",
+    "cameraHeight",
+    "cameraDepth",
+    "cameraTilt",
+    "cameraHeading",
+    "detectionDistance",
+    "timestampIssues",
+    "baitUse",
+    "featureType",
+    "habitat",
+    "deploymentGroups",
+    "deploymentTags",
+    "deploymentComments",
 ]
 MEDIA_COLUMNS = [
-    "mediaID", "deploymentID", "captureMethod", "timestamp", "filePath", "filePublic", "fileName", "fileMediatype",
-    "exifData", "favorite", "mediaComments",
+    "mediaID",
+    "deploymentID",
+    "captureMethod",
+    "timestamp",
+    "filePath",
+    "filePublic",
+    "fileName",
+    "fileMediatype",
+    "exifData",
+    "favorite",
+    "mediaComments",
 ]
 OBSERVATION_COLUMNS = [
-    "observationID", "deploymentID", "mediaID", "eventID", "eventStart", "eventEnd", "observationLevel",
-    "observationType", "cameraSetupType", "scientificName", "count", "lifeStage", "sex", "behavior", "individualID",
-    "individualPositionRadius", "individualPositionAngle", "individualSpeed", "bboxX", "bboxY", "bboxWidth",
-    "bboxHeight", "classificationMethod", "classifiedBy", "classificationTimestamp", "classificationProbability",
-    "observationTags", "observationComments",
+    "observationID",
+    "deploymentID",
+    "mediaID",
+    "eventID",
+    "eventStart",
+    "eventEnd",
+    "observationLevel",
+    "observationType",
+    "cameraSetupType",
+    "scientificName",
+    "count",
+    "lifeStage",
+    "sex",
+    "behavior",
+    "individualID",
+    "individualPositionRadius",
+    "individualPositionAngle",
+    "individualSpeed",
+    "bboxX",
+    "bboxY",
+    "bboxWidth",
+    "bboxHeight",
+    "classificationMethod",
+    "classifiedBy",
+    "classificationTimestamp",
+    "classificationProbability",
+    "observationTags",
+    "observationComments",
 ]
-SAMPLING_DESIGNS = ("simpleRandom", "systematicRandom", "clusteredRandom", "experimental", "targeted",
-                    "opportunistic")
+SAMPLING_DESIGNS = (
+    "simpleRandom",
+    "systematicRandom",
+    "clusteredRandom",
+    "experimental",
+    "targeted",
+    "opportunistic",
+)
 _OFFSET = re.compile(r"^(Z|[+-](0\d|1[0-4]):[0-5]\d)$")
 _BAD_PATH = re.compile(r"^[./~]|\.\.")
 
@@ -77,10 +137,15 @@ def camera_model(site: Site) -> str:
 def deployment_row(site: Site, offset: str) -> Object:
     offset = site.utc_offset or offset
     return {
-        "deploymentID": site.id, "locationName": site.location_name or site.name,
-        "latitude": _number(site.latitude), "longitude": _number(site.longitude),
-        "deploymentStart": camera_time(site.start, offset), "deploymentEnd": camera_time(site.end, offset),
-        "cameraID": site.camera_id, "cameraModel": camera_model(site), "habitat": site.habitat,
+        "deploymentID": site.id,
+        "locationName": site.location_name or site.name,
+        "latitude": _number(site.latitude),
+        "longitude": _number(site.longitude),
+        "deploymentStart": camera_time(site.start, offset),
+        "deploymentEnd": camera_time(site.end, offset),
+        "cameraID": site.camera_id,
+        "cameraModel": camera_model(site),
+        "habitat": site.habitat,
     }
 
 
@@ -110,9 +175,13 @@ def safe_path(name: str) -> str:
 
 def media_row(frame: Frame, offset: str) -> Object:
     return {
-        "mediaID": str(frame.id), "deploymentID": frame.site_id, "timestamp": camera_time(frame.taken_at, offset),
-        "filePath": frame.file_path or safe_path(frame.name), "filePublic": "false" if frame.people else "true",
-        "fileName": frame.basename, "fileMediatype": frame.mediatype,
+        "mediaID": str(frame.id),
+        "deploymentID": frame.site_id,
+        "timestamp": camera_time(frame.taken_at, offset),
+        "filePath": frame.file_path or safe_path(frame.name),
+        "filePublic": "false" if frame.people else "true",
+        "fileName": frame.basename,
+        "fileMediatype": frame.mediatype,
     }
 
 
@@ -120,9 +189,12 @@ def _classification_fields(said: Classification) -> Object:
     kind = _observation_type(said.kind)
     named = kind in (Category.ANIMAL.observation_type, Category.HUMAN.observation_type)
     return {
-        "observationType": kind, "scientificName": said.scientific_name if named else "",
-        "count": said.count if named and said.count else "", "classificationMethod": said.method,
-        "classifiedBy": said.by, "classificationTimestamp": instant(said.at),
+        "observationType": kind,
+        "scientificName": said.scientific_name if named else "",
+        "count": said.count if named and said.count else "",
+        "classificationMethod": said.method,
+        "classifiedBy": said.by,
+        "classificationTimestamp": instant(said.at),
         "classificationProbability": _number(said.probability, 4),
     }
 
@@ -142,31 +214,52 @@ def _box_fields(said: Classification) -> Object:
     if said.box is None:
         return {}
     box = said.box
-    return {"bboxX": _number(box.x), "bboxY": _number(box.y), "bboxWidth": _number(box.w),
-            "bboxHeight": _number(box.h)}
+    return {
+        "bboxX": _number(box.x),
+        "bboxY": _number(box.y),
+        "bboxWidth": _number(box.w),
+        "bboxHeight": _number(box.h),
+    }
 
 
-def _media_observation(frame: Frame, said: Classification | None, offset: str, number: int) -> Object:
+def _media_observation(
+    frame: Frame, said: Classification | None, offset: str, number: int
+) -> Object:
     time = camera_time(frame.taken_at, offset)
     fields = _classification_fields(said) if said else _unclassified()
-    return {"observationID": f"m{frame.id}-{number}", "deploymentID": frame.site_id, "mediaID": str(frame.id),
-            "eventID": str(frame.sequence_id), "eventStart": time, "eventEnd": time, "observationLevel": "media",
-            **fields, **(_box_fields(said) if said else {})}
+    return {
+        "observationID": f"m{frame.id}-{number}",
+        "deploymentID": frame.site_id,
+        "mediaID": str(frame.id),
+        "eventID": str(frame.sequence_id),
+        "eventStart": time,
+        "eventEnd": time,
+        "observationLevel": "media",
+        **fields,
+        **(_box_fields(said) if said else {}),
+    }
 
 
 def _merged(labels: list[Classification]) -> Classification:
-    """One event-level classification from the frames' labels of one taxon: the most individuals seen on one
-    frame, a person's word over a model's, the latest time, the highest model probability."""
+    """One event-level classification from the frames' labels of one taxon: the most individuals
+    seen on one frame, a person's word over a model's, the latest time, the highest model
+    probability."""
     human = [label for label in labels if label.method == "human"]
     chosen = human or labels
     counts = [label.count for label in labels if label.count]
     probabilities = [label.probability for label in chosen if label.probability is not None]
     times = [label.at for label in chosen if label.at]
     by = Counter(label.by for label in chosen).most_common(1)[0][0]
-    return Classification(kind=labels[0].kind, taxon_id=labels[0].taxon_id,
-                          scientific_name=labels[0].scientific_name, count=max(counts) if counts else None,
-                          method=chosen[0].method, by=by, at=max(times) if times else None,
-                          probability=None if human or not probabilities else max(probabilities))
+    return Classification(
+        kind=labels[0].kind,
+        taxon_id=labels[0].taxon_id,
+        scientific_name=labels[0].scientific_name,
+        count=max(counts) if counts else None,
+        method=chosen[0].method,
+        by=by,
+        at=max(times) if times else None,
+        probability=None if human or not probabilities else max(probabilities),
+    )
 
 
 def _event_classifications(event: Event) -> list[Classification | None]:
@@ -188,52 +281,99 @@ def observation_rows(event: Event, offset: str) -> list[Object]:
     rows = []
     for number, said in enumerate(_event_classifications(event), start=1):
         fields = _classification_fields(said) if said else _unclassified()
-        rows.append({"observationID": f"e{event.id}-{number}", "deploymentID": event.site_id, "mediaID": "",
-                     "eventID": str(event.id), "eventStart": start, "eventEnd": end, "observationLevel": "event",
-                     **fields})
-    rows += [_media_observation(frame, frame.label, offset, 1) for frame in event.frames
-             if frame.label and frame.label.box]
+        rows.append(
+            {
+                "observationID": f"e{event.id}-{number}",
+                "deploymentID": event.site_id,
+                "mediaID": "",
+                "eventID": str(event.id),
+                "eventStart": start,
+                "eventEnd": end,
+                "observationLevel": "event",
+                **fields,
+            }
+        )
+    rows += [
+        _media_observation(frame, frame.label, offset, 1)
+        for frame in event.frames
+        if frame.label and frame.label.box
+    ]
     return rows
 
 
 def taxonomic_entry(scientific_name: str, name_en: str, name_fr: str) -> Object:
-    """A taxon with its English and French names (a French name that only repeats the English one, as taxa added
-    without one have, is left out)."""
-    names = {code: name for code, name in (("eng", name_en), ("fra", name_fr if name_fr != name_en else ""))
-             if name}
+    """A taxon with its English and French names (a French name that only repeats the English one,
+    as taxa added without one have, is left out)."""
+    names = {
+        code: name
+        for code, name in (("eng", name_en), ("fra", name_fr if name_fr != name_en else ""))
+        if name
+    }
     return {"scientificName": scientific_name, **({"vernacularNames": names} if names else {})}
 
 
 def spatial(points: Iterable[tuple[float | None, float | None]]) -> Object | None:
-    """GeoJSON of the deployments' coordinates (latitude, longitude): a point, or the bounding box; None
-    without any."""
-    known = [(lon, lat) for lat, lon in points if lat is not None and lon is not None
-             and math.isfinite(lat) and math.isfinite(lon)]
+    """GeoJSON of the deployments' coordinates (latitude, longitude): a point, or the bounding box;
+    None without any."""
+    known = [
+        (lon, lat)
+        for lat, lon in points
+        if lat is not None and lon is not None and math.isfinite(lat) and math.isfinite(lon)
+    ]
     if not known:
         return None
     lons, lats = [p[0] for p in known], [p[1] for p in known]
     if len(set(known)) == 1:
         return {"type": "Point", "coordinates": [lons[0], lats[0]]}
     west, east, south, north = min(lons), max(lons), min(lats), max(lats)
-    return {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north], [west, north],
-                                                [west, south]]]}
+    return {
+        "type": "Polygon",
+        "coordinates": [
+            [[west, south], [east, south], [east, north], [west, north], [west, south]]
+        ],
+    }
 
 
 def resources() -> list[Object]:
-    return [{"name": name, "path": f"{name}.csv", "profile": "tabular-data-resource", "format": "csv",
-             "mediatype": "text/csv", "encoding": "utf-8", "schema": f"{BASE_URL}/{name}-table-schema.json"}
-            for name in TABLES]
+    return [
+        {
+            "name": name,
+            "path": f"{name}.csv",
+            "profile": "tabular-data-resource",
+            "format": "csv",
+            "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "schema": f"{BASE_URL}/{name}-table-schema.json",
+        }
+        for name in TABLES
+    ]
 
 
-def datapackage(*, name: str, package_id: str, created: dt.datetime, title: str, contributors: list[Object],
-                project: Object, spatial_coverage: Object | None, temporal: Object | None, taxonomic: list[Object],
-                source_version: str) -> Object:
-    """The descriptor. `spatial_coverage` and `temporal` are left out when unknown (the package then says
-    what it lacks instead of inventing it)."""
+def datapackage(
+    *,
+    name: str,
+    package_id: str,
+    created: dt.datetime,
+    title: str,
+    contributors: list[Object],
+    project: Object,
+    spatial_coverage: Object | None,
+    temporal: Object | None,
+    taxonomic: list[Object],
+    source_version: str,
+) -> Object:
+    """The descriptor. `spatial_coverage` and `temporal` are left out when unknown (the package then
+    says what it lacks instead of inventing it)."""
     package = {
-        "resources": resources(), "profile": PROFILE_URL, "name": name, "id": package_id,
-        "created": instant(created), "title": title, "contributors": contributors,
-        "sources": [{"title": "Faune", "version": source_version}], "project": project,
+        "resources": resources(),
+        "profile": PROFILE_URL,
+        "name": name,
+        "id": package_id,
+        "created": instant(created),
+        "title": title,
+        "contributors": contributors,
+        "sources": [{"title": "Faune", "version": source_version}],
+        "project": project,
     }
     if spatial_coverage is not None:
         package["spatial"] = spatial_coverage

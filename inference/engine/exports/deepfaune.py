@@ -1,11 +1,12 @@
-"""DeepFaune's result table (what its interface saves: filename, date, seqnum, prediction, score, top1, count,
-humancount) and its "sorted into folders by class" layout.
+"""DeepFaune's result table (what its interface saves: filename, date, seqnum, prediction, score,
+top1, count, humancount) and its "sorted into folders by class" layout.
 
-`prediction` is the image's label when someone gave one (no score: a person's word), else the model's verdict
-on the sequence, "undefined" under the organisation's threshold (DeepFaune's `indefini`), with `top1` its best
-class all the same. `count` and `humancount` are the animals and people the detector boxed (a label's count
-wins), empty when no detector looked. Names are in French (DeepFaune's default) or English; `source` (extra
-column) says whose word the prediction is."""
+`prediction` is the image's label when someone gave one (no score: a person's word), else the
+model's verdict on the sequence, "undefined" under the organisation's threshold (DeepFaune's
+`indefini`), with `top1` its best class all the same. `count` and `humancount` are the animals and
+people the detector boxed (a label's count wins), empty when no detector looked. Names are in French
+(DeepFaune's default) or English; `source` (extra column) says whose word the prediction is."""
+
 import datetime as dt
 import re
 from pathlib import Path
@@ -14,12 +15,32 @@ from typing import Any
 from faune_platform.boxes import Category, DetectorCategory
 from inference.engine.exports.records import UNKNOWN, Classification, Event, Frame
 
-COLUMNS = ["filename", "date", "seqnum", "prediction", "score", "top1", "count", "humancount", "source"]
+COLUMNS = [
+    "filename",
+    "date",
+    "seqnum",
+    "prediction",
+    "score",
+    "top1",
+    "count",
+    "humancount",
+    "source",
+]
 WORDS = {
-    "fr": {"undefined": "indefini", "empty": "vide", "human": "humain", "vehicle": "vehicule",
-           "unclassified": "non_classe"},
-    "en": {"undefined": "undefined", "empty": "empty", "human": "human", "vehicle": "vehicle",
-           "unclassified": "unclassified"},
+    "fr": {
+        "undefined": "indefini",
+        "empty": "vide",
+        "human": "humain",
+        "vehicle": "vehicule",
+        "unclassified": "non_classe",
+    },
+    "en": {
+        "undefined": "undefined",
+        "empty": "empty",
+        "human": "human",
+        "vehicle": "vehicle",
+        "unclassified": "unclassified",
+    },
 }
 LANGUAGES = tuple(WORDS)
 
@@ -27,7 +48,9 @@ LANGUAGES = tuple(WORDS)
 def _name(said: Classification, language: str) -> str:
     if said.kind == UNKNOWN:
         return WORDS[language]["undefined"]
-    if said.kind in (Category.EMPTY, Category.HUMAN, Category.VEHICLE) and not (said.name_fr or said.name_en):
+    if said.kind in (Category.EMPTY, Category.HUMAN, Category.VEHICLE) and not (
+        said.name_fr or said.name_en
+    ):
         return WORDS[language][said.kind]
     return (said.name_fr if language == "fr" else said.name_en) or said.name_en or said.kind
 
@@ -54,12 +77,20 @@ def table_rows(event: Event, *, language: str, threshold: float) -> list[dict[st
     for frame in event.frames:
         said = frame.label or event.verdict or frame.prediction
         animals, people = _counts(frame, threshold)
-        row: dict[str, Any] = {"filename": frame.name, "date": _date(frame.taken_at), "seqnum": event.id,
-               "count": animals, "humancount": people}
+        row: dict[str, Any] = {
+            "filename": frame.name,
+            "date": _date(frame.taken_at),
+            "seqnum": event.id,
+            "count": animals,
+            "humancount": people,
+        }
         if said is not None:
-            row.update(prediction=_name(said, language), top1=_top1(said, language),
-                       score="" if said.method == "human" else round(said.probability or 0.0, 4),
-                       source=said.source)
+            row.update(
+                prediction=_name(said, language),
+                top1=_top1(said, language),
+                score="" if said.method == "human" else round(said.probability or 0.0, 4),
+                source=said.source,
+            )
             if frame.label and frame.label.count:
                 row["count"] = frame.label.count
         rows.append(row)
@@ -88,7 +119,9 @@ def csv_to_xlsx(csv_path: str | Path, xlsx_path: str | Path) -> None:
     sheet = book.create_sheet("deepfaune")
     with open(csv_path, encoding="utf-8", newline="") as handle:
         for number, row in enumerate(csv.reader(handle)):
-            sheet.append(row if number == 0 else [_cell(value, column) for column, value in enumerate(row)])
+            sheet.append(
+                row if number == 0 else [_cell(value, column) for column, value in enumerate(row)]
+            )
     book.save(xlsx_path)
 
 

@@ -1,7 +1,9 @@
 """Files an export appends to across chunks, and the download of a folder as a zip stream.
 
-A chunk appends rows, then records every file's byte length with its cursor; a chunk run again after a killed
-worker first cuts each file back to the recorded length, so no row is written twice or half."""
+A chunk appends rows, then records every file's byte length with its cursor; a chunk run again after
+a killed worker first cuts each file back to the recorded length, so no row is written twice or
+half."""
+
 import csv
 import io
 import json
@@ -19,7 +21,9 @@ NO_COMPRESSION = {".jpg", ".jpeg", ".png", ".mp4", ".avi", ".mov", ".m4v", ".web
 
 def lengths(folder: Path, names: Iterable[str]) -> dict[str, int]:
     """The byte length of each file (0 when it does not exist yet)."""
-    return {name: (folder / name).stat().st_size if (folder / name).exists() else 0 for name in names}
+    return {
+        name: (folder / name).stat().st_size if (folder / name).exists() else 0 for name in names
+    }
 
 
 def rewind(folder: Path, recorded: dict[str, int]) -> None:
@@ -31,11 +35,16 @@ def rewind(folder: Path, recorded: dict[str, int]) -> None:
             handle.truncate(length)
 
 
-def append_csv(path: Path, columns: list[str], rows: Iterable[dict[str, Any]], *, header: bool = False) -> int:
-    """Append rows (missing columns left empty); write the header first when asked. Returns rows written."""
+def append_csv(
+    path: Path, columns: list[str], rows: Iterable[dict[str, Any]], *, header: bool = False
+) -> int:
+    """Append rows (missing columns left empty); write the header first when asked. Returns rows
+    written."""
     written = 0
     with path.open("a", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+        writer = csv.DictWriter(
+            handle, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
+        )
         if header:
             writer.writeheader()
         for row in rows:
@@ -54,14 +63,20 @@ def append_jsonl(path: Path, items: Iterable[object]) -> int:
 
 
 def write_json_with_arrays(path: Path, head: dict[str, Any], arrays: dict[str, Path]) -> None:
-    """Write `head` as a JSON object whose listed keys are arrays read line by line from JSONL files, without
-    holding them in memory (a pool's COCO file can be larger than the worker's memory)."""
+    """Write `head` as a JSON object whose listed keys are arrays read line by line from JSONL
+    files, without holding them in memory (a pool's COCO file can be larger than the worker's
+    memory)."""
     tmp = path.with_name(path.name + ".part")
     with tmp.open("w", encoding="utf-8") as out:
         out.write("{")
         first = True
         for key, value in head.items():
-            out.write(("" if first else ",\n") + json.dumps(key) + ": " + json.dumps(value, ensure_ascii=False))
+            out.write(
+                ("" if first else ",\n")
+                + json.dumps(key)
+                + ": "
+                + json.dumps(value, ensure_ascii=False)
+            )
             first = False
         for key, source in arrays.items():
             out.write(("" if first else ",\n") + json.dumps(key) + ": [")
@@ -94,15 +109,20 @@ class _Pipe(io.RawIOBase):
 
 
 def zip_stream(folder: Path, *, skip: Iterable[str] = (), block: int = 1 << 20) -> Iterator[bytes]:
-    """A zip of every file under `folder` (paths relative to it, sorted), produced while it is sent: nothing
-    is written to disk and memory stays at about one block. Photographs are stored, text is deflated."""
+    """A zip of every file under `folder` (paths relative to it, sorted), produced while it is sent:
+    nothing is written to disk and memory stays at about one block. Photographs are stored, text is
+    deflated."""
     pipe, skipped = _Pipe(), set(skip)
     with zipfile.ZipFile(pipe, "w", allowZip64=True) as bundle:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             name = path.relative_to(folder).as_posix()
             if name in skipped:
                 continue
-            method = zipfile.ZIP_STORED if path.suffix.lower() in NO_COMPRESSION else zipfile.ZIP_DEFLATED
+            method = (
+                zipfile.ZIP_STORED
+                if path.suffix.lower() in NO_COMPRESSION
+                else zipfile.ZIP_DEFLATED
+            )
             info = zipfile.ZipInfo.from_file(path, name)
             info.compress_type = method
             with path.open("rb") as source, bundle.open(info, "w", force_zip64=True) as target:

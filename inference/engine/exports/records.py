@@ -1,8 +1,11 @@
-"""What the export writers receive: plain, immutable records built by the export service from the pool.
+"""What the export writers receive: plain, immutable records built by the export service from the
+pool.
 
-Times of media, sequences and deployments are the cameras' wall-clock times, naive (the pool keeps camera time
-without a zone); `Site.utc_offset` says the zone when it is known. Times of classifications are real instants
-(aware). Boxes are normalised [x, y, w, h] with the top-left corner first."""
+Times of media, sequences and deployments are the cameras' wall-clock times, naive (the pool keeps
+camera time without a zone); `Site.utc_offset` says the zone when it is known. Times of
+classifications are real instants (aware). Boxes are normalised [x, y, w, h] with the top-left
+corner first."""
+
 import datetime as dt
 from dataclasses import dataclass
 
@@ -46,7 +49,9 @@ class Classification:
     at: dt.datetime | None = None
     probability: float | None = None
     source: str = ""  # expert / partner / import / model_accepted / model
-    top_name_en: str = ""  # a model's best class even when it is too unsure to say it (DeepFaune's top1)
+    top_name_en: str = (
+        ""  # a model's best class even when it is too unsure to say it (DeepFaune's top1)
+    )
     top_name_fr: str = ""
 
 

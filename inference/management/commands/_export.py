@@ -1,5 +1,6 @@
-"""What the export commands share: the scope options, running the export job in this process (the same job
-as the pages queue, worked to the end here), and printing what the export lacks."""
+"""What the export commands share: the scope options, running the export job in this process (the
+same job as the pages queue, worked to the end here), and printing what the export lacks."""
+
 import json
 import shutil
 from pathlib import Path
@@ -20,12 +21,23 @@ class ExportCommand(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("out", type=Path, help=self.out_help)
         parser.add_argument("--organisation", help="only this organisation's images (name or id)")
-        parser.add_argument("--deployment", action="append", default=[],
-                            help="only this deployment (name within --organisation, or id); repeatable")
-        parser.add_argument("--people", choices=("blur", "exclude"), default="blur",
-                            help="images showing people: blurred (default) or left out")
-        parser.add_argument("--utc-offset", default="",
-                            help="the cameras' time zone when the pool does not know it, e.g. +01:00 (default UTC)")
+        parser.add_argument(
+            "--deployment",
+            action="append",
+            default=[],
+            help="only this deployment (name within --organisation, or id); repeatable",
+        )
+        parser.add_argument(
+            "--people",
+            choices=("blur", "exclude"),
+            default="blur",
+            help="images showing people: blurred (default) or left out",
+        )
+        parser.add_argument(
+            "--utc-offset",
+            default="",
+            help="the cameras' time zone when the pool does not know it, e.g. +01:00 (default UTC)",
+        )
 
     def export_format(self, out: Path, options: dict) -> str:
         raise NotImplementedError
@@ -34,7 +46,8 @@ class ExportCommand(BaseCommand):
         return {}
 
     def target_folder(self, out: Path, fmt: str) -> str:
-        """Where the job writes: the output folder itself, or "" (the data folder) for one-file results."""
+        """Where the job writes: the output folder itself, or "" (the data folder) for one-file
+        results."""
         return ""
 
     def handle(self, *args: object, **options: object) -> None:
@@ -44,10 +57,15 @@ class ExportCommand(BaseCommand):
         if folder and out.exists() and any(out.iterdir()):
             raise CommandError(f"{out} is not empty: give a new or empty folder")
         scope = self._scope(options)
-        settings = ExportOptions(people=options["people"], utc_offset=options["utc_offset"],
-                                 **self.export_options(options))
+        settings = ExportOptions(
+            people=options["people"],
+            utc_offset=options["utc_offset"],
+            **self.export_options(options),
+        )
         try:
-            job = export_request(user=None, fmt=fmt, scope=scope, options=settings, folder=folder, enqueue=False)
+            job = export_request(
+                user=None, fmt=fmt, scope=scope, options=settings, folder=folder, enqueue=False
+            )
         except (ExportError, PermissionDenied) as error:
             raise CommandError(str(error)) from None
         job = job_claim(ExportJob, job.pk, job_start(job))
@@ -73,11 +91,14 @@ class ExportCommand(BaseCommand):
         if options["organisation"]:
             text = options["organisation"]
             organisation = Organisation.objects.filter(name=text).first() or (
-                Organisation.objects.filter(pk=int(text)).first() if text.isdigit() else None)
+                Organisation.objects.filter(pk=int(text)).first() if text.isdigit() else None
+            )
             if organisation is None:
                 raise CommandError(f"no organisation named {text!r}")
         deployments = tuple(self._deployment(text, organisation) for text in options["deployment"])
-        return ExportScope(organisation=organisation.pk if organisation else None, deployments=deployments)
+        return ExportScope(
+            organisation=organisation.pk if organisation else None, deployments=deployments
+        )
 
     def _deployment(self, text: str, organisation: Organisation | None) -> int:
         found = Deployment.objects.filter(name=text)
@@ -87,6 +108,10 @@ class ExportCommand(BaseCommand):
         if not matches and text.isdigit():
             matches = list(Deployment.objects.filter(pk=int(text)))
         if len(matches) != 1:
-            where = f" in {organisation.name}" if organisation else " (add --organisation when two share a name)"
+            where = (
+                f" in {organisation.name}"
+                if organisation
+                else " (add --organisation when two share a name)"
+            )
             raise CommandError(f"no single deployment named {text!r}{where}")
         return matches[0].pk

@@ -1,6 +1,8 @@
-"""python manage.py export_coco OUT.json [--organisation ORG] [--deployment NAME ...] [--people blur|exclude]
+"""python manage.py export_coco OUT.json [--organisation ORG] [--deployment NAME ...] [--people
+blur|exclude]
 
 Writes the labels as a COCO Camera Traps JSON file (boxes in pixels), then a JSON line of counts."""
+
 from pathlib import Path
 
 from inference.management.commands._export import ExportCommand

@@ -1,7 +1,8 @@
 """python manage.py export_megadetector OUT.json [--organisation ORG] [--deployment NAME ...]
 
-Writes the stored detections (a detector run here, or an imported MegaDetector file) as MegaDetector batch
-output (format 1.4), then a JSON line of counts."""
+Writes the stored detections (a detector run here, or an imported MegaDetector file) as MegaDetector
+batch output (format 1.4), then a JSON line of counts."""
+
 from pathlib import Path
 
 from inference.management.commands._export import ExportCommand

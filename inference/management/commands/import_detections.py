@@ -1,7 +1,9 @@
 """python manage.py import_detections FILE [--organisation ORG]
 
-Stores the boxes of a MegaDetector batch-output JSON on the matching images (by the path the image was
-imported or uploaded under, else by file name when that is unique), then queues their re-prediction."""
+Stores the boxes of a MegaDetector batch-output JSON on the matching images (by the path the image
+was imported or uploaded under, else by file name when that is unique), then queues their
+re-prediction."""
+
 import json
 from pathlib import Path
 
@@ -39,14 +41,20 @@ class Command(BaseCommand):
                 if image_id is None:
                     unmatched.append(name)
                     continue
-                store_detections(Image(pk=image_id), found=found, source=BoxSource.MEGADETECTOR_JSON,
-                                 detector=options["file"].name)
+                store_detections(
+                    Image(pk=image_id),
+                    found=found,
+                    source=BoxSource.MEGADETECTOR_JSON,
+                    detector=options["file"].name,
+                )
                 matched.append(image_id)
                 boxes += len(found)
             self._queue_repredict(matched)
         for name in unmatched[:20]:
             self.stderr.write(f"no image matches {name}")
-        self.stdout.write(json.dumps({"matched": len(matched), "unmatched": len(unmatched), "detections": boxes}))
+        self.stdout.write(
+            json.dumps({"matched": len(matched), "unmatched": len(unmatched), "detections": boxes})
+        )
 
     def _lookups(self, images) -> tuple[dict[str, int], dict[str, int]]:
         by_name, by_base, clashes = {}, {}, set()

@@ -1,5 +1,6 @@
-"""python manage.py select_batch [--strategy hybrid] [--size 100] [--organisation ID] [--deployment ID]
-[--taxon NAME] [--seed 0]: open an active-learning batch; its picks join the review queues."""
+"""python manage.py select_batch [--strategy hybrid] [--size 100] [--organisation ID] [--deployment
+ID] [--taxon NAME] [--seed 0]: open an active-learning batch; its picks join the review queues."""
+
 import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -25,9 +26,22 @@ class Command(BaseCommand):
             filters = {key: options[key] for key in ("organisation", "deployment") if options[key]}
             if options["taxon"]:
                 filters["taxon"] = taxon_resolve(options["taxon"]).pk
-            batch = selection_batch_open(user=None, strategy=options["strategy"], size=options["size"],
-                                         filters=filters, seed=options["seed"])
+            batch = selection_batch_open(
+                user=None,
+                strategy=options["strategy"],
+                size=options["size"],
+                filters=filters,
+                seed=options["seed"],
+            )
         except (SelectionError, UnknownTaxon) as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(json.dumps({"batch": batch.pk, "strategy": batch.strategy, "picked": len(batch.picked),
-                                      "candidates": batch.candidates}))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "batch": batch.pk,
+                    "strategy": batch.strategy,
+                    "picked": len(batch.picked),
+                    "candidates": batch.candidates,
+                }
+            )
+        )

@@ -1,5 +1,7 @@
-"""Reading the pool into the plain records the format writers take (inference/engine/exports/records.py), a
-slice of sequences at a time, in a bounded number of queries per slice."""
+"""Reading the pool into the plain records the format writers take
+(inference/engine/exports/records.py), a slice of sequences at a time, in a bounded number of
+queries per slice."""
+
 import datetime as dt
 import mimetypes
 from collections import defaultdict
@@ -7,13 +9,24 @@ from dataclasses import dataclass, field, replace
 
 from django.db.models import QuerySet
 
-from annotation.models import Annotation, BatchItem, Deployment, Image, LabelSource, MediaKind, Taxon, UploadBatch
+from annotation.models import (
+    Annotation,
+    BatchItem,
+    Deployment,
+    Image,
+    LabelSource,
+    MediaKind,
+    Taxon,
+    UploadBatch,
+)
 from annotation.privacy import blurred_copy, people_in
 from faune_platform.boxes import Box, Category, DetectorCategory
 from inference.engine.exports.records import UNKNOWN, Classification, Event, Found, Frame, Site
 from inference.models import BoxSource, Detection, ModelVersion, Prediction, SequencePrediction
 
-CAMTRAPDP = "camtrapdp"  # the key under which a Camtrap DP import keeps what the pool has no column for
+CAMTRAPDP = (
+    "camtrapdp"  # the key under which a Camtrap DP import keeps what the pool has no column for
+)
 
 
 def wall_time(value: dt.datetime | None) -> dt.datetime | None:
@@ -27,15 +40,23 @@ def _person(user) -> str:
 
 def next_sequences(images: QuerySet[Image], *, cursor: int, limit: int) -> list[int]:
     """The next `limit` sequences after `cursor` that hold images in scope."""
-    rows = images.filter(sequence_id__gt=cursor).order_by("sequence_id").values_list("sequence_id", flat=True)
+    rows = (
+        images.filter(sequence_id__gt=cursor)
+        .order_by("sequence_id")
+        .values_list("sequence_id", flat=True)
+    )
     return list(rows.distinct()[:limit])
 
 
 def site_ids(images: QuerySet[Image]) -> dict[str, str]:
-    """{deployment pk (or "b" + batch pk for images without one): its id in the export}: the deployment's name,
-    made unique with its organisation's name where two organisations use the same one."""
-    rows = list(images.values_list("deployment_id", "deployment__name", "deployment__organisation__name",
-                                   "batch_id").distinct())
+    """{deployment pk (or "b" + batch pk for images without one): its id in the export}: the
+    deployment's name, made unique with its organisation's name where two organisations use the same
+    one."""
+    rows = list(
+        images.values_list(
+            "deployment_id", "deployment__name", "deployment__organisation__name", "batch_id"
+        ).distinct()
+    )
     names = defaultdict(set)
     for deployment_id, name, _organisation, _batch in rows:
         if deployment_id:
@@ -50,30 +71,49 @@ def site_ids(images: QuerySet[Image]) -> dict[str, str]:
 
 
 def utc_offsets(organisation_ids: list[int]) -> dict[str, str]:
-    """{deployment pk: UTC offset} for the deployments a Camtrap DP import brought with their time zone."""
-    batches = UploadBatch.objects.filter(organisation_id__in=organisation_ids, params__has_key=CAMTRAPDP)
+    """{deployment pk: UTC offset} for the deployments a Camtrap DP import brought with their time
+    zone."""
+    batches = UploadBatch.objects.filter(
+        organisation_id__in=organisation_ids, params__has_key=CAMTRAPDP
+    )
     wanted = {}
-    for organisation_id, offsets in batches.values_list("organisation_id", f"params__{CAMTRAPDP}__utc_offsets"):
+    for organisation_id, offsets in batches.values_list(
+        "organisation_id", f"params__{CAMTRAPDP}__utc_offsets"
+    ):
         for name, offset in (offsets or {}).items():
             wanted[(organisation_id, name)] = offset
     if not wanted:
         return {}
-    deployments = Deployment.objects.filter(organisation_id__in=organisation_ids,
-                                            name__in={name for _, name in wanted})
-    return {str(pk): wanted[(organisation_id, name)]
-            for pk, organisation_id, name in deployments.values_list("pk", "organisation_id", "name")
-            if (organisation_id, name) in wanted}
+    deployments = Deployment.objects.filter(
+        organisation_id__in=organisation_ids, name__in={name for _, name in wanted}
+    )
+    return {
+        str(pk): wanted[(organisation_id, name)]
+        for pk, organisation_id, name in deployments.values_list("pk", "organisation_id", "name")
+        if (organisation_id, name) in wanted
+    }
 
 
-def site_record(deployment: Deployment | None, *, site_id: str, offset: str, organisation: str) -> Site:
+def site_record(
+    deployment: Deployment | None, *, site_id: str, offset: str, organisation: str
+) -> Site:
     if deployment is None:
         return Site(id=site_id, name=site_id, organisation=organisation)
-    return Site(id=site_id, name=deployment.name, organisation=organisation,
-                location_name=deployment.location_name, latitude=deployment.latitude,
-                longitude=deployment.longitude, camera_id=deployment.camera_id,
-                camera_make=deployment.camera_make, camera_model=deployment.camera_model,
-                start=wall_time(deployment.start), end=wall_time(deployment.end), habitat=deployment.habitat,
-                utc_offset=offset)
+    return Site(
+        id=site_id,
+        name=deployment.name,
+        organisation=organisation,
+        location_name=deployment.location_name,
+        latitude=deployment.latitude,
+        longitude=deployment.longitude,
+        camera_id=deployment.camera_id,
+        camera_make=deployment.camera_make,
+        camera_model=deployment.camera_model,
+        start=wall_time(deployment.start),
+        end=wall_time(deployment.end),
+        habitat=deployment.habitat,
+        utc_offset=offset,
+    )
 
 
 @dataclass
@@ -84,8 +124,12 @@ class Context:
     taxa: dict[int, Taxon]
     sites: dict[str, str]
     exclude_people: bool
-    with_files: bool = False  # the export copies media files (a video cannot be blurred: people's are left out)
-    provenance: dict[int, dict] = field(default_factory=dict)  # import batch pk -> {item name: [entries]}
+    with_files: bool = (
+        False  # the export copies media files (a video cannot be blurred: people's are left out)
+    )
+    provenance: dict[int, dict] = field(
+        default_factory=dict
+    )  # import batch pk -> {item name: [entries]}
 
     def site_of(self, image: Image) -> str:
         key = str(image.deployment_id) if image.deployment_id else f"b{image.batch_id}"
@@ -102,20 +146,34 @@ class Slice:
     excluded_people: int = 0
     withheld_videos: int = 0
     blurred: int = 0
-    files: dict[int, str] = field(default_factory=dict)  # image id -> the stored file to copy (people hidden)
+    files: dict[int, str] = field(
+        default_factory=dict
+    )  # image id -> the stored file to copy (people hidden)
 
 
 def _taxon_said(taxon: Taxon | None, kind: str) -> dict:
     if taxon is None:
         return {"kind": kind}
-    return {"kind": kind, "taxon_id": taxon.pk, "scientific_name": taxon.scientific_name,
-            "name_en": taxon.name_en, "name_fr": taxon.name_fr}
+    return {
+        "kind": kind,
+        "taxon_id": taxon.pk,
+        "scientific_name": taxon.scientific_name,
+        "name_en": taxon.name_en,
+        "name_fr": taxon.name_fr,
+    }
 
 
 def _label(ctx: Context, label: Annotation, item_name: str) -> Classification:
     taxon = ctx.taxa[label.taxon_id]
-    said = Classification(**_taxon_said(taxon, taxon.kind), count=label.count, box=label.box, method="human",
-                          by=_person(label.author), at=label.created_at, source=label.source)
+    said = Classification(
+        **_taxon_said(taxon, taxon.kind),
+        count=label.count,
+        box=label.box,
+        method="human",
+        by=_person(label.author),
+        at=label.created_at,
+        source=label.source,
+    )
     if label.source == LabelSource.IMPORT and label.batch_id in ctx.provenance:
         return _with_provenance(said, taxon, ctx.provenance[label.batch_id].get(item_name, []))
     return said
@@ -127,27 +185,49 @@ def _with_provenance(said: Classification, taxon: Taxon, entries: list[dict]) ->
     for entry in entries:
         if entry.get("taxon") == taxon.slug and entry.get("box") == box:
             at = dt.datetime.fromisoformat(entry["at"]) if entry.get("at") else None
-            return replace(said, method=entry.get("method") or "human", by=entry.get("by", ""), at=at,
-                           probability=entry.get("probability"))
+            return replace(
+                said,
+                method=entry.get("method") or "human",
+                by=entry.get("by", ""),
+                at=at,
+                probability=entry.get("probability"),
+            )
     return said
 
 
-def _machine(ctx: Context, taxon_id: int | None, category: str, score: float, top: list, threshold: float,
-             at: dt.datetime, box: list | None = None) -> Classification:
+def _machine(
+    ctx: Context,
+    taxon_id: int | None,
+    category: str,
+    score: float,
+    top: list,
+    threshold: float,
+    at: dt.datetime,
+    box: list | None = None,
+) -> Classification:
     taxon = ctx.taxa.get(taxon_id) if taxon_id else None
     undefined = category == Category.ANIMAL and score < threshold
     best = ctx.taxa.get(top[0][0]) if top else taxon
     version = ctx.version
-    return Classification(**_taxon_said(None if undefined else taxon, UNKNOWN if undefined else category),
-                          method="machine", by=f"{version.name} {version.version}", at=at,
-                          probability=round(score, 4), source="model",
-                          box=Box.from_list(box) if box else None, top_name_en=best.name_en if best else "",
-                          top_name_fr=best.name_fr if best else "")
+    return Classification(
+        **_taxon_said(None if undefined else taxon, UNKNOWN if undefined else category),
+        method="machine",
+        by=f"{version.name} {version.version}",
+        at=at,
+        probability=round(score, 4),
+        source="model",
+        box=Box.from_list(box) if box else None,
+        top_name_en=best.name_en if best else "",
+        top_name_fr=best.name_fr if best else "",
+    )
 
 
 def _detections(image_ids: list[int]) -> dict[int, tuple[tuple[Found, ...], str]]:
-    """Each image's boxes from one source: the newest that looked at it (an empty row means it saw nothing)."""
-    rows = Detection.objects.filter(image_id__in=image_ids).order_by("image_id", "-created_at", "-pk")
+    """Each image's boxes from one source: the newest that looked at it (an empty row means it saw
+    nothing)."""
+    rows = Detection.objects.filter(image_id__in=image_ids).order_by(
+        "image_id", "-created_at", "-pk"
+    )
     chosen: dict[int, tuple[str, list[Found], str]] = {}
     for d in rows:
         source, found, name = chosen.setdefault(d.image_id, (d.source, [], d.detector))
@@ -158,8 +238,9 @@ def _detections(image_ids: list[int]) -> dict[int, tuple[tuple[Found, ...], str]
 
 def _item_names(images: list[Image], batch_ids: set[int]) -> dict[tuple[int, int], str]:
     """(batch pk, image pk) -> the name the import reported the file under."""
-    rows = BatchItem.objects.filter(batch_id__in=batch_ids, image__in=images).values_list("batch_id", "image_id",
-                                                                                          "name")
+    rows = BatchItem.objects.filter(batch_id__in=batch_ids, image__in=images).values_list(
+        "batch_id", "image_id", "name"
+    )
     return {(batch_id, image_id): name for batch_id, image_id, name in rows}
 
 
@@ -168,7 +249,8 @@ def _load_provenance(ctx: Context, batch_ids: set[int]) -> None:
     if not missing:
         return
     rows = UploadBatch.objects.filter(pk__in=missing, params__has_key=CAMTRAPDP).values_list(
-        "pk", f"params__{CAMTRAPDP}__classifications")
+        "pk", f"params__{CAMTRAPDP}__classifications"
+    )
     found = dict(rows)
     for pk in missing:
         ctx.provenance[pk] = found.get(pk) or {}
@@ -183,24 +265,43 @@ def mediatype(image: Image) -> str:
 
 def read_slice(ctx: Context, *, images: QuerySet[Image], sequence_ids: list[int]) -> Slice:
     """The events of these sequences, with every frame in scope."""
-    frames = list(images.filter(sequence_id__in=sequence_ids).select_related(
-        "current_label__author", "deployment", "organisation").order_by("sequence_id", "taken_at", "pk"))
+    frames = list(
+        images.filter(sequence_id__in=sequence_ids)
+        .select_related("current_label__author", "deployment", "organisation")
+        .order_by("sequence_id", "taken_at", "pk")
+    )
     ids = [image.pk for image in frames]
     people = people_in(ids)
     found = _detections(ids)
     version = ctx.version
-    predictions = {p.image_id: p for p in Prediction.objects.filter(version=version, image_id__in=ids)} \
-        if version else {}
-    verdicts = {v.sequence_id: v for v in SequencePrediction.objects.filter(
-        version=version, sequence_id__in=sequence_ids)} if version else {}
-    imported = {image.current_label.batch_id for image in frames
-                if image.current_label and image.current_label.source == LabelSource.IMPORT}
+    predictions = (
+        {p.image_id: p for p in Prediction.objects.filter(version=version, image_id__in=ids)}
+        if version
+        else {}
+    )
+    verdicts = (
+        {
+            v.sequence_id: v
+            for v in SequencePrediction.objects.filter(
+                version=version, sequence_id__in=sequence_ids
+            )
+        }
+        if version
+        else {}
+    )
+    imported = {
+        image.current_label.batch_id
+        for image in frames
+        if image.current_label and image.current_label.source == LabelSource.IMPORT
+    }
     imported.discard(None)
     _load_provenance(ctx, imported)
     names = _item_names(frames, {pk for pk in imported if ctx.provenance.get(pk)})
     result, grouped = Slice([]), defaultdict(list)
     for image in frames:
-        if image.pk in people and (ctx.exclude_people or (ctx.with_files and image.kind == MediaKind.VIDEO)):
+        if image.pk in people and (
+            ctx.exclude_people or (ctx.with_files and image.kind == MediaKind.VIDEO)
+        ):
             result.excluded_people += ctx.exclude_people
             result.withheld_videos += not ctx.exclude_people
             continue
@@ -212,8 +313,15 @@ def read_slice(ctx: Context, *, images: QuerySet[Image], sequence_ids: list[int]
     for sequence_id, members in grouped.items():
         verdict, said = verdicts.get(sequence_id), None
         if verdict is not None:
-            said = _machine(ctx, verdict.taxon_id, verdict.category, verdict.score, verdict.top,
-                            thresholds[sequence_id], verdict.updated_at)
+            said = _machine(
+                ctx,
+                verdict.taxon_id,
+                verdict.category,
+                verdict.score,
+                verdict.top,
+                thresholds[sequence_id],
+                verdict.updated_at,
+            )
         result.events.append(Event(sequence_id, members[0].site_id, tuple(members), said))
     return result
 
@@ -231,10 +339,30 @@ def _frame(ctx, image: Image, people, found, predictions, names) -> Frame:
     said = None
     if prediction is not None:
         box = prediction.box if prediction.box_source != BoxSource.WHOLE_IMAGE else None
-        said = _machine(ctx, prediction.taxon_id, prediction.category, prediction.score, prediction.top,
-                        image.organisation.undefined_threshold, prediction.created_at, box)
+        said = _machine(
+            ctx,
+            prediction.taxon_id,
+            prediction.category,
+            prediction.score,
+            prediction.top,
+            image.organisation.undefined_threshold,
+            prediction.created_at,
+            box,
+        )
     boxes, detector = found.get(image.pk, (None, ""))
-    return Frame(id=image.pk, site_id=ctx.site_of(image), sequence_id=image.sequence_id,
-                 taken_at=wall_time(image.taken_at), name=image.original_name, kind=image.kind,
-                 mediatype=mediatype(image), width=image.width, height=image.height, people=image.pk in people,
-                 label=label, prediction=said, detections=boxes, detector=detector)
+    return Frame(
+        id=image.pk,
+        site_id=ctx.site_of(image),
+        sequence_id=image.sequence_id,
+        taken_at=wall_time(image.taken_at),
+        name=image.original_name,
+        kind=image.kind,
+        mediatype=mediatype(image),
+        width=image.width,
+        height=image.height,
+        people=image.pk in people,
+        label=label,
+        prediction=said,
+        detections=boxes,
+        detector=detector,
+    )

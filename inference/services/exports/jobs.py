@@ -1,5 +1,7 @@
-"""Exports as jobs (faune_platform/jobs.py): requested by a page, the API or a command, worked in chunks of
-sequences, resumed after a killed worker, downloaded by whoever may still export every organisation in it."""
+"""Exports as jobs (faune_platform/jobs.py): requested by a page, the API or a command, worked in
+chunks of sequences, resumed after a killed worker, downloaded by whoever may still export every
+organisation in it."""
+
 import shutil
 from pathlib import Path
 
@@ -13,14 +15,28 @@ from django.utils.translation import gettext as _
 from annotation.models import Taxon
 from annotation.permissions import user_access
 from faune_platform.errors import Gone, StateConflict
-from faune_platform.jobs import ChunkClock, job_claim, job_continue, job_enqueue, job_fail, job_finish, job_heartbeat
+from faune_platform.jobs import (
+    ChunkClock,
+    job_claim,
+    job_continue,
+    job_enqueue,
+    job_fail,
+    job_finish,
+    job_heartbeat,
+)
 from inference.engine.exports.camtrapdp import SAMPLING_DESIGNS, valid_offset
 from inference.engine.exports.deepfaune import LANGUAGES
 from inference.engine.exports.files import lengths, rewind
 from inference.job_words import job_status_word
 from inference.models import ExportFormat, ExportJob
 from inference.selectors import production_version
-from inference.services.exports.gather import Context, next_sequences, read_slice, site_ids, utc_offsets
+from inference.services.exports.gather import (
+    Context,
+    next_sequences,
+    read_slice,
+    site_ids,
+    utc_offsets,
+)
 from inference.services.exports.scope import (
     ExportError,
     ExportOptions,
@@ -44,8 +60,19 @@ class ExportGone(Gone, ExportError):
     pass
 
 
-COUNTS = ("frames", "events", "observations", "files", "blurred", "excluded_people", "withheld_videos",
-          "missing_files", "unlabelled", "undated", "undetected")
+COUNTS = (
+    "frames",
+    "events",
+    "observations",
+    "files",
+    "blurred",
+    "excluded_people",
+    "withheld_videos",
+    "missing_files",
+    "unlabelled",
+    "undated",
+    "undetected",
+)
 
 
 def exports_root() -> Path:
@@ -58,32 +85,55 @@ def export_folder(job: ExportJob) -> Path:
 
 def options_check(fmt: str, *, options: ExportOptions) -> None:
     if fmt not in ExportFormat.values:
-        raise ExportError(_("Unknown format %(format)r; choose one of %(formats)s.")
-                          % {"format": fmt, "formats": ", ".join(ExportFormat.values)})
+        raise ExportError(
+            _("Unknown format %(format)r; choose one of %(formats)s.")
+            % {"format": fmt, "formats": ", ".join(ExportFormat.values)}
+        )
     if options.people not in ("blur", "exclude"):
-        raise ExportError(_("Images of people are either blurred ('blur') or left out ('exclude')."))
+        raise ExportError(
+            _("Images of people are either blurred ('blur') or left out ('exclude').")
+        )
     if options.language not in LANGUAGES:
         raise ExportError(_("The class names are in French ('fr') or English ('en')."))
     if options.utc_offset and not valid_offset(options.utc_offset):
         raise ExportError(_("A UTC offset reads like +01:00 or -05:00 (or Z)."))
     if options.sampling_design not in SAMPLING_DESIGNS:
-        raise ExportError(_("The sampling design is one of %(designs)s.") % {"designs": ", ".join(SAMPLING_DESIGNS)})
+        raise ExportError(
+            _("The sampling design is one of %(designs)s.")
+            % {"designs": ", ".join(SAMPLING_DESIGNS)}
+        )
 
 
-def export_request(*, user: User | None, fmt: str, scope: ExportScope, options: ExportOptions,
-                   folder: str = "", enqueue: bool = True) -> ExportJob:
-    """Check the request (format, options, what the user may export) and record the job; queue it unless the
-    caller works it itself (`export_work`, as the commands do)."""
+def export_request(
+    *,
+    user: User | None,
+    fmt: str,
+    scope: ExportScope,
+    options: ExportOptions,
+    folder: str = "",
+    enqueue: bool = True,
+) -> ExportJob:
+    """Check the request (format, options, what the user may export) and record the job; queue it
+    unless the caller works it itself (`export_work`, as the commands do)."""
     options_check(fmt, options=options)
     scope_check(user, scope=scope)
     images = scoped_images(scope, allowed=exportable_organisations(user))
-    organisations = sorted(set(images.order_by().values_list("organisation_id", flat=True).distinct()))
+    organisations = sorted(
+        set(images.order_by().values_list("organisation_id", flat=True).distinct())
+    )
     if not organisations:
         raise ExportError(_("Nothing to export: no image matches this choice."))
     with transaction.atomic():
-        job = ExportJob.objects.create(created_by=user, format=fmt, scope=scope.as_dict(), options=options.as_dict(),
-                                       version=production_version(), organisations=organisations, folder=folder,
-                                       total=images.count())
+        job = ExportJob.objects.create(
+            created_by=user,
+            format=fmt,
+            scope=scope.as_dict(),
+            options=options.as_dict(),
+            version=production_version(),
+            organisations=organisations,
+            folder=folder,
+            total=images.count(),
+        )
         if enqueue:
             job_enqueue(job, EXPORT_TASK)
     return job
@@ -111,40 +161,57 @@ def _images(job: ExportJob) -> QuerySet:
 
 
 def _begin(job: ExportJob, writer: Writer, folder: Path, images: QuerySet) -> Summary:
-    """Start (or start again after an interruption before the first checkpoint): an empty folder, headers, the
-    export's ids for the deployments and the time zones imports brought."""
+    """Start (or start again after an interruption before the first checkpoint): an empty folder,
+    headers, the export's ids for the deployments and the time zones imports brought."""
     if folder.parent == exports_root() and folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     writer.begin()
     keys = site_ids(images)
-    offsets = {keys[pk]: offset for pk, offset in utc_offsets(job.organisations).items() if pk in keys}
+    offsets = {
+        keys[pk]: offset for pk, offset in utc_offsets(job.organisations).items() if pk in keys
+    }
     summary = Summary({"site_keys": keys, "offsets": offsets})
     job.cursor = 0
     _checkpoint(job, folder, writer, summary, stage=_("writing"))
     return summary
 
 
-def _checkpoint(job: ExportJob, folder: Path, writer: Writer, summary: Summary, **fields: object) -> bool:
-    job.state = {"begun": True, "lengths": lengths(folder, writer.appended), "summary": summary.data}
-    done = summary.data["frames"] + summary.data["excluded_people"] + summary.data["withheld_videos"]
+def _checkpoint(
+    job: ExportJob, folder: Path, writer: Writer, summary: Summary, **fields: object
+) -> bool:
+    job.state = {
+        "begun": True,
+        "lengths": lengths(folder, writer.appended),
+        "summary": summary.data,
+    }
+    done = (
+        summary.data["frames"] + summary.data["excluded_people"] + summary.data["withheld_videos"]
+    )
     return job_heartbeat(job, state=job.state, cursor=job.cursor, done=done, **fields)
 
 
 def export_work(job: ExportJob, *, clock: ChunkClock | None) -> bool:
-    """Write slices of sequences until the export is done (True) or the chunk's time is spent, or another task
-    took the job over (False). No clock: work to the end (the commands)."""
+    """Write slices of sequences until the export is done (True) or the chunk's time is spent, or
+    another task took the job over (False). No clock: work to the end (the commands)."""
     options = ExportOptions.from_dict(job.options)
     folder = export_folder(job)
     writer = writer_for(job.format, folder=folder, options=options)
     images = _images(job)
     if job.state.get("begun"):
-        rewind(folder, job.state["lengths"])  # what a killed chunk wrote after its last checkpoint goes
+        rewind(
+            folder, job.state["lengths"]
+        )  # what a killed chunk wrote after its last checkpoint goes
         summary = Summary(job.state["summary"])
     else:
         summary = _begin(job, writer, folder, images)
-    context = Context(version=job.version, taxa=Taxon.objects.in_bulk(), sites=summary.data["site_keys"],
-                      exclude_people=options.people == "exclude", with_files=writer.copies_files)
+    context = Context(
+        version=job.version,
+        taxa=Taxon.objects.in_bulk(),
+        sites=summary.data["site_keys"],
+        exclude_people=options.people == "exclude",
+        with_files=writer.copies_files,
+    )
     while True:
         ids = next_sequences(images, cursor=job.cursor, limit=SLICE)
         if not ids:
@@ -157,7 +224,9 @@ def export_work(job: ExportJob, *, clock: ChunkClock | None) -> bool:
 
 def _finish(job: ExportJob, writer: Writer, summary: Summary) -> bool:
     title = describe(ExportScope.from_dict(job.scope))
-    notes = _people_notes(summary.data) + writer.finish(summary, title=title, organisation_ids=job.organisations)
+    notes = _people_notes(summary.data) + writer.finish(
+        summary, title=title, organisation_ids=job.organisations
+    )
     report = {name: summary.data[name] for name in COUNTS}
     report.update(deployments=len(summary.data["sites"]), notes=notes, result=writer.result)
     return job_finish(job, report=report, stage="", state=job.state)
@@ -166,16 +235,24 @@ def _finish(job: ExportJob, writer: Writer, summary: Summary) -> bool:
 def _people_notes(data: dict) -> list[str]:
     notes = []
     if data["blurred"]:
-        notes.append(_("%(count)s image(s) showing people were blurred.") % {"count": data["blurred"]})
+        notes.append(
+            _("%(count)s image(s) showing people were blurred.") % {"count": data["blurred"]}
+        )
     if data["excluded_people"]:
-        notes.append(_("%(count)s image(s) showing people were left out, as asked.")
-                     % {"count": data["excluded_people"]})
+        notes.append(
+            _("%(count)s image(s) showing people were left out, as asked.")
+            % {"count": data["excluded_people"]}
+        )
     if data["withheld_videos"]:
-        notes.append(_("%(count)s video(s) showing people were left out: videos cannot be blurred.")
-                     % {"count": data["withheld_videos"]})
+        notes.append(
+            _("%(count)s video(s) showing people were left out: videos cannot be blurred.")
+            % {"count": data["withheld_videos"]}
+        )
     if data["missing_files"]:
-        notes.append(_("%(count)s stored file(s) were missing and could not be copied.")
-                     % {"count": data["missing_files"]})
+        notes.append(
+            _("%(count)s stored file(s) were missing and could not be copied.")
+            % {"count": data["missing_files"]}
+        )
     return notes
 
 
@@ -189,13 +266,18 @@ def exports_visible_to(user: User | AnonymousUser) -> QuerySet[ExportJob]:
 
 
 def export_download_check(user: User | AnonymousUser, *, job: ExportJob) -> Path:
-    """The file (or folder) to send, once the user may still export every organisation the export holds."""
+    """The file (or folder) to send, once the user may still export every organisation the export
+    holds."""
     allowed = exportable_organisations(user)
     if allowed is not None and not set(job.organisations) <= allowed:
-        raise PermissionDenied(_("This export holds images of organisations you no longer belong to."))
+        raise PermissionDenied(
+            _("This export holds images of organisations you no longer belong to.")
+        )
     if job.status != "done":
-        raise ExportBusy(_("This export is %(status)s: there is nothing to download yet.")
-                         % {"status": job_status_word(job.status)})
+        raise ExportBusy(
+            _("This export is %(status)s: there is nothing to download yet.")
+            % {"status": job_status_word(job.status)}
+        )
     target = export_folder(job) / job.report.get("result", "")
     if not target.exists():
         raise ExportGone(_("The files of this export were removed; start it again."))
@@ -207,7 +289,9 @@ def export_delete(*, job: ExportJob) -> None:
     if job.active:
         raise ExportBusy(_("This export is still running: wait for it to end before deleting it."))
     folder = export_folder(job)
-    if folder.parent == exports_root():  # a command's own output folder is the user's, never removed here
+    if (
+        folder.parent == exports_root()
+    ):  # a command's own output folder is the user's, never removed here
         shutil.rmtree(folder, ignore_errors=True)
     job.delete()
 
@@ -217,11 +301,25 @@ def export_row(job: ExportJob) -> dict:
     from django.urls import reverse
 
     done = job.status == "done"
-    return {"id": job.pk, "format": job.format, "format_label": job.get_format_display(), "status": job.status,
-            "title": describe(ExportScope.from_dict(job.scope)),
-            "stage": job.stage, "error": job.error, "total": job.total, "done": job.done,
-            "progress": round(min(1.0, job.done / job.total), 4) if job.total else (1.0 if done else 0.0),
-            "scope": job.scope, "options": job.options, "report": job.report,
-            "created_by": job.created_by.username if job.created_by else None, "created_at": job.created_at,
-            "finished_at": job.finished_at, "page_url": reverse("export-detail", args=[job.pk]),
-            "download_url": reverse("export-download", args=[job.pk]) if done else None}
+    return {
+        "id": job.pk,
+        "format": job.format,
+        "format_label": job.get_format_display(),
+        "status": job.status,
+        "title": describe(ExportScope.from_dict(job.scope)),
+        "stage": job.stage,
+        "error": job.error,
+        "total": job.total,
+        "done": job.done,
+        "progress": round(min(1.0, job.done / job.total), 4)
+        if job.total
+        else (1.0 if done else 0.0),
+        "scope": job.scope,
+        "options": job.options,
+        "report": job.report,
+        "created_by": job.created_by.username if job.created_by else None,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "page_url": reverse("export-detail", args=[job.pk]),
+        "download_url": reverse("export-download", args=[job.pk]) if done else None,
+    }

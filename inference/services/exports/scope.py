@@ -1,7 +1,8 @@
-"""Which images an export holds: those of the organisations the requester belongs to (every organisation for
-coordinators), narrowed by organisation, deployments and the image list's filters. Experts see other
-organisations' images in their taxa to review them, but exporting them in bulk is their organisations' call:
-exports stay within one's own organisations."""
+"""Which images an export holds: those of the organisations the requester belongs to (every
+organisation for coordinators), narrowed by organisation, deployments and the image list's filters.
+Experts see other organisations' images in their taxa to review them, but exporting them in bulk is
+their organisations' call: exports stay within one's own organisations."""
+
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 
@@ -31,7 +32,9 @@ class ExportScope:
     batch: int | None = None
     taken_after: dt.datetime | None = None
     taken_before: dt.datetime | None = None
-    source: str = ""  # where the current label comes from, as the image list filters it (annotation.browse)
+    source: str = (
+        ""  # where the current label comes from, as the image list filters it (annotation.browse)
+    )
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -42,11 +45,19 @@ class ExportScope:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ExportScope":
-        times = {name: parse_datetime(data[name]) if data.get(name) else None
-                 for name in ("taken_after", "taken_before")}
-        return cls(organisation=data.get("organisation"), deployments=tuple(data.get("deployments") or ()),
-                   taxon=data.get("taxon"), labelled=data.get("labelled"), batch=data.get("batch"),
-                   source=data.get("source") or "", **times)
+        times = {
+            name: parse_datetime(data[name]) if data.get(name) else None
+            for name in ("taken_after", "taken_before")
+        }
+        return cls(
+            organisation=data.get("organisation"),
+            deployments=tuple(data.get("deployments") or ()),
+            taxon=data.get("taxon"),
+            labelled=data.get("labelled"),
+            batch=data.get("batch"),
+            source=data.get("source") or "",
+            **times,
+        )
 
 
 @dataclass(frozen=True)
@@ -69,8 +80,8 @@ class ExportOptions:
 
 
 def exportable_organisations(user: User | AnonymousUser | None) -> set[int] | None:
-    """The organisations whose images the user may export; None: all (coordinators, and commands run by the
-    platform's operator with no user)."""
+    """The organisations whose images the user may export; None: all (coordinators, and commands run
+    by the platform's operator with no user)."""
     if user is None:
         return None
     access = user_access(user)
@@ -78,36 +89,58 @@ def exportable_organisations(user: User | AnonymousUser | None) -> set[int] | No
 
 
 def scope_check(user: User | AnonymousUser | None, *, scope: ExportScope) -> None:
-    """Refuse a scope naming an organisation or a deployment the user may not export (403), or none at all."""
+    """Refuse a scope naming an organisation or a deployment the user may not export (403), or none
+    at all."""
     allowed = exportable_organisations(user)
     if allowed is not None and not allowed:
-        raise PermissionDenied(_("You are not a member of any organisation, so there is nothing you may export."))
+        raise PermissionDenied(
+            _("You are not a member of any organisation, so there is nothing you may export.")
+        )
     if scope.organisation is not None:
         if not Organisation.objects.filter(pk=scope.organisation).exists():
             raise ExportError(_("No organisation has id %(id)s.") % {"id": scope.organisation})
         if allowed is not None and scope.organisation not in allowed:
             raise PermissionDenied(_("You may export only the images of your own organisations."))
     if scope.source and scope.source not in SOURCE_FILTERS:
-        raise ExportError(_("The label's source is one of %(sources)s.") % {"sources": ", ".join(SOURCE_FILTERS)})
+        raise ExportError(
+            _("The label's source is one of %(sources)s.") % {"sources": ", ".join(SOURCE_FILTERS)}
+        )
     if scope.deployments:
-        owners = dict(Deployment.objects.filter(pk__in=scope.deployments).values_list("pk", "organisation_id"))
+        owners = dict(
+            Deployment.objects.filter(pk__in=scope.deployments).values_list("pk", "organisation_id")
+        )
         unknown = sorted(set(scope.deployments) - owners.keys())
         if unknown:
-            raise ExportError(_("No deployment has id %(ids)s.") % {"ids": ", ".join(map(str, unknown))})
+            raise ExportError(
+                _("No deployment has id %(ids)s.") % {"ids": ", ".join(map(str, unknown))}
+            )
         if allowed is not None and not set(owners.values()) <= allowed:
-            raise PermissionDenied(_("You may export only the deployments of your own organisations."))
+            raise PermissionDenied(
+                _("You may export only the deployments of your own organisations.")
+            )
 
 
 def scoped_images(scope: ExportScope, *, allowed: set[int] | None) -> QuerySet[Image]:
-    images = Image.objects.all() if allowed is None else Image.objects.filter(organisation_id__in=allowed)
+    images = (
+        Image.objects.all()
+        if allowed is None
+        else Image.objects.filter(organisation_id__in=allowed)
+    )
     if scope.deployments:
         images = images.filter(deployment_id__in=scope.deployments)
-    images = image_filter(images, organisation=scope.organisation, labelled=scope.labelled, batch=scope.batch,
-                          taken_after=scope.taken_after, taken_before=scope.taken_before)
+    images = image_filter(
+        images,
+        organisation=scope.organisation,
+        labelled=scope.labelled,
+        batch=scope.batch,
+        taken_after=scope.taken_after,
+        taken_before=scope.taken_before,
+    )
     if scope.taxon is None and not scope.source:
         return images
-    # The taxon and the label's source select what the image list shows: the label, or the pre-label of an
-    # image nobody labelled yet, so that a link from a filtered list exports the images it listed.
+    # The taxon and the label's source select what the image list shows: the label, or the pre-label
+    # of an image nobody labelled yet, so that a link from a filtered list exports the images it
+    # listed.
     return shown_as(with_prelabels(images), taxon=scope.taxon, source=scope.source)
 
 
@@ -115,8 +148,12 @@ def describe(scope: ExportScope) -> str:
     """What the export covers, in words: its title and the line the pages show."""
     parts = []
     if scope.organisation:
-        parts.append(Organisation.objects.filter(pk=scope.organisation).values_list("name", flat=True).first()
-                     or "")
+        parts.append(
+            Organisation.objects.filter(pk=scope.organisation)
+            .values_list("name", flat=True)
+            .first()
+            or ""
+        )
     if scope.deployments:
         names = Deployment.objects.filter(pk__in=scope.deployments).values_list("name", flat=True)
         parts.append(", ".join(sorted(names)))
@@ -132,11 +169,17 @@ def _conditions(scope: ExportScope) -> list[str]:
     if scope.labelled is not None:
         conditions.append(_("labelled") if scope.labelled else _("not labelled yet"))
     if scope.source:
-        conditions.append(_("labels from %(source)s") % {"source": dict(SOURCE_CHOICES)[scope.source]})
+        conditions.append(
+            _("labels from %(source)s") % {"source": dict(SOURCE_CHOICES)[scope.source]}
+        )
     if scope.batch:
         conditions.append(_("upload or import #%(id)s") % {"id": scope.batch})
     if scope.taken_after:
-        conditions.append(_("taken after %(when)s") % {"when": scope.taken_after.strftime("%Y-%m-%d %H:%M")})
+        conditions.append(
+            _("taken after %(when)s") % {"when": scope.taken_after.strftime("%Y-%m-%d %H:%M")}
+        )
     if scope.taken_before:
-        conditions.append(_("taken before %(when)s") % {"when": scope.taken_before.strftime("%Y-%m-%d %H:%M")})
+        conditions.append(
+            _("taken before %(when)s") % {"when": scope.taken_before.strftime("%Y-%m-%d %H:%M")}
+        )
     return conditions
