@@ -477,8 +477,9 @@ class ImportMappingApi(APIView):
         )
 
     def post(self, request: Request, pk: int) -> Response:
+        """Map every class (`class_mapping`: {class: taxon, null for no label}); the import then
+        runs."""
         batch = get_object_or_404(batches_visible_to(request.user), pk=pk, kind=BatchKind.IMPORT)
-        """Map every class (`class_mapping`: {class: taxon, null for no label}); the import then runs."""
         serializer = ClassMappingSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         batch = import_mapping_submit(

@@ -84,7 +84,8 @@ def blurred_name(image: Image, field: str, boxes: tuple[Box, ...]) -> str:
     """Where the copy of `field` ("file" or "thumbnail") with these boxes hidden is kept."""
     # the boxes as plain tuples: copies named before Box existed keep their names
     digest = hashlib.sha256(repr(tuple(box.to_tuple() for box in boxes)).encode()).hexdigest()[:12]
-    return f"blurred/{image.organisation_id}/{image.sha256[:2]}/{image.sha256[:20]}-{field}-{digest}.jpg"
+    folder = f"blurred/{image.organisation_id}/{image.sha256[:2]}"
+    return f"{folder}/{image.sha256[:20]}-{field}-{digest}.jpg"
 
 
 def blurred_copy(image: Image, field: str, boxes: tuple[Box, ...]) -> str:

@@ -41,8 +41,8 @@ def _database_urls() -> tuple[str, str]:
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit(
-            'bench/selection_db.py needs DATABASE_URL=postgres://... (try: eval "$(.ci/services '
-            'start)")'
+            "bench/selection_db.py needs DATABASE_URL=postgres://... "
+            '(try: eval "$(.ci/services start)")'
         )
     parts = urlsplit(url)
     return (
@@ -229,8 +229,8 @@ def load(n: int, labelled_share: float) -> None:
         for model in (Sequence, Image, Annotation):
             table = model._meta.db_table
             cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM "
-                f"{table}))"
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
             )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")

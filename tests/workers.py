@@ -26,7 +26,8 @@ def database_url() -> str:
     credentials = quote(params["USER"] or "", safe="")
     if params["PASSWORD"]:
         credentials += ":" + quote(params["PASSWORD"], safe="")
-    return f"postgres://{credentials}@{params['HOST'] or 'localhost'}:{params['PORT'] or 5432}/{params['NAME']}"
+    host = f"{params['HOST'] or 'localhost'}:{params['PORT'] or 5432}"
+    return f"postgres://{credentials}@{host}/{params['NAME']}"
 
 
 def worker_environment(settings, **extra: str) -> dict[str, str]:

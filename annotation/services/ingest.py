@@ -62,8 +62,8 @@ def media_limits() -> MediaLimits:
         max_pixels=config["MAX_IMAGE_PIXELS"],
         thumbnail_size=config["THUMBNAIL_SIZE"],
         earliest_year=config["EARLIEST_PLAUSIBLE_YEAR"],
-        now=dt.datetime.now(),
-    )  # noqa: DTZ005
+        now=dt.datetime.now(),  # noqa: DTZ005
+    )
 
 
 def stage_upload(stream: BinaryIO, *, destination: Path) -> str:

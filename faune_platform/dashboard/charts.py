@@ -95,10 +95,13 @@ class Mark:
     @property
     def diamond(self) -> str:
         s = self.size * 1.3
-        return (
-            f"{self.x},{self.y - s} {self.x + s},{self.y} {self.x},{self.y + s} "
-            f"{self.x - s},{self.y}"
-        )
+        corners = [
+            (self.x, self.y - s),
+            (self.x + s, self.y),
+            (self.x, self.y + s),
+            (self.x - s, self.y),
+        ]
+        return " ".join(f"{x},{y}" for x, y in corners)
 
 
 @dataclass(frozen=True)

@@ -197,7 +197,7 @@ def _load_into(
         missing = ", ".join(result.missing_keys[:5])
         unexpected = ", ".join(result.unexpected_keys[:5])
         raise CheckpointError(
-            f"the weights do not fit {spec.timm_name}: missing [{missing}] unexpected "
-            f"[{unexpected}]"
+            f"the weights do not fit {spec.timm_name}: "
+            f"missing [{missing}] unexpected [{unexpected}]"
         )
     return LoadedCheckpoint(spec, num_classes, EmbeddingClassifier(model.eval()))

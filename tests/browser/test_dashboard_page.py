@@ -37,8 +37,9 @@ TEXT_CLASHES = """(svg) => {
     if (clash(a.box, b.box)) found.push([a.text, b.text]);
   }));
   texts.forEach((t) => {
-    if (t.box.left < outer.left - 0.5 || t.box.right > outer.right + 0.5 || t.box.top < outer.top - 0.5
-        || t.box.bottom > outer.bottom + 0.5) found.push([t.text, "outside the chart"]);
+    const inside = t.box.left >= outer.left - 0.5 && t.box.right <= outer.right + 0.5
+                   && t.box.top >= outer.top - 0.5 && t.box.bottom <= outer.bottom + 0.5;
+    if (!inside) found.push([t.text, "outside the chart"]);
   });
   return found;
 }"""

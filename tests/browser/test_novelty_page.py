@@ -49,8 +49,11 @@ def test_coordinator_labels_a_possibly_new_cluster(page, world):
     first = scan.clusters[0]
     strip = page.locator("#clusters li.cluster").first.locator(".strip img")
     assert strip.count() == 8
-    page.wait_for_function("""() => [...document.querySelectorAll("#clusters li.cluster:first-child img")]
-                              .every((img) => img.complete && img.naturalWidth > 0)""")
+    page.wait_for_function(
+        """(images) => [...document.querySelectorAll(images)]
+                       .every((img) => img.complete && img.naturalWidth > 0)""",
+        arg="#clusters li.cluster:first-child img",
+    )
     for index in range(8):
         assert strip.nth(index).is_visible()
         assert strip.nth(index).bounding_box()["height"] > 20

@@ -67,8 +67,10 @@ def test_promotion_requeues_by_the_same_rule_and_leaves_claimed_tasks(said, coor
 
 
 def test_a_correction_check_goes_to_triage_when_nobody_reviews_the_partners_taxon(
-    api, predicted, django_capture_on_commit_callbacks
-):  # noqa: F811
+    api,
+    predicted,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
     Organisation.objects.update(check_corrections_below=1.0)
     first = predicted[0]
     chosen = "wolf" if first.taxon.slug != "wolf" else "fox"

@@ -172,9 +172,9 @@ def test_every_status_change_is_on_record(client, coordinator, pool, head_withou
 
 def test_a_merge_works_out_the_surviving_sequences_verdict_again(
     api,
-    zero_shot,
+    zero_shot,  # noqa: F811
     settings,
-    org,  # noqa: F811
+    org,
     django_capture_on_commit_callbacks,
 ):
     org.sequence_maxlag_s = 35

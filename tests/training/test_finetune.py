@@ -19,8 +19,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 def test_finetune_round_registers_a_checkpoint_that_prelabels(
     storage,
     api,
-    zero_shot,
-    coordinator,  # noqa: F811
+    zero_shot,  # noqa: F811
+    coordinator,
     settings,
     django_capture_on_commit_callbacks,
 ):

@@ -108,6 +108,8 @@ def _python_section(usage: Usage) -> list[str]:
 def python_lines(usage: Usage) -> list[str]:
     spec = usage.spec
     options = "".join(f", {key}={value!r}" for key, value in spec.timm_kwargs().items())
+    size = f"({spec.input_size}, {spec.input_size})"
+    resample = "BICUBIC" if spec.interpolation == "bicubic" else "BILINEAR"
     return [
         "import json",
         "",
@@ -124,8 +126,7 @@ def python_lines(usage: Usage) -> list[str]:
         *_head_lines(usage),
         "",
         'image = ImageOps.exif_transpose(Image.open("photo.jpg")).convert("RGB")',
-        f"image = image.resize(({spec.input_size}, {spec.input_size}), Image.Resampling."
-        f"{'BICUBIC' if spec.interpolation == 'bicubic' else 'BILINEAR'})",
+        f"image = image.resize({size}, Image.Resampling.{resample})",
         f"pixels = F.normalize(F.to_tensor(image), {list(spec.mean)}, "
         f"{list(spec.std)}).unsqueeze(0)",
         "with torch.no_grad():",
@@ -144,8 +145,8 @@ def _head_lines(usage: Usage) -> list[str]:
         ]
     if usage.outputs == "imagenet":
         return [
-            f'table = json.load(open("{ZERO_SHOT_TABLE}"))  # per class, the ImageNet classes it '
-            "gathers"
+            f'table = json.load(open("{ZERO_SHOT_TABLE}"))'
+            "  # per class, the ImageNet classes it gathers"
         ]
     return []
 

@@ -433,9 +433,9 @@ def _write(folder: Path, metrics: dict, candidate: dict, names: list[str]) -> No
 
 def code_version() -> str:
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=settings.BASE_DIR,  # noqa: S603 S607
+        return subprocess.run(  # noqa: S603
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+            cwd=settings.BASE_DIR,
             capture_output=True,
             text=True,
             timeout=5,
