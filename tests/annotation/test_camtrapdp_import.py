@@ -159,7 +159,10 @@ def package(root: Path, *, extra_file: bool = True) -> Path:
     (root / "datapackage.json").write_text(
         json.dumps(
             {
-                "profile": "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2/camtrap-dp-profile.json",
+                "profile": (
+                    "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2/"
+                    "camtrap-dp-profile.json"
+                ),
                 "name": "test-package",
                 "resources": [
                     {"name": name, "path": f"{name}.csv"}

@@ -41,7 +41,11 @@ def assign_split(
     return TRAIN
 
 
-def split_of(sequence_id: int, deployment_id: int | None, rule: SplitRule = SplitRule()) -> str:  # noqa: B008
+def split_of(
+    sequence_id: int,
+    deployment_id: int | None,
+    rule: SplitRule = SplitRule(),  # noqa: B008
+) -> str:
     """The side of a stored sequence, keyed by its database ids (no camera: None or a negative
     id)."""
     has_camera = deployment_id is not None and deployment_id >= 0

@@ -43,7 +43,8 @@ def _exif_time(planned: PlannedFile, earliest_year: int) -> dt.datetime | None:
     gives its own)."""
     try:
         with Image.open(planned.path) as image:
-            return read_exif(image, earliest_year=earliest_year, now=dt.datetime.now()).taken_at  # noqa: DTZ005
+            now = dt.datetime.now()  # noqa: DTZ005
+            return read_exif(image, earliest_year=earliest_year, now=now).taken_at
     except OSError:
         return None
 

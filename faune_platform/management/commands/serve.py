@@ -38,7 +38,10 @@ class Command(BaseCommand):
         worker = [sys.executable, "manage.py", "qcluster"]
         # Children get their own session so a terminal's Ctrl-C reaches only this process, which
         # then stops them in order; otherwise each would print its own KeyboardInterrupt traceback.
-        processes = [subprocess.Popen(command, start_new_session=True) for command in (web, worker)]  # noqa: S603
+        processes = [
+            subprocess.Popen(command, start_new_session=True)  # noqa: S603
+            for command in (web, worker)
+        ]
         signal.signal(signal.SIGTERM, _raise_interrupt)
         self.stdout.write(
             kernels_report()
