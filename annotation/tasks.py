@@ -10,7 +10,7 @@ from django.db.models import Max, ProtectedError
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotation.ingest.layouts import LayoutError
+from annotation.ingest.plans import LayoutError
 from annotation.models import BatchKind, BatchStatus, Deployment, UploadBatch
 from annotation.services.batches import batch_announce
 from annotation.services.imports import import_prepare_mapped, import_run

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.forms import ClassMappingForm, ImportForm
 from annotation.ingest.archive import ArchiveRejected
-from annotation.ingest.layouts import LayoutError
+from annotation.ingest.plans import LayoutError
 from annotation.models import BatchKind, BatchOutcome, BatchStatus, Deployment, Taxon, UploadBatch
 from annotation.permissions import user_access
 from annotation.selectors import (

@@ -20,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from annotation.ingest.layouts import ImportPlan, LayoutError, PlannedFile, PlannedLabel
+from annotation.ingest.plans import ImportPlan, LayoutError, PlannedFile, PlannedLabel
 from faune_platform.boxes import NOT_ANIMAL, Box, Category
 
 PACKAGE_FILE = "datapackage.json"

@@ -9,71 +9,19 @@ command line, the archive's name on the web (where the unpacked folder is named 
 number nobody chose).
 """
 
-import datetime as dt
 import json
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeGuard
 
+from annotation.ingest.camtrapdp import find_package, plan_camtrapdp
 from annotation.ingest.exif import parse_camera_datetime
 from annotation.ingest.media import MEDIA_EXTENSIONS
+from annotation.ingest.plans import ImportPlan, LayoutError, PlannedFile, PlannedLabel
 from faune_platform.boxes import Box
-from faune_platform.errors import InputRefused
 
 FORMATS = ("auto", "plain", "classes", "coco", "camtrapdp")
-
-
-class LayoutError(InputRefused):
-    """The folder or its index file cannot be read as the chosen layout."""
-
-
-@dataclass(frozen=True)
-class PlannedLabel:
-    class_name: str
-    box: Box | None = None
-    count: int | None = None
-
-
-@dataclass
-class PlannedFile:
-    path: Path | None  # None when an index lists a file that is not on disk
-    name: str  # relative to the import root, as shown in reports
-    deployment: str
-    labels: list[PlannedLabel] = field(default_factory=list)
-    taken_at: dt.datetime | None = None  # from the index; overrides EXIF
-    sequence_id: str = ""
-    rejection: str = ""
-
-
-@dataclass
-class ImportPlan:
-    format: str
-    files: list[PlannedFile]
-    deployments: dict[str, dict[str, Any]] = field(
-        default_factory=dict
-    )  # name -> metadata for a camera created by it
-    # class name -> names of a taxon created for it
-    class_details: dict[str, dict[str, Any]] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(
-        default_factory=dict
-    )  # what the source says that the pool has no column for
-
-    @property
-    def class_names(self) -> set[str]:
-        return {label.class_name for item in self.files for label in item.labels}
-
-    @property
-    def class_counts(self) -> dict[str, int]:
-        """Each class name labelling a file that will be imported, with how many such files it
-        labels."""
-        counts: dict[str, int] = {}
-        for item in self.files:
-            if not item.rejection:
-                for name in {label.class_name for label in item.labels}:
-                    counts[name] = counts.get(name, 0) + 1
-        return dict(sorted(counts.items()))
 
 
 def _all_files(root: Path) -> list[Path]:
@@ -348,7 +296,6 @@ def detect_format(
     """Pick a layout: a Camtrap DP descriptor or a COCO index wins; else `classes` when at least
     half the media folders are named after known taxa (or, with `resembles`, like one: "chevreuils",
     "white_tailed_deer")."""
-    from annotation.ingest.camtrapdp import find_package  # it builds on this module's plan types
 
     if find_package(root) is not None:
         return "camtrapdp"
@@ -385,7 +332,6 @@ def plan_import(
         raise LayoutError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "auto":
         fmt = detect_format(root, known_names, normalise, resembles)
-    from annotation.ingest.camtrapdp import plan_camtrapdp
 
     planners: dict[str, Planner] = {
         "plain": plan_plain,

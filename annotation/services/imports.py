@@ -14,7 +14,8 @@ from pathlib import Path
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from annotation.ingest.layouts import ImportPlan, PlannedFile, plan_import
+from annotation.ingest.layouts import plan_import
+from annotation.ingest.plans import ImportPlan, PlannedFile
 from annotation.models import BatchItem, BatchOutcome, Deployment, Role, Taxon, UploadBatch
 from annotation.selectors import batch_counts
 from annotation.services.class_mapping import (

@@ -12,7 +12,8 @@ import pytest
 from django.core.management import call_command
 
 from annotation.ingest.camtrapdp import parse_time, plan_camtrapdp
-from annotation.ingest.layouts import LayoutError, plan_import
+from annotation.ingest.layouts import plan_import
+from annotation.ingest.plans import LayoutError
 from annotation.models import Annotation, BatchItem, Deployment, Image, Taxon, UploadBatch
 from annotation.services.taxa import normalise_name
 from faune_platform.boxes import Box

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from annotation.ingest.archive import ArchiveRejected, extract_zip
-from annotation.ingest.layouts import LayoutError
+from annotation.ingest.plans import LayoutError
 from annotation.models import BatchOutcome, Image
 from annotation.services.batches import batch_open
 from annotation.services.class_mapping import UnmappedClasses

@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 
 from annotation.forms import LabelForm
-from annotation.ingest.layouts import LayoutError, plan_import
+from annotation.ingest.layouts import plan_import
+from annotation.ingest.plans import LayoutError
 from annotation.models import Annotation, BatchItem, BatchOutcome, Deployment, Image, UploadBatch
 from annotation.services.batches import batch_add_uploads, batch_open
 from annotation.services.imports import import_prepare, import_run

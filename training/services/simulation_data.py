@@ -10,14 +10,9 @@ from pathlib import Path
 from PIL import Image
 
 from annotation.ingest.exif import read_exif
-from annotation.ingest.layouts import (
-    ImportPlan,
-    PlannedFile,
-    PlannedLabel,
-    find_coco_index,
-    plan_import,
-)
+from annotation.ingest.layouts import find_coco_index, plan_import
 from annotation.ingest.media import MEDIA_EXTENSIONS, VIDEO_EXTENSIONS
+from annotation.ingest.plans import ImportPlan, PlannedFile, PlannedLabel
 from annotation.ingest.sequences import Frame, group_sequences
 from training.engine.simulation import Item
 

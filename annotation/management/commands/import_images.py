@@ -12,7 +12,8 @@ from pathlib import Path
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.ingest.layouts import FORMATS, LayoutError
+from annotation.ingest.layouts import FORMATS
+from annotation.ingest.plans import LayoutError
 from annotation.models import BatchKind, BatchStatus
 from annotation.services.batches import batch_announce, batch_finish, batch_open
 from annotation.services.class_mapping import Choice, ClassRow, UnmappedClasses, choice_from_text

@@ -25,7 +25,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotation.ingest.layouts import LayoutError
+from annotation.ingest.plans import LayoutError
 from inference.engine.preprocess import CropRequest
 from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES
 from training.engine.plots import learning_curves_png
