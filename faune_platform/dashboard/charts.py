@@ -336,14 +336,14 @@ def _drawn(series: Series, to_x: Callable, to_y: Callable) -> DrawnSeries:
     return DrawnSeries(series.name, series.legend, series.style, line, shown, tip)
 
 
-Box = tuple[float, float, float, float]  # left, top, right, bottom
+Rect = tuple[float, float, float, float]  # left, top, right, bottom, in drawing units
 
 
-def _overlaps(a: Box, b: Box) -> bool:
+def _overlaps(a: Rect, b: Rect) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _label_options(x: float, y: float, text: str) -> list[tuple[Text, Box]]:
+def _label_options(x: float, y: float, text: str) -> list[tuple[Text, Rect]]:
     """Places beside a point, nearest first: right, left, below, above, then the four corners. A box
     spans the text from its capitals' tops to its descenders' bottoms."""
     w, h = text_width(text), FONT
@@ -367,7 +367,7 @@ def _label_options(x: float, y: float, text: str) -> list[tuple[Text, Box]]:
     ]
 
 
-def _obstacles(drawn: list[DrawnSeries]) -> list[Box]:
+def _obstacles(drawn: list[DrawnSeries]) -> list[Rect]:
     """What a point label must not cover: every marker, and every line, as small boxes every few
     pixels."""
     boxes = [
@@ -388,7 +388,7 @@ def _obstacles(drawn: list[DrawnSeries]) -> list[Box]:
 
 
 def _place_labels(
-    points: list[Point], to_x: Callable, to_y: Callable, frame: Frame, obstacles: list[Box]
+    points: list[Point], to_x: Callable, to_y: Callable, frame: Frame, obstacles: list[Rect]
 ) -> list[Text]:
     """Point labels, each in the first place beside its point that stays inside the plot and clear
     of every marker, line and label placed before; a label with no such place is left out (its
