@@ -17,14 +17,9 @@ from django.core.signals import got_request_exception
 from django_q.conf import Conf
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from annotation.models import ReviewState, ReviewTask, Role
-from annotation.services.annotations import annotation_add
-from annotation.services.batches import batch_open
+from annotation.models import ReviewTask, Role
 from annotation.services.imports_web import import_archive_accept
-from annotation.services.ingest import image_ingest
-from annotation.services.organisations import deployment_get_or_create
 from annotation.services.proposals import taxon_proposal_create
-from annotation.services.review import ReviewItem, review_tasks_create
 from annotation.services.undo import label_decided
 from faune_platform.jobs import job_claim, job_start
 from faune_platform.openapi import FauneSchemaGenerator
@@ -32,11 +27,11 @@ from faune_platform.tokens.services import api_token_create
 from inference.models import ExportJob
 from inference.services.exports.jobs import export_request, export_work
 from inference.services.exports.scope import ExportOptions, ExportScope
-from inference.services.registry import default_version_ensure
 from tests import factories
-from tests.factories import jpeg_bytes, taxon, write_jpeg, zip_bytes
+from tests.factories import jpeg_bytes, taxon, zip_bytes
 from tests.platform.openapi_requests import Builder, Call
-from training.models import Release, RoundStatus, TrainingRound
+from tests.worlds import some_of_everything
+from training.models import Release
 
 pytestmark = [
     pytest.mark.slow,
@@ -51,35 +46,13 @@ ROLES = ("coordinator", "partner")
 
 @pytest.fixture
 def world(org, partner, expert, coordinator, tmp_path):
-    """A camera with two dated frames (one labelled), an open and a disputed review task, the
+    """A camera with three dated frames (one labelled), an open and a disputed review task, the
     default model, a finished round and a release: the ids the fuzzer draws from reach real rows."""
-    camera = deployment_get_or_create(organisation=org, name="Col 1", latitude=45.0, longitude=6.0)
-    batch = batch_open(organisation=org, uploader=partner, deployment=camera)
-    images = []
-    for pixels, taken in (
-        (1, "2024:05:01 10:00:00"),
-        (2, "2024:06:01 10:00:00"),
-        (3, "2024:07:01 10:00:00"),
-    ):
-        path = write_jpeg(tmp_path / f"{pixels}.jpg", seed=pixels, taken=taken)
-        images.append(image_ingest(path=path, name=path.name, batch=batch, deployment=camera).image)
-    annotation_add(image=images[0], taxon=taxon("fox"), author=partner, announce=False)
-    _, disputed = review_tasks_create(
-        items=[
-            ReviewItem(images[0], taxon("red-deer"), "margin pick", 0.9),
-            ReviewItem(images[1], None, "undefined", 0.5),
-        ],
-        origin="test",
+    world = some_of_everything(
+        org=org, partner=partner, coordinator=coordinator, folder=tmp_path, frames=3
     )
-    ReviewTask.objects.filter(pk=disputed.pk).update(state=ReviewState.CONFLICT)
-    version = default_version_ensure()
-    training_round = TrainingRound.objects.create(
-        created_by=coordinator,
-        status=RoundStatus.DONE,
-        active=None,
-        params={"mode": "head"},
-        finished_at=dt.datetime.now(dt.UTC),
-    )
+    camera, batch, images = world.camera, world.batch, world.images
+    disputed, version, training_round = world.disputed, world.version, world.training_round
     Release.objects.create(version=version, semver="1.0.0", files={}, model_card="A card.")
     factories.member("pat", org, Role.PARTNER)
     deer = taxon("red-deer").pk

@@ -6,7 +6,6 @@ covers the apps' pages and API and the Django admin, with some real data in plac
 URLs reach real objects.
 """
 
-import datetime as dt
 import json
 import re
 import sys
@@ -25,19 +24,15 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 from django_q.conf import Conf
 
-from annotation.models import ReviewState, ReviewTask, Role, TaxonProposal
-from annotation.services.annotations import annotation_add
+from annotation.models import Role, TaxonProposal
 from annotation.services.batches import batch_open
-from annotation.services.ingest import image_ingest
-from annotation.services.organisations import deployment_get_or_create
-from annotation.services.review import ReviewItem, review_tasks_create
 from annotation.services.undo import label_decided
 from inference.services.exports.jobs import export_request
 from inference.services.exports.scope import ExportOptions, ExportScope
-from inference.services.registry import default_version_ensure
 from tests import factories
-from tests.factories import taxon, write_jpeg
-from training.models import Release, RoundStatus, TrainingRound
+from tests.factories import taxon
+from tests.worlds import some_of_everything
+from training.models import Release
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -151,29 +146,9 @@ def _routes() -> list[Route]:
 def world(org, other_org, partner, expert, coordinator, tmp_path):
     """Some of everything, so that detail URLs resolve to real objects for each role."""
     superuser = get_user_model().objects.create_superuser("root", "root@example.org", "pw-root")
-    camera = deployment_get_or_create(organisation=org, name="Col 1", latitude=45.0, longitude=6.0)
-    batch = batch_open(organisation=org, uploader=partner, deployment=camera)
-    images = []
-    for seed, taken in ((1, "2024:05:01 10:00:00"), (2, "2024:06:01 10:00:00")):
-        path = write_jpeg(tmp_path / f"{seed}.jpg", seed=seed, taken=taken)
-        images.append(image_ingest(path=path, name=path.name, batch=batch, deployment=camera).image)
-    annotation_add(image=images[0], taxon=taxon("fox"), author=partner, announce=False)
-    task, disputed = review_tasks_create(
-        items=[
-            ReviewItem(images[0], taxon("red-deer"), "margin pick", 0.9),
-            ReviewItem(images[1], None, "undefined", 0.5),
-        ],
-        origin="test",
-    )
-    ReviewTask.objects.filter(pk=disputed.pk).update(state=ReviewState.CONFLICT)
-    version = default_version_ensure()
-    training_round = TrainingRound.objects.create(
-        created_by=coordinator,
-        status=RoundStatus.DONE,
-        active=None,
-        params={"mode": "head"},
-        finished_at=dt.datetime.now(dt.UTC),
-    )
+    world = some_of_everything(org=org, partner=partner, coordinator=coordinator, folder=tmp_path)
+    batch, images, task = world.batch, world.images, world.task
+    version, training_round = world.version, world.training_round
     release = Release.objects.create(
         version=version, semver="1.0.0", files={"model_card.md": "0" * 64}, model_card="A card."
     )
