@@ -2,6 +2,7 @@
 environment."""
 
 import hashlib
+from typing import TypedDict
 
 import dj_database_url
 
@@ -195,8 +196,57 @@ def _q_cluster() -> dict:
 
 Q_CLUSTER = _q_cluster()
 
+
 # Domain defaults a deployment may tune.
-FAUNE = {
+class FauneSettings(TypedDict):
+    """What FAUNE holds, typed: services read it as settings.FAUNE[NAME]."""
+
+    MAX_IMAGE_PIXELS: int
+    MAX_UPLOAD_BYTES: int
+    MAX_ZIP_UNCOMPRESSED_BYTES: int
+    MAX_ZIP_RATIO: float
+    MAX_FILES_PER_REQUEST: int
+    MAX_REQUEST_BYTES: int
+    DAILY_UPLOAD_FILES: int
+    DAILY_UPLOAD_BYTES: int
+    LOGIN_MAX_FAILURES_PER_USER: int
+    LOGIN_MAX_FAILURES_PER_ADDRESS: int
+    LOGIN_LOCKOUT_S: int
+    API_TOKEN_DEFAULT_DAYS: int
+    API_TOKEN_MAX_DAYS: int
+    THUMBNAIL_SIZE: int
+    DEFAULT_MAXLAG_S: float
+    EARLIEST_PLAUSIBLE_YEAR: int
+    DETECTION_THRESHOLD: float
+    DECODE_THREADS: int
+    PRELABEL_BATCH_SIZE: int
+    AFTER_INGEST_TASKS: list[str]
+    AFTER_SEQUENCE_MERGE_TASKS: list[str]
+    AFTER_PARTNER_LABEL_TASKS: list[str]
+    PRELABEL_COLUMNS: str
+    DOUBLE_REVIEW_FRACTION: float
+    SECOND_OPINION_WAIT_HOURS: float
+    SELECTION_SCAN_LIMIT: int
+    SELECTION_NEIGHBOURS: int
+    NEAR_DUPLICATE_COSINE: float
+    AUTO_PROMOTE: bool
+    GATE_MACRO_F1_MARGIN: float
+    GATE_MAX_RECALL_DROP: float
+    GATE_MIN_SUPPORT: int
+    ROUND_CADENCE_MINUTES: int
+    ROUND_MIN_NEW_EXPERT_LABELS: int
+    ROUND_STALE_MINUTES: int
+    ROUND_TIMEOUT_S: int
+    JOB_CHUNK_S: float
+    JOB_STALE_S: float
+    JOB_MAX_RESUMES: int
+    JOB_SWEEP_MINUTES: int
+    JOB_SWEEPS: list[str]
+    JOB_TIMEOUT_S: int
+    FAILPOINTS: frozenset[str]
+
+
+FAUNE: FauneSettings = {
     # The largest common trap frames are about 24 MP and some cameras write interpolated 30-48 MP
     # files; past 50 MP a file is a panorama or a decompression bomb (checked from the header,
     # before any decoding).

@@ -9,7 +9,12 @@ from pathlib import Path
 os.environ.setdefault("FAUNE_SECRET_KEY", "test-only-secret")
 
 from faune_platform.settings.base import *  # noqa: E402, F403
-from faune_platform.settings.base import _SQLITE_OPTIONS, DATABASES, Q_CLUSTER  # noqa: E402
+from faune_platform.settings.base import (  # noqa: E402
+    _SQLITE_OPTIONS,
+    DATABASES,
+    FAUNE,
+    Q_CLUSTER,
+)
 
 # Tests never touch the checkout's var/: each run gets its own folder (pytest's conftest removes
 # it).
@@ -31,4 +36,4 @@ Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 
 # Pre-labelling after every upload would load a model in every test, and double review would make
 # single-review tests depend on a hash: the tests that need them switch them back on.
-FAUNE = {**FAUNE, "AFTER_INGEST_TASKS": [], "DOUBLE_REVIEW_FRACTION": 0.0}  # noqa: F405
+FAUNE = FauneSettings(**{**FAUNE, "AFTER_INGEST_TASKS": [], "DOUBLE_REVIEW_FRACTION": 0.0})
