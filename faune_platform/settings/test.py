@@ -14,6 +14,7 @@ from faune_platform.settings.base import (  # noqa: E402
     DATABASES,
     FAUNE,
     Q_CLUSTER,
+    FauneSettings,
 )
 
 # Tests never touch the checkout's var/: each run gets its own folder (pytest's conftest removes
