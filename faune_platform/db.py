@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -17,10 +18,10 @@ def chunked(ids: Iterable[int], size: int | None = None) -> Iterator[list[int]]:
 
 
 def in_chunks(
-    queryset: QuerySet, field: str, ids: Iterable[int], columns: tuple[str, ...]
-) -> list[tuple]:
+    queryset: QuerySet[Any], field: str, ids: Iterable[int], columns: tuple[str, ...]
+) -> list[tuple[Any, ...]]:
     """`queryset.filter(<field>__in=ids).values_list(*columns)`, one bounded IN (...) at a time."""
-    rows: list[tuple] = []
+    rows: list[tuple[Any, ...]] = []
     for part in chunked(ids):
         rows += queryset.filter(**{f"{field}__in": part}).values_list(*columns)
     return rows

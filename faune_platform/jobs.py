@@ -20,6 +20,8 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.db import models, transaction
@@ -64,7 +66,11 @@ class Job(models.Model):
         return self.status in ACTIVE
 
 
-def _rows(job: Job) -> models.QuerySet:
+# A job model: `job_claim(UploadBatch, ...)` hands back an UploadBatch, not a bare Job.
+J = TypeVar("J", bound=Job)
+
+
+def _rows(job: Job) -> models.QuerySet[Job]:
     return type(job)._default_manager.filter(pk=job.pk)
 
 
@@ -105,7 +111,7 @@ def job_enqueue(job: Job, task: str, *, timeout_s: int | None = None) -> str:
     return token
 
 
-def job_claim(model: type[Job], job_id: int, token: str) -> Job | None:
+def job_claim(model: type[J], job_id: int, token: str) -> J | None:
     """Take the job for this task if its token is still the current one; None means someone else
     owns it (or it finished, failed or was cancelled meanwhile)."""
     claimed = model._default_manager.filter(pk=job_id, token=token, status__in=ACTIVE).update(
@@ -181,7 +187,7 @@ class Resumable:
 def job_sweep(kind: Resumable, *, stale_s: float) -> tuple[int, int]:
     """Queue again the running jobs whose heartbeat is older than `stale_s` (their worker stopped);
     fail the ones that were resumed too often. Returns (resumed, failed)."""
-    limit = timezone.now() - timezone.timedelta(seconds=stale_s)
+    limit = timezone.now() - timedelta(seconds=stale_s)
     # No heartbeat at all: a record left "running" by a worker from before heartbeats existed.
     silent = Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True)
     stale = kind.model._default_manager.filter(silent, status=JobStatus.RUNNING)
@@ -230,6 +236,6 @@ def sweep_schedule_ensure() -> None:
             "schedule_type": Schedule.MINUTES,
             "minutes": minutes,
             "repeats": -1,
-            "next_run": timezone.now() + timezone.timedelta(minutes=minutes),
+            "next_run": timezone.now() + timedelta(minutes=minutes),
         },
     )

@@ -2,7 +2,8 @@
 environment."""
 
 import hashlib
-from typing import TypedDict
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 import dj_database_url
 
@@ -88,7 +89,7 @@ _SQLITE_OPTIONS = {
 }
 
 
-def _database() -> dict:
+def _database() -> Mapping[str, Any]:
     url = env_str("DATABASE_URL", "")
     if url.startswith("sqlite"):
         return {**dj_database_url.parse(url), "OPTIONS": _SQLITE_OPTIONS}
@@ -167,7 +168,7 @@ REST_FRAMEWORK = {
 _JOB_TIMEOUT_S = env_int("FAUNE_JOB_TIMEOUT_S", 600, minimum=10)
 
 
-def _q_cluster() -> dict:
+def _q_cluster() -> dict[str, object]:
     cluster = {
         # One queue per data dir: two checkouts sharing a Redis server must never run each other's
         # jobs.
