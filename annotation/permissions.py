@@ -42,10 +42,14 @@ def taxa_with_descendants(taxon_ids: set[int]) -> frozenset[int]:
     return frozenset(found)
 
 
+# The attribute on the user object that keeps its Access for the rest of the request.
+_ACCESS_CACHE = "_faune_access"
+
+
 def user_access(user: User | AnonymousUser) -> Access:
     if not user.is_authenticated:
         return Access()
-    cached = getattr(user, "_faune_access", None)
+    cached: Access | None = getattr(user, _ACCESS_CACHE, None)
     if cached is not None:
         return cached
     memberships = list(Membership.objects.filter(user=user).prefetch_related("review_taxa"))
@@ -57,7 +61,7 @@ def user_access(user: User | AnonymousUser) -> Access:
         organisation_ids=frozenset(m.organisation_id for m in memberships),
         expert_taxon_ids=taxa_with_descendants(expert_taxa) if expert_taxa else frozenset(),
     )
-    user._faune_access = access  # one lookup per request
+    setattr(user, _ACCESS_CACHE, access)  # one lookup per request
     return access
 
 

@@ -94,7 +94,7 @@ def blurred_copy(image: Image, field: str, boxes: tuple[Box, ...]) -> str:
     name = blurred_name(image, field, boxes)
     if default_storage.exists(name):
         return name
-    original = getattr(image, field).name
+    original: str = getattr(image, field).name
     if not original or not default_storage.exists(original):
         return ""
     with default_storage.open(original, "rb") as handle:
@@ -106,7 +106,7 @@ def shown_file(user: User | AnonymousUser, image: Image, field: str) -> str:
     """The storage name of what this user may see of the image's `field`: the original, or the copy
     with its people hidden. A video showing people cannot be blurred here: only those who see
     originals may play it."""
-    original = getattr(image, field).name
+    original: str = getattr(image, field).name
     if sees_originals(user, image):
         return original
     boxes = people_in([image.pk]).get(image.pk)

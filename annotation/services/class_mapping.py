@@ -11,8 +11,9 @@ suggestion is never applied on its own.
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -218,7 +219,9 @@ def class_mapping_propose(
 _UNDECIDED = object()
 
 
-def _default_choice(row: ClassRow, create_missing: bool, details: Mapping[str, dict]) -> object:
+def _default_choice(
+    row: ClassRow, create_missing: bool, details: Mapping[str, Mapping[str, Any]]
+) -> object:
     """What a class becomes when nobody chose: its exact match; a new taxon where creating is
     allowed and nothing spells like it (a close spelling is a typo of a taxon we have, not a new
     one), named as the source names it (`details`: a Camtrap DP package's vernacular and scientific
@@ -242,7 +245,7 @@ def class_mapping_decide(
     rows: list[ClassRow],
     choices: Mapping[str, Choice],
     create_missing: bool = False,
-    details: Mapping[str, dict] | None = None,
+    details: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Choice]:
     """Every class's taxon: the one chosen, else its default (see `_default_choice`). Raises
     UnmappedClasses naming the classes still without one, and ValidationError for a choice about a
@@ -258,10 +261,11 @@ def class_mapping_decide(
     missing = [name for name, choice in decided.items() if choice is _UNDECIDED]
     if missing:
         raise UnmappedClasses(rows, missing)
-    return decided
+    # Every class left is a Choice: the undecided ones were refused just above.
+    return cast(dict[str, Choice], decided)
 
 
-def _require_coordinator_for(decided: Mapping[str, Choice], user: AbstractBaseUser | None) -> None:
+def _require_coordinator_for(decided: Mapping[str, Choice], user: User | None) -> None:
     """Creating taxa is for coordinators; `None` is the shell's operator, who runs the platform."""
     wants_new = any(isinstance(choice, NewTaxon) for choice in decided.values())
     if wants_new and user is not None and not user_access(user).coordinator:
@@ -275,7 +279,7 @@ def _require_coordinator_for(decided: Mapping[str, Choice], user: AbstractBaseUs
 
 @transaction.atomic
 def class_mapping_apply(
-    *, decided: Mapping[str, Choice], user: AbstractBaseUser | None
+    *, decided: Mapping[str, Choice], user: User | None
 ) -> tuple[dict[str, str | None], list[Taxon]]:
     """Create the taxa the mapping asks for (all or none) and return it as it is kept on the batch:
     source class -> taxon slug, None for a class imported without its label; with the taxa
@@ -342,7 +346,7 @@ def choice_from_text(text: object) -> Choice:
         raise ValidationError(str(error)) from None
 
 
-def _new_taxon_from(fields: dict) -> NewTaxon:
+def _new_taxon_from(fields: dict[str, Any]) -> NewTaxon:
     unknown = set(fields) - {"name_en", "name_fr", "scientific_name"}
     values = {key: fields.get(key) or "" for key in ("name_en", "name_fr", "scientific_name")}
     if unknown or not all(isinstance(value, str) for value in values.values()):

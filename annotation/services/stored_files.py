@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 from django.db.models.fields.files import FieldFile
@@ -23,7 +24,7 @@ def local_file(stored: FieldFile) -> Iterator[Path]:
     if local is not None:
         yield local
         return
-    with tempfile.NamedTemporaryFile(suffix=Path(stored.name).suffix) as copy:
+    with tempfile.NamedTemporaryFile(suffix=Path(_name(stored)).suffix) as copy:
         _copy_into(stored, copy)
         yield Path(copy.name)
 
@@ -34,7 +35,7 @@ def cached_local_file(stored: FieldFile) -> Path:
     local = _local_path(stored)
     if local is not None:
         return local
-    cached = Path(settings.DATA_DIR) / "cache" / "media" / stored.name
+    cached = Path(settings.DATA_DIR) / "cache" / "media" / _name(stored)
     if not cached.exists():
         cached.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=cached.parent, delete=False) as partial:
@@ -45,14 +46,21 @@ def cached_local_file(stored: FieldFile) -> Path:
     return cached
 
 
+def _name(stored: FieldFile) -> str:
+    """The stored name; a field without a file has nothing to read."""
+    if stored.name is None:
+        raise ValueError("This field holds no stored file.")
+    return stored.name
+
+
 def _local_path(stored: FieldFile) -> Path | None:
     try:
-        return Path(stored.storage.path(stored.name))
+        return Path(stored.storage.path(_name(stored)))
     except NotImplementedError:  # object storage: no path on this machine
         return None
 
 
-def _copy_into(stored: FieldFile, sink) -> None:
-    with stored.storage.open(stored.name, "rb") as source:
+def _copy_into(stored: FieldFile, sink: IO[bytes]) -> None:
+    with stored.storage.open(_name(stored), "rb") as source:
         shutil.copyfileobj(source, sink)
     sink.flush()

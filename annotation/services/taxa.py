@@ -1,7 +1,8 @@
 import re
 import unicodedata
+from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -47,7 +48,7 @@ def taxon_create(
     parent: Taxon | None = None,
     kind: str = TaxonKind.ANIMAL,
     aliases: list[str] | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> Taxon:
     name_en = name_en.strip()
     if not name_en:
@@ -78,8 +79,8 @@ def taxon_create(
 def taxa_create_missing(
     *,
     names: list[str],
-    created_by: AbstractBaseUser | None = None,
-    details: dict[str, dict] | None = None,
+    created_by: User | None = None,
+    details: dict[str, dict[str, Any]] | None = None,
 ) -> list[Taxon]:
     """Create a taxon for each unknown import class name, named as the folder or category was, or
     with the names the source gives for it (`details`: class name -> name_en, name_fr,
