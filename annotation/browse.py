@@ -2,6 +2,7 @@
 through the same images), each image's label or, failing one, the model's pre-label, and the boxes
 people stored on an image."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import BooleanField, CharField, FloatField, IntegerField, Q, QuerySet, Value
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
@@ -34,7 +36,7 @@ SOURCE_CHOICES = [
     ("none", _("nothing yet")),
 ]
 # How a thumbnail or a box names where its label came from.
-SOURCE_WORDS = {
+SOURCE_WORDS: dict[str, Promise] = {
     LabelSource.PARTNER: _("partner"),
     LabelSource.MODEL_ACCEPTED: _("accepted pre-label"),
     LabelSource.EXPERT: _("expert"),
@@ -55,7 +57,8 @@ def with_prelabels(images: QuerySet[Image]) -> QuerySet[Image]:
             predicted_category=Value(None, CharField()),
             predicted_zero_shot=Value(False, BooleanField()),
         )
-    return import_string(path)(images)
+    columns: Callable[[QuerySet[Image]], QuerySet[Image]] = import_string(path)
+    return columns(images)
 
 
 @dataclass(frozen=True)
@@ -148,12 +151,13 @@ class LabelBox:
 
     @property
     def style(self) -> str:
-        a = (
-            self.annotation
-        )  # formatted here, not in the template, so no locale turns 12.5 into 12,5
+        box = self.annotation.box
+        if box is None:  # `label_boxes` makes LabelBoxes of boxed labels only
+            raise ValueError("A LabelBox needs a label that has a box.")
+        # Formatted here, not in the template, so no locale turns 12.5 into 12,5.
         return (
-            f"left: {a.box_x * 100:.4f}%; top: {a.box_y * 100:.4f}%; "
-            f"width: {a.box_w * 100:.4f}%; height: {a.box_h * 100:.4f}%"
+            f"left: {box.x * 100:.4f}%; top: {box.y * 100:.4f}%; "
+            f"width: {box.w * 100:.4f}%; height: {box.h * 100:.4f}%"
         )
 
     @property
@@ -181,7 +185,9 @@ def label_boxes(image: Image) -> list[LabelBox]:
             newest.author_id,
         )
 
-    drawn: dict[tuple, LabelBox] = {}  # a dataset that lists the same box twice gets it drawn once
+    drawn: dict[
+        tuple[object, ...], LabelBox
+    ] = {}  # a dataset that lists the same box twice gets it drawn once
     for label in filter(same_pass, boxed):
         drawn.setdefault(
             (label.taxon_id, label.box_x, label.box_y, label.box_w, label.box_h), LabelBox(label)

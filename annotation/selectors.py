@@ -2,6 +2,7 @@
 
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
@@ -26,6 +27,7 @@ from django.db.models import (
     When,
     Window,
 )
+from django.db.models.expressions import Combinable
 from django.db.models.functions import Cast, Coalesce, Lag, Substr, Trunc, TruncDate
 from django.utils import timezone
 
@@ -98,7 +100,7 @@ def images_visible_to(user: User | AnonymousUser) -> QuerySet[Image]:
         return images
     if not access.authenticated:
         return images.none()
-    visible = Q(organisation_id__in=access.organisation_ids)
+    visible: Q | Combinable = Q(organisation_id__in=access.organisation_ids)
     if access.expert:
         in_review = Exists(_reviewable_by(access, OuterRef("sequence_id")))
         visible |= Q(current_taxon_id__in=access.expert_taxon_ids) | in_review
@@ -127,8 +129,8 @@ def image_filter(
     *,
     organisation: int | None = None,
     deployment: int | None = None,
-    taken_after=None,
-    taken_before=None,
+    taken_after: datetime | None = None,
+    taken_before: datetime | None = None,
     taxon: int | None = None,
     labelled: bool | None = None,
     batch: int | None = None,
@@ -182,7 +184,7 @@ def batch_state(batch: UploadBatch) -> str:
     return batch.status
 
 
-def batch_stored_progress(batch: UploadBatch) -> dict:
+def batch_stored_progress(batch: UploadBatch) -> dict[str, Any]:
     """The storing phase of an upload or import, as its pages follow it: its state (`batch_state`),
     the files handled and the files expected (an upload knows them once closed)."""
     counts = batch_counts(batch)
@@ -288,7 +290,7 @@ def _kappa(pairs: list[tuple[int, int]]) -> float | None:
     return 1.0 if chance >= 1 else round((observed - chance) / (1 - chance), 4)
 
 
-def review_agreement() -> dict:
+def review_agreement() -> dict[str, Any]:
     """Blind double reviews: how often the two experts gave the same labels, overall, per queue and
     per expert, with Cohen's kappa on the sequence's taxon."""
     tasks = (
@@ -309,12 +311,12 @@ def review_agreement() -> dict:
             continue
         agreed = labels[0].agrees_with(labels[1])
         total, agreed_total = total + 1, agreed_total + agreed
-        per_queue[task.queue_taxon.name_en if task.queue_taxon_id else "triage"].append(agreed)
+        per_queue[task.queue_taxon.name_en if task.queue_taxon else "triage"].append(agreed)
         for verdict in labels:
             per_expert[verdict.expert.username if verdict.expert else "(deleted)"].append(agreed)
         taxa_pairs.append((_sequence_taxon(labels[0].frames), _sequence_taxon(labels[1].frames)))
 
-    def rows(groups: dict) -> list[dict]:
+    def rows(groups: dict[str, list[bool]]) -> list[dict[str, Any]]:
         return [
             {
                 "name": name,
@@ -386,7 +388,9 @@ def second_opinion_overdue(now: datetime | None = None) -> Q:
     return Q(state=ReviewState.OPEN, reviews_needed__gte=2) & Q(Exists(old_label))
 
 
-def second_opinions_waiting(*, taxon_ids: set[int] | None, now: datetime | None = None) -> dict:
+def second_opinions_waiting(
+    *, taxon_ids: set[int] | None, now: datetime | None = None
+) -> dict[str, Any]:
     """Blind double reviews holding their first label, in the queues a user works (None: every
     queue) plus those past the wait: how many, since when (the oldest first label), how many are
     past the wait."""
@@ -415,7 +419,7 @@ def _labelled_at() -> Coalesce:
     return Coalesce("current_label__created_at", "created_at")
 
 
-def _utc_day(expression: object) -> Substr:
+def _utc_day(expression: Combinable | str) -> Substr:
     """The UTC day of a datetime as 'YYYY-MM-DD', in native SQL on both databases (Django truncates
     dates on SQLite through a Python function called on every row: ten times slower on a large
     pool)."""
@@ -453,19 +457,19 @@ def labelled_by_source() -> dict[str, int]:
     return dict(rows.order_by())
 
 
-def organisation_contributions() -> list[dict]:
+def organisation_contributions() -> list[dict[str, Any]]:
     """Every organisation with the images it contributed and how many of them carry a label, most
     images first."""
     labelled = Q(images__current_taxon__isnull=False)
     rows = Organisation.objects.annotate(
         contributed=Count("images"), labelled=Count("images", filter=labelled)
     )
-    return list(
-        rows.order_by("-contributed", "name").values("pk", "name", "contributed", "labelled")
-    )
+    values = rows.order_by("-contributed", "name").values("pk", "name", "contributed", "labelled")
+    # Plain dicts, as the dashboard reads (and extends) them; the stubs see TypedDicts.
+    return list(cast(QuerySet[Organisation, dict[str, Any]], values))
 
 
-def review_queue_sizes(*, now: datetime | None = None) -> list[dict]:
+def review_queue_sizes(*, now: datetime | None = None) -> list[dict[str, Any]]:
     """Per queue (taxon id, None for triage): tasks waiting, how many an expert holds right now, and
     since when the oldest waits; the conflicts waiting for a coordinator come as one more row with
     `conflicts` set."""
@@ -513,7 +517,7 @@ def verdicts_by_period(*, weeks: int = 12, now: datetime | None = None) -> Timel
 THROUGHPUT_DAYS = 28  # the window of the per-day and per-week means and of the time per task
 
 
-def expert_throughput(*, now: datetime | None = None) -> dict[int, dict]:
+def expert_throughput(*, now: datetime | None = None) -> dict[int, dict[str, Any]]:
     """{user id: verdicts in all, in the last day, 7 days and THROUGHPUT_DAYS days, and the days of
     that window on which they gave any}, for every expert and everyone who gave a verdict."""
     now = now or timezone.now()
@@ -532,10 +536,9 @@ def expert_throughput(*, now: datetime | None = None) -> dict[int, dict]:
         window=Count("reviewverdict", filter=window),
         active_days=Count(TruncDate("reviewverdict__created_at"), filter=window, distinct=True),
     )
-    return {
-        row.pop("pk"): row
-        for row in rows.values("pk", "username", "total", "day", "week", "window", "active_days")
-    }
+    values = rows.values("pk", "username", "total", "day", "week", "window", "active_days")
+    # Plain dicts, whose "pk" is popped into the key; the stubs see TypedDicts (no key removable).
+    return {row.pop("pk"): row for row in cast(QuerySet[User, dict[str, Any]], values)}
 
 
 PAUSE = timedelta(
