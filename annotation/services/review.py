@@ -5,8 +5,10 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -24,6 +26,18 @@ from annotation.models import (
 )
 from annotation.selectors import first_label_at, second_opinion_overdue
 from faune_platform.errors import StateConflict
+
+
+class _Overdue(TypedDict):
+    overdue: bool
+
+
+if TYPE_CHECKING:  # django-stubs' helper, installed where mypy runs
+    from django_stubs_ext import WithAnnotations
+
+    # Review tasks annotated with `overdue` (see `_claimable`).
+    ClaimableTasks = QuerySet[WithAnnotations[ReviewTask, _Overdue]]
+
 
 CLAIM_MINUTES = 15
 SECOND_OPINION = (
@@ -156,6 +170,8 @@ def review_tasks_merge(*, keep: Sequence, other: Sequence) -> None:
     ]
     worked = [t for t in waiting if t not in untouched]
     survivor = worked[0] if worked else (untouched[0] if untouched else None)
+    if survivor is None:  # nothing waits on either sequence: nothing to fold
+        return
     for task in untouched:
         if task != survivor:
             ReviewTask.objects.filter(pk=task.pk).update(
@@ -166,7 +182,7 @@ def review_tasks_merge(*, keep: Sequence, other: Sequence) -> None:
             )
 
 
-def _claimable(user, now: datetime) -> QuerySet[ReviewTask]:
+def _claimable(user: User, now: datetime) -> "ClaimableTasks":
     """Open tasks the user could claim now: free (or already theirs) and not judged by them before
     (the first of two blind reviews, a skip). `overdue` marks the second opinions past the wait."""
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now) | Q(claimed_by=user)
@@ -179,8 +195,8 @@ def _claimable(user, now: datetime) -> QuerySet[ReviewTask]:
 
 
 def _in_queue(
-    tasks: QuerySet[ReviewTask], queue_taxon_id: int | None, second_opinion: bool
-) -> QuerySet:
+    tasks: "ClaimableTasks", queue_taxon_id: int | None, second_opinion: bool
+) -> "ClaimableTasks":
     """A second opinion past the wait leaves its taxon's queue for the second-opinion queue, where
     every expert sees it: counted once, claimed from where it is counted."""
     if second_opinion:
@@ -188,7 +204,7 @@ def _in_queue(
     return tasks.filter(overdue=False, queue_taxon_id=queue_taxon_id)
 
 
-def review_queue_counts(*, taxon_ids: set[int] | None, user) -> list[dict]:
+def review_queue_counts(*, taxon_ids: set[int] | None, user: User) -> list[dict[str, Any]]:
     """Tasks the user can claim now, per queue they may work (None: every queue, for coordinators):
     second opinions past the wait first, then triage. What is counted is what
     `review_task_claim_next` offers."""
@@ -222,7 +238,7 @@ def review_queue_counts(*, taxon_ids: set[int] | None, user) -> list[dict]:
 
 
 def review_task_claim_next(
-    *, user, queue_taxon_id: int | None, second_opinion: bool = False
+    *, user: User, queue_taxon_id: int | None, second_opinion: bool = False
 ) -> ReviewTask | None:
     """Claim the best task of a queue (`second_opinion`: of the second-opinion queue) for
     CLAIM_MINUTES. The claim is a conditional UPDATE, so two experts asking at once never get the
@@ -242,7 +258,7 @@ def review_task_claim_next(
         if task is None:
             return None
         claimed = ReviewTask.objects.filter(free, pk=task.pk, state=ReviewState.OPEN).update(
-            claimed_by=user, claimed_until=now + timezone.timedelta(minutes=CLAIM_MINUTES)
+            claimed_by=user, claimed_until=now + timedelta(minutes=CLAIM_MINUTES)
         )
         if claimed:
             task.refresh_from_db()  # the annotations (waiting_since) stay on the instance
@@ -262,12 +278,12 @@ def second_opinion_note(*, task: ReviewTask, now: datetime | None = None) -> str
     if waited < timedelta(hours=settings.FAUNE["SECOND_OPINION_WAIT_HOURS"]):
         return ""
     expert = (
-        f"{task.queue_taxon.name_en.replace(' ', '-')} expert" if task.queue_taxon_id else "expert"
+        f"{task.queue_taxon.name_en.replace(' ', '-')} expert" if task.queue_taxon else "expert"
     )
     return f"second opinion: waited {waited // timedelta(hours=1)} h for another {expert}"
 
 
-def review_task_held(task_id: int, *, user) -> ReviewTask:
+def review_task_held(task_id: int, *, user: User) -> ReviewTask:
     """The task, locked for this transaction, if the user holds a live claim on it; else a
     conflict."""
     task = (
@@ -287,7 +303,7 @@ def review_task_held(task_id: int, *, user) -> ReviewTask:
     return task
 
 
-def review_task_release(task: ReviewTask, **changes) -> None:
+def review_task_release(task: ReviewTask, **changes: object) -> None:
     """Give the claim back (and apply `changes`, e.g. a new state or queue)."""
     changes = {"claimed_by": None, "claimed_until": None, **changes}
     ReviewTask.objects.filter(pk=task.pk).update(**changes)
@@ -311,7 +327,7 @@ def review_tasks_requeue(*, moves: dict[int, tuple[int | None, str, float]]) -> 
     return moved
 
 
-def review_task_unclaim(*, task_id: int, user) -> bool:
+def review_task_unclaim(*, task_id: int, user: User) -> bool:
     """Give back the user's claim without a verdict (the desk went back to an earlier task after an
     undo): the task is free for anyone at once, and still offered to this user later."""
     return bool(
