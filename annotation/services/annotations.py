@@ -2,6 +2,7 @@
 old one."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -85,7 +86,7 @@ class Details:
     sex: str = ""
     behavior: str = ""
 
-    def fields(self) -> dict:
+    def fields(self) -> dict[str, Any]:
         return {
             "count": self.count,
             "life_stage": self.life_stage,

@@ -6,7 +6,8 @@ bridges two: the result is the same as grouping the whole sorted history again, 
 order.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 
@@ -16,7 +17,7 @@ from annotation.services.review import review_tasks_merge
 from faune_platform.jobs import task_enqueue_on_commit
 
 
-def _scope(image: Image) -> dict:
+def _scope(image: Image) -> dict[str, Any]:
     if image.deployment_id:
         return {"deployment_id": image.deployment_id}
     return {"deployment_id": None, "batch_id": image.batch_id}
@@ -52,17 +53,25 @@ def _absorb(keep: Sequence, other: Sequence) -> None:
     a sequence label of either side now covers the other's frames. What is derived from predictions
     (the sequence's verdict) is worked out again by the apps that own it, announced once the merge
     commits."""
+    (keep_start, keep_end), (other_start, other_end) = _span(keep), _span(other)
     Image.objects.filter(sequence=other).update(sequence=keep)
     Annotation.objects.filter(sequence=other).update(sequence=keep)
     review_tasks_merge(keep=keep, other=other)
     current_labels_refresh(images=Image.objects.filter(sequence=keep))
-    keep.start = min(keep.start, other.start)
-    keep.end = max(keep.end, other.end)
+    keep.start = min(keep_start, other_start)
+    keep.end = max(keep_end, other_end)
     other.delete()
     for task in settings.FAUNE[
         "AFTER_SEQUENCE_MERGE_TASKS"
     ]:  # named in settings: this app imports no consumer
         task_enqueue_on_commit(task, [keep.pk])
+
+
+def _span(sequence: Sequence) -> tuple[datetime, datetime]:
+    """The start and end of a sequence found by its time (`sequence_place` merges only those)."""
+    if sequence.start is None or sequence.end is None:
+        raise ValueError(f"Sequence #{sequence.pk} has no time span to merge by.")
+    return sequence.start, sequence.end
 
 
 def _stretch(sequence: Sequence, image: Image) -> Sequence:

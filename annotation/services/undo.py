@@ -9,6 +9,8 @@ when another expert reviewed the task since or holds it now, or when the task mo
 coordinator decided)."""
 
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
@@ -60,7 +62,7 @@ class Undone:
     task: ReviewTask | None  # the review task, when it is back in the hands of the person who undid
 
 
-def task_fields(task: ReviewTask) -> dict:
+def task_fields(task: ReviewTask) -> dict[str, Any]:
     return {name: getattr(task, name) for name in TASK_FIELDS}
 
 
@@ -79,7 +81,11 @@ def decision_open(
 
 
 def decision_close(
-    decision: Decision, *, summary: str, task: ReviewTask | None = None, verdict: dict | None = None
+    decision: Decision,
+    *,
+    summary: str,
+    task: ReviewTask | None = None,
+    verdict: dict[str, Any] | None = None,
 ) -> Decision:
     """Say what was saved (the toast's words) and keep the task's fields after the decision: an undo
     checks that nothing moved the task on since."""
@@ -92,7 +98,7 @@ def decision_close(
 
 @transaction.atomic
 def label_decided(
-    *, image: Image, taxon: Taxon, author: User, whole_sequence: bool = False, **options
+    *, image: Image, taxon: Taxon, author: User, whole_sequence: bool = False, **options: Any
 ) -> tuple[Annotation, Decision]:
     """One label a person gives on an image or its sequence (`annotation_add`'s options), recorded
     as a decision they can undo."""
@@ -195,6 +201,8 @@ def _refuse_if_labelled_since(
 def _task_for_undo(decision: Decision, user: User) -> ReviewTask:
     """The decision's task, locked, if nothing moved it on since: the same fields as the decision
     left, no other expert's label verdict since, and nobody else holding it now."""
+    if decision.task_id is None:  # callers ask only about decisions made on a task
+        raise ValueError("This decision was made on no review task.")
     task = (
         ReviewTask.objects.select_for_update(of=("self",))
         .select_related("claimed_by")
@@ -215,7 +223,7 @@ def _task_for_undo(decision: Decision, user: User) -> ReviewTask:
             % {"who": reviewer.expert.username if reviewer.expert else _("another expert")}
         )
     held = task.claimed_until is not None and task.claimed_until >= timezone.now()
-    if held and task.claimed_by_id not in (None, user.pk):
+    if held and task.claimed_by is not None and task.claimed_by_id != user.pk:
         raise UndoRefused(
             _("%(who)s is working on this task now: it can no longer be undone.")
             % {"who": task.claimed_by.username}
@@ -269,7 +277,7 @@ def _task_restore(decision: Decision, task: ReviewTask, user: User) -> ReviewTas
         ReviewVerdict.objects.filter(task=task, expert=user).delete()
         changes.update(
             claimed_by=user,
-            claimed_until=timezone.now() + timezone.timedelta(minutes=CLAIM_MINUTES),
+            claimed_until=timezone.now() + timedelta(minutes=CLAIM_MINUTES),
         )
     if decision.kind == DecisionKind.PROPOSAL:
         task.proposals.filter(status=ProposalStatus.PENDING).update(status=ProposalStatus.WITHDRAWN)
