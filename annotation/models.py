@@ -578,6 +578,9 @@ class ReviewTask(models.Model):
         help_text="The coordinator who settled a conflict.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Not a column: the services that act on a task hand it back with the decision an undo takes
+    # back (`review_verdict_submit`, `review_conflict_resolve`).
+    decision: Decision
 
     class Meta:
         ordering = ["-score", "pk"]
@@ -691,6 +694,9 @@ class TaxonProposal(models.Model):
         max_length=500, blank=True, help_text="The coordinator's word to the expert."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Not a column: `taxon_proposal_create` hands the proposal back with the decision an undo takes
+    # back.
+    decision: Decision
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
 from annotation.models import Annotation, Decision, Image, LabelSource, Role, Taxon
@@ -52,7 +53,9 @@ def label_conflict_check(image: Image, *, expected_current_id: int | None, advic
         )
 
 
-def sequence_conflict_check(sequence_id: int, *, expected_stamp: int | None, advice: str) -> None:
+def sequence_conflict_check(
+    sequence_id: int, *, expected_stamp: int | None, advice: str | Promise
+) -> None:
     """`expected_stamp` is the newest label event on the sequence the reviewer saw (0: none, None:
     no check): a verdict covers every frame, so a label on any of them since then means the reviewer
     decided on stale facts."""

@@ -5,6 +5,7 @@ existing one meant, which labels the frames as the expert's identification; or d
 puts the task back in its queue with the word why."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -15,6 +16,7 @@ from django.utils.translation import ngettext
 
 from annotation.models import (
     Annotation,
+    Decision,
     DecisionKind,
     Image,
     ProposalStatus,
@@ -111,7 +113,7 @@ def taxon_proposal_accept(
     proposal_id: int,
     user: User,
     taxon: Taxon | None = None,
-    new_taxon: dict | None = None,
+    new_taxon: dict[str, Any] | None = None,
     note: str = "",
 ) -> ProposalOutcome:
     """Accept as `taxon` (an existing one), or as a taxon created from `new_taxon` (taxon_create's
@@ -139,7 +141,7 @@ def taxon_proposal_accept(
     return outcome
 
 
-def _label_frames(outcome: ProposalOutcome, taxon: Taxon, user: User, decision) -> None:
+def _label_frames(outcome: ProposalOutcome, taxon: Taxon, user: User, decision: Decision) -> None:
     """The proposer's identification, as theirs (they saw the animal; the coordinator named the
     taxon)."""
     proposal = outcome.proposal

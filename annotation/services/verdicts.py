@@ -12,12 +12,15 @@ Each verdict is recorded as a decision (see `undo`), so the expert can take it b
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from annotation.models import (
+    Decision,
     DecisionKind,
     Image,
     LifeStage,
@@ -110,7 +113,7 @@ def _check_details(verdict: Verdict) -> None:
             )
 
 
-def _payload(verdict: Verdict) -> dict:
+def _payload(verdict: Verdict) -> dict[str, Any]:
     """The verdict as stored: boxes and observations by taxon id."""
     boxes = [
         {
@@ -136,7 +139,7 @@ def _payload(verdict: Verdict) -> dict:
     return {"boxes": boxes, "observations": observations}
 
 
-def review_verdict_submit(*, task_id: int, user, verdict: Verdict) -> ReviewTask:
+def review_verdict_submit(*, task_id: int, user: User, verdict: Verdict) -> ReviewTask:
     """Record the verdict of the user holding the task. The task comes back with `decision`, the
     record an undo takes back (its `summary` says what was saved)."""
     if verdict.kind not in VerdictKind.values:
@@ -177,7 +180,7 @@ def review_verdict_submit(*, task_id: int, user, verdict: Verdict) -> ReviewTask
     return task
 
 
-def _label_summary(task: ReviewTask, frames: dict[str, int], payload: dict) -> str:
+def _label_summary(task: ReviewTask, frames: dict[str, int], payload: dict[str, Any]) -> str:
     """What was saved and what became of it (labelled, or waiting for a second expert or a
     coordinator)."""
     text = _what(frames, payload)
@@ -190,7 +193,7 @@ def _label_summary(task: ReviewTask, frames: dict[str, int], payload: dict) -> s
     return _("Labelled %(what)s.") % {"what": text}
 
 
-def _what(frames: dict[str, int], payload: dict) -> str:
+def _what(frames: dict[str, int], payload: dict[str, Any]) -> str:
     """'roe deer ×2 on 3 frames; fox ×1 also seen; 1 box'."""
     names = dict(
         Taxon.objects.filter(
@@ -221,7 +224,9 @@ def _with_count(name: str, count: int | None) -> str:
     return f"{name} ×{count}" if count else name
 
 
-def _settle(task: ReviewTask, user, expected_current_id: int | None, decision) -> None:
+def _settle(
+    task: ReviewTask, user: User, expected_current_id: int | None, decision: Decision
+) -> None:
     labels = list(task.verdicts.filter(kind=VerdictKind.LABEL))
     if len(labels) < task.reviews_needed:
         review_task_release(task)  # waits, blind, for the next expert
@@ -239,7 +244,11 @@ def _settle(task: ReviewTask, user, expected_current_id: int | None, decision) -
 
 
 def _write_labels(
-    task: ReviewTask, frames: dict[str, int], payload: dict, author, decision
+    task: ReviewTask,
+    frames: dict[str, int],
+    payload: dict[str, Any],
+    author: User,
+    decision: Decision,
 ) -> None:
     """Other taxa seen and the boxes first, then the frames' own labels (one for the sequence when
     every frame agrees, else one per frame): written last, those stay the labels in force, as the
@@ -292,7 +301,7 @@ def _write_labels(
         )
 
 
-def _details(observation: dict | None) -> Details | None:
+def _details(observation: dict[str, Any] | None) -> Details | None:
     if observation is None:
         return None
     return Details(
@@ -303,7 +312,7 @@ def _details(observation: dict | None) -> Details | None:
     )
 
 
-def review_conflict_resolve(*, task_id: int, user, verdict: Verdict) -> ReviewTask:
+def review_conflict_resolve(*, task_id: int, user: User, verdict: Verdict) -> ReviewTask:
     """A coordinator settles a disagreement: their verdict becomes the label, the experts' verdicts
     stay on record for the agreement report."""
     with transaction.atomic():
