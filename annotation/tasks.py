@@ -2,6 +2,7 @@
 takes ids, claims its work, and can be run again after a crash without duplicating anything."""
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -124,7 +125,7 @@ def batches_left_open_tidy() -> tuple[int, int]:
     idle = (
         UploadBatch.objects.filter(kind=BatchKind.UPLOAD, status=BatchStatus.OPEN)
         .annotate(last=Coalesce(Max("items__created_at"), "created_at"))
-        .filter(last__lt=now - timezone.timedelta(hours=UPLOAD_IDLE_CLOSE_H))
+        .filter(last__lt=now - timedelta(hours=UPLOAD_IDLE_CLOSE_H))
     )
     closed = UploadBatch.objects.filter(
         pk__in=list(idle.values_list("pk", flat=True)), status=BatchStatus.OPEN
@@ -132,7 +133,7 @@ def batches_left_open_tidy() -> tuple[int, int]:
     stale = UploadBatch.objects.filter(
         kind=BatchKind.IMPORT,
         status=BatchStatus.OPEN,
-        created_at__lt=now - timezone.timedelta(hours=UNMAPPED_IMPORT_KEPT_H),
+        created_at__lt=now - timedelta(hours=UNMAPPED_IMPORT_KEPT_H),
     )
     dropped = 0
     for batch_id in list(stale.values_list("pk", flat=True)):

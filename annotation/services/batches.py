@@ -4,6 +4,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -43,7 +44,7 @@ def batch_open(
     deployment: Deployment | None = None,
     kind: str = BatchKind.UPLOAD,
     source_name: str = "",
-    params: dict | None = None,
+    params: dict[str, Any] | None = None,
 ) -> UploadBatch:
     return UploadBatch.objects.create(
         organisation=organisation,
@@ -87,7 +88,7 @@ def _is_zip(path: Path) -> bool:
         return handle.read(4) == b"PK\x03\x04"
 
 
-def _stage(upload: UploadedFile, target: Path) -> str:
+def _stage(upload: "UploadedFile[bytes]", target: Path) -> str:
     limit = settings.FAUNE["MAX_UPLOAD_BYTES"]
     if upload.size is not None and upload.size > limit:
         raise UploadTooLarge(
@@ -97,7 +98,9 @@ def _stage(upload: UploadedFile, target: Path) -> str:
     return stage_upload(upload, destination=target)
 
 
-def batch_add_uploads(*, batch: UploadBatch, uploads: Iterable[UploadedFile]) -> list[BatchItem]:
+def batch_add_uploads(
+    *, batch: UploadBatch, uploads: Iterable["UploadedFile[bytes]"]
+) -> list[BatchItem]:
     """Ingest each uploaded file; a zip is unpacked safely and each of its entries ingested.
     One file that fails never keeps the others out, and whatever entered the pool is announced."""
     items: list[BatchItem] = []
@@ -112,7 +115,7 @@ def batch_add_uploads(*, batch: UploadBatch, uploads: Iterable[UploadedFile]) ->
     return items
 
 
-def _add_upload(batch: UploadBatch, upload: UploadedFile) -> list[BatchItem]:
+def _add_upload(batch: UploadBatch, upload: "UploadedFile[bytes]") -> list[BatchItem]:
     name = Path(upload.name or "unnamed").name
     staged = staging_dir() / uuid.uuid4().hex
     try:

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -104,9 +105,9 @@ def import_prepare_mapped(*, batch: UploadBatch, root: Path) -> PreparedImport:
 
 def _hints(item: PlannedFile, taxa: Mapping[str, Taxon | None], role: str) -> IngestHints:
     labels = tuple(
-        IngestLabel(taxa[label.class_name], label.box, label.count)
+        IngestLabel(taxon, label.box, label.count)
         for label in item.labels
-        if taxa[label.class_name] is not None
+        if (taxon := taxa[label.class_name]) is not None
     )
     return IngestHints(
         labels=labels, taken_at=item.taken_at, sequence_id=item.sequence_id, label_role=role
@@ -157,7 +158,7 @@ def _provenance_keep(batch: UploadBatch, prepared: PreparedImport) -> None:
     UploadBatch.objects.filter(pk=batch.pk).update(params=batch.params)
 
 
-def _details(metadata: dict) -> dict:
+def _details(metadata: dict[str, Any]) -> dict[str, Any]:
     """A camera's metadata as the model holds it: times are camera time, kept as if UTC (as image
     times are)."""
     return {
@@ -166,7 +167,9 @@ def _details(metadata: dict) -> dict:
     }
 
 
-def _deployment(batch: UploadBatch, name: str, metadata: dict | None = None) -> Deployment:
+def _deployment(
+    batch: UploadBatch, name: str, metadata: dict[str, Any] | None = None
+) -> Deployment:
     """The camera an imported file names; one the import creates is noted on the batch, so that a
     failed import can remove the cameras it left empty."""
     deployment, created = deployment_ensure(
@@ -186,12 +189,12 @@ def _deployment(batch: UploadBatch, name: str, metadata: dict | None = None) -> 
 
 
 def _import_one(
-    batch,
+    batch: UploadBatch,
     item: PlannedFile,
     prepared: PreparedImport,
     deployments: dict[str, Deployment],
-    maxlag_s,
-    role,
+    maxlag_s: float | None,
+    role: str,
 ) -> BatchItem:
     if item.rejection or item.path is None:
         return BatchItem.objects.create(

@@ -10,6 +10,7 @@ mapping (creating the taxa it asks for) and queueing the job are each one short 
 import uuid
 from collections.abc import Mapping
 from pathlib import Path, PurePath
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -51,7 +52,7 @@ class ImportNotWaiting(StateConflict):
 
 def import_archive_accept(
     *,
-    archive: UploadedFile,
+    archive: "UploadedFile[bytes]",
     organisation: Organisation,
     deployment_name: str,
     user: User,
@@ -128,7 +129,7 @@ def _record(
     rejections: list[EntryRejection],
     planned: int,
     decided: Mapping[str, Choice] | None,
-    **batch_fields: object,
+    **batch_fields: Any,
 ) -> UploadBatch:
     """The batch and its unpacked files; mapped and queued when `decided`, else waiting (open) for a
     mapping."""
@@ -220,7 +221,7 @@ def import_cancel(*, batch: UploadBatch, user: User) -> None:
         transaction.on_commit(lambda: remove_staged(import_folder(batch.pk)))
 
 
-def _unpack(archive: UploadedFile, folder: Path) -> list[EntryRejection]:
+def _unpack(archive: "UploadedFile[bytes]", folder: Path) -> list[EntryRejection]:
     staged = staging_dir() / f"{uuid.uuid4().hex}.zip"
     try:
         stage_upload(archive, destination=staged)

@@ -9,7 +9,7 @@ import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from django.conf import settings
 from django.core.files import File
@@ -66,7 +66,7 @@ def media_limits() -> MediaLimits:
     )
 
 
-def stage_upload(stream: BinaryIO, *, destination: Path) -> str:
+def stage_upload(stream: IO[bytes], *, destination: Path) -> str:
     """Copy an uploaded stream to a staging file, hashing on the way; return the sha256."""
     digest = hashlib.sha256()
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -240,7 +240,17 @@ def _camera_time(info: MediaInfo, hints: IngestHints) -> tuple[dt.datetime | Non
     return (None, note) if note else (hints.taken_at, info.exif.date_note)
 
 
-def _create_image(path, name, batch, deployment, info, sha256, stored, maxlag_s, hints) -> Image:
+def _create_image(
+    path: Path,
+    name: str,
+    batch: UploadBatch,
+    deployment: Deployment | None,
+    info: MediaInfo,
+    sha256: str,
+    stored: tuple[str, str],
+    maxlag_s: float | None,
+    hints: IngestHints,
+) -> Image:
     if deployment is not None:
         # Serialise sequence placement per camera (PostgreSQL; SQLite already holds the write lock).
         Deployment.objects.select_for_update().filter(pk=deployment.pk).first()

@@ -1,12 +1,13 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Field
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
@@ -185,7 +186,7 @@ def clock_offset_check(clock_offset_s: int) -> None:
 
 
 def deployment_ensure(
-    *, organisation: Organisation, name: str, **details: object
+    *, organisation: Organisation, name: str, **details: Any
 ) -> tuple[Deployment, bool]:
     """The organisation's camera of that name, created (with `details`) when missing; True when
     created."""
@@ -197,7 +198,7 @@ def deployment_ensure(
 
 
 def deployment_get_or_create(
-    *, organisation: Organisation, name: str, **details: object
+    *, organisation: Organisation, name: str, **details: Any
 ) -> Deployment:
     return deployment_ensure(organisation=organisation, name=name, **details)[0]
 
@@ -236,14 +237,15 @@ def _name_error(deployment: Deployment, name: str) -> str | None:
     )
 
 
-def _deployment_errors(deployment: Deployment, values: dict) -> dict[str, str]:
+def _deployment_errors(deployment: Deployment, values: dict[str, Any]) -> dict[str, str]:
     """What is wrong with these details, by field: the form says it too, this is the service's own
     guard."""
     errors = {}
     if name_error := _name_error(deployment, values["name"]):
         errors["name"] = name_error
     for field in DEPLOYMENT_TEXT:
-        limit = Deployment._meta.get_field(field).max_length
+        text_field = Deployment._meta.get_field(field)
+        limit = text_field.max_length if isinstance(text_field, Field) else None
         if limit and len(values[field]) > limit:
             errors[field] = _("At most %(limit)s characters.") % {"limit": limit}
     for field, bound in (("latitude", 90), ("longitude", 180)):
@@ -260,7 +262,7 @@ def _deployment_errors(deployment: Deployment, values: dict) -> dict[str, str]:
 
 
 @transaction.atomic
-def deployment_update(*, deployment: Deployment, **details: object) -> Deployment:
+def deployment_update(*, deployment: Deployment, **details: Any) -> Deployment:
     """Record a camera's metadata (any of DEPLOYMENT_DETAILS). A new clock offset shifts the
     camera's dated images and sequences in the same transaction (`deployment_clock_offset_set`), so
     dates and offset never disagree."""
