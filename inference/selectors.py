@@ -1,6 +1,8 @@
 """Reads of predictions and similar images, always through what the asking user may see."""
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypedDict
 
 import numpy as np
 from django.contrib.auth.models import AnonymousUser, User
@@ -12,6 +14,7 @@ from faune_platform.boxes import NOT_ANIMAL, DetectorCategory
 from faune_platform.db import chunked, in_chunks
 from faune_platform.jobs import ACTIVE, JobStatus
 from inference.engine.rollup import NO_NODE, roll_up
+from inference.engine.similarity import VectorIndex
 from inference.engine.stored import from_f16_bytes
 from inference.models import (
     Detection,
@@ -58,7 +61,7 @@ def _prelabel_state(
     return "waiting", ""
 
 
-def batch_prelabel_progress(batch: UploadBatch) -> dict:
+def batch_prelabel_progress(batch: UploadBatch) -> dict[str, Any]:
     """The pre-labelling phase of an upload or import, as its pages follow it: the production
     version, how many of the batch's images it predicted, and a state (no_model, waiting, running,
     done, failed)."""
@@ -99,7 +102,9 @@ def version_outputs(version: ModelVersion) -> set[int]:
     return classes | (detector_category_taxa() if version.detector.get("path") else set())
 
 
-def classes_lost(*, production: ModelVersion | None, candidate_taxa: set[int]) -> list[dict]:
+def classes_lost(
+    *, production: ModelVersion | None, candidate_taxa: set[int]
+) -> list[dict[str, Any]]:
     """Taxa that production can say and the pool holds labels of, but the candidate cannot say:
     promoting it would silence them (a head trained without empty frames calls blank frames "red
     deer")."""
@@ -114,7 +119,7 @@ def classes_lost(*, production: ModelVersion | None, candidate_taxa: set[int]) -
     ]
 
 
-def promotion_warnings(*, version: ModelVersion) -> list[dict]:
+def promotion_warnings(*, version: ModelVersion) -> list[dict[str, Any]]:
     """What promoting `version` would make the platform unable to say (see `classes_lost`)."""
     current = production_version()
     if current is None or current.pk == version.pk:
@@ -153,7 +158,8 @@ def image_detections(image: Image, threshold: float) -> QuerySet[Detection]:
     )
 
 
-def _taxon_names(taxon_ids: set[int]) -> dict[int, dict]:
+def _taxon_names(taxon_ids: set[int]) -> dict[int | None, dict[str, Any]]:
+    """Keyed by taxon id; looked up with nullable ids, which find nothing."""
     return {
         t.pk: {"id": t.pk, "slug": t.slug, "name_en": t.name_en, "name_fr": t.name_fr}
         for t in Taxon.objects.filter(pk__in=taxon_ids)
@@ -198,7 +204,7 @@ def _sequence_rollup(sequence: SequencePrediction, threshold: float) -> tuple[in
     return None if node == NO_NODE else (tree.nodes[node], float(found.probability[0]))
 
 
-def prediction_summary(image: Image, version: ModelVersion) -> dict | None:
+def prediction_summary(image: Image, version: ModelVersion) -> dict[str, Any] | None:
     """The image's pre-label and its sequence's verdict, with taxon names, as pages and the API show
     them. An undefined verdict carries its roll-up: the higher taxon that is sure enough, or
     null."""
@@ -217,7 +223,7 @@ def prediction_summary(image: Image, version: ModelVersion) -> dict | None:
         wanted.add(rollup[0])
     names = _taxon_names({pk for pk in wanted if pk})
 
-    def ranked(rows: list) -> list[dict]:
+    def ranked(rows: list[list[Any]]) -> list[dict[str, Any]]:
         return [{"taxon": names.get(taxon_id), "probability": p} for taxon_id, p in rows]
 
     return {
@@ -251,19 +257,30 @@ def prediction_summary(image: Image, version: ModelVersion) -> dict | None:
     }
 
 
+def _production_query(image: Image) -> tuple[VectorIndex, np.ndarray] | None:
+    """The production backbone's index and the image's embedding by it (a one-row query); None when
+    there is no production version, no such embedding or no index."""
+    version = production_version()
+    if version is None:
+        return None
+    embedding = image.embeddings.filter(backbone_key=version.backbone_key).first()
+    if embedding is None:
+        return None
+    index = search_index(version.backbone_key)
+    if index is None:
+        return None
+    return index, from_f16_bytes(embedding.vector)[None, :]
+
+
 def similar_images(
     user: User | AnonymousUser, image: Image, k: int = 12, *, oversample: int = 8
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """The k most similar images the user may see, by cosine similarity of the production backbone's
     embeddings. Searches k x oversample neighbours, then keeps the visible ones."""
-    version = production_version()
-    embedding = (
-        image.embeddings.filter(backbone_key=version.backbone_key).first() if version else None
-    )
-    index = search_index(version.backbone_key) if embedding else None
-    if index is None:
+    searched = _production_query(image)
+    if searched is None:
         return []
-    query = from_f16_bytes(embedding.vector)[None, :]
+    index, query = searched
     found = index.search(query, min(index.size, k * oversample + 1))
     ranked = [
         (int(i), float(s))
@@ -283,20 +300,17 @@ def similar_labelled(
     *,
     per_taxon: int = 4,
     search: int = 500,
-) -> dict[int, list[dict]]:
+) -> dict[int, list[dict[str, Any]]]:
     """For each candidate taxon, the nearest images the user may see whose current label is that
     taxon: what an expert compares a doubtful frame with. Searches the `search` nearest neighbours,
     so a taxon with no labelled image nearby comes back empty rather than with far-fetched
     examples."""
-    version = production_version()
-    embedding = (
-        image.embeddings.filter(backbone_key=version.backbone_key).first() if version else None
-    )
-    index = search_index(version.backbone_key) if embedding else None
-    found: dict[int, list[dict]] = {taxon_id: [] for taxon_id in taxon_ids}
-    if index is None or not taxon_ids:
+    searched = _production_query(image)
+    found: dict[int, list[dict[str, Any]]] = {taxon_id: [] for taxon_id in taxon_ids}
+    if searched is None or not taxon_ids:
         return found
-    neighbours = index.search(from_f16_bytes(embedding.vector)[None, :], min(index.size, search))
+    index, query = searched
+    neighbours = index.search(query, min(index.size, search))
     ranked = [
         (int(i), float(s))
         for i, s in zip(neighbours.ids[0], neighbours.scores[0], strict=True)
@@ -326,7 +340,9 @@ def stored_embeddings(backbone_key: str, image_ids: list[int]) -> tuple[np.ndarr
     stored = Embedding.objects.filter(backbone_key=backbone_key)
     for part in chunked(image_ids):  # one chunk's bytes at a time
         rows = list(stored.filter(image_id__in=part).values_list("image_id", "vector"))
-        if rows and vectors is None:  # float16 bytes: two a number
+        if not rows:
+            continue
+        if vectors is None:  # float16 bytes: two a number
             vectors = np.zeros((len(image_ids), len(rows[0][1]) // 2), dtype=np.float32)
         for image_id, raw in rows:
             vectors[position[image_id]] = from_f16_bytes(raw)
@@ -361,7 +377,7 @@ def stored_logits(
     return found
 
 
-def selection_outcomes(batches: list[SelectionBatch]) -> dict[int, dict]:
+def selection_outcomes(batches: list[SelectionBatch]) -> dict[int, dict[str, int]]:
     """Per batch: picks reviewed so far, still waiting, and how often the expert's label differed
     from the model's prediction at pick time. A strategy whose picks the model already got right
     taught it little: this is the figure that says which strategy paid off."""
@@ -408,7 +424,7 @@ def _labelled_now(image_ids: list[int]) -> set[int]:
     return {pk for (pk,) in rows}
 
 
-def novelty_cluster_rows(scan: NoveltyScan, *, strip: int = 8) -> list[dict]:
+def novelty_cluster_rows(scan: NoveltyScan, *, strip: int = 8) -> list[dict[str, Any]]:
     """Each cluster of a scan, largest first (number 1): its size, its outliers, its `strip` most
     typical members that are not outliers, how many of its members carry a label now, and what
     labelling it did."""
@@ -429,7 +445,7 @@ def novelty_cluster_rows(scan: NoveltyScan, *, strip: int = 8) -> list[dict]:
     return rows
 
 
-def novelty_cluster_members(scan: NoveltyScan, number: int) -> list[dict] | None:
+def novelty_cluster_members(scan: NoveltyScan, number: int) -> list[dict[str, Any]] | None:
     """Every member of cluster `number`, most typical first: its similarity to the cluster's centre,
     whether it is an outlier, its label now and what the scan's version predicted. None: no such
     cluster."""
@@ -441,7 +457,8 @@ def novelty_cluster_members(scan: NoveltyScan, number: int) -> list[dict] | None
     predictions = Prediction.objects.filter(version_id=scan.version_id)
     columns = ("image_id", "taxon_id", "score")
     predicted = {row[0]: row[1:] for row in in_chunks(predictions, "image_id", ids, columns)}
-    names = dict(
+    # Looked up with nullable ids (no label, no prediction), which find nothing.
+    names: dict[int | None, str] = dict(
         Taxon.objects.filter(
             pk__in={*labels.values(), *(row[0] for row in predicted.values())}
         ).values_list("pk", "name_en")
@@ -463,7 +480,21 @@ def novelty_cluster_members(scan: NoveltyScan, number: int) -> list[dict] | None
     return rows
 
 
-def versions_trained() -> list[dict]:
+class TrainedVersion(TypedDict):
+    """A point of the learning curve: the labels a version was trained on, its test macro-F1 and
+    the round that made it, read from its lineage."""
+
+    pk: int
+    name: str
+    version: str
+    status: str
+    created_at: datetime
+    labels: Any
+    macro_f1: Any
+    round: Any
+
+
+def versions_trained() -> list[TrainedVersion]:
     """Versions whose lineage records the labels they were trained on and their test macro-F1 (every
     version a round registered; not zero-shot or imported ones), oldest first: the points of a
     learning curve."""

@@ -2,6 +2,7 @@
 take ids, re-fetch, and skip what is already done, so a chunk killed halfway is simply run again."""
 
 import logging
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import transaction
@@ -97,7 +98,15 @@ def _next_pending(run: PrelabelRun) -> list[int]:
     return list(images.order_by("-pk").values_list("pk", flat=True)[:PENDING_SLICE])
 
 
-def _progress(run: PrelabelRun) -> dict[str, int]:
+class Progress(TypedDict):
+    """A run's counts, as its row stores them (so they go to `job_heartbeat` and `job_finish` as
+    fields)."""
+
+    total: int
+    done: int
+
+
+def _progress(run: PrelabelRun) -> Progress:
     scope = _scope(run)
     return {
         "total": scope.count(),

@@ -8,5 +8,6 @@ def to_f16_bytes(values: np.ndarray) -> bytes:
     return np.asarray(values).astype(np.float16).tobytes()
 
 
-def from_f16_bytes(raw: bytes) -> np.ndarray:
+def from_f16_bytes(raw: bytes | memoryview) -> np.ndarray:
+    """`raw` as a binary column reads back: bytes, or a memoryview on PostgreSQL."""
     return np.frombuffer(raw, dtype=np.float16).astype(np.float32)

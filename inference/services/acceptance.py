@@ -51,7 +51,7 @@ def prelabels_accept(
         if version
         else {}
     )
-    result, events, given = Accepted(), [], Counter()
+    result, events, given = Accepted(), [], Counter[str]()
     with transaction.atomic():
         decision = decision_open(author=user, kind=DecisionKind.ACCEPT)
         for image in images:
@@ -83,7 +83,7 @@ def prelabels_accept(
     return result
 
 
-def _decision_end(decision: Decision, given: Counter, *, corrected: bool) -> Decision | None:
+def _decision_end(decision: Decision, given: Counter[str], *, corrected: bool) -> Decision | None:
     """Say what was saved ('Accepted 3 pre-labels: roe deer ×2, fox'); a decision that labelled
     nothing is dropped in its own transaction, as if never opened."""
     if not given:

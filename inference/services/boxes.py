@@ -10,6 +10,7 @@ from PIL import ImageOps
 from annotation.models import Annotation, Image, MediaKind, Taxon
 from faune_platform.boxes import NOT_ANIMAL, WHOLE_FRAME, Box, Category, DetectorCategory
 from inference.engine.detections import Detection as FoundBox
+from inference.engine.detections import YoloDetector
 from inference.models import BoxSource, Detection
 
 
@@ -39,7 +40,7 @@ def _pool_boxes(images: list[Image]) -> dict[int, BoxChoice]:
         .order_by("-created_at", "-pk")
     )
     for label in rows:
-        if label.image_id not in found:
+        if label.image_id is not None and label.image_id not in found:
             kind = label.taxon.kind
             category = (
                 Category(kind) if kind in (Category.HUMAN, Category.VEHICLE) else Category.ANIMAL
@@ -97,7 +98,7 @@ def _upright_rgb(image: Image) -> PILImage.Image:
 
 
 def _run_detector(
-    images: list[Image], detector, name: str, threshold: float
+    images: list[Image], detector: YoloDetector, name: str, threshold: float
 ) -> dict[int, BoxChoice]:
     pictures = [_upright_rgb(image) for image in images]
     choices = {}
@@ -108,7 +109,11 @@ def _run_detector(
 
 
 def choose_boxes(
-    images: list[Image], *, threshold: float, detector=None, detector_name: str = ""
+    images: list[Image],
+    *,
+    threshold: float,
+    detector: YoloDetector | None = None,
+    detector_name: str = "",
 ) -> list[BoxChoice]:
     """One box choice per image; the detector (a YoloDetector) runs only on images that have no box
     yet."""

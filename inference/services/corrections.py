@@ -10,20 +10,20 @@ from inference.models import Prediction
 from inference.selectors import production_version
 
 
-def _doubtful(annotation: Annotation, image: Image, prediction: Prediction | None) -> bool:
-    if (
-        prediction is None
-        or prediction.category != Category.ANIMAL
-        or prediction.taxon_id == annotation.taxon_id
-    ):
-        return False  # nothing predicted, or the partner agreed with the model: not a correction
+def _doubtful(annotation: Annotation, image: Image, prediction: Prediction) -> bool:
+    if prediction.category != Category.ANIMAL or prediction.taxon_id == annotation.taxon_id:
+        return False  # the partner agreed with the model: not a correction
     return prediction.score < image.organisation.check_corrections_below
 
 
-def _first_frame(sequence_id: int) -> Image | None:
-    """The frame that stands for a sequence-level label (partners label whole sequences one at a
-    time)."""
-    return sequence_frames(sequence_id).select_related("organisation").first()
+def _shown(annotation: Annotation) -> Image | None:
+    """The labelled image, or the frame that stands for a sequence-level label (partners label whole
+    sequences one at a time)."""
+    if annotation.image is not None:
+        return annotation.image
+    if annotation.sequence_id is None:  # never: a label targets an image or a sequence
+        return None
+    return sequence_frames(annotation.sequence_id).select_related("organisation").first()
 
 
 def partner_corrections_route(*, annotation_ids: list[int]) -> int:
@@ -35,10 +35,7 @@ def partner_corrections_route(*, annotation_ids: list[int]) -> int:
     labels = Annotation.objects.filter(
         pk__in=annotation_ids, role=Role.PARTNER, source=LabelSource.PARTNER
     ).select_related("image__organisation", "taxon")
-    shown = {
-        annotation: annotation.image or _first_frame(annotation.sequence_id)
-        for annotation in labels
-    }
+    shown = {annotation: _shown(annotation) for annotation in labels}
     predictions = {
         p.image_id: p
         for p in Prediction.objects.filter(
@@ -49,6 +46,8 @@ def partner_corrections_route(*, annotation_ids: list[int]) -> int:
     items = []
     for annotation, image in shown.items():
         prediction = predictions.get(image.pk) if image else None
+        if image is None or prediction is None:
+            continue  # nothing predicted: not a correction
         if _doubtful(annotation, image, prediction):
             items.append(_check_item(annotation, image, prediction, expert_taxa))
     return len(review_tasks_create(items=items, origin="correction"))

@@ -39,7 +39,8 @@ def load_index(backbone_key: str) -> VectorIndex | None:
     return VectorIndex.load(path) if path.exists() else None
 
 
-_read_cache: dict[str, tuple[tuple, VectorIndex]] = {}
+# Per file: (inode, mtime in ns, size) when it was read, and the index read.
+_read_cache: dict[str, tuple[tuple[int, int, int], VectorIndex]] = {}
 
 
 def search_index(backbone_key: str) -> VectorIndex | None:
@@ -76,7 +77,8 @@ def stored_vectors(backbone_key: str, *, chunk: int = 20_000) -> tuple[np.ndarra
     return np.array(ids, dtype=np.int64), np.stack(vectors)
 
 
-def index_rebuild(backbone_key: str) -> VectorIndex:
+def index_rebuild(backbone_key: str) -> VectorIndex | None:
+    """None: no embedding of the backbone is stored, so there is nothing to index."""
     with _locked(backbone_key):
         ids, vectors = stored_vectors(backbone_key)
         index = VectorIndex.build(ids, vectors) if len(ids) else None

@@ -5,7 +5,9 @@ cluster's taxon, new or existing, and labels the cluster at once: every member b
 the label, the outliers go to review in that taxon's queue."""
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -164,10 +166,14 @@ def _labelled(version: ModelVersion, seed: int) -> engine.Images:
 
 
 def _images(
-    rows: list[tuple], vectors: np.ndarray, scores: dict[int, float], *, labels: bool
+    rows: Sequence[tuple[int, int, Any]],
+    vectors: np.ndarray,
+    scores: dict[int, float],
+    *,
+    labels: bool,
 ) -> engine.Images:
-    """Rows of (image id, sequence id[, taxon id]) and their vectors (row for row) as the engine's
-    arrays."""
+    """Rows of (image id, sequence id, then the taxon id when `labels`, else the score) and their
+    vectors (row for row) as the engine's arrays."""
     ids = np.array([row[0] for row in rows], dtype=np.int64)
     embeddings = vectors if rows else np.zeros((0, 1), dtype=np.float32)
     return engine.Images(
@@ -202,7 +208,7 @@ def _candidates(version: ModelVersion, confidence: float, seed: int) -> tuple[en
     return _images(rows, vectors, scores, labels=False), count > cap
 
 
-def _thresholds_row(thresholds: engine.Thresholds) -> dict:
+def _thresholds_row(thresholds: engine.Thresholds) -> dict[str, Any]:
     own = {str(taxon): round(value, 4) for taxon, value in thresholds.far_by_taxon.items()}
     # No probabilities at all make the confidence threshold infinite, which JSON cannot hold.
     confidence = round(thresholds.confidence, 4) if math.isfinite(thresholds.confidence) else None
@@ -215,7 +221,7 @@ def _thresholds_row(thresholds: engine.Thresholds) -> dict:
     }
 
 
-def _cluster_row(cluster: engine.Cluster) -> dict:
+def _cluster_row(cluster: engine.Cluster) -> dict[str, Any]:
     return {
         "members": cluster.ids.tolist(),
         "typicality": [round(float(t), 4) for t in cluster.typicality],
@@ -224,13 +230,14 @@ def _cluster_row(cluster: engine.Cluster) -> dict:
     }
 
 
-def _cluster_entry(scan: NoveltyScan, number: int) -> dict:
+def _cluster_entry(scan: NoveltyScan, number: int) -> dict[str, Any]:
     if not 1 <= number <= len(scan.clusters):
         raise NoveltyScanError(
             _("Scan %(id)s has no cluster %(number)s: it found %(found)s.")
             % {"id": scan.pk, "number": number, "found": len(scan.clusters)}
         )
-    return scan.clusters[number - 1]
+    entry: dict[str, Any] = scan.clusters[number - 1]  # a JSON column: the stubs say Any
+    return entry
 
 
 def novelty_cluster_label(
@@ -276,7 +283,9 @@ def _members(image_ids: list[int]) -> dict[int, Image]:
     return found
 
 
-def _label_members(user: User, taxon: Taxon, entry: dict, *, origin: str) -> ClusterLabelled:
+def _label_members(
+    user: User, taxon: Taxon, entry: dict[str, Any], *, origin: str
+) -> ClusterLabelled:
     outliers = set(entry["outliers"])
     images = _members(entry["members"])
     result = ClusterLabelled(taxon=taxon)
@@ -323,7 +332,7 @@ def _label_one(user: User, taxon: Taxon, image: Image, result: ClusterLabelled) 
         result.labelled.append(image.pk)
 
 
-def _outcome(user: User, taxon: Taxon, result: ClusterLabelled, *, new: bool) -> dict:
+def _outcome(user: User, taxon: Taxon, result: ClusterLabelled, *, new: bool) -> dict[str, Any]:
     return {
         "taxon": taxon.pk,
         "taxon_name": taxon.name_en,

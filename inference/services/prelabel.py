@@ -56,6 +56,16 @@ class Context:
     classes: list[Taxon]
     category_taxa: dict[str, Taxon | None]
 
+    @property
+    def built(self) -> Runner:
+        """The runner, for the steps that run the model."""
+        if self.runner is None:
+            raise RuntimeError(
+                f"{self.version} was not built: a verdict context only aggregates stored "
+                "predictions (use context_for to run the model)"
+            )
+        return self.runner
+
 
 def context_for(version: ModelVersion) -> Context:
     runner = runner_for(version.pk)
@@ -91,7 +101,7 @@ def _pixels(image: Image, choice: BoxChoice, runner: Runner) -> torch.Tensor | N
 class Pending:
     images: list[Image]
     choices: list[BoxChoice]
-    pixels: list[Future]
+    pixels: list[Future[torch.Tensor | None]]
 
 
 def _submit(
@@ -107,13 +117,13 @@ def _submit(
 
 
 def _forward(runner: Runner, pending: Pending) -> list[Outcome]:
-    kept = [
+    read = [
         (image, choice, future.result())
         for image, choice, future in zip(
             pending.images, pending.choices, pending.pixels, strict=True
         )
     ]
-    kept = [row for row in kept if row[2] is not None]
+    kept = [(image, choice, tensor) for image, choice, tensor in read if tensor is not None]
     if not kept:
         return []
     logits, embeddings = runner.forward(torch.cat([tensor for _, _, tensor in kept]))
@@ -131,7 +141,7 @@ def _forward(runner: Runner, pending: Pending) -> list[Outcome]:
     return outcomes
 
 
-def _same_box(stored: list | None, chosen: Box | None) -> bool:
+def _same_box(stored: list[float] | None, chosen: Box | None) -> bool:
     if stored is None or chosen is None:
         return stored is None and chosen is None
     return bool(
@@ -141,7 +151,7 @@ def _same_box(stored: list | None, chosen: Box | None) -> bool:
 
 def _reusable(
     context: Context, images: list[Image], choices: list[BoxChoice]
-) -> dict[int, tuple[bytes, float]]:
+) -> dict[int, tuple[bytes | memoryview, float]]:
     """{image id: (stored vector, norm)} for images whose stored embedding of this backbone was
     computed on the crop chosen today. A version with a detector reuses nothing the detector has not
     looked at yet."""
@@ -149,7 +159,7 @@ def _reusable(
         image.pk: choice
         for image, choice in zip(images, choices, strict=True)
         if not (
-            context.runner.detector
+            context.built.detector
             and choice.source == BoxSource.WHOLE_IMAGE
             and image.kind == MediaKind.IMAGE
         )
@@ -172,7 +182,7 @@ def _reuse(
     context: Context,
     images: list[Image],
     choices: list[BoxChoice],
-    stored: dict[int, tuple[bytes, float]],
+    stored: dict[int, tuple[bytes | memoryview, float]],
 ) -> list[Outcome]:
     """Classify stored embeddings: the raw pooled feature is the unit vector times its norm."""
     if not images:
@@ -180,7 +190,7 @@ def _reuse(
     features = np.stack(
         [from_f16_bytes(stored[image.pk][0]) * stored[image.pk][1] for image in images]
     )
-    logits = context.runner.logits_from_features(features)
+    logits = context.built.logits_from_features(features)
     return [
         Outcome(image, choice, row, None)
         for image, choice, row in zip(images, choices, logits, strict=True)
@@ -227,9 +237,13 @@ def _through_backbone(
     keep_going: Callable[[int], bool] | None,
     already: int,
 ) -> list[int]:
-    runner = context.runner
+    if not images:
+        return []
+    runner = context.built
     batches = [images[i : i + batch_size] for i in range(0, len(images), batch_size)]
-    done, new_ids, new_vectors = [], [], []
+    done: list[int] = []
+    new_ids: list[np.ndarray] = []
+    new_vectors: list[np.ndarray] = []
 
     def submit(batch: list[Image], pool: ThreadPoolExecutor) -> Pending:
         choices = choose_boxes(
@@ -241,7 +255,7 @@ def _through_backbone(
         return _submit(batch, choices, runner, pool)
 
     with ThreadPoolExecutor(max_workers=settings.FAUNE["DECODE_THREADS"]) as pool:
-        pending = submit(batches[0], pool) if batches else None
+        pending = submit(batches[0], pool)
         for index in range(len(batches)):
             current = pending
             go_on = keep_going is None or keep_going(already + len(done))
@@ -260,7 +274,7 @@ def _through_backbone(
     return done
 
 
-def _top(probabilities: np.ndarray, classes: list[Taxon], k: int = 5) -> list[list]:
+def _top(probabilities: np.ndarray, classes: list[Taxon], k: int = 5) -> list[list[int | float]]:
     order = np.argsort(-probabilities)[:k]
     return [[classes[i].pk, round(float(probabilities[i]), 5)] for i in order]
 
@@ -271,12 +285,12 @@ def _prediction(context: Context, outcome: Outcome) -> Prediction:
         outcome.logits, temperature=version.temperature, renormalise=not version.is_zero_shot
     )
     best = int(np.argmax(probabilities))
-    taxon, score = classes[best], float(probabilities[best])
+    taxon: Taxon | None = classes[best]
+    score = float(probabilities[best])
     category = outcome.choice.category
     if category == Category.ANIMAL:
-        category = Category(
-            taxon.kind
-        )  # a classifier's class may be a person, a vehicle or nothing
+        # a classifier's class may be a person, a vehicle or nothing
+        category = Category(classes[best].kind)
     else:  # the detector decided: person, vehicle or nothing
         taxon, score = context.category_taxa.get(category), outcome.choice.confidence
     return Prediction(
@@ -299,7 +313,7 @@ def _stored_box(box: Box | None) -> list[float] | None:
 def _embedding(context: Context, outcome: Outcome, vector: np.ndarray, norm: float) -> Embedding:
     return Embedding(
         image=outcome.image,
-        backbone_key=context.runner.spec.key,
+        backbone_key=context.built.spec.key,
         vector=to_f16_bytes(vector),
         norm=norm,
         box=_stored_box(outcome.choice.box),
@@ -312,9 +326,9 @@ def _store(context: Context, outcomes: list[Outcome]) -> tuple[list[int], np.nda
     new embeddings, for the index."""
     fresh = [o for o in outcomes if o.embedding is not None]
     vectors = (
-        np.stack([o.embedding for o in fresh]).astype(np.float32)
+        np.stack([o.embedding for o in outcomes if o.embedding is not None]).astype(np.float32)
         if fresh
-        else np.zeros((0, context.runner.classifier.embedding_dim), dtype=np.float32)
+        else np.zeros((0, context.built.classifier.embedding_dim), dtype=np.float32)
     )
     norms = np.clip(np.linalg.norm(vectors, axis=1), 1e-12, None)
     vectors /= norms[:, None]
@@ -347,6 +361,7 @@ def _verdict_row(
         renormalise=not version.is_zero_shot,
         top_k=SEQUENCE_TOP,
     )
+    taxon: Taxon | None
     if verdict.class_index is not None:
         taxon = classes[verdict.class_index]
     else:

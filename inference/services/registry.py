@@ -3,6 +3,7 @@ production."""
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -27,7 +28,7 @@ def models_dir() -> Path:
 
 def _keep_artifacts(
     name: str, version: str, files: dict[str, Path], copy: bool, formats: dict[str, str]
-) -> tuple[dict, list[Path]]:
+) -> tuple[dict[str, dict[str, str]], list[Path]]:
     """Copy each file into the data dir (unless it ships with a package) and record its sha256 (and
     format)."""
     records, copied = {}, []
@@ -56,12 +57,12 @@ def model_version_register(
     classes: list[Taxon],
     files: dict[str, Path],
     copy_files: bool = True,
-    detector: dict | None = None,
+    detector: dict[str, Any] | None = None,
     temperature: float = 1.0,
     created_by: User | None = None,
     notes: str = "",
-    inherited_artifacts: dict | None = None,
-    lineage: dict | None = None,
+    inherited_artifacts: dict[str, Any] | None = None,
+    lineage: dict[str, Any] | None = None,
     formats: dict[str, str] | None = None,
 ) -> ModelVersion:
     """Register a version atomically: its row, its ordered class list and its files, or none of
@@ -109,7 +110,7 @@ class LostClasses(StateConflict):
     """Promoting would silence classes production says and the pool holds; a coordinator must
     confirm."""
 
-    def __init__(self, version: ModelVersion, lost: list[dict]) -> None:
+    def __init__(self, version: ModelVersion, lost: list[dict[str, Any]]) -> None:
         self.lost = lost
         names = ", ".join(_("%(name)s (%(labels)s labels)") % row for row in lost)
         super().__init__(

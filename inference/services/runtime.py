@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from inference.engine.backbones import (
     load_deepfaune_checkpoint,
     load_efficientnet_lite0,
     load_timm_checkpoint,
+    timm_interface,
 )
 from inference.engine.detections import YoloDetector
 from inference.engine.heads import load_head
@@ -51,13 +53,15 @@ class Runner:
         version."""
         tensor = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
         if self.head is not None:
-            return self.head(tensor).numpy()
-        logits = self.classifier.model.get_classifier()(tensor).float().numpy()
+            trained: np.ndarray = self.head(tensor).numpy()
+            return trained
+        own_head = timm_interface(self.classifier.model).get_classifier()
+        logits: np.ndarray = own_head(tensor).float().numpy()
         return imagenet_to_taxa(logits, self.class_slugs) if self.zero_shot else logits
 
 
-def _checked(artifact: dict) -> str:
-    path = artifact["path"]
+def _checked(artifact: dict[str, Any]) -> str:
+    path: str = artifact["path"]
     if not Path(path).is_file():
         raise CheckpointError(f"the model file {path} is missing")
     if file_sha256(Path(path)) != artifact["sha256"]:
@@ -67,7 +71,7 @@ def _checked(artifact: dict) -> str:
     return path
 
 
-def _classifier(artifacts: dict, spec: BackboneSpec) -> EmbeddingClassifier:
+def _classifier(artifacts: dict[str, Any], spec: BackboneSpec) -> EmbeddingClassifier:
     """The backbone (with its own head) that a version's files describe; a trained head's version
     keeps its base's files under the same roles."""
     if "backbone" in artifacts:
