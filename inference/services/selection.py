@@ -7,7 +7,9 @@ command runs it at once. A pool too large to scan is first narrowed to the neigh
 images (SEALS style)."""
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -46,7 +48,7 @@ class SelectionError(InputRefused):
     pass
 
 
-def _unlabelled_predictions(version: ModelVersion, filters: dict) -> QuerySet[Prediction]:
+def _unlabelled_predictions(version: ModelVersion, filters: dict[str, Any]) -> QuerySet[Prediction]:
     unlabelled = Image.objects.filter(current_label__isnull=True).exclude(
         sequence__review_tasks__state__in=WAITING
     )
@@ -62,8 +64,8 @@ def _unlabelled_predictions(version: ModelVersion, filters: dict) -> QuerySet[Pr
 
 
 def _candidates(
-    version: ModelVersion, filters: dict, labelled: np.ndarray | None, seed: int
-) -> tuple[list[tuple], bool]:
+    version: ModelVersion, filters: dict[str, Any], labelled: np.ndarray | None, seed: int
+) -> tuple[list[tuple[Any, ...]], bool]:
     """(image id, logits, sequence id) of the candidates, and whether they were narrowed because the
     pool is larger than SELECTION_SCAN_LIMIT: to the neighbourhood of labelled images (SEALS) where
     an index and labels exist, else to a systematic sample of image ids (every k-th, offset by the
@@ -75,7 +77,7 @@ def _candidates(
     if count <= limit:
         return list(predictions.values_list(*columns)), False
     index = search_index(version.backbone_key) if labelled is not None else None
-    if index is None:
+    if index is None or labelled is None:  # no index, or no labels to search around
         step = math.ceil(count / limit)
         sample = predictions.annotate(bucket=Mod(F("image_id"), step)).filter(bucket=seed % step)
         return list(sample.values_list(*columns)[:limit]), True
@@ -158,7 +160,7 @@ def selection_batch_request(
     user: User | None,
     strategy: str = DEFAULT_STRATEGY,
     size: int = 100,
-    filters: dict | None = None,
+    filters: dict[str, Any] | None = None,
     seed: int = 0,
 ) -> SelectionBatch:
     """Record a coordinator's request and queue the pick as a job (large pools take a while to
@@ -182,7 +184,7 @@ def selection_batch_open(
     user: User | None,
     strategy: str = DEFAULT_STRATEGY,
     size: int = 100,
-    filters: dict | None = None,
+    filters: dict[str, Any] | None = None,
     seed: int = 0,
 ) -> SelectionBatch:
     """Pick now (the command's path): the batch is recorded only when the pick succeeds."""
@@ -205,7 +207,7 @@ def selection_batch_run(batch_id: int, *, token: str) -> None:
     page. Picking again after a killed worker is harmless: the tasks are written with the batch, in
     one transaction."""
     batch = job_claim(SelectionBatch, batch_id, token)
-    if batch is None:
+    if not isinstance(batch, SelectionBatch):  # None: another task owns it (or it ended)
         return
     try:
         _pick(batch)
@@ -218,6 +220,10 @@ def selection_batch_run(batch_id: int, *, token: str) -> None:
 
 def _pick(batch: SelectionBatch) -> None:
     version = batch.version
+    if version is None:  # deleted while the batch waited in the queue (SET_NULL)
+        raise SelectionError(
+            gettext("The model version this batch was asked of was deleted; ask for a new batch.")
+        )
     labelled = _labelled(version)
     rows, restricted = _candidates(version, batch.filters, labelled.vectors, batch.seed)
     rows = [row for row in rows if row[1]]
@@ -281,7 +287,7 @@ def _route(
     return route.queue_taxon_id, f"{said}; {route.why}"
 
 
-def _top_names(predictions) -> dict[int, str]:
+def _top_names(predictions: Iterable[Prediction]) -> dict[int, str]:
     """{taxon id: English name} of every taxon in the top 3 of these predictions, read in one
     query."""
     ids = {taxon_id for prediction in predictions for taxon_id, _ in prediction.top[:3]}

@@ -11,7 +11,11 @@ from django.utils import timezone
 from annotation.models import Image, ReviewTask, Role, Taxon
 from annotation.services.annotations import annotation_add
 from inference.models import SelectionBatch
-from inference.services.selection import SelectionError, selection_batch_open
+from inference.services.selection import (
+    SelectionError,
+    selection_batch_open,
+    selection_batch_request,
+)
 from tests.factories import jpeg_bytes, member, organisation, taxon, upload
 from tests.inference.test_prelabel import post, zero_shot  # noqa: F401 fixture
 
@@ -112,6 +116,20 @@ def test_a_failed_pick_is_recorded_on_the_batch(
         )
     batch = SelectionBatch.objects.get()
     assert batch.status == "failed" and "nothing to select" in batch.error
+
+
+def test_a_batch_whose_version_was_deleted_while_queued_fails_with_a_message(
+    pool, coordinator, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as queued:
+        batch = selection_batch_request(user=coordinator, size=4)
+    # what deleting the version does to the waiting batch (its foreign key is SET_NULL)
+    SelectionBatch.objects.filter(pk=batch.pk).update(version=None)
+    for callback in queued:
+        callback()
+    batch.refresh_from_db()
+    assert batch.status == "failed" and "model version" in batch.error
+    assert not ReviewTask.objects.exists()
 
 
 def test_the_page_opens_a_batch_and_reports_how_picks_were_labelled(

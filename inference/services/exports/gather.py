@@ -6,7 +6,9 @@ import datetime as dt
 import mimetypes
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from annotation.models import (
@@ -29,12 +31,17 @@ CAMTRAPDP = (
 )
 
 
+# (import batch pk, image pk) -> the file's name in the import; looked up by a label's batch, which
+# a label that came from no import lacks (None)
+ItemNames = dict[tuple[int | None, int], str]
+
+
 def wall_time(value: dt.datetime | None) -> dt.datetime | None:
     """The pool stores camera time as if it were UTC: back to the camera's naive wall-clock time."""
     return value.astimezone(dt.UTC).replace(tzinfo=None) if value else None
 
 
-def _person(user) -> str:
+def _person(user: User | None) -> str:
     return (user.get_full_name() or user.username) if user else ""
 
 
@@ -127,14 +134,15 @@ class Context:
     with_files: bool = (
         False  # the export copies media files (a video cannot be blurred: people's are left out)
     )
-    provenance: dict[int, dict] = field(
+    provenance: dict[int, dict[str, list[dict[str, Any]]]] = field(
         default_factory=dict
     )  # import batch pk -> {item name: [entries]}
 
     def site_of(self, image: Image) -> str:
         key = str(image.deployment_id) if image.deployment_id else f"b{image.batch_id}"
         if key not in self.sites:  # a camera that appeared since the export started
-            name = image.deployment.name if image.deployment_id else f"upload-{image.batch_id}"
+            deployment = image.deployment  # None, without a query, when it has no deployment
+            name = deployment.name if deployment is not None else f"upload-{image.batch_id}"
             taken = set(self.sites.values())
             self.sites[key] = name if name not in taken else f"{image.organisation.name}/{name}"
         return self.sites[key]
@@ -151,7 +159,7 @@ class Slice:
     )  # image id -> the stored file to copy (people hidden)
 
 
-def _taxon_said(taxon: Taxon | None, kind: str) -> dict:
+def _taxon_said(taxon: Taxon | None, kind: str) -> dict[str, Any]:
     if taxon is None:
         return {"kind": kind}
     return {
@@ -179,7 +187,9 @@ def _label(ctx: Context, label: Annotation, item_name: str) -> Classification:
     return said
 
 
-def _with_provenance(said: Classification, taxon: Taxon, entries: list[dict]) -> Classification:
+def _with_provenance(
+    said: Classification, taxon: Taxon, entries: list[dict[str, Any]]
+) -> Classification:
     """An imported label as its source classified it (a person or a model, when, how sure)."""
     box = said.box.to_list(digits=5) if said.box else None  # as the import wrote it (_provenance)
     for entry in entries:
@@ -200,15 +210,17 @@ def _machine(
     taxon_id: int | None,
     category: str,
     score: float,
-    top: list,
+    top: list[list[Any]],
     threshold: float,
     at: dt.datetime,
-    box: list | None = None,
+    box: list[float] | None = None,
 ) -> Classification:
     taxon = ctx.taxa.get(taxon_id) if taxon_id else None
     undefined = category == Category.ANIMAL and score < threshold
     best = ctx.taxa.get(top[0][0]) if top else taxon
     version = ctx.version
+    if version is None:  # read_slice reads predictions only when the export has a version
+        raise ValueError("A model's prediction without the model version that made it.")
     return Classification(
         **_taxon_said(None if undefined else taxon, UNKNOWN if undefined else category),
         method="machine",
@@ -236,7 +248,7 @@ def _detections(image_ids: list[int]) -> dict[int, tuple[tuple[Found, ...], str]
     return {pk: (tuple(found), name) for pk, (_source, found, name) in chosen.items()}
 
 
-def _item_names(images: list[Image], batch_ids: set[int]) -> dict[tuple[int, int], str]:
+def _item_names(images: list[Image], batch_ids: set[int]) -> ItemNames:
     """(batch pk, image pk) -> the name the import reported the file under."""
     rows = BatchItem.objects.filter(batch_id__in=batch_ids, image__in=images).values_list(
         "batch_id", "image_id", "name"
@@ -292,9 +304,10 @@ def read_slice(ctx: Context, *, images: QuerySet[Image], sequence_ids: list[int]
     imported = {
         image.current_label.batch_id
         for image in frames
-        if image.current_label and image.current_label.source == LabelSource.IMPORT
+        if image.current_label
+        and image.current_label.source == LabelSource.IMPORT
+        and image.current_label.batch_id is not None
     }
-    imported.discard(None)
     _load_provenance(ctx, imported)
     names = _item_names(frames, {pk for pk in imported if ctx.provenance.get(pk)})
     result, grouped = Slice([]), defaultdict(list)
@@ -326,14 +339,22 @@ def read_slice(ctx: Context, *, images: QuerySet[Image], sequence_ids: list[int]
     return result
 
 
-def _file_to_copy(image: Image, boxes: tuple | None) -> str:
-    return image.file.name if boxes is None else blurred_copy(image, "file", boxes)
+def _file_to_copy(image: Image, boxes: tuple[Box, ...] | None) -> str:
+    # "" for a missing name, as blurred_copy says it: the writer then counts the file missing
+    return (image.file.name or "") if boxes is None else blurred_copy(image, "file", boxes)
 
 
-def _frame(ctx, image: Image, people, found, predictions, names) -> Frame:
+def _frame(
+    ctx: Context,
+    image: Image,
+    people: dict[int, tuple[Box, ...]],
+    found: dict[int, tuple[tuple[Found, ...], str]],
+    predictions: dict[int, Prediction],
+    names: ItemNames,
+) -> Frame:
     label = None
-    if image.current_label_id:
-        current = image.current_label
+    current = image.current_label  # None, without a query, when it has no label
+    if current is not None:
         label = _label(ctx, current, names.get((current.batch_id, image.pk), image.original_name))
     prediction = predictions.get(image.pk)
     said = None

@@ -4,6 +4,7 @@ organisation in it."""
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
@@ -12,7 +13,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from annotation.models import Taxon
+from annotation.models import Image, Taxon
 from annotation.permissions import user_access
 from faune_platform.errors import Gone, StateConflict
 from faune_platform.jobs import (
@@ -142,7 +143,7 @@ def export_request(
 def export_run(job_id: int, *, token: str) -> None:
     """The task: one chunk of the export; the next is queued until it is done."""
     job = job_claim(ExportJob, job_id, token)
-    if job is None:
+    if not isinstance(job, ExportJob):  # None: another task owns it (or it ended)
         return
     try:
         finished = export_work(job, clock=ChunkClock.start())
@@ -156,11 +157,11 @@ def export_run(job_id: int, *, token: str) -> None:
         job_continue(job, EXPORT_TASK)
 
 
-def _images(job: ExportJob) -> QuerySet:
+def _images(job: ExportJob) -> QuerySet[Image]:
     return scoped_images(ExportScope.from_dict(job.scope), allowed=set(job.organisations))
 
 
-def _begin(job: ExportJob, writer: Writer, folder: Path, images: QuerySet) -> Summary:
+def _begin(job: ExportJob, writer: Writer, folder: Path, images: QuerySet[Image]) -> Summary:
     """Start (or start again after an interruption before the first checkpoint): an empty folder,
     headers, the export's ids for the deployments and the time zones imports brought."""
     if folder.parent == exports_root() and folder.exists():
@@ -232,7 +233,7 @@ def _finish(job: ExportJob, writer: Writer, summary: Summary) -> bool:
     return job_finish(job, report=report, stage="", state=job.state)
 
 
-def _people_notes(data: dict) -> list[str]:
+def _people_notes(data: dict[str, Any]) -> list[str]:
     notes = []
     if data["blurred"]:
         notes.append(
@@ -262,7 +263,8 @@ def exports_visible_to(user: User | AnonymousUser) -> QuerySet[ExportJob]:
     jobs = ExportJob.objects.select_related("created_by")
     if access.coordinator:
         return jobs
-    return jobs.filter(created_by=user) if access.authenticated else jobs.none()
+    # user.is_authenticated (as access.authenticated) tells mypy the user is a User
+    return jobs.filter(created_by=user) if user.is_authenticated else jobs.none()
 
 
 def export_download_check(user: User | AnonymousUser, *, job: ExportJob) -> Path:
@@ -278,7 +280,8 @@ def export_download_check(user: User | AnonymousUser, *, job: ExportJob) -> Path
             _("This export is %(status)s: there is nothing to download yet.")
             % {"status": job_status_word(job.status)}
         )
-    target = export_folder(job) / job.report.get("result", "")
+    result: str = job.report.get("result", "")  # "" for a folder
+    target = export_folder(job) / result
     if not target.exists():
         raise ExportGone(_("The files of this export were removed; start it again."))
     return target
@@ -296,7 +299,7 @@ def export_delete(*, job: ExportJob) -> None:
     job.delete()
 
 
-def export_row(job: ExportJob) -> dict:
+def export_row(job: ExportJob) -> dict[str, Any]:
     """An export as the API and the pages show it."""
     from django.urls import reverse
 

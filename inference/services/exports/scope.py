@@ -5,6 +5,7 @@ their organisations' call: exports stay within one's own organisations."""
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
@@ -36,7 +37,7 @@ class ExportScope:
         ""  # where the current label comes from, as the image list filters it (annotation.browse)
     )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["deployments"] = list(self.deployments)
         for name in ("taken_after", "taken_before"):
@@ -44,7 +45,7 @@ class ExportScope:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ExportScope":
+    def from_dict(cls, data: dict[str, Any]) -> "ExportScope":
         times = {
             name: parse_datetime(data[name]) if data.get(name) else None
             for name in ("taken_after", "taken_before")
@@ -68,13 +69,13 @@ class ExportOptions:
     utc_offset: str = ""  # the cameras' zone when the pool does not know it ("": UTC)
     sampling_design: str = "opportunistic"  # Camtrap DP's project.samplingDesign
     title: str = ""
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ExportOptions":
+    def from_dict(cls, data: dict[str, Any]) -> "ExportOptions":
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         return cls(**known)
 

@@ -7,9 +7,11 @@ import datetime as dt
 import json
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
@@ -20,7 +22,7 @@ from django.utils.translation import gettext as _
 from annotation.models import Deployment, Organisation, Taxon, TaxonKind
 from inference.engine.exports import camtrapdp, coco, deepfaune, megadetector
 from inference.engine.exports.files import append_csv, append_jsonl, write_json_with_arrays
-from inference.engine.exports.records import Event, Frame
+from inference.engine.exports.records import Event, Frame, Site
 from inference.services.exports.gather import Slice, site_record
 from inference.services.exports.scope import ExportOptions
 
@@ -28,8 +30,8 @@ from inference.services.exports.scope import ExportOptions
 class Summary:
     """What the export holds so far, kept in the job's state (JSON) between chunks."""
 
-    def __init__(self, data: dict | None = None) -> None:
-        self.data = {
+    def __init__(self, data: dict[str, Any] | None = None) -> None:
+        self.data: dict[str, Any] = {
             "frames": 0,
             "events": 0,
             "observations": 0,
@@ -185,13 +187,13 @@ class CamtrapDpWriter(Writer):
         return notes + _site_notes(sites, offsets, self.offset)
 
 
-def write_json(path: Path, *, data: dict) -> None:
+def write_json(path: Path, *, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
 
 
-def _sites(summary: Summary) -> list:
+def _sites(summary: Summary) -> list[Site]:
     """The deployments the export holds media of, as records (those without a deployment as bare
     ones)."""
     mapping = summary.data.get("site_keys", {})
@@ -217,12 +219,12 @@ def _sites(summary: Summary) -> list:
 
 def _descriptor(
     summary: Summary,
-    sites: list,
+    sites: list[Site],
     *,
     title: str,
     organisation_ids: list[int],
     options: ExportOptions,
-) -> tuple[dict, list[str]]:
+) -> tuple[dict[str, Any], list[str]]:
     notes = []
     names = sorted(
         Organisation.objects.filter(pk__in=organisation_ids).values_list("name", flat=True)
@@ -303,23 +305,23 @@ def _platform_version() -> str:
         return "unknown"
 
 
-def _temporal(summary: Summary, sites: list) -> dict | None:
+def _temporal(summary: Summary, sites: list[Site]) -> dict[str, str] | None:
     """From the first deployment's set-up to the last one's pick-up; the media's own dates where
     those are unknown."""
     seen = summary.data["sites"]
     starts = [site.start.date() if site.start else _date(seen[site.id]["first"]) for site in sites]
     ends = [site.end.date() if site.end else _date(seen[site.id]["last"]) for site in sites]
-    starts, ends = [d for d in starts if d], [d for d in ends if d]
-    if not starts or not ends:
+    known_starts, known_ends = [d for d in starts if d], [d for d in ends if d]
+    if not known_starts or not known_ends:
         return None
-    return {"start": min(starts).isoformat(), "end": max(ends).isoformat()}
+    return {"start": min(known_starts).isoformat(), "end": max(known_ends).isoformat()}
 
 
 def _date(text: str) -> dt.date | None:
     return dt.datetime.fromisoformat(text).date() if text else None
 
 
-def _site_notes(sites: list, offsets: dict, default_offset: str) -> list[str]:
+def _site_notes(sites: list[Site], offsets: dict[str, str], default_offset: str) -> list[str]:
     notes = []
     for site in sites:
         missing = camtrapdp.missing_metadata(site)
@@ -467,11 +469,13 @@ class DeepFauneWriter(Writer):
 def writer_for(fmt: str, *, folder: Path, options: ExportOptions) -> Writer:
     from inference.models import ExportFormat
 
-    return {
+    # keyed by the plain value: `fmt` is a str, checked by options_check before any job is made
+    writers: dict[str, Callable[[], Writer]] = {
         ExportFormat.CAMTRAP_DP: lambda: CamtrapDpWriter(folder, options),
         ExportFormat.COCO: lambda: CocoWriter(folder, options),
         ExportFormat.MEGADETECTOR: lambda: MegaDetectorWriter(folder, options),
         ExportFormat.DEEPFAUNE_CSV: lambda: DeepFauneWriter(folder, options),
         ExportFormat.DEEPFAUNE_XLSX: lambda: DeepFauneWriter(folder, options, excel=True),
         ExportFormat.DEEPFAUNE_FOLDERS: lambda: DeepFauneWriter(folder, options, folders=True),
-    }[fmt]()
+    }
+    return writers[fmt]()
