@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 from django.db.models import F, Q
 from django.utils.translation import gettext as _
@@ -15,14 +16,14 @@ from training.models import Release, RoundStatus, TrainingRound
 FIGURES = ("accuracy", "macro_f1", "count")
 
 
-def frozen_split(training_round: TrainingRound) -> dict | None:
+def frozen_split(training_round: TrainingRound) -> dict[str, Any] | None:
     """The labels and split a round froze when it ran (see `services.round_data`); None before it
     ran."""
     path = Path(training_round.snapshot.get("file", ""))
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def learning_curve() -> list[dict]:
+def learning_curve() -> list[dict[str, Any]]:
     """Each version a round trained, oldest first: labels used, test macro-F1, status, and the
     releases that published it. Each figure is from its own round's test split, which grows with the
     pool."""
@@ -34,7 +35,7 @@ def learning_curve() -> list[dict]:
     return [{**row, "releases": released.get(row["pk"], [])} for row in versions_trained()]
 
 
-def production_test_figures() -> dict | None:
+def production_test_figures() -> dict[str, Any] | None:
     """The newest test figures of the production version: from the round that trained it, or from a
     later round that scored it beside its own candidate on a newer test split. None: no production
     version, or no round scored it (a zero-shot or imported version)."""
@@ -59,18 +60,19 @@ def production_test_figures() -> dict | None:
     return None
 
 
-def _figures(training_round: TrainingRound, role: str) -> dict | None:
+def _figures(training_round: TrainingRound, role: str) -> dict[str, Any] | None:
     test = training_round.metrics.get(role, {}).get("test")
     if not test:
         return None
     return {**{key: test.get(key) for key in FIGURES}, "round": training_round.pk, "role": role}
 
 
-def version_figures(versions: list[ModelVersion]) -> dict[int, dict]:
+def version_figures(versions: list[ModelVersion]) -> dict[int, dict[str, Any]]:
     """{version id: its test figures}, from the round that trained it, else from the newest round
     that scored it as the production version of the day. Figures of two versions are comparable only
     when they come from the same round (the same test images): the round is named with them."""
-    wanted, found = {v.pk for v in versions}, {}
+    wanted = {v.pk for v in versions}
+    found: dict[int, dict[str, Any]] = {}
     rounds = TrainingRound.objects.filter(status=RoundStatus.DONE).only(
         "pk", "candidate_id", "parent_id", "metrics"
     )
@@ -84,7 +86,7 @@ def version_figures(versions: list[ModelVersion]) -> dict[int, dict]:
     return found
 
 
-def figures_on_round(training_round: TrainingRound, version: ModelVersion) -> dict | None:
+def figures_on_round(training_round: TrainingRound, version: ModelVersion) -> dict[str, Any] | None:
     """A version's figures on this round's test split, when the round scored it."""
     if version.pk == training_round.candidate_id:
         return _figures(training_round, "candidate")
@@ -93,7 +95,7 @@ def figures_on_round(training_round: TrainingRound, version: ModelVersion) -> di
     return None
 
 
-def status_change_preview(*, version: ModelVersion, status: str) -> dict:
+def status_change_preview(*, version: ModelVersion, status: str) -> dict[str, Any]:
     """What changing `version` to `status` will do, in words, for the confirmation step; `refused`
     when the registry would refuse it (the production version is never demoted directly)."""
     if status not in (VersionStatus.PRODUCTION, VersionStatus.REJECTED, VersionStatus.ARCHIVED):

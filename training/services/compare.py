@@ -8,6 +8,7 @@ the production version of the day), else from the predictions the version stored
 no logits for are left out of both sides, and the result says how many and why."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.utils.translation import gettext as _
@@ -55,7 +56,7 @@ def _side(training_round: TrainingRound, version: ModelVersion, items: TestItems
     )
 
 
-def _left_out(sides: list[Side], items: TestItems) -> list[dict]:
+def _left_out(sides: list[Side], items: TestItems) -> list[dict[str, Any]]:
     rows = []
     for side in sides:
         missing = sum(1 for i in items.image_ids.tolist() if i not in side.logits)
@@ -64,7 +65,9 @@ def _left_out(sides: list[Side], items: TestItems) -> list[dict]:
     return rows
 
 
-def versions_compare(*, training_round: TrainingRound, a: ModelVersion, b: ModelVersion) -> dict:
+def versions_compare(
+    *, training_round: TrainingRound, a: ModelVersion, b: ModelVersion
+) -> dict[str, Any]:
     """Both versions scored on the round's test items that both have logits for; B − A for the
     difference."""
     items = round_items(training_round)
@@ -129,7 +132,7 @@ def versions_compare(*, training_round: TrainingRound, a: ModelVersion, b: Model
     }
 
 
-def _summary(side: Side, figures: dict) -> dict:
+def _summary(side: Side, figures: dict[str, Any]) -> dict[str, Any]:
     return {
         "version": str(side.version),
         "status": side.version.status,
@@ -138,7 +141,7 @@ def _summary(side: Side, figures: dict) -> dict:
     }
 
 
-def _per_class(figures: list[dict]) -> list[dict]:
+def _per_class(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             "class": ra["class"],

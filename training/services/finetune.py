@@ -4,6 +4,7 @@ version whose embeddings get a backbone key of their own. A DeepFaune backbone i
 DeepFaune's own format."""
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ from annotation.models import Image, Taxon
 from annotation.services.stored_files import cached_local_file
 from faune_platform.boxes import Category
 from faune_platform.files import file_sha256
+from inference.engine.backbones import timm_interface
 from inference.engine.preprocess import CropRequest
 from inference.engine.specs import BackboneSpec
 from inference.models import HeadKind, ModelVersion
@@ -63,7 +65,9 @@ def predict_logits(model: torch.nn.Module, *, spec: BackboneSpec, items: np.ndar
         )
 
 
-def _save(model: torch.nn.Module, spec: BackboneSpec, num_classes: int, round_id: int) -> tuple:
+def _save(
+    model: torch.nn.Module, spec: BackboneSpec, num_classes: int, round_id: int
+) -> tuple[Path, str]:
     path = models_dir() / f"round-{round_id}" / "checkpoint.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.cpu() for k, v in model.state_dict().items()}
@@ -90,7 +94,7 @@ def finetune_candidate(
     model = copy.deepcopy(
         runner_for(parent.pk).classifier.model
     )  # never train the worker's cached model
-    model.reset_classifier(len(data.classes))
+    timm_interface(model).reset_classifier(len(data.classes))
     items = _crops(data.snapshot.image_ids)
     train, val = data.subset[TRAIN], data.subset[VALIDATION]
     config = FinetuneConfig(

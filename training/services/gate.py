@@ -8,6 +8,7 @@ Both versions were scored on the same test images (see `round_data.evaluate_roun
   minimum are listed as not judged rather than passed in silence.)"""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 
@@ -18,11 +19,11 @@ class GateDecision:
     reasons: list[str] = field(default_factory=list)
     not_judged: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"promote": self.promote, "reasons": self.reasons, "not_judged": self.not_judged}
 
 
-def _lost(metrics: dict) -> list[str]:
+def _lost(metrics: dict[str, Any]) -> list[str]:
     return [
         (
             f"cannot say {row['name']}, which production says and the pool holds {row['labels']} "
@@ -32,7 +33,7 @@ def _lost(metrics: dict) -> list[str]:
     ]
 
 
-def _difference(metrics: dict) -> list[str]:
+def _difference(metrics: dict[str, Any]) -> list[str]:
     comparison, margin = metrics.get("comparison"), settings.FAUNE["GATE_MACRO_F1_MARGIN"]
     if not comparison or not comparison["sequences"]:
         return ["the test split holds no image to compare the two versions on"]
@@ -45,7 +46,7 @@ def _difference(metrics: dict) -> list[str]:
     ]
 
 
-def _recalls(candidate: dict, production: dict) -> tuple[list[str], list[str]]:
+def _recalls(candidate: dict[str, Any], production: dict[str, Any]) -> tuple[list[str], list[str]]:
     max_drop, min_support = (
         settings.FAUNE["GATE_MAX_RECALL_DROP"],
         settings.FAUNE["GATE_MIN_SUPPORT"],
@@ -65,7 +66,7 @@ def _recalls(candidate: dict, production: dict) -> tuple[list[str], list[str]]:
     return reasons, not_judged
 
 
-def promotion_gate(metrics: dict) -> GateDecision:
+def promotion_gate(metrics: dict[str, Any]) -> GateDecision:
     candidate = metrics["candidate"]["test"]
     production = metrics.get("production", {}).get("test")
     if production is None:

@@ -6,8 +6,12 @@ import io
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from training.models import Release
+
+if TYPE_CHECKING:  # typeshed's name for what `write` receives; it exists for type checkers only
+    from _typeshed import ReadableBuffer
 
 BLOCK = 1 << 20
 COMPRESSED = (".md", ".json", ".txt", "SHA256SUMS")  # text compresses; weights and PNGs barely do
@@ -23,9 +27,10 @@ class _Pending(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: bytes) -> int:
-        self.blocks.append(bytes(data))
-        return len(data)
+    def write(self, data: "ReadableBuffer") -> int:
+        block = bytes(data)
+        self.blocks.append(block)
+        return len(block)
 
     def take(self) -> bytes:
         out, self.blocks = b"".join(self.blocks), []

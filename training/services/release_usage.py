@@ -4,6 +4,7 @@ normalisation, class count, temperature) so that they give the platform's own an
 them against a downloaded archive."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from inference.engine.specs import DEEPFAUNE_DINOV2, DEEPFAUNE_DINOV3, BackboneSpec
 
@@ -22,7 +23,7 @@ class Usage:
     outputs: str  # see inference.engine.export: classes, features (an MLP head beside) or imagenet
     num_classes: int  # of the timm model in TIMM_FILE
     temperature: float
-    classes: list[dict]  # classes.json: index, name_en, name_fr...
+    classes: list[dict[str, Any]]  # classes.json: index, name_en, name_fr...
     deepfaune_file: str | None  # the file DeepFaune's software loads, when the bundle has one
     head_file: str = "head.pt"
 

@@ -8,6 +8,7 @@ import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -35,10 +36,14 @@ def releases_dir() -> Path:
 
 
 def _key(semver: str) -> tuple[int, int, int]:
-    return tuple(int(part) for part in SEMVER.match(semver).groups())
+    match = SEMVER.match(semver)
+    if match is None:  # callers check the semver first; a stored release's is valid
+        raise ValueError(f"{semver!r} is not a semantic version")
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
 
 
-def _classes(version: ModelVersion) -> list[dict]:
+def _classes(version: ModelVersion) -> list[dict[str, Any]]:
     return [
         {
             "index": row.index,
@@ -51,7 +56,9 @@ def _classes(version: ModelVersion) -> list[dict]:
     ]
 
 
-def _changelog(version: ModelVersion, metrics: dict, previous: Release | None) -> dict:
+def _changelog(
+    version: ModelVersion, metrics: dict[str, Any], previous: Release | None
+) -> dict[str, Any]:
     classes = {row["name_en"] for row in _classes(version)}
     if previous is None:
         return {
@@ -149,9 +156,9 @@ def _model_card(
     version: ModelVersion,
     semver: str,
     training_round: TrainingRound | None,
-    changelog: dict,
-    classes: list[dict],
-    folded: dict | None,
+    changelog: dict[str, Any],
+    classes: list[dict[str, Any]],
+    folded: dict[str, Any] | None,
 ) -> str:
     test = training_round.metrics.get("candidate", {}).get("test", {}) if training_round else {}
     per_class = {row["class"]: row for row in test.get("per_class", [])}
@@ -242,7 +249,7 @@ def _model_card(
     return "\n".join(lines)
 
 
-def _deepfaune_classifier(version: ModelVersion) -> dict | None:
+def _deepfaune_classifier(version: ModelVersion) -> dict[str, Any] | None:
     """For a linear head on a DeepFaune backbone: DeepFaune's own checkpoint format with the head
     folded in, so DeepFaune's software loads the release directly. (A fine-tuned DeepFaune backbone
     is already saved so.)"""
@@ -265,7 +272,7 @@ def _deepfaune_classifier(version: ModelVersion) -> dict | None:
     }
 
 
-def _artifact_name(role: str, record: dict) -> str:
+def _artifact_name(role: str, record: dict[str, Any]) -> str:
     return f"{role}{''.join(Path(record['path']).suffixes) or '.bin'}"
 
 
@@ -274,8 +281,8 @@ def _write_bundle(
     version: ModelVersion,
     training_round: TrainingRound | None,
     card: str,
-    classes: list[dict],
-    folded: dict | None,
+    classes: list[dict[str, Any]],
+    folded: dict[str, Any] | None,
     semver: str,
 ) -> None:
     folder.mkdir(parents=True)
@@ -305,7 +312,7 @@ def _write_bundle(
                 shutil.copyfile(source / name, folder / name)
 
 
-def _deepfaune_file(version: ModelVersion, folded: dict | None) -> str | None:
+def _deepfaune_file(version: ModelVersion, folded: dict[str, Any] | None) -> str | None:
     """The bundle's file that DeepFaune's software loads: the folded head, or the version's own
     DeepFaune-format checkpoint (a registered DeepFaune classifier, a fine-tuned DeepFaune
     backbone)."""
@@ -318,7 +325,11 @@ def _deepfaune_file(version: ModelVersion, folded: dict | None) -> str | None:
 
 
 def _write_usage(
-    folder: Path, version: ModelVersion, classes: list[dict], folded: dict | None, semver: str
+    folder: Path,
+    version: ModelVersion,
+    classes: list[dict[str, Any]],
+    folded: dict[str, Any] | None,
+    semver: str,
 ) -> None:
     """Weights in timm's layout and HOW_TO_USE.md, whose Python lines load exactly those files."""
     # worker side: the version's classifier is loaded to write its weights in timm's layout

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -55,7 +56,7 @@ class RoundData:
     accepted_test: (
         np.ndarray
     )  # test-side rows whose label accepted a model's prediction: never judge a model
-    split: dict = field(
+    split: dict[str, Any] = field(
         default_factory=dict
     )  # counts reported with the metrics and on the model card
 
@@ -132,7 +133,7 @@ def _side_changes(
     """Why frames the previous round tested are not in this round's test split (merges, cameras,
     labels)."""
     previous, tested = _previously_tested(current)
-    if not tested:
+    if previous is None or not tested:  # no previous round means nothing tested
         return ""
     now = {
         int(i): (int(s), int(d), str(side), bool(a))
@@ -161,7 +162,7 @@ def _side_changes(
     )
 
 
-def _why_moved(now: tuple | None, sequence: int, deployment: int) -> str:
+def _why_moved(now: tuple[int, int, str, bool] | None, sequence: int, deployment: int) -> str:
     if now is None:
         return (
             "are no longer in the snapshot (label changed kind, or no embedding of this backbone)"
@@ -240,7 +241,7 @@ def round_prepare(training_round: TrainingRound, *, parent: ModelVersion) -> Rou
     return data
 
 
-def _split_report(data: RoundData) -> dict:
+def _split_report(data: RoundData) -> dict[str, Any]:
     holdout = data.subset[HOLDOUT]
     return {
         **{side: int(mask.sum()) for side, mask in data.subset.items()},
@@ -249,7 +250,7 @@ def _split_report(data: RoundData) -> dict:
     }
 
 
-def epoch_logger(round_id: int, *, epochs: int) -> Callable[[dict], None]:
+def epoch_logger(round_id: int, *, epochs: int) -> Callable[[dict[str, Any]], None]:
     return lambda row: round_log(
         round_id,
         line=f"epoch {row['epoch']}: loss {row['loss']}, validation macro-F1 {row['val_macro_f1']}",
@@ -320,7 +321,7 @@ def _items(data: RoundData, mask: np.ndarray, names: list[str]) -> TestItems:
 
 def _score(
     data: RoundData, mask: np.ndarray, logits: np.ndarray, names: list[str], temperature: float
-) -> dict:
+) -> dict[str, Any]:
     return test_figures(_items(data, mask, names), logits=logits, temperature=temperature)
 
 
@@ -331,7 +332,7 @@ def evaluate_round(
     logits_of: Callable[[np.ndarray], np.ndarray],
     temperature: float,
     parent: ModelVersion,
-) -> dict:
+) -> dict[str, Any]:
     """Score the candidate (through `logits_of(mask)`) and the production version on the same test
     images, with the paired bootstrap of their macro-F1 difference; list what the candidate could no
     longer say."""
@@ -391,9 +392,9 @@ def _outputs(data: RoundData, parent: ModelVersion) -> set[int]:
 
 
 def _extra_figures(
-    metrics: dict,
+    metrics: dict[str, Any],
     data: RoundData,
-    logits_of: Callable,
+    logits_of: Callable[[np.ndarray], np.ndarray],
     parent: ModelVersion,
     names: list[str],
     temperature: float,
@@ -422,7 +423,9 @@ def _extra_figures(
         )
 
 
-def _write(folder: Path, metrics: dict, candidate: dict, names: list[str]) -> None:
+def _write(
+    folder: Path, metrics: dict[str, Any], candidate: dict[str, Any], names: list[str]
+) -> None:
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1))
     (folder / "confusion.png").write_bytes(confusion_png(candidate["confusion"], names))
     (folder / "reliability.png").write_bytes(
@@ -450,9 +453,9 @@ def lineage_of(
     *,
     parent: ModelVersion,
     snapshot: Snapshot,
-    metrics: dict,
+    metrics: dict[str, Any],
     best_epoch: int,
-) -> dict:
+) -> dict[str, Any]:
     return {
         "round": training_round.pk,
         "parent": parent.pk,

@@ -6,6 +6,7 @@ registers the candidate with its lineage. A failure or a cancellation leaves the
 cancelled with its log, and nothing registered: registration is the last, atomic step."""
 
 import traceback
+from typing import Any
 
 from django.conf import settings
 
@@ -150,7 +151,7 @@ def _register(
     parent: ModelVersion,
     head: TrainedHead,
     data: RoundData,
-    metrics: dict,
+    metrics: dict[str, Any],
 ) -> ModelVersion:
     from inference.engine.heads import save_head
 

@@ -1,7 +1,9 @@
 """Retraining rounds as web processes see them: start one (never two at once), cancel one, write its
 log. Running a round needs torch and lives in `round_run` (worker side)."""
 
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -38,7 +40,7 @@ def round_dir(round_id: int) -> Path:
 
 
 def training_round_start(
-    *, user: User | None, params: dict | None = None, seed: int = 0, queue: bool = True
+    *, user: User | None, params: dict[str, Any] | None = None, seed: int = 0, queue: bool = True
 ) -> TrainingRound:
     """Create a round (refused while another is queued or running) and queue it for the worker,
     unless the caller runs it itself (`queue=False`, as `training_round --wait` does)."""
@@ -69,7 +71,7 @@ def rounds_fail_stale() -> int:
     period with no heartbeat it is marked failed, with a line in its log saying so (it registered
     nothing: registration is its last, atomic step). Run by the periodic job sweep and before a
     round starts."""
-    limit = timezone.now() - timezone.timedelta(minutes=settings.FAUNE["ROUND_STALE_MINUTES"])
+    limit = timezone.now() - timedelta(minutes=settings.FAUNE["ROUND_STALE_MINUTES"])
     failed = 0
     for stale in TrainingRound.objects.filter(
         active=True, status=RoundStatus.RUNNING, updated_at__lt=limit

@@ -1,6 +1,8 @@
 """Periodic rounds: a django-q2 Schedule checks at a set cadence whether enough new expert labels
 came in."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -22,8 +24,7 @@ def training_schedule_ensure() -> None:
             "schedule_type": Schedule.MINUTES,
             "minutes": settings.FAUNE["ROUND_CADENCE_MINUTES"],
             "repeats": -1,
-            "next_run": timezone.now()
-            + timezone.timedelta(minutes=settings.FAUNE["ROUND_CADENCE_MINUTES"]),
+            "next_run": timezone.now() + timedelta(minutes=settings.FAUNE["ROUND_CADENCE_MINUTES"]),
         },
     )
 

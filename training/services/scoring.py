@@ -11,6 +11,7 @@ and outputs of taxa outside the round are set aside, as the round scored product
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class TestItems:
         return len(self.image_ids)
 
 
-def test_figures(items: TestItems, *, logits: np.ndarray, temperature: float) -> dict:
+def test_figures(items: TestItems, *, logits: np.ndarray, temperature: float) -> dict[str, Any]:
     """Accuracy, macro-F1, per class, calibration, sequence accuracy and coverage of one version's
     logits (one row per item, in the order of `items.classes`)."""
     return evaluate(
@@ -51,13 +52,13 @@ def test_figures(items: TestItems, *, logits: np.ndarray, temperature: float) ->
     )
 
 
-def freeze_classes(frozen: dict, *, classes: list[int], y: np.ndarray) -> dict:
+def freeze_classes(frozen: dict[str, Any], *, classes: list[int], y: np.ndarray) -> dict[str, Any]:
     """The round's classes and each row's class index (-1: left out), kept with its frozen
     labels."""
     return {**frozen, "classes": classes, "y": y.tolist()}
 
 
-def test_items(frozen: dict, *, min_labels: int) -> TestItems | None:
+def test_items(frozen: dict[str, Any], *, min_labels: int) -> TestItems | None:
     """The test items of a round from its frozen file; None when the file says nothing of them.
     Rounds frozen before the classes were kept with the labels get them worked out again, by the
     same rule, from the labels."""
@@ -82,7 +83,7 @@ def test_items(frozen: dict, *, min_labels: int) -> TestItems | None:
     )
 
 
-def _classes_again(frozen: dict, min_labels: int) -> tuple[list[int], list[int]]:
+def _classes_again(frozen: dict[str, Any], min_labels: int) -> tuple[list[int], list[int]]:
     if "sides" not in frozen:
         return [], []
     taxon_of = dict(

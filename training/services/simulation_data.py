@@ -36,6 +36,8 @@ def _main_label(labels: list[PlannedLabel]) -> PlannedLabel:
 def _exif_time(planned: PlannedFile, earliest_year: int) -> dt.datetime | None:
     """The camera's date, read as an import reads it: only a `classes` folder needs it (an index
     gives its own)."""
+    if planned.path is None:  # refused files are skipped before (see `_skip_reason`)
+        return None
     try:
         with Image.open(planned.path) as image:
             now = dt.datetime.now()  # noqa: DTZ005
@@ -49,7 +51,8 @@ def plan_items(
 ) -> tuple[list[Item], Counter[str]]:
     """The plan's labelled images, grouped into sequences as the platform groups them; and what was
     skipped, why."""
-    kept, skipped = [], Counter()
+    kept: list[PlannedFile] = []
+    skipped: Counter[str] = Counter()
     for planned in plan.files:
         reason = _skip_reason(planned)
         if reason:
