@@ -36,7 +36,7 @@ test: $(STAMP) messages lint
 
 # The scale-out subset against DATABASE_URL and REDIS_URL (see .ci/services), with FAUNE_WORKERS workers each.
 test-integration: $(STAMP)
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[postgres,redis]' 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[postgres,redis,s3]' 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@$(PY) -m pytest -q -m integration
 
 bench: $(STAMP)

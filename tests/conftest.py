@@ -1,6 +1,7 @@
 import importlib
 import shutil
-from pathlib import Path
+import uuid
+from pathlib import Path, PurePosixPath
 
 import pytest
 from django.conf import settings
@@ -120,6 +121,11 @@ def _media_root(settings, tmp_path):
     another."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.IMPORTS_DIR = tmp_path / "imports"
+    default = settings.STORAGES["default"]
+    if "location" in default.get("OPTIONS", {}):  # object storage (FAUNE_S3_BUCKET): a folder each
+        folder = f"tests/{tmp_path.name}-{uuid.uuid4().hex[:8]}"
+        options = {**default["OPTIONS"], "location": folder}
+        settings.STORAGES = {**settings.STORAGES, "default": {**default, "OPTIONS": options}}
     settings.DATA_DIR = tmp_path
 
 
@@ -134,6 +140,19 @@ def _empty_cache():
     cache.clear()
 
 
-def stored_files(settings) -> list[Path]:
-    root = Path(settings.MEDIA_ROOT)
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+def stored_files(settings) -> list[PurePosixPath]:
+    """Every file of the default storage (a folder on disk, or the test's folder of a bucket), by
+    name, read through the storage API as the platform reads them."""
+    from django.core.files.storage import default_storage
+
+    names: list[PurePosixPath] = []
+    folders = [""]
+    while folders:
+        folder = folders.pop()
+        try:
+            subfolders, files = default_storage.listdir(folder)
+        except FileNotFoundError:  # a media folder not created yet
+            continue
+        folders += [str(PurePosixPath(folder, name)) for name in subfolders]
+        names += [PurePosixPath(folder, name) for name in files]
+    return sorted(names)

@@ -38,6 +38,8 @@ def worker_environment(settings, **extra: str) -> dict[str, str]:
         "FAUNE_DATA_DIR": str(settings.DATA_DIR),
         "FAUNE_SECRET_KEY": settings.SECRET_KEY,  # tasks are signed
         "FAUNE_QUEUE_NAME": settings.Q_CLUSTER["name"],
+        # in object storage, the test's own folder of the bucket (see tests/conftest.py)
+        "FAUNE_S3_PREFIX": settings.STORAGES["default"].get("OPTIONS", {}).get("location", ""),
         **extra,
     }
 

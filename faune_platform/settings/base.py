@@ -131,10 +131,26 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = None  # no collectstatic step: whitenoise serves app static files directly
 WHITENOISE_USE_FINDERS = True  # serve app static files without a collectstatic step
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Media in object storage (S3 or a compatible server) when a bucket is named (needs the `s3` extra).
+# Credentials come the way boto3 finds them: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile,
+# a role.
+if env_str("FAUNE_S3_BUCKET", ""):
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("FAUNE_S3_BUCKET", ""),
+            "endpoint_url": env_str("FAUNE_S3_ENDPOINT_URL", "") or None,
+            "region_name": env_str("FAUNE_S3_REGION", "") or None,
+            "location": env_str("FAUNE_S3_PREFIX", ""),  # a folder in the bucket
+            "default_acl": None,  # the bucket's own policy; media are private
+            "querystring_auth": True,  # links to media are signed and expire
+            "file_overwrite": False,  # two uploads under one name keep both
+        },
+    }
 MEDIA_URL = "/media/"
 
 LOGIN_URL = "login"
