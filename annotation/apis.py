@@ -1,5 +1,5 @@
-"""REST API of the labelled pool: thin views that validate, call one service or selector,
-serialize."""
+"""REST API of the labelled pool: thin views that validate, call one service or
+selector, serialize."""
 
 from django.conf import settings
 from django.db import transaction
@@ -189,8 +189,8 @@ _MULTIPART_SLACK_BYTES = 1024 * 1024
 
 
 def _upload_files(request: Request, *fields: str) -> list:
-    """The request's files, after refusing a body over the per-request size before it is even
-    parsed."""
+    """The request's files, after refusing a body over the per-request size before it is
+    even parsed."""
     declared = id_or_none(request.META.get("CONTENT_LENGTH")) or 0
     if declared > settings.FAUNE["MAX_REQUEST_BYTES"] + _MULTIPART_SLACK_BYTES:
         upload_request_check(UploadSize(files=0, bytes=declared))
@@ -221,8 +221,8 @@ def _open_batch(request: Request, files: list | None = None) -> UploadBatch:
 
 
 def upload_response(batch: UploadBatch, items: list) -> Response:
-    """201 when something new entered the pool, 200 when all were duplicates, 400 when all were
-    refused."""
+    """201 when something new entered the pool, 200 when all were duplicates, 400 when all
+    were refused."""
     outcomes = {item.outcome for item in items}
     if BatchOutcome.IMPORTED in outcomes:
         code = status.HTTP_201_CREATED
@@ -298,8 +298,8 @@ class ImageAnnotationApi(APIView):
         )
 
     def post(self, request: Request, pk: int) -> Response:
-        """Label the image (or its whole sequence); 409 when `expected_current` is no longer
-        current."""
+        """Label the image (or its whole sequence); 409 when `expected_current` is no
+        longer current."""
         image = _visible_image(request, pk)
         if not image_editable_by(request.user, image):
             raise PermissionDenied(
@@ -477,8 +477,8 @@ class ImportMappingApi(APIView):
         )
 
     def post(self, request: Request, pk: int) -> Response:
-        """Map every class (`class_mapping`: {class: taxon, null for no label}); the import then
-        runs."""
+        """Map every class (`class_mapping`: {class: taxon, null for no label}); the import
+        then runs."""
         batch = get_object_or_404(batches_visible_to(request.user), pk=pk, kind=BatchKind.IMPORT)
         serializer = ClassMappingSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -578,8 +578,8 @@ def _verdict(request: Request, kind: str = VerdictKind.LABEL) -> Verdict:
 
 
 class ReviewVerdictApi(APIView):
-    """POST label / unsure / skip on a task the user holds. The answer's `saved` is the decision to
-    undo."""
+    """POST label / unsure / skip on a task the user holds. The answer's `saved` is the decision
+    to undo."""
 
     parser_classes = [JSONParser, FormParser]
     kind = VerdictKind.LABEL
@@ -805,8 +805,8 @@ class TaxonProposalAcceptApi(APIView):
     response_serializer = ProposalAcceptedSerializer
 
     def post(self, request: Request, pk: int) -> Response:
-        """Accept a proposal (coordinators): each of its frames gets the taxon, existing or
-        created."""
+        """Accept a proposal (coordinators): each of its frames gets the taxon, existing
+        or created."""
         proposal = _proposal_of(request, pk)
         serializer = ProposalAcceptSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

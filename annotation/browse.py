@@ -82,8 +82,8 @@ def _day_start(day: date) -> datetime:
 
 def images_browse(user: User | AnonymousUser, browse: Browse) -> QuerySet[Image]:
     """The images the user may see that match `browse`, with their pre-labels, newest first. The
-    taxon matches what a thumbnail shows: the label, or the pre-label of an image nobody labelled
-    yet."""
+    taxon matches what a thumbnail shows: the label, or the pre-label of an image nobody
+    labelled yet."""
     images = image_filter(
         with_prelabels(images_visible_to(user)),
         organisation=browse.organisation,

@@ -135,8 +135,8 @@ class ClassMappingForm(forms.Form):
         )
 
     def asks_new_taxa(self) -> bool:
-        """Whether the submitted data asks for a new taxon anywhere (the view refuses it from
-        partners)."""
+        """Whether the submitted data asks for a new taxon anywhere (the view refuses it
+        from partners)."""
         return any(
             self.data.get(f"class_{position}") == NEW_TAXON for position in range(len(self.rows))
         )
@@ -198,8 +198,8 @@ class ConflictResolveForm(forms.Form):
 
 
 class MembershipForm(forms.Form):
-    """Add a member to an organisation, or change a member's role and review taxa (the members
-    page)."""
+    """Add a member to an organisation, or change a member's role and review taxa (the
+    members page)."""
 
     username = forms.CharField(max_length=150, label=_("User name"))
     role = forms.ChoiceField(choices=Role.choices, label=_("Role"))

@@ -1,5 +1,5 @@
-"""The labelled pool: who contributes, where cameras stand, what they saw and every label ever
-given."""
+"""The labelled pool: who contributes, where cameras stand, what they saw and every label
+ever given."""
 
 from django.conf import settings
 from django.db import models
@@ -259,8 +259,8 @@ class MediaKind(models.TextChoices):
 
 
 class Image(models.Model):
-    """One stored photograph or video clip. Videos are kept as media of kind video and classified
-    later."""
+    """One stored photograph or video clip. Videos are kept as media of kind video and
+    classified later."""
 
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="images")
     deployment = models.ForeignKey(
@@ -406,8 +406,8 @@ class Annotation(models.Model):
     image = models.ForeignKey(
         Image, null=True, blank=True, on_delete=models.CASCADE, related_name="annotations"
     )
-    # PROTECT: a merge moves a sequence's labels before deleting it; nothing may delete them with
-    # it.
+    # PROTECT: a merge moves a sequence's labels before deleting it; nothing may delete them
+    # with it.
     sequence = models.ForeignKey(
         Sequence, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations"
     )
@@ -641,8 +641,8 @@ class ReviewVerdict(models.Model):
         return f"{self.kind} on task {self.task_id}"
 
     def agrees_with(self, other: "ReviewVerdict") -> bool:
-        """Same taxon on every frame both experts saw (after a sequence merge the later one saw more
-        frames)."""
+        """Same taxon on every frame both experts saw (after a sequence merge the later one saw
+        more frames)."""
         return all(
             self.frames[frame] == other.frames[frame]
             for frame in self.frames.keys() & other.frames.keys()
@@ -694,8 +694,8 @@ class TaxonProposal(models.Model):
         max_length=500, blank=True, help_text="The coordinator's word to the expert."
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # Not a column: `taxon_proposal_create` hands the proposal back with the decision an undo takes
-    # back.
+    # Not a column: `taxon_proposal_create` hands the proposal back with the decision an undo
+    # takes back.
     decision: Decision
 
     class Meta:
@@ -706,8 +706,8 @@ class TaxonProposal(models.Model):
 
 
 class UploadUsage(models.Model):
-    """What an organisation sent in one day (UTC), counted as received, against its daily upload
-    allowance."""
+    """What an organisation sent in one day (UTC), counted as received, against its daily
+    upload allowance."""
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.CASCADE, related_name="upload_usage"

@@ -1,6 +1,6 @@
-"""What the annotation API answers where no model serializer says it: the JSON shape of each such
-response, declared here (the request shapes and the model serializers are in
-annotation/serializers.py)."""
+"""What the annotation API answers where no model serializer says it: the JSON shape
+of each such response, declared here (the request shapes and the model serializers are
+in annotation/serializers.py)."""
 
 from rest_framework import serializers
 
@@ -27,8 +27,8 @@ def decision_or_none(decision: Decision | None) -> dict | None:
 
 
 class UploadResultSerializer(serializers.Serializer):
-    """Each file of an upload with its outcome, the batch's counts, and `detail` when no file was
-    accepted."""
+    """Each file of an upload with its outcome, the batch's counts, and `detail` when no file
+    was accepted."""
 
     batch = serializers.IntegerField()
     files = BatchItemSerializer(many=True)
@@ -157,8 +157,8 @@ class AgreementRowSerializer(serializers.Serializer):
 
 
 class AgreementSerializer(serializers.Serializer):
-    """How often experts agree (`review_agreement`): rate and Cohen's kappa, per queue and per
-    expert."""
+    """How often experts agree (`review_agreement`): rate and Cohen's kappa, per queue and
+    per expert."""
 
     double_reviews = serializers.IntegerField()
     agreement = serializers.FloatField(allow_null=True)
@@ -188,8 +188,8 @@ class ResolvedSerializer(serializers.Serializer):
 
 
 class UndoneSerializer(serializers.Serializer):
-    """What an undo did: the decision undone, the undo itself, and the task when it is yours
-    again."""
+    """What an undo did: the decision undone, the undo itself, and the task when it is
+    yours again."""
 
     undone = serializers.IntegerField(help_text="the id of the decision undone")
     saved = DecisionSerializer()

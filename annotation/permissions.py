@@ -66,8 +66,8 @@ def user_access(user: User | AnonymousUser) -> Access:
 
 
 def require_coordinator(user: User | AnonymousUser, doing: str) -> None:
-    """Refuse (403 in pages and in the API alike) unless the user is a coordinator; `doing` ends the
-    message."""
+    """Refuse (403 in pages and in the API alike) unless the user is a coordinator; `doing` ends
+    the message."""
     if not user_access(user).coordinator:
         raise PermissionDenied(_("Only coordinators %(doing)s.") % {"doing": doing})
 

@@ -1,5 +1,5 @@
-"""People in photographs: which images show one, where, and who may see those images as they were
-taken.
+"""People in photographs: which images show one, where, and who may see those images as they
+were taken.
 
 A person is known to be in an image when the image is labelled with a human taxon (this app's
 labels), or when another app found one (a detector's person box, a classifier's "human"): those apps
@@ -39,8 +39,8 @@ def people_finder_register(finder: PeopleFinder) -> None:
 
 
 def _rounded(box: Box) -> Box:
-    """To a ten-thousandth: the same person's box from a label and from a detector becomes one
-    box."""
+    """To a ten-thousandth: the same person's box from a label and from a detector becomes
+    one box."""
     return box.rounded(4)
 
 

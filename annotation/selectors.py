@@ -64,8 +64,8 @@ def _rank_expression() -> Case:
 
 
 def labels_in_force() -> QuerySet[Annotation]:
-    """Label events that count: neither an undo nor undone (an undo withdraws the event it
-    `undoes`)."""
+    """Label events that count: neither an undo nor undone (an undo withdraws the event
+    it `undoes`)."""
     return Annotation.objects.filter(undoes__isnull=True, undone_by__isnull=True)
 
 
@@ -116,8 +116,8 @@ def _reviewable_by(access: Access, sequence_ref: OuterRef) -> QuerySet[ReviewTas
 
 
 def image_editable_by(user: User | AnonymousUser, image: Image) -> bool:
-    """Partners edit their organisation's images; experts the images in their taxa; coordinators
-    all."""
+    """Partners edit their organisation's images; experts the images in their taxa;
+    coordinators all."""
     access = user_access(user)
     if access.can_contribute_to(image.organisation_id):
         return True
@@ -208,8 +208,8 @@ def batch_stored_progress(batch: UploadBatch) -> dict[str, Any]:
 
 
 def batch_deployment_names(batches: list[UploadBatch]) -> dict[int, list[str]]:
-    """{batch id: the deployments its images went to, by name}; before any image, the one chosen for
-    it."""
+    """{batch id: the deployments its images went to, by name}; before any image, the one chosen
+    for it."""
     names: dict[int, list[str]] = defaultdict(list)
     rows = (
         Image.objects.filter(batch__in=batches)
@@ -409,9 +409,9 @@ def second_opinions_waiting(
     return {**summary, "wait_hours": settings.FAUNE["SECOND_OPINION_WAIT_HOURS"]}
 
 
-# Figures of the coordinators' dashboard, over the whole pool. Each is one or two grouped queries:
-# the database aggregates, Python only fills in empty periods, so they stay quick on millions of
-# images.
+# Figures of the coordinators' dashboard, over the whole pool. Each is one or two grouped
+# queries: the database aggregates, Python only fills in empty periods, so they stay quick on
+# millions of images.
 
 
 def _labelled_at() -> Coalesce:
@@ -420,9 +420,9 @@ def _labelled_at() -> Coalesce:
 
 
 def _utc_day(expression: Combinable | str) -> Substr:
-    """The UTC day of a datetime as 'YYYY-MM-DD', in native SQL on both databases (Django truncates
-    dates on SQLite through a Python function called on every row: ten times slower on a large
-    pool)."""
+    """The UTC day of a datetime as 'YYYY-MM-DD', in native SQL on both databases (Django
+    truncates dates on SQLite through a Python function called on every row: ten times slower on a
+    large pool)."""
     return Substr(Cast(expression, CharField()), 1, 10)
 
 
@@ -594,8 +594,8 @@ def pool_totals() -> dict[str, int]:
 
 
 def taxon_proposals(status: str = "pending") -> QuerySet[TaxonProposal]:
-    """Proposals of new taxa in a status ('all': every one), oldest pending first, else newest
-    first."""
+    """Proposals of new taxa in a status ('all': every one), oldest pending first, else
+    newest first."""
     proposals = TaxonProposal.objects.select_related(
         "proposed_by", "decided_by", "taxon"
     ).prefetch_related(Prefetch("frames", Image.objects.order_by(*FRAME_ORDER)))

@@ -248,8 +248,8 @@ class UploadTargetSerializer(serializers.Serializer):
 
 
 def _class_choices(value: object) -> dict[str, Choice]:
-    """{source class: taxon id, slug or name | null (no label) | {"name_en", "name_fr",
-    "scientific_name"}}."""
+    """{source class: taxon id, slug or name | null (no label) | {"name_en",
+    "name_fr", "scientific_name"}}."""
     if not isinstance(value, dict):
         raise serializers.ValidationError(
             _(
@@ -265,8 +265,8 @@ def _class_choices(value: object) -> dict[str, Choice]:
 
 
 class UploadFilesSerializer(serializers.Serializer):
-    """Describes a multipart upload for the API schema: the view reads the files itself, one at a
-    time."""
+    """Describes a multipart upload for the API schema: the view reads the files itself, one at
+    a time."""
 
     files = serializers.ListField(
         child=serializers.FileField(), help_text="images, videos or zips of a card's folder"
@@ -274,8 +274,8 @@ class UploadFilesSerializer(serializers.Serializer):
 
 
 class UploadSerializer(UploadFilesSerializer, UploadTargetSerializer):
-    """Describes POST /api/images/: the files and where they go (a deployment, or a new one's
-    name)."""
+    """Describes POST /api/images/: the files and where they go (a deployment, or a new
+    one's name)."""
 
 
 class ImportRequestSerializer(UploadTargetSerializer):
@@ -301,8 +301,8 @@ class ClassMappingSerializer(serializers.Serializer):
 
 
 def class_rows_data(rows: list[ClassRow]) -> list[dict]:
-    """An import's classes as the API shows them: counts and suggestions (exact ones are applied by
-    default)."""
+    """An import's classes as the API shows them: counts and suggestions (exact ones are applied
+    by default)."""
     return [
         {
             "name": row.name,
@@ -354,8 +354,8 @@ class BatchSerializer(serializers.ModelSerializer):
         return batch_counts(batch)
 
     def get_stored(self, batch: UploadBatch) -> dict:
-        """The storing phase: state (receiving, mapping, queued, running, done, failed), handled,
-        total."""
+        """The storing phase: state (receiving, mapping, queued, running, done, failed),
+        handled, total."""
         progress = batch_stored_progress(batch)
         return {key: progress[key] for key in ("state", "handled", "total")}
 
@@ -487,8 +487,8 @@ def review_task_data(task, *, frames, current=None) -> dict:
         ],
         "current_label": AnnotationSerializer(current).data if current else None,
         "checks_label": _checked_label(task),
-        # Send it back as `expected_current` with the verdict: a label on any frame since then is a
-        # conflict.
+        # Send it back as `expected_current` with the verdict: a label on any frame since then is
+        # a conflict.
         "labels_stamp": sequence_label_stamp(task.sequence_id),
     }
 
@@ -503,8 +503,8 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MembershipInputSerializer(serializers.Serializer):
-    """Add a member or change their role; `review_taxa` (ids, slugs or names) are the taxa an expert
-    reviews."""
+    """Add a member or change their role; `review_taxa` (ids, slugs or names) are the taxa an
+    expert reviews."""
 
     username = serializers.CharField(max_length=150)
     role = serializers.ChoiceField(choices=Role.choices)
@@ -522,8 +522,8 @@ class MembershipInputSerializer(serializers.Serializer):
 
 
 def decision_data(decision: Decision) -> dict:
-    """A decision as the pages show it: what was saved, and whether its author can still try to undo
-    it."""
+    """A decision as the pages show it: what was saved, and whether its author can still try to
+    undo it."""
     return {
         "id": decision.pk,
         "kind": decision.kind,

@@ -65,8 +65,8 @@ def import_batch_run(batch_id: int, token: str) -> None:
 
 
 def _work(batch: UploadBatch, clock: ChunkClock) -> bool:
-    """Import files until done (True) or the chunk's time is spent, or another task took the batch
-    over."""
+    """Import files until done (True) or the chunk's time is spent, or another task took the
+    batch over."""
     params = batch.params
     prepared = import_prepare_mapped(batch=batch, root=import_folder(batch.pk))
     job_heartbeat(batch, total=len(prepared.plan.files) + params.get("unpack_rejected", 0))
@@ -86,8 +86,8 @@ def _work(batch: UploadBatch, clock: ChunkClock) -> bool:
 
 
 def _give_up(batch: UploadBatch, error: BaseException | str) -> None:
-    """A failed import leaves nothing half-made behind (what it did import stays, with its
-    report)."""
+    """A failed import leaves nothing half-made behind (what it did import stays, with
+    its report)."""
     job_fail(batch, error)
     _tidy(batch)
 
@@ -118,9 +118,9 @@ def jobs_sweep() -> tuple[int, int]:
 
 
 def batches_left_open_tidy() -> tuple[int, int]:
-    """Close the uploads that took no file for a day; drop the imports that waited three days for
-    their class mapping (nothing of them was stored) with their unpacked files. Returns (closed,
-    dropped)."""
+    """Close the uploads that took no file for a day; drop the imports that waited three days
+    for their class mapping (nothing of them was stored) with their unpacked files. Returns
+    (closed, dropped)."""
     now = timezone.now()
     idle = (
         UploadBatch.objects.filter(kind=BatchKind.UPLOAD, status=BatchStatus.OPEN)

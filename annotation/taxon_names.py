@@ -13,8 +13,8 @@ from django.utils.translation import get_language
 
 from annotation.models import Taxon
 
-# Letters that Unicode decomposition leaves whole: sorted as the letters they stand for ("œil" with
-# "oeil").
+# Letters that Unicode decomposition leaves whole: sorted as the letters they stand for ("œil"
+# with "oeil").
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss"})
 
 
@@ -23,8 +23,8 @@ def reads_french() -> bool:
 
 
 def taxon_name(taxon: Taxon) -> str:
-    """The taxon's name in the reader's language (a taxon added without a French name falls back to
-    English)."""
+    """The taxon's name in the reader's language (a taxon added without a French name falls back
+    to English)."""
     if reads_french():
         return taxon.name_fr or taxon.name_en
     return taxon.name_en

@@ -76,8 +76,8 @@ def _organisations_for(request: HttpRequest) -> QuerySet[Organisation]:
     return Organisation.objects.filter(pk__in=access.organisation_ids)
 
 
-# The query-string keys of the image list's filters: its links, its pager and the image page carry
-# them.
+# The query-string keys of the image list's filters: its links, its pager and the image page
+# carry them.
 BROWSE_KEYS = (
     "organisation",
     "deployment",
@@ -142,8 +142,8 @@ def image_list(request: HttpRequest) -> HttpResponse:
 
 
 def _browse_context(request: HttpRequest, image: Image) -> dict:
-    """Where the image sits in the list it was opened from (its filters come along in the query
-    string)."""
+    """Where the image sits in the list it was opened from (its filters come along in the
+    query string)."""
     form = ImageBrowseForm(request.GET)
     params = _browse_params(request.GET)
     if not form.is_valid():
@@ -217,8 +217,8 @@ UNDO_OFFER_MINUTES = 30  # an image page offers to undo your own label on it for
 
 
 def _undo_offer(request: HttpRequest, image) -> Decision | None:
-    """Your newest decision on this image (or its sequence), still undone-able, made in the last
-    minutes."""
+    """Your newest decision on this image (or its sequence), still undone-able, made in the
+    last minutes."""
     offer = decisions_undoable(user=request.user, limit=1, image=image).first()
     recent = offer is not None and offer.created_at >= timezone.now() - timedelta(
         minutes=UNDO_OFFER_MINUTES
@@ -229,8 +229,8 @@ def _undo_offer(request: HttpRequest, image) -> Decision | None:
 @login_required
 @require_POST
 def decision_undo_page(request: HttpRequest, pk: int) -> HttpResponse:
-    """Undo from a page (the image page's toast): back where the person was, saying what
-    happened."""
+    """Undo from a page (the image page's toast): back where the person was, saying
+    what happened."""
     try:
         undone = decision_undo(decision_id=pk, user=request.user)
     except (UndoRefused, UndoNotFound) as refusal:
@@ -288,8 +288,8 @@ def taxon_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def review_page(request: HttpRequest) -> HttpResponse:
-    """The expert's desk: queues with counts; a task is claimed and worked in the page (keyboard
-    first)."""
+    """The expert's desk: queues with counts; a task is claimed and worked in the page
+    (keyboard first)."""
     taxa = review_taxa_of(request.user)
     coordinator = taxa is None
     recent = [decision_data(d) for d in decisions_undoable(user=request.user, limit=RECENT_ON_DESK)]

@@ -1,6 +1,6 @@
-"""Pages of uploads and imports: the upload page, the import form and its class-mapping step, and
-each batch's report, which follows its two phases (stored, then pre-labelled) live through
-batch_progress.js."""
+"""Pages of uploads and imports: the upload page, the import form and its class-mapping step,
+and each batch's report, which follows its two phases (stored, then pre-labelled) live
+through batch_progress.js."""
 
 import re
 
@@ -60,8 +60,8 @@ STATE_WORDS = {
 
 
 def _fill(text: str, values: dict) -> str:
-    """The {names} of a progress sentence filled as batch_progress.js fills them (the page's first
-    drawing)."""
+    """The {names} of a progress sentence filled as batch_progress.js fills them (the page's
+    first drawing)."""
     return re.sub(r"\{(\w+)\}", lambda match: str(values.get(match.group(1), "")), text)
 
 
@@ -139,8 +139,8 @@ def _visible_batch(request: HttpRequest, pk: int) -> UploadBatch:
 
 
 def _mapping_shown(batch: UploadBatch) -> list[tuple[str, Taxon | None]]:
-    """The class mapping an import applied: each source class and its taxon (None: imported
-    unlabelled)."""
+    """The class mapping an import applied: each source class and its taxon (None:
+    imported unlabelled)."""
     taxa = Taxon.objects.in_bulk(
         [slug for slug in batch.class_mapping.values() if slug], field_name="slug"
     )

@@ -22,8 +22,8 @@ from annotation.services.organisations import (
 )
 from faune_platform.converters import id_or_none
 
-# Dated frames in the order they were taken, undated ones after them (SQLite would put NULL dates
-# first).
+# Dated frames in the order they were taken, undated ones after them (SQLite would put NULL
+# dates first).
 TAKEN_ORDER = (F("taken_at").asc(nulls_last=True), "pk")
 DEPLOYMENTS_PER_PAGE = 50
 IMAGES_PER_PAGE = 48
@@ -173,8 +173,8 @@ def _summary(deployment: Deployment, images: QuerySet[Image]) -> dict:
 
 
 def _sequence_page(deployment: Deployment, number: str | None) -> Page:
-    """A page of the camera's sequences, each with its frame count, first frame and current
-    labels."""
+    """A page of the camera's sequences, each with its frame count, first frame and
+    current labels."""
     first_frame = (
         Image.objects.filter(sequence=OuterRef("pk")).order_by(*TAKEN_ORDER).values("pk")[:1]
     )

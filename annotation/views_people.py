@@ -244,8 +244,8 @@ def _new_link(request: HttpRequest, organisation: Organisation, form: PasswordLi
 
 
 def _keep_link(request: HttpRequest, organisation: Organisation, link: PasswordLink) -> None:
-    """Held in the coordinator's session until the next page shows it: never written to a log or a
-    message."""
+    """Held in the coordinator's session until the next page shows it: never written to a log or
+    a message."""
     path = reverse("password-set", kwargs={"uidb64": link.uidb64, "token": link.token})
     request.session[LINK_SESSION_KEY] = {
         "organisation": organisation.pk,

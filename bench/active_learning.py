@@ -3,25 +3,25 @@ actions (one action labels a whole sequence, as the review desk works), over eve
 hand and over generated sets whose structure is known, with paired seeds.
 
 Sets: missouri_tnc whole and as its two regions (7 European classes; 13 Panama classes),
-camtrapR_borneo (real frames, ../shared/data/camtrap; skipped when absent), and generated sets: 4,
-10 and 30 classes, balanced and long-tailed, bursty sequences, a class that only turns up late, 10%
-label noise. Real frames are embedded once with the platform's default backbone and cached in
-bench/out/al_cache/.
+camtrapR_borneo (real frames, ../shared/data/camtrap; skipped when absent), and generated sets:
+4, 10 and 30 classes, balanced and long-tailed, bursty sequences, a class that only turns up
+late, 10% label noise. Real frames are embedded once with the platform's default backbone and
+cached in bench/out/al_cache/.
 
 Per set: the full-pool macro-F1 (every pool image labelled), the normalised area under the macro-F1
 curve up to the budget (AULC) of each strategy, the actions each needs to reach 90% of the full-pool
 macro-F1, and the paired difference to random (mean and standard error over seeds) at each budget
 point. Last line:
-{"metric": "al_worst_set_aulc_gain", "value": min over sets of AULC(default) - AULC(random), "unit":
-"macro-F1",
+{"metric": "al_worst_set_aulc_gain", "value": min over sets of AULC(default) - AULC(random),
+"unit": "macro-F1",
  "per_set": {...}, "geometric_mean_action_ratio": ..., "sets_below_random": [...]}.
 
-Usage: python bench/active_learning.py [--seeds 10] [--sets all|name,...] [--strategies
-hybrid,random]
+Usage: python bench/active_learning.py [--seeds 10] [--sets all|name,...]
+[--strategies hybrid,random]
        [--unit sequence|image]
-Targets (issue 10): at no budget point of any set below random by more than one standard error; on
-average (geometric mean over sets) at most half of random's actions to reach 90% of the full-pool
-macro-F1."""
+Targets (issue 10): at no budget point of any set below random by more than one standard error;
+on average (geometric mean over sets) at most half of random's actions to reach 90% of the
+full-pool macro-F1."""
 
 import argparse
 import json
@@ -136,8 +136,8 @@ def main() -> None:
     import faiss
     import torch
 
-    # Small heads and small k-means: one thread each is fastest, and several threads fight over two
-    # cores.
+    # Small heads and small k-means: one thread each is fastest, and several threads fight over
+    # two cores.
     torch.set_num_threads(1)
     faiss.omp_set_num_threads(1)
     parser = argparse.ArgumentParser()

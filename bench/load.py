@@ -7,11 +7,13 @@ The baseline, in the same run and against the same server, is one expert alone f
 the ratio says what the crowd costs each expert. Review actions are every expert action (the uploads
 are reported apart).
 
-Needs a PostgreSQL server: DATABASE_URL=postgres://... (e.g. `eval "$(.ci/services start)"`); a
-throw-away
-database is created on it and dropped at the end. Needs gunicorn (`make bench` installs it).
+Needs a PostgreSQL server: DATABASE_URL=postgres://... (e.g. `eval "$(.ci/services start)"`);
+a throw-away database is created on it and dropped at the end. Needs gunicorn (`make bench`
+installs it).
+
 Usage: python bench/load.py [--experts 20] [--partners 5] [--seconds 60] [--tasks 3000]
-[--gunicorn-workers 4] Target (issue 13): zero errors, p95 under 200 ms for review actions."""
+       [--gunicorn-workers 4]
+Target (issue 13): zero errors, p95 under 200 ms for review actions."""
 
 import argparse
 import io
@@ -190,8 +192,8 @@ class Recorder:
 
 
 def _client(base: str, session_key: str, page: str) -> "requests.Session":
-    """A person's browser: their session, and the CSRF cookie their first page (with a form)
-    sets."""
+    """A person's browser: their session, and the CSRF cookie their first page (with a
+    form) sets."""
     import requests
 
     http = requests.Session()

@@ -6,8 +6,8 @@ loop). The second is the limit that matters on a CPU, where decoding competes wi
 for the same cores. Also the process's peak memory.
 
 Usage: python bench/prelabel.py [--images 96] [--batch-size 16] [--repeats 3]
-Targets: the job reaches at least 0.8 of the bare rate (issue 3) and 0.9 of the plain loop (issue
-13)."""
+Targets: the job reaches at least 0.8 of the bare rate (issue 3) and 0.9 of the plain loop
+(issue 13)."""
 
 import argparse
 import json
@@ -38,8 +38,8 @@ def bare_rate(runner, count: int, batch_size: int) -> float:
 
 
 def loop_rate(runner, paths: list[str], batch_size: int) -> float:
-    """Read, decode small, crop, forward: what pre-labelling must do at least, with nothing around
-    it."""
+    """Read, decode small, crop, forward: what pre-labelling must do at least, with nothing
+    around it."""
     from inference.engine.preprocess import CropRequest, load_crop
 
     start = time.perf_counter()

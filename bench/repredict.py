@@ -32,8 +32,8 @@ SEQUENCE_LENGTH = 3
 
 
 def fill_pool(n: int, seed: int = 0) -> None:
-    """Images in sequences of three, each with the embedding pre-labelling would have stored (whole
-    image)."""
+    """Images in sequences of three, each with the embedding pre-labelling would have stored
+    (whole image)."""
     from annotation.models import Image, Sequence, UploadBatch
     from annotation.services.organisations import organisation_get_or_create
     from inference.models import Embedding

@@ -1,9 +1,9 @@
 """Retraining at pool scale: time and peak memory of a full round (database snapshot of the current
 labels, split by sequence and camera, class-weighted head with early stopping and temperature
-calibration, evaluation with plots, candidate registration) on 100,000 labelled synthetic embeddings
-of the default width (1280) and 40 long-tailed classes stored in a throw-away SQLite pool, against
-scikit-learn's LogisticRegression fitted on the same training arrays in the same run (pip install -e
-'.[bench]').
+calibration, evaluation with plots, candidate registration) on 100,000 labelled synthetic
+embeddings of the default width (1280) and 40 long-tailed classes stored in a throw-away SQLite
+pool, against scikit-learn's LogisticRegression fitted on the same training arrays in the same run
+(pip install -e '.[bench]').
 
 Usage: python bench/retrain.py [--n 100000] [--classes 40] [--kind linear]
 Target (issue 4): under 60 s, and macro-F1 no worse than the baseline's."""
@@ -31,8 +31,8 @@ WIDTH = 1280
 def synthetic_pool(
     n: int, classes: int, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Long-tailed classes, burst sequences of near-identical frames, cameras with their own
-    backgrounds."""
+    """Long-tailed classes, burst sequences of near-identical frames, cameras with their
+    own backgrounds."""
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, classes + 1) ** 1.1
     class_means = rng.normal(scale=0.12, size=(classes, WIDTH)).astype(

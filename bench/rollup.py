@@ -3,9 +3,9 @@
 A round's head (training/engine/heads.py, the rounds' trainer, validation split for early stopping
 and the temperature) is trained on the platform's embedding and scored on held-out sequences, every
 image tested once (k folds of whole sequences). For each species-only operating point (threshold t:
-coverage C, accuracy A),
-the figure is the best coverage roll-up reaches at any threshold while its accuracy stays at A or
-above; a rolled-up answer is right when the true class lies under the taxon it names.
+coverage C, accuracy A), the figure is the best coverage roll-up reaches at any threshold while its
+accuracy stays at A or above; a rolled-up answer is right when the true class lies under the taxon
+it names.
 
 Data sets:
 - missouri_tnc (real frames, ../shared/data/camtrap/missouri_tnc, COCO file, split by seq_id): its 7
@@ -86,8 +86,8 @@ class Scored:
 
 
 def parents_of(class_names: list[str], parent_of: dict[str, str]) -> np.ndarray:
-    """The engine's tree: the classes first, then the higher taxa above them, as one array of parent
-    nodes."""
+    """The engine's tree: the classes first, then the higher taxa above them, as one array of
+    parent nodes."""
     nodes, parents = list(class_names), []
     for name in nodes:  # grows while it runs: each new ancestor is visited in turn
         parent = parent_of.get(name)
@@ -98,8 +98,8 @@ def parents_of(class_names: list[str], parent_of: dict[str, str]) -> np.ndarray:
 
 
 def folds_of(sequences: np.ndarray, folds: int, repeat: int) -> np.ndarray:
-    """Fold of each image: whole sequences, dealt round-robin in an order fixed by a hash of their
-    key."""
+    """Fold of each image: whole sequences, dealt round-robin in an order fixed by a hash of
+    their key."""
     salt = "faune-rollup-v1"
     unique = sorted(
         set(sequences.tolist()), key=lambda key: stable_fraction(f"{repeat}:{key}", salt)
@@ -116,8 +116,8 @@ def cross_scored(
     folds: int,
     repeats: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Held-out probabilities of every image, once per repeat; the head never saw the image's
-    sequence."""
+    """Held-out probabilities of every image, once per repeat; the head never saw the
+    image's sequence."""
     probabilities, truth = [], []
     for repeat in range(repeats):
         fold = folds_of(sequences, folds, repeat)

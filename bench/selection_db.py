@@ -4,16 +4,15 @@ labelled), the FAISS index is on disk, and `select_batch`'s service (`selection_
 command's path) picks 1,000 items, reading everything from the database as in production.
 
 The timed part runs in a fresh process, so its peak memory is the service's own, not the loader's.
-The baseline,
-in that same process, is the selection engine alone on the same candidates already in memory: the
-ratio says what reading from the database costs on top of the pick.
+The baseline, in that same process, is the selection engine alone on the same candidates already in
+memory: the ratio says what reading from the database costs on top of the pick.
 
-Needs a PostgreSQL server: DATABASE_URL=postgres://... (e.g. `eval "$(.ci/services start)"`). A
-throw-away
-database is created on it and dropped at the end.
+Needs a PostgreSQL server: DATABASE_URL=postgres://... (e.g. `eval "$(.ci/services start)"`).
+A throw-away database is created on it and dropped at the end.
+
 Usage: python bench/selection_db.py [--n 1000000] [--picks 1000] [--labelled 0.1] [--repeats 3]
-       (--load-only keeps what it loaded and says how to measure on it later with --reuse DATABASE
-       DATA_DIR)
+       (--load-only keeps what it loaded and says how to measure on it later with --reuse
+       DATABASE DATA_DIR)
 Target (issue 13): under 30 s and under 4 GB peak."""
 
 import argparse
@@ -220,8 +219,8 @@ def load(n: int, labelled_share: float) -> None:
             )
             if (
                 index is None
-                # trained on the first chunk: ~48 vectors per list, as VectorIndex.approximate
-                # samples
+                # trained on the first chunk: ~48 vectors per list, as
+                # VectorIndex.approximate samples
             ):
                 index = VectorIndex.approximate(vectors)
             index.add(ids, vectors)

@@ -26,8 +26,8 @@ WIDTH = 1280
 
 
 def clustered(n: int, seed: int = 0) -> np.ndarray:
-    """Embeddings with camera-trap-like structure: many tight clusters (sequences, species) plus
-    spread."""
+    """Embeddings with camera-trap-like structure: many tight clusters (sequences, species)
+    plus spread."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(5000, WIDTH)).astype(np.float32)
     out = np.empty((n, WIDTH), dtype=np.float32)

@@ -5,9 +5,9 @@ from django.http import HttpRequest
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """History and records made by services (label events, media, versions, rounds, releases): the
-    admin shows them but never adds, edits or deletes them, which would bypass the services'
-    checks."""
+    """History and records made by services (label events, media, versions, rounds, releases):
+    the admin shows them but never adds, edits or deletes them, which would bypass the
+    services' checks."""
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -1,5 +1,5 @@
-"""The API's schema (JSON or YAML) and its documentation page, read from the same OpenAPI
-document."""
+"""The API's schema (JSON or YAML) and its documentation page, read from the same
+OpenAPI document."""
 
 import json
 
@@ -13,8 +13,8 @@ from rest_framework.schemas import get_schema_view
 
 from faune_platform.openapi import FauneSchemaGenerator, JsonSchemaRenderer, YamlSchemaRenderer
 
-# public: every operation is listed whoever asks; each one still checks the caller's role when
-# called.
+# public: every operation is listed whoever asks; each one still checks the caller's role
+# when called.
 schema_view = get_schema_view(
     generator_class=FauneSchemaGenerator,
     public=True,
@@ -53,8 +53,8 @@ def auth_example(api_root: str) -> str:
 
 
 def api_sections(schema: dict) -> list[dict]:
-    """[{tag, operations}] in tag order, operations by path then method, each ready for the
-    template."""
+    """[{tag, operations}] in tag order, operations by path then method, each ready for
+    the template."""
     components = schema.get("components", {}).get("schemas", {})
     by_tag: dict[str, list[dict]] = {}
     for path, operations in sorted(schema["paths"].items()):

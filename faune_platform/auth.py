@@ -1,6 +1,6 @@
-"""Coordinators manage the platform through the Django admin without any account flag: their rights
-come from their memberships, read on each request, so taking the role back takes the admin away at
-once.
+"""Coordinators manage the platform through the Django admin without any account flag: their
+rights come from their memberships, read on each request, so taking the role back takes the admin
+away at once.
 
 Site admins (the `is_superuser` flag, set only by `createsuperuser` and `bootstrap`) keep Django's
 own rules."""

@@ -62,8 +62,8 @@ def _storage_files(folder: str = "") -> Iterator[str]:
 
 
 def _encode(value: object) -> str | dict[str, str]:
-    """Full precision (Django's JSON encoder keeps milliseconds only); bytes as base64; the rest as
-    text."""
+    """Full precision (Django's JSON encoder keeps milliseconds only); bytes as base64; the rest
+    as text."""
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     if isinstance(value, bytes | memoryview):
@@ -91,9 +91,9 @@ def _dump(out) -> None:
 
 
 def _load(lines) -> None:
-    """Rows back in, with the database's checks of references held until every row is in (rows refer
-    to rows of models written later); then the id sequences carry on from the restored ids
-    (PostgreSQL)."""
+    """Rows back in, with the database's checks of references held until every row is in (rows
+    refer to rows of models written later); then the id sequences carry on from the restored
+    ids (PostgreSQL)."""
     with connection.constraint_checks_disabled():
         chunk = []
         for line in lines:
@@ -195,8 +195,8 @@ def _rewrite_paths(old: str, new: str) -> None:
 
 
 def restore(source: Path, *, replace: bool = False) -> dict:
-    """Restore a backup over this platform's database and files; refuses to overwrite data unless
-    `replace`."""
+    """Restore a backup over this platform's database and files; refuses to overwrite data
+    unless `replace`."""
     manifest = _checked_manifest(source)
     if _holds_data() and not replace:
         raise BackupError(

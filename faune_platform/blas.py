@@ -34,8 +34,8 @@ def kernels_choose(
 
 
 def kernels_report() -> str:
-    """One line naming each BLAS library loaded in this process, its version and the kernels it
-    runs."""
+    """One line naming each BLAS library loaded in this process, its version and the kernels
+    it runs."""
     import faiss  # noqa: F401  (loaded so that its OpenBLAS is part of the report)
     from threadpoolctl import threadpool_info
 

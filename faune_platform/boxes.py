@@ -29,9 +29,9 @@ def _number(value: object, name: str) -> float:
 
 
 def _inside(start: float, size: float) -> tuple[float, float] | None:
-    """(start, size) of the part of a span that lies within [0, 1]; None when none of it does. A
-    span already inside keeps its exact size (end - start would add float noise to imported
-    numbers)."""
+    """(start, size) of the part of a span that lies within [0, 1]; None when none of it
+    does. A span already inside keeps its exact size (end - start would add float noise to
+    imported numbers)."""
     low, high = min(max(start, 0.0), 1.0), min(max(start + size, 0.0), 1.0)
     if high <= low:
         return None
@@ -87,8 +87,8 @@ class Box:
         return cls(*values)
 
     def to_list(self, digits: int | None = None) -> list[float]:
-        """`[x, y, w, h]` fractions (MegaDetector's `bbox`, stored JSON), rounded to `digits` when
-        given."""
+        """`[x, y, w, h]` fractions (MegaDetector's `bbox`, stored JSON), rounded to `digits`
+        when given."""
         values = list(astuple(self))
         return values if digits is None else [round(value, digits) for value in values]
 
@@ -143,9 +143,9 @@ class Box:
         return self.w * self.h
 
     def square_around(self, width: int, height: int) -> tuple[int, int, int, int]:
-        """The crop a classifier sees, as (left, top, right, bottom) pixels of a `width` x `height`
-        image: a square centred on the box, as large as its longer side, slid back inside the
-        image."""
+        """The crop a classifier sees, as (left, top, right, bottom) pixels of a `width` x
+        `height` image: a square centred on the box, as large as its longer side, slid back inside
+        the image."""
         x, y, w, h = self.x * width, self.y * height, self.w * width, self.h * height
         side = min(max(w, h, 1.0), width, height)
         left = min(max(x + w / 2 - side / 2, 0), width - side)
@@ -171,9 +171,9 @@ WHOLE_FRAME = Box(0.0, 0.0, 1.0, 1.0)
 
 
 class Category(StrEnum):
-    """What a frame shows at the detector's level, in the pool's words: a taxon's kind, a
-    prediction's category. A detector's `person` is `HUMAN` here (see
-    `DetectorCategory.category`)."""
+    """What a frame shows at the detector's level, in the pool's words: a
+    taxon's kind, a prediction's category. A detector's `person` is `HUMAN` here
+    (see `DetectorCategory.category`)."""
 
     ANIMAL = "animal"
     HUMAN = "human"
@@ -214,9 +214,9 @@ class DetectorCategory(StrEnum):
     @classmethod
     def from_name(cls, name: str, index: int) -> "DetectorCategory":
         """A detector's own name for a class (a YOLO file's names, a batch file's
-        `detection_categories`), read by the words in it; a name without one falls back on its
-        position `index` in MegaDetector's order (animal, person, vehicle), and past those on
-        animal."""
+        `detection_categories`), read by the words in it; a name without one falls back on
+        its position `index` in MegaDetector's order (animal, person, vehicle), and past
+        those on animal."""
         lowered = name.lower()
         for category in DETECTED:
             if category.value in lowered:

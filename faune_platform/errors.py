@@ -15,13 +15,13 @@ class DomainError(Exception):
 
 
 class InputRefused(DomainError):
-    """What was asked cannot be done as given: a wrong value, a file that cannot be read, an unknown
-    name."""
+    """What was asked cannot be done as given: a wrong value, a file that cannot be read, an
+    unknown name."""
 
 
 class StateConflict(DomainError):
-    """What was asked clashes with how things stand now (someone changed it since, or a job is still
-    running)."""
+    """What was asked clashes with how things stand now (someone changed it since, or a job is
+    still running)."""
 
 
 class NotFound(DomainError):
@@ -37,8 +37,8 @@ class TooLarge(DomainError):
 
 
 class AllowanceSpent(DomainError):
-    """An allowance over a period is spent; `retry_after_s` says when it comes back (0: not
-    known)."""
+    """An allowance over a period is spent; `retry_after_s` says when it comes back (0:
+    not known)."""
 
     def __init__(self, message: str, *, retry_after_s: int = 0) -> None:
         super().__init__(message)

@@ -1,5 +1,5 @@
-"""Plain file helpers shared by every app (no Django here: engine code, ingest and benches import it
-too)."""
+"""Plain file helpers shared by every app (no Django here: engine code, ingest and benches import
+it too)."""
 
 import hashlib
 from pathlib import Path

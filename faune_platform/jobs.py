@@ -4,11 +4,9 @@ A job is a row (a model built on `Job`) and a chain of django-q2 tasks that each
 and a token:
 - `job_enqueue` gives the row a new token and queues a task once the transaction commits;
 - the task claims the row with a conditional UPDATE that only the current token passes, so a stale
-  or
-  duplicated delivery does nothing;
+  or duplicated delivery does nothing;
 - long work is cut into chunks of about `JOB_CHUNK_S` seconds; a chunk that has more to do queues
-  the next
-  one (`job_continue`), so no task runs long enough for the queue's retry time to matter;
+  the next one (`job_continue`), so no task runs long enough for the queue's retry time to matter;
 - a chunk keeps `heartbeat_at` fresh while it works; a worker killed mid-chunk leaves a stale
   heartbeat, and either the broker delivers the same task again after its retry time (the token
   still matches, so it resumes) or the periodic sweep queues the job again, up to `JOB_MAX_RESUMES`
@@ -89,8 +87,8 @@ def task_enqueue_on_commit(
 
 def job_start(job: Job) -> str:
     """Give the job a new token (disowning any older task of it) and mark it queued; returns the
-    token. A task that is already running in a worker can then work the job itself: `job_claim(...,
-    token)`."""
+    token. A task that is already running in a worker can then work the job itself:
+    `job_claim(..., token)`."""
     token = uuid.uuid4().hex
     _rows(job).update(token=token, status=JobStatus.QUEUED, finished_at=None)
     job.token, job.status = token, JobStatus.QUEUED

@@ -1,5 +1,5 @@
-"""The platform's own tables: API tokens (the rest of the domain lives in annotation, inference and
-training)."""
+"""The platform's own tables: API tokens (the rest of the domain lives in annotation, inference
+and training)."""
 
 from django.conf import settings
 from django.db import models

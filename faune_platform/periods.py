@@ -12,8 +12,8 @@ DAYS_BY_WEEK = 2 * 366  # then week by week up to about two years, then month by
 
 @dataclass(frozen=True)
 class Timeline:
-    """Counts per period for several keys (a taxon, an expert): `values[key][i]` belongs to
-    `periods[i]`."""
+    """Counts per period for several keys (a taxon, an expert): `values[key][i]` belongs
+    to `periods[i]`."""
 
     unit: str
     periods: list[datetime]
@@ -29,8 +29,8 @@ def period_unit(first: datetime, last: datetime) -> str:
 
 
 def period_start(moment: datetime, unit: str) -> datetime:
-    """The start of the period holding `moment`, in UTC (weeks start on Monday, as the databases
-    truncate)."""
+    """The start of the period holding `moment`, in UTC (weeks start on Monday, as the
+    databases truncate)."""
     day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     if unit == "week":
         return day - timedelta(days=day.weekday())

@@ -29,8 +29,8 @@ def headers_of(error: BaseException) -> dict[str, str]:
 
 class DomainErrorMiddleware:
     """A page that lets a domain error through answers with its status and its message as plain
-    text, instead of a server error; pages that show the message in their own layout catch the error
-    themselves."""
+    text, instead of a server error; pages that show the message in their own layout catch the
+    error themselves."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response

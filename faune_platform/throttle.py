@@ -1,12 +1,12 @@
-"""Log-in throttling: failed attempts counted per user name and per client address in Django's
-cache.
+"""Log-in throttling: failed attempts counted per user name and per client address in
+Django's cache.
 
 A window opens at the first failure and lasts FAUNE["LOGIN_LOCKOUT_S"]; once a name or an address
 reaches its limit of failures within it, every log-in for that name or from that address is refused
 until the window ends (even with the right password: otherwise a locked guesser would still learn
-it). A successful log-in clears the name's count; the address keeps its count, so one address cannot
-try many names by logging in between guesses. The login page and POST /api/token/ share these
-counts."""
+it). A successful log-in clears the name's count; the address keeps its count, so one address
+cannot try many names by logging in between guesses. The login page and POST /api/token/ share
+these counts."""
 
 import hashlib
 import math
@@ -61,8 +61,8 @@ def _limits() -> dict[str, int]:
 
 
 def login_lockout(*, username: str, address: str) -> Lockout | None:
-    """The lock-out in force for this name or address, if any, with the seconds left until it
-    ends."""
+    """The lock-out in force for this name or address, if any, with the seconds left until
+    it ends."""
     now, waits = time.time(), []
     entries = cache.get_many(list(_keys(username, address).values()))
     for kind, key in _keys(username, address).items():

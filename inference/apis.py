@@ -66,8 +66,8 @@ class ImagePredictionApi(APIView):
     response_is_list = False
 
     def get(self, request: Request, pk: int) -> Response:
-        """The production model's pre-label of an image: top-5, box, sequence verdict, zero-shot
-        flag."""
+        """The production model's pre-label of an image: top-5, box, sequence verdict,
+        zero-shot flag."""
         image = _visible_image(request, pk)
         version = production_version()
         summary = prediction_summary(image, version) if version else None
@@ -80,8 +80,8 @@ class ImagePredictionApi(APIView):
 
 
 class ImageDetectionsApi(APIView):
-    """The detector boxes stored for an image that the pipeline trusts (the image page draws
-    them)."""
+    """The detector boxes stored for an image that the pipeline trusts (the image page
+    draws them)."""
 
     class OutputSerializer(serializers.Serializer):
         threshold = serializers.FloatField(help_text="boxes below this confidence are left out")
@@ -124,8 +124,8 @@ class SimilarImagesApi(APIView):
     response_is_list = False
 
     def get(self, request: Request, pk: int) -> Response:
-        """The most similar images you can see, or with `taxa` the nearest labelled images of each
-        taxon."""
+        """The most similar images you can see, or with `taxa` the nearest labelled images of
+        each taxon."""
         image = _visible_image(request, pk)
         query = self.InputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -234,8 +234,8 @@ class ModelVersionStatusApi(APIView):
 
 
 class SelectionBatchListApi(APIView):
-    """Coordinators open active-learning batches (the pick runs as a job) and see how each one paid
-    off."""
+    """Coordinators open active-learning batches (the pick runs as a job) and see how each one
+    paid off."""
 
     class OutputSerializer(serializers.Serializer):
         results = SelectionBatchSerializer(many=True)
@@ -245,8 +245,8 @@ class SelectionBatchListApi(APIView):
     response_is_list = False
 
     def get(self, request: Request) -> Response:
-        """The latest active-learning batches and what their reviewed picks taught
-        (coordinators)."""
+        """The latest active-learning batches and what their reviewed picks
+        taught (coordinators)."""
         require_coordinator(request.user, "see selection batches")
         batches = list(SelectionBatch.objects.select_related("version", "created_by")[:100])
         return Response(self.OutputSerializer({"results": selection_batch_rows(batches)}).data)
@@ -300,8 +300,8 @@ class NoveltyScanApi(APIView):
 
 
 class NoveltyClusterListApi(APIView):
-    """The clusters of the latest finished scan, largest first, each with its most typical
-    members."""
+    """The clusters of the latest finished scan, largest first, each with its most
+    typical members."""
 
     class OutputSerializer(serializers.Serializer):
         scan = NoveltyScanSerializer()

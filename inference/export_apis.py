@@ -19,8 +19,8 @@ from inference.services.exports.scope import ExportOptions, ExportScope
 
 
 class ExportSerializer(serializers.Serializer):
-    """An export (a row of `export_row`): its progress, what it holds and, once done, its download
-    link."""
+    """An export (a row of `export_row`): its progress, what it holds and, once done, its
+    download link."""
 
     id = serializers.IntegerField()
     format = serializers.CharField()
@@ -97,8 +97,8 @@ class ExportListApi(APIView):
     response_is_list = False
 
     def get(self, request: Request) -> Response:
-        """Your exports (coordinators: every one), newest first, with their progress and download
-        link."""
+        """Your exports (coordinators: every one), newest first, with their progress and
+        download link."""
         rows = [export_row(job) for job in exports_visible_to(request.user)[:100]]
         return Response(self.OutputSerializer({"results": rows}).data)
 

@@ -19,8 +19,8 @@ LABELLED_CHOICES = [("", _("either")), ("yes", _("labelled")), ("no", _("not yet
 
 
 def _representable(moment: dt.datetime | None) -> dt.datetime | None:
-    """Refuse a time that UTC cannot hold (the first or last hours of the calendar, once the zone is
-    applied)."""
+    """Refuse a time that UTC cannot hold (the first or last hours of the calendar, once the zone
+    is applied)."""
     if moment is None:
         return None
     try:

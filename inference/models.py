@@ -1,5 +1,5 @@
-"""Models that run: the version registry, what each version predicted, and the embeddings it
-computed."""
+"""Models that run: the version registry, what each version predicted, and the embeddings
+it computed."""
 
 from django.conf import settings
 from django.db import models
@@ -290,10 +290,9 @@ class ModelStatusChange(models.Model):
 class NoveltyScan(Job):
     """One search for possibly new taxa over the production version's stored embeddings and
     predictions: the thresholds it read off the data, and the clusters it found, largest first. Each
-    cluster is
-    {"members": [image ids, most typical first], "typicality": [...], "outliers": [image ids],
-    "outcome": null until a coordinator labels it, then who, which taxon, what was labelled and what
-    was sent to review}."""
+    cluster is {"members": [image ids, most typical first], "typicality": [...], "outliers": [image
+    ids], "outcome": null until a coordinator labels it, then who, which taxon, what was labelled
+    and what was sent to review}."""
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

@@ -89,15 +89,15 @@ def batch_prelabel_progress(batch: UploadBatch) -> dict[str, Any]:
 
 
 def detector_category_taxa() -> set[int]:
-    """The taxa of what a detector says when it sees no animal (their slugs are the categories'
-    words)."""
+    """The taxa of what a detector says when it sees no animal (their slugs are the
+    categories' words)."""
     slugs = [category.value for category in NOT_ANIMAL]
     return set(Taxon.objects.filter(slug__in=slugs).values_list("pk", flat=True))
 
 
 def version_outputs(version: ModelVersion) -> set[int]:
-    """The taxa a version can say: its classes, and the detector's categories when it has a
-    detector."""
+    """The taxa a version can say: its classes, and the detector's categories when it has
+    a detector."""
     classes = set(version.classes.values_list("taxon_id", flat=True))
     return classes | (detector_category_taxa() if version.detector.get("path") else set())
 
@@ -106,8 +106,8 @@ def classes_lost(
     *, production: ModelVersion | None, candidate_taxa: set[int]
 ) -> list[dict[str, Any]]:
     """Taxa that production can say and the pool holds labels of, but the candidate cannot say:
-    promoting it would silence them (a head trained without empty frames calls blank frames "red
-    deer")."""
+    promoting it would silence them (a head trained without empty frames calls blank frames
+    "red deer")."""
     if production is None:
         return []
     wanted = version_outputs(production) - candidate_taxa
@@ -302,9 +302,9 @@ def similar_labelled(
     search: int = 500,
 ) -> dict[int, list[dict[str, Any]]]:
     """For each candidate taxon, the nearest images the user may see whose current label is that
-    taxon: what an expert compares a doubtful frame with. Searches the `search` nearest neighbours,
-    so a taxon with no labelled image nearby comes back empty rather than with far-fetched
-    examples."""
+    taxon: what an expert compares a doubtful frame with. Searches the `search` nearest
+    neighbours, so a taxon with no labelled image nearby comes back empty rather than with
+    far-fetched examples."""
     searched = _production_query(image)
     found: dict[int, list[dict[str, Any]]] = {taxon_id: [] for taxon_id in taxon_ids}
     if searched is None or not taxon_ids:
@@ -446,9 +446,9 @@ def novelty_cluster_rows(scan: NoveltyScan, *, strip: int = 8) -> list[dict[str,
 
 
 def novelty_cluster_members(scan: NoveltyScan, number: int) -> list[dict[str, Any]] | None:
-    """Every member of cluster `number`, most typical first: its similarity to the cluster's centre,
-    whether it is an outlier, its label now and what the scan's version predicted. None: no such
-    cluster."""
+    """Every member of cluster `number`, most typical first: its similarity to the cluster's
+    centre, whether it is an outlier, its label now and what the scan's version predicted. None: no
+    such cluster."""
     if not 1 <= number <= len(scan.clusters):
         return None
     cluster = scan.clusters[number - 1]

@@ -19,8 +19,8 @@ MAX_SEED = 2**31 - 1
 
 
 class DetectionSerializer(serializers.ModelSerializer):
-    """A stored detector box: `box` is [x, y, width, height] as fractions of the (EXIF-rotated)
-    image."""
+    """A stored detector box: `box` is [x, y, width, height] as fractions of the
+    (EXIF-rotated) image."""
 
     box = serializers.SerializerMethodField()
     source_label = serializers.CharField(source="get_source_display")
@@ -88,8 +88,8 @@ def _taxon_or_refusal(text: str) -> Taxon | None:
 
 
 class NoveltyClusterLabelSerializer(serializers.Serializer):
-    """The taxon a cluster shows: an existing one (`taxon`: id, slug or name), or a new one named
-    here."""
+    """The taxon a cluster shows: an existing one (`taxon`: id, slug or name), or a new one
+    named here."""
 
     taxon = TaxonRefField(required=False, allow_blank=True, help_text="an existing taxon")
     name_en = serializers.CharField(
@@ -161,8 +161,8 @@ class NoveltyScanSerializer(serializers.Serializer):
 
 
 class SelectionBatchSerializer(serializers.Serializer):
-    """An active-learning batch (a row of `selection_batch_rows`) and what its reviewed picks
-    taught."""
+    """An active-learning batch (a row of `selection_batch_rows`) and what its reviewed
+    picks taught."""
 
     id = serializers.IntegerField()
     strategy = serializers.CharField()
@@ -184,8 +184,8 @@ class SelectionBatchSerializer(serializers.Serializer):
 
 
 class ModelVersionSerializer(serializers.Serializer):
-    """A version of the model registry: status, backbone spec and the slugs of its classes in their
-    order."""
+    """A version of the model registry: status, backbone spec and the slugs of its classes in
+    their order."""
 
     id = serializers.IntegerField(source="pk")
     name = serializers.CharField()
@@ -290,8 +290,8 @@ class PredictionSummarySerializer(serializers.Serializer):
 
 
 class AcceptedSerializer(serializers.Serializer):
-    """What a bulk acceptance did: images labelled, skipped, left alone (with who labelled them
-    since)."""
+    """What a bulk acceptance did: images labelled, skipped, left alone (with who labelled
+    them since)."""
 
     labelled = serializers.ListField(child=serializers.IntegerField())
     skipped = serializers.ListField(child=serializers.IntegerField())
@@ -333,8 +333,8 @@ class ChosenTaxonSerializer(serializers.Serializer):
 
 
 class ClusterLabelledSerializer(serializers.Serializer):
-    """What labelling a cluster did: its taxon, the members labelled, left alone, sent to review,
-    skipped."""
+    """What labelling a cluster did: its taxon, the members labelled, left alone, sent to
+    review, skipped."""
 
     taxon = ChosenTaxonSerializer()
     labelled = serializers.ListField(child=serializers.IntegerField())

@@ -40,8 +40,8 @@ PENDING_SLICE = (
 
 
 def _run_for(version: ModelVersion, batch_id: int | None) -> PrelabelRun:
-    """The one run of a version over a batch (or the whole pool), looking again from the newest
-    image."""
+    """The one run of a version over a batch (or the whole pool), looking again from the
+    newest image."""
     run = PrelabelRun.objects.filter(version=version, batch_id=batch_id).order_by("-pk").first()
     if run is None:
         run = PrelabelRun.objects.create(version=version, batch_id=batch_id)
@@ -50,8 +50,8 @@ def _run_for(version: ModelVersion, batch_id: int | None) -> PrelabelRun:
 
 
 def prelabel_run_start(*, version: ModelVersion, batch_id: int | None) -> PrelabelRun:
-    """Queue the pre-labelling of a batch (or of the whole pool) by `version` when the transaction
-    commits."""
+    """Queue the pre-labelling of a batch (or of the whole pool) by `version` when the
+    transaction commits."""
     with transaction.atomic():
         run = _run_for(version, batch_id)
         job_enqueue(run, CHUNK_TASK)
@@ -59,21 +59,21 @@ def prelabel_run_start(*, version: ModelVersion, batch_id: int | None) -> Prelab
 
 
 def queue_prelabel_all(version: ModelVersion) -> None:
-    """After a production change: the whole pool, newest first, in chunks (queued when the promotion
-    commits)."""
+    """After a production change: the whole pool, newest first, in chunks (queued when the
+    promotion commits)."""
     transaction.on_commit(lambda: prelabel_run_start(version=version, batch_id=None))
 
 
 def _work_here(version: ModelVersion, batch_id: int | None) -> None:
-    """Already in a worker: take the run and work its first chunk in this task; later chunks are
-    queued."""
+    """Already in a worker: take the run and work its first chunk in this task; later chunks
+    are queued."""
     run = _run_for(version, batch_id)
     prelabel_run_chunk(run.pk, job_start(run))
 
 
 def prelabel_batch(batch_id: int) -> None:
-    """Queued by the labelled pool when files of a batch were stored (named in settings:
-    AFTER_INGEST_TASKS)."""
+    """Queued by the labelled pool when files of a batch were stored (named in
+    settings: AFTER_INGEST_TASKS)."""
     version = production_version()
     if version is None:
         logger.info("no production model: batch %s is not pre-labelled", batch_id)
@@ -99,8 +99,8 @@ def _next_pending(run: PrelabelRun) -> list[int]:
 
 
 class Progress(TypedDict):
-    """A run's counts, as its row stores them (so they go to `job_heartbeat` and `job_finish` as
-    fields)."""
+    """A run's counts, as its row stores them (so they go to `job_heartbeat` and `job_finish`
+    as fields)."""
 
     total: int
     done: int
@@ -140,8 +140,8 @@ def prelabel_run_chunk(run_id: int, token: str) -> None:
 
 
 def _work(run: PrelabelRun, clock: ChunkClock) -> bool:
-    """Work slices until the pool is done (True) or the chunk's time is spent or the run was taken
-    over."""
+    """Work slices until the pool is done (True) or the chunk's time is spent or the run was
+    taken over."""
     from inference.services.prelabel import (
         context_for,
         prelabel_images,
@@ -165,8 +165,8 @@ def _work(run: PrelabelRun, clock: ChunkClock) -> bool:
             Image.objects.filter(pk__in=done).values_list("sequence_id", flat=True).distinct()
         )
         sequence_predictions_refresh(context=context, sequence_ids=list(sequences))
-        # Ids above the cursor are done (or unreadable: skipped for good); below it, still to look
-        # at.
+        # Ids above the cursor are done (or unreadable: skipped for good); below it, still to
+        # look at.
         left = set(slice_ids) - set(done)
         run.cursor = (max(left) + 1) if left else min(slice_ids)
         progress["done"] = min(progress["total"], progress["done"] + len(done))
@@ -176,9 +176,9 @@ def _work(run: PrelabelRun, clock: ChunkClock) -> bool:
 
 
 def sequence_verdicts_refresh(sequence_ids: list[int]) -> None:
-    """Queued by the labelled pool when sequences merged: their verdicts are derived from their
-    frames' predictions, so each version that predicted any of their frames aggregates them
-    again."""
+    """Queued by the labelled pool when sequences merged: their verdicts are derived from
+    their frames' predictions, so each version that predicted any of their frames aggregates
+    them again."""
     from inference.models import Prediction
     from inference.services.prelabel import sequence_predictions_refresh, verdict_context
 
@@ -205,8 +205,8 @@ def selection_batch_run(batch_id: int, token: str) -> None:
 
 
 def jobs_sweep() -> tuple[int, int]:
-    """Resume the pre-label, selection, novelty and export jobs whose worker stopped
-    (faune_platform.jobs.job_sweep)."""
+    """Resume the pre-label, selection, novelty and export jobs whose worker
+    stopped (faune_platform.jobs.job_sweep)."""
     stale_s = settings.FAUNE["JOB_STALE_S"]
     kinds = (
         Resumable(PrelabelRun, CHUNK_TASK),
@@ -219,8 +219,8 @@ def jobs_sweep() -> tuple[int, int]:
 
 
 def partner_labels_route(annotation_ids: list[int]) -> None:
-    """Queued by the labelled pool for new partner labels: send doubtful corrections to an
-    expert."""
+    """Queued by the labelled pool for new partner labels: send doubtful corrections to
+    an expert."""
     from inference.services.corrections import partner_corrections_route
 
     opened = partner_corrections_route(annotation_ids=annotation_ids)

@@ -117,8 +117,8 @@ def shared_camtrap() -> Path:
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
-    """Each test stores media in its own folder, so leftovers from one test never hide orphans in
-    another."""
+    """Each test stores media in its own folder, so leftovers from one test never hide orphans
+    in another."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.IMPORTS_DIR = tmp_path / "imports"
     default = settings.STORAGES["default"]

@@ -33,8 +33,8 @@ class Pool:
 
 
 def textured_jpeg(seed: int, taken: str) -> bytes:
-    """A photograph with detail everywhere, so that blurring a part of it shows (a flat colour would
-    not)."""
+    """A photograph with detail everywhere, so that blurring a part of it shows (a flat colour
+    would not)."""
     import io
 
     import numpy as np

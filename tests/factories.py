@@ -133,8 +133,8 @@ def png_pixels(
     colours = rgb.getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > least_colours, f"{len(colours or [])} colours"
     pixels = np.asarray(rgb).astype(int)
-    # A count, not a share: a coverage plot of a perfect model is one marker in a corner, and still
-    # drawn.
+    # A count, not a share: a coverage plot of a perfect model is one marker in a corner, and
+    # still drawn.
     coloured = int(((pixels.max(axis=2) - pixels.min(axis=2)) > 40).sum())
     assert coloured >= least_ink, f"only {coloured} coloured pixels"
     return pixels
@@ -200,8 +200,8 @@ def confusion_cell_brightness(data: bytes, size: int):
 
 
 def assert_cells_follow(matrix: list[list[int]], data: bytes) -> None:
-    """Each cell of the drawn matrix is darker than every cell with a clearly lower row-normalised
-    value."""
+    """Each cell of the drawn matrix is darker than every cell with a clearly lower
+    row-normalised value."""
     import numpy as np
 
     values = np.array(matrix, dtype=float)

@@ -1,6 +1,6 @@
-"""A storage backend for tests that behaves as object storage does: files kept away from this disk,
-and no `path()` (django-storages' S3Storage has none either: Storage.path raises
-NotImplementedError)."""
+"""A storage backend for tests that behaves as object storage does: files kept away from
+this disk, and no `path()` (django-storages' S3Storage has none either: Storage.path
+raises NotImplementedError)."""
 
 from django.core.files.storage import InMemoryStorage, Storage
 

@@ -45,9 +45,9 @@ def worker_environment(settings, **extra: str) -> dict[str, str]:
 
 
 def worker_start(settings, **extra: str) -> subprocess.Popen:
-    """A `qcluster` in its own process group, so that stopping it stops its sentinel, workers and
-    monitor. It writes to a file, not a pipe: a pipe nobody reads fills up and blocks a talkative
-    worker."""
+    """A `qcluster` in its own process group, so that stopping it stops its sentinel, workers
+    and monitor. It writes to a file, not a pipe: a pipe nobody reads fills up and blocks a
+    talkative worker."""
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by worker_stop)
     process = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
@@ -62,8 +62,8 @@ def worker_start(settings, **extra: str) -> subprocess.Popen:
 
 
 def worker_stop(process: subprocess.Popen, *, kill: bool = False) -> str:
-    """Stop the cluster (SIGKILL with kill=True, as a crash would) and return the tail of what it
-    printed."""
+    """Stop the cluster (SIGKILL with kill=True, as a crash would) and return the tail of what
+    it printed."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
     try:

@@ -1,4 +1,5 @@
-"""Re-wrap comments and docstrings whose lines run past the line length.
+"""Re-wrap comments and docstrings whose lines run past the line length, or whose last line is a
+single word.
 
 `ruff format` breaks code but leaves comments and docstrings as written; this does the rest, and
 only that. Conservative on purpose: a paragraph is a run of lines at one indentation, and only a
@@ -27,8 +28,8 @@ from dataclasses import dataclass
 
 from source_rewrite import rewrite_main
 
-# A list item's marker: `- `, `* `, `1. `, `1) `; its continuation lines hang under the text after
-# it.
+# A list item's marker: `- `, `* `, `1. `, `1) `; its
+# continuation lines hang under the text after it.
 LAYOUT = (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT)
 LIST_MARKER = re.compile(r"^(?:[-*]|\d+[.)])\s+")
 # A section rule: `# --- name -----`. Never joined to other lines; its dashes are shortened to fit.
@@ -44,8 +45,8 @@ DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 @dataclass
 class Paragraph:
-    """Lines [start, end) of one text block, re-wrapped as one unit; `hang` indents its continuation
-    lines."""
+    """Lines [start, end) of one text block, re-wrapped as one unit; `hang` indents its
+    continuation lines."""
 
     start: int
     end: int
@@ -53,8 +54,29 @@ class Paragraph:
 
 
 def wrap_words(text: str, first: str, rest: str, width: int) -> list[str]:
-    """Greedy wrap of `text`; `first` and `rest` prefix the first and the other lines (their width
-    counts)."""
+    """Greedy wrap of `text`, a little narrower where that keeps a single word off the last line;
+    `first` and `rest` prefix the first and the other lines (their width counts)."""
+    narrow = width
+    lines = greedy_wrap(text, first, rest, narrow)
+    while len(lines) > 1 and len(words_of(lines[-1])) == 1 and narrow > width * 0.8:
+        narrow -= 1
+        lines = greedy_wrap(text, first, rest, narrow)
+    return lines
+
+
+def words_of(line: str) -> list[str]:
+    """A line's words, without a comment's `#`."""
+    words = line.split()
+    return words[1:] if words[:1] == ["#"] else words
+
+
+def needs_wrap(lines: list[str], limit: int) -> bool:
+    """A paragraph past the limit, or one whose last line is a single word (a widow)."""
+    widow = len(lines) > 1 and len(words_of(lines[-1])) == 1
+    return widow or any(len(line) > limit for line in lines)
+
+
+def greedy_wrap(text: str, first: str, rest: str, width: int) -> list[str]:
     return textwrap.wrap(
         text,
         width=width,
@@ -121,7 +143,7 @@ def rewrap_comment_block(lines: list[str], limit: int) -> list[str]:
     out = list(lines)
     # From the last paragraph to the first, so that earlier indices stay valid.
     for para in reversed(list(text_paragraphs(texts))):
-        if all(len(lines[k]) <= limit for k in range(para.start, para.end)):
+        if not needs_wrap(lines[para.start : para.end], limit):
             continue
         first_text = texts[para.start] or ""
         lead = first_text[: len(first_text) - len(first_text.lstrip())]
@@ -132,8 +154,8 @@ def rewrap_comment_block(lines: list[str], limit: int) -> list[str]:
 
 
 def shorten_rule(line: str, limit: int) -> str:
-    """A section rule past the limit with its trailing run cut to fit (at least three
-    characters)."""
+    """A section rule past the limit with its trailing run cut to fit (at least
+    three characters)."""
     match = RULE.match(line)
     if not match or len(line) <= limit:
         return line
@@ -154,7 +176,7 @@ def full_line_comments(tokens: list[tokenize.TokenInfo]) -> dict[int, int]:
 
 def continued_rows(tokens: list[tokenize.TokenInfo]) -> set[int]:
     """Rows a token reaches from an earlier row (the end of a multi-line string): no line fits
-    above."""
+    above them."""
     rows: set[int] = set()
     for tok in tokens:
         rows.update(range(tok.start[0] + 1, tok.end[0] + 1))
@@ -236,7 +258,8 @@ def docstring_nodes(tree: ast.AST) -> Iterator[ast.Constant]:
 
 def rewrap_docstring(lines: list[str], node: ast.Constant, limit: int) -> list[str] | None:
     """The docstring's lines re-wrapped, or None where it is left alone (not a plain `\"\"\"` string
-    alone on its lines, a line ending in a backslash, no line past the limit)."""
+    alone on its lines, a line ending in a backslash; paragraphs within the limit and without a
+    widow are kept as they are)."""
     assert node.end_lineno is not None and node.end_col_offset is not None
     block = lines[node.lineno - 1 : node.end_lineno]
     indent = block[0][: node.col_offset]
@@ -245,7 +268,7 @@ def rewrap_docstring(lines: list[str], node: ast.Constant, limit: int) -> list[s
     closing = block[-1]
     if closing[node.end_col_offset :].strip() or not closing[: node.end_col_offset].endswith('"""'):
         return None
-    if all(len(line) <= limit for line in block) or any(line.endswith("\\") for line in block):
+    if any(line.endswith("\\") for line in block):
         return None
     body = "\n".join(block)[node.col_offset + 3 :]
     body = body[: len(body) - 3]
@@ -273,7 +296,7 @@ def rewrap_docstring(lines: list[str], node: ast.Constant, limit: int) -> list[s
         prefix = lead + ('"""' if opens else "")
         if closes:
             words += '"""'
-        if all(len(block[k]) <= limit for k in range(para.start, para.end)):
+        if not needs_wrap(block[para.start : para.end], limit):
             out.extend(t or "" for t in texts[para.start : para.end])
             continue
         wrapped = wrap_words(words, prefix, para.hang, limit)

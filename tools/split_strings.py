@@ -25,13 +25,13 @@ from collections.abc import Iterator
 from source_rewrite import rewrite_main
 
 PREFIX = re.compile(r"^([rRuUfF]{0,2})(['\"])")
-# The literal is a whole element or argument when it sits between these: pieces need no parentheses
-# there.
+# The literal is a whole element or argument when it sits between these: pieces need no
+# parentheses there.
 OPENERS = {"(", "[", "{", ","}
 CLOSERS = {")", "]", "}", ","}
-# Room for a piece's indentation after `ruff format` when the literal does not start its line: a
-# statement's continuation (4) plus an argument's parentheses (4). Too much only makes pieces
-# shorter.
+# Room for a piece's indentation after `ruff format` when the literal does not start its line:
+# a statement's continuation (4) plus an argument's parentheses (4). Too much only makes
+# pieces shorter.
 NESTED_INDENT = 8
 
 
@@ -63,8 +63,8 @@ def has_placeholder(text: str) -> bool:
 
 
 def piece_literal(prefix: str, quote: str, text: str) -> str:
-    """One piece as a literal: an f-string piece without a field becomes a plain string (braces
-    unescaped)."""
+    """One piece as a literal: an f-string piece without a field becomes a plain string
+    (braces unescaped)."""
     if "f" in prefix.lower() and not has_placeholder(text):
         prefix = prefix.replace("f", "").replace("F", "")
         text = text.replace("{{", "{").replace("}}", "}")
@@ -72,8 +72,8 @@ def piece_literal(prefix: str, quote: str, text: str) -> str:
 
 
 def literal_parts(token: str) -> tuple[str, str, str] | None:
-    """(prefix, quote, body) of a one-line literal this can cut, or None (triple quotes, bytes,
-    `\\N{...}`)."""
+    """(prefix, quote, body) of a one-line literal this can cut, or None (triple quotes,
+    bytes, `\\N{...}`)."""
     match = PREFIX.match(token)
     if not match:
         return None
@@ -84,9 +84,9 @@ def literal_parts(token: str) -> tuple[str, str, str] | None:
 
 
 def joined_literal(tokens: list[str]) -> tuple[str, str, str] | None:
-    """Adjacent literals as one (prefix, quote, body): an f-string when any piece is one, its other
-    pieces' braces escaped. None when they differ in quotes or in raw-ness (they are left as they
-    are)."""
+    """Adjacent literals as one (prefix, quote, body): an f-string when any piece is one, its
+    other pieces' braces escaped. None when they differ in quotes or in raw-ness (they are left as
+    they are)."""
     parts = [literal_parts(token) for token in tokens]
     if any(part is None for part in parts):
         return None
@@ -112,8 +112,8 @@ def joined_literal(tokens: list[str]) -> tuple[str, str, str] | None:
 
 
 def split_literal(tokens: list[str], width: int) -> list[str] | None:
-    """Adjacent literals re-cut into pieces of at most `width` characters each (quotes included), or
-    None."""
+    """Adjacent literals re-cut into pieces of at most `width` characters each (quotes included),
+    or None."""
     joined = joined_literal(tokens)
     if joined is None:
         return None
@@ -151,8 +151,8 @@ def significant(
 
 
 def stands_alone(tokens: list[tokenize.TokenInfo], first: int, last: int) -> bool:
-    """Whether the literals first..last are a whole argument or element (their pieces need no
-    parentheses)."""
+    """Whether the literals first..last are a whole argument or element (their pieces need
+    no parentheses)."""
     before, after = significant(tokens, first, -1), significant(tokens, last, 1)
     if before is None or after is None:
         return False
@@ -160,8 +160,8 @@ def stands_alone(tokens: list[tokenize.TokenInfo], first: int, last: int) -> boo
 
 
 def literal_runs(tokens: list[tokenize.TokenInfo]) -> Iterator[tuple[int, int]]:
-    """Index ranges [first, last] of adjacent string tokens (one implicit concatenation, no comment
-    inside)."""
+    """Index ranges [first, last] of adjacent string tokens (one implicit concatenation, no
+    comment inside)."""
     index = 0
     while index < len(tokens):
         if tokens[index].type != tokenize.STRING:
@@ -181,8 +181,8 @@ def literal_runs(tokens: list[tokenize.TokenInfo]) -> Iterator[tuple[int, int]]:
 
 
 def split_source(source: str, limit: int) -> str:
-    """Each implicit concatenation (or lone literal) on a too-long line re-cut to fit, from the end
-    back."""
+    """Each implicit concatenation (or lone literal) on a too-long line re-cut to fit, from the
+    end back."""
     tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     lines = source.splitlines(keepends=True)
     offsets = [0]

@@ -18,8 +18,8 @@ class TrainingRound(models.Model):
     status = models.CharField(
         max_length=10, choices=RoundStatus.choices, default=RoundStatus.QUEUED
     )
-    # True while queued or running, NULL afterwards: the unique constraint lets only one round be
-    # active.
+    # True while queued or running, NULL afterwards: the unique constraint lets only one round
+    # be active.
     active = models.BooleanField(null=True, default=True)
     params = models.JSONField(default=dict, blank=True)
     seed = models.IntegerField(default=0)

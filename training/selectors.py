@@ -17,16 +17,16 @@ FIGURES = ("accuracy", "macro_f1", "count")
 
 
 def frozen_split(training_round: TrainingRound) -> dict[str, Any] | None:
-    """The labels and split a round froze when it ran (see `services.round_data`); None before it
-    ran."""
+    """The labels and split a round froze when it ran (see `services.round_data`); None before
+    it ran."""
     path = Path(training_round.snapshot.get("file", ""))
     return json.loads(path.read_text()) if path.is_file() else None
 
 
 def learning_curve() -> list[dict[str, Any]]:
     """Each version a round trained, oldest first: labels used, test macro-F1, status, and the
-    releases that published it. Each figure is from its own round's test split, which grows with the
-    pool."""
+    releases that published it. Each figure is from its own round's test split, which grows with
+    the pool."""
     released: dict[int, list[str]] = {}
     for version_id, semver in Release.objects.order_by("created_at").values_list(
         "version_id", "semver"

@@ -1,5 +1,5 @@
-"""Background jobs of the training app: take ids, claim with a conditional update, leave nothing
-half-done."""
+"""Background jobs of the training app: take ids, claim with a conditional update, leave
+nothing half-done."""
 
 from django.conf import settings
 

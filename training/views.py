@@ -166,8 +166,8 @@ def release_list(request: HttpRequest) -> HttpResponse:
 
 
 def release_detail(request: HttpRequest, semver: str) -> HttpResponse:
-    """Public. The model card and the instructions are Markdown, rendered safely (see
-    `training.markdown`)."""
+    """Public. The model card and the instructions are Markdown, rendered safely
+    (see `training.markdown`)."""
     release = get_object_or_404(Release.objects.select_related("version"), semver=semver)
     how_to = releases_dir() / release.semver / "HOW_TO_USE.md"
     return render(
@@ -247,8 +247,8 @@ def model_list(request: HttpRequest) -> HttpResponse:
 
 
 def _next_page(request: HttpRequest) -> str:
-    """Where to go back to after the confirmation step: a page of this site, else the models
-    page."""
+    """Where to go back to after the confirmation step: a page of this site, else the
+    models page."""
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=False
@@ -261,9 +261,8 @@ def _next_page(request: HttpRequest) -> str:
 @require_http_methods(["GET", "POST"])
 def model_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Promote, roll back, reject or archive, always through a confirmation step that says what will
-    happen
-    (a page, not a script dialog: it works from the keyboard and without JavaScript). A POST that
-    did not come from that step shows it instead of acting."""
+    happen (a page, not a script dialog: it works from the keyboard and without JavaScript). A POST
+    that did not come from that step shows it instead of acting."""
     require_coordinator(request.user, "change which model is in production")
     version = get_object_or_404(ModelVersion, pk=pk)
     status = request.POST.get("status") or request.GET.get("status") or ""
@@ -307,8 +306,8 @@ def model_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _confirm_figures(version: ModelVersion, current: ModelVersion | None) -> dict:
-    """The version's test figures and production's, on one round's test images when a round scored
-    both."""
+    """The version's test figures and production's, on one round's test images when a round
+    scored both."""
     own = version_figures([version]).get(version.pk)
     if own is None or current is None or current.pk == version.pk:
         return {"version": own, "production": None, "same_round": False}

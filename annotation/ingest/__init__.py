@@ -1,2 +1,2 @@
-"""Reading contributed files: media probing, EXIF, thumbnails, archives, dataset layouts. No Django
-here."""
+"""Reading contributed files: media probing, EXIF, thumbnails, archives, dataset layouts. No
+Django here."""

@@ -20,8 +20,8 @@ BLOCKS = 12  # a box's shorter side is reduced to this many blocks: too few to r
 
 
 def _obscure(region: Image.Image) -> Image.Image:
-    """Pixelate, then blur the blocks' edges away: strong enough for a face that fills the
-    region."""
+    """Pixelate, then blur the blocks' edges away: strong enough for a face that fills
+    the region."""
     width, height = region.size
     block = max(1, min(width, height) // BLOCKS)
     small = region.resize((max(1, width // block), max(1, height // block)), Image.Resampling.BOX)

@@ -4,13 +4,11 @@ metadata), its observations become labels (scientific name, count, box), its eve
 Django here.
 
 Times: the pool keeps cameras' wall-clock time without a zone, so timestamps are read as the
-camera's local
-time and each deployment's UTC offset is kept on the import (exports write it back). Media hosted
-elsewhere
-(an URL in `filePath`) are reported, never downloaded: the platform works offline; files must sit in
-the
-package folder under their relative `filePath`. What the pool has no column for (who classified, by
-which method, how sure, when) is kept in `ImportPlan.provenance` for the import to record.
+camera's local time and each deployment's UTC offset is kept on the import (exports write it back).
+Media hosted elsewhere (an URL in `filePath`) are reported, never downloaded: the platform works
+offline; files must sit in the package folder under their relative `filePath`. What the pool has no
+column for (who classified, by which method, how sure, when) is kept in `ImportPlan.provenance` for
+the import to record.
 """
 
 import csv
@@ -32,8 +30,8 @@ Row = dict[str, Any]  # a row of a package's CSV table, or a JSON object of its 
 
 
 def find_package(root: Path) -> Path | None:
-    """The package's datapackage.json: `root` itself, or inside it, or one folder down (a zip of a
-    folder)."""
+    """The package's datapackage.json: `root` itself, or inside it, or one folder down (a zip of
+    a folder)."""
     if root.is_file():
         return root if root.name == PACKAGE_FILE else None
     if (root / PACKAGE_FILE).is_file():
@@ -73,8 +71,8 @@ def _table(base: Path, descriptor: Row, name: str) -> list[Row]:
 
 
 def parse_time(text: str) -> tuple[dt.datetime | None, str]:
-    """(the camera's wall-clock time, naive; its UTC offset as '+01:00' or 'Z') from an ISO 8601
-    timestamp."""
+    """(the camera's wall-clock time, naive; its UTC offset as '+01:00' or 'Z') from an ISO
+    8601 timestamp."""
     try:
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError:
@@ -151,8 +149,8 @@ def _provenance(row: Row, class_name: str, box: Box | None) -> Row:
 
 
 class _Observations:
-    """The package's observations, by media (media level) and by deployment (event level, matched by
-    time)."""
+    """The package's observations, by media (media level) and by deployment (event level, matched
+    by time)."""
 
     def __init__(self, rows: list[Row]) -> None:
         self.by_media: dict[str, list[Row]] = defaultdict(list)
@@ -179,8 +177,8 @@ class _Observations:
 
 
 def _instant(text: str | None) -> dt.datetime | None:
-    """An aware instant for comparing event windows with media times (a naive time is taken as
-    UTC)."""
+    """An aware instant for comparing event windows with media times (a naive time is taken
+    as UTC)."""
     try:
         value = dt.datetime.fromisoformat((text or "").strip())
     except ValueError:
@@ -211,8 +209,8 @@ def _media_file(base: Path, row: Row, deployment: str | None) -> PlannedFile:
 def plan_camtrapdp(
     root: Path, *, deployment: str | None, fallback: str | None = None
 ) -> ImportPlan:  # noqa: ARG001
-    # `fallback` is unused: every media row of a package names its deployment (the schema requires
-    # it).
+    # `fallback` is unused: every media row of a package names its deployment (the schema
+    # requires it).
     index = find_package(root)
     if index is None:
         raise LayoutError(

@@ -27,8 +27,8 @@ class ExifFacts:
 
 
 def parse_camera_datetime(raw: str) -> dt.datetime | None:
-    """Camera dates come as 'YYYY:MM:DD HH:MM:SS', sometimes with dashes, fractions or NUL
-    padding."""
+    """Camera dates come as 'YYYY:MM:DD HH:MM:SS', sometimes with dashes, fractions or
+    NUL padding."""
     text = raw.replace("\x00", "").strip()[:19]
     for fmt in _FORMATS:
         try:

@@ -1,5 +1,5 @@
-"""Reading the folder layouts partners already use into one plan: which file, which camera, which
-label.
+"""Reading the folder layouts partners already use into one plan: which file, which camera,
+which label.
 
 Four layouts: `plain` (media only; sub-folders are cameras), `classes` (a folder per class,
 optionally under a folder per camera), `coco` (COCO Camera Traps JSON) and `camtrapdp` (a Camtrap DP
@@ -70,8 +70,8 @@ def plan_classes(root: Path, *, deployment: str | None, fallback: str) -> Import
 
 
 def _index_folders(root: Path) -> list[Path]:
-    """Where a COCO index may sit: the root, or the one folder it holds (a zip of the dataset's
-    folder)."""
+    """Where a COCO index may sit: the root, or the one folder it holds (a zip of the
+    dataset's folder)."""
     entries = list(root.iterdir())
     if len(entries) == 1 and entries[0].is_dir():
         return [root, entries[0]]
@@ -153,8 +153,8 @@ _COCO_REQUIRED = {"categories": ("id", "name")}
 
 
 def _coco_list(data: dict[str, Any], key: str, index: Path) -> list[dict[str, Any]]:
-    """`data[key]`, checked field by field: LayoutError names the first field the planner could not
-    read."""
+    """`data[key]`, checked field by field: LayoutError names the first field the planner could
+    not read."""
     entries = data.get(key)
     if entries is None and key != "images":
         return []
@@ -241,8 +241,8 @@ def plan_coco(root: Path, *, deployment: str | None, fallback: str) -> ImportPla
 
 
 def _coco_location(entry: dict[str, Any]) -> str:
-    """The image's `location`, as the deployment's name: exactly as written (0 is a location
-    too)."""
+    """The image's `location`, as the deployment's name: exactly as written (0 is a
+    location too)."""
     location = entry.get("location")
     return "" if location is None else str(location).strip()
 
@@ -294,8 +294,8 @@ def detect_format(
     resembles: Callable[[str], bool] | None = None,
 ) -> str:
     """Pick a layout: a Camtrap DP descriptor or a COCO index wins; else `classes` when at least
-    half the media folders are named after known taxa (or, with `resembles`, like one: "chevreuils",
-    "white_tailed_deer")."""
+    half the media folders are named after known taxa (or, with `resembles`, like one:
+    "chevreuils", "white_tailed_deer")."""
 
     if find_package(root) is not None:
         return "camtrapdp"

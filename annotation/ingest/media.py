@@ -1,5 +1,5 @@
-"""Decide what a file is and read what the pool needs from it, refusing anything unsafe with a plain
-reason.
+"""Decide what a file is and read what the pool needs from it, refusing anything unsafe with a
+plain reason.
 
 A file is identified by its bytes, never by its name: a text file called `.jpg` is refused, and an
 image is decoded once, at reduced scale where the format allows (JPEG draft mode), which still reads
@@ -95,8 +95,8 @@ def _open_image(path: Path, limits: MediaLimits) -> Image.Image:
 
 
 def _probe_image(path: Path, limits: MediaLimits) -> MediaInfo:
-    # Closed however the probe ends: an upload of many damaged files must not hold one open file
-    # each.
+    # Closed however the probe ends: an upload of many damaged files must not hold one open
+    # file each.
     with _open_image(path, limits) as image:
         return _probe_open_image(image, limits)
 

@@ -49,8 +49,8 @@ class ImportPlan:
 
     @property
     def class_counts(self) -> dict[str, int]:
-        """Each class name labelling a file that will be imported, with how many such files it
-        labels."""
+        """Each class name labelling a file that will be imported, with how many such files
+        it labels."""
         counts: dict[str, int] = {}
         for item in self.files:
             if not item.rejection:

@@ -1,8 +1,7 @@
 """Grouping a whole history of frames into sequences at once, for tools that hold every frame in
 memory (the active-learning simulation). The database groups frames incrementally as they arrive
 (`annotation/services/sequences.py`); both follow the same rule, so a dataset is cut the same way
-offline as
-after an import:
+offline as after an import:
 
 - an explicit sequence id from the dataset (COCO `seq_id`) wins;
 - a frame without a time is a sequence of its own;

@@ -21,8 +21,8 @@ from faune_platform.jobs import task_enqueue_on_commit
 
 
 class LabelConflict(StateConflict):
-    """Someone labelled the image since the client last saw it; the client must reload before
-    overriding."""
+    """Someone labelled the image since the client last saw it; the client must reload
+    before overriding."""
 
 
 def author_role_and_source(user: User, *, image: Image) -> tuple[str, str]:

@@ -57,8 +57,8 @@ def batch_open(
 
 
 def batch_announce(batch: UploadBatch) -> None:
-    """Queue the jobs that consume new images (pre-labelling), by dotted path, once the files are
-    committed."""
+    """Queue the jobs that consume new images (pre-labelling), by dotted path, once the files
+    are committed."""
     for task in settings.FAUNE["AFTER_INGEST_TASKS"]:
         task_enqueue_on_commit(task, batch.pk, name=f"{task}-{batch.pk}")
 
@@ -108,8 +108,8 @@ def batch_add_uploads(
         for upload in uploads:
             items += _add_upload(batch, upload)
     finally:
-        # Even when a file raised past the per-file net, the images already committed must be
-        # pre-labelled.
+        # Even when a file raised past the per-file net, the images already committed must
+        # be pre-labelled.
         if any(item.outcome == BatchOutcome.IMPORTED for item in items):
             batch_announce(batch)
     return items

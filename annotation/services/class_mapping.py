@@ -97,8 +97,8 @@ class UnmappedClasses(InputRefused):
 
 
 class NameIndex:
-    """Every taxon's names, normalised, with how each one names it (seeded taxa win a name they
-    share)."""
+    """Every taxon's names, normalised, with how each one names it (seeded taxa win a name
+    they share)."""
 
     def __init__(self) -> None:
         self.exact: dict[str, Suggestion] = {}
@@ -326,9 +326,9 @@ def class_mapping_taxa(
 
 
 def choice_from_text(text: object) -> Choice:
-    """A choice as people and clients write it: a taxon's id, slug or name; an empty value or "-"
-    for no label; {"name_en", "name_fr", "scientific_name"} for a new taxon. ValidationError
-    otherwise."""
+    """A choice as people and clients write it: a taxon's id, slug or name; an empty value or
+    "-" for no label; {"name_en", "name_fr", "scientific_name"} for a new taxon.
+    ValidationError otherwise."""
     if text is None or (isinstance(text, str) and text.strip() in ("", "-")):
         return None
     if isinstance(text, dict):

@@ -109,8 +109,8 @@ def import_archive_accept(
 
 
 def _archive_stem(name: str | None) -> str:
-    """Files the archive names no camera for go to a deployment named after it ("Col du
-    Lautaret.zip")."""
+    """Files the archive names no camera for go to a deployment named after it ("Col
+    du Lautaret.zip")."""
     return PurePath(name or "").stem.strip() or "import"
 
 
@@ -131,8 +131,8 @@ def _record(
     decided: Mapping[str, Choice] | None,
     **batch_fields: Any,
 ) -> UploadBatch:
-    """The batch and its unpacked files; mapped and queued when `decided`, else waiting (open) for a
-    mapping."""
+    """The batch and its unpacked files; mapped and queued when `decided`, else waiting (open) for
+    a mapping."""
     batch = batch_open(kind=BatchKind.IMPORT, **batch_fields)
     BatchItem.objects.bulk_create(
         BatchItem(batch=batch, name=r.name[:500], outcome=BatchOutcome.REJECTED, reason=r.reason)
@@ -185,8 +185,8 @@ def import_mapping_submit(
     one) changes nothing."""
     _check_may_change(batch, user)
     with transaction.atomic():
-        # Taking the batch out of "open" first makes a second, concurrent submission find nothing to
-        # map.
+        # Taking the batch out of "open" first makes a second, concurrent submission find nothing
+        # to map.
         taken = UploadBatch.objects.filter(
             pk=batch.pk, kind=BatchKind.IMPORT, status=BatchStatus.OPEN
         ).update(status=BatchStatus.QUEUED)

@@ -224,8 +224,8 @@ def _taken_at(
 
 
 def _camera_time(info: MediaInfo, hints: IngestHints) -> tuple[dt.datetime | None, str]:
-    """An import's date wins over EXIF, judged as EXIF dates are (an index's year 1 or 9999 is no
-    date)."""
+    """An import's date wins over EXIF, judged as EXIF dates are (an index's year 1 or 9999 is
+    no date)."""
     if hints.taken_at is None:
         return info.exif.taken_at, info.exif.date_note
     limits = media_limits()

@@ -49,8 +49,8 @@ def organisation_create(*, name: str) -> Organisation:
 def _coordinators_left(*, without: Membership) -> bool:
     """Someone must still be able to manage memberships: another coordinator, or a site admin. The
     coordinator memberships are locked first, so two coordinators demoting each other at the same
-    moment cannot both pass this check (on PostgreSQL; SQLite runs write transactions one at a time
-    anyway)."""
+    moment cannot both pass this check (on PostgreSQL; SQLite runs write transactions one at a
+    time anyway)."""
     coordinators = Membership.objects.select_for_update(of=("self",)).filter(
         role=Role.COORDINATOR, user__is_active=True
     )
@@ -115,8 +115,8 @@ def user_create(*, username: str, password: str, email: str = "") -> User:
 
 @dataclass(frozen=True)
 class PasswordLink:
-    """What a set-password link is made of: the account's id, encoded, and a token that works
-    once."""
+    """What a set-password link is made of: the account's id, encoded, and a token that
+    works once."""
 
     user: User
     uidb64: str
@@ -188,8 +188,8 @@ def clock_offset_check(clock_offset_s: int) -> None:
 def deployment_ensure(
     *, organisation: Organisation, name: str, **details: Any
 ) -> tuple[Deployment, bool]:
-    """The organisation's camera of that name, created (with `details`) when missing; True when
-    created."""
+    """The organisation's camera of that name, created (with `details`) when missing; True
+    when created."""
     name = name.strip()[:200]
     if not name:
         raise ValidationError(_("A deployment needs a name."))
@@ -220,8 +220,8 @@ def deployment_clock_offset_set(*, deployment: Deployment, clock_offset_s: int) 
     return locked
 
 
-# What a field team records about a camera, and the deployment page edits; empty text is "", not
-# NULL.
+# What a field team records about a camera, and the deployment page edits; empty text is "",
+# not NULL.
 DEPLOYMENT_TEXT = ("name", "location_name", "camera_id", "camera_make", "camera_model", "habitat")
 DEPLOYMENT_DETAILS = (*DEPLOYMENT_TEXT, "latitude", "longitude", "start", "end", "clock_offset_s")
 
@@ -238,8 +238,8 @@ def _name_error(deployment: Deployment, name: str) -> str | None:
 
 
 def _deployment_errors(deployment: Deployment, values: dict[str, Any]) -> dict[str, str]:
-    """What is wrong with these details, by field: the form says it too, this is the service's own
-    guard."""
+    """What is wrong with these details, by field: the form says it too, this is the service's
+    own guard."""
     errors = {}
     if name_error := _name_error(deployment, values["name"]):
         errors["name"] = name_error

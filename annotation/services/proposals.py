@@ -117,8 +117,8 @@ def taxon_proposal_accept(
     note: str = "",
 ) -> ProposalOutcome:
     """Accept as `taxon` (an existing one), or as a taxon created from `new_taxon` (taxon_create's
-    fields; the proposed names where left out). Each
-    frame gets the taxon, except frames labelled since the proposal: left alone and reported."""
+    fields; the proposed names where left out). Each frame gets the taxon, except frames labelled
+    since the proposal: left alone and reported."""
     with transaction.atomic():
         proposal = _pending(proposal_id)
         if taxon is None:  # the proposed names unless the coordinator wrote others
@@ -142,8 +142,8 @@ def taxon_proposal_accept(
 
 
 def _label_frames(outcome: ProposalOutcome, taxon: Taxon, user: User, decision: Decision) -> None:
-    """The proposer's identification, as theirs (they saw the animal; the coordinator named the
-    taxon)."""
+    """The proposer's identification, as theirs (they saw the animal; the coordinator named
+    the taxon)."""
     proposal = outcome.proposal
     author = proposal.proposed_by or user
     frames = (
@@ -170,8 +170,8 @@ def _label_frames(outcome: ProposalOutcome, taxon: Taxon, user: User, decision: 
 
 
 def taxon_proposal_decline(*, proposal_id: int, user: User, note: str = "") -> TaxonProposal:
-    """Decline: the task goes back to its queue, unclaimed, its reason saying why, for an existing
-    taxon."""
+    """Decline: the task goes back to its queue, unclaimed, its reason saying why, for an
+    existing taxon."""
     with transaction.atomic():
         proposal = _pending(proposal_id)
         _decide(proposal, user, ProposalStatus.DECLINED, note)

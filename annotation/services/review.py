@@ -97,8 +97,8 @@ def model_said(top: list[tuple[str, float]]) -> str:
 
 def _reviews_needed(sequence_id: int, origin: str) -> int:
     """A stable share of tasks (DOUBLE_REVIEW_FRACTION) is reviewed twice, blind, to measure
-    agreement. A hash, not a random draw, so re-running a selection never changes which tasks those
-    are."""
+    agreement. A hash, not a random draw, so re-running a selection never changes which tasks
+    those are."""
     digest = hashlib.sha256(f"double-review:{origin}:{sequence_id}".encode()).digest()
     position = int.from_bytes(digest[:8], "big") / 2**64
     return 2 if position < settings.FAUNE["DOUBLE_REVIEW_FRACTION"] else 1
@@ -107,9 +107,9 @@ def _reviews_needed(sequence_id: int, origin: str) -> int:
 @transaction.atomic
 def review_tasks_create(*, items: list[ReviewItem], origin: str) -> list[ReviewTask]:
     """One waiting task per sequence: items whose sequence already waits are skipped, not
-    duplicated. Each insert has its own savepoint, so a task another job inserted meanwhile for the
-    same sequence (the unique constraint catches it) skips that item instead of failing the whole
-    batch."""
+    duplicated. Each insert has its own savepoint, so a task another job inserted meanwhile for
+    the same sequence (the unique constraint catches it) skips that item instead of failing the
+    whole batch."""
     sequence_ids = {item.image.sequence_id for item in items}
     seen = set(
         ReviewTask.objects.filter(state__in=WAITING, sequence_id__in=sequence_ids).values_list(
@@ -284,8 +284,8 @@ def second_opinion_note(*, task: ReviewTask, now: datetime | None = None) -> str
 
 
 def review_task_held(task_id: int, *, user: User) -> ReviewTask:
-    """The task, locked for this transaction, if the user holds a live claim on it; else a
-    conflict."""
+    """The task, locked for this transaction, if the user holds a live claim on it; else
+    a conflict."""
     task = (
         ReviewTask.objects.select_for_update()
         .filter(

@@ -1,9 +1,9 @@
 """Grouping frames into sequences as they arrive, in any order.
 
-Sequences of one camera are separated by gaps over `maxlag`. A new frame can only shrink gaps, so it
-joins the sequences whose [start - maxlag, end + maxlag] window holds it, merging them when it
-bridges two: the result is the same as grouping the whole sorted history again, whatever the upload
-order.
+Sequences of one camera are separated by gaps over `maxlag`. A new frame can only shrink gaps, so
+it joins the sequences whose [start - maxlag, end + maxlag] window holds it, merging them when it
+bridges two: the result is the same as grouping the whole sorted history again, whatever the
+upload order.
 """
 
 from datetime import datetime, timedelta
@@ -24,8 +24,8 @@ def _scope(image: Image) -> dict[str, Any]:
 
 
 def sequence_place(*, image: Image, maxlag_s: float, external_id: str = "") -> Sequence:
-    """Find or make the image's sequence. Call inside the transaction that holds the camera's
-    lock."""
+    """Find or make the image's sequence. Call inside the transaction that holds the
+    camera's lock."""
     scope = {"organisation_id": image.organisation_id, **_scope(image)}
     if external_id:
         sequence, _ = Sequence.objects.get_or_create(external_id=external_id, **scope)
@@ -49,10 +49,9 @@ def sequence_place(*, image: Image, maxlag_s: float, external_id: str = "") -> S
 def _absorb(keep: Sequence, other: Sequence) -> None:
     """Move every frame, every sequence-level label and every review task (with its verdicts, claim
     or conflict) of `other` into `keep`: nothing is lost in a merge. The frames' current labels are
-    worked out again, since
-    a sequence label of either side now covers the other's frames. What is derived from predictions
-    (the sequence's verdict) is worked out again by the apps that own it, announced once the merge
-    commits."""
+    worked out again, since a sequence label of either side now covers the other's frames. What is
+    derived from predictions (the sequence's verdict) is worked out again by the apps that own it,
+    announced once the merge commits."""
     (keep_start, keep_end), (other_start, other_end) = _span(keep), _span(other)
     Image.objects.filter(sequence=other).update(sequence=keep)
     Annotation.objects.filter(sequence=other).update(sequence=keep)

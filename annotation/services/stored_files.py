@@ -1,5 +1,5 @@
-"""Reading stored media through Django's storage API, so object storage (S3 through django-storages)
-works.
+"""Reading stored media through Django's storage API, so object storage (S3 through
+django-storages) works.
 
 Decoders and video readers want a file on disk. On local storage that is the stored file itself; on
 storage without local paths, a copy: a temporary one for a single read (pre-labelling), or a cached
@@ -30,8 +30,8 @@ def local_file(stored: FieldFile) -> Iterator[Path]:
 
 
 def cached_local_file(stored: FieldFile) -> Path:
-    """A path to read `stored` from that stays valid: the file itself, or a copy kept under
-    DATA_DIR/cache."""
+    """A path to read `stored` from that stays valid: the file itself, or a copy kept
+    under DATA_DIR/cache."""
     local = _local_path(stored)
     if local is not None:
         return local

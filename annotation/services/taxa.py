@@ -13,8 +13,8 @@ from annotation.models import Taxon, TaxonKind
 
 
 def normalise_name(name: str) -> str:
-    """'Sanglier', 'wild_boar' and 'Wild-Boar ' all become comparable: no accents, case or
-    separators."""
+    """'Sanglier', 'wild_boar' and 'Wild-Boar ' all become comparable: no accents, case
+    or separators."""
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
     return re.sub(r"[\s_\-.]+", " ", text).strip()
 
@@ -33,8 +33,8 @@ def taxa_by_name() -> dict[str, Taxon]:
 
 
 def taxa_match(names: set[str]) -> tuple[dict[str, Taxon], list[str]]:
-    """Map each given class name to a taxon; return the matches and the names that matched
-    nothing."""
+    """Map each given class name to a taxon; return the matches and the names that
+    matched nothing."""
     lookup = taxa_by_name()
     found = {name: lookup[normalise_name(name)] for name in names if normalise_name(name) in lookup}
     return found, sorted(names - found.keys())
@@ -82,9 +82,9 @@ def taxa_create_missing(
     created_by: User | None = None,
     details: dict[str, dict[str, Any]] | None = None,
 ) -> list[Taxon]:
-    """Create a taxon for each unknown import class name, named as the folder or category was, or
-    with the names the source gives for it (`details`: class name -> name_en, name_fr,
-    scientific_name)."""
+    """Create a taxon for each unknown import class name, named as the folder or category
+    was, or with the names the source gives for it (`details`: class name -> name_en,
+    name_fr, scientific_name)."""
     details = details or {}
     created = []
     for name in names:

@@ -69,8 +69,8 @@ def task_fields(task: ReviewTask) -> dict[str, Any]:
 def decision_open(
     *, author: User, kind: str, summary: str = "", task: ReviewTask | None = None
 ) -> Decision:
-    """Start recording a decision; call before changing `task`, so that its fields before are
-    kept."""
+    """Start recording a decision; call before changing `task`, so that its fields before
+    are kept."""
     return Decision.objects.create(
         author=author,
         kind=kind,
@@ -124,8 +124,8 @@ def label_decided(
 def decisions_undoable(
     *, user: User, limit: int = 5, image: Image | None = None
 ) -> QuerySet[Decision]:
-    """The user's newest decisions not undone yet (those that touched `image` or its sequence, when
-    given)."""
+    """The user's newest decisions not undone yet (those that touched `image` or its sequence,
+    when given)."""
     decisions = Decision.objects.filter(author=user, kind__in=UNDOABLE, undone_by__isnull=True)
     if image is not None:
         touched = Q(annotations__image=image) | Q(annotations__sequence_id=image.sequence_id)
@@ -266,9 +266,8 @@ def _record_undo(decision: Decision, events: list[Annotation], user: User) -> De
 
 def _task_restore(decision: Decision, task: ReviewTask, user: User) -> ReviewTask | None:
     """Put the task's fields back as they were before the decision. A verdict or a proposal goes
-    back to the
-    person who undid it, claimed, so they can decide again; their verdict is withdrawn (the decision
-    keeps a copy)."""
+    back to the person who undid it, claimed, so they can decide again; their verdict is withdrawn
+    (the decision keeps a copy)."""
     changes = {
         name: decision.task_before[name] for name in TASK_FIELDS if name in decision.task_before
     }

@@ -1,5 +1,5 @@
-"""Upload allowances: how much one request may carry, and how much one organisation may send a day
-(UTC).
+"""Upload allowances: how much one request may carry, and how much one organisation may send a
+day (UTC).
 
 Checked before anything is stored: a refused request leaves no batch, no image and no file behind.
 Files and bytes count as received, whatever becomes of them (duplicates and refused files cost the

@@ -181,8 +181,8 @@ def review_verdict_submit(*, task_id: int, user: User, verdict: Verdict) -> Revi
 
 
 def _label_summary(task: ReviewTask, frames: dict[str, int], payload: dict[str, Any]) -> str:
-    """What was saved and what became of it (labelled, or waiting for a second expert or a
-    coordinator)."""
+    """What was saved and what became of it (labelled, or waiting for a second expert or
+    a coordinator)."""
     text = _what(frames, payload)
     if task.state == ReviewState.OPEN:
         return _("Saved %(what)s; a second expert will review it blind.") % {"what": text}

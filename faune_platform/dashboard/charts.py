@@ -1,7 +1,7 @@
-"""Layouts of the dashboard's charts, drawn by the templates as inline SVG: scales, ticks, margins
-and the place of every label are worked out here, in plain Python (no Django, no matplotlib), so web
-processes stay light and the text stays text that a page can translate and a browser test can
-measure.
+"""Layouts of the dashboard's charts, drawn by the templates as inline SVG: scales, ticks,
+margins and the place of every label are worked out here, in plain Python (no Django, no
+matplotlib), so web processes stay light and the text stays text that a page can translate and a
+browser test can measure.
 
 Text widths are estimated from the character count with a generous glyph width, so that labels
 spaced by the estimate never touch in the fonts a browser falls back to."""
@@ -239,8 +239,8 @@ def nice_ticks(top: float, *, target: int = 5, integer: bool = True) -> list[flo
 def _fitting_ticks(
     top: float, length: float, fmt: Format, *, integer: bool, room: Callable[[str], float]
 ) -> list[float]:
-    """The most round ticks (5 at most) whose labels, each `room(label)` long, fit along `length`
-    pixels."""
+    """The most round ticks (5 at most) whose labels, each `room(label)` long, fit along
+    `length` pixels."""
     for target in (5, 4, 3, 2, 1):
         ticks = nice_ticks(top, target=target, integer=integer)
         spacing = length / max(len(ticks) - 1, 1)
@@ -368,8 +368,8 @@ def _label_options(x: float, y: float, text: str) -> list[tuple[Text, Rect]]:
 
 
 def _obstacles(drawn: list[DrawnSeries]) -> list[Rect]:
-    """What a point label must not cover: every marker, and every line, as small boxes every few
-    pixels."""
+    """What a point label must not cover: every marker, and every line, as small boxes every
+    few pixels."""
     boxes = [
         (m.x - m.size, m.y - m.size, m.x + m.size, m.y + m.size) for s in drawn for m in s.marks
     ]

@@ -1,5 +1,5 @@
-"""Settings for every environment; `test.py` overrides what tests need. Values come from the
-environment."""
+"""Settings for every environment; `test.py` overrides what tests need. Values come from
+the environment."""
 
 import hashlib
 from collections.abc import Mapping
@@ -186,8 +186,8 @@ _JOB_TIMEOUT_S = env_int("FAUNE_JOB_TIMEOUT_S", 600, minimum=10)
 
 def _q_cluster() -> dict[str, object]:
     cluster = {
-        # One queue per data dir: two checkouts sharing a Redis server must never run each other's
-        # jobs.
+        # One queue per data dir: two checkouts sharing a Redis server must never run each
+        # other's jobs.
         "name": env_str(
             "FAUNE_QUEUE_NAME", "faune-" + hashlib.sha256(str(DATA_DIR).encode()).hexdigest()[:8]
         ),
@@ -303,8 +303,8 @@ FAUNE: FauneSettings = {
     "AFTER_SEQUENCE_MERGE_TASKS": env_list(
         "FAUNE_AFTER_SEQUENCE_MERGE_TASKS", ["inference.tasks.sequence_verdicts_refresh"]
     ),
-    # Jobs queued with the ids of new partner labels (a doubtful correction goes to an expert for a
-    # check).
+    # Jobs queued with the ids of new partner labels (a doubtful correction goes to an expert for
+    # a check).
     "AFTER_PARTNER_LABEL_TASKS": env_list(
         "FAUNE_AFTER_PARTNER_LABEL_TASKS", ["inference.tasks.partner_labels_route"]
     ),
@@ -312,8 +312,8 @@ FAUNE: FauneSettings = {
     # when none; and predicted_zero_shot) to a queryset of images, by dotted path: the image list
     # shows and filters pre-labels without importing the app that makes them.
     "PRELABEL_COLUMNS": "inference.selectors.with_production_prediction",
-    # Share of review tasks given to two experts, blind, to measure agreement; disagreements go to a
-    # coordinator.
+    # Share of review tasks given to two experts, blind, to measure agreement; disagreements go to
+    # a coordinator.
     "DOUBLE_REVIEW_FRACTION": env_float("FAUNE_DOUBLE_REVIEW_FRACTION", 0.1),
     # A blind second review that waited this long for another expert of its taxon is offered to
     # every expert and coordinator: a taxon with a single expert must not keep its double reviews
@@ -334,8 +334,8 @@ FAUNE: FauneSettings = {
     "GATE_MACRO_F1_MARGIN": env_float("FAUNE_GATE_MACRO_F1_MARGIN", 0.01),
     "GATE_MAX_RECALL_DROP": env_float("FAUNE_GATE_MAX_RECALL_DROP", 0.05),
     "GATE_MIN_SUPPORT": env_int("FAUNE_GATE_MIN_SUPPORT", 20, minimum=1),
-    # Periodic rounds: checked every ROUND_CADENCE_MINUTES, started when this many new expert labels
-    # arrived.
+    # Periodic rounds: checked every ROUND_CADENCE_MINUTES, started when this many new expert
+    # labels arrived.
     "ROUND_CADENCE_MINUTES": env_int("FAUNE_ROUND_CADENCE_MINUTES", 24 * 60, minimum=1),
     "ROUND_MIN_NEW_EXPERT_LABELS": env_int("FAUNE_ROUND_MIN_NEW_EXPERT_LABELS", 500, minimum=1),
     "ROUND_STALE_MINUTES": env_int("FAUNE_ROUND_STALE_MINUTES", 30, minimum=1),

@@ -1,5 +1,5 @@
-"""Typed readers for environment variables: a bad value stops start-up with a message, never a
-guess."""
+"""Typed readers for environment variables: a bad value stops start-up with a message, never
+a guess."""
 
 import math
 import os

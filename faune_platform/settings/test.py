@@ -4,8 +4,8 @@ import os
 import tempfile
 from pathlib import Path
 
-# The base settings refuse to start without a key; tests use a fixed one (worker subprocesses get it
-# too).
+# The base settings refuse to start without a key; tests use a fixed one (worker subprocesses get
+# it too).
 os.environ.setdefault("FAUNE_SECRET_KEY", "test-only-secret")
 
 from faune_platform.settings.base import *  # noqa: E402, F403
@@ -17,8 +17,8 @@ from faune_platform.settings.base import (  # noqa: E402
     FauneSettings,
 )
 
-# Tests never touch the checkout's var/: each run gets its own folder (pytest's conftest removes
-# it).
+# Tests never touch the checkout's var/: each run gets its own folder (pytest's conftest
+# removes it).
 DATA_DIR = Path(tempfile.mkdtemp(prefix="faune-test-"))
 MEDIA_ROOT = DATA_DIR / "media"
 IMPORTS_DIR = DATA_DIR / "imports"

@@ -1,5 +1,5 @@
-"""API tokens over the API: obtain one with a user name and password (throttled), list, create,
-revoke."""
+"""API tokens over the API: obtain one with a user name and password (throttled), list,
+create, revoke."""
 
 from collections.abc import Mapping
 
@@ -31,8 +31,8 @@ class TokenSerializer(serializers.Serializer):
 
 
 class TokenCreatedSerializer(TokenSerializer):
-    """A token just created: the only answer that carries its secret (`token`, DRF's name for
-    it)."""
+    """A token just created: the only answer that carries its secret (`token`, DRF's name
+    for it)."""
 
     token = serializers.SerializerMethodField()
 
@@ -54,8 +54,8 @@ def _username_of(data: object) -> str:
 
 
 class TokenObtainApi(APIView):
-    """POST `username`, `password`: a new token named "api-token" (the answer keeps DRF's `token`
-    field)."""
+    """POST `username`, `password`: a new token named "api-token" (the answer keeps DRF's
+    `token` field)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]

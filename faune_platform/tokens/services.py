@@ -27,14 +27,14 @@ class NewToken:
 
 
 def key_hash(secret: str) -> str:
-    """Secrets are 256 random bits, so a plain SHA-256 cannot be brute-forced: no slow hash
-    needed."""
+    """Secrets are 256 random bits, so a plain SHA-256 cannot be brute-forced: no slow
+    hash needed."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def password_stamp(password_hash: str) -> str:
-    """A fingerprint of the stored password hash (as Django's sessions use): it changes with the
-    password."""
+    """A fingerprint of the stored password hash (as Django's sessions use): it changes with
+    the password."""
     return salted_hmac("faune.api-token", password_hash, algorithm="sha256").hexdigest()
 
 
@@ -67,8 +67,8 @@ def api_token_create(
 
 
 def tokens_of(user: AbstractBaseUser) -> QuerySet[ApiToken]:
-    """A user's tokens that still work (expired ones and those made under an older password are left
-    out)."""
+    """A user's tokens that still work (expired ones and those made under an older password are
+    left out)."""
     return ApiToken.objects.filter(
         user=user, expires_at__gt=timezone.now(), password_stamp=password_stamp(user.password)
     )

@@ -1,6 +1,6 @@
 """Sequence verdicts as DeepFaune gives them: average the animal frames' logits, soften with a
-temperature, and call the result undefined (keeping its top class) when the top score is under a
-threshold."""
+temperature, and call the result undefined (keeping its top class) when the top score is under
+a threshold."""
 
 from collections import Counter
 from dataclasses import dataclass
@@ -37,9 +37,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def class_probabilities(
     logits: np.ndarray, *, temperature: float = 1.0, renormalise: bool = True
 ) -> np.ndarray:
-    """Softmax with temperature; or, for log-probabilities that deliberately leave mass on no class
-    (the zero-shot mapping), their plain exponential, so a photo of nothing we know does not score
-    high."""
+    """Softmax with temperature; or, for log-probabilities that deliberately leave mass on no
+    class (the zero-shot mapping), their plain exponential, so a photo of nothing we know does not
+    score high."""
     if renormalise:
         return softmax(logits / max(temperature, 1e-6))
     plain: np.ndarray = np.exp(np.clip(logits, -60, 0))

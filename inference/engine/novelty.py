@@ -9,8 +9,8 @@ Every threshold is read off the scan's own data, so nothing is tuned per data se
   OUTLIER_MADS robust deviations (median absolute deviation) under the taxon's median spacing, and
   than all taxa pooled allow, the same way (a taxon with few labelled sequences can look tighter
   than it is);
-- unsure: its top probability is under the median top probability the model gives the labelled
-  images;
+- unsure: its top probability is under the median top probability the model gives the
+  labelled images;
 - clusters: average-linkage merging of the far and unsure images, stopped when two groups' images
   are on average less similar than halfway between the loosest labelled taxon (the mean similarity
   of its pairs of images) and the two most alike labelled taxa (the mean similarity across them):
@@ -80,8 +80,8 @@ class Images:
 
     @property
     def taxa(self) -> np.ndarray:
-        """The labels of labelled images (`thresholds_from` refuses labelled images without them
-        first)."""
+        """The labels of labelled images (`thresholds_from` refuses labelled images without
+        them first)."""
         if self.labels is None:
             raise ValueError("labelled images come with their taxa (`labels`)")
         return self.labels
@@ -139,9 +139,9 @@ def robust_floor(values: np.ndarray) -> float:
 
 def tightness(squared: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Mean cosine similarity over the distinct pairs of each group of unit vectors, from the
-    squared norm of the group's vector sum: that is every pair twice plus each vector with itself.
-    Unlike the similarity to the group's mean, it does not flatter small groups. NaN for a lone
-    image."""
+    squared norm of the group's vector sum: that is every pair twice plus each vector with
+    itself. Unlike the similarity to the group's mean, it does not flatter small groups. NaN for
+    a lone image."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(counts > 1, (squared - counts) / (counts * (counts - 1.0)), np.nan)
 
@@ -157,9 +157,9 @@ def _group_sums(
 
 
 def nearest_other(vectors: np.ndarray, sequences: np.ndarray) -> np.ndarray:
-    """Each unit vector's similarity to its nearest vector of another sequence; NaN where all of its
-    NEIGHBOURS nearest share its sequence (a long burst says nothing about how far apart images
-    are)."""
+    """Each unit vector's similarity to its nearest vector of another sequence; NaN where all of
+    its NEIGHBOURS nearest share its sequence (a long burst says nothing about how far apart
+    images are)."""
     similarity, found = _flat_index(vectors).search(vectors, min(NEIGHBOURS + 1, len(vectors)))
     other = (found >= 0) & (sequences[np.clip(found, 0, None)] != sequences[:, None])
     nearest = similarity[np.arange(len(vectors)), np.argmax(other, axis=1)]
@@ -180,8 +180,8 @@ def spacing_by_sequence(labelled: Images) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _far_by_taxon(spacing: np.ndarray, taxa: np.ndarray) -> dict[int, float]:
-    """Each taxon's own yardstick: a loose taxon (birds) has its images farther apart than a tight
-    one."""
+    """Each taxon's own yardstick: a loose taxon (birds) has its images farther apart than a
+    tight one."""
     return {
         int(taxon): robust_floor(spacing[taxa == taxon])
         for taxon in np.unique(taxa)
@@ -206,8 +206,8 @@ def taxon_separation(labelled: Images) -> float:
 
 
 def confidence_threshold(labelled: Images, candidates: Images | None) -> float:
-    """The median top probability on labelled images; on the candidates when no labelled image has
-    one."""
+    """The median top probability on labelled images; on the candidates when no labelled image
+    has one."""
     for images in (labelled, candidates):
         values = (
             images.confidence
@@ -251,8 +251,8 @@ def _unsure(candidates: Images, thresholds: Thresholds) -> np.ndarray:
 
 
 def possibly_new(candidates: Images, labelled: Images, thresholds: Thresholds) -> np.ndarray:
-    """Rows of the candidates that are far from every labelled image and that the model is unsure
-    of."""
+    """Rows of the candidates that are far from every labelled image and that the model is
+    unsure of."""
     if not len(candidates):
         return np.zeros(0, dtype=np.int64)
     index = _flat_index(normalise(labelled.embeddings))
@@ -265,10 +265,9 @@ def possibly_new(candidates: Images, labelled: Images, thresholds: Thresholds) -
 
 def _micro_clusters(vectors: np.ndarray, linkage: float, seed: int) -> np.ndarray:
     """Where merging starts: each image alone, or, past MICRO_CLUSTERS images, FAISS spherical
-    k-means
-    groups (fine enough that a taxon spans several; the merging decides how many clusters there
-    are). A k-means group whose images are on average less similar than `linkage` holds no taxon,
-    only strays k-means had to put somewhere: -1, left out."""
+    k-means groups (fine enough that a taxon spans several; the merging decides how many clusters
+    there are). A k-means group whose images are on average less similar than `linkage` holds no
+    taxon, only strays k-means had to put somewhere: -1, left out."""
     if len(vectors) <= MICRO_CLUSTERS:
         return np.arange(len(vectors))
     kmeans = faiss.Kmeans(
@@ -317,8 +316,8 @@ def merged(vectors: np.ndarray, start: np.ndarray, linkage: float) -> np.ndarray
 
 
 def _clusters(candidates: Images, rows: np.ndarray, linkage: float, seed: int) -> list[np.ndarray]:
-    """Candidate rows of each cluster of the possibly-new `rows` that spans MIN_SEQUENCES
-    sequences."""
+    """Candidate rows of each cluster of the possibly-new `rows` that spans
+    MIN_SEQUENCES sequences."""
     if len(rows) < 2:
         return []
     vectors = normalise(candidates.embeddings[rows])
@@ -357,8 +356,8 @@ def _grown(
 
 
 def describe(ids: np.ndarray, vectors: np.ndarray) -> Cluster:
-    """Members by typicality (similarity to the centre, best first), outliers under the robust
-    floor."""
+    """Members by typicality (similarity to the centre, best first), outliers under the
+    robust floor."""
     typicality = vectors @ normalise(vectors.sum(axis=0, keepdims=True))[0]
     order = np.argsort(-typicality, kind="stable")
     return Cluster(
@@ -369,8 +368,8 @@ def describe(ids: np.ndarray, vectors: np.ndarray) -> Cluster:
 
 
 def novelty_scan(candidates: Images, labelled: Images, *, seed: int = 0) -> Scan:
-    """The whole scan: thresholds from the labelled images, the possibly-new candidates, their
-    clusters."""
+    """The whole scan: thresholds from the labelled images, the possibly-new candidates,
+    their clusters."""
     candidates, labelled = (
         sample(candidates, CANDIDATE_CAP, seed),
         sample(labelled, LABELLED_CAP, seed),

@@ -21,8 +21,8 @@ class CropRequest:
 def _decode(path: str, box: Box | None, input_size: int) -> Image.Image:
     image = Image.open(path)
     if image.format == "JPEG":
-        # Ask the decoder for the smallest scale at which the crop still has input_size pixels a
-        # side.
+        # Ask the decoder for the smallest scale at which the crop still has input_size pixels
+        # a side.
         fraction = max(box.w, box.h) if box else 1.0
         scale = input_size / max(1.0, fraction * min(image.size))
         image.draft("RGB", (math.ceil(image.size[0] * scale), math.ceil(image.size[1] * scale)))
@@ -30,8 +30,8 @@ def _decode(path: str, box: Box | None, input_size: int) -> Image.Image:
 
 
 def crop_image(request: CropRequest, spec: BackboneSpec) -> Image.Image:
-    """The picture the backbone sees, before resizing: upright (EXIF), decoded small, cropped
-    square."""
+    """The picture the backbone sees, before resizing: upright (EXIF), decoded small,
+    cropped square."""
     image = _decode(request.path, request.box, spec.input_size)
     if request.box is not None and spec.crop == "square_box":
         image = image.crop(request.box.square_around(*image.size))

@@ -1,6 +1,6 @@
 """Taxonomic roll-up: when no class reaches the 'undefined' threshold but a higher taxon's summed
-probability does (red deer and roe deer split the vote, the deer family is sure), the answer is that
-taxon.
+probability does (red deer and roe deer split the vote, the deer family is sure), the answer is
+that taxon.
 
 The tree comes as one array of parents over nodes. Nodes 0..K-1 are the classifier's K classes in
 output order; nodes K.. are the higher taxa above them that are not classes. A class may sit under
@@ -53,8 +53,8 @@ def covers(parents: np.ndarray, classes: int) -> np.ndarray:
 def roll_up(probabilities: np.ndarray, parents: np.ndarray, threshold: float) -> RollUp:
     """For each row (class probabilities) whose best class is under `threshold`: the deepest node
     whose summed probability reaches it; between two nodes of equal depth (possible only under a
-    threshold of 0.5 or less), the surer one. Rows with a class over the threshold keep their class:
-    NO_NODE."""
+    threshold of 0.5 or less), the surer one. Rows with a class over the threshold keep their
+    class: NO_NODE."""
     rows = np.atleast_2d(np.asarray(probabilities, dtype=np.float64))
     sums = rows @ covers(parents, rows.shape[1]).T.astype(np.float64)
     undefined = rows.max(axis=1) < threshold

@@ -51,8 +51,8 @@ class Pool:
 
     @property
     def head_probabilities(self) -> np.ndarray:
-        """The probabilities, for the strategies that need a head (`select` refuses them before one
-        exists)."""
+        """The probabilities, for the strategies that need a head (`select` refuses them before
+        one exists)."""
         if self.probabilities is None:
             raise ValueError(
                 "this strategy needs predictions; use 'typical' before any head exists"
@@ -132,8 +132,8 @@ def _random(pool: Pool, size: int, seed: int) -> np.ndarray:
 
 
 def _kmeans(vectors: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """Cluster labels of each vector (FAISS k-means, a few iterations: the clusters only spread the
-    picks)."""
+    """Cluster labels of each vector (FAISS k-means, a few iterations: the clusters only spread
+    the picks)."""
     k = max(1, min(k, len(vectors)))
     kmeans = faiss.Kmeans(
         vectors.shape[1],
@@ -205,10 +205,10 @@ def _projected(
 
 
 def kcenter(pool: Pool, size: int) -> Picked:
-    """Greedy farthest-point (coreset): each pick is the candidate farthest from everything labelled
-    or picked. Each candidate's similarity to its nearest centre is kept as one vector, raised in
-    place against each new centre: O(n d) memory, never n x n, and three passes over n numbers a
-    pick."""
+    """Greedy farthest-point (coreset): each pick is the candidate farthest from everything
+    labelled or picked. Each candidate's similarity to its nearest centre is kept as one vector,
+    raised in place against each new centre: O(n d) memory, never n x n, and three passes over n
+    numbers a pick."""
     vectors, labelled = _projected(pool.embeddings, pool.labelled)
     closest = np.full(len(vectors), -np.inf, dtype=np.float32)  # cosine to the nearest centre
     if labelled is not None:
@@ -232,8 +232,8 @@ TAKEN = 2.0  # above any cosine: marks a candidate picked, or one of a picked se
 
 
 def _sequence_members(sequences: np.ndarray | None) -> list[np.ndarray] | None:
-    """For each candidate, the rows of its sequence (one image per sequence: a pick takes its burst
-    out)."""
+    """For each candidate, the rows of its sequence (one image per sequence: a pick takes its
+    burst out)."""
     if sequences is None:
         return None
     _, group = np.unique(sequences, return_inverse=True)
@@ -332,10 +332,9 @@ def _uncovered_typical(
     pool: Pool, size: int, seed: int, *, sample: int = 10_000, labelled_cap: int = 1_000
 ) -> np.ndarray:
     """Rows of the most central image of each of the largest clusters that hold no labelled image
-    (typicality,
-    not outliers: k-center's farthest points are often glare and blur). Clustered: a sample of the
-    candidates with (a sample of) the labelled images, into as many clusters as there are labelled
-    images plus picks."""
+    (typicality, not outliers: k-center's farthest points are often glare and blur). Clustered: a
+    sample of the candidates with (a sample of) the labelled images, into as many clusters as there
+    are labelled images plus picks."""
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(pool.ids), min(len(pool.ids), sample), replace=False)
     vectors = normalise(pool.embeddings[rows])
@@ -384,8 +383,8 @@ def _uncertain_spread(
     duplicate_cosine: float,
 ) -> np.ndarray:
     """Rows of the lowest-margin candidates spread over FAISS clusters (cluster-margin style),
-    skipping the sequences already `taken`, near-copies of labelled images and near-copies of each
-    other."""
+    skipping the sequences already `taken`, near-copies of labelled images and near-copies of
+    each other."""
     if size <= 0:
         return np.zeros(0, dtype=np.int64)
     score = _boosted_margin(pool, rare_boost)
@@ -416,8 +415,8 @@ def _uncertain_spread(
 
 
 def _near_labelled(pool: Pool, rows: np.ndarray, duplicate_cosine: float) -> np.ndarray:
-    """Which candidate rows are near-copies of an image already labelled (its label is as good as
-    theirs)."""
+    """Which candidate rows are near-copies of an image already labelled (its label is as good
+    as theirs)."""
     if pool.labelled is None or not len(pool.labelled) or not len(rows):
         return np.zeros(len(rows), dtype=bool)
     similarity = nearest_labelled(normalise(pool.labelled), normalise(pool.embeddings[rows]))
@@ -512,11 +511,10 @@ def _sequence_kcenter(pool: Pool, size: int) -> np.ndarray:
 
 def adaptive(pool: Pool, size: int, *, seed: int = 0, duplicate_cosine: float = 0.97) -> Picked:
     """Coverage while the labels do not yet generalise, uncertainty once they do, in the proportion
-    the data
-    says: a share (1 - reliability) of the batch goes to k-center coverage (the sequences farthest
-    from everything labelled), the rest to the least sure sequences (margin of the sequence's pooled
-    prediction, spread over clusters, near-copies skipped). No constant is tuned: the split is
-    measured on the labels at hand."""
+    the data says: a share (1 - reliability) of the batch goes to k-center coverage (the sequences
+    farthest from everything labelled), the rest to the least sure sequences (margin of the
+    sequence's pooled prediction, spread over clusters, near-copies skipped). No constant is tuned:
+    the split is measured on the labels at hand."""
     if pool.probabilities is None:
         return typical(pool, size, seed)
     trust = reliability(pool, seed)

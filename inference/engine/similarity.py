@@ -1,6 +1,6 @@
-"""FAISS indexes of embeddings: exact inner product while the pool is small, an inverted file of
-8-bit quantised vectors beyond (about 1.3 KB a vector at width 1280, so a million fit in under 2
-GB).
+"""FAISS indexes of embeddings: exact inner product while the pool is small, an inverted file
+of 8-bit quantised vectors beyond (about 1.3 KB a vector at width 1280, so a million fit in
+under 2 GB).
 
 Vectors are L2-normalised before they enter, so inner product is cosine similarity."""
 

@@ -1,5 +1,5 @@
-"""How a backbone wants its pixels: the facts a ModelVersion records so any worker can rebuild the
-model."""
+"""How a backbone wants its pixels: the facts a ModelVersion records so any worker can rebuild
+the model."""
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -32,8 +32,8 @@ class BackboneSpec:
 
     def timm_kwargs(self) -> dict[str, Any]:
         """What `timm.create_model` needs besides the name and class count to build this spec's
-        model (also written into the releases' instructions, so that others build exactly the same
-        model)."""
+        model (also written into the releases' instructions, so that others build exactly the
+        same model)."""
         kwargs: dict[str, Any] = {}
         if self.timm_name.startswith(("vit", "eva", "deit")):
             kwargs["dynamic_img_size"] = (
@@ -45,9 +45,9 @@ class BackboneSpec:
 
     @property
     def key(self) -> str:
-        """Embeddings from two specs are comparable only when this key is equal: a fine-tuned
-        backbone records its weights' hash in `extra`, so its embeddings never mix with the
-        original's."""
+        """Embeddings from two specs are comparable only when this key is equal: a
+        fine-tuned backbone records its weights' hash in `extra`, so its embeddings never
+        mix with the original's."""
         weights = self.extra.get("weights")
         return f"{self.timm_name}@{self.input_size}:{self.pooling}" + (
             f":{weights}" if weights else ""

@@ -1,5 +1,5 @@
-"""Accepting pre-labels in bulk, or correcting many images to one taxon: one label event per
-image."""
+"""Accepting pre-labels in bulk, or correcting many images to one taxon: one label event
+per image."""
 
 from collections import Counter
 from dataclasses import dataclass, field

@@ -52,8 +52,8 @@ def _pool_boxes(images: list[Image]) -> dict[int, BoxChoice]:
 def decide(
     detections: list[Detection] | list[FoundBox], *, threshold: float, source: str
 ) -> BoxChoice:
-    """The best animal box above the threshold; else a person or vehicle; else the image is
-    empty."""
+    """The best animal box above the threshold; else a person or vehicle; else the image
+    is empty."""
     found = [d for d in detections if d.category != DetectorCategory.EMPTY]
     ranked = sorted(
         (d for d in found if d.confidence >= threshold),
@@ -115,8 +115,8 @@ def choose_boxes(
     detector: YoloDetector | None = None,
     detector_name: str = "",
 ) -> list[BoxChoice]:
-    """One box choice per image; the detector (a YoloDetector) runs only on images that have no box
-    yet."""
+    """One box choice per image; the detector (a YoloDetector) runs only on images that have no
+    box yet."""
     pool, stored = _pool_boxes(images), _stored(images)
     choices = {pk: choice for pk, choice in pool.items()}
     for image in images:

@@ -56,8 +56,8 @@ def partner_corrections_route(*, annotation_ids: list[int]) -> int:
 def _check_item(
     annotation: Annotation, image: Image, prediction: Prediction, expert_taxa: frozenset[int]
 ) -> ReviewItem:
-    """A check in the queue of the partner's taxon when an expert reviews it, else in triage (saying
-    so)."""
+    """A check in the queue of the partner's taxon when an expert reviews it, else in triage
+    (saying so)."""
     chosen = annotation.taxon
     route = review_queue_route(taxa=[(chosen.pk, chosen.name_en)], expert_taxa=expert_taxa)
     model_said = prediction.taxon.name_en if prediction.taxon else prediction.category

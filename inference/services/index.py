@@ -1,5 +1,5 @@
-"""The FAISS index of each backbone, kept on disk under the data dir and updated as embeddings
-arrive.
+"""The FAISS index of each backbone, kept on disk under the data dir and updated as
+embeddings arrive.
 
 Writers take a file lock, so several workers never interleave a load-add-save."""
 

@@ -76,16 +76,16 @@ def _production() -> ModelVersion:
 
 
 def _stale(scan: NoveltyScan) -> bool:
-    """An active scan whose worker has shown no sign of life for JOB_STALE_S (killed, or never
-    started)."""
+    """An active scan whose worker has shown no sign of life for JOB_STALE_S (killed, or
+    never started)."""
     last = scan.heartbeat_at or scan.created_at
     return (timezone.now() - last).total_seconds() > settings.FAUNE["JOB_STALE_S"]
 
 
 def novelty_scan_request(*, user: User | None, seed: int = 0) -> NoveltyScan:
-    """Queue a scan of the production version's pool. One at a time: a scan still alive refuses a
-    second one; a stale one is failed first (its worker stopped), so the page never waits on it
-    forever."""
+    """Queue a scan of the production version's pool. One at a time: a scan still alive refuses
+    a second one; a stale one is failed first (its worker stopped), so the page never waits on
+    it forever."""
     version = _production()
     with transaction.atomic():
         for scan in NoveltyScan.objects.select_for_update().filter(status__in=ACTIVE):

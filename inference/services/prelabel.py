@@ -48,8 +48,8 @@ class Outcome:
 
 @dataclass
 class Context:
-    """What every step of one job needs: the built model and the taxa its outputs and categories
-    mean."""
+    """What every step of one job needs: the built model and the taxa its outputs and
+    categories mean."""
 
     version: ModelVersion
     runner: Runner | None  # None: only sequence verdicts are refreshed, nothing is run
@@ -107,8 +107,8 @@ class Pending:
 def _submit(
     images: list[Image], choices: list[BoxChoice], runner: Runner, pool: ThreadPoolExecutor
 ) -> Pending:
-    """Decode pixels in the pool, so the next batch is read while the current one runs through the
-    model."""
+    """Decode pixels in the pool, so the next batch is read while the current one runs through
+    the model."""
     futures = [
         pool.submit(_pixels, image, choice, runner)
         for image, choice in zip(images, choices, strict=True)

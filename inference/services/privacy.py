@@ -1,7 +1,7 @@
 """What the models know about people in images, for the labelled pool's privacy rules
-(annotation/privacy.py): a person box of a detector (run here or imported from a MegaDetector file)
-above the detection threshold, or the production classifier calling the image human. Registered in
-InferenceConfig.ready()."""
+(annotation/privacy.py): a person box of a detector (run here or imported from a MegaDetector
+file) above the detection threshold, or the production classifier calling the image human.
+Registered in InferenceConfig.ready()."""
 
 from django.conf import settings
 

@@ -1,5 +1,5 @@
-"""The model registry: versions with their files (by sha256), class lists, and exactly one in
-production."""
+"""The model registry: versions with their files (by sha256), class lists, and exactly one
+in production."""
 
 import shutil
 from pathlib import Path
@@ -29,8 +29,8 @@ def models_dir() -> Path:
 def _keep_artifacts(
     name: str, version: str, files: dict[str, Path], copy: bool, formats: dict[str, str]
 ) -> tuple[dict[str, dict[str, str]], list[Path]]:
-    """Copy each file into the data dir (unless it ships with a package) and record its sha256 (and
-    format)."""
+    """Copy each file into the data dir (unless it ships with a package) and record its sha256
+    (and format)."""
     records, copied = {}, []
     for role, source in files.items():
         source = Path(source)
@@ -107,8 +107,8 @@ class RegistryError(InputRefused):
 
 
 class LostClasses(StateConflict):
-    """Promoting would silence classes production says and the pool holds; a coordinator must
-    confirm."""
+    """Promoting would silence classes production says and the pool holds; a coordinator
+    must confirm."""
 
     def __init__(self, version: ModelVersion, lost: list[dict[str, Any]]) -> None:
         self.lost = lost

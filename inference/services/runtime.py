@@ -48,9 +48,9 @@ class Runner:
 
     @torch.inference_mode()
     def logits_from_features(self, features: np.ndarray) -> np.ndarray:
-        """Class logits from pooled features (fresh, or stored ones of the same backbone): the
-        trained head, else the backbone's own classifier, mapped onto taxa for the zero-shot
-        version."""
+        """Class logits from pooled features (fresh, or stored ones of the same backbone):
+        the trained head, else the backbone's own classifier, mapped onto taxa for the
+        zero-shot version."""
         tensor = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32))
         if self.head is not None:
             trained: np.ndarray = self.head(tensor).numpy()

@@ -66,10 +66,10 @@ def _unlabelled_predictions(version: ModelVersion, filters: dict[str, Any]) -> Q
 def _candidates(
     version: ModelVersion, filters: dict[str, Any], labelled: np.ndarray | None, seed: int
 ) -> tuple[list[tuple[Any, ...]], bool]:
-    """(image id, logits, sequence id) of the candidates, and whether they were narrowed because the
-    pool is larger than SELECTION_SCAN_LIMIT: to the neighbourhood of labelled images (SEALS) where
-    an index and labels exist, else to a systematic sample of image ids (every k-th, offset by the
-    seed)."""
+    """(image id, logits, sequence id) of the candidates, and whether they were narrowed because
+    the pool is larger than SELECTION_SCAN_LIMIT: to the neighbourhood of labelled images (SEALS)
+    where an index and labels exist, else to a systematic sample of image ids (every k-th, offset
+    by the seed)."""
     predictions = _unlabelled_predictions(version, filters)
     columns = ("image_id", "logits", "image__sequence_id")
     limit = settings.FAUNE["SELECTION_SCAN_LIMIT"]
@@ -96,8 +96,8 @@ def _candidates(
 
 @dataclass
 class Labelled:
-    """(A sample of) the labelled images the strategies measure against, and the labelled count per
-    class."""
+    """(A sample of) the labelled images the strategies measure against, and the labelled count
+    per class."""
 
     vectors: np.ndarray | None  # (m, d) embeddings, None when nothing is labelled
     labels: np.ndarray  # (m,) current taxon of each
@@ -163,8 +163,8 @@ def selection_batch_request(
     filters: dict[str, Any] | None = None,
     seed: int = 0,
 ) -> SelectionBatch:
-    """Record a coordinator's request and queue the pick as a job (large pools take a while to
-    read)."""
+    """Record a coordinator's request and queue the pick as a job (large pools take a while
+    to read)."""
     _check(strategy, size)
     with transaction.atomic():
         batch = SelectionBatch.objects.create(
@@ -288,8 +288,8 @@ def _route(
 
 
 def _top_names(predictions: Iterable[Prediction]) -> dict[int, str]:
-    """{taxon id: English name} of every taxon in the top 3 of these predictions, read in one
-    query."""
+    """{taxon id: English name} of every taxon in the top 3 of these predictions, read in
+    one query."""
     ids = {taxon_id for prediction in predictions for taxon_id, _ in prediction.top[:3]}
     return dict(Taxon.objects.filter(pk__in=ids).values_list("pk", "name_en"))
 

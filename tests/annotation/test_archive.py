@@ -50,8 +50,8 @@ def test_not_a_zip_is_refused(tmp_path):
 
 
 def test_a_zip_in_a_format_too_new_is_refused_with_the_reason(tmp_path):
-    """Zip 6.4 (say, a newer archiver's strong encryption): Python's zipfile raises
-    NotImplementedError."""
+    """Zip 6.4 (say, a newer archiver's strong encryption): Python's zipfile
+    raises NotImplementedError."""
     data = bytearray(zip_bytes({"a.jpg": jpeg_bytes()}))
     data[data.find(b"PK\x01\x02") + 6] = 64  # "made by" version 6.4 in the central directory
     archive = tmp_path / "new.zip"

@@ -88,8 +88,8 @@ def test_each_source_of_label_is_a_filter(pool, partner):
 
 
 def test_the_taxon_filter_matches_what_a_thumbnail_shows(pool, partner):
-    # the unlabelled image the model calls a fox is a fox here; the deer the model called a fox is
-    # not
+    # the unlabelled image the model calls a fox is a fox here; the deer the model called a fox
+    # is not
     assert names(partner, taxon=taxon("fox").pk) == ["accepted", "model", "partner"]
     assert names(partner, taxon=taxon("fox").pk, source="model") == ["model"]
     assert names(partner, taxon=taxon("red-deer").pk) == ["expert"]

@@ -1,10 +1,8 @@
 """Malformed input through the real ingest path: damaged JPEG/PNG/TIFF, broken zips, nonsense COCO
-and
-MegaDetector files, through the services and the upload endpoint. The only failures allowed are the
-domain's
-own refusals (a report line saying why, ArchiveRejected, LayoutError, UnmappedClasses,
-DetectionFileError); never a 5xx, and a refused file leaves nothing behind: no Image row, no file in
-media."""
+and MegaDetector files, through the services and the upload endpoint. The only failures allowed are
+the domain's own refusals (a report line saying why, ArchiveRejected, LayoutError, UnmappedClasses,
+DetectionFileError); never a 5xx, and a refused file leaves nothing behind: no Image row, no file
+in media."""
 
 import io
 import json
@@ -28,8 +26,8 @@ from annotation.services.ingest import image_ingest
 from tests.conftest import stored_files
 from tests.factories import jpeg_bytes, upload, zip_bytes
 
-# An unclosed file is a leak: an upload of a thousand damaged files would hold a thousand open
-# files.
+# An unclosed file is a leak: an upload of a thousand damaged files would hold a thousand
+# open files.
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.slow,
@@ -58,8 +56,8 @@ def _flip(data: bytes, edits: list[tuple[int, int]]) -> bytes:
 
 
 def damaged(data: bytes) -> st.SearchStrategy[bytes]:
-    """A real file cut short, with bytes overwritten, with junk spliced in, or junk behind its magic
-    number."""
+    """A real file cut short, with bytes overwritten, with junk spliced in, or junk behind its
+    magic number."""
     return st.one_of(
         st.integers(0, len(data) - 1).map(lambda n: data[:n]),
         st.lists(
@@ -171,8 +169,8 @@ json_values = st.recursive(
 
 
 def coco_like() -> st.SearchStrategy:
-    """Objects shaped almost like COCO Camera Traps, each field possibly of the wrong type or
-    missing."""
+    """Objects shaped almost like COCO Camera Traps, each field possibly of the wrong type
+    or missing."""
     image = st.fixed_dictionaries(
         {},
         optional={
@@ -263,8 +261,8 @@ def test_a_malformed_megadetector_file_is_refused_by_the_command(
 
 
 def test_the_samples_themselves_are_accepted(org, partner, tmp_path):
-    """The fuzzed files start from files the pool takes, so a refusal above is the damage's
-    doing."""
+    """The fuzzed files start from files the pool takes, so a refusal above is the
+    damage's doing."""
     batch = batch_open(organisation=org, uploader=partner)
     for kind in ("jpg", "png", "tif"):
         path = tmp_path / f"ok.{kind}"

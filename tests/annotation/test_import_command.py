@@ -1,5 +1,5 @@
-"""`manage.py import_images` over the three layouts, generated here so the tests need nothing from
-outside."""
+"""`manage.py import_images` over the three layouts, generated here so the tests need nothing
+from outside."""
 
 import io
 import json

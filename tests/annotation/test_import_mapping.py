@@ -165,8 +165,8 @@ def test_someone_outside_the_organisation_cannot_map_or_cancel(api, other_partne
 def test_an_empty_mapping_posted_to_the_classes_page_is_refused_saying_what_is_missing(
     api, partner
 ):
-    """Found by the route x role matrix: the form was left unbound and shown again blank, with a
-    200."""
+    """Found by the route x role matrix: the form was left unbound and shown again blank, with
+    a 200."""
     batch_id = send(api, zip_bytes(LABELLED)).json()["id"]
     page = Client()
     page.force_login(partner)

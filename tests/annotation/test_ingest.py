@@ -1,5 +1,5 @@
-"""The ingest service: duplicates, rejections and failures leave no orphan file and no half-written
-row."""
+"""The ingest service: duplicates, rejections and failures leave no orphan file and no
+half-written row."""
 
 import datetime as dt
 from unittest import mock

@@ -53,9 +53,9 @@ def experts(other_org):
 
 @pytest.fixture
 def three_sequences(org, camera, tmp_path, experts, coordinator, settings):
-    """A (0 s, 10 s): an untouched waiting task. B (70 s, 80 s): a double review whose first verdict
-    is in and whose second expert holds the claim. C (140 s, 150 s): two experts disagreed, a
-    conflict."""
+    """A (0 s, 10 s): an untouched waiting task. B (70 s, 80 s): a double review whose first
+    verdict is in and whose second expert holds the claim. C (140 s, 150 s): two experts disagreed,
+    a conflict."""
     settings.FAUNE = {**settings.FAUNE, "DOUBLE_REVIEW_FRACTION": 1.0}
     frames = {t: frame(org, camera, tmp_path, t) for t in (0, 10, 70, 80, 140, 150)}
     assert len({image.sequence_id for image in frames.values()}) == 3

@@ -31,8 +31,8 @@ def shown_link(client: Client, organisation: Organisation) -> str:
 
 
 def choose_password(link: str, password: str = "a-long-enough-secret") -> Client:
-    """Open the link in a fresh browser session and choose a password, as the invited person
-    does."""
+    """Open the link in a fresh browser session and choose a password, as the invited
+    person does."""
     client = Client()
     form = client.get(link, follow=True)
     assert form.status_code == 200 and b"Choose your password" in form.content

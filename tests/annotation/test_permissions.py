@@ -146,8 +146,8 @@ def _export(org, partner) -> ExportJob:
 
 
 def _waiting_import(org, partner):
-    """The partner's import of a class folder no taxon is named like: it waits for its class
-    mapping."""
+    """The partner's import of a class folder no taxon is named like: it waits for its
+    class mapping."""
     archive = factories.upload(
         "okapis.zip",
         factories.zip_bytes({"Okapi/1.jpg": factories.jpeg_bytes(seed=9)}),
@@ -227,8 +227,8 @@ ROUTES: dict[str, Access] = {
     "logout": Access("/accounts/logout/", None, (LOGIN,) * 5),
     "password-set": Access("/accounts/set-password/{uid}/bad-token/", ALL_OK, (OK,) * 5),
     "password-change": Access("/accounts/password/", SIGNED_IN, SIGNED_IN),
-    # the footer's language switch: anyone, back to the page it came from (302; POST needs the CSRF
-    # token)
+    # the footer's language switch: anyone, back to the page it came from (302; POST needs the
+    # CSRF token)
     "set_language": Access("/i18n/setlang/", (LOGIN,) * 5, (LOGIN,) * 5),
     "api-tokens": Access("/accounts/tokens/", SIGNED_IN, (LOGIN, BAD, BAD, BAD, BAD)),
     "api-token-revoke": Access(
@@ -279,8 +279,8 @@ ROUTES: dict[str, Access] = {
     "taxon-proposals": Access(
         "/review/proposals/", COORDINATOR, (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, LOGIN)
     ),
-    # only its author undoes a decision; the page says why not to anyone else and goes back (302 for
-    # all)
+    # only its author undoes a decision; the page says why not to anyone else and goes back (302
+    # for all)
     "decision-undo": Access("/decisions/{decision}/undo/", None, (LOGIN,) * 5),
     "organisation-list": Access(
         "/organisations/", COORDINATOR, (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)
@@ -306,8 +306,8 @@ ROUTES: dict[str, Access] = {
         (UNAUTHENTICATED, OK, HIDDEN, OK, OK),
         (UNAUTHENTICATED, BAD, HIDDEN, BAD, BAD),
     ),
-    # each signed-in person here belongs to one organisation, where the batch opens when none is
-    # named
+    # each signed-in person here belongs to one organisation, where the batch opens when none
+    # is named
     "api-batches": Access(
         "/api/batches/", None, (UNAUTHENTICATED, CREATED, CREATED, CREATED, CREATED)
     ),
@@ -409,8 +409,8 @@ ROUTES: dict[str, Access] = {
         (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, HIDDEN),
         (LOGIN, FORBIDDEN, FORBIDDEN, FORBIDDEN, HIDDEN),
     ),
-    # no model predicted the image yet: 404 for all; who sees a prediction is tests/inference's
-    # business
+    # no model predicted the image yet: 404 for all; who sees a prediction is
+    # tests/inference's business
     "api-image-prediction": Access(
         "/api/images/{deer}/prediction/", (UNAUTHENTICATED,) + (HIDDEN,) * 4
     ),
@@ -434,8 +434,8 @@ ROUTES: dict[str, Access] = {
         {"strategy": "no-such-strategy"},
     ),
     "api-model-status": Access("/api/models/{version}/status/", None, API_COORDINATOR_POST),
-    # the partner's finished export: theirs and the coordinators' only; the partner's delete goes
-    # first
+    # the partner's finished export: theirs and the coordinators' only; the partner's delete
+    # goes first
     "exports": Access("/exports/", SIGNED_IN, (LOGIN, BAD, BAD, BAD, BAD)),
     "export-detail": Access("/exports/{export}/", (LOGIN, OK, HIDDEN, HIDDEN, OK)),
     "export-download": Access("/exports/{export}/download", (LOGIN, OK, HIDDEN, HIDDEN, OK)),
@@ -484,8 +484,8 @@ ROUTES: dict[str, Access] = {
         "/api/rounds/{round}/cancel/", None, (UNAUTHENTICATED, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)
     ),
 }
-# The Django admin: coordinators (by membership) and site admins only; everyone else is sent to its
-# log-in.
+# The Django admin: coordinators (by membership) and site admins only; everyone else is sent to
+# its log-in.
 ADMIN = Access("/admin/", (LOGIN, LOGIN, LOGIN, LOGIN, OK))
 ADMIN_SAMPLES = [
     "/admin/",
@@ -613,8 +613,8 @@ def test_every_delete_needs_the_csrf_token(world, name):
 
 
 def test_csrf_refusal_is_about_the_token(world):
-    """The same POST with the token passes the CSRF check (so the 403s above are the check, not the
-    role)."""
+    """The same POST with the token passes the CSRF check (so the 403s above are the check, not
+    the role)."""
     client = _client(
         "coordinator", world["users"]["coordinator"], "/taxa/", enforce_csrf_checks=True
     )
@@ -667,8 +667,8 @@ def test_api_labelling(world, role, image, expected):
     ],
 )
 def test_page_labelling(world, role, expected):
-    """A saved label redirects back to the image (302); anonymous is redirected to log in (also
-    302)."""
+    """A saved label redirects back to the image (302); anonymous is redirected to log in
+    (also 302)."""
     response = page_client(world["users"][role]).post(
         f"/images/{world['deer']}/", {"taxon": taxon("red-deer").pk, "expected_current": ""}
     )

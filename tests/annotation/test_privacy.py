@@ -1,6 +1,6 @@
-"""People in photographs: blurred where they stand (the whole frame when nobody says where) for
-everyone outside the image's organisation, on real pixels; originals for its members and the
-coordinators."""
+"""People in photographs: blurred where they stand (the whole frame when nobody says where)
+for everyone outside the image's organisation, on real pixels; originals for its members and
+the coordinators."""
 
 import io
 from pathlib import Path
@@ -119,8 +119,8 @@ def _stored(image: Image) -> bytes:
 
 @pytest.fixture
 def human_expert(other_org):
-    """An expert of the human taxon (and red deer) in another organisation: sees the images, not the
-    people."""
+    """An expert of the human taxon (and red deer) in another organisation: sees the images, not
+    the people."""
     return factories.member(
         "hugo", other_org, Role.EXPERT, taxa=[taxon("human"), taxon("red-deer")]
     )
@@ -172,8 +172,8 @@ def test_a_video_showing_people_is_not_played_outside_its_organisation(
 
 
 def test_a_real_photograph_of_a_walker(org, partner, human_expert, shared_camtrap):
-    """A real camera-trap frame with a person (speciesnet test data) and a detector's box around
-    him."""
+    """A real camera-trap frame with a person (speciesnet test data) and a detector's box
+    around him."""
     path = shared_camtrap / "speciesnet_test" / "images" / "human.jpg"
     batch = batch_open(organisation=org, uploader=partner)
     image = batch_add_uploads(batch=batch, uploads=[upload("walker.jpg", path.read_bytes())])[

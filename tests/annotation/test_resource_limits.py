@@ -23,8 +23,8 @@ SIDE = 10_900
 
 
 def _webp_declaring(width: int, height: int) -> bytes:
-    """A real lossless WebP whose header says width x height: opening it must not allocate that
-    canvas."""
+    """A real lossless WebP whose header says width x height: opening it must not allocate
+    that canvas."""
     out = io.BytesIO()
     Image.new("RGB", (8, 8), (1, 2, 3)).save(out, "WEBP", lossless=True)
     data = bytearray(out.getvalue())
@@ -101,8 +101,8 @@ def test_a_zip_declaring_more_than_its_ratio_is_refused_before_writing(tmp_path,
 
 
 def test_bytes_written_are_counted_even_when_the_declared_sizes_passed(tmp_path, monkeypatch):
-    """Declared sizes can lie: as if they had passed the check, the bytes written still stop at the
-    budget."""
+    """Declared sizes can lie: as if they had passed the check, the bytes written still stop at
+    the budget."""
     path = _zeros_zip(tmp_path, 3_000_000)
     monkeypatch.setattr(archive, "_refuse_declared_excess", lambda wanted, budget: None)
     with pytest.raises(ArchiveRejected, match="zip bomb"):

@@ -1,6 +1,5 @@
 """Review queues: claims never overlap, expired claims free the task, a lost claim labels nothing;
-verdicts
-label whole sequences (or split frames), blind double reviews agree or go to a coordinator,
+verdicts label whole sequences (or split frames), blind double reviews agree or go to a coordinator,
 agreement is reported."""
 
 import datetime as dt

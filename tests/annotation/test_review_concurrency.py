@@ -23,8 +23,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 
 def _bare_images(org, count: int) -> list[Image]:
-    """`count` one-frame sequences, written straight to the database: these tests need rows, not
-    files."""
+    """`count` one-frame sequences, written straight to the database: these tests need rows,
+    not files."""
     batch = UploadBatch.objects.create(organisation=org, source_name="rows")
     sequences = Sequence.objects.bulk_create(
         [Sequence(organisation=org, batch=batch) for _ in range(count)]
@@ -64,9 +64,9 @@ def _experts(org, count: int) -> list:
 
 
 def _in_threads(users: list, work) -> dict:
-    """Run `work(user, barrier)` in one thread per user; each thread opens its own connection before
-    the barrier (so none starts late for want of one) and closes it at the end. Returns {user pk:
-    result}."""
+    """Run `work(user, barrier)` in one thread per user; each thread opens its own connection
+    before the barrier (so none starts late for want of one) and closes it at the end. Returns
+    {user pk: result}."""
     barrier = threading.Barrier(len(users), timeout=60)
     results, errors = {}, []
 

@@ -34,8 +34,8 @@ def signed_in(user) -> Client:
 
 
 def can_coordinate(user) -> bool:
-    """A fresh request, as the user would make it next: the selection page and the admin are
-    coordinators'."""
+    """A fresh request, as the user would make it next: the selection page and the admin
+    are coordinators'."""
     client = signed_in(User.objects.get(pk=user.pk))
     return client.get("/selection/").status_code == 200 and client.get("/admin/").status_code == 200
 
@@ -126,8 +126,8 @@ def test_coordinators_cannot_grant_or_use_site_admin_rights(cora, site_admin):
     assert admin.get(f"/admin/auth/user/{site_admin.pk}/change/").status_code in (302, 403, 404)
     assert b"root" not in admin.get("/admin/auth/user/").content
     assert admin.get("/admin/authtoken/tokenproxy/").status_code == 403
-    # a Schedule names a function for the worker to run: code execution, a site admin's business
-    # only
+    # a Schedule names a function for the worker to run: code execution, a site admin's
+    # business only
     assert admin.get("/admin/django_q/schedule/add/").status_code == 403
     assert (
         admin.post(

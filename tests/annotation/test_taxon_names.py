@@ -41,8 +41,8 @@ def test_french_readers_get_french_names_in_french_order(moose):
         names = [taxon_name(t) for t in taxa_in_reading_order()]
         assert taxon_label(taxon("fox")) == "renard / fox"
     assert names == sorted(names, key=name_sort_key)
-    # the seeded names are DeepFaune's unaccented spellings (ecureuil, equide); "Élan" sorts among
-    # them
+    # the seeded names are DeepFaune's unaccented spellings (ecureuil, equide); "Élan" sorts
+    # among them
     assert (
         names.index("chien")
         < names.index("ecureuil")

@@ -30,8 +30,8 @@ def _current(images) -> list[str | None]:
 
 @pytest.fixture
 def burst(org, tmp_path, partner):
-    """A 3-frame sequence a partner labelled roe deer (frame 3 alone: wild boar), waiting in
-    triage."""
+    """A 3-frame sequence a partner labelled roe deer (frame 3 alone: wild boar), waiting
+    in triage."""
     frames = _frames(org, tmp_path, "burst", 3)
     annotation_add(image=frames[0], taxon=taxon("roe-deer"), author=partner, whole_sequence=True)
     annotation_add(image=frames[2], taxon=taxon("wild-boar"), author=partner)
@@ -266,8 +266,8 @@ DECISION_KEYS = ["id", "kind", "summary", "task", "created_at"]
 
 
 def test_the_review_answers_keep_their_keys_and_order(burst, expert, coordinator):
-    """The output serializers declare each answer; clients read the same keys, in the same order, as
-    before."""
+    """The output serializers declare each answer; clients read the same keys, in the same order,
+    as before."""
     api = client_for(expert)
     assert [list(row) for row in api.get("/api/review/queues/").json()] == [
         ["queue", "name", "name_fr", "open"]

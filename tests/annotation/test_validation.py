@@ -1,5 +1,5 @@
-"""Bad input is refused with a 4xx a person understands, never a 500, and never leaves half-stored
-rows."""
+"""Bad input is refused with a 4xx a person understands, never a 500, and never leaves
+half-stored rows."""
 
 import datetime as dt
 import json
@@ -150,8 +150,8 @@ def test_a_plausible_coco_date_still_wins_over_exif(org, tmp_path):
     assert Image.objects.get().taken_at == dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
 
 
-# Clock offsets: bounded wherever they are written; an offset that overflows a date never fails an
-# upload.
+# Clock offsets: bounded wherever they are written; an offset that overflows a date never fails
+# an upload.
 
 
 def test_deployment_api_refuses_absurd_offsets_and_coordinates(api, org):

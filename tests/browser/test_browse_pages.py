@@ -1,7 +1,7 @@
 """Browsing the pool in a real Chromium: thumbnails say what each image is and who said so (the
-model's pre-labels looking different from labels), the filters survive paging, stored boxes sit on
-the photo at any size, and the image page steps through the list it came from with links and arrow
-keys."""
+model's pre-labels looking different from labels), the filters survive paging, stored boxes sit
+on the photo at any size, and the image page steps through the list it came from with links and
+arrow keys."""
 
 import datetime as dt
 import json

@@ -118,8 +118,8 @@ def test_the_server_refuses_a_new_taxon_from_a_partner_and_explains_a_missing_ch
     assert response.status == 403 and "Only coordinators create taxa" in response.text()
     assert not Taxon.objects.filter(name_en="okapi").exists()
     assert UploadBatch.objects.get().status == "open"
-    # A browser without form validation sends the empty choice: the step comes back saying what is
-    # missing.
+    # A browser without form validation sends the empty choice: the step comes back saying what
+    # is missing.
     page.eval_on_selector("#mapping-form", "form => { form.noValidate = true; }")
     page.click("#mapping-submit")
     assert "Choose a taxon for this class" in row(page, "Okapi").inner_text()

@@ -28,8 +28,8 @@ pytestmark = [
 
 @pytest.fixture
 def world(org, settings):
-    """A coordinator, a partner, the zero-shot version in production and a round's candidate
-    waiting."""
+    """A coordinator, a partner, the zero-shot version in production and a round's
+    candidate waiting."""
     settings.FAUNE = {**settings.FAUNE, "AUTO_PROMOTE": False}
     factories.member("cora", factories.organisation("Coordination"), Role.COORDINATOR)
     factories.member("paula", org, Role.PARTNER)

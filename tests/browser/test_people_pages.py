@@ -1,7 +1,7 @@
 """People pages in a real Chromium: a coordinator creates an organisation and invites an expert
-(taxa shown only for experts), passes on the one-time link, the expert chooses a password and lands
-on their queues; the last coordinator's controls are locked, and a stale page cannot demote them
-either."""
+(taxa shown only for experts), passes on the one-time link, the expert chooses a password and
+lands on their queues; the last coordinator's controls are locked, and a stale page cannot demote
+them either."""
 
 import pytest
 

@@ -1,6 +1,6 @@
 """The pre-labels page in a real Chromium: `a` selects the whole page even when a click left the
-focus in a checkbox, shift-click ticks a range, Enter accepts the selection, and the list filters by
-deployment."""
+focus in a checkbox, shift-click ticks a range, Enter accepts the selection, and the list filters
+by deployment."""
 
 import datetime as dt
 
@@ -25,8 +25,8 @@ pytestmark = [
 
 @pytest.fixture
 def prelabelled(org, tmp_path):
-    """Six images on camera A and two on camera B, each with a stored pre-label of the production
-    version."""
+    """Six images on camera A and two on camera B, each with a stored pre-label of the
+    production version."""
     factories.member("paula", org)
     version = default_version_ensure()
     images = {}

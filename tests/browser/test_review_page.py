@@ -40,8 +40,8 @@ def _ingest(org, camera, tmp_path, name: str, seed: int, seconds: int):
 @pytest.fixture
 def desk(settings, org, other_org, coordinator, tmp_path):
     """Real pre-labels (zero-shot EfficientNet-Lite0) on a 3-frame sequence and on labelled
-    look-alikes, then a real selection batch that queues the sequence; an expert of every animal
-    taxon."""
+    look-alikes, then a real selection batch that queues the sequence; an expert of every
+    animal taxon."""
     settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
     version = default_version_ensure()
     camera = deployment_get_or_create(organisation=org, name="Col du Lautaret")

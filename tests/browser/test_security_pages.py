@@ -1,5 +1,5 @@
-"""Security as a person meets it: the log-in lock-out message, the API tokens page, a spent upload
-allowance."""
+"""Security as a person meets it: the log-in lock-out message, the API tokens page, a spent
+upload allowance."""
 
 import pytest
 from django.utils import timezone

@@ -1,5 +1,5 @@
-"""The upload page in a real Chromium: choose a deployment, drop files, watch progress, read the
-report."""
+"""The upload page in a real Chromium: choose a deployment, drop files, watch progress, read
+the report."""
 
 import pytest
 

@@ -52,8 +52,8 @@ def test_unreliable_labels_spend_the_batch_on_coverage_reliable_ones_on_uncertai
 
 
 def kcenter_sequence_ids(pool: Pool, size: int) -> np.ndarray:
-    """What coverage alone picks: k-center over sequence means, each sequence by its most central
-    frame."""
+    """What coverage alone picks: k-center over sequence means, each sequence by its most
+    central frame."""
     from inference.engine.selection import _sequence_kcenter
 
     return pool.ids[_sequence_kcenter(pool, size)]

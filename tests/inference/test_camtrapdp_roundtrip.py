@@ -159,8 +159,8 @@ def test_it_exports_again_equivalently(example, exported):
 
 
 def _same(ours: str, source: str) -> bool:
-    """Equal, as values: times as instants (the source writes UTC, the export the camera's
-    offset)."""
+    """Equal, as values: times as instants (the source writes UTC, the export the
+    camera's offset)."""
     if ours == source:
         return True
     import datetime as dt

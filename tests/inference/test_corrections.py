@@ -1,5 +1,5 @@
-"""A partner who overrules a pre-label the model was unsure of gets a second opinion from an
-expert."""
+"""A partner who overrules a pre-label the model was unsure of gets a second opinion from
+an expert."""
 
 import pytest
 

@@ -51,8 +51,8 @@ def test_temperature_softens_scores():
 
 
 # Four frames of one sequence, classes (A, B, C). The three ways of pooling frames disagree on them:
-# - mean of logits (DeepFaune): A, since A's logits are never very negative while B's and C's once
-#   are;
+# - mean of logits (DeepFaune): A, since A's logits are never very negative while B's and C's
+#   once are;
 # - mean of probabilities: B, which three frames prefer moderately (p = 0.62 each);
 # - the single most confident frame: C (p = 0.993 on the first frame).
 DISAGREEING_FRAMES = np.array(

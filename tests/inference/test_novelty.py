@@ -222,8 +222,8 @@ KNOWN = ("fox", "badger", "red-deer", "wild-boar", "chamois")
 
 
 def _images(org, batch, frames: np.ndarray, sequences: np.ndarray) -> list[Image]:
-    """Image rows for generated frames (no files: the scan reads only stored embeddings and
-    predictions)."""
+    """Image rows for generated frames (no files: the scan reads only stored embeddings
+    and predictions)."""
     sequence_of = {
         s: Sequence.objects.create(organisation=org, batch=batch)
         for s in np.unique(sequences).tolist()

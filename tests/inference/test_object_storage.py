@@ -1,6 +1,6 @@
-"""Media read through the storage API only: with a storage that has no local paths (as S3 through
-django-storages), uploads are stored, served, pre-labelled (stills and videos) and prepared for
-fine-tuning."""
+"""Media read through the storage API only: with a storage that has no local paths (as S3
+through django-storages), uploads are stored, served, pre-labelled (stills and videos) and
+prepared for fine-tuning."""
 
 from pathlib import Path
 

@@ -402,8 +402,8 @@ def test_version_with_a_yolo_detector_stores_its_boxes(
 
 
 def test_the_api_answers_keep_their_keys_and_order(api, uploaded, zero_shot):
-    """The output serializers declare each answer; clients read the same keys, in the same order, as
-    before."""
+    """The output serializers declare each answer; clients read the same keys, in the same order,
+    as before."""
     a, c = Image.objects.get(original_name="a.jpg"), Image.objects.get(original_name="c.jpg")
     labelled = api.post(
         f"/api/images/{c.pk}/annotations/", {"taxon": "wolf", "expected_current": 0}, format="json"

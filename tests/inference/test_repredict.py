@@ -1,6 +1,6 @@
 """Re-prediction after a head round is promoted goes through the stored embeddings, not the
-backbone: it needs no pixels at all, except for images whose crop changed since their embedding was
-computed."""
+backbone: it needs no pixels at all, except for images whose crop changed since their embedding
+was computed."""
 
 import numpy as np
 import pytest

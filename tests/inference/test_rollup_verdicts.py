@@ -50,8 +50,8 @@ def sequence(api):
 
 
 def _predict(version: ModelVersion, images: list[Image], probabilities: list[float]) -> None:
-    """Every frame says the same: these class probabilities (as logits), then the verdicts are
-    refreshed."""
+    """Every frame says the same: these class probabilities (as logits), then the verdicts
+    are refreshed."""
     logits = np.log(np.array(probabilities, dtype=np.float32))
     classes = [row.taxon for row in version.classes.order_by("index")]
     for image in images:
@@ -108,8 +108,8 @@ def test_the_threshold_of_the_day_decides_the_roll_up(api, org, version, sequenc
 
 
 def test_a_class_above_a_class_sums_both(api, org, version, sequence):
-    """mustelid and badger are both classes: a sure mustelid family is answered by the mustelid
-    class."""
+    """mustelid and badger are both classes: a sure mustelid family is answered by the
+    mustelid class."""
     _predict(version, sequence, [0.05, 0.04, 0.02, 0.01, 0.48, 0.40])
     seq = _verdict(api, sequence[0])
     assert seq["taxon"]["slug"] == "badger" and seq["rollup"]["taxon"]["slug"] == "mustelid"

@@ -125,8 +125,8 @@ def test_hybrid_skips_near_copies_of_labelled_images():
 
 
 def _three_groups() -> Pool:
-    """Group 0 is labelled already; the head is unsure on groups 0 and 1 and (wrongly) sure on group
-    2."""
+    """Group 0 is labelled already; the head is unsure on groups 0 and 1 and (wrongly) sure on
+    group 2."""
     rng = np.random.default_rng(5)
     centres = rng.normal(size=(3, 16)) * 4
     group = np.repeat([0, 1, 2], 100)

@@ -1,5 +1,5 @@
-"""Opening selection batches on a pre-labelled pool: picks recorded, review tasks in the right
-queues."""
+"""Opening selection batches on a pre-labelled pool: picks recorded, review tasks in the
+right queues."""
 
 import io
 import json

@@ -1,6 +1,6 @@
 """Picks and correction checks go to queues that experts work: the first of the prediction's top 3
-taxa some expert reviews, triage only when none has; a promotion re-routes waiting picks by the same
-rule."""
+taxa some expert reviews, triage only when none has; a promotion re-routes waiting picks by the
+same rule."""
 
 import pytest
 from django.utils import timezone

@@ -1,6 +1,6 @@
-"""The parts of selection that keep a large pool affordable give the same picks as the plain
-computation they replace (or, where they approximate, err only in the stated direction). No
-database."""
+"""The parts of selection that keep a large pool affordable give the same picks as the
+plain computation they replace (or, where they approximate, err only in the stated
+direction). No database."""
 
 import numpy as np
 import pytest
@@ -21,8 +21,8 @@ def clustered(n: int, dim: int, seed: int, *, clusters: int = 12) -> np.ndarray:
 def greedy_reference(
     vectors: np.ndarray, labelled: np.ndarray | None, sequences: np.ndarray, size: int
 ) -> list:
-    """Farthest-first written out with the whole distance matrix: fine for a few hundred
-    candidates."""
+    """Farthest-first written out with the whole distance matrix: fine for a few
+    hundred candidates."""
     unit = normalise(vectors)
     centres = [] if labelled is None else list(normalise(labelled))
     picks: list[int] = []

@@ -30,8 +30,8 @@ from inference.models import HeadKind, ModelVersion, VersionStatus
 from tests import factories
 from training.models import Release, RoundStatus, TrainingRound
 
-# (taxon slug, labelled images) of the pool; more taxa than a chart draws lines for, so some are
-# summed.
+# (taxon slug, labelled images) of the pool; more taxa than a chart draws lines for, so some
+# are summed.
 TAXA = [
     ("red-deer", 40),
     ("roe-deer", 30),
@@ -69,8 +69,8 @@ def _batch(org, user) -> UploadBatch:
 
 
 def images_create(org, user, count: int, *, start: int = 0) -> list[Image]:
-    """`count` images of one organisation, each in a sequence of its own (no files: the figures read
-    rows)."""
+    """`count` images of one organisation, each in a sequence of its own (no files: the figures
+    read rows)."""
     batch = _batch(org, user)
     sequences = Sequence.objects.bulk_create(
         [Sequence(organisation=org, batch=batch) for _ in range(count)]

@@ -21,8 +21,8 @@ from training.models import RoundStatus, TrainingRound
 FIRST_TAKEN = dt.datetime(
     2025, 6, 1, 0, 0
 )  # camera time of a camera's first image; the next come hourly
-# Pre-label scores of the unlabelled images: two at 0.5 or less (the home page points those out
-# first).
+# Pre-label scores of the unlabelled images: two at 0.5 or less (the home page points those
+# out first).
 SCORES = (0.3, 0.5, 0.9, 0.95)
 
 

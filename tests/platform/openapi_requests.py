@@ -43,8 +43,8 @@ JUNK = st.one_of(
     st.lists(st.integers(-HUGE, HUGE), max_size=3),
     st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
 )
-# A path that the URL resolver refuses is a 404 before any view: a few of them, mostly values that
-# route.
+# A path that the URL resolver refuses is a 404 before any view: a few of them, mostly values
+# that route.
 JUNK_PATH = ["0", "-1", "abc", "²", "9" * 19, "9" * 30, "1.5", "%00"]
 
 
@@ -81,9 +81,8 @@ def _short(value: object) -> str:
 class Builder:
     """Strategies for one schema. `ids` are real primary keys, `path_ids` the ones that fit a path
     parameter ({(first segment after /api/, parameter name): ids}), `words` real values by field
-    name (taxon names,
-    user names, queues, an organisation's id) and `files` file contents: valid shapes then reach
-    past the lookups into the services."""
+    name (taxon names, user names, queues, an organisation's id) and `files` file contents: valid
+    shapes then reach past the lookups into the services."""
 
     def __init__(
         self,
@@ -147,8 +146,8 @@ class Builder:
         schema = self.resolved(schema)
         if not schema.get("properties"):
             return JUNK.map(lambda value: (media_type, value))
-        # A third of the bodies of the valid shape, a third with junk fields, a third not even an
-        # object.
+        # A third of the bodies of the valid shape, a third with junk fields, a third not even
+        # an object.
         whole = st.one_of(self.valid(schema), self.obj(schema, junk=True), JUNK)
         return whole.map(lambda value: (media_type, value))
 

@@ -186,8 +186,8 @@ def _send(base: str, call: Call, token: str) -> int:
 
 def _operations(schema: dict) -> list[tuple[str, str, dict]]:
     """Every operation; deletions last, so removing a member does not hide the rest from that
-    member, and the revocation of tokens at the very end: the walk's own token may be among those it
-    revokes."""
+    member, and the revocation of tokens at the very end: the walk's own token may be among those
+    it revokes."""
     found = [
         (path, method, op) for path, ops in schema["paths"].items() for method, op in ops.items()
     ]
@@ -215,8 +215,8 @@ def test_no_api_operation_answers_a_5xx(world, live_server, monkeypatch):
     finally:
         got_request_exception.disconnect(dispatch_uid="api-fuzz")
     assert not failures, f"{len(failures)} server error(s):\n" + "\n".join(failures)
-    # The tokens opened the doors: a walk answered 401 throughout would find no 5xx and prove
-    # nothing.
+    # The tokens opened the doors: a walk answered 401 throughout would find no 5xx and
+    # prove nothing.
     assert all(any(status < 300 for status in statuses) for statuses in answered.values()), answered
 
 

@@ -1,5 +1,5 @@
-"""The BLAS kernels faiss runs are chosen before it loads, without overriding the machine's own
-choice."""
+"""The BLAS kernels faiss runs are chosen before it loads, without overriding the machine's
+own choice."""
 
 import json
 import os

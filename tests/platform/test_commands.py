@@ -111,8 +111,8 @@ def _wait_for(url: str, timeout: float = 60) -> str:
 
 
 def test_web_processes_do_not_import_torch(tmp_path):
-    """Pages and the API load every view module; none may pull torch, timm or matplotlib in at
-    start-up."""
+    """Pages and the API load every view module; none may pull torch, timm or matplotlib in
+    at start-up."""
     code = (
         "import sys; from django.urls import get_resolver; get_resolver().url_patterns; "
         "print(sorted(m for m in ('torch', 'timm', 'matplotlib', 'ultralytics') if m in "

@@ -1,5 +1,5 @@
-"""Id lists go to the database in bounded chunks (SQLite refuses a few hundred thousand
-parameters)."""
+"""Id lists go to the database in bounded chunks (SQLite refuses a few hundred
+thousand parameters)."""
 
 import pytest
 

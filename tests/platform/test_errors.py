@@ -1,8 +1,8 @@
-"""Domain errors say what kind of refusal they are (faune_platform.errors) and never an HTTP status;
-one mapping turns each kind into a status, for the API (JSON `detail`) and for pages (the message as
-text), through real requests here. Also through requests elsewhere: a conflict through the API (409)
-in tests/annotation/test_undo.py, upload allowances (413, 429 with Retry-After) in
-tests/annotation/test_upload_limits.py."""
+"""Domain errors say what kind of refusal they are (faune_platform.errors) and never an HTTP
+status; one mapping turns each kind into a status, for the API (JSON `detail`) and for pages
+(the message as text), through real requests here. Also through requests elsewhere: a conflict
+through the API (409) in tests/annotation/test_undo.py, upload allowances (413, 429 with
+Retry-After) in tests/annotation/test_upload_limits.py."""
 
 import ast
 import subprocess
@@ -26,8 +26,8 @@ from tests.conftest import client_for
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("annotation", "inference", "training", "faune_platform")
-# Not refusals: a signal that stops training when its round is cancelled, caught by the round
-# itself.
+# Not refusals: a signal that stops training when its round is cancelled, caught by the
+# round itself.
 NOT_REFUSALS = {"TrainingCancelled"}
 
 

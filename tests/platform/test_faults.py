@@ -61,8 +61,8 @@ def _worker(settings, *failpoints: str):
 
 
 def _killed_at(settings, failpoint: str) -> None:
-    """Start a worker that stops at `failpoint`, wait until it is there, and kill it (the whole
-    cluster)."""
+    """Start a worker that stops at `failpoint`, wait until it is there, and kill it (the
+    whole cluster)."""
     worker = _worker(settings, failpoint)
     try:
         wait_until(

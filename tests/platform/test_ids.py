@@ -1,5 +1,5 @@
-"""Ids from outside (paths, query strings, bodies) are refused when they cannot name a row, never a
-500."""
+"""Ids from outside (paths, query strings, bodies) are refused when they cannot name a row, never
+a 500."""
 
 import pytest
 from django.urls import reverse

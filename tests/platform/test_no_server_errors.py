@@ -137,8 +137,8 @@ def _route(pattern: URLPattern, raw: str) -> Route:
 
 def _routes() -> list[Route]:
     routes = [_route(pattern, raw) for pattern, raw in _walk(get_resolver().url_patterns)]
-    # Admin deletions run last: a confirmed delete removes seeded rows the other URLs should still
-    # reach.
+    # Admin deletions run last: a confirmed delete removes seeded rows the other URLs should
+    # still reach.
     return sorted(routes, key=lambda r: (r.admin, "/delete/" in r.template))
 
 
@@ -230,8 +230,8 @@ def _urls(route: Route, real: dict) -> list[str]:
         try:
             resolve(url)
         except Resolver404:
-            # the converter refuses it (e.g. 10**23 for <id:...>): a 404, checked once per route
-            # below
+            # the converter refuses it (e.g. 10**23 for <id:...>): a 404, checked once per
+            # route below
             continue
         found.append(url)
     return found
@@ -326,8 +326,8 @@ def test_no_url_answers_junk_with_a_server_error(world, monkeypatch):
         for route in _routes():
             for role, client in clients.items():
                 user = roles[role]
-                # Logged in again each time: the walk posts to the logout URLs (and, last, to admin
-                # deletions).
+                # Logged in again each time: the walk posts to the logout URLs (and, last, to
+                # admin deletions).
                 if user is not None and type(user).objects.filter(pk=user.pk).exists():
                     client.force_login(user)
                 _walk_route(route, real, role, client, failures)

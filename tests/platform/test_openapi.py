@@ -26,8 +26,8 @@ def schema() -> dict:
 
 
 def _api_routes(patterns=None, prefix: str = "") -> dict[str, set[str]]:
-    """{URL name: methods} of every view routed under /api/, read from the resolver (not from
-    DRF)."""
+    """{URL name: methods} of every view routed under /api/, read from the resolver (not
+    from DRF)."""
     found: dict[str, set[str]] = {}
     for entry in get_resolver().url_patterns if patterns is None else patterns:
         route = prefix + str(entry.pattern)

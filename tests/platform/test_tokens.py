@@ -1,6 +1,6 @@
-"""API tokens: several named ones per user, stored as hashes, expiring, revoked by their owner and
-by a password change; the `Authorization: Token <secret>` header and POST /api/token/ keep
-working."""
+"""API tokens: several named ones per user, stored as hashes, expiring, revoked by their
+owner and by a password change; the `Authorization: Token <secret>` header and POST
+/api/token/ keep working."""
 
 import datetime as dt
 import hashlib

@@ -1,6 +1,6 @@
 """French as well as English: every visible string of every template is marked for translation,
-every marked string has its French translation, and the compiled catalogues say what the sources
-say."""
+every marked string has its French translation, and the compiled catalogues say what the
+sources say."""
 
 import os
 import re
@@ -19,8 +19,8 @@ CATALOGUES = sorted(
     path for path in ROOT.glob("*/locale/fr/LC_MESSAGES/django.po") if ".venv" not in path.parts
 )
 
-# Django's template syntax, comments, scripts and styles: what remains between tags is what a person
-# reads.
+# Django's template syntax, comments, scripts and styles: what remains between tags is what a
+# person reads.
 _CODE = re.compile(
     r"{%\s*comment\s*%}.*?{%\s*endcomment\s*%}|{#.*?#}|<script\b.*?</script>|<style\b.*?</style>"
     r"|<!--.*?-->",

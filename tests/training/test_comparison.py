@@ -7,8 +7,8 @@ from training.engine.metrics import macro_f1
 
 
 def _toy(sequences: int, frames: int, accuracy_a: float, accuracy_b: float, seed: int = 0):
-    """Two models on the same test frames; frames of a sequence share their label and, mostly, the
-    verdict."""
+    """Two models on the same test frames; frames of a sequence share their label and, mostly,
+    the verdict."""
     rng = np.random.default_rng(seed)
     y = np.repeat(rng.integers(0, 4, size=sequences), frames)
     right_a = np.repeat(rng.random(sequences) < accuracy_a, frames)
@@ -38,8 +38,8 @@ def test_the_observed_difference_is_the_difference_of_macro_f1():
 
 
 def test_bursts_are_not_counted_as_independent_evidence():
-    """Ten frames of each sequence say no more than one: the interval is as wide as with one frame
-    each."""
+    """Ten frames of each sequence say no more than one: the interval is as wide as with one
+    frame each."""
     y1, a1, b1, g1 = _toy(30, 1, 0.8, 0.7, seed=3)
     y10, a10, b10, g10 = _toy(30, 10, 0.8, 0.7, seed=3)
     one = paired_macro_f1_bootstrap(y1, a1, b1, g1, num_classes=4, seed=5)

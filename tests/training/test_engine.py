@@ -63,8 +63,8 @@ def test_whole_cameras_are_held_out_together():
 
 
 def _blobs(n: int, classes: int, seed: int = 0, spread: float = 0.6):
-    """Gaussian blobs around fixed centres (the same centres for every seed, so splits share
-    classes)."""
+    """Gaussian blobs around fixed centres (the same centres for every seed, so splits
+    share classes)."""
     centres = np.random.default_rng(123).normal(size=(classes, 16))
     rng = np.random.default_rng(seed)
     y = rng.integers(0, classes, n)
@@ -198,8 +198,8 @@ def test_finetune_runs_a_tiny_model_on_cpu(tmp_path):
 
 
 def test_a_dimension_silent_in_training_does_not_blow_up_a_new_image():
-    """ReLU features that are zero on every training image must not be scaled by a million at
-    prediction."""
+    """ReLU features that are zero on every training image must not be scaled by a million
+    at prediction."""
     import torch
 
     from inference.engine.heads import Standardise

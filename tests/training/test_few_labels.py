@@ -1,5 +1,5 @@
-"""The prototype head and the cross-validated choice between it and the trained linear head (no
-database)."""
+"""The prototype head and the cross-validated choice between it and the trained linear head
+(no database)."""
 
 import numpy as np
 

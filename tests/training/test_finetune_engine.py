@@ -19,9 +19,9 @@ CONFIG = FinetuneConfig(epochs=6, batch_size=8, learning_rate=1e-3, workers=0)
 
 
 def _bars(folder: Path, count: int, seed: int) -> tuple[list[CropRequest], np.ndarray]:
-    """32x32 images of bars in a random colour, width and phase: horizontal (class 0) or vertical
-    (class 1). Colour says nothing about the class, and the engine's flips and crops keep
-    orientation."""
+    """32x32 images of bars in a random colour, width and phase: horizontal (class 0) or
+    vertical (class 1). Colour says nothing about the class, and the engine's flips and crops
+    keep orientation."""
     rng = np.random.default_rng(seed)
     items, labels = [], []
     for index in range(count):

@@ -186,8 +186,8 @@ def test_release_of_a_head_on_a_deepfaune_backbone_holds_a_deepfaune_checkpoint(
         )
     done = run_round(min_labels=2, epochs=5)
     assert done.status == "done", done.log
-    # The gate may or may not have promoted it (the stand-in backbone is random): use the promoted
-    # row.
+    # The gate may or may not have promoted it (the stand-in backbone is random): use the
+    # promoted row.
     promoted = model_version_promote(version=done.candidate, confirm_lost_classes=True)
     from training.services.releases import release_publish
 
@@ -200,14 +200,14 @@ def test_release_of_a_head_on_a_deepfaune_backbone_holds_a_deepfaune_checkpoint(
     )
     theirs, _ = exported.classifier(pixels)
     ours, _ = runner_for(done.candidate.pk).forward(pixels)
-    # The same function, folded: equal up to float32 rounding (the standardisation divides by small
-    # deviations).
+    # The same function, folded: equal up to float32 rounding (the standardisation divides by
+    # small deviations).
     assert exported.num_classes == 2 and torch.allclose(
         theirs, torch.tensor(ours), rtol=1e-2, atol=1e-2
     )
     assert theirs.argmax() == int(ours.argmax())
-    # The archive's instructions: DeepFaune's class lists in output order, and Python lines that
-    # run.
+    # The archive's instructions: DeepFaune's class lists in output order, and Python lines
+    # that run.
     from tests.training.test_release_archive import platform_answer, run_how_to
 
     folder = settings.DATA_DIR / "releases" / "1.0.0"

@@ -45,8 +45,8 @@ def python_lines(how_to: str) -> str:
 
 
 def run_how_to(folder: Path, photo: bytes) -> re.Match:
-    """The archive's own instructions, run as a user would: in its folder, with photo.jpg beside the
-    files."""
+    """The archive's own instructions, run as a user would: in its folder, with photo.jpg beside
+    the files."""
     (folder / "photo.jpg").write_bytes(photo)
     code = python_lines((folder / "HOW_TO_USE.md").read_text())
     done = subprocess.run(

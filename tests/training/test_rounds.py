@@ -1,5 +1,5 @@
-"""Retraining rounds on a small labelled pool with stored embeddings (the way rounds see the
-pool)."""
+"""Retraining rounds on a small labelled pool with stored embeddings (the way rounds see
+the pool)."""
 
 import io
 import json

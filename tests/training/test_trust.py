@@ -28,8 +28,8 @@ def parent(db):
 
 
 def _move_to_another_side(image: Image, away_from: str) -> Sequence:
-    """What a merge does to a frame: a new sequence id, here one whose side under the split rule
-    differs."""
+    """What a merge does to a frame: a new sequence id, here one whose side under the split
+    rule differs."""
     while True:
         sequence = Sequence.objects.create(
             organisation_id=image.organisation_id, batch_id=image.batch_id

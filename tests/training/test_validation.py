@@ -1,5 +1,5 @@
-"""Starting a round through the API: every parameter is checked against a range before anything is
-queued."""
+"""Starting a round through the API: every parameter is checked against a range before anything
+is queued."""
 
 import pytest
 

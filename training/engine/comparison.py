@@ -36,8 +36,8 @@ class PairedDifference:
 def _per_group_counts(
     y: np.ndarray, pred: np.ndarray, group: np.ndarray, groups: int, classes: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per sequence and class: true positives and predicted count (F1 = 2 TP / (predicted +
-    support))."""
+    """Per sequence and class: true positives and predicted count (F1 = 2 TP / (predicted
+    + support))."""
     true_positive = np.zeros((groups, classes))
     np.add.at(true_positive, (group[pred == y], y[pred == y]), 1)
     predicted = np.zeros((groups, classes))

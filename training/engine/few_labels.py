@@ -146,8 +146,8 @@ def learn_head(
     **hooks: Unpack[Hooks],
 ) -> TrainedHead:
     """The one entry point rounds and simulations train through: `auto` chooses, the others are
-    trained as named. `groups` (the sequence of each training image) keeps bursts on one side of the
-    cross-validation."""
+    trained as named. `groups` (the sequence of each training image) keeps bursts on one side of
+    the cross-validation."""
     if config.kind == "auto":
         return choose_and_train(train, validation, num_classes, config, groups, **hooks)
     return train_head(train, validation, num_classes, config, **hooks)

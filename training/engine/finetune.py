@@ -52,8 +52,8 @@ class CropDataset(Dataset[tuple[torch.Tensor, int]]):
         item = self.items[index]
         if not self.train:
             return load_crop(item, self.spec), int(self.labels[index])
-        # The same upright, square crop as evaluation and pre-labelling see; only the augmentation
-        # differs.
+        # The same upright, square crop as evaluation and pre-labelling see; only the
+        # augmentation differs.
         return self.augment(crop_image(item, self.spec)), int(self.labels[index])
 
 

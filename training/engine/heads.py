@@ -98,9 +98,9 @@ MIN_STEPS_PER_EPOCH = 16
 
 
 def _batch_size(count: int, largest: int) -> int:
-    """Small enough for a few dozen labels to take several optimiser steps an epoch (one full batch
-    an epoch leaves a head on few labels barely trained when early stopping ends it), never past
-    `largest`."""
+    """Small enough for a few dozen labels to take several optimiser steps an epoch (one full
+    batch an epoch leaves a head on few labels barely trained when early stopping ends it), never
+    past `largest`."""
     return int(np.clip(count // MIN_STEPS_PER_EPOCH, 32, largest))
 
 

@@ -1,7 +1,7 @@
-"""Evaluation figures: accuracy, macro-F1, per-class precision/recall/support, confusion matrix,
-expected calibration error with its reliability bins, sequence-level accuracy, and the
-coverage/accuracy trade-off of the "undefined" threshold, species only and with taxonomic
-roll-up."""
+"""Evaluation figures: accuracy, macro-F1, per-class precision/recall/support, confusion
+matrix, expected calibration error with its reliability bins, sequence-level accuracy, and
+the coverage/accuracy trade-off of the "undefined" threshold, species only and with
+taxonomic roll-up."""
 
 from typing import Any
 
@@ -84,8 +84,8 @@ def sequence_accuracy(y_true: np.ndarray, logits: np.ndarray, sequence_ids: np.n
 def coverage_curve(
     confidence: np.ndarray, correct: np.ndarray, thresholds: tuple[float, ...] = THRESHOLDS
 ) -> list[dict[str, Any]]:
-    """For each 'undefined' threshold: the share of images that keep a label, and how often it is
-    right."""
+    """For each 'undefined' threshold: the share of images that keep a label, and how often it
+    is right."""
     rows = []
     for threshold in thresholds:
         kept = confidence >= threshold

@@ -54,8 +54,8 @@ def reliability_png(bins: list[dict[str, Any]], ece: float) -> bytes:
     return _png(figure)
 
 
-# Where a threshold's label may go, in points from its marker, tried in this order until it overlaps
-# nothing.
+# Where a threshold's label may go, in points from its marker, tried in this order until it
+# overlaps nothing.
 LABEL_OFFSETS = [
     (dx * r, dy * r)
     for r in (1, 2, 3, 4, 6)
@@ -64,8 +64,8 @@ LABEL_OFFSETS = [
 
 
 def _threshold_labels(kept: list[dict[str, Any]]) -> list[tuple[str, tuple[float, float]]]:
-    """One label per drawn point: thresholds that keep the same images share a point, and so one
-    label."""
+    """One label per drawn point: thresholds that keep the same images share a point, and so
+    one label."""
     points: dict[tuple[float, float], list[float]] = {}
     for row in kept:
         points.setdefault((row["coverage"], row["accuracy"]), []).append(row["threshold"])

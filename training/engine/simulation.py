@@ -8,9 +8,8 @@ Experts pay per action. In `sequence` units (the default, as the review desk wor
 every frame of its sequence and costs one action; in `image` units a pick labels one frame. Random
 means random sequences in sequence units. For one seed every strategy shares the test split (a
 quarter of the sequences, never single frames) and the random start set, so curves are paired and
-differences between strategies are not split or start-set
-luck. The dataset is read elsewhere (training/services/simulation_data.py): this engine receives its
-items.
+differences between strategies are not split or start-set luck. The dataset is read elsewhere
+(training/services/simulation_data.py): this engine receives its items.
 """
 
 import itertools
@@ -167,8 +166,8 @@ def embed(
 def _run_backbone(
     requests: list[CropRequest], batch_size: int, on_progress: Callable[[int, int], None] | None
 ) -> Iterator[tuple[list[int], np.ndarray]]:
-    """Yield (positions, embeddings) per batch; the next batch is decoded in threads while this one
-    runs."""
+    """Yield (positions, embeddings) per batch; the next batch is decoded in threads while this
+    one runs."""
 
     def decode(request: CropRequest) -> torch.Tensor | None:
         try:
@@ -344,10 +343,10 @@ def run_strategy(
     config: SimulationConfig,
     oracle: Oracle | None = None,
 ) -> list[Point]:
-    """Train, score on the test split, pick a batch, reveal its labels; round after round until the
-    budget is spent or the pool runs out (a round with nothing new to pick waits for images that
-    arrive later). Test labels are used for scoring only; selection sees labels through the oracle
-    alone."""
+    """Train, score on the test split, pick a batch, reveal its labels; round after round until
+    the budget is spent or the pool runs out (a round with nothing new to pick waits for images
+    that arrive later). Test labels are used for scoring only; selection sees labels through the
+    oracle alone."""
     if config.unit not in UNITS:
         raise SimulationError(f"unknown unit {config.unit!r}; use one of {', '.join(UNITS)}")
     oracle = oracle or Oracle(
@@ -452,8 +451,8 @@ def _spread(values: list[float]) -> float:
 
 
 def curves(points: list[Point]) -> list[CurveRow]:
-    """Mean and spread over seeds of each (strategy, action count), in the order strategies first
-    appear."""
+    """Mean and spread over seeds of each (strategy, action count), in the order strategies
+    first appear."""
     groups: dict[tuple[str, int], list[Point]] = {}
     for point in points:
         groups.setdefault((point.strategy, point.actions), []).append(point)
@@ -479,8 +478,8 @@ def curves(points: list[Point]) -> list[CurveRow]:
 
 
 def budget_grid(config: SimulationConfig) -> np.ndarray:
-    """The action counts every campaign is compared at: the start set, then one batch more each
-    round."""
+    """The action counts every campaign is compared at: the start set, then one batch more
+    each round."""
     return np.unique(
         np.minimum(
             np.arange(config.seed_size, config.budget + config.batch_size, config.batch_size),
@@ -506,8 +505,8 @@ def seed_curves(points: list[Point], strategy: str, grid: np.ndarray) -> dict[in
 
 
 def normalised_aulc(values: np.ndarray, grid: np.ndarray) -> float:
-    """Area under the macro-F1 curve from the start set to the budget, divided by that span: a mean
-    macro-F1."""
+    """Area under the macro-F1 curve from the start set to the budget, divided by that span: a
+    mean macro-F1."""
     if len(grid) < 2:
         return float(values[0])
     return float(np.trapezoid(values, grid) / (grid[-1] - grid[0]))

@@ -46,7 +46,7 @@ def split_of(
     deployment_id: int | None,
     rule: SplitRule = SplitRule(),  # noqa: B008
 ) -> str:
-    """The side of a stored sequence, keyed by its database ids (no camera: None or a negative
-    id)."""
+    """The side of a stored sequence, keyed by its database ids (no camera: None or a
+    negative id)."""
     has_camera = deployment_id is not None and deployment_id >= 0
     return assign_split(str(sequence_id), str(deployment_id) if has_camera else None, rule)

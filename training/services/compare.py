@@ -68,8 +68,8 @@ def _left_out(sides: list[Side], items: TestItems) -> list[dict[str, Any]]:
 def versions_compare(
     *, training_round: TrainingRound, a: ModelVersion, b: ModelVersion
 ) -> dict[str, Any]:
-    """Both versions scored on the round's test items that both have logits for; B − A for the
-    difference."""
+    """Both versions scored on the round's test items that both have logits for; B − A for
+    the difference."""
     items = round_items(training_round)
     if items is None or not len(items):
         return {"images": 0, "detail": _("This round kept no test split to score versions on.")}

@@ -1,7 +1,7 @@
-"""Publishing a production version as a release: an immutable folder (weights, class list, metrics,
-plots, a model card) whose every file is listed with its sha256, written completely before the
-release row exists. Coordinators ask from the page; a job writes the bundle (see
-`release_request`)."""
+"""Publishing a production version as a release: an immutable folder (weights, class list,
+metrics, plots, a model card) whose every file is listed with its sha256, written
+completely before the release row exists. Coordinators ask from the page; a job writes the
+bundle (see `release_request`)."""
 
 import json
 import re
@@ -313,9 +313,9 @@ def _write_bundle(
 
 
 def _deepfaune_file(version: ModelVersion, folded: dict[str, Any] | None) -> str | None:
-    """The bundle's file that DeepFaune's software loads: the folded head, or the version's own
-    DeepFaune-format checkpoint (a registered DeepFaune classifier, a fine-tuned DeepFaune
-    backbone)."""
+    """The bundle's file that DeepFaune's software loads: the folded head, or the version's
+    own DeepFaune-format checkpoint (a registered DeepFaune classifier, a fine-tuned
+    DeepFaune backbone)."""
     if folded is not None:
         return "deepfaune-classifier.pt"
     checkpoint = version.artifacts.get("checkpoint", {})

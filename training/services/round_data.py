@@ -43,8 +43,8 @@ class RoundFailed(StateConflict):
 
 @dataclass
 class RoundData:
-    """What a round trains and scores on: the frozen labels, their classes and their side of the
-    split."""
+    """What a round trains and scores on: the frozen labels, their classes and their side of
+    the split."""
 
     snapshot: Snapshot
     y: np.ndarray  # class index of each snapshot row (-1: left out)
@@ -130,8 +130,8 @@ def _previously_tested(
 def _side_changes(
     current: TrainingRound, snapshot: Snapshot, sides: np.ndarray, accepted: np.ndarray
 ) -> str:
-    """Why frames the previous round tested are not in this round's test split (merges, cameras,
-    labels)."""
+    """Why frames the previous round tested are not in this round's test split (merges,
+    cameras, labels)."""
     previous, tested = _previously_tested(current)
     if previous is None or not tested:  # no previous round means nothing tested
         return ""
@@ -384,8 +384,8 @@ def evaluate_round(
 
 
 def _outputs(data: RoundData, parent: ModelVersion) -> set[int]:
-    """What the candidate can say: its classes, and the detector's categories when it keeps the
-    parent's."""
+    """What the candidate can say: its classes, and the detector's categories when it keeps
+    the parent's."""
     from inference.selectors import detector_category_taxa
 
     return set(data.classes) | (detector_category_taxa() if parent.detector.get("path") else set())

@@ -1,7 +1,7 @@
 """How a version is scored on a round's test split, in one place: the round (worker side) and the
 comparison page (web side) both call `test_figures`, on the items `test_items` reads back from the
-round's frozen file, so the same version on the same items gives the same figures wherever they are
-shown.
+round's frozen file, so the same version on the same items gives the same figures wherever they
+are shown.
 
 The items are the round's frozen test images (independent labels only), each with its label as the
 round mapped it onto its classes (a rare taxon merged into its parent counts as the parent; one left
@@ -53,8 +53,8 @@ def test_figures(items: TestItems, *, logits: np.ndarray, temperature: float) ->
 
 
 def freeze_classes(frozen: dict[str, Any], *, classes: list[int], y: np.ndarray) -> dict[str, Any]:
-    """The round's classes and each row's class index (-1: left out), kept with its frozen
-    labels."""
+    """The round's classes and each row's class index (-1: left out), kept with its
+    frozen labels."""
     return {**frozen, "classes": classes, "y": y.tolist()}
 
 

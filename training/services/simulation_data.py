@@ -28,8 +28,8 @@ def _skip_reason(planned: PlannedFile) -> str:
 
 
 def _main_label(labels: list[PlannedLabel]) -> PlannedLabel:
-    """The label of the largest box: the animal the pipeline would crop. Without boxes, the first
-    label."""
+    """The label of the largest box: the animal the pipeline would crop. Without boxes, the
+    first label."""
     return max(labels, key=lambda label: label.box.area if label.box else -1.0)
 
 

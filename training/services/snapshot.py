@@ -1,5 +1,5 @@
-"""Freezing the labelled pool for a round: which current labels, on which images, with which
-embeddings."""
+"""Freezing the labelled pool for a round: which current labels, on which images, with
+which embeddings."""
 
 import hashlib
 from dataclasses import dataclass
@@ -49,9 +49,9 @@ COLUMNS = (
 def labelled_snapshot(
     backbone_key: str, *, kinds: tuple[str, ...] = (TaxonKind.ANIMAL,)
 ) -> Snapshot:
-    """Every image whose current label is a taxon of these kinds and that has an embedding of this
-    backbone, in image id order, read in one streamed query (no id list is ever sent to the
-    database)."""
+    """Every image whose current label is a taxon of these kinds and that has an embedding of
+    this backbone, in image id order, read in one streamed query (no id list is ever sent to
+    the database)."""
     rows = (
         Embedding.objects.filter(
             backbone_key=backbone_key,

@@ -241,9 +241,9 @@ def _media_observation(
 
 
 def _merged(labels: list[Classification]) -> Classification:
-    """One event-level classification from the frames' labels of one taxon: the most individuals
-    seen on one frame, a person's word over a model's, the latest time, the highest model
-    probability."""
+    """One event-level classification from the frames' labels of one taxon: the most
+    individuals seen on one frame, a person's word over a model's, the latest time, the highest
+    model probability."""
     human = [label for label in labels if label.method == "human"]
     chosen = human or labels
     counts = [label.count for label in labels if label.count]

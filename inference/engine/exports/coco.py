@@ -3,8 +3,8 @@
 images with their date, camera (`location`) and sequence (`seq_id`, `seq_num_frames`, `frame_num`),
 and one annotation per labelled image, its box in pixels. Only labels go in (it is a ground-truth
 format): images no one labelled have no annotation. The file names are the paths the images were
-uploaded or imported under, so the
-file sits beside the partner's own folders (and imports back here as a COCO layout)."""
+uploaded or imported under, so the file sits beside the partner's own folders (and imports back here
+as a COCO layout)."""
 
 import datetime as dt
 from typing import Any

@@ -1,8 +1,8 @@
 """Files an export appends to across chunks, and the download of a folder as a zip stream.
 
-A chunk appends rows, then records every file's byte length with its cursor; a chunk run again after
-a killed worker first cuts each file back to the recorded length, so no row is written twice or
-half."""
+A chunk appends rows, then records every file's byte length with its cursor; a chunk run again
+after a killed worker first cuts each file back to the recorded length, so no row is written twice
+or half."""
 
 import csv
 import io
@@ -38,8 +38,8 @@ def rewind(folder: Path, recorded: dict[str, int]) -> None:
 def append_csv(
     path: Path, columns: list[str], rows: Iterable[dict[str, Any]], *, header: bool = False
 ) -> int:
-    """Append rows (missing columns left empty); write the header first when asked. Returns rows
-    written."""
+    """Append rows (missing columns left empty); write the header first when asked. Returns
+    rows written."""
     written = 0
     with path.open("a", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(
@@ -63,9 +63,9 @@ def append_jsonl(path: Path, items: Iterable[object]) -> int:
 
 
 def write_json_with_arrays(path: Path, head: dict[str, Any], arrays: dict[str, Path]) -> None:
-    """Write `head` as a JSON object whose listed keys are arrays read line by line from JSONL
-    files, without holding them in memory (a pool's COCO file can be larger than the worker's
-    memory)."""
+    """Write `head` as a JSON object whose listed keys are arrays read line by line from
+    JSONL files, without holding them in memory (a pool's COCO file can be larger than the
+    worker's memory)."""
     tmp = path.with_name(path.name + ".part")
     with tmp.open("w", encoding="utf-8") as out:
         out.write("{")
@@ -109,9 +109,9 @@ class _Pipe(io.RawIOBase):
 
 
 def zip_stream(folder: Path, *, skip: Iterable[str] = (), block: int = 1 << 20) -> Iterator[bytes]:
-    """A zip of every file under `folder` (paths relative to it, sorted), produced while it is sent:
-    nothing is written to disk and memory stays at about one block. Photographs are stored, text is
-    deflated."""
+    """A zip of every file under `folder` (paths relative to it, sorted), produced while it is
+    sent: nothing is written to disk and memory stays at about one block. Photographs are stored,
+    text is deflated."""
     pipe, skipped = _Pipe(), set(skip)
     with zipfile.ZipFile(pipe, "w", allowZip64=True) as bundle:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):

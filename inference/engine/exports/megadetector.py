@@ -1,7 +1,7 @@
 """MegaDetector batch output (format 1.4): for each image a detector looked at, its boxes with
-category and confidence, normalised [x, y, w, h]. Images no detector ever looked at are left out
-(nothing was detected, nor ruled out); an image a detector saw nothing in is listed with no
-detection."""
+category and confidence, normalised [x, y, w, h]. Images no detector ever looked at are left
+out (nothing was detected, nor ruled out); an image a detector saw nothing in is listed with
+no detection."""
 
 import datetime as dt
 from typing import Any

@@ -1,5 +1,5 @@
-"""What the export writers receive: plain, immutable records built by the export service from the
-pool.
+"""What the export writers receive: plain, immutable records built by the export service from
+the pool.
 
 Times of media, sequences and deployments are the cameras' wall-clock times, naive (the pool keeps
 camera time without a zone); `Site.utc_offset` says the zone when it is known. Times of

@@ -46,8 +46,8 @@ class ExportCommand(BaseCommand):
         return {}
 
     def target_folder(self, out: Path, fmt: str) -> str:
-        """Where the job writes: the output folder itself, or "" (the data folder) for one-file
-        results."""
+        """Where the job writes: the output folder itself, or "" (the data folder) for
+        one-file results."""
         return ""
 
     def handle(self, *args: object, **options: object) -> None:

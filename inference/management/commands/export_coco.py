@@ -1,5 +1,5 @@
-"""python manage.py export_coco OUT.json [--organisation ORG] [--deployment NAME ...] [--people
-blur|exclude]
+"""python manage.py export_coco OUT.json [--organisation ORG] [--deployment NAME ...]
+[--people blur|exclude]
 
 Writes the labels as a COCO Camera Traps JSON file (boxes in pixels), then a JSON line of counts."""
 

@@ -1,9 +1,9 @@
 """python manage.py export_deepfaune OUT.csv|OUT.xlsx|OUT_DIR [--organisation ORG] [--deployment
 NAME ...] [--language fr|en] [--people blur|exclude]
 
-Writes DeepFaune's result table (filename, date, seqnum, prediction, score, top1, count, humancount)
-as CSV or XLSX; given a folder instead, sorts the images into one sub-folder per class beside the
-table."""
+Writes DeepFaune's result table (filename, date, seqnum, prediction, score, top1, count,
+humancount) as CSV or XLSX; given a folder instead, sorts the images into one sub-folder per class
+beside the table."""
 
 from pathlib import Path
 

@@ -1,8 +1,8 @@
 """python manage.py import_detections FILE [--organisation ORG]
 
-Stores the boxes of a MegaDetector batch-output JSON on the matching images (by the path the image
-was imported or uploaded under, else by file name when that is unique), then queues their
-re-prediction."""
+Stores the boxes of a MegaDetector batch-output JSON on the matching images (by the path the
+image was imported or uploaded under, else by file name when that is unique), then queues
+their re-prediction."""
 
 import json
 from pathlib import Path

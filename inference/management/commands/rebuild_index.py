@@ -1,5 +1,5 @@
-"""python manage.py rebuild_index [--backbone KEY]: rebuild FAISS indexes from the stored
-embeddings."""
+"""python manage.py rebuild_index [--backbone KEY]: rebuild FAISS indexes from the
+stored embeddings."""
 
 import json
 import time

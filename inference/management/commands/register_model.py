@@ -1,9 +1,9 @@
 """python manage.py register_model --checkpoint PATH --format deepfaune|timm [--backbone NAME]
 [--classes FILE]
 
-Registers external weights from a local file as a candidate version (or production with --promote).
-The file is loaded and checked first: a corrupt file or a class count that does not match registers
-nothing."""
+Registers external weights from a local file as a candidate version (or production with
+--promote). The file is loaded and checked first: a corrupt file or a class count that does not
+match registers nothing."""
 
 import json
 from pathlib import Path

@@ -57,8 +57,8 @@ def next_sequences(images: QuerySet[Image], *, cursor: int, limit: int) -> list[
 
 def site_ids(images: QuerySet[Image]) -> dict[str, str]:
     """{deployment pk (or "b" + batch pk for images without one): its id in the export}: the
-    deployment's name, made unique with its organisation's name where two organisations use the same
-    one."""
+    deployment's name, made unique with its organisation's name where two organisations use the
+    same one."""
     rows = list(
         images.values_list(
             "deployment_id", "deployment__name", "deployment__organisation__name", "batch_id"
@@ -78,8 +78,8 @@ def site_ids(images: QuerySet[Image]) -> dict[str, str]:
 
 
 def utc_offsets(organisation_ids: list[int]) -> dict[str, str]:
-    """{deployment pk: UTC offset} for the deployments a Camtrap DP import brought with their time
-    zone."""
+    """{deployment pk: UTC offset} for the deployments a Camtrap DP import brought with their
+    time zone."""
     batches = UploadBatch.objects.filter(
         organisation_id__in=organisation_ids, params__has_key=CAMTRAPDP
     )
@@ -235,8 +235,8 @@ def _machine(
 
 
 def _detections(image_ids: list[int]) -> dict[int, tuple[tuple[Found, ...], str]]:
-    """Each image's boxes from one source: the newest that looked at it (an empty row means it saw
-    nothing)."""
+    """Each image's boxes from one source: the newest that looked at it (an empty row means it
+    saw nothing)."""
     rows = Detection.objects.filter(image_id__in=image_ids).order_by(
         "image_id", "-created_at", "-pk"
     )

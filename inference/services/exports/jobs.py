@@ -268,8 +268,8 @@ def exports_visible_to(user: User | AnonymousUser) -> QuerySet[ExportJob]:
 
 
 def export_download_check(user: User | AnonymousUser, *, job: ExportJob) -> Path:
-    """The file (or folder) to send, once the user may still export every organisation the export
-    holds."""
+    """The file (or folder) to send, once the user may still export every organisation the
+    export holds."""
     allowed = exportable_organisations(user)
     if allowed is not None and not set(job.organisations) <= allowed:
         raise PermissionDenied(

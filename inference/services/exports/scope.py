@@ -139,9 +139,9 @@ def scoped_images(scope: ExportScope, *, allowed: set[int] | None) -> QuerySet[I
     )
     if scope.taxon is None and not scope.source:
         return images
-    # The taxon and the label's source select what the image list shows: the label, or the pre-label
-    # of an image nobody labelled yet, so that a link from a filtered list exports the images it
-    # listed.
+    # The taxon and the label's source select what the image list shows: the label, or the
+    # pre-label of an image nobody labelled yet, so that a link from a filtered list exports the
+    # images it listed.
     return shown_as(with_prelabels(images), taxon=scope.taxon, source=scope.source)
 
 

@@ -88,8 +88,8 @@ class Writer:
         self.folder, self.options = folder, options
 
     def begin(self) -> None:
-        """Start the appended files over (a start that was interrupted may have left some
-        behind)."""
+        """Start the appended files over (a start that was interrupted may have left
+        some behind)."""
         for name in self.appended:
             (self.folder / name).write_bytes(b"")
         self.headers()
@@ -101,13 +101,13 @@ class Writer:
         raise NotImplementedError
 
     def finish(self, summary: Summary, *, title: str, organisation_ids: list[int]) -> list[str]:
-        """Assemble the result; returns the notes the report shows (what is missing, what was left
-        out)."""
+        """Assemble the result; returns the notes the report shows (what is missing, what was
+        left out)."""
         return []
 
     def _copy(self, part: Slice, frame: Frame, target: str) -> bool:
-        """Copy the frame's stored file (people hidden when it shows any) to `target` in the
-        folder."""
+        """Copy the frame's stored file (people hidden when it shows any) to `target` in
+        the folder."""
         stored = part.files.get(frame.id, "")
         if not stored or not default_storage.exists(stored):
             return False
@@ -194,8 +194,8 @@ def write_json(path: Path, *, data: dict[str, Any]) -> None:
 
 
 def _sites(summary: Summary) -> list[Site]:
-    """The deployments the export holds media of, as records (those without a deployment as bare
-    ones)."""
+    """The deployments the export holds media of, as records (those without a deployment as
+    bare ones)."""
     mapping = summary.data.get("site_keys", {})
     keys = {site_id: key for key, site_id in mapping.items() if site_id in summary.data["sites"]}
     deployments = Deployment.objects.in_bulk([int(key) for key in keys.values() if key.isdigit()])

@@ -3,18 +3,16 @@ random,adaptive] [--unit sequence|image] [--seeds 5] [--seed-size 8] [--batch-si
 [--maxlag 20] [--out DIR] [--cache FILE]
 
 Replays active learning on a labelled dataset with the platform's own embedding, sequence grouping,
-selection
-code and head trainer, an oracle standing in for the expert. Touches no database rows. Writes
-curves.csv, summary.csv and learning_curves.png to --out (default: DATA_DIR/simulations/<dataset
-folder>), progress to
-stderr, and prints the result as a JSON object on the last stdout line.
+selection code and head trainer, an oracle standing in for the expert. Touches no database rows.
+Writes curves.csv, summary.csv and learning_curves.png to --out (default:
+DATA_DIR/simulations/<dataset folder>), progress to stderr, and prints the result as a JSON object
+on the last stdout line.
 
 --strategies defaults to `random,adaptive`: the platform's default against the baseline it must
-beat; name
-others (or `all`) to compare more. --unit sequence (the default, as the review desk works) makes a
-pick label its whole sequence for one action; --unit image labels one frame. Seed size, batch size
-and budget count actions. --cache (default: embeddings.npz in --out) keeps the embeddings between
-runs.
+beat; name others (or `all`) to compare more. --unit sequence (the default, as the review desk
+works) makes a pick label its whole sequence for one action; --unit image labels one frame. Seed
+size, batch size and budget count actions. --cache (default: embeddings.npz in --out) keeps the
+embeddings between runs.
 """
 
 import csv
