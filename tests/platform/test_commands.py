@@ -1,5 +1,6 @@
 """`bootstrap` and `serve`, the two halves of `make run`, in fresh data dirs of their own."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -91,8 +92,11 @@ def test_serve_starts_web_and_worker_and_stops_both_on_ctrl_c(tmp_path):
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         process.wait(timeout=60)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+        if process.poll() is None:  # its web server and worker run in sessions of their own
+            children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+            for pid in [process.pid, *map(int, children)]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
     printed = log.read_text()
     assert process.returncode == 0 and "Faune stopped." in printed, printed[-3000:]
 
