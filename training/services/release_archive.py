@@ -2,39 +2,15 @@
 is staged on disk and memory holds one block at a time. The archive holds exactly the release's
 listed files and SHA256SUMS, under a folder named after the release."""
 
-import io
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from inference.engine.exports.files import ZipSink
 from training.models import Release
-
-if TYPE_CHECKING:  # typeshed's name for what `write` receives; it exists for type checkers only
-    from _typeshed import ReadableBuffer
 
 BLOCK = 1 << 20
 COMPRESSED = (".md", ".json", ".txt", "SHA256SUMS")  # text compresses; weights and PNGs barely do
-
-
-class _Pending(io.RawIOBase):
-    """A write-only, unseekable sink whose bytes are handed on as they come (zipfile then writes
-    data descriptors after each member instead of seeking back)."""
-
-    def __init__(self) -> None:
-        self.blocks: list[bytes] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: "ReadableBuffer") -> int:
-        block = bytes(data)
-        self.blocks.append(block)
-        return len(block)
-
-    def take(self) -> bytes:
-        out, self.blocks = b"".join(self.blocks), []
-        return out
 
 
 def archive_name(release: Release) -> str:
@@ -42,7 +18,7 @@ def archive_name(release: Release) -> str:
 
 
 def release_archive(release: Release, *, folder: Path) -> Iterator[bytes]:
-    sink, top = _Pending(), f"faune-{release.semver}"
+    sink, top = ZipSink(), f"faune-{release.semver}"
     stamp = release.created_at.timetuple()[:6]
     with zipfile.ZipFile(sink, "w") as archive:
         for name in [*release.files, "SHA256SUMS"]:

@@ -89,8 +89,9 @@ def write_json_with_arrays(path: Path, head: dict[str, Any], arrays: dict[str, P
     os.replace(tmp, path)
 
 
-class _Pipe(io.RawIOBase):
-    """A write-only stream whose bytes are collected for a generator to hand out."""
+class ZipSink(io.RawIOBase):
+    """A write-only, unseekable stream whose bytes are collected for a generator to hand out as
+    they come (zipfile then writes data descriptors after each member instead of seeking back)."""
 
     def __init__(self) -> None:
         self.chunks: list[bytes] = []
@@ -112,7 +113,7 @@ def zip_stream(folder: Path, *, skip: Iterable[str] = (), block: int = 1 << 20) 
     """A zip of every file under `folder` (paths relative to it, sorted), produced while it is
     sent: nothing is written to disk and memory stays at about one block. Photographs are stored,
     text is deflated."""
-    pipe, skipped = _Pipe(), set(skip)
+    pipe, skipped = ZipSink(), set(skip)
     with zipfile.ZipFile(pipe, "w", allowZip64=True) as bundle:
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             name = path.relative_to(folder).as_posix()
