@@ -4,6 +4,7 @@ selector, serialize."""
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from rest_framework import status
@@ -52,6 +53,7 @@ from annotation.selectors import (
     deployments_visible_to,
     image_editable_by,
     image_filter,
+    image_visible_to,
     images_visible_to,
     label_history,
     review_agreement,
@@ -271,9 +273,10 @@ class ImageListApi(ListAPIView):
 
 
 def _visible_image(request: Request, pk: int) -> Image:
-    return get_object_or_404(
-        images_visible_to(request.user).select_related("sequence", "organisation"), pk=pk
-    )
+    image = image_visible_to(request.user, pk, "sequence", "organisation")
+    if image is None:
+        raise Http404(_("No such image, or not one you may see."))
+    return image
 
 
 class ImageDetailApi(APIView):

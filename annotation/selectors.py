@@ -107,6 +107,22 @@ def images_visible_to(user: User | AnonymousUser) -> QuerySet[Image]:
     return images.filter(visible)
 
 
+def image_visible_to(user: User | AnonymousUser, pk: int, *related: str) -> Image | None:
+    """One image if the user may see it (as `images_visible_to` decides), with `related` joined.
+    Most checks need no second query: the image's organisation or taxon answers them; only an
+    image seen through a review task asks the database again. Every frame of a review task is
+    checked this way, many times a minute per expert."""
+    access = user_access(user)
+    if not access.authenticated:
+        return None
+    image = Image.objects.select_related(*related).filter(pk=pk).first()
+    if image is None or access.coordinator or access.can_contribute_to(image.organisation_id):
+        return image
+    if access.expert and image.current_taxon_id in access.expert_taxon_ids:
+        return image
+    return image if images_visible_to(user).filter(pk=pk).exists() else None
+
+
 def _reviewable_by(access: Access, sequence_ref: OuterRef) -> QuerySet[ReviewTask]:
     """Waiting review tasks of a sequence in the expert's queues (or triage), and second opinions
     past the wait (offered to every expert): experts see what they review."""

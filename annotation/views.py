@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -37,7 +37,7 @@ from annotation.privacy import shown_file
 from annotation.selectors import (
     deployments_visible_to,
     image_editable_by,
-    images_visible_to,
+    image_visible_to,
     label_events,
     label_history,
     review_agreement,
@@ -162,10 +162,10 @@ def _browse_context(request: HttpRequest, image: Image) -> dict:
 
 
 def _image_for(request: HttpRequest, pk: int) -> Image:
-    return get_object_or_404(
-        images_visible_to(request.user).select_related("sequence", "deployment", "organisation"),
-        pk=pk,
-    )
+    image = image_visible_to(request.user, pk, "sequence", "deployment", "organisation")
+    if image is None:
+        raise Http404(_("No such image, or not one you may see."))
+    return image
 
 
 @login_required

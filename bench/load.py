@@ -5,14 +5,17 @@ fixed time. Prints throughput, p50/p95/p99 per action and the errors.
 
 The baseline, in the same run and against the same server, is one expert alone for a shorter time:
 the ratio says what the crowd costs each expert. Review actions are every expert action (the uploads
-are reported apart).
+are reported apart). It also prints what each request costs in CPU, in the web server, in the
+database and in the clients: with every core busy, the cores divided by that cost is the throughput
+the machine allows, and so the mean wait of closed-loop clients (Little's law).
 
 Needs a PostgreSQL server: DATABASE_URL=postgres://... (e.g. `eval "$(.ci/services start)"`);
-a throw-away database is created on it and dropped at the end. Needs gunicorn (`make bench`
-installs it).
+a throw-away database is created on it and dropped at the end. With REDIS_URL (which that command
+prints too) the web processes share a Redis cache and read sessions from it, as a deployment on
+several machines does. Needs gunicorn (`make bench` installs it).
 
 Usage: python bench/load.py [--experts 20] [--partners 5] [--seconds 60] [--tasks 3000]
-       [--gunicorn-workers 4]
+       [--gunicorn-workers CORES] [--gunicorn-threads 16]
 Target (issue 13): zero errors, p95 under 200 ms for review actions."""
 
 import argparse
@@ -249,6 +252,46 @@ def partner(base: str, session_key: str, recorder: Recorder, stop: float, seed: 
         )
 
 
+class CpuMeter:
+    """CPU seconds spent while the clients run, by the web server's processes, the database
+    server's backends for the load database, and the simulated clients (this process): what each
+    request costs the machine, and so the throughput its cores allow."""
+
+    def __init__(self, server_pid: int, database_name: str) -> None:
+        self.server_pid, self.database_name = server_pid, database_name
+        self.spent: dict[str, float] = {}
+
+    def __enter__(self) -> "CpuMeter":
+        self.start = self._sample()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        end = self._sample()
+        self.spent = {part: end[part] - self.start.get(part, 0.0) for part in end}
+
+    def _sample(self) -> dict[str, float]:
+        import psutil
+
+        def used(process: psutil.Process) -> float:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                return 0.0
+            return times.user + times.system
+
+        server = psutil.Process(self.server_pid)
+        backends = [
+            process
+            for process in psutil.process_iter(["cmdline"])
+            if self.database_name in " ".join(process.info["cmdline"] or [])
+        ]
+        return {
+            "web": sum(used(p) for p in [server, *server.children(recursive=True)]),
+            "database": sum(used(p) for p in backends),
+            "clients": used(psutil.Process()),
+        }
+
+
 def drive(base: str, sessions: dict, experts: int, partners: int, seconds: float) -> Recorder:
     recorder, stop = Recorder(), time.monotonic() + seconds
     threads = [
@@ -301,7 +344,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--baseline-seconds", type=float, default=15)
     parser.add_argument("--tasks", type=int, default=3000)
-    parser.add_argument("--gunicorn-workers", type=int, default=4)
+    # One process per core (the GIL lets a process use one), and a thread for every connection a
+    # process may hold: a browser keeps its connection to one process, and an upload holds its
+    # thread for a long while, so with few threads quick requests queue behind uploads.
+    parser.add_argument("--gunicorn-workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--gunicorn-threads", type=int, default=16)
     args = parser.parse_args()
     maintenance, database = _database_urls()
     name = database.rsplit("/", 1)[1].replace("selection", "load")
@@ -329,7 +376,7 @@ def main() -> None:
             "-k",
             "gthread",
             "--threads",
-            "4",
+            str(args.gunicorn_threads),
             "--log-level",
             "warning",
         ]
@@ -340,12 +387,14 @@ def main() -> None:
             args.baseline_seconds,
             f"one expert alone, {args.baseline_seconds:.0f} s",
         )
-        loaded = drive(base, sessions, args.experts, args.partners, args.seconds)
+        with CpuMeter(server.pid, name) as cpu:
+            loaded = drive(base, sessions, args.experts, args.partners, args.seconds)
         p95 = report(
             loaded,
             args.seconds,
             f"{args.experts} experts and {args.partners} partners, "
-            f"{args.seconds:.0f} s, gunicorn {args.gunicorn_workers}x4 threads",
+            f"{args.seconds:.0f} s, "
+            f"gunicorn {args.gunicorn_workers}x{args.gunicorn_threads} threads",
         )
     finally:
         if server is not None:
@@ -356,6 +405,17 @@ def main() -> None:
         connections.close_all()
         _admin(maintenance, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     per_action = {action: _percentiles(values) for action, values in loaded.latencies.items()}
+    requests_made = sum(len(values) for values in loaded.latencies.values())
+    cpu_per_request = {
+        part: round(seconds * 1000 / max(requests_made, 1), 2)
+        for part, seconds in cpu.spent.items()
+    }
+    busy = sum(cpu.spent.values()) / (args.seconds * (os.cpu_count() or 1))
+    print(
+        "CPU per request (ms): "
+        + ", ".join(f"{part} {ms}" for part, ms in cpu_per_request.items())
+        + f"; the {os.cpu_count()} cores were {busy:.0%} busy"
+    )
     print(
         json.dumps(
             {
@@ -371,6 +431,8 @@ def main() -> None:
                     1,
                 ),
                 "per_action": per_action,
+                "cpu_ms_per_request": cpu_per_request,
+                "cores": os.cpu_count(),
             }
         )
     )

@@ -66,7 +66,7 @@ def login_lockout(*, username: str, address: str) -> Lockout | None:
     now, waits = time.time(), []
     entries = cache.get_many(list(_keys(username, address).values()))
     for kind, key in _keys(username, address).items():
-        count, started = entries.get(key, (0, now))
+        count, started = _in_window(entries.get(key), now)
         if count >= _limits()[kind]:
             waits.append(started + settings.FAUNE["LOGIN_LOCKOUT_S"] - now)
     return Lockout(retry_after_s=max(1, math.ceil(max(waits)))) if waits else None
@@ -76,10 +76,19 @@ def login_failure_record(*, username: str, address: str) -> None:
     window = settings.FAUNE["LOGIN_LOCKOUT_S"]
     now = time.time()
     for key in _keys(username, address).values():
-        count, started = cache.get(key, (0, now))
+        count, started = _in_window(cache.get(key), now)
         # The entry expires when its window ends, which is what resets the lock-out.
         remaining = max(1, math.ceil(started + window - now))
         cache.set(key, (count + 1, started), timeout=remaining)
+
+
+def _in_window(entry: tuple[int, float] | None, now: float) -> tuple[int, float]:
+    """(failures, when the window started); none once the window has ended. The entry also
+    expires from the cache then, but caches expire entries on their own clock, and a shared cache
+    may keep one a little longer: the window is decided here."""
+    if entry is None or entry[1] + settings.FAUNE["LOGIN_LOCKOUT_S"] <= now:
+        return 0, now
+    return entry
 
 
 def login_success_record(*, username: str, address: str) -> None:

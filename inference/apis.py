@@ -2,6 +2,7 @@
 active learning and possibly new taxa."""
 
 from django.conf import settings
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from rest_framework import serializers, status
@@ -11,7 +12,7 @@ from rest_framework.views import APIView
 
 from annotation.models import Image
 from annotation.permissions import require_coordinator
-from annotation.selectors import batches_visible_to, images_visible_to, taxon_resolve
+from annotation.selectors import batches_visible_to, image_visible_to, taxon_resolve
 from annotation.serializers import TaxonRefField
 from faune_platform.api import IdField
 from faune_platform.converters import MAX_ID, id_or_none
@@ -58,7 +59,10 @@ from inference.services.selection import selection_batch_request
 
 
 def _visible_image(request: Request, pk: int) -> Image:
-    return get_object_or_404(images_visible_to(request.user), pk=pk)
+    image = image_visible_to(request.user, pk, "organisation")  # its threshold, for predictions
+    if image is None:
+        raise Http404(_("No such image, or not one you may see."))
+    return image
 
 
 class ImagePredictionApi(APIView):

@@ -250,6 +250,7 @@ def review_task_claim_next(
     candidates = (
         _in_queue(_claimable(user, now), queue_taxon_id, second_opinion)
         .annotate(waiting_since=first_label_at())
+        .select_related("image", "queue_taxon")  # the desk shows both
         .order_by("-score", "pk")
     )
     lost: set[int] = set()
@@ -257,11 +258,10 @@ def review_task_claim_next(
         task = candidates.exclude(pk__in=lost).first()
         if task is None:
             return None
-        claimed = ReviewTask.objects.filter(free, pk=task.pk, state=ReviewState.OPEN).update(
-            claimed_by=user, claimed_until=now + timedelta(minutes=CLAIM_MINUTES)
-        )
-        if claimed:
-            task.refresh_from_db()  # the annotations (waiting_since) stay on the instance
+        claim = {"claimed_by": user, "claimed_until": now + timedelta(minutes=CLAIM_MINUTES)}
+        if ReviewTask.objects.filter(free, pk=task.pk, state=ReviewState.OPEN).update(**claim):
+            for name, value in claim.items():
+                setattr(task, name, value)
             return task
         lost.add(
             task.pk
@@ -287,7 +287,8 @@ def review_task_held(task_id: int, *, user: User) -> ReviewTask:
     """The task, locked for this transaction, if the user holds a live claim on it; else
     a conflict."""
     task = (
-        ReviewTask.objects.select_for_update()
+        ReviewTask.objects.select_related("image")  # the verdict labels it
+        .select_for_update(of=("self",))
         .filter(
             pk=task_id, state=ReviewState.OPEN, claimed_by=user, claimed_until__gte=timezone.now()
         )

@@ -239,7 +239,9 @@ def _settle(
     )
     for verdict in labels:
         stored = {"boxes": verdict.boxes, "observations": verdict.observations}
-        _write_labels(task, verdict.frames, stored, verdict.expert or user, decision)
+        # the user who settles it is already loaded, rights and all
+        author = user if verdict.expert_id == user.pk else (verdict.expert or user)
+        _write_labels(task, verdict.frames, stored, author, decision)
     review_task_release(task, state=ReviewState.DONE)
 
 
@@ -257,7 +259,10 @@ def _write_labels(
     taxa = Taxon.objects.in_bulk(
         {*frames.values(), *observations, *(b["taxon"] for b in payload["boxes"])} - {None}
     )
-    images = Image.objects.in_bulk([int(pk) for pk in frames])
+    split = len(set(frames.values())) > 1
+    # frames are loaded only when labels go on single frames
+    wanted = [int(pk) for pk in frames] if split or payload["boxes"] else []
+    images = Image.objects.in_bulk(wanted)
     for taxon_id in observations.keys() - set(frames.values()):
         annotation_add(
             image=task.image,
@@ -278,7 +283,7 @@ def _write_labels(
             box=Box(drawn["x"], drawn["y"], drawn["w"], drawn["h"]),
             decision=decision,
         )
-    if len(set(frames.values())) == 1:
+    if not split:
         taxon_id = next(iter(frames.values()))
         annotation_add(
             image=task.image,

@@ -4,6 +4,7 @@ the environment."""
 import hashlib
 from collections.abc import Mapping
 from typing import Any, TypedDict
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 
@@ -94,7 +95,11 @@ def _database() -> Mapping[str, Any]:
     if url.startswith("sqlite"):
         return {**dj_database_url.parse(url), "OPTIONS": _SQLITE_OPTIONS}
     if url:
-        return dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        # Connections are kept between requests. Checking one before each request costs a round
+        # trip on every request (one in four of a quick request's); without it, the first request
+        # on a connection the database server dropped fails once and the connection is replaced.
+        checks = env_bool("FAUNE_DB_HEALTH_CHECKS", False)
+        return dj_database_url.parse(url, conn_max_age=60, conn_health_checks=checks)
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": DATA_DIR / "db.sqlite3",
@@ -105,12 +110,34 @@ def _database() -> Mapping[str, Any]:
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Log-in throttling (the login page and POST /api/token/) counts failures in Django's cache: the
-# default local-memory cache is per process, so with several web processes each keeps its own counts
-# (set a shared cache to pool them).
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "faune"}
-}
+
+def _cache_url() -> str:
+    """The shared cache: FAUNE_CACHE_URL, else the database after the job queue's on the Redis
+    server of REDIS_URL (clearing a cache empties its whole database, which must not hold jobs);
+    none without Redis."""
+    explicit, redis_url = env_str("FAUNE_CACHE_URL", ""), env_str("REDIS_URL", "")
+    if explicit or not redis_url:
+        return explicit
+    parts = urlsplit(redis_url)
+    queue_database = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{queue_database + 1}"))
+
+
+# Log-in throttling (the login page and POST /api/token/) counts failures in Django's cache, and
+# sessions are read from it. With Redis every web process shares it: counts are pooled and sessions
+# are read without a database query (and still written to the database, so emptying the cache logs
+# nobody out). Without Redis, each process keeps a local cache: throttling counts per process and
+# sessions are read from the database alone, so a log-out in one process holds in every other.
+CACHE_URL = _cache_url()
+if CACHE_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "faune"}
+    }
 
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",

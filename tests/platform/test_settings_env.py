@@ -34,3 +34,25 @@ def test_bad_values_fail_loudly(monkeypatch, reader, value, message):
     monkeypatch.setenv("X", value)
     with pytest.raises(ImproperlyConfigured, match=message):
         reader()
+
+
+@pytest.mark.parametrize(
+    ("redis_url", "cache_url", "expected"),
+    [
+        ("", "", ""),  # no Redis: each process keeps a local cache
+        ("redis://queue-host:6379/0", "", "redis://queue-host:6379/1"),
+        ("redis://:secret@queue-host:6379/4", "", "redis://:secret@queue-host:6379/5"),
+        ("redis://queue-host:6379", "", "redis://queue-host:6379/1"),
+        ("redis://queue-host:6379/0", "redis://cache-host:6379/0", "redis://cache-host:6379/0"),
+        ("", "redis://cache-host:6379/2", "redis://cache-host:6379/2"),
+    ],
+)
+def test_the_shared_cache_never_shares_the_job_queues_database(
+    monkeypatch, redis_url, cache_url, expected
+):
+    """Clearing a Redis cache empties its whole database: the cache takes the next one."""
+    from faune_platform.settings.base import _cache_url
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("FAUNE_CACHE_URL", cache_url)
+    assert _cache_url() == expected
