@@ -177,7 +177,10 @@ def _add_labels(
             )
         )
     Annotation.objects.bulk_create(rows)
-    current_labels_refresh(images=Image.objects.filter(pk=image.pk))
+    # A frame without labels of its own takes its sequence's, if it has any; else it has none and
+    # nothing to refresh (most uploads: the refresh is the dearest query of an upload).
+    if rows or Annotation.objects.filter(sequence_id=image.sequence_id).exists():
+        current_labels_refresh(images=Image.objects.filter(pk=image.pk))
     return len(rows)
 
 

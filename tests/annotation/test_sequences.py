@@ -6,6 +6,7 @@ import itertools
 import pytest
 
 from annotation.models import Annotation, Image, LabelSource, Role, Sequence
+from annotation.services.annotations import current_labels_refresh
 from annotation.services.batches import batch_open
 from annotation.services.ingest import image_ingest
 from annotation.services.organisations import deployment_get_or_create
@@ -91,3 +92,19 @@ def test_organisation_maxlag_is_the_default(org, tmp_path):
     for seed, seconds in enumerate([0, 50]):
         _ingest(org, camera, tmp_path, seconds, seed)
     assert _groups(camera) == [[0, 50]]
+
+
+def test_a_frame_joining_a_labelled_sequence_takes_its_label(org, tmp_path):
+    camera = deployment_get_or_create(organisation=org, name="cam")
+    first = _ingest(org, camera, tmp_path, 0, seed=1)
+    Annotation.objects.create(
+        sequence=first.sequence, taxon=taxon("fox"), role=Role.EXPERT, source=LabelSource.EXPERT
+    )
+    current_labels_refresh(images=Image.objects.filter(pk=first.pk))
+    joining = _ingest(org, camera, tmp_path, 5, seed=2)
+    alone = _ingest(org, camera, tmp_path, 3600, seed=3)
+    assert joining.sequence_id == first.sequence_id
+    joining.refresh_from_db()
+    alone.refresh_from_db()
+    assert joining.current_taxon_id == taxon("fox").pk
+    assert alone.current_taxon_id is None and alone.current_label_id is None
