@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import psutil  # installed with ultralytics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # first: it sets the BLAS kernels before faiss loads
@@ -253,9 +254,9 @@ def partner(base: str, session_key: str, recorder: Recorder, stop: float, seed: 
 
 
 class CpuMeter:
-    """CPU seconds spent while the clients run, by the web server's processes, the database
-    server's backends for the load database, and the simulated clients (this process): what each
-    request costs the machine, and so the throughput its cores allow."""
+    """CPU seconds spent while the clients run, by the web server's processes, the database server
+    (every process of it), and the simulated clients (this process): what each request costs the
+    machine, and so the throughput its cores allow."""
 
     def __init__(self, server_pid: int, database_name: str) -> None:
         self.server_pid, self.database_name = server_pid, database_name
@@ -270,26 +271,30 @@ class CpuMeter:
         self.spent = {part: end[part] - self.start.get(part, 0.0) for part in end}
 
     def _sample(self) -> dict[str, float]:
-        import psutil
-
-        def used(process: psutil.Process) -> float:
+        def used(process: psutil.Process, *, reaped: bool = False) -> float:
+            """User and system seconds; `reaped` adds those of its ended children."""
             try:
                 times = process.cpu_times()
             except psutil.NoSuchProcess:
                 return 0.0
-            return times.user + times.system
+            ended = times.children_user + times.children_system if reaped else 0.0
+            return times.user + times.system + ended
 
         server = psutil.Process(self.server_pid)
-        backends = [
-            process
-            for process in psutil.process_iter(["cmdline"])
-            if self.database_name in " ".join(process.info["cmdline"] or [])
-        ]
+        # The whole database server: kept connections are closed after a minute and replaced, so
+        # a backend's time is found, once it has ended, in its parent's count of ended children.
+        postmaster = self._database_server()
         return {
             "web": sum(used(p) for p in [server, *server.children(recursive=True)]),
-            "database": sum(used(p) for p in backends),
+            "database": used(postmaster, reaped=True) + sum(used(p) for p in postmaster.children()),
             "clients": used(psutil.Process()),
         }
+
+    def _database_server(self) -> psutil.Process:
+        for process in psutil.process_iter(["cmdline"]):
+            if self.database_name in " ".join(process.info["cmdline"] or []):
+                return process.parent()
+        raise RuntimeError(f"no database backend serves {self.database_name}")
 
 
 def drive(base: str, sessions: dict, experts: int, partners: int, seconds: float) -> Recorder:
