@@ -281,8 +281,8 @@ def taxon_resolve(text: str) -> Taxon:
     text = str(text).strip()
     if text.isdigit():
         taxon = Taxon.objects.filter(pk=int(text)).first()
-    else:
-        taxon = taxa_by_name().get(normalise_name(text))
+    else:  # a slug (what clients send most) first, then every name
+        taxon = Taxon.objects.filter(slug=text).first() or taxa_by_name().get(normalise_name(text))
     if taxon is None:
         raise UnknownTaxon(
             f"Unknown taxon {text!r}. Use a taxon id, slug, or its French or English name "
