@@ -11,8 +11,8 @@ the machine allows, and so the mean wait of closed-loop clients (Little's law).
 
 Needs a PostgreSQL server: DATABASE_URL=postgres://... (e.g. `eval "$(.ci/services start)"`);
 a throw-away database is created on it and dropped at the end. With REDIS_URL (which that command
-prints too) the web processes share a Redis cache and read sessions from it, as a deployment on
-several machines does. Needs gunicorn (`make bench` installs it).
+prints too) the web processes share a Redis cache, as a deployment on several machines does.
+Needs gunicorn (`make bench` installs it).
 
 Usage: python bench/load.py [--experts 20] [--partners 5] [--seconds 60] [--tasks 3000]
        [--gunicorn-workers CORES] [--gunicorn-threads 16]

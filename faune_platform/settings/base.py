@@ -123,17 +123,15 @@ def _cache_url() -> str:
     return urlunsplit(parts._replace(path=f"/{queue_database + 1}"))
 
 
-# Log-in throttling (the login page and POST /api/token/) counts failures in Django's cache, and
-# sessions are read from it. With Redis every web process shares it: counts are pooled and sessions
-# are read without a database query (and still written to the database, so emptying the cache logs
-# nobody out). Without Redis, each process keeps a local cache: throttling counts per process and
-# sessions are read from the database alone, so a log-out in one process holds in every other.
+# Log-in throttling (the login page and POST /api/token/) counts failures in Django's cache. With
+# Redis every web process shares it, so the counts hold across processes; without Redis each process
+# keeps its own. Sessions stay in the database: reading them from Redis would save one quick query a
+# request, but every page would fail while Redis is down.
 CACHE_URL = _cache_url()
 if CACHE_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "faune"}
