@@ -162,16 +162,12 @@ def current_labels_refresh(*, images: QuerySet[Image]) -> int:
     """Write each image's winning label (the rule of `labels_for_image`) into its current-label
     columns. Called in the transaction of every label event and sequence merge, so the columns never
     disagree with the events."""
-    # The winner is found once (the rule is the dearest query to build and to run), then its
-    # taxon and source are copied by key.
     winner = labels_for_image(OuterRef("pk"), OuterRef("sequence_id"))
-    refreshed = images.update(current_label_id=Subquery(winner.values("pk")[:1]))
-    label = Annotation.objects.filter(pk=OuterRef("current_label_id"))
-    images.update(
-        current_taxon_id=Subquery(label.values("taxon_id")[:1]),
-        current_source=Coalesce(Subquery(label.values("source")[:1]), Value("")),
+    return images.update(
+        current_label_id=Subquery(winner.values("pk")[:1]),
+        current_taxon_id=Subquery(winner.values("taxon_id")[:1]),
+        current_source=Coalesce(Subquery(winner.values("source")[:1]), Value("")),
     )
-    return refreshed
 
 
 def partner_labels_announce(annotation_ids: list[int]) -> None:
