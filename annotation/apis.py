@@ -50,6 +50,7 @@ from annotation.selectors import (
     FRAME_ORDER,
     batch_counts,
     batches_visible_to,
+    current_label,
     deployments_visible_to,
     image_editable_by,
     image_filter,
@@ -509,7 +510,7 @@ class ReviewQueueApi(APIView):
 
 
 def _task_response(task: ReviewTask) -> Response:
-    current = label_history(task.image).first()
+    current = current_label(task.image)
     return Response(
         ReviewTaskSerializer(
             review_task_data(task, frames=sequence_frames(task.sequence_id), current=current)

@@ -270,6 +270,15 @@ def label_history(image: Image) -> QuerySet[Annotation]:
     return labels_for_image(image, image.sequence_id).select_related("taxon", "author")
 
 
+def current_label(image: Image) -> Annotation | None:
+    """The label in force (the first of `label_history`) as the image's columns hold it, with its
+    taxon and author: a lookup by key instead of the ranking."""
+    if image.current_label_id is None:
+        return None
+    labels = Annotation.objects.select_related("taxon", "author")
+    return labels.filter(pk=image.current_label_id).first()
+
+
 class UnknownTaxon(InputRefused):
     pass
 

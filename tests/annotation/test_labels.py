@@ -3,7 +3,7 @@
 import pytest
 
 from annotation.models import Annotation, Image, LabelSource
-from annotation.selectors import label_history
+from annotation.selectors import current_label, label_history
 from annotation.services.annotations import LabelConflict, annotation_add
 from annotation.services.batches import batch_open
 from annotation.services.ingest import IngestHints, IngestLabel, image_ingest
@@ -69,3 +69,30 @@ def test_accepting_a_prediction_is_recorded_as_such(image, partner):
         image=image, taxon=taxon("roe-deer"), author=partner, accept_prediction=True
     )
     assert label.source == LabelSource.MODEL_ACCEPTED
+
+
+def test_the_current_label_by_key_is_the_first_of_the_history(
+    image, partner, coordinator, org, tmp_path
+):
+    """The review desk reads the label in force from the image's columns: the same one as the
+    ranking, with its taxon and author, after every kind of event."""
+
+    def by_key():
+        return current_label(Image.objects.get(pk=image.pk))
+
+    assert by_key() == label_history(image).first()  # the import
+    annotation_add(image=image, taxon=taxon("red-deer"), author=partner)
+    annotation_add(image=image, taxon=taxon("fox"), author=partner, whole_sequence=True)
+    assert by_key() == label_history(image).first()
+    assert by_key().taxon.slug == "fox"
+    annotation_add(image=image, taxon=taxon("chamois"), author=coordinator)
+    found = by_key()
+    assert found == label_history(image).first()
+    assert (found.taxon.slug, found.author) == ("chamois", coordinator)
+    unlabelled = image_ingest(
+        path=write_jpeg(tmp_path / "b.jpg", seed=7),
+        name="b.jpg",
+        batch=batch_open(organisation=org, uploader=partner),
+        deployment=None,
+    ).image
+    assert current_label(unlabelled) is None
