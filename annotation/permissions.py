@@ -30,17 +30,26 @@ class Access:
         return self.coordinator or organisation_id in self.organisation_ids
 
 
+def _with_descendants(seed_sql: str) -> str:
+    """A recursive query `walked(id)`: the taxa `seed_sql` selects and every descendant. The one
+    walk of the taxon tree; `UNION` stops on a loop. The ORM cannot express it; SQLite and
+    PostgreSQL both run it."""
+    taxa = Taxon._meta.db_table
+    return (
+        f"WITH RECURSIVE walked(id) AS ({seed_sql}"  # noqa: S608 (a table name from the model)
+        f" UNION SELECT t.id FROM {taxa} t JOIN walked ON t.parent_id = walked.id)"
+    )
+
+
 def taxa_with_descendants(taxon_ids: set[int]) -> frozenset[int]:
-    children: dict[int | None, list[int]] = {}
-    for pk, parent_id in Taxon.objects.values_list("pk", "parent_id"):
-        children.setdefault(parent_id, []).append(pk)
-    found, frontier = set(taxon_ids), list(taxon_ids)
-    while frontier:
-        for child in children.get(frontier.pop(), []):
-            if child not in found:
-                found.add(child)
-                frontier.append(child)
-    return frozenset(found)
+    if not taxon_ids:
+        return frozenset()
+    placeholders = ", ".join(["%s"] * len(taxon_ids))
+    seed = f"SELECT id FROM {Taxon._meta.db_table} WHERE id IN ({placeholders})"  # noqa: S608
+    sql = f"{_with_descendants(seed)} SELECT id FROM walked"  # noqa: S608 (placeholders only)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(taxon_ids))
+        return frozenset(taxon_ids) | {taxon_id for (taxon_id,) in cursor.fetchall()}
 
 
 # The attribute on the user object that keeps its Access for the rest of the request.
@@ -68,18 +77,17 @@ def user_access(user: User | AnonymousUser) -> Access:
 def _memberships_and_reviewed_taxa(user_id: int) -> tuple[list[tuple[str, int]], set[int]]:
     """The user's (role, organisation) pairs and the taxa they review as an expert with every
     descendant, in one query: every request asks, so it is one round trip instead of three
-    (memberships, their taxa, the tree). The tree is walked by a recursive query, which the ORM
-    cannot express; SQLite and PostgreSQL both run it."""
+    (memberships, their taxa, the tree)."""
     reviewed = Membership.review_taxa.through._meta.db_table
     memberships = Membership._meta.db_table
-    taxa = Taxon._meta.db_table
+    seed = (
+        f"SELECT r.taxon_id FROM {reviewed} r"  # noqa: S608 (table names from the models)
+        f" JOIN {memberships} m ON m.id = r.membership_id WHERE m.user_id = %s AND m.role = %s"
+    )
     sql = (
-        f"WITH RECURSIVE reviewed(id) AS ("  # noqa: S608 (table names from the models)
-        f" SELECT r.taxon_id FROM {reviewed} r JOIN {memberships} m ON m.id = r.membership_id"
-        f" WHERE m.user_id = %s AND m.role = %s"
-        f" UNION SELECT t.id FROM {taxa} t JOIN reviewed ON t.parent_id = reviewed.id)"
+        f"{_with_descendants(seed)}"  # noqa: S608
         f" SELECT role, organisation_id, NULL FROM {memberships} WHERE user_id = %s"
-        f" UNION ALL SELECT NULL, NULL, id FROM reviewed"
+        f" UNION ALL SELECT NULL, NULL, id FROM walked"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [user_id, Role.EXPERT.value, user_id])
