@@ -4,7 +4,6 @@ selector, serialize."""
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from rest_framework import status
@@ -54,7 +53,6 @@ from annotation.selectors import (
     deployments_visible_to,
     image_editable_by,
     image_filter,
-    image_visible_to,
     images_visible_to,
     label_history,
     review_agreement,
@@ -62,6 +60,7 @@ from annotation.selectors import (
     sequence_frames,
     taxon_proposals,
     taxon_resolve,
+    visible_image_or_404,
 )
 from annotation.serializers import (
     AnnotationCreateSerializer,
@@ -274,10 +273,7 @@ class ImageListApi(ListAPIView):
 
 
 def _visible_image(request: Request, pk: int) -> Image:
-    image = image_visible_to(request.user, pk, "sequence", "organisation")
-    if image is None:
-        raise Http404(_("No such image, or not one you may see."))
-    return image
+    return visible_image_or_404(request.user, pk, "sequence", "organisation")
 
 
 class ImageDetailApi(APIView):

@@ -29,7 +29,9 @@ from django.db.models import (
 )
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Cast, Coalesce, Lag, Substr, Trunc, TruncDate
+from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from annotation.models import (
     SOURCE_RANK,
@@ -121,6 +123,15 @@ def image_visible_to(user: User | AnonymousUser, pk: int, *related: str) -> Imag
     if access.expert and image.current_taxon_id in access.expert_taxon_ids:
         return image
     return image if images_visible_to(user).filter(pk=pk).exists() else None
+
+
+def visible_image_or_404(user: User | AnonymousUser, pk: int, *related: str) -> Image:
+    """`image_visible_to`, for pages and the API: an image the user may not see is as missing as
+    one that does not exist, so its existence does not leak."""
+    image = image_visible_to(user, pk, *related)
+    if image is None:
+        raise Http404(_("No such image, or not one you may see."))
+    return image
 
 
 def _reviewable_by(access: Access, sequence_ref: OuterRef) -> QuerySet[ReviewTask]:

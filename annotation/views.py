@@ -37,7 +37,6 @@ from annotation.privacy import shown_file
 from annotation.selectors import (
     deployments_visible_to,
     image_editable_by,
-    image_visible_to,
     label_events,
     label_history,
     review_agreement,
@@ -46,6 +45,7 @@ from annotation.selectors import (
     sequence_frames,
     sequence_label_stamp,
     taxon_proposals,
+    visible_image_or_404,
 )
 from annotation.serializers import decision_data
 from annotation.services.annotations import LabelConflict
@@ -162,10 +162,7 @@ def _browse_context(request: HttpRequest, image: Image) -> dict:
 
 
 def _image_for(request: HttpRequest, pk: int) -> Image:
-    image = image_visible_to(request.user, pk, "sequence", "deployment", "organisation")
-    if image is None:
-        raise Http404(_("No such image, or not one you may see."))
-    return image
+    return visible_image_or_404(request.user, pk, "sequence", "deployment", "organisation")
 
 
 @login_required

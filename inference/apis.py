@@ -2,7 +2,6 @@
 active learning and possibly new taxa."""
 
 from django.conf import settings
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from rest_framework import serializers, status
@@ -12,7 +11,7 @@ from rest_framework.views import APIView
 
 from annotation.models import Image
 from annotation.permissions import require_coordinator
-from annotation.selectors import batches_visible_to, image_visible_to, taxon_resolve
+from annotation.selectors import batches_visible_to, taxon_resolve, visible_image_or_404
 from annotation.serializers import TaxonRefField
 from faune_platform.api import IdField
 from faune_platform.converters import MAX_ID, id_or_none
@@ -59,10 +58,8 @@ from inference.services.selection import selection_batch_request
 
 
 def _visible_image(request: Request, pk: int) -> Image:
-    image = image_visible_to(request.user, pk, "organisation")  # its threshold, for predictions
-    if image is None:
-        raise Http404(_("No such image, or not one you may see."))
-    return image
+    # with its organisation: the threshold of its predictions
+    return visible_image_or_404(request.user, pk, "organisation")
 
 
 class ImagePredictionApi(APIView):
