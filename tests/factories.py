@@ -4,12 +4,15 @@ import datetime as dt
 import io
 import random
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from annotation.models import Organisation, Role, Taxon
+from annotation.models import Image as ImageModel
+from annotation.models import Organisation, Role, Taxon, UploadBatch
+from annotation.services.ingest import image_ingest
 from annotation.services.organisations import membership_set, user_create
 
 _EXIF_IFD, _DATETIME_ORIGINAL, _MAKE, _MODEL, _ORIENTATION = 0x8769, 0x9003, 0x010F, 0x0110, 0x0112
@@ -49,6 +52,19 @@ def write_jpeg(path: Path, **options) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(jpeg_bytes(**options))
     return path
+
+
+def photos_ingested(batch: UploadBatch, folder: Path, seeds: Iterable[int]) -> list[ImageModel]:
+    """One stored photo per seed, `<seed>.jpg`, through the real ingest, with no camera."""
+    return [
+        image_ingest(
+            path=write_jpeg(folder / f"{seed}.jpg", seed=seed),
+            name=f"{seed}.jpg",
+            batch=batch,
+            deployment=None,
+        ).image
+        for seed in seeds
+    ]
 
 
 def upload(name: str, content: bytes, content_type: str = "image/jpeg") -> SimpleUploadedFile:

@@ -11,10 +11,9 @@ from annotation.permissions import user_access
 from annotation.selectors import image_visible_to, images_visible_to
 from annotation.services.annotations import annotation_add
 from annotation.services.batches import batch_open
-from annotation.services.ingest import image_ingest
 from annotation.services.organisations import membership_set
 from tests import factories
-from tests.factories import taxon, write_jpeg
+from tests.factories import taxon
 
 # integration: the recursive query must run on PostgreSQL as on SQLite
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
@@ -63,15 +62,7 @@ def test_one_image_is_visible_exactly_when_the_pool_query_says_so(
     org, partner, other_partner, expert, coordinator, tmp_path
 ):
     batch = batch_open(organisation=org, uploader=partner)
-    deer, fox, unlabelled = (
-        image_ingest(
-            path=write_jpeg(tmp_path / f"{n}.jpg", seed=n),
-            name=f"{n}.jpg",
-            batch=batch,
-            deployment=None,
-        ).image
-        for n in (1, 2, 3)
-    )
+    deer, fox, unlabelled = factories.photos_ingested(batch, tmp_path, (1, 2, 3))
     annotation_add(image=deer, taxon=taxon("red-deer"), author=partner)
     annotation_add(image=fox, taxon=taxon("fox"), author=partner)
     # in triage, so every expert sees it while it waits

@@ -7,6 +7,7 @@ from annotation.selectors import current_label, label_history
 from annotation.services.annotations import LabelConflict, annotation_add
 from annotation.services.batches import batch_open
 from annotation.services.ingest import IngestHints, IngestLabel, image_ingest
+from tests import factories
 from tests.factories import taxon, write_jpeg
 
 pytestmark = pytest.mark.django_db
@@ -89,10 +90,6 @@ def test_the_current_label_by_key_is_the_first_of_the_history(
     found = by_key()
     assert found == label_history(image).first()
     assert (found.taxon.slug, found.author) == ("chamois", coordinator)
-    unlabelled = image_ingest(
-        path=write_jpeg(tmp_path / "b.jpg", seed=7),
-        name="b.jpg",
-        batch=batch_open(organisation=org, uploader=partner),
-        deployment=None,
-    ).image
+    batch = batch_open(organisation=org, uploader=partner)
+    (unlabelled,) = factories.photos_ingested(batch, tmp_path, (7,))
     assert current_label(unlabelled) is None

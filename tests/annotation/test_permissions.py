@@ -41,15 +41,7 @@ DENIED_API = {401, 403}
 @pytest.fixture
 def world(org, partner, other_partner, expert, coordinator, tmp_path):
     batch = batch_open(organisation=org, uploader=partner)
-    deer, fox = (
-        image_ingest(
-            path=write_jpeg(tmp_path / f"{n}.jpg", seed=n),
-            name=f"{n}.jpg",
-            batch=batch,
-            deployment=None,
-        ).image
-        for n in (1, 2)
-    )
+    deer, fox = factories.photos_ingested(batch, tmp_path, (1, 2))
     annotation_add(image=deer, taxon=taxon("red-deer"), author=partner)
     annotation_add(image=fox, taxon=taxon("fox"), author=partner)
     users = {
