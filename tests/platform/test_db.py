@@ -1,7 +1,9 @@
 """Id lists go to the database in bounded chunks (SQLite refuses a few hundred
-thousand parameters)."""
+thousand parameters); PostgreSQL prepares the statements a connection repeats."""
 
 import pytest
+from django.conf import settings as django_settings
+from django.db import connection
 
 from annotation.models import Taxon
 from faune_platform import db
@@ -17,3 +19,17 @@ def test_in_chunks_reads_every_row_whatever_the_chunk(monkeypatch):
         [len(ids) % 4] if len(ids) % 4 else []
     )
     assert sorted(db.in_chunks(Taxon.objects.all(), "pk", ids, ("pk", "slug"))) == whole
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(
+    "postgresql" not in django_settings.DATABASES["default"]["ENGINE"], reason="PostgreSQL only"
+)
+def test_postgresql_prepares_a_repeated_query_and_still_takes_one_with_70_000_parameters():
+    for _ in range(3):
+        list(Taxon.objects.filter(slug="fox"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] > 0
+    # more parameters than the protocol can bind: this one is bound on the client
+    assert Taxon.objects.filter(pk__in=range(-70_000, 0)).count() == 0
