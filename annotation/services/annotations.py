@@ -1,14 +1,17 @@
 """Adding labels. Nothing is ever edited or deleted: a correction is a newer event that outranks the
 old one."""
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, transaction
 from django.db.models import OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.db.models.sql.subqueries import UpdateQuery
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
@@ -162,12 +165,35 @@ def current_labels_refresh(*, images: QuerySet[Image]) -> int:
     """Write each image's winning label (the rule of `labels_for_image`) into its current-label
     columns. Called in the transaction of every label event and sequence merge, so the columns never
     disagree with the events."""
+    connection = connections[images.db]
+    quote = connection.ops.quote_name
+    update, update_params = _current_label_update(images.db)
+    try:
+        which, which_params = images.values("pk").query.get_compiler(images.db).as_sql()
+    except EmptyResultSet:  # no image to refresh (an empty id list)
+        return 0
+    column = f"{quote(Image._meta.db_table)}.{quote(Image._meta.pk.column)}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"{update} WHERE {column} IN ({which})", (*update_params, *which_params))
+        return cursor.rowcount
+
+
+@functools.cache
+def _current_label_update(database: str) -> tuple[str, tuple[Any, ...]]:
+    """The UPDATE of every image's current-label columns, built by the ORM once per database:
+    its three correlated subqueries take the ORM about 3 ms to build, a quarter of a verdict's
+    time, and never change (their parameters are the ranking's constants)."""
     winner = labels_for_image(OuterRef("pk"), OuterRef("sequence_id"))
-    return images.update(
-        current_label_id=Subquery(winner.values("pk")[:1]),
-        current_taxon_id=Subquery(winner.values("taxon_id")[:1]),
-        current_source=Coalesce(Subquery(winner.values("source")[:1]), Value("")),
+    query = Image.objects.all().query.chain(UpdateQuery)
+    query.add_update_values(
+        {
+            "current_label_id": Subquery(winner.values("pk")[:1]),
+            "current_taxon_id": Subquery(winner.values("taxon_id")[:1]),
+            "current_source": Coalesce(Subquery(winner.values("source")[:1]), Value("")),
+        }
     )
+    sql, params = query.get_compiler(database).as_sql()
+    return sql, tuple(params)
 
 
 def partner_labels_announce(annotation_ids: list[int]) -> None:
