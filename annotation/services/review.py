@@ -247,25 +247,24 @@ def review_task_claim_next(
     `waiting_since` (its first label's time, or None)."""
     now = timezone.now()
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now) | Q(claimed_by=user)
-    candidates = (
-        _in_queue(_claimable(user, now), queue_taxon_id, second_opinion)
-        .annotate(waiting_since=first_label_at())
-        .select_related("image", "queue_taxon")  # the desk shows both
-        .order_by("-score", "pk")
+    # Only the id is chosen among the queue's tasks: joining their images first would read the
+    # whole image table at every claim.
+    candidates = _in_queue(_claimable(user, now), queue_taxon_id, second_opinion).order_by(
+        "-score", "pk"
     )
     lost: set[int] = set()
     while True:  # each lost race removes a task from the candidates, so this ends
-        task = candidates.exclude(pk__in=lost).first()
-        if task is None:
+        task_id = candidates.exclude(pk__in=lost).values_list("pk", flat=True).first()
+        if task_id is None:
             return None
         claim = {"claimed_by": user, "claimed_until": now + timedelta(minutes=CLAIM_MINUTES)}
-        if ReviewTask.objects.filter(free, pk=task.pk, state=ReviewState.OPEN).update(**claim):
-            for name, value in claim.items():
-                setattr(task, name, value)
-            return task
-        lost.add(
-            task.pk
-        )  # another expert got it first: try the next one, never answer "empty" too early
+        if ReviewTask.objects.filter(free, pk=task_id, state=ReviewState.OPEN).update(**claim):
+            return (
+                ReviewTask.objects.annotate(waiting_since=first_label_at())
+                .select_related("image", "queue_taxon")  # the desk shows both
+                .get(pk=task_id)
+            )
+        lost.add(task_id)  # another expert got it first: try the next one, never answer "empty"
 
 
 def second_opinion_note(*, task: ReviewTask, now: datetime | None = None) -> str:
