@@ -118,11 +118,32 @@ def image_visible_to(user: User | AnonymousUser, pk: int, *related: str) -> Imag
     if not access.authenticated:
         return None
     image = Image.objects.select_related(*related).filter(pk=pk).first()
-    if image is None or access.coordinator or access.can_contribute_to(image.organisation_id):
-        return image
-    if access.expert and image.current_taxon_id in access.expert_taxon_ids:
+    if image is None or _seen_by_right(access, image.organisation_id, image.current_taxon_id):
         return image
     return image if images_visible_to(user).filter(pk=pk).exists() else None
+
+
+def visible_among(user: User | AnonymousUser, pks: list[int]) -> set[int]:
+    """Which of these images the user may see (as `images_visible_to` decides), the same way as
+    `image_visible_to`: by organisation and taxon first, the review tasks asked only for the rest.
+    The similar images of every frame an expert reviews are checked this way."""
+    access = user_access(user)
+    if not access.authenticated or not pks:
+        return set()
+    rows = Image.objects.filter(pk__in=pks).values_list("pk", "organisation_id", "current_taxon_id")
+    seen = {pk for pk, organisation, taxon in rows if _seen_by_right(access, organisation, taxon)}
+    rest = set(pks) - seen
+    if rest:
+        seen |= set(images_visible_to(user).filter(pk__in=rest).values_list("pk", flat=True))
+    return seen
+
+
+def _seen_by_right(access: Access, organisation_id: int, taxon_id: int | None) -> bool:
+    """Visible without asking about review tasks: a coordinator, the user's organisation, or an
+    expert's taxon."""
+    if access.coordinator or access.can_contribute_to(organisation_id):
+        return True
+    return access.expert and taxon_id in access.expert_taxon_ids
 
 
 def visible_image_or_404(user: User | AnonymousUser, pk: int, *related: str) -> Image:

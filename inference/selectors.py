@@ -9,7 +9,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import BooleanField, F, OuterRef, QuerySet, Subquery, Value
 
 from annotation.models import WAITING, Image, ReviewTask, Taxon, UploadBatch
-from annotation.selectors import images_visible_to, taxa_held
+from annotation.selectors import images_visible_to, taxa_held, visible_among
 from faune_platform.boxes import NOT_ANIMAL, DetectorCategory
 from faune_platform.db import chunked, in_chunks
 from faune_platform.jobs import ACTIVE, JobStatus
@@ -287,9 +287,7 @@ def similar_images(
         for i, s in zip(found.ids[0], found.scores[0], strict=True)
         if i >= 0 and i != image.pk
     ]
-    visible = set(
-        images_visible_to(user).filter(pk__in=[i for i, _ in ranked]).values_list("pk", flat=True)
-    )
+    visible = visible_among(user, [i for i, _ in ranked])
     return [{"image": i, "similarity": round(s, 4)} for i, s in ranked if i in visible][:k]
 
 

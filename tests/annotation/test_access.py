@@ -1,6 +1,7 @@
 """What a user may see, worked out cheaply: every request asks for the user's rights (one query,
 the taxon tree walked in the database) and every frame of a review task is checked one by one
-(`image_visible_to`, which must agree with the pool-wide `images_visible_to`)."""
+(`image_visible_to`, which must agree with the pool-wide `images_visible_to`, as must
+`visible_among` for a task's similar images)."""
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -8,7 +9,7 @@ from django.contrib.auth.models import User as UserModel
 
 from annotation.models import ReviewTask, Role, Taxon
 from annotation.permissions import user_access
-from annotation.selectors import image_visible_to, images_visible_to
+from annotation.selectors import image_visible_to, images_visible_to, visible_among
 from annotation.services.annotations import annotation_add
 from annotation.services.batches import batch_open
 from annotation.services.organisations import membership_set
@@ -58,7 +59,7 @@ def test_coordinators_come_from_a_membership_or_the_site_admin_flag(org, coordin
     assert not user_access(AnonymousUser()).authenticated
 
 
-def test_one_image_is_visible_exactly_when_the_pool_query_says_so(
+def test_an_image_is_visible_exactly_when_the_pool_query_says_so(
     org, partner, other_partner, expert, coordinator, tmp_path
 ):
     batch = batch_open(organisation=org, uploader=partner)
@@ -80,6 +81,10 @@ def test_one_image_is_visible_exactly_when_the_pool_query_says_so(
             expected = images_visible_to(person).filter(pk=image.pk).exists()
             assert (found is not None) == expected, (person, image.original_name)
             seen[str(person), image.original_name] = expected
+        ids = [deer.pk, fox.pk, unlabelled.pk, 10**9]
+        assert visible_among(_fresh_or_anonymous(person), ids) == set(
+            images_visible_to(person).filter(pk__in=ids).values_list("pk", flat=True)
+        ), person
     assert seen["erin", "1.jpg"] and seen["erin", "3.jpg"] and not seen["erin", "2.jpg"]
     assert not any(seen["otto", name] for name in ("1.jpg", "2.jpg", "3.jpg"))
     assert image_visible_to(coordinator, 10**9) is None
