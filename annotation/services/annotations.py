@@ -172,10 +172,10 @@ def current_labels_refresh(*, images: QuerySet[Image]) -> int:
         which, which_params = images.values("pk").query.get_compiler(images.db).as_sql()
     except EmptyResultSet:  # no image to refresh (an empty id list)
         return 0
-    column = f"{quote(Image._meta.db_table)}.{quote(Image._meta.pk.column)}"
+    column = f"{quote(Image._meta.db_table)}.{quote(str(Image._meta.pk.column))}"
     with connection.cursor() as cursor:
         cursor.execute(f"{update} WHERE {column} IN ({which})", (*update_params, *which_params))
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 @functools.cache
@@ -184,7 +184,7 @@ def _current_label_update(database: str) -> tuple[str, tuple[Any, ...]]:
     its three correlated subqueries take the ORM about 3 ms to build, a quarter of a verdict's
     time, and never change (their parameters are the ranking's constants)."""
     winner = labels_for_image(OuterRef("pk"), OuterRef("sequence_id"))
-    query = Image.objects.all().query.chain(UpdateQuery)
+    query = UpdateQuery(Image)
     query.add_update_values(
         {
             "current_label_id": Subquery(winner.values("pk")[:1]),
