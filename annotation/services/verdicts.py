@@ -169,8 +169,9 @@ def review_verdict_submit(*, task_id: int, user: User, verdict: Verdict) -> Revi
             )
             summary = _("Unsure: sent to triage for another expert.")
         else:
-            _settle(task, user, verdict.expected_current_id, decision)
-            summary = _label_summary(task, frames, payload)
+            known = _taxa_named_in(verdict)
+            _settle(task, user, verdict.expected_current_id, decision, known)
+            summary = _label_summary(task, frames, payload, known)
         task.decision = decision_close(
             decision,
             summary=summary,
@@ -180,10 +181,12 @@ def review_verdict_submit(*, task_id: int, user: User, verdict: Verdict) -> Revi
     return task
 
 
-def _label_summary(task: ReviewTask, frames: dict[str, int], payload: dict[str, Any]) -> str:
+def _label_summary(
+    task: ReviewTask, frames: dict[str, int], payload: dict[str, Any], known: dict[int, Taxon]
+) -> str:
     """What was saved and what became of it (labelled, or waiting for a second expert or
     a coordinator)."""
-    text = _what(frames, payload)
+    text = _what(frames, payload, known)
     if task.state == ReviewState.OPEN:
         return _("Saved %(what)s; a second expert will review it blind.") % {"what": text}
     if task.state == ReviewState.CONFLICT:
@@ -193,13 +196,10 @@ def _label_summary(task: ReviewTask, frames: dict[str, int], payload: dict[str, 
     return _("Labelled %(what)s.") % {"what": text}
 
 
-def _what(frames: dict[str, int], payload: dict[str, Any]) -> str:
+def _what(frames: dict[str, int], payload: dict[str, Any], known: dict[int, Taxon]) -> str:
     """'roe deer ×2 on 3 frames; fox ×1 also seen; 1 box'."""
-    names = dict(
-        Taxon.objects.filter(
-            pk__in={*frames.values(), *(o["taxon"] for o in payload["observations"])}
-        ).values_list("pk", "name_en")
-    )
+    named = _taxa({*frames.values(), *(o["taxon"] for o in payload["observations"])}, known)
+    names = {pk: taxon.name_en for pk, taxon in named.items()}
     counts = {o["taxon"]: o["count"] for o in payload["observations"]}
     on_frames = Counter(frames.values())
     parts = [
@@ -224,8 +224,27 @@ def _with_count(name: str, count: int | None) -> str:
     return f"{name} ×{count}" if count else name
 
 
+def _taxa_named_in(verdict: Verdict) -> dict[int, Taxon]:
+    """The taxa a verdict names, already loaded when the request was read."""
+    taxa = [verdict.taxon, *verdict.split.values(), *(d.taxon for d in verdict.boxes)]
+    taxa += [o.taxon for o in verdict.observations]
+    return {taxon.pk: taxon for taxon in taxa if taxon is not None}
+
+
+def _taxa(ids: set[int | None], known: dict[int, Taxon]) -> dict[int, Taxon]:
+    """These taxa by id: the known ones as they are, the others (another expert's verdict) read."""
+    wanted = {pk for pk in ids if pk is not None}
+    missing = wanted - known.keys()
+    found = Taxon.objects.in_bulk(missing) if missing else {}
+    return {**found, **{pk: known[pk] for pk in wanted & known.keys()}}
+
+
 def _settle(
-    task: ReviewTask, user: User, expected_current_id: int | None, decision: Decision
+    task: ReviewTask,
+    user: User,
+    expected_current_id: int | None,
+    decision: Decision,
+    known: dict[int, Taxon],
 ) -> None:
     labels = list(task.verdicts.filter(kind=VerdictKind.LABEL))
     if len(labels) < task.reviews_needed:
@@ -241,7 +260,7 @@ def _settle(
         stored = {"boxes": verdict.boxes, "observations": verdict.observations}
         # the user who settles it is already loaded, rights and all
         author = user if verdict.expert_id == user.pk else (verdict.expert or user)
-        _write_labels(task, verdict.frames, stored, author, decision)
+        _write_labels(task, verdict.frames, stored, author, decision, known)
     review_task_release(task, state=ReviewState.DONE)
 
 
@@ -251,14 +270,13 @@ def _write_labels(
     payload: dict[str, Any],
     author: User,
     decision: Decision,
+    known: dict[int, Taxon],
 ) -> None:
     """Other taxa seen and the boxes first, then the frames' own labels (one for the sequence when
     every frame agrees, else one per frame): written last, those stay the labels in force, as the
     rule is 'newest wins'."""
     observations = {o["taxon"]: o for o in payload["observations"]}
-    taxa = Taxon.objects.in_bulk(
-        {*frames.values(), *observations, *(b["taxon"] for b in payload["boxes"])} - {None}
-    )
+    taxa = _taxa({*frames.values(), *observations, *(b["taxon"] for b in payload["boxes"])}, known)
     split = len(set(frames.values())) > 1
     # frames are loaded only when labels go on single frames
     wanted = [int(pk) for pk in frames] if split or payload["boxes"] else []
@@ -336,12 +354,12 @@ def review_conflict_resolve(*, task_id: int, user: User, verdict: Verdict) -> Re
             task.sequence_id, expected_stamp=verdict.expected_current_id, advice=RELOAD_TASK
         )
         decision = decision_open(author=user, kind=DecisionKind.RESOLVE, task=task)
-        payload = _payload(verdict)
-        _write_labels(task, frames, payload, user, decision)
+        payload, known = _payload(verdict), _taxa_named_in(verdict)
+        _write_labels(task, frames, payload, user, decision, known)
         review_task_release(task, state=ReviewState.DONE, resolved_by=user)
         task.decision = decision_close(
             decision,
-            summary=_("Resolved as %(what)s.") % {"what": _what(frames, payload)},
+            summary=_("Resolved as %(what)s.") % {"what": _what(frames, payload, known)},
             task=task,
             verdict={"frames": frames, **payload},
         )
