@@ -101,7 +101,6 @@ class Details:
         }
 
 
-@transaction.atomic
 def annotation_add(
     *,
     image: Image,
@@ -116,49 +115,53 @@ def annotation_add(
     reviewing: bool = False,
     announce: bool = True,
     decision: Decision | None = None,
+    savepoint: bool = True,
 ) -> Annotation:
     """Record one label event on an image or its whole sequence.
 
     `details` (count, life stage, sex, behaviour) replace `count` when given. `expected_current_id`:
     see `label_conflict_check`. `decision`: the person's decision this event belongs to (what an
     undo takes back). A partner's label is announced to the apps that check corrections, unless the
-    caller announces in bulk.
+    caller announces in bulk. `savepoint=False`: for a caller whose labels stand or fall together
+    (a verdict's), saving the savepoint's two round trips.
     """
-    # Lock what this label changes (PostgreSQL; SQLite already holds the write lock), so a
-    # concurrent label on a frame cannot interleave with this one's current-label update.
-    changed = {"sequence_id": image.sequence_id} if whole_sequence else {"pk": image.pk}
-    list(Image.objects.select_for_update().filter(**changed).values_list("pk", flat=True))
-    label_conflict_check(
-        image,
-        expected_current_id=expected_current_id,
-        advice=_("reload to see the change, then label again."),
-    )
-    role, source = author_role_and_source(author, image=image)
-    if reviewing and role == Role.PARTNER:  # an expert working a review queue labels as an expert
-        role, source = Role.EXPERT, LabelSource.EXPERT
-    if accept_prediction:
-        source = LabelSource.MODEL_ACCEPTED if source == LabelSource.PARTNER else source
-    target = {"sequence_id": image.sequence_id} if whole_sequence else {"image": image}
-    box_fields = box.columns() if box else {}
-    detail_fields = (details or Details(count=count)).fields()
-    annotation = Annotation.objects.create(
-        taxon=taxon,
-        author=author,
-        role=role,
-        source=source,
-        decision=decision,
-        **target,
-        **box_fields,
-        **detail_fields,
-    )
-    current_labels_refresh(
-        images=Image.objects.filter(
-            **({"sequence_id": image.sequence_id} if whole_sequence else {"pk": image.pk})
+    with transaction.atomic(savepoint=savepoint):
+        # Lock what this label changes (PostgreSQL; SQLite already holds the write lock), so a
+        # concurrent label on a frame cannot interleave with this one's current-label update.
+        changed = {"sequence_id": image.sequence_id} if whole_sequence else {"pk": image.pk}
+        list(Image.objects.select_for_update().filter(**changed).values_list("pk", flat=True))
+        label_conflict_check(
+            image,
+            expected_current_id=expected_current_id,
+            advice=_("reload to see the change, then label again."),
         )
-    )
-    if announce and source == LabelSource.PARTNER:
-        partner_labels_announce([annotation.pk])
-    return annotation
+        role, source = author_role_and_source(author, image=image)
+        # an expert working a review queue labels as an expert
+        if reviewing and role == Role.PARTNER:
+            role, source = Role.EXPERT, LabelSource.EXPERT
+        if accept_prediction:
+            source = LabelSource.MODEL_ACCEPTED if source == LabelSource.PARTNER else source
+        target = {"sequence_id": image.sequence_id} if whole_sequence else {"image": image}
+        box_fields = box.columns() if box else {}
+        detail_fields = (details or Details(count=count)).fields()
+        annotation = Annotation.objects.create(
+            taxon=taxon,
+            author=author,
+            role=role,
+            source=source,
+            decision=decision,
+            **target,
+            **box_fields,
+            **detail_fields,
+        )
+        current_labels_refresh(
+            images=Image.objects.filter(
+                **({"sequence_id": image.sequence_id} if whole_sequence else {"pk": image.pk})
+            )
+        )
+        if announce and source == LabelSource.PARTNER:
+            partner_labels_announce([annotation.pk])
+        return annotation
 
 
 def current_labels_refresh(*, images: QuerySet[Image]) -> int:

@@ -274,7 +274,7 @@ def _write_labels(
 ) -> None:
     """Other taxa seen and the boxes first, then the frames' own labels (one for the sequence when
     every frame agrees, else one per frame): written last, those stay the labels in force, as the
-    rule is 'newest wins'."""
+    rule is 'newest wins'. No savepoint around each: the labels stand or fall with the verdict."""
     observations = {o["taxon"]: o for o in payload["observations"]}
     taxa = _taxa({*frames.values(), *observations, *(b["taxon"] for b in payload["boxes"])}, known)
     split = len(set(frames.values())) > 1
@@ -290,6 +290,7 @@ def _write_labels(
             reviewing=True,
             details=_details(observations[taxon_id]),
             decision=decision,
+            savepoint=False,
         )
     for drawn in payload["boxes"]:
         taxon_id = drawn["taxon"] or frames[str(drawn["frame"])]
@@ -300,6 +301,7 @@ def _write_labels(
             reviewing=True,
             box=Box(drawn["x"], drawn["y"], drawn["w"], drawn["h"]),
             decision=decision,
+            savepoint=False,
         )
     if not split:
         taxon_id = next(iter(frames.values()))
@@ -311,6 +313,7 @@ def _write_labels(
             reviewing=True,
             details=_details(observations.get(taxon_id)),
             decision=decision,
+            savepoint=False,
         )
         return
     for pk, taxon_id in frames.items():
@@ -321,6 +324,7 @@ def _write_labels(
             reviewing=True,
             details=_details(observations.get(taxon_id)),
             decision=decision,
+            savepoint=False,
         )
 
 
