@@ -111,7 +111,8 @@ def _probe_open_image(image: Image.Image, limits: MediaLimits) -> MediaInfo:
         image.draft("RGB", (limits.thumbnail_size, limits.thumbnail_size))
     try:
         image.load()
-    except (OSError, SyntaxError, ValueError) as error:
+    # TypeError: a TIFF whose strip offsets are stored as fractions (found by the ingest fuzzer)
+    except (OSError, SyntaxError, ValueError, TypeError) as error:
         raise MediaRejected(f"the image is damaged or truncated ({error})") from None
     thumbnail = _thumbnail(image, exif.orientation, limits.thumbnail_size)
     return MediaInfo(

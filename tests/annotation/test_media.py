@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import struct
 
 import pytest
 from PIL import Image
@@ -54,6 +55,20 @@ def test_truncated_jpeg_is_refused(tmp_path):
     whole = jpeg_bytes(size=(800, 600), seed=3)
     with pytest.raises(MediaRejected, match="damaged or truncated"):
         _probe(tmp_path, whole[: len(whole) // 2])
+
+
+def test_a_tiff_whose_strip_offsets_are_fractions_is_refused(tmp_path):
+    """Pillow fails on it with a TypeError, not one of its usual errors."""
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "TIFF")
+    tiff = bytearray(out.getvalue())
+    directory = struct.unpack_from("<I", tiff, 4)[0]
+    for entry in range(struct.unpack_from("<H", tiff, directory)[0]):
+        at = directory + 2 + 12 * entry
+        if struct.unpack_from("<H", tiff, at)[0] == 273:  # StripOffsets, now one RATIONAL
+            struct.pack_into("<HHII", tiff, at, 273, 5, 1, 8)
+    with pytest.raises(MediaRejected, match="damaged or truncated"):
+        _probe(tmp_path, bytes(tiff), "card.tif")
 
 
 def test_text_with_image_extension_is_refused(tmp_path):
