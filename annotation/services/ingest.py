@@ -256,7 +256,12 @@ def _create_image(
 ) -> Image:
     if deployment is not None:
         # Serialise sequence placement per camera (PostgreSQL; SQLite already holds the write lock).
-        Deployment.objects.select_for_update().filter(pk=deployment.pk).first()
+        # Only the deployment's row, in the mode that lets other transactions insert rows referring
+        # to it: `.first()` in the model's order joined the organisation and locked its row too,
+        # so the uploads of one organisation to different cameras waited on each other.
+        Deployment.objects.select_for_update(of=("self",), no_key=True).filter(
+            pk=deployment.pk
+        ).order_by().first()
     taken_at, date_note = _taken_at(info, hints, deployment)
     image = Image(
         organisation_id=batch.organisation_id,

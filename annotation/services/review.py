@@ -187,9 +187,14 @@ def _claimable(user: User, now: datetime) -> "ClaimableTasks":
     (the first of two blind reviews, a skip). `overdue` marks the second opinions past the wait."""
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now) | Q(claimed_by=user)
     overdue = second_opinion_overdue(now)
+    # `NOT IN`, not `NOT EXISTS`: PostgreSQL hashes the user's verdicts once whatever its
+    # statistics say. With `NOT EXISTS`, statistics taken before an expert's first verdicts (a new
+    # expert, a table analysed before a busy day) made it compare every open task with every
+    # verdict of theirs: 14.7 ms for a claim after 300 verdicts, instead of 0.4.
+    judged = ReviewVerdict.objects.filter(expert=user).values("task_id")
     return (
         ReviewTask.objects.filter(free, state=ReviewState.OPEN)
-        .exclude(verdicts__expert=user)
+        .exclude(pk__in=judged)
         .annotate(overdue=ExpressionWrapper(overdue, output_field=BooleanField()))
     )
 
