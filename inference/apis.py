@@ -70,8 +70,7 @@ class ImagePredictionApi(APIView):
         """The production model's pre-label of an image: top-5, box, sequence verdict,
         zero-shot flag."""
         image = _visible_image(request, pk)
-        version = production_version()
-        summary = prediction_summary(image, version) if version else None
+        summary = prediction_summary(image)
         if summary is None:
             return Response(
                 {"detail": _("Not pre-labelled yet: the worker has not reached this image.")},

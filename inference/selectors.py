@@ -204,13 +204,16 @@ def _sequence_rollup(sequence: SequencePrediction, threshold: float) -> tuple[in
     return None if node == NO_NODE else (tree.nodes[node], float(found.probability[0]))
 
 
-def prediction_summary(image: Image, version: ModelVersion) -> dict[str, Any] | None:
-    """The image's pre-label and its sequence's verdict, with taxon names, as pages and the API show
-    them. An undefined verdict carries its roll-up: the higher taxon that is sure enough, or
-    null."""
-    prediction = Prediction.objects.filter(image=image, version=version).first()
+def prediction_summary(image: Image) -> dict[str, Any] | None:
+    """The production version's pre-label of the image and its sequence's verdict, with taxon
+    names, as pages and the API show them (None: no production version, or not pre-labelled yet).
+    An undefined verdict carries its roll-up: the higher taxon that is sure enough, or null."""
+    # the version with its prediction, in one query: the review desk asks for every frame
+    production = Prediction.objects.filter(image=image, version__status=VersionStatus.PRODUCTION)
+    prediction = production.select_related("version").first()
     if prediction is None:
         return None
+    version = prediction.version
     threshold = image.organisation.undefined_threshold
     sequence = SequencePrediction.objects.filter(
         sequence_id=image.sequence_id, version=version
