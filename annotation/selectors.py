@@ -54,6 +54,7 @@ from annotation.models import (
     VerdictKind,
 )
 from annotation.permissions import Access, taxa_with_descendants, user_access
+from faune_platform.db import unique_or_none
 from faune_platform.errors import InputRefused
 from faune_platform.periods import Timeline, period_unit, periods_between, timeline
 
@@ -117,7 +118,7 @@ def image_visible_to(user: User | AnonymousUser, pk: int, *related: str) -> Imag
     access = user_access(user)
     if not access.authenticated:
         return None
-    image = Image.objects.select_related(*related).filter(pk=pk).first()
+    image = unique_or_none(Image.objects.select_related(*related).filter(pk=pk))
     if image is None or _seen_by_right(access, image.organisation_id, image.current_taxon_id):
         return image
     return image if images_visible_to(user).filter(pk=pk).exists() else None
@@ -323,9 +324,10 @@ def taxon_resolve(text: str) -> Taxon:
 
     text = str(text).strip()
     if text.isdigit():
-        taxon = Taxon.objects.filter(pk=int(text)).first()
+        taxon = unique_or_none(Taxon.objects.filter(pk=int(text)))
     else:  # a slug (what clients send most) first, then every name
-        taxon = Taxon.objects.filter(slug=text).first() or taxa_by_name().get(normalise_name(text))
+        by_slug = unique_or_none(Taxon.objects.filter(slug=text))
+        taxon = by_slug or taxa_by_name().get(normalise_name(text))
     if taxon is None:
         raise UnknownTaxon(
             f"Unknown taxon {text!r}. Use a taxon id, slug, or its French or English name "

@@ -11,7 +11,7 @@ from django.db.models import BooleanField, F, OuterRef, QuerySet, Subquery, Valu
 from annotation.models import WAITING, Image, ReviewTask, Taxon, UploadBatch
 from annotation.selectors import images_visible_to, taxa_held, visible_among
 from faune_platform.boxes import NOT_ANIMAL, DetectorCategory
-from faune_platform.db import chunked, in_chunks
+from faune_platform.db import chunked, in_chunks, unique_or_none
 from faune_platform.jobs import ACTIVE, JobStatus
 from inference.engine.rollup import NO_NODE, roll_up
 from inference.engine.similarity import VectorIndex
@@ -31,7 +31,7 @@ from inference.services.index import search_index
 
 
 def production_version() -> ModelVersion | None:
-    return ModelVersion.objects.filter(status=VersionStatus.PRODUCTION).first()
+    return unique_or_none(ModelVersion.objects.filter(status=VersionStatus.PRODUCTION))
 
 
 def _prelabel_state(
@@ -210,7 +210,7 @@ def prediction_summary(image: Image) -> dict[str, Any] | None:
     An undefined verdict carries its roll-up: the higher taxon that is sure enough, or null."""
     # the version with its prediction, in one query: the review desk asks for every frame
     production = Prediction.objects.filter(image=image, version__status=VersionStatus.PRODUCTION)
-    prediction = production.select_related("version").first()
+    prediction = unique_or_none(production.select_related("version"))
     if prediction is None:
         return None
     version = prediction.version
@@ -266,7 +266,7 @@ def _production_query(image: Image) -> tuple[VectorIndex, np.ndarray] | None:
     version = production_version()
     if version is None:
         return None
-    embedding = image.embeddings.filter(backbone_key=version.backbone_key).first()
+    embedding = unique_or_none(image.embeddings.filter(backbone_key=version.backbone_key))
     if embedding is None:
         return None
     index = search_index(version.backbone_key)

@@ -25,6 +25,7 @@ from annotation.models import (
     Taxon,
 )
 from annotation.selectors import first_label_at, second_opinion_overdue
+from faune_platform.db import unique_or_none
 from faune_platform.errors import StateConflict
 
 
@@ -290,14 +291,11 @@ def second_opinion_note(*, task: ReviewTask, now: datetime | None = None) -> str
 def review_task_held(task_id: int, *, user: User) -> ReviewTask:
     """The task, locked for this transaction, if the user holds a live claim on it; else
     a conflict."""
-    task = (
-        ReviewTask.objects.select_related("image")  # the verdict labels it
-        .select_for_update(of=("self",))
-        .filter(
-            pk=task_id, state=ReviewState.OPEN, claimed_by=user, claimed_until__gte=timezone.now()
-        )
-        .first()
+    held = ReviewTask.objects.filter(
+        pk=task_id, state=ReviewState.OPEN, claimed_by=user, claimed_until__gte=timezone.now()
     )
+    # with its image: the verdict labels it
+    task = unique_or_none(held.select_related("image").select_for_update(of=("self",)))
     if task is None:
         raise ReviewConflict(
             _(
