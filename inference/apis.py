@@ -126,7 +126,7 @@ class SimilarImagesApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         """The most similar images you can see, or with `taxa` the nearest labelled images of
         each taxon."""
-        image = _visible_image(request, pk)
+        image = visible_image_or_404(request.user, pk)  # its embedding is all the search needs
         query = self.InputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         k, taxa = query.validated_data["k"], query.validated_data.get("taxa")
