@@ -10,7 +10,9 @@ and a token:
 - a chunk keeps `heartbeat_at` fresh while it works; a worker killed mid-chunk leaves a stale
   heartbeat, and either the broker delivers the same task again after its retry time (the token
   still matches, so it resumes) or the periodic sweep queues the job again, up to `JOB_MAX_RESUMES`
-  times, then fails it with a message.
+  times, then fails it with a message;
+- a queued task that no worker ever starts (Redis drops what a killed worker had fetched) is queued
+  again by the same sweep once the broker stands empty.
 Chunks must be idempotent: a resumed chunk redoes at most the work of the one that was killed.
 """
 
@@ -90,7 +92,10 @@ def job_start(job: Job) -> str:
     token. A task that is already running in a worker can then work the job itself:
     `job_claim(..., token)`."""
     token = uuid.uuid4().hex
-    _rows(job).update(token=token, status=JobStatus.QUEUED, finished_at=None)
+    # queueing is the job's last sign of life until a worker claims it (the sweep's clock)
+    _rows(job).update(
+        token=token, status=JobStatus.QUEUED, finished_at=None, heartbeat_at=timezone.now()
+    )
     job.token, job.status = token, JobStatus.QUEUED
     return token
 
@@ -183,30 +188,40 @@ class Resumable:
 
 
 def job_sweep(kind: Resumable, *, stale_s: float) -> tuple[int, int]:
-    """Queue again the running jobs whose heartbeat is older than `stale_s` (their worker stopped);
-    fail the ones that were resumed too often. Returns (resumed, failed)."""
+    """Queue again the jobs silent for longer than `stale_s`: running ones (their worker stopped;
+    failed once resumed too often) and, while the broker holds no task at all, queued ones no
+    worker took (Redis forgets the task a killed worker had fetched but not started). A queued
+    job is never failed for waiting: its worker may be busy with a long round. Returns (resumed,
+    failed)."""
     limit = timezone.now() - timedelta(seconds=stale_s)
     # No heartbeat at all: a record left "running" by a worker from before heartbeats existed.
     silent = Q(heartbeat_at__lt=limit) | Q(heartbeat_at__isnull=True)
-    stale = kind.model._default_manager.filter(silent, status=JobStatus.RUNNING)
+    stranded = Q(status=JobStatus.RUNNING)
+    if _broker_empty():  # else a queued job may only be waiting its turn
+        # with a token: handed to the broker (an upload batch is a job row that never is)
+        stranded |= Q(status=JobStatus.QUEUED) & ~Q(token="")
     resumed = failed = 0
-    for job in stale:
-        if job.resumes >= settings.FAUNE["JOB_MAX_RESUMES"]:
+    for job in kind.model._default_manager.filter(silent, stranded):
+        running = job.status == JobStatus.RUNNING
+        if running and job.resumes >= settings.FAUNE["JOB_MAX_RESUMES"]:
             failed += job_fail(
                 job,
                 f"its worker stopped {job.resumes + 1} times while running it "
                 "(killed, out of memory or restarted); see the worker's log",
             )
             continue
-        with transaction.atomic():
-            if (
-                _rows(job)
-                .filter(token=job.token, status=JobStatus.RUNNING)
-                .update(resumes=F("resumes") + 1)
-            ):
+        counted = {"resumes": F("resumes") + 1} if running else {"heartbeat_at": timezone.now()}
+        with transaction.atomic():  # only if no worker took it meanwhile
+            if _rows(job).filter(token=job.token, status=job.status).update(**counted):
                 job_enqueue(job, kind.task, timeout_s=kind.timeout_s)
                 resumed += 1
     return resumed, failed
+
+
+def _broker_empty() -> bool:
+    from django_q.brokers import get_broker
+
+    return get_broker().queue_size() == 0
 
 
 def sweep_all() -> dict[str, tuple[int, int]]:

@@ -417,9 +417,8 @@ def test_one_scan_at_a_time_and_a_stale_one_is_replaced(version, coordinator, se
     first = novelty_scan_request(user=coordinator)  # queued, not run: no on-commit callbacks here
     with pytest.raises(NoveltyScanBusy, match=f"Scan {first.pk} is still queued"):
         novelty_scan_request(user=coordinator)
-    NoveltyScan.objects.filter(pk=first.pk).update(
-        created_at=timezone.now() - timezone.timedelta(seconds=settings.FAUNE["JOB_STALE_S"] + 1)
-    )
+    long_ago = timezone.now() - timezone.timedelta(seconds=settings.FAUNE["JOB_STALE_S"] + 1)
+    NoveltyScan.objects.filter(pk=first.pk).update(created_at=long_ago, heartbeat_at=long_ago)
     second = novelty_scan_request(user=coordinator)
     assert NoveltyScan.objects.get(pk=first.pk).status == "failed" and second.pk != first.pk
 

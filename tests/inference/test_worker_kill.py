@@ -130,6 +130,41 @@ def test_the_sweep_resumes_a_job_whose_worker_stopped(
     assert run.status == "failed" and "stopped 4 times" in run.error
 
 
+def test_the_sweep_queues_again_a_job_whose_task_the_broker_lost(settings, partner):
+    """Redis forgets the task a killed worker had fetched and not started: its job stays queued.
+    While the broker still holds tasks the job may only be waiting its turn; once the broker stands
+    empty, the sweep queues it again (run inline here), without counting it as a resume."""
+    from django.utils import timezone
+    from django_q.brokers import get_broker
+
+    version = default_version_ensure()
+    batch_ids = [
+        client_for(partner)
+        .post(
+            "/api/images/", {"files": [upload(f"{k}.jpg", jpeg_bytes(seed=k))]}, format="multipart"
+        )
+        .json()["batch"]
+        for k in range(2)
+    ]
+    stale = timezone.now() - timezone.timedelta(hours=1)
+    lost = PrelabelRun.objects.create(
+        version=version, batch_id=batch_ids[0], status="queued", token="lost", heartbeat_at=stale
+    )
+    waiting = PrelabelRun.objects.create(
+        version=version, batch_id=batch_ids[1], status="queued", token="in line"
+    )
+    PrelabelRun.objects.filter(pk=waiting.pk).update(heartbeat_at=timezone.now())
+    broker = get_broker()
+    broker.enqueue("another job's task, ahead in the queue")
+    sweep_all()
+    assert PrelabelRun.objects.get(pk=lost.pk).token == "lost"  # it may be next in line
+    broker.purge_queue()
+    sweep_all()
+    lost.refresh_from_db()
+    assert (lost.status, lost.resumes) == ("done", 0) and Prediction.objects.count() == 1
+    assert PrelabelRun.objects.get(pk=waiting.pk).token == "in line"  # queued just now
+
+
 def test_a_record_left_running_before_heartbeats_existed_is_swept(settings, partner):
     default_version_ensure()
     files = [upload(f"{i}.jpg", jpeg_bytes(size=(96, 72), seed=i)) for i in range(2)]
