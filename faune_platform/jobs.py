@@ -221,7 +221,8 @@ def job_sweep(kind: Resumable, *, stale_s: float) -> tuple[int, int]:
 def _broker_empty() -> bool:
     from django_q.brokers import get_broker
 
-    return get_broker().queue_size() == 0
+    waiting: int = get_broker().queue_size()
+    return waiting == 0
 
 
 def sweep_all() -> dict[str, tuple[int, int]]:

@@ -3,9 +3,9 @@ thousand parameters); PostgreSQL prepares the statements a connection repeats.""
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
+from django.db import DataError, connection, transaction
 
-from annotation.models import Taxon
+from annotation.models import Deployment, Organisation, Taxon
 from faune_platform import db
 
 pytestmark = pytest.mark.django_db
@@ -33,3 +33,22 @@ def test_postgresql_prepares_a_repeated_query_and_still_takes_one_with_70_000_pa
         assert cursor.fetchone()[0] > 0
     # more parameters than the protocol can bind: this one is bound on the client
     assert Taxon.objects.filter(pk__in=range(-70_000, 0)).count() == 0
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(
+    "postgresql" not in django_settings.DATABASES["default"]["ENGINE"], reason="PostgreSQL only"
+)
+def test_postgresql_refuses_an_integer_out_of_its_column_range_instead_of_cutting_it():
+    camera = Deployment.objects.create(
+        organisation=Organisation.objects.create(name="Range"), name="cam", clock_offset_s=5
+    )
+    for _ in range(3):  # once prepared as well
+        with pytest.raises(DataError, match="out of range"), transaction.atomic():
+            Deployment.objects.filter(pk=camera.pk).update(clock_offset_s=10**12)
+        # cut to 32 bits, this one was 5
+        assert not Deployment.objects.filter(clock_offset_s=-(2**32) + 5).exists()
+    camera.refresh_from_db()
+    assert camera.clock_offset_s == 5
+    Deployment.objects.filter(pk=camera.pk).update(clock_offset_s=2**31 - 1)  # the edge still fits
+    assert Deployment.objects.get(pk=camera.pk).clock_offset_s == 2**31 - 1
