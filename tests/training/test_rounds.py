@@ -14,6 +14,7 @@ from annotation.services.batches import batch_open
 from inference.models import Embedding, ModelVersion
 from inference.services.registry import default_version_ensure
 from tests.factories import taxon
+from training.engine.splits import TEST, split_of
 from training.models import TrainingRound
 from training.services.round_run import training_round_run
 from training.services.rounds import RoundBusy, training_round_start
@@ -25,23 +26,22 @@ def labelled_pool(
     org, parent, counts: dict[str, int], seed: int = 0, by_sequence: bool = False
 ) -> None:
     """Images in sequences of 3, each with an embedding near its taxon's centre and an expert label
-    (one per sequence with `by_sequence`, as the review desk writes them)."""
+    (one per sequence with `by_sequence`, as the review desk writes them). A taxon none of whose
+    sequences landed in the test split gets sequences until one does: the split is drawn from the
+    ids, which on PostgreSQL depend on the tests that ran before."""
     rng = np.random.default_rng(seed)
     batch = batch_open(organisation=org, uploader=None)
     # EfficientNet-Lite0's pooled features: production's own classifier runs on them when scored
     dim = 1280
     centres = {slug: rng.normal(size=dim) for slug in counts}
-    for slug, count in counts.items():
-        for index in range(count):
-            if index % 3 == 0:
-                sequence = Sequence.objects.create(organisation=org, batch=batch)
-                if by_sequence:
-                    Annotation.objects.create(
-                        sequence=sequence,
-                        taxon=taxon(slug),
-                        role="expert",
-                        source=LabelSource.EXPERT,
-                    )
+
+    def add_sequence(slug: str, first: int, frames: int) -> Sequence:
+        sequence = Sequence.objects.create(organisation=org, batch=batch)
+        if by_sequence:
+            Annotation.objects.create(
+                sequence=sequence, taxon=taxon(slug), role="expert", source=LabelSource.EXPERT
+            )
+        for index in range(first, first + frames):
             image = Image.objects.create(
                 organisation=org,
                 batch=batch,
@@ -63,6 +63,12 @@ def labelled_pool(
                 Annotation.objects.create(
                     image=image, taxon=taxon(slug), role="expert", source=LabelSource.EXPERT
                 )
+        return sequence
+
+    for slug, count in counts.items():
+        made = [add_sequence(slug, first, min(3, count - first)) for first in range(0, count, 3)]
+        while len(made) > 1 and all(split_of(s.pk, None) != TEST for s in made):
+            made.append(add_sequence(slug, 3 * len(made), 3))
     current_labels_refresh(
         images=Image.objects.filter(batch=batch)
     )  # labels written here, not by the service
