@@ -20,7 +20,8 @@ def _env(data_dir: Path, **extra: str) -> dict:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "FAUNE_SECRET_KEY")
+        # the embedded default: its own SQLite file and the ORM broker, whatever the suite runs on
+        if key not in ("DATABASE_URL", "REDIS_URL", "FAUNE_SECRET_KEY")
     }
     return {
         **env,
