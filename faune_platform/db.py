@@ -31,6 +31,6 @@ def in_chunks(
 
 def unique_or_none(queryset: QuerySet[_Row]) -> _Row | None:
     """The row of a filter on a unique key, or None: `.first()` without its ORDER BY, which costs
-    nothing in the database but makes Django hash every selected column to compile it (a tenth of
-    the web's CPU under the review load, on the review desk's lookups by key)."""
+    nothing in the database but makes Django hash every selected column to compile it (compiling
+    an image lookup with its organisation: 380 µs with the ORDER BY, 280 without)."""
     return next(iter(queryset.order_by()[:1]), None)

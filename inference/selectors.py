@@ -215,9 +215,9 @@ def prediction_summary(image: Image) -> dict[str, Any] | None:
         return None
     version = prediction.version
     threshold = image.organisation.undefined_threshold
-    sequence = SequencePrediction.objects.filter(
-        sequence_id=image.sequence_id, version=version
-    ).first()
+    sequence = unique_or_none(
+        SequencePrediction.objects.filter(sequence_id=image.sequence_id, version=version)
+    )
     rollup = _sequence_rollup(sequence, threshold) if sequence else None
     wanted = {prediction.taxon_id, *(row[0] for row in prediction.top)}
     if sequence:

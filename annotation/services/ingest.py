@@ -34,6 +34,7 @@ from annotation.models import (
 from annotation.services.annotations import current_labels_refresh
 from annotation.services.sequences import sequence_place
 from faune_platform.boxes import Box
+from faune_platform.db import unique_or_none
 from faune_platform.files import file_sha256
 
 _CHUNK = 1024 * 1024
@@ -259,9 +260,9 @@ def _create_image(
         # Only the deployment's row, in the mode that lets other transactions insert rows referring
         # to it: `.first()` in the model's order joined the organisation and locked its row too,
         # so the uploads of one organisation to different cameras waited on each other.
-        Deployment.objects.select_for_update(of=("self",), no_key=True).filter(
-            pk=deployment.pk
-        ).order_by().first()
+        unique_or_none(
+            Deployment.objects.select_for_update(of=("self",), no_key=True).filter(pk=deployment.pk)
+        )
     taken_at, date_note = _taken_at(info, hints, deployment)
     image = Image(
         organisation_id=batch.organisation_id,

@@ -52,3 +52,34 @@ def test_postgresql_refuses_an_integer_out_of_its_column_range_instead_of_cuttin
     assert camera.clock_offset_s == 5
     Deployment.objects.filter(pk=camera.pk).update(clock_offset_s=2**31 - 1)  # the edge still fits
     assert Deployment.objects.get(pk=camera.pk).clock_offset_s == 2**31 - 1
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(
+    "postgresql" not in django_settings.DATABASES["default"]["ENGINE"], reason="PostgreSQL only"
+)
+def test_an_upload_locks_its_camera_alone_and_lets_others_refer_to_it(partner, org):
+    """Sequence placement locks the deployment's row only, in the mode key checks pass: locking the
+    organisation too made every other upload of the organisation wait."""
+    from django.test.utils import CaptureQueriesContext
+
+    from annotation.services.organisations import deployment_get_or_create
+    from tests.conftest import client_for
+    from tests.factories import jpeg_bytes, upload
+
+    camera = deployment_get_or_create(organisation=org, name="Col")
+    with CaptureQueriesContext(connection) as seen:
+        response = client_for(partner).post(
+            "/api/images/",
+            {"files": [upload("a.jpg", jpeg_bytes())], "deployment": camera.pk},
+            format="multipart",
+        )
+    assert response.status_code == 201
+    locks = [
+        q["sql"] for q in seen.captured_queries if "FOR " in q["sql"] and "deployment" in q["sql"]
+    ]
+    assert locks and all(
+        'FOR NO KEY UPDATE OF "annotation_deployment"' in sql
+        and "annotation_organisation" not in sql
+        for sql in locks
+    ), locks

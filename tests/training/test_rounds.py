@@ -67,6 +67,7 @@ def labelled_pool(
 
     for slug, count in counts.items():
         made = [add_sequence(slug, first, min(3, count - first)) for first in range(0, count, 3)]
+        # a taxon of a single sequence stays as rare as the test asked
         while len(made) > 1 and all(split_of(s.pk, None) != TEST for s in made):
             made.append(add_sequence(slug, 3 * len(made), 3))
     current_labels_refresh(
