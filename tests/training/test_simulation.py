@@ -46,6 +46,11 @@ def _synthetic(classes: int = 4, sequences_per_class: int = 8, frames: int = 3) 
     )
 
 
+def _noise(shape: tuple[int, ...]) -> np.ndarray:
+    """Enough noise that classes overlap and the head's training shows in its score."""
+    return np.random.default_rng(11).normal(size=shape).astype(np.float32)
+
+
 # --- engine ---------------------------------------------------------------------------------------
 
 
@@ -64,6 +69,20 @@ def test_a_campaign_stops_when_the_pool_runs_out():
     points = sim.run_strategy(data, test, "random", 0, replace(FAST, budget=1000))
     assert points[-1].images == int((~test).sum())
     assert points[-1].actions == len(set(data.sequences[~test].tolist()))  # one action a sequence
+
+
+def test_campaigns_that_labelled_the_same_images_score_the_same_whatever_their_order():
+    """Once the pool runs out every strategy has labelled all of it: the head, and so the score,
+    must not depend on the order the labels were bought in."""
+    data = _synthetic(classes=4, sequences_per_class=8, frames=3)
+    data = replace(data, embeddings=data.embeddings / 3.0 + _noise(data.embeddings.shape))
+    test = sim.held_out(data.sequences, 2, 0.25)
+    last = {
+        strategy: sim.run_strategy(data, test, strategy, 2, replace(FAST, budget=1000))[-1]
+        for strategy in ("random", "margin", "kcenter", DEFAULT_STRATEGY)
+    }
+    assert len({point.images for point in last.values()}) == 1
+    assert len({(point.accuracy, point.macro_f1) for point in last.values()}) == 1, last
 
 
 def test_the_test_split_takes_whole_sequences_and_depends_on_the_seed():
