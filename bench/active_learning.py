@@ -17,8 +17,12 @@ point. Last line:
  "per_set": {...}, "geometric_mean_action_ratio": ..., "sets_below_random": [...]}.
 
 Usage: python bench/active_learning.py [--seeds 10] [--sets all|name,...]
-[--strategies hybrid,random]
-       [--unit sequence|image]
+[--strategies adaptive,random] [--unit sequence|image] [--head auto|linear] [--bound]
+
+--bound also runs a reference that no platform strategy can be: picks that know every label and
+take, one sequence at a time, the class with the fewest labelled sequences. Its actions over
+random's ("geometric_mean_action_ratio_bound") say how much perfect class balance alone buys on
+the same sets, to read the default's figure (and the target) against.
 Targets (issue 10): at no budget point of any set below random by more than one standard error;
 on average (geometric mean over sets) at most half of random's actions to reach 90% of the
 full-pool macro-F1."""
@@ -43,6 +47,7 @@ from inference.engine.preprocess import CropRequest  # noqa: E402
 from inference.engine.selection import DEFAULT_STRATEGY  # noqa: E402
 from training.engine.heads import HeadConfig  # noqa: E402
 from training.engine.simulation import (
+    BALANCED_ORACLE,
     LabelledSet,
     SimulationConfig,
     embed,
@@ -121,15 +126,27 @@ def _summarise(summary: dict, default: str) -> dict:
         "actions_to_target_random": theirs["actions_to_target"],
         "worst_point": worst,
         "below_random": worst["difference"] + worst["standard_error"] < 0,
-    }
+    } | _bound(summary)
 
 
-def _action_ratio(row: dict, budget: int) -> float:
-    """Actions of the default over random's to reach the target; a side that never reached it counts
-    as the budget (so the ratio is a bound, said in the printout)."""
-    ours = row["actions_to_target"] or budget
+def _bound(summary: dict) -> dict:
+    """The label-knowing class-balanced reference, when it ran."""
+    bound = summary["strategies"].get(BALANCED_ORACLE)
+    if bound is None:
+        return {}
+    return {"aulc_bound": bound["aulc"], "actions_to_target_bound": bound["actions_to_target"]}
+
+
+def _action_ratio(row: dict, budget: int, side: str = "actions_to_target") -> float:
+    """Actions of the default (or of another side) over random's to reach the target; a side that
+    never reached it counts as the budget (so the ratio is a bound, said in the printout)."""
+    ours = row[side] or budget
     theirs = row["actions_to_target_random"] or budget
     return ours / theirs
+
+
+def _geometric_mean(values: list[float]) -> float | None:
+    return math.exp(float(np.mean(np.log(values)))) if values else None
 
 
 def main() -> None:
@@ -148,8 +165,14 @@ def main() -> None:
     parser.add_argument(
         "--head", default="auto", choices=["auto", "linear"], help="the rounds' head kind"
     )
+    parser.add_argument(
+        "--bound",
+        action="store_true",
+        help=f"also run {BALANCED_ORACLE}: picks that know every label and balance the classes",
+    )
     args = parser.parse_args()
     strategies = [name for name in args.strategies.split(",") if name]
+    strategies += [BALANCED_ORACLE] if args.bound else []
     default = strategies[0]
     sets = _sets()
     chosen = list(sets) if args.sets == "all" else args.sets.split(",")
@@ -165,6 +188,10 @@ def main() -> None:
         summary = report(simulate(data, strategies, args.seeds, config), config)
         row = _summarise(summary, default)
         row["ratio"] = round(_action_ratio(row, config.budget), 3)
+        if args.bound:
+            row["ratio_bound"] = round(
+                _action_ratio(row, config.budget, "actions_to_target_bound"), 3
+            )
         per_set[name] = row
         others = "  ".join(f"{s} {summary['strategies'][s]['aulc']:.3f}" for s in strategies[1:])
         print(
@@ -178,14 +205,17 @@ def main() -> None:
             flush=True,
         )
     gains = {name: row["aulc_gain"] for name, row in per_set.items()}
-    ratios = [row["ratio"] for row in per_set.values()]
-    geometric = math.exp(float(np.mean(np.log(ratios)))) if ratios else None
+    geometric = _geometric_mean([row["ratio"] for row in per_set.values()])
+    bound = _geometric_mean(
+        [row["ratio_bound"] for row in per_set.values() if "ratio_bound" in row]
+    )
     below = [name for name, row in per_set.items() if row["below_random"]]
     print(
         f"{len(per_set)} sets, {args.seeds} seeds, {time.perf_counter() - started:.0f} s; "
         "geometric mean of actions to 90% (default / random, a side that never reached it "
         f"counted at the budget): {geometric}; sets where the default is below random by more "
         f"than one standard error somewhere: {below or 'none'}"
+        + (f"; {BALANCED_ORACLE} / random: {bound}" if bound else "")
     )
     print(
         json.dumps(
@@ -197,6 +227,7 @@ def main() -> None:
                 "seeds": args.seeds,
                 "unit_of_cost": args.unit,
                 "geometric_mean_action_ratio": round(geometric, 3) if geometric else None,
+                "geometric_mean_action_ratio_bound": round(bound, 3) if bound else None,
                 "sets_below_random": below,
                 "per_set": per_set,
             }

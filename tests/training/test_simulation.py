@@ -405,3 +405,14 @@ def test_command_on_borneo_folders_skips_the_video(shared_camtrap, tmp_path):
     assert (
         plot.shape[1] > 1.8 * plot.shape[0] and line_colours_drawn(plot) == 2
     )  # 2 panels, 2 strategies
+
+
+def test_the_balanced_oracle_takes_the_least_labelled_classes_first_one_frame_a_sequence():
+    data = _synthetic(classes=3, sequences_per_class=4, frames=2)
+    labelled = np.flatnonzero(np.isin(data.sequences, ["cam#0-0", "cam#0-1", "cam#1-0"]))
+    unlabelled = np.setdiff1d(np.arange(len(data.labels)), labelled)
+    picks = sim.balanced_oracle_picks(data, unlabelled, labelled, 4, seed=3)
+    assert len(set(data.sequences[picks].tolist())) == 4
+    # class 2 had none, class 1 one, class 0 two: 2 first, then 1 and 2 (tied at one), then any
+    assert data.labels[picks[0]] == 2
+    assert sorted(data.labels[picks[:3]].tolist()) == [1, 2, 2]

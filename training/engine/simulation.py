@@ -303,6 +303,37 @@ def _pick_from(
     return select(pool, strategy, size, seed=seed).ids
 
 
+BALANCED_ORACLE = "balanced-oracle"  # a reference for the bench, not a strategy: it reads labels
+
+
+def balanced_oracle_picks(
+    data: LabelledSet, unlabelled: np.ndarray, labelled: np.ndarray, size: int, seed: int
+) -> np.ndarray:
+    """What perfect class balance alone buys: knowing every label, each pick is a sequence of the
+    class with the fewest labelled sequences so far (a random one of them). No platform strategy
+    can run it; the suite reports it beside them, so that a target can be read against it."""
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permutation(unlabelled)
+    _, first = np.unique(data.sequences[shuffled], return_index=True)
+    candidates = shuffled[np.sort(first)]  # one random frame of each sequence, in random order
+    _, labelled_first = np.unique(data.sequences[labelled], return_index=True)
+    counts = np.bincount(
+        data.labels[labelled[labelled_first]], minlength=len(data.class_names)
+    ).astype(float)
+    counts += rng.random(len(counts)) * 1e-3  # ties between classes broken at random
+    free = np.ones(len(candidates), dtype=bool)
+    picks: list[int] = []
+    for _ in range(min(size, len(candidates))):
+        left = np.bincount(data.labels[candidates[free]], minlength=len(counts)) > 0
+        wanted = int(np.argmin(np.where(left, counts, np.inf)))
+        chosen = int(np.flatnonzero(free & (data.labels[candidates] == wanted))[0])
+        picks.append(chosen)
+        free[chosen] = False
+        counts[wanted] += 1
+    found: np.ndarray = candidates[picks]
+    return found
+
+
 @dataclass
 class Campaign:
     """What one strategy has labelled so far, and what it cost."""
@@ -388,8 +419,19 @@ def run_strategy(
         round_seed = (
             seed * 1009 + round_number
         )  # random picks and k-means differ per round and per seed
-        picks = _pick_from(
-            data, unlabelled, head, campaign.labelled, campaign.known, strategy, room, round_seed
+        picks = (
+            balanced_oracle_picks(data, unlabelled, campaign.labelled, room, round_seed)
+            if strategy == BALANCED_ORACLE
+            else _pick_from(
+                data,
+                unlabelled,
+                head,
+                campaign.labelled,
+                campaign.known,
+                strategy,
+                room,
+                round_seed,
+            )
         )
         if not len(picks):
             return points
