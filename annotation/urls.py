@@ -1,6 +1,15 @@
 from django.urls import path
 
-from annotation import apis, views, views_batches, views_deployments, views_people
+from annotation import (
+    apis,
+    apis_people,
+    apis_review,
+    apis_uploads,
+    views,
+    views_batches,
+    views_deployments,
+    views_people,
+)
 from faune_platform import converters  # noqa: F401 registers <id:...>
 
 api_urlpatterns = [
@@ -13,33 +22,47 @@ api_urlpatterns = [
         apis.ImageAnnotationApi.as_view(),
         name="api-image-annotations",
     ),
-    path("batches/", apis.BatchListApi.as_view(), name="api-batches"),
-    path("batches/<id:pk>/", apis.BatchDetailApi.as_view(), name="api-batch"),
-    path("batches/<id:pk>/files/", apis.BatchFilesApi.as_view(), name="api-batch-files"),
-    path("batches/<id:pk>/close/", apis.BatchCloseApi.as_view(), name="api-batch-close"),
-    path("imports/", apis.ImportApi.as_view(), name="api-imports"),
-    path("imports/<id:pk>/mapping/", apis.ImportMappingApi.as_view(), name="api-import-mapping"),
-    path("review/queues/", apis.ReviewQueueApi.as_view(), name="api-review-queues"),
-    path("review/claim/", apis.ReviewClaimApi.as_view(), name="api-review-claim"),
-    path("review/tasks/<id:pk>/label/", apis.ReviewVerdictApi.as_view(), name="api-review-label"),
+    path("batches/", apis_uploads.BatchListApi.as_view(), name="api-batches"),
+    path("batches/<id:pk>/", apis_uploads.BatchDetailApi.as_view(), name="api-batch"),
+    path("batches/<id:pk>/files/", apis_uploads.BatchFilesApi.as_view(), name="api-batch-files"),
+    path("batches/<id:pk>/close/", apis_uploads.BatchCloseApi.as_view(), name="api-batch-close"),
+    path("imports/", apis_uploads.ImportApi.as_view(), name="api-imports"),
+    path(
+        "imports/<id:pk>/mapping/",
+        apis_uploads.ImportMappingApi.as_view(),
+        name="api-import-mapping",
+    ),
+    path("review/queues/", apis_review.ReviewQueueApi.as_view(), name="api-review-queues"),
+    path("review/claim/", apis_review.ReviewClaimApi.as_view(), name="api-review-claim"),
+    path(
+        "review/tasks/<id:pk>/label/",
+        apis_review.ReviewVerdictApi.as_view(),
+        name="api-review-label",
+    ),
     path(
         "review/tasks/<id:pk>/unsure/",
-        apis.ReviewVerdictApi.as_view(kind="unsure"),
+        apis_review.ReviewVerdictApi.as_view(kind="unsure"),
         name="api-review-unsure",
     ),
     path(
         "review/tasks/<id:pk>/skip/",
-        apis.ReviewVerdictApi.as_view(kind="skip"),
+        apis_review.ReviewVerdictApi.as_view(kind="skip"),
         name="api-review-skip",
     ),
     path(
-        "review/tasks/<id:pk>/resolve/", apis.ReviewResolveApi.as_view(), name="api-review-resolve"
+        "review/tasks/<id:pk>/resolve/",
+        apis_review.ReviewResolveApi.as_view(),
+        name="api-review-resolve",
     ),
     path(
-        "review/tasks/<id:pk>/release/", apis.ReviewReleaseApi.as_view(), name="api-review-release"
+        "review/tasks/<id:pk>/release/",
+        apis_review.ReviewReleaseApi.as_view(),
+        name="api-review-release",
     ),
     path(
-        "review/tasks/<id:pk>/propose/", apis.ReviewProposeApi.as_view(), name="api-review-propose"
+        "review/tasks/<id:pk>/propose/",
+        apis_review.ReviewProposeApi.as_view(),
+        name="api-review-propose",
     ),
     path("decisions/", apis.DecisionListApi.as_view(), name="api-decisions"),
     path("decisions/<id:pk>/undo/", apis.DecisionUndoApi.as_view(), name="api-decision-undo"),
@@ -54,14 +77,22 @@ api_urlpatterns = [
         apis.TaxonProposalDeclineApi.as_view(),
         name="api-taxon-proposal-decline",
     ),
-    path("review/conflicts/", apis.ReviewConflictListApi.as_view(), name="api-review-conflicts"),
-    path("review/agreement/", apis.ReviewAgreementApi.as_view(), name="api-review-agreement"),
     path(
-        "organisations/<id:pk>/members/", apis.OrganisationMembersApi.as_view(), name="api-members"
+        "review/conflicts/",
+        apis_review.ReviewConflictListApi.as_view(),
+        name="api-review-conflicts",
+    ),
+    path(
+        "review/agreement/", apis_review.ReviewAgreementApi.as_view(), name="api-review-agreement"
+    ),
+    path(
+        "organisations/<id:pk>/members/",
+        apis_people.OrganisationMembersApi.as_view(),
+        name="api-members",
     ),
     path(
         "organisations/<id:pk>/members/<id:user_id>/",
-        apis.OrganisationMemberApi.as_view(),
+        apis_people.OrganisationMemberApi.as_view(),
         name="api-member",
     ),
 ]
