@@ -223,7 +223,7 @@ class ModelVersionStatusApi(APIView):
 
     def post(self, request: Request, pk: int) -> Response:
         """Promote, reject or archive a model version (coordinators)."""
-        require_coordinator(request.user, "change which model is in production")
+        require_coordinator(request.user, _("change which model is in production"))
         version = get_object_or_404(ModelVersion, pk=pk)
         serializer = ModelStatusSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -247,13 +247,13 @@ class SelectionBatchListApi(APIView):
     def get(self, request: Request) -> Response:
         """The latest active-learning batches and what their reviewed picks
         taught (coordinators)."""
-        require_coordinator(request.user, "see selection batches")
+        require_coordinator(request.user, _("see selection batches"))
         batches = list(SelectionBatch.objects.select_related("version", "created_by")[:100])
         return Response(self.OutputSerializer({"results": selection_batch_rows(batches)}).data)
 
     def post(self, request: Request) -> Response:
         """Open an active-learning batch; the pick runs as a job (coordinators)."""
-        require_coordinator(request.user, "open selection batches")
+        require_coordinator(request.user, _("open selection batches"))
         serializer = SelectionRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -280,7 +280,7 @@ class NoveltyScanApi(APIView):
 
     def get(self, request: Request) -> Response:
         """The latest scan for possibly new taxa and its progress (coordinators)."""
-        require_coordinator(request.user, "look for possibly new taxa")
+        require_coordinator(request.user, _("look for possibly new taxa"))
         scan = novelty_scan_latest()
         if scan is None:
             return Response(
@@ -291,7 +291,7 @@ class NoveltyScanApi(APIView):
 
     def post(self, request: Request) -> Response:
         """Start a scan for possibly new taxa; it runs as a job (coordinators)."""
-        require_coordinator(request.user, "look for possibly new taxa")
+        require_coordinator(request.user, _("look for possibly new taxa"))
         serializer = NoveltyScanRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         scan = novelty_scan_request(user=request.user, seed=serializer.validated_data["seed"])
@@ -311,7 +311,7 @@ class NoveltyClusterListApi(APIView):
     response_is_list = False
 
     def get(self, request: Request) -> Response:
-        require_coordinator(request.user, "look for possibly new taxa")
+        require_coordinator(request.user, _("look for possibly new taxa"))
         if production_version() is None:
             return Response(
                 {"detail": _("No production model: scans work on its embeddings and predictions.")},
@@ -341,7 +341,7 @@ class NoveltyClusterApi(APIView):
     response_is_list = False
 
     def get(self, request: Request, pk: int, number: int) -> Response:
-        require_coordinator(request.user, "look for possibly new taxa")
+        require_coordinator(request.user, _("look for possibly new taxa"))
         scan = get_object_or_404(NoveltyScan, pk=pk, status="done")
         members = novelty_cluster_members(scan, number)
         if members is None:
@@ -368,7 +368,7 @@ class NoveltyClusterLabelApi(APIView):
     response_serializer = ClusterLabelledSerializer
 
     def post(self, request: Request, pk: int, number: int) -> Response:
-        require_coordinator(request.user, "label possibly-new clusters")
+        require_coordinator(request.user, _("label possibly-new clusters"))
         scan = get_object_or_404(NoveltyScan, pk=pk)
         serializer = NoveltyClusterLabelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -135,7 +135,7 @@ def _accepted_message(done: int, taxon: Taxon | None) -> str:
 @require_http_methods(["GET", "POST"])
 def selection_page(request: HttpRequest) -> HttpResponse:
     """Coordinators open active-learning batches and compare how the strategies paid off."""
-    require_coordinator(request.user, "open selection batches")
+    require_coordinator(request.user, _("open selection batches"))
     if request.method == "POST":
         form = SelectionRequestSerializer(data={k: v for k, v in request.POST.items() if v != ""})
         if form.is_valid():
@@ -197,7 +197,7 @@ def _form_errors(form: serializers.Serializer) -> str:
 def novelty_page(request: HttpRequest) -> HttpResponse:
     """Coordinators scan for possibly new taxa and see the clusters of the latest finished scan; the
     page refreshes itself while a scan runs."""
-    require_coordinator(request.user, "look for possibly new taxa")
+    require_coordinator(request.user, _("look for possibly new taxa"))
     if request.method == "POST":
         _request_scan(request)
         return redirect("novelty")
@@ -234,7 +234,7 @@ def _request_scan(request: HttpRequest) -> None:
 @require_http_methods(["GET", "POST"])
 def novelty_cluster_page(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     """All the members of one cluster, and the form that names its taxon and labels it."""
-    require_coordinator(request.user, "label possibly-new clusters")
+    require_coordinator(request.user, _("label possibly-new clusters"))
     scan = get_object_or_404(NoveltyScan.objects.select_related("version"), pk=pk, status="done")
     members = novelty_cluster_members(scan, number)
     if members is None:

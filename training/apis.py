@@ -1,6 +1,7 @@
 """REST API of the training app."""
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -56,7 +57,7 @@ class RoundListApi(APIView):
 
     def post(self, request: Request) -> Response:
         """Start a retraining round; it runs as a job (coordinators)."""
-        require_coordinator(request.user, "run retraining rounds")
+        require_coordinator(request.user, _("run retraining rounds"))
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         params = dict(serializer.validated_data)
@@ -78,7 +79,7 @@ class RoundCancelApi(APIView):
 
     def post(self, request: Request, pk: int) -> Response:
         """Cancel a round that has not finished (coordinators)."""
-        require_coordinator(request.user, "run retraining rounds")
+        require_coordinator(request.user, _("run retraining rounds"))
         training_round = get_object_or_404(TrainingRound, pk=pk)
         training_round_cancel(training_round=training_round)
         training_round.refresh_from_db()

@@ -39,7 +39,7 @@ PLOTS = ("confusion.png", "reliability.png", "coverage.png")
 @require_http_methods(["GET", "POST"])
 def round_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        require_coordinator(request.user, "run retraining rounds")
+        require_coordinator(request.user, _("run retraining rounds"))
         head = (
             request.POST.get("head") if request.POST.get("head") in HEAD_KINDS else DEFAULTS["head"]
         )
@@ -116,7 +116,7 @@ def round_plot(request: HttpRequest, pk: int, name: str) -> FileResponse:
 @login_required
 @require_POST
 def round_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    require_coordinator(request.user, "run retraining rounds")
+    require_coordinator(request.user, _("run retraining rounds"))
     training_round_cancel(training_round=get_object_or_404(TrainingRound, pk=pk))
     messages.success(
         request,
@@ -131,7 +131,7 @@ def release_list(request: HttpRequest) -> HttpResponse:
     version here; a job writes the bundle and this page follows it."""
     coordinator = user_access(request.user).coordinator
     if request.method == "POST":
-        require_coordinator(request.user, "publish releases")
+        require_coordinator(request.user, _("publish releases"))
         try:
             asked = release_request(
                 version=production_version(),
@@ -263,7 +263,7 @@ def model_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Promote, roll back, reject or archive, always through a confirmation step that says what will
     happen (a page, not a script dialog: it works from the keyboard and without JavaScript). A POST
     that did not come from that step shows it instead of acting."""
-    require_coordinator(request.user, "change which model is in production")
+    require_coordinator(request.user, _("change which model is in production"))
     version = get_object_or_404(ModelVersion, pk=pk)
     status = request.POST.get("status") or request.GET.get("status") or ""
     preview = status_change_preview(version=version, status=status)

@@ -253,7 +253,7 @@ def novelty_cluster_label(
     someone labelled since the scan is left alone and reported), the outliers sent to review in that
     taxon's queue. All in one transaction, the scan row locked: a cluster is labelled once, and a
     refused one leaves no new taxon."""
-    require_coordinator(user, "label possibly-new clusters")
+    require_coordinator(user, _("label possibly-new clusters"))
     if (taxon is None) == (new_taxon is None):
         raise NoveltyScanError(_("Name a new taxon or choose an existing one (not both)."))
     with transaction.atomic():

@@ -13,6 +13,8 @@ import pytest
 from django.conf import settings
 from django.utils import translation
 
+from tests.conftest import client_for
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = sorted(path for path in ROOT.glob("*/templates/**/*.html") if ".venv" not in path.parts)
 CATALOGUES = sorted(
@@ -202,3 +204,17 @@ def _settings_env() -> dict[str, str]:
     `settings.SETTINGS_MODULE` is None under override_settings, so it is not read from there."""
     module = os.environ.get("DJANGO_SETTINGS_MODULE", "faune_platform.settings.test")
     return {**os.environ, "DJANGO_SETTINGS_MODULE": module, "FAUNE_SECRET_KEY": settings.SECRET_KEY}
+
+
+@pytest.mark.parametrize(
+    "method, path, french",
+    [
+        ("get", "/api/selection/batches/", "Seuls les coordinateurs peuvent voir les lots d'"),
+        ("post", "/api/rounds/", "Seuls les coordinateurs peuvent lancer des cycles de réentr"),
+    ],
+)
+def test_a_refusal_to_a_partner_reads_whole_in_french(partner, method, path, french):
+    """A coordinator-only refusal is one sentence: its end is translated with its start."""
+    refused = getattr(client_for(partner), method)(path, HTTP_ACCEPT_LANGUAGE="fr")
+    assert refused.status_code == 403
+    assert refused.json()["detail"].startswith(french)
