@@ -12,10 +12,14 @@ and a token:
   still matches, so it resumes) or the periodic sweep queues the job again, up to `JOB_MAX_RESUMES`
   times, then fails it with a message;
 - a queued task that no worker ever starts (Redis drops what a killed worker had fetched) is queued
-  again by the same sweep once the broker stands empty.
+  again by the same sweep once the broker stands empty;
+- every task is first written in the caller's transaction (`PendingTask`, an outbox) and handed to
+  the broker once it commits; one the broker could not take (Redis stopped) waits there for the
+  sweep, and the request that queued it still succeeds.
 Chunks must be idempotent: a resumed chunk redoes at most the work of the one that was killed.
 """
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +33,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import pgettext_lazy
+
+from faune_platform.models import PendingTask
+
+logger = logging.getLogger(__name__)
 
 
 class JobStatus(models.TextChoices):
@@ -66,6 +74,10 @@ class Job(models.Model):
         return self.status in ACTIVE
 
 
+# A task row younger than this may still be on its way: its transaction's hand-over has not run.
+PENDING_GRACE_S = 60.0
+PENDING_BATCH = 1_000  # tasks one sweep hands over at most
+
 # A job model: `job_claim(UploadBatch, ...)` hands back an UploadBatch, not a bare Job.
 J = TypeVar("J", bound=Job)
 
@@ -77,14 +89,43 @@ def _rows(job: Job) -> models.QuerySet[Job]:
 def task_enqueue_on_commit(
     task: str, *args: object, name: str | None = None, timeout_s: int | None = None
 ) -> None:
-    """Queue a plain task (one that owns no job row, such as an announcement to other apps) once the
-    current transaction commits, so it never runs against rows that may still roll back."""
-    from django_q.tasks import async_task
-
+    """Queue a task once the current transaction commits, so it never runs against rows that may
+    still roll back. It is written down in the transaction first (`PendingTask`): if the broker
+    cannot take it then, the request still succeeds and the sweep hands the task over later.
+    Arguments must be JSON (ids, lists of ids, tokens)."""
     options: dict[str, object] = {"task_name": name} if name else {}
     if timeout_s:
         options["timeout"] = timeout_s
-    transaction.on_commit(lambda: async_task(task, *args, **options))
+    pending = PendingTask.objects.create(func=task, args=list(args), options=options)
+    transaction.on_commit(lambda: _hand_over(pending))
+
+
+def _hand_over(pending: PendingTask) -> bool:
+    """Give the task to the broker and forget it; False, and the row kept, when the broker
+    refuses."""
+    from django_q.tasks import async_task
+
+    try:
+        async_task(pending.func, *pending.args, **pending.options)
+    except Exception:  # whatever the broker raises (Redis stopped, refused, timed out)
+        logger.warning(
+            "the broker did not take task %s; the sweep will hand it over", pending, exc_info=True
+        )
+        return False
+    PendingTask.objects.filter(pk=pending.pk).delete()
+    return True
+
+
+def pending_tasks_hand_over(*, older_than_s: float = PENDING_GRACE_S) -> int:
+    """Hand over the tasks the broker did not take when their transaction committed; returns how
+    many it took. Rows younger than `older_than_s` are left to their own commit's hand-over."""
+    limit = timezone.now() - timedelta(seconds=older_than_s)
+    handed = 0
+    for pending in PendingTask.objects.filter(created_at__lt=limit)[:PENDING_BATCH]:
+        if not _hand_over(pending):
+            break  # the broker is still down: the next sweep tries again
+        handed += 1
+    return handed
 
 
 def job_start(job: Job) -> str:
@@ -228,7 +269,8 @@ def _broker_empty() -> bool:
 def sweep_all() -> dict[str, tuple[int, int]]:
     """The periodic sweep over every app's resumable jobs, named in settings (apps import nothing
     from each other through it)."""
-    report = {}
+    # first, so that the broker holds them before the sweeps below ask whether it is empty
+    report = {"pending tasks": (pending_tasks_hand_over(), 0)}
     for path in settings.FAUNE["JOB_SWEEPS"]:
         sweep: Callable[[], tuple[int, int]] = import_string(path)
         report[path] = sweep()

@@ -1,5 +1,5 @@
-"""The platform's own tables: API tokens (the rest of the domain lives in annotation, inference
-and training)."""
+"""The platform's own tables: API tokens and tasks on their way to the broker (the rest of the
+domain lives in annotation, inference and training)."""
 
 from django.conf import settings
 from django.db import models
@@ -29,3 +29,22 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class PendingTask(models.Model):
+    """A task written in the same transaction as the rows it works on, and deleted once the broker
+    has taken it (the outbox). A row that stays, because the broker was down (Redis stopped) or the
+    process died between the commit and the hand-over, is handed over by the periodic sweep: a task
+    is never lost with the rows committed. It may at worst run twice, which every task allows (jobs
+    claim their row by token; the other tasks are checks that can repeat)."""
+
+    func = models.CharField(max_length=255)  # the task's dotted path
+    args = models.JSONField(default=list)
+    options = models.JSONField(default=dict)  # django-q options: task_name, timeout
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.func}{tuple(self.args)}"

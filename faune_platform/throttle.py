@@ -6,20 +6,37 @@ reaches its limit of failures within it, every log-in for that name or from that
 until the window ends (even with the right password: otherwise a locked guesser would still learn
 it). A successful log-in clears the name's count; the address keeps its count, so one address
 cannot try many names by logging in between guesses. The login page and POST /api/token/ share
-these counts."""
+these counts.
+
+While the shared cache fails (Redis stopped), the counts live in this process's memory, as they do
+without Redis: log-ins go on, throttled per process, instead of failing with the cache."""
 
 import hashlib
+import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpRequest
 from django.utils.translation import ngettext
 from rest_framework.request import Request
 
 _PREFIX = "faune:login-failures:"
+_PROCESS_COUNTS = LocMemCache("faune-login-failures", {})
+logger = logging.getLogger(__name__)
+
+
+def _counts(method: str, *args: Any, **kwargs: Any) -> Any:
+    """A cache call on the shared cache, or on this process's memory when the shared one fails."""
+    try:
+        return getattr(cache, method)(*args, **kwargs)
+    except Exception:  # whatever the cache's client raises: refused, timed out, reset
+        logger.warning("log-in counts kept in this process: the shared cache failed", exc_info=True)
+        return getattr(_PROCESS_COUNTS, method)(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -64,7 +81,7 @@ def login_lockout(*, username: str, address: str) -> Lockout | None:
     """The lock-out in force for this name or address, if any, with the seconds left until
     it ends."""
     now, waits = time.time(), []
-    entries = cache.get_many(list(_keys(username, address).values()))
+    entries = _counts("get_many", list(_keys(username, address).values()))
     for kind, key in _keys(username, address).items():
         count, started = _in_window(entries.get(key), now)
         if count >= _limits()[kind]:
@@ -76,10 +93,10 @@ def login_failure_record(*, username: str, address: str) -> None:
     window = settings.FAUNE["LOGIN_LOCKOUT_S"]
     now = time.time()
     for key in _keys(username, address).values():
-        count, started = _in_window(cache.get(key), now)
+        count, started = _in_window(_counts("get", key), now)
         # The entry expires when its window ends, which is what resets the lock-out.
         remaining = max(1, math.ceil(started + window - now))
-        cache.set(key, (count + 1, started), timeout=remaining)
+        _counts("set", key, (count + 1, started), timeout=remaining)
 
 
 def _in_window(entry: tuple[int, float] | None, now: float) -> tuple[int, float]:
@@ -92,4 +109,4 @@ def _in_window(entry: tuple[int, float] | None, now: float) -> tuple[int, float]
 
 
 def login_success_record(*, username: str, address: str) -> None:
-    cache.delete(_keys(username, address)["user"])
+    _counts("delete", _keys(username, address)["user"])

@@ -1,5 +1,6 @@
 import importlib
 import shutil
+import socket
 import uuid
 from pathlib import Path, PurePosixPath
 
@@ -91,6 +92,14 @@ def expert(other_org):
 @pytest.fixture
 def coordinator(db):
     return factories.member("cora", factories.organisation("Coordination"), Role.COORDINATOR)
+
+
+def closed_port() -> int:
+    """A loopback port that was free a moment ago: a server said to listen there is not running."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 def client_for(user) -> APIClient:

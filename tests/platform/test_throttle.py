@@ -9,6 +9,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from faune_platform import throttle
+from tests.conftest import closed_port
 
 pytestmark = pytest.mark.django_db
 
@@ -103,3 +104,22 @@ def test_the_window_is_a_setting(partner, limits, settings):
         "Try again in 2 minutes" in response.json()["detail"]
         and int(response["Retry-After"]) <= 120
     )
+
+
+def test_log_ins_go_on_throttled_by_the_process_while_the_shared_cache_is_down(
+    partner, limits, settings
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed_port()}/0",
+        }
+    }
+    try:
+        assert api_login("paula", "pw-paula").status_code == 201
+        for _ in range(3):
+            assert api_login("paula", "wrong").status_code == 400
+        assert api_login("paula", "pw-paula").status_code == 429
+        assert page_login("paula", "pw-paula").status_code == 429
+    finally:
+        throttle._PROCESS_COUNTS.clear()
