@@ -24,12 +24,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import pgettext_lazy
@@ -114,6 +114,22 @@ def _hand_over(pending: PendingTask) -> bool:
         return False
     PendingTask.objects.filter(pk=pending.pk).delete()
     return True
+
+
+@dataclass(frozen=True)
+class WaitingTasks:
+    count: int
+    since: datetime
+
+
+def pending_tasks_waiting(*, older_than_s: float = PENDING_GRACE_S) -> WaitingTasks | None:
+    """The tasks the broker has not taken for longer than a hand-over takes, if any: while there
+    are, the queue (Redis) is down and nothing runs in the background."""
+    limit = timezone.now() - timedelta(seconds=older_than_s)
+    found = PendingTask.objects.filter(created_at__lt=limit).aggregate(
+        count=Count("pk"), since=Min("created_at")
+    )
+    return WaitingTasks(found["count"], found["since"]) if found["count"] else None
 
 
 def pending_tasks_hand_over(*, older_than_s: float = PENDING_GRACE_S) -> int:

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from annotation.permissions import require_coordinator
 from annotation.selectors import pool_totals
 from faune_platform.dashboard.figures import count, dashboard_sections
+from faune_platform.jobs import pending_tasks_waiting
 from inference.selectors import production_version
 
 
@@ -23,6 +24,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "sections": dashboard_sections(),
             "production": production_version(),
+            "waiting_tasks": pending_tasks_waiting(),
             "totals": {**totals, "shown": {key: count(value) for key, value in totals.items()}},
         },
     )

@@ -3,8 +3,11 @@ without overlapping them, its text legible (no label over another, none cut off)
 bars and points and in a table; an empty platform says what to do instead; partners neither see the
 link nor open the page."""
 
+from datetime import UTC, datetime
+
 import pytest
 
+from faune_platform.models import PendingTask
 from tests.browser.conftest import log_in
 from tests.platform import dashboard_world
 
@@ -184,3 +187,20 @@ def test_partners_neither_see_nor_open_the_dashboard(page, partner):
     assert response.status == 403
     assert page.inner_text("#refusal") == "Only coordinators see the dashboard."
     assert page.locator("svg.chart").count() == 0
+
+
+def test_tasks_the_queue_has_not_taken_are_announced_above_the_figures(page, world):
+    _open_dashboard(page, "cora")
+    assert page.locator("#queue-down").count() == 0
+    PendingTask.objects.create(func="inference.tasks.prelabel_batch", args=[1])
+    PendingTask.objects.create(func="training.tasks.training_round_run", args=[2])
+    PendingTask.objects.update(created_at=datetime(2026, 11, 30, 9, 5, tzinfo=UTC))
+    page.reload()
+    notice = page.locator("#queue-down")
+    assert notice.is_visible()
+    assert notice.inner_text().startswith(
+        "The task queue has not taken 2 tasks since 2026-11-30 09:05 UTC: pre-labelling, imports"
+    )
+    assert "Nothing is lost" in notice.inner_text()
+    first_figure = page.locator("#pool-growth").bounding_box()
+    assert notice.bounding_box()["y"] + notice.bounding_box()["height"] <= first_figure["y"]
