@@ -35,6 +35,7 @@ INTEGRATION_MODULES = {
     "tests/training/test_trust.py",
     "tests/platform/test_faults.py",
     "tests/platform/test_backup.py",
+    "tests/platform/test_outbox.py",
     "tests/annotation/test_undo.py",
     "tests/annotation/test_proposals.py",
 }
