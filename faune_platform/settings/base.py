@@ -4,7 +4,7 @@ the environment."""
 import hashlib
 from collections.abc import Mapping
 from typing import Any, TypedDict
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 
@@ -130,6 +130,19 @@ DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
+# Seconds to reach Redis before giving up. A Redis host that drops packets (gone, behind a firewall)
+# would otherwise hold a request for the system's connect timeout, minutes, before the task outbox
+# (faune_platform/jobs.py) and the log-in throttle's fallback take over. A value in the URL wins.
+REDIS_CONNECT_TIMEOUT_S = 2
+
+
+def redis_url_with_connect_timeout(url: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("socket_connect_timeout", str(REDIS_CONNECT_TIMEOUT_S))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 def _cache_url() -> str:
     """The shared cache: FAUNE_CACHE_URL, else the database after the job queue's on the Redis
     server of REDIS_URL (clearing a cache empties its whole database, which must not hold jobs);
@@ -149,7 +162,10 @@ def _cache_url() -> str:
 CACHE_URL = _cache_url()
 if CACHE_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url_with_connect_timeout(CACHE_URL),
+        }
     }
 else:
     CACHES = {
@@ -249,7 +265,7 @@ def _q_cluster() -> dict[str, object]:
     }
     redis_url = env_str("REDIS_URL", "")
     if redis_url:
-        cluster["redis"] = redis_url
+        cluster["redis"] = redis_url_with_connect_timeout(redis_url)
     else:
         cluster["orm"] = "default"
     return cluster

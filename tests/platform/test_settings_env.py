@@ -56,3 +56,23 @@ def test_the_shared_cache_never_shares_the_job_queues_database(
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("FAUNE_CACHE_URL", cache_url)
     assert _cache_url() == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "timeout_s"),
+    [
+        ("redis://queue-host:6379/0", 2.0),
+        ("redis://:secret@queue-host:6379/4?health_check_interval=30", 2.0),
+        ("redis://queue-host:6379/0?socket_connect_timeout=10", 10.0),  # the deployment's own wins
+    ],
+)
+def test_redis_is_given_up_on_after_a_connect_timeout(url, timeout_s):
+    """A Redis host that drops packets costs a request seconds, not the system's minutes: the
+    client the queue and the cache build from the URL carries the timeout."""
+    import redis
+
+    from faune_platform.settings.base import redis_url_with_connect_timeout
+
+    pool = redis.ConnectionPool.from_url(redis_url_with_connect_timeout(url))
+    assert pool.connection_kwargs["socket_connect_timeout"] == timeout_s
+    assert pool.connection_kwargs["host"] == "queue-host"
