@@ -23,8 +23,19 @@ MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 _SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
 
 
+def gettext_noop(message: str) -> str:
+    """Marks a message for the translation catalogue (this layer imports no Django): the service
+    that reports a rejection says it in the reader's language."""
+    return message
+
+
 class MediaRejected(InputRefused):
-    """The file cannot enter the pool; the message says why, for a person."""
+    """The file cannot enter the pool; the message says why, for a person. `template` (a
+    catalogue message) and `params` let the service translate it."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        self.template, self.params = template, params
+        super().__init__(template % params)
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,7 @@ def sniff_video(head: bytes) -> str | None:
 def probe(path: Path, limits: MediaLimits) -> MediaInfo:
     size = path.stat().st_size
     if size == 0:
-        raise MediaRejected("the file is empty (0 bytes)")
+        raise MediaRejected(gettext_noop("the file is empty (0 bytes)"))
     with path.open("rb") as handle:
         head = handle.read(16)
     video_extension = sniff_video(head)
@@ -76,20 +87,29 @@ def _open_image(path: Path, limits: MediaLimits) -> Image.Image:
             image = Image.open(path)
     except Image.DecompressionBombError:
         raise MediaRejected(
-            "the image declares an absurd pixel count (a decompression bomb); refused"
+            gettext_noop("the image declares an absurd pixel count (a decompression bomb); refused")
         ) from None
     except UnidentifiedImageError:
-        raise MediaRejected("the file is not an image or video this platform can read") from None
+        raise MediaRejected(
+            gettext_noop("the file is not an image or video this platform can read")
+        ) from None
     except OSError as error:
-        raise MediaRejected(f"the image cannot be read: {error}") from None
+        raise MediaRejected(
+            gettext_noop("the image cannot be read: %(detail)s"), detail=str(error)
+        ) from None
     # Only the header is read so far. The pixel count is judged here, before anything decodes:
     # reading a PNG's EXIF loads the whole image, so read_exif must come after this check.
     width, height = image.size
     if width * height > limits.max_pixels:
         image.close()
         raise MediaRejected(
-            f"the image declares {width}x{height} pixels, over the limit of {limits.max_pixels:,} "
-            "(a decompression bomb or a panorama); refused"
+            gettext_noop(
+                "the image declares %(width)sx%(height)s pixels, over the limit of %(limit)s "
+                "(a decompression bomb or a panorama); refused"
+            ),
+            width=width,
+            height=height,
+            limit=f"{limits.max_pixels:,}",
         )
     return image
 
@@ -113,7 +133,9 @@ def _probe_open_image(image: Image.Image, limits: MediaLimits) -> MediaInfo:
         image.load()
     # TypeError: a TIFF whose strip offsets are stored as fractions (found by the ingest fuzzer)
     except (OSError, SyntaxError, ValueError, TypeError) as error:
-        raise MediaRejected(f"the image is damaged or truncated ({error})") from None
+        raise MediaRejected(
+            gettext_noop("the image is damaged or truncated (%(detail)s)"), detail=str(error)
+        ) from None
     thumbnail = _thumbnail(image, exif.orientation, limits.thumbnail_size)
     return MediaInfo(
         kind="image",
@@ -143,7 +165,8 @@ def _thumbnail(image: Image.Image, orientation: int, size: int) -> bytes:
         rgb = _to_rgb(image)
     except (OSError, ValueError) as error:
         raise MediaRejected(
-            f"the image uses a pixel format that cannot be displayed ({error})"
+            gettext_noop("the image uses a pixel format that cannot be displayed (%(detail)s)"),
+            detail=str(error),
         ) from None
     rgb.thumbnail((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
     out = io.BytesIO()
@@ -158,11 +181,15 @@ def _probe_video(path: Path, extension: str, limits: MediaLimits) -> MediaInfo:
     try:
         if not capture.isOpened():
             raise MediaRejected(
-                "the file looks like a video but cannot be opened (damaged or unknown codec)"
+                gettext_noop(
+                    "the file looks like a video but cannot be opened (damaged or unknown codec)"
+                )
             )
         ok, frame = capture.read()
         if not ok or frame is None:
-            raise MediaRejected("the video has no readable frame (damaged or truncated)")
+            raise MediaRejected(
+                gettext_noop("the video has no readable frame (damaged or truncated)")
+            )
         fps = capture.get(cv2.CAP_PROP_FPS) or None
         frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     finally:
@@ -170,7 +197,11 @@ def _probe_video(path: Path, extension: str, limits: MediaLimits) -> MediaInfo:
     height, width = frame.shape[:2]
     if width * height > limits.max_pixels:
         raise MediaRejected(
-            f"the video frame size {width}x{height} is over the pixel limit; refused"
+            gettext_noop(
+                "the video frame size %(width)sx%(height)s is over the pixel limit; refused"
+            ),
+            width=width,
+            height=height,
         )
     first = Image.fromarray(frame[:, :, ::-1])
     return MediaInfo(

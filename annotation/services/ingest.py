@@ -17,6 +17,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from annotation.ingest.exif import check_plausible
 from annotation.ingest.media import MediaInfo, MediaLimits, MediaRejected, probe
@@ -114,7 +115,9 @@ def image_ingest(
     try:
         info = probe(path, media_limits())
     except MediaRejected as rejection:
-        return _report(batch, name, BatchOutcome.REJECTED, str(rejection))
+        # in the uploader's language: the request's, or the default in a worker
+        reason = gettext(rejection.template) % rejection.params
+        return _report(batch, name, BatchOutcome.REJECTED, reason)
     stored = _store_files(path, sha256, batch.organisation_id, info)
     try:
         with transaction.atomic():

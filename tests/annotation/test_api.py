@@ -36,6 +36,26 @@ def test_all_refused_is_a_400_with_reasons(api):
     )
 
 
+def test_a_rejection_reads_in_the_uploaders_language(api):
+    whole = jpeg_bytes(size=(400, 300), seed=5)
+    response = api.post(
+        "/api/images/",
+        {
+            "files": [
+                upload("cut.jpg", whole[: len(whole) // 2]),
+                upload("b.jpg", b"garbage"),
+                upload("ok.jpg", jpeg_bytes(seed=6)),
+            ]
+        },
+        format="multipart",
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert response.status_code == 201
+    reasons = [item["reason"] for item in response.json()["files"][:2]]
+    assert reasons[0].startswith("l'image est abîmée ou tronquée (")
+    assert reasons[1] == "le fichier n'est ni une image ni une vidéo que cette plateforme sait lire"
+
+
 def test_duplicate_upload_returns_the_existing_image(api):
     content = jpeg_bytes(seed=9)
     first = post_files(api, upload("a.jpg", content)).json()["files"][0]["image"]
