@@ -36,6 +36,8 @@ INTEGRATION_MODULES = {
     "tests/platform/test_faults.py",
     "tests/platform/test_backup.py",
     "tests/platform/test_outbox.py",
+    "tests/platform/test_settings_env.py",
+    "tests/platform/test_throttle.py",
     "tests/annotation/test_undo.py",
     "tests/annotation/test_proposals.py",
 }
