@@ -9,6 +9,12 @@ catch those.
 No Django here: engine code imports it too."""
 
 
+def gettext_noop(message: str) -> str:
+    """Marks a message for the translation catalogue in code that imports no Django (makemessages
+    finds the calls by name): the service that reports the refusal translates it for the reader."""
+    return message
+
+
 class DomainError(Exception):
     """A refusal whose message is written for a person: it says what was refused and, where it can,
     what to do."""

@@ -15,18 +15,12 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from annotation.ingest.exif import ExifFacts, read_exif
-from faune_platform.errors import InputRefused
+from faune_platform.errors import InputRefused, gettext_noop
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".m4v"}
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 _SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
-
-
-def gettext_noop(message: str) -> str:
-    """Marks a message for the translation catalogue (this layer imports no Django): the service
-    that reports a rejection says it in the reader's language."""
-    return message
 
 
 class MediaRejected(InputRefused):
