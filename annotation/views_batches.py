@@ -2,8 +2,6 @@
 and each batch's report, which follows its two phases (stored, then pre-labelled) live
 through batch_progress.js."""
 
-import re
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,7 +10,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.forms import ClassMappingForm, ImportForm
@@ -40,6 +38,7 @@ from annotation.services.upload_limits import UploadLimitExceeded, UploadSize, u
 from annotation.views import (
     _organisations_for as organisations_for,
 )  # one rule for both page modules
+from faune_platform.plurals import counted, fill
 from faune_platform.responses import status_of
 
 # What the upload, import and batch pages say about a batch's two phases (batch_progress.js fills
@@ -59,22 +58,18 @@ STATE_WORDS = {
 }
 
 
-def _fill(text: str, values: dict) -> str:
-    """The {names} of a progress sentence filled as batch_progress.js fills them (the page's
-    first drawing)."""
-    return re.sub(r"\{(\w+)\}", lambda match: str(values.get(match.group(1), "")), text)
-
-
 def _upload_words() -> dict:
     return {
         "choose_deployment": _("Choose a deployment or type a name for a new one first."),
         "busy": _("Files are still being sent; drop these again once they are."),
+        # Label and number, so that no count needs its own plural.
         "sending": _(
-            "{imported} imported, {duplicate} duplicate, {rejected} rejected — {percent}%"
+            "imported: {imported}, duplicates: {duplicate}, rejected: {rejected} — {percent}%"
         ),
         "open": _(
-            "Upload #{batch}: {imported} stored, {duplicate} duplicate, {rejected} rejected so "
-            "far. Drop more files to add them to this upload; press Done when every file is sent."
+            "Upload #{batch} so far: stored {imported}, duplicates {duplicate}, rejected "
+            "{rejected}. Drop more files to add them to this upload; press Done when every file "
+            "is sent."
         ),
         "closed": _("Upload #{batch} is closed."),
         "report": _("See the report of this upload"),
@@ -85,24 +80,66 @@ def _upload_words() -> dict:
 
 
 def _progress_words() -> dict:
+    files_done = counted(
+        "total", lambda n: ngettext("{handled} of {total} file", "{handled} of {total} files", n)
+    )
+    images_done = counted(
+        "images",
+        lambda n: ngettext("{predicted} of {images} image", "{predicted} of {images} images", n),
+    )
     return {
         "states": STATE_WORDS,
         "stored": {
-            "receiving": _("{handled} files stored so far; press Done when every file is sent"),
+            "receiving": counted(
+                "handled",
+                lambda n: ngettext(
+                    "{handled} file stored so far; press Done when every file is sent",
+                    "{handled} files stored so far; press Done when every file is sent",
+                    n,
+                ),
+            ),
             "mapping": _("nothing is stored until each class has a taxon"),
-            "queued": _("{handled} of {total} files; waiting for the worker"),
-            "running": _("{handled} of {total} files"),
-            "done": _("{handled} of {total} files"),
-            "failed": _("stopped after {handled} of {total} files: {error}"),
+            "queued": counted(
+                "total",
+                lambda n: ngettext(
+                    "{handled} of {total} file; waiting for the worker",
+                    "{handled} of {total} files; waiting for the worker",
+                    n,
+                ),
+            ),
+            "running": files_done,
+            "done": files_done,
+            "failed": counted(
+                "total",
+                lambda n: ngettext(
+                    "stopped after {handled} of {total} file: {error}",
+                    "stopped after {handled} of {total} files: {error}",
+                    n,
+                ),
+            ),
         },
         "prelabel": {
             "no_model": _("no model is in production, so nothing is pre-labelled"),
             "after_stored": _("starts once the files are stored"),
             "nothing": _("no new image to pre-label"),
-            "waiting": _("{predicted} of {images} images; waiting for the worker"),
-            "running": _("{predicted} of {images} images"),
-            "done": _("{predicted} of {images} images"),
-            "failed": _("stopped after {predicted} of {images} images: {error}"),
+            "waiting": counted(
+                "images",
+                lambda n: ngettext(
+                    "{predicted} of {images} image; waiting for the worker",
+                    "{predicted} of {images} images; waiting for the worker",
+                    n,
+                ),
+            ),
+            "running": images_done,
+            "done": images_done,
+            "failed": counted(
+                "images",
+                lambda n: ngettext(
+                    "stopped after {predicted} of {images} image: {error}",
+                    "stopped after {predicted} of {images} images: {error}",
+                    n,
+                ),
+            ),
         },
         "by_version": _("by {version}"),
         "zero_shot": _("(zero-shot)"),
@@ -168,7 +205,7 @@ def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_change": user_access(request.user).can_contribute_to(batch.organisation_id),
             "state_label": STATE_WORDS.get(progress["state"], progress["state"]),
             "progress_words": words,
-            "stored_text": _fill(words["stored"].get(progress["state"], ""), progress),
+            "stored_text": fill(words["stored"].get(progress["state"], ""), progress),
         },
     )
 

@@ -50,3 +50,9 @@ def log_in(page, username: str) -> None:
     page.fill("#id_password", "pw-" + username)
     page.click("button[type=submit]")
     page.wait_for_url("**/")
+
+
+def switch_to(page, language: str) -> None:
+    """Choose a language with the footer's switch, as a person does."""
+    with page.expect_navigation():
+        page.locator("#language-switch").get_by_role("button", name=language).click()

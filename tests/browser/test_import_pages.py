@@ -191,7 +191,7 @@ def test_done_closes_the_upload_and_the_page_follows_pre_labelling_live(page, pa
     page.goto("/upload/")
     page.fill("#deployment-name", "Vallon de la Mine")
     _upload(page, tmp_path, range(2))
-    assert "2 stored, 0 duplicate, 0 rejected so far" in page.inner_text("#upload-open")
+    assert "so far: stored 2, duplicates 0, rejected 0." in page.inner_text("#upload-open")
     assert page.locator(
         "#deployment-name"
     ).is_disabled()  # the open upload's camera cannot change under it
@@ -200,7 +200,7 @@ def test_done_closes_the_upload_and_the_page_follows_pre_labelling_live(page, pa
     _upload(
         page, tmp_path, range(1, 4)
     )  # a second drop goes into the same upload (IMG_1 again: a duplicate)
-    assert "4 stored, 1 duplicate, 0 rejected so far" in page.inner_text("#upload-open")
+    assert "so far: stored 4, duplicates 1, rejected 0." in page.inner_text("#upload-open")
     assert UploadBatch.objects.count() == 1 and batch.images.count() == 4
 
     page.click("#upload-finish")

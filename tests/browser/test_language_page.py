@@ -6,18 +6,13 @@ import re
 
 import pytest
 
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, switch_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def nav_words(page) -> list[str]:
     return [word.strip() for word in page.locator("header.top nav a").all_inner_texts()]
-
-
-def switch_to(page, language: str) -> None:
-    with page.expect_navigation():
-        page.locator("#language-switch").get_by_role("button", name=language).click()
 
 
 def pressed(page) -> list[str]:

@@ -3,7 +3,7 @@
 (function () {
   const STORED_OVER = ["done", "failed"], PRELABEL_OVER = ["done", "failed", "no_model", "nothing"];
   const words = JSON.parse(document.getElementById("progress-words").textContent);
-  const fill = (text, values) => (text || "").replace(/\{(\w+)\}/g, (_, key) => values[key] ?? "");
+  const fill = window.FaunePlurals.fill;
 
   async function getJSON(url) {
     const answer = await fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"});

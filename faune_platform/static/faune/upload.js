@@ -9,7 +9,7 @@
   const GROUP_FILES = Math.min(20, Number(limits.maxRequestFiles) || Infinity);
   const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
   const words = JSON.parse($("upload-words").textContent);
-  const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, key) => values[key] ?? "");
+  const fill = window.FaunePlurals.fill;
   let batch = null, sending = false;
   const counts = {imported: 0, duplicate: 0, rejected: 0};
 
