@@ -39,7 +39,7 @@ from annotation.views import (
     _organisations_for as organisations_for,
 )  # one rule for both page modules
 from faune_platform.plurals import counted, fill
-from faune_platform.responses import status_of
+from faune_platform.responses import message_of, status_of
 
 # What the upload, import and batch pages say about a batch's two phases (batch_progress.js fills
 # the {names}).
@@ -270,7 +270,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
             form.add_error(None, str(error))
             refused_status = status_of(error) or 400
         except (LayoutError, ArchiveRejected, ValidationError, PermissionDenied) as error:
-            form.add_error(None, " ".join(getattr(error, "messages", [str(error)])))
+            form.add_error(None, " ".join(getattr(error, "messages", [message_of(error)])))
         else:
             if batch.status == BatchStatus.OPEN:
                 return redirect("import-classes", pk=batch.pk)

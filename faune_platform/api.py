@@ -7,7 +7,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
 from faune_platform.converters import MAX_ID
-from faune_platform.responses import headers_of, status_of
+from faune_platform.responses import headers_of, message_of, status_of
 
 
 class IdField(serializers.IntegerField):
@@ -25,5 +25,5 @@ def exception_handler(error: Exception, context: dict) -> Response | None:
     status = status_of(error)  # a domain refusal: its category says the status
     if status is not None:
         set_rollback()  # as DRF does for its own exceptions: nothing of the refused request is kept
-        return Response({"detail": str(error)}, status=status, headers=headers_of(error))
+        return Response({"detail": message_of(error)}, status=status, headers=headers_of(error))
     return drf_exception_handler(error, context)

@@ -11,13 +11,22 @@ No Django here: engine code imports it too."""
 
 def gettext_noop(message: str) -> str:
     """Marks a message for the translation catalogue in code that imports no Django (makemessages
-    finds the calls by name): the service that reports the refusal translates it for the reader."""
+    finds the calls by name): whoever reports the refusal translates it for its reader."""
     return message
 
 
 class DomainError(Exception):
     """A refusal whose message is written for a person: it says what was refused and, where it can,
-    what to do."""
+    what to do.
+
+    Code without Django words it as a catalogue message (`gettext_noop`) with its values as keyword
+    arguments; `template` and `params` keep both, so that the web edge (or the service writing a
+    report) translates it for its reader, while `str()` is the English. Code with Django passes a
+    message it already translated, with no values."""
+
+    def __init__(self, message: str, **params: object) -> None:
+        self.template, self.params = message, params
+        super().__init__(message % params if params else message)
 
 
 class InputRefused(DomainError):

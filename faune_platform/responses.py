@@ -1,7 +1,10 @@
 """How a domain refusal reaches a person over HTTP: the one mapping from category to status, for the
 API's exception handler and for pages alike."""
 
+from collections.abc import Mapping
+
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext
 
 from faune_platform import errors
 
@@ -19,6 +22,20 @@ def status_of(error: BaseException) -> int | None:
     """The HTTP status of a domain error; None for anything else (left to Django or DRF)."""
     category = errors.category_of(error)
     return STATUS_OF_CATEGORY[category] if category else None
+
+
+def message_of(error: BaseException) -> str:
+    """The refusal's message in the reader's language: a catalogue message worded where Django is
+    not imported is translated here; one a service already translated reads as it is."""
+    if not isinstance(error, errors.DomainError):
+        return str(error)
+    return translated(error.template, error.params)
+
+
+def translated(template: str, params: Mapping[str, object]) -> str:
+    """A catalogue message and its values, in the reader's language."""
+    text = gettext(template)
+    return text % params if params else text
 
 
 def headers_of(error: BaseException) -> dict[str, str]:
@@ -43,7 +60,7 @@ class DomainErrorMiddleware:
         if status is None:
             return None
         return HttpResponse(
-            str(exception),
+            message_of(exception),
             status=status,
             content_type="text/plain; charset=utf-8",
             headers=headers_of(exception),

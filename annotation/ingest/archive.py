@@ -1,20 +1,28 @@
 """Unpacking a zip of a camera card's folder without trusting a single entry name or size in it."""
 
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from faune_platform.errors import InputRefused
+from faune_platform.errors import InputRefused, gettext_noop
 
 
 class ArchiveRejected(InputRefused):
-    """The whole archive is refused; the message says why."""
+    """The whole archive is refused; the message (a catalogue message and its values) says why."""
 
 
 @dataclass(frozen=True)
 class EntryRejection:
+    """One entry left out, and why: `template` is a catalogue message, filled with `params` in the
+    reader's language by whoever reports it; `reason` is the English."""
+
     name: str
-    reason: str
+    template: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        return self.template % self.params if self.params else self.template
 
 
 def _safe_relative(name: str) -> PurePosixPath | None:
@@ -30,7 +38,7 @@ def _safe_relative(name: str) -> PurePosixPath | None:
 
 def _skip_reason(path: PurePosixPath) -> str:
     if path.parts and path.parts[0] == "__MACOSX" or path.name.startswith("._"):
-        return "macOS resource-fork file, not a photograph"
+        return gettext_noop("macOS resource-fork file, not a photograph")
     return ""
 
 
@@ -62,7 +70,9 @@ def extract_zip(
         OSError,
         NotImplementedError,
     ) as error:  # damaged, or a zip format too new
-        raise ArchiveRejected(f"the zip archive cannot be read ({error})") from None
+        raise ArchiveRejected(
+            gettext_noop("the zip archive cannot be read (%(detail)s)"), detail=str(error)
+        ) from None
     budget = expansion_budget(archive, max_total_bytes=max_total_bytes, max_ratio=max_ratio)
     with bundle:
         wanted, rejections = _sort_entries(bundle.infolist())
@@ -73,20 +83,17 @@ def extract_zip(
                 written += _extract_entry(bundle, entry, destination / relative, budget - written)
             except (zipfile.BadZipFile, OSError, EOFError) as error:
                 (destination / relative).unlink(missing_ok=True)
-                rejections.append(
-                    EntryRejection(entry.filename, f"damaged inside the zip ({error}); skipped")
-                )
+                damaged = gettext_noop("damaged inside the zip (%(detail)s); skipped")
+                rejections.append(EntryRejection(entry.filename, damaged, {"detail": str(error)}))
             except (
                 NotImplementedError,
                 RuntimeError,
             ) as error:  # a newer zip method, or a password
                 (destination / relative).unlink(missing_ok=True)
-                rejections.append(
-                    EntryRejection(
-                        entry.filename,
-                        f"stored in a way this platform cannot unpack ({error}); skipped",
-                    )
+                unknown = gettext_noop(
+                    "stored in a way this platform cannot unpack (%(detail)s); skipped"
                 )
+                rejections.append(EntryRejection(entry.filename, unknown, {"detail": str(error)}))
     return rejections
 
 
@@ -101,9 +108,9 @@ def _sort_entries(
             continue
         relative = _safe_relative(entry.filename)
         if relative is None:
-            reason = "unsafe path in the zip (absolute or with '..'); skipped"
+            reason = gettext_noop("unsafe path in the zip (absolute or with '..'); skipped")
         elif entry.flag_bits & 0x1:
-            reason = "the entry is encrypted; skipped"
+            reason = gettext_noop("the entry is encrypted; skipped")
         else:
             reason = _skip_reason(relative)
         if reason or relative is None:  # an unsafe path always has a reason
@@ -119,8 +126,12 @@ def _refuse_declared_excess(
     declared = sum(entry.file_size for entry, _ in wanted)
     if declared > budget:
         raise ArchiveRejected(
-            f"the zip says it expands to {declared:,} bytes, more than the {budget:,} allowed "
-            "for an archive of its size (photos barely compress: a zip bomb?); refused"
+            gettext_noop(
+                "the zip says it expands to %(declared)s bytes, more than the %(budget)s allowed "
+                "for an archive of its size (photos barely compress: a zip bomb?); refused"
+            ),
+            declared=f"{declared:,}",
+            budget=f"{budget:,}",
         )
 
 
@@ -134,7 +145,9 @@ def _extract_entry(
             copied += len(chunk)
             if copied > budget:
                 raise ArchiveRejected(
-                    "the zip expands to more than the allowed size (a zip bomb?); refused"
+                    gettext_noop(
+                        "the zip expands to more than the allowed size (a zip bomb?); refused"
+                    )
                 )
             sink.write(chunk)
     return copied

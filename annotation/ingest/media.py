@@ -24,12 +24,8 @@ _SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
 
 
 class MediaRejected(InputRefused):
-    """The file cannot enter the pool; the message says why, for a person. `template` (a
-    catalogue message) and `params` let the service translate it."""
-
-    def __init__(self, template: str, **params: object) -> None:
-        self.template, self.params = template, params
-        super().__init__(template % params)
+    """The file cannot enter the pool; the message (a catalogue message and its values) says why,
+    for a person."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from annotation.models import (
 from annotation.services.ingest import image_ingest, remove_staged, stage_upload, staging_dir
 from faune_platform.errors import StateConflict, TooLarge
 from faune_platform.jobs import task_enqueue_on_commit
+from faune_platform.responses import message_of, translated
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ def _add_upload(batch: UploadBatch, upload: "UploadedFile[bytes]") -> list[Batch
             return _add_zip(batch, staged, name)
         return [_ingest_one(batch, staged, name, sha256=sha)]
     except (UploadTooLarge, ArchiveRejected) as error:
-        return [_rejected(batch, name, str(error))]
+        return [_rejected(batch, name, message_of(error))]
     finally:
         remove_staged(staged)
 
@@ -164,7 +165,10 @@ def _add_zip(batch: UploadBatch, archive: Path, zip_name: str) -> list[BatchItem
             max_total_bytes=settings.FAUNE["MAX_ZIP_UNCOMPRESSED_BYTES"],
             max_ratio=settings.FAUNE["MAX_ZIP_RATIO"],
         )
-        items = [_rejected(batch, f"{zip_name}/{r.name}", r.reason) for r in rejections]
+        items = [
+            _rejected(batch, f"{zip_name}/{r.name}", translated(r.template, r.params))
+            for r in rejections
+        ]
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             items.append(
                 _ingest_one(batch, path, f"{zip_name}/{path.relative_to(folder).as_posix()}")

@@ -44,6 +44,7 @@ from annotation.services.imports import import_plan
 from annotation.services.ingest import remove_staged, stage_upload, staging_dir
 from annotation.tasks import import_folder, queue_import
 from faune_platform.errors import StateConflict
+from faune_platform.responses import translated
 
 
 class ImportNotWaiting(StateConflict):
@@ -135,7 +136,12 @@ def _record(
     a mapping."""
     batch = batch_open(kind=BatchKind.IMPORT, **batch_fields)
     BatchItem.objects.bulk_create(
-        BatchItem(batch=batch, name=r.name[:500], outcome=BatchOutcome.REJECTED, reason=r.reason)
+        BatchItem(
+            batch=batch,
+            name=r.name[:500],
+            outcome=BatchOutcome.REJECTED,
+            reason=translated(r.template, r.params),
+        )
         for r in rejections
     )
     batch.total = planned + len(rejections)

@@ -17,7 +17,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext
 
 from annotation.ingest.exif import check_plausible
 from annotation.ingest.media import MediaInfo, MediaLimits, MediaRejected, probe
@@ -37,6 +36,7 @@ from annotation.services.sequences import sequence_place
 from faune_platform.boxes import Box
 from faune_platform.db import unique_or_none
 from faune_platform.files import file_sha256
+from faune_platform.responses import message_of
 
 _CHUNK = 1024 * 1024
 
@@ -116,8 +116,7 @@ def image_ingest(
         info = probe(path, media_limits())
     except MediaRejected as rejection:
         # in the uploader's language: the request's, or the default in a worker
-        reason = gettext(rejection.template) % rejection.params
-        return _report(batch, name, BatchOutcome.REJECTED, reason)
+        return _report(batch, name, BatchOutcome.REJECTED, message_of(rejection))
     stored = _store_files(path, sha256, batch.organisation_id, info)
     try:
         with transaction.atomic():

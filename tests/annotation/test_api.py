@@ -56,6 +56,28 @@ def test_a_rejection_reads_in_the_uploaders_language(api):
     assert reasons[1] == "le fichier n'est ni une image ni une vidéo que cette plateforme sait lire"
 
 
+def test_a_zips_refusals_read_in_the_uploaders_language(api):
+    """Reasons worded where Django is not imported (the zip reader) are translated when the report
+    is written: a whole archive refused, and one entry of another left out."""
+    response = api.post(
+        "/api/images/",
+        {
+            "files": [
+                upload("broken.zip", b"PK\x03\x04" + b"\x00" * 40),
+                upload("card.zip", zip_bytes({"../escape.jpg": jpeg_bytes(seed=7)})),
+            ]
+        },
+        format="multipart",
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    reasons = {item["name"]: item["reason"] for item in response.json()["files"]}
+    assert reasons["broken.zip"].startswith("l'archive zip ne peut pas être lue (")
+    assert reasons["card.zip/../escape.jpg"] == (
+        "chemin dangereux dans le zip (absolu ou avec « .. ») ; ignoré"
+    )
+    assert not Image.objects.exists()
+
+
 def test_duplicate_upload_returns_the_existing_image(api):
     content = jpeg_bytes(seed=9)
     first = post_files(api, upload("a.jpg", content)).json()["files"][0]["image"]
@@ -215,6 +237,8 @@ def test_thumbnail_and_file_are_served_to_those_who_may_see_them(
     post_files(api, upload("a.jpg", jpeg_bytes()))
     image = Image.objects.get()
     client.force_login(partner)
-    assert client.get(f"/images/{image.pk}/thumbnail").status_code == 200
+    thumbnail = client.get(f"/images/{image.pk}/thumbnail")
+    # read to the end: the test client then closes the file, as a server does once it has sent it
+    assert thumbnail.status_code == 200 and b"".join(thumbnail.streaming_content)
     client.force_login(other_partner)
     assert client.get(f"/images/{image.pk}/file").status_code == 404
