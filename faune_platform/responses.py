@@ -1,7 +1,7 @@
 """How a domain refusal reaches a person over HTTP: the one mapping from category to status, for the
 API's exception handler and for pages alike."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext
@@ -49,7 +49,7 @@ class DomainErrorMiddleware:
     text, instead of a server error; pages that show the message in their own layout catch the
     error themselves."""
 
-    def __init__(self, get_response) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
