@@ -15,6 +15,11 @@ def gettext_noop(message: str) -> str:
     return message
 
 
+class Catalogued(str):
+    """A value inside a refusal's message that is itself a catalogue message (e.g. "a text", what a
+    field must be): translated along with the message."""
+
+
 class DomainError(Exception):
     """A refusal whose message is written for a person: it says what was refused and, where it can,
     what to do.

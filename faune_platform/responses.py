@@ -33,9 +33,15 @@ def message_of(error: BaseException) -> str:
 
 
 def translated(template: str, params: Mapping[str, object]) -> str:
-    """A catalogue message and its values, in the reader's language."""
+    """A catalogue message and its values, in the reader's language (values that are catalogue
+    messages too, as well)."""
     text = gettext(template)
-    return text % params if params else text
+    if not params:
+        return text
+    return text % {
+        name: gettext(value) if isinstance(value, errors.Catalogued) else value
+        for name, value in params.items()
+    }
 
 
 def headers_of(error: BaseException) -> dict[str, str]:

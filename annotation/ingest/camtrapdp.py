@@ -20,6 +20,7 @@ from typing import Any
 
 from annotation.ingest.plans import ImportPlan, LayoutError, PlannedFile, PlannedLabel
 from faune_platform.boxes import NOT_ANIMAL, Box, Category
+from faune_platform.errors import gettext_noop
 
 PACKAGE_FILE = "datapackage.json"
 TABLES = ("deployments", "media", "observations")
@@ -45,11 +46,16 @@ def _read_descriptor(index: Path) -> Row:
         data = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise LayoutError(
-            f"{index.name} is not a readable Data Package descriptor ({error})"
+            gettext_noop("%(file)s is not a readable Data Package descriptor (%(detail)s)"),
+            file=index.name,
+            detail=str(error),
         ) from None
     if not isinstance(data, dict) or not isinstance(data.get("resources"), list):
         raise LayoutError(
-            f"{index.name}: a Camtrap DP descriptor is a JSON object with a 'resources' list"
+            gettext_noop(
+                "%(file)s: a Camtrap DP descriptor is a JSON object with a 'resources' list"
+            ),
+            file=index.name,
         )
     return data
 
@@ -61,13 +67,20 @@ def _table(base: Path, descriptor: Row, name: str) -> list[Row]:
     path = resource.get("path") if resource else f"{name}.csv"
     if not isinstance(path, str) or ".." in Path(path).parts or Path(path).is_absolute():
         raise LayoutError(
-            f"{PACKAGE_FILE}: the '{name}' resource must be a CSV file inside the package"
+            gettext_noop("%(file)s: the '%(name)s' resource must be a CSV file inside the package"),
+            file=PACKAGE_FILE,
+            name=name,
         )
     try:
         with (base / path).open(encoding="utf-8-sig", newline="") as handle:
             return list(csv.DictReader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise LayoutError(f"the package's {name} table ({path}) cannot be read: {error}") from None
+        raise LayoutError(
+            gettext_noop("the package's %(name)s table (%(path)s) cannot be read: %(detail)s"),
+            name=name,
+            path=path,
+            detail=str(error),
+        ) from None
 
 
 def parse_time(text: str) -> tuple[dt.datetime | None, str]:
@@ -214,7 +227,8 @@ def plan_camtrapdp(
     index = find_package(root)
     if index is None:
         raise LayoutError(
-            f"no {PACKAGE_FILE} found (a Camtrap DP package has one beside its CSV tables)"
+            gettext_noop("no %(file)s found (a Camtrap DP package has one beside its CSV tables)"),
+            file=PACKAGE_FILE,
         )
     base = index.parent
     descriptor = _read_descriptor(index)

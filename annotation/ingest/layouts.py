@@ -20,6 +20,7 @@ from annotation.ingest.exif import parse_camera_datetime
 from annotation.ingest.media import MEDIA_EXTENSIONS
 from annotation.ingest.plans import ImportPlan, LayoutError, PlannedFile, PlannedLabel
 from faune_platform.boxes import Box
+from faune_platform.errors import Catalogued, gettext_noop
 
 FORMATS = ("auto", "plain", "classes", "coco", "camtrapdp")
 
@@ -127,9 +128,9 @@ def _is_bbox(value: object) -> bool:
 
 
 Check = tuple[Callable[[object], bool], str]
-_ID: Check = (_is_id, "a number or a text")
-_NAME: Check = (_is_name, "a text")
-_SIZE: Check = (_is_size, "a positive number of pixels")
+_ID: Check = (_is_id, Catalogued(gettext_noop("a number or a text")))
+_NAME: Check = (_is_name, Catalogued(gettext_noop("a text")))
+_SIZE: Check = (_is_size, Catalogued(gettext_noop("a positive number of pixels")))
 # Every field the planner reads, with what it must be. Null counts as absent, except for
 # _COCO_REQUIRED fields.
 _COCO_FIELDS: dict[str, dict[str, Check]] = {
@@ -140,12 +141,15 @@ _COCO_FIELDS: dict[str, dict[str, Check]] = {
         "seq_id": _ID,
         "width": _SIZE,
         "height": _SIZE,
-        "datetime": (_is_name, "a text such as '2024-05-01 10:00:00'"),
+        "datetime": (_is_name, Catalogued(gettext_noop("a text such as '2024-05-01 10:00:00'"))),
     },
     "annotations": {
         "image_id": _ID,
         "category_id": _ID,
-        "bbox": (_is_bbox, "a list of 4 numbers (x, y, width, height in pixels)"),
+        "bbox": (
+            _is_bbox,
+            Catalogued(gettext_noop("a list of 4 numbers (x, y, width, height in pixels)")),
+        ),
     },
     "categories": {"id": _ID, "name": _NAME},
 }
@@ -159,11 +163,20 @@ def _coco_list(data: dict[str, Any], key: str, index: Path) -> list[dict[str, An
     if entries is None and key != "images":
         return []
     if not isinstance(entries, list):
-        raise LayoutError(f"{index.name}: '{key}' must be a list of objects, not {_shown(entries)}")
+        raise LayoutError(
+            gettext_noop("%(file)s: '%(key)s' must be a list of objects, not %(value)s"),
+            file=index.name,
+            key=key,
+            value=_shown(entries),
+        )
     for position, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise LayoutError(
-                f"{index.name}: {key}[{position}] must be an object, not {_shown(entry)}"
+                gettext_noop("%(file)s: %(key)s[%(position)s] must be an object, not %(value)s"),
+                file=index.name,
+                key=key,
+                position=position,
+                value=_shown(entry),
             )
         for field_name, (valid, expected) in _COCO_FIELDS[key].items():
             value = entry.get(field_name)
@@ -171,15 +184,23 @@ def _coco_list(data: dict[str, Any], key: str, index: Path) -> list[dict[str, An
                 continue
             if not valid(value):
                 raise LayoutError(
-                    f"{index.name}: {key}[{position}].{field_name} must be {expected}, "
-                    f"not {_shown(value)}"
+                    gettext_noop(
+                        "%(file)s: %(key)s[%(position)s].%(field)s must be %(expected)s, "
+                        "not %(value)s"
+                    ),
+                    file=index.name,
+                    key=key,
+                    position=position,
+                    field=field_name,
+                    expected=expected,
+                    value=_shown(value),
                 )
     return entries
 
 
 def _shown(value: object) -> str:
     if isinstance(value, dict):
-        return "an object"
+        return Catalogued(gettext_noop("an object"))
     text = json.dumps(value, ensure_ascii=False)  # a value json.loads made: always serialisable
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -191,11 +212,16 @@ def _coco_entries(
         data = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise LayoutError(
-            f"{index.name} is not a readable COCO Camera Traps file ({error})"
+            gettext_noop("%(file)s is not a readable COCO Camera Traps file (%(detail)s)"),
+            file=index.name,
+            detail=str(error),
         ) from None
     if not isinstance(data, dict):
         raise LayoutError(
-            f"{index.name}: a COCO Camera Traps file is a JSON object with an 'images' list"
+            gettext_noop(
+                "%(file)s: a COCO Camera Traps file is a JSON object with an 'images' list"
+            ),
+            file=index.name,
         )
     images = _coco_list(data, "images", index)
     categories = {
@@ -211,7 +237,10 @@ def plan_coco(root: Path, *, deployment: str | None, fallback: str) -> ImportPla
     index = find_coco_index(root)
     if index is None:
         raise LayoutError(
-            "no COCO Camera Traps JSON file found (expected a .json with 'images' and 'categories')"
+            gettext_noop(
+                "no COCO Camera Traps JSON file found (expected a .json with 'images' and "
+                "'categories')"
+            )
         )
     base = index.parent
     images, by_image, categories = _coco_entries(index)
@@ -327,9 +356,13 @@ def plan_import(
     """The plan of `root` in layout `fmt`; every file goes to `deployment` when one is given, else
     to the camera the layout names, else to `fallback` (by default the folder's name)."""
     if not root.exists():
-        raise LayoutError(f"{root} does not exist")
+        raise LayoutError(gettext_noop("%(path)s does not exist"), path=str(root))
     if fmt not in FORMATS:
-        raise LayoutError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise LayoutError(
+            gettext_noop("unknown format %(format)s; choose one of %(choices)s"),
+            format=repr(fmt),
+            choices=", ".join(FORMATS),
+        )
     if fmt == "auto":
         fmt = detect_format(root, known_names, normalise, resembles)
 
@@ -341,6 +374,6 @@ def plan_import(
     }
     planner = planners[fmt]
     if fmt not in ("coco", "camtrapdp") and not root.is_dir():
-        raise LayoutError(f"{root} is not a folder")
+        raise LayoutError(gettext_noop("%(path)s is not a folder"), path=str(root))
     folder = root if root.is_dir() else root.parent  # a COCO index may be given as the file itself
     return planner(root, deployment=deployment, fallback=(fallback or "").strip() or folder.name)

@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.test import Client
+from django.utils import translation
 
 from annotation.forms import LabelForm
 from annotation.ingest.layouts import plan_import
@@ -24,6 +25,7 @@ from annotation.services.organisations import (
 )
 from annotation.services.taxa import normalise_name
 from faune_platform.boxes import Box
+from faune_platform.responses import message_of
 from tests.conftest import client_for
 from tests.factories import jpeg_bytes, taxon, upload, write_jpeg, zip_bytes
 
@@ -90,6 +92,21 @@ def test_coco_categories_need_an_id_and_a_name(tmp_path):
     root = _coco_folder(tmp_path, [GOOD_IMAGE], categories=[{"id": 1, "name": None}])
     with pytest.raises(LayoutError, match=r"categories\[0\]\.name must be a text"):
         _plan(root)
+
+
+def test_a_layout_refusal_reads_in_the_readers_language(tmp_path):
+    """The planner (no Django) words its refusals for the catalogue; the edge translates them, and
+    the values that are words too ("a text", "an object")."""
+    root = _coco_folder(tmp_path, [{**GOOD_IMAGE, "location": {"site": 1}}])
+    with pytest.raises(LayoutError) as refused:
+        _plan(root)
+    assert str(refused.value) == (
+        "set.json: images[0].location must be a number or a text, not an object"
+    )
+    with translation.override("fr"):
+        assert message_of(refused.value) == (
+            "set.json : images[0].location doit être un nombre ou un texte, pas un objet"
+        )
 
 
 def test_a_well_typed_coco_file_still_plans(tmp_path):
