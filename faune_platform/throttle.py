@@ -9,7 +9,9 @@ cannot try many names by logging in between guesses. The login page and POST /ap
 these counts.
 
 While the shared cache fails (Redis stopped), the counts live in this process's memory, as they do
-without Redis: log-ins go on, throttled per process, instead of failing with the cache."""
+without Redis: log-ins go on, throttled per process, instead of failing with the cache. After a
+failure the process leaves the shared cache alone for SHARED_RETRY_S: every call to a host that is
+down would wait for its connection timeout, and a log-in makes several."""
 
 import hashlib
 import logging
@@ -30,13 +32,45 @@ _PROCESS_COUNTS = LocMemCache("faune-login-failures", {})
 logger = logging.getLogger(__name__)
 
 
+SHARED_RETRY_S = 30.0
+
+
+class _SharedCacheHealth:
+    """When the shared cache last failed in this process (None: it works), so that an outage is
+    logged once and not paid for at every call."""
+
+    failed_at: float | None = None
+
+    @classmethod
+    def resting(cls) -> bool:
+        return cls.failed_at is not None and time.monotonic() - cls.failed_at < SHARED_RETRY_S
+
+    @classmethod
+    def failed(cls) -> None:
+        if cls.failed_at is None:
+            logger.warning(
+                "log-in counts kept in this process: the shared cache failed", exc_info=True
+            )
+        cls.failed_at = time.monotonic()
+
+    @classmethod
+    def answered(cls) -> None:
+        if cls.failed_at is not None:
+            logger.warning("log-in counts are shared again: the shared cache answers")
+        cls.failed_at = None
+
+
 def _counts(method: str, *args: Any, **kwargs: Any) -> Any:
     """A cache call on the shared cache, or on this process's memory when the shared one fails."""
-    try:
-        return getattr(cache, method)(*args, **kwargs)
-    except Exception:  # whatever the cache's client raises: refused, timed out, reset
-        logger.warning("log-in counts kept in this process: the shared cache failed", exc_info=True)
+    if _SharedCacheHealth.resting():
         return getattr(_PROCESS_COUNTS, method)(*args, **kwargs)
+    try:
+        result = getattr(cache, method)(*args, **kwargs)
+    except Exception:  # whatever the cache's client raises: refused, timed out, reset
+        _SharedCacheHealth.failed()
+        return getattr(_PROCESS_COUNTS, method)(*args, **kwargs)
+    _SharedCacheHealth.answered()
+    return result
 
 
 @dataclass(frozen=True)

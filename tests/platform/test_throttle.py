@@ -107,7 +107,7 @@ def test_the_window_is_a_setting(partner, limits, settings):
 
 
 def test_log_ins_go_on_throttled_by_the_process_while_the_shared_cache_is_down(
-    partner, limits, settings
+    partner, limits, settings, caplog
 ):
     pytest.importorskip(
         "redis"
@@ -124,5 +124,21 @@ def test_log_ins_go_on_throttled_by_the_process_while_the_shared_cache_is_down(
             assert api_login("paula", "wrong").status_code == 400
         assert api_login("paula", "pw-paula").status_code == 429
         assert page_login("paula", "pw-paula").status_code == 429
+        # the outage is logged once, and the cache is not called again while it rests
+        failures = [r for r in caplog.records if "the shared cache failed" in r.getMessage()]
+        assert len(failures) == 1
+    finally:
+        throttle._PROCESS_COUNTS.clear()
+        throttle._SharedCacheHealth.failed_at = None
+
+
+def test_the_shared_cache_is_tried_again_after_its_rest(partner, limits, monkeypatch, caplog):
+    """Once SHARED_RETRY_S has passed, the next call goes to the shared cache again (here the test
+    settings' in-memory cache, which answers) and says so."""
+    monkeypatch.setattr(throttle._SharedCacheHealth, "failed_at", time.monotonic() - 31)
+    try:
+        assert api_login("paula", "wrong").status_code == 400
+        assert throttle._SharedCacheHealth.failed_at is None
+        assert any("shared again" in r.getMessage() for r in caplog.records)
     finally:
         throttle._PROCESS_COUNTS.clear()
