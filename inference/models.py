@@ -4,6 +4,8 @@ it computed."""
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from annotation.models import Image, Sequence, Taxon, UploadBatch
 from faune_platform.boxes import Box, Category
@@ -12,16 +14,17 @@ from inference.engine.specs import BackboneSpec
 
 
 class VersionStatus(models.TextChoices):
-    CANDIDATE = "candidate", "candidate"
-    PRODUCTION = "production", "production"
-    ARCHIVED = "archived", "archived"
-    REJECTED = "rejected", "rejected"
+    # labels are the values, so that a template can translate a bare value too (in this context)
+    CANDIDATE = "candidate", pgettext_lazy("version status", "candidate")
+    PRODUCTION = "production", pgettext_lazy("version status", "production")
+    ARCHIVED = "archived", pgettext_lazy("version status", "archived")
+    REJECTED = "rejected", pgettext_lazy("version status", "rejected")
 
 
 class HeadKind(models.TextChoices):
-    ZERO_SHOT = "zero_shot", "zero-shot (ImageNet classes mapped onto taxa)"
-    CHECKPOINT = "checkpoint", "classifier from a checkpoint file"
-    TRAINED_HEAD = "trained_head", "head trained on frozen embeddings"
+    ZERO_SHOT = "zero_shot", _("zero-shot (ImageNet classes mapped onto taxa)")
+    CHECKPOINT = "checkpoint", _("classifier from a checkpoint file")
+    TRAINED_HEAD = "trained_head", _("head trained on frozen embeddings")
 
 
 class ModelVersion(models.Model):
@@ -93,10 +96,10 @@ class ModelClass(models.Model):
 
 
 class BoxSource(models.TextChoices):
-    DETECTOR = "detector", "detector"
-    MEGADETECTOR_JSON = "megadetector_json", "imported MegaDetector output"
-    POOL = "pool", "box from the labelled pool"
-    WHOLE_IMAGE = "whole_image", "whole image"
+    DETECTOR = "detector", _("detector")
+    MEGADETECTOR_JSON = "megadetector_json", _("imported MegaDetector output")
+    POOL = "pool", _("box from the labelled pool")
+    WHOLE_IMAGE = "whole_image", _("whole image")
 
 
 class Detection(models.Model):
@@ -328,10 +331,10 @@ class NoveltyScan(Job):
 class ExportFormat(models.TextChoices):
     CAMTRAP_DP = "camtrapdp", "Camtrap DP 1.0.2 (zip)"
     COCO = "coco", "COCO Camera Traps (JSON)"
-    DEEPFAUNE_CSV = "deepfaune_csv", "DeepFaune result table (CSV)"
-    DEEPFAUNE_XLSX = "deepfaune_xlsx", "DeepFaune result table (XLSX)"
-    DEEPFAUNE_FOLDERS = "deepfaune_folders", "images sorted into folders by class (zip)"
-    MEGADETECTOR = "megadetector", "MegaDetector batch output (JSON)"
+    DEEPFAUNE_CSV = "deepfaune_csv", _("DeepFaune result table (CSV)")
+    DEEPFAUNE_XLSX = "deepfaune_xlsx", _("DeepFaune result table (XLSX)")
+    DEEPFAUNE_FOLDERS = "deepfaune_folders", _("images sorted into folders by class (zip)")
+    MEGADETECTOR = "megadetector", _("MegaDetector batch output (JSON)")
 
 
 class ExportJob(Job):

@@ -123,6 +123,7 @@ class Series:
     style: Style
     legend: str = ""  # a figure shown after the name in the legend (the latest value)
     joined: bool = True  # a line through the points; False: points only
+    tip: str = ""  # what pointing at the line says; by default its name
 
 
 @dataclass(frozen=True)
@@ -332,8 +333,9 @@ def _drawn(series: Series, to_x: Callable, to_y: Callable) -> DrawnSeries:
     ]
     line = " ".join(f"{m.x},{m.y}" for m in marks) if series.joined and len(marks) > 1 else ""
     shown = marks if not line or len(marks) <= MARKED_UP_TO else []
-    tip = f"{series.name}: {series.legend}" if series.legend else series.name
-    return DrawnSeries(series.name, series.legend, series.style, line, shown, tip)
+    return DrawnSeries(
+        series.name, series.legend, series.style, line, shown, series.tip or series.name
+    )
 
 
 Rect = tuple[float, float, float, float]  # left, top, right, bottom, in drawing units

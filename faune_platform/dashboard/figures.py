@@ -69,6 +69,11 @@ class Figure:
         return "bars" if isinstance(self.chart, BarChart) else "xy"
 
 
+def _tip(name: str, value: str) -> str:
+    """'name: value', for what pointing at a mark says (French puts a space before the colon)."""
+    return gettext("%(name)s: %(value)s") % {"name": name, "value": value}
+
+
 def count(value: float) -> str:
     return number_format(value, decimal_pos=0, use_l10n=True, force_grouping=True)
 
@@ -124,9 +129,10 @@ def _timeline_chart(
     drawn = [
         Series(
             name,
-            [Point(i, v, f"{name}, {labels[i]}: {count(v)}") for i, v in enumerate(values)],
+            [Point(i, v, _tip(f"{name}, {labels[i]}", count(v))) for i, v in enumerate(values)],
             series_style(index, other=has_others and index == len(series) - 1),
             count(legend_value(values)),
+            tip=_tip(name, count(legend_value(values))),
         )
         for index, (name, values) in enumerate(series)
     ]
@@ -238,7 +244,7 @@ def labels_by_source() -> Figure:
     names, values = [_source_name(s) for s in sources], [found[s] for s in sources]
     shares = [percent(v / total) for v in values]
     written = [f"{count(v)} ({share})" for v, share in zip(values, shares, strict=True)]
-    tips = [f"{n}: {text}" for n, text in zip(names, written, strict=True)]
+    tips = [_tip(n, text) for n, text in zip(names, written, strict=True)]
     figure.chart = bar_chart(
         names,
         [BarSeries(gettext("images"), values, COLOURS[0], written, tips)],
@@ -286,7 +292,7 @@ def contributions() -> Figure:
             [row[key] for row in shown],
             colour,
             [count(row[key]) for row in shown],
-            [f"{row['name']}: {count(row[key])} {label}" for row in shown],
+            [_tip(f"{row['name']}, {label}", count(row[key])) for row in shown],
         )
         for key, label, colour in (
             ("contributed", gettext("images contributed"), COLOURS[0]),
@@ -363,7 +369,7 @@ def queues() -> Figure:
                 values,
                 COLOURS[0],
                 [count(v) for v in values],
-                [f"{row['name']}: {count(row['waiting'])}" for row in shown],
+                [_tip(row["name"], count(row["waiting"])) for row in shown],
             )
         ],
         x_title=gettext("tasks waiting (count)"),
@@ -625,7 +631,7 @@ def recall() -> Figure:
                 [row["recall"] for row in rows],
                 COLOURS[0],
                 labels,
-                [f"{row['class']}: {label}" for row, label in zip(rows, labels, strict=True)],
+                [_tip(row["class"], label) for row, label in zip(rows, labels, strict=True)],
                 hatched=[row["support"] < least for row in rows],
             )
         ],

@@ -10,6 +10,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from annotation.models import Taxon
 from faune_platform.errors import InputRefused, StateConflict
@@ -221,13 +222,14 @@ def default_version_ensure() -> ModelVersion:
             classes=classes,
             files={"backbone": Path(efficientnet_lite0_weights_path())},
             copy_files=False,
-            notes=(
+            notes=gettext_noop(  # the models page translates the platform's own notes
                 "ImageNet weights mapped onto taxa through a fixed table; no training on "
                 "camera-trap data."
             ),
         )
     if production_version() is None:
         existing = model_version_promote(
-            version=existing, note="the default, while nothing else is in production"
+            version=existing,
+            note=gettext_noop("the default, while nothing else is in production"),
         )
     return existing

@@ -11,28 +11,17 @@ import re
 import sys
 import traceback
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.signals import got_request_exception
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls import resolve
 from django.urls.exceptions import Resolver404
 from django_q.conf import Conf
 
-from annotation.models import Role, TaxonProposal
-from annotation.services.batches import batch_open
-from annotation.services.undo import label_decided
-from inference.services.exports.jobs import export_request
-from inference.services.exports.scope import ExportOptions, ExportScope
-from tests import factories
-from tests.factories import taxon
-from tests.worlds import some_of_everything
-from training.models import Release
+from tests.platform.routes import Route, all_routes, real_id
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
@@ -102,104 +91,6 @@ QUERIES = [
 KNOWN_ELSEWHERE: dict[tuple[str, str], str] = {}
 
 
-@dataclass(frozen=True)
-class Route:
-    pattern: URLPattern
-    template: str  # the full route, parameters as {name}
-    params: dict[str, str]  # name -> converter name ("id", "int", "str", "path", "regex")
-    admin: bool
-
-
-def _walk(patterns, prefix: str = "") -> Iterator[tuple[URLPattern, str]]:
-    for entry in patterns:
-        if isinstance(entry, URLResolver):
-            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
-        else:
-            yield entry, prefix + str(entry.pattern)
-
-
-def _route(pattern: URLPattern, raw: str) -> Route:
-    params: dict[str, str] = {}
-
-    def typed(match: re.Match) -> str:
-        params[match["name"]] = match["conv"] or "str"
-        return "{" + match["name"] + "}"
-
-    def grouped(match: re.Match) -> str:
-        params[match["name"]] = "regex:" + match["body"]
-        return "{" + match["name"] + "}"
-
-    template = re.sub(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>", typed, raw)
-    template = re.sub(r"\(\?P<(?P<name>\w+)>(?P<body>[^)]*)\)", grouped, template)
-    template = template.replace("^", "").replace("$", "")
-    return Route(pattern, "/" + template, params, raw.startswith("admin/"))
-
-
-def _routes() -> list[Route]:
-    routes = [_route(pattern, raw) for pattern, raw in _walk(get_resolver().url_patterns)]
-    # Admin deletions run last: a confirmed delete removes seeded rows the other URLs should
-    # still reach.
-    return sorted(routes, key=lambda r: (r.admin, "/delete/" in r.template))
-
-
-@pytest.fixture
-def world(org, other_org, partner, expert, coordinator, tmp_path):
-    """Some of everything, so that detail URLs resolve to real objects for each role."""
-    superuser = get_user_model().objects.create_superuser("root", "root@example.org", "pw-root")
-    world = some_of_everything(org=org, partner=partner, coordinator=coordinator, folder=tmp_path)
-    batch, images, task = world.batch, world.images, world.task
-    version, training_round = world.version, world.training_round
-    release = Release.objects.create(
-        version=version, semver="1.0.0", files={"model_card.md": "0" * 64}, model_card="A card."
-    )
-    factories.member("pat", other_org, Role.PARTNER)
-    waiting = batch_open(
-        organisation=org,
-        uploader=partner,
-        kind="import",  # waits for its class mapping
-        params={"class_counts": {"Okapi": 1, "renards": 2}},
-    )
-    real = {
-        "organisation": org.pk,
-        "image": images[0].pk,
-        "batch": batch.pk,
-        "review": task.pk,
-        "import": waiting.pk,
-        "round": training_round.pk,
-        "model": version.pk,
-        "semver": release.semver,
-        "name": "model_card.md",
-        "export": export_request(
-            user=partner,
-            fmt="coco",
-            scope=ExportScope(organisation=org.pk),
-            options=ExportOptions(),
-            enqueue=False,
-        ).pk,  # pending: its download is a 409
-        "decision": label_decided(image=images[1], taxon=taxon("fox"), author=partner)[1].pk,
-        "proposal": TaxonProposal.objects.create(
-            name="okapi", proposed_by=expert, labels_stamp=0
-        ).pk,
-    }
-    roles = {
-        "anonymous": None,
-        "partner": partner,
-        "expert": expert,
-        "coordinator": coordinator,
-        "superuser": superuser,
-    }
-    return real, roles
-
-
-def _real_id(route: Route, real: dict) -> object:
-    admin = getattr(route.pattern.callback, "model_admin", None)
-    if admin is not None:
-        first = admin.model._default_manager.order_by("pk").first()
-        return first.pk if first else 1
-    name = route.pattern.name or ""
-    return next((value for key, value in real.items() if key in name), real["image"])
-
-
 def _values(route: Route, name: str, converter: str, real: dict) -> list[object]:
     if converter.startswith("regex:"):
         body = converter.removeprefix("regex:")
@@ -209,11 +100,11 @@ def _values(route: Route, name: str, converter: str, real: dict) -> list[object]
         return [real[name], "..", "x" * 300]
     if converter in ("str", "path"):
         return (
-            [_real_id(route, real), "..", "x" * 300, HUGE]
+            [real_id(route, real), "..", "x" * 300, HUGE]
             if route.admin
             else ["..", "x" * 300, "confusion.png"]
         )
-    values = [0, 1, _real_id(route, real), 999999, HUGE]
+    values = [0, 1, real_id(route, real), 999999, HUGE]
     return list(dict.fromkeys(values))
 
 
@@ -323,7 +214,7 @@ def test_no_url_answers_junk_with_a_server_error(world, monkeypatch):
     got_request_exception.connect(failures.record_exception, dispatch_uid="walk-failures")
     clients = {role: Client(raise_request_exception=False) for role in roles}
     try:
-        for route in _routes():
+        for route in all_routes():
             for role, client in clients.items():
                 user = roles[role]
                 # Logged in again each time: the walk posts to the logout URLs (and, last, to
