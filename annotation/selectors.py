@@ -118,7 +118,9 @@ def image_visible_to(user: User | AnonymousUser, pk: int, *related: str) -> Imag
     access = user_access(user)
     if not access.authenticated:
         return None
-    image = unique_or_none(Image.objects.select_related(*related).filter(pk=pk))
+    # select_related() with no names would join every non-null relation: name them or join none
+    images = Image.objects.select_related(*related) if related else Image.objects.all()
+    image = unique_or_none(images.filter(pk=pk))
     if image is None or _seen_by_right(access, image.organisation_id, image.current_taxon_id):
         return image
     return image if images_visible_to(user).filter(pk=pk).exists() else None

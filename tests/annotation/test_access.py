@@ -6,6 +6,8 @@ the taxon tree walked in the database) and every frame of a review task is check
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as UserModel
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from annotation.models import ReviewTask, Role, Taxon
 from annotation.permissions import user_access
@@ -92,3 +94,19 @@ def test_an_image_is_visible_exactly_when_the_pool_query_says_so(
 
 def _fresh_or_anonymous(person):
     return person if isinstance(person, AnonymousUser) else _fresh(person)
+
+
+def test_an_image_checked_for_a_frame_is_read_alone(org, partner, tmp_path):
+    """The review desk checks every thumbnail, prediction and similar-images request this way: one
+    row of one table, unless the caller names the relations it needs."""
+    batch = batch_open(organisation=org, uploader=partner)
+    (photo,) = factories.photos_ingested(batch, tmp_path, (1,))
+    user_access(partner)  # the rights are read once per request, before this check
+    with CaptureQueriesContext(connection) as read:
+        assert image_visible_to(partner, photo.pk) == photo
+    assert len(read.captured_queries) == 1 and "JOIN" not in read.captured_queries[0]["sql"]
+    with CaptureQueriesContext(connection) as read:
+        assert (
+            image_visible_to(partner, photo.pk, "deployment").deployment_id == photo.deployment_id
+        )
+    assert read.captured_queries[0]["sql"].count("JOIN") == 1
