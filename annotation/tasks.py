@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Max, ProtectedError
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from annotation.ingest.plans import LayoutError
 from annotation.models import BatchKind, BatchStatus, Deployment, UploadBatch
@@ -27,6 +27,7 @@ from faune_platform.jobs import (
     job_heartbeat,
     job_sweep,
 )
+from faune_platform.responses import message_of
 
 logger = logging.getLogger(__name__)
 IMPORT_TASK = "annotation.tasks.import_batch_run"
@@ -49,10 +50,14 @@ def import_batch_run(batch_id: int, token: str) -> None:
         logger.info("import batch %s is not waiting for this task; nothing to do", batch_id)
         return
     clock = ChunkClock.start()
+    # the report's reasons in the language of the person who sent the archive
+    language = batch.params.get("language") or settings.LANGUAGE_CODE
     try:
-        finished = _work(batch, clock)
+        with translation.override(language):
+            finished = _work(batch, clock)
     except (LayoutError, ValidationError) as error:
-        _give_up(batch, " ".join(getattr(error, "messages", [str(error)])))
+        with translation.override(language):
+            _give_up(batch, " ".join(getattr(error, "messages", [message_of(error)])))
         return
     except Exception as error:
         _give_up(batch, error)

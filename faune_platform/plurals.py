@@ -26,4 +26,8 @@ def form_for(phrase: Phrase, values: dict) -> str:
 def fill(phrase: Phrase, values: dict) -> str:
     """The phrase's form for its number, with every {name} replaced as the script does."""
     text = form_for(phrase, values)
-    return re.sub(r"\{(\w+)\}", lambda match: str(values.get(match.group(1), "")), text)
+    return re.sub(r"\{(\w+)\}", lambda match: _shown(values.get(match.group(1))), text)
+
+
+def _shown(value: object) -> str:
+    return "" if value is None else str(value)  # as the script shows a missing value

@@ -43,7 +43,8 @@ class _SharedCacheHealth:
 
     @classmethod
     def resting(cls) -> bool:
-        return cls.failed_at is not None and time.monotonic() - cls.failed_at < SHARED_RETRY_S
+        failed_at = cls.failed_at  # read once: another thread may clear it meanwhile
+        return failed_at is not None and time.monotonic() - failed_at < SHARED_RETRY_S
 
     @classmethod
     def failed(cls) -> None:

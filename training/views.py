@@ -286,7 +286,8 @@ def model_status(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("%(version)s is now %(status)s.") % {"version": version, "status": status},
+                _("%(version)s is now %(status)s.")
+                % {"version": version, "status": VersionStatus(status).label},
             )
             return redirect(_next_page(request))
         preview = status_change_preview(version=version, status=status)

@@ -204,16 +204,21 @@ def _media_file(base: Path, row: Row, deployment: str | None) -> PlannedFile:
     name = path_text if path_text and "://" not in path_text else (row.get("fileName") or path_text)
     item = PlannedFile(None, name, deployment or row.get("deploymentID") or base.name)
     if "://" in path_text:
-        item.rejection = (
-            f"hosted at {path_text}: not downloaded (the platform works offline); put the file in "
-            "the package folder and give its relative path in filePath"
+        item.refuse(
+            gettext_noop(
+                "hosted at %(url)s: not downloaded (the platform works offline); put the file in "
+                "the package folder and give its relative path in filePath"
+            ),
+            url=path_text,
         )
         return item
     path = (base / path_text).resolve()
     if not path_text or base.resolve() not in path.parents:
-        item.rejection = "media.csv gives no path inside the package folder for this file"
+        item.refuse(gettext_noop("media.csv gives no path inside the package folder for this file"))
     elif not path.is_file():
-        item.rejection = f"listed in media.csv but missing on disk: {path_text}"
+        item.refuse(
+            gettext_noop("listed in media.csv but missing on disk: %(path)s"), path=path_text
+        )
     else:
         item.path = path
     return item
@@ -280,11 +285,9 @@ def _unlisted(base: Path, listed: set[Path | None], deployment: str | None) -> l
         relative = path.relative_to(base).as_posix()
         if relative in OWN_FILES or path.resolve() in listed:
             continue
-        unlisted.append(
-            PlannedFile(
-                path, relative, deployment or base.name, rejection="not listed in media.csv"
-            )
-        )
+        stray = PlannedFile(path, relative, deployment or base.name)
+        stray.refuse(gettext_noop("not listed in media.csv"))
+        unlisted.append(stray)
     return unlisted
 
 

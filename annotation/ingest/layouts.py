@@ -29,13 +29,15 @@ def _all_files(root: Path) -> list[Path]:
     return sorted(path for path in root.rglob("*") if path.is_file())
 
 
-def _unsupported(path: Path) -> str:
-    if path.suffix.lower() in MEDIA_EXTENSIONS:
-        return ""
-    return (
-        f"unsupported file type {path.suffix or '(no extension)'!r}: only images and videos "
-        "are imported"
-    )
+def _planned(path: Path, name: str, deployment: str) -> PlannedFile:
+    """A file of the folder, left out at once when it is no image or video."""
+    item = PlannedFile(path, name, deployment)
+    if path.suffix.lower() not in MEDIA_EXTENSIONS:
+        unsupported = gettext_noop(
+            "unsupported file type %(suffix)s: only images and videos are imported"
+        )
+        item.refuse(unsupported, suffix=repr(path.suffix or "(no extension)"))
+    return item
 
 
 def _relative_name(path: Path, root: Path) -> str:
@@ -47,9 +49,7 @@ def plan_plain(root: Path, *, deployment: str | None, fallback: str) -> ImportPl
     for path in _all_files(root):
         parent = path.parent.relative_to(root).as_posix()
         camera = deployment or (parent if parent != "." else fallback)
-        files.append(
-            PlannedFile(path, _relative_name(path, root), camera, rejection=_unsupported(path))
-        )
+        files.append(_planned(path, _relative_name(path, root), camera))
     return ImportPlan("plain", files)
 
 
@@ -58,10 +58,9 @@ def plan_classes(root: Path, *, deployment: str | None, fallback: str) -> Import
     files = []
     for path in _all_files(root):
         parts = path.relative_to(root).parts
-        item = PlannedFile(path, _relative_name(path, root), deployment or fallback)
-        item.rejection = _unsupported(path)
-        if len(parts) < 2:
-            item.rejection = item.rejection or "not inside a class folder, so its label is unknown"
+        item = _planned(path, _relative_name(path, root), deployment or fallback)
+        if len(parts) < 2 and not item.rejection:
+            item.refuse(gettext_noop("not inside a class folder, so its label is unknown"))
         elif not item.rejection:
             item.labels = [PlannedLabel(parts[-2])]
             if len(parts) > 2 and not deployment:
@@ -258,14 +257,9 @@ def plan_coco(root: Path, *, deployment: str | None, fallback: str) -> ImportPla
         listed.add(entry.get("file_name") or "")
     for path in _all_files(base):
         if path != index and _relative_name(path, base) not in listed:
-            files.append(
-                PlannedFile(
-                    path,
-                    _relative_name(path, base),
-                    deployment or fallback,
-                    rejection=f"not listed in {index.name}",
-                )
-            )
+            unlisted = PlannedFile(path, _relative_name(path, base), deployment or fallback)
+            unlisted.refuse(gettext_noop("not listed in %(index)s"), index=index.name)
+            files.append(unlisted)
     return ImportPlan("coco", files)
 
 
@@ -285,23 +279,26 @@ def _coco_file(
 ) -> PlannedFile:
     name = entry.get("file_name") or ""
     path = (base / name).resolve()
-    item = PlannedFile(path, name, deployment)
     if not name or ".." in Path(name).parts or base.resolve() not in path.parents:
-        item.path, item.rejection = None, "the COCO file names a path outside the dataset folder"
+        item = PlannedFile(None, name, deployment)
+        item.refuse(gettext_noop("the COCO file names a path outside the dataset folder"))
         return item
     if not path.is_file():
-        item.path, item.rejection = None, f"listed in the COCO file but missing on disk: {name}"
+        item = PlannedFile(None, name, deployment)
+        item.refuse(
+            gettext_noop("listed in the COCO file but missing on disk: %(name)s"), name=name
+        )
         return item
-    item.rejection = _unsupported(path)
+    item = _planned(path, name, deployment)
     item.taken_at = parse_camera_datetime(entry.get("datetime") or "")
     item.sequence_id = str(entry.get("seq_id") or "")
     width, height = entry.get("width"), entry.get("height")
     for annotation in annotations:
         class_name = categories.get(annotation.get("category_id"))
         if class_name is None:
-            item.rejection = (
-                f"annotation refers to category {annotation.get('category_id')!r}, absent "
-                "from the file"
+            item.refuse(
+                gettext_noop("annotation refers to category %(category)s, absent from the file"),
+                category=repr(annotation.get("category_id")),
             )
             break
         item.labels.append(

@@ -29,7 +29,13 @@ class PlannedFile:
     labels: list[PlannedLabel] = field(default_factory=list)
     taken_at: dt.datetime | None = None  # from the index; overrides EXIF
     sequence_id: str = ""
+    # why the file is left out (empty: it is imported): a catalogue message and its values, filled
+    # in the reader's language when the report is written
     rejection: str = ""
+    rejection_params: dict[str, str] = field(default_factory=dict)
+
+    def refuse(self, template: str, **params: str) -> None:
+        self.rejection, self.rejection_params = template, params
 
 
 @dataclass

@@ -31,6 +31,7 @@ from annotation.services.class_mapping import (
 from annotation.services.ingest import IngestHints, IngestLabel, image_ingest
 from annotation.services.organisations import deployment_ensure
 from annotation.services.taxa import normalise_name, taxa_by_name
+from faune_platform.responses import translated
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ def _import_one(
             batch=batch,
             name=item.name[:500],
             outcome=BatchOutcome.REJECTED,
-            reason=item.rejection[:500],
+            reason=translated(item.rejection, item.rejection_params)[:500],
         )
     if item.deployment not in deployments:
         metadata = prepared.plan.deployments.get(item.deployment)

@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from annotation.ingest.archive import ArchiveRejected, EntryRejection, extract_zip
@@ -92,6 +93,8 @@ def import_archive_accept(
             "create_taxa": create_taxa,
             "class_counts": plan.class_counts,
             "unpack_rejected": len(rejections),
+            # the worker writes the report in the language of the person who sent the archive
+            "language": get_language(),
         }
         chosen = Deployment.objects.filter(organisation=organisation, name=deployment_name).first()
         return _record(
@@ -140,7 +143,7 @@ def _record(
             batch=batch,
             name=r.name[:500],
             outcome=BatchOutcome.REJECTED,
-            reason=translated(r.template, r.params),
+            reason=translated(r.template, r.params)[:500],
         )
         for r in rejections
     )

@@ -5,6 +5,7 @@ staged files behind."""
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 
 from annotation.models import Deployment, Image, UploadBatch
 from annotation.services.ingest import staging_dir
@@ -139,3 +140,36 @@ def test_an_archive_with_nothing_to_import_is_refused(coordinator, settings, ent
     assert response.status_code == 400
     assert response.json()["detail"] == "The archive holds no file that can be imported."
     assert not UploadBatch.objects.exists() and not staged_files(settings)
+
+
+def test_an_imports_report_reads_in_the_language_of_who_sent_it(
+    api, django_capture_on_commit_callbacks
+):
+    """The job runs later, in the worker's language; the reasons it writes are in the language of
+    the request that sent the archive (kept on the batch)."""
+    archive = zip_bytes(
+        {
+            "Renard/1.jpg": jpeg_bytes(seed=1),
+            "Renard/2.jpg": b"not a photograph",
+            "Renard/notes.txt": b"written by hand",
+        }
+    )
+    with django_capture_on_commit_callbacks() as queued:  # sent, not run yet
+        response = api.post(
+            "/api/imports/",
+            {"archive": upload("set.zip", archive), "format": "classes"},
+            format="multipart",
+            HTTP_ACCEPT_LANGUAGE="fr",
+        )
+    with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
+        for run in queued:
+            run()
+    batch = UploadBatch.objects.get(pk=response.json()["id"])
+    reasons = dict(batch.items.values_list("name", "reason"))
+    assert batch.status == "done" and Image.objects.count() == 1
+    assert reasons["Renard/notes.txt"] == (
+        "type de fichier non pris en charge '.txt' : seules les images et les vidéos sont importées"
+    )
+    assert reasons["Renard/2.jpg"] == (
+        "le fichier n'est ni une image ni une vidéo que cette plateforme sait lire"
+    )

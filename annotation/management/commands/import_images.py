@@ -19,6 +19,7 @@ from annotation.services.batches import batch_announce, batch_finish, batch_open
 from annotation.services.class_mapping import Choice, ClassRow, UnmappedClasses, choice_from_text
 from annotation.services.imports import import_prepare, import_run
 from annotation.services.organisations import organisation_get_or_create
+from faune_platform.responses import message_of
 
 
 class Command(BaseCommand):
@@ -77,7 +78,7 @@ class Command(BaseCommand):
         except UnmappedClasses as error:
             raise CommandError(_unmapped_help(error)) from None
         except (LayoutError, ValidationError, PermissionDenied) as error:
-            raise CommandError(" ".join(getattr(error, "messages", [str(error)]))) from None
+            raise CommandError(" ".join(getattr(error, "messages", [message_of(error)]))) from None
         if created:
             self.stdout.write(f"Created organisation {organisation.name!r}.")
         for taxon in prepared.created_taxa:
