@@ -8,11 +8,29 @@ catch those.
 
 No Django here: engine code imports it too."""
 
+from dataclasses import dataclass, field
+
 
 def gettext_noop(message: str) -> str:
     """Marks a message for the translation catalogue in code that imports no Django (makemessages
     finds the calls by name): whoever reports the refusal translates it for its reader."""
     return message
+
+
+@dataclass(frozen=True)
+class Worded:
+    """A sentence for a person written where Django is not imported: a catalogue message
+    (`gettext_noop`) and its values. `str()` is the English; whoever shows or stores it for a reader
+    translates it (`faune_platform.responses.translated`). Empty: nothing to say."""
+
+    template: str = ""
+    params: dict[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.template % self.params if self.params else self.template
+
+    def __bool__(self) -> bool:
+        return bool(self.template)
 
 
 class Catalogued(str):

@@ -1,7 +1,7 @@
 """How a domain refusal reaches a person over HTTP: the one mapping from category to status, for the
 API's exception handler and for pages alike."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext
@@ -29,18 +29,18 @@ def message_of(error: BaseException) -> str:
     not imported is translated here; one a service already translated reads as it is."""
     if not isinstance(error, errors.DomainError):
         return str(error)
-    return translated(error.template, error.params)
+    return translated(errors.Worded(error.template, error.params))
 
 
-def translated(template: str, params: Mapping[str, object]) -> str:
-    """A catalogue message and its values, in the reader's language (values that are catalogue
+def translated(words: errors.Worded) -> str:
+    """A sentence worded without Django, in the reader's language (values that are catalogue
     messages too, as well)."""
-    text = gettext(template)
-    if not params:
+    text = gettext(words.template) if words.template else ""
+    if not words.params:
         return text
     return text % {
         name: gettext(value) if isinstance(value, errors.Catalogued) else value
-        for name, value in params.items()
+        for name, value in words.params.items()
     }
 
 

@@ -1,10 +1,10 @@
 """Unpacking a zip of a camera card's folder without trusting a single entry name or size in it."""
 
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from faune_platform.errors import InputRefused, gettext_noop
+from faune_platform.errors import InputRefused, Worded, gettext_noop
 
 
 class ArchiveRejected(InputRefused):
@@ -13,16 +13,10 @@ class ArchiveRejected(InputRefused):
 
 @dataclass(frozen=True)
 class EntryRejection:
-    """One entry left out, and why: `template` is a catalogue message, filled with `params` in the
-    reader's language by whoever reports it; `reason` is the English."""
+    """One entry left out, and why."""
 
     name: str
-    template: str
-    params: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def reason(self) -> str:
-        return self.template % self.params if self.params else self.template
+    reason: Worded
 
 
 def _safe_relative(name: str) -> PurePosixPath | None:
@@ -84,7 +78,9 @@ def extract_zip(
             except (zipfile.BadZipFile, OSError, EOFError) as error:
                 (destination / relative).unlink(missing_ok=True)
                 damaged = gettext_noop("damaged inside the zip (%(detail)s); skipped")
-                rejections.append(EntryRejection(entry.filename, damaged, {"detail": str(error)}))
+                rejections.append(
+                    EntryRejection(entry.filename, Worded(damaged, {"detail": str(error)}))
+                )
             except (
                 NotImplementedError,
                 RuntimeError,
@@ -93,7 +89,9 @@ def extract_zip(
                 unknown = gettext_noop(
                     "stored in a way this platform cannot unpack (%(detail)s); skipped"
                 )
-                rejections.append(EntryRejection(entry.filename, unknown, {"detail": str(error)}))
+                rejections.append(
+                    EntryRejection(entry.filename, Worded(unknown, {"detail": str(error)}))
+                )
     return rejections
 
 
@@ -114,7 +112,7 @@ def _sort_entries(
         else:
             reason = _skip_reason(relative)
         if reason or relative is None:  # an unsafe path always has a reason
-            rejections.append(EntryRejection(entry.filename, reason))
+            rejections.append(EntryRejection(entry.filename, Worded(reason)))
         else:
             wanted.append((entry, relative))
     return wanted, rejections

@@ -2,9 +2,11 @@
 trust it blindly."""
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image
+
+from faune_platform.errors import Catalogued, Worded, gettext_noop
 
 _EXIF_IFD = 0x8769
 _DATETIME_ORIGINAL = 0x9003
@@ -13,6 +15,9 @@ _DATETIME = 0x0132
 _MAKE = 0x010F
 _MODEL = 0x0110
 _ORIENTATION = 0x0112
+# where a date came from, in a note about it
+EXIF_DATE = gettext_noop("EXIF date")
+IMPORT_DATE = gettext_noop("the import's date")
 _FORMATS = ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
 
 
@@ -20,7 +25,7 @@ _FORMATS = ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%
 class ExifFacts:
     raw_datetime: str = ""
     taken_at: dt.datetime | None = None  # naive camera time
-    date_note: str = ""
+    date_note: Worded = field(default_factory=Worded)  # why the date is not used
     camera_make: str = ""
     camera_model: str = ""
     orientation: int = 1
@@ -44,21 +49,31 @@ def check_plausible(
     *,
     earliest_year: int,
     now: dt.datetime,
-    source: str = "EXIF date",
-) -> str:
-    """Return why a camera date cannot be used, or '' when it is plausible. A date outside the
+    source: str = EXIF_DATE,
+) -> Worded:
+    """Why a camera date cannot be used; empty when it is plausible. A date outside the
     plausible years (a reset clock's year 1, an index's 9999) is no date at all: sequences and clock
     offsets would overflow."""
     if not raw:
-        return ""
+        return Worded()
+    said = Catalogued(source)
     if taken is None:
-        return f"{source} {raw.strip()!r} is unreadable; the image is kept without a date"
+        unreadable = gettext_noop(
+            "%(source)s %(raw)s is unreadable; the image is kept without a date"
+        )
+        return Worded(unreadable, {"source": said, "raw": repr(raw.strip())})
     shown = taken.isoformat(sep=" ")
     if taken.year < earliest_year:
-        return f"{source} {shown} is before {earliest_year}; the image is kept without a date"
+        early = gettext_noop(
+            "%(source)s %(date)s is before %(year)s; the image is kept without a date"
+        )
+        return Worded(early, {"source": said, "date": shown, "year": earliest_year})
     if taken > now + dt.timedelta(days=1):
-        return f"{source} {shown} is in the future; the image is kept without a date"
-    return ""
+        future = gettext_noop(
+            "%(source)s %(date)s is in the future; the image is kept without a date"
+        )
+        return Worded(future, {"source": said, "date": shown})
+    return Worded()
 
 
 def _text(value: object) -> str:
@@ -73,7 +88,8 @@ def read_exif(image: Image.Image, *, earliest_year: int, now: dt.datetime) -> Ex
         sub = exif.get_ifd(_EXIF_IFD)
     # corrupt EXIF blocks raise many kinds of errors; the pixels may still be fine
     except Exception:  # noqa: BLE001
-        return ExifFacts(date_note="EXIF block is corrupt; the image is kept without a date")
+        corrupt = gettext_noop("EXIF block is corrupt; the image is kept without a date")
+        return ExifFacts(date_note=Worded(corrupt))
     raw = _text(
         sub.get(_DATETIME_ORIGINAL) or sub.get(_DATETIME_DIGITIZED) or exif.get(_DATETIME) or ""
     )

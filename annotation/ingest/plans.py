@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from faune_platform.boxes import Box
-from faune_platform.errors import InputRefused
+from faune_platform.errors import InputRefused, Worded
 
 
 class LayoutError(InputRefused):
@@ -29,13 +29,10 @@ class PlannedFile:
     labels: list[PlannedLabel] = field(default_factory=list)
     taken_at: dt.datetime | None = None  # from the index; overrides EXIF
     sequence_id: str = ""
-    # why the file is left out (empty: it is imported): a catalogue message and its values, filled
-    # in the reader's language when the report is written
-    rejection: str = ""
-    rejection_params: dict[str, str] = field(default_factory=dict)
+    rejection: Worded = field(default_factory=Worded)  # why it is left out; empty: imported
 
     def refuse(self, template: str, **params: str) -> None:
-        self.rejection, self.rejection_params = template, params
+        self.rejection = Worded(template, dict(params))
 
 
 @dataclass

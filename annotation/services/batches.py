@@ -165,10 +165,7 @@ def _add_zip(batch: UploadBatch, archive: Path, zip_name: str) -> list[BatchItem
             max_total_bytes=settings.FAUNE["MAX_ZIP_UNCOMPRESSED_BYTES"],
             max_ratio=settings.FAUNE["MAX_ZIP_RATIO"],
         )
-        items = [
-            _rejected(batch, f"{zip_name}/{r.name}", translated(r.template, r.params))
-            for r in rejections
-        ]
+        items = [_rejected(batch, f"{zip_name}/{r.name}", translated(r.reason)) for r in rejections]
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             items.append(
                 _ingest_one(batch, path, f"{zip_name}/{path.relative_to(folder).as_posix()}")

@@ -202,7 +202,7 @@ def _import_one(
             batch=batch,
             name=item.name[:500],
             outcome=BatchOutcome.REJECTED,
-            reason=translated(item.rejection, item.rejection_params)[:500],
+            reason=translated(item.rejection)[:500],
         )
     if item.deployment not in deployments:
         metadata = prepared.plan.deployments.get(item.deployment)

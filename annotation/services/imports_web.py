@@ -143,7 +143,7 @@ def _record(
             batch=batch,
             name=r.name[:500],
             outcome=BatchOutcome.REJECTED,
-            reason=translated(r.template, r.params)[:500],
+            reason=translated(r.reason)[:500],
         )
         for r in rejections
     )

@@ -18,7 +18,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotation.ingest.exif import check_plausible
+from annotation.ingest.exif import IMPORT_DATE, check_plausible
 from annotation.ingest.media import MediaInfo, MediaLimits, MediaRejected, probe
 from annotation.models import (
     Annotation,
@@ -35,8 +35,9 @@ from annotation.services.annotations import current_labels_refresh
 from annotation.services.sequences import sequence_place
 from faune_platform.boxes import Box
 from faune_platform.db import unique_or_none
+from faune_platform.errors import Worded, gettext_noop
 from faune_platform.files import file_sha256
-from faune_platform.responses import message_of
+from faune_platform.responses import message_of, translated
 
 _CHUNK = 1024 * 1024
 
@@ -210,7 +211,7 @@ def _delete_files(names: tuple[str, ...]) -> None:
 
 def _taken_at(
     info: MediaInfo, hints: IngestHints, deployment: Deployment | None
-) -> tuple[dt.datetime | None, str]:
+) -> tuple[dt.datetime | None, Worded]:
     """The image's time and date note: camera time corrected by the camera's clock offset, or None
     and why."""
     naive, note = _camera_time(info, hints)
@@ -222,14 +223,14 @@ def _taken_at(
         # the offset.
         return timezone.make_aware(naive, dt.UTC) + dt.timedelta(seconds=seconds), note
     except OverflowError:
-        shown = naive.isoformat(sep=" ")
-        return None, (
-            f"camera date {shown} moved by the camera's clock offset ({seconds:,} s) is out of "
+        moved = gettext_noop(
+            "camera date %(date)s moved by the camera's clock offset (%(seconds)s s) is out of "
             "range; the image is kept without a date"
         )
+        return None, Worded(moved, {"date": naive.isoformat(sep=" "), "seconds": f"{seconds:,}"})
 
 
-def _camera_time(info: MediaInfo, hints: IngestHints) -> tuple[dt.datetime | None, str]:
+def _camera_time(info: MediaInfo, hints: IngestHints) -> tuple[dt.datetime | None, Worded]:
     """An import's date wins over EXIF, judged as EXIF dates are (an index's year 1 or 9999 is
     no date)."""
     if hints.taken_at is None:
@@ -241,7 +242,7 @@ def _camera_time(info: MediaInfo, hints: IngestHints) -> tuple[dt.datetime | Non
         raw,
         earliest_year=limits.earliest_year,
         now=limits.now,
-        source="the import's date",
+        source=IMPORT_DATE,
     )
     return (None, note) if note else (hints.taken_at, info.exif.date_note)
 
@@ -281,7 +282,7 @@ def _create_image(
         height=info.height,
         exif_datetime=info.exif.raw_datetime,
         taken_at=taken_at,
-        date_note=date_note[:300],
+        date_note=translated(date_note)[:300],  # in the uploader's language, as the report
         camera_make=info.exif.camera_make,
         camera_model=info.exif.camera_model,
         duration_s=info.duration_s,

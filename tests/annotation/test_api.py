@@ -56,6 +56,22 @@ def test_a_rejection_reads_in_the_uploaders_language(api):
     assert reasons[1] == "le fichier n'est ni une image ni une vidéo que cette plateforme sait lire"
 
 
+def test_a_date_note_reads_in_the_uploaders_language(api):
+    """The note on a camera date the pool cannot use is written, like the report, in the
+    language of the upload."""
+    future = jpeg_bytes(seed=8, taken="2099:01:01 10:00:00")
+    response = api.post(
+        "/api/images/",
+        {"files": [upload("future.jpg", future)]},
+        format="multipart",
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert response.status_code == 201
+    note = "la date EXIF 2099-01-01 10:00:00 est dans le futur ; l'image est gardée sans date"
+    assert response.json()["files"][0]["reason"] == note
+    assert Image.objects.get().date_note == note
+
+
 def test_a_zips_refusals_read_in_the_uploaders_language(api):
     """Reasons worded where Django is not imported (the zip reader) are translated when the report
     is written: a whole archive refused, and one entry of another left out."""

@@ -127,10 +127,10 @@ def test_camera_dates_are_parsed_leniently(raw, expected):
     ],
 )
 def test_absurd_dates_are_explained(raw, note):
-    reason = check_plausible(parse_camera_datetime(raw), raw, earliest_year=1990, now=NOW)
+    reason = str(check_plausible(parse_camera_datetime(raw), raw, earliest_year=1990, now=NOW))
     assert (note in reason) if note else reason == ""
 
 
 def test_future_exif_date_keeps_image_without_date(tmp_path):
     info = _probe(tmp_path, jpeg_bytes(taken="2099:01:01 00:00:00"))
-    assert info.exif.taken_at is None and "future" in info.exif.date_note
+    assert info.exif.taken_at is None and "future" in str(info.exif.date_note)
