@@ -142,6 +142,18 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _language_reset():
+    """A request in French leaves French active in its thread (the locale middleware activates the
+    reader's language and nothing deactivates it): each test starts and ends in the default
+    language, so one test's French never changes the words another test reads."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Log-in failures are counted in the cache (local memory, shared by the live server's thread):
     each test starts with none, so one test's lock-out never refuses another's log-in."""
