@@ -49,15 +49,17 @@ def import_batch_run(batch_id: int, token: str) -> None:
     if batch is None:
         logger.info("import batch %s is not waiting for this task; nothing to do", batch_id)
         return
-    clock = ChunkClock.start()
     # the report's reasons in the language of the person who sent the archive
-    language = batch.params.get("language") or settings.LANGUAGE_CODE
+    with translation.override(batch.params.get("language") or settings.LANGUAGE_CODE):
+        _run_chunk(batch)
+
+
+def _run_chunk(batch: UploadBatch) -> None:
+    clock = ChunkClock.start()
     try:
-        with translation.override(language):
-            finished = _work(batch, clock)
+        finished = _work(batch, clock)
     except (LayoutError, ValidationError) as error:
-        with translation.override(language):
-            _give_up(batch, " ".join(getattr(error, "messages", [message_of(error)])))
+        _give_up(batch, " ".join(getattr(error, "messages", [message_of(error)])))
         return
     except Exception as error:
         _give_up(batch, error)

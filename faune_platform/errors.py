@@ -43,13 +43,13 @@ class DomainError(Exception):
     what to do.
 
     Code without Django words it as a catalogue message (`gettext_noop`) with its values as keyword
-    arguments; `template` and `params` keep both, so that the web edge (or the service writing a
-    report) translates it for its reader, while `str()` is the English. Code with Django passes a
-    message it already translated, with no values."""
+    arguments; `words` keeps both, so that the web edge (or the service writing a report)
+    translates it for its reader, while `str()` is the English. Code with Django passes a message
+    it already translated, with no values."""
 
     def __init__(self, message: str, **params: object) -> None:
-        self.template, self.params = message, params
-        super().__init__(message % params if params else message)
+        self.words = Worded(message, params)
+        super().__init__(str(self.words))
 
 
 class InputRefused(DomainError):

@@ -29,7 +29,7 @@ def message_of(error: BaseException) -> str:
     not imported is translated here; one a service already translated reads as it is."""
     if not isinstance(error, errors.DomainError):
         return str(error)
-    return translated(errors.Worded(error.template, error.params))
+    return translated(error.words)
 
 
 def translated(words: errors.Worded) -> str:
