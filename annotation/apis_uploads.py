@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -111,9 +112,10 @@ def upload_response(batch: UploadBatch, items: list) -> Response:
         code = status.HTTP_400_BAD_REQUEST
     body = {"batch": batch.pk, "files": items, "counts": batch_counts(batch)}
     if code == status.HTTP_400_BAD_REQUEST:
-        body["detail"] = "No file was accepted: " + "; ".join(
-            f"{i.name}: {i.reason}" for i in items[:20]
+        reasons = pgettext("between items of a list", "; ").join(
+            _("%(name)s: %(reason)s") % {"name": i.name, "reason": i.reason} for i in items[:20]
         )
+        body["detail"] = _("No file was accepted: %(reasons)s") % {"reasons": reasons}
     return Response(UploadResultSerializer(body).data, status=code)
 
 

@@ -36,6 +36,20 @@ def test_all_refused_is_a_400_with_reasons(api):
     )
 
 
+def test_all_refused_reads_in_the_uploaders_language(api):
+    response = api.post(
+        "/api/images/",
+        {"files": [upload("empty.jpg", b""), upload("b.jpg", b"garbage")]},
+        format="multipart",
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == (
+        "Aucun fichier n'a été accepté : empty.jpg : le fichier est vide (0 octet) ; "
+        "b.jpg : le fichier n'est ni une image ni une vidéo que cette plateforme sait lire"
+    )
+
+
 def test_a_rejection_reads_in_the_uploaders_language(api):
     whole = jpeg_bytes(size=(400, 300), seed=5)
     response = api.post(
