@@ -70,7 +70,6 @@ def prepare(tasks: int, experts: int, partners: int) -> dict:
     and embeddings, the index, and one waiting review task per sequence, in the queue of its taxon.
     Returns the session cookies of the simulated people."""
     from django.contrib.auth import get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
     from django.db import connection
@@ -78,6 +77,7 @@ def prepare(tasks: int, experts: int, partners: int) -> dict:
     from annotation.models import Image, Membership, Organisation, Role, Sequence, Taxon
     from annotation.services.batches import batch_open
     from annotation.services.review import ReviewItem, review_tasks_create
+    from faune_platform.sessions import SessionStore
     from inference.models import Embedding, Prediction
     from inference.selectors import production_version
     from inference.services.index import index_rebuild

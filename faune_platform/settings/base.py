@@ -62,6 +62,9 @@ MIDDLEWARE = [
     "faune_platform.responses.DomainErrorMiddleware",
 ]
 
+# Django's database sessions, read with a plain query (see faune_platform/sessions.py).
+SESSION_ENGINE = "faune_platform.sessions"
+
 ROOT_URLCONF = "faune_platform.urls"
 WSGI_APPLICATION = "faune_platform.wsgi.application"
 
