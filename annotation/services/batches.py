@@ -145,8 +145,10 @@ def _ingest_one(
         return _rejected(
             batch,
             name,
-            "the file could not be stored because of an internal error; it was "
-            "logged, and the other files went on",
+            _(
+                "the file could not be stored because of an internal error; it was logged, and "
+                "the other files went on"
+            ),
         )
 
 

@@ -17,6 +17,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from annotation.ingest.exif import IMPORT_DATE, check_plausible
 from annotation.ingest.media import MediaInfo, MediaLimits, MediaRejected, probe
@@ -145,11 +147,18 @@ def _duplicate(batch: UploadBatch, name: str, existing: Image, hints: IngestHint
     """Same bytes again: keep the first image, but never drop labels the second copy brings."""
     with transaction.atomic():
         added = _add_labels(existing, batch, hints, skip_known=True)
+        first = {"name": existing.original_name, "id": existing.pk, "n": added}
         reason = (
-            f"same bytes as {existing.original_name!r} (image #{existing.pk}), already in the pool"
-        )
-        if added:
-            reason += f"; its {added} new label(s) were added to that image"
+            ngettext(
+                "same bytes as '%(name)s' (image #%(id)s), already in the pool; its %(n)d new "
+                "label was added to that image",
+                "same bytes as '%(name)s' (image #%(id)s), already in the pool; its %(n)d new "
+                "labels were added to that image",
+                added,
+            )
+            if added
+            else _("same bytes as '%(name)s' (image #%(id)s), already in the pool")
+        ) % first
         return _report(batch, name, BatchOutcome.DUPLICATE, reason, existing, labelled=bool(added))
 
 

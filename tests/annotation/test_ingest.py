@@ -6,6 +6,7 @@ from unittest import mock
 
 import pytest
 from django.db import IntegrityError
+from django.utils import translation
 
 from annotation.models import Annotation, BatchItem, Image, Sequence
 from annotation.services.batches import batch_add_uploads, batch_open
@@ -64,6 +65,20 @@ def test_duplicate_bringing_labels_adds_them_to_the_existing_image(batch, camera
     assert Annotation.objects.get().taxon.slug == "fox"
     image_ingest(path=path, name="fox/a.jpg", batch=batch, deployment=camera, hints=hints)
     assert Annotation.objects.count() == 1  # the same label twice is not two labels
+
+
+def test_a_duplicates_report_line_reads_in_the_uploaders_language(batch, camera, tmp_path):
+    path = write_jpeg(tmp_path / "a.jpg")
+    first = image_ingest(path=path, name="a.jpg", batch=batch, deployment=camera).image
+    hints = IngestHints(labels=(IngestLabel(taxon("fox")), IngestLabel(taxon("badger"))))
+    with translation.override("fr"):
+        plain = image_ingest(path=path, name="b.jpg", batch=batch, deployment=camera)
+        labelled = image_ingest(
+            path=path, name="c.jpg", batch=batch, deployment=camera, hints=hints
+        )
+    same = f"mêmes octets que « a.jpg » (image n° {first.pk}), déjà dans la collection"
+    assert plain.reason == same
+    assert labelled.reason == same + " ; ses 2 nouvelles étiquettes ont été ajoutées à cette image"
 
 
 def test_rejected_file_leaves_only_its_report(batch, camera, tmp_path, settings):
