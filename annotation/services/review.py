@@ -25,6 +25,7 @@ from annotation.models import (
     Taxon,
 )
 from annotation.selectors import first_label_at, second_opinion_overdue
+from annotation.taxon_names import taxon_name
 from faune_platform.db import unique_or_none
 from faune_platform.errors import StateConflict
 
@@ -277,17 +278,20 @@ def review_task_claim_next(
 
 def second_opinion_note(*, task: ReviewTask, now: datetime | None = None) -> str:
     """Why a second opinion past the wait is offered outside its taxon, e.g. 'second opinion: waited
-    52 h for another red-deer expert'; empty for every other task."""
+    52 h for another red deer expert'; empty for every other task."""
     since = getattr(task, "waiting_since", None)
     if since is None or task.reviews_needed < 2:
         return ""
     waited = (now or timezone.now()) - since
     if waited < timedelta(hours=settings.FAUNE["SECOND_OPINION_WAIT_HOURS"]):
         return ""
-    expert = (
-        f"{task.queue_taxon.name_en.replace(' ', '-')} expert" if task.queue_taxon else "expert"
-    )
-    return f"second opinion: waited {waited // timedelta(hours=1)} h for another {expert}"
+    hours = waited // timedelta(hours=1)
+    if task.queue_taxon is None:
+        return _("second opinion: waited %(hours)d h for another expert") % {"hours": hours}
+    return _("second opinion: waited %(hours)d h for another %(taxon)s expert") % {
+        "hours": hours,
+        "taxon": taxon_name(task.queue_taxon),
+    }
 
 
 def review_task_held(task_id: int, *, user: User) -> ReviewTask:

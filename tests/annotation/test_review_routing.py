@@ -113,13 +113,24 @@ def test_a_single_expert_double_review_falls_back_to_any_expert_after_the_wait(
     ]
     claimed = claim(fox, SECOND_OPINION).json()
     assert claimed["id"] == task.pk and claimed["queue_name"] == "red deer"
-    assert claimed["second_opinion"] == "second opinion: waited 52 h for another red-deer expert"
+    assert claimed["second_opinion"] == "second opinion: waited 52 h for another red deer expert"
     client.force_login(fox)
     assert (
         client.get(claimed["frames"][0]["url"]).status_code == 200
     )  # what they review, they may see
     assert label(fox, task.pk, {"taxon": "red-deer"}).json()["state"] == "done"
     assert sorted(a.author.username for a in Annotation.objects.all()) == ["erin", "finn"]
+
+
+def test_the_second_opinion_note_reads_in_the_experts_language(double):
+    task, fox = double
+    _wait(task, 52)
+    answer = client_for(fox).post(
+        "/api/review/claim/", {"queue": SECOND_OPINION}, format="json", HTTP_ACCEPT_LANGUAGE="fr"
+    )
+    assert answer.json()["second_opinion"] == (
+        "second avis : 52 h d'attente d'un autre expert en cerf"
+    )
 
 
 def test_the_wait_is_a_setting(double, settings):

@@ -63,7 +63,7 @@ def test_an_expert_of_another_taxon_sees_why_a_second_opinion_came_to_them(page,
     reason = page.locator("#task-reason")
     assert reason.is_visible()
     assert (
-        reason.inner_text() == f"second opinion: waited 52 h for another red-deer expert; {REASON}"
+        reason.inner_text() == f"second opinion: waited 52 h for another red deer expert; {REASON}"
     )
     assert page.inner_text("#task-queue") == "red deer" and page.is_visible("#task-double")
     page.wait_for_function(
