@@ -147,18 +147,17 @@ def _duplicate(batch: UploadBatch, name: str, existing: Image, hints: IngestHint
     """Same bytes again: keep the first image, but never drop labels the second copy brings."""
     with transaction.atomic():
         added = _add_labels(existing, batch, hints, skip_known=True)
-        first = {"name": existing.original_name, "id": existing.pk, "n": added}
-        reason = (
-            ngettext(
+        values = {"name": existing.original_name, "id": existing.pk, "n": added}
+        reason = _("same bytes as '%(name)s' (image #%(id)s), already in the pool") % values
+        if added:
+            with_labels = ngettext(
                 "same bytes as '%(name)s' (image #%(id)s), already in the pool; its %(n)d new "
                 "label was added to that image",
                 "same bytes as '%(name)s' (image #%(id)s), already in the pool; its %(n)d new "
                 "labels were added to that image",
                 added,
             )
-            if added
-            else _("same bytes as '%(name)s' (image #%(id)s), already in the pool")
-        ) % first
+            reason = with_labels % values
         return _report(batch, name, BatchOutcome.DUPLICATE, reason, existing, labelled=bool(added))
 
 
