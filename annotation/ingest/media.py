@@ -83,7 +83,9 @@ def _open_image(path: Path, limits: MediaLimits) -> Image.Image:
         raise MediaRejected(
             gettext_noop("the file is not an image or video this platform can read")
         ) from None
-    except OSError as error:
+    # Pillow raises ValueError for some damaged headers (a TIFF declaring no width: "Invalid
+    # dimensions"): the file's fault, as an OSError is.
+    except (OSError, ValueError) as error:
         raise MediaRejected(
             gettext_noop("the image cannot be read: %(detail)s"), detail=str(error)
         ) from None

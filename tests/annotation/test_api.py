@@ -1,6 +1,10 @@
 """The REST API as partners' scripts use it."""
 
+import io
+import struct
+
 import pytest
+from PIL import Image as Picture
 from rest_framework.test import APIClient
 
 from annotation.models import Annotation, BatchStatus, Image, UploadBatch
@@ -34,6 +38,27 @@ def test_all_refused_is_a_400_with_reasons(api):
     assert (
         response.status_code == 400 and "empty.jpg: the file is empty" in response.json()["detail"]
     )
+
+
+def _tiff_with_a_fractional_width() -> bytes:
+    """A TIFF whose width is a float (2.0): Pillow refuses it with a ValueError, not an OSError."""
+    out = io.BytesIO()
+    Picture.new("RGB", (2, 2)).save(out, format="TIFF")
+    data = bytearray(out.getvalue())
+    directory = struct.unpack_from("<I", data, 4)[0]
+    for entry in range(struct.unpack_from("<H", data, directory)[0]):
+        at = directory + 2 + 12 * entry
+        if struct.unpack_from("<H", data, at)[0] == 256:  # ImageWidth, rewritten as a FLOAT
+            struct.pack_into("<HHIf", data, at, 256, 11, 1, 2.0)
+    return bytes(data)
+
+
+def test_a_header_pillow_refuses_with_a_value_error_is_a_refused_file(api):
+    """Found by the hypothesis fuzz test: it was reported as an internal error."""
+    response = post_files(api, upload("card.tif", _tiff_with_a_fractional_width()))
+    assert response.status_code == 400
+    assert response.json()["files"][0]["reason"] == "the image cannot be read: Invalid dimensions"
+    assert not Image.objects.exists()
 
 
 def test_all_refused_reads_in_the_uploaders_language(api):
