@@ -3,6 +3,7 @@
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from faune_platform.errors import InputRefused, Worded, gettext_noop
 
@@ -76,16 +77,14 @@ def extract_zip(
             try:
                 written += _extract_entry(bundle, entry, destination / relative, budget - written)
             except (zipfile.BadZipFile, OSError, EOFError) as error:
-                (destination / relative).unlink(missing_ok=True)
                 damaged = gettext_noop("damaged inside the zip (%(detail)s); skipped")
                 rejections.append(
-                    EntryRejection(entry.filename, Worded(damaged, {"detail": str(error)}))
+                    EntryRejection(entry.filename, Worded(damaged, {"detail": _detail(error)}))
                 )
             except (
                 NotImplementedError,
                 RuntimeError,
             ) as error:  # a newer zip method, or a password
-                (destination / relative).unlink(missing_ok=True)
                 unknown = gettext_noop(
                     "stored in a way this platform cannot unpack (%(detail)s); skipped"
                 )
@@ -95,27 +94,55 @@ def extract_zip(
     return rejections
 
 
+def _detail(error: Exception) -> str:
+    """What went wrong, for the partner: an OSError's text names the path on the server, so only
+    its reason ("File name too long") is shown."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error)
+
+
 def _sort_entries(
     entries: list[zipfile.ZipInfo],
 ) -> tuple[list[tuple[zipfile.ZipInfo, PurePosixPath]], list[EntryRejection]]:
     """The entries to write (with their safe path) and the ones refused, with why."""
     wanted: list[tuple[zipfile.ZipInfo, PurePosixPath]] = []
     rejections: list[EntryRejection] = []
+    files: set[PurePosixPath] = set()
+    folders: set[PurePosixPath] = set()
     for entry in entries:
         if entry.is_dir():
             continue
         relative = _safe_relative(entry.filename)
-        if relative is None:
-            reason = gettext_noop("unsafe path in the zip (absolute or with '..'); skipped")
-        elif entry.flag_bits & 0x1:
-            reason = gettext_noop("the entry is encrypted; skipped")
-        else:
-            reason = _skip_reason(relative)
+        reason = _refusal(entry, relative, files, folders)
         if reason or relative is None:  # an unsafe path always has a reason
             rejections.append(EntryRejection(entry.filename, Worded(reason)))
-        else:
-            wanted.append((entry, relative))
+            continue
+        wanted.append((entry, relative))
+        files.add(relative)
+        folders.update(relative.parents)
     return wanted, rejections
+
+
+def _refusal(
+    entry: zipfile.ZipInfo,
+    relative: PurePosixPath | None,
+    files: set[PurePosixPath],
+    folders: set[PurePosixPath],
+) -> str:
+    """Why an entry is left out ("" when it is not), given the files and folders the entries
+    before it make."""
+    if relative is None:
+        return gettext_noop("unsafe path in the zip (absolute or with '..'); skipped")
+    if "\x00" in entry.orig_filename:  # zipfile cuts the name there: it could land anywhere
+        return gettext_noop("the entry's name holds a NUL character; skipped")
+    if entry.flag_bits & 0x1:
+        return gettext_noop("the entry is encrypted; skipped")
+    if relative in folders or not files.isdisjoint(relative.parents):
+        return gettext_noop(
+            "a file and a folder of the same name in the zip: the first is kept; skipped"
+        )
+    return _skip_reason(relative)
 
 
 def _refuse_declared_excess(
@@ -136,16 +163,24 @@ def _refuse_declared_excess(
 def _extract_entry(
     bundle: zipfile.ZipFile, entry: zipfile.ZipInfo, target: Path, budget: int
 ) -> int:
+    """Write one entry; on failure remove what it wrote and nothing else (the folder or file of
+    that name another entry made stays)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    copied = 0
     with bundle.open(entry) as source, target.open("wb") as sink:
-        while chunk := source.read(1024 * 1024):
-            copied += len(chunk)
-            if copied > budget:
-                raise ArchiveRejected(
-                    gettext_noop(
-                        "the zip expands to more than the allowed size (a zip bomb?); refused"
-                    )
-                )
-            sink.write(chunk)
+        try:
+            return _copy_within(source, sink, budget)
+        except BaseException:
+            target.unlink()
+            raise
+
+
+def _copy_within(source: IO[bytes], sink: IO[bytes], budget: int) -> int:
+    copied = 0
+    while chunk := source.read(1024 * 1024):
+        copied += len(chunk)
+        if copied > budget:
+            raise ArchiveRejected(
+                gettext_noop("the zip expands to more than the allowed size (a zip bomb?); refused")
+            )
+        sink.write(chunk)
     return copied

@@ -58,3 +58,36 @@ def test_a_zip_in_a_format_too_new_is_refused_with_the_reason(tmp_path):
     archive.write_bytes(bytes(data))
     with pytest.raises(ArchiveRejected, match="zip file version 6.4"):
         extract_zip(archive, tmp_path / "out", max_total_bytes=10**9)
+
+
+@pytest.mark.parametrize("order", ["folder first", "file first"])
+def test_a_file_and_a_folder_of_one_name_keep_the_first_and_refuse_the_second(tmp_path, order):
+    entries = {"DCIM/a.jpg": jpeg_bytes(), "DCIM": b"notes"}
+    if order == "file first":
+        entries = dict(reversed(entries.items()))
+    rejections = extract_zip(_zip(tmp_path, entries), tmp_path / "out", max_total_bytes=10**7)
+    first, second = entries
+    assert [r.name for r in rejections] == [second] and "the first is kept" in str(
+        rejections[0].reason
+    )
+    assert (tmp_path / "out" / first).is_file()
+
+
+def test_a_damaged_entry_named_like_a_folder_leaves_the_folder_and_its_photos(tmp_path):
+    """Found by the fuzz test: a central directory naming 'DCIM<NUL>notes.txt' (zipfile cuts the
+    name at the NUL, so the entry's target was the folder 'DCIM') raised instead of skipping it."""
+    data = bytearray(zip_bytes({"DCIM/a.jpg": jpeg_bytes(), "DCIM/notes.txt": b"notes"}))
+    central = data.rfind(b"DCIM/notes.txt")
+    data[central + 4] = 0
+    archive = tmp_path / "card.zip"
+    archive.write_bytes(bytes(data))
+    rejections = extract_zip(archive, tmp_path / "out", max_total_bytes=10**7)
+    assert [r.name for r in rejections] == ["DCIM"] and "NUL" in str(rejections[0].reason)
+    assert [p.name for p in (tmp_path / "out").rglob("*")] == ["DCIM", "a.jpg"]
+
+
+def test_an_entry_the_disk_refuses_is_skipped_without_naming_the_servers_folders(tmp_path):
+    archive = _zip(tmp_path, {"x" * 300 + ".jpg": jpeg_bytes(), "ok.jpg": jpeg_bytes()})
+    rejections = extract_zip(archive, tmp_path / "out", max_total_bytes=10**7)
+    assert len(rejections) == 1 and "File name too long" in str(rejections[0].reason)
+    assert str(tmp_path) not in str(rejections[0].reason) and (tmp_path / "out/ok.jpg").is_file()
