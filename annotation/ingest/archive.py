@@ -1,6 +1,8 @@
 """Unpacking a zip of a camera card's folder without trusting a single entry name or size in it."""
 
+import lzma
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -49,6 +51,11 @@ def expansion_budget(archive: Path, *, max_total_bytes: int, max_ratio: float | 
     return min(max_total_bytes, int(max_ratio * archive.stat().st_size) + INDEX_ALLOWANCE_BYTES)
 
 
+# What reading a damaged zip raises: its own error, truncation, a name flagged UTF-8 that is not, or
+# compressed data its decompressor refuses.
+DAMAGED = (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, zlib.error, lzma.LZMAError)
+
+
 def extract_zip(
     archive: Path, destination: Path, *, max_total_bytes: int, max_ratio: float | None = None
 ) -> list[EntryRejection]:
@@ -60,11 +67,7 @@ def extract_zip(
     """
     try:
         bundle = zipfile.ZipFile(archive)
-    except (
-        zipfile.BadZipFile,
-        OSError,
-        NotImplementedError,
-    ) as error:  # damaged, or a zip format too new
+    except (*DAMAGED, NotImplementedError) as error:  # damaged, or a zip format too new
         raise ArchiveRejected(
             gettext_noop("the zip archive cannot be read (%(detail)s)"), detail=str(error)
         ) from None
@@ -76,7 +79,7 @@ def extract_zip(
         for entry, relative in wanted:
             try:
                 written += _extract_entry(bundle, entry, destination / relative, budget - written)
-            except (zipfile.BadZipFile, OSError, EOFError) as error:
+            except DAMAGED as error:
                 damaged = gettext_noop("damaged inside the zip (%(detail)s); skipped")
                 rejections.append(
                     EntryRejection(entry.filename, Worded(damaged, {"detail": _detail(error)}))

@@ -91,3 +91,43 @@ def test_an_entry_the_disk_refuses_is_skipped_without_naming_the_servers_folders
     rejections = extract_zip(archive, tmp_path / "out", max_total_bytes=10**7)
     assert len(rejections) == 1 and "File name too long" in str(rejections[0].reason)
     assert str(tmp_path) not in str(rejections[0].reason) and (tmp_path / "out/ok.jpg").is_file()
+
+
+def _utf8_name_that_is_not(data: bytearray, header: bytes, flags_at: int, name_at: int) -> None:
+    """Flag the first entry's name as UTF-8 in this header and make its first byte invalid UTF-8."""
+    start = data.find(header)
+    data[start + flags_at + 1] |= 0x08  # bit 11 of the general purpose flags
+    data[start + name_at] = 0x80
+
+
+def test_an_entry_whose_utf8_name_is_not_is_skipped_as_damaged(tmp_path):
+    """Found by the fuzz test: the local header's name flagged UTF-8 but undecodable raised."""
+    data = bytearray(zip_bytes({"a.jpg": jpeg_bytes(), "b.jpg": jpeg_bytes(seed=1)}))
+    _utf8_name_that_is_not(data, b"PK\x03\x04", flags_at=6, name_at=30)
+    archive = tmp_path / "card.zip"
+    archive.write_bytes(bytes(data))
+    rejections = extract_zip(archive, tmp_path / "out", max_total_bytes=10**7)
+    assert [r.name for r in rejections] == ["a.jpg"] and "damaged" in str(rejections[0].reason)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["b.jpg"]
+
+
+def test_a_directory_whose_utf8_name_is_not_refuses_the_archive(tmp_path):
+    data = bytearray(zip_bytes({"a.jpg": jpeg_bytes()}))
+    _utf8_name_that_is_not(data, b"PK\x01\x02", flags_at=8, name_at=46)
+    archive = tmp_path / "card.zip"
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ArchiveRejected, match="cannot be read"):
+        extract_zip(archive, tmp_path / "out", max_total_bytes=10**7)
+
+
+def test_deflated_data_the_decompressor_refuses_is_skipped_as_damaged(tmp_path):
+    path = tmp_path / "card.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("a.jpg", jpeg_bytes())
+        bundle.writestr("b.jpg", jpeg_bytes(seed=1))
+    data = bytearray(path.read_bytes())
+    data[30 + len("a.jpg")] = 0xFF  # the first deflate block header: a reserved block type
+    path.write_bytes(bytes(data))
+    rejections = extract_zip(path, tmp_path / "out", max_total_bytes=10**7)
+    assert [r.name for r in rejections] == ["a.jpg"] and "damaged" in str(rejections[0].reason)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["b.jpg"]
