@@ -5,6 +5,11 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# Tests run in one process per core, four at most (each holds a model and a browser). Handed out in
+# collection order ("load"), so each process still runs the transactional tests, which empty the
+# tables, after the others, as pytest-django orders them.
+TEST_PROCESSES ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
+PYTEST := $(PY) -m pytest -q -n $(TEST_PROCESSES) --dist load
 
 .PHONY: run test test-integration setup messages lint bench clean-data
 
@@ -32,12 +37,12 @@ lint: $(STAMP)
 	@$(PY) -m mypy
 
 test: $(STAMP) messages lint
-	@$(PY) -m pytest -q
+	@$(PYTEST)
 
 # The scale-out subset against DATABASE_URL and REDIS_URL (see .ci/services), with FAUNE_WORKERS workers each.
 test-integration: $(STAMP)
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[postgres,redis,s3]' 2>&1 | { grep -v '^WARNING: Location' || true; }
-	@$(PY) -m pytest -q -m integration
+	@$(PYTEST) -m integration
 
 bench: $(STAMP)
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[bench]' 2>&1 | { grep -v '^WARNING: Location' || true; }

@@ -33,7 +33,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
     }
 
-Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+# The queue is this run's own (the base name follows the checkout's data dir): parallel test
+# processes on one Redis never take each other's jobs.
+Q_CLUSTER = {**Q_CLUSTER, "name": "faune-test-" + DATA_DIR.name.rsplit("-", 1)[-1], "sync": True}
 
 # Pre-labelling after every upload would load a model in every test, and double review would make
 # single-review tests depend on a hash: the tests that need them switch them back on.
