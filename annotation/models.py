@@ -547,7 +547,15 @@ class ReviewTask(models.Model):
         "merged into `sequence`)."
     )
     queue_taxon = models.ForeignKey(Taxon, null=True, blank=True, on_delete=models.PROTECT)
-    reason = models.CharField(max_length=200)
+    reason = models.CharField(
+        max_length=200, help_text="The English of `reason_words` (all that older tasks have)."
+    )
+    reason_words = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Why the task waits, as [catalogue message, values] parts, translated when "
+        "shown (annotation.services.reasons).",
+    )
     score = models.FloatField(default=0.0)
     origin = models.CharField(
         max_length=60, blank=True, help_text="What created it, e.g. 'selection:12'."

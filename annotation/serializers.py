@@ -32,6 +32,7 @@ from annotation.selectors import (
 )
 from annotation.services.class_mapping import Choice, ClassRow, choice_from_text
 from annotation.services.organisations import MAX_CLOCK_OFFSET_S
+from annotation.services.reasons import reason_shown
 from annotation.services.review import second_opinion_note
 from faune_platform.api import IdField
 from faune_platform.converters import MAX_ID, id_or_none
@@ -467,7 +468,7 @@ def review_task_data(task, *, frames, current=None) -> dict:
         "state": task.state,
         "queue": task.queue_taxon_id or "triage",
         "queue_name": task.queue_taxon.name_en if task.queue_taxon_id else "triage",
-        "reason": task.reason,
+        "reason": reason_shown(task),
         "second_opinion": second_opinion_note(task=task),
         "waiting_since": getattr(task, "waiting_since", None),
         "score": task.score,

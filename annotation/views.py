@@ -54,6 +54,7 @@ from annotation.services.proposals import (
     taxon_proposal_accept,
     taxon_proposal_decline,
 )
+from annotation.services.reasons import reason_shown
 from annotation.services.review import ReviewConflict, review_queue_counts
 from annotation.services.taxa import taxon_create
 from annotation.services.undo import (
@@ -64,7 +65,7 @@ from annotation.services.undo import (
     label_decided,
 )
 from annotation.services.verdicts import Verdict, review_conflict_resolve
-from annotation.taxon_names import taxa_in_reading_order
+from annotation.taxon_names import taxa_in_reading_order, taxon_name
 
 PAGE_SIZE = 60
 
@@ -436,9 +437,10 @@ def review_conflicts_page(request: HttpRequest) -> HttpResponse:
         _resolve_conflict(request, ConflictResolveForm(request.POST))
         return redirect("review-conflicts")
     page = Paginator(review_conflicts(), 20).get_page(request.GET.get("page"))
-    names = dict(Taxon.objects.values_list("pk", "name_en"))
+    names = {taxon.pk: taxon_name(taxon) for taxon in Taxon.objects.all()}
     for task in page:
         task.labels_stamp = sequence_label_stamp(task.sequence_id)
+        task.reason_shown = reason_shown(task)
         task.said = [
             (
                 v.expert.username if v.expert else "—",

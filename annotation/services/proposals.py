@@ -26,10 +26,11 @@ from annotation.models import (
 )
 from annotation.selectors import sequence_frames, sequence_label_stamp
 from annotation.services.annotations import annotation_add
+from annotation.services.reasons import reason_fields, task_reason
 from annotation.services.review import review_task_held, review_task_release
 from annotation.services.taxa import normalise_name, taxa_by_name, taxon_create
 from annotation.services.undo import decision_close, decision_open
-from faune_platform.errors import InputRefused, StateConflict
+from faune_platform.errors import InputRefused, StateConflict, Worded, gettext_noop
 
 
 class ProposalError(InputRefused):
@@ -177,13 +178,18 @@ def taxon_proposal_decline(*, proposal_id: int, user: User, note: str = "") -> T
         _decide(proposal, user, ProposalStatus.DECLINED, note)
         task = proposal.task
         if task is not None and task.state == ReviewState.PROPOSED:
-            why = _("proposal “%(name)s” declined by %(who)s") % {
-                "name": proposal.name,
-                "who": user.username,
-            }
-            why += f": {note}" if note else ""
-            review_task_release(task, state=ReviewState.OPEN, reason=f"{why}; {task.reason}"[:200])
+            why = _declined(proposal.name, user.username, note)
+            reason = reason_fields([why, *task_reason(task)])
+            review_task_release(task, state=ReviewState.OPEN, **reason)
     return proposal
+
+
+def _declined(name: str, who: str, note: str) -> Worded:
+    if note:
+        template = gettext_noop("proposal “%(name)s” declined by %(who)s: %(note)s")
+        return Worded(template, {"name": name, "who": who, "note": note})
+    template = gettext_noop("proposal “%(name)s” declined by %(who)s")
+    return Worded(template, {"name": name, "who": who})
 
 
 def _decide(

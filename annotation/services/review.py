@@ -25,9 +25,17 @@ from annotation.models import (
     Taxon,
 )
 from annotation.selectors import first_label_at, second_opinion_overdue
+from annotation.services.reasons import (
+    Reason,
+    as_reason,
+    reason_fields,
+    task_reason,
+    taxa_named,
+    taxon_named,
+)
 from annotation.taxon_names import taxon_name
 from faune_platform.db import unique_or_none
-from faune_platform.errors import StateConflict
+from faune_platform.errors import StateConflict, Worded, gettext_noop
 
 
 class _Overdue(TypedDict):
@@ -45,16 +53,13 @@ CLAIM_MINUTES = 15
 SECOND_OPINION = (
     "second-opinion"  # the queue of blind second reviews past the wait, open to every expert
 )
-NAME_IN_REASON = (
-    24  # characters of a taxon name quoted in a reason, so a reason fits its 200 characters
-)
 
 
 @dataclass(frozen=True)
 class ReviewItem:
     image: Image
     queue_taxon: Taxon | None  # None: the triage queue
-    reason: str
+    reason: Reason | str  # a plain text is one part, said in no other language
     score: float
     checks_label: Annotation | None = (
         None  # the label the task checks (a partner's correction), shown first
@@ -68,33 +73,30 @@ class ReviewConflict(StateConflict):
 @dataclass(frozen=True)
 class Route:
     queue_taxon_id: int | None  # None: the triage queue
-    why: str  # for the task's reason
+    why: Worded  # a part of the task's reason
 
 
-def _short(name: str) -> str:
-    return name if len(name) <= NAME_IN_REASON else name[: NAME_IN_REASON - 1] + "…"
-
-
-def review_queue_route(*, taxa: list[tuple[int, str]], expert_taxa: Iterable[int]) -> Route:
-    """The queue of a task among candidate taxa ([(taxon id, name)], best first): the first that
-    some expert reviews, so a task never waits in a queue nobody works; triage only when none has an
-    expert. Pure: the caller reads `expert_taxa` (selectors.taxa_with_experts) once per batch."""
+def review_queue_route(*, taxa: list[Taxon], expert_taxa: Iterable[int]) -> Route:
+    """The queue of a task among candidate taxa (best first): the first that some expert reviews,
+    so a task never waits in a queue nobody works; triage only when none has an expert. Pure: the
+    caller reads `expert_taxa` (selectors.taxa_with_experts) once per batch."""
     covered = set(expert_taxa)
-    for taxon_id, name in taxa:
-        if taxon_id in covered:
-            return Route(taxon_id, f"queue {_short(name)} ({_first_of(len(taxa))})")
+    for taxon in taxa:
+        if taxon.pk in covered:
+            return Route(taxon.pk, _queue_why(taxon, len(taxa)))
     if not taxa:
-        return Route(None, "triage: no taxon to route by")
-    return Route(None, "triage: no expert for " + ", ".join(_short(name) for _, name in taxa))
+        return Route(None, Worded(gettext_noop("triage: no taxon to route by")))
+    return Route(
+        None, Worded(gettext_noop("triage: no expert for %(taxa)s"), {"taxa": taxa_named(taxa)})
+    )
 
 
-def _first_of(count: int) -> str:
-    return f"first of the top {count} with an expert" if count > 1 else "it has an expert"
-
-
-def model_said(top: list[tuple[str, float]]) -> str:
-    """'model: red deer 0.41, roe deer 0.33, fox 0.10' for a reason."""
-    return "model: " + ", ".join(f"{_short(name)} {probability:.2f}" for name, probability in top)
+def _queue_why(taxon: Taxon, candidates: int) -> Worded:
+    if candidates > 1:
+        template = gettext_noop("queue %(taxon)s (first of the top %(count)d with an expert)")
+    else:
+        template = gettext_noop("queue %(taxon)s (it has an expert)")
+    return Worded(template, {"taxon": taxon_named(taxon), "count": candidates})
 
 
 def _reviews_needed(sequence_id: int, origin: str) -> int:
@@ -138,7 +140,7 @@ def _task_insert(item: ReviewItem, origin: str) -> ReviewTask | None:
                 sequence_id=sequence_id,
                 opened_for=sequence_id,
                 queue_taxon=item.queue_taxon,
-                reason=item.reason[:200],
+                **reason_fields(as_reason(item.reason)),
                 score=item.score,
                 origin=origin[:60],
                 checks_label=item.checks_label,
@@ -180,8 +182,12 @@ def review_tasks_merge(*, keep: Sequence, other: Sequence) -> None:
                 state=ReviewState.MERGED,
                 claimed_by=None,
                 claimed_until=None,
-                reason=f"{task.reason} (sequence merged: covered by task #{survivor.pk})"[:200],
+                **reason_fields([_merged_into(survivor), *task_reason(task)]),
             )
+
+
+def _merged_into(survivor: ReviewTask) -> Worded:
+    return Worded(gettext_noop("sequence merged: covered by task #%(task)d"), {"task": survivor.pk})
 
 
 def _claimable(user: User, now: datetime) -> "ClaimableTasks":
@@ -320,7 +326,7 @@ def review_task_release(task: ReviewTask, **changes: object) -> None:
         setattr(task, name, value)
 
 
-def review_tasks_requeue(*, moves: dict[int, tuple[int | None, str, float]]) -> int:
+def review_tasks_requeue(*, moves: dict[int, tuple[int | None, Reason, float]]) -> int:
     """Move unclaimed open tasks to another queue ({task id: (queue taxon id or None, reason,
     score)}), e.g. when a new production version predicts something else. Claimed tasks are left
     with the expert working them."""
@@ -332,7 +338,7 @@ def review_tasks_requeue(*, moves: dict[int, tuple[int | None, str, float]]) -> 
                 Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
                 pk=task_id,
                 state=ReviewState.OPEN,
-            ).update(queue_taxon_id=queue_taxon_id, reason=reason[:200], score=score)
+            ).update(queue_taxon_id=queue_taxon_id, score=score, **reason_fields(reason))
     return moved
 
 

@@ -36,7 +36,7 @@ from annotation.services.review import CLAIM_MINUTES
 from faune_platform.errors import NotFound, StateConflict
 
 # Fields of a review task a decision changes and an undo puts back (its claim is handled apart).
-TASK_FIELDS = ("state", "queue_taxon_id", "reason", "resolved_by_id")
+TASK_FIELDS = ("state", "queue_taxon_id", "reason", "reason_words", "resolved_by_id")
 # What a person may take back: not an undo itself, nor a coordinator's acceptance of a proposal (it
 # created a taxon other people may already be using).
 UNDOABLE = (

@@ -33,10 +33,11 @@ from annotation.models import (
 )
 from annotation.selectors import sequence_frames
 from annotation.services.annotations import Details, annotation_add, sequence_conflict_check
+from annotation.services.reasons import reason_fields, task_reason
 from annotation.services.review import ReviewConflict, review_task_held, review_task_release
 from annotation.services.undo import decision_close, decision_open
 from faune_platform.boxes import Box
-from faune_platform.errors import InputRefused
+from faune_platform.errors import InputRefused, Worded, gettext_noop
 
 MAX_BOXES = 100  # per verdict: more than any frame holds animals worth a box each
 
@@ -164,8 +165,9 @@ def review_verdict_submit(*, task_id: int, user: User, verdict: Verdict) -> Revi
             review_task_release(task)
             summary = _("Skipped; it stays in the queue for others.")
         elif verdict.kind == VerdictKind.UNSURE:  # someone else, from any taxon, may know
+            unsure = Worded(gettext_noop("unsure (%(who)s)"), {"who": user.username})
             review_task_release(
-                task, queue_taxon=None, reason=f"unsure ({user.username}): {task.reason}"[:200]
+                task, queue_taxon=None, **reason_fields([unsure, *task_reason(task)])
             )
             summary = _("Unsure: sent to triage for another expert.")
         else:

@@ -2,10 +2,14 @@
 itself was unsure of (score under the organisation's `check_corrections_below`) is asked for a
 second opinion: in the queue of the partner's taxon when an expert reviews it, else in triage."""
 
-from annotation.models import Annotation, Image, LabelSource, Role
+from django.utils.formats import number_format
+
+from annotation.models import Annotation, Image, LabelSource, Role, TaxonKind
 from annotation.selectors import sequence_frames, taxa_with_experts
+from annotation.services.reasons import in_every_language, taxon_named
 from annotation.services.review import ReviewItem, review_queue_route, review_tasks_create
 from faune_platform.boxes import Category
+from faune_platform.errors import Worded, gettext_noop
 from inference.models import Prediction
 from inference.selectors import production_version
 
@@ -53,23 +57,35 @@ def partner_corrections_route(*, annotation_ids: list[int]) -> int:
     return len(review_tasks_create(items=items, origin="correction"))
 
 
+def _said(prediction: Prediction) -> dict[str, str]:
+    """The model's taxon, or its category when it saw no animal ("vehicle"), in every language."""
+    if prediction.taxon:
+        return taxon_named(prediction.taxon)
+    return in_every_language(lambda: str(TaxonKind(prediction.category).label))
+
+
 def _check_item(
     annotation: Annotation, image: Image, prediction: Prediction, expert_taxa: frozenset[int]
 ) -> ReviewItem:
     """A check in the queue of the partner's taxon when an expert reviews it, else in triage
     (saying so)."""
     chosen = annotation.taxon
-    route = review_queue_route(taxa=[(chosen.pk, chosen.name_en)], expert_taxa=expert_taxa)
-    model_said = prediction.taxon.name_en if prediction.taxon else prediction.category
-    reason = (
-        f"partner correction to {chosen.name_en}; the model said {model_said} "
-        f"({prediction.score:.2f})"
-    )
+    route = review_queue_route(taxa=[chosen], expert_taxa=expert_taxa)
+    reason = [
+        Worded(gettext_noop("partner correction to %(taxon)s"), {"taxon": taxon_named(chosen)}),
+        Worded(
+            gettext_noop("the model said %(said)s (%(score)s)"),
+            {
+                "said": _said(prediction),
+                "score": in_every_language(lambda: number_format(prediction.score, 2)),
+            },
+        ),
+    ]
     triaged = route.queue_taxon_id is None
     return ReviewItem(
         image=image,
         queue_taxon=None if triaged else chosen,
         score=1.0 - prediction.score,
-        reason=f"{reason}; {route.why}" if triaged else reason,
+        reason=[*reason, route.why] if triaged else reason,
         checks_label=annotation,
     )

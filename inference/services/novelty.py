@@ -21,11 +21,12 @@ from django.utils.translation import gettext as _
 from annotation.models import Image, Taxon, TaxonKind
 from annotation.permissions import require_coordinator
 from annotation.services.annotations import LabelConflict, annotation_add
+from annotation.services.reasons import taxon_named
 from annotation.services.review import ReviewItem, review_tasks_create
 from annotation.services.taxa import taxon_create
 from faune_platform.boxes import Category
 from faune_platform.db import chunked, in_chunks
-from faune_platform.errors import InputRefused, StateConflict
+from faune_platform.errors import InputRefused, StateConflict, Worded, gettext_noop
 from faune_platform.jobs import ACTIVE, job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
 from inference.engine import novelty as engine
 from inference.job_words import job_status_word
@@ -311,7 +312,12 @@ def _send_to_review(
     """Review tasks in the taxon's queue for the outliers (one per sequence; the farthest from the
     centre come first); returns the outliers a new task covers. A sequence already waiting in review
     keeps its task."""
-    reason = f"outlier of a possibly-new cluster labelled {taxon.name_en}"
+    reason = [
+        Worded(
+            gettext_noop("outlier of a possibly-new cluster labelled %(taxon)s"),
+            {"taxon": taxon_named(taxon)},
+        )
+    ]
     items = [
         ReviewItem(
             image=image, queue_taxon=taxon, reason=reason, score=round(1 - typicality[image.pk], 4)

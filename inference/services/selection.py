@@ -22,16 +22,16 @@ from django.utils.translation import gettext
 
 from annotation.models import WAITING, Image, ReviewState, ReviewTask, Taxon
 from annotation.selectors import taxa_with_experts
+from annotation.services.reasons import Reason, model_said
 from annotation.services.review import (
     ReviewItem,
-    model_said,
     review_queue_route,
     review_tasks_create,
     review_tasks_requeue,
 )
 from faune_platform.boxes import Category
 from faune_platform.db import in_chunks
-from faune_platform.errors import InputRefused
+from faune_platform.errors import InputRefused, Worded, gettext_noop
 from faune_platform.failpoints import failpoint
 from faune_platform.jobs import JobStatus, job_claim, job_enqueue, job_fail, job_finish
 from inference.engine.aggregate import class_probabilities
@@ -273,25 +273,19 @@ def _pick(batch: SelectionBatch) -> None:
 
 
 def _route(
-    prediction: Prediction, names: dict[int, str], expert_taxa: frozenset[int]
-) -> tuple[int | None, str]:
+    prediction: Prediction, taxa: dict[int, Taxon], expert_taxa: frozenset[int]
+) -> tuple[int | None, Reason]:
     """The queue of a pick: the first of its prediction's top 3 taxa that has an expert (triage when
     none has), and what the model said, for the task's reason."""
-    top = [
-        (names[taxon_id], taxon_id, p) for taxon_id, p in prediction.top[:3] if taxon_id in names
-    ]
-    route = review_queue_route(
-        taxa=[(taxon_id, name) for name, taxon_id, _ in top], expert_taxa=expert_taxa
-    )
-    said = model_said([(name, p) for name, _, p in top])
-    return route.queue_taxon_id, f"{said}; {route.why}"
+    top = [(taxa[taxon_id], p) for taxon_id, p in prediction.top[:3] if taxon_id in taxa]
+    route = review_queue_route(taxa=[taxon for taxon, _ in top], expert_taxa=expert_taxa)
+    return route.queue_taxon_id, [model_said(top), route.why]
 
 
-def _top_names(predictions: Iterable[Prediction]) -> dict[int, str]:
-    """{taxon id: English name} of every taxon in the top 3 of these predictions, read in
-    one query."""
+def _top_taxa(predictions: Iterable[Prediction]) -> dict[int, Taxon]:
+    """Every taxon in the top 3 of these predictions, read in one query."""
     ids = {taxon_id for prediction in predictions for taxon_id, _ in prediction.top[:3]}
-    return dict(Taxon.objects.filter(pk__in=ids).values_list("pk", "name_en"))
+    return Taxon.objects.in_bulk(ids)
 
 
 def _review_items(version: ModelVersion, batch: SelectionBatch) -> list[ReviewItem]:
@@ -302,16 +296,16 @@ def _review_items(version: ModelVersion, batch: SelectionBatch) -> list[ReviewIt
             "image"
         )
     }
-    names, expert_taxa = _top_names(predictions.values()), taxa_with_experts()
-    taxa = Taxon.objects.in_bulk(names)
+    taxa, expert_taxa = _top_taxa(predictions.values()), taxa_with_experts()
+    picked_by = Worded(gettext_noop("%(strategy)s pick"), {"strategy": batch.strategy})
     items = []
     for image_id, score in batch.picked:
-        queue, why = _route(predictions[image_id], names, expert_taxa)
+        queue, why = _route(predictions[image_id], taxa, expert_taxa)
         items.append(
             ReviewItem(
                 image=predictions[image_id].image,
-                queue_taxon=taxa.get(queue),
-                reason=f"{batch.strategy} pick; {why}",
+                queue_taxon=taxa.get(queue) if queue else None,
+                reason=[picked_by, *why],
                 score=score,
             )
         )
@@ -329,13 +323,14 @@ def review_queues_refresh(*, version: ModelVersion) -> int:
             version=version, category=Category.ANIMAL, image_id__in=tasks.values("image_id")
         )
     }
-    names, expert_taxa = _top_names(predictions.values()), taxa_with_experts()
+    taxa, expert_taxa = _top_taxa(predictions.values()), taxa_with_experts()
+    requeued = Worded(gettext_noop("re-queued by %(version)s"), {"version": str(version)})
     moves = {}
     for task in tasks.only("pk", "image_id", "queue_taxon_id", "score"):
         prediction = predictions.get(task.image_id)
         if prediction is None:
             continue
-        queue, why = _route(prediction, names, expert_taxa)
+        queue, why = _route(prediction, taxa, expert_taxa)
         if queue != task.queue_taxon_id:
-            moves[task.pk] = (queue, f"re-queued by {version}; {why}", task.score)
+            moves[task.pk] = (queue, [requeued, *why], task.score)
     return review_tasks_requeue(moves=moves)

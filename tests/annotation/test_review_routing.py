@@ -8,8 +8,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from annotation.models import Annotation, ReviewTask, ReviewVerdict, Role
+from annotation.models import Annotation, ReviewTask, ReviewVerdict, Role, Taxon
 from annotation.selectors import second_opinions_waiting, taxa_with_experts
+from annotation.services.reasons import reason_english
 from annotation.services.review import (
     SECOND_OPINION,
     ReviewItem,
@@ -28,8 +29,8 @@ pytestmark = pytest.mark.django_db
 TOP3 = ["red-deer", "roe-deer", "fox"]
 
 
-def _top3() -> list[tuple[int, str]]:
-    return [(taxon(slug).pk, taxon(slug).name_en) for slug in TOP3]
+def _top3() -> list[Taxon]:
+    return [taxon(slug) for slug in TOP3]
 
 
 def test_the_queue_is_the_first_of_the_top_3_with_an_expert(other_org):
@@ -39,13 +40,13 @@ def test_the_queue_is_the_first_of_the_top_3_with_an_expert(other_org):
     assert (
         route.queue_taxon_id == taxon("roe-deer").pk
     )  # the 2nd: nobody reviews red deer, fox comes later
-    assert route.why == "queue roe deer (first of the top 3 with an expert)"
+    assert reason_english([route.why]) == "queue roe deer (first of the top 3 with an expert)"
 
 
 def test_no_expert_for_any_of_the_top_3_means_triage(other_org, partner, coordinator):
     factories.member("wolfgang", other_org, Role.EXPERT, taxa=[taxon("wolf")])
     route = review_queue_route(taxa=_top3(), expert_taxa=taxa_with_experts())
-    assert (route.queue_taxon_id, route.why) == (
+    assert (route.queue_taxon_id, reason_english([route.why])) == (
         None,
         "triage: no expert for red deer, roe deer, fox",
     )
@@ -60,15 +61,17 @@ def test_an_inactive_expert_covers_nothing(other_org):
 
 def test_an_expert_of_a_higher_taxon_covers_its_species(other_org):
     factories.member("mona", other_org, Role.EXPERT, taxa=[taxon("mustelid")])
-    candidates = [(taxon("fox").pk, "fox"), (taxon("badger").pk, "badger")]
+    candidates = [taxon("fox"), taxon("badger")]
     route = review_queue_route(taxa=candidates, expert_taxa=taxa_with_experts())
     assert route.queue_taxon_id == taxon("badger").pk  # badger sits under mustelid
     assert taxon("badger").pk in taxa_with_experts() and taxon("fox").pk not in taxa_with_experts()
 
 
 def test_long_names_keep_the_reason_under_its_200_characters():
-    long = [(i, "a taxon with a very long common name indeed " * 3) for i in range(3)]
-    why = review_queue_route(taxa=long, expert_taxa=set()).why
+    long = [
+        Taxon(pk=i, name_en="a taxon with a very long common name indeed " * 3) for i in range(3)
+    ]
+    why = reason_english([review_queue_route(taxa=long, expert_taxa=set()).why])
     assert len(why) < 100 and why.startswith("triage: no expert for a taxon")
 
 
