@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.browse import (
@@ -315,6 +315,7 @@ def _review_words() -> dict:
     """What review.js writes for people to read, in their language; it fills in the {names}."""
     return {
         "nothing_waiting": _("Nothing waiting in your queues."),
+        "between": pgettext("between items of a list", "; "),
         "queue_empty": _("This queue is empty."),
         "not_labelled": _("Not labelled yet."),
         "an_import": _("an import"),

@@ -14,7 +14,7 @@ from annotation.services.organisations import deployment_get_or_create
 from annotation.services.review import ReviewItem, review_task_claim_next, review_tasks_create
 from annotation.services.verdicts import Verdict, review_verdict_submit
 from tests import factories
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, switch_to
 from tests.factories import taxon, write_jpeg
 
 pytestmark = [
@@ -70,3 +70,14 @@ def test_an_expert_of_another_taxon_sees_why_a_second_opinion_came_to_them(page,
         "document.getElementById('frame').naturalWidth > 0"
     )  # the frame is theirs to see
     assert page.get_attribute("#work", "data-task") == str(waited.pk)
+
+
+def test_a_french_expert_reads_why_in_french(page, waited):
+    log_in(page, "finn")
+    page.goto("/review/")
+    switch_to(page, "Français")
+    page.click("#queues button[data-queue='second-opinion']")
+    page.wait_for_selector("#work:not([hidden])")
+    assert page.inner_text("#task-reason") == (
+        f"second avis : 52 h d'attente d'un autre expert en cerf ; {REASON}"
+    )

@@ -98,7 +98,7 @@
     $("work").dataset.task = task.id;
     $("task-queue").textContent = task.queue_name;
     // why this task is offered: its routing, and first why it left its taxon's queue when it waited too long
-    $("task-reason").textContent = task.second_opinion ? `${task.second_opinion}; ${task.reason}` : task.reason;
+    $("task-reason").textContent = task.second_opinion ? `${task.second_opinion}${words.between}${task.reason}` : task.reason;
     $("task-double").hidden = task.reviews_needed < 2;
     const current = task.current_label;
     $("current-label").textContent = current ? fill(words.current_label, {taxon: current.taxon.name_en,
