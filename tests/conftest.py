@@ -153,15 +153,29 @@ def _language_reset():
     translation.deactivate()
 
 
+def _empty_own_cache() -> None:
+    """Empties this run's keys only: a Redis cache is shared by every test process, and its clear()
+    would empty their log-in counts in the middle of their tests."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]  # the backend itself: django.core.cache.cache is a proxy to it
+    if not isinstance(cache, RedisCache):
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=cache.make_key("*")))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Log-in failures are counted in the cache (local memory, shared by the live server's thread):
+    """Log-in failures are counted in the cache (local memory, or Redis in the integration pass):
     each test starts with none, so one test's lock-out never refuses another's log-in."""
-    from django.core.cache import cache
-
-    cache.clear()
+    _empty_own_cache()
     yield
-    cache.clear()
+    _empty_own_cache()
 
 
 def stored_files(settings) -> list[PurePosixPath]:

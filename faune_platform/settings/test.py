@@ -11,6 +11,7 @@ os.environ.setdefault("FAUNE_SECRET_KEY", "test-only-secret")
 from faune_platform.settings.base import *  # noqa: E402, F403
 from faune_platform.settings.base import (  # noqa: E402
     _SQLITE_OPTIONS,
+    CACHES,
     DATABASES,
     FAUNE,
     Q_CLUSTER,
@@ -33,9 +34,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
     }
 
-# The queue is this run's own (the base name follows the checkout's data dir): parallel test
-# processes on one Redis never take each other's jobs.
-Q_CLUSTER = {**Q_CLUSTER, "name": "faune-test-" + DATA_DIR.name.rsplit("-", 1)[-1], "sync": True}
+# The queue is this run's own (its name follows the run's data dir): parallel test processes on one
+# Redis never take each other's jobs.
+RUN_NAME = "faune-test-" + DATA_DIR.name.rsplit("-", 1)[-1]
+Q_CLUSTER = {**Q_CLUSTER, "name": RUN_NAME, "sync": True}
+
+# The same for the log-in counts in a shared Redis cache: each run writes under its own prefix, and
+# tests empty only that prefix (clearing a Redis cache would empty the other runs' counts too).
+CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": RUN_NAME}}
 
 # Pre-labelling after every upload would load a model in every test, and double review would make
 # single-review tests depend on a hash: the tests that need them switch them back on.

@@ -142,3 +142,23 @@ def test_the_shared_cache_is_tried_again_after_its_rest(partner, limits, monkeyp
         assert any("shared again" in r.getMessage() for r in caplog.records)
     finally:
         throttle._PROCESS_COUNTS.clear()
+
+
+def test_a_test_process_empties_only_its_own_keys_of_a_shared_cache():
+    """Test processes run side by side on one Redis (make test-integration): emptying the cache
+    before each test must leave the other processes' log-in counts alone."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    from tests.conftest import _empty_own_cache
+
+    cache = caches["default"]
+    if not isinstance(cache, RedisCache):
+        pytest.skip("a local-memory cache belongs to its process alone")
+    client = cache._cache.get_client(write=True)
+    client.set("another-run:1:faune:login-failures:address:10.0.0.1", b"3", ex=60)
+    cache.set("faune:login-failures:address:10.0.0.1", (3, time.time()), timeout=60)
+    _empty_own_cache()
+    assert cache.get("faune:login-failures:address:10.0.0.1") is None
+    assert client.get("another-run:1:faune:login-failures:address:10.0.0.1") == b"3"
+    client.delete("another-run:1:faune:login-failures:address:10.0.0.1")
