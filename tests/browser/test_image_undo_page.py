@@ -48,6 +48,9 @@ def test_a_wrong_accept_is_undone_from_the_toast(page, predicted):
 def test_a_label_from_the_form_is_undone_with_the_button(page, predicted):
     log_in(page, "paula")
     page.goto(f"/images/{predicted.pk}/")
+    # as a person would, once the pre-label panel above the form has loaded: its arrival moves the
+    # form down, and a click aimed before that can land beside the button (seen under load in CI)
+    page.wait_for_selector("#accept-prelabel")
     page.select_option("#id_taxon", label="badger")
     page.click("form.stack button[type=submit]")
     page.wait_for_selector("#toast")
