@@ -1,6 +1,7 @@
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -34,6 +35,7 @@ from annotation.services.class_mapping import Choice, ClassRow, choice_from_text
 from annotation.services.organisations import MAX_CLOCK_OFFSET_S
 from annotation.services.reasons import reason_shown
 from annotation.services.review import second_opinion_note
+from annotation.taxon_names import taxon_name
 from faune_platform.api import IdField
 from faune_platform.converters import MAX_ID, id_or_none
 
@@ -467,7 +469,7 @@ def review_task_data(task, *, frames, current=None) -> dict:
         "sequence": task.sequence_id,
         "state": task.state,
         "queue": task.queue_taxon_id or "triage",
-        "queue_name": task.queue_taxon.name_en if task.queue_taxon_id else "triage",
+        "queue_name": taxon_name(task.queue_taxon) if task.queue_taxon_id else gettext("triage"),
         "reason": reason_shown(task),
         "second_opinion": second_opinion_note(task=task),
         "waiting_since": getattr(task, "waiting_since", None),

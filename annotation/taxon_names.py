@@ -8,6 +8,7 @@ locale middleware)."""
 
 import unicodedata
 from collections.abc import Iterable
+from typing import Any
 
 from django.utils.translation import get_language
 
@@ -30,11 +31,22 @@ def taxon_name(taxon: Taxon) -> str:
     return taxon.name_en
 
 
+def queue_name(queue: dict[str, Any]) -> str:
+    """A review queue of `review_queue_counts` named in the reader's language."""
+    name: str = (reads_french() and queue.get("name_fr")) or queue["name"]
+    return name
+
+
+def taxon_other_name(taxon: Taxon) -> str:
+    """The taxon's name in the language the reader does not read ('' when it is the same)."""
+    other = taxon.name_en if reads_french() else taxon.name_fr
+    return "" if other == taxon_name(taxon) else other
+
+
 def taxon_label(taxon: Taxon) -> str:
     """The reader's name first, then the other language's when it differs: 'renard / fox'."""
-    first = taxon_name(taxon)
-    other = taxon.name_en if reads_french() else taxon.name_fr
-    return first if not other or other == first else f"{first} / {other}"
+    first, other = taxon_name(taxon), taxon_other_name(taxon)
+    return f"{first} / {other}" if other else first
 
 
 def name_sort_key(name: str) -> tuple[str, str]:

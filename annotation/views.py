@@ -31,7 +31,16 @@ from annotation.forms import (
     ProposalDecisionForm,
     TaxonForm,
 )
-from annotation.models import Decision, Image, Organisation, ProposalStatus, Taxon
+from annotation.models import (
+    Decision,
+    Image,
+    LabelSource,
+    Organisation,
+    ProposalStatus,
+    Role,
+    Taxon,
+    TaxonKind,
+)
 from annotation.permissions import require_coordinator, review_taxa_of, user_access
 from annotation.privacy import shown_file
 from annotation.selectors import (
@@ -207,8 +216,29 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "label_boxes": label_boxes(image),
             **_browse_context(request, image),
             "undo_offer": _undo_offer(request, image),
+            "prelabel_words": _prelabel_words(),
         },
     )
+
+
+def _prelabel_words() -> dict:
+    """What the image page's pre-label panel (inference/prediction-panel.js) writes for people to
+    read, in their language; it fills in the {names}."""
+    return {
+        "no_prelabel": _("No pre-label yet."),
+        "model_says": _("Model says"),
+        "zero_shot": _("zero-shot"),
+        "sequence": _("Sequence:"),
+        "undefined": _("undefined"),
+        "rollup": _("roll-up: no species over the {threshold} threshold; best {best}"),
+        "classified_box": _("Classified within a box: {source}."),
+        "accept": _("Accept pre-label (y)"),
+        "not_saved": _("Not saved."),
+        "cosine": _("cosine {value}"),
+        "similar_image": _("similar image"),
+        "no_similar": _("No similar image yet."),
+        "categories": {value: str(name) for value, name in TaxonKind.choices},
+    }
 
 
 UNDO_OFFER_MINUTES = 30  # an image page offers to undo your own label on it for this long
@@ -315,6 +345,12 @@ def _review_words() -> dict:
     """What review.js writes for people to read, in their language; it fills in the {names}."""
     return {
         "nothing_waiting": _("Nothing waiting in your queues."),
+        # codes the API sends, named for people
+        "sources": {value: str(name) for value, name in LabelSource.choices},
+        "roles": {value: str(name) for value, name in Role.choices},
+        "categories": {value: str(name) for value, name in TaxonKind.choices},
+        "choice": _("{role}'s choice"),
+        "choice_by": _("{role}'s choice ({author})"),
         "between": pgettext("between items of a list", "; "),
         "queue_empty": _("This queue is empty."),
         "not_labelled": _("Not labelled yet."),

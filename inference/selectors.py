@@ -242,6 +242,7 @@ def prediction_summary(image: Image) -> dict[str, Any] | None:
             "score": prediction.score,
             "box": prediction.box,
             "box_source": prediction.box_source,
+            "box_source_label": prediction.get_box_source_display(),
             "top": ranked(prediction.top),
         },
         "sequence": None

@@ -267,6 +267,7 @@ class PredictedImageSerializer(serializers.Serializer):
         help_text="[x, y, width, height] as fractions of the image, or null"
     )
     box_source = serializers.CharField()
+    box_source_label = serializers.CharField(help_text="box_source in the reader's language")
     top = RankedTaxonSerializer(many=True)
 
 

@@ -439,7 +439,15 @@ def test_the_api_answers_keep_their_keys_and_order(api, uploaded, zero_shot):
     prediction = api.get(f"/api/images/{a.pk}/prediction/").json()
     assert list(prediction) == ["version", "image", "sequence"]
     assert list(prediction["version"]) == ["id", "name", "version", "zero_shot"]
-    assert list(prediction["image"]) == ["category", "taxon", "score", "box", "box_source", "top"]
+    assert list(prediction["image"]) == [
+        "category",
+        "taxon",
+        "score",
+        "box",
+        "box_source",
+        "box_source_label",
+        "top",
+    ]
     assert list(prediction["sequence"]) == [
         "category",
         "taxon",

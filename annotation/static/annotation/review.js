@@ -23,13 +23,21 @@
   // coordinator added since the page loaded is known without a reload.
   let taxa = new Map(), names = new Map();
 
+  // A taxon's name in the reader's language (one added without a French name keeps its English one), and the other.
+  const french = document.documentElement.lang.startsWith("fr");
+  const named = (t) => (french && t.name_fr) || t.name_en;
+  const otherName = (t) => {
+    const other = french ? t.name_en : t.name_fr;
+    return other && other !== named(t) ? other : "";
+  };
+
   function learnTaxa(list) {
     taxa = new Map(list.map((t) => [t.slug, t]));
     names = new Map();
     list.forEach((t) => [t.slug, t.name_en, t.name_fr].forEach((name) => name && names.set(name.toLowerCase(), t.slug)));
-    $("taxon-names").innerHTML = list.map((t) => `<option value="${esc(t.name_en)}" data-slug="${esc(t.slug)}" data-id="${t.id}" data-fr="${esc(t.name_fr)}">${esc(t.name_fr)}</option>`).join("");
+    $("taxon-names").innerHTML = list.map((t) => `<option value="${esc(named(t))}" data-slug="${esc(t.slug)}" data-id="${t.id}" data-en="${esc(t.name_en)}" data-fr="${esc(t.name_fr)}">${esc(otherName(t))}</option>`).join("");
   }
-  learnTaxa([...document.querySelectorAll("#taxon-names option")].map((o) => ({id: Number(o.dataset.id), slug: o.dataset.slug, name_en: o.value, name_fr: o.dataset.fr})));
+  learnTaxa([...document.querySelectorAll("#taxon-names option")].map((o) => ({id: Number(o.dataset.id), slug: o.dataset.slug, name_en: o.dataset.en, name_fr: o.dataset.fr})));
 
   async function refreshTaxa() {
     const {ok, body} = await api(root.dataset.taxaUrl);
@@ -43,7 +51,7 @@
     return names.get(key) || null;
   }
 
-  const nameOf = (slug) => (taxa.get(slug) || {name_en: slug}).name_en;
+  const nameOf = (slug) => named(taxa.get(slug) || {name_en: slug});
 
   function say(text, bad) {
     const status = $("status");
@@ -70,7 +78,7 @@
   async function refreshQueues() {
     const {ok, body} = await api(root.dataset.queuesUrl);
     if (!ok) return;
-    $("queues").innerHTML = body.map((q) => `<li><button type="button" data-queue="${esc(q.queue)}">${esc(q.name)} <span class="count">${q.open}</span></button></li>`).join("")
+    $("queues").innerHTML = body.map((q) => `<li><button type="button" data-queue="${esc(q.queue)}">${esc((french && q.name_fr) || q.name)} <span class="count">${q.open}</span></button></li>`).join("")
       || `<li class="muted">${esc(words.nothing_waiting)}</li>`;
   }
 
@@ -101,8 +109,8 @@
     $("task-reason").textContent = task.second_opinion ? `${task.second_opinion}${words.between}${task.reason}` : task.reason;
     $("task-double").hidden = task.reviews_needed < 2;
     const current = task.current_label;
-    $("current-label").textContent = current ? fill(words.current_label, {taxon: current.taxon.name_en,
-      who: current.author || words.an_import, source: current.source}) : words.not_labelled;
+    $("current-label").textContent = current ? fill(words.current_label, {taxon: named(current.taxon),
+      who: current.author || words.an_import, source: words.sources[current.source] || current.source}) : words.not_labelled;
     $("taxon-search").value = "";
     closePropose();
     resetObservations();
@@ -151,11 +159,14 @@
     const checked = task.checks_label;
     const ranked = !p ? [] : (p.sequence && p.sequence.top.length ? p.sequence.top : p.image.top).filter((row) => row.taxon);
     suggestions = [];
-    if (checked) suggestions.push({taxon: checked.taxon, note: `${checked.role}'s choice${checked.author ? ` (${checked.author})` : ""}`});
+    if (checked) {
+      const role = words.roles[checked.role] || checked.role;
+      suggestions.push({taxon: checked.taxon, note: fill(checked.author ? words.choice_by : words.choice, {role, author: checked.author})});
+    }
     ranked.forEach((row) => { if (!suggestions.some((s) => s.taxon.id === row.taxon.id)) suggestions.push({taxon: row.taxon, probability: row.probability}); });
     suggestions = suggestions.slice(0, checked ? 4 : 3);
     $("prediction").innerHTML = p ? modelLine(p) : words.no_prediction;
-    $("suggestions").innerHTML = suggestions.map((s, i) => `<li><button type="button" data-slug="${esc(s.taxon.slug)}">${i + 1}. ${esc(s.taxon.name_en)} <span class="muted">${esc(s.taxon.name_fr)}</span> ${
+    $("suggestions").innerHTML = suggestions.map((s, i) => `<li><button type="button" data-slug="${esc(s.taxon.slug)}">${i + 1}. ${esc(named(s.taxon))} <span class="muted">${esc(otherName(s.taxon))}</span> ${
       s.note ? `<span class="partner-choice">${esc(s.note)}</span>` : pct(s.probability)}${i === 0 ? ` <span class="muted">(${esc(words.enter)})</span>` : ""}</button></li>`).join("");
     setMode();
     loadReferences(shown);
@@ -163,8 +174,8 @@
 
   function modelLine(p) {
     const zero = p.version.zero_shot ? ` <span class="zero-shot">${esc(words.zero_shot)}</span>` : "";
-    const seq = !p.sequence ? "" : p.sequence.rollup ? ` ${esc(words.sequence)} <em class="rollup">${esc(p.sequence.rollup.taxon.name_en)} (${esc(fill(words.rollup, {threshold: pct(p.sequence.threshold)}))})</em> ${pct(p.sequence.rollup.probability)}.` : ` ${esc(words.sequence)} ${p.sequence.undefined ? `${esc(words.undefined)}, ` : ""}${esc(p.sequence.taxon ? p.sequence.taxon.name_en : p.sequence.category)} ${pct(p.sequence.score)}.`;
-    return `${esc(words.model)} <span class="label">${esc(p.image.taxon ? p.image.taxon.name_en : p.image.category)}</span> ${pct(p.image.score)}.${seq}${zero}`;
+    const seq = !p.sequence ? "" : p.sequence.rollup ? ` ${esc(words.sequence)} <em class="rollup">${esc(named(p.sequence.rollup.taxon))} (${esc(fill(words.rollup, {threshold: pct(p.sequence.threshold)}))})</em> ${pct(p.sequence.rollup.probability)}.` : ` ${esc(words.sequence)} ${p.sequence.undefined ? `${esc(words.undefined)}, ` : ""}${esc(p.sequence.taxon ? named(p.sequence.taxon) : words.categories[p.sequence.category] || p.sequence.category)} ${pct(p.sequence.score)}.`;
+    return `${esc(words.model)} <span class="label">${esc(p.image.taxon ? named(p.image.taxon) : words.categories[p.image.category] || p.image.category)}</span> ${pct(p.image.score)}.${seq}${zero}`;
   }
 
   async function loadReferences(shown) {
@@ -173,7 +184,7 @@
     const {ok, body} = await api(`${root.dataset.imageApi}${task.image}/similar/?taxa=${ids}&k=4`);
     if (!task || task.id !== shown) return;
     if (!ok) { $("references").textContent = words.no_references; return; }
-    const label = new Map(suggestions.map((s) => [s.taxon.id, s.taxon.name_en + (s.note ? ` (${s.note})` : "")]));
+    const label = new Map(suggestions.map((s) => [s.taxon.id, named(s.taxon) + (s.note ? ` (${s.note})` : "")]));
     $("references").innerHTML = body.by_taxon.map((group) => `<h3>${esc(label.get(group.taxon))}</h3><div class="strip" data-taxon="${group.taxon}">${
       group.results.map((r) => `<a href="${esc(r.url)}" target="_blank" title="${esc(fill(words.cosine, {value: r.similarity}))}"><img src="${esc(r.thumbnail_url)}" alt="${esc(fill(words.labelled, {name: label.get(group.taxon)}))}"></a>`).join("")
       || `<span class="muted">${esc(words.none_nearby)}</span>`}</div>`).join("");

@@ -1,0 +1,102 @@
+"""Taxon names on the review desk and the image page's pre-label panel follow the reader's language
+(a French browser reads 'renard', its English name beside it; the seeded French names are
+DeepFaune's, without accents), as do the words around them and the
+codes the API sends (the role that chose a label, its source). An English browser keeps English."""
+
+import pytest
+from playwright.sync_api import expect
+
+from annotation.models import ReviewTask, Taxon
+from annotation.services.annotations import annotation_add
+from inference.models import Prediction
+from inference.services.registry import default_version_ensure
+from tests import factories
+from tests.browser.conftest import log_in
+from tests.browser.test_review_desk import _frames
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("seeded_taxa"),
+]
+
+
+@pytest.fixture
+def predicted(settings, org, partner, tmp_path):
+    """One pre-labelled frame that paula labelled hedgehog: the platform sends her correction to
+    the hedgehog queue, which vera reviews."""
+    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
+    default_version_ensure()
+    hedgehog = Taxon.objects.get(slug="hedgehog")
+    factories.member("vera", org, "expert", taxa=[hedgehog])
+    frame = _frames(org, tmp_path, "hog", 1, size=(160, 120), seed=40)[0]
+    annotation_add(image=frame, taxon=hedgehog, author=partner, whole_sequence=True)
+    assert ReviewTask.objects.get().queue_taxon == hedgehog
+    return frame
+
+
+def _page(browser, live_server, locale: str, username: str):
+    page = browser.new_context(base_url=live_server.url, locale=locale).new_page()
+    page.set_default_timeout(15000)
+    log_in(page, username)
+    return page
+
+
+def _desk(browser, live_server, locale: str, queue: str):
+    page = _page(browser, live_server, locale, "vera")
+    page.goto("/review/")
+    page.locator("#queues button", has_text=queue).click()
+    page.wait_for_selector("#work:not([hidden])")
+    page.wait_for_selector("#suggestions li")
+    return page
+
+
+def test_a_french_expert_reads_taxon_names_in_french_on_the_desk(browser, live_server, predicted):
+    said = Prediction.objects.get(image=predicted).taxon
+    page = _desk(browser, live_server, "fr-FR", "herisson")
+    assert page.inner_text("#task-queue") == "herisson"
+    assert (
+        page.inner_text("#current-label")
+        == "Étiquette actuelle\u00a0: herisson par paula (partenaire)"
+    )
+    first = page.locator("#suggestions li").first.inner_text()
+    assert first.startswith("1. herisson hedgehog choix de paula (partenaire)"), first
+    expect(page.locator("#prediction")).to_contain_text(f"Modèle\u00a0: {said.name_fr}")
+    if said.name_en not in said.name_fr:  # 'lynx' is both; 'genet' is within 'genette'
+        assert said.name_en not in page.inner_text("#prediction")
+    assert (
+        page.locator("#references h3").first.inner_text()
+        == "herisson (choix de paula (partenaire))"
+    )
+    page.context.close()
+
+
+def test_an_english_expert_keeps_english_names_on_the_desk(browser, live_server, predicted):
+    said = Prediction.objects.get(image=predicted).taxon
+    page = _desk(browser, live_server, "en-GB", "hedgehog")
+    assert page.inner_text("#task-queue") == "hedgehog"
+    assert page.inner_text("#current-label") == "Current label: hedgehog by paula (partner)"
+    first = page.locator("#suggestions li").first.inner_text()
+    assert first.startswith("1. hedgehog herisson partner's choice (paula)"), first
+    expect(page.locator("#prediction")).to_contain_text(f"Model: {said.name_en}")
+    page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("locale", "model_says", "accept", "first_name"),
+    [
+        ("fr-FR", "Le modèle dit", "Accepter la pré-étiquette (y)", "name_fr"),
+        ("en-GB", "Model says", "Accept pre-label (y)", "name_en"),
+    ],
+)
+def test_the_pre_label_panel_reads_in_the_readers_language(
+    browser, live_server, predicted, locale, model_says, accept, first_name
+):
+    said = Prediction.objects.get(image=predicted).taxon
+    page = _page(browser, live_server, locale, "paula")
+    page.goto(f"/images/{predicted.pk}/")
+    top = page.locator("#prelabel-top")
+    top.wait_for()
+    assert top.inner_text().startswith(f"{model_says} {getattr(said, first_name)}")
+    assert page.inner_text("#accept-prelabel") == accept
+    page.context.close()
