@@ -3,6 +3,8 @@
 DeepFaune's, without accents), as do the words around them and the
 codes the API sends (the role that chose a label, its source). An English browser keeps English."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -62,6 +64,8 @@ def test_a_french_expert_reads_taxon_names_in_french_on_the_desk(browser, live_s
     first = page.locator("#suggestions li").first.inner_text()
     assert first.startswith("1. herisson hedgehog choix de paula (partenaire)"), first
     expect(page.locator("#prediction")).to_contain_text(f"Modèle\u00a0: {said.name_fr}")
+    # '2 %', as French writes it (a no-break space, narrow or not as the browser's ICU has it)
+    assert re.search(r"\d[\u00a0\u202f]%", page.inner_text("#prediction"))
     if said.name_en not in said.name_fr:  # 'lynx' is both; 'genet' is within 'genette'
         assert said.name_en not in page.inner_text("#prediction")
     assert (
@@ -79,6 +83,7 @@ def test_an_english_expert_keeps_english_names_on_the_desk(browser, live_server,
     first = page.locator("#suggestions li").first.inner_text()
     assert first.startswith("1. hedgehog herisson partner's choice (paula)"), first
     expect(page.locator("#prediction")).to_contain_text(f"Model: {said.name_en}")
+    assert re.search(r"\d%", page.inner_text("#prediction"))
     page.context.close()
 
 
@@ -98,5 +103,6 @@ def test_the_pre_label_panel_reads_in_the_readers_language(
     top = page.locator("#prelabel-top")
     top.wait_for()
     assert top.inner_text().startswith(f"{model_says} {getattr(said, first_name)}")
+    assert re.search(r"\d[\u00a0\u202f]%" if locale == "fr-FR" else r"\d%", top.inner_text())
     assert page.inner_text("#accept-prelabel") == accept
     page.context.close()

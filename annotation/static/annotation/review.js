@@ -8,7 +8,9 @@
   const $ = (id) => document.getElementById(id);
   const csrf = (root.querySelector("[name=csrfmiddlewaretoken]") || {}).value || "";
   const esc = (text) => String(text).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
-  const pct = (p) => `${Math.round(p * 100)}%`;
+  const pct = (p) => `${Math.round(p * 100)}%`;  // a CSS length
+  // a probability for people, as their language writes it ('83 %' in French)
+  const percent = new Intl.NumberFormat(document.documentElement.lang || "en", {style: "percent", maximumFractionDigits: 0}).format;
   const {toast, typing} = window.Faune;
   // The words people read, translated by the server: {name} marks what this script fills in.
   const words = JSON.parse($("review-words").textContent);
@@ -167,15 +169,15 @@
     suggestions = suggestions.slice(0, checked ? 4 : 3);
     $("prediction").innerHTML = p ? modelLine(p) : words.no_prediction;
     $("suggestions").innerHTML = suggestions.map((s, i) => `<li><button type="button" data-slug="${esc(s.taxon.slug)}">${i + 1}. ${esc(named(s.taxon))} <span class="muted">${esc(otherName(s.taxon))}</span> ${
-      s.note ? `<span class="partner-choice">${esc(s.note)}</span>` : pct(s.probability)}${i === 0 ? ` <span class="muted">(${esc(words.enter)})</span>` : ""}</button></li>`).join("");
+      s.note ? `<span class="partner-choice">${esc(s.note)}</span>` : percent(s.probability)}${i === 0 ? ` <span class="muted">(${esc(words.enter)})</span>` : ""}</button></li>`).join("");
     setMode();
     loadReferences(shown);
   }
 
   function modelLine(p) {
     const zero = p.version.zero_shot ? ` <span class="zero-shot">${esc(words.zero_shot)}</span>` : "";
-    const seq = !p.sequence ? "" : p.sequence.rollup ? ` ${esc(words.sequence)} <em class="rollup">${esc(named(p.sequence.rollup.taxon))} (${esc(fill(words.rollup, {threshold: pct(p.sequence.threshold)}))})</em> ${pct(p.sequence.rollup.probability)}.` : ` ${esc(words.sequence)} ${p.sequence.undefined ? `${esc(words.undefined)}, ` : ""}${esc(p.sequence.taxon ? named(p.sequence.taxon) : words.categories[p.sequence.category] || p.sequence.category)} ${pct(p.sequence.score)}.`;
-    return `${esc(words.model)} <span class="label">${esc(p.image.taxon ? named(p.image.taxon) : words.categories[p.image.category] || p.image.category)}</span> ${pct(p.image.score)}.${seq}${zero}`;
+    const seq = !p.sequence ? "" : p.sequence.rollup ? ` ${esc(words.sequence)} <em class="rollup">${esc(named(p.sequence.rollup.taxon))} (${esc(fill(words.rollup, {threshold: percent(p.sequence.threshold)}))})</em> ${percent(p.sequence.rollup.probability)}.` : ` ${esc(words.sequence)} ${p.sequence.undefined ? `${esc(words.undefined)}, ` : ""}${esc(p.sequence.taxon ? named(p.sequence.taxon) : words.categories[p.sequence.category] || p.sequence.category)} ${percent(p.sequence.score)}.`;
+    return `${esc(words.model)} <span class="label">${esc(p.image.taxon ? named(p.image.taxon) : words.categories[p.image.category] || p.image.category)}</span> ${percent(p.image.score)}.${seq}${zero}`;
   }
 
   async function loadReferences(shown) {

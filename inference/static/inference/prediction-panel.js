@@ -14,7 +14,8 @@
     const first = (french && taxon.name_fr) || taxon.name_en, other = french ? taxon.name_en : taxon.name_fr;
     return other && other !== first ? `${esc(first)} <span class="muted">(${esc(other)})</span>` : esc(first);
   };
-  const pct = (p) => `${Math.round(p * 100)}%`;
+  // a probability as the reader's language writes it ('83 %' in French)
+  const pct = new Intl.NumberFormat(document.documentElement.lang || "en", {style: "percent", maximumFractionDigits: 0}).format;
 
   fetch(panel.dataset.predictionUrl, {headers: {Accept: "application/json"}}).then(async (response) => {
     const data = await response.json();
