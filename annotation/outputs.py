@@ -118,7 +118,9 @@ class ReviewTaskSerializer(serializers.Serializer):
     sequence = serializers.IntegerField()
     state = serializers.CharField()
     queue = serializers.JSONField(help_text="the queue's taxon id, or 'triage'")
-    queue_name = serializers.CharField()
+    queue_name = serializers.CharField(
+        help_text="the queue named in the request's language; `queue` is the stable identifier"
+    )
     reason = serializers.CharField()
     second_opinion = serializers.CharField()
     waiting_since = serializers.DateTimeField()

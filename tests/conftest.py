@@ -164,7 +164,7 @@ def _empty_own_cache() -> None:
         cache.clear()
         return
     client = cache._cache.get_client(write=True)
-    keys = list(client.scan_iter(match=cache.make_key("*")))
+    keys = list(client.scan_iter(match=cache.make_key("*", version="*"), count=1000))
     if keys:
         client.delete(*keys)
 

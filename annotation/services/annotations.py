@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from annotation.models import Annotation, Decision, Image, LabelSource, Role, Taxon
 from annotation.permissions import user_access
 from annotation.selectors import label_history, labels_for_image, sequence_label_stamp
+from annotation.taxon_names import taxon_name
 from faune_platform.boxes import Box
 from faune_platform.errors import StateConflict
 from faune_platform.jobs import task_enqueue_on_commit
@@ -49,7 +50,7 @@ def label_conflict_check(image: Image, *, expected_current_id: int | None, advic
         raise LabelConflict(
             _("This was labelled %(taxon)s by %(who)s since you loaded it; %(advice)s")
             % {
-                "taxon": current.taxon.name_en if current else _("(none)"),
+                "taxon": taxon_name(current.taxon) if current else _("(none)"),
                 "who": who,
                 "advice": advice,
             }
@@ -74,11 +75,11 @@ def sequence_conflict_check(
                     "%(who)s undid the label %(taxon)s of this sequence since you loaded it; "
                     "%(advice)s"
                 )
-                % {"who": who, "taxon": event.taxon.name_en, "advice": advice}
+                % {"who": who, "taxon": taxon_name(event.taxon), "advice": advice}
             )
         raise LabelConflict(
             _("This sequence was labelled %(taxon)s by %(who)s since you loaded it; %(advice)s")
-            % {"taxon": event.taxon.name_en, "who": who, "advice": advice}
+            % {"taxon": taxon_name(event.taxon), "who": who, "advice": advice}
         )
 
 

@@ -30,6 +30,7 @@ from annotation.services.reasons import reason_fields, task_reason
 from annotation.services.review import review_task_held, review_task_release
 from annotation.services.taxa import normalise_name, taxa_by_name, taxon_create
 from annotation.services.undo import decision_close, decision_open
+from annotation.taxon_names import taxon_name
 from faune_platform.errors import InputRefused, StateConflict, Worded, gettext_noop
 
 
@@ -137,7 +138,7 @@ def taxon_proposal_accept(
             decision,
             task=proposal.task,
             summary=_("Accepted “%(name)s” as %(taxon)s.")
-            % {"name": proposal.name, "taxon": taxon.name_en},
+            % {"name": proposal.name, "taxon": taxon_name(taxon)},
         )
     return outcome
 
@@ -162,7 +163,7 @@ def _label_frames(outcome: ProposalOutcome, taxon: Taxon, user: User, decision: 
         if newer is not None:
             who = newer.author.username if newer.author else _("an import")
             outcome.left_alone[frame.pk] = _("labelled %(taxon)s by %(who)s since the proposal") % {
-                "taxon": newer.taxon.name_en,
+                "taxon": taxon_name(newer.taxon),
                 "who": who,
             }
             continue

@@ -33,6 +33,7 @@ from annotation.models import (
 )
 from annotation.services.annotations import annotation_add, current_labels_refresh
 from annotation.services.review import CLAIM_MINUTES
+from annotation.taxon_names import taxon_name
 from faune_platform.errors import NotFound, StateConflict
 
 # Fields of a review task a decision changes and an undo puts back (its claim is handled apart).
@@ -116,7 +117,7 @@ def label_decided(
     decision_close(
         decision,
         summary=_("Labelled %(accepted)s%(taxon)s on %(where)s.")
-        % {"accepted": accepted, "taxon": taxon.name_en, "where": where},
+        % {"accepted": accepted, "taxon": taxon_name(taxon), "where": where},
     )
     return annotation, decision
 
@@ -186,7 +187,7 @@ def _refuse_if_labelled_since(
     if newer.author_id == decision.author_id:
         raise UndoRefused(
             _("You labelled these frames again since (%(taxon)s at %(when)s): undo that first.")
-            % {"taxon": newer.taxon.name_en, "when": when}
+            % {"taxon": taxon_name(newer.taxon), "when": when}
         )
     who = newer.author.username if newer.author else _("an import")
     raise UndoRefused(
@@ -194,7 +195,7 @@ def _refuse_if_labelled_since(
             "%(who)s labelled these frames %(taxon)s at %(when)s, after “%(summary)s”: undoing it "
             "now would discard their work. Label the frames again instead."
         )
-        % {"who": who, "taxon": newer.taxon.name_en, "when": when, "summary": decision.summary}
+        % {"who": who, "taxon": taxon_name(newer.taxon), "when": when, "summary": decision.summary}
     )
 
 

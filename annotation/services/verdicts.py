@@ -36,6 +36,7 @@ from annotation.services.annotations import Details, annotation_add, sequence_co
 from annotation.services.reasons import reason_fields, task_reason
 from annotation.services.review import ReviewConflict, review_task_held, review_task_release
 from annotation.services.undo import decision_close, decision_open
+from annotation.taxon_names import taxon_name
 from faune_platform.boxes import Box
 from faune_platform.errors import InputRefused, Worded, gettext_noop
 
@@ -201,7 +202,7 @@ def _label_summary(
 def _what(frames: dict[str, int], payload: dict[str, Any], known: dict[int, Taxon]) -> str:
     """'roe deer ×2 on 3 frames; fox ×1 also seen; 1 box'."""
     named = _taxa({*frames.values(), *(o["taxon"] for o in payload["observations"])}, known)
-    names = {pk: taxon.name_en for pk, taxon in named.items()}
+    names = {pk: taxon_name(taxon) for pk, taxon in named.items()}
     counts = {o["taxon"]: o["count"] for o in payload["observations"]}
     on_frames = Counter(frames.values())
     parts = [

@@ -34,18 +34,31 @@ def predicted(settings, org, partner, tmp_path):
     frame = _frames(org, tmp_path, "hog", 1, size=(160, 120), seed=40)[0]
     annotation_add(image=frame, taxon=hedgehog, author=partner, whole_sequence=True)
     assert ReviewTask.objects.get().queue_taxon == hedgehog
+    assert Prediction.objects.get(image=frame).taxon is not None  # a taxon, with its two names
     return frame
 
 
-def _page(browser, live_server, locale: str, username: str):
-    page = browser.new_context(base_url=live_server.url, locale=locale).new_page()
-    page.set_default_timeout(15000)
-    log_in(page, username)
-    return page
+@pytest.fixture
+def open_page(browser, live_server):
+    """Signs a person in with a browser set to a language; the browsers are closed afterwards,
+    whether the test passed or not."""
+    contexts = []
+
+    def open_(locale: str, username: str):
+        context = browser.new_context(base_url=live_server.url, locale=locale)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        log_in(page, username)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
 
 
-def _desk(browser, live_server, locale: str, queue: str):
-    page = _page(browser, live_server, locale, "vera")
+def _desk(open_page, locale: str, queue: str):
+    page = open_page(locale, "vera")
     page.goto("/review/")
     page.locator("#queues button", has_text=queue).click()
     page.wait_for_selector("#work:not([hidden])")
@@ -53,9 +66,9 @@ def _desk(browser, live_server, locale: str, queue: str):
     return page
 
 
-def test_a_french_expert_reads_taxon_names_in_french_on_the_desk(browser, live_server, predicted):
+def test_a_french_expert_reads_taxon_names_in_french_on_the_desk(open_page, predicted):
     said = Prediction.objects.get(image=predicted).taxon
-    page = _desk(browser, live_server, "fr-FR", "herisson")
+    page = _desk(open_page, "fr-FR", "herisson")
     assert page.inner_text("#task-queue") == "herisson"
     assert (
         page.inner_text("#current-label")
@@ -72,19 +85,17 @@ def test_a_french_expert_reads_taxon_names_in_french_on_the_desk(browser, live_s
         page.locator("#references h3").first.inner_text()
         == "herisson (choix de paula (partenaire))"
     )
-    page.context.close()
 
 
-def test_an_english_expert_keeps_english_names_on_the_desk(browser, live_server, predicted):
+def test_an_english_expert_keeps_english_names_on_the_desk(open_page, predicted):
     said = Prediction.objects.get(image=predicted).taxon
-    page = _desk(browser, live_server, "en-GB", "hedgehog")
+    page = _desk(open_page, "en-GB", "hedgehog")
     assert page.inner_text("#task-queue") == "hedgehog"
     assert page.inner_text("#current-label") == "Current label: hedgehog by paula (partner)"
     first = page.locator("#suggestions li").first.inner_text()
     assert first.startswith("1. hedgehog herisson partner's choice (paula)"), first
     expect(page.locator("#prediction")).to_contain_text(f"Model: {said.name_en}")
     assert re.search(r"\d%", page.inner_text("#prediction"))
-    page.context.close()
 
 
 @pytest.mark.parametrize(
@@ -95,14 +106,15 @@ def test_an_english_expert_keeps_english_names_on_the_desk(browser, live_server,
     ],
 )
 def test_the_pre_label_panel_reads_in_the_readers_language(
-    browser, live_server, predicted, locale, model_says, accept, first_name
+    open_page, predicted, locale, model_says, accept, first_name
 ):
     said = Prediction.objects.get(image=predicted).taxon
-    page = _page(browser, live_server, locale, "paula")
+    page = open_page(locale, "paula")
     page.goto(f"/images/{predicted.pk}/")
     top = page.locator("#prelabel-top")
     top.wait_for()
     assert top.inner_text().startswith(f"{model_says} {getattr(said, first_name)}")
     assert re.search(r"\d[\u00a0\u202f]%" if locale == "fr-FR" else r"\d%", top.inner_text())
     assert page.inner_text("#accept-prelabel") == accept
-    page.context.close()
+    named = "herisson (hedgehog)" if locale == "fr-FR" else "hedgehog (herisson)"
+    assert page.inner_text("#current-label").startswith(named)  # paula's label, below the panel

@@ -22,6 +22,8 @@
   const toggle = document.getElementById("show-boxes");
   toggle.addEventListener("change", () => boxes.classList.toggle("hidden", !toggle.checked));
 
+  // the detector's categories in the reader's language, from the pre-label panel's words
+  const {categories} = JSON.parse(document.getElementById("prelabel-words").textContent);
   const percent = (fraction) => `${(fraction * 100).toFixed(4)}%`;
   const drawDetection = (detection) => {
     const [x, y, w, h] = detection.box;
@@ -31,7 +33,7 @@
     box.title = `${detection.source_label}${detection.detector ? ` (${detection.detector})` : ""}`;
     const tag = document.createElement("span");
     tag.className = "box-tag";
-    tag.textContent = `${detection.category} ${detection.confidence.toFixed(2)}`;
+    tag.textContent = `${categories[detection.category] || detection.category} ${detection.confidence.toFixed(2)}`;
     box.append(tag);
     boxes.append(box);
   };
