@@ -153,6 +153,16 @@ def _language_reset():
     translation.deactivate()
 
 
+@pytest.fixture
+def zero_shot(settings):
+    """Uploads pre-labelled after ingest, as in production (the test settings switch it off), by
+    the default zero-shot version, which this returns."""
+    from inference.services.registry import default_version_ensure
+
+    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
+    return default_version_ensure()
+
+
 def _empty_own_cache() -> None:
     """Empties this run's keys only: a Redis cache is shared by every test process, and its clear()
     would empty their log-in counts in the middle of their tests."""

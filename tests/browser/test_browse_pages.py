@@ -18,7 +18,6 @@ from annotation.services.ingest import IngestHints, IngestLabel, image_ingest
 from annotation.services.organisations import deployment_get_or_create
 from faune_platform.boxes import Box
 from inference.models import Prediction
-from inference.services.registry import default_version_ensure
 from tests import factories
 from tests.browser.conftest import log_in
 from tests.factories import taxon, write_jpeg
@@ -63,11 +62,9 @@ def query_of(url: str) -> dict:
 
 
 @pytest.fixture
-def pool(settings, org, tmp_path):
+def pool(zero_shot, settings, org, tmp_path):
     """Camera A: three images only the (real, zero-shot) model has pre-labelled, on May 1-3, and one
     a partner labelled; camera B: one imported with its label."""
-    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
-    default_version_ensure()
     partner = factories.member("paula", org)
     a, b = (
         deployment_get_or_create(organisation=org, name=name)

@@ -4,7 +4,6 @@ and offers its undo (button or `z`), which puts the image back as it was."""
 import pytest
 
 from annotation.models import Image
-from inference.services.registry import default_version_ensure
 from tests.browser.conftest import log_in
 from tests.browser.test_review_desk import _frames
 
@@ -16,9 +15,7 @@ pytestmark = [
 
 
 @pytest.fixture
-def predicted(settings, org, partner, tmp_path):
-    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
-    default_version_ensure()
+def predicted(zero_shot, org, partner, tmp_path):
     return _frames(org, tmp_path, "page", 1, size=(160, 120), seed=5)[0]
 
 

@@ -291,15 +291,12 @@ def test_a_taxon_not_in_the_list_reaches_the_coordinators_with_its_frames(
 
 
 @pytest.fixture
-def partner_correction(settings, org, other_org, partner, coordinator, tmp_path):
+def partner_correction(zero_shot, org, other_org, partner, coordinator, tmp_path):
     """Real pre-labels (zero-shot EfficientNet-Lite0) on a 2-frame sequence and on two labelled
     look-alikes of the same picture; the partner says hedgehog where the model was unsure, which
     opens a correction check."""
     from inference.services.corrections import partner_corrections_route
-    from inference.services.registry import default_version_ensure
 
-    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
-    default_version_ensure()
     burst = _frames(org, tmp_path, "hog", 2, size=(160, 120), seed=1)
     looks = _frames(org, tmp_path, "ref", 2, size=(160, 120), seed=1, seconds=7200)
     hedgehog = Taxon.objects.get(slug="hedgehog")

@@ -12,7 +12,6 @@ from annotation.services.batches import batch_announce, batch_open
 from annotation.services.ingest import image_ingest
 from annotation.services.organisations import deployment_get_or_create
 from inference.models import Prediction
-from inference.services.registry import default_version_ensure
 from inference.services.selection import selection_batch_open
 from tests import factories
 from tests.browser.conftest import log_in
@@ -38,12 +37,11 @@ def _ingest(org, camera, tmp_path, name: str, seed: int, seconds: int):
 
 
 @pytest.fixture
-def desk(settings, org, other_org, coordinator, tmp_path):
+def desk(zero_shot, org, other_org, coordinator, tmp_path):
     """Real pre-labels (zero-shot EfficientNet-Lite0) on a 3-frame sequence and on labelled
     look-alikes, then a real selection batch that queues the sequence; an expert of every
     animal taxon."""
-    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
-    version = default_version_ensure()
+    version = zero_shot
     camera = deployment_get_or_create(organisation=org, name="Col du Lautaret")
     burst = [_ingest(org, camera, tmp_path, f"burst{i}", seed=1, seconds=2 * i) for i in range(3)]
     references = [

@@ -11,7 +11,6 @@ from playwright.sync_api import expect
 from annotation.models import ReviewTask, Taxon
 from annotation.services.annotations import annotation_add
 from inference.models import Prediction
-from inference.services.registry import default_version_ensure
 from tests import factories
 from tests.browser.conftest import log_in
 from tests.browser.test_review_desk import _frames
@@ -24,11 +23,9 @@ pytestmark = [
 
 
 @pytest.fixture
-def predicted(settings, org, partner, tmp_path):
+def predicted(zero_shot, org, partner, tmp_path):
     """One pre-labelled frame that paula labelled hedgehog: the platform sends her correction to
     the hedgehog queue, which vera reviews."""
-    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
-    default_version_ensure()
     hedgehog = Taxon.objects.get(slug="hedgehog")
     factories.member("vera", org, "expert", taxa=[hedgehog])
     frame = _frames(org, tmp_path, "hog", 1, size=(160, 120), seed=40)[0]

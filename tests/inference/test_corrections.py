@@ -6,13 +6,13 @@ import pytest
 from annotation.models import Organisation, ReviewTask, Role, Taxon
 from inference.models import Prediction
 from tests.factories import jpeg_bytes, member, organisation, taxon, upload
-from tests.inference.test_prelabel import post, zero_shot  # noqa: F401 fixture
+from tests.inference.test_prelabel import post
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def predicted(api, zero_shot, django_capture_on_commit_callbacks):  # noqa: F811
+def predicted(api, zero_shot, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         post(
             api,

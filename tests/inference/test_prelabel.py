@@ -30,12 +30,6 @@ from tests.inference.test_engine import TINY_VIT
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def zero_shot(db, settings):
-    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
-    return default_version_ensure()
-
-
 def post(api, *files, **fields):
     return api.post("/api/images/", {"files": list(files), **fields}, format="multipart")
 

@@ -10,7 +10,7 @@ from annotation.models import Image
 from annotation.services.annotations import annotation_add
 from faune_platform.boxes import Box
 from inference.models import Embedding, Prediction
-from inference.services.registry import default_version_ensure, model_version_promote
+from inference.services.registry import model_version_promote
 from tests.factories import jpeg_bytes, taxon, upload
 from tests.inference.test_prelabel import post
 from tests.training.test_rounds import run_round
@@ -21,13 +21,11 @@ POOL = 40
 
 
 @pytest.fixture
-def pool(api, settings, coordinator, django_capture_on_commit_callbacks):
+def pool(api, zero_shot, coordinator, django_capture_on_commit_callbacks):
     """Forty pre-labelled uploads (zero-shot), labelled fox or wild boar, and a head round trained
     on them. Forty sequences, because the test split is drawn from sequence ids, which PostgreSQL
     does not reuse between tests: with twelve, about one draw of ids in seven (0.85^12) left the
     test split empty and the round refused to run."""
-    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
-    default_version_ensure()
     with django_capture_on_commit_callbacks(execute=True):
         post(api, *[upload(f"{i}.jpg", jpeg_bytes(size=(96, 72), seed=i)) for i in range(POOL)])
     for image in Image.objects.all():

@@ -17,13 +17,13 @@ from inference.services.selection import (
     selection_batch_request,
 )
 from tests.factories import jpeg_bytes, member, organisation, taxon, upload
-from tests.inference.test_prelabel import post, zero_shot  # noqa: F401 fixture
+from tests.inference.test_prelabel import post
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def pool(api, zero_shot, django_capture_on_commit_callbacks):  # noqa: F811
+def pool(api, zero_shot, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         post(
             api,

@@ -10,7 +10,6 @@ from inference.models import Prediction
 from inference.services.selection import review_queues_refresh, selection_batch_open
 from tests.factories import member, organisation, taxon
 from tests.inference.test_corrections import _label, predicted  # noqa: F401 fixture
-from tests.inference.test_prelabel import zero_shot  # noqa: F401 fixture
 from tests.inference.test_selection_batches import pool  # noqa: F401 fixture
 
 pytestmark = pytest.mark.django_db

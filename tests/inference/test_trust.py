@@ -11,13 +11,13 @@ from inference.services.registry import LostClasses, model_version_promote
 from inference.services.selection import selection_batch_open
 from tests.conftest import client_for
 from tests.factories import jpeg_bytes, taxon, upload
-from tests.inference.test_prelabel import post, zero_shot  # noqa: F401 fixture
+from tests.inference.test_prelabel import post
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def pool(api, zero_shot, django_capture_on_commit_callbacks):  # noqa: F811
+def pool(api, zero_shot, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         post(
             api,
@@ -172,7 +172,7 @@ def test_every_status_change_is_on_record(client, coordinator, pool, head_withou
 
 def test_a_merge_works_out_the_surviving_sequences_verdict_again(
     api,
-    zero_shot,  # noqa: F811
+    zero_shot,
     settings,
     org,
     django_capture_on_commit_callbacks,

@@ -55,10 +55,8 @@ def _explain(batch_id: int, worker: subprocess.Popen) -> str:
 
 
 @pytest.fixture
-def announced(settings, monkeypatch, partner):
+def announced(zero_shot, monkeypatch, partner):
     monkeypatch.setattr(Conf, "SYNC", False)  # queue for real: the worker subprocess runs the jobs
-    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
-    default_version_ensure()
     files = [upload(f"{i}.jpg", jpeg_bytes(size=(96, 72), seed=i)) for i in range(IMAGES)]
     response = client_for(partner).post(
         "/api/images/", {"files": files, "deployment_name": "Cam"}, format="multipart"

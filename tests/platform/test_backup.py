@@ -14,7 +14,6 @@ from annotation.models import Image
 from faune_platform.backup import DATA_DIR_PARTS, _models, _storage_files
 from faune_platform.files import file_sha256
 from inference.services.index import index_path
-from inference.services.registry import default_version_ensure
 from tests.conftest import client_for
 from tests.factories import jpeg_bytes, organisation, upload
 from training.services.releases import release_publish
@@ -46,10 +45,9 @@ def _files(data_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def platform(settings, partner):
+def platform(zero_shot, partner):
     """A pool as a partner leaves it (uploaded, pre-labelled, labelled) and a published release."""
-    settings.FAUNE = {**settings.FAUNE, "AFTER_INGEST_TASKS": ["inference.tasks.prelabel_batch"]}
-    version = default_version_ensure()
+    version = zero_shot
     files = [upload(f"{i}.jpg", jpeg_bytes(size=(96, 72), seed=i)) for i in range(3)]
     assert (
         client_for(partner)

@@ -9,7 +9,7 @@ from inference.models import Prediction
 from inference.services.registry import model_version_promote
 from tests.factories import jpeg_bytes, taxon, upload
 from tests.inference.test_object_storage import OBJECT_STORAGE
-from tests.inference.test_prelabel import post, zero_shot  # noqa: F401 fixture
+from tests.inference.test_prelabel import post
 from tests.training.test_rounds import run_round
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 def test_finetune_round_registers_a_checkpoint_that_prelabels(
     storage,
     api,
-    zero_shot,  # noqa: F811
+    zero_shot,
     coordinator,
     settings,
     django_capture_on_commit_callbacks,

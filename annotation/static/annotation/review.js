@@ -9,8 +9,6 @@
   const csrf = (root.querySelector("[name=csrfmiddlewaretoken]") || {}).value || "";
   const esc = (text) => String(text).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
   const pct = (p) => `${Math.round(p * 100)}%`;  // a CSS length
-  // a probability for people, as their language writes it ('83 %' in French)
-  const percent = new Intl.NumberFormat(document.documentElement.lang || "en", {style: "percent", maximumFractionDigits: 0}).format;
   const {toast, typing} = window.Faune;
   // The words people read, translated by the server: {name} marks what this script fills in.
   const words = JSON.parse($("review-words").textContent);
@@ -25,13 +23,7 @@
   // coordinator added since the page loaded is known without a reload.
   let taxa = new Map(), names = new Map();
 
-  // A taxon's name in the reader's language (one added without a French name keeps its English one), and the other.
-  const french = document.documentElement.lang.startsWith("fr");
-  const named = (t) => (french && t.name_fr) || t.name_en;
-  const otherName = (t) => {
-    const other = french ? t.name_en : t.name_fr;
-    return other && other !== named(t) ? other : "";
-  };
+  const {french, named, otherName, percent} = window.FauneReading;
 
   function learnTaxa(list) {
     taxa = new Map(list.map((t) => [t.slug, t]));

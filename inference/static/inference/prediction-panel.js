@@ -7,15 +7,13 @@
   const csrf = document.querySelector("[name=csrfmiddlewaretoken]");
   const esc = (text) => String(text).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
   const fill = (text, values) => text.replace(/\{(\w+)\}/g, (_, key) => values[key] ?? "");
-  // The reader's name of a taxon first, the other language's after it (a taxon without a French name keeps its English one).
-  const french = document.documentElement.lang.startsWith("fr");
+  const {named, otherName, percent: pct} = window.FauneReading;
+  // the reader's name of a taxon first, the other language's after it
   const name = (taxon, category) => {
     if (!taxon) return esc(words.categories[category] || category);
-    const first = (french && taxon.name_fr) || taxon.name_en, other = french ? taxon.name_en : taxon.name_fr;
-    return other && other !== first ? `${esc(first)} <span class="muted">(${esc(other)})</span>` : esc(first);
+    const other = otherName(taxon);
+    return other ? `${esc(named(taxon))} <span class="muted">(${esc(other)})</span>` : esc(named(taxon));
   };
-  // a probability as the reader's language writes it ('83 %' in French)
-  const pct = new Intl.NumberFormat(document.documentElement.lang || "en", {style: "percent", maximumFractionDigits: 0}).format;
 
   fetch(panel.dataset.predictionUrl, {headers: {Accept: "application/json"}}).then(async (response) => {
     const data = await response.json();
