@@ -59,11 +59,12 @@ def pytest_sessionfinish(session, exitstatus) -> None:
 @pytest.fixture
 def seeded_taxa(transactional_db):
     """Transactional tests flush every table, the seeded taxa included: seed them again, as the
-    migrations do (DeepFaune's classes, then the higher taxa above them)."""
+    migrations do (DeepFaune's classes, the higher taxa above them, French names accented)."""
     from django.apps import apps
 
     importlib.import_module("annotation.migrations.0002_seed_taxa").seed(apps, None)
     importlib.import_module("annotation.migrations.0008_higher_taxa").add(apps, None)
+    importlib.import_module("annotation.migrations.0016_french_names_accented").accent(apps, None)
 
 
 @pytest.fixture

@@ -34,12 +34,8 @@ def index():
         ("Vulpes vulpes", "fox", "scientific"),
         ("red_fox", "fox", "alias"),
         ("wood_mouse", "micromammal", "alias"),
-        (
-            "chèvre",
-            "goat",
-            "name_fr",
-        ),  # accents ignored both ways: the seeded name is DeepFaune's "chevre"
-        ("chevre", "goat", "name_fr"),
+        ("chèvre", "goat", "name_fr"),
+        ("chevre", "goat", "name_fr"),  # accents ignored both ways: DeepFaune writes "chevre"
         ("Écureuil", "squirrel", "name_fr"),
         ("MUSTÉLIDÉ", "mustelid", "name_fr"),
         ("micromammifere", "micromammal", "name_fr"),

@@ -41,13 +41,12 @@ def test_french_readers_get_french_names_in_french_order(moose):
         names = [taxon_name(t) for t in taxa_in_reading_order()]
         assert taxon_label(taxon("fox")) == "renard / fox"
     assert names == sorted(names, key=name_sort_key)
-    # the seeded names are DeepFaune's unaccented spellings (ecureuil, equide); "Élan" sorts
-    # among them
+    # accents and case aside: "Élan" sorts between "écureuil" and "équidé"
     assert (
         names.index("chien")
-        < names.index("ecureuil")
+        < names.index("écureuil")
         < names.index("Élan")
-        < names.index("equide")
+        < names.index("équidé")
         < names.index("genette")
     )
     assert names[-1] == "vide"
@@ -85,7 +84,30 @@ def test_the_api_and_pages_follow_the_browser_language(partner, moose):
     client.force_login(partner)
     page = client.get("/taxa/", HTTP_ACCEPT_LANGUAGE="fr-FR,fr;q=0.9").content.decode()
     assert (
-        page.index("ecureuil") < page.index("Élan") < page.index("equide") < page.index("genette")
+        page.index("écureuil") < page.index("Élan") < page.index("équidé") < page.index("genette")
     )
     english_page = client.get("/taxa/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert english_page.index(">moose<") < english_page.index(">mouflon<")
+
+
+def test_seeded_french_names_are_written_with_their_accents_and_a_coordinators_wording_stays():
+    import importlib
+
+    from django.apps import apps
+
+    from annotation.models import Taxon
+
+    migration = importlib.import_module("annotation.migrations.0016_french_names_accented")
+    seeded = {slug: taxon(slug).name_fr for slug in ("squirrel", "equid", "vehicle", "fox")}
+    assert seeded == {
+        "squirrel": "écureuil",
+        "equid": "équidé",
+        "vehicle": "véhicule",
+        "fox": "renard",
+    }
+    Taxon.objects.filter(slug="goat").update(name_fr="chèvre domestique")
+    migration.unaccent(apps, None)
+    assert taxon("squirrel").name_fr == "ecureuil"
+    migration.accent(apps, None)
+    assert taxon("squirrel").name_fr == "écureuil"
+    assert taxon("goat").name_fr == "chèvre domestique"  # never overwritten either way

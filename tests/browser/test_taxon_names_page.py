@@ -65,14 +65,14 @@ def _desk(open_page, locale: str, queue: str):
 
 def test_a_french_expert_reads_taxon_names_in_french_on_the_desk(open_page, predicted):
     said = Prediction.objects.get(image=predicted).taxon
-    page = _desk(open_page, "fr-FR", "herisson")
-    assert page.inner_text("#task-queue") == "herisson"
+    page = _desk(open_page, "fr-FR", "hérisson")
+    assert page.inner_text("#task-queue") == "hérisson"
     assert (
         page.inner_text("#current-label")
-        == "Étiquette actuelle\u00a0: herisson par paula (partenaire)"
+        == "Étiquette actuelle\u00a0: hérisson par paula (partenaire)"
     )
     first = page.locator("#suggestions li").first.inner_text()
-    assert first.startswith("1. herisson hedgehog choix de paula (partenaire)"), first
+    assert first.startswith("1. hérisson hedgehog choix de paula (partenaire)"), first
     expect(page.locator("#prediction")).to_contain_text(f"Modèle\u00a0: {said.name_fr}")
     # '2 %', as French writes it (a no-break space, narrow or not as the browser's ICU has it)
     assert re.search(r"\d[\u00a0\u202f]%", page.inner_text("#prediction"))
@@ -80,7 +80,7 @@ def test_a_french_expert_reads_taxon_names_in_french_on_the_desk(open_page, pred
         assert said.name_en not in page.inner_text("#prediction")
     assert (
         page.locator("#references h3").first.inner_text()
-        == "herisson (choix de paula (partenaire))"
+        == "hérisson (choix de paula (partenaire))"
     )
 
 
@@ -90,7 +90,7 @@ def test_an_english_expert_keeps_english_names_on_the_desk(open_page, predicted)
     assert page.inner_text("#task-queue") == "hedgehog"
     assert page.inner_text("#current-label") == "Current label: hedgehog by paula (partner)"
     first = page.locator("#suggestions li").first.inner_text()
-    assert first.startswith("1. hedgehog herisson partner's choice (paula)"), first
+    assert first.startswith("1. hedgehog hérisson partner's choice (paula)"), first
     expect(page.locator("#prediction")).to_contain_text(f"Model: {said.name_en}")
     assert re.search(r"\d%", page.inner_text("#prediction"))
 
@@ -113,5 +113,5 @@ def test_the_pre_label_panel_reads_in_the_readers_language(
     assert top.inner_text().startswith(f"{model_says} {getattr(said, first_name)}")
     assert re.search(r"\d[\u00a0\u202f]%" if locale == "fr-FR" else r"\d%", top.inner_text())
     assert page.inner_text("#accept-prelabel") == accept
-    named = "herisson (hedgehog)" if locale == "fr-FR" else "hedgehog (herisson)"
+    named = "hérisson (hedgehog)" if locale == "fr-FR" else "hedgehog (hérisson)"
     assert page.inner_text("#current-label").startswith(named)  # paula's label, below the panel

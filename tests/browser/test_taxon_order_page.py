@@ -47,7 +47,7 @@ def first_names(labels: list[str]) -> list[str]:
 @pytest.mark.parametrize(
     ("locale", "first", "before", "after"),
     [
-        ("fr-FR", "blaireau / badger", "ecureuil", "equide"),
+        ("fr-FR", "blaireau / badger", "écureuil", "équidé"),
         ("en-GB", "badger / blaireau", "marmot", "mouflon"),
     ],
 )

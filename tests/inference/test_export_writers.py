@@ -304,6 +304,26 @@ def test_deepfaune_rows_in_french_and_english():
     assert deepfaune.folder_name('a/b:c*?"') == "a_b_c_"
 
 
+def test_deepfaune_french_names_without_accents_as_deepfaune_writes_them():
+    said = Classification(
+        kind="animal",
+        taxon_id=9,
+        name_en="squirrel",
+        name_fr="écureuil",
+        method="machine",
+        by="v",
+        source="model",
+        probability=0.9,
+        top_name_en="goat",
+        top_name_fr="chèvre",
+    )
+    event = Event(5, "Col", (frame(1),), said)
+    row = deepfaune.table_rows(event, language="fr", threshold=0.2)[0]
+    assert (row["prediction"], row["top1"]) == ("ecureuil", "chevre")
+    english = deepfaune.table_rows(event, language="en", threshold=0.2)[0]
+    assert (english["prediction"], english["top1"]) == ("squirrel", "goat")
+
+
 def test_deepfaune_table_as_excel(tmp_path):
     from openpyxl import load_workbook
 

@@ -5,10 +5,12 @@ top1, count, humancount) and its "sorted into folders by class" layout.
 model's verdict on the sequence, "undefined" under the organisation's threshold (DeepFaune's
 `indefini`), with `top1` its best class all the same. `count` and `humancount` are the animals and
 people the detector boxed (a label's count wins), empty when no detector looked. Names are in French
-(DeepFaune's default) or English; `source` (extra column) says whose word the prediction is."""
+(DeepFaune's default, without accents as DeepFaune writes them: "ecureuil") or English; `source`
+(extra column) says whose word the prediction is."""
 
 import datetime as dt
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +54,20 @@ def _name(said: Classification, language: str) -> str:
         said.name_fr or said.name_en
     ):
         return WORDS[language][said.kind]
-    return (said.name_fr if language == "fr" else said.name_en) or said.name_en or said.kind
+    if language == "fr" and said.name_fr:
+        return _unaccented(said.name_fr)
+    return said.name_en or said.kind
 
 
 def _top1(said: Classification, language: str) -> str:
-    top = said.top_name_fr if language == "fr" else said.top_name_en
+    top = _unaccented(said.top_name_fr) if language == "fr" else said.top_name_en
     return top or _name(said, language)
+
+
+def _unaccented(name: str) -> str:
+    """DeepFaune's spelling of a French name: 'écureuil' -> 'ecureuil', 'chèvre' -> 'chevre'."""
+    decomposed = unicodedata.normalize("NFD", name)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def _counts(frame: Frame, threshold: float) -> tuple[int | str, int | str]:
