@@ -1,4 +1,5 @@
 import importlib
+import os
 import shutil
 import socket
 import uuid
@@ -6,12 +7,19 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 from django.conf import settings
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from annotation.models import Role
 from tests import factories
 
 SHARED_CAMTRAP = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "camtrap"
+
+# Property tests draw new examples at every local run, to find what no run found before; CI
+# (.ci/run sets HYPOTHESIS_PROFILE=ci) draws the same ones every time, so a landing is never refused
+# for an example drawn by chance there. HYPOTHESIS_PROFILE=ci replays CI's draws locally.
+hypothesis_settings.register_profile("ci", derandomize=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 # The scale-out subset (`pytest -m integration`, run by .ci/run on PostgreSQL, Redis and two

@@ -145,6 +145,9 @@ def _refusal(
         return gettext_noop(
             "a file and a folder of the same name in the zip: the first is kept; skipped"
         )
+    # "a.jpg" and "./a.jpg", or one name twice: the second would overwrite the first on disk
+    if relative in files:
+        return gettext_noop("a file of the same name came earlier in the zip: it is kept; skipped")
     return _skip_reason(relative)
 
 

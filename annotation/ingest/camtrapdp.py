@@ -18,13 +18,21 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from annotation.ingest.plans import ImportPlan, LayoutError, PlannedFile, PlannedLabel
+from annotation.ingest.plans import (
+    ImportPlan,
+    LayoutError,
+    PlannedFile,
+    PlannedLabel,
+    present,
+    resolved,
+)
 from faune_platform.boxes import NOT_ANIMAL, Box, Category
 from faune_platform.errors import gettext_noop
 
 PACKAGE_FILE = "datapackage.json"
 TABLES = ("deployments", "media", "observations")
 OWN_FILES = {PACKAGE_FILE, "deployments.csv", "media.csv", "observations.csv"}
+MAX_COUNT = 2**31 - 1  # what the database's integer column holds
 
 
 Row = dict[str, Any]  # a row of a package's CSV table, or a JSON object of its descriptor, as read
@@ -43,7 +51,7 @@ def find_package(root: Path) -> Path | None:
 
 def _read_descriptor(index: Path) -> Row:
     try:
-        data = json.loads(index.read_text(encoding="utf-8"))
+        data = json.loads(index.read_text(encoding="utf-8-sig"))  # a BOM, as Windows tools write
     except (OSError, ValueError) as error:
         raise LayoutError(
             gettext_noop("%(file)s is not a readable Data Package descriptor (%(detail)s)"),
@@ -147,7 +155,10 @@ def _class_name(row: Row) -> str:
 
 def _count(row: Row) -> int | None:
     text = (row.get("count") or "").strip()
-    return int(text) if text.isdigit() and int(text) >= 1 else None
+    # ASCII digits only: "²" is a digit to isdigit(), not to int()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if 1 <= int(text) <= MAX_COUNT else None
 
 
 def _provenance(row: Row, class_name: str, box: Box | None) -> Row:
@@ -212,10 +223,10 @@ def _media_file(base: Path, row: Row, deployment: str | None) -> PlannedFile:
             url=path_text,
         )
         return item
-    path = (base / path_text).resolve()
-    if not path_text or base.resolve() not in path.parents:
+    path = resolved(base, path_text)
+    if not path_text or (path and base.resolve() not in path.parents):
         item.refuse(gettext_noop("media.csv gives no path inside the package folder for this file"))
-    elif not path.is_file():
+    elif path is None or not present(path):
         item.refuse(
             gettext_noop("listed in media.csv but missing on disk: %(path)s"), path=path_text
         )

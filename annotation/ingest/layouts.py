@@ -18,7 +18,14 @@ from typing import Any, Protocol, TypeGuard
 from annotation.ingest.camtrapdp import find_package, plan_camtrapdp
 from annotation.ingest.exif import parse_camera_datetime
 from annotation.ingest.media import MEDIA_EXTENSIONS
-from annotation.ingest.plans import ImportPlan, LayoutError, PlannedFile, PlannedLabel
+from annotation.ingest.plans import (
+    ImportPlan,
+    LayoutError,
+    PlannedFile,
+    PlannedLabel,
+    present,
+    resolved,
+)
 from faune_platform.boxes import Box
 from faune_platform.errors import Catalogued, gettext_noop
 
@@ -208,7 +215,7 @@ def _coco_entries(
     index: Path,
 ) -> tuple[list[dict[str, Any]], dict[object, list[dict[str, Any]]], dict[object, str]]:
     try:
-        data = json.loads(index.read_text(encoding="utf-8"))
+        data = json.loads(index.read_text(encoding="utf-8-sig"))  # a BOM, as Windows tools write
     except (OSError, ValueError) as error:
         raise LayoutError(
             gettext_noop("%(file)s is not a readable COCO Camera Traps file (%(detail)s)"),
@@ -278,12 +285,12 @@ def _coco_file(
     deployment: str,
 ) -> PlannedFile:
     name = entry.get("file_name") or ""
-    path = (base / name).resolve()
-    if not name or ".." in Path(name).parts or base.resolve() not in path.parents:
+    path = resolved(base, name)
+    if not name or ".." in Path(name).parts or (path and base.resolve() not in path.parents):
         item = PlannedFile(None, name, deployment)
         item.refuse(gettext_noop("the COCO file names a path outside the dataset folder"))
         return item
-    if not path.is_file():
+    if path is None or not present(path):
         item = PlannedFile(None, name, deployment)
         item.refuse(
             gettext_noop("listed in the COCO file but missing on disk: %(name)s"), name=name

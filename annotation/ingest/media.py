@@ -12,7 +12,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from annotation.ingest.exif import ExifFacts, read_exif
 from faune_platform.errors import InputRefused, gettext_noop
@@ -21,6 +21,29 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"}
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".mov", ".m4v"}
 MEDIA_EXTENSIONS = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 _SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that rotate by 90 degrees
+# The formats of IMAGE_EXTENSIONS (the JPEG reader also opens MPO, a JPEG with further pictures
+# after the first). Pillow opens many more, and some act before any limit is read: an ICO decodes
+# its embedded PNG while opening, an EPS runs Ghostscript.
+READABLE_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP", "BMP")
+_STORED_AS = {
+    "JPEG": ".jpg",
+    "MPO": ".jpg",
+    "PNG": ".png",
+    "TIFF": ".tiff",
+    "WEBP": ".webp",
+    "BMP": ".bmp",
+}
+# How to turn the pixels upright for each EXIF orientation, from the orientation already read:
+# Pillow's exif_transpose would rewrite the EXIF block as well, and fail on a damaged one.
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 class MediaRejected(InputRefused):
@@ -74,7 +97,7 @@ def _open_image(path: Path, limits: MediaLimits) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(path, formats=READABLE_FORMATS)
     except Image.DecompressionBombError:
         raise MediaRejected(
             gettext_noop("the image declares an absurd pixel count (a decompression bomb); refused")
@@ -118,7 +141,7 @@ def _probe_open_image(image: Image.Image, limits: MediaLimits) -> MediaInfo:
     exif = read_exif(image, earliest_year=limits.earliest_year, now=limits.now)
     if exif.orientation in _SWAPS_AXES:
         width, height = height, width
-    extension = "." + (image.format or "jpeg").lower().replace("jpeg", "jpg")
+    extension = _STORED_AS[image.format or "JPEG"]
     if image.format == "JPEG":
         image.draft("RGB", (limits.thumbnail_size, limits.thumbnail_size))
     try:
@@ -151,8 +174,8 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def _thumbnail(image: Image.Image, orientation: int, size: int) -> bytes:
-    if orientation != 1:
-        image = ImageOps.exif_transpose(image)
+    if orientation in _UPRIGHT:
+        image = image.transpose(_UPRIGHT[orientation])
     try:
         rgb = _to_rgb(image)
     except (OSError, ValueError) as error:

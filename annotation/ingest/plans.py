@@ -14,6 +14,21 @@ class LayoutError(InputRefused):
     """The folder or its index file cannot be read as the chosen layout."""
 
 
+def resolved(base: Path, name: str) -> Path | None:
+    """The absolute path an index's file name gives under `base`; None for a name no path can
+    hold (a NUL byte), which the reader refuses as missing."""
+    return None if "\x00" in name else (base / name).resolve()
+
+
+def present(path: Path) -> bool:
+    """Whether the path is a file on disk; False, not an error, for a name over the file system's
+    limit (is_file() lets "File name too long" through)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class PlannedLabel:
     class_name: str

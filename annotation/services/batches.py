@@ -1,6 +1,5 @@
 """Upload batches: open one, feed it files (or zips of a card's folder), close it."""
 
-import logging
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,12 +21,15 @@ from annotation.models import (
     Organisation,
     UploadBatch,
 )
-from annotation.services.ingest import image_ingest, remove_staged, stage_upload, staging_dir
+from annotation.services.ingest import (
+    image_ingest_reported,
+    remove_staged,
+    stage_upload,
+    staging_dir,
+)
 from faune_platform.errors import StateConflict, TooLarge
 from faune_platform.jobs import task_enqueue_on_commit
 from faune_platform.responses import message_of, translated
-
-logger = logging.getLogger(__name__)
 
 
 class UploadTooLarge(TooLarge):
@@ -133,23 +135,9 @@ def _add_upload(batch: UploadBatch, upload: "UploadedFile[bytes]") -> list[Batch
 def _ingest_one(
     batch: UploadBatch, path: Path, name: str, *, sha256: str | None = None
 ) -> BatchItem:
-    """`image_ingest` refuses bad files with a reason; anything else it raises is our bug, not the
-    file's: the file is reported refused (the traceback goes to the log) and the request goes on
-    with the next one."""
-    try:
-        return image_ingest(
-            path=path, name=name, batch=batch, deployment=batch.deployment, sha256=sha256
-        )
-    except Exception:
-        logger.exception("ingesting %r into batch %s failed", name, batch.pk)
-        return _rejected(
-            batch,
-            name,
-            _(
-                "the file could not be stored because of an internal error; it was logged, and "
-                "the other files went on"
-            ),
-        )
+    return image_ingest_reported(
+        path=path, name=name, batch=batch, deployment=batch.deployment, sha256=sha256
+    )
 
 
 def _rejected(batch: UploadBatch, name: str, reason: str) -> BatchItem:

@@ -28,7 +28,7 @@ from annotation.services.class_mapping import (
     class_mapping_taxa,
     class_suggest,
 )
-from annotation.services.ingest import IngestHints, IngestLabel, image_ingest
+from annotation.services.ingest import IngestHints, IngestLabel, image_ingest_reported
 from annotation.services.organisations import deployment_ensure
 from annotation.services.taxa import normalise_name, taxa_by_name
 from faune_platform.responses import translated
@@ -207,7 +207,7 @@ def _import_one(
     if item.deployment not in deployments:
         metadata = prepared.plan.deployments.get(item.deployment)
         deployments[item.deployment] = _deployment(batch, item.deployment, metadata)
-    return image_ingest(
+    return image_ingest_reported(
         path=item.path,
         name=item.name,
         batch=batch,

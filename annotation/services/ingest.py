@@ -6,6 +6,7 @@ exist, or none do: stored files are removed when the transaction does not commit
 
 import datetime as dt
 import hashlib
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,8 @@ from faune_platform.db import unique_or_none
 from faune_platform.errors import Worded, gettext_noop
 from faune_platform.files import file_sha256
 from faune_platform.responses import message_of, translated
+
+logger = logging.getLogger(__name__)
 
 _CHUNK = 1024 * 1024
 
@@ -98,6 +101,42 @@ def _report(
         image=image,
         labelled=labelled,
     )
+
+
+def image_ingest_reported(
+    *,
+    path: Path,
+    name: str,
+    batch: UploadBatch,
+    deployment: Deployment | None,
+    maxlag_s: float | None = None,
+    hints: IngestHints = IngestHints(),  # noqa: B008 frozen, so one shared default is safe
+    sha256: str | None = None,
+) -> BatchItem:
+    """`image_ingest`, whose refusals say what is wrong with the file; anything else it raises is
+    our bug, not the file's: the file is reported refused (the traceback goes to the log) and the
+    upload or import goes on with the next file."""
+    try:
+        return image_ingest(
+            path=path,
+            name=name,
+            batch=batch,
+            deployment=deployment,
+            maxlag_s=maxlag_s,
+            hints=hints,
+            sha256=sha256,
+        )
+    except Exception:
+        logger.exception("ingesting %r into batch %s failed", name, batch.pk)
+        return _report(
+            batch,
+            name,
+            BatchOutcome.REJECTED,
+            _(
+                "the file could not be stored because of an internal error; it was logged, and "
+                "the other files went on"
+            ),
+        )
 
 
 def image_ingest(

@@ -6,6 +6,7 @@ bridges two: the result is the same as grouping the whole sorted history again, 
 upload order.
 """
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,12 +24,23 @@ def _scope(image: Image) -> dict[str, Any]:
     return {"deployment_id": None, "batch_id": image.batch_id}
 
 
+def _as_stored(external_id: str) -> str:
+    """An import's sequence id as its column holds it: one too long keeps its start and a digest of
+    the whole, so two long ids that share a start stay two sequences."""
+    limit = Sequence._meta.get_field("external_id").max_length or 200
+    if len(external_id) <= limit:
+        return external_id
+    digest = hashlib.sha256(external_id.encode()).hexdigest()[:16]
+    return f"{external_id[: limit - 17]}#{digest}"
+
+
 def sequence_place(*, image: Image, maxlag_s: float, external_id: str = "") -> Sequence:
     """Find or make the image's sequence. Call inside the transaction that holds the
     camera's lock."""
     scope = {"organisation_id": image.organisation_id, **_scope(image)}
     if external_id:
-        sequence, _ = Sequence.objects.get_or_create(external_id=external_id, **scope)
+        stored = _as_stored(external_id)
+        sequence, _ = Sequence.objects.get_or_create(external_id=stored, **scope)
         return _stretch(sequence, image)
     if image.taken_at is None:
         return Sequence.objects.create(**scope)

@@ -131,3 +131,15 @@ def test_deflated_data_the_decompressor_refuses_is_skipped_as_damaged(tmp_path):
     rejections = extract_zip(path, tmp_path / "out", max_total_bytes=10**7)
     assert [r.name for r in rejections] == ["a.jpg"] and "damaged" in str(rejections[0].reason)
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["b.jpg"]
+
+
+@pytest.mark.parametrize(("first", "second"), [("a.jpg", "./a.jpg"), ("b/c.jpg", "b//c.jpg")])
+def test_a_second_entry_of_the_same_name_never_replaces_the_first(tmp_path, first, second):
+    path = tmp_path / "card.zip"
+    with zipfile.ZipFile(path, "w") as bundle:  # a dict of entries could not hold both names
+        bundle.writestr(first, jpeg_bytes(seed=1))
+        bundle.writestr(second, b"not a photo")
+    rejections = extract_zip(path, tmp_path / "out", max_total_bytes=10**7)
+    assert [r.name for r in rejections] == [second]
+    assert "same name came earlier" in str(rejections[0].reason)
+    assert (tmp_path / "out" / first).read_bytes() == jpeg_bytes(seed=1)

@@ -233,6 +233,27 @@ def test_the_plan_reads_media_observations_and_events(tmp_path):
     assert plan.class_details["Capreolus capreolus"]["name_en"] == "roe deer"
 
 
+def test_odd_counts_paths_and_a_bom_are_read_or_refused_never_raised(tmp_path):
+    root = package(tmp_path / "pkg")
+    media = [
+        *MEDIA,
+        {**MEDIA[0], "mediaID": "m6", "filePath": "media/" + "x" * 300 + ".jpg"},
+        {**MEDIA[0], "mediaID": "m7", "filePath": "media/a\u0000.jpg"},
+    ]
+    _write_table(root / "media.csv", media)
+    first = {**OBSERVATIONS[0], "count": "²"}  # a digit to str.isdigit(), not to int()
+    huge = {**OBSERVATIONS[0], "observationID": "o9", "mediaID": "m2", "count": "9" * 25}
+    _write_table(root / "observations.csv", [first, huge, *OBSERVATIONS[1:]])
+    package_file = root / "datapackage.json"
+    package_file.write_bytes(b"\xef\xbb\xbf" + package_file.read_bytes())
+    plan = plan_camtrapdp(root, deployment=None)
+    files = {item.name: item for item in plan.files}
+    assert [label.count for label in files["media/a.jpg"].labels] == [None]
+    assert [label.count for label in files["media/b.jpg"].labels] == [None]
+    odd = [item for item in plan.files if item.name.startswith("media/") and item.path is None]
+    assert sorted(str(item.rejection)[:26] for item in odd) == ["listed in media.csv but mi"] * 3
+
+
 def test_the_format_is_recognised(tmp_path):
     root = package(tmp_path / "pkg")
     plan = plan_import(root, "auto", deployment=None, known_names=set(), normalise=normalise_name)

@@ -225,6 +225,35 @@ def test_coco_paths_escaping_the_folder_are_refused(tmp_path):
     assert counts["rejected"] == 1 and "outside the dataset folder" in output
 
 
+def test_a_coco_name_no_disk_can_hold_is_refused_as_missing_and_a_bom_is_read(tmp_path):
+    write_jpeg(tmp_path / "coco/a.jpg", seed=1)
+    images = [
+        {"id": 1, "file_name": "a.jpg"},
+        {"id": 2, "file_name": "x" * 300 + ".jpg"},  # over the file system's 255 bytes
+    ]
+    root = _coco(tmp_path, images, [], [{"id": 1, "name": "fox"}])
+    index = root / "dataset.json"
+    index.write_bytes(b"\xef\xbb\xbf" + index.read_bytes())  # as Windows tools write it
+    counts, output = run_import(str(root), "--organisation", "P", "--format", "coco")
+    assert counts["imported"] == 1 and counts["rejected"] == 1 and "missing on disk" in output
+
+
+def test_sequence_ids_longer_than_their_column_stay_apart(tmp_path):
+    start = "camera-7/" + "s" * 250
+    images = [
+        {"id": 1, "file_name": "a.jpg", "seq_id": start + "-1"},
+        {"id": 2, "file_name": "b.jpg", "seq_id": start + "-2"},
+        {"id": 3, "file_name": "c.jpg", "seq_id": start + "-2"},
+    ]
+    for seed, name in enumerate("abc"):
+        write_jpeg(tmp_path / "coco" / f"{name}.jpg", seed=seed)
+    root = _coco(tmp_path, images, [], [])
+    counts, _ = run_import(str(root), "--organisation", "P", "--format", "coco")
+    assert counts["imported"] == 3 and counts["sequences"] == 2
+    stored = sorted(Sequence.objects.values_list("external_id", flat=True))
+    assert all(len(key) == 200 and key.startswith("camera-7/") for key in stored)
+
+
 def test_broken_coco_file_is_a_clear_error(tmp_path):
     (tmp_path / "d").mkdir()
     (tmp_path / "d/x.json").write_text('{"images": [ oops "categories"')

@@ -37,6 +37,53 @@ def test_exif_orientation_swaps_reported_axes_and_rotates_thumbnail(tmp_path):
     assert thumb.size[1] > thumb.size[0]
 
 
+def _rotated_with_damaged_exif() -> bytes:
+    """A JPEG turned by EXIF (orientation 6) whose date tag was renumbered to one Pillow types as a
+    number while it holds text: rewriting that EXIF block fails."""
+    picture = Image.new("RGB", (40, 20), (200, 10, 10))
+    exif = picture.getexif()
+    exif[0x0132], exif[0x0112] = "2024:05:01 10:00:00", 6
+    out = io.BytesIO()
+    picture.save(out, "JPEG", exif=exif)
+    damaged = out.getvalue().replace(b"\x01\x32\x00\x02", b"\x01\x21\x00\x02", 1)
+    assert damaged != out.getvalue()
+    return damaged
+
+
+def test_a_damaged_exif_block_does_not_stop_the_rotation(tmp_path):
+    info = _probe(tmp_path, _rotated_with_damaged_exif())
+    assert (info.width, info.height) == (20, 40)
+    thumb = Image.open(io.BytesIO(info.thumbnail_jpeg))
+    assert thumb.size[1] > thumb.size[0]
+
+
+def _icon_holding(png: bytes) -> bytes:
+    header = struct.pack("<HHH", 0, 1, 1)
+    return header + struct.pack("<BBBBHHII", 0, 0, 0, 0, 1, 32, len(png), 22) + png
+
+
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [
+        # an icon decodes the PNG inside it while opening, before any pixel limit is read
+        (_icon_holding(jpeg_bytes(size=(64, 64), fmt="PNG")), "icon.jpg"),
+        (jpeg_bytes(size=(64, 64), fmt="PPM"), "netpbm.jpg"),
+        (jpeg_bytes(size=(64, 64), fmt="PCX"), "paintbrush.jpg"),
+        (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n", "script.jpg"),
+    ],
+)
+def test_only_the_photograph_formats_are_opened(tmp_path, content, name):
+    with pytest.raises(MediaRejected, match="not an image or video this platform can read"):
+        _probe(tmp_path, content, name)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "extension"), [("BMP", ".bmp"), ("TIFF", ".tiff"), ("WEBP", ".webp")]
+)
+def test_the_photograph_formats_are_stored_under_their_extension(tmp_path, fmt, extension):
+    assert _probe(tmp_path, jpeg_bytes(size=(64, 48), fmt=fmt)).extension == extension
+
+
 @pytest.mark.parametrize("mode", ["CMYK", "L"])
 def test_cmyk_and_grayscale_become_rgb_thumbnails(tmp_path, mode):
     info = _probe(tmp_path, jpeg_bytes(size=(200, 100), mode=mode))

@@ -256,7 +256,7 @@ def test_what_was_imported_is_announced_even_when_a_later_file_fails(
         return image_ingest(**kwargs)
 
     with (
-        mock.patch("annotation.services.batches.image_ingest", side_effect=ingest),
+        mock.patch("annotation.services.ingest.image_ingest", side_effect=ingest),
         mock.patch("django_q.tasks.async_task") as queued,
         django_capture_on_commit_callbacks(execute=True),
     ):
