@@ -215,8 +215,17 @@ def job_finish(
 
 
 def job_fail(job: Job, error: BaseException | str) -> bool:
-    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    """End the job as failed. A message is shown as it is; an exception (our bug, re-raised by the
+    caller into the worker's log with its traceback) only by its type: its text can hold a server
+    path, and whoever asked for the job reads the error."""
+    message = error if isinstance(error, str) else unexpected(error)
     return job_finish(job, status=JobStatus.FAILED, error=message)
+
+
+def unexpected(error: BaseException) -> str:
+    return (
+        f"stopped by an unexpected error ({type(error).__name__}); the worker's log has its details"
+    )
 
 
 @dataclass

@@ -195,11 +195,20 @@ class ModelVersionSerializer(serializers.Serializer):
     zero_shot = serializers.BooleanField(source="is_zero_shot")
     backbone = serializers.JSONField()
     classes = serializers.SerializerMethodField()
-    artifacts = serializers.JSONField()
+    artifacts = serializers.SerializerMethodField(
+        help_text="each file of the version (weights, head, detector): its sha256 and format"
+    )
     created_at = serializers.DateTimeField()
 
     def get_classes(self, version: ModelVersion) -> list[str]:
         return [model_class.taxon.slug for model_class in version.classes.all()]
+
+    def get_artifacts(self, version: ModelVersion) -> dict[str, dict[str, str]]:
+        """Without the files' paths on the server."""
+        return {
+            role: {key: value for key, value in record.items() if key != "path"}
+            for role, record in version.artifacts.items()
+        }
 
 
 class ThumbnailUrlField(serializers.Field):

@@ -22,8 +22,8 @@ class RoundSerializer(serializers.Serializer):
     progress = serializers.FloatField(help_text="0 to 1")
     params = serializers.JSONField()
     seed = serializers.IntegerField()
-    snapshot = serializers.JSONField(
-        help_text="the labels it used (as a hash and a file) and their counts"
+    snapshot = serializers.SerializerMethodField(
+        help_text="the labels it used (how many, their hash) and how many organisations gave them"
     )
     candidate = serializers.IntegerField(
         source="candidate_id", help_text="the model version it registered"
@@ -33,6 +33,10 @@ class RoundSerializer(serializers.Serializer):
     log = serializers.CharField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField()
+
+    def get_snapshot(self, training_round: TrainingRound) -> dict[str, object]:
+        """Without the frozen labels' file on the server."""
+        return {key: value for key, value in training_round.snapshot.items() if key != "file"}
 
 
 class RoundListApi(APIView):

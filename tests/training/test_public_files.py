@@ -68,6 +68,39 @@ def test_a_release_shows_no_server_path_image_id_or_email(settings, org, parent,
     assert not {name: found for name, found in leaks.items() if found}
 
 
+def test_what_every_member_reads_of_models_and_rounds_holds_no_server_path(
+    settings, org, parent, other_partner
+):
+    """The model registry and the rounds are open to every signed-in member: a partner of another
+    organisation reads no file path of the server there."""
+    labelled_pool(org, parent, {"roe-deer": 18, "wild-boar": 18, "fox": 18})
+    done = run_round()
+    assert done.snapshot.get("file") and done.candidate.artifacts  # what the server keeps
+    client = client_for(other_partner)
+    client.force_login(other_partner)
+    leaks = {}
+    for url in ("/api/models/", "/api/rounds/", f"/api/rounds/{done.pk}/", f"/rounds/{done.pk}/"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        leaks[url] = _leaks(response.content.decode(), str(settings.DATA_DIR), set())
+    assert not {url: found for url, found in leaks.items() if found}
+    artifacts = client.get("/api/models/").json()[-1]["artifacts"]
+    assert artifacts and all(set(record) <= {"sha256", "format"} for record in artifacts.values())
+
+
+def test_a_job_stopped_by_our_bug_tells_its_kind_not_its_text(org):
+    from annotation.models import UploadBatch
+    from annotation.services.batches import batch_open
+    from faune_platform.jobs import job_fail
+
+    batch = batch_open(organisation=org, uploader=None)
+    job_fail(batch, OSError("cannot open /srv/faune/media/org-2/secret.jpg"))
+    error = UploadBatch.objects.get(pk=batch.pk).error
+    assert "OSError" in error and "worker's log" in error and not _leaks(error, "/srv", set())
+    job_fail(batch, "a message written for a person")  # a message is kept as it is
+    assert UploadBatch.objects.get(pk=batch.pk).error == "a message written for a person"
+
+
 @pytest.fixture
 def parent(db):
     from inference.services.registry import default_version_ensure

@@ -5,12 +5,12 @@ fine-tunes the backbone), scores it and the production version on the same test 
 registers the candidate with its lineage. A failure or a cancellation leaves the round failed or
 cancelled with its log, and nothing registered: registration is the last, atomic step."""
 
-import traceback
 from typing import Any
 
 from django.conf import settings
 
 from annotation.models import Taxon
+from faune_platform.jobs import unexpected
 from inference.engine.specs import BackboneSpec
 from inference.models import HeadKind, ModelVersion
 from inference.selectors import production_version
@@ -49,8 +49,10 @@ def training_round_run(round_id: int) -> None:
         round_log(round_id, line="cancelled; nothing registered")
         round_finish(round_id, status=RoundStatus.CANCELLED)
     except Exception as error:
-        detail = "" if isinstance(error, RoundFailed) else f"\n{traceback.format_exc()}"
-        round_log(round_id, line=f"failed: {error}{detail}")
+        # an unexpected error's text and traceback can hold server paths, and every member reads
+        # the round's log: they go to the worker's log (raised again below)
+        said = error if isinstance(error, RoundFailed) else unexpected(error)
+        round_log(round_id, line=f"failed: {said}")
         round_finish(round_id, status=RoundStatus.FAILED)
         if not isinstance(error, RoundFailed):
             raise
