@@ -57,6 +57,20 @@ def label_conflict_check(image: Image, *, expected_current_id: int | None, advic
         )
 
 
+def _refuse_if_moved(image: Image) -> None:
+    """A late frame can merge the image's sequence into another between the page's read and the
+    label's lock: the label would then name a sequence that is gone, or miss the frames that joined
+    it."""
+    now = Image.objects.filter(pk=image.pk).values_list("sequence_id", flat=True).first()
+    if now != image.sequence_id:
+        raise LabelConflict(
+            _(
+                "A later photo joined this image's sequence to another since you loaded it; "
+                "reload to see the whole sequence, then label again."
+            )
+        )
+
+
 def sequence_conflict_check(
     sequence_id: int, *, expected_stamp: int | None, advice: str | Promise
 ) -> None:
@@ -131,6 +145,7 @@ def annotation_add(
         # concurrent label on a frame cannot interleave with this one's current-label update.
         changed = {"sequence_id": image.sequence_id} if whole_sequence else {"pk": image.pk}
         list(Image.objects.select_for_update().filter(**changed).values_list("pk", flat=True))
+        _refuse_if_moved(image)
         label_conflict_check(
             image,
             expected_current_id=expected_current_id,

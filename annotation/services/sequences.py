@@ -65,6 +65,14 @@ def _absorb(keep: Sequence, other: Sequence) -> None:
     derived from predictions (the sequence's verdict) is worked out again by the apps that own it,
     announced once the merge commits."""
     (keep_start, keep_end), (other_start, other_end) = _span(keep), _span(other)
+    # Both sides' frames locked first, in the order a label locks a sequence's frames: a label being
+    # written on one of them finishes before the current labels are worked out again (else, on
+    # PostgreSQL, the refresh could read the frames as they were before it and write that back).
+    list(
+        Image.objects.select_for_update()
+        .filter(sequence__in=[keep.pk, other.pk])
+        .values_list("pk", flat=True)
+    )
     Image.objects.filter(sequence=other).update(sequence=keep)
     Annotation.objects.filter(sequence=other).update(sequence=keep)
     review_tasks_merge(keep=keep, other=other)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from annotation.models import (
+    WAITING,
     Annotation,
     Decision,
     DecisionKind,
@@ -229,7 +230,25 @@ def _task_for_undo(decision: Decision, user: User) -> ReviewTask:
             _("%(who)s is working on this task now: it can no longer be undone.")
             % {"who": task.claimed_by.username}
         )
+    _refuse_if_a_newer_task_waits(decision, task)
     return task
+
+
+def _refuse_if_a_newer_task_waits(decision: Decision, task: ReviewTask) -> None:
+    """A finished task that the undo would open again, while a newer task (a correction, a
+    selection) waits on the same sequence for the same reason: one sequence waits in one task."""
+    if decision.task_before.get("state") not in WAITING or task.state in WAITING:
+        return
+    newer = ReviewTask.objects.filter(
+        sequence_id=task.sequence_id, opened_for=task.opened_for, state__in=WAITING
+    ).exclude(pk=task.pk)
+    if newer.exists():
+        raise UndoRefused(
+            _(
+                "A newer review task waits on this sequence: this one can no longer be undone; "
+                "give your verdict there."
+            )
+        )
 
 
 def _record_undo(decision: Decision, events: list[Annotation], user: User) -> Decision:

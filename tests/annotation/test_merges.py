@@ -143,3 +143,18 @@ def test_a_sequence_with_review_work_cannot_be_deleted_by_accident(
     frames, _ = three_sequences
     with pytest.raises(ProtectedError):
         Sequence.objects.filter(pk=frames[140].sequence_id).delete()
+
+
+def test_a_label_on_a_frame_whose_sequence_merged_since_it_was_loaded_is_refused(
+    org, camera, tmp_path, partner
+):
+    from annotation.services.annotations import LabelConflict, annotation_add
+
+    early, late = frame(org, camera, tmp_path, 0), frame(org, camera, tmp_path, 70)
+    loaded = Image.objects.get(pk=late.pk)  # the page shows it in its own sequence
+    frame(org, camera, tmp_path, 35)  # bridges the two: one sequence now
+    assert Image.objects.get(pk=late.pk).sequence_id != loaded.sequence_id
+    with pytest.raises(LabelConflict, match="joined this image's sequence"):
+        annotation_add(image=loaded, taxon=taxon("fox"), author=partner, whole_sequence=True)
+    assert not Annotation.objects.exists()
+    assert Image.objects.get(pk=early.pk).sequence_id == Image.objects.get(pk=late.pk).sequence_id

@@ -104,6 +104,20 @@ def test_an_undo_is_refused_when_someone_labelled_the_frames_since(burst, expert
     assert ReviewTask.objects.get(pk=task["id"]).state == "done"
 
 
+def test_an_undo_is_refused_when_a_newer_task_waits_on_the_sequence(burst, expert):
+    task = claim(expert).json()
+    saved = label(expert, task["id"], {"taxon": "cow"}).json()["saved"]
+    (newer,) = review_tasks_create(
+        items=[ReviewItem(burst[0], None, "margin pick", 0.4)], origin="test"
+    )  # the finished task no longer waits, so a later pick may open one
+    refused = undo(expert, saved["id"])
+    assert refused.status_code == 409
+    assert "A newer review task waits on this sequence" in refused.json()["detail"]
+    assert ReviewTask.objects.get(pk=task["id"]).state == "done"
+    assert ReviewTask.objects.get(pk=newer.pk).state == "open"
+    assert _current(burst) == ["cow"] * 3
+
+
 def test_an_undo_happens_once_and_only_for_its_author(burst, expert, other_org):
     task = claim(expert).json()
     saved = label(expert, task["id"], {"taxon": "cow"}).json()["saved"]
