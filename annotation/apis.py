@@ -202,6 +202,7 @@ class ImageAnnotationApi(APIView):
             box=box,
             details=details,
             expected_current_id=data.get("expected_current"),
+            expected_sequence_stamp=data.get("expected_sequence"),
             accept_prediction=data["accept_prediction"],
         )
         return Response(

@@ -139,6 +139,7 @@ def _verdict(request: Request, kind: str = VerdictKind.LABEL) -> Verdict:
         observations=observations,
         split={frame: taxon_resolve(name) for frame, name in data["split"].items()},
         expected_current_id=data.get("expected_current"),
+        seen_frames=None if data.get("frames") is None else frozenset(data["frames"]),
     )
 
 

@@ -51,6 +51,11 @@ class LabelForm(forms.Form):
     expected_current = forms.IntegerField(
         min_value=0, max_value=MAX_ID, required=False, widget=forms.HiddenInput
     )
+    # the newest label event on the sequence when the page was read: a whole-sequence label checks
+    # every frame against it, not only the one shown
+    expected_sequence = forms.IntegerField(
+        min_value=0, max_value=MAX_ID, required=False, widget=forms.HiddenInput
+    )
 
 
 class ImportForm(forms.Form):

@@ -231,6 +231,14 @@ class AnnotationCreateSerializer(serializers.Serializer):
         allow_null=True,
         help_text="id of the label you saw as current (0 for none)",
     )
+    expected_sequence = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_ID,
+        required=False,
+        allow_null=True,
+        help_text="with whole_sequence: the newest label id on the sequence you saw (0 for none); "
+        "409 if any of its frames was labelled since",
+    )
     accept_prediction = serializers.BooleanField(default=False)
 
 
@@ -403,7 +411,7 @@ class VerdictSerializer(serializers.Serializer):
     """A label for the whole sequence (`taxon`), frames split off with another taxon (`split`:
     {frame id: taxon}), boxes (`boxes`, each with its taxon; `box` for a single one), counts and
     details per taxon (`observations`), and the task's `labels_stamp` as the expert saw it
-    (`expected_current`, 0 for none)."""
+    (`expected_current`, 0 for none) with its `frames` as the expert saw them."""
 
     taxon = TaxonRefField(help_text="taxon id, slug, or French/English name, for every frame")
     split = serializers.DictField(
@@ -430,6 +438,14 @@ class VerdictSerializer(serializers.Serializer):
         min_value=0,
         max_value=MAX_ID,
         help_text="the task's labels_stamp as you received it",
+    )
+    frames = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        allow_null=True,
+        max_length=10_000,
+        help_text="the ids of the task's frames as you received them: refused (409) if the "
+        "sequence's frames changed since",
     )
 
     def validate_split(self, value: dict) -> dict:

@@ -181,7 +181,12 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
     image = _image_for(request, pk)
     editable = image_editable_by(request.user, image)
     current = label_history(image).first()
-    form = LabelForm(initial={"expected_current": current.pk if current else 0})
+    form = LabelForm(
+        initial={
+            "expected_current": current.pk if current else 0,
+            "expected_sequence": sequence_label_stamp(image.sequence_id),
+        }
+    )
     if request.method == "POST":
         if not editable:
             raise PermissionDenied(_("You can see this image but not label it."))
@@ -195,6 +200,7 @@ def image_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     whole_sequence=form.cleaned_data["whole_sequence"],
                     count=form.cleaned_data["count"],
                     expected_current_id=form.cleaned_data["expected_current"],
+                    expected_sequence_stamp=form.cleaned_data["expected_sequence"],
                 )
             except LabelConflict as conflict:
                 messages.error(request, str(conflict))

@@ -126,6 +126,7 @@ def annotation_add(
     count: int | None = None,
     details: Details | None = None,
     expected_current_id: int | None = None,
+    expected_sequence_stamp: int | None = None,
     accept_prediction: bool = False,
     reviewing: bool = False,
     announce: bool = True,
@@ -151,6 +152,12 @@ def annotation_add(
             expected_current_id=expected_current_id,
             advice=_("reload to see the change, then label again."),
         )
+        if whole_sequence:  # it changes every frame: a label on any of them since is a conflict
+            sequence_conflict_check(
+                image.sequence_id,
+                expected_stamp=expected_sequence_stamp,
+                advice=_("reload to see the change, then label again."),
+            )
         role, source = author_role_and_source(author, image=image)
         # an expert working a review queue labels as an expert
         if reviewing and role == Role.PARTNER:

@@ -75,6 +75,9 @@ class Verdict:
     expected_current_id: int | None = (
         None  # the task's `labels_stamp` the expert saw (0: none), to catch a race
     )
+    # the frames the expert saw (None: not said): a merge since can bring frames, with labels older
+    # than the stamp, that the verdict would label unseen
+    seen_frames: frozenset[int] | None = None
 
 
 RELOAD_TASK = gettext_lazy("reload the task to see their label, then decide.")
@@ -89,6 +92,13 @@ def _frames_of(task: ReviewTask, verdict: Verdict) -> dict[str, int]:
     if verdict.taxon is None:
         raise VerdictError(_("Say which taxon the sequence shows."))
     frames = _frame_ids(task)
+    if verdict.seen_frames is not None and verdict.seen_frames != set(frames):
+        raise ReviewConflict(
+            _(
+                "This sequence's frames changed since you loaded it (a later photo joined it); "
+                "reload the task to see them all, then decide."
+            )
+        )
     strangers = set(verdict.split) - set(frames)
     if strangers:
         raise VerdictError(

@@ -93,3 +93,35 @@ def test_the_current_label_by_key_is_the_first_of_the_history(
     batch = batch_open(organisation=org, uploader=partner)
     (unlabelled,) = factories.photos_ingested(batch, tmp_path, (7,))
     assert current_label(unlabelled) is None
+
+
+def test_a_whole_sequence_label_checks_every_frame_not_only_the_one_shown(
+    org, tmp_path, partner, coordinator
+):
+    """Paula reads frame 1 and labels the whole sequence; meanwhile Cora labelled frame 3. The
+    page's form carries the sequence's newest label as it was read: Cora's label is not overridden
+    unseen."""
+    from django.test import Client
+
+    from tests.annotation.test_review import _frames
+
+    frames = _frames(org, tmp_path, "burst", 3)
+    client = Client()
+    client.force_login(partner)
+    page = client.get(f"/images/{frames[0].pk}/")
+    initial = page.context["form"].initial
+    annotation_add(image=frames[2], taxon=taxon("badger"), author=coordinator)
+    answer = client.post(
+        f"/images/{frames[0].pk}/",
+        {"taxon": taxon("fox").pk, "whole_sequence": "on", **initial},
+        follow=True,
+    )
+    said = [str(message) for message in answer.context["messages"]]
+    assert any("labelled badger" in text and "since you loaded it" in text for text in said), said
+    assert not Annotation.objects.filter(taxon=taxon("fox")).exists()
+    assert current(frames[2]) == taxon("badger").pk
+    fresh = client.get(f"/images/{frames[0].pk}/").context["form"].initial
+    client.post(
+        f"/images/{frames[0].pk}/", {"taxon": taxon("fox").pk, "whole_sequence": "on", **fresh}
+    )
+    assert Annotation.objects.filter(taxon=taxon("fox"), sequence=frames[0].sequence).exists()

@@ -158,3 +158,33 @@ def test_a_label_on_a_frame_whose_sequence_merged_since_it_was_loaded_is_refused
         annotation_add(image=loaded, taxon=taxon("fox"), author=partner, whole_sequence=True)
     assert not Annotation.objects.exists()
     assert Image.objects.get(pk=early.pk).sequence_id == Image.objects.get(pk=late.pk).sequence_id
+
+
+def test_a_verdict_on_frames_a_merge_changed_since_the_claim_is_refused(
+    org, camera, tmp_path, experts
+):
+    from tests.annotation.test_review import claim, label
+
+    first = frame(org, camera, tmp_path, 0)
+    review_tasks_create(items=[ReviewItem(first, None, "pick", 0.5)], origin="test")
+    task = claim(experts[0]).json()
+    later = frame(org, camera, tmp_path, 70)  # another sequence, with a label of its own
+    Annotation.objects.create(
+        sequence_id=later.sequence_id, taxon=taxon("roe-deer"), role="expert", source="expert"
+    )
+    frame(org, camera, tmp_path, 35)  # bridges the two: the task's sequence has three frames now
+    seen = [f["id"] for f in task["frames"]]
+    body = {"taxon": "fox", "expected_current": task["labels_stamp"], "frames": seen}
+    refused = label(experts[0], task["id"], body)
+    assert refused.status_code == 409, refused.json()
+    assert "frames changed since you loaded it" in refused.json()["detail"]
+    assert not Annotation.objects.filter(taxon=taxon("fox")).exists()
+    again = claim(experts[0]).json()  # "next" on the desk: the task they hold comes back
+    assert again["id"] == task["id"] and len(again["frames"]) == 3
+    body = {**body, "frames": [f["id"] for f in again["frames"]]}
+    assert (
+        label(
+            experts[0], task["id"], {**body, "expected_current": again["labels_stamp"]}
+        ).status_code
+        == 201
+    )

@@ -91,7 +91,10 @@ def test_serve_starts_web_and_worker_and_stops_both_on_ctrl_c(tmp_path):
         # once it has announced itself, so the test sees both stop, not a worker cut off mid-start.
         _wait_for_text(log, "Q Cluster")
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running a minute after Ctrl-C:\n{log.read_text()[-3000:]}")
     finally:
         if process.poll() is None:  # its web server and worker run in sessions of their own
             children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()

@@ -300,7 +300,7 @@
     }
     let observations;
     try { observations = await observationsFor(slug); } catch (error) { say(error.message, true); return; }
-    const body = {taxon: slug, split, expected_current: task.labels_stamp, observations,
+    const body = {taxon: slug, split, expected_current: task.labels_stamp, frames: task.frames.map((f) => f.id), observations,
       boxes: boxes.map((b) => ({frame: b.frame, x: b.x, y: b.y, w: b.w, h: b.h, taxon: b.taxon || null}))};
     await send("label", body);
   }

@@ -43,13 +43,14 @@ class Command(BaseCommand):
             for command in (web, worker)
         ]
         signal.signal(signal.SIGTERM, _raise_interrupt)
-        self.stdout.write(
-            kernels_report()
-        )  # slow similarity search on some CPUs starts here: see blas.py
-        self.stdout.write(
-            f"Faune is running at http://{options['host']}:{options['port']}/ (Ctrl-C stops it)"
-        )
+        # From here on a Ctrl-C stops both children, even one pressed while the start-up report is
+        # written (the children's own sessions would otherwise outlive this process).
         try:
+            # slow similarity search on some CPUs starts here: see blas.py
+            self.stdout.write(kernels_report())
+            self.stdout.write(
+                f"Faune is running at http://{options['host']}:{options['port']}/ (Ctrl-C stops it)"
+            )
             while all(process.poll() is None for process in processes):
                 time.sleep(0.5)
         except KeyboardInterrupt:
