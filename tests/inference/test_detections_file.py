@@ -122,3 +122,30 @@ def test_the_import_command_refuses_a_bad_file_with_a_message(tmp_path, data, fi
             "import_detections", _write(tmp_path, data), stdout=io.StringIO(), stderr=io.StringIO()
         )
     assert not Detection.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_name_two_organisations_share_gets_no_box_unless_one_is_named(tmp_path, org, other_org):
+    from annotation.services.batches import batch_open
+    from annotation.services.ingest import image_ingest
+    from tests.factories import write_jpeg
+
+    ours, theirs = (
+        image_ingest(
+            path=write_jpeg(tmp_path / owner.name / "IMG_0001.JPG", seed=seed),
+            name="cam1/IMG_0001.JPG",
+            batch=batch_open(organisation=owner, uploader=None),
+            deployment=None,
+        ).image
+        for seed, owner in enumerate((org, other_org))
+    )
+    entry = {"category": "1", "conf": 0.9, "bbox": [0.1, 0.1, 0.2, 0.2]}
+    md = tmp_path / "md.json"
+    md.write_text(json.dumps({"images": [{"file": "cam1/IMG_0001.JPG", "detections": [entry]}]}))
+    out = io.StringIO()
+    call_command("import_detections", str(md), stdout=out, stderr=io.StringIO())
+    assert json.loads(out.getvalue().splitlines()[-1])["matched"] == 0
+    assert not Detection.objects.exists()  # on neither: it could be either's
+    call_command("import_detections", str(md), "--organisation", org.name, stdout=io.StringIO())
+    assert set(Detection.objects.values_list("image_id", flat=True)) == {ours.pk}
+    assert theirs.pk != ours.pk

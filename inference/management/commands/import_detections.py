@@ -1,10 +1,11 @@
 """python manage.py import_detections FILE [--organisation ORG]
 
 Stores the boxes of a MegaDetector batch-output JSON on the matching images (by the path the
-image was imported or uploaded under, else by file name when that is unique), then queues
-their re-prediction."""
+image was imported or uploaded under, else by file name, each when only one image has it), then
+queues their re-prediction."""
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -57,17 +58,26 @@ class Command(BaseCommand):
         )
 
     def _lookups(self, images) -> tuple[dict[str, int], dict[str, int]]:
-        by_name, by_base, clashes = {}, {}, set()
-        for pk, name in images.values_list("pk", "original_name"):
-            by_name[name] = pk
-            base = Path(name).name
-            if base in by_base:
-                clashes.add(base)
-            by_base[base] = pk
-        return by_name, {k: v for k, v in by_base.items() if k not in clashes}
+        """{path: image id} and {file name: image id}, each without the names several images
+        share (two cards' IMG_0001.JPG, or two organisations'): boxes go on no image rather than
+        on the wrong one."""
+        return _unique(images.values_list("original_name", "pk")), _unique(
+            (Path(name).name, pk) for name, pk in images.values_list("original_name", "pk")
+        )
 
     def _queue_repredict(self, image_ids: list[int]) -> None:
         version = production_version()
         if version and image_ids:
             Prediction.objects.filter(version=version, image_id__in=image_ids).delete()
             queue_prelabel_all(version)  # picks up every image without a prediction, these included
+
+
+def _unique(pairs: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """{name: id} of the names that only one id has."""
+    found: dict[str, int] = {}
+    shared: set[str] = set()
+    for name, pk in pairs:
+        if name in found:
+            shared.add(name)
+        found[name] = pk
+    return {name: pk for name, pk in found.items() if name not in shared}
