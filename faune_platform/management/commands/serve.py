@@ -42,6 +42,9 @@ class Command(BaseCommand):
             subprocess.Popen(command, start_new_session=True)  # noqa: S603
             for command in (web, worker)
         ]
+        # Ctrl-C stops it even when started from a shell script's background job, whose children
+        # inherit SIGINT ignored (Python then installs no KeyboardInterrupt of its own)
+        signal.signal(signal.SIGINT, _raise_interrupt)
         signal.signal(signal.SIGTERM, _raise_interrupt)
         # From here on a Ctrl-C stops both children, even one pressed while the start-up report is
         # written (the children's own sessions would otherwise outlive this process).
