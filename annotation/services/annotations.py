@@ -57,12 +57,12 @@ def label_conflict_check(image: Image, *, expected_current_id: int | None, advic
         )
 
 
-def _refuse_if_moved(image: Image) -> None:
+def _refuse_if_moved(image: Image, locked: dict[int, int | None]) -> None:
     """A late frame can merge the image's sequence into another between the page's read and the
     label's lock: the label would then name a sequence that is gone, or miss the frames that joined
-    it."""
-    now = Image.objects.filter(pk=image.pk).values_list("sequence_id", flat=True).first()
-    if now != image.sequence_id:
+    it. `locked`: {frame: its sequence} as the lock read them (a moved frame is not among the
+    sequence's)."""
+    if locked.get(image.pk, -1) != image.sequence_id:
         raise LabelConflict(
             _(
                 "A later photo joined this image's sequence to another since you loaded it; "
@@ -145,8 +145,8 @@ def annotation_add(
         # Lock what this label changes (PostgreSQL; SQLite already holds the write lock), so a
         # concurrent label on a frame cannot interleave with this one's current-label update.
         changed = {"sequence_id": image.sequence_id} if whole_sequence else {"pk": image.pk}
-        list(Image.objects.select_for_update().filter(**changed).values_list("pk", flat=True))
-        _refuse_if_moved(image)
+        locked = Image.objects.select_for_update().filter(**changed)
+        _refuse_if_moved(image, dict(locked.values_list("pk", "sequence_id")))
         label_conflict_check(
             image,
             expected_current_id=expected_current_id,
