@@ -84,8 +84,7 @@ def _charge(organisation: Organisation, files: list | None) -> None:
     if files is None:
         upload_allowance_check(organisation=organisation)
     else:
-        size = UploadSize(files=len(files), bytes=sum(f.size or 0 for f in files))
-        upload_allowance_take(organisation=organisation, size=size)
+        upload_allowance_take(organisation=organisation, size=UploadSize.of(files))
 
 
 def batch_open_from_request(request: Request, files: list | None = None) -> UploadBatch:

@@ -255,9 +255,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
             organisation, _none = upload_target_resolve(
                 user=request.user, organisation_id=data["organisation"]
             )
-            upload_allowance_take(
-                organisation=organisation, size=UploadSize(files=1, bytes=data["archive"].size)
-            )
+            upload_allowance_take(organisation=organisation, size=UploadSize.of([data["archive"]]))
             batch = import_archive_accept(
                 archive=data["archive"],
                 organisation=organisation,  # unpacks first

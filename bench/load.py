@@ -14,8 +14,16 @@ a throw-away database is created on it and dropped at the end. With REDIS_URL (w
 prints too) the web processes share a Redis cache, as a deployment on several machines does.
 Needs gunicorn (`make bench` installs it).
 
+An expert is a person: once a task's photos, prediction and similar images are on the screen, they
+look before they post a verdict. That pause is drawn for each task from an exponential distribution
+with a mean of --think-seconds (3 s by default: fast for a person choosing a taxon, and exponential
+so that verdicts also come in bursts). The same crowd is then run again with no pause at all, every
+expert posting as fast as the server answers: that run measures the machine's saturation rather
+than what an expert waits, and is reported beside it (`back_to_back`). Partners upload back to back
+in both, as a bulk upload does.
+
 Usage: python bench/load.py [--experts 20] [--partners 5] [--seconds 60] [--tasks 8000]
-       [--gunicorn-workers CORES] [--gunicorn-threads 16]
+       [--think-seconds 3] [--gunicorn-workers CORES] [--gunicorn-threads 16]
 Target (issue 13): zero errors, p95 under 200 ms for review actions."""
 
 import argparse
@@ -224,7 +232,13 @@ class Recorder:
 
 
 def expert(
-    base: str, session_key: str, queues: list[int], recorder: Recorder, stop: float, seed: int
+    base: str,
+    session_key: str,
+    queues: list[int],
+    recorder: Recorder,
+    stop: float,
+    seed: int,
+    think: float,
 ) -> None:
     browser, rng = Browser(base, session_key, "/review/"), random.Random(seed)
     while time.monotonic() < stop:
@@ -242,6 +256,8 @@ def expert(
             recorder.call(browser, "thumbnail", "GET", frame["thumbnail_url"])
             recorder.call(browser, "prediction", "GET", f"/api/images/{frame['id']}/prediction/")
             recorder.call(browser, "similar", "GET", f"/api/images/{frame['id']}/similar/")
+        if think > 0:  # looking at the photos; the last verdict may come just after the stop
+            time.sleep(min(rng.expovariate(1 / think), max(stop - time.monotonic(), 0.0)))
         recorder.call(
             browser,
             "verdict",
@@ -315,10 +331,12 @@ class CpuMeter:
         raise RuntimeError(f"no database backend serves {self.database_name}")
 
 
-def drive(base: str, sessions: dict, experts: int, partners: int, seconds: float) -> Recorder:
+def drive(
+    base: str, sessions: dict, experts: int, partners: int, seconds: float, think: float
+) -> Recorder:
     recorder, stop = Recorder(), time.monotonic() + seconds
     threads = [
-        threading.Thread(target=expert, args=(base, key, queues, recorder, stop, k))
+        threading.Thread(target=expert, args=(base, key, queues, recorder, stop, k, think))
         for k, (key, queues) in enumerate(sessions["experts"][:experts])
     ]
     threads += [
@@ -366,6 +384,8 @@ def main() -> None:
     parser.add_argument("--partners", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--baseline-seconds", type=float, default=15)
+    # mean pause, in seconds, between a task on the screen and its verdict (see the module's text)
+    parser.add_argument("--think-seconds", type=float, default=3.0)
     # enough that no queue runs dry (experts claim about 40 tasks a second here, unevenly by queue)
     parser.add_argument("--tasks", type=int, default=8000)
     # One process per core (the GIL lets a process use one), and a thread for every connection a
@@ -407,19 +427,17 @@ def main() -> None:
         server = subprocess.Popen(command, cwd=ROOT, env=os.environ)  # noqa: S603
         _wait_for(base)
         baseline = report(
-            drive(base, sessions, 1, 0, args.baseline_seconds),
+            drive(base, sessions, 1, 0, args.baseline_seconds, think=0.0),
             args.baseline_seconds,
-            f"one expert alone, {args.baseline_seconds:.0f} s",
+            f"one expert alone, back to back, {args.baseline_seconds:.0f} s",
         )
-        with CpuMeter(server.pid, name) as cpu:
-            loaded = drive(base, sessions, args.experts, args.partners, args.seconds)
-        p95 = report(
-            loaded,
-            args.seconds,
-            f"{args.experts} experts and {args.partners} partners, "
-            f"{args.seconds:.0f} s, "
-            f"gunicorn {args.gunicorn_workers}x{args.gunicorn_threads} threads",
-        )
+        crowd = f"{args.experts} experts and {args.partners} partners, {args.seconds:.0f} s"
+        thinking = measure(base, sessions, args, name, server.pid, args.think_seconds)
+        p95 = report(thinking.recorder, args.seconds, f"{crowd}, {args.think_seconds:g} s to look")
+        print(thinking.cpu_line())
+        saturated = measure(base, sessions, args, name, server.pid, 0.0)
+        saturated_p95 = report(saturated.recorder, args.seconds, f"{crowd}, back to back")
+        print(saturated.cpu_line())
     finally:
         if server is not None:
             server.terminate()
@@ -428,18 +446,6 @@ def main() -> None:
 
         connections.close_all()
         _admin(maintenance, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    per_action = {action: _percentiles(values) for action, values in loaded.latencies.items()}
-    requests_made = sum(len(values) for values in loaded.latencies.values())
-    cpu_per_request = {
-        part: round(seconds * 1000 / max(requests_made, 1), 2)
-        for part, seconds in cpu.spent.items()
-    }
-    busy = sum(cpu.spent.values()) / (args.seconds * (os.cpu_count() or 1))
-    print(
-        "CPU per request (ms): "
-        + ", ".join(f"{part} {ms}" for part, ms in cpu_per_request.items())
-        + f"; the {os.cpu_count()} cores were {busy:.0%} busy"
-    )
     print(
         json.dumps(
             {
@@ -448,19 +454,61 @@ def main() -> None:
                 "unit": "ms",
                 "baseline": round(baseline, 1),
                 "ratio": round(p95 / baseline, 3),
-                "errors": len(loaded.errors),
-                "empty_claims": loaded.empty_claims,
-                "review_actions_per_s": round(
-                    sum(len(v) for a, v in loaded.latencies.items() if a != "upload")
-                    / args.seconds,
-                    1,
-                ),
-                "per_action": per_action,
-                "cpu_ms_per_request": cpu_per_request,
+                "think_seconds": args.think_seconds,
+                **thinking.figures(),
+                "back_to_back": {"p95": round(saturated_p95, 1), **saturated.figures()},
+                "gunicorn": f"{args.gunicorn_workers}x{args.gunicorn_threads}",
                 "cores": os.cpu_count(),
             }
         )
     )
+
+
+class Run:
+    """What one crowd's run measured: its latencies and errors, and the CPU it cost."""
+
+    def __init__(self, recorder: Recorder, cpu: CpuMeter, seconds: float) -> None:
+        self.recorder, self.cpu, self.seconds = recorder, cpu, seconds
+
+    def review_actions(self) -> int:
+        latencies = self.recorder.latencies
+        return sum(len(values) for action, values in latencies.items() if action != "upload")
+
+    def cpu_per_request(self) -> dict[str, float]:
+        requests_made = sum(len(values) for values in self.recorder.latencies.values())
+        return {
+            part: round(seconds * 1000 / max(requests_made, 1), 2)
+            for part, seconds in self.cpu.spent.items()
+        }
+
+    def cpu_line(self) -> str:
+        busy = sum(self.cpu.spent.values()) / (self.seconds * (os.cpu_count() or 1))
+        costs = ", ".join(f"{part} {ms}" for part, ms in self.cpu_per_request().items())
+        return f"  CPU per request (ms): {costs}; the {os.cpu_count()} cores were {busy:.0%} busy"
+
+    def figures(self) -> dict:
+        return {
+            "errors": len(self.recorder.errors),
+            "empty_claims": self.recorder.empty_claims,
+            "review_actions_per_s": round(self.review_actions() / self.seconds, 1),
+            "per_action": {
+                action: _percentiles(values) for action, values in self.recorder.latencies.items()
+            },
+            "cpu_ms_per_request": self.cpu_per_request(),
+        }
+
+
+def measure(
+    base: str,
+    sessions: dict,
+    args: argparse.Namespace,
+    database: str,
+    server_pid: int,
+    think: float,
+) -> Run:
+    with CpuMeter(server_pid, database) as cpu:
+        recorder = drive(base, sessions, args.experts, args.partners, args.seconds, think)
+    return Run(recorder, cpu, args.seconds)
 
 
 def _wait_for(base: str, timeout: float = 60) -> None:

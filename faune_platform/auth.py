@@ -6,8 +6,11 @@ Site admins (the `is_superuser` flag, set only by `createsuperuser` and `bootstr
 own rules."""
 
 from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.backends import BaseBackend
-from django.http import HttpRequest
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 
 from annotation.permissions import user_access
 
@@ -39,3 +42,8 @@ class FauneAdminSite(admin.AdminSite):
         """Coordinators and site admins; not the `is_staff` flag, which memberships never set."""
         user = request.user
         return user.is_active and (user.is_superuser or is_coordinator(user))
+
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """The platform's log-in page, throttled like every log-in: the admin's own form counted no
+        failures, and the accounts it serves are the site admins."""
+        return redirect_to_login(request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index"))

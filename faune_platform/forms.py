@@ -9,8 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from faune_platform.throttle import (
     client_address,
-    login_failure_record,
-    login_lockout,
+    login_attempt_begin,
     login_success_record,
 )
 
@@ -23,16 +22,14 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
     def clean(self) -> dict:
         username, address = self.data.get("username", ""), client_address(self.request)
-        lockout = login_lockout(username=username, address=address)
+        lockout = login_attempt_begin(username=username, address=address)
         if lockout is not None:
             self.throttled = True
             raise ValidationError(lockout.message, code="throttled")
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            login_failure_record(username=username, address=address)
-            raise
-        login_success_record(username=username, address=address)
+        cleaned = super().clean()  # a wrong password raises: its attempt stays counted
+        # A missing field leaves Django's check unmade and raises nothing: not a success either.
+        if self.user_cache is not None:
+            login_success_record(username=username, address=address)
         return cleaned
 
 

@@ -1,12 +1,14 @@
 """Log-in throttling: failed attempts counted per user name and per client address in
 Django's cache.
 
-A window opens at the first failure and lasts FAUNE["LOGIN_LOCKOUT_S"]; once a name or an address
+A window opens at the first attempt and lasts FAUNE["LOGIN_LOCKOUT_S"]; once a name or an address
 reaches its limit of failures within it, every log-in for that name or from that address is refused
 until the window ends (even with the right password: otherwise a locked guesser would still learn
-it). A successful log-in clears the name's count; the address keeps its count, so one address
-cannot try many names by logging in between guesses. The login page and POST /api/token/ share
-these counts.
+it). Each attempt is counted, in one atomic step, before its password is checked: guesses sent
+together cannot all pass a check that none of them has been counted in yet. A successful log-in
+then clears the name's count and takes its own attempt back from the address's; the address keeps
+its failures, so one address cannot try many names by logging in between guesses. The login page,
+the admin's (which sends to it) and POST /api/token/ share these counts.
 
 While the shared cache fails (Redis stopped), the counts live in this process's memory, as they do
 without Redis: log-ins go on, throttled per process, instead of failing with the cache. After a
@@ -17,6 +19,7 @@ import hashlib
 import logging
 import math
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +70,8 @@ def _counts(method: str, *args: Any, **kwargs: Any) -> Any:
         return getattr(_PROCESS_COUNTS, method)(*args, **kwargs)
     try:
         result = getattr(cache, method)(*args, **kwargs)
+    except ValueError:  # incr or decr of a key that has just expired: the cache answered
+        raise
     except Exception:  # whatever the cache's client raises: refused, timed out, reset
         _SharedCacheHealth.failed()
         return getattr(_PROCESS_COUNTS, method)(*args, **kwargs)
@@ -98,9 +103,11 @@ def client_address(request: HttpRequest | Request) -> str:
 
 
 def _keys(username: str, address: str) -> dict[str, str]:
-    # User names are hashed so any text (long, odd characters) makes a valid cache key; case-folded
-    # because log-in by "Paula" and "paula" must count against the same account.
-    name = hashlib.sha256(username.strip().casefold().encode()).hexdigest()
+    # User names are hashed so any text (long, odd characters) makes a valid cache key; normalised
+    # and case-folded as the log-in form reads them, so that "Paula", "paula" and "ｐａｕｌａ"
+    # (full-width letters, which the form turns into "paula") count against the same account.
+    normal = unicodedata.normalize("NFKC", username.strip()).casefold()
+    name = hashlib.sha256(normal.encode()).hexdigest()
     return {"user": f"{_PREFIX}user:{name}", "address": f"{_PREFIX}address:{address}"}
 
 
@@ -112,36 +119,42 @@ def _limits() -> dict[str, int]:
     }
 
 
-def login_lockout(*, username: str, address: str) -> Lockout | None:
-    """The lock-out in force for this name or address, if any, with the seconds left until
-    it ends."""
+def login_attempt_begin(*, username: str, address: str) -> Lockout | None:
+    """Count this attempt against its name and its address, before its password is checked; the
+    lock-out in force if either count is now over its limit, with the seconds until it ends. An
+    attempt that fails needs nothing more; one that succeeds calls login_success_record."""
     now, waits = time.time(), []
-    entries = _counts("get_many", list(_keys(username, address).values()))
     for kind, key in _keys(username, address).items():
-        count, started = _in_window(entries.get(key), now)
-        if count >= _limits()[kind]:
+        count, started = _counted(key, now)
+        if count > _limits()[kind]:
             waits.append(started + settings.FAUNE["LOGIN_LOCKOUT_S"] - now)
     return Lockout(retry_after_s=max(1, math.ceil(max(waits)))) if waits else None
 
 
-def login_failure_record(*, username: str, address: str) -> None:
-    window = settings.FAUNE["LOGIN_LOCKOUT_S"]
-    now = time.time()
-    for key in _keys(username, address).values():
-        count, started = _in_window(_counts("get", key), now)
-        # The entry expires when its window ends, which is what resets the lock-out.
-        remaining = max(1, math.ceil(started + window - now))
-        _counts("set", key, (count + 1, started), timeout=remaining)
-
-
-def _in_window(entry: tuple[int, float] | None, now: float) -> tuple[int, float]:
-    """(failures, when the window started); none once the window has ended. The entry also
-    expires from the cache then, but caches expire entries on their own clock, and a shared cache
-    may keep one a little longer: the window is decided here."""
-    if entry is None or entry[1] + settings.FAUNE["LOGIN_LOCKOUT_S"] <= now:
-        return 0, now
-    return entry
+def _counted(key: str, now: float) -> tuple[int, float]:
+    """Add one attempt to the count at `key`, opening a window if none is open: (attempts in the
+    window, this one included; when the window started). Both entries expire when the window ends,
+    which is what resets the lock-out."""
+    window, since = settings.FAUNE["LOGIN_LOCKOUT_S"], f"{key}:since"
+    started = _counts("get", since)
+    # caches expire entries on their own clock, and a shared cache may keep one a little longer:
+    # whether the window has ended is decided here
+    if started is not None and started + window <= now:
+        _counts("delete_many", [key, since])
+    _counts("add", since, now, timeout=window)  # only the first of simultaneous attempts opens it
+    _counts("add", key, 0, timeout=window)
+    try:
+        count = _counts("incr", key)
+    except ValueError:  # the window ended between the two calls: this attempt opens the next
+        _counts("set", key, 1, timeout=window)
+        count = 1
+    return count, _counts("get", since) or now
 
 
 def login_success_record(*, username: str, address: str) -> None:
-    _counts("delete", _keys(username, address)["user"])
+    keys = _keys(username, address)
+    _counts("delete_many", [keys["user"], f"{keys['user']}:since"])
+    try:
+        _counts("decr", keys["address"])  # a success is not one of the address's failures
+    except ValueError:  # its window has just ended
+        pass

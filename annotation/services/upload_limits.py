@@ -6,7 +6,9 @@ Files and bytes count as received, whatever becomes of them (duplicates and refu
 server the same)."""
 
 import datetime as dt
+import zipfile
 from dataclasses import dataclass
+from typing import IO
 
 from django.conf import settings
 from django.db import transaction
@@ -34,8 +36,37 @@ class UploadAllowanceSpent(UploadLimitExceeded, AllowanceSpent):
 
 @dataclass(frozen=True)
 class UploadSize:
-    files: int
+    files: int  # as sent: a request's limit
     bytes: int
+    # what they hold, each file of a zip: the day's allowance
+    entries: int | None = None
+
+    @classmethod
+    def of(cls, uploads: list) -> "UploadSize":
+        return cls(
+            files=len(uploads),
+            bytes=sum(upload.size or 0 for upload in uploads),
+            entries=sum(_entries(upload) for upload in uploads),
+        )
+
+    @property
+    def held(self) -> int:
+        return self.files if self.entries is None else self.entries
+
+
+def _entries(upload: IO[bytes]) -> int:
+    """How many files an upload holds: a zip's, read from its index, else one. A zip too damaged to
+    read counts as one: its unpacking refuses it later."""
+    try:
+        if upload.read(4) != b"PK\x03\x04":
+            return 1
+        upload.seek(0)
+        with zipfile.ZipFile(upload) as archive:
+            return max(1, sum(1 for entry in archive.infolist() if not entry.is_dir()))
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return 1
+    finally:
+        upload.seek(0)
 
 
 def upload_request_check(size: UploadSize) -> None:
@@ -95,7 +126,7 @@ def _daily_refusal(
         "%(org)s has sent %(sent)s (%(bytes)s) today; its daily allowance is %(allowed)s and "
         "%(max_bytes)s, and this request (%(asked)s, %(req_bytes)s) would go over it. The "
         "allowance resets at midnight UTC, in %(hours)d h %(minutes)d min."
-    ) % {**values, "asked": _files(size.files), "req_bytes": filesizeformat(size.bytes)}
+    ) % {**values, "asked": _files(size.held), "req_bytes": filesizeformat(size.bytes)}
 
 
 def _files(count: int) -> str:
@@ -125,7 +156,7 @@ def upload_allowance_take(
             organisation=organisation, day=now.date()
         )
         if (
-            usage.files + size.files > config["DAILY_UPLOAD_FILES"]
+            usage.files + size.held > config["DAILY_UPLOAD_FILES"]
             or usage.bytes + size.bytes > config["DAILY_UPLOAD_BYTES"]
         ):
             raise UploadAllowanceSpent(
@@ -134,5 +165,5 @@ def upload_allowance_take(
             )
         if not dry_run:
             UploadUsage.objects.filter(pk=usage.pk).update(
-                files=F("files") + size.files, bytes=F("bytes") + size.bytes
+                files=F("files") + size.held, bytes=F("bytes") + size.bytes
             )

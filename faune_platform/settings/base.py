@@ -336,8 +336,9 @@ FAUNE: FauneSettings = {
     # Photos and videos barely compress: a zip may unpack to this many times its size (plus room for
     # an index).
     "MAX_ZIP_RATIO": env_float("FAUNE_MAX_ZIP_RATIO", 10.0, minimum=1.0),
-    # Upload allowances: per request, and per organisation per calendar day (UTC). Files and bytes
-    # are counted as received: a zip counts as one file and its full size.
+    # Upload allowances: per request, and per organisation per calendar day (UTC). Bytes are counted
+    # as received; a zip counts as one file against a request's limit (a card's folder is one zip)
+    # and as the files it holds against the day's.
     "MAX_FILES_PER_REQUEST": _MAX_FILES_PER_REQUEST,
     "MAX_REQUEST_BYTES": env_int("FAUNE_MAX_REQUEST_BYTES", 4 * 1024**3, minimum=1024),
     "DAILY_UPLOAD_FILES": env_int("FAUNE_DAILY_UPLOAD_FILES", 100_000, minimum=1),

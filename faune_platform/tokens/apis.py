@@ -7,15 +7,16 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from faune_platform.models import ApiToken
 from faune_platform.throttle import (
     client_address,
-    login_failure_record,
-    login_lockout,
+    login_attempt_begin,
     login_success_record,
 )
 from faune_platform.tokens.services import NewToken, api_token_create, api_token_revoke, tokens_of
@@ -64,7 +65,7 @@ class TokenObtainApi(APIView):
 
     def post(self, request: Request) -> Response:
         username, address = _username_of(request.data), client_address(request)
-        lockout = login_lockout(username=username, address=address)
+        lockout = login_attempt_begin(username=username, address=address)
         if lockout is not None:
             return Response(
                 {"detail": lockout.message},
@@ -72,8 +73,7 @@ class TokenObtainApi(APIView):
                 headers={"Retry-After": str(lockout.retry_after_s)},
             )
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
-        if not serializer.is_valid():
-            login_failure_record(username=username, address=address)
+        if not serializer.is_valid():  # its attempt stays counted
             return Response(
                 {"detail": _("Wrong user name or password."), **serializer.errors}, status=400
             )
@@ -97,6 +97,13 @@ class TokenListApi(APIView):
         return Response(TokenSerializer(tokens_of(request.user), many=True).data)
 
     def post(self, request: Request) -> Response:
+        if isinstance(request.auth, ApiToken):  # else a stolen token would renew itself forever
+            raise PermissionDenied(
+                _(
+                    "A token cannot make tokens. Make one on the API tokens page, or with your "
+                    "user name and password at POST /api/token/."
+                )
+            )
         serializer = TokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return _created(api_token_create(user=request.user, **serializer.validated_data))

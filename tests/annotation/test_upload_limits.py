@@ -178,3 +178,20 @@ def test_usage_is_counted_per_day_in_the_ledger(api, org, limits):
     api.post("/api/images/", {"files": files(2), "deployment_name": "Col"}, format="multipart")
     usage = UploadUsage.objects.get(organisation=org)
     assert usage.day == timezone.now().date() and usage.files == 2 and usage.bytes > 0
+
+
+def test_a_zip_is_one_file_for_its_request_and_its_photos_for_the_day(api, org, limits, settings):
+    card = {f"card/{k}.jpg": jpeg_bytes(seed=k) for k in range(6)}  # 6 photos: over the day's 5
+    archive = upload("card.zip", zip_bytes(card), "application/zip")
+    refused = api.post(
+        "/api/images/", {"files": [archive], "deployment_name": "Col"}, format="multipart"
+    )
+    assert refused.status_code == 429
+    assert "this request (6 files, " in refused.json()["detail"]
+    assert nothing_stored(settings) and not UploadUsage.objects.filter(files__gt=0).exists()
+    # 4 photos in one zip pass a request limit of 3 files: the request sends one
+    archive = upload("card.zip", zip_bytes(dict(list(card.items())[:4])), "application/zip")
+    taken = api.post(
+        "/api/images/", {"files": [archive], "deployment_name": "Col"}, format="multipart"
+    )
+    assert taken.status_code == 201 and UploadUsage.objects.get().files == 4

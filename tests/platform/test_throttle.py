@@ -91,7 +91,7 @@ def test_the_lock_out_ends_with_its_window(partner, limits, monkeypatch):
     assert page_login("paula", "pw-paula").status_code == 429
     later = time.time() + 601
     monkeypatch.setattr(throttle.time, "time", lambda: later)
-    assert throttle.login_lockout(username="paula", address="10.0.0.1") is None
+    assert throttle.login_attempt_begin(username="paula", address="10.0.0.1") is None
     assert page_login("paula", "pw-paula").status_code == 302
 
 
@@ -162,3 +162,35 @@ def test_a_test_process_empties_only_its_own_keys_of_a_shared_cache():
     assert cache.get("faune:login-failures:address:10.0.0.1") is None
     assert client.get("another-run:1:faune:login-failures:address:10.0.0.1") == b"3"
     client.delete("another-run:1:faune:login-failures:address:10.0.0.1")
+
+
+def test_a_name_written_in_look_alike_letters_counts_against_the_same_account(partner, limits):
+    # the log-in form reads "ｐａｕｌａ" (full-width letters) as "paula": so must the count
+    for spelling in ("ｐａｕｌａ", "Ｐａｕｌａ", "paula"):
+        assert page_login(spelling, "wrong").status_code == 200
+    assert page_login("ｐａｕｌａ", "pw-paula").status_code == 429
+
+
+def test_a_post_without_a_password_is_a_failure_not_a_success(partner, limits):
+    page_login("paula", "wrong")
+    page_login("paula", "wrong")
+    assert page_login("paula", "").status_code == 200  # the form asks for the password
+    assert page_login("paula", "pw-paula").status_code == 429  # three failures, not a reset
+
+
+def test_simultaneous_attempts_are_each_counted_before_any_password_is_checked(partner, limits):
+    # what each of several guesses sent at once sees: the attempts before it, counted atomically
+    verdicts = [
+        throttle.login_attempt_begin(username="paula", address=f"10.0.1.{k}") for k in range(5)
+    ]
+    assert [lockout is None for lockout in verdicts] == [True, True, True, False, False]
+
+
+def test_the_admin_log_in_is_the_throttled_log_in_page(limits, django_user_model):
+    django_user_model.objects.create_superuser("root", "root@example.org", "pw-root")
+    response = Client().get("/admin/login/?next=/admin/annotation/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/admin/annotation/"
+    for _ in range(3):
+        page_login("root", "wrong")
+    assert page_login("root", "pw-root").status_code == 429

@@ -80,6 +80,16 @@ def test_several_named_tokens_are_created_listed_and_revoked_through_the_api(
     assert with_token(second.json()["token"]).get("/api/images/").status_code == 200
 
 
+def test_a_token_cannot_make_tokens_so_a_stolen_one_dies_with_its_expiry(partner):
+    short = api_token_create(user=partner, name="one day", days=1)
+    refused = with_token(short.secret).post(
+        "/api/tokens/", {"name": "x", "days": 365}, format="json"
+    )
+    assert refused.status_code == 403 and "A token cannot make tokens" in refused.json()["detail"]
+    assert list(ApiToken.objects.values_list("name", flat=True)) == ["one day"]
+    assert with_token(short.secret).get("/api/tokens/").status_code == 200  # it still lists them
+
+
 @pytest.mark.parametrize("days", [0, -3, 366, 100000])
 def test_an_expiry_out_of_range_is_refused_with_a_message(partner, days):
     response = signed_in(partner).post("/api/tokens/", {"name": "x", "days": days}, format="json")
