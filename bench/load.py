@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -292,8 +293,8 @@ class CpuMeter:
     (every process of it), and the simulated clients (this process): what each request costs the
     machine, and so the throughput its cores allow."""
 
-    def __init__(self, server_pid: int, database_name: str) -> None:
-        self.server_pid, self.database_name = server_pid, database_name
+    def __init__(self, server_pids: list[int], database_name: str) -> None:
+        self.server_pids, self.database_name = server_pids, database_name
         self.spent: dict[str, float] = {}
 
     def __enter__(self) -> "CpuMeter":
@@ -314,12 +315,14 @@ class CpuMeter:
             ended = times.children_user + times.children_system if reaped else 0.0
             return times.user + times.system + ended
 
-        server = psutil.Process(self.server_pid)
+        servers = [psutil.Process(pid) for pid in self.server_pids]
         # The whole database server: kept connections are closed after a minute and replaced, so
         # a backend's time is found, once it has ended, in its parent's count of ended children.
         postmaster = self._database_server()
         return {
-            "web": sum(used(p) for p in [server, *server.children(recursive=True)]),
+            "web": sum(
+                used(p) for server in servers for p in [server, *server.children(recursive=True)]
+            ),
             "database": used(postmaster, reaped=True) + sum(used(p) for p in postmaster.children()),
             "clients": used(psutil.Process()),
         }
@@ -332,7 +335,13 @@ class CpuMeter:
 
 
 def drive(
-    base: str, sessions: dict, experts: int, partners: int, seconds: float, think: float
+    base: str,
+    sessions: dict,
+    experts: int,
+    partners: int,
+    seconds: float,
+    think: float,
+    uploads_to: str = "",
 ) -> Recorder:
     recorder, stop = Recorder(), time.monotonic() + seconds
     threads = [
@@ -340,7 +349,7 @@ def drive(
         for k, (key, queues) in enumerate(sessions["experts"][:experts])
     ]
     threads += [
-        threading.Thread(target=partner, args=(base, key, recorder, stop, k))
+        threading.Thread(target=partner, args=(uploads_to or base, key, recorder, stop, k))
         for k, (key, _) in enumerate(sessions["partners"][:partners])
     ]
     for thread in threads:
@@ -393,55 +402,47 @@ def main() -> None:
     # thread for a long while, so with few threads quick requests queue behind uploads.
     parser.add_argument("--gunicorn-workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--gunicorn-threads", type=int, default=16)
+    # Processes of a second gunicorn, at a lower CPU priority, that takes the uploads (as a proxy
+    # would route them): review requests first, uploads with the CPU left. 0: one pool for all.
+    parser.add_argument("--ingest-workers", type=int, default=0)
     args = parser.parse_args()
     maintenance, database = _database_urls()
     name = database.rsplit("/", 1)[1].replace("selection", "load")
     database = database.rsplit("/", 1)[0] + "/" + name
     _admin(maintenance, f"CREATE DATABASE {name}")
-    server = None
+    servers: list[subprocess.Popen] = []
     try:
         os.environ["DATABASE_URL"] = database
         from bench._django import setup_django
 
         setup_django()
         sessions = prepare(args.tasks, args.experts, args.partners)
-        port = _free_port()
-        base = f"http://127.0.0.1:{port}"
         os.environ["FAUNE_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "faune_platform.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            str(args.gunicorn_workers),
-            "-k",
-            "gthread",
-            "--threads",
-            str(args.gunicorn_threads),
-            "--log-level",
-            "warning",
-        ]
-        server = subprocess.Popen(command, cwd=ROOT, env=os.environ)  # noqa: S603
+        base, server = _gunicorn(args.gunicorn_workers, args.gunicorn_threads)
+        servers.append(server)
+        uploads_to = base
+        if args.ingest_workers:
+            uploads_to, ingest = _gunicorn(args.ingest_workers, args.gunicorn_threads, nice=10)
+            servers.append(ingest)
         _wait_for(base)
+        _wait_for(uploads_to)
         baseline = report(
             drive(base, sessions, 1, 0, args.baseline_seconds, think=0.0),
             args.baseline_seconds,
             f"one expert alone, back to back, {args.baseline_seconds:.0f} s",
         )
         crowd = f"{args.experts} experts and {args.partners} partners, {args.seconds:.0f} s"
-        thinking = measure(base, sessions, args, name, server.pid, args.think_seconds)
+        where = Where(base, uploads_to, name, [process.pid for process in servers])
+        thinking = measure(where, sessions, args, args.think_seconds)
         p95 = report(thinking.recorder, args.seconds, f"{crowd}, {args.think_seconds:g} s to look")
         print(thinking.cpu_line())
-        saturated = measure(base, sessions, args, name, server.pid, 0.0)
+        saturated = measure(where, sessions, args, 0.0)
         saturated_p95 = report(saturated.recorder, args.seconds, f"{crowd}, back to back")
         print(saturated.cpu_line())
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+        for process in servers:
+            process.terminate()
+            process.wait(timeout=30)
         from django.db import connections
 
         connections.close_all()
@@ -458,6 +459,7 @@ def main() -> None:
                 **thinking.figures(),
                 "back_to_back": {"p95": round(saturated_p95, 1), **saturated.figures()},
                 "gunicorn": f"{args.gunicorn_workers}x{args.gunicorn_threads}",
+                "ingest_workers": args.ingest_workers,
                 "cores": os.cpu_count(),
             }
         )
@@ -498,17 +500,57 @@ class Run:
         }
 
 
-def measure(
-    base: str,
-    sessions: dict,
-    args: argparse.Namespace,
-    database: str,
-    server_pid: int,
-    think: float,
-) -> Run:
-    with CpuMeter(server_pid, database) as cpu:
-        recorder = drive(base, sessions, args.experts, args.partners, args.seconds, think)
+@dataclass(frozen=True)
+class Where:
+    """The servers a run drives: the web's address, where partners upload (the same or an ingest
+    pool's), the database, and the server processes whose CPU is counted."""
+
+    base: str
+    uploads_to: str
+    database: str
+    server_pids: list[int]
+
+
+def measure(where: Where, sessions: dict, args: argparse.Namespace, think: float) -> Run:
+    with CpuMeter(where.server_pids, where.database) as cpu:
+        recorder = drive(
+            where.base,
+            sessions,
+            args.experts,
+            args.partners,
+            args.seconds,
+            think,
+            uploads_to=where.uploads_to,
+        )
     return Run(recorder, cpu, args.seconds)
+
+
+def _gunicorn(workers: int, threads: int, *, nice: int = 0) -> tuple[str, subprocess.Popen]:
+    """A gunicorn serving the platform on a free loopback port; `nice` lowers its CPU priority."""
+    port = _free_port()
+    command = [
+        *(["nice", "-n", str(nice)] if nice else []),
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "faune_platform.wsgi",
+        "-b",
+        f"127.0.0.1:{port}",
+        "-w",
+        str(workers),
+        "-k",
+        "gthread",
+        "--threads",
+        str(threads),
+        # longer than an expert looks at a task: a browser keeps its connection meanwhile (and
+        # a proxy in front keeps its own), where gunicorn's 2 s would close it under the client
+        "--keep-alive",
+        "75",
+        "--log-level",
+        "warning",
+    ]
+    server = subprocess.Popen(command, cwd=ROOT, env=os.environ)  # noqa: S603
+    return f"http://127.0.0.1:{port}", server
 
 
 def _wait_for(base: str, timeout: float = 60) -> None:

@@ -14,6 +14,7 @@ import gzip
 import json
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +27,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.core.management.color import no_style
 from django.db import connection, transaction
+from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import Model
 from django.utils import timezone
 
@@ -109,8 +111,43 @@ def _load(lines) -> None:
 
 
 def _save(records: list[dict]) -> None:
+    waiting = []
     for restored in serializers.deserialize("python", records, handle_forward_references=True):
         restored.save()
+        if restored.deferred_fields:  # a reference to a row of a later chunk or model
+            waiting.append(restored)
+    for restored in waiting:
+        restored.save_deferred_fields()
+
+
+def _migrations() -> list[str]:
+    """The schema's history: every migration applied to this database, as app.name."""
+    applied = MigrationRecorder(connection).applied_migrations()
+    return sorted(f"{app}.{name}" for app, name in applied)
+
+
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """One consistent view of the database for the whole dump, that holds back no writer.
+    PostgreSQL's default isolation would read each table at another moment (a member without
+    their user, a backup that cannot be restored); SQLite's IMMEDIATE transactions, the platform's
+    setting for writers, would lock every writer out while a large pool is read."""
+    if connection.in_atomic_block:  # inside a caller's transaction: its view is the one there is
+        yield
+    elif connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+    elif connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN DEFERRED")  # a read transaction: WAL keeps its view for it
+            try:
+                yield
+            finally:
+                cursor.execute("COMMIT")
+    else:
+        with transaction.atomic():
+            yield
 
 
 def backup(target: Path) -> dict:
@@ -119,7 +156,7 @@ def backup(target: Path) -> dict:
     if any(target.iterdir()):
         raise BackupError(f"{target} is not empty: back up into a new folder.")
     data_dir = Path(settings.DATA_DIR)
-    with transaction.atomic():  # one consistent view of the database (a snapshot on PostgreSQL)
+    with _snapshot():
         counts = {model._meta.label: model._default_manager.count() for model in _models()}
         with gzip.open(target / "database.jsonl.gz", "wt", encoding="utf-8") as out:
             _dump(out)
@@ -143,6 +180,7 @@ def backup(target: Path) -> dict:
     manifest = {
         "created_at": timezone.now().isoformat(),
         "data_dir": str(data_dir),
+        "migrations": _migrations(),
         "rows": counts,
         "files": files,
     }
@@ -164,7 +202,32 @@ def _checked_manifest(source: Path) -> dict:
                 f"{name} is missing or differs from the manifest: the backup is damaged; "
                 "nothing was restored."
             )
+    listed = {*manifest["files"], "manifest.json"}
+    for path in source.rglob("*"):
+        name = path.relative_to(source).as_posix()
+        if path.is_symlink() or (path.is_file() and name not in listed):
+            raise BackupError(
+                f"{name} is in the backup folder but not in its manifest: only what the backup "
+                "wrote is restored; move it out, then restore again. Nothing was restored."
+            )
     return manifest
+
+
+def _same_schema(manifest: dict) -> None:
+    """Rows fit only the schema they were written under: a backup of another release would fail
+    halfway (a column unknown here) or skip the data migrations between the two."""
+    if "migrations" not in manifest:  # written before backups recorded their schema
+        return
+    theirs, ours = set(manifest["migrations"]), set(_migrations())
+    if theirs == ours:
+        return
+    only_theirs, only_ours = sorted(theirs - ours), sorted(ours - theirs)
+    raise BackupError(
+        "This backup was written by another release of the platform: its database schema differs "
+        f"from this one's (applied there only: {', '.join(only_theirs[:5]) or 'none'}; here only: "
+        f"{', '.join(only_ours[:5]) or 'none'}). Restore it with the release that wrote it, then "
+        "upgrade; nothing was restored."
+    )
 
 
 def _holds_data() -> bool:
@@ -196,37 +259,86 @@ def _rewrite_paths(old: str, new: str) -> None:
 
 def restore(source: Path, *, replace: bool = False) -> dict:
     """Restore a backup over this platform's database and files; refuses to overwrite data
-    unless `replace`."""
+    unless `replace`. The data-dir folders are copied beside their places before the database is
+    touched, and the media written before what the backup lacks is deleted: a failure on the way
+    leaves nothing half-copied in place, and restoring again finishes the work."""
     manifest = _checked_manifest(source)
+    _same_schema(manifest)
     if _holds_data() and not replace:
         raise BackupError(
             "This platform already holds images, labels or models: restoring would replace them. "
             "Run again with --replace to do so."
         )
     data_dir = Path(settings.DATA_DIR)
-    with transaction.atomic():
-        call_command("flush", interactive=False, verbosity=0)
-        with gzip.open(source / "database.jsonl.gz", "rt", encoding="utf-8") as lines:
-            _load(lines)
-        _rewrite_paths(manifest["data_dir"], str(data_dir))
-    _restore_files(source, data_dir)
+    staged = _stage_data_dir(source, data_dir)
+    try:
+        with transaction.atomic():
+            call_command("flush", interactive=False, verbosity=0)
+            with gzip.open(source / "database.jsonl.gz", "rt", encoding="utf-8") as lines:
+                _load(lines)
+            _rewrite_paths(manifest["data_dir"], str(data_dir))
+        _swap_in(staged, data_dir)
+        _restore_media(source / "media")
+    except OSError as error:
+        raise BackupError(
+            f"The database is restored but copying the files failed ({error}): free the space or "
+            "mend the cause, then run restore again with --replace."
+        ) from error
+    finally:
+        for folder in staged.values():
+            shutil.rmtree(folder, ignore_errors=True)
+    _schedules_ensure()  # flushing the database emptied the worker's schedules too
     _rebuild_indexes()
     return manifest
 
 
-def _restore_files(source: Path, data_dir: Path) -> None:
-    for name in _storage_files():
-        default_storage.delete(name)
-    media = source / "media"
-    for path in sorted(media.rglob("*")) if media.is_dir() else []:
-        if path.is_file():
-            with path.open("rb") as content:
-                default_storage.save(str(path.relative_to(media)), content)
-    for part in DATA_DIR_PARTS:
+def _stage_data_dir(source: Path, data_dir: Path) -> dict[str, Path]:
+    """Each data-dir part of the backup copied beside its place (same disk: moved in at once)."""
+    staged = {}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        for part in DATA_DIR_PARTS:
+            staged[part] = data_dir / f".restoring-{part}"
+            shutil.rmtree(staged[part], ignore_errors=True)  # left by a restore that was killed
+            if (source / part).is_dir():
+                shutil.copytree(source / part, staged[part], symlinks=True)
+    except OSError:
+        for folder in staged.values():
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return staged
+
+
+def _swap_in(staged: dict[str, Path], data_dir: Path) -> None:
+    for part, folder in staged.items():
         shutil.rmtree(data_dir / part, ignore_errors=True)
-        if (source / part).is_dir():
-            shutil.copytree(source / part, data_dir / part)
+        if folder.is_dir():
+            folder.rename(data_dir / part)
     shutil.rmtree(data_dir / "faiss", ignore_errors=True)
+
+
+def _restore_media(media: Path) -> None:
+    """The backup's media written first (a name already here is replaced), then what it lacks
+    deleted."""
+    kept = set()
+    for path in sorted(media.rglob("*")) if media.is_dir() else []:
+        if path.is_file() and not path.is_symlink():
+            name = path.relative_to(media).as_posix()
+            kept.add(name)
+            default_storage.delete(name)  # else the storage would save it under another name
+            with path.open("rb") as content:
+                default_storage.save(name, content)
+    for name in _storage_files():
+        if name not in kept:
+            default_storage.delete(name)
+
+
+def _schedules_ensure() -> None:
+    from faune_platform.jobs import sweep_schedule_ensure
+    from training.services.schedule import training_schedule_ensure
+
+    sweep_schedule_ensure()
+    training_schedule_ensure()
 
 
 def _rebuild_indexes() -> None:

@@ -91,6 +91,16 @@ class ReleaseRequest(Job):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # Two requests sent at once (a double click) both pass the check for one in progress: the
+        # database keeps the second out. A new request is queued, so one queued at a time is one
+        # active at a time (the check refuses a request while another runs).
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="one_active_release_request",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"publish {self.semver} ({self.status})"

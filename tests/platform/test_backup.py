@@ -4,15 +4,19 @@ SQLite here, on PostgreSQL in .ci/run's integration pass."""
 
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django_q.models import Schedule
 
 from annotation.models import Image
-from faune_platform.backup import DATA_DIR_PARTS, _models, _storage_files
+from faune_platform.backup import DATA_DIR_PARTS, _models, _snapshot, _storage_files
 from faune_platform.files import file_sha256
+from faune_platform.jobs import SWEEP_SCHEDULE_NAME
 from inference.services.index import index_path
 from tests.conftest import client_for
 from tests.factories import jpeg_bytes, organisation, upload
@@ -102,6 +106,8 @@ def test_a_backup_restores_every_table_and_file_and_rebuilds_the_index(
     assert organisation("Added after the restore").pk > max(
         row["id"] for row in tables["annotation.Organisation"]
     )
+    # the flush emptied the worker's schedules: without the sweep no killed job would resume
+    assert Schedule.objects.filter(name=SWEEP_SCHEDULE_NAME).exists()
 
 
 def test_restore_refuses_a_damaged_backup_and_existing_data_and_changes_nothing(
@@ -119,3 +125,44 @@ def test_restore_refuses_a_damaged_backup_and_existing_data_and_changes_nothing(
     assert _tables() == tables
     with pytest.raises(CommandError, match="not empty"):
         call_command("backup", str(tmp_path / "backup"))
+
+
+def test_restore_refuses_another_schema_and_files_the_backup_did_not_write(
+    settings, platform, tmp_path
+):
+    backup_dir = tmp_path / "backup"
+    call_command("backup", str(backup_dir), stdout=open("/dev/null", "w"))  # noqa: SIM115
+    tables, written = _tables(), (backup_dir / "manifest.json").read_text()
+    manifest = json.loads(written)
+    manifest["migrations"].append("annotation.9999_from_a_later_release")
+    (backup_dir / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CommandError, match="another release .*: annotation.9999_from_a_later_release"):
+        call_command("restore", str(backup_dir), replace=True)
+    (backup_dir / "manifest.json").write_text(written)
+    (backup_dir / "media" / "planted.jpg").write_bytes(jpeg_bytes(seed=99))
+    with pytest.raises(CommandError, match="planted.jpg is in the backup folder but not in"):
+        call_command("restore", str(backup_dir), replace=True)
+    assert _tables() == tables
+
+
+def _rename_every_image() -> None:
+    """A writer with a connection of its own (this thread's), as the web server's would be."""
+    try:
+        Image.objects.update(original_name="renamed")
+    finally:
+        connection.close()
+
+
+def test_a_backup_reads_one_moment_of_the_database_and_holds_back_no_writer(platform):
+    with _snapshot():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW transaction_isolation")
+                assert cursor.fetchone()[0] == "repeatable read"
+        names = sorted(Image.objects.values_list("original_name", flat=True))
+        writer = threading.Thread(target=_rename_every_image)
+        writer.start()
+        writer.join(timeout=20)
+        assert not writer.is_alive(), "a writer waited for the backup to end"
+        assert sorted(Image.objects.values_list("original_name", flat=True)) == names
+    assert set(Image.objects.values_list("original_name", flat=True)) == {"renamed"}

@@ -185,6 +185,37 @@ def test_publishing_writes_nothing_inside_the_request(
     assert "is being published" in without.content.decode()
 
 
+def test_two_requests_to_publish_sent_together_leave_one_queued(
+    coordinator, parent, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Both pass the check for a request in progress before either is written (a double click):
+    the database keeps the second out, with the same message."""
+    from django.core.exceptions import ValidationError
+
+    from training.models import ReleaseRequest
+    from training.services import releases
+
+    with django_capture_on_commit_callbacks(execute=False):
+        releases.release_request(version=parent, semver="1.0.0", user=coordinator)
+    monkeypatch.setattr(releases, "_check_semver", lambda semver: None)  # as the second saw it
+    with pytest.raises(ValidationError, match="Another release is being published"):
+        releases.release_request(version=parent, semver="1.0.0", user=coordinator)
+    assert ReleaseRequest.objects.count() == 1
+
+
+def test_a_new_release_must_be_above_the_highest_not_the_latest(parent):
+    from django.core.exceptions import ValidationError
+
+    from training.models import Release
+    from training.services.releases import _check_semver
+
+    # two publishes at once may end in either order
+    Release.objects.create(version=parent, semver="2.0.0", files={}, model_card="")
+    Release.objects.create(version=parent, semver="1.5.0", files={}, model_card="")
+    with pytest.raises(ValidationError, match="greater than the last release, 2.0.0"):
+        _check_semver("1.9.0")
+
+
 def test_a_round_the_sweep_marked_failed_registers_nothing_even_if_its_worker_was_alive(parent):
     from django.utils import timezone
 

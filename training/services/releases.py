@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from annotation.models import TaxonKind
@@ -361,12 +361,17 @@ def _write_usage(
     (folder / "HOW_TO_USE.md").write_text(how_to_use(usage))
 
 
+def _last_release() -> Release | None:
+    """The release of the highest version (two publishes at once may end in either order)."""
+    return max(Release.objects.all(), key=lambda release: _key(release.semver), default=None)
+
+
 def _check_semver(semver: str) -> None:
     if not SEMVER.match(semver):
         raise ValidationError(
             _("%(semver)r is not a semantic version such as 1.4.0."), params={"semver": semver}
         )
-    previous = Release.objects.order_by("-created_at").first()
+    previous = _last_release()
     if previous and _key(semver) <= _key(previous.semver):
         raise ValidationError(
             _("%(semver)s must be greater than the last release, %(last)s."),
@@ -389,10 +394,20 @@ def release_request(
             _("Only the production version can be published, and none is in production.")
         )
     _check_semver(semver)
-    with transaction.atomic():
-        request = ReleaseRequest.objects.create(version=version, semver=semver, created_by=user)
-        job_enqueue(request, "training.tasks.release_publish_run")
+    try:
+        with transaction.atomic():
+            request = ReleaseRequest.objects.create(version=version, semver=semver, created_by=user)
+            job_enqueue(request, "training.tasks.release_publish_run")
+    except IntegrityError:  # another request was made meanwhile (see the model's constraint)
+        _check_semver(semver)  # says which, if it is still there
+        raise ValidationError(
+            _("Another release is being published; wait for it to finish.")
+        ) from None
     return request
+
+
+class _Disowned(Exception):
+    """This run was thought dead (a heartbeat came late) and the job given to another run."""
 
 
 def release_publish_run(request_id: int, *, token: str) -> None:
@@ -401,6 +416,11 @@ def release_publish_run(request_id: int, *, token: str) -> None:
     request = job_claim(ReleaseRequest, request_id, token)
     if request is None:
         return
+
+    def alive(share: float) -> None:
+        if not job_heartbeat(request, progress=share):
+            raise _Disowned
+
     try:
         release = Release.objects.filter(
             semver=request.semver, version=request.version
@@ -408,9 +428,11 @@ def release_publish_run(request_id: int, *, token: str) -> None:
             version=request.version,
             semver=request.semver,
             user=request.created_by,
-            on_progress=lambda share: job_heartbeat(request, progress=share),
+            on_progress=alive,
             staging_tag=token[:8],
         )
+    except _Disowned:  # its own staging folder is removed; the run that owns the job goes on
+        return
     except ValidationError as error:
         job_fail(request, " ".join(error.messages))
         return
@@ -436,7 +458,7 @@ def release_publish(
         raise ValidationError(
             _("%(semver)r is not a semantic version such as 1.4.0."), params={"semver": semver}
         )
-    previous = Release.objects.order_by("-created_at").first()
+    previous = _last_release()
     if previous and _key(semver) <= _key(previous.semver):
         raise ValidationError(
             _("%(semver)s must be greater than the last release, %(last)s."),
@@ -454,14 +476,7 @@ def release_publish(
     progress(0.3)
     card = _model_card(version, semver, training_round, changelog, classes, folded)
     folder, staging = releases_dir() / semver, releases_dir() / f".{semver}.{staging_tag}.partial"
-    if folder.exists() and not Release.objects.filter(semver=semver).exists():
-        shutil.rmtree(
-            folder
-        )  # an attempt killed between moving its folder and committing its row: not released
-    if folder.exists():
-        raise ValidationError(
-            _("A release folder for %(semver)s already exists."), params={"semver": semver}
-        )
+    _refuse_if_released(semver)
     shutil.rmtree(staging, ignore_errors=True)
     try:
         _write_bundle(staging, version, training_round, card, classes, folded, semver)
@@ -470,7 +485,14 @@ def release_publish(
         (staging / "SHA256SUMS").write_text(
             "".join(f"{digest}  {name}\n" for name, digest in files.items())
         )
+        progress(0.9)
         with transaction.atomic():
+            # One attempt at a time from here to its commit: another's folder, moved in place but
+            # not yet committed, must not look like one a killed attempt left.
+            ModelVersion.objects.select_for_update().filter(pk=version.pk).first()
+            _refuse_if_released(semver)
+            if folder.exists():  # an attempt killed between moving its folder and its commit
+                shutil.rmtree(folder)
             release = Release.objects.create(
                 version=version,
                 semver=semver,
@@ -488,6 +510,13 @@ def release_publish(
         raise
     _remove_abandoned_staging(semver)
     return release
+
+
+def _refuse_if_released(semver: str) -> None:
+    if Release.objects.filter(semver=semver).exists():
+        raise ValidationError(
+            _("A release folder for %(semver)s already exists."), params={"semver": semver}
+        )
 
 
 def _remove_abandoned_staging(semver: str) -> None:
