@@ -136,7 +136,9 @@ def test_restore_refuses_another_schema_and_files_the_backup_did_not_write(
     manifest = json.loads(written)
     manifest["migrations"].append("annotation.9999_from_a_later_release")
     (backup_dir / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(CommandError, match="another release .*: annotation.9999_from_a_later_release"):
+    with pytest.raises(
+        CommandError, match="another release .*: annotation.9999_from_a_later_release"
+    ):
         call_command("restore", str(backup_dir), replace=True)
     (backup_dir / "manifest.json").write_text(written)
     (backup_dir / "media" / "planted.jpg").write_bytes(jpeg_bytes(seed=99))
