@@ -8,7 +8,7 @@ server the same)."""
 import datetime as dt
 import zipfile
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -20,6 +20,9 @@ from django.utils.translation import ngettext
 
 from annotation.models import Organisation, UploadUsage
 from faune_platform.errors import AllowanceSpent, DomainError, TooLarge
+
+if TYPE_CHECKING:
+    from django.core.files.uploadedfile import UploadedFile
 
 
 class UploadLimitExceeded(DomainError):
@@ -42,7 +45,7 @@ class UploadSize:
     entries: int | None = None
 
     @classmethod
-    def of(cls, uploads: list) -> "UploadSize":
+    def of(cls, uploads: "list[UploadedFile[Any]]") -> "UploadSize":
         return cls(
             files=len(uploads),
             bytes=sum(upload.size or 0 for upload in uploads),
