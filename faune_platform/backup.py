@@ -245,7 +245,8 @@ def _rewrite_paths(old: str, new: str) -> None:
     from inference.models import ModelVersion
     from training.models import TrainingRound
 
-    for model, fields in ((ModelVersion, ("artifacts", "lineage")), (TrainingRound, ("snapshot",))):
+    versions = (ModelVersion, ("artifacts", "lineage", "detector"))
+    for model, fields in (versions, (TrainingRound, ("snapshot",))):
         for row in model.objects.all():
             changed = [field for field in fields if old in json.dumps(getattr(row, field))]
             for field in changed:

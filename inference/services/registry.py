@@ -72,6 +72,11 @@ def model_version_register(
     timm's layout)."""
     artifacts, copied = _keep_artifacts(name, version, files, copy_files, formats or {})
     artifacts = {**(inherited_artifacts or {}), **artifacts}
+    # An operator's detector file is kept with the others (backed up, not gone with its folder);
+    # a trained version's, inherited, is kept already.
+    if detector and copy_files and not Path(detector["path"]).is_relative_to(models_dir()):
+        kept, more = _keep_artifacts(name, version, {"detector": detector["path"]}, True, {})
+        detector, copied = {**detector, **kept["detector"]}, copied + more
     try:
         with transaction.atomic():
             model = ModelVersion.objects.create(

@@ -15,6 +15,7 @@ from faune_platform.files import file_sha256
 from inference.engine.backbones import (
     CheckpointError,
     EmbeddingClassifier,
+    efficientnet_lite0_weights_path,
     load_deepfaune_checkpoint,
     load_efficientnet_lite0,
     load_timm_checkpoint,
@@ -71,11 +72,20 @@ def _checked(artifact: dict[str, Any]) -> str:
     return path
 
 
+def artifact_file(role: str, artifact: dict[str, Any]) -> str:
+    """Where a version's file lies on this machine, checked against its hash. The backbone that a
+    package ships lies wherever this machine installed the package (another virtualenv, a backup
+    restored elsewhere): the same file, known by its hash, not by the path it was registered at."""
+    if role == "backbone":
+        artifact = {**artifact, "path": efficientnet_lite0_weights_path()}
+    return _checked(artifact)
+
+
 def _classifier(artifacts: dict[str, Any], spec: BackboneSpec) -> EmbeddingClassifier:
     """The backbone (with its own head) that a version's files describe; a trained head's version
     keeps its base's files under the same roles."""
     if "backbone" in artifacts:
-        _checked(artifacts["backbone"])
+        artifact_file("backbone", artifacts["backbone"])
         return load_efficientnet_lite0()
     path = _checked(artifacts["checkpoint"])
     fmt = artifacts["checkpoint"].get("format", "timm")

@@ -54,6 +54,18 @@ def test_default_version_is_zero_shot_production_with_real_weights(zero_shot):
     assert default_version_ensure().pk == zero_shot.pk and ModelVersion.objects.count() == 1
 
 
+def test_the_package_backbone_is_found_where_this_machine_installed_it(zero_shot):
+    """A backup restored on another machine, or a new virtualenv: the registered path is gone,
+    the package's file (the same by its hash) is used."""
+    from inference.engine.backbones import CheckpointError, efficientnet_lite0_weights_path
+    from inference.services.runtime import artifact_file
+
+    moved = {**zero_shot.artifacts["backbone"], "path": "/another/venv/efficientnet_lite0.pth"}
+    assert artifact_file("backbone", moved) == efficientnet_lite0_weights_path()
+    with pytest.raises(CheckpointError, match="changed since it was registered"):
+        artifact_file("backbone", {**moved, "sha256": "0" * 64})
+
+
 def test_upload_is_prelabelled_with_top5_logits_and_embeddings(uploaded, zero_shot):
     predictions = Prediction.objects.filter(version=zero_shot)
     assert predictions.count() == 3
@@ -388,6 +400,7 @@ def test_version_with_a_yolo_detector_stores_its_boxes(
         "--promote",
         stdout=io.StringIO(),
     )
+    weights.unlink()  # kept in the data dir at registration: the operator's file may go
     with django_capture_on_commit_callbacks(execute=True):
         post(api, upload("a.jpg", jpeg_bytes(size=(200, 150))))
     prediction = Prediction.objects.get()

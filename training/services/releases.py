@@ -22,6 +22,7 @@ from faune_platform.files import file_sha256
 from faune_platform.jobs import ACTIVE, job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
 from inference.engine.specs import BackboneSpec
 from inference.models import BoxSource, Detection, HeadKind, ModelVersion, VersionStatus
+from inference.services.runtime import artifact_file
 from training.models import Release, ReleaseRequest, TrainingRound
 from training.services.release_usage import TIMM_FILE, ZERO_SHOT_TABLE, Usage, how_to_use
 from training.services.rounds import round_dir
@@ -287,7 +288,7 @@ def _write_bundle(
 ) -> None:
     folder.mkdir(parents=True)
     for role, record in version.artifacts.items():
-        shutil.copyfile(record["path"], folder / _artifact_name(role, record))
+        shutil.copyfile(artifact_file(role, record), folder / _artifact_name(role, record))
     (folder / "classes.json").write_text(json.dumps(classes, ensure_ascii=False, indent=1))
     (folder / "MODEL_CARD.md").write_text(card)
     _write_usage(folder, version, classes, folded, semver)
