@@ -329,16 +329,23 @@ def review_task_release(task: ReviewTask, **changes: object) -> None:
 def review_tasks_requeue(*, moves: dict[int, tuple[int | None, Reason, float]]) -> int:
     """Move unclaimed open tasks to another queue ({task id: (queue taxon id or None, reason,
     score)}), e.g. when a new production version predicts something else. Claimed tasks are left
-    with the expert working them."""
+    with the expert working them, and so are tasks an expert has judged already: their queue and
+    reason are that expert's doing (unsure: sent to triage for another expert; the first of a
+    double review), and their undo depends on them staying."""
     now = timezone.now()
+    judged = Exists(ReviewVerdict.objects.filter(task=OuterRef("pk")))
     moved = 0
     with transaction.atomic():
         for task_id, (queue_taxon_id, reason, score) in moves.items():
-            moved += ReviewTask.objects.filter(
-                Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
-                pk=task_id,
-                state=ReviewState.OPEN,
-            ).update(queue_taxon_id=queue_taxon_id, score=score, **reason_fields(reason))
+            moved += (
+                ReviewTask.objects.filter(
+                    Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
+                    pk=task_id,
+                    state=ReviewState.OPEN,
+                )
+                .exclude(judged)
+                .update(queue_taxon_id=queue_taxon_id, score=score, **reason_fields(reason))
+            )
     return moved
 
 

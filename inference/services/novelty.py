@@ -2,7 +2,8 @@
 predictions, finds the unlabelled images far from every labelled image that the model is unsure of,
 and stores their clusters (the rule is in inference/engine/novelty.py). A coordinator then names a
 cluster's taxon, new or existing, and labels the cluster at once: every member but the outliers gets
-the label, the outliers go to review in that taxon's queue."""
+the label, the outliers go to review (in that taxon's queue when an expert reviews it, else to
+triage)."""
 
 import math
 from collections.abc import Sequence
@@ -20,9 +21,10 @@ from django.utils.translation import gettext as _
 
 from annotation.models import Image, Taxon, TaxonKind
 from annotation.permissions import require_coordinator
+from annotation.selectors import taxa_with_experts
 from annotation.services.annotations import LabelConflict, annotation_add
 from annotation.services.reasons import taxon_named
-from annotation.services.review import ReviewItem, review_tasks_create
+from annotation.services.review import ReviewItem, review_queue_route, review_tasks_create
 from annotation.services.taxa import taxon_create
 from faune_platform.boxes import Category
 from faune_platform.db import chunked, in_chunks
@@ -309,18 +311,25 @@ def _label_members(
 def _send_to_review(
     outliers: list[Image], taxon: Taxon, typicality: dict[int, float], origin: str
 ) -> list[int]:
-    """Review tasks in the taxon's queue for the outliers (one per sequence; the farthest from the
-    centre come first); returns the outliers a new task covers. A sequence already waiting in review
-    keeps its task."""
+    """Review tasks for the outliers (one per sequence; the farthest from the centre come first),
+    in the taxon's queue when an expert reviews it, else in triage saying so (a new taxon has no
+    expert yet, and a queue nobody works would keep them waiting); returns the outliers a new task
+    covers. A sequence already waiting in review keeps its task."""
+    route = review_queue_route(taxa=[taxon], expert_taxa=taxa_with_experts())
+    triaged = route.queue_taxon_id is None
     reason = [
         Worded(
             gettext_noop("outlier of a possibly-new cluster labelled %(taxon)s"),
             {"taxon": taxon_named(taxon)},
-        )
+        ),
+        *([route.why] if triaged else []),
     ]
     items = [
         ReviewItem(
-            image=image, queue_taxon=taxon, reason=reason, score=round(1 - typicality[image.pk], 4)
+            image=image,
+            queue_taxon=None if triaged else taxon,
+            reason=reason,
+            score=round(1 - typicality[image.pk], 4),
         )
         for image in outliers
     ]

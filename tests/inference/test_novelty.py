@@ -375,15 +375,28 @@ def test_labelling_a_cluster_with_a_new_taxon(pool, scanned, coordinator, partne
     assert (
         set(tasks.values_list("sequence_id", flat=True)) == sequences and result.review
     )  # one per sequence
-    assert {t.queue_taxon for t in tasks} == {jackal}
+    # a new taxon has no expert yet: its outliers wait in triage, where experts look, saying why
+    assert {t.queue_taxon for t in tasks} == {None}
     assert all(
-        t.reason == "outlier of a possibly-new cluster labelled golden jackal" for t in tasks
+        t.reason.startswith("outlier of a possibly-new cluster labelled golden jackal")
+        and "no expert for golden jackal" in t.reason
+        for t in tasks
     )
     assert set(result.review) <= set(first["outliers"]) <= set(result.review) | set(result.skipped)
     outcome = NoveltyScan.objects.get(pk=scanned.pk).clusters[0]["outcome"]
     assert outcome["labelled"] == len(kept) - 1 and outcome["by"] == "cora" and outcome["new_taxon"]
     with pytest.raises(NoveltyScanBusy, match="already labelled golden jackal"):
         novelty_cluster_label(user=coordinator, scan=scanned, number=1, taxon=taxon("fox"))
+
+
+def test_outliers_of_a_cluster_named_as_a_reviewed_taxon_wait_in_its_queue(
+    scanned, coordinator, expert
+):
+    result = novelty_cluster_label(
+        user=coordinator, scan=scanned, number=1, taxon=taxon("red-deer")
+    )
+    tasks = ReviewTask.objects.filter(origin=f"novelty:{scanned.pk}:1")
+    assert result.review and {t.queue_taxon for t in tasks} == {taxon("red-deer")}
 
 
 def test_a_pool_past_the_cap_is_sampled_in_the_database(

@@ -78,3 +78,24 @@ def test_a_correction_check_goes_to_triage_when_nobody_reviews_the_partners_taxo
     assert task.queue_taxon is None
     assert task.reason.endswith(f"; triage: no expert for {taxon(chosen).name_en}")
     assert "the model said" in task.reason
+
+
+def test_promotion_leaves_a_task_an_expert_judged_where_the_verdict_sent_it(said):
+    """Unsure sends a task to triage for another expert; moving it back to the queue of the expert
+    who gave up would offer it to nobody but coordinators."""
+    from annotation.services.review import review_queue_counts
+    from tests.annotation.test_review import claim
+    from tests.conftest import client_for
+
+    rob = _expert("rob", "red-deer")  # the only red-deer expert
+    fanny = _expert("fanny", "fox")
+    selection_batch_open(user=None, strategy="margin", size=1)
+    task = ReviewTask.objects.get()
+    ReviewTask.objects.filter(pk=task.pk).update(reviews_needed=1)
+    assert claim(rob, taxon("red-deer").pk).json()["id"] == task.pk
+    unsure = client_for(rob).post(f"/api/review/tasks/{task.pk}/unsure/", {}, format="json")
+    assert unsure.status_code == 200
+    assert review_queues_refresh(version=said) == 0  # a promotion, the same predictions
+    task.refresh_from_db()
+    assert task.queue_taxon_id is None and "unsure" in task.reason
+    assert [row["queue"] for row in review_queue_counts(taxon_ids=None, user=fanny)] == ["triage"]

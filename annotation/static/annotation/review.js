@@ -313,6 +313,7 @@
       return;
     }
     saved(reply.saved);
+    if (task !== sent) { refreshQueues(); return; }  // an undo meanwhile brought an earlier task back: keep it
     task = null;  // keys do nothing until the next task is shown, so no verdict lands on the finished one
     $("suggestions").innerHTML = "";
     refreshQueues();
