@@ -142,11 +142,7 @@ def prelabel_run_chunk(run_id: int, token: str) -> None:
 def _work(run: PrelabelRun, clock: ChunkClock) -> bool:
     """Work slices until the pool is done (True) or the chunk's time is spent or the run was
     taken over."""
-    from inference.services.prelabel import (
-        context_for,
-        prelabel_images,
-        sequence_predictions_refresh,
-    )
+    from inference.services.prelabel import context_for, prelabel_images
 
     context = context_for(run.version)
     progress = _progress(run)
@@ -160,11 +156,7 @@ def _work(run: PrelabelRun, clock: ChunkClock) -> bool:
             image_ids=slice_ids,
             batch_size=settings.FAUNE["PRELABEL_BATCH_SIZE"],
             keep_going=lambda _: not clock.spent and job_heartbeat(run),
-        )
-        sequences = (
-            Image.objects.filter(pk__in=done).values_list("sequence_id", flat=True).distinct()
-        )
-        sequence_predictions_refresh(context=context, sequence_ids=list(sequences))
+        )  # each step stores its predictions with its sequences' verdicts
         # Ids above the cursor are done (or unreadable: skipped for good); below it, still to
         # look at.
         left = set(slice_ids) - set(done)

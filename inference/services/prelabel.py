@@ -348,6 +348,11 @@ def _store(context: Context, outcomes: list[Outcome]) -> tuple[list[int], np.nda
             unique_fields=["image", "backbone_key"],
             update_fields=["vector", "norm", "box", "box_source"],
         )
+        # With the predictions, not after the run's slice: a resumed run skips frames that have
+        # predictions, so a verdict left for later would be lost with a killed worker.
+        sequence_predictions_refresh(
+            context=context, sequence_ids={o.image.sequence_id for o in outcomes}
+        )
     return [o.image.pk for o in fresh], vectors
 
 

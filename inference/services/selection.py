@@ -33,7 +33,14 @@ from faune_platform.boxes import Category
 from faune_platform.db import in_chunks
 from faune_platform.errors import InputRefused, Worded, gettext_noop
 from faune_platform.failpoints import failpoint
-from faune_platform.jobs import JobStatus, job_claim, job_enqueue, job_fail, job_finish
+from faune_platform.jobs import (
+    JobStatus,
+    job_claim,
+    job_enqueue,
+    job_fail,
+    job_finish,
+    job_heartbeat,
+)
 from inference.engine.aggregate import class_probabilities
 from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES, Pool, neighbourhood, select
 from inference.engine.stored import from_f16_bytes
@@ -211,11 +218,23 @@ def selection_batch_run(batch_id: int, *, token: str) -> None:
         return
     try:
         _pick(batch)
+    except _Disowned:  # the run that owns the batch goes on
+        return
     except SelectionError as error:
         job_fail(batch, str(error))
     except Exception as error:
         job_fail(batch, error)
         raise
+
+
+class _Disowned(Exception):
+    """The sweep thought this run dead and gave the batch to another."""
+
+
+def _alive(batch: SelectionBatch) -> None:
+    """A heartbeat between the long steps of a pick (the command's batch, unsaved, has none)."""
+    if batch.pk is not None and not job_heartbeat(batch):
+        raise _Disowned
 
 
 def _pick(batch: SelectionBatch) -> None:
@@ -225,8 +244,10 @@ def _pick(batch: SelectionBatch) -> None:
             gettext("The model version this batch was asked of was deleted; ask for a new batch.")
         )
     labelled = _labelled(version)
+    _alive(batch)
     rows, restricted = _candidates(version, batch.filters, labelled.vectors, batch.seed)
     rows = [row for row in rows if row[1]]
+    _alive(batch)
     found, vectors = stored_embeddings(version.backbone_key, [row[0] for row in rows])
     if not found.all():  # a copy only when some image has no embedding yet
         rows, vectors = [row for row, kept in zip(rows, found, strict=True) if kept], vectors[found]
@@ -264,11 +285,12 @@ def _pick(batch: SelectionBatch) -> None:
         if batch.pk is None:  # the command's path: recorded only now that the pick succeeded
             batch.status, batch.finished_at = JobStatus.DONE, timezone.now()
             batch.save()
-        else:
-            SelectionBatch.objects.filter(pk=batch.pk).update(
-                picked=batch.picked, candidates=batch.candidates, restricted=restricted
-            )
-            job_finish(batch)
+        # a run the sweep gave to another (a pick slower than the heartbeat's limit) records
+        # nothing: the run that owns the batch writes its own picks and tasks
+        elif not job_finish(
+            batch, picked=batch.picked, candidates=batch.candidates, restricted=restricted
+        ):
+            return
         review_tasks_create(items=_review_items(version, batch), origin=f"selection:{batch.pk}")
 
 

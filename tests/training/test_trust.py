@@ -308,3 +308,32 @@ def test_a_release_folder_left_by_a_killed_attempt_does_not_block_the_version(
     )
     release = release_publish(version=done.candidate, semver="1.0.0", user=coordinator)
     assert "killed" not in (orphan / "MODEL_CARD.md").read_text() and release.semver == "1.0.0"
+
+
+def test_a_round_cancelled_while_it_evaluates_registers_nothing(org, monkeypatch):
+    """A cancel asked after the trainer's last look at it, while the candidate is evaluated:
+    nothing is registered (or promoted), the round ends cancelled."""
+    from inference.models import ModelVersion
+    from inference.services.registry import default_version_ensure
+    from tests.training.test_rounds import labelled_pool
+    from training.models import TrainingRound
+    from training.services import round_run
+    from training.services.rounds import training_round_cancel, training_round_start
+
+    parent = default_version_ensure()
+    labelled_pool(org, parent, {"fox": 30, "wild-boar": 30})
+    training_round = training_round_start(
+        user=None, params={"min_labels": 5, "epochs": 5}, queue=False
+    )
+    real = round_run.evaluate_round
+
+    def evaluate(*args, **kwargs):
+        training_round_cancel(training_round=TrainingRound.objects.get(pk=training_round.pk))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(round_run, "evaluate_round", evaluate)
+    round_run.training_round_run(training_round.pk)
+    training_round.refresh_from_db()
+    assert training_round.cancel_requested
+    assert training_round.status == "cancelled"
+    assert ModelVersion.objects.count() == 1

@@ -26,6 +26,7 @@ from faune_platform.failpoints import failpoint
 from inference.models import ModelVersion
 from inference.selectors import classes_lost
 from training.engine.comparison import paired_macro_f1_bootstrap
+from training.engine.heads import TrainingCancelled
 from training.engine.plots import confusion_png, coverage_png, reliability_png
 from training.engine.splits import HOLDOUT, TEST, TRAIN, VALIDATION, split_of
 from training.models import RoundStatus, TrainingRound
@@ -289,6 +290,9 @@ def candidate_register(round_id: int, *, register: Callable[[], ModelVersion]) -
                 "the round was ended while it ran (marked failed for lack of a heartbeat, or "
                 "cancelled); nothing registered"
             )
+        # a cancel asked after the training, while the candidate was evaluated: honoured here
+        if running.filter(cancel_requested=True).exists():
+            raise TrainingCancelled("the round was cancelled")
         version = register()
         failpoint("round.registered")  # the version written, the transaction not yet committed
         round_finish(round_id, status=RoundStatus.DONE, candidate=version, progress=1.0)

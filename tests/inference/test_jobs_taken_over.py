@@ -1,0 +1,91 @@
+"""Jobs whose worker is killed, or so slow that the sweep gives the job to another: no work lost,
+none done twice."""
+
+import pytest
+from django.utils import timezone
+
+from annotation.models import ReviewTask
+from faune_platform.jobs import Resumable, job_sweep
+from inference.models import PrelabelRun, SelectionBatch, SequencePrediction
+from inference.services import selection as selection_module
+from inference.services.selection import selection_batch_request
+from inference.tasks import jobs_sweep, prelabel_batch
+from tests.factories import jpeg_bytes, upload
+from tests.inference.test_prelabel import post
+from tests.inference.test_selection_batches import pool  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.django_db
+
+
+def _stale():
+    return timezone.now() - timezone.timedelta(hours=1)
+
+
+def test_a_selection_taken_over_by_the_sweep_writes_its_tasks_once(
+    pool,  # noqa: F811
+    coordinator,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    """Worker A is slow picking: the sweep gives the batch to B (a new token). A, finding it no
+    longer owns the batch, records nothing; B picks and writes the tasks, once."""
+    with django_capture_on_commit_callbacks() as queued:
+        batch = selection_batch_request(user=coordinator, size=5)
+    second_worker = []
+    real = selection_module.failpoint
+
+    def slow(name):
+        real(name)
+        if second_worker:
+            return
+        SelectionBatch.objects.filter(pk=batch.pk).update(heartbeat_at=_stale())
+        with django_capture_on_commit_callbacks() as requeued:  # B's task, run later
+            assert job_sweep(
+                Resumable(SelectionBatch, "inference.tasks.selection_batch_run"), stale_s=180
+            ) == (1, 0)
+        second_worker.extend(requeued)
+
+    monkeypatch.setattr(selection_module, "failpoint", slow)
+    for callback in queued:  # worker A
+        callback()
+    for callback in second_worker:  # worker B
+        callback()
+    batch.refresh_from_db()
+    assert batch.status == "done"
+    assert ReviewTask.objects.filter(origin=f"selection:{batch.pk}").count() == 5
+
+
+class Killed(BaseException):
+    """SIGKILL: no except clause runs."""
+
+
+def test_a_worker_killed_while_storing_predictions_loses_no_verdict(
+    api, zero_shot, monkeypatch, django_capture_on_commit_callbacks
+):
+    response = post(
+        api,
+        upload("a.jpg", jpeg_bytes(size=(96, 72), seed=1, taken="2024:05:01 10:00:00")),
+        upload("b.jpg", jpeg_bytes(size=(96, 72), seed=2, taken="2024:05:01 10:00:04")),
+        upload("c.jpg", jpeg_bytes(size=(96, 72), seed=3)),
+        deployment_name="Cam",
+    )  # no commit callbacks run: nothing pre-labelled yet
+    batch = response.json()["batch"]
+    import inference.services.prelabel as prelabel
+
+    real = prelabel.sequence_predictions_refresh
+
+    def killed(**kwargs):
+        raise Killed
+
+    monkeypatch.setattr(prelabel, "sequence_predictions_refresh", killed)
+    with pytest.raises(Killed):
+        prelabel_batch(batch)  # the worker dies as it stores a step
+    monkeypatch.setattr(prelabel, "sequence_predictions_refresh", real)
+    run = PrelabelRun.objects.get()
+    assert run.status == "running"
+    PrelabelRun.objects.filter(pk=run.pk).update(heartbeat_at=_stale())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs_sweep() == (1, 0)  # the sweep resumes it, inline
+    run.refresh_from_db()
+    assert run.status == "done"
+    assert SequencePrediction.objects.count() == 2  # the resumed run wrote every verdict
