@@ -67,8 +67,8 @@ def _run_chunk(batch: UploadBatch) -> None:
     if not finished:
         job_continue(batch, IMPORT_TASK)
         return
-    job_finish(batch)
-    _tidy(batch)
+    if job_finish(batch):  # else another task owns the import now, and its files
+        _tidy(batch)
 
 
 def _work(batch: UploadBatch, clock: ChunkClock) -> bool:
@@ -94,9 +94,9 @@ def _work(batch: UploadBatch, clock: ChunkClock) -> bool:
 
 def _give_up(batch: UploadBatch, error: BaseException | str) -> None:
     """A failed import leaves nothing half-made behind (what it did import stays, with
-    its report)."""
-    job_fail(batch, error)
-    _tidy(batch)
+    its report). A task that no longer owns the import leaves it to the one that does."""
+    if job_fail(batch, error):
+        _tidy(batch)
 
 
 def _tidy(batch: UploadBatch) -> None:

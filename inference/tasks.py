@@ -42,10 +42,13 @@ PENDING_SLICE = (
 def _run_for(version: ModelVersion, batch_id: int | None) -> PrelabelRun:
     """The one run of a version over a batch (or the whole pool), looking again from the
     newest image."""
-    run = PrelabelRun.objects.filter(version=version, batch_id=batch_id).order_by("-pk").first()
-    if run is None:
-        run = PrelabelRun.objects.create(version=version, batch_id=batch_id)
-    PrelabelRun.objects.filter(pk=run.pk).update(cursor=None, error="")
+    with transaction.atomic():
+        # The version's row is locked while the run is looked for and made: the tasks of two
+        # uploads to one batch, at once, would each make a run and predict the same images.
+        ModelVersion.objects.select_for_update().filter(pk=version.pk).first()
+        runs = PrelabelRun.objects.filter(version=version, batch_id=batch_id)
+        run = runs.order_by("-pk").first() or runs.create(version=version, batch_id=batch_id)
+        PrelabelRun.objects.filter(pk=run.pk).update(cursor=None, error="")
     return run
 
 
@@ -134,9 +137,11 @@ def prelabel_run_chunk(run_id: int, token: str) -> None:
     if not finished:
         job_continue(run, CHUNK_TASK)
         return
-    job_finish(run, **_progress(run))
-    if run.batch_id is None:
+    # Queues follow the new version before the run ends, by a run that still owns it: a worker
+    # killed in between leaves the run to be resumed, and refreshing again changes nothing.
+    if run.batch_id is None and job_heartbeat(run):
         _refresh_queues(run.version)
+    job_finish(run, **_progress(run))
 
 
 def _work(run: PrelabelRun, clock: ChunkClock) -> bool:

@@ -4,6 +4,7 @@ then the version's own detector, else the whole image."""
 
 from dataclasses import dataclass
 
+from django.db import transaction
 from PIL import Image as PILImage
 from PIL import ImageOps
 
@@ -69,20 +70,24 @@ def decide(
 
 def store_detections(image: Image, *, found: list[FoundBox], source: str, detector: str) -> None:
     """Replace this source's detections of the image; an empty result is stored as an 'empty' row,
-    so that 'the detector ran and saw nothing' is remembered."""
-    Detection.objects.filter(image=image, source=source).delete()
+    so that 'the detector ran and saw nothing' is remembered. The image row is locked meanwhile: two
+    workers storing the same image's boxes (two runs over one batch) would interleave their deletes
+    and inserts and leave both sets."""
     rows = found or [FoundBox(DetectorCategory.EMPTY, 1.0, WHOLE_FRAME)]
-    Detection.objects.bulk_create(
-        Detection(
-            image=image,
-            source=source,
-            detector=detector[:120],
-            category=d.category,
-            confidence=d.confidence,
-            **d.box.columns(),
+    with transaction.atomic():
+        Image.objects.select_for_update().filter(pk=image.pk).first()
+        Detection.objects.filter(image=image, source=source).delete()
+        Detection.objects.bulk_create(
+            Detection(
+                image=image,
+                source=source,
+                detector=detector[:120],
+                category=d.category,
+                confidence=d.confidence,
+                **d.box.columns(),
+            )
+            for d in rows
         )
-        for d in rows
-    )
 
 
 def _stored(images: list[Image]) -> dict[int, list[Detection]]:

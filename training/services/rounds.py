@@ -76,13 +76,15 @@ def rounds_fail_stale() -> int:
     for stale in TrainingRound.objects.filter(
         active=True, status=RoundStatus.RUNNING, updated_at__lt=limit
     ):
-        round_log(
-            stale.pk,
-            line=f"no progress since {stale.updated_at:%Y-%m-%d %H:%M}: the worker stopped; "
-            "marked failed",
-        )
-        round_finish(stale.pk, status=RoundStatus.FAILED)
-        failed += 1
+        # ended first, then said: a round that ended meanwhile (its worker was alive) keeps its
+        # own last line, and is not counted
+        if round_finish(stale.pk, status=RoundStatus.FAILED):
+            round_log(
+                stale.pk,
+                line=f"no progress since {stale.updated_at:%Y-%m-%d %H:%M}: the worker stopped; "
+                "marked failed",
+            )
+            failed += 1
     return failed
 
 
