@@ -3,14 +3,13 @@ embeddings arrive.
 
 Writers take a file lock, so several workers never interleave a load-add-save."""
 
-import fcntl
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
 from django.conf import settings
 
+from faune_platform.files import held_exclusively
 from inference.engine.similarity import EXACT_LIMIT, VectorIndex
 from inference.engine.stored import from_f16_bytes
 from inference.models import Embedding
@@ -21,16 +20,8 @@ def index_path(backbone_key: str) -> Path:
     return Path(settings.DATA_DIR) / "faiss" / f"{safe}.index"
 
 
-@contextmanager
-def _locked(backbone_key: str) -> Iterator[None]:
-    lock = index_path(backbone_key).with_suffix(".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _locked(backbone_key: str) -> AbstractContextManager[None]:
+    return held_exclusively(index_path(backbone_key).with_suffix(".lock"))
 
 
 def load_index(backbone_key: str) -> VectorIndex | None:

@@ -1,6 +1,9 @@
 """Jobs whose worker is killed, or so slow that the sweep gives the job to another: no work lost,
 none done twice."""
 
+import threading
+import time
+
 import pytest
 from django.utils import timezone
 
@@ -89,3 +92,70 @@ def test_a_worker_killed_while_storing_predictions_loses_no_verdict(
     run.refresh_from_db()
     assert run.status == "done"
     assert SequencePrediction.objects.count() == 2  # the resumed run wrote every verdict
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_export_taken_over_mid_slice_ends_with_each_row_once(
+    org, other_org, partner, other_partner, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Worker A is slow inside a slice; the sweep gives the job to B, which waits for A's files
+    before it rewinds them: A's late slice is cut, B writes every row once."""
+    from django.db import connection
+
+    from faune_platform.jobs import job_claim, job_start
+    from inference.models import ExportJob
+    from inference.services.exports import jobs as export_jobs
+    from inference.services.exports.jobs import export_folder, export_request, export_work
+    from inference.services.exports.scope import ExportOptions, ExportScope
+    from tests.exports_pool import build_pool
+
+    exported = build_pool(org, other_org, partner, other_partner)
+    monkeypatch.setattr(export_jobs, "SLICE", 1)
+    job = export_request(
+        user=None,
+        fmt="deepfaune_csv",
+        scope=ExportScope(organisation=exported.org.pk),
+        options=ExportOptions(media=False),
+        enqueue=False,
+    )
+    in_slice, slow_writer = threading.Event(), []
+    real_writer_for = export_jobs.writer_for
+
+    def writer_for(*args, **kwargs):
+        writer = real_writer_for(*args, **kwargs)
+        if slow_writer:  # B's writer: as it is
+            return writer
+        slow_writer.append(writer)
+        real_write = writer.write
+
+        def write(part, summary):  # A's: its second slice is slow, past the heartbeat's limit
+            if summary.data["frames"] >= 1 and not in_slice.is_set():
+                ExportJob.objects.filter(pk=job.pk).update(heartbeat_at=_stale())
+                in_slice.set()
+                time.sleep(1.0)  # meanwhile B is given the job and waits for the files
+            real_write(part, summary)
+
+        writer.write = write
+        return writer
+
+    monkeypatch.setattr(export_jobs, "writer_for", writer_for)
+    outcome = []
+
+    def worker_a() -> None:
+        try:
+            claimed = job_claim(ExportJob, job.pk, job_start(job))
+            outcome.append(export_work(claimed, clock=None))
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=worker_a)
+    first.start()
+    assert in_slice.wait(timeout=60)
+    with django_capture_on_commit_callbacks(execute=True):  # B, here
+        assert jobs_sweep() == (1, 0)
+    first.join(timeout=60)
+    assert outcome == [False]  # A learnt at its checkpoint that the job was no longer its own
+    job.refresh_from_db()
+    assert job.status == "done" and job.done == 7
+    lines = (export_folder(job) / "deepfaune.csv").read_text().strip().splitlines()
+    assert len(lines) == 1 + 7, lines

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from annotation.models import Image, Taxon
 from annotation.permissions import user_access
 from faune_platform.errors import Gone, StateConflict
+from faune_platform.files import held_exclusively
 from faune_platform.jobs import (
     ChunkClock,
     job_claim,
@@ -195,8 +196,19 @@ def _checkpoint(
 def export_work(job: ExportJob, *, clock: ChunkClock | None) -> bool:
     """Write slices of sequences until the export is done (True) or the chunk's time is spent, or
     another task took the job over (False). No clock: work to the end (the commands)."""
-    options = ExportOptions.from_dict(job.options)
     folder = export_folder(job)
+    # One task writes an export's files at a time: a task the sweep thought dead (a slow slice of
+    # copies and blurring) may still be appending when the task given the job rewinds them.
+    with held_exclusively(_lock_file(folder)):
+        return _write_slices(job, folder, clock)
+
+
+def _lock_file(folder: Path) -> Path:
+    return folder.parent / f".{folder.name}.lock"
+
+
+def _write_slices(job: ExportJob, folder: Path, clock: ChunkClock | None) -> bool:
+    options = ExportOptions.from_dict(job.options)
     writer = writer_for(job.format, folder=folder, options=options)
     images = _images(job)
     if job.state.get("begun"):
@@ -296,6 +308,7 @@ def export_delete(*, job: ExportJob) -> None:
         folder.parent == exports_root()
     ):  # a command's own output folder is the user's, never removed here
         shutil.rmtree(folder, ignore_errors=True)
+    _lock_file(folder).unlink(missing_ok=True)
     job.delete()
 
 
