@@ -180,6 +180,18 @@ def job_claim(model: type[J], job_id: int, token: str) -> J | None:
     return model._default_manager.get(pk=job_id) if claimed else None
 
 
+class JobDisowned(Exception):
+    """Not a refusal: the sweep thought this run dead (a heartbeat came late) and gave its job to
+    another run; this one stops and leaves the work to that one."""
+
+
+def job_alive(job: Job, **fields: object) -> None:
+    """A heartbeat for a run between long steps: raises JobDisowned when the job is no longer its
+    own."""
+    if not job_heartbeat(job, **fields):
+        raise JobDisowned
+
+
 def job_heartbeat(job: Job, **fields: object) -> bool:
     """Say the job is alive (and record progress fields); False when this task no longer owns it."""
     return bool(

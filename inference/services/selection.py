@@ -34,12 +34,13 @@ from faune_platform.db import in_chunks
 from faune_platform.errors import InputRefused, Worded, gettext_noop
 from faune_platform.failpoints import failpoint
 from faune_platform.jobs import (
+    JobDisowned,
     JobStatus,
+    job_alive,
     job_claim,
     job_enqueue,
     job_fail,
     job_finish,
-    job_heartbeat,
 )
 from inference.engine.aggregate import class_probabilities
 from inference.engine.selection import DEFAULT_STRATEGY, STRATEGIES, Pool, neighbourhood, select
@@ -218,7 +219,7 @@ def selection_batch_run(batch_id: int, *, token: str) -> None:
         return
     try:
         _pick(batch)
-    except _Disowned:  # the run that owns the batch goes on
+    except JobDisowned:  # the run that owns the batch goes on
         return
     except SelectionError as error:
         job_fail(batch, str(error))
@@ -227,14 +228,10 @@ def selection_batch_run(batch_id: int, *, token: str) -> None:
         raise
 
 
-class _Disowned(Exception):
-    """The sweep thought this run dead and gave the batch to another."""
-
-
 def _alive(batch: SelectionBatch) -> None:
     """A heartbeat between the long steps of a pick (the command's batch, unsaved, has none)."""
-    if batch.pk is not None and not job_heartbeat(batch):
-        raise _Disowned
+    if batch.pk is not None:
+        job_alive(batch)
 
 
 def _pick(batch: SelectionBatch) -> None:

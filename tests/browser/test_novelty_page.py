@@ -78,9 +78,12 @@ def test_coordinator_labels_a_possibly_new_cluster(page, world):
         jackal.pk
     }
     outliers = Image.objects.filter(pk__in=first["outliers"])
-    queued = ReviewTask.objects.filter(queue_taxon=jackal)
+    # a new taxon has no expert yet: its outliers wait in triage, saying so
+    queued = ReviewTask.objects.filter(origin__startswith="novelty:")
     sequences = set(outliers.values_list("sequence_id", flat=True))
     assert set(queued.values_list("sequence_id", flat=True)) == sequences
+    assert {task.queue_taxon for task in queued} == {None}
+    assert all("no expert for golden jackal" in task.reason for task in queued)
 
     page.click("text=← Possibly new taxa")
     assert "labelled golden jackal by cora" in page.inner_text("#clusters li.cluster:first-child")

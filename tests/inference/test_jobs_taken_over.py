@@ -95,6 +95,7 @@ def test_a_worker_killed_while_storing_predictions_loses_no_verdict(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("seeded_taxa")  # a transactional test starts from empty tables
 def test_an_export_taken_over_mid_slice_ends_with_each_row_once(
     org, other_org, partner, other_partner, monkeypatch, django_capture_on_commit_callbacks
 ):

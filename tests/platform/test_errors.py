@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APPS = ("annotation", "inference", "training", "faune_platform")
 # Not refusals: a signal that stops training when its round is cancelled, caught by the
 # round itself.
-NOT_REFUSALS = {"TrainingCancelled"}
+NOT_REFUSALS = {"TrainingCancelled", "JobDisowned"}  # control flow inside a job, never answered
 
 
 def _classes() -> list[tuple[Path, ast.ClassDef]]:

@@ -19,10 +19,17 @@ from django.utils.translation import gettext as _
 from annotation.models import TaxonKind
 from faune_platform.failpoints import failpoint
 from faune_platform.files import file_sha256
-from faune_platform.jobs import ACTIVE, job_claim, job_enqueue, job_fail, job_finish, job_heartbeat
+from faune_platform.jobs import (
+    ACTIVE,
+    JobDisowned,
+    job_alive,
+    job_claim,
+    job_enqueue,
+    job_fail,
+    job_finish,
+)
 from inference.engine.specs import BackboneSpec
 from inference.models import BoxSource, Detection, HeadKind, ModelVersion, VersionStatus
-from inference.services.runtime import artifact_file
 from training.models import Release, ReleaseRequest, TrainingRound
 from training.services.release_usage import TIMM_FILE, ZERO_SHOT_TABLE, Usage, how_to_use
 from training.services.rounds import round_dir
@@ -287,6 +294,8 @@ def _write_bundle(
     semver: str,
 ) -> None:
     folder.mkdir(parents=True)
+    from inference.services.runtime import artifact_file  # torch: the job's, not the web's
+
     for role, record in version.artifacts.items():
         shutil.copyfile(artifact_file(role, record), folder / _artifact_name(role, record))
     (folder / "classes.json").write_text(json.dumps(classes, ensure_ascii=False, indent=1))
@@ -407,20 +416,12 @@ def release_request(
     return request
 
 
-class _Disowned(Exception):
-    """This run was thought dead (a heartbeat came late) and the job given to another run."""
-
-
 def release_publish_run(request_id: int, *, token: str) -> None:
     """The job. Running it again after a killed worker starts over in a new staging folder; a
     release that was already created by the killed attempt is simply linked."""
     request = job_claim(ReleaseRequest, request_id, token)
     if request is None:
         return
-
-    def alive(share: float) -> None:
-        if not job_heartbeat(request, progress=share):
-            raise _Disowned
 
     try:
         release = Release.objects.filter(
@@ -429,10 +430,10 @@ def release_publish_run(request_id: int, *, token: str) -> None:
             version=request.version,
             semver=request.semver,
             user=request.created_by,
-            on_progress=alive,
+            on_progress=lambda share: job_alive(request, progress=share),
             staging_tag=token[:8],
         )
-    except _Disowned:  # its own staging folder is removed; the run that owns the job goes on
+    except JobDisowned:  # its own staging folder is removed; the run that owns the job goes on
         return
     except ValidationError as error:
         job_fail(request, " ".join(error.messages))
