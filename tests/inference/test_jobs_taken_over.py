@@ -13,8 +13,7 @@ from inference.models import PrelabelRun, SelectionBatch, SequencePrediction
 from inference.services import selection as selection_module
 from inference.services.selection import selection_batch_request
 from inference.tasks import jobs_sweep, prelabel_batch
-from tests.factories import jpeg_bytes, upload
-from tests.inference.test_prelabel import post
+from tests.inference.test_prelabel import burst_and_one, post
 from tests.inference.test_selection_batches import pool  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -65,13 +64,8 @@ class Killed(BaseException):
 def test_a_worker_killed_while_storing_predictions_loses_no_verdict(
     api, zero_shot, monkeypatch, django_capture_on_commit_callbacks
 ):
-    response = post(
-        api,
-        upload("a.jpg", jpeg_bytes(size=(96, 72), seed=1, taken="2024:05:01 10:00:00")),
-        upload("b.jpg", jpeg_bytes(size=(96, 72), seed=2, taken="2024:05:01 10:00:04")),
-        upload("c.jpg", jpeg_bytes(size=(96, 72), seed=3)),
-        deployment_name="Cam",
-    )  # no commit callbacks run: nothing pre-labelled yet
+    # no commit callbacks run: nothing pre-labelled yet
+    response = post(api, *burst_and_one((96, 72)), deployment_name="Cam")
     batch = response.json()["batch"]
     import inference.services.prelabel as prelabel
 

@@ -34,16 +34,19 @@ def post(api, *files, **fields):
     return api.post("/api/images/", {"files": list(files), **fields}, format="multipart")
 
 
+def burst_and_one(size: tuple[int, int]) -> list:
+    """a.jpg and b.jpg, 4 s apart (one sequence), and c.jpg without a date (a sequence alone)."""
+    return [
+        upload("a.jpg", jpeg_bytes(size=size, seed=1, taken="2024:05:01 10:00:00")),
+        upload("b.jpg", jpeg_bytes(size=size, seed=2, taken="2024:05:01 10:00:04")),
+        upload("c.jpg", jpeg_bytes(size=size, seed=3)),
+    ]
+
+
 @pytest.fixture
 def uploaded(api, zero_shot, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(
-            api,
-            upload("a.jpg", jpeg_bytes(size=(320, 240), seed=1, taken="2024:05:01 10:00:00")),
-            upload("b.jpg", jpeg_bytes(size=(320, 240), seed=2, taken="2024:05:01 10:00:04")),
-            upload("c.jpg", jpeg_bytes(size=(320, 240), seed=3)),
-            deployment_name="Cam",
-        )
+        response = post(api, *burst_and_one((320, 240)), deployment_name="Cam")
     assert response.status_code == 201
     return response.json()["batch"]
 
