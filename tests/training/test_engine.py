@@ -210,3 +210,14 @@ def test_a_dimension_silent_in_training_does_not_blow_up_a_new_image():
     layer.fit(features)
     fresh = torch.rand(1, 8)
     assert float(layer(fresh).abs().max()) < 100
+
+
+def test_a_head_trains_when_its_validation_split_is_empty():
+    """A round with few sequences may leave none for validation (found on PostgreSQL, whose ids
+    split the sequences otherwise): it trains, scores 0 there and keeps temperature 1."""
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(40, 16)).astype(np.float32)
+    labels = np.arange(40) % 2
+    empty = (np.zeros((0, 16), dtype=np.float32), np.zeros(0, dtype=np.int64))
+    head = train_head((features, labels), empty, 2, HeadConfig(epochs=3))
+    assert head.temperature == 1.0

@@ -71,8 +71,11 @@ def class_weights(labels: np.ndarray, num_classes: int, scheme: str) -> torch.Te
 
 def _logits(model: nn.Module, features: torch.Tensor, batch: int = 8192) -> torch.Tensor:
     model.eval()
+    # at least one (maybe empty) slice: a round whose few sequences left the validation split
+    # empty still trains (its score is 0, its temperature 1)
+    starts = range(0, max(len(features), 1), batch)
     with torch.no_grad():
-        return torch.cat([model(features[i : i + batch]) for i in range(0, len(features), batch)])
+        return torch.cat([model(features[i : i + batch]) for i in starts])
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
