@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from annotation.models import Image
+from faune_platform.db import row_lock
 from faune_platform.jobs import (
     ChunkClock,
     JobStatus,
@@ -45,7 +46,7 @@ def _run_for(version: ModelVersion, batch_id: int | None) -> PrelabelRun:
     with transaction.atomic():
         # The version's row is locked while the run is looked for and made: the tasks of two
         # uploads to one batch, at once, would each make a run and predict the same images.
-        ModelVersion.objects.select_for_update().filter(pk=version.pk).first()
+        row_lock(version)
         runs = PrelabelRun.objects.filter(version=version, batch_id=batch_id)
         run = runs.order_by("-pk").first() or runs.create(version=version, batch_id=batch_id)
         PrelabelRun.objects.filter(pk=run.pk).update(cursor=None, error="")

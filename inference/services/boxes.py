@@ -10,6 +10,7 @@ from PIL import ImageOps
 
 from annotation.models import Annotation, Image, MediaKind, Taxon
 from faune_platform.boxes import NOT_ANIMAL, WHOLE_FRAME, Box, Category, DetectorCategory
+from faune_platform.db import row_lock
 from inference.engine.detections import Detection as FoundBox
 from inference.engine.detections import YoloDetector
 from inference.models import BoxSource, Detection
@@ -75,7 +76,7 @@ def store_detections(image: Image, *, found: list[FoundBox], source: str, detect
     and inserts and leave both sets."""
     rows = found or [FoundBox(DetectorCategory.EMPTY, 1.0, WHOLE_FRAME)]
     with transaction.atomic():
-        Image.objects.select_for_update().filter(pk=image.pk).first()
+        row_lock(image)
         Detection.objects.filter(image=image, source=source).delete()
         Detection.objects.bulk_create(
             Detection(

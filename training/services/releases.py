@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from annotation.models import TaxonKind
+from faune_platform.db import row_lock
 from faune_platform.failpoints import failpoint
 from faune_platform.files import file_sha256
 from faune_platform.jobs import (
@@ -422,7 +423,6 @@ def release_publish_run(request_id: int, *, token: str) -> None:
     request = job_claim(ReleaseRequest, request_id, token)
     if request is None:
         return
-
     try:
         release = Release.objects.filter(
             semver=request.semver, version=request.version
@@ -491,7 +491,7 @@ def release_publish(
         with transaction.atomic():
             # One attempt at a time from here to its commit: another's folder, moved in place but
             # not yet committed, must not look like one a killed attempt left.
-            ModelVersion.objects.select_for_update().filter(pk=version.pk).first()
+            row_lock(version)
             _refuse_if_released(semver)
             if folder.exists():  # an attempt killed between moving its folder and its commit
                 shutil.rmtree(folder)
