@@ -3,11 +3,15 @@ working review queues (list the queues, claim a task, fetch each frame's thumbna
 prediction and similar images, post a verdict) and partners uploading small batches of photos, for a
 fixed time. Prints throughput, p50/p95/p99 per action and the errors.
 
+The servers are laid out as the README's scale-out section recommends: one gunicorn for the pages
+and the API, and the upload routes on a second one at the lowest CPU priority (nice 19), as a proxy
+in front would route them, so that experts are served first and uploads take the CPU left. The same
+crowd also runs with the uploads on the first pool (`one_pool`), to show what that layout costs.
 The baseline, in the same run and against the same server, is one expert alone for a shorter time:
-the ratio says what the crowd costs each expert. Review actions are every expert action (the uploads
-are reported apart). It also prints what each request costs in CPU, in the web server, in the
-database and in the clients: with every core busy, the cores divided by that cost is the throughput
-the machine allows, and so the mean wait of closed-loop clients (Little's law).
+the ratio says what the crowd costs each expert. Review actions are every expert action (the
+uploads are reported apart). It also prints what each request costs in CPU, in the web server, in
+the database and in the clients: with every core busy, the cores divided by that cost is the
+throughput the machine allows, and so the mean wait of closed-loop clients (Little's law).
 
 Needs a PostgreSQL server: DATABASE_URL=postgres://... (e.g. `eval "$(.ci/services start)"`);
 a throw-away database is created on it and dropped at the end. With REDIS_URL (which that command
@@ -20,10 +24,11 @@ with a mean of --think-seconds (3 s by default: fast for a person choosing a tax
 so that verdicts also come in bursts). The same crowd is then run again with no pause at all, every
 expert posting as fast as the server answers: that run measures the machine's saturation rather
 than what an expert waits, and is reported beside it (`back_to_back`). Partners upload back to back
-in both, as a bulk upload does.
+in every run, as a bulk upload does.
 
 Usage: python bench/load.py [--experts 20] [--partners 5] [--seconds 60] [--tasks 8000]
        [--think-seconds 3] [--gunicorn-workers CORES] [--gunicorn-threads 16]
+       [--ingest-workers 1]
 Target (issue 13): zero errors, p95 under 200 ms for review actions."""
 
 import argparse
@@ -37,7 +42,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -402,9 +407,9 @@ def main() -> None:
     # thread for a long while, so with few threads quick requests queue behind uploads.
     parser.add_argument("--gunicorn-workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--gunicorn-threads", type=int, default=16)
-    # Processes of a second gunicorn, at a lower CPU priority, that takes the uploads (as a proxy
+    # Processes of a second gunicorn, at the lowest CPU priority, that takes the uploads (as a proxy
     # would route them): review requests first, uploads with the CPU left. 0: one pool for all.
-    parser.add_argument("--ingest-workers", type=int, default=0)
+    parser.add_argument("--ingest-workers", type=int, default=1)
     args = parser.parse_args()
     maintenance, database = _database_urls()
     name = database.rsplit("/", 1)[1].replace("selection", "load")
@@ -422,7 +427,7 @@ def main() -> None:
         servers.append(server)
         uploads_to = base
         if args.ingest_workers:
-            uploads_to, ingest = _gunicorn(args.ingest_workers, args.gunicorn_threads, nice=10)
+            uploads_to, ingest = _gunicorn(args.ingest_workers, args.gunicorn_threads, nice=19)
             servers.append(ingest)
         _wait_for(base)
         _wait_for(uploads_to)
@@ -436,6 +441,12 @@ def main() -> None:
         thinking = measure(where, sessions, args, args.think_seconds)
         p95 = report(thinking.recorder, args.seconds, f"{crowd}, {args.think_seconds:g} s to look")
         print(thinking.cpu_line())
+        one_pool = None
+        if args.ingest_workers:
+            one_pool = measure(where.one_pool(), sessions, args, args.think_seconds)
+            title = f"{crowd}, {args.think_seconds:g} s to look, uploads on the same pool"
+            one_pool_p95 = report(one_pool.recorder, args.seconds, title)
+            print(one_pool.cpu_line())
         saturated = measure(where, sessions, args, 0.0)
         saturated_p95 = report(saturated.recorder, args.seconds, f"{crowd}, back to back")
         print(saturated.cpu_line())
@@ -458,6 +469,11 @@ def main() -> None:
                 "think_seconds": args.think_seconds,
                 **thinking.figures(),
                 "back_to_back": {"p95": round(saturated_p95, 1), **saturated.figures()},
+                **(
+                    {"one_pool": {"p95": round(one_pool_p95, 1), **one_pool.figures()}}
+                    if one_pool
+                    else {}
+                ),
                 "gunicorn": f"{args.gunicorn_workers}x{args.gunicorn_threads}",
                 "ingest_workers": args.ingest_workers,
                 "cores": os.cpu_count(),
@@ -509,6 +525,10 @@ class Where:
     uploads_to: str
     database: str
     server_pids: list[int]
+
+    def one_pool(self) -> "Where":
+        """The same servers with the uploads sent to the web's pool."""
+        return replace(self, uploads_to=self.base)
 
 
 def measure(where: Where, sessions: dict, args: argparse.Namespace, think: float) -> Run:
